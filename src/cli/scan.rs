@@ -1,0 +1,156 @@
+//! `m365guard scan`: evaluate rules on a snapshot and write the requested reports.
+//!
+//! Reports are rendered in memory first and written to temporary files that are renamed
+//! into place only when every one succeeded, so a failed run never leaves a partial
+//! report that looks complete.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::findings::{ExitStatus, Severity};
+use crate::policy::pack::{self, Builtin};
+use crate::report::{Format, RenderOptions};
+use crate::scan::{self as engine, ScanSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl From<FailOn> for Severity {
+    fn from(f: FailOn) -> Severity {
+        match f {
+            FailOn::Critical => Severity::Critical,
+            FailOn::High => Severity::High,
+            FailOn::Medium => Severity::Medium,
+            FailOn::Low => Severity::Low,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Snapshot file to evaluate (from `m365guard collect` or `examples/`).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// Extra rule pack directories, evaluated with the built-in pack.
+    #[arg(long = "policies", value_name = "DIR")]
+    pub policies: Vec<PathBuf>,
+    /// Report formats; repeat for several. Default: table.
+    #[arg(long = "format", short = 'f', value_enum, value_name = "FORMAT")]
+    pub formats: Vec<Format>,
+    /// Write every requested format into this directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when an unwaived finding has at least this severity.
+    #[arg(long, value_enum, default_value = "high")]
+    pub fail_on: FailOn,
+    /// Only evaluate these rules (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Do not print the table summary to stdout when writing to --out.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Validated scan settings: what to write where.
+struct Outputs {
+    formats: Vec<Format>,
+    out_dir: Option<PathBuf>,
+    print_summary: bool,
+}
+
+fn validate_outputs(args: &ScanArgs) -> anyhow::Result<Outputs> {
+    let mut formats = args.formats.clone();
+    if formats.is_empty() {
+        formats.push(Format::Table);
+    }
+    formats.sort();
+    formats.dedup();
+    if args.out.is_none() && formats.len() > 1 {
+        anyhow::bail!(
+            "several --format values need --out DIR (stdout can hold only one report)"
+        );
+    }
+    Ok(Outputs {
+        print_summary: args.out.is_some() && !args.quiet,
+        formats,
+        out_dir: args.out.clone(),
+    })
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
+    let outputs = validate_outputs(&args)?;
+    let settings = ScanSettings {
+        only_rules: (!args.rules.is_empty()).then(|| args.rules.clone()),
+        fail_on: args.fail_on.into(),
+        ..ScanSettings::default()
+    };
+    let pack = pack::load(&args.policies, Builtin::All)?;
+    let output = engine::scan_file(&args.snapshot, &pack, &settings)?;
+    let result = output.result;
+
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match &outputs.out_dir {
+        Some(dir) => {
+            let mut rendered = Vec::new();
+            for format in &outputs.formats {
+                let bytes = format
+                    .reporter()
+                    .render(&result, &RenderOptions { color: false })?;
+                rendered.push((format.file_name(), bytes));
+            }
+            write_all_or_nothing(dir, &rendered)?;
+            if outputs.print_summary {
+                let table = Format::Table
+                    .reporter()
+                    .render(&result, &RenderOptions { color })?;
+                std::io::stdout().write_all(&table)?;
+                let names: Vec<&str> = rendered.iter().map(|(n, _)| *n).collect();
+                println!("Reports written to {}: {}", dir.display(), names.join(", "));
+            }
+        }
+        None => {
+            let format = outputs.formats[0];
+            let options = RenderOptions {
+                color: color && format == Format::Table,
+            };
+            let bytes = format.reporter().render(&result, &options)?;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(result.exit_status())
+}
+
+/// Write every report to a temporary file in `dir`, then rename them all into place.
+fn write_all_or_nothing(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let mut temps = Vec::new();
+    let result = (|| -> anyhow::Result<()> {
+        for (name, bytes) in files {
+            let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+            temps.push(temp.clone());
+            crate::snapshot::io::write_private(&temp, bytes)
+                .with_context(|| format!("cannot write report {}", dir.join(name).display()))?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = result {
+        for temp in &temps {
+            let _ = std::fs::remove_file(temp);
+        }
+        return Err(err);
+    }
+    for ((name, _), temp) in files.iter().zip(&temps) {
+        let target = dir.join(name);
+        std::fs::rename(temp, &target)
+            .with_context(|| format!("cannot write report {}", target.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The result model every reporter reads: per rule an outcome (passed, failed, not
+//! evaluated, not applicable) with its findings, plus what was scanned.
+//!
+//! Reporters never re-evaluate anything; the exit code is derived here, in one place.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::metadata::RuleMeta;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    /// GitHub code scanning's `security-severity` (0.0–10.0, CVSS-like bands).
+    pub fn security_severity(self) -> &'static str {
+        match self {
+            Severity::Critical => "9.5",
+            Severity::High => "8.0",
+            Severity::Medium => "5.5",
+            Severity::Low => "3.0",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding points at: a resource in one of the snapshot's arrays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// `user`, `mailbox`, `inbox_rule`, `role_assignment`, `outbound_spam_policy`,
+    /// `restricted_sender`, `conditional_access_policy`, `risky_user` or `tenant`.
+    pub kind: String,
+    pub id: String,
+    /// Human-readable name (UPN, rule name, policy name).
+    pub name: String,
+}
+
+impl ResourceRef {
+    /// The snapshot array (see `snapshot::locate::RESOURCE_PATHS`) holding this kind.
+    pub fn snapshot_path(&self) -> Option<&'static str> {
+        Some(match self.kind.as_str() {
+            "user" => "users",
+            "mailbox" => "mailboxes",
+            "inbox_rule" => "inbox_rules",
+            "role_definition" => "roles.definitions",
+            "role_assignment" => "roles.assignments",
+            "role_eligibility" => "roles.eligible_assignments",
+            "outbound_spam_policy" => "outbound_spam.policies",
+            "restricted_sender" => "outbound_spam.restricted_senders",
+            "conditional_access_policy" => "conditional_access.policies",
+            "risky_user" => "risky_users",
+            _ => return None,
+        })
+    }
+}
+
+/// A waiver from `m365guard.toml` that matched a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiver {
+    pub reason: String,
+    pub expires: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// Drift against an earlier scan (`scan --since`), SARIF's `baselineState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineState {
+    New,
+    Unchanged,
+    Updated,
+    Absent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    /// The rule's severity, or the finding's own when the rule raises it (combined signals).
+    pub severity: Severity,
+    pub resource: ResourceRef,
+    pub message: String,
+    /// Extra facts the rule returned (addresses, folder names, keywords).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+    /// Stable across runs: sha256 of tenant id, rule id, resource kind and id.
+    pub fingerprint: String,
+    /// 1-based line of the resource in the scanned snapshot file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<Waiver>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_state: Option<BaselineState>,
+}
+
+impl Finding {
+    pub fn is_waived(&self) -> bool {
+        self.waiver.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RuleStatus {
+    /// Evaluated and compliant (or every finding waived).
+    Passed,
+    /// Evaluated with at least one unwaived finding.
+    Failed,
+    /// A source it reads failed to collect: unknown, never a pass.
+    NotEvaluated { reason: String },
+    /// The tenant cannot provide what it reads (no licence).
+    NotApplicable { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleOutcome {
+    pub rule: Arc<RuleMeta>,
+    #[serde(flatten)]
+    pub status: RuleStatus,
+    pub findings: Vec<Finding>,
+}
+
+impl RuleOutcome {
+    pub fn active_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| !f.is_waived())
+    }
+}
+
+/// An account exempt from rules (break-glass), shown in reports with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exemption {
+    pub account: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanInfo {
+    pub tool_version: String,
+    pub tenant_id: String,
+    pub tenant_name: Option<String>,
+    /// Path of the snapshot as given on the command line (SARIF artifact location).
+    pub snapshot_path: String,
+    /// sha256 of the snapshot bytes: evidence of exactly what was evaluated.
+    pub snapshot_digest: String,
+    pub collected_at: DateTime<Utc>,
+    pub scanned_at: DateTime<Utc>,
+    pub baseline: Option<String>,
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    pub info: ScanInfo,
+    /// Sorted by rule id.
+    pub outcomes: Vec<RuleOutcome>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemptions: Vec<Exemption>,
+    /// Non-fatal problems (an exception that matched nothing, an expired exception).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Process exit codes (see README): 3 wins over 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Compliant = 0,
+    Findings = 1,
+    Error = 2,
+    Incomplete = 3,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub rules: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub not_evaluated: usize,
+    pub not_applicable: usize,
+    pub findings: usize,
+    pub waived: usize,
+}
+
+impl ScanResult {
+    pub fn exit_status(&self) -> ExitStatus {
+        let incomplete = self
+            .outcomes
+            .iter()
+            .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
+        if incomplete {
+            return ExitStatus::Incomplete;
+        }
+        let failing = self
+            .outcomes
+            .iter()
+            .flat_map(|o| o.active_findings())
+            .any(|f| f.severity >= self.info.fail_on);
+        if failing {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Compliant
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            rules: self.outcomes.len(),
+            ..Totals::default()
+        };
+        for o in &self.outcomes {
+            match o.status {
+                RuleStatus::Passed => t.passed += 1,
+                RuleStatus::Failed => t.failed += 1,
+                RuleStatus::NotEvaluated { .. } => t.not_evaluated += 1,
+                RuleStatus::NotApplicable { .. } => t.not_applicable += 1,
+            }
+            for f in &o.findings {
+                if f.is_waived() {
+                    t.waived += 1;
+                } else {
+                    t.findings += 1;
+                }
+            }
+        }
+        t
+    }
+}

@@ -1,0 +1,15 @@
+//! m365guard: policy-as-code compliance scanning and remediation for Microsoft 365 tenants.
+//!
+//! Data flow: a `snapshot` (collected tenant state) is evaluated by the `policy` engine
+//! (Rego via regorus) into `findings`, which `report` renders. Rules never touch the network.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod diagnostic;
+pub mod findings;
+pub mod policy;
+pub mod report;
+pub mod snapshot;
+pub mod synthetic;
+pub mod scan;

@@ -1,0 +1,302 @@
+//! Evaluate a rule pack on a snapshot.
+//!
+//! Each rule's `deny` set is evaluated separately (regorus resets its state per query), so
+//! rules are spread over a few threads, each with its own clone of the prepared engine and
+//! a shared, reference-counted input. Rules whose sources failed are not evaluated at all:
+//! their outcome says why, and no Rego runs on data we know is incomplete.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use regorus::{Engine, Value};
+use sha2::{Digest, Sha256};
+
+use super::pack::{Pack, PolicyFile, Rule};
+use super::PolicyError;
+use crate::findings::{Finding, ResourceRef, RuleOutcome, RuleStatus, Severity};
+use crate::snapshot::{Snapshot, SourceState};
+
+/// Settings that reach Rego as `data.m365guard.config`.
+#[derive(Debug, Clone, Default)]
+pub struct RegoConfig {
+    /// Partner domains that forwarding rules may target (lower-case).
+    pub allowed_forwarding_domains: Vec<String>,
+}
+
+impl RegoConfig {
+    fn to_data(&self) -> Value {
+        let domains: Vec<String> = self
+            .allowed_forwarding_domains
+            .iter()
+            .map(|d| d.to_lowercase())
+            .collect();
+        Value::from(serde_json::json!({
+            "m365guard": {"config": {"allowed_forwarding_domains": domains}}
+        }))
+    }
+}
+
+fn add_file(engine: &mut Engine, file: &PolicyFile) -> Result<(), PolicyError> {
+    engine
+        .add_policy(file.path.display().to_string(), file.text.clone())
+        .map(|_| ())
+        .map_err(|err| PolicyError::Rego {
+            message: err.to_string(),
+        })
+}
+
+/// An engine holding the pack's libraries and rules (and tests, for the test runner).
+pub fn build_engine(pack: &Pack, config: &RegoConfig, with_tests: bool) -> Result<Engine, PolicyError> {
+    let mut engine = Engine::new();
+    for lib in &pack.libraries {
+        add_file(&mut engine, lib)?;
+    }
+    for rule in &pack.rules {
+        add_file(&mut engine, &rule.rego)?;
+        if with_tests {
+            if let Some(test) = &rule.test {
+                add_file(&mut engine, test)?;
+            }
+        }
+    }
+    engine.add_data(config.to_data()).map_err(|err| PolicyError::Rego {
+        message: format!("cannot add config data: {err}"),
+    })?;
+    Ok(engine)
+}
+
+/// Why a rule cannot be evaluated on this snapshot, if it cannot.
+pub fn source_gate(rule: &Rule, snapshot: &Snapshot) -> Option<RuleStatus> {
+    let mut unavailable = Vec::new();
+    for source in &rule.meta.sources {
+        match snapshot.sources.get(source) {
+            None => {
+                return Some(RuleStatus::NotEvaluated {
+                    reason: format!("source `{source}` is missing from the snapshot"),
+                })
+            }
+            Some(status) => match status.status {
+                SourceState::Ok => {}
+                SourceState::Error => {
+                    return Some(RuleStatus::NotEvaluated {
+                        reason: format!(
+                            "source `{source}` failed to collect: {}",
+                            status.reason.as_deref().unwrap_or("no reason recorded")
+                        ),
+                    })
+                }
+                SourceState::Unavailable => unavailable.push(format!(
+                    "source `{source}` is unavailable: {}",
+                    status.reason.as_deref().unwrap_or("no reason recorded")
+                )),
+            },
+        }
+    }
+    if unavailable.is_empty() {
+        None
+    } else {
+        Some(RuleStatus::NotApplicable {
+            reason: unavailable.join("; "),
+        })
+    }
+}
+
+/// Evaluate `rules` (indexes into `pack.rules`) with `input` on up to `threads` threads.
+/// Outcomes come back in the order of `rules`; findings have no line numbers yet.
+pub fn evaluate(
+    pack: &Pack,
+    rules: &[usize],
+    snapshot: &Snapshot,
+    input: Value,
+    config: &RegoConfig,
+    threads: usize,
+) -> Result<Vec<RuleOutcome>, PolicyError> {
+    let mut engine = build_engine(pack, config, false)?;
+    engine.set_input(input);
+    let tenant_id = snapshot.tenant.id.as_str();
+
+    let mut outcomes: Vec<Option<Result<RuleOutcome, PolicyError>>> = Vec::new();
+    let mut to_run = Vec::new();
+    for (slot, &index) in rules.iter().enumerate() {
+        let rule = &pack.rules[index];
+        match source_gate(rule, snapshot) {
+            Some(status) => outcomes.push(Some(Ok(RuleOutcome {
+                rule: rule.meta.clone(),
+                status,
+                findings: Vec::new(),
+            }))),
+            None => {
+                outcomes.push(None);
+                to_run.push((slot, rule));
+            }
+        }
+    }
+
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(to_run.len()));
+    let threads = threads.clamp(1, to_run.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let mut engine = engine.clone();
+            let (next, results, to_run) = (&next, &results, &to_run);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(slot, rule)) = to_run.get(i) else {
+                    break;
+                };
+                let outcome = evaluate_rule(&mut engine, rule, tenant_id);
+                if let Ok(mut results) = results.lock() {
+                    results.push((slot, outcome));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().map_err(|_| PolicyError::Eval {
+        rule: "*".into(),
+        message: "an evaluation thread panicked".into(),
+    })?;
+    for (slot, outcome) in results {
+        outcomes[slot] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(PolicyError::Eval {
+                    rule: "*".into(),
+                    message: "a rule was not evaluated (internal error)".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+fn evaluate_rule(engine: &mut Engine, rule: &Rule, tenant_id: &str) -> Result<RuleOutcome, PolicyError> {
+    let id = rule.meta.id.as_str();
+    let value = engine
+        .eval_rule(rule.deny_path())
+        .map_err(|err| PolicyError::Eval {
+            rule: id.to_owned(),
+            message: err.to_string(),
+        })?;
+    let set = match &value {
+        Value::Set(set) => set.iter().cloned().collect::<Vec<_>>(),
+        Value::Undefined => {
+            return Err(PolicyError::Eval {
+                rule: id.to_owned(),
+                message: format!("`{}` is undefined: the rule must define `deny contains finding if {{ ... }}`", rule.deny_path()),
+            })
+        }
+        other => {
+            return Err(PolicyError::BadFinding {
+                rule: id.to_owned(),
+                message: format!("`deny` must be a set, got {other}"),
+            })
+        }
+    };
+    let mut findings = set
+        .into_iter()
+        .map(|item| to_finding(rule, tenant_id, &item))
+        .collect::<Result<Vec<_>, _>>()?;
+    findings.sort_by(|a, b| {
+        (&a.resource.name, &a.resource.id, &a.message).cmp(&(&b.resource.name, &b.resource.id, &b.message))
+    });
+    disambiguate_fingerprints(&mut findings);
+    let status = if findings.is_empty() {
+        RuleStatus::Passed
+    } else {
+        RuleStatus::Failed
+    };
+    Ok(RuleOutcome {
+        rule: rule.meta.clone(),
+        status,
+        findings,
+    })
+}
+
+fn field<'a>(rule: &Rule, item: &'a Value, name: &str) -> Result<Option<&'a str>, PolicyError> {
+    match &item[&Value::from(name)] {
+        Value::Undefined | Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.as_ref())),
+        other => Err(PolicyError::BadFinding {
+            rule: rule.meta.id.clone(),
+            message: format!("`{name}` must be a string, got {other}"),
+        }),
+    }
+}
+
+fn required<'a>(rule: &Rule, item: &'a Value, name: &str) -> Result<&'a str, PolicyError> {
+    field(rule, item, name)?.ok_or_else(|| PolicyError::BadFinding {
+        rule: rule.meta.id.clone(),
+        message: format!("missing `{name}` in {item}"),
+    })
+}
+
+fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, PolicyError> {
+    if !matches!(item, Value::Object(_)) {
+        return Err(PolicyError::BadFinding {
+            rule: rule.meta.id.clone(),
+            message: format!("each element of `deny` must be an object, got {item}"),
+        });
+    }
+    let kind = required(rule, item, "resource_type")?;
+    let id = required(rule, item, "resource_id")?;
+    let message = required(rule, item, "message")?;
+    let name = field(rule, item, "resource_name")?.unwrap_or(id);
+    let severity = match field(rule, item, "severity")? {
+        None => rule.meta.severity,
+        Some(s) => Severity::parse(s).ok_or_else(|| PolicyError::BadFinding {
+            rule: rule.meta.id.clone(),
+            message: format!("unknown severity {s:?} (expected critical, high, medium or low)"),
+        })?,
+    };
+    let details = match &item[&Value::from("details")] {
+        Value::Undefined | Value::Null => serde_json::Value::Null,
+        v => serde_json::to_value(v).map_err(|err| PolicyError::BadFinding {
+            rule: rule.meta.id.clone(),
+            message: format!("`details` is not JSON: {err}"),
+        })?,
+    };
+    Ok(Finding {
+        rule_id: rule.meta.id.clone(),
+        severity,
+        resource: ResourceRef {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            name: name.to_owned(),
+        },
+        message: message.to_owned(),
+        details,
+        fingerprint: fingerprint(tenant_id, &rule.meta.id, kind, id),
+        line: None,
+        waiver: None,
+        baseline_state: None,
+    })
+}
+
+/// Stable identity of a finding across runs: same tenant, rule and resource → same value,
+/// so code scanning tracks one alert per tenant object.
+pub fn fingerprint(tenant_id: &str, rule_id: &str, kind: &str, resource_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [tenant_id, rule_id, kind, resource_id] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Two findings of one rule on the same resource (e.g. two external recipients) must not
+/// share a fingerprint; suffix the later ones in their (sorted, stable) order.
+fn disambiguate_fingerprints(findings: &mut [Finding]) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for f in findings.iter_mut() {
+        let count = seen.entry(f.fingerprint.clone()).or_insert(0);
+        if *count > 0 {
+            f.fingerprint = format!("{}-{}", f.fingerprint, count);
+        }
+        *count += 1;
+    }
+}

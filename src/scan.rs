@@ -1,0 +1,206 @@
+//! `scan --snapshot`: load a snapshot, evaluate the selected rules, produce a `ScanResult`.
+//!
+//! The snapshot text is parsed twice, at the same time on two threads: into the typed
+//! model (validation, source statuses, later fix planning) and into regorus' value type
+//! (the Rego input). Both are needed and neither can be derived cheaply from the other.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::findings::{ScanInfo, ScanResult, Severity};
+use crate::policy::evaluate::{self, RegoConfig};
+use crate::policy::pack::Pack;
+use crate::policy::PolicyError;
+use crate::snapshot::{self, locate, Snapshot, SnapshotError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    /// Only these rule ids (a baseline's selection); `None` = every rule in the pack.
+    pub only_rules: Option<Vec<String>>,
+    pub baseline: Option<String>,
+    pub fail_on: Severity,
+    pub rego_config: RegoConfig,
+    /// Evaluation threads (the machine's cores by default).
+    pub threads: usize,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            only_rules: None,
+            baseline: None,
+            fail_on: Severity::High,
+            rego_config: RegoConfig::default(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// What a scan produced, with the parsed snapshot (for waivers, fix planning, drift).
+pub struct ScanOutput {
+    pub result: ScanResult,
+    pub snapshot: Snapshot,
+}
+
+/// Indexes of the rules to evaluate, in pack order.
+fn select_rules(pack: &Pack, only: Option<&[String]>) -> Result<Vec<usize>, PolicyError> {
+    match only {
+        None => Ok((0..pack.rules.len()).collect()),
+        Some(ids) => {
+            let mut indexes = Vec::new();
+            for id in ids {
+                let index = pack
+                    .rules
+                    .iter()
+                    .position(|r| &r.meta.id == id)
+                    .ok_or_else(|| PolicyError::UnknownRule(id.clone()))?;
+                indexes.push(index);
+            }
+            indexes.sort_unstable();
+            indexes.dedup();
+            Ok(indexes)
+        }
+    }
+}
+
+pub fn scan_file(path: &Path, pack: &Pack, settings: &ScanSettings) -> Result<ScanOutput, ScanError> {
+    let text = snapshot::io::read_text(path)?;
+    scan_text(path, &text, pack, settings)
+}
+
+/// Scan snapshot `text` read from `path` (the path is reported in SARIF and messages).
+pub fn scan_text(
+    path: &Path,
+    text: &str,
+    pack: &Pack,
+    settings: &ScanSettings,
+) -> Result<ScanOutput, ScanError> {
+    let selected = select_rules(pack, settings.only_rules.as_deref())?;
+    let (typed, input, digest) = std::thread::scope(|scope| {
+        let rego = scope.spawn(|| regorus::Value::from_json_str(text));
+        let digest = scope.spawn(|| sha256_hex(text.as_bytes()));
+        let typed = snapshot::io::parse(path, text);
+        (typed, rego.join(), digest.join())
+    });
+    let snapshot = typed?;
+    let input = match input {
+        Ok(Ok(value)) => value,
+        Ok(Err(err)) => {
+            return Err(ScanError::Snapshot(SnapshotError::Invalid {
+                path: path.to_owned(),
+                message: format!("cannot load as Rego input: {err}"),
+            }))
+        }
+        Err(_) => {
+            return Err(ScanError::Snapshot(SnapshotError::Invalid {
+                path: path.to_owned(),
+                message: "parsing the Rego input panicked".into(),
+            }))
+        }
+    };
+    let digest = digest.unwrap_or_default();
+
+    let mut outcomes = evaluate::evaluate(
+        pack,
+        &selected,
+        &snapshot,
+        input,
+        &settings.rego_config,
+        settings.threads,
+    )?;
+    assign_lines(text, &mut outcomes);
+
+    let result = ScanResult {
+        info: ScanInfo {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tenant_id: snapshot.tenant.id.clone(),
+            tenant_name: snapshot.tenant.display_name.clone(),
+            snapshot_path: display_path(path),
+            snapshot_digest: format!("sha256:{digest}"),
+            collected_at: snapshot.collection.collected_at,
+            scanned_at: Utc::now(),
+            baseline: settings.baseline.clone(),
+            fail_on: settings.fail_on,
+        },
+        outcomes,
+        exemptions: Vec::new(),
+        warnings: Vec::new(),
+    };
+    Ok(ScanOutput { result, snapshot })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SARIF wants a relative URI with forward slashes.
+fn display_path(path: &Path) -> String {
+    let shown: PathBuf = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+/// Fill `Finding::line` from one pass over the snapshot text (only if there are findings).
+fn assign_lines(text: &str, outcomes: &mut [crate::findings::RuleOutcome]) {
+    // Keys are "<section path>\0<id>"; one reused buffer avoids an allocation per resource.
+    fn key(buf: &mut String, path: &str, id: &str) {
+        buf.clear();
+        buf.push_str(path);
+        buf.push('\0');
+        buf.push_str(id);
+    }
+    let mut buf = String::new();
+    let mut wanted: HashMap<String, Option<usize>> = HashMap::new();
+    let mut needs_tenant = false;
+    for finding in outcomes.iter().flat_map(|o| o.findings.iter()) {
+        match finding.resource.snapshot_path() {
+            Some(path) => {
+                key(&mut buf, path, &finding.resource.id);
+                wanted.insert(buf.clone(), None);
+            }
+            None => needs_tenant |= finding.resource.kind == "tenant",
+        }
+    }
+    if wanted.is_empty() && !needs_tenant {
+        return;
+    }
+    let mut tenant_line = None;
+    locate::for_each_resource(text, |path, id, line| {
+        if id.is_empty() {
+            if path == "tenant" {
+                tenant_line = Some(line);
+            }
+            return;
+        }
+        key(&mut buf, path, id);
+        if let Some(slot @ None) = wanted.get_mut(buf.as_str()) {
+            *slot = Some(line);
+        }
+    });
+    for finding in outcomes.iter_mut().flat_map(|o| o.findings.iter_mut()) {
+        finding.line = match finding.resource.snapshot_path() {
+            Some(path) => {
+                key(&mut buf, path, &finding.resource.id);
+                wanted.get(buf.as_str()).copied().flatten()
+            }
+            None if finding.resource.kind == "tenant" => tenant_line,
+            None => None,
+        };
+    }
+}

@@ -1,0 +1,518 @@
+//! The snapshot schema, version 1: serde types for everything the collectors fetch.
+//!
+//! Field names are snake_case and normalised across Graph and Exchange (Exchange's
+//! `smtp:` prefixes are stripped, Graph's `Member`/`member` casing is unified), so rules
+//! never deal with API quirks. Optional data the tenant cannot provide (no licence, never
+//! signed in) is `null`/absent, never a made-up default. Every resource array carries an
+//! `id` that is unique within its array: the writer sorts by it and findings point at it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The schema version this build reads and writes. A newer snapshot is refused, not guessed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Schema version of this document; readers refuse versions newer than they know.
+    pub schema_version: u32,
+    pub tenant: Tenant,
+    pub collection: CollectionInfo,
+    /// Per-source collection status. A rule reading a source in `error` is not evaluated;
+    /// one reading an `unavailable` source (no licence) is not applicable.
+    pub sources: BTreeMap<SourceId, SourceStatus>,
+    pub users: Vec<User>,
+    pub mailboxes: Vec<Mailbox>,
+    pub inbox_rules: Vec<InboxRule>,
+    pub roles: Roles,
+    pub outbound_spam: OutboundSpam,
+    pub conditional_access: ConditionalAccess,
+    pub security_defaults: SecurityDefaults,
+    #[serde(default)]
+    pub risky_users: Vec<RiskyUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Entra tenant id (GUID).
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Verified domains (lower-case). Addresses in these domains or their subdomains are
+    /// internal; everything else is external.
+    pub verified_domains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_domain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionInfo {
+    pub collected_at: DateTime<Utc>,
+    /// `m365guard` version that wrote the snapshot (or `synthetic`/`example`).
+    pub tool_version: String,
+    /// The app (client) id that collected, so fix mode can refuse to act on itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_app_id: Option<String>,
+    /// Object id of the collecting service principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_principal_id: Option<String>,
+}
+
+/// One independently collected source. Each collector owns one and sets its status.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceId {
+    /// Tenant id and verified domains (`/organization`, `/domains`).
+    Organization,
+    /// `/users`: identity, enabled, type.
+    Users,
+    /// `signInActivity` on users (Entra ID P1).
+    SignInActivity,
+    /// `userRegistrationDetails` report (Entra ID P1).
+    MfaRegistration,
+    /// beta `authentication/requirements` per user.
+    PerUserMfa,
+    SecurityDefaults,
+    /// Conditional access policies (Entra ID P1).
+    ConditionalAccess,
+    /// Role definitions and active assignments.
+    Roles,
+    /// PIM eligible assignments (Entra ID P2 / Governance).
+    RoleEligibility,
+    /// `Get-Mailbox` forwarding properties.
+    Mailboxes,
+    /// Inbox rules of every mailbox.
+    InboxRules,
+    /// `Get-HostedOutboundSpamFilterPolicy`.
+    OutboundSpamPolicies,
+    /// `Get-BlockedSenderAddress`.
+    RestrictedSenders,
+    /// Identity Protection risky users (Entra ID P2).
+    RiskyUsers,
+}
+
+impl SourceId {
+    pub const ALL: [SourceId; 14] = [
+        SourceId::Organization,
+        SourceId::Users,
+        SourceId::SignInActivity,
+        SourceId::MfaRegistration,
+        SourceId::PerUserMfa,
+        SourceId::SecurityDefaults,
+        SourceId::ConditionalAccess,
+        SourceId::Roles,
+        SourceId::RoleEligibility,
+        SourceId::Mailboxes,
+        SourceId::InboxRules,
+        SourceId::OutboundSpamPolicies,
+        SourceId::RestrictedSenders,
+        SourceId::RiskyUsers,
+    ];
+
+    /// The snake_case name used in snapshots and `rule.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceId::Organization => "organization",
+            SourceId::Users => "users",
+            SourceId::SignInActivity => "sign_in_activity",
+            SourceId::MfaRegistration => "mfa_registration",
+            SourceId::PerUserMfa => "per_user_mfa",
+            SourceId::SecurityDefaults => "security_defaults",
+            SourceId::ConditionalAccess => "conditional_access",
+            SourceId::Roles => "roles",
+            SourceId::RoleEligibility => "role_eligibility",
+            SourceId::Mailboxes => "mailboxes",
+            SourceId::InboxRules => "inbox_rules",
+            SourceId::OutboundSpamPolicies => "outbound_spam_policies",
+            SourceId::RestrictedSenders => "restricted_senders",
+            SourceId::RiskyUsers => "risky_users",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SourceId> {
+        SourceId::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// Collected completely.
+    Ok,
+    /// The tenant cannot provide it (no licence for the feature): rules are not applicable.
+    Unavailable,
+    /// Collection failed or is incomplete: rules reading it are not evaluated.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceStatus {
+    pub status: SourceState,
+    /// Why it is unavailable or failed (permission, licence, endpoint, error code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Items collected (for `ok`; may be partial for `error`).
+    #[serde(default)]
+    pub items: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserType {
+    Member,
+    Guest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PerUserMfaState {
+    Disabled,
+    Enabled,
+    Enforced,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Entra object id.
+    pub id: String,
+    pub user_principal_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub account_enabled: bool,
+    pub user_type: UserType,
+    /// From the MFA registration report; `null` when the user is not in the report
+    /// (disabled users are excluded by Microsoft) or the source is unavailable.
+    #[serde(default)]
+    pub mfa: Option<MfaRegistration>,
+    /// Legacy per-user MFA state (beta API); `null` when not collected.
+    #[serde(default)]
+    pub per_user_mfa_state: Option<PerUserMfaState>,
+    /// Last interactive sign-in; `null` when never signed in or not licensed.
+    #[serde(default)]
+    pub last_sign_in: Option<DateTime<Utc>>,
+    /// Synced from on-premises AD (password reset needs writeback).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_premises_sync_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRegistration {
+    pub is_mfa_registered: bool,
+    pub is_mfa_capable: bool,
+    /// Registration report's `isAdmin` (active directory roles only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_admin: bool,
+    /// Registered method names as Graph reports them (`microsoftAuthenticatorPush`, `fido2`, …).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_method: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    /// Entra user id of the owner (`ExternalDirectoryObjectId`), or the Exchange object id
+    /// for mailboxes without one.
+    pub id: String,
+    pub user_principal_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_smtp_address: Option<String>,
+    /// `UserMailbox`, `SharedMailbox`, …
+    pub recipient_type_details: String,
+    /// `ForwardingSmtpAddress` without its `smtp:` prefix.
+    #[serde(default)]
+    pub forwarding_smtp_address: Option<String>,
+    /// `ForwardingAddress`: an internal recipient's identity (mail contact/user) as Exchange
+    /// shows it; resolved to an SMTP address where the collector could.
+    #[serde(default)]
+    pub forwarding_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarding_address_smtp: Option<String>,
+    #[serde(default)]
+    pub deliver_to_mailbox_and_forward: bool,
+}
+
+/// Where an inbox rule was read from; Graph hides hidden rules, Exchange shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    Graph,
+    Exchange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxRule {
+    /// Unique across the snapshot: `<mailbox id>/<rule id>`.
+    pub id: String,
+    /// The owning mailbox (`mailboxes[].id`, the Entra user id).
+    pub mailbox_id: String,
+    pub mailbox_upn: String,
+    /// The rule id as the source gives it (Graph messageRule id or Exchange RuleIdentity).
+    pub rule_id: String,
+    /// Exchange `Identity` (`alias\RuleIdentity`), needed by Disable-InboxRule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_identity: Option<String>,
+    pub source: RuleSource,
+    pub name: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub priority: i64,
+    /// Hidden from Outlook and Graph (only Exchange `-IncludeHidden` shows it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_error: bool,
+    pub actions: RuleActions,
+    #[serde(default)]
+    pub conditions: RuleConditions,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleActions {
+    /// Recipient SMTP addresses (lower-case, prefixes stripped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_as_attachment_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to_folder: Option<FolderRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_to_folder: Option<FolderRef>,
+    /// Moves to Deleted Items.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub permanent_delete: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mark_as_read: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stop_processing_rules: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FolderRef {
+    /// Folder id (Graph) or path (Exchange); may be empty when only the name is known.
+    #[serde(default)]
+    pub id: String,
+    /// Display name as resolved by the collector (`RSS Feeds`, `Archive`, …).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Well-known folder name when the id matches one (`rssfeeds`, `junkemail`,
+    /// `archive`, `conversationhistory`, `notes`, `deleteditems`) — language independent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub well_known_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConditions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_or_body_contains: Vec<String>,
+    /// Sender SMTP addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipient_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub has_attachments: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    pub definitions: Vec<RoleDefinition>,
+    /// Active assignments (standing or PIM-activated).
+    pub assignments: Vec<RoleAssignment>,
+    /// PIM eligible assignments; empty when `role_eligibility` is unavailable.
+    #[serde(default)]
+    pub eligible_assignments: Vec<RoleAssignment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDefinition {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub is_built_in: bool,
+    /// A tier-0 role (Global Administrator, Privileged Role Administrator, Exchange
+    /// Administrator, …), decided by the collector from the built-in template list.
+    pub is_privileged: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalType {
+    User,
+    Group,
+    ServicePrincipal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignment {
+    pub id: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: PrincipalType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
+    /// `/` for tenant-wide, `/administrativeUnits/{id}` otherwise.
+    #[serde(default = "default_scope")]
+    pub directory_scope_id: String,
+    /// For a role-assignable group: its members' user ids (they hold the role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_member_ids: Vec<String>,
+    /// End of the assignment; `null` = permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<Utc>>,
+}
+
+fn default_scope() -> String {
+    "/".to_owned()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSpam {
+    pub policies: Vec<OutboundSpamPolicy>,
+    /// Users blocked from sending (Get-BlockedSenderAddress): very likely compromised.
+    pub restricted_senders: Vec<RestrictedSender>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSpamPolicy {
+    /// Policy name/identity (`Default`, custom names).
+    pub id: String,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `Automatic` (system-controlled, i.e. off), `On` or `Off`.
+    pub auto_forwarding_mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_when_threshold_reached: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_limit_external_per_hour: Option<u32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedSender {
+    /// The blocked sender address (lower-case); doubles as the id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionalAccess {
+    pub policies: Vec<CaPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaPolicy {
+    pub id: String,
+    pub display_name: String,
+    /// `enabled`, `disabled` or `enabledForReportingButNotEnforced` (Graph's values).
+    pub state: String,
+    #[serde(default)]
+    pub include_users: Vec<String>,
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+    #[serde(default)]
+    pub include_groups: Vec<String>,
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    #[serde(default)]
+    pub include_roles: Vec<String>,
+    #[serde(default)]
+    pub exclude_roles: Vec<String>,
+    #[serde(default)]
+    pub include_applications: Vec<String>,
+    #[serde(default)]
+    pub exclude_applications: Vec<String>,
+    /// `all`, `browser`, `mobileAppsAndDesktopClients`, `exchangeActiveSync`, `other`.
+    #[serde(default)]
+    pub client_app_types: Vec<String>,
+    /// `mfa`, `block`, `compliantDevice`, …
+    #[serde(default)]
+    pub built_in_controls: Vec<String>,
+    /// `OR` / `AND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_operator: Option<String>,
+    /// Display name of the required authentication strength, if any (counts as MFA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_strength: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityDefaults {
+    /// `null` when the source was not collected.
+    pub is_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskyUser {
+    /// Entra user id.
+    pub id: String,
+    pub user_principal_name: String,
+    /// `low`, `medium`, `high`, `hidden`, `none`.
+    pub risk_level: String,
+    /// `atRisk`, `confirmedCompromised`, `remediated`, `dismissed`, …
+    pub risk_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_last_updated: Option<DateTime<Utc>>,
+}

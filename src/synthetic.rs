@@ -1,0 +1,1 @@
+//! Synthetic tenants for benchmarks and large tests.
