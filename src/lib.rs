@@ -5,10 +5,14 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod baseline;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
+pub mod drift;
 pub mod findings;
 pub mod policy;
+pub mod profile;
 pub mod report;
 pub mod snapshot;
 pub mod synthetic;

@@ -87,12 +87,21 @@ pub fn scan_text(
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
+    let started = std::time::Instant::now();
     let (typed, input, digest) = std::thread::scope(|scope| {
-        let rego = scope.spawn(|| regorus::Value::from_json_str(text));
+        let rego = scope.spawn(|| {
+            let t = std::time::Instant::now();
+            let v = regorus::Value::from_json_str(text);
+            crate::profile::record("parse: rego input", t);
+            v
+        });
         let digest = scope.spawn(|| sha256_hex(text.as_bytes()));
+        let t = std::time::Instant::now();
         let typed = snapshot::io::parse(path, text);
+        crate::profile::record("parse: typed snapshot", t);
         (typed, rego.join(), digest.join())
     });
+    crate::profile::record("parse: total", started);
     let snapshot = typed?;
     let input = match input {
         Ok(Ok(value)) => value,
@@ -119,7 +128,10 @@ pub fn scan_text(
         &settings.rego_config,
         settings.threads,
     )?;
+    crate::profile::record("evaluate: total", started);
+    let t = std::time::Instant::now();
     assign_lines(text, &mut outcomes);
+    crate::profile::record("locate lines", t);
 
     let result = ScanResult {
         info: ScanInfo {

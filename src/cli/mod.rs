@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 
 use crate::findings::ExitStatus;
 
+pub mod diff;
+pub mod generate;
 pub mod policy_test;
 pub mod rules;
 pub mod scan;
@@ -34,6 +36,11 @@ pub enum Command {
     Policy(policy_test::PolicyCommand),
     /// Print the JSON Schema of the snapshot document.
     Schema(schema::SchemaArgs),
+    /// What changed between two snapshots, security-relevant changes first.
+    Diff(diff::DiffArgs),
+    /// Write a synthetic tenant snapshot (benchmarks and large tests).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -42,5 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Rules(command) => rules::run(command),
         Command::Policy(command) => policy_test::run(command),
         Command::Schema(args) => schema::run(args),
+        Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
+        Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
     }
 }

@@ -173,6 +173,7 @@ pub fn evaluate(
 
 fn evaluate_rule(engine: &mut Engine, rule: &Rule, tenant_id: &str) -> Result<RuleOutcome, PolicyError> {
     let id = rule.meta.id.as_str();
+    let started = std::time::Instant::now();
     let value = engine
         .eval_rule(rule.deny_path())
         .map_err(|err| PolicyError::Eval {
@@ -202,6 +203,7 @@ fn evaluate_rule(engine: &mut Engine, rule: &Rule, tenant_id: &str) -> Result<Ru
         (&a.resource.name, &a.resource.id, &a.message).cmp(&(&b.resource.name, &b.resource.id, &b.message))
     });
     disambiguate_fingerprints(&mut findings);
+    crate::profile::record(&format!("rule {id}"), started);
     let status = if findings.is_empty() {
         RuleStatus::Passed
     } else {

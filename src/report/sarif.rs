@@ -1,12 +1,372 @@
-//! Sarif report (placeholder until implemented).
+//! SARIF 2.1.0 report for code-scanning services (GitHub, Azure DevOps).
+//!
+//! One run; one `reportingDescriptor` per rule in the scan; one result per finding. A
+//! result's physical location is the resource's line in the snapshot file (committed next
+//! to the workflow, so the alert opens on the right line) and its logical location is the
+//! tenant object. Waived findings stay in the log as `suppressions`, so code scanning shows
+//! them as dismissed rather than fixed. Rules that were not evaluated become error-level
+//! tool execution notifications and mark the invocation unsuccessful: an incomplete scan
+//! must never look like a clean one.
+//!
+//! Output is deterministic (no GUIDs, times only from `ScanInfo`), so two scans of the same
+//! snapshot give byte-identical logs.
 
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use serde_sarif::sarif::{
+    Artifact, ArtifactLocation, Invocation, Location, LogicalLocation, Message,
+    MultiformatMessageString, Notification, PhysicalLocation, PropertyBag, Region,
+    ReportingConfiguration, ReportingDescriptor, ReportingDescriptorReference,
+    Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif, Suppression, Tool,
+    ToolComponent,
+};
+
+use super::table::{fix_command, waiver_text};
 use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::ScanResult;
+use crate::findings::{BaselineState, Finding, RuleStatus, ScanInfo, ScanResult, Severity};
+use crate::policy::metadata::RuleMeta;
+
+/// The schema location GitHub's documentation and most producers use.
+pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub const INFORMATION_URI: &str = "https://github.com/m365guard/m365guard";
+/// Key of our fingerprint in `partialFingerprints`; bump the suffix if its recipe changes.
+pub const FINGERPRINT_KEY: &str = "m365guard/v1";
 
 pub struct SarifReporter;
 
+fn level(severity: Severity) -> ResultLevel {
+    match severity {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low => ResultLevel::Note,
+    }
+}
+
+fn level_value(severity: Severity) -> Value {
+    // `ResultLevel` serialises to the bare camelCase name; the other level fields are
+    // typed as plain JSON values in serde-sarif.
+    json!(level(severity).to_string())
+}
+
+fn bad_uri_byte(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b))
+}
+
+fn percent_encode(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        if bad_uri_byte(b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// The snapshot path as a SARIF artifact URI: relative with forward slashes (what code
+/// scanning resolves against the repository root), or a `file://` URI when absolute.
+pub(crate) fn artifact_uri(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let mut rel = path.as_str();
+    while let Some(rest) = rel.strip_prefix("./") {
+        rel = rest;
+    }
+    let bytes = rel.as_bytes();
+    let windows_drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    if windows_drive {
+        format!("file:///{}", percent_encode(rel))
+    } else if rel.starts_with('/') {
+        format!("file://{}", percent_encode(rel))
+    } else {
+        // A first segment with a colon would read as a URI scheme.
+        let encoded = percent_encode(rel);
+        match encoded.split('/').next() {
+            Some(first) if first.contains(':') => format!("./{encoded}"),
+            _ => encoded,
+        }
+    }
+}
+
+fn text(s: impl Into<String>) -> MultiformatMessageString {
+    MultiformatMessageString::builder().text(s.into()).build()
+}
+
+fn rule_help(rule: &RuleMeta) -> MultiformatMessageString {
+    let mut plain = format!(
+        "Why it matters: {}\n\nRemediation: {}",
+        rule.rationale.trim(),
+        rule.remediation.trim()
+    );
+    let mut markdown = format!(
+        "## Why it matters\n\n{}\n\n## Remediation\n\n{}",
+        rule.rationale.trim(),
+        rule.remediation.trim()
+    );
+    if let Some(cmd) = fix_command(rule) {
+        plain.push_str(&format!("\n\nAutomatic fix: {cmd}"));
+        markdown.push_str(&format!(
+            "\n\n## Automatic fix\n\n```sh\n{cmd}\nm365guard fix apply <plan>\n```"
+        ));
+    }
+    if !rule.references.is_empty() {
+        plain.push_str("\n\nReferences:");
+        markdown.push_str("\n\n## References\n");
+        for reference in &rule.references {
+            plain.push_str(&format!("\n- {reference}"));
+            markdown.push_str(&format!("\n- <{reference}>"));
+        }
+    }
+    MultiformatMessageString::builder()
+        .text(plain)
+        .markdown(markdown)
+        .build()
+}
+
+fn descriptor(rule: &RuleMeta) -> ReportingDescriptor {
+    let mut tags = vec![
+        rule.area.as_str().to_string(),
+        format!("roadmap-{}", rule.roadmap_phase.as_str()),
+        "security".to_string(),
+    ];
+    for tag in &rule.tags {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        "security-severity".to_string(),
+        json!(rule.severity.security_severity()),
+    );
+    extra.insert("severity".to_string(), json!(rule.severity.as_str()));
+    let properties = PropertyBag::builder()
+        .tags(tags)
+        .additional_properties(extra)
+        .build();
+
+    let configuration = ReportingConfiguration::builder()
+        .level(level_value(rule.severity))
+        .build();
+    let builder = ReportingDescriptor::builder()
+        .id(rule.id.clone())
+        .name(rule.title.clone())
+        .short_description(text(rule.title.clone()))
+        .full_description(text(rule.description.trim()))
+        .help(rule_help(rule))
+        .default_configuration(configuration)
+        .properties(properties);
+    match rule.references.first() {
+        Some(uri) => builder.help_uri(uri.clone()).build(),
+        None => builder.build(),
+    }
+}
+
+fn baseline_state(state: BaselineState) -> Value {
+    json!(match state {
+        BaselineState::New => "new",
+        BaselineState::Unchanged => "unchanged",
+        BaselineState::Updated => "updated",
+        BaselineState::Absent => "absent",
+    })
+}
+
+fn result_for(info: &ScanInfo, uri: &str, rule_index: usize, finding: &Finding) -> SarifResult {
+    let artifact = ArtifactLocation::builder()
+        .uri(uri.to_string())
+        .index(0_i64)
+        .build();
+    let physical = match finding.line {
+        Some(line) => PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .region(Region::builder().start_line(line as i64).build())
+            .build(),
+        None => PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build(),
+    };
+    let resource = &finding.resource;
+    let logical = LogicalLocation::builder()
+        .name(resource.name.clone())
+        .fully_qualified_name(format!(
+            "{}/{}/{}",
+            info.tenant_id, resource.kind, resource.id
+        ))
+        .kind(resource.kind.clone())
+        .build();
+    let location = Location::builder()
+        .physical_location(physical)
+        .logical_locations(vec![logical])
+        .build();
+
+    let mut fingerprints = BTreeMap::new();
+    fingerprints.insert(FINGERPRINT_KEY.to_string(), finding.fingerprint.clone());
+    let mut extra = BTreeMap::new();
+    extra.insert("severity".to_string(), json!(finding.severity.as_str()));
+    if !finding.details.is_null() {
+        extra.insert("details".to_string(), finding.details.clone());
+    }
+    let properties = PropertyBag::builder().additional_properties(extra).build();
+
+    let builder = SarifResult::builder()
+        .rule_id(finding.rule_id.clone())
+        .rule_index(rule_index as i64)
+        .level(level(finding.severity))
+        .message(Message::from(finding.message.as_str()))
+        .locations(vec![location])
+        .partial_fingerprints(fingerprints)
+        .properties(properties);
+    // The builder's type changes per setter, so the optional parts are set afterwards.
+    let mut out = builder.build();
+    if let Some(waiver) = &finding.waiver {
+        out.suppressions = Some(vec![Suppression::builder()
+            .kind(json!("external"))
+            .status(json!("accepted"))
+            .justification(waiver_text(waiver))
+            .build()]);
+    }
+    out.baseline_state = finding.baseline_state.map(baseline_state);
+    out
+}
+
+fn notification(rule: &RuleMeta, index: usize, level: &str, message: String) -> Notification {
+    Notification::builder()
+        .level(json!(level))
+        .message(Message::from(message.as_str()))
+        .associated_rule(
+            ReportingDescriptorReference::builder()
+                .id(rule.id.clone())
+                .index(index as i64)
+                .build(),
+        )
+        .build()
+}
+
+/// The `sha-256` hash of the snapshot, from `ScanInfo::snapshot_digest` (`sha256:` prefix optional).
+fn snapshot_sha256(digest: &str) -> Option<String> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_lowercase())
+}
+
+/// Build the SARIF log (exposed for tests and for tools that post-process it).
+pub fn sarif_log(result: &ScanResult) -> Sarif {
+    let info = &result.info;
+    let uri = artifact_uri(&info.snapshot_path);
+
+    let rules: Vec<ReportingDescriptor> = result
+        .outcomes
+        .iter()
+        .map(|o| descriptor(&o.rule))
+        .collect();
+
+    let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    for (index, outcome) in result.outcomes.iter().enumerate() {
+        for finding in &outcome.findings {
+            results.push(result_for(info, &uri, index, finding));
+        }
+        match &outcome.status {
+            RuleStatus::NotEvaluated { reason } => notifications.push(notification(
+                &outcome.rule,
+                index,
+                "error",
+                format!("Rule {} was not evaluated: {reason}", outcome.rule.id),
+            )),
+            RuleStatus::NotApplicable { reason } => notifications.push(notification(
+                &outcome.rule,
+                index,
+                "note",
+                format!("Rule {} is not applicable: {reason}", outcome.rule.id),
+            )),
+            RuleStatus::Passed | RuleStatus::Failed => {}
+        }
+    }
+    let incomplete = result
+        .outcomes
+        .iter()
+        .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
+
+    let mut invocation = Invocation::builder()
+        .execution_successful(!incomplete)
+        .start_time_utc(super::json::timestamp(&info.scanned_at))
+        .exit_code(result.exit_status() as i64)
+        .build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
+
+    let driver = ToolComponent::builder()
+        .name("m365guard")
+        .version(info.tool_version.clone())
+        .semantic_version(info.tool_version.clone())
+        .information_uri(INFORMATION_URI)
+        .rules(rules)
+        .build();
+
+    let mut artifact = Artifact::builder()
+        .location(ArtifactLocation::builder().uri(uri.clone()).build())
+        .roles(vec![json!("analysisTarget")])
+        .mime_type("application/json")
+        .build();
+    if let Some(hex) = snapshot_sha256(&info.snapshot_digest) {
+        let mut hashes = BTreeMap::new();
+        hashes.insert("sha-256".to_string(), hex);
+        artifact.hashes = Some(hashes);
+    }
+
+    let mut run_props = BTreeMap::new();
+    run_props.insert("tenantId".to_string(), json!(info.tenant_id));
+    if let Some(name) = &info.tenant_name {
+        run_props.insert("tenantName".to_string(), json!(name));
+    }
+    run_props.insert("snapshotDigest".to_string(), json!(info.snapshot_digest));
+    run_props.insert(
+        "collectedAt".to_string(),
+        json!(super::json::timestamp(&info.collected_at)),
+    );
+    if let Some(baseline) = &info.baseline {
+        run_props.insert("baseline".to_string(), json!(baseline));
+    }
+    run_props.insert("failOn".to_string(), json!(info.fail_on.as_str()));
+
+    let run = Run::builder()
+        .tool(Tool::from(driver))
+        .automation_details(
+            RunAutomationDetails::builder()
+                .id(format!("m365guard/{}/", info.tenant_id))
+                .build(),
+        )
+        .artifacts(vec![artifact])
+        .invocations(vec![invocation])
+        .results(results)
+        .column_kind(json!("unicodeCodePoints"))
+        .properties(
+            PropertyBag::builder()
+                .additional_properties(run_props)
+                .build(),
+        )
+        .build();
+
+    Sarif::builder()
+        .schema(SCHEMA_URI)
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
 impl Reporter for SarifReporter {
-    fn render(&self, _result: &ScanResult, _options: &RenderOptions) -> Result<Vec<u8>, ReportError> {
-        Err(ReportError::Render { format: "sarif", message: "not implemented yet".into() })
+    fn render(
+        &self,
+        result: &ScanResult,
+        _options: &RenderOptions,
+    ) -> Result<Vec<u8>, ReportError> {
+        let mut bytes =
+            serde_json::to_vec_pretty(&sarif_log(result)).map_err(|e| ReportError::Render {
+                format: "sarif",
+                message: e.to_string(),
+            })?;
+        bytes.push(b'\n');
+        Ok(bytes)
     }
 }

@@ -1,0 +1,58 @@
+# Enabled inbox rules forwarding or redirecting mail outside the tenant.
+package m365guard.rules.inbox_rule_external_forwarding
+
+import data.m365guard.lib
+import rego.v1
+
+deny contains finding if {
+	some rule in input.inbox_rules
+	rule.enabled == true
+	actions := rule.actions
+	forward_to := object.get(actions, "forward_to", [])
+	redirect_to := object.get(actions, "redirect_to", [])
+	attach_to := object.get(actions, "forward_as_attachment_to", [])
+	count(forward_to) + count(redirect_to) + count(attach_to) > 0
+	external := {
+		"forward_to": _external(forward_to),
+		"redirect_to": _external(redirect_to),
+		"forward_as_attachment_to": _external(attach_to),
+	}
+	all_external := sort((external.forward_to | external.redirect_to) | external.forward_as_attachment_to)
+	count(all_external) > 0
+	hidden := object.get(rule, "hidden", false)
+	finding := {
+		"resource_type": "inbox_rule",
+		"resource_id": rule.id,
+		"resource_name": rule.name,
+		"message": sprintf("Inbox rule \"%s\" in mailbox %s %s mail to %s (outside the tenant's verified domains)%s", [
+			rule.name,
+			rule.mailbox_upn,
+			_verb(external),
+			concat(", ", all_external),
+			_hidden_note(hidden),
+		]),
+		"details": {
+			"mailbox_id": rule.mailbox_id,
+			"external_addresses": all_external,
+			"forward_to": sort(external.forward_to),
+			"redirect_to": sort(external.redirect_to),
+			"forward_as_attachment_to": sort(external.forward_as_attachment_to),
+			"hidden": hidden,
+		},
+	}
+}
+
+_external(addresses) := {lib.normalise_address(a) | some a in addresses; lib.is_external_forwarding_target(a)}
+
+# "forwards", "redirects" or "forwards and redirects", by which actions reach outside.
+_verb(external) := concat(" and ", [v | some v in ["forwards", "redirects"]; _acts(v, external)])
+
+_acts("forwards", external) if count(external.forward_to) > 0
+
+_acts("forwards", external) if count(external.forward_as_attachment_to) > 0
+
+_acts("redirects", external) if count(external.redirect_to) > 0
+
+_hidden_note(true) := "; the rule is hidden from Outlook and Graph"
+
+_hidden_note(false) := ""

@@ -1,0 +1,202 @@
+# The base fixture every rule test starts from: a small, fully compliant Contoso tenant.
+# Tests change ONE thing (json.patch or `with input.x as`) and assert the exact findings.
+# Array positions are part of the contract for json.patch paths; they are listed below and
+# must not be reordered (add new elements at the end).
+#
+# users:       0 dana (GA, push MFA)  1 breakglass01 (GA, FIDO2, excluded from the
+#              all-users CA policy, covered by its own one)  2 lena  3 raj (Global
+#              Reader, eligible Exchange Admin)  4 sam (guest)  5 former employee (disabled)
+# mailboxes:   0 dana  1 lena  2 raj
+# inbox_rules: 0 lena "Newsletters" (move to a custom folder)  1 raj "Forward to Dana"
+#              (internal forward)
+# roles:       definitions 0 GA  1 Exchange Admin  2 Global Reader  3 Privileged Role Admin
+#              assignments 0 GA dana  1 GA breakglass01  2 Global Reader raj (all time-bound
+#              except the unprivileged one); eligible 0 Exchange Admin raj
+# conditional_access: 0 MFA for all users  1 block legacy auth  2 FIDO2 for break-glass
+package m365guard.lib.fixtures
+
+import rego.v1
+
+tenant_id := "7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"
+
+dana_id := "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b"
+
+breakglass_id := "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
+
+lena_id := "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a"
+
+raj_id := "8a9b0c1d-2e3f-4a4b-9c5d-6e7f8a9b0c1d"
+
+sam_id := "f0e1d2c3-b4a5-4968-8776-a5b4c3d2e1f0"
+
+former_id := "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+
+ga_role_id := "62e90394-69f5-4237-9190-012177145e10"
+
+exchange_admin_role_id := "29232cdf-9323-42fd-ade2-1d097af3e4de"
+
+global_reader_role_id := "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+
+pra_role_id := "e8611ab8-c189-46e8-94e1-60213ab1f814"
+
+_ok := {"status": "ok", "items": 1}
+
+base := {
+	"schema_version": 1,
+	"tenant": {
+		"id": tenant_id,
+		"display_name": "Contoso Ltd",
+		"verified_domains": ["contoso.com", "contoso.onmicrosoft.com", "eu.contoso.com"],
+		"default_domain": "contoso.com",
+	},
+	"collection": {"collected_at": "2026-01-02T06:00:00Z", "tool_version": "test"},
+	"sources": {
+		"organization": _ok, "users": _ok, "sign_in_activity": _ok, "mfa_registration": _ok,
+		"per_user_mfa": _ok, "security_defaults": _ok, "conditional_access": _ok, "roles": _ok,
+		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
+		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
+	},
+	"users": [
+		{
+			"id": dana_id, "user_principal_name": "dana.whitfield@contoso.com",
+			"display_name": "Dana Whitfield", "account_enabled": true, "user_type": "member",
+			"mfa": {
+				"is_mfa_registered": true, "is_mfa_capable": true, "is_admin": true,
+				"methods": ["microsoftAuthenticatorPush", "softwareOneTimePasscode"],
+				"default_method": "push",
+			},
+			"per_user_mfa_state": "disabled", "last_sign_in": "2026-01-01T08:12:44Z",
+		},
+		{
+			"id": breakglass_id, "user_principal_name": "breakglass01@contoso.onmicrosoft.com",
+			"display_name": "Emergency Access 01", "account_enabled": true, "user_type": "member",
+			"mfa": {"is_mfa_registered": true, "is_mfa_capable": true, "is_admin": true, "methods": ["fido2"]},
+			"per_user_mfa_state": "disabled", "last_sign_in": "2025-12-01T10:00:00Z",
+		},
+		{
+			"id": lena_id, "user_principal_name": "lena.fischer@contoso.com",
+			"display_name": "Lena Fischer", "account_enabled": true, "user_type": "member",
+			"mfa": {"is_mfa_registered": true, "is_mfa_capable": true, "methods": ["microsoftAuthenticatorPush"]},
+			"per_user_mfa_state": "disabled", "last_sign_in": "2025-12-31T09:14:09Z",
+		},
+		{
+			"id": raj_id, "user_principal_name": "raj.patel@contoso.com",
+			"display_name": "Raj Patel", "account_enabled": true, "user_type": "member",
+			"mfa": {"is_mfa_registered": true, "is_mfa_capable": true, "methods": ["microsoftAuthenticatorPush", "mobilePhone"]},
+			"per_user_mfa_state": "disabled", "last_sign_in": "2025-12-30T17:40:10Z",
+		},
+		{
+			"id": sam_id, "user_principal_name": "sam.rivera_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+			"display_name": "Sam Rivera (Fabrikam)", "account_enabled": true, "user_type": "guest",
+			"mfa": {"is_mfa_registered": false, "is_mfa_capable": false, "methods": []},
+			"per_user_mfa_state": "disabled", "last_sign_in": "2025-11-02T12:00:31Z",
+		},
+		{
+			"id": former_id, "user_principal_name": "former.employee@contoso.com",
+			"display_name": "Former Employee", "account_enabled": false, "user_type": "member",
+			"mfa": null, "per_user_mfa_state": "disabled", "last_sign_in": "2025-03-14T09:21:00Z",
+		},
+	],
+	"mailboxes": [
+		{
+			"id": dana_id, "user_principal_name": "dana.whitfield@contoso.com",
+			"primary_smtp_address": "dana.whitfield@contoso.com", "recipient_type_details": "UserMailbox",
+			"forwarding_smtp_address": null, "forwarding_address": null, "deliver_to_mailbox_and_forward": false,
+		},
+		{
+			"id": lena_id, "user_principal_name": "lena.fischer@contoso.com",
+			"primary_smtp_address": "lena.fischer@contoso.com", "recipient_type_details": "UserMailbox",
+			"forwarding_smtp_address": null, "forwarding_address": null, "deliver_to_mailbox_and_forward": false,
+		},
+		{
+			"id": raj_id, "user_principal_name": "raj.patel@contoso.com",
+			"primary_smtp_address": "raj.patel@contoso.com", "recipient_type_details": "UserMailbox",
+			"forwarding_smtp_address": null, "forwarding_address": null, "deliver_to_mailbox_and_forward": false,
+		},
+	],
+	"inbox_rules": [
+		{
+			"id": concat("/", [lena_id, "AQAAAFr3kQ8="]), "mailbox_id": lena_id,
+			"mailbox_upn": "lena.fischer@contoso.com", "rule_id": "AQAAAFr3kQ8=", "source": "graph",
+			"name": "Newsletters", "enabled": true, "priority": 1,
+			"actions": {
+				"move_to_folder": {"id": "AAMkADk0ZmFrZWZvbGRlcmlkAAEAAAA=", "name": "Newsletters"},
+				"stop_processing_rules": true,
+			},
+			"conditions": {"subject_contains": ["newsletter"]},
+		},
+		{
+			"id": concat("/", [raj_id, "AQAAAFr3kR1="]), "mailbox_id": raj_id,
+			"mailbox_upn": "raj.patel@contoso.com", "rule_id": "AQAAAFr3kR1=", "source": "graph",
+			"name": "Forward to Dana", "enabled": true, "priority": 1,
+			"actions": {"forward_to": ["dana.whitfield@contoso.com"]},
+			"conditions": {"from_addresses": ["billing@fabrikam.example"]},
+		},
+	],
+	"roles": {
+		"definitions": [
+			{"id": ga_role_id, "display_name": "Global Administrator", "template_id": ga_role_id, "is_built_in": true, "is_privileged": true},
+			{"id": exchange_admin_role_id, "display_name": "Exchange Administrator", "template_id": exchange_admin_role_id, "is_built_in": true, "is_privileged": true},
+			{"id": global_reader_role_id, "display_name": "Global Reader", "template_id": global_reader_role_id, "is_built_in": true, "is_privileged": false},
+			{"id": pra_role_id, "display_name": "Privileged Role Administrator", "template_id": pra_role_id, "is_built_in": true, "is_privileged": true},
+		],
+		"assignments": [
+			{
+				"id": "lAPpYvVpN0KRkAEhdxReEG46HyNcTU5OinucDR4vOksmNjI2", "role_definition_id": ga_role_id,
+				"principal_id": dana_id, "principal_type": "user", "principal_name": "Dana Whitfield",
+				"directory_scope_id": "/", "end_date_time": "2026-07-01T00:00:00Z",
+			},
+			{
+				"id": "lAPpYvVpN0KRkAEhdxReEBgBb2xCcmVha0dsYXNzMDEAAAAA", "role_definition_id": ga_role_id,
+				"principal_id": breakglass_id, "principal_type": "user", "principal_name": "Emergency Access 01",
+				"directory_scope_id": "/", "end_date_time": "2026-12-31T00:00:00Z",
+			},
+			{
+				"id": "LJjy8vo6uUa3zyEm7nTEUY0aRDI1MjZjLWZha2UtcmVhZGVyAA", "role_definition_id": global_reader_role_id,
+				"principal_id": raj_id, "principal_type": "user", "principal_name": "Raj Patel",
+				"directory_scope_id": "/",
+			},
+		],
+		"eligible_assignments": [{
+			"id": "39ojKSOT_UKt4h0JfvPk3p2bDA0eLz9Ai1ucfl0pEjIFAAAA-1-e", "role_definition_id": exchange_admin_role_id,
+			"principal_id": raj_id, "principal_type": "user", "principal_name": "Raj Patel",
+			"directory_scope_id": "/", "end_date_time": "2026-09-01T00:00:00Z",
+		}],
+	},
+	"outbound_spam": {
+		"policies": [{
+			"id": "Default", "is_default": true, "enabled": true, "auto_forwarding_mode": "Automatic",
+			"action_when_threshold_reached": "BlockUserForToday",
+		}],
+		"restricted_senders": [],
+	},
+	"conditional_access": {"policies": [
+		{
+			"id": "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a99", "display_name": "Require MFA for all users",
+			"state": "enabled", "include_users": ["All"], "exclude_users": [breakglass_id],
+			"include_groups": [], "exclude_groups": [], "include_roles": [], "exclude_roles": [],
+			"include_applications": ["All"], "exclude_applications": [], "client_app_types": ["all"],
+			"built_in_controls": ["mfa"], "grant_operator": "OR",
+		},
+		{
+			"id": "4d3c2b1a-9f8e-4e7d-8c6b-5f4e3d2c1b0a", "display_name": "Block legacy authentication",
+			"state": "enabled", "include_users": ["All"], "exclude_users": [breakglass_id],
+			"include_groups": [], "exclude_groups": [], "include_roles": [], "exclude_roles": [],
+			"include_applications": ["All"], "exclude_applications": [],
+			"client_app_types": ["exchangeActiveSync", "other"], "built_in_controls": ["block"], "grant_operator": "OR",
+		},
+		{
+			"id": "5e4d3c2b-0a9f-4f8e-9d7c-6a5f4e3d2c1b", "display_name": "Phishing-resistant MFA for emergency access accounts",
+			"state": "enabled", "include_users": [breakglass_id], "exclude_users": [],
+			"include_groups": [], "exclude_groups": [], "include_roles": [], "exclude_roles": [],
+			"include_applications": ["All"], "exclude_applications": [], "client_app_types": ["all"],
+			"built_in_controls": [], "authentication_strength": "Phishing-resistant MFA",
+		},
+	]},
+	"security_defaults": {"is_enabled": false},
+	"risky_users": [{
+		"id": raj_id, "user_principal_name": "raj.patel@contoso.com", "risk_level": "none",
+		"risk_state": "remediated", "risk_detail": "userPerformedSecuredPasswordReset",
+		"risk_last_updated": "2025-11-03T08:00:00Z",
+	}],
+}

@@ -1,0 +1,326 @@
+# Shared helpers and indexes for the built-in rules (package `m365guard.lib`).
+#
+# Indexes are built once per evaluation and looked up by key, so no rule joins two
+# collections (users x assignments is quadratic: hours at 100k users).
+#
+# Keep this package in ONE file. regorus 0.14.1 mis-evaluates a package split over several
+# modules when the whole package is materialised (e.g. `import data.m365guard.lib` then
+# `lib.users_by_id`): a rule in one module then reads a rule of a later module as undefined.
+# Rules should import the rules they use one by one (`import data.m365guard.lib.users_by_id`),
+# which also avoids evaluating every index for every rule; functions can be called through
+# `import data.m365guard.lib` (`lib.is_external_forwarding_target(addr)`).
+package m365guard.lib
+
+import rego.v1
+
+# --------------------------------------------------------------------------------------
+# Mail addresses
+#
+# Mail address helpers: is a forwarding target inside the tenant, an allowed partner, or
+# external? Domains are compared lower-case; a subdomain of a verified (or allowed) domain
+# counts as that domain, so `eu.contoso.com` is internal when `contoso.com` is verified.
+
+# Lower-case verified domains of the tenant (organization source).
+verified_domains := {lower(d) | some d in input.tenant.verified_domains}
+
+# Partner domains the operator allows mail to be forwarded to (m365guard.toml
+# `allowed_forwarding_domains`); the engine always provides the list, tests may override it.
+default allowed_forwarding_domains := set()
+
+allowed_forwarding_domains := {lower(trim_space(d)) | some d in data.m365guard.config.allowed_forwarding_domains}
+
+# ".contoso.com" for every verified domain: built once so each address check is a few
+# endswith calls rather than a concat per address and domain.
+_verified_suffixes := {concat("", [".", d]) | some d in verified_domains}
+
+_allowed_suffixes := {concat("", [".", d]) | some d in allowed_forwarding_domains}
+
+# The domain of an SMTP address: lower-case, the part after the last "@". Tolerates an
+# `SMTP:` prefix and Exchange's display form `"x" [SMTP:x@y]`. Undefined without an "@".
+address_domain(addr) := domain if {
+	a := lower(trim_space(addr))
+	contains(a, "@")
+	parts := split(a, "@")
+	domain := trim_right(parts[count(parts) - 1], "]> ")
+}
+
+_in_verified_domain(domain) if domain in verified_domains
+
+_in_verified_domain(domain) if {
+	some s in _verified_suffixes
+	endswith(domain, s)
+}
+
+_in_allowed_domain(domain) if domain in allowed_forwarding_domains
+
+_in_allowed_domain(domain) if {
+	some s in _allowed_suffixes
+	endswith(domain, s)
+}
+
+# An address as shown in findings: trimmed, lower-case, without an `smtp:` prefix.
+normalise_address(addr) := trim_prefix(lower(trim_space(addr)), "smtp:")
+
+# True when the address is in a verified domain or one of its subdomains.
+is_internal_address(addr) if _in_verified_domain(address_domain(addr))
+
+# True when the address is in an allowed partner domain or one of its subdomains.
+is_allowed_partner_address(addr) if _in_allowed_domain(address_domain(addr))
+
+# An address that forwarding must not reach: outside the verified domains and not an
+# allowed partner. Addresses without a domain are not judged (they are not SMTP addresses).
+is_external_forwarding_target(addr) if {
+	domain := address_domain(addr)
+	not _in_verified_domain(domain)
+	not _in_allowed_domain(domain)
+}
+
+# --------------------------------------------------------------------------------------
+# Users
+#
+# User indexes. Rules look users up by id here instead of scanning `input.users`, so a
+# check over role assignments or risky users stays linear at 100k users.
+
+users_by_id := {u.id: u | some u in input.users}
+
+# An enabled member (not a guest, not disabled): the accounts identity rules hold to MFA.
+is_enabled_member(user) if {
+	user.account_enabled == true
+	user.user_type == "member"
+}
+
+# Name to show for a user id: its UPN when the user is in the snapshot, else the id.
+user_display(uid) := users_by_id[uid].user_principal_name
+
+user_display(uid) := uid if not users_by_id[uid]
+
+# The MFA registration record, or null when the user is not in the registration report.
+mfa_of(user) := object.get(user, "mfa", null)
+
+# The tenant's name for tenant-level findings.
+tenant_name := object.get(input.tenant, "display_name", input.tenant.id)
+
+# Registered MFA method names ([] when the user is not in the registration report).
+mfa_methods(user) := object.get(user.mfa, "methods", []) if is_object(object.get(user, "mfa", null))
+
+mfa_methods(user) := [] if not is_object(object.get(user, "mfa", null))
+
+# Whether the user appears in the MFA registration report.
+in_mfa_report(user) := is_object(object.get(user, "mfa", null))
+
+# --------------------------------------------------------------------------------------
+# Directory roles
+#
+# Directory role indexes: definitions by id, the privileged and Global Administrator role
+# ids, and who holds them. A role-assignable group's members hold its roles, so every
+# "holder" set expands `group_member_ids`. Everything here is built in one pass over the
+# assignments; rules look principals up by key (never users x assignments).
+
+# Template id of Global Administrator (the same in every tenant).
+global_admin_template_id := "62e90394-69f5-4237-9190-012177145e10"
+
+role_definitions_by_id := {d.id: d | some d in input.roles.definitions}
+
+privileged_role_ids := {d.id | some d in input.roles.definitions; d.is_privileged == true}
+
+global_admin_role_ids := {d.id | some d in input.roles.definitions; _is_global_admin(d)}
+
+_is_global_admin(d) if d.id == global_admin_template_id
+
+_is_global_admin(d) if object.get(d, "template_id", "") == global_admin_template_id
+
+# Display name of a role definition id (the id itself when the definition is missing).
+role_name(role_id) := role_definitions_by_id[role_id].display_name
+
+role_name(role_id) := role_id if not role_definitions_by_id[role_id]
+
+# Ids a role definition can be referred to by (CA `exclude_roles` use template ids).
+_role_refs(role_id) := {role_id, object.get(role_definitions_by_id, [role_id, "template_id"], role_id)}
+
+# User ids holding the role of an assignment: the user itself, or a group's members.
+# Service principals hold no user.
+assignment_user_ids(a) := {a.principal_id} if a.principal_type == "user"
+
+assignment_user_ids(a) := {m | some m in object.get(a, "group_member_ids", [])} if a.principal_type == "group"
+
+# Principals (users and service principals) holding the role of an assignment; a group
+# stands for its members.
+assignment_principal_ids(a) := {a.principal_id} if a.principal_type != "group"
+
+assignment_principal_ids(a) := {m | some m in object.get(a, "group_member_ids", [])} if a.principal_type == "group"
+
+# uid -> names of the privileged roles the user holds through an ACTIVE assignment.
+privileged_roles_by_user[uid] contains role_name(a.role_definition_id) if {
+	some a in input.roles.assignments
+	a.role_definition_id in privileged_role_ids
+	some uid in assignment_user_ids(a)
+}
+
+# uid -> ids (and template ids) of every role the user holds through an ACTIVE assignment.
+active_role_refs_by_user[uid] contains ref if {
+	some a in input.roles.assignments
+	some uid in assignment_user_ids(a)
+	some ref in _role_refs(a.role_definition_id)
+}
+
+# group id -> member user ids, as far as role assignments reveal them (the snapshot has
+# no general group membership).
+known_group_members[gid] contains m if {
+	some a in array.concat(input.roles.assignments, object.get(input.roles, "eligible_assignments", []))
+	a.principal_type == "group"
+	gid := a.principal_id
+	some m in object.get(a, "group_member_ids", [])
+}
+
+# Distinct principals with an ACTIVE Global Administrator assignment (groups expanded).
+global_admin_principal_ids contains pid if {
+	some a in input.roles.assignments
+	a.role_definition_id in global_admin_role_ids
+	some pid in assignment_principal_ids(a)
+}
+
+# Distinct users with an ACTIVE Global Administrator assignment (groups expanded).
+global_admin_user_ids contains uid if {
+	some a in input.roles.assignments
+	a.role_definition_id in global_admin_role_ids
+	some uid in assignment_user_ids(a)
+}
+
+# Human name of a principal id seen in role assignments: UPN, else the assignment's
+# principal_name, else the id.
+principal_display(pid) := users_by_id[pid].user_principal_name
+
+principal_display(pid) := sort(_principal_names[pid])[0] if not users_by_id[pid]
+
+principal_display(pid) := pid if {
+	not users_by_id[pid]
+	not _principal_names[pid]
+}
+
+_principal_names[a.principal_id] contains name if {
+	some a in input.roles.assignments
+	name := object.get(a, "principal_name", null)
+	name != null
+}
+
+# --------------------------------------------------------------------------------------
+# Conditional access
+#
+# Conditional access helpers: which enabled policies enforce MFA (and for whom) or block
+# legacy authentication for all users. Each policy's scope is resolved to user-id sets once,
+# so a per-user check is a few set lookups.
+
+security_defaults_enabled if input.security_defaults.is_enabled == true
+
+ca_policies_by_id := {p.id: p | some p in input.conditional_access.policies}
+
+# Targets every user and every application.
+ca_targets_all_users(p) if {
+	"All" in object.get(p, "include_users", [])
+	"All" in object.get(p, "include_applications", [])
+}
+
+# Covers modern clients: no client-app condition, `all`, or both modern client types.
+ca_covers_modern_clients(p) if count(object.get(p, "client_app_types", [])) == 0
+
+ca_covers_modern_clients(p) if "all" in p.client_app_types
+
+ca_covers_modern_clients(p) if {
+	"browser" in p.client_app_types
+	"mobileAppsAndDesktopClients" in p.client_app_types
+}
+
+ca_requires_mfa(p) if "mfa" in object.get(p, "built_in_controls", [])
+
+ca_requires_mfa(p) if object.get(p, "authentication_strength", null) != null
+
+# Enabled (enforced, not report-only) policies requiring MFA for every application and
+# modern client. Most target all users; some (emergency-access accounts, excluded from the
+# tenant-wide policy) list users or roles explicitly.
+mfa_policies := {p.id: scope |
+	some p in input.conditional_access.policies
+	p.state == "enabled"
+	"All" in object.get(p, "include_applications", [])
+	ca_covers_modern_clients(p)
+	ca_requires_mfa(p)
+	scope := {
+		"name": p.display_name,
+		"all_users": "All" in object.get(p, "include_users", []),
+		"included": ca_included_user_ids(p),
+		"excluded": ca_excluded_user_ids(p),
+	}
+}
+
+# True when some enforced MFA policy applies to the user.
+mfa_required_by_ca(uid) if {
+	some scope in mfa_policies
+	_in_scope(uid, scope)
+	not uid in scope.excluded
+}
+
+_in_scope(_, scope) if scope.all_users
+
+_in_scope(uid, scope) if uid in scope.included
+
+# Policies that require MFA of all users but are report-only or disabled: named in
+# findings, since such a policy looks like protection but enforces nothing.
+mfa_for_all_policies_not_enforced contains p.display_name if {
+	some p in input.conditional_access.policies
+	p.state != "enabled"
+	ca_targets_all_users(p)
+	ca_requires_mfa(p)
+}
+
+# User ids a policy names explicitly: `include_users`, holders of an included role and
+# members of an included group (as far as role assignments reveal groups).
+ca_included_user_ids(p) := _principals_of(
+	object.get(p, "include_users", []),
+	object.get(p, "include_roles", []),
+	object.get(p, "include_groups", []),
+)
+
+# User ids a policy leaves out: `exclude_users`, holders of an excluded role (active
+# assignments, matched by role id or template id) and members of an excluded group as far
+# as role assignments reveal group membership. Built once per policy, so the per-user
+# check is a set lookup.
+ca_excluded_user_ids(p) := _principals_of(
+	object.get(p, "exclude_users", []),
+	object.get(p, "exclude_roles", []),
+	object.get(p, "exclude_groups", []),
+)
+
+_principals_of(user_ids, role_ids, group_ids) := (users | role_holders) | group_members if {
+	users := {u | some u in user_ids; u != "All"; u != "None"; u != "GuestsOrExternalUsers"}
+	roles := {r | some r in role_ids}
+	role_holders := {uid |
+		count(roles) > 0
+		some uid, refs in active_role_refs_by_user
+		some r in roles
+		r in refs
+	}
+	group_members := {m |
+		some g in group_ids
+		some m in known_group_members[g]
+	}
+}
+
+# Enabled policies blocking legacy authentication (Exchange ActiveSync and other clients)
+# for all users.
+legacy_auth_block_policy_ids contains p.id if {
+	some p in input.conditional_access.policies
+	p.state == "enabled"
+	"block" in object.get(p, "built_in_controls", [])
+	"All" in object.get(p, "include_users", [])
+	"exchangeActiveSync" in object.get(p, "client_app_types", [])
+	"other" in p.client_app_types
+}
+
+# The same shape, report-only or disabled.
+legacy_auth_block_policies_not_enforced contains p.display_name if {
+	some p in input.conditional_access.policies
+	p.state != "enabled"
+	"block" in object.get(p, "built_in_controls", [])
+	"All" in object.get(p, "include_users", [])
+	"exchangeActiveSync" in object.get(p, "client_app_types", [])
+	"other" in p.client_app_types
+}

@@ -1,0 +1,580 @@
+//! `m365guard.toml`: the tenant, break-glass accounts, expiring exceptions (waivers) and the
+//! partner domains mail may be forwarded to.
+//!
+//! Parsing is strict: unknown keys, wrong types, missing or empty `reason`, dates that are
+//! not TOML dates and invalid globs are errors that point at file:line:col of the value.
+//! Rule ids are checked separately (`Config::validate`) because only the caller knows which
+//! rule packs are loaded. An expired exception is *not* an error: it stops applying and the
+//! scan reports it as a warning, so an old waiver can never silently hide a finding.
+//! Applying the config to a scan result lives in `apply`.
+
+mod apply;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use globset::{GlobBuilder, GlobMatcher};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diagnostic::Diagnostic;
+use crate::findings::Waiver;
+
+pub use apply::apply;
+
+/// The file looked for in the working directory when `--config` is not given.
+pub const FILE_NAME: &str = "m365guard.toml";
+
+/// Shown for break-glass exemptions when `[break_glass] reason` is not set.
+pub const DEFAULT_BREAK_GLASS_REASON: &str =
+    "Emergency access (break-glass) account listed in m365guard.toml; Microsoft recommends \
+     excluding these from conditional access and protecting them with FIDO2 keys";
+
+/// A parsed, structurally valid `m365guard.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from, with its text, so later validation can point at values.
+    source: Option<(PathBuf, String)>,
+    /// `[tenant] id`: the tenant live collection signs in to.
+    pub tenant_id: Option<String>,
+    pub break_glass: BreakGlass,
+    /// Lower-case, sorted, without duplicates.
+    allowed_forwarding_domains: Vec<String>,
+    /// In file order: the first exception that matches a finding waives it.
+    pub exceptions: Vec<Exception>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGlass {
+    /// UPNs or object ids, as written.
+    pub accounts: Vec<String>,
+    pub reason: String,
+}
+
+/// One `[[exception]]`: accept the findings of `rule` on `resource` until `expires`.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub rule: String,
+    /// Exact id, UPN or name, or a glob over them.
+    pub resource: String,
+    pub reason: String,
+    /// Last day the exception applies (inclusive).
+    pub expires: NaiveDate,
+    pub ticket: Option<String>,
+    /// 1-based line of the `[[exception]]` header, for messages.
+    pub line: Option<usize>,
+    rule_span: Range<usize>,
+    matcher: ResourceMatcher,
+}
+
+#[derive(Debug, Clone)]
+enum ResourceMatcher {
+    /// Lower-cased; compared case-insensitively (UPNs and ids are case-insensitive in Entra).
+    Exact(String),
+    /// Also tried as an exact name first, so a literal name with `[` still matches itself.
+    Glob { literal: String, glob: GlobMatcher },
+}
+
+impl ResourceMatcher {
+    fn new(pattern: &str) -> Result<ResourceMatcher, globset::Error> {
+        let literal = pattern.to_lowercase();
+        if !pattern.contains(['*', '?', '[', '{']) {
+            return Ok(ResourceMatcher::Exact(literal));
+        }
+        // `*` must cross `/`: inbox rule ids are `<mailbox id>/<rule id>`.
+        let glob = GlobBuilder::new(pattern)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()?
+            .compile_matcher();
+        Ok(ResourceMatcher::Glob { literal, glob })
+    }
+
+    fn is_match(&self, candidate: &str) -> bool {
+        match self {
+            ResourceMatcher::Exact(want) => candidate.to_lowercase() == *want,
+            ResourceMatcher::Glob { literal, glob } => {
+                candidate.to_lowercase() == *literal || glob.is_match(candidate)
+            }
+        }
+    }
+}
+
+impl Exception {
+    /// Whether this exception's `resource` names any of a finding's identifiers.
+    pub fn matches_resource<'a>(&self, mut candidates: impl Iterator<Item = &'a str>) -> bool {
+        candidates.any(|c| self.matcher.is_match(c))
+    }
+
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        self.expires < today
+    }
+
+    pub fn waiver(&self) -> Waiver {
+        Waiver {
+            reason: self.reason.clone(),
+            expires: self.expires,
+            ticket: self.ticket.clone(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            source: None,
+            tenant_id: None,
+            break_glass: BreakGlass {
+                accounts: Vec::new(),
+                reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
+            },
+            allowed_forwarding_domains: Vec::new(),
+            exceptions: Vec::new(),
+        }
+    }
+}
+
+// The file as written. Everything the user may get wrong is `Option`/`Spanned` so the
+// checks below can say precisely what is missing and where, instead of serde's generic
+// "missing field".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    tenant: RawTenant,
+    #[serde(default)]
+    break_glass: RawBreakGlass,
+    #[serde(default)]
+    exchange: RawExchange,
+    #[serde(default, rename = "exception")]
+    exceptions: Vec<Spanned<RawException>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    id: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreakGlass {
+    #[serde(default)]
+    accounts: Vec<Spanned<String>>,
+    reason: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExchange {
+    #[serde(default)]
+    allowed_forwarding_domains: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    rule: Option<Spanned<String>>,
+    resource: Option<Spanned<String>>,
+    reason: Option<Spanned<String>>,
+    expires: Option<Spanned<toml::Value>>,
+    ticket: Option<Spanned<String>>,
+}
+
+/// Builds diagnostics against one file's text.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::from_span(self.path, self.text, Some(span), message)
+    }
+
+    /// A non-blank string, trimmed; `what` names the key in the message.
+    fn required_text(&self, value: &Spanned<String>, what: &str) -> Result<String, Diagnostic> {
+        let trimmed = value.get_ref().trim();
+        if trimmed.is_empty() {
+            return Err(self.at(value.span(), format!("`{what}` must not be empty")));
+        }
+        Ok(trimmed.to_owned())
+    }
+}
+
+impl Config {
+    /// Parse `text` (read from `path`, which is only used in messages).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            Diagnostic::from_span(path, text, err.span(), toml_message(&err, text))
+        })?;
+        let loc = Locator { path, text };
+
+        let tenant_id = match &raw.tenant.id {
+            Some(id) => Some(loc.required_text(id, "tenant.id")?),
+            None => None,
+        };
+
+        let mut accounts = Vec::new();
+        for account in &raw.break_glass.accounts {
+            let value = loc.required_text(account, "break_glass.accounts")?;
+            if value.contains(char::is_whitespace) {
+                return Err(loc.at(
+                    account.span(),
+                    "a break-glass account is a UPN or an object id and cannot contain spaces",
+                ));
+            }
+            accounts.push(value);
+        }
+        let reason = match &raw.break_glass.reason {
+            Some(reason) => loc.required_text(reason, "break_glass.reason")?,
+            None => DEFAULT_BREAK_GLASS_REASON.to_owned(),
+        };
+
+        let mut domains = Vec::new();
+        for domain in &raw.exchange.allowed_forwarding_domains {
+            domains.push(parse_domain(&loc, domain)?);
+        }
+        domains.sort();
+        domains.dedup();
+
+        let mut exceptions = Vec::new();
+        for (index, raw_exception) in raw.exceptions.iter().enumerate() {
+            exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
+        }
+
+        Ok(Config {
+            source: Some((path.to_owned(), text.to_owned())),
+            tenant_id,
+            break_glass: BreakGlass { accounts, reason },
+            allowed_forwarding_domains: domains,
+            exceptions,
+        })
+    }
+
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> Result<Config, Diagnostic> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            let message = if err.kind() == std::io::ErrorKind::NotFound {
+                "config file not found".to_owned()
+            } else {
+                format!("cannot read config file: {err}")
+            };
+            Diagnostic::whole_file(path, message)
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// The config to use: `--config PATH` if given (it must exist), else `m365guard.toml`
+    /// in `cwd` if there is one, else none.
+    pub fn discover(
+        explicit: Option<&Path>,
+        cwd: &Path,
+    ) -> Result<Option<(PathBuf, Config)>, Diagnostic> {
+        let path = match explicit {
+            Some(path) => path.to_owned(),
+            None => {
+                let candidate = cwd.join(FILE_NAME);
+                if !candidate.is_file() {
+                    return Ok(None);
+                }
+                candidate
+            }
+        };
+        let config = Config::load(&path)?;
+        Ok(Some((path, config)))
+    }
+
+    /// The file this config was read from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.source.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// Check that every exception names a rule that exists; the error points at the first
+    /// unknown `rule` value and suggests the closest known id.
+    pub fn validate(&self, known_rule_ids: &[&str]) -> Result<(), Diagnostic> {
+        for exception in &self.exceptions {
+            if known_rule_ids.contains(&exception.rule.as_str()) {
+                continue;
+            }
+            let mut message = format!("unknown rule id `{}` in exception", exception.rule);
+            if let Some(close) = closest(&exception.rule, known_rule_ids) {
+                message.push_str(&format!("; did you mean `{close}`?"));
+            } else {
+                message.push_str(" (`m365guard rules list` shows the ids)");
+            }
+            return Err(match &self.source {
+                Some((path, text)) => {
+                    Diagnostic::from_span(path, text, Some(exception.rule_span.clone()), message)
+                }
+                None => Diagnostic::whole_file(Path::new(FILE_NAME), message),
+            });
+        }
+        Ok(())
+    }
+
+    /// Partner domains forwarding may target, lower-case; passed to Rego as
+    /// `data.m365guard.config.allowed_forwarding_domains`.
+    pub fn allowed_forwarding_domains(&self) -> &[String] {
+        &self.allowed_forwarding_domains
+    }
+}
+
+/// toml's message on one line, with a hint for the two shapes people get wrong: a single
+/// `[exception]` table instead of `[[exception]]`, and a string where a list is expected.
+fn toml_message(err: &toml::de::Error, text: &str) -> String {
+    let mut message = err.message().trim_end().replace('\n', "; ");
+    if message.ends_with("expected a sequence") {
+        let at = err
+            .span()
+            .and_then(|span| text.get(span.start..))
+            .unwrap_or_default();
+        let single_table = at.strip_prefix('[').filter(|rest| !rest.starts_with('['));
+        if single_table.is_some_and(|rest| rest.trim_start().starts_with("exception")) {
+            message.push_str("; write `[[exception]]` (double brackets) once per exception");
+        } else if at.starts_with('"') {
+            message.push_str("; write a list, e.g. `[\"value\"]`");
+        }
+    }
+    message
+}
+
+fn parse_domain(loc: &Locator<'_>, value: &Spanned<String>) -> Result<String, Diagnostic> {
+    let domain = loc
+        .required_text(value, "exchange.allowed_forwarding_domains")?
+        .trim_end_matches('.')
+        .to_lowercase();
+    let problem = if domain.contains('@') {
+        Some("expected a domain such as `partner.example`, not an e-mail address")
+    } else if domain.contains('*') {
+        Some("wildcards are not supported: list the domain itself (its subdomains are included)")
+    } else if domain.contains(|c: char| c.is_whitespace() || c == '/' || c == ':') {
+        Some("expected a bare domain such as `partner.example` (no scheme, path or spaces)")
+    } else if !domain.contains('.') {
+        Some("expected a fully qualified domain such as `partner.example`")
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(loc.at(value.span(), message)),
+        None => Ok(domain),
+    }
+}
+
+fn parse_exception(
+    loc: &Locator<'_>,
+    number: usize,
+    raw: &Spanned<RawException>,
+) -> Result<Exception, Diagnostic> {
+    let entry = raw.get_ref();
+    let missing = |key: &str, why: &str| {
+        loc.at(
+            raw.span(),
+            format!("exception #{number} has no `{key}`: {why}"),
+        )
+    };
+    let rule = entry
+        .rule
+        .as_ref()
+        .ok_or_else(|| missing("rule", "name the rule id it waives"))?;
+    let resource = entry.resource.as_ref().ok_or_else(|| {
+        missing(
+            "resource",
+            "name the resource (id, UPN or name, or a glob such as `svc-*@contoso.com`)",
+        )
+    })?;
+    let reason = entry.reason.as_ref().ok_or_else(|| {
+        missing(
+            "reason",
+            "every exception must say why the risk is accepted",
+        )
+    })?;
+    let expires = entry.expires.as_ref().ok_or_else(|| {
+        missing(
+            "expires",
+            "every exception must expire (a TOML date such as `expires = 2027-03-31`)",
+        )
+    })?;
+
+    let rule_id = loc.required_text(rule, "rule")?;
+    let resource_text = loc.required_text(resource, "resource")?;
+    let matcher = ResourceMatcher::new(&resource_text).map_err(|err| {
+        loc.at(
+            resource.span(),
+            format!("invalid glob in `resource`: {}", glob_problem(&err)),
+        )
+    })?;
+    let ticket = match &entry.ticket {
+        Some(ticket) => Some(loc.required_text(ticket, "ticket")?),
+        None => None,
+    };
+    Ok(Exception {
+        rule: rule_id,
+        resource: resource_text,
+        reason: loc.required_text(reason, "reason")?,
+        expires: parse_date(loc, expires)?,
+        ticket,
+        line: Some(crate::diagnostic::line_column(loc.text, raw.span().start).0),
+        rule_span: rule.span(),
+        matcher,
+    })
+}
+
+/// globset's error text includes the whole pattern; the caret already shows it.
+fn glob_problem(err: &globset::Error) -> String {
+    err.kind().to_string()
+}
+
+fn parse_date(loc: &Locator<'_>, value: &Spanned<toml::Value>) -> Result<NaiveDate, Diagnostic> {
+    let message = match value.get_ref() {
+        toml::Value::Datetime(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => {
+                return NaiveDate::from_ymd_opt(
+                    i32::from(date.year),
+                    u32::from(date.month),
+                    u32::from(date.day),
+                )
+                .ok_or_else(|| loc.at(value.span(), format!("`expires` is not a valid date: {dt}")));
+            }
+            _ => format!(
+                "`expires` must be a date without a time (e.g. `expires = 2027-03-31`), found `{dt}`"
+            ),
+        },
+        toml::Value::String(s) => format!(
+            "`expires` must be a TOML date, not a string: write `expires = {}` without quotes",
+            if s.trim().is_empty() { "2027-03-31" } else { s.trim() }
+        ),
+        other => format!(
+            "`expires` must be a TOML date such as `2027-03-31`, found {}",
+            other.type_str()
+        ),
+    };
+    Err(loc.at(value.span(), message))
+}
+
+/// The known id closest to `id` by edit distance, if it is plausibly a typo.
+fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
+    let limit = (id.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(id, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Diagnostic> {
+        Config::parse(Path::new("m365guard.toml"), text)
+    }
+
+    const FULL: &str = r#"[tenant]
+id = "7c1d2e3f-0000-4000-8000-000000000001"
+
+[break_glass]
+accounts = ["breakglass01@contoso.onmicrosoft.com", "6f1c0000-0000-4000-8000-00000000bg02"]
+
+[exchange]
+allowed_forwarding_domains = ["Partner.Example", "fabrikam.example.", "partner.example"]
+
+[[exception]]
+rule = "user_without_mfa"
+resource = "svc-*@contoso.com"
+reason = "Service account, MFA via workload identity"
+expires = 2027-03-31
+ticket = "SEC-1234"
+"#;
+
+    #[test]
+    fn full_example_parses() {
+        let config = parse(FULL).unwrap();
+        assert_eq!(
+            config.tenant_id.as_deref(),
+            Some("7c1d2e3f-0000-4000-8000-000000000001")
+        );
+        assert_eq!(config.break_glass.accounts.len(), 2);
+        assert_eq!(config.break_glass.reason, DEFAULT_BREAK_GLASS_REASON);
+        assert_eq!(
+            config.allowed_forwarding_domains(),
+            ["fabrikam.example", "partner.example"]
+        );
+        let ex = &config.exceptions[0];
+        assert_eq!(ex.expires, NaiveDate::from_ymd_opt(2027, 3, 31).unwrap());
+        assert_eq!(ex.ticket.as_deref(), Some("SEC-1234"));
+        assert_eq!(ex.line, Some(10));
+        assert!(config.validate(&["user_without_mfa"]).is_ok());
+    }
+
+    #[test]
+    fn empty_file_is_an_empty_config() {
+        let config = parse("").unwrap();
+        assert!(config.exceptions.is_empty());
+        assert!(config.break_glass.accounts.is_empty());
+        assert!(config.allowed_forwarding_domains().is_empty());
+    }
+
+    #[test]
+    fn glob_matches_case_insensitively_and_across_slashes() {
+        let m = ResourceMatcher::new("svc-*@Contoso.com").unwrap();
+        assert!(m.is_match("SVC-backup@contoso.com"));
+        assert!(!m.is_match("alice@contoso.com"));
+        let m = ResourceMatcher::new("aaaa-1111/*").unwrap();
+        assert!(m.is_match("AAAA-1111/rule/7"));
+        let exact = ResourceMatcher::new("Alice@Contoso.com").unwrap();
+        assert!(exact.is_match("alice@contoso.com"));
+        assert!(!exact.is_match("alice@contoso.com.evil"));
+    }
+
+    #[test]
+    fn literal_name_with_brackets_matches_itself() {
+        let m = ResourceMatcher::new("[External] to partner").unwrap();
+        assert!(m.is_match("[external] to partner"));
+    }
+
+    #[test]
+    fn expiry_is_inclusive() {
+        let ex = &parse(FULL).unwrap().exceptions[0];
+        assert!(!ex.is_expired(NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()));
+        assert!(ex.is_expired(NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()));
+    }
+
+    #[test]
+    fn unknown_rule_suggests_the_closest_id() {
+        let text = FULL.replace("\"user_without_mfa\"", "\"user_without_mf\"");
+        let err = parse(&text)
+            .unwrap()
+            .validate(&["user_without_mfa", "admin_without_mfa"])
+            .unwrap_err();
+        assert_eq!((err.line, err.column), (Some(11), Some(8)));
+        assert!(
+            err.message.contains("did you mean `user_without_mfa`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(closest("zzzzzzzz", &["user_without_mfa"]), None);
+    }
+}

@@ -1,0 +1,257 @@
+//! End-to-end tests of the `m365guard` binary: exit codes, bad input, written reports.
+//! Each test gets a temp dir; `m365guard!` runs the binary there and captures everything.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run m365guard");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Run m365guard from the repository root (so `examples/...` paths work).
+macro_rules! m365guard {
+    ($($arg:expr),* $(,)?) => {
+        run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &[$($arg),*])
+    };
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A minimal valid snapshot: one healthy user, every source ok.
+fn minimal_snapshot() -> serde_json::Value {
+    let sources: serde_json::Map<String, serde_json::Value> = [
+        "organization",
+        "users",
+        "sign_in_activity",
+        "mfa_registration",
+        "per_user_mfa",
+        "security_defaults",
+        "conditional_access",
+        "roles",
+        "role_eligibility",
+        "mailboxes",
+        "inbox_rules",
+        "outbound_spam_policies",
+        "restricted_senders",
+        "risky_users",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), serde_json::json!({"status": "ok", "items": 1})))
+    .collect();
+    serde_json::json!({
+        "schema_version": 1,
+        "tenant": {"id": "t1", "verified_domains": ["contoso.com"]},
+        "collection": {"collected_at": "2026-11-20T10:00:00Z", "tool_version": "test"},
+        "sources": sources,
+        "users": [{"id": "u1", "user_principal_name": "a@contoso.com", "account_enabled": true,
+                   "user_type": "member", "mfa": null, "per_user_mfa_state": null, "last_sign_in": null}],
+        "mailboxes": [],
+        "inbox_rules": [],
+        "roles": {"definitions": [], "assignments": [], "eligible_assignments": []},
+        "outbound_spam": {"policies": [], "restricted_senders": []},
+        "conditional_access": {"policies": []},
+        "security_defaults": {"is_enabled": true},
+        "risky_users": []
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "broken.json", "{\n  \"schema_version\": 1,\n  \"tenant\": {,\n}\n");
+    let run = run_in(dir.path(), &["scan", "--snapshot", "broken.json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("broken.json:3:14"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "no report on bad input: {}", run.stdout);
+}
+
+#[test]
+fn newer_schema_version_is_refused_with_an_upgrade_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = minimal_snapshot();
+    snap["schema_version"] = 2.into();
+    snap["new_section_from_the_future"] = serde_json::json!([]);
+    write(dir.path(), "future.json", &snap.to_string());
+    let run = run_in(dir.path(), &["scan", "--snapshot", "future.json"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("schema_version 2 is newer"), "{}", run.stderr);
+    assert!(run.stderr.contains("upgrade m365guard"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_required_section_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = minimal_snapshot();
+    snap.as_object_mut().unwrap().remove("mailboxes");
+    write(dir.path(), "nomail.json", &snap.to_string());
+    let run = run_in(dir.path(), &["scan", "--snapshot", "nomail.json"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("missing field `mailboxes`"), "{}", run.stderr);
+    assert!(run.stderr.contains("nomail.json:1:"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_file_is_reported_not_panicked() {
+    let run = m365guard!("scan", "--snapshot", "does/not/exist.json");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read snapshot does/not/exist.json"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn duplicate_resource_ids_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = minimal_snapshot();
+    let user = snap["users"][0].clone();
+    snap["users"].as_array_mut().unwrap().push(user);
+    write(dir.path(), "dup.json", &snap.to_string());
+    let run = run_in(dir.path(), &["scan", "--snapshot", "dup.json"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("duplicate id \"u1\" in `users`"), "{}", run.stderr);
+}
+
+const GOOD_TOML: &str = r#"id = "custom_rule"
+title = "Custom"
+severity = "low"
+area = "identity"
+roadmap_phase = "beyond"
+sources = ["users"]
+description = "d"
+rationale = "r"
+remediation = "m"
+"#;
+
+const GOOD_REGO: &str = "package m365guard.rules.custom_rule\nimport rego.v1\ndeny contains f if {\n  some u in input.users\n  u.user_principal_name == \"nobody@contoso.com\"\n  f := {\"resource_type\": \"user\", \"resource_id\": u.id, \"message\": \"x\"}\n}\n";
+
+#[test]
+fn invalid_rule_toml_points_at_the_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    write(dir.path(), "pack/custom_rule/rule.toml", &GOOD_TOML.replace("\"low\"", "\"severe\""));
+    write(dir.path(), "pack/custom_rule/rule.rego", GOOD_REGO);
+    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pack/custom_rule/rule.toml:3:12: invalid rule.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown variant `severe`"), "{}", run.stderr);
+}
+
+#[test]
+fn rego_syntax_error_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    write(dir.path(), "pack/custom_rule/rule.toml", GOOD_TOML);
+    write(dir.path(), "pack/custom_rule/rule.rego", &GOOD_REGO.replace("some u in", "some u in in"));
+    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pack/custom_rule/rule.rego:4:"), "{}", run.stderr);
+}
+
+#[test]
+fn folder_id_and_package_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    write(dir.path(), "pack/custom_rule/rule.toml", GOOD_TOML);
+    write(dir.path(), "pack/custom_rule/rule.rego", &GOOD_REGO.replace("rules.custom_rule", "rules.other"));
+    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("rule.rego:1:9: package `m365guard.rules.other` does not match"), "{}", run.stderr);
+}
+
+#[test]
+fn custom_rule_runs_alongside_the_builtin_pack_and_fails_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = minimal_snapshot();
+    snap["users"][0]["user_principal_name"] = "nobody@contoso.com".into();
+    write(dir.path(), "snap.json", &snap.to_string());
+    write(dir.path(), "pack/custom_rule/rule.toml", GOOD_TOML);
+    write(dir.path(), "pack/custom_rule/rule.rego", GOOD_REGO);
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--policies", "pack", "--rule", "custom_rule", "--fail-on", "low", "--format", "json"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    assert!(run.stdout.contains("custom_rule"), "{json}");
+    // Below the default --fail-on (high), a low finding does not fail the run.
+    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack", "--rule", "custom_rule"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn unwritable_out_directory_fails_without_partial_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    write(dir.path(), "blocker", "a file where a directory should be");
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--format", "json", "--format", "sarif", "--out", "blocker/reports"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot create output directory blocker/reports"), "{}", run.stderr);
+}
+
+#[test]
+fn several_formats_without_out_is_a_usage_error() {
+    let run = m365guard!("scan", "--snapshot", "examples/contoso-clean.json", "--format", "json", "--format", "sarif");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("need --out DIR"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_rule_id_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--rule", "no_such_rule"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown rule id `no_such_rule`"), "{}", run.stderr);
+}
+
+#[test]
+fn schema_describes_the_snapshot() {
+    let run = m365guard!("schema");
+    assert_eq!(run.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let required = schema["required"].as_array().unwrap();
+    for section in ["users", "mailboxes", "inbox_rules", "roles", "outbound_spam", "sources"] {
+        assert!(required.iter().any(|r| r == section), "{section} not required");
+    }
+}
+
+#[test]
+fn snapshot_schema_accepts_the_bundled_examples() {
+    let run = m365guard!("schema");
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for example in ["examples/contoso-compromised.json", "examples/contoso-clean.json", "examples/contoso-partial.json"] {
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo(example)).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{example}: {errors:?}");
+    }
+}

@@ -1,0 +1,257 @@
+//! `m365guard.toml` error messages (snapshot-tested, so a change in wording or location is a
+//! reviewed diff), discovery, and the shipped example.
+
+use std::path::Path;
+
+use m365guard::config::Config;
+use m365guard::diagnostic::Diagnostic;
+
+const KNOWN: &[&str] = &[
+    "admin_without_mfa",
+    "user_without_mfa",
+    "privileged_role_permanent",
+];
+
+const VALID_EXCEPTION: &str = r#"[[exception]]
+rule = "user_without_mfa"
+resource = "svc-*@contoso.com"
+reason = "Service account, MFA via workload identity"
+expires = 2027-03-31
+"#;
+
+/// Parse and validate `text` as `m365guard.toml`; the error rendered as users see it.
+fn error(text: &str) -> String {
+    let result = Config::parse(Path::new("m365guard.toml"), text)
+        .and_then(|config| config.validate(KNOWN).map(|()| config));
+    match result {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(diagnostic) => diagnostic.to_string(),
+    }
+}
+
+fn with_exception_line(from: &str, to: &str) -> String {
+    assert!(VALID_EXCEPTION.contains(from), "{from}");
+    VALID_EXCEPTION.replace(from, to)
+}
+
+#[test]
+fn unknown_top_level_table() {
+    insta::assert_snapshot!(
+        "unknown_table",
+        error("[breakglass]\naccounts = [\"bg@contoso.onmicrosoft.com\"]\n")
+    );
+}
+
+#[test]
+fn unknown_key_in_exception() {
+    insta::assert_snapshot!(
+        "unknown_key",
+        error(&with_exception_line(
+            "expires = 2027-03-31",
+            "expiry = 2027-03-31"
+        ))
+    );
+}
+
+#[test]
+fn impossible_date() {
+    insta::assert_snapshot!(
+        "bad_date",
+        error(&with_exception_line("2027-03-31", "2027-02-30"))
+    );
+}
+
+#[test]
+fn date_written_as_a_string() {
+    insta::assert_snapshot!(
+        "date_as_string",
+        error(&with_exception_line("2027-03-31", "\"2027-03-31\""))
+    );
+}
+
+#[test]
+fn date_with_a_time() {
+    insta::assert_snapshot!(
+        "date_with_time",
+        error(&with_exception_line("2027-03-31", "2027-03-31T12:00:00Z"))
+    );
+}
+
+#[test]
+fn missing_reason() {
+    insta::assert_snapshot!(
+        "missing_reason",
+        error(&with_exception_line(
+            "reason = \"Service account, MFA via workload identity\"\n",
+            ""
+        ))
+    );
+}
+
+#[test]
+fn missing_expires() {
+    insta::assert_snapshot!(
+        "missing_expires",
+        error(&format!(
+            "[break_glass]\naccounts = [\"bg@contoso.onmicrosoft.com\"]\n\n{VALID_EXCEPTION}\n{}",
+            with_exception_line("expires = 2027-03-31\n", "")
+        ))
+    );
+}
+
+#[test]
+fn empty_reason() {
+    insta::assert_snapshot!(
+        "empty_reason",
+        error(&with_exception_line(
+            "\"Service account, MFA via workload identity\"",
+            "\"  \""
+        ))
+    );
+}
+
+#[test]
+fn unknown_rule_id() {
+    insta::assert_snapshot!(
+        "unknown_rule",
+        error(&with_exception_line(
+            "\"user_without_mfa\"",
+            "\"users_without_mfa\""
+        ))
+    );
+}
+
+#[test]
+fn unknown_rule_id_without_a_close_match() {
+    insta::assert_snapshot!(
+        "unknown_rule_no_suggestion",
+        error(&with_exception_line(
+            "\"user_without_mfa\"",
+            "\"dkim_disabled\""
+        ))
+    );
+}
+
+#[test]
+fn invalid_glob() {
+    insta::assert_snapshot!(
+        "invalid_glob",
+        error(&with_exception_line(
+            "svc-*@contoso.com",
+            "svc-[*@contoso.com"
+        ))
+    );
+}
+
+#[test]
+fn exception_written_as_a_single_table() {
+    insta::assert_snapshot!(
+        "single_exception_table",
+        error(&VALID_EXCEPTION.replace("[[exception]]", "[exception]"))
+    );
+}
+
+#[test]
+fn forwarding_domain_written_as_an_address() {
+    insta::assert_snapshot!(
+        "domain_is_address",
+        error("[exchange]\nallowed_forwarding_domains = [\"partner.example\", \"ap@partner.example\"]\n")
+    );
+}
+
+#[test]
+fn break_glass_accounts_not_a_list() {
+    insta::assert_snapshot!(
+        "accounts_not_a_list",
+        error("[break_glass]\naccounts = \"bg@contoso.onmicrosoft.com\"\n")
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    insta::assert_snapshot!("syntax_error", error("[tenant]\nid = \"7c1d2e3f\n"));
+}
+
+#[test]
+fn valid_exception_has_no_error() {
+    let config = Config::parse(Path::new("m365guard.toml"), VALID_EXCEPTION).unwrap();
+    config.validate(KNOWN).unwrap();
+    assert_eq!(config.exceptions.len(), 1);
+}
+
+// ---- discovery -------------------------------------------------------------------------
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn explicit_config_wins_over_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m365guard.toml",
+        "[tenant]\nid = \"from-cwd\"\n",
+    );
+    let explicit = write(dir.path(), "other.toml", "[tenant]\nid = \"explicit\"\n");
+    let (path, config) = Config::discover(Some(&explicit), dir.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(path, explicit);
+    assert_eq!(config.tenant_id.as_deref(), Some("explicit"));
+}
+
+#[test]
+fn config_in_the_working_directory_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m365guard.toml",
+        "[tenant]\nid = \"from-cwd\"\n",
+    );
+    let (path, config) = Config::discover(None, dir.path()).unwrap().unwrap();
+    assert_eq!(path, dir.path().join("m365guard.toml"));
+    assert_eq!(config.tenant_id.as_deref(), Some("from-cwd"));
+}
+
+#[test]
+fn no_config_anywhere_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Config::discover(None, dir.path()).unwrap().is_none());
+}
+
+#[test]
+fn missing_explicit_config_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let err: Diagnostic = Config::discover(Some(&missing), dir.path()).unwrap_err();
+    assert_eq!(err.path, missing);
+    assert_eq!(err.message, "config file not found");
+}
+
+#[test]
+fn errors_in_a_discovered_config_name_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "m365guard.toml", "[tenant]\nname = \"x\"\n");
+    let err = Config::discover(None, dir.path()).unwrap_err();
+    assert_eq!(err.path, dir.path().join("m365guard.toml"));
+    assert_eq!((err.line, err.column), (Some(2), Some(1)));
+}
+
+// ---- the shipped example -----------------------------------------------------------------
+
+#[test]
+fn example_config_is_valid_for_the_builtin_pack() {
+    use m365guard::policy::pack::{self, Builtin};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/m365guard.toml");
+    let config = Config::load(&path).unwrap();
+    let pack = pack::load(&[], Builtin::All).unwrap();
+    config.validate(&pack.rule_ids()).unwrap();
+    assert_eq!(
+        config.break_glass.accounts,
+        ["breakglass01@contoso.onmicrosoft.com"]
+    );
+    assert!(!config.exceptions.is_empty());
+}
