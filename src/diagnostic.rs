@@ -29,7 +29,13 @@ impl Diagnostic {
         }
     }
 
-    pub fn at(path: &Path, text: &str, line: usize, column: usize, message: impl Into<String>) -> Diagnostic {
+    pub fn at(
+        path: &Path,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             path: path.to_owned(),
             line: Some(line),
@@ -40,7 +46,12 @@ impl Diagnostic {
     }
 
     /// Locate a byte span (as TOML and JSON parsers report) in `text`.
-    pub fn from_span(path: &Path, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
+    pub fn from_span(
+        path: &Path,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         match span {
             Some(span) => {
                 let (line, column) = line_column(text, span.start);
@@ -73,7 +84,15 @@ impl fmt::Display for Diagnostic {
         write!(f, ": {}", self.message)?;
         if let (Some(src), Some(col)) = (&self.source_line, self.column) {
             let gutter = self.line.map_or(0, |l| l.to_string().len());
-            write!(f, "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}", "", self.line.unwrap_or(0), src, "", "^")?;
+            write!(
+                f,
+                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
+                "",
+                self.line.unwrap_or(0),
+                src,
+                "",
+                "^"
+            )?;
         }
         Ok(())
     }
@@ -90,6 +109,9 @@ mod tests {
         let text = "a = 1\nseverity = \"severe\"\n";
         let d = Diagnostic::from_span(Path::new("r.toml"), text, Some(17..25), "bad");
         assert_eq!((d.line, d.column), (Some(2), Some(12)));
-        assert_eq!(d.to_string(), "r.toml:2:12: bad\n  |\n2 | severity = \"severe\"\n  |            ^");
+        assert_eq!(
+            d.to_string(),
+            "r.toml:2:12: bad\n  |\n2 | severity = \"severe\"\n  |            ^"
+        );
     }
 }

@@ -11,7 +11,16 @@ use serde::{Deserialize, Serialize};
 use crate::policy::metadata::RuleMeta;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
@@ -194,6 +203,9 @@ pub struct ScanResult {
     /// Non-fatal problems (an exception that matched nothing, an expired exception).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With `scan --since`: findings of the earlier run that are gone now (fixed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<Finding>,
 }
 
 /// Process exit codes (see README): 3 wins over 1.

@@ -14,6 +14,7 @@ pub mod findings;
 pub mod policy;
 pub mod profile;
 pub mod report;
+pub mod scan;
+pub mod since;
 pub mod snapshot;
 pub mod synthetic;
-pub mod scan;

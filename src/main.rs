@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors.
-            let code = if err.use_stderr() { ExitStatus::Error as u8 } else { 0 };
+            let code = if err.use_stderr() {
+                ExitStatus::Error as u8
+            } else {
+                0
+            };
             let _ = err.print();
             return ExitCode::from(code);
         }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::findings::{ScanInfo, ScanResult, Severity};
 use crate::policy::evaluate::{self, RegoConfig};
+use crate::policy::input;
 use crate::policy::pack::Pack;
 use crate::policy::PolicyError;
 use crate::snapshot::{self, locate, Snapshot, SnapshotError};
@@ -74,7 +75,11 @@ fn select_rules(pack: &Pack, only: Option<&[String]>) -> Result<Vec<usize>, Poli
     }
 }
 
-pub fn scan_file(path: &Path, pack: &Pack, settings: &ScanSettings) -> Result<ScanOutput, ScanError> {
+pub fn scan_file(
+    path: &Path,
+    pack: &Pack,
+    settings: &ScanSettings,
+) -> Result<ScanOutput, ScanError> {
     let text = snapshot::io::read_text(path)?;
     scan_text(path, &text, pack, settings)
 }
@@ -88,37 +93,20 @@ pub fn scan_text(
 ) -> Result<ScanOutput, ScanError> {
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
-    let (typed, input, digest) = std::thread::scope(|scope| {
-        let rego = scope.spawn(|| {
-            let t = std::time::Instant::now();
-            let v = regorus::Value::from_json_str(text);
-            crate::profile::record("parse: rego input", t);
-            v
-        });
-        let digest = scope.spawn(|| sha256_hex(text.as_bytes()));
+    // The typed parse (validation, statuses) runs as one more task beside the chunked
+    // Rego-input parse; the digest is cheap enough to ride along with it.
+    let (input, (typed, digest)) = input::parse_parallel(text, settings.threads, || {
         let t = std::time::Instant::now();
         let typed = snapshot::io::parse(path, text);
         crate::profile::record("parse: typed snapshot", t);
-        (typed, rego.join(), digest.join())
+        (typed, sha256_hex(text.as_bytes()))
     });
     crate::profile::record("parse: total", started);
     let snapshot = typed?;
-    let input = match input {
-        Ok(Ok(value)) => value,
-        Ok(Err(err)) => {
-            return Err(ScanError::Snapshot(SnapshotError::Invalid {
-                path: path.to_owned(),
-                message: format!("cannot load as Rego input: {err}"),
-            }))
-        }
-        Err(_) => {
-            return Err(ScanError::Snapshot(SnapshotError::Invalid {
-                path: path.to_owned(),
-                message: "parsing the Rego input panicked".into(),
-            }))
-        }
-    };
-    let digest = digest.unwrap_or_default();
+    let input = input.map_err(|err| SnapshotError::Invalid {
+        path: path.to_owned(),
+        message: format!("cannot load as Rego input: {err}"),
+    })?;
 
     let mut outcomes = evaluate::evaluate(
         pack,
@@ -148,6 +136,7 @@ pub fn scan_text(
         outcomes,
         exemptions: Vec::new(),
         warnings: Vec::new(),
+        absent: Vec::new(),
     };
     Ok(ScanOutput { result, snapshot })
 }

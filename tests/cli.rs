@@ -54,7 +54,12 @@ fn minimal_snapshot() -> serde_json::Value {
         "risky_users",
     ]
     .iter()
-    .map(|s| (s.to_string(), serde_json::json!({"status": "ok", "items": 1})))
+    .map(|s| {
+        (
+            s.to_string(),
+            serde_json::json!({"status": "ok", "items": 1}),
+        )
+    })
     .collect();
     serde_json::json!({
         "schema_version": 1,
@@ -85,11 +90,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn malformed_json_names_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "broken.json", "{\n  \"schema_version\": 1,\n  \"tenant\": {,\n}\n");
+    write(
+        dir.path(),
+        "broken.json",
+        "{\n  \"schema_version\": 1,\n  \"tenant\": {,\n}\n",
+    );
     let run = run_in(dir.path(), &["scan", "--snapshot", "broken.json"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("broken.json:3:14"), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "no report on bad input: {}", run.stdout);
+    assert!(
+        run.stdout.is_empty(),
+        "no report on bad input: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -101,7 +114,11 @@ fn newer_schema_version_is_refused_with_an_upgrade_hint() {
     write(dir.path(), "future.json", &snap.to_string());
     let run = run_in(dir.path(), &["scan", "--snapshot", "future.json"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("schema_version 2 is newer"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("schema_version 2 is newer"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("upgrade m365guard"), "{}", run.stderr);
 }
 
@@ -113,7 +130,11 @@ fn missing_required_section_is_named() {
     write(dir.path(), "nomail.json", &snap.to_string());
     let run = run_in(dir.path(), &["scan", "--snapshot", "nomail.json"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("missing field `mailboxes`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("missing field `mailboxes`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("nomail.json:1:"), "{}", run.stderr);
 }
 
@@ -121,7 +142,12 @@ fn missing_required_section_is_named() {
 fn missing_file_is_reported_not_panicked() {
     let run = m365guard!("scan", "--snapshot", "does/not/exist.json");
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("cannot read snapshot does/not/exist.json"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot read snapshot does/not/exist.json"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
@@ -134,7 +160,11 @@ fn duplicate_resource_ids_are_rejected() {
     write(dir.path(), "dup.json", &snap.to_string());
     let run = run_in(dir.path(), &["scan", "--snapshot", "dup.json"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("duplicate id \"u1\" in `users`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("duplicate id \"u1\" in `users`"),
+        "{}",
+        run.stderr
+    );
 }
 
 const GOOD_TOML: &str = r#"id = "custom_rule"
@@ -154,12 +184,28 @@ const GOOD_REGO: &str = "package m365guard.rules.custom_rule\nimport rego.v1\nde
 fn invalid_rule_toml_points_at_the_bad_value() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "snap.json", &minimal_snapshot().to_string());
-    write(dir.path(), "pack/custom_rule/rule.toml", &GOOD_TOML.replace("\"low\"", "\"severe\""));
+    write(
+        dir.path(),
+        "pack/custom_rule/rule.toml",
+        &GOOD_TOML.replace("\"low\"", "\"severe\""),
+    );
     write(dir.path(), "pack/custom_rule/rule.rego", GOOD_REGO);
-    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--policies", "pack"],
+    );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("pack/custom_rule/rule.toml:3:12: invalid rule.toml"), "{}", run.stderr);
-    assert!(run.stderr.contains("unknown variant `severe`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("pack/custom_rule/rule.toml:3:12: invalid rule.toml"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("unknown variant `severe`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -167,10 +213,21 @@ fn rego_syntax_error_names_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "snap.json", &minimal_snapshot().to_string());
     write(dir.path(), "pack/custom_rule/rule.toml", GOOD_TOML);
-    write(dir.path(), "pack/custom_rule/rule.rego", &GOOD_REGO.replace("some u in", "some u in in"));
-    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    write(
+        dir.path(),
+        "pack/custom_rule/rule.rego",
+        &GOOD_REGO.replace("some u in", "some u in in"),
+    );
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--policies", "pack"],
+    );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("pack/custom_rule/rule.rego:4:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pack/custom_rule/rule.rego:4:"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -178,10 +235,22 @@ fn folder_id_and_package_must_agree() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "snap.json", &minimal_snapshot().to_string());
     write(dir.path(), "pack/custom_rule/rule.toml", GOOD_TOML);
-    write(dir.path(), "pack/custom_rule/rule.rego", &GOOD_REGO.replace("rules.custom_rule", "rules.other"));
-    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack"]);
+    write(
+        dir.path(),
+        "pack/custom_rule/rule.rego",
+        &GOOD_REGO.replace("rules.custom_rule", "rules.other"),
+    );
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--policies", "pack"],
+    );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("rule.rego:1:9: package `m365guard.rules.other` does not match"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("rule.rego:1:9: package `m365guard.rules.other` does not match"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -194,13 +263,36 @@ fn custom_rule_runs_alongside_the_builtin_pack_and_fails_the_scan() {
     write(dir.path(), "pack/custom_rule/rule.rego", GOOD_REGO);
     let run = run_in(
         dir.path(),
-        &["scan", "--snapshot", "snap.json", "--policies", "pack", "--rule", "custom_rule", "--fail-on", "low", "--format", "json"],
+        &[
+            "scan",
+            "--snapshot",
+            "snap.json",
+            "--policies",
+            "pack",
+            "--rule",
+            "custom_rule",
+            "--fail-on",
+            "low",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
     assert!(run.stdout.contains("custom_rule"), "{json}");
     // Below the default --fail-on (high), a low finding does not fail the run.
-    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--policies", "pack", "--rule", "custom_rule"]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            "snap.json",
+            "--policies",
+            "pack",
+            "--rule",
+            "custom_rule",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -211,15 +303,38 @@ fn unwritable_out_directory_fails_without_partial_reports() {
     write(dir.path(), "blocker", "a file where a directory should be");
     let run = run_in(
         dir.path(),
-        &["scan", "--snapshot", "snap.json", "--format", "json", "--format", "sarif", "--out", "blocker/reports"],
+        &[
+            "scan",
+            "--snapshot",
+            "snap.json",
+            "--format",
+            "json",
+            "--format",
+            "sarif",
+            "--out",
+            "blocker/reports",
+        ],
     );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("cannot create output directory blocker/reports"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot create output directory blocker/reports"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn several_formats_without_out_is_a_usage_error() {
-    let run = m365guard!("scan", "--snapshot", "examples/contoso-clean.json", "--format", "json", "--format", "sarif");
+    let run = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-clean.json",
+        "--format",
+        "json",
+        "--format",
+        "sarif"
+    );
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("need --out DIR"), "{}", run.stderr);
 }
@@ -228,9 +343,16 @@ fn several_formats_without_out_is_a_usage_error() {
 fn unknown_rule_id_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "snap.json", &minimal_snapshot().to_string());
-    let run = run_in(dir.path(), &["scan", "--snapshot", "snap.json", "--rule", "no_such_rule"]);
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "snap.json", "--rule", "no_such_rule"],
+    );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown rule id `no_such_rule`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown rule id `no_such_rule`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -239,8 +361,18 @@ fn schema_describes_the_snapshot() {
     assert_eq!(run.code, 0);
     let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let required = schema["required"].as_array().unwrap();
-    for section in ["users", "mailboxes", "inbox_rules", "roles", "outbound_spam", "sources"] {
-        assert!(required.iter().any(|r| r == section), "{section} not required");
+    for section in [
+        "users",
+        "mailboxes",
+        "inbox_rules",
+        "roles",
+        "outbound_spam",
+        "sources",
+    ] {
+        assert!(
+            required.iter().any(|r| r == section),
+            "{section} not required"
+        );
     }
 }
 
@@ -249,8 +381,13 @@ fn snapshot_schema_accepts_the_bundled_examples() {
     let run = m365guard!("schema");
     let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for example in ["examples/contoso-compromised.json", "examples/contoso-clean.json", "examples/contoso-partial.json"] {
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo(example)).unwrap()).unwrap();
+    for example in [
+        "examples/contoso-compromised.json",
+        "examples/contoso-clean.json",
+        "examples/contoso-partial.json",
+    ] {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repo(example)).unwrap()).unwrap();
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{example}: {errors:?}");
     }

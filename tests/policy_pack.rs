@@ -14,7 +14,11 @@ fn builtin_rego_tests_pass() {
         .filter(|c| c.status != TestStatus::Passed)
         .map(|c| format!("{}::{} {:?}", c.rule_id, c.name, c.status))
         .collect();
-    assert!(failures.is_empty(), "failing Rego tests:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing Rego tests:\n{}",
+        failures.join("\n")
+    );
     // Every rule has a compliant and a violation case at least.
     for rule in &pack.rules {
         let names: Vec<&str> = report
@@ -23,8 +27,16 @@ fn builtin_rego_tests_pass() {
             .filter(|c| c.rule_id == rule.meta.id)
             .map(|c| c.name.as_str())
             .collect();
-        assert!(names.iter().any(|n| n.ends_with("_compliant")), "{}: no *_compliant test", rule.meta.id);
-        assert!(names.iter().any(|n| n.ends_with("_violation")), "{}: no *_violation test", rule.meta.id);
+        assert!(
+            names.iter().any(|n| n.ends_with("_compliant")),
+            "{}: no *_compliant test",
+            rule.meta.id
+        );
+        assert!(
+            names.iter().any(|n| n.ends_with("_violation")),
+            "{}: no *_violation test",
+            rule.meta.id
+        );
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
 }
@@ -45,11 +57,19 @@ fn builtin_rules_live_in_their_area_folder_with_complete_docs() {
     assert!(pack.rules.len() >= 14, "expected the full v1 pack");
     for rule in &pack.rules {
         let m = &rule.meta;
-        let area_folder = rule.dir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str());
+        let area_folder = rule
+            .dir
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str());
         assert_eq!(area_folder, Some(m.area.as_str()), "{}: folder area", m.id);
         assert!(!m.sources.is_empty(), "{}: sources", m.id);
         assert!(!m.references.is_empty(), "{}: references", m.id);
-        for (what, text) in [("description", &m.description), ("rationale", &m.rationale), ("remediation", &m.remediation)] {
+        for (what, text) in [
+            ("description", &m.description),
+            ("rationale", &m.rationale),
+            ("remediation", &m.remediation),
+        ] {
             assert!(text.trim().len() > 20, "{}: {what} too short", m.id);
         }
         assert!(rule.test.is_some(), "{}: rule_test.rego", m.id);

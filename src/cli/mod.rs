@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::findings::ExitStatus;
 
+pub mod baselines;
 pub mod diff;
 pub mod generate;
 pub mod policy_test;
@@ -36,6 +37,9 @@ pub enum Command {
     Policy(policy_test::PolicyCommand),
     /// Print the JSON Schema of the snapshot document.
     Schema(schema::SchemaArgs),
+    /// List the baselines (roadmap phases, framework mappings).
+    #[command(subcommand)]
+    Baselines(baselines::BaselinesCommand),
     /// What changed between two snapshots, security-relevant changes first.
     Diff(diff::DiffArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Rules(command) => rules::run(command),
         Command::Policy(command) => policy_test::run(command),
         Command::Schema(args) => schema::run(args),
+        Command::Baselines(command) => baselines::run(command),
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
     }

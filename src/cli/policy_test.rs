@@ -48,7 +48,12 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    writeln!(out, "policy tests: {} passed, {} failed", report.passed(), report.failed())?;
+    writeln!(
+        out,
+        "policy tests: {} passed, {} failed",
+        report.passed(),
+        report.failed()
+    )?;
     Ok(if report.failed() == 0 {
         ExitStatus::Compliant
     } else {

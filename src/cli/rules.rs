@@ -29,8 +29,17 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
     match command {
         RulesCommand::List { policies } => {
             let pack = pack::load(&policies, Builtin::All)?;
-            let width = pack.rules.iter().map(|r| r.meta.id.len()).max().unwrap_or(2);
-            writeln!(out, "{:width$}  {:8}  {:6}  {:8}  TITLE", "ID", "SEVERITY", "PHASE", "AREA")?;
+            let width = pack
+                .rules
+                .iter()
+                .map(|r| r.meta.id.len())
+                .max()
+                .unwrap_or(2);
+            writeln!(
+                out,
+                "{:width$}  {:8}  {:6}  {:8}  TITLE",
+                "ID", "SEVERITY", "PHASE", "AREA"
+            )?;
             for rule in &pack.rules {
                 let m = &rule.meta;
                 writeln!(
@@ -57,11 +66,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
 pub fn explain(m: &RuleMeta) -> String {
     let sources: Vec<&str> = m.sources.iter().map(|s| s.as_str()).collect();
     let fix = match m.fix_action {
-        Some(action) => format!(
-            "{} (`m365guard fix plan --rule {}`)",
-            action.as_str(),
-            m.id
-        ),
+        Some(action) => format!("{} (`m365guard fix plan --rule {}`)", action.as_str(), m.id),
         None => "none (manual remediation)".to_owned(),
     };
     let mut text = format!(

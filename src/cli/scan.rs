@@ -9,10 +9,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use chrono::Utc;
+
+use crate::baseline::BaselineSet;
+use crate::config::{self, Config};
 use crate::findings::{ExitStatus, Severity};
-use crate::policy::pack::{self, Builtin};
+use crate::policy::evaluate::RegoConfig;
+use crate::policy::pack::{self, Builtin, Pack};
 use crate::report::{Format, RenderOptions};
 use crate::scan::{self as engine, ScanSettings};
+use crate::since;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
@@ -53,6 +59,18 @@ pub struct ScanArgs {
     /// Only evaluate these rules (repeatable).
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+    /// Evaluate a baseline's selection: `roadmap-30d`, `roadmap-90d`, `roadmap-beyond`,
+    /// or a baseline .toml file (see `m365guard baselines list`).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub baseline: Option<String>,
+    /// m365guard.toml (break-glass accounts, exceptions, allowed forwarding domains).
+    /// Default: ./m365guard.toml when present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An earlier SARIF log or snapshot: mark each finding new/unchanged/updated and report
+    /// fixed ones as absent (SARIF baselineState).
+    #[arg(long, value_name = "FILE")]
+    pub since: Option<PathBuf>,
     /// Do not print the table summary to stdout when writing to --out.
     #[arg(short, long)]
     pub quiet: bool,
@@ -73,9 +91,7 @@ fn validate_outputs(args: &ScanArgs) -> anyhow::Result<Outputs> {
     formats.sort();
     formats.dedup();
     if args.out.is_none() && formats.len() > 1 {
-        anyhow::bail!(
-            "several --format values need --out DIR (stdout can hold only one report)"
-        );
+        anyhow::bail!("several --format values need --out DIR (stdout can hold only one report)");
     }
     Ok(Outputs {
         print_summary: args.out.is_some() && !args.quiet,
@@ -84,16 +100,63 @@ fn validate_outputs(args: &ScanArgs) -> anyhow::Result<Outputs> {
     })
 }
 
-pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
-    let outputs = validate_outputs(&args)?;
+/// Settings derived from the config file and baseline, validated against the pack.
+fn settings(args: &ScanArgs, pack: &Pack) -> anyhow::Result<(ScanSettings, Option<Config>)> {
+    let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+    let config = Config::discover(args.config.as_deref(), &cwd)?.map(|(_, config)| config);
+    if let Some(config) = &config {
+        config.validate(&pack.rule_ids())?;
+    }
+    let mut only_rules = (!args.rules.is_empty()).then(|| args.rules.clone());
+    let mut baseline = None;
+    if let Some(arg) = &args.baseline {
+        let mut set = BaselineSet::builtin()?;
+        let name = set.resolve_arg(arg)?;
+        set.validate(&pack.rule_ids())?;
+        let selected = set.select(&name)?;
+        only_rules = Some(match only_rules {
+            // --rule narrows a baseline further.
+            Some(rules) => rules.into_iter().filter(|r| selected.contains(r)).collect(),
+            None => selected,
+        });
+        baseline = Some(name);
+    }
     let settings = ScanSettings {
-        only_rules: (!args.rules.is_empty()).then(|| args.rules.clone()),
+        only_rules,
+        baseline,
         fail_on: args.fail_on.into(),
+        rego_config: RegoConfig {
+            allowed_forwarding_domains: config
+                .as_ref()
+                .map(|c| c.allowed_forwarding_domains().to_vec())
+                .unwrap_or_default(),
+        },
         ..ScanSettings::default()
     };
+    Ok((settings, config))
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
+    let outputs = validate_outputs(&args)?;
     let pack = pack::load(&args.policies, Builtin::All)?;
+    let (settings, config) = settings(&args, &pack)?;
     let output = engine::scan_file(&args.snapshot, &pack, &settings)?;
-    let result = output.result;
+    let mut result = output.result;
+    if let Some(config) = &config {
+        config::apply(
+            config,
+            &mut result,
+            &output.snapshot,
+            Utc::now().date_naive(),
+        );
+    }
+    if let Some(since) = &args.since {
+        let previous = since::load(since, &pack, &settings)?;
+        since::compare(&mut result, previous, since)?;
+    }
+    for warning in &result.warnings {
+        eprintln!("warning: {warning}");
+    }
 
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match &outputs.out_dir {

@@ -357,6 +357,7 @@ mod tests {
             outcomes,
             exemptions: vec![],
             warnings: vec![],
+            absent: Vec::new(),
         }
     }
 

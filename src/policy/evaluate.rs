@@ -46,7 +46,11 @@ fn add_file(engine: &mut Engine, file: &PolicyFile) -> Result<(), PolicyError> {
 }
 
 /// An engine holding the pack's libraries and rules (and tests, for the test runner).
-pub fn build_engine(pack: &Pack, config: &RegoConfig, with_tests: bool) -> Result<Engine, PolicyError> {
+pub fn build_engine(
+    pack: &Pack,
+    config: &RegoConfig,
+    with_tests: bool,
+) -> Result<Engine, PolicyError> {
     let mut engine = Engine::new();
     for lib in &pack.libraries {
         add_file(&mut engine, lib)?;
@@ -59,9 +63,11 @@ pub fn build_engine(pack: &Pack, config: &RegoConfig, with_tests: bool) -> Resul
             }
         }
     }
-    engine.add_data(config.to_data()).map_err(|err| PolicyError::Rego {
-        message: format!("cannot add config data: {err}"),
-    })?;
+    engine
+        .add_data(config.to_data())
+        .map_err(|err| PolicyError::Rego {
+            message: format!("cannot add config data: {err}"),
+        })?;
     Ok(engine)
 }
 
@@ -171,7 +177,11 @@ pub fn evaluate(
         .collect()
 }
 
-fn evaluate_rule(engine: &mut Engine, rule: &Rule, tenant_id: &str) -> Result<RuleOutcome, PolicyError> {
+fn evaluate_rule(
+    engine: &mut Engine,
+    rule: &Rule,
+    tenant_id: &str,
+) -> Result<RuleOutcome, PolicyError> {
     let id = rule.meta.id.as_str();
     let started = std::time::Instant::now();
     let value = engine
@@ -180,27 +190,33 @@ fn evaluate_rule(engine: &mut Engine, rule: &Rule, tenant_id: &str) -> Result<Ru
             rule: id.to_owned(),
             message: err.to_string(),
         })?;
-    let set = match &value {
-        Value::Set(set) => set.iter().cloned().collect::<Vec<_>>(),
-        Value::Undefined => {
-            return Err(PolicyError::Eval {
+    let set =
+        match &value {
+            Value::Set(set) => set.iter().cloned().collect::<Vec<_>>(),
+            Value::Undefined => return Err(PolicyError::Eval {
                 rule: id.to_owned(),
-                message: format!("`{}` is undefined: the rule must define `deny contains finding if {{ ... }}`", rule.deny_path()),
-            })
-        }
-        other => {
-            return Err(PolicyError::BadFinding {
-                rule: id.to_owned(),
-                message: format!("`deny` must be a set, got {other}"),
-            })
-        }
-    };
+                message: format!(
+                    "`{}` is undefined: the rule must define `deny contains finding if {{ ... }}`",
+                    rule.deny_path()
+                ),
+            }),
+            other => {
+                return Err(PolicyError::BadFinding {
+                    rule: id.to_owned(),
+                    message: format!("`deny` must be a set, got {other}"),
+                })
+            }
+        };
     let mut findings = set
         .into_iter()
         .map(|item| to_finding(rule, tenant_id, &item))
         .collect::<Result<Vec<_>, _>>()?;
     findings.sort_by(|a, b| {
-        (&a.resource.name, &a.resource.id, &a.message).cmp(&(&b.resource.name, &b.resource.id, &b.message))
+        (&a.resource.name, &a.resource.id, &a.message).cmp(&(
+            &b.resource.name,
+            &b.resource.id,
+            &b.message,
+        ))
     });
     disambiguate_fingerprints(&mut findings);
     crate::profile::record(&format!("rule {id}"), started);

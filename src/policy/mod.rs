@@ -2,6 +2,7 @@
 //! snapshot with regorus (`evaluate`) and the Rego unit-test runner (`testing`).
 
 pub mod evaluate;
+pub mod input;
 pub mod metadata;
 pub mod pack;
 pub mod testing;

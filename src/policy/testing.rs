@@ -30,7 +30,10 @@ pub struct TestReport {
 
 impl TestReport {
     pub fn passed(&self) -> usize {
-        self.cases.iter().filter(|c| c.status == TestStatus::Passed).count()
+        self.cases
+            .iter()
+            .filter(|c| c.status == TestStatus::Passed)
+            .count()
     }
 
     pub fn failed(&self) -> usize {
@@ -76,7 +79,10 @@ pub fn run(pack: &Pack) -> Result<TestReport, PolicyError> {
             report.cases.push(TestCase {
                 rule_id: rule.meta.id.clone(),
                 name: "(rule_test.rego)".into(),
-                status: TestStatus::Error(format!("{} defines no test_* rules", test.path.display())),
+                status: TestStatus::Error(format!(
+                    "{} defines no test_* rules",
+                    test.path.display()
+                )),
             });
         }
         for name in names {

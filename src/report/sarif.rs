@@ -282,6 +282,16 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
             RuleStatus::Passed | RuleStatus::Failed => {}
         }
     }
+    // `scan --since`: alerts of the earlier run that are gone, so code scanning closes them.
+    for finding in &result.absent {
+        if let Some(index) = result
+            .outcomes
+            .iter()
+            .position(|o| o.rule.id == finding.rule_id)
+        {
+            results.push(result_for(info, &uri, index, finding));
+        }
+    }
     let incomplete = result
         .outcomes
         .iter()

@@ -31,7 +31,9 @@ pub enum SnapshotError {
          (max {SCHEMA_VERSION}); upgrade m365guard"
     )]
     NewerVersion { path: PathBuf, found: u64 },
-    #[error("{path}: unsupported snapshot schema_version {found} (this build reads {SCHEMA_VERSION})")]
+    #[error(
+        "{path}: unsupported snapshot schema_version {found} (this build reads {SCHEMA_VERSION})"
+    )]
     UnsupportedVersion { path: PathBuf, found: u64 },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -166,7 +168,10 @@ pub fn normalise(snapshot: &mut Snapshot) {
         .roles
         .eligible_assignments
         .sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.outbound_spam.policies.sort_by(|a, b| a.id.cmp(&b.id));
+    snapshot
+        .outbound_spam
+        .policies
+        .sort_by(|a, b| a.id.cmp(&b.id));
     snapshot
         .outbound_spam
         .restricted_senders

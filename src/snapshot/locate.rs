@@ -71,7 +71,11 @@ pub fn for_each_resource<'a>(text: &'a str, mut found: impl FnMut(&str, &str, us
                     return;
                 };
                 let depth = stack.len();
-                if let Some(Frame::Object { key, line: obj_line }) = stack.last_mut() {
+                if let Some(Frame::Object {
+                    key,
+                    line: obj_line,
+                }) = stack.last_mut()
+                {
                     if !expecting_value {
                         *key = Some(raw);
                         if depth == 1 {

@@ -228,6 +228,7 @@ pub fn scan_result() -> ScanResult {
             "exception for rule legacy_auth_blocked (m365guard.toml:14) matched no finding"
                 .to_string(),
         ],
+        absent: Vec::new(),
     }
 }
 

@@ -1,0 +1,188 @@
+//! Build the Rego input (a regorus `Value`) from snapshot text, in parallel.
+//!
+//! Parsing a 100k-user snapshot (~200 MB) into regorus values is the most expensive step of
+//! a scan. The top-level sections are located with a cheap borrowed scan, large arrays are
+//! cut into chunks at element boundaries, and the chunks are parsed on a work queue shared
+//! with other work (the typed parse), then stitched back together. Element order and
+//! content are exactly those of a whole-document parse.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use regorus::Value;
+use serde_json::value::RawValue;
+
+/// Arrays larger than this are parsed in chunks.
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// One unit of parsing work: a top-level key, or a chunk of a large top-level array.
+struct Task<'a> {
+    key: &'a str,
+    /// Position of the chunk within its array (0 for whole sections).
+    chunk: usize,
+    text: std::borrow::Cow<'a, str>,
+    is_array_chunk: bool,
+}
+
+/// Parse `text` into a Rego input value using `threads` threads, running `extra` (e.g. the
+/// typed parse) as the first task so it overlaps with the chunked parse.
+pub fn parse_parallel<R: Send>(
+    text: &str,
+    threads: usize,
+    extra: impl FnOnce() -> R + Send,
+) -> (Result<Value, String>, R) {
+    parse_in_chunks(text, threads, CHUNK_BYTES, extra)
+}
+
+fn parse_in_chunks<R: Send>(
+    text: &str,
+    threads: usize,
+    chunk_bytes: usize,
+    extra: impl FnOnce() -> R + Send,
+) -> (Result<Value, String>, R) {
+    let sections: BTreeMap<&str, &RawValue> = match serde_json::from_str(text) {
+        Ok(sections) => sections,
+        // Not an object of plain keys: let the whole-document parser report it.
+        Err(_) => {
+            let extra_result = extra();
+            return (
+                Value::from_json_str(text).map_err(|e| e.to_string()),
+                extra_result,
+            );
+        }
+    };
+    let tasks = tasks(&sections, chunk_bytes);
+    let next = AtomicUsize::new(0);
+    let parsed: Mutex<Vec<(usize, Result<Value, String>)>> = Mutex::new(Vec::new());
+    let worker = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(task) = tasks.get(i) else { break };
+        let value = Value::from_json_str(&task.text).map_err(|e| e.to_string());
+        if let Ok(mut parsed) = parsed.lock() {
+            parsed.push((i, value));
+        }
+    };
+    let extra_result = std::thread::scope(|scope| {
+        for _ in 1..threads.max(1) {
+            scope.spawn(worker);
+        }
+        let result = extra();
+        worker();
+        result
+    });
+    let mut parsed = parsed.into_inner().unwrap_or_default();
+    parsed.sort_by_key(|(i, _)| *i);
+    (assemble(&tasks, parsed), extra_result)
+}
+
+fn tasks<'a>(sections: &BTreeMap<&'a str, &'a RawValue>, chunk_bytes: usize) -> Vec<Task<'a>> {
+    let mut tasks = Vec::new();
+    for (&key, raw) in sections {
+        let text = raw.get();
+        let elements: Option<Vec<&RawValue>> = if text.len() > chunk_bytes && text.starts_with('[')
+        {
+            serde_json::from_str(text).ok()
+        } else {
+            None
+        };
+        match elements {
+            Some(elements) if elements.len() > 1 => {
+                let chunks = text.len().div_ceil(chunk_bytes);
+                let per_chunk = elements.len().div_ceil(chunks);
+                for (n, group) in elements.chunks(per_chunk).enumerate() {
+                    // Elements are slices of `text`: a chunk is the span from the first
+                    // element's start to the last one's end, wrapped as an array.
+                    let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                        continue;
+                    };
+                    let start = offset_in(text, first.get());
+                    let end = offset_in(text, last.get()) + last.get().len();
+                    tasks.push(Task {
+                        key,
+                        chunk: n,
+                        text: format!("[{}]", &text[start..end]).into(),
+                        is_array_chunk: true,
+                    });
+                }
+            }
+            _ => tasks.push(Task {
+                key,
+                chunk: 0,
+                text: text.into(),
+                is_array_chunk: false,
+            }),
+        }
+    }
+    // Biggest first: better balance across threads.
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.text.len()));
+    tasks
+}
+
+/// Byte offset of `part` (a sub-slice of `whole`) within `whole`.
+fn offset_in(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
+}
+
+fn assemble(
+    tasks: &[Task<'_>],
+    parsed: Vec<(usize, Result<Value, String>)>,
+) -> Result<Value, String> {
+    // key -> chunks in array order
+    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value)>> = BTreeMap::new();
+    for (i, value) in parsed {
+        let task = &tasks[i];
+        by_key
+            .entry(task.key)
+            .or_default()
+            .push((task.chunk, task.is_array_chunk, value?));
+    }
+    let mut object = Value::new_object();
+    let map = object.as_object_mut().map_err(|e| e.to_string())?;
+    for (key, mut parts) in by_key {
+        parts.sort_by_key(|(chunk, _, _)| *chunk);
+        let value = if parts.first().is_some_and(|(_, is_chunk, _)| *is_chunk) {
+            let mut elements = Vec::new();
+            for (_, _, part) in parts {
+                elements.extend(part.as_array().map_err(|e| e.to_string())?.iter().cloned());
+            }
+            Value::from(elements)
+        } else {
+            parts
+                .pop()
+                .map(|(_, _, v)| v)
+                .ok_or_else(|| format!("section {key} was not parsed"))?
+        };
+        map.insert(Value::from(key), value);
+    }
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_parse_equals_whole_document_parse() {
+        let rules: Vec<serde_json::Value> = (0..5_000)
+            .map(|i| serde_json::json!({"id": format!("m/{i:06}"), "name": format!("rule {i}"), "actions": {"forward_to": ["a@b.c"]}}))
+            .collect();
+        let doc = serde_json::json!({"schema_version": 1, "inbox_rules": rules, "users": [{"id": "u"}], "tenant": {"id": "t"}});
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let chunk_bytes = 64 << 10;
+        let sections: BTreeMap<&str, &RawValue> = serde_json::from_str(&text).unwrap();
+        assert!(
+            tasks(&sections, chunk_bytes).len() > 5,
+            "the test must exercise chunking"
+        );
+        let (parallel, extra) = parse_in_chunks(&text, 2, chunk_bytes, || 42);
+        assert_eq!(extra, 42);
+        assert_eq!(parallel.unwrap(), Value::from_json_str(&text).unwrap());
+    }
+
+    #[test]
+    fn malformed_text_is_an_error_not_a_panic() {
+        let (parsed, _) = parse_parallel("{\"users\": [1, 2", 2, || ());
+        assert!(parsed.is_err());
+    }
+}
