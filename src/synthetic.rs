@@ -659,10 +659,17 @@ impl Generator {
                     actions.stop_processing_rules = true;
                     "From my manager".into()
                 }
-                88..=89 => {
+                // 0.5% of rules delete auto-replies (a real, if sloppy, habit that the
+                // hiding-mail rule rightly flags); the rest file them away.
+                88..=89 if self.rng.below(4) == 0 => {
                     conditions.subject_contains = vec!["Automatic reply".into()];
                     actions.delete = true;
                     "Delete auto-replies".into()
+                }
+                88..=89 => {
+                    conditions.subject_contains = vec!["Automatic reply".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Auto-replies", None));
+                    "File auto-replies".into()
                 }
                 _ => {
                     conditions.has_attachments = true;
@@ -885,11 +892,9 @@ impl Generator {
             grant_operator: Some("OR".to_owned()),
             authentication_strength: None,
         };
-        let mut mfa_all = policy(
-            self.rng.guid(),
-            "Require MFA for all users",
-            "enabledForReportingButNotEnforced",
-        );
+        // Enforced, as in most enterprise tenants of this size: MFA findings then come from
+        // the exclusions and the users without a registered method, a realistic share.
+        let mut mfa_all = policy(self.rng.guid(), "Require MFA for all users", "enabled");
         mfa_all.exclude_groups = vec![self.rng.guid()];
         let mut legacy = policy(self.rng.guid(), "Block legacy authentication", "enabled");
         legacy.client_app_types = vec!["exchangeActiveSync".to_owned(), "other".to_owned()];
@@ -1046,7 +1051,7 @@ mod tests {
             .conditional_access
             .policies
             .iter()
-            .any(|p| p.state == "enabledForReportingButNotEnforced"
+            .any(|p| p.state == "enabled"
                 && p.include_users == ["All"]
                 && p.built_in_controls == ["mfa"]));
         assert_eq!(s.security_defaults.is_enabled, Some(false));

@@ -251,17 +251,6 @@ mfa_policies := {p.id: scope |
 	}
 }
 
-# True when some enforced MFA policy applies to the user.
-mfa_required_by_ca(uid) if {
-	some scope in mfa_policies
-	_in_scope(uid, scope)
-	not uid in scope.excluded
-}
-
-_in_scope(_, scope) if scope.all_users
-
-_in_scope(uid, scope) if uid in scope.included
-
 # Policies that require MFA of all users but are report-only or disabled: named in
 # findings, since such a policy looks like protection but enforces nothing.
 mfa_for_all_policies_not_enforced contains p.display_name if {

@@ -71,6 +71,9 @@ pub struct ScanArgs {
     /// fixed ones as absent (SARIF baselineState).
     #[arg(long, value_name = "FILE")]
     pub since: Option<PathBuf>,
+    /// Threads for parsing and rule evaluation (default: the machine's cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Do not print the table summary to stdout when writing to --out.
     #[arg(short, long)]
     pub quiet: bool,
@@ -132,6 +135,13 @@ fn settings(args: &ScanArgs, pack: &Pack) -> anyhow::Result<(ScanSettings, Optio
                 .unwrap_or_default(),
         },
         ..ScanSettings::default()
+    };
+    let settings = match args.threads {
+        Some(n) => ScanSettings {
+            threads: usize::from(n),
+            ..settings
+        },
+        None => settings,
     };
     Ok((settings, config))
 }

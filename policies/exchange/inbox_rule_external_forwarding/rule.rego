@@ -4,8 +4,31 @@ package m365guard.rules.inbox_rule_external_forwarding
 import data.m365guard.lib
 import rego.v1
 
+# One plain loop per recipient action: of 300k rules few have recipients, and an absent key
+# fails at once, where a function call per rule would dominate the scan. Only rules with an
+# external recipient reach `_finding`, which builds the message.
 deny contains finding if {
 	some rule in input.inbox_rules
+	some address in rule.actions.forward_to
+	lib.is_external_forwarding_target(address)
+	finding := _finding(rule)
+}
+
+deny contains finding if {
+	some rule in input.inbox_rules
+	some address in rule.actions.redirect_to
+	lib.is_external_forwarding_target(address)
+	finding := _finding(rule)
+}
+
+deny contains finding if {
+	some rule in input.inbox_rules
+	some address in rule.actions.forward_as_attachment_to
+	lib.is_external_forwarding_target(address)
+	finding := _finding(rule)
+}
+
+_finding(rule) := finding if {
 	rule.enabled == true
 	actions := rule.actions
 	forward_to := object.get(actions, "forward_to", [])

@@ -48,8 +48,14 @@ test_rss_hyphen_spelling_violation if {
 	count(deny) == 1 with input as _move_to({"id": "", "name": "RSS-Feeds"})
 }
 
-test_exchange_path_violation if {
-	count(deny) == 1 with input as _move_to({"id": "lena.fischer:\\RSS Subscriptions", "name": "lena.fischer:\\RSS Subscriptions"})
+test_upper_case_name_violation if {
+	count(deny) == 1 with input as _move_to({"id": "", "name": "RSS SUBSCRIPTIONS"})
+}
+
+test_deleted_items_violation if {
+	findings := deny with input as _move_to({"id": "AAMkDel", "name": "Deleted Items", "well_known_name": "deleteditems"})
+	some f in findings
+	f.details.actions == ["moves matching mail to Deleted Items"]
 }
 
 test_archive_lower_case_violation if {

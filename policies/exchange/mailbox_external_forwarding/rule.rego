@@ -4,8 +4,21 @@ package m365guard.rules.mailbox_external_forwarding
 import data.m365guard.lib
 import rego.v1
 
+# One plain loop per forwarding property: almost every mailbox has neither, and an inline
+# null test is far cheaper in regorus than a function call per mailbox (100k of them).
 deny contains finding if {
 	some mailbox in input.mailboxes
+	mailbox.forwarding_smtp_address != null
+	finding := _finding(mailbox)
+}
+
+deny contains finding if {
+	some mailbox in input.mailboxes
+	mailbox.forwarding_address_smtp != null
+	finding := _finding(mailbox)
+}
+
+_finding(mailbox) := finding if {
 	targets := _forwarding_targets(mailbox)
 	count(targets) > 0
 	external := sort({lib.normalise_address(a) | some a in targets; lib.is_external_forwarding_target(a)})
@@ -28,7 +41,6 @@ deny contains finding if {
 }
 
 # Both forwarding properties, resolved to SMTP addresses (null or absent when unset).
-# Cheap to compute and empty for almost every mailbox, so it goes first.
 _forwarding_targets(mailbox) := {a |
 	some field in ["forwarding_smtp_address", "forwarding_address_smtp"]
 	a := object.get(mailbox, field, null)

@@ -29,9 +29,7 @@ impl Certificate {
 
     /// `x5t`: base64url of the SHA-1 of the DER (legacy RS256 assertions).
     pub fn x5t_sha1(&self) -> String {
-        b64url(
-            ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der).as_ref(),
-        )
+        b64url(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der).as_ref())
     }
 
     /// `x5t#S256`: base64url of the SHA-256 of the DER (current MSAL assertions).
@@ -104,7 +102,9 @@ fn rsa_key_of_certificate(der: &[u8]) -> Result<Vec<u8>, String> {
         fields.remove(0);
     }
     // serial, signature, issuer, validity, subject, subjectPublicKeyInfo
-    let spki = fields.get(5).ok_or("certificate has no subjectPublicKeyInfo")?;
+    let spki = fields
+        .get(5)
+        .ok_or("certificate has no subjectPublicKeyInfo")?;
     let parts = children(spki.1)?;
     let alg = parts.first().ok_or("SPKI without algorithm")?;
     let oid = children(alg.1)?
@@ -175,7 +175,12 @@ impl Jwt {
 
 /// Signs a JWT with an RSA private key (PKCS#8 PEM). For tests and demos minting client
 /// assertions or federated tokens; `alg` is `RS256` or `PS256`.
-pub fn sign_jwt(private_key_pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<String, String> {
+pub fn sign_jwt(
+    private_key_pem: &str,
+    alg: &str,
+    header: &Value,
+    claims: &Value,
+) -> Result<String, String> {
     let der = pem_block(private_key_pem, "PRIVATE KEY").ok_or("no PRIVATE KEY block")?;
     let key = signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| format!("bad key: {e}"))?;
     let mut header = header.clone();
@@ -193,7 +198,12 @@ pub fn sign_jwt(private_key_pem: &str, alg: &str, header: &Value, claims: &Value
         other => return Err(format!("unsupported alg {other}")),
     };
     let mut sig = vec![0u8; key.public().modulus_len()];
-    key.sign(padding, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
-        .map_err(|_| "signing failed".to_string())?;
+    key.sign(
+        padding,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .map_err(|_| "signing failed".to_string())?;
     Ok(format!("{input}.{}", b64url(&sig)))
 }

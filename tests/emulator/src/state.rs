@@ -31,14 +31,20 @@ pub mod role_ids {
     /// Display name ↔ template id for the roles a scenario may grant by name.
     pub const NAMED: [(&str, &str); 11] = [
         ("Global Administrator", GLOBAL_ADMINISTRATOR),
-        ("Privileged Role Administrator", PRIVILEGED_ROLE_ADMINISTRATOR),
+        (
+            "Privileged Role Administrator",
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+        ),
         (
             "Privileged Authentication Administrator",
             PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
         ),
         ("Security Administrator", SECURITY_ADMINISTRATOR),
         ("Exchange Administrator", EXCHANGE_ADMINISTRATOR),
-        ("Exchange Recipient Administrator", EXCHANGE_RECIPIENT_ADMINISTRATOR),
+        (
+            "Exchange Recipient Administrator",
+            EXCHANGE_RECIPIENT_ADMINISTRATOR,
+        ),
         ("User Administrator", USER_ADMINISTRATOR),
         ("Helpdesk Administrator", HELPDESK_ADMINISTRATOR),
         ("Compliance Administrator", COMPLIANCE_ADMINISTRATOR),
@@ -50,7 +56,9 @@ pub mod role_ids {
     pub fn resolve(name_or_id: &str) -> Option<&'static str> {
         NAMED
             .iter()
-            .find(|(n, id)| n.eq_ignore_ascii_case(name_or_id) || id.eq_ignore_ascii_case(name_or_id))
+            .find(|(n, id)| {
+                n.eq_ignore_ascii_case(name_or_id) || id.eq_ignore_ascii_case(name_or_id)
+            })
             .map(|(_, id)| *id)
     }
 }
@@ -339,15 +347,15 @@ impl TenantState {
 
     /// The mailbox of a Graph user (by user id or UPN).
     pub fn mailbox_of_user(&self, user_id: &str) -> Option<&Mailbox> {
-        self.mailboxes
-            .iter()
-            .find(|m| !m.external_directory_object_id.is_empty() && m.external_directory_object_id == user_id)
+        self.mailboxes.iter().find(|m| {
+            !m.external_directory_object_id.is_empty() && m.external_directory_object_id == user_id
+        })
     }
 
     pub fn mailbox_of_user_mut(&mut self, user_id: &str) -> Option<&mut Mailbox> {
-        self.mailboxes
-            .iter_mut()
-            .find(|m| !m.external_directory_object_id.is_empty() && m.external_directory_object_id == user_id)
+        self.mailboxes.iter_mut().find(|m| {
+            !m.external_directory_object_id.is_empty() && m.external_directory_object_id == user_id
+        })
     }
 
     pub fn find_mailbox(&self, identity: &str) -> Option<&Mailbox> {
@@ -355,7 +363,9 @@ impl TenantState {
     }
 
     pub fn find_mailbox_mut(&mut self, identity: &str) -> Option<&mut Mailbox> {
-        self.mailboxes.iter_mut().find(|m| m.matches_identity(identity))
+        self.mailboxes
+            .iter_mut()
+            .find(|m| m.matches_identity(identity))
     }
 
     pub fn initial_domain(&self) -> String {
@@ -388,10 +398,9 @@ impl TenantState {
                 .any(|d| d.id == a.role_definition_id && d.is_privileged);
             privileged
                 && (a.principal_id == user_id
-                    || self
-                        .principals
-                        .iter()
-                        .any(|p| p.id == a.principal_id && p.member_ids.iter().any(|m| m == user_id)))
+                    || self.principals.iter().any(|p| {
+                        p.id == a.principal_id && p.member_ids.iter().any(|m| m == user_id)
+                    }))
         })
     }
 }
@@ -415,7 +424,10 @@ const DEFAULT_FOLDERS: [(&str, &str, bool); 12] = [
 /// Exchange-style folder id (`AAMk…`), stable per mailbox and folder.
 pub fn folder_id(mailbox_key: &str, folder: &str) -> String {
     let g = stable_guid(&format!("{mailbox_key}/{folder}")).replace('-', "");
-    format!("AAMkAD{}AAEAAAA=", crate::util::b64_std(g.as_bytes()).trim_end_matches('='))
+    format!(
+        "AAMkAD{}AAEAAAA=",
+        crate::util::b64_std(g.as_bytes()).trim_end_matches('=')
+    )
 }
 
 pub fn default_folders(mailbox_key: &str) -> Vec<MailFolder> {
@@ -469,7 +481,12 @@ fn b(v: &Value, key: &str) -> bool {
 fn strs(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -505,6 +522,7 @@ fn privileged_template(id: &str) -> bool {
 }
 
 /// Builds a conditionalAccessPolicy in Graph's full shape (as the list and create return).
+#[allow(clippy::too_many_arguments)] // one argument per policy section
 pub fn ca_policy_graph(
     id: &str,
     display_name: &str,
@@ -578,12 +596,20 @@ pub fn ca_policy_graph(
 impl TenantState {
     /// Converts a m365guard snapshot (schema v1) into API state. Unknown fields are ignored;
     /// missing optional data gets the defaults a real tenant would show.
-    pub fn from_snapshot(snap: &Value, extra_unverified_domains: &[String]) -> Result<TenantState, String> {
+    pub fn from_snapshot(
+        snap: &Value,
+        extra_unverified_domains: &[String],
+    ) -> Result<TenantState, String> {
         let tenant = snap.get("tenant").ok_or("snapshot has no `tenant`")?;
         let tenant_id = s(tenant, "id").ok_or("snapshot tenant has no `id`")?;
         let verified = strs(tenant, "verified_domains");
         let default_domain = s(tenant, "default_domain")
-            .or_else(|| verified.iter().find(|d| !d.ends_with(".onmicrosoft.com")).cloned())
+            .or_else(|| {
+                verified
+                    .iter()
+                    .find(|d| !d.ends_with(".onmicrosoft.com"))
+                    .cloned()
+            })
             .or_else(|| verified.first().cloned())
             .unwrap_or_else(|| "contoso.com".into());
         let mut domains: Vec<Domain> = verified
@@ -627,23 +653,34 @@ impl TenantState {
             let id = s(&u, "id").ok_or("user without id")?;
             let upn = s(&u, "user_principal_name").unwrap_or_default();
             let guest = s(&u, "user_type").as_deref() == Some("guest");
-            let mfa = u.get("mfa").filter(|m| m.is_object()).map(|m| MfaRegistration {
-                is_mfa_registered: b(m, "is_mfa_registered"),
-                is_mfa_capable: b(m, "is_mfa_capable"),
-                is_admin: b(m, "is_admin"),
-                methods: strs(m, "methods"),
-                default_method: s(m, "default_method"),
-            });
+            let mfa = u
+                .get("mfa")
+                .filter(|m| m.is_object())
+                .map(|m| MfaRegistration {
+                    is_mfa_registered: b(m, "is_mfa_registered"),
+                    is_mfa_capable: b(m, "is_mfa_capable"),
+                    is_admin: b(m, "is_admin"),
+                    methods: strs(m, "methods"),
+                    default_method: s(m, "default_method"),
+                });
             let has_mailbox = mailbox_user_ids.contains(&id);
             users.push(User {
                 display_name: s(&u, "display_name").unwrap_or_else(|| upn.clone()),
                 mail: (!guest && has_mailbox).then(|| upn.clone()),
-                user_type: if guest { "Guest".into() } else { "Member".into() },
-                account_enabled: u.get("account_enabled").and_then(Value::as_bool).unwrap_or(true),
+                user_type: if guest {
+                    "Guest".into()
+                } else {
+                    "Member".into()
+                },
+                account_enabled: u
+                    .get("account_enabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
                 last_sign_in: s(&u, "last_sign_in"),
                 last_non_interactive_sign_in: None,
                 mfa,
-                per_user_mfa_state: s(&u, "per_user_mfa_state").unwrap_or_else(|| "disabled".into()),
+                per_user_mfa_state: s(&u, "per_user_mfa_state")
+                    .unwrap_or_else(|| "disabled".into()),
                 on_premises_sync_enabled: b(&u, "on_premises_sync_enabled"),
                 assigned_sku_ids: if guest || !has_mailbox {
                     vec![]
@@ -700,10 +737,10 @@ impl TenantState {
         for r in arr(snap.get("inbox_rules")) {
             let mailbox_id = s(&r, "mailbox_id").unwrap_or_default();
             let upn = s(&r, "mailbox_upn").unwrap_or_default();
-            let Some(mbx) = mailboxes
-                .iter_mut()
-                .find(|m| m.external_directory_object_id == mailbox_id || m.user_principal_name.eq_ignore_ascii_case(&upn))
-            else {
+            let Some(mbx) = mailboxes.iter_mut().find(|m| {
+                m.external_directory_object_id == mailbox_id
+                    || m.user_principal_name.eq_ignore_ascii_case(&upn)
+            }) else {
                 continue;
             };
             let name = s(&r, "name").unwrap_or_default();
@@ -721,7 +758,11 @@ impl TenantState {
                 continue;
             }
             rule_seq += 1;
-            let mut rule = InboxRule::new(&name, graph_rule_id(0x5af7_9100 + rule_seq as u32 as u64), rule_identity(rule_seq));
+            let mut rule = InboxRule::new(
+                &name,
+                graph_rule_id(0x5af7_9100 + rule_seq as u32 as u64),
+                rule_identity(rule_seq),
+            );
             if source == "exchange" {
                 if let Ok(n) = rule_id.parse() {
                     rule.rule_identity = n;
@@ -781,8 +822,13 @@ impl TenantState {
             }
         }
         // Every Exchange Online organisation has a discovery mailbox without a directory id.
-        let initial = domains.iter().find(|d| d.is_initial).map(|d| d.name.clone()).unwrap_or_default();
-        let disc = format!("DiscoverySearchMailbox{{D919BA05-46A6-415f-80AD-7E09334BB852}}@{initial}");
+        let initial = domains
+            .iter()
+            .find(|d| d.is_initial)
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
+        let disc =
+            format!("DiscoverySearchMailbox{{D919BA05-46A6-415f-80AD-7E09334BB852}}@{initial}");
         mailboxes.push(Mailbox {
             external_directory_object_id: String::new(),
             exchange_object_id: stable_guid(&format!("exo/{disc}")),
@@ -809,7 +855,10 @@ impl TenantState {
                 RoleDefinition {
                     display_name: s(d, "display_name").unwrap_or_default(),
                     description: format!("{} role.", s(d, "display_name").unwrap_or_default()),
-                    is_built_in: d.get("is_built_in").and_then(Value::as_bool).unwrap_or(true),
+                    is_built_in: d
+                        .get("is_built_in")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
                     is_privileged: d
                         .get("is_privileged")
                         .and_then(Value::as_bool)
@@ -834,7 +883,8 @@ impl TenantState {
                             principals.push(Principal {
                                 id: principal_id.clone(),
                                 kind,
-                                display_name: s(a, "principal_name").unwrap_or_else(|| principal_id.clone()),
+                                display_name: s(a, "principal_name")
+                                    .unwrap_or_else(|| principal_id.clone()),
                                 member_ids: strs(a, "group_member_ids"),
                                 app_id: (kind == PrincipalKind::ServicePrincipal)
                                     .then(|| stable_guid(&format!("app/{principal_id}"))),
@@ -843,10 +893,15 @@ impl TenantState {
                     }
                     let id = s(a, "id").unwrap_or_else(|| stable_guid(&principal_id));
                     RoleAssignment {
-                        id: if eligible && !id.ends_with("-e") { format!("{id}-1-e") } else { id },
+                        id: if eligible && !id.ends_with("-e") {
+                            format!("{id}-1-e")
+                        } else {
+                            id
+                        },
                         role_definition_id: s(a, "role_definition_id").unwrap_or_default(),
                         principal_id,
-                        directory_scope_id: s(a, "directory_scope_id").unwrap_or_else(|| "/".into()),
+                        directory_scope_id: s(a, "directory_scope_id")
+                            .unwrap_or_else(|| "/".into()),
                         start_date_time: eligible.then(|| "2025-09-01T00:00:00Z".to_owned()),
                         end_date_time: s(a, "end_date_time"),
                     }
@@ -875,7 +930,11 @@ impl TenantState {
                 let controls = strs(p, "built_in_controls");
                 let strength = s(p, "authentication_strength");
                 let grant = (!controls.is_empty() || strength.is_some()).then(|| {
-                    (s(p, "grant_operator").unwrap_or_else(|| "OR".into()), controls, strength)
+                    (
+                        s(p, "grant_operator").unwrap_or_else(|| "OR".into()),
+                        controls,
+                        strength,
+                    )
                 });
                 ca_policy_graph(
                     &id,
@@ -899,7 +958,8 @@ impl TenantState {
                 OutboundSpamPolicy {
                     is_default: b(p, "is_default") || name == "Default",
                     enabled: p.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-                    auto_forwarding_mode: s(p, "auto_forwarding_mode").unwrap_or_else(|| "Automatic".into()),
+                    auto_forwarding_mode: s(p, "auto_forwarding_mode")
+                        .unwrap_or_else(|| "Automatic".into()),
                     action_when_threshold_reached: s(p, "action_when_threshold_reached")
                         .unwrap_or_else(|| "BlockUserForToday".into()),
                     recipient_limit_external_per_hour: p
@@ -942,7 +1002,8 @@ impl TenantState {
                     risk_level: s(r, "risk_level").unwrap_or_else(|| "none".into()),
                     risk_state: s(r, "risk_state").unwrap_or_else(|| "none".into()),
                     risk_detail: s(r, "risk_detail").unwrap_or_else(|| "none".into()),
-                    risk_last_updated: s(r, "risk_last_updated").unwrap_or_else(|| "2025-12-31T02:20:41Z".into()),
+                    risk_last_updated: s(r, "risk_last_updated")
+                        .unwrap_or_else(|| "2025-12-31T02:20:41Z".into()),
                     id,
                 }
             })
@@ -997,7 +1058,10 @@ fn resolve_folder(mbx: &mut Mailbox, f: &Value) -> String {
     {
         return folder.id.clone();
     }
-    let parent = mbx.folder("inbox").map(|f| f.id.clone()).unwrap_or_default();
+    let parent = mbx
+        .folder("inbox")
+        .map(|f| f.id.clone())
+        .unwrap_or_default();
     let id = folder_id(&mbx.user_principal_name, &format!("custom/{name}"));
     mbx.folders.push(MailFolder {
         id: id.clone(),

@@ -72,7 +72,9 @@ pub fn stable_guid(name: &str) -> String {
     let mut h2: u64 = 0x8422_2325_cbf2_9ce4;
     for b in name.bytes() {
         h1 = (h1 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        h2 = (h2 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(7);
+        h2 = (h2 ^ u64::from(b))
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(7);
     }
     let mut p = Prng::new(h1 ^ h2.rotate_left(32));
     p.guid()
@@ -215,6 +217,7 @@ pub fn b64_std(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
