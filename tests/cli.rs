@@ -392,3 +392,134 @@ fn snapshot_schema_accepts_the_bundled_examples() {
         assert!(errors.is_empty(), "{example}: {errors:?}");
     }
 }
+
+fn sarif_results(path: &Path) -> Vec<serde_json::Value> {
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    log["runs"][0]["results"].as_array().unwrap().clone()
+}
+
+fn states(results: &[serde_json::Value]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in results {
+        *counts
+            .entry(r["baselineState"].as_str().unwrap_or("none").to_owned())
+            .or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn since_tracks_findings_across_runs_by_stable_fingerprint() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = |name: &str| out.path().join(name).to_string_lossy().into_owned();
+    let first = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "--format",
+        "sarif",
+        "--out",
+        &dir("first"),
+        "-q"
+    );
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let first_sarif = out.path().join("first/m365guard.sarif");
+    let first_results = sarif_results(&first_sarif);
+    assert!(first_results.len() > 10);
+
+    // Same tenant state again: every alert is unchanged and keeps its fingerprint.
+    let again = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "--format",
+        "sarif",
+        "--out",
+        &dir("again"),
+        "-q",
+        "--since",
+        first_sarif.to_str().unwrap()
+    );
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    let again_results = sarif_results(&out.path().join("again/m365guard.sarif"));
+    let fingerprints = |rs: &[serde_json::Value]| -> std::collections::BTreeSet<String> {
+        rs.iter()
+            .map(|r| {
+                r["partialFingerprints"]["m365guard/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(fingerprints(&first_results), fingerprints(&again_results));
+    assert_eq!(
+        states(&again_results),
+        [("unchanged".to_owned(), first_results.len())].into()
+    );
+
+    // The tenant remediated: every earlier alert is reported absent, so code scanning closes it.
+    let fixed = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-clean.json",
+        "--format",
+        "sarif",
+        "--out",
+        &dir("fixed"),
+        "-q",
+        "--since",
+        first_sarif.to_str().unwrap()
+    );
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    let fixed_results = sarif_results(&out.path().join("fixed/m365guard.sarif"));
+    assert_eq!(
+        states(&fixed_results),
+        [("absent".to_owned(), first_results.len())].into()
+    );
+
+    // An earlier snapshot works as the baseline too: from clean to compromised, all new.
+    let regressed = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "--format",
+        "sarif",
+        "--out",
+        &dir("regressed"),
+        "-q",
+        "--since",
+        "examples/contoso-clean.json"
+    );
+    assert_eq!(regressed.code, 1, "{}", regressed.stderr);
+    let regressed_results = sarif_results(&out.path().join("regressed/m365guard.sarif"));
+    assert_eq!(
+        states(&regressed_results),
+        [("new".to_owned(), first_results.len())].into()
+    );
+}
+
+#[test]
+fn since_refuses_a_run_of_another_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "snap.json", &minimal_snapshot().to_string());
+    let example = repo("examples/contoso-clean.json");
+    let run = run_in(
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            "snap.json",
+            "--since",
+            example.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("is for tenant 7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"),
+        "{}",
+        run.stderr
+    );
+}

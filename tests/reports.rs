@@ -341,10 +341,10 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
         .unwrap()
         .ends_with("external-email-forwarding"));
     for key in ["text", "markdown"] {
-        assert!(forwarding["help"][key]
+        assert!(!forwarding["help"][key]
             .as_str()
             .unwrap()
-            .contains("m365guard fix plan --rule mailbox_forwarding_external"));
+            .contains("m365guard fix plan"));
     }
 
     let medium = rules
@@ -540,7 +540,8 @@ fn markdown_escapes_cells_and_lists_every_section() {
     assert!(bob.contains(
         "| critical | `mailbox_forwarding_external` | bob@contoso.com | Mailbox forwards to x\\|y"
     ));
-    assert!(bob.ends_with("| `m365guard fix plan --rule mailbox_forwarding_external` |"));
+    // Fix mode is not released yet: no report may advertise a command that does not exist.
+    assert!(!md.contains("m365guard fix plan"), "{md}");
     for heading in [
         "### Findings",
         "### Not evaluated",
@@ -616,7 +617,10 @@ fn html_shows_progress_waivers_and_unevaluated_rules() {
     assert!(waivers.contains("SEC-1042"));
     let not_evaluated = &html[html.find("id=\"not-evaluated\"").unwrap()..];
     assert!(not_evaluated.contains("Reports.Read.All not granted"));
-    assert!(html.contains("<code>m365guard fix plan --rule mailbox_forwarding_external</code>"));
+    assert!(
+        !html.contains("m365guard fix plan"),
+        "fix mode is not released yet"
+    );
     assert!(html.contains("breakglass01@contoso.onmicrosoft.com"));
     assert!(html.contains("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
 

@@ -35,26 +35,16 @@ _verified_suffixes := {concat("", [".", d]) | some d in verified_domains}
 
 _allowed_suffixes := {concat("", [".", d]) | some d in allowed_forwarding_domains}
 
-# The domain of an SMTP address: lower-case, the part after the last "@". Tolerates an
-# `SMTP:` prefix and Exchange's display form `"x" [SMTP:x@y]`. Undefined without an "@".
-address_domain(addr) := domain if {
-	a := lower(trim_space(addr))
-	contains(a, "@")
-	parts := split(a, "@")
-	domain := trim_right(parts[count(parts) - 1], "]> ")
+# The domain of an SMTP address: lower-case, the part after the last "@" (an `SMTP:`
+# prefix only touches the local part). Undefined without an "@".
+address_domain(addr) := parts[n - 1] if {
+	parts := split(lower(addr), "@")
+	n := count(parts)
+	n > 1
 }
 
-_in_verified_domain(domain) if domain in verified_domains
-
-_in_verified_domain(domain) if {
-	some s in _verified_suffixes
-	endswith(domain, s)
-}
-
-_in_allowed_domain(domain) if domain in allowed_forwarding_domains
-
-_in_allowed_domain(domain) if {
-	some s in _allowed_suffixes
+_under(domain, suffixes) if {
+	some s in suffixes
 	endswith(domain, s)
 }
 
@@ -62,17 +52,33 @@ _in_allowed_domain(domain) if {
 normalise_address(addr) := trim_prefix(lower(trim_space(addr)), "smtp:")
 
 # True when the address is in a verified domain or one of its subdomains.
-is_internal_address(addr) if _in_verified_domain(address_domain(addr))
+is_internal_address(addr) if {
+	domain := address_domain(addr)
+	_in_domains(domain, verified_domains, _verified_suffixes)
+}
 
 # True when the address is in an allowed partner domain or one of its subdomains.
-is_allowed_partner_address(addr) if _in_allowed_domain(address_domain(addr))
+is_allowed_partner_address(addr) if {
+	domain := address_domain(addr)
+	_in_domains(domain, allowed_forwarding_domains, _allowed_suffixes)
+}
+
+_in_domains(domain, domains, _) if domains[domain]
+
+_in_domains(domain, _, suffixes) if _under(domain, suffixes)
 
 # An address that forwarding must not reach: outside the verified domains and not an
 # allowed partner. Addresses without a domain are not judged (they are not SMTP addresses).
+# One body, cheapest test first: rules call it for every forwarding recipient.
 is_external_forwarding_target(addr) if {
-	domain := address_domain(addr)
-	not _in_verified_domain(domain)
-	not _in_allowed_domain(domain)
+	parts := split(lower(addr), "@")
+	n := count(parts)
+	n > 1
+	domain := parts[n - 1]
+	not verified_domains[domain]
+	not _under(domain, _verified_suffixes)
+	not allowed_forwarding_domains[domain]
+	not _under(domain, _allowed_suffixes)
 }
 
 # --------------------------------------------------------------------------------------
@@ -88,11 +94,6 @@ is_enabled_member(user) if {
 	user.account_enabled == true
 	user.user_type == "member"
 }
-
-# Name to show for a user id: its UPN when the user is in the snapshot, else the id.
-user_display(uid) := users_by_id[uid].user_principal_name
-
-user_display(uid) := uid if not users_by_id[uid]
 
 # The MFA registration record, or null when the user is not in the registration report.
 mfa_of(user) := object.get(user, "mfa", null)
@@ -211,8 +212,6 @@ _principal_names[a.principal_id] contains name if {
 # so a per-user check is a few set lookups.
 
 security_defaults_enabled if input.security_defaults.is_enabled == true
-
-ca_policies_by_id := {p.id: p | some p in input.conditional_access.policies}
 
 # Targets every user and every application.
 ca_targets_all_users(p) if {

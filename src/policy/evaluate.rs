@@ -190,23 +190,24 @@ fn evaluate_rule(
             rule: id.to_owned(),
             message: err.to_string(),
         })?;
-    let set =
-        match &value {
-            Value::Set(set) => set.iter().cloned().collect::<Vec<_>>(),
-            Value::Undefined => return Err(PolicyError::Eval {
+    let set = match &value {
+        Value::Set(set) => set.iter().cloned().collect::<Vec<_>>(),
+        Value::Undefined => {
+            return Err(PolicyError::Eval {
                 rule: id.to_owned(),
                 message: format!(
                     "`{}` is undefined: the rule must define `deny contains finding if {{ ... }}`",
                     rule.deny_path()
                 ),
-            }),
-            other => {
-                return Err(PolicyError::BadFinding {
-                    rule: id.to_owned(),
-                    message: format!("`deny` must be a set, got {other}"),
-                })
-            }
-        };
+            })
+        }
+        other => {
+            return Err(PolicyError::BadFinding {
+                rule: id.to_owned(),
+                message: format!("`deny` must be a set, got {other}"),
+            })
+        }
+    };
     let mut findings = set
         .into_iter()
         .map(|item| to_finding(rule, tenant_id, &item))

@@ -39,7 +39,14 @@ pub(crate) fn findings_by_severity(
 }
 
 /// The command that remediates a rule's findings, when the rule has a fix action.
+/// Whether `m365guard fix` exists in this build. Fix mode is not released yet (issue 4):
+/// until it is, reports print no command a user could not run.
+pub(crate) const FIX_MODE_AVAILABLE: bool = false;
+
 pub(crate) fn fix_command(rule: &RuleMeta) -> Option<String> {
+    if !FIX_MODE_AVAILABLE {
+        return None;
+    }
     rule.fix_action
         .map(|_| format!("m365guard fix plan --rule {}", rule.id))
 }

@@ -6,20 +6,23 @@ import rego.v1
 # One plain loop per way of hiding mail. This rule looks at every inbox rule of the
 # tenant (300k at 100k users), and in regorus a user-defined function call per item costs
 # several times a plain field test, so the gates are inline with the rarest test first: an
-# absent key fails at once, and a folder name costs one lower() and a set lookup. Only
+# absent key fails at once, and a folder name costs one lower() and a set lookup (sets are
+# bound to a local before the loop: a rule reference per item costs a lookup). Only
 # rules that pass a gate reach `_finding`. A rule passing two gates yields the same finding
 # twice, which the set keeps once.
 deny contains _finding(rule) if {
+	folders := _hiding_folders
 	some rule in input.inbox_rules
-	_hiding_folders[rule.actions.move_to_folder.well_known_name]
+	folders[rule.actions.move_to_folder.well_known_name]
 	rule.enabled == true
 }
 
 deny contains _finding(rule) if {
+	names := _hiding_folder_names
 	some rule in input.inbox_rules
 	name := rule.actions.move_to_folder.name
 	name != null
-	_hiding_folder_names[lower(name)]
+	names[lower(name)]
 	rule.enabled == true
 }
 
@@ -68,10 +71,7 @@ _finding(rule) := finding if {
 	folder := object.get(actions, "move_to_folder", null)
 	label := _folder_label(folder)
 	moves := [sprintf("moves matching mail to %s", [label]) | _is_hiding_folder(folder)]
-	deletes := [phrase |
-		some flag, phrase in {"delete": "deletes matching mail", "permanent_delete": "permanently deletes matching mail"}
-		object.get(actions, flag, false) == true
-	]
+	deletes := [phrase | some flag, phrase in _delete_phrases; actions[flag] == true]
 	hiding := sort(array.concat(moves, deletes))
 	conditions := object.get(rule, "conditions", {})
 	keywords := sort({k |
@@ -85,12 +85,12 @@ _finding(rule) := finding if {
 	# What makes a hiding rule look malicious rather than tidy, in a fixed order.
 	signals := array.concat(
 		array.concat(
-			["marks_as_read" | object.get(actions, "mark_as_read", false) == true],
+			["marks_as_read" | actions.mark_as_read == true],
 			["bec_keywords" | count(keywords) > 0],
 		),
 		array.concat(
 			["meaningless_name" | trim(rule.name, _punctuation) == ""],
-			["hidden_rule" | object.get(rule, "hidden", false) == true],
+			["hidden_rule" | rule.hidden == true],
 		),
 	)
 	notes := [_describe(s, keywords) | some s in signals]
@@ -115,6 +115,8 @@ _finding(rule) := finding if {
 	finding := object.union(base, {"severity": "high" | count(signals) > 0})
 }
 
+_delete_phrases := {"delete": "deletes matching mail", "permanent_delete": "permanently deletes matching mail"}
+
 _is_hiding_folder(folder) if _hiding_folders[folder.well_known_name]
 
 _is_hiding_folder(folder) if {
@@ -123,18 +125,10 @@ _is_hiding_folder(folder) if {
 }
 
 # The folder as shown in findings: its name, else its well-known name; null without one.
-_folder_label(folder) := label if {
-	is_object(folder)
-	labels := [l |
-		some field in ["name", "well_known_name"]
-		l := object.get(folder, field, null)
-		is_string(l)
-		l != ""
-	]
-	label := array.concat(labels, [null])[0]
-}
-
-_folder_label(folder) := null if not is_object(folder)
+_folder_label(folder) := array.concat(
+	[n | n := folder.name; is_string(n); n != ""],
+	array.concat([w | w := folder.well_known_name; is_string(w)], [null]),
+)[0]
 
 _describe(signal, keywords) := sprintf("filters on payment and credential keywords (%s)", [concat(", ", keywords)]) if {
 	signal == "bec_keywords"

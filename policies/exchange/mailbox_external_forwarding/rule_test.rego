@@ -1,5 +1,6 @@
 package m365guard.rules.mailbox_external_forwarding
 
+import data.m365guard.lib
 import data.m365guard.lib.fixtures
 import rego.v1
 
@@ -107,4 +108,22 @@ test_fields_absent_compliant if {
 		{"op": "remove", "path": "/mailboxes/1/forwarding_smtp_address"},
 		{"op": "remove", "path": "/mailboxes/1/deliver_to_mailbox_and_forward"},
 	])
+}
+
+# The address helpers of policies/lib, which custom rules use too.
+
+test_lib_internal_address_helpers if {
+	lib.is_internal_address("Raj.Patel@EU.Contoso.com") with input as fixtures.base
+	not lib.is_internal_address("raj@contoso.com.example") with input as fixtures.base
+	not lib.is_internal_address("not-an-address") with input as fixtures.base
+	lib.address_domain("SMTP:Lena@Mail.Example") == "mail.example"
+	lib.normalise_address(" SMTP:Lena@Mail.Example ") == "lena@mail.example"
+}
+
+test_lib_partner_address_helpers if {
+	lib.is_allowed_partner_address("ap@emea.fabrikam.com") with input as fixtures.base
+		with data.m365guard.config.allowed_forwarding_domains as ["fabrikam.com"]
+	not lib.is_allowed_partner_address("ap@fabrikam.com") with input as fixtures.base
+		with data.m365guard.config.allowed_forwarding_domains as []
+	not lib.is_external_forwarding_target("no-domain") with input as fixtures.base
 }
