@@ -1,6 +1,8 @@
 //! The bundled example snapshots (`examples/contoso-*.json`): they parse with the schema,
 //! are in the canonical stable layout, tell the story `examples/README.md` describes, and
-//! scan to the documented outcome (compromised exits 1, clean 0, partial 3).
+//! scan to the documented outcome (compromised exits 1, clean 0, partial 3). Also checks
+//! that the Rego tests' base fixture (`policies/lib/fixtures.rego`) is a valid snapshot, so
+//! rule tests exercise the shape the collectors really produce.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -382,4 +384,28 @@ fn scanning_the_partial_example_is_incomplete() {
         outcomes["admin_without_mfa"].1,
         BTreeSet::from([LENA.to_owned()])
     );
+}
+
+#[test]
+fn rego_base_fixture_is_a_valid_snapshot() {
+    let path = root().join("policies/lib/fixtures.rego");
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy(
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        )
+        .unwrap();
+    let base = engine
+        .eval_rule("data.m365guard.lib.fixtures.base".to_owned())
+        .unwrap();
+    let text = base.to_json_str().unwrap();
+    let snapshot =
+        m365guard::snapshot::io::parse(&path, &text).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(snapshot.tenant.id, TENANT_ID);
+    assert!(snapshot
+        .sources
+        .values()
+        .all(|st| st.status == SourceState::Ok));
+    assert_eq!(snapshot.sources.len(), SourceId::ALL.len());
 }

@@ -89,12 +89,6 @@ is_external_forwarding_target(addr) if {
 
 users_by_id := {u.id: u | some u in input.users}
 
-# An enabled member (not a guest, not disabled): the accounts identity rules hold to MFA.
-is_enabled_member(user) if {
-	user.account_enabled == true
-	user.user_type == "member"
-}
-
 # The MFA registration record, or null when the user is not in the registration report.
 mfa_of(user) := object.get(user, "mfa", null)
 

@@ -63,6 +63,9 @@ _bec_keywords := [
 	"urgent", "account", "iban", "swift", "paypal", "docusign",
 ]
 
+# Conditions on the message text, where payment keywords matter.
+_text_fields := {"subject_contains", "body_contains", "subject_or_body_contains"}
+
 # Characters a "meaningless" rule name is made of.
 _punctuation := " \t\r\n.,;:!?-_'\"`~*#/\\|()[]{}<>+=&^%$@"
 
@@ -74,9 +77,11 @@ _finding(rule) := finding if {
 	deletes := [phrase | some flag, phrase in _delete_phrases; actions[flag] == true]
 	hiding := sort(array.concat(moves, deletes))
 	conditions := object.get(rule, "conditions", {})
+	text_fields := _text_fields
 	keywords := sort({k |
-		some field in ["subject_contains", "body_contains", "subject_or_body_contains"]
-		some word in object.get(conditions, field, [])
+		some field, words in conditions
+		text_fields[field]
+		some word in words
 		w := lower(word)
 		some k in _bec_keywords
 		contains(w, k)
