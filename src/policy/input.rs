@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use regorus::Value;
 use serde_json::value::RawValue;
@@ -41,21 +41,13 @@ fn parse_in_chunks<R: Send>(
     chunk_bytes: usize,
     extra: impl FnOnce() -> R + Send,
 ) -> (Result<Value, String>, R) {
-    let sections: BTreeMap<&str, &RawValue> = match serde_json::from_str(text) {
-        Ok(sections) => sections,
-        // Not an object of plain keys: let the whole-document parser report it.
-        Err(_) => {
-            let extra_result = extra();
-            return (
-                Value::from_json_str(text).map_err(|e| e.to_string()),
-                extra_result,
-            );
-        }
-    };
-    let tasks = tasks(&sections, chunk_bytes);
+    // `extra` (the typed parse, the longest single task) starts at once on a second thread
+    // while this one splits the text; both then take chunks from the queue. `None` means
+    // the text is not an object of plain keys: parse it whole so its error is reported.
+    let prepared: OnceLock<Option<Vec<Task<'_>>>> = OnceLock::new();
     let next = AtomicUsize::new(0);
     let parsed: Mutex<Vec<(usize, Result<Value, String>)>> = Mutex::new(Vec::new());
-    let worker = || loop {
+    let work = |tasks: &[Task<'_>]| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
         let value = Value::from_json_str(&task.text).map_err(|e| e.to_string());
@@ -64,16 +56,41 @@ fn parse_in_chunks<R: Send>(
         }
     };
     let extra_result = std::thread::scope(|scope| {
-        for _ in 1..threads.max(1) {
-            scope.spawn(worker);
+        let helper = scope.spawn(|| {
+            let result = extra();
+            if let Some(tasks) = prepared.wait() {
+                work(tasks);
+            }
+            result
+        });
+        for _ in 2..threads {
+            scope.spawn(|| {
+                if let Some(tasks) = prepared.wait() {
+                    work(tasks);
+                }
+            });
         }
-        let result = extra();
-        worker();
-        result
+        let split = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text)
+            .ok()
+            .map(|sections| tasks(&sections, chunk_bytes));
+        if let Some(tasks) = prepared.get_or_init(|| split) {
+            work(tasks);
+        }
+        helper
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
-    let mut parsed = parsed.into_inner().unwrap_or_default();
-    parsed.sort_by_key(|(i, _)| *i);
-    (assemble(&tasks, parsed), extra_result)
+    match prepared.into_inner().flatten() {
+        Some(tasks) => {
+            let mut parsed = parsed.into_inner().unwrap_or_default();
+            parsed.sort_by_key(|(i, _)| *i);
+            (assemble(&tasks, parsed), extra_result)
+        }
+        None => (
+            Value::from_json_str(text).map_err(|e| e.to_string()),
+            extra_result,
+        ),
+    }
 }
 
 fn tasks<'a>(sections: &BTreeMap<&'a str, &'a RawValue>, chunk_bytes: usize) -> Vec<Task<'a>> {
