@@ -67,6 +67,8 @@ struct FailedRule<'a> {
     severity: Severity,
     remediation: &'a str,
     fix_command: Option<String>,
+    /// The remediation action the rule maps to, shown even before fix mode exists.
+    fix_action: Option<&'static str>,
     findings: Vec<FindingRow<'a>>,
 }
 
@@ -146,6 +148,7 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                 severity: finding.severity,
                 remediation: outcome.rule.remediation.trim(),
                 fix_command: fix_command(&outcome.rule),
+                fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
                 findings: vec![row],
             }),
         }

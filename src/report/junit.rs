@@ -3,8 +3,9 @@
 //!
 //! A failed rule is a `failure` whose body lists the offending resources; a rule that was
 //! not evaluated is an `error` (the scan is incomplete, not the tenant non-compliant); a
-//! rule that is not applicable is `skipped`. Waived findings never fail a testcase but are
-//! listed in its `system-out`, so a waiver stays visible in the CI test view.
+//! rule that is not applicable is `skipped`, and so is a rule whose findings are all waived.
+//! Waived findings never fail a testcase and are listed in its `system-out`, so a waiver
+//! stays visible in the CI test view.
 
 use std::collections::BTreeMap;
 
@@ -54,7 +55,16 @@ fn test_case(outcome: &RuleOutcome, timestamp: DateTime<FixedOffset>) -> TestCas
             .then_with(|| a.resource.id.cmp(&b.resource.id))
     });
 
+    let waived_count = outcome.findings.iter().filter(|f| f.is_waived()).count();
     let status = match &outcome.status {
+        // Every finding waived: not a pass, not a failure. Skipped keeps it visible.
+        RuleStatus::Passed if waived_count > 0 => {
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_type("waived")
+                .set_message(format!("{} waived", plural(waived_count, "finding")));
+            status
+        }
         RuleStatus::Passed => TestCaseStatus::success(),
         RuleStatus::Failed => {
             let severity = active
