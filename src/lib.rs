@@ -5,12 +5,16 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod auth;
 pub mod baseline;
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod diagnostic;
 pub mod drift;
+pub mod exchange;
 pub mod findings;
+pub mod graph;
 pub mod policy;
 pub mod profile;
 pub mod report;

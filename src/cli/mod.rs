@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::findings::ExitStatus;
 
 pub mod baselines;
+pub mod collect;
 pub mod diff;
 pub mod generate;
 pub mod policy_test;
@@ -42,6 +43,8 @@ pub enum Command {
     Baselines(baselines::BaselinesCommand),
     /// What changed between two snapshots, security-relevant changes first.
     Diff(diff::DiffArgs),
+    /// Collect a live snapshot from a tenant (Graph + Exchange, client secret sign-in).
+    Collect(collect::CollectArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Schema(args) => schema::run(args),
         Command::Baselines(command) => baselines::run(command),
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
+        Command::Collect(args) => collect::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
     }
 }

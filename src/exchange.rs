@@ -1,0 +1,219 @@
+//! Exchange Online admin API client (`InvokeCommand`, CONTRACT §6): runs read cmdlets,
+//! strips `@odata.type`/`@data.type` sidecar keys, follows `@odata.nextLink` with the same
+//! body, refuses truncated output, and digs the real error text out of Exchange's envelope.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
+use crate::graph::{new_guid, send_with_retry, ApiError};
+
+const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
+
+/// The well-known system mailbox used to anchor tenant-wide cmdlets.
+const SYSTEM_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
+
+pub struct ExchangeClient<'a> {
+    tokens: &'a TokenProvider,
+    agent: ureq::Agent,
+    url: String,
+    anchor: String,
+    connection_id: String,
+    page_size: u32,
+}
+
+impl<'a> ExchangeClient<'a> {
+    pub fn new(tokens: &'a TokenProvider, agent: ureq::Agent) -> ExchangeClient<'a> {
+        let s = tokens.settings();
+        ExchangeClient {
+            tokens,
+            agent,
+            url: format!(
+                "{}/adminapi/beta/{}/InvokeCommand",
+                s.exchange_url, s.tenant
+            ),
+            anchor: format!("APP:{SYSTEM_MAILBOX}@{}", s.tenant),
+            connection_id: new_guid(),
+            page_size: 1000,
+        }
+    }
+
+    /// The `Prefer: odata.maxpagesize` to ask for (1..=1000; Exchange's maximum is 1000).
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.clamp(1, 1000);
+        self
+    }
+
+    /// Run a cmdlet and return every output object (sidecar keys removed).
+    ///
+    /// An expired paging cursor ("Expired or Invalid pagination request", seen live in
+    /// 2026) restarts the whole cmdlet once, then fails: partial data is never returned.
+    pub fn invoke(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        match self.invoke_once(cmdlet, &parameters) {
+            Err(ApiError::Exchange { message, .. }) if message.contains(PAGINATION_EXPIRED) => {
+                self.invoke_once(cmdlet, &parameters)
+            }
+            other => other,
+        }
+    }
+
+    fn invoke_once(
+        &self,
+        cmdlet: &str,
+        parameters: &Value,
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        let body =
+            json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}).to_string();
+        let endpoint = format!("InvokeCommand {cmdlet}");
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut url = self.url.clone();
+        let prefer = format!("odata.maxpagesize={}", self.page_size);
+        loop {
+            let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, |tok| {
+                self.agent
+                    .post(&url)
+                    .header("Authorization", &format!("Bearer {}", tok.expose()))
+                    .header("Content-Type", "application/json")
+                    .header("X-CmdletName", cmdlet)
+                    .header("Prefer", &prefer)
+                    .header("X-AnchorMailbox", &self.anchor)
+                    .header("connection-id", &self.connection_id)
+                    .header("client-request-id", &new_guid())
+                    .header("X-ResponseFormat", "json")
+                    .send(body.as_str())
+            })?;
+            if !(200..300).contains(&reply.status) {
+                return Err(exchange_error(&endpoint, cmdlet, reply.status, &reply.body));
+            }
+            let page: Value =
+                serde_json::from_str(&reply.body).map_err(|e| ApiError::BadResponse {
+                    endpoint: endpoint.clone(),
+                    message: e.to_string(),
+                })?;
+            let Some(items) = page.get("value").and_then(Value::as_array) else {
+                return Err(ApiError::BadResponse {
+                    endpoint,
+                    message: "response without `value`".into(),
+                });
+            };
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|v| v.as_object())
+                    .map(strip_sidecars),
+            );
+            let Some(next) = page.get("@odata.nextLink").and_then(Value::as_str) else {
+                return Ok(out);
+            };
+            let warnings: Vec<&str> = page
+                .get("@adminapi.warnings")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !warnings.is_empty() {
+                return Err(ApiError::ExchangeTruncated {
+                    endpoint,
+                    cmdlet: cmdlet.to_owned(),
+                    warnings: warnings.join("; "),
+                });
+            }
+            if !seen.insert(next.to_owned()) {
+                return Err(ApiError::RepeatingNextLink {
+                    endpoint,
+                    link: next.to_owned(),
+                });
+            }
+            url = next.to_owned();
+        }
+    }
+}
+
+fn strip_sidecars(obj: &Map<String, Value>) -> Map<String, Value> {
+    obj.iter()
+        .filter(|(k, _)| !k.contains("@odata.") && !k.contains("@data."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Exchange hides the useful text: innererror.internalexception.message, then
+/// details[0].message without its `id|Type|` prefix, then message.
+pub fn error_text(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let err = v.get("error")?;
+    let non_empty = |v: &Value| {
+        v.as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(m) = non_empty(&err["innererror"]["internalexception"]["message"]) {
+        return Some(m);
+    }
+    if let Some(m) = non_empty(&err["details"][0]["message"]) {
+        let stripped = match m.splitn(3, '|').collect::<Vec<_>>().as_slice() {
+            [_, _, rest] => (*rest).to_owned(),
+            _ => m,
+        };
+        return Some(stripped);
+    }
+    non_empty(&err["message"])
+}
+
+fn exchange_error(endpoint: &str, cmdlet: &str, status: u16, body: &str) -> ApiError {
+    match error_text(body) {
+        None if status == 403 => ApiError::ExchangeNoRole {
+            endpoint: endpoint.to_owned(),
+            cmdlet: cmdlet.to_owned(),
+        },
+        text => ApiError::Exchange {
+            endpoint: endpoint.to_owned(),
+            cmdlet: cmdlet.to_owned(),
+            status,
+            message: text.unwrap_or_else(|| {
+                if status == 401 {
+                    "unauthorized: the app needs the Exchange.ManageAsApp permission (Office 365 Exchange Online) with admin consent".into()
+                } else {
+                    "no error details in the response".into()
+                }
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_precedence() {
+        let full = r#"{"error":{"code":"BadRequest","message":"Invalid Operation",
+          "details":[{"code":"Client","message":"|Ex.Type|from details"}],
+          "innererror":{"internalexception":{"message":"from inner"}}}}"#;
+        assert_eq!(error_text(full).as_deref(), Some("from inner"));
+        let details = r#"{"error":{"message":"Error executing cmdlet",
+          "details":[{"message":"Ex6F9304|Microsoft.X.NotFound|object 'x' not found"}]}}"#;
+        assert_eq!(error_text(details).as_deref(), Some("object 'x' not found"));
+        let plain = r#"{"error":{"message":"Invalid Operation"}}"#;
+        assert_eq!(error_text(plain).as_deref(), Some("Invalid Operation"));
+        assert_eq!(error_text("\0\0\0"), None);
+    }
+
+    #[test]
+    fn nul_body_403_means_no_role() {
+        let e = exchange_error("e", "Get-Mailbox", 403, "\0\0\0\0");
+        assert!(e.to_string().contains("Global Reader"), "{e}");
+    }
+
+    #[test]
+    fn sidecars_are_dropped() {
+        let v = json!({"Guid@data.type":"System.Guid","Guid@odata.type":"#Guid","Guid":"x","A":1});
+        let m = strip_sidecars(v.as_object().unwrap());
+        assert_eq!(m.len(), 2);
+        assert!(m.contains_key("Guid") && m.contains_key("A"));
+    }
+}

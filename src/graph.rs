@@ -1,0 +1,420 @@
+//! Microsoft Graph client and the one HTTP retry loop shared with the Exchange client.
+//!
+//! Owns: bearer auth per resource, retries (429/503/504 honouring `Retry-After`, dropped
+//! connections, bounded exponential back-off with jitter), typed errors that keep Graph's
+//! `code`, `message`, `request-id` and the endpoint, and `@odata.nextLink` paging.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::auth::{AuthError, Secret, TokenProvider, GRAPH_SCOPE};
+
+pub const MAX_RETRIES: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{endpoint}: HTTP 403 {code}: {message} (the app needs the {permission} application permission with admin consent; request-id {request_id})")]
+    Forbidden {
+        endpoint: String,
+        permission: String,
+        code: String,
+        message: String,
+        request_id: String,
+    },
+    #[error("{endpoint}: not licensed: {code}: {message}")]
+    Licence {
+        endpoint: String,
+        code: String,
+        message: String,
+    },
+    #[error("{endpoint}: HTTP {status} {code}: {message} (request-id {request_id})")]
+    Status {
+        endpoint: String,
+        status: u16,
+        code: String,
+        message: String,
+        request_id: String,
+    },
+    #[error("{endpoint}: gave up after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        endpoint: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{endpoint}: invalid response: {message}")]
+    BadResponse { endpoint: String, message: String },
+    #[error("{endpoint}: @odata.nextLink repeats ({link}); refusing to loop")]
+    RepeatingNextLink { endpoint: String, link: String },
+    #[error("{endpoint}: {cmdlet}: HTTP 403 without a JSON body: the app has no Exchange role (assign Global Reader to its service principal; Exchange.ManageAsApp is also required)")]
+    ExchangeNoRole { endpoint: String, cmdlet: String },
+    #[error("{endpoint}: {cmdlet}: HTTP {status}: {message}")]
+    Exchange {
+        endpoint: String,
+        cmdlet: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{endpoint}: {cmdlet}: output truncated by Exchange ({warnings}); refusing to report partial data")]
+    ExchangeTruncated {
+        endpoint: String,
+        cmdlet: String,
+        warnings: String,
+    },
+}
+
+/// A raw response that passed the retry loop.
+pub struct Reply {
+    pub status: u16,
+    pub request_id: String,
+    pub body: String,
+}
+
+/// Back-off for retry `attempt` (1-based) when the server gave no `Retry-After`:
+/// 0.5 s doubling, capped at 30 s, plus up to 50 % jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 0.5_f64 * f64::from(1u32 << attempt.min(6));
+    let base = base.min(30.0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = f64::from(nanos % 1000) / 1000.0 * base * 0.5;
+    Duration::from_secs_f64(base + jitter)
+}
+
+/// `Retry-After` as (possibly fractional) seconds, capped at 120 s.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(120.0)))
+}
+
+pub(crate) fn new_guid() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let x = (t as u64) ^ (n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ u64::from(std::process::id());
+    let y = x.rotate_left(29).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ n;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (x >> 32) as u32,
+        (x >> 16) as u16,
+        (x & 0xfff) as u16,
+        (y >> 52) as u16 & 0xfff,
+        y & 0xffff_ffff_ffff
+    )
+}
+
+/// Send one request with retries. `send` makes a fresh request each attempt (with a
+/// current token); the caller interprets the final status. A 401 refreshes the token
+/// once without counting as a retry.
+pub(crate) fn send_with_retry(
+    tokens: &TokenProvider,
+    scope: &str,
+    endpoint: &str,
+    mut send: impl FnMut(&Secret) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Reply, ApiError> {
+    let mut last = String::new();
+    let mut refreshed = false;
+    let mut attempt = 0;
+    while attempt <= MAX_RETRIES {
+        let token = tokens.token(scope)?;
+        let wait = match send(&token) {
+            Err(e) => {
+                last = format!("connection error: {e}");
+                backoff(attempt + 1)
+            }
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let request_id = header("request-id").unwrap_or_default();
+                let retry_after = header("retry-after");
+                match resp
+                    .body_mut()
+                    .with_config()
+                    .limit(512 << 20)
+                    .read_to_string()
+                {
+                    Err(e) => {
+                        last = format!("connection error reading the body: {e}");
+                        backoff(attempt + 1)
+                    }
+                    Ok(_) if status == 401 && !refreshed => {
+                        refreshed = true;
+                        tokens.invalidate(scope);
+                        continue;
+                    }
+                    // Exchange also throttles with a plain-text body on other statuses.
+                    Ok(body)
+                        if matches!(status, 429 | 503 | 504)
+                            || (status >= 400
+                                && body.contains("maximum number of concurrent requests")) =>
+                    {
+                        last = format!("HTTP {status}");
+                        retry_after
+                            .as_deref()
+                            .and_then(parse_retry_after)
+                            .unwrap_or_else(|| backoff(attempt + 1))
+                    }
+                    Ok(body) => {
+                        return Ok(Reply {
+                            status,
+                            request_id,
+                            body,
+                        })
+                    }
+                }
+            }
+        };
+        attempt += 1;
+        if attempt <= MAX_RETRIES {
+            std::thread::sleep(wait);
+        }
+    }
+    Err(ApiError::RetriesExhausted {
+        endpoint: endpoint.to_owned(),
+        attempts: MAX_RETRIES + 1,
+        last,
+    })
+}
+
+/// The application permission a Graph endpoint needs (CONTRACT §12).
+pub fn permission_for(path: &str) -> &'static str {
+    let p = path.to_ascii_lowercase();
+    if p.contains("/organization") {
+        "Organization.Read.All"
+    } else if p.contains("/domains") {
+        "Domain.Read.All"
+    } else if p.contains("/reports/authenticationmethods") || p.contains("/auditlogs") {
+        "AuditLog.Read.All"
+    } else if p.contains("signinactivity") {
+        "User.Read.All + AuditLog.Read.All"
+    } else if p.contains("/users") && p.contains("/authentication/requirements") {
+        "Policy.Read.All"
+    } else if p.contains("/users") {
+        "User.Read.All"
+    } else if p.contains("/policies") || p.contains("/conditionalaccess") {
+        "Policy.Read.All"
+    } else if p.contains("roleeligibility") {
+        "RoleEligibilitySchedule.Read.Directory"
+    } else if p.contains("/rolemanagement") {
+        "RoleManagement.Read.Directory"
+    } else if p.contains("/identityprotection") {
+        "IdentityRiskyUser.Read.All"
+    } else if p.contains("/groups") {
+        "GroupMember.Read.All"
+    } else {
+        "the documented read permission"
+    }
+}
+
+fn is_licence_error(code: &str, message: &str) -> bool {
+    code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        || code == "AadPremiumLicenseRequired"
+        || message.to_ascii_lowercase().contains("not licensed")
+}
+
+pub struct GraphClient<'a> {
+    tokens: &'a TokenProvider,
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl<'a> GraphClient<'a> {
+    pub fn new(tokens: &'a TokenProvider, agent: ureq::Agent) -> GraphClient<'a> {
+        let base = tokens.settings().graph_url.clone();
+        GraphClient {
+            tokens,
+            agent,
+            base,
+        }
+    }
+
+    /// GET `{graph}{path}` (path starts with `/v1.0/` or `/beta/`) as JSON.
+    pub fn get(&self, path: &str) -> Result<Value, ApiError> {
+        let url = format!("{}{}", self.base, path);
+        self.get_url(&url, path)
+    }
+
+    fn get_url(&self, url: &str, endpoint: &str) -> Result<Value, ApiError> {
+        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, endpoint, |tok| {
+            self.agent
+                .get(url)
+                .header("Authorization", &format!("Bearer {}", tok.expose()))
+                .header("client-request-id", &new_guid())
+                .header("Accept", "application/json")
+                .call()
+        })?;
+        if (200..300).contains(&reply.status) {
+            return serde_json::from_str(&reply.body).map_err(|e| ApiError::BadResponse {
+                endpoint: endpoint.to_owned(),
+                message: e.to_string(),
+            });
+        }
+        Err(graph_error(endpoint, &reply))
+    }
+
+    /// GET a collection and follow `@odata.nextLink` verbatim until absent.
+    pub fn get_all(&self, path: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut page = self.get(path)?;
+        loop {
+            let obj = match page {
+                Value::Object(o) => o,
+                _ => {
+                    return Err(ApiError::BadResponse {
+                        endpoint: path.to_owned(),
+                        message: "expected a JSON object".into(),
+                    })
+                }
+            };
+            if let Some(Value::Array(items)) = obj.get("value") {
+                out.extend(items.iter().filter_map(|v| v.as_object().cloned()));
+            } else {
+                return Err(ApiError::BadResponse {
+                    endpoint: path.to_owned(),
+                    message: "collection without `value`".into(),
+                });
+            }
+            let Some(next) = obj.get("@odata.nextLink").and_then(Value::as_str) else {
+                return Ok(out);
+            };
+            if !seen.insert(next.to_owned()) {
+                return Err(ApiError::RepeatingNextLink {
+                    endpoint: path.to_owned(),
+                    link: next.to_owned(),
+                });
+            }
+            page = self.get_url(next, path)?;
+        }
+    }
+}
+
+fn graph_error(endpoint: &str, reply: &Reply) -> ApiError {
+    let v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+    let err = &v["error"];
+    let code = err["code"].as_str().unwrap_or_default().to_owned();
+    let message = err["message"].as_str().unwrap_or_default().to_owned();
+    let request_id = err["innerError"]["request-id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| reply.request_id.clone());
+    if matches!(reply.status, 400 | 403) && is_licence_error(&code, &message) {
+        return ApiError::Licence {
+            endpoint: endpoint.to_owned(),
+            code,
+            message,
+        };
+    }
+    if reply.status == 403 {
+        return ApiError::Forbidden {
+            endpoint: endpoint.to_owned(),
+            permission: permission_for(endpoint).to_owned(),
+            code,
+            message,
+            request_id,
+        };
+    }
+    ApiError::Status {
+        endpoint: endpoint.to_owned(),
+        status: reply.status,
+        code,
+        message,
+        request_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_fractional() {
+        assert_eq!(
+            parse_retry_after("2.128"),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        for a in 1..20 {
+            assert!(backoff(a) <= Duration::from_secs(45));
+        }
+        assert!(backoff(1) >= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn permissions_per_endpoint() {
+        assert_eq!(
+            permission_for("/v1.0/identity/conditionalAccess/policies"),
+            "Policy.Read.All"
+        );
+        assert_eq!(
+            permission_for("/v1.0/reports/authenticationMethods/userRegistrationDetails"),
+            "AuditLog.Read.All"
+        );
+        assert_eq!(
+            permission_for("/v1.0/roleManagement/directory/roleAssignments?$expand=principal"),
+            "RoleManagement.Read.Directory"
+        );
+    }
+
+    /// A one-route server whose every answer is both a token response and a Graph page
+    /// pointing back at itself.
+    fn self_linking_server() -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let body = format!(
+            r#"{{"access_token":"t","expires_in":3600,"value":[{{"id":"1"}}],"@odata.nextLink":"{base}/v1.0/loop?$skiptoken=a"}}"#
+        );
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 65536];
+                let _ = conn.read(&mut buf);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        base
+    }
+
+    #[test]
+    fn repeating_next_link_is_an_error() {
+        let base = self_linking_server();
+        let settings = crate::auth::Settings::validate(crate::auth::RawSettings {
+            tenant: Some("t".into()),
+            client_id: Some("c".into()),
+            client_secret: Some(Secret::new("s")),
+            authority: Some(base.clone()),
+            graph_url: Some(base.clone()),
+            exchange_url: Some(base),
+        })
+        .unwrap();
+        let agent = crate::collect::agent();
+        let tokens = TokenProvider::new(settings, agent.clone());
+        let err = GraphClient::new(&tokens, agent)
+            .get_all("/v1.0/loop")
+            .unwrap_err();
+        assert!(matches!(err, ApiError::RepeatingNextLink { .. }), "{err}");
+    }
+}

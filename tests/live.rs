@@ -1,0 +1,463 @@
+//! Live collection end to end: the `m365guard collect` binary against the tenant emulator
+//! over real HTTP on 127.0.0.1 (scenario `contoso`, which serves
+//! `examples/contoso-compromised.json`).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider, GRAPH_SCOPE};
+use m365guard::exchange::ExchangeClient;
+use m365guard::graph::GraphClient;
+use m365guard::snapshot::model::{Snapshot, SourceId, SourceState};
+use m365guard_emulator::{spawn, Emulator, EmulatorConfig, Faults, Grants, Licences};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start() -> Emulator {
+    let cfg =
+        EmulatorConfig::from_scenario_file(&root().join("tests/emulator/scenarios/contoso.toml"))
+            .unwrap();
+    spawn(cfg).unwrap()
+}
+
+fn example() -> Snapshot {
+    let text = std::fs::read_to_string(root().join("examples/contoso-compromised.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    snapshot_text: Option<String>,
+}
+
+impl Run {
+    fn snapshot(&self) -> Snapshot {
+        m365guard::snapshot::io::parse(
+            Path::new("out.json"),
+            self.snapshot_text.as_deref().unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+fn collect(emu: &Emulator, secret: &str, extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot.json");
+    let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .arg("collect")
+        .arg("-o")
+        .arg(&out)
+        .args(extra)
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .env("AZURE_TENANT_ID", emu.tenant_id())
+        .env("AZURE_CLIENT_ID", emu.client_id())
+        .env("AZURE_CLIENT_SECRET", secret)
+        .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
+        .env("M365GUARD_GRAPH_URL", &emu.base_url)
+        .env("M365GUARD_EXCHANGE_URL", &emu.base_url)
+        .output()
+        .unwrap();
+    let snapshot_text = std::fs::read_to_string(&out).ok();
+    if snapshot_text.is_some() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "snapshot must be private");
+    }
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        snapshot_text,
+    }
+}
+
+fn secret(emu: &Emulator) -> String {
+    emu.client_secret().unwrap()
+}
+
+#[test]
+fn collects_contoso_like_the_example() {
+    let emu = start();
+    let run = collect(&emu, &secret(&emu), &[]);
+    // Three sources are not collected yet, so the result must never pass.
+    assert_eq!(run.code, 3, "stderr:\n{}", run.stderr);
+    let snap = run.snapshot();
+    let want = example();
+
+    assert_eq!(snap.tenant.id, want.tenant.id);
+    assert_eq!(snap.tenant.verified_domains, want.tenant.verified_domains);
+    assert_eq!(snap.tenant.default_domain, want.tenant.default_domain);
+    assert_eq!(
+        snap.collection.collector_app_id.as_deref(),
+        Some(emu.client_id().as_str())
+    );
+    // The scenario's service principal, read from our own token's `oid` claim.
+    assert_eq!(
+        snap.collection.collector_principal_id.as_deref(),
+        Some("b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e")
+    );
+
+    // Users: everything this version collects (per-user MFA comes later).
+    assert_eq!(snap.users.len(), want.users.len());
+    for (got, want) in snap.users.iter().zip(&want.users) {
+        let mut want = want.clone();
+        want.per_user_mfa_state = None;
+        // The emulator derives the report's `isAdmin` from live role assignments (as
+        // Microsoft does), which the hand-written example does not always mirror.
+        let mut got = got.clone();
+        if let (Some(g), Some(w)) = (got.mfa.as_mut(), want.mfa.as_ref()) {
+            g.is_admin = w.is_admin;
+        }
+        assert_eq!(got, want);
+    }
+
+    // Mailboxes: every example mailbox, forwarding without `smtp:`.
+    for want_mbx in &want.mailboxes {
+        let mut got = snap
+            .mailboxes
+            .iter()
+            .find(|m| m.user_principal_name == want_mbx.user_principal_name)
+            .unwrap_or_else(|| panic!("mailbox {} missing", want_mbx.user_principal_name))
+            .clone();
+        // Mailboxes without an Entra user (the example's shared mailboxes) are keyed by
+        // their Exchange object id instead.
+        if !want.users.iter().any(|u| u.id == want_mbx.id) {
+            assert_ne!(got.id, "");
+            got.id.clone_from(&want_mbx.id);
+        }
+        assert_eq!(&got, want_mbx);
+    }
+    let lena = snap
+        .mailboxes
+        .iter()
+        .find(|m| m.user_principal_name == "lena.fischer@contoso.com")
+        .unwrap();
+    assert_eq!(
+        lena.forwarding_smtp_address.as_deref(),
+        Some("lena.backup@gmail.com")
+    );
+    assert!(snap
+        .mailboxes
+        .iter()
+        .filter_map(|m| m.forwarding_smtp_address.as_deref())
+        .all(|a| !a.to_ascii_lowercase().starts_with("smtp:")));
+
+    assert_eq!(
+        snap.outbound_spam.restricted_senders,
+        want.outbound_spam.restricted_senders
+    );
+    assert_eq!(snap.outbound_spam.policies, want.outbound_spam.policies);
+    assert_eq!(snap.security_defaults, want.security_defaults);
+    assert_eq!(snap.conditional_access, want.conditional_access);
+    assert_eq!(snap.risky_users, want.risky_users);
+    assert_eq!(snap.roles.definitions, want.roles.definitions);
+    let ids = |a: &[m365guard::snapshot::model::RoleAssignment]| {
+        a.iter()
+            .map(|x| {
+                (
+                    x.id.clone(),
+                    x.role_definition_id.clone(),
+                    x.principal_id.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&snap.roles.assignments), ids(&want.roles.assignments));
+
+    for source in [
+        SourceId::Organization,
+        SourceId::Users,
+        SourceId::SignInActivity,
+        SourceId::MfaRegistration,
+        SourceId::SecurityDefaults,
+        SourceId::ConditionalAccess,
+        SourceId::Roles,
+        SourceId::Mailboxes,
+        SourceId::OutboundSpamPolicies,
+        SourceId::RestrictedSenders,
+        SourceId::RiskyUsers,
+    ] {
+        assert_eq!(snap.sources[&source].status, SourceState::Ok, "{source}");
+    }
+    for source in [
+        SourceId::PerUserMfa,
+        SourceId::RoleEligibility,
+        SourceId::InboxRules,
+    ] {
+        let st = &snap.sources[&source];
+        assert_eq!(st.status, SourceState::Error, "{source}");
+        assert_eq!(
+            st.reason.as_deref(),
+            Some("not collected by this version of m365guard")
+        );
+    }
+    assert_eq!(
+        snap.sources[&SourceId::Users].items,
+        want.users.len() as u64
+    );
+    assert!(run.stderr.contains("mailboxes"), "{}", run.stderr);
+    assert!(run.stderr.contains("inbox_rules"), "{}", run.stderr);
+}
+
+#[test]
+fn secret_and_tokens_never_leak() {
+    let emu = start();
+    let secret = secret(&emu);
+    // A missing permission makes the run print an error reason too.
+    let mut grants = Grants::full();
+    grants.graph.retain(|g| !g.starts_with("Policy."));
+    emu.set_grants(grants);
+    let run = collect(&emu, &secret, &[]);
+    let wrong = collect(&emu, "Wrong~Secret.Value_for_leak_test", &[]);
+    let everything = format!(
+        "{}{}{}{}{}",
+        run.stdout,
+        run.stderr,
+        run.snapshot_text.clone().unwrap(),
+        wrong.stdout,
+        wrong.stderr
+    );
+    assert!(!everything.contains(&secret));
+    assert!(!everything.contains("Wrong~Secret.Value_for_leak_test"));
+    // Emulator access tokens are JWT-shaped: any leaked token would start with `eyJ`.
+    assert!(!everything.contains("eyJ"), "{everything}");
+
+    // In process: the exact token in use must not appear in errors or Debug output.
+    let settings = in_process_settings(&emu);
+    let agent = m365guard::collect::agent();
+    let tokens = TokenProvider::new(settings, agent.clone());
+    let token = tokens.token(GRAPH_SCOPE).unwrap();
+    assert!(token.expose().starts_with("eyJ"));
+    let graph = GraphClient::new(&tokens, agent);
+    let err = graph
+        .get_all("/v1.0/identity/conditionalAccess/policies")
+        .unwrap_err();
+    let text = format!("{err} {err:?} {tokens:?} {token:?}");
+    assert!(text.contains("Policy.Read.All"), "{text}");
+    assert!(!text.contains(token.expose()), "{text}");
+    assert!(!text.contains(&secret), "{text}");
+}
+
+#[test]
+fn wrong_secret_is_a_clear_error() {
+    let emu = start();
+    let run = collect(&emu, "not-the-secret", &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("AADSTS7000215"), "{}", run.stderr);
+    assert!(run.stderr.contains("AZURE_CLIENT_SECRET"), "{}", run.stderr);
+    assert!(run.snapshot_text.is_none());
+}
+
+#[test]
+fn missing_graph_permission_fails_only_that_source() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.graph.retain(|g| g != "IdentityRiskyUser.Read.All");
+    emu.set_grants(grants);
+    let run = collect(&emu, &secret(&emu), &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let snap = run.snapshot();
+    let risky = &snap.sources[&SourceId::RiskyUsers];
+    assert_eq!(risky.status, SourceState::Error);
+    assert!(
+        risky
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("IdentityRiskyUser.Read.All"),
+        "{risky:?}"
+    );
+    assert!(run.stderr.contains("IdentityRiskyUser.Read.All"));
+    for source in [SourceId::Users, SourceId::Mailboxes, SourceId::Roles] {
+        assert_eq!(snap.sources[&source].status, SourceState::Ok, "{source}");
+    }
+    assert_eq!(snap.users.len(), example().users.len());
+}
+
+#[test]
+fn exchange_without_directory_role_names_global_reader() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.directory_roles.clear();
+    emu.set_grants(grants);
+    let run = collect(&emu, &secret(&emu), &[]);
+    let snap = run.snapshot();
+    let mailboxes = &snap.sources[&SourceId::Mailboxes];
+    assert_eq!(mailboxes.status, SourceState::Error);
+    assert!(
+        mailboxes
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("Global Reader"),
+        "{mailboxes:?}"
+    );
+    assert_eq!(snap.sources[&SourceId::Users].status, SourceState::Ok);
+}
+
+#[test]
+fn throttling_with_retry_after_recovers_to_the_same_snapshot() {
+    let emu = start();
+    let clean = collect(&emu, &secret(&emu), &[]).snapshot();
+    emu.set_faults(Faults {
+        rate_429: 0.25,
+        retry_after: Some("0.05".into()),
+        burst_503: 2,
+        ..Faults::default()
+    });
+    let run = collect(&emu, &secret(&emu), &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let mut throttled = run.snapshot();
+    assert!(
+        emu.requests().iter().any(|r| r.status == 429),
+        "the fault never fired"
+    );
+    throttled.collection.collected_at = clean.collection.collected_at;
+    assert_eq!(throttled, clean);
+}
+
+#[test]
+fn plain_http_is_refused_for_remote_hosts() {
+    let emu = start();
+    let run = collect(
+        &emu,
+        &secret(&emu),
+        &["--graph-url", "http://graph.example.com"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("https is required"), "{}", run.stderr);
+}
+
+#[test]
+fn unlicensed_tenant_degrades_to_unavailable() {
+    let emu = start();
+    emu.set_licences(Licences {
+        p1: false,
+        p2: false,
+    });
+    let run = collect(&emu, &secret(&emu), &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let snap = run.snapshot();
+    // Users are retried without signInActivity.
+    assert_eq!(snap.sources[&SourceId::Users].status, SourceState::Ok);
+    assert_eq!(snap.users.len(), example().users.len());
+    assert!(snap.users.iter().all(|u| u.last_sign_in.is_none()));
+    for source in [
+        SourceId::SignInActivity,
+        SourceId::MfaRegistration,
+        SourceId::ConditionalAccess,
+        SourceId::RiskyUsers,
+    ] {
+        let st = &snap.sources[&source];
+        assert_eq!(st.status, SourceState::Unavailable, "{source}: {st:?}");
+        assert!(st.reason.as_deref().unwrap().contains("licence"), "{st:?}");
+    }
+}
+
+#[test]
+fn small_pages_and_dropped_connections_give_the_same_snapshot() {
+    let emu = start();
+    let clean = collect(&emu, &secret(&emu), &[]).snapshot();
+    let mut options = emu.options();
+    options.graph_page_size = 3;
+    emu.set_options(options);
+    emu.set_faults(Faults {
+        drop_next: 2,
+        truncate_next: 1,
+        ..Faults::default()
+    });
+    let before = emu.request_count();
+    let mut paged = collect(&emu, &secret(&emu), &[]).snapshot();
+    // Many more requests: nextLinks were followed (Graph GET, Exchange POST).
+    assert!(emu.request_count() - before > 20);
+    let faults: Vec<_> = emu.requests().into_iter().filter_map(|r| r.fault).collect();
+    assert!(faults.iter().any(|f| f == "drop"), "{faults:?}");
+    assert!(faults.iter().any(|f| f == "truncate"), "{faults:?}");
+    paged.collection.collected_at = clean.collection.collected_at;
+    assert_eq!(paged, clean);
+}
+
+fn in_process_settings(emu: &Emulator) -> Settings {
+    Settings::validate(RawSettings {
+        tenant: Some(emu.tenant_id()),
+        client_id: Some(emu.client_id()),
+        client_secret: Some(Secret::new(secret(emu))),
+        authority: Some(emu.base_url.clone()),
+        graph_url: Some(emu.base_url.clone()),
+        exchange_url: Some(emu.base_url.clone()),
+    })
+    .unwrap()
+}
+
+#[test]
+fn exchange_paging_truncation_and_expired_cursor() {
+    let emu = start();
+    let agent = m365guard::collect::agent();
+    let tokens = TokenProvider::new(in_process_settings(&emu), agent.clone());
+    let exo = || ExchangeClient::new(&tokens, agent.clone());
+    let mailboxes = || serde_json::json!({"ResultSize": "Unlimited"});
+
+    let whole = exo().invoke("Get-Mailbox", mailboxes()).unwrap();
+    assert!(whole.len() > 8, "{}", whole.len());
+    assert!(whole.iter().all(|m| m.keys().all(|k| !k.contains('@'))));
+    let before = emu.request_count();
+    let paged = exo()
+        .with_page_size(4)
+        .invoke("Get-Mailbox", mailboxes())
+        .unwrap();
+    assert_eq!(paged, whole);
+    assert!(emu.request_count() - before >= (whole.len() as u64).div_ceil(4));
+
+    emu.set_faults(Faults {
+        exo_force_truncation: true,
+        ..Faults::default()
+    });
+    let err = exo()
+        .with_page_size(4)
+        .invoke("Get-Mailbox", mailboxes())
+        .unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    emu.set_faults(Faults {
+        exo_pagination_expired: true,
+        ..Faults::default()
+    });
+    let before = emu.requests().len();
+    let err = exo()
+        .with_page_size(4)
+        .invoke("Get-Mailbox", mailboxes())
+        .unwrap_err();
+    // Restarted once: first page + expired cursor, twice.
+    let statuses: Vec<u16> = emu.requests()[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 400, 200, 400]);
+    // The text comes from innererror.internalexception.message, not "Invalid Operation".
+    assert!(
+        err.to_string()
+            .contains("Expired or Invalid pagination request"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_auditlog_permission_keeps_the_user_list() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.graph.retain(|g| g != "AuditLog.Read.All");
+    emu.set_grants(grants);
+    let run = collect(&emu, &secret(&emu), &[]);
+    let snap = run.snapshot();
+    assert_eq!(snap.sources[&SourceId::Users].status, SourceState::Ok);
+    assert_eq!(snap.users.len(), example().users.len());
+    for source in [SourceId::SignInActivity, SourceId::MfaRegistration] {
+        let st = &snap.sources[&source];
+        assert_eq!(st.status, SourceState::Error, "{source}");
+        assert!(
+            st.reason.as_deref().unwrap().contains("AuditLog.Read.All"),
+            "{st:?}"
+        );
+    }
+}
