@@ -523,3 +523,38 @@ fn since_refuses_a_run_of_another_tenant() {
         run.stderr
     );
 }
+
+#[test]
+fn a_rule_outside_the_baseline_is_an_error_not_an_empty_pass() {
+    let run = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "--baseline",
+        "roadmap-30d",
+        "--rule",
+        "user_without_mfa"
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("--rule user_without_mfa is not part of baseline roadmap-30d"),
+        "{}",
+        run.stderr
+    );
+    // Inside the baseline it narrows the selection.
+    let run = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "--baseline",
+        "roadmap-30d",
+        "--rule",
+        "restricted_sender",
+        "--format",
+        "json"
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["rules"].as_array().unwrap().len(), 1);
+}

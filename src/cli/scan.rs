@@ -118,8 +118,14 @@ fn settings(args: &ScanArgs, pack: &Pack) -> anyhow::Result<(ScanSettings, Optio
         set.validate(&pack.rule_ids())?;
         let selected = set.select(&name)?;
         only_rules = Some(match only_rules {
-            // --rule narrows a baseline further.
-            Some(rules) => rules.into_iter().filter(|r| selected.contains(r)).collect(),
+            // --rule narrows a baseline further; a rule outside it would silently evaluate
+            // nothing, so it is an error rather than an empty (passing) scan.
+            Some(rules) => {
+                if let Some(outside) = rules.iter().find(|r| !selected.contains(r)) {
+                    anyhow::bail!("--rule {outside} is not part of baseline {name}");
+                }
+                rules
+            }
             None => selected,
         });
         baseline = Some(name);
