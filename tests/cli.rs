@@ -558,3 +558,35 @@ fn a_rule_outside_the_baseline_is_an_error_not_an_empty_pass() {
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["rules"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn an_optional_source_that_failed_makes_the_rule_not_evaluated() {
+    // guest_in_privileged_role reads PIM eligibility when the tenant has it: no licence is
+    // fine (the rule still checks active assignments), a failed collection is not.
+    let dir = tempfile::tempdir().unwrap();
+    let status = |state: &str| {
+        let mut snap = minimal_snapshot();
+        snap["sources"]["role_eligibility"] =
+            serde_json::json!({"status": state, "reason": "test", "items": 0});
+        write(dir.path(), "snap.json", &snap.to_string());
+        let run = run_in(
+            dir.path(),
+            &[
+                "scan",
+                "--snapshot",
+                "snap.json",
+                "--rule",
+                "guest_in_privileged_role",
+                "--format",
+                "json",
+            ],
+        );
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stderr);
+        (
+            run.code,
+            json["rules"][0]["status"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(status("unavailable"), (0, "passed".to_owned()));
+    assert_eq!(status("error"), (3, "not_evaluated".to_owned()));
+}

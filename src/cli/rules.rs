@@ -64,7 +64,12 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
 
 /// The fixed-section rule documentation shown by `rules explain`.
 pub fn explain(m: &RuleMeta) -> String {
-    let sources: Vec<&str> = m.sources.iter().map(|s| s.as_str()).collect();
+    let mut sources: Vec<String> = m.sources.iter().map(|s| s.as_str().to_owned()).collect();
+    sources.extend(
+        m.optional_sources
+            .iter()
+            .map(|s| format!("{s} (when licensed)")),
+    );
     let fix = match m.fix_action {
         Some(action) => format!("{} (`m365guard fix plan --rule {}`)", action.as_str(), m.id),
         None => "none (manual remediation)".to_owned(),

@@ -98,6 +98,18 @@ pub fn source_gate(rule: &Rule, snapshot: &Snapshot) -> Option<RuleStatus> {
             },
         }
     }
+    for source in &rule.meta.optional_sources {
+        if let Some(status) = snapshot.sources.get(source) {
+            if status.status == SourceState::Error {
+                return Some(RuleStatus::NotEvaluated {
+                    reason: format!(
+                        "source `{source}` failed to collect: {}",
+                        status.reason.as_deref().unwrap_or("no reason recorded")
+                    ),
+                });
+            }
+        }
+    }
     if unavailable.is_empty() {
         None
     } else {

@@ -100,6 +100,10 @@ pub struct RuleMeta {
     pub roadmap_phase: RoadmapPhase,
     /// Snapshot sources the rule reads; their status decides not-evaluated / not-applicable.
     pub sources: Vec<SourceId>,
+    /// Sources the rule also reads when the tenant has them: `unavailable` (no licence) is
+    /// fine, but `error` (failed collection) makes the rule not evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub optional_sources: Vec<SourceId>,
     /// What it checks.
     pub description: String,
     /// Why it matters.
