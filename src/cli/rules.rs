@@ -71,7 +71,10 @@ pub fn explain(m: &RuleMeta) -> String {
             .map(|s| format!("{s} (when licensed)")),
     );
     let fix = match m.fix_action {
-        Some(action) => format!("{} (`m365guard fix plan --rule {}`)", action.as_str(), m.id),
+        Some(action) => format!(
+            "{} (fix mode is not released yet; apply the remediation below by hand)",
+            action.as_str()
+        ),
         None => "none (manual remediation)".to_owned(),
     };
     let mut text = format!(

@@ -328,6 +328,7 @@ mod tests {
                 area: Area::Identity,
                 roadmap_phase: RoadmapPhase::Days30,
                 sources: vec![SourceId::Users],
+                optional_sources: Vec::new(),
                 description: "d".into(),
                 rationale: "r".into(),
                 remediation: "m".into(),

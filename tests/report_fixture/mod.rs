@@ -36,6 +36,7 @@ pub fn rule(
         area,
         roadmap_phase: phase,
         sources,
+        optional_sources: Vec::new(),
         description: format!("Checks that {}.", title.to_lowercase()),
         rationale: format!("Attackers abuse this after a mailbox compromise ({id})."),
         remediation: format!("Correct the setting for every resource listed ({id})."),
