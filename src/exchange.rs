@@ -54,9 +54,21 @@ impl<'a> ExchangeClient<'a> {
         cmdlet: &str,
         parameters: Value,
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
-        match self.invoke_once(cmdlet, &parameters) {
+        self.invoke_anchored(cmdlet, parameters, &self.anchor)
+    }
+
+    /// Like [`invoke`](Self::invoke) with an explicit `X-AnchorMailbox` (`UPN:<upn>` for
+    /// per-mailbox cmdlets such as Get-InboxRule, so the request lands on that mailbox's
+    /// server instead of the system mailbox's).
+    pub fn invoke_anchored(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+        anchor: &str,
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        match self.invoke_once(cmdlet, &parameters, anchor) {
             Err(ApiError::Exchange { message, .. }) if message.contains(PAGINATION_EXPIRED) => {
-                self.invoke_once(cmdlet, &parameters)
+                self.invoke_once(cmdlet, &parameters, anchor)
             }
             other => other,
         }
@@ -66,6 +78,7 @@ impl<'a> ExchangeClient<'a> {
         &self,
         cmdlet: &str,
         parameters: &Value,
+        anchor: &str,
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
         let body =
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}).to_string();
@@ -82,7 +95,7 @@ impl<'a> ExchangeClient<'a> {
                     .header("Content-Type", "application/json")
                     .header("X-CmdletName", cmdlet)
                     .header("Prefer", &prefer)
-                    .header("X-AnchorMailbox", &self.anchor)
+                    .header("X-AnchorMailbox", anchor)
                     .header("connection-id", &self.connection_id)
                     .header("client-request-id", &new_guid())
                     .header("X-ResponseFormat", "json")

@@ -2,13 +2,14 @@
 //! over real HTTP on 127.0.0.1 (scenario `contoso`, which serves
 //! `examples/contoso-compromised.json`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider, GRAPH_SCOPE};
 use m365guard::exchange::ExchangeClient;
 use m365guard::graph::GraphClient;
-use m365guard::snapshot::model::{Snapshot, SourceId, SourceState};
+use m365guard::snapshot::model::{InboxRule, Snapshot, SourceId, SourceState};
 use m365guard_emulator::{spawn, Emulator, EmulatorConfig, Faults, Grants, Licences};
 
 fn root() -> PathBuf {
@@ -75,6 +76,44 @@ fn collect(emu: &Emulator, secret: &str, extra: &[&str]) -> Run {
     }
 }
 
+type RuleTuple = (
+    String,
+    String,
+    bool,
+    Vec<String>,
+    Vec<String>,
+    Option<String>,
+    bool,
+    bool,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+);
+
+fn rule_tuples(rules: &[InboxRule]) -> BTreeSet<RuleTuple> {
+    rules
+        .iter()
+        .map(|r| {
+            (
+                r.mailbox_upn.clone(),
+                r.name.clone(),
+                r.enabled,
+                r.actions.forward_to.clone(),
+                r.actions.redirect_to.clone(),
+                r.actions
+                    .move_to_folder
+                    .as_ref()
+                    .and_then(|f| f.name.clone()),
+                r.actions.delete,
+                r.actions.mark_as_read,
+                r.conditions.subject_contains.clone(),
+                r.conditions.body_contains.clone(),
+                r.conditions.subject_or_body_contains.clone(),
+            )
+        })
+        .collect()
+}
+
 fn secret(emu: &Emulator) -> String {
     emu.client_secret().unwrap()
 }
@@ -83,7 +122,7 @@ fn secret(emu: &Emulator) -> String {
 fn collects_contoso_like_the_example() {
     let emu = start();
     let run = collect(&emu, &secret(&emu), &[]);
-    // Three sources are not collected yet, so the result must never pass.
+    // Two sources are not collected yet, so the result must never pass.
     assert_eq!(run.code, 3, "stderr:\n{}", run.stderr);
     let snap = run.snapshot();
     let want = example();
@@ -183,11 +222,35 @@ fn collects_contoso_like_the_example() {
     ] {
         assert_eq!(snap.sources[&source].status, SourceState::Ok, "{source}");
     }
-    for source in [
-        SourceId::PerUserMfa,
-        SourceId::RoleEligibility,
-        SourceId::InboxRules,
-    ] {
+    assert_eq!(snap.sources[&SourceId::InboxRules].status, SourceState::Ok);
+    assert_eq!(
+        snap.sources[&SourceId::InboxRules].items,
+        snap.inbox_rules.len() as u64
+    );
+    // Inbox rules, compared on what Get-InboxRule can show. Not compared: ids of the
+    // example's Graph-sourced rules (Exchange reports its own RuleIdentity for them) and
+    // move_to_folder.id (a Graph folder id in the example, an Exchange path here).
+    assert_eq!(
+        rule_tuples(&snap.inbox_rules),
+        rule_tuples(&want.inbox_rules)
+    );
+    assert!(snap.inbox_rules.iter().all(|r| r.source
+        == m365guard::snapshot::model::RuleSource::Exchange
+        && r.id == format!("{}/{}", r.mailbox_id, r.rule_id)
+        && r.name != "Junk E-Mail Rule"));
+    let dot = snap
+        .inbox_rules
+        .iter()
+        .find(|r| r.mailbox_upn == "lena.fischer@contoso.com" && r.name == ".")
+        .expect("lena's \".\" rule");
+    assert_eq!(dot.rule_id, "4727603405627269121");
+    assert_eq!(
+        dot.exchange_identity.as_deref(),
+        Some("lena.fischer\\4727603405627269121")
+    );
+    let folder = dot.actions.move_to_folder.as_ref().unwrap();
+    assert_eq!(folder.well_known_name.as_deref(), Some("rssfeeds"));
+    for source in [SourceId::PerUserMfa, SourceId::RoleEligibility] {
         let st = &snap.sources[&source];
         assert_eq!(st.status, SourceState::Error, "{source}");
         assert_eq!(
@@ -460,4 +523,159 @@ fn missing_auditlog_permission_keeps_the_user_list() {
             "{st:?}"
         );
     }
+}
+
+/// Run `m365guard` with `args` and return the JSON report written into `out`.
+fn scan_json(
+    args: &[&str],
+    out: &Path,
+    env: &[(&str, String)],
+) -> (i32, serde_json::Value, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(args)
+        .args(["-f", "json", "-q", "--out"])
+        .arg(out)
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let text = std::fs::read_to_string(out.join("m365guard.json"))
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"));
+    (
+        output.status.code().unwrap_or(-1),
+        serde_json::from_str(&text).unwrap(),
+        stderr,
+    )
+}
+
+/// (rule id, resource id) of every finding whose rule id starts with one of `prefixes`.
+fn findings(report: &serde_json::Value, prefixes: &[&str]) -> BTreeSet<(String, String)> {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .filter(|(rule, _)| prefixes.iter().any(|p| rule.starts_with(p)))
+        .collect()
+}
+
+/// Make lena's "." rule what an attacker leaves behind: hidden from Outlook/Graph and
+/// forwarding to an outside address (the contract's Get-InboxRule fixture).
+fn hide_and_forward_dot_rule(emu: &Emulator) {
+    let mut st = emu.state();
+    let lena = st.find_mailbox_mut("lena.fischer@contoso.com").unwrap();
+    let dot = lena.rules.iter_mut().find(|r| r.name == ".").unwrap();
+    dot.hidden = true;
+    dot.forward_to = vec![m365guard_emulator::state::Recipient {
+        name: "Mallory".into(),
+        address: "Mallory@Evil-Mail.example".into(),
+    }];
+}
+
+#[test]
+fn hidden_forwarding_rule_is_collected_and_scanned() {
+    let emu = start();
+    hide_and_forward_dot_rule(&emu);
+    let run = collect(&emu, &secret(&emu), &[]);
+    let snap = run.snapshot();
+    assert_eq!(snap.sources[&SourceId::InboxRules].status, SourceState::Ok);
+    let dot = snap
+        .inbox_rules
+        .iter()
+        .find(|r| r.mailbox_upn == "lena.fischer@contoso.com" && r.name == ".")
+        .expect("the hidden rule is collected");
+    assert!(dot.hidden, "{dot:?}");
+    assert_eq!(dot.actions.forward_to, ["mallory@evil-mail.example"]);
+    // Only the rule made hidden is reported hidden (the built-in junk rule is dropped).
+    assert!(snap.inbox_rules.iter().all(|r| !r.hidden || r.name == "."));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snapshot.json");
+    std::fs::write(&file, run.snapshot_text.as_deref().unwrap()).unwrap();
+    let (_, report, stderr) = scan_json(
+        &["scan", "--snapshot", file.to_str().unwrap()],
+        &dir.path().join("report"),
+        &[],
+    );
+    let got = findings(&report, &["inbox_rule_"]);
+    for rule in ["inbox_rule_hides_mail", "inbox_rule_external_forwarding"] {
+        assert!(
+            got.contains(&(rule.to_owned(), dot.id.clone())),
+            "{rule} for lena's rule missing: {got:?}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn scan_tenant_collects_then_scans_like_scan_snapshot() {
+    let emu = start();
+    hide_and_forward_dot_rule(&emu);
+    let env = [
+        ("AZURE_CLIENT_ID", emu.client_id()),
+        ("AZURE_CLIENT_SECRET", secret(&emu)),
+        ("M365GUARD_AUTHORITY_HOST", emu.base_url.clone()),
+        ("M365GUARD_GRAPH_URL", emu.base_url.clone()),
+        ("M365GUARD_EXCHANGE_URL", emu.base_url.clone()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let tenant = emu.tenant_id();
+    let (code, live, stderr) = scan_json(&["scan", "--tenant", &tenant], &out, &env);
+    // per_user_mfa and role_eligibility are not collected yet: never a pass.
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("inbox_rules"), "{stderr}");
+
+    let written = out.join("snapshot.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&written).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "snapshot must be private");
+    let snap =
+        m365guard::snapshot::io::parse(&written, &std::fs::read_to_string(&written).unwrap())
+            .unwrap();
+    assert!(snap.inbox_rules.iter().any(|r| r.name == "." && r.hidden));
+
+    let (code2, offline, _) = scan_json(
+        &["scan", "--snapshot", written.to_str().unwrap()],
+        &dir.path().join("offline"),
+        &[],
+    );
+    assert_eq!(code2, code);
+    let prefixes = ["inbox_rule_", "mailbox_external_forwarding"];
+    let got = findings(&live, &prefixes);
+    assert_eq!(got, findings(&offline, &prefixes));
+    for rule in [
+        "inbox_rule_hides_mail",
+        "inbox_rule_external_forwarding",
+        "mailbox_external_forwarding",
+    ] {
+        assert!(got.iter().any(|(r, _)| r == rule), "{rule}: {got:?}");
+    }
+}
+
+#[test]
+fn scan_needs_exactly_one_of_snapshot_and_tenant() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+            .args(args)
+            .env_remove("AZURE_TENANT_ID")
+            .output()
+            .unwrap()
+    };
+    let both = run(&["scan", "--snapshot", "x.json", "--tenant", "t"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+    let neither = run(&["scan"]);
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&neither.stderr).contains("--snapshot FILE or --tenant"));
+    let no_out = run(&["scan", "--tenant", "t"]);
+    assert_eq!(no_out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_out.stderr).contains("--tenant needs --out DIR"));
 }

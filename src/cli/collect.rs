@@ -2,22 +2,31 @@
 //! and Exchange, write it (stable layout, mode 0600) and summarise each source on stderr.
 //! The secret is read only from `AZURE_CLIENT_SECRET`, never from a flag.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::auth::{RawSettings, Secret, Settings};
 use crate::findings::ExitStatus;
-use crate::snapshot::model::SourceState;
+use crate::snapshot::model::{Snapshot, SourceState};
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
     /// Where to write the snapshot.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Tenant id (GUID) or verified domain.
-    #[arg(long, env = "AZURE_TENANT_ID")]
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How to reach the tenant; shared by `collect` and `scan --tenant`.
+#[derive(Debug, Default, Args)]
+pub struct ConnectionArgs {
+    /// Tenant id (GUID) or verified domain [env: AZURE_TENANT_ID].
+    // Read from the environment in `settings`, not by clap: `scan` must be able to tell
+    // an explicit --tenant (which conflicts with --snapshot) from an ambient variable.
+    #[arg(long)]
     pub tenant: Option<String>,
     /// App (client) id of the app registration. The secret comes from AZURE_CLIENT_SECRET.
     #[arg(long, env = "AZURE_CLIENT_ID")]
@@ -34,30 +43,54 @@ pub struct CollectArgs {
     pub exchange_url: Option<String>,
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl ConnectionArgs {
+    /// The tenant from --tenant or AZURE_TENANT_ID.
+    pub fn tenant(&self) -> Option<String> {
+        self.tenant.clone().or_else(|| env("AZURE_TENANT_ID"))
+    }
+
+    pub fn settings(self) -> anyhow::Result<Settings> {
+        let raw = RawSettings {
+            tenant: self.tenant(),
+            client_id: self.client_id,
+            client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
+            authority: self
+                .authority_host
+                .or_else(|| env("M365GUARD_AUTHORITY_HOST"))
+                .or_else(|| env("AZURE_AUTHORITY_HOST")),
+            graph_url: self.graph_url,
+            exchange_url: self.exchange_url,
+        };
+        Settings::validate(raw).context("invalid collection settings")
+    }
+}
+
 pub fn run(args: CollectArgs) -> anyhow::Result<ExitStatus> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let raw = RawSettings {
-        tenant: args.tenant,
-        client_id: args.client_id,
-        client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
-        authority: args
-            .authority_host
-            .or_else(|| env("M365GUARD_AUTHORITY_HOST"))
-            .or_else(|| env("AZURE_AUTHORITY_HOST")),
-        graph_url: args.graph_url,
-        exchange_url: args.exchange_url,
-    };
-    let settings = Settings::validate(raw).context("invalid collection settings")?;
+    let snapshot = collect_to(args.connection, &args.output)?;
+    Ok(summarise(&snapshot))
+}
+
+/// Collect a snapshot and write it to `output` (stable layout, mode 0600).
+pub fn collect_to(connection: ConnectionArgs, output: &Path) -> anyhow::Result<Snapshot> {
+    let settings = connection.settings()?;
     let tenant = settings.tenant.clone();
     let mut snapshot = crate::collect::collect(settings)
         .with_context(|| format!("cannot sign in to tenant {tenant}"))?;
-    crate::snapshot::io::write(&args.output, &mut snapshot)?;
-
+    crate::snapshot::io::write(output, &mut snapshot)?;
     eprintln!(
         "collected tenant {} → {}",
         snapshot.tenant.id,
-        args.output.display()
+        output.display()
     );
+    Ok(snapshot)
+}
+
+/// Print each source's status on stderr; `Incomplete` when any source is in error.
+pub fn summarise(snapshot: &Snapshot) -> ExitStatus {
     let mut status = ExitStatus::Compliant;
     for (source, st) in &snapshot.sources {
         let state = match st.status {
@@ -80,5 +113,5 @@ pub fn run(args: CollectArgs) -> anyhow::Result<ExitStatus> {
     if status == ExitStatus::Incomplete {
         eprintln!("some sources are in error: a scan of this snapshot will not pass (exit 3)");
     }
-    Ok(status)
+    status
 }

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use chrono::Utc;
 
+use super::collect::ConnectionArgs;
 use crate::baseline::BaselineSet;
 use crate::config::{self, Config};
 use crate::findings::{ExitStatus, Severity};
@@ -42,8 +43,12 @@ impl From<FailOn> for Severity {
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// Snapshot file to evaluate (from `m365guard collect` or `examples/`).
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: PathBuf,
+    #[arg(long, value_name = "FILE", conflicts_with = "tenant")]
+    pub snapshot: Option<PathBuf>,
+    /// Instead of --snapshot: collect the tenant live (like `collect`), write the snapshot
+    /// to <--out>/snapshot.json and scan that.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Extra rule pack directories, evaluated with the built-in pack.
     #[arg(long = "policies", value_name = "DIR")]
     pub policies: Vec<PathBuf>,
@@ -152,11 +157,36 @@ fn settings(args: &ScanArgs, pack: &Pack) -> anyhow::Result<(ScanSettings, Optio
     Ok((settings, config))
 }
 
-pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
+/// Where the snapshot comes from. An explicit --snapshot wins over an ambient
+/// AZURE_TENANT_ID, so scanning a file never signs in by surprise.
+fn snapshot_path(args: &mut ScanArgs) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.snapshot {
+        return Ok(path.clone());
+    }
+    if args.connection.tenant().is_none() {
+        anyhow::bail!("scan needs --snapshot FILE or --tenant ID (or AZURE_TENANT_ID)");
+    }
+    let Some(out) = args.out.clone() else {
+        anyhow::bail!(
+            "--tenant needs --out DIR: the collected snapshot is written there as snapshot.json"
+        );
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let path = out.join("snapshot.json");
+    let connection = std::mem::take(&mut args.connection);
+    let snapshot = super::collect::collect_to(connection, &path)?;
+    super::collect::summarise(&snapshot);
+    Ok(path)
+}
+
+pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let outputs = validate_outputs(&args)?;
     let pack = pack::load(&args.policies, Builtin::All)?;
     let (settings, config) = settings(&args, &pack)?;
-    let output = engine::scan_file(&args.snapshot, &pack, &settings)?;
+    // Collect only after the options are known to be valid: no sign-in for a typo.
+    let snapshot = snapshot_path(&mut args)?;
+    let output = engine::scan_file(&snapshot, &pack, &settings)?;
     let mut result = output.result;
     if let Some(config) = &config {
         config::apply(

@@ -18,6 +18,7 @@ use crate::snapshot::model::{
 };
 
 mod conditional_access;
+mod inbox_rules;
 mod mailboxes;
 mod mfa_registration;
 mod organization;
@@ -109,14 +110,11 @@ pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     conditional_access::collect(&mut ctx);
     roles::collect(&mut ctx);
     mailboxes::collect(&mut ctx);
+    inbox_rules::collect(&mut ctx);
     outbound_spam::collect(&mut ctx);
     restricted_senders::collect(&mut ctx);
     risky_users::collect(&mut ctx);
-    for source in [
-        SourceId::PerUserMfa,
-        SourceId::RoleEligibility,
-        SourceId::InboxRules,
-    ] {
+    for source in [SourceId::PerUserMfa, SourceId::RoleEligibility] {
         ctx.set(source, SourceState::Error, NOT_COLLECTED, 0);
     }
     Ok(ctx.snapshot)

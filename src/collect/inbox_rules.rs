@@ -1,0 +1,354 @@
+//! Source `inbox_rules`: Exchange `Get-InboxRule -IncludeHidden` for every user and shared
+//! mailbox (Graph cannot see hidden rules, CONTRACT §5). Runs at most three requests at a
+//! time; one mailbox failing does not lose the others' rules, but marks the source `error`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{json, Map, Value};
+
+use super::{b, s, strings, Ctx};
+use crate::exchange::ExchangeClient;
+use crate::snapshot::model::{
+    FolderRef, InboxRule, Mailbox, RuleActions, RuleConditions, RuleSource, SourceId, SourceState,
+};
+
+/// Parallel Get-InboxRule calls: enough to hide latency, few enough to stay clear of
+/// Exchange's per-app concurrency budget.
+const WORKERS: usize = 3;
+
+/// Mailbox kinds whose rules matter; discovery, room and system mailboxes are skipped.
+const KINDS: [&str; 2] = ["UserMailbox", "SharedMailbox"];
+
+pub fn collect(ctx: &mut Ctx<'_>) {
+    let mailboxes_ok = ctx
+        .snapshot
+        .sources
+        .get(&SourceId::Mailboxes)
+        .is_some_and(|st| st.status == SourceState::Ok);
+    if !mailboxes_ok {
+        ctx.set(
+            SourceId::InboxRules,
+            SourceState::Error,
+            "the mailbox list was not collected, so no mailbox's rules could be read",
+            0,
+        );
+        return;
+    }
+    let targets: Vec<Mailbox> = ctx
+        .snapshot
+        .mailboxes
+        .iter()
+        .filter(|m| KINDS.contains(&m.recipient_type_details.as_str()))
+        .cloned()
+        .collect();
+    let results = fetch_all(&ctx.exchange, &targets);
+    let (rules, failure) = merge(&targets, results);
+    let items = rules.len() as u64;
+    ctx.snapshot.inbox_rules = rules;
+    match failure {
+        None => ctx.record(SourceId::InboxRules, Ok(items)),
+        // Partial data is kept, but the source must not pass as complete.
+        Some(reason) => ctx.set(SourceId::InboxRules, SourceState::Error, &reason, items),
+    }
+}
+
+/// All collected rules sorted by id, and the error reason when any mailbox failed.
+fn merge(
+    targets: &[Mailbox],
+    results: Vec<Result<Vec<InboxRule>, String>>,
+) -> (Vec<InboxRule>, Option<String>) {
+    let mut rules = Vec::new();
+    let mut failures = Vec::new();
+    for (mbx, result) in targets.iter().zip(results) {
+        match result {
+            Ok(mut r) => rules.append(&mut r),
+            Err(e) => failures.push(format!("{}: {e}", label(mbx))),
+        }
+    }
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    let reason = failures.first().map(|first| {
+        format!(
+            "Get-InboxRule failed for {} of {} mailboxes; first: {first}",
+            failures.len(),
+            targets.len()
+        )
+    });
+    (rules, reason)
+}
+
+fn label(m: &Mailbox) -> &str {
+    if m.user_principal_name.is_empty() {
+        &m.id
+    } else {
+        &m.user_principal_name
+    }
+}
+
+/// One result per target, in order.
+fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<InboxRule>, String>> {
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<Vec<InboxRule>, String>>> = vec![None; targets.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..WORKERS.min(targets.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(mbx) = targets.get(i) else {
+                            return done;
+                        };
+                        done.push((i, fetch(exo, mbx)));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            // A panicking worker leaves its slots empty; they are reported below.
+            if let Ok(done) = h.join() {
+                for (i, r) in done {
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("internal error: worker thread failed".into())))
+        .collect()
+}
+
+fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {
+    let who = label(mbx).to_owned();
+    let anchor = format!("UPN:{who}");
+    let call = |hidden: bool| {
+        exo.invoke_anchored(
+            "Get-InboxRule",
+            json!({"Mailbox": who, "IncludeHidden": hidden, "ResultSize": "Unlimited"}),
+            &anchor,
+        )
+        .map_err(|e| e.to_string())
+    };
+    let all = call(true)?;
+    // Get-InboxRule has no "hidden" property: a rule is hidden exactly when it shows up
+    // only with -IncludeHidden, so ask a second time without it and compare.
+    let visible: HashSet<String> = call(false)?.iter().filter_map(rule_identity).collect();
+    Ok(all
+        .iter()
+        .filter(|r| !built_in(r))
+        .filter_map(|r| map(mbx, r, &visible))
+        .collect())
+}
+
+/// The junk-mail rule and out-of-office templates exist in every mailbox and are managed
+/// by Exchange itself; reporting them would only be noise (CIPP filters them too).
+fn built_in(r: &Map<String, Value>) -> bool {
+    let name = s(r, "Name").unwrap_or_default();
+    name == "Junk E-Mail Rule" || name.starts_with("Microsoft.Exchange.OOF.")
+}
+
+/// `RuleIdentity` is a uint64 above 2^53; it may arrive as a JSON number or a string.
+fn rule_identity(r: &Map<String, Value>) -> Option<String> {
+    match r.get("RuleIdentity")? {
+        Value::String(t) if !t.is_empty() => Some(t.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn map(mbx: &Mailbox, r: &Map<String, Value>, visible: &HashSet<String>) -> Option<InboxRule> {
+    let rule_id = rule_identity(r)?;
+    let addrs = |key: &str| -> Vec<String> {
+        strings(r.get(key))
+            .iter()
+            .map(|a| address(a))
+            .filter(|a| !a.is_empty())
+            .collect()
+    };
+    let flag = |key: &str| b(r, key).unwrap_or(false);
+    Some(InboxRule {
+        id: format!("{}/{rule_id}", mbx.id),
+        mailbox_id: mbx.id.clone(),
+        mailbox_upn: mbx.user_principal_name.clone(),
+        hidden: !visible.contains(&rule_id),
+        rule_id,
+        exchange_identity: s(r, "Identity"),
+        source: RuleSource::Exchange,
+        name: s(r, "Name").unwrap_or_default(),
+        enabled: b(r, "Enabled").unwrap_or(true),
+        priority: r.get("Priority").and_then(Value::as_i64).unwrap_or(0),
+        in_error: flag("InError"),
+        actions: RuleActions {
+            forward_to: addrs("ForwardTo"),
+            redirect_to: addrs("RedirectTo"),
+            forward_as_attachment_to: addrs("ForwardAsAttachmentTo"),
+            move_to_folder: s(r, "MoveToFolder").map(|f| folder(&f)),
+            copy_to_folder: s(r, "CopyToFolder").map(|f| folder(&f)),
+            // Exchange's DeleteMessage moves mail to Deleted Items (Graph `delete`);
+            // SoftDeleteMessage sends it to Recoverable Items, out of the user's sight
+            // (Graph `permanentDelete`, Set-InboxRule docs).
+            delete: flag("DeleteMessage"),
+            permanent_delete: flag("SoftDeleteMessage"),
+            mark_as_read: flag("MarkAsRead"),
+            stop_processing_rules: flag("StopProcessingRules"),
+        },
+        conditions: RuleConditions {
+            subject_contains: strings(r.get("SubjectContainsWords")),
+            body_contains: strings(r.get("BodyContainsWords")),
+            subject_or_body_contains: strings(r.get("SubjectOrBodyContainsWords")),
+            from_addresses: addrs("From"),
+            sender_contains: strings(r.get("FromAddressContainsWords")),
+            header_contains: strings(r.get("HeaderContainsWords")),
+            recipient_contains: strings(r.get("RecipientAddressContainsWords")),
+            has_attachments: flag("HasAttachment"),
+        },
+    })
+}
+
+/// `"Name" [SMTP:addr]` (prefix in any case) or a bare address → lower-case address.
+/// Anything else (e.g. an `EX:` legacy DN) is kept verbatim, lower-cased, so a recipient
+/// is never silently dropped.
+pub fn address(display: &str) -> String {
+    let lower = display.trim().to_lowercase();
+    if let Some(start) = lower.find("smtp:") {
+        let rest = &lower[start + 5..];
+        let end = rest.find(']').unwrap_or(rest.len());
+        return rest[..end].trim().to_owned();
+    }
+    lower
+}
+
+/// Exchange `MoveToFolder` display string: `RSS Feeds` or `alias:\Inbox\RSS Feeds`.
+fn folder(raw: &str) -> FolderRef {
+    let name = raw
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(raw)
+        .trim()
+        .to_owned();
+    // Only the English names can be recognised here: Exchange returns display names, which
+    // are localised in non-English mailboxes (CONTRACT §16.3).
+    let well_known = match name.to_lowercase().as_str() {
+        "rss feeds" => Some("rssfeeds"),
+        "rss subscriptions" => Some("rsssubscriptions"),
+        "conversation history" => Some("conversationhistory"),
+        "notes" => Some("notes"),
+        "junk email" | "junk e-mail" => Some("junkemail"),
+        "archive" => Some("archive"),
+        "deleted items" => Some("deleteditems"),
+        _ => None,
+    };
+    FolderRef {
+        id: raw.to_owned(),
+        name: Some(name),
+        well_known_name: well_known.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_from_display_strings() {
+        assert_eq!(
+            address("\"Mallory\" [SMTP:Mallory@Evil-Mail.example]"),
+            "mallory@evil-mail.example"
+        );
+        assert_eq!(address("\"x\" [smtp:a@b.com]"), "a@b.com");
+        assert_eq!(address("smtp:A@B.com"), "a@b.com");
+        assert_eq!(address(" a@b.com "), "a@b.com");
+    }
+
+    #[test]
+    fn folders_keep_the_raw_path_and_name_the_last_component() {
+        let f = folder("lena.fischer:\\RSS Feeds");
+        assert_eq!(f.id, "lena.fischer:\\RSS Feeds");
+        assert_eq!(f.name.as_deref(), Some("RSS Feeds"));
+        assert_eq!(f.well_known_name.as_deref(), Some("rssfeeds"));
+        let f = folder("Junk E-mail");
+        assert_eq!(f.well_known_name.as_deref(), Some("junkemail"));
+        let f = folder("mbx:\\Inbox\\Newsletters");
+        assert_eq!(f.name.as_deref(), Some("Newsletters"));
+        assert_eq!(f.well_known_name, None);
+    }
+
+    fn mailbox(id: &str, upn: &str) -> Mailbox {
+        Mailbox {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            primary_smtp_address: None,
+            recipient_type_details: "UserMailbox".into(),
+            forwarding_smtp_address: None,
+            forwarding_address: None,
+            forwarding_address_smtp: None,
+            deliver_to_mailbox_and_forward: false,
+        }
+    }
+
+    #[test]
+    fn a_failed_mailbox_keeps_the_others_and_is_reported() {
+        let targets = [
+            mailbox("b", "b@contoso.com"),
+            mailbox("a", "a@contoso.com"),
+            mailbox("c", "c@contoso.com"),
+        ];
+        let rule = |mbx: &Mailbox, n: &str| {
+            let raw = json!({"Name": n, "RuleIdentity": n});
+            map(mbx, raw.as_object().unwrap(), &HashSet::new()).unwrap()
+        };
+        let results = vec![
+            Ok(vec![rule(&targets[0], "2"), rule(&targets[0], "1")]),
+            Err("HTTP 403: ErrorAccessDenied".to_owned()),
+            Ok(vec![rule(&targets[2], "3")]),
+        ];
+        let (rules, reason) = merge(&targets, results);
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["b/1", "b/2", "c/3"]);
+        assert_eq!(
+            reason.as_deref(),
+            Some("Get-InboxRule failed for 1 of 3 mailboxes; first: a@contoso.com: HTTP 403: ErrorAccessDenied")
+        );
+        let (_, none) = merge(&targets[..1], vec![Ok(Vec::new())]);
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn maps_a_contract_fixture_rule() {
+        let mbx = mailbox("u1", "lena@contoso.com");
+        let raw = json!({
+            "Name": ".", "Enabled": true, "Priority": 1,
+            "RuleIdentity": 4727603405627269121u64,
+            "ForwardTo": ["\"m\" [SMTP:M@evil.example]"], "RedirectTo": null,
+            "DeleteMessage": true, "SoftDeleteMessage": false, "MoveToFolder": null,
+            "MarkAsRead": true, "StopProcessingRules": true,
+            "SubjectOrBodyContainsWords": ["invoice"], "From": null, "InError": false,
+            "Identity": "lena\\4727603405627269121"
+        });
+        let r = map(&mbx, raw.as_object().unwrap(), &HashSet::new()).unwrap();
+        assert_eq!(r.id, "u1/4727603405627269121");
+        assert_eq!(r.rule_id, "4727603405627269121");
+        assert!(r.hidden, "absent from the non-hidden listing");
+        assert_eq!(r.actions.forward_to, ["m@evil.example"]);
+        assert!(r.actions.delete && r.actions.mark_as_read && !r.actions.permanent_delete);
+        // SoftDeleteMessage sends mail to Recoverable Items: Graph's permanentDelete.
+        let soft = json!({"Name": "s", "RuleIdentity": 7, "SoftDeleteMessage": true});
+        let soft = map(&mbx, soft.as_object().unwrap(), &HashSet::new()).unwrap();
+        assert!(soft.actions.permanent_delete && !soft.actions.delete);
+        assert_eq!(r.conditions.subject_or_body_contains, ["invoice"]);
+
+        let string_id = json!({"Name": "x", "RuleIdentity": "42"});
+        let visible: HashSet<String> = ["42".to_owned()].into();
+        let r = map(&mbx, string_id.as_object().unwrap(), &visible).unwrap();
+        assert_eq!(r.rule_id, "42");
+        assert!(!r.hidden);
+        assert!(built_in(
+            json!({"Name": "Microsoft.Exchange.OOF.KnownSenders.Template"})
+                .as_object()
+                .unwrap()
+        ));
+    }
+}
