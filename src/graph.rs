@@ -266,6 +266,53 @@ impl<'a> GraphClient<'a> {
         Err(graph_error(endpoint, &reply))
     }
 
+    /// A write (fix mode): `method` on `{graph}{path}` with an optional JSON body.
+    /// `permission` is the application permission the write needs; a 403 names it.
+    /// Returns the 2xx reply (status, request-id, body) or a typed error.
+    pub fn write(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        permission: &str,
+    ) -> Result<Reply, ApiError> {
+        let url = format!("{}{}", self.base, path);
+        let endpoint = format!("{method} {path}");
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, &endpoint, |tok| {
+            let builder = ureq::http::Request::builder()
+                .method(method)
+                .uri(&url)
+                .header("Authorization", format!("Bearer {}", tok.expose()))
+                .header("client-request-id", new_guid())
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json");
+            let request = builder
+                .body(text.clone())
+                .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+            self.agent.run(request)
+        })?;
+        if (200..300).contains(&reply.status) {
+            return Ok(reply);
+        }
+        Err(match graph_error(&endpoint, &reply) {
+            ApiError::Forbidden {
+                endpoint,
+                code,
+                message,
+                request_id,
+                ..
+            } => ApiError::Forbidden {
+                endpoint,
+                permission: permission.to_owned(),
+                code,
+                message,
+                request_id,
+            },
+            other => other,
+        })
+    }
+
     /// GET a collection and follow `@odata.nextLink` verbatim until absent.
     pub fn get_all(&self, path: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
         let mut out = Vec::new();
