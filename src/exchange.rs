@@ -3,17 +3,20 @@
 //! body, refuses truncated output, and digs the real error text out of Exchange's envelope.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
-use crate::graph::{new_guid, send_with_retry, ApiError};
+use crate::graph::limits::{Limits, Resource};
+use crate::graph::{new_guid, send_with_retry, ApiError, Gate};
 
 const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
 
 /// The well-known system mailbox used to anchor tenant-wide cmdlets.
 const SYSTEM_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
 
+#[derive(Clone)]
 pub struct ExchangeClient<'a> {
     tokens: &'a TokenProvider,
     agent: ureq::Agent,
@@ -21,6 +24,7 @@ pub struct ExchangeClient<'a> {
     anchor: String,
     connection_id: String,
     page_size: u32,
+    limits: Arc<Limits>,
 }
 
 impl<'a> ExchangeClient<'a> {
@@ -36,7 +40,18 @@ impl<'a> ExchangeClient<'a> {
             anchor: format!("APP:{SYSTEM_MAILBOX}@{}", s.tenant),
             connection_id: new_guid(),
             page_size: 1000,
+            limits: Arc::new(Limits::default()),
         }
+    }
+
+    /// Share one set of limits with the other clients of a run.
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The `Prefer: odata.maxpagesize` to ask for (1..=1000; Exchange's maximum is 1000).
@@ -87,8 +102,16 @@ impl<'a> ExchangeClient<'a> {
         let mut seen = HashSet::new();
         let mut url = self.url.clone();
         let prefer = format!("odata.maxpagesize={}", self.page_size);
+        // A per-mailbox cmdlet (anchored on `UPN:<upn>`) counts against that mailbox's
+        // concurrency limit.
+        let gate = Gate {
+            limits: &self.limits,
+            resource: Resource::Exchange,
+            mailbox: anchor.strip_prefix("UPN:"),
+            paced: None,
+        };
         loop {
-            let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, |tok| {
+            let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, &gate, |tok| {
                 self.agent
                     .post(&url)
                     .header("Authorization", &format!("Bearer {}", tok.expose()))

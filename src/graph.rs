@@ -2,14 +2,21 @@
 //!
 //! Owns: bearer auth per resource, retries (429/503/504 honouring `Retry-After`, dropped
 //! connections, bounded exponential back-off with jitter), typed errors that keep Graph's
-//! `code`, `message`, `request-id` and the endpoint, and `@odata.nextLink` paging.
+//! `code`, `message`, `request-id` and the endpoint, `@odata.nextLink` paging, JSON
+//! `$batch` ([`batch`]) and the client-side concurrency limits ([`limits`]).
+
+pub mod batch;
+pub mod limits;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::auth::{AuthError, Secret, TokenProvider, GRAPH_SCOPE};
+use batch::BatchRequest;
+use limits::{Limits, Resource};
 
 pub const MAX_RETRIES: u32 = 5;
 
@@ -112,13 +119,24 @@ pub(crate) fn new_guid() -> String {
     )
 }
 
+/// Where a request stands in the client-side limits: its resource budget, the mailbox it
+/// touches and its 1-rps family, if any.
+pub(crate) struct Gate<'a> {
+    pub limits: &'a Limits,
+    pub resource: Resource,
+    pub mailbox: Option<&'a str>,
+    pub paced: Option<&'static str>,
+}
+
 /// Send one request with retries. `send` makes a fresh request each attempt (with a
 /// current token); the caller interprets the final status. A 401 refreshes the token
-/// once without counting as a retry.
+/// once without counting as a retry. Each attempt waits for room under `gate`; back-off
+/// sleeps do not hold it.
 pub(crate) fn send_with_retry(
     tokens: &TokenProvider,
     scope: &str,
     endpoint: &str,
+    gate: &Gate<'_>,
     mut send: impl FnMut(&Secret) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Reply, ApiError> {
     let mut last = String::new();
@@ -126,6 +144,9 @@ pub(crate) fn send_with_retry(
     let mut attempt = 0;
     while attempt <= MAX_RETRIES {
         let token = tokens.token(scope)?;
+        let entered = gate
+            .limits
+            .enter(gate.resource, gate.mailbox, gate.paced);
         let wait = match send(&token) {
             Err(e) => {
                 last = format!("connection error: {e}");
@@ -178,6 +199,7 @@ pub(crate) fn send_with_retry(
                 }
             }
         };
+        drop(entered);
         attempt += 1;
         if attempt <= MAX_RETRIES {
             std::thread::sleep(wait);
@@ -226,10 +248,16 @@ fn is_licence_error(code: &str, message: &str) -> bool {
         || message.to_ascii_lowercase().contains("not licensed")
 }
 
+/// Batches in flight at once for per-user calls: each carries 20 requests, so a few
+/// already keep 80 items moving without spending Graph's per-tenant budget in bursts.
+pub const BATCHES_IN_FLIGHT: usize = 4;
+
+#[derive(Clone)]
 pub struct GraphClient<'a> {
     tokens: &'a TokenProvider,
     agent: ureq::Agent,
     base: String,
+    limits: Arc<Limits>,
 }
 
 impl<'a> GraphClient<'a> {
@@ -239,6 +267,26 @@ impl<'a> GraphClient<'a> {
             tokens,
             agent,
             base,
+            limits: Arc::new(Limits::default()),
+        }
+    }
+
+    /// Share one set of limits with the other clients of a run.
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn gate<'g>(&'g self, path: &'g str) -> Gate<'g> {
+        Gate {
+            limits: &self.limits,
+            resource: Resource::Graph,
+            mailbox: limits::mailbox_of(path),
+            paced: limits::paced_family(path),
         }
     }
 
@@ -249,7 +297,8 @@ impl<'a> GraphClient<'a> {
     }
 
     fn get_url(&self, url: &str, endpoint: &str) -> Result<Value, ApiError> {
-        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, endpoint, |tok| {
+        let gate = self.gate(url.strip_prefix(&self.base).unwrap_or(url));
+        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, endpoint, &gate, |tok| {
             self.agent
                 .get(url)
                 .header("Authorization", &format!("Bearer {}", tok.expose()))
@@ -279,7 +328,8 @@ impl<'a> GraphClient<'a> {
         let url = format!("{}{}", self.base, path);
         let endpoint = format!("{method} {path}");
         let text = body.map(Value::to_string).unwrap_or_default();
-        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, &endpoint, |tok| {
+        let gate = self.gate(path);
+        let reply = send_with_retry(self.tokens, GRAPH_SCOPE, &endpoint, &gate, |tok| {
             let builder = ureq::http::Request::builder()
                 .method(method)
                 .uri(&url)
@@ -347,6 +397,188 @@ impl<'a> GraphClient<'a> {
             }
             page = self.get_url(next, path)?;
         }
+    }
+}
+
+impl GraphClient<'_> {
+    /// Send up to [`batch::MAX_ITEMS`] requests as one `POST /{version}/$batch` and return
+    /// one result per request, in the order given (answers come back in any order and are
+    /// matched by id). Throttled items (429/503/504, or no answer at all) are resent — only
+    /// they, with the 424s that depended on them — after the largest `Retry-After` among
+    /// them, for at most [`MAX_RETRIES`] rounds. `Err` only when the batch itself failed.
+    pub fn batch(
+        &self,
+        version: &str,
+        requests: &[BatchRequest],
+    ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let endpoint = format!("POST /{version}/$batch");
+        if requests.len() > batch::MAX_ITEMS {
+            return Err(ApiError::BadResponse {
+                endpoint,
+                message: format!(
+                    "{} requests in one batch; Graph accepts at most {}",
+                    requests.len(),
+                    batch::MAX_ITEMS
+                ),
+            });
+        }
+        let url = format!("{}/{version}/$batch", self.base);
+        let mut results: Vec<Option<Result<Value, ApiError>>> =
+            requests.iter().map(|_| None).collect();
+        let mut pending: Vec<BatchRequest> = requests.to_vec();
+        let mut round = 0;
+        while !pending.is_empty() {
+            let refs: Vec<&BatchRequest> = pending.iter().collect();
+            let text = batch::request_body(&refs);
+            let gate = self.gate("/$batch");
+            let reply = send_with_retry(self.tokens, GRAPH_SCOPE, &endpoint, &gate, |tok| {
+                self.agent
+                    .post(&url)
+                    .header("Authorization", &format!("Bearer {}", tok.expose()))
+                    .header("client-request-id", &new_guid())
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "application/json")
+                    .send(text.as_str())
+            })?;
+            if !(200..300).contains(&reply.status) {
+                return Err(graph_error(&endpoint, &reply));
+            }
+            let answers =
+                batch::parse_response(&reply.body).map_err(|message| ApiError::BadResponse {
+                    endpoint: endpoint.clone(),
+                    message,
+                })?;
+            let again = batch::to_retry(&refs, &answers);
+            round += 1;
+            let exhausted = round > MAX_RETRIES;
+            for r in &pending {
+                let key = r.id.to_ascii_lowercase();
+                let retry = again.contains(&key);
+                if retry && !exhausted {
+                    continue;
+                }
+                let Some(slot) = requests
+                    .iter()
+                    .position(|q| q.id.eq_ignore_ascii_case(&r.id))
+                else {
+                    continue;
+                };
+                results[slot] = Some(match answers.get(&key) {
+                    Some(item) if (200..300).contains(&item.status) => Ok(item.body.clone()),
+                    Some(item) if retry => Err(ApiError::RetriesExhausted {
+                        endpoint: batch::endpoint(version, r),
+                        attempts: round,
+                        last: batch::item_error(version, r, item).to_string(),
+                    }),
+                    Some(item) => Err(batch::item_error(version, r, item)),
+                    None => Err(ApiError::RetriesExhausted {
+                        endpoint: batch::endpoint(version, r),
+                        attempts: round,
+                        last: "no answer for this item in the batch response".into(),
+                    }),
+                });
+            }
+            if exhausted || again.is_empty() {
+                break;
+            }
+            let throttled: Vec<&batch::BatchItem> =
+                again.iter().filter_map(|id| answers.get(id)).collect();
+            std::thread::sleep(batch::retry_delay(&throttled, round));
+            // Dependencies that succeeded are not resent: drop them from dependsOn.
+            let done: Vec<String> = pending
+                .iter()
+                .map(|r| r.id.to_ascii_lowercase())
+                .filter(|id| !again.contains(id))
+                .collect();
+            pending.retain(|r| again.contains(&r.id.to_ascii_lowercase()));
+            for r in &mut pending {
+                r.depends_on
+                    .retain(|d| !done.contains(&d.to_ascii_lowercase()));
+            }
+        }
+        Ok(results
+            .into_iter()
+            .zip(requests)
+            .map(|(r, req)| {
+                r.unwrap_or_else(|| {
+                    Err(ApiError::BadResponse {
+                        endpoint: batch::endpoint(version, req),
+                        message: "no result for this batch item".into(),
+                    })
+                })
+            })
+            .collect())
+    }
+
+    /// GET every path (relative to `version`, e.g. `/users/{id}/authentication/requirements`)
+    /// and return one result per path, in order. Batched 20 to a `$batch` with
+    /// [`BATCHES_IN_FLIGHT`] batches at a time; one plain GET after another when batching
+    /// is off (the serial baseline).
+    pub fn get_each(&self, version: &str, paths: &[String]) -> Vec<Result<Value, ApiError>> {
+        if !self.limits.batching() {
+            return paths
+                .iter()
+                .map(|p| self.get(&format!("/{version}{p}")))
+                .collect();
+        }
+        let requests: Vec<BatchRequest> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| BatchRequest::get(i.to_string(), p.clone()))
+            .collect();
+        let batches = batch::plan(requests);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut slots: Vec<Option<Result<Value, ApiError>>> = paths.iter().map(|_| None).collect();
+        let workers = BATCHES_IN_FLIGHT.min(self.limits.concurrency()).min(batches.len());
+        let done: Vec<Vec<(usize, Result<Value, ApiError>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = batches.get(b) else {
+                                return out;
+                            };
+                            let index = |r: &BatchRequest| r.id.parse::<usize>().unwrap_or(0);
+                            match self.batch(version, chunk) {
+                                Ok(results) => out.extend(chunk.iter().map(index).zip(results)),
+                                // The batch itself failed: its first item carries the error,
+                                // the others point at it.
+                                Err(e) => {
+                                    let mut e = Some(e);
+                                    for r in chunk {
+                                        let err = e.take().unwrap_or_else(|| ApiError::BadResponse {
+                                            endpoint: batch::endpoint(version, r),
+                                            message: "the $batch carrying this request failed".into(),
+                                        });
+                                        out.push((index(r), Err(err)));
+                                    }
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (i, r) in done.into_iter().flatten() {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        slots
+            .into_iter()
+            .zip(paths)
+            .map(|(r, p)| {
+                r.unwrap_or_else(|| {
+                    Err(ApiError::BadResponse {
+                        endpoint: format!("GET /{version}{p}"),
+                        message: "internal error: a batch worker failed".into(),
+                    })
+                })
+            })
+            .collect()
     }
 }
 

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod drift;
 pub mod exchange;
 pub mod findings;
+pub mod fix;
 pub mod graph;
 pub mod policy;
 pub mod profile;

@@ -172,6 +172,83 @@ fn toml_syntax_error() {
     insta::assert_snapshot!("syntax_error", error("[tenant]\nid = \"7c1d2e3f\n"));
 }
 
+// ---- [connection] ------------------------------------------------------------------------
+
+#[test]
+fn client_secret_in_the_file_is_refused_without_echoing_it() {
+    let message =
+        error("[connection]\nclient_id = \"abc\"\nclient_secret = \"Fake~Secret.Value_0123\"\n");
+    assert!(!message.contains("Fake~Secret"), "{message}");
+    insta::assert_snapshot!("connection_client_secret", message);
+    // Not echoed from a syntax error on that line either.
+    let message = error("[connection]\nclient_secret = \"Fake~Secret.Value_0123\n");
+    assert!(!message.contains("Fake~Secret"), "{message}");
+    assert!(message.starts_with("m365guard.toml:2:"), "{message}");
+}
+
+#[test]
+fn tenant_in_connection_points_at_the_tenant_section() {
+    insta::assert_snapshot!(
+        "connection_tenant",
+        error("[connection]\ntenant = \"contoso.onmicrosoft.com\"\n")
+    );
+}
+
+#[test]
+fn connection_url_must_be_https_unless_loopback() {
+    insta::assert_snapshot!(
+        "connection_insecure_url",
+        error("[connection]\ngraph_url = \"http://graph.example.com\"\n")
+    );
+}
+
+#[test]
+fn unknown_key_in_connection() {
+    insta::assert_snapshot!(
+        "connection_unknown_key",
+        error("[connection]\ncertificate_path = \"app.pem\"\n")
+    );
+}
+
+#[test]
+fn connection_settings_parse_and_the_certificate_is_relative_to_the_file() {
+    let text = r#"[tenant]
+id = "7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"
+
+[connection]
+client_id = "3f2a1b0c-9d8e-4f7a-b6c5-d4e3f2a1b0c9"
+certificate = "certs/app.pem"
+authority_host = "http://127.0.0.1:8080"
+graph_url = "https://graph.microsoft.us"
+exchange_url = "https://outlook.office365.us"
+"#;
+    let config = Config::parse(Path::new("/etc/m365guard/m365guard.toml"), text).unwrap();
+    let c = &config.connection;
+    assert_eq!(
+        c.client_id.as_deref(),
+        Some("3f2a1b0c-9d8e-4f7a-b6c5-d4e3f2a1b0c9")
+    );
+    assert_eq!(
+        c.certificate.as_deref(),
+        Some(Path::new("/etc/m365guard/certs/app.pem"))
+    );
+    assert_eq!(c.authority_host.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(c.graph_url.as_deref(), Some("https://graph.microsoft.us"));
+    assert_eq!(
+        c.exchange_url.as_deref(),
+        Some("https://outlook.office365.us")
+    );
+    let absolute = text.replace("certs/app.pem", "/secure/app.pem");
+    let config = Config::parse(Path::new("/etc/m365guard/m365guard.toml"), &absolute).unwrap();
+    assert_eq!(
+        config.connection.certificate.as_deref(),
+        Some(Path::new("/secure/app.pem"))
+    );
+    // No [connection]: nothing set.
+    let config = Config::parse(Path::new("m365guard.toml"), VALID_EXCEPTION).unwrap();
+    assert_eq!(config.connection, Default::default());
+}
+
 #[test]
 fn valid_exception_has_no_error() {
     let config = Config::parse(Path::new("m365guard.toml"), VALID_EXCEPTION).unwrap();

@@ -1,36 +1,75 @@
-//! `m365guard collect`: sign in with a client secret, collect a live snapshot from Graph
-//! and Exchange, write it (stable layout, mode 0600) and summarise each source on stderr.
-//! The secret is read only from `AZURE_CLIENT_SECRET`, never from a flag.
+//! `m365guard collect`: sign in (client secret, certificate, or workload identity
+//! federation), collect a live snapshot from Graph and Exchange, write it (stable layout,
+//! mode 0600) and summarise each source on stderr. The client secret is read only from
+//! `AZURE_CLIENT_SECRET`, never from a flag or m365guard.toml.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::auth::{RawSettings, Secret, Settings};
+use crate::auth::{RawCredentials, RawSettings, Secret, Settings};
+use crate::config::Config;
 use crate::findings::ExitStatus;
 use crate::snapshot::model::{Snapshot, SourceState};
 
+/// How the credential is chosen; shown by `collect --help` (README: live collection).
+pub const CREDENTIALS_HELP: &str = "\
+Credentials (exactly one is used):
+  1. a flag: --certificate PEM, or --github-oidc (not both);
+  2. else the environment, where exactly one of AZURE_CLIENT_SECRET,
+     AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE may be set
+     (several is an error: unset the others or pass a flag);
+  3. else `certificate` in the [connection] section of m365guard.toml.
+The client secret is read only from AZURE_CLIENT_SECRET, never from a flag or a file.
+Other settings: flag, else environment variable, else m365guard.toml
+([tenant] id; [connection] client_id, certificate, authority_host, graph_url, exchange_url).";
+
 #[derive(Debug, Args)]
+#[command(after_help = CREDENTIALS_HELP)]
 pub struct CollectArgs {
     /// Where to write the snapshot.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// m365guard.toml to read [tenant] and [connection] settings from.
+    /// Default: ./m365guard.toml when present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
 /// How to reach the tenant; shared by `collect` and `scan --tenant`.
+///
+/// Each setting comes from its flag, else its environment variable, else m365guard.toml.
+/// The credential is chosen separately (see `--help`): a flag (--certificate or
+/// --github-oidc) wins; else exactly one of AZURE_CLIENT_SECRET,
+/// AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE may be set (several is an
+/// error); else `[connection] certificate` from m365guard.toml.
 #[derive(Debug, Default, Args)]
 pub struct ConnectionArgs {
-    /// Tenant id (GUID) or verified domain [env: AZURE_TENANT_ID].
+    /// Tenant id (GUID) or verified domain [env: AZURE_TENANT_ID] [m365guard.toml: [tenant] id].
     // Read from the environment in `settings`, not by clap: `scan` must be able to tell
     // an explicit --tenant (which conflicts with --snapshot) from an ambient variable.
     #[arg(long)]
     pub tenant: Option<String>,
-    /// App (client) id of the app registration. The secret comes from AZURE_CLIENT_SECRET.
+    /// App (client) id of the app registration [m365guard.toml: [connection] client_id].
     #[arg(long, env = "AZURE_CLIENT_ID")]
     pub client_id: Option<String>,
+    /// Sign in with a certificate: a PEM file holding the certificate and its unencrypted
+    /// RSA private key (PKCS#8 or PKCS#1) [env: AZURE_CLIENT_CERTIFICATE_PATH]
+    /// [m365guard.toml: [connection] certificate]. The flag wins over any credential in the
+    /// environment; a client secret is only ever read from AZURE_CLIENT_SECRET.
+    // Read from the environment in `settings`, not by clap: a flag outranks ambient
+    // credentials, an environment variable does not, so the two must stay apart.
+    #[arg(long, value_name = "PEM")]
+    pub certificate: Option<PathBuf>,
+    /// Sign in with the GitHub Actions OIDC token of the running job (workload identity
+    /// federation, no secret). Needs `permissions: id-token: write` in the workflow and a
+    /// federated credential on the app for the job's subject. For other platforms set
+    /// AZURE_FEDERATED_TOKEN_FILE to a file holding the federated token instead.
+    #[arg(long, conflicts_with = "certificate")]
+    pub github_oidc: bool,
     /// Entra authority host [env: M365GUARD_AUTHORITY_HOST or AZURE_AUTHORITY_HOST]
     /// [default: https://login.microsoftonline.com].
     #[arg(long)]
@@ -41,6 +80,10 @@ pub struct ConnectionArgs {
     /// Exchange Online base URL [default: https://outlook.office365.com].
     #[arg(long, env = "M365GUARD_EXCHANGE_URL")]
     pub exchange_url: Option<String>,
+    /// The m365guard.toml to read settings from (`collect --config`; `scan` passes its own
+    /// `--config`). `None`: ./m365guard.toml when present.
+    #[arg(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -54,22 +97,38 @@ impl ConnectionArgs {
     }
 
     pub fn settings(self) -> anyhow::Result<Settings> {
+        let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+        let file = Config::discover(self.config_file.as_deref(), &cwd)?
+            .map(|(_, config)| config)
+            .unwrap_or_default();
+        let from_file = file.connection;
         let raw = RawSettings {
-            tenant: self.tenant(),
-            client_id: self.client_id,
+            tenant: self.tenant().or(file.tenant_id),
+            client_id: self.client_id.or(from_file.client_id),
             client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
             authority: self
                 .authority_host
                 .or_else(|| env("M365GUARD_AUTHORITY_HOST"))
-                .or_else(|| env("AZURE_AUTHORITY_HOST")),
-            graph_url: self.graph_url,
-            exchange_url: self.exchange_url,
+                .or_else(|| env("AZURE_AUTHORITY_HOST"))
+                .or(from_file.authority_host),
+            graph_url: self.graph_url.or(from_file.graph_url),
+            exchange_url: self.exchange_url.or(from_file.exchange_url),
         };
-        Settings::validate(raw).context("invalid collection settings")
+        let credentials = RawCredentials {
+            certificate_flag: self.certificate,
+            github_oidc: self.github_oidc,
+            certificate_env: env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+            federated_token_file: env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+            certificate_config: from_file.certificate,
+            github_request_url: env("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            github_request_token: env("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
+        };
+        Settings::validate_with(raw, credentials).context("invalid collection settings")
     }
 }
 
-pub fn run(args: CollectArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitStatus> {
+    args.connection.config_file = args.config;
     let snapshot = collect_to(args.connection, &args.output)?;
     Ok(summarise(&snapshot))
 }

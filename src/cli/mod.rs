@@ -8,8 +8,10 @@ use crate::findings::ExitStatus;
 pub mod baselines;
 pub mod collect;
 pub mod diff;
+pub mod fix;
 pub mod generate;
 pub mod policy_test;
+pub mod respond;
 pub mod rules;
 pub mod scan;
 pub mod schema;
@@ -43,6 +45,11 @@ pub enum Command {
     Baselines(baselines::BaselinesCommand),
     /// What changed between two snapshots, security-relevant changes first.
     Diff(diff::DiffArgs),
+    /// Plan and apply fixes for scan findings (plan → review → apply → verify).
+    #[command(subcommand)]
+    Fix(fix::FixCommand),
+    /// Incident response for a compromised account: Microsoft's playbook as a plan, applied.
+    Respond(respond::RespondArgs),
     /// Collect a live snapshot from a tenant (Graph + Exchange, client secret sign-in).
     Collect(collect::CollectArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
@@ -59,6 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Baselines(command) => baselines::run(command),
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
         Command::Collect(args) => collect::run(args),
+        Command::Fix(command) => fix::run(command),
+        Command::Respond(args) => respond::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
     }
 }

@@ -1,6 +1,8 @@
 //! Source `inbox_rules`: Exchange `Get-InboxRule -IncludeHidden` for every user and shared
-//! mailbox (Graph cannot see hidden rules, CONTRACT §5). Runs at most three requests at a
-//! time; one mailbox failing does not lose the others' rules, but marks the source `error`.
+//! mailbox (Graph cannot see hidden rules, CONTRACT §5). Mailboxes are read by as many
+//! workers as the Exchange concurrency limit allows (each mailbox by one worker, so well
+//! under its per-mailbox limit); one mailbox failing does not lose the others' rules, but
+//! marks the source `error`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,10 +14,6 @@ use crate::exchange::ExchangeClient;
 use crate::snapshot::model::{
     FolderRef, InboxRule, Mailbox, RuleActions, RuleConditions, RuleSource, SourceId, SourceState,
 };
-
-/// Parallel Get-InboxRule calls: enough to hide latency, few enough to stay clear of
-/// Exchange's per-app concurrency budget.
-const WORKERS: usize = 3;
 
 /// Mailbox kinds whose rules matter; discovery, room and system mailboxes are skipped.
 const KINDS: [&str; 2] = ["UserMailbox", "SharedMailbox"];
@@ -90,7 +88,8 @@ fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<In
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Result<Vec<InboxRule>, String>>> = vec![None; targets.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..WORKERS.min(targets.len()))
+        let workers = exo.limits().concurrency().min(targets.len());
+        let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
@@ -122,6 +121,15 @@ fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<In
 }
 
 fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {
+    fetch_one(exo, mbx).map_err(|e| e.to_string())
+}
+
+/// Every inbox rule of one mailbox, hidden ones included and marked (also used by fix
+/// mode to re-read a rule before changing it).
+pub(crate) fn fetch_one(
+    exo: &ExchangeClient<'_>,
+    mbx: &Mailbox,
+) -> Result<Vec<InboxRule>, crate::graph::ApiError> {
     let who = label(mbx).to_owned();
     let anchor = format!("UPN:{who}");
     let call = |hidden: bool| {
@@ -130,7 +138,6 @@ fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, Stri
             json!({"Mailbox": who, "IncludeHidden": hidden, "ResultSize": "Unlimited"}),
             &anchor,
         )
-        .map_err(|e| e.to_string())
     };
     let all = call(true)?;
     // Get-InboxRule has no "hidden" property: a rule is hidden exactly when it shows up
@@ -159,7 +166,7 @@ fn rule_identity(r: &Map<String, Value>) -> Option<String> {
     }
 }
 
-fn map(mbx: &Mailbox, r: &Map<String, Value>, visible: &HashSet<String>) -> Option<InboxRule> {
+pub(crate) fn map(mbx: &Mailbox, r: &Map<String, Value>, visible: &HashSet<String>) -> Option<InboxRule> {
     let rule_id = rule_identity(r)?;
     let addrs = |key: &str| -> Vec<String> {
         strings(r.get(key))

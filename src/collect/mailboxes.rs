@@ -24,7 +24,13 @@ pub fn collect(ctx: &mut Ctx<'_>) {
                     }
                 }
             }
-            let mut mailboxes: Vec<Mailbox> = items.iter().filter_map(map).collect();
+            // The discovery mailbox (one per organisation, eDiscovery's own) receives no
+            // mail and has no user: nothing to check, only noise in every snapshot.
+            let mut mailboxes: Vec<Mailbox> = items
+                .iter()
+                .filter_map(map)
+                .filter(|m| m.recipient_type_details != "DiscoveryMailbox")
+                .collect();
             for m in &mut mailboxes {
                 m.forwarding_address_smtp = m
                     .forwarding_address
@@ -46,7 +52,7 @@ pub fn strip_smtp(addr: &str) -> String {
     }
 }
 
-fn map(m: &Map<String, Value>) -> Option<Mailbox> {
+pub(crate) fn map(m: &Map<String, Value>) -> Option<Mailbox> {
     let id = s(m, "ExternalDirectoryObjectId")
         .or_else(|| s(m, "ExchangeObjectId"))
         .or_else(|| s(m, "Guid"))?;

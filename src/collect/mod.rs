@@ -4,6 +4,7 @@
 //! never pass a scan.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{token_claim, AuthError, Settings, TokenProvider, GRAPH_SCOPE};
 use crate::exchange::ExchangeClient;
+use crate::graph::limits::{Limits, DEFAULT_CONCURRENCY};
 use crate::graph::{ApiError, GraphClient};
 use crate::snapshot::model::{
     CollectionInfo, ConditionalAccess, OutboundSpam, Roles, SecurityDefaults, Snapshot, SourceId,
@@ -18,19 +20,18 @@ use crate::snapshot::model::{
 };
 
 mod conditional_access;
-mod inbox_rules;
-mod mailboxes;
+pub(crate) mod inbox_rules;
+pub(crate) mod mailboxes;
 mod mfa_registration;
-mod organization;
+pub(crate) mod organization;
 mod outbound_spam;
+mod per_user_mfa;
 mod restricted_senders;
 mod risky_users;
-mod roles;
+mod role_eligibility;
+pub(crate) mod roles;
 mod security_defaults;
-mod users;
-
-/// Reason recorded for the sources this version cannot collect yet.
-pub const NOT_COLLECTED: &str = "not collected by this version of m365guard";
+pub(crate) mod users;
 
 /// Shared state of one collection run.
 pub struct Ctx<'a> {
@@ -81,46 +82,80 @@ fn outcome_reason(outcome: &Result<u64, ApiError>) -> Option<String> {
     })
 }
 
-/// An HTTP agent that hands every status back to us (the retry loop decides).
+/// An HTTP agent that hands every status back to us (the retry loop decides). The idle
+/// pool is as large as the widest fan-out, so concurrent workers reuse connections instead
+/// of opening a new one per request.
 pub fn agent() -> ureq::Agent {
+    let pool = 2 * DEFAULT_CONCURRENCY.max(Limits::from_env().concurrency());
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))
+        .max_idle_connections(pool)
+        .max_idle_connections_per_host(pool)
         .user_agent(concat!("m365guard/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()
 }
 
 /// Collect a snapshot. Only a failed sign-in is fatal; everything else lands in `sources`.
+///
+/// The Graph collectors and the Exchange collectors run side by side (two budgets, two
+/// services); within each side collectors run in order because later ones build on
+/// earlier ones (users before per-user MFA, roles before PIM, mailboxes before inbox
+/// rules). Concurrency comes from `M365GUARD_CONCURRENCY` (default
+/// [`DEFAULT_CONCURRENCY`]; 1 = serial and unbatched).
 pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     let agent = agent();
+    let limits = Arc::new(Limits::from_env());
     let tokens = TokenProvider::new(settings.clone(), agent.clone());
     // Sign in up front: a wrong secret should be one clear error, not 10 failed sources.
     let token = tokens.token(GRAPH_SCOPE)?;
-    let mut ctx = Ctx {
-        graph: GraphClient::new(&tokens, agent.clone()),
-        exchange: ExchangeClient::new(&tokens, agent),
-        snapshot: empty_snapshot(&settings),
+    let ctx = |snapshot| Ctx {
+        graph: GraphClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),
+        exchange: ExchangeClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),
+        snapshot,
     };
-    ctx.snapshot.collection.collector_principal_id = token_claim(&token, "oid");
-    organization::collect(&mut ctx);
-    users::collect(&mut ctx);
-    mfa_registration::collect(&mut ctx);
-    security_defaults::collect(&mut ctx);
-    conditional_access::collect(&mut ctx);
-    roles::collect(&mut ctx);
-    mailboxes::collect(&mut ctx);
-    inbox_rules::collect(&mut ctx);
-    outbound_spam::collect(&mut ctx);
-    restricted_senders::collect(&mut ctx);
-    risky_users::collect(&mut ctx);
-    for source in [SourceId::PerUserMfa, SourceId::RoleEligibility] {
-        ctx.set(source, SourceState::Error, NOT_COLLECTED, 0);
+    let mut graph_side = ctx(empty_snapshot(&settings));
+    let mut exchange_side = ctx(empty_snapshot(&settings));
+    let serial = limits.concurrency() == 1;
+    let run_graph = |c: &mut Ctx<'_>| {
+        organization::collect(c);
+        users::collect(c);
+        mfa_registration::collect(c);
+        per_user_mfa::collect(c);
+        security_defaults::collect(c);
+        conditional_access::collect(c);
+        roles::collect(c);
+        role_eligibility::collect(c);
+        risky_users::collect(c);
+    };
+    let run_exchange = |c: &mut Ctx<'_>| {
+        mailboxes::collect(c);
+        inbox_rules::collect(c);
+        outbound_spam::collect(c);
+    };
+    if serial {
+        run_graph(&mut graph_side);
+        run_exchange(&mut exchange_side);
+    } else {
+        std::thread::scope(|scope| {
+            scope.spawn(|| run_exchange(&mut exchange_side));
+            run_graph(&mut graph_side);
+        });
     }
+    let mut ctx = graph_side;
+    let ex = exchange_side.snapshot;
+    ctx.snapshot.mailboxes = ex.mailboxes;
+    ctx.snapshot.inbox_rules = ex.inbox_rules;
+    ctx.snapshot.outbound_spam.policies = ex.outbound_spam.policies;
+    ctx.snapshot.sources.extend(ex.sources);
+    // Needs both sides: blocked addresses are linked to mailboxes, else to users.
+    restricted_senders::collect(&mut ctx);
+    ctx.snapshot.collection.collector_principal_id = token_claim(&token, "oid");
     Ok(ctx.snapshot)
 }
 
-fn empty_snapshot(settings: &Settings) -> Snapshot {
+pub(crate) fn empty_snapshot(settings: &Settings) -> Snapshot {
     Snapshot {
         schema_version: SCHEMA_VERSION,
         tenant: Tenant {

@@ -44,20 +44,7 @@ fn fetch(ctx: &mut Ctx<'_>) -> Result<u64, ApiError> {
     let raw = ctx
         .graph
         .get_all("/v1.0/roleManagement/directory/roleAssignments?$expand=principal")?;
-    let mut assignments = Vec::new();
-    for a in &raw {
-        let Some(mut assignment) = map_assignment(a) else {
-            continue;
-        };
-        if assignment.principal_type == PrincipalType::Group {
-            let members = ctx.graph.get_all(&format!(
-                "/v1.0/groups/{}/members?$select=id",
-                assignment.principal_id
-            ))?;
-            assignment.group_member_ids = members.iter().filter_map(|m| s(m, "id")).collect();
-        }
-        assignments.push(assignment);
-    }
+    let assignments = with_group_members(ctx, raw.iter().filter_map(map_assignment))?;
     let items = (definitions.len() + assignments.len()) as u64;
     ctx.snapshot.roles.definitions = definitions;
     ctx.snapshot.roles.assignments = assignments;
@@ -78,7 +65,28 @@ fn map_definition(d: &Map<String, Value>) -> Option<RoleDefinition> {
     })
 }
 
-fn map_assignment(a: &Map<String, Value>) -> Option<RoleAssignment> {
+/// Role-assignable groups hold a role for their members: list them.
+pub(super) fn with_group_members(
+    ctx: &Ctx<'_>,
+    assignments: impl Iterator<Item = RoleAssignment>,
+) -> Result<Vec<RoleAssignment>, ApiError> {
+    let mut out = Vec::new();
+    for mut assignment in assignments {
+        if assignment.principal_type == PrincipalType::Group {
+            let members = ctx.graph.get_all(&format!(
+                "/v1.0/groups/{}/members?$select=id",
+                assignment.principal_id
+            ))?;
+            assignment.group_member_ids = members.iter().filter_map(|m| s(m, "id")).collect();
+        }
+        out.push(assignment);
+    }
+    Ok(out)
+}
+
+/// An assignment (or eligibility) with `$expand=principal`; `end_date_time` is left for
+/// the caller (active assignments carry none; PIM schedules do).
+pub(crate) fn map_assignment(a: &Map<String, Value>) -> Option<RoleAssignment> {
     let empty = Map::new();
     let principal = a
         .get("principal")

@@ -65,7 +65,7 @@ fn map_all(items: &[Map<String, Value>]) -> (Vec<User>, u64) {
     (users, with_sign_in)
 }
 
-fn map_user(u: &Map<String, Value>) -> Option<User> {
+pub(crate) fn map_user(u: &Map<String, Value>) -> Option<User> {
     Some(User {
         id: s(u, "id")?,
         user_principal_name: s(u, "userPrincipalName")?,

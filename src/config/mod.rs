@@ -1,5 +1,6 @@
-//! `m365guard.toml`: the tenant, break-glass accounts, expiring exceptions (waivers) and the
-//! partner domains mail may be forwarded to.
+//! `m365guard.toml`: the tenant, how to connect to it (`[connection]`: client id,
+//! certificate, endpoints — never a secret), break-glass accounts, expiring exceptions
+//! (waivers) and the partner domains mail may be forwarded to.
 //!
 //! Parsing is strict: unknown keys, wrong types, missing or empty `reason`, dates that are
 //! not TOML dates and invalid globs are errors that point at file:line:col of the value.
@@ -38,11 +39,26 @@ pub struct Config {
     source: Option<(PathBuf, String)>,
     /// `[tenant] id`: the tenant live collection signs in to.
     pub tenant_id: Option<String>,
+    /// `[connection]`: how live collection signs in (flags and environment override it).
+    pub connection: Connection,
     pub break_glass: BreakGlass,
     /// Lower-case, sorted, without duplicates.
     allowed_forwarding_domains: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
+}
+
+/// `[connection]`: sign-in settings that are not secret. A client secret is refused in
+/// the file (it belongs in AZURE_CLIENT_SECRET); the tenant is `[tenant] id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub client_id: Option<String>,
+    /// PEM with certificate and private key, relative paths resolved against the
+    /// directory of the config file (so the file works from any working directory).
+    pub certificate: Option<PathBuf>,
+    pub authority_host: Option<String>,
+    pub graph_url: Option<String>,
+    pub exchange_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +141,7 @@ impl Default for Config {
         Config {
             source: None,
             tenant_id: None,
+            connection: Connection::default(),
             break_glass: BreakGlass {
                 accounts: Vec::new(),
                 reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
@@ -144,6 +161,8 @@ struct RawConfig {
     #[serde(default)]
     tenant: RawTenant,
     #[serde(default)]
+    connection: RawConnection,
+    #[serde(default)]
     break_glass: RawBreakGlass,
     #[serde(default)]
     exchange: RawExchange,
@@ -155,6 +174,16 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawTenant {
     id: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    client_id: Option<Spanned<String>>,
+    certificate: Option<Spanned<String>>,
+    authority_host: Option<Spanned<String>>,
+    graph_url: Option<Spanned<String>>,
+    exchange_url: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -207,7 +236,10 @@ impl Config {
     /// Parse `text` (read from `path`, which is only used in messages).
     pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            Diagnostic::from_span(path, text, err.span(), toml_message(&err, text))
+            let diagnostic = refused_key(path, text, &err).unwrap_or_else(|| {
+                Diagnostic::from_span(path, text, err.span(), toml_message(&err, text))
+            });
+            hide_secret_value(diagnostic)
         })?;
         let loc = Locator { path, text };
 
@@ -215,6 +247,8 @@ impl Config {
             Some(id) => Some(loc.required_text(id, "tenant.id")?),
             None => None,
         };
+
+        let connection = parse_connection(&loc, &raw.connection)?;
 
         let mut accounts = Vec::new();
         for account in &raw.break_glass.accounts {
@@ -247,6 +281,7 @@ impl Config {
         Ok(Config {
             source: Some((path.to_owned(), text.to_owned())),
             tenant_id,
+            connection,
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
             exceptions,
@@ -338,6 +373,99 @@ fn toml_message(err: &toml::de::Error, text: &str) -> String {
         }
     }
     message
+}
+
+/// Keys people may try to put in `[connection]` that must not be there, explained instead
+/// of serde's bare "unknown field": a client secret (anywhere in the file; its value is not
+/// echoed) and the tenant (which is `[tenant] id`).
+fn refused_key(path: &Path, text: &str, err: &toml::de::Error) -> Option<Diagnostic> {
+    let message = err.message();
+    if message.starts_with("unknown field `client_secret`") {
+        let diagnostic = Diagnostic::from_span(
+            path,
+            text,
+            err.span(),
+            "a client secret must not be stored in m365guard.toml: set AZURE_CLIENT_SECRET in \
+             the environment (from your CI secret store), or sign in with a certificate or \
+             workload identity federation",
+        );
+        return Some(diagnostic);
+    }
+    let line_start = err
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| before.rfind('\n').map_or(0, |i| i + 1));
+    let in_connection = line_start.is_some_and(|start| {
+        // The nearest table header above the key.
+        text[..start]
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('['))
+            .is_some_and(|header| header.trim() == "[connection]")
+    });
+    if message.starts_with("unknown field `tenant`") && in_connection {
+        return Some(Diagnostic::from_span(
+            path,
+            text,
+            err.span(),
+            "the tenant is not a `[connection]` key: set it in the `[tenant]` section as `id = \"...\"`",
+        ));
+    }
+    None
+}
+
+/// The caret display of a diagnostic on a `client_secret = …` line (refused, or a syntax
+/// error in it) would echo the secret into CI logs: show the key only.
+fn hide_secret_value(mut diagnostic: Diagnostic) -> Diagnostic {
+    diagnostic.source_line = diagnostic
+        .source_line
+        .map(|line| match line.split_once('=') {
+            Some((key, _)) if key.trim() == "client_secret" => format!("{key}= \"***\""),
+            _ => line,
+        });
+    diagnostic
+}
+
+fn parse_connection(loc: &Locator<'_>, raw: &RawConnection) -> Result<Connection, Diagnostic> {
+    let text = |value: &Option<Spanned<String>>, what: &str| {
+        value
+            .as_ref()
+            .map(|v| loc.required_text(v, what))
+            .transpose()
+    };
+    let url = |value: &Option<Spanned<String>>, what: &'static str| {
+        let Some(v) = value else { return Ok(None) };
+        let url = loc.required_text(v, what)?;
+        // Same rule as the flags: https, or http only to a loopback host.
+        crate::auth::check_scheme(what, &url).map_err(|err| loc.at(v.span(), err.to_string()))?;
+        Ok(Some(url))
+    };
+    let client_id = text(&raw.client_id, "connection.client_id")?;
+    if let (Some(id), Some(v)) = (&client_id, &raw.client_id) {
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err(loc.at(
+                v.span(),
+                "`connection.client_id` is the app (client) id, a GUID",
+            ));
+        }
+    }
+    let certificate = text(&raw.certificate, "connection.certificate")?.map(|p| {
+        let path = PathBuf::from(p);
+        match loc.path.parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        }
+    });
+    Ok(Connection {
+        client_id,
+        certificate,
+        authority_host: url(&raw.authority_host, "connection.authority_host")?,
+        graph_url: url(&raw.graph_url, "connection.graph_url")?,
+        exchange_url: url(&raw.exchange_url, "connection.exchange_url")?,
+    })
 }
 
 fn parse_domain(loc: &Locator<'_>, value: &Spanned<String>) -> Result<String, Diagnostic> {

@@ -120,10 +120,9 @@ pub fn batch(
         {
             bad_request("BadRequest", "Invalid request URL: a batch item's url must be relative and must not include the version.", &item_ctx)
         } else if shared.chance(faults.batch_item_429_rate) {
-            crate::respond::too_many_requests(
-                faults.retry_after.as_deref().or(Some("1")),
-                &item_ctx,
-            )
+            // `retry_after: None` sends the item's 429 without the header (the client must
+            // then back off on its own).
+            crate::respond::too_many_requests(faults.retry_after.as_deref(), &item_ctx)
         } else {
             let mbx = crate::server::mailbox_key(shared, &path);
             let over = mbx.is_some_and(|k| {

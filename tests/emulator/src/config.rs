@@ -243,6 +243,10 @@ pub struct Options {
     pub fic_error_style: FicErrorStyle,
     /// Tolerated clock skew for client assertion `nbf`/`exp`.
     pub assertion_clock_skew_secs: u64,
+    /// `userRegistrationDetails.isAdmin` is derived from live role assignments, as
+    /// Microsoft does. `false` serves the value recorded in the scenario's snapshot instead
+    /// (the contoso scenario replays the example snapshot verbatim).
+    pub registration_is_admin_from_roles: bool,
 }
 
 impl Default for Options {
@@ -257,6 +261,7 @@ impl Default for Options {
             exo_move_to_folder_format: FolderFormat::Path,
             fic_error_style: FicErrorStyle::Current,
             assertion_clock_skew_secs: 300,
+            registration_is_admin_from_roles: true,
         }
     }
 }

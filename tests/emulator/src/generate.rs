@@ -148,6 +148,8 @@ pub fn generate_tenant(users: usize, seed: u64) -> TenantState {
             },
             sessions_revoked: 0,
             password_reset: false,
+            sessions_valid_from: None,
+            password_changed_at: None,
         });
         if guest {
             continue;

@@ -250,6 +250,9 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("DELETE", ["rolemanagement", "directory", "roleassignments", _]) => {
             delete_assignment(shared, caller, segs[3], ctx)
         }
+        ("GET", ["rolemanagement", "directory", "roleassignmentscheduleinstances"]) => {
+            assignment_schedule_instances(shared, caller, req, &q, ctx)
+        }
         ("GET", ["rolemanagement", "directory", "roleeligibilityscheduleinstances"]) => {
             role_assignments(shared, caller, req, &q, ctx, true)
         }
@@ -305,7 +308,7 @@ const USER_DEFAULT_PROPS: [&str; 11] = [
     "userPrincipalName",
     "id",
 ];
-const USER_PROPS: [&str; 17] = [
+const USER_PROPS: [&str; 19] = [
     "businessPhones",
     "displayName",
     "givenName",
@@ -323,6 +326,8 @@ const USER_PROPS: [&str; 17] = [
     "assignedLicenses",
     "onPremisesSyncEnabled",
     "createdDateTime",
+    "signInSessionsValidFromDateTime",
+    "lastPasswordChangeDateTime",
 ];
 
 fn render_user(u: &User, st: &TenantState) -> Value {
@@ -347,6 +352,8 @@ fn render_user(u: &User, st: &TenantState) -> Value {
         "assignedLicenses": u.assigned_sku_ids.iter().map(|s| json!({"disabledPlans": [], "skuId": s})).collect::<Vec<_>>(),
         "onPremisesSyncEnabled": if u.on_premises_sync_enabled { json!(true) } else { Value::Null },
         "createdDateTime": "2024-02-11T09:15:42Z",
+        "signInSessionsValidFromDateTime": u.sessions_valid_from.as_deref().unwrap_or("2024-02-11T09:15:42Z"),
+        "lastPasswordChangeDateTime": u.password_changed_at.as_deref().unwrap_or("2024-02-11T09:15:42Z"),
     });
     if let Some(last) = &u.last_sign_in {
         v["signInActivity"] = json!({
@@ -586,11 +593,23 @@ fn patch_user(shared: &Shared, caller: &Caller, id: &str, req: &GraphReq<'_>, ct
     }
     if body.contains_key("passwordProfile") {
         user.password_reset = true;
+        user.password_changed_at = Some(crate::util::now_iso());
     }
     if let Some(d) = body.get("displayName").and_then(Value::as_str) {
         user.display_name = d.to_owned();
     }
     let enabled = user.account_enabled;
+    // An admin-generated temporary password remediates Identity Protection user risk
+    // (riskDetail `adminGeneratedTemporaryPassword`).
+    if body.contains_key("passwordProfile") {
+        let now = crate::util::now_iso();
+        if let Some(risky) = st.risky_users.iter_mut().find(|r| r.id == uid) {
+            risky.risk_state = "remediated".into();
+            risky.risk_level = "none".into();
+            risky.risk_detail = "adminGeneratedTemporaryPassword".into();
+            risky.risk_last_updated = now;
+        }
+    }
     if let Some(mbx) = st.mailbox_of_user_mut(&uid) {
         if mbx.recipient_type_details == "UserMailbox" {
             mbx.account_disabled = !enabled;
@@ -605,6 +624,7 @@ fn revoke(shared: &Shared, caller: &Caller, id: &str, _req: &GraphReq<'_>, ctx: 
     let uid = resolve_user_id(&st, id, ctx)?;
     if let Some(u) = st.user_mut(&uid) {
         u.sessions_revoked += 1;
+        u.sessions_valid_from = Some(crate::util::now_iso());
     }
     Ok(graph_json(
         200,
@@ -1013,7 +1033,8 @@ fn registration_details(
                 "userPrincipalName": u.user_principal_name,
                 "userDisplayName": u.display_name,
                 "userType": u.user_type.to_ascii_lowercase(),
-                "isAdmin": reg.is_admin || admins.contains(&u.id),
+                "isAdmin": reg.is_admin
+                    || (settings.options.registration_is_admin_from_roles && admins.contains(&u.id)),
                 "isSsprRegistered": !reg.methods.is_empty(),
                 "isSsprEnabled": true,
                 "isSsprCapable": !reg.methods.is_empty(),
@@ -1396,6 +1417,67 @@ fn role_assignments(
         version: req.version,
         path: &path,
         context,
+        default_top: settings.options.graph_page_size,
+        max_top: 999,
+        cap: None,
+    };
+    Ok(graph_json(200, &page(items, q, &spec, ctx)?, ctx))
+}
+
+/// `roleAssignmentScheduleInstances` (PIM, Entra ID P2): the active assignments with their
+/// schedule — permanent ones (`endDateTime` null, `assignmentType` `Assigned`) and PIM
+/// activations (time-bound, `Activated`). The instance id is the assignment's id.
+fn assignment_schedule_instances(
+    shared: &Shared,
+    caller: &Caller,
+    req: &GraphReq<'_>,
+    q: &Query,
+    ctx: &Ctx,
+) -> R {
+    need(
+        caller,
+        &[
+            "RoleAssignmentSchedule.Read.Directory",
+            "RoleAssignmentSchedule.ReadWrite.Directory",
+            "RoleManagement.Read.Directory",
+            "RoleManagement.ReadWrite.Directory",
+            "RoleManagement.Read.All",
+        ],
+        ctx,
+    )?;
+    let settings = shared.settings();
+    if !settings.licences.p2 {
+        return Err(bad_request("AadPremiumLicenseRequired", "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.", ctx));
+    }
+    let st = lock(&shared.state);
+    let items: Vec<Value> = st
+        .role_assignments
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "principalId": a.principal_id,
+                "roleDefinitionId": a.role_definition_id,
+                "directoryScopeId": a.directory_scope_id,
+                "appScopeId": null,
+                "startDateTime": a.start_date_time.clone().unwrap_or_else(|| "2024-02-11T09:15:42Z".into()),
+                "endDateTime": a.end_date_time,
+                "assignmentType": if a.end_date_time.is_some() { "Activated" } else { "Assigned" },
+                "memberType": "Direct",
+                "roleAssignmentOriginId": a.id,
+                "roleAssignmentScheduleId": stable_guid(&format!("asched/{}", a.id)),
+            })
+        })
+        .collect();
+    let items = apply_filter(items, q, ctx)?;
+    let items = items
+        .into_iter()
+        .map(|v| apply_select(v, &q.select()))
+        .collect();
+    let spec = PageSpec {
+        version: req.version,
+        path: "/roleManagement/directory/roleAssignmentScheduleInstances",
+        context: "roleManagement/directory/roleAssignmentScheduleInstances".into(),
         default_top: settings.options.graph_page_size,
         max_top: 999,
         cap: None,

@@ -100,8 +100,12 @@ pub struct User {
     pub assigned_sku_ids: Vec<String>,
     /// Times revokeSignInSessions was called.
     pub sessions_revoked: u32,
-    /// Set by a password reset (never rendered).
+    /// Set by a password reset (the password itself is never stored).
     pub password_reset: bool,
+    /// `signInSessionsValidFromDateTime`: moved to "now" by revokeSignInSessions.
+    pub sessions_valid_from: Option<String>,
+    /// `lastPasswordChangeDateTime`: moved to "now" by a password reset.
+    pub password_changed_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -689,6 +693,8 @@ impl TenantState {
                 },
                 sessions_revoked: 0,
                 password_reset: false,
+                sessions_valid_from: None,
+                password_changed_at: None,
                 id,
                 user_principal_name: upn,
             });
@@ -714,7 +720,13 @@ impl TenantState {
             });
             let rtd = s(&m, "recipient_type_details").unwrap_or_else(|| "UserMailbox".into());
             mailboxes.push(Mailbox {
-                external_directory_object_id: if is_user { id.clone() } else { String::new() },
+                // Shared mailboxes have a (disabled) Entra user too, so Exchange reports
+                // their directory id; the snapshot's mailbox id is that id.
+                external_directory_object_id: if is_user || crate::util::is_guid(&id) {
+                    id.clone()
+                } else {
+                    String::new()
+                },
                 exchange_object_id: stable_guid(&format!("exo/{upn}")),
                 guid: stable_guid(&format!("guid/{upn}")),
                 primary_smtp_address: s(&m, "primary_smtp_address").unwrap_or_else(|| upn.clone()),

@@ -96,6 +96,13 @@ pub fn now_epoch() -> u64 {
         .unwrap_or(0)
 }
 
+/// Now as a Graph `DateTimeOffset` (`2026-01-01T10:00:00Z`), for timestamps that writes
+/// move (sign-in sessions valid from, last password change).
+pub fn now_iso() -> String {
+    let (y, mo, d, h, mi, s) = civil(now_epoch());
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
 /// (year, month, day, hour, minute, second) in UTC for an epoch second.
 pub fn civil(epoch: u64) -> (i64, u32, u32, u32, u32, u32) {
     let days = (epoch / 86_400) as i64;

@@ -1,0 +1,107 @@
+//! `m365guard respond --user UPN`: the compromised-account playbook (see `fix::respond`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::collect::ConnectionArgs;
+use super::fix::{execute, load_config, print_plan, print_verified, sign_in, summary_status, ExecuteArgs};
+use crate::findings::ExitStatus;
+use crate::fix::evidence::Evidence;
+use crate::fix::live::Live;
+use crate::fix::respond::{self, RespondOptions};
+use crate::fix::verify;
+use crate::policy::pack::{self, Builtin};
+
+#[derive(Debug, clap::Args)]
+pub struct RespondArgs {
+    /// The compromised account (UPN or object id).
+    #[arg(long, value_name = "UPN")]
+    pub user: String,
+    /// Also remove the user's privileged directory role assignments.
+    #[arg(long)]
+    pub remove_admin_roles: bool,
+    /// Re-enable sign-in at the end (only if every earlier step succeeded).
+    #[arg(long)]
+    pub restore_access: bool,
+    /// Collect, save evidence and write the plan, but change nothing.
+    #[arg(long)]
+    pub plan_only: bool,
+    /// Where to write the plan. Default: <evidence dir>/plan.json.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub execute: ExecuteArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// m365guard.toml (break-glass accounts, allowed forwarding domains, connection).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
+    let config = load_config(args.config.as_deref())?;
+    let pack = pack::load(&[], Builtin::All)?;
+    let options = RespondOptions {
+        user: args.user.clone(),
+        remove_admin_roles: args.remove_admin_roles,
+        restore_access: args.restore_access,
+        break_glass: config
+            .as_ref()
+            .map(|c| c.break_glass.accounts.clone())
+            .unwrap_or_default(),
+        allowed_forwarding_domains: config
+            .as_ref()
+            .map(|c| c.allowed_forwarding_domains().to_vec())
+            .unwrap_or_default(),
+    };
+    let (settings, tokens, agent, oid) = sign_in(args.connection, args.config.as_deref(), None)?;
+    let live = Live::new(&tokens, agent);
+    eprintln!("collecting the state of {}…", args.user);
+    let before = respond::collect_user(&live, &settings, &pack, &options)?;
+    let plan = respond::playbook(&before, &options, oid.as_deref(), Utc::now())?;
+
+    let evidence_dir = args
+        .execute
+        .evidence
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("m365guard-evidence").join(&plan.plan_id));
+    let evidence = Evidence::create(&evidence_dir)?;
+    let state_file = evidence.dir().join("user-state-before.json");
+    crate::snapshot::io::write_private(&state_file, before.text.as_bytes())
+        .with_context(|| format!("cannot write evidence {}", state_file.display()))?;
+    let plan_file = args
+        .output
+        .clone()
+        .unwrap_or_else(|| evidence.dir().join("plan.json"));
+    crate::snapshot::io::write_private(&plan_file, plan.to_json().as_bytes())
+        .with_context(|| format!("cannot write plan {}", plan_file.display()))?;
+    print_plan(&plan);
+    println!(
+        "Evidence: {}  Plan: {}",
+        state_file.display(),
+        plan_file.display()
+    );
+    if args.plan_only {
+        println!(
+            "Nothing changed (--plan-only). To apply: m365guard fix apply {}",
+            plan_file.display()
+        );
+        return Ok(ExitStatus::Compliant);
+    }
+
+    let mut execute_args = args.execute;
+    execute_args.evidence = Some(evidence_dir);
+    let results = execute(&plan, &live, &execute_args, config.as_ref(), oid)?;
+    let status = summary_status(&results);
+    if !execute_args.no_verify {
+        let after = respond::collect_user(&live, &settings, &pack, &options)?;
+        let verified = verify::compare(&plan, &results, &after.scan);
+        print_verified(&verified);
+        let after_file = evidence.dir().join("user-state-after.json");
+        crate::snapshot::io::write_private(&after_file, after.text.as_bytes())
+            .with_context(|| format!("cannot write evidence {}", after_file.display()))?;
+    }
+    Ok(status)
+}

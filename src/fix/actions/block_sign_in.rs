@@ -1,0 +1,69 @@
+//! `block_sign_in` / `unblock_sign_in`: PATCH `accountEnabled` (CONTRACT §11 W2).
+
+use serde_json::{json, Value};
+
+use super::{state, Handler, State, WriteReceipt};
+use crate::fix::live::Live;
+use crate::fix::password::PasswordSink;
+use crate::fix::plan::Target;
+use crate::graph::ApiError;
+
+pub struct BlockSignIn {
+    /// `true` for `unblock_sign_in` (respond `--restore-access`).
+    pub enable: bool,
+}
+
+impl Handler for BlockSignIn {
+    fn permission(&self) -> &'static str {
+        "User.EnableDisableAccount.All + User.Read.All (admin targets: the app also needs the Privileged Authentication Administrator role)"
+    }
+
+    fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
+        Ok(live.user(&target.id)?.map(|u| {
+            state([
+                ("user_principal_name", u["userPrincipalName"].clone()),
+                ("account_enabled", u["accountEnabled"].clone()),
+            ])
+        }))
+    }
+
+    fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {
+        state.is_some_and(|s| s.get("account_enabled") == Some(&Value::Bool(self.enable)))
+    }
+
+    fn write(
+        &self,
+        live: &Live<'_>,
+        target: &Target,
+        _passwords: &mut PasswordSink,
+    ) -> Result<WriteReceipt, ApiError> {
+        let reply = live.graph.write(
+            "PATCH",
+            &format!("/v1.0/users/{}", target.id),
+            Some(&json!({"accountEnabled": self.enable})),
+            self.permission(),
+        )?;
+        Ok(WriteReceipt {
+            request_id: Some(reply.request_id),
+            created_id: None,
+        })
+    }
+
+    fn describe_write(&self, target: &Target) -> String {
+        format!(
+            "PATCH /v1.0/users/{} {{\"accountEnabled\": {}}}",
+            target.id, self.enable
+        )
+    }
+
+    fn describe_verify(&self) -> &'static str {
+        "GET the user: accountEnabled has the new value"
+    }
+
+    fn rollback(&self, target: &Target, _precondition: &State) -> Option<String> {
+        Some(format!(
+            "PATCH /v1.0/users/{} {{\"accountEnabled\": {}}}",
+            target.id, !self.enable
+        ))
+    }
+}

@@ -1,0 +1,103 @@
+//! `clear_mailbox_forwarding`: Set-Mailbox with ForwardingSmtpAddress and ForwardingAddress
+//! cleared and DeliverToMailboxAndForward false (CONTRACT §11 W6).
+
+use serde_json::{json, Value};
+
+use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use crate::fix::live::Live;
+use crate::fix::password::PasswordSink;
+use crate::fix::plan::Target;
+use crate::graph::ApiError;
+use crate::snapshot::model::Mailbox;
+
+pub struct ClearMailboxForwarding;
+
+const PERMISSION: &str =
+    "Exchange.ManageAsApp and the Exchange Administrator role for the app's service principal";
+
+/// The precondition vocabulary; the snapshot and the live read both go through it.
+pub fn mailbox_state(m: &Mailbox) -> State {
+    let lower = |v: &Option<String>| {
+        v.as_deref()
+            .map_or(Value::Null, |a| Value::String(a.to_lowercase()))
+    };
+    state([
+        ("forwarding_smtp_address", lower(&m.forwarding_smtp_address)),
+        ("forwarding_address", lower(&m.forwarding_address)),
+        (
+            "deliver_to_mailbox_and_forward",
+            Value::Bool(m.deliver_to_mailbox_and_forward),
+        ),
+    ])
+}
+
+fn identity(target: &Target) -> &str {
+    target
+        .user_principal_name
+        .as_deref()
+        .unwrap_or(&target.id)
+}
+
+impl Handler for ClearMailboxForwarding {
+    fn permission(&self) -> &'static str {
+        PERMISSION
+    }
+
+    fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
+        Ok(live.mailbox(identity(target))?.as_ref().map(mailbox_state))
+    }
+
+    fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {
+        state.is_some_and(|s| {
+            s["forwarding_smtp_address"].is_null()
+                && s["forwarding_address"].is_null()
+                && s["deliver_to_mailbox_and_forward"] == Value::Bool(false)
+        })
+    }
+
+    fn write(
+        &self,
+        live: &Live<'_>,
+        target: &Target,
+        _passwords: &mut PasswordSink,
+    ) -> Result<WriteReceipt, ApiError> {
+        live.exchange
+            .invoke(
+                "Set-Mailbox",
+                json!({
+                    "Identity": identity(target),
+                    "ForwardingSmtpAddress": null,
+                    "ForwardingAddress": null,
+                    "DeliverToMailboxAndForward": false,
+                }),
+            )
+            .map_err(|e| exchange_write_error(e, PERMISSION))?;
+        Ok(WriteReceipt::default())
+    }
+
+    fn describe_write(&self, target: &Target) -> String {
+        format!(
+            "Set-Mailbox -Identity {} -ForwardingSmtpAddress $null -ForwardingAddress $null -DeliverToMailboxAndForward $false",
+            identity(target)
+        )
+    }
+
+    fn describe_verify(&self) -> &'static str {
+        "Get-Mailbox: no ForwardingSmtpAddress, no ForwardingAddress, DeliverToMailboxAndForward false"
+    }
+
+    fn rollback(&self, target: &Target, precondition: &State) -> Option<String> {
+        let value = |key: &str| match precondition.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => format!("${b}"),
+            _ => "$null".to_owned(),
+        };
+        Some(format!(
+            "Set-Mailbox -Identity {} -ForwardingSmtpAddress {} -ForwardingAddress {} -DeliverToMailboxAndForward {}",
+            identity(target),
+            value("forwarding_smtp_address"),
+            value("forwarding_address"),
+            value("deliver_to_mailbox_and_forward"),
+        ))
+    }
+}

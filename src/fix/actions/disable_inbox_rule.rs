@@ -1,0 +1,148 @@
+//! `disable_inbox_rule` (the default for forwarding and hiding rules): Exchange
+//! Disable-InboxRule for rules collected through Exchange, Graph PATCH `isEnabled: false`
+//! for rules collected through Graph (CONTRACT §11 W4, W8). The rule stays in the mailbox,
+//! so the user or an investigator can still see what the attacker set up, and the full
+//! definition is saved as evidence first.
+
+use serde_json::{json, Value};
+
+use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use crate::fix::live::Live;
+use crate::fix::password::PasswordSink;
+use crate::fix::plan::Target;
+use crate::graph::ApiError;
+use crate::snapshot::model::InboxRule;
+
+pub struct DisableInboxRule;
+
+pub(super) const EXCHANGE_PERMISSION: &str =
+    "Exchange.ManageAsApp and the Exchange Administrator role for the app's service principal";
+pub(super) const GRAPH_PERMISSION: &str = "MailboxSettings.ReadWrite";
+
+/// The precondition vocabulary: what the rule is and does. Conditions are evidence, not
+/// precondition (a reworded condition does not make a forwarding rule safe).
+pub fn rule_state(r: &InboxRule) -> State {
+    let list = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|a| a.to_lowercase()).collect();
+        v.sort();
+        json!(v)
+    };
+    state([
+        ("name", json!(r.name)),
+        ("enabled", json!(r.enabled)),
+        ("forward_to", list(&r.actions.forward_to)),
+        ("redirect_to", list(&r.actions.redirect_to)),
+        (
+            "forward_as_attachment_to",
+            list(&r.actions.forward_as_attachment_to),
+        ),
+        ("delete", json!(r.actions.delete)),
+        ("permanent_delete", json!(r.actions.permanent_delete)),
+    ])
+}
+
+pub(super) fn graph_source(target: &Target) -> bool {
+    target.exchange_identity.is_none()
+}
+
+pub(super) fn read_rule(live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
+    let rule = live.inbox_rule(
+        target.user_id.as_deref().unwrap_or_default(),
+        target.user_principal_name.as_deref().unwrap_or_default(),
+        target.rule_id.as_deref().unwrap_or_default(),
+        graph_source(target),
+    )?;
+    Ok(rule.as_ref().map(rule_state))
+}
+
+/// The complete rule as collected (conditions included), for the evidence file.
+pub(super) fn full_rule(live: &Live<'_>, target: &Target) -> Result<Option<Value>, ApiError> {
+    let rule = live.inbox_rule(
+        target.user_id.as_deref().unwrap_or_default(),
+        target.user_principal_name.as_deref().unwrap_or_default(),
+        target.rule_id.as_deref().unwrap_or_default(),
+        graph_source(target),
+    )?;
+    Ok(rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null)))
+}
+
+pub(super) fn graph_rule_path(target: &Target) -> String {
+    format!(
+        "/v1.0/users/{}/mailFolders/inbox/messageRules/{}",
+        target.user_id.as_deref().unwrap_or_default(),
+        target.rule_id.as_deref().unwrap_or_default()
+    )
+}
+
+impl Handler for DisableInboxRule {
+    fn permission(&self) -> &'static str {
+        "Exchange.ManageAsApp + Exchange Administrator role (Exchange-collected rules); MailboxSettings.ReadWrite (Graph-collected rules)"
+    }
+
+    fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
+        read_rule(live, target)
+    }
+
+    fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {
+        state.is_some_and(|s| s.get("enabled") == Some(&Value::Bool(false)))
+    }
+
+    fn write(
+        &self,
+        live: &Live<'_>,
+        target: &Target,
+        _passwords: &mut PasswordSink,
+    ) -> Result<WriteReceipt, ApiError> {
+        if graph_source(target) {
+            let reply = live.graph.write(
+                "PATCH",
+                &graph_rule_path(target),
+                Some(&json!({"isEnabled": false})),
+                GRAPH_PERMISSION,
+            )?;
+            return Ok(WriteReceipt {
+                request_id: Some(reply.request_id),
+                created_id: None,
+            });
+        }
+        live.exchange
+            .invoke(
+                "Disable-InboxRule",
+                json!({
+                    "Identity": target.exchange_identity,
+                    "Mailbox": target.user_principal_name,
+                    "Confirm": false,
+                }),
+            )
+            .map_err(|e| exchange_write_error(e, EXCHANGE_PERMISSION))?;
+        Ok(WriteReceipt::default())
+    }
+
+    fn describe_write(&self, target: &Target) -> String {
+        match &target.exchange_identity {
+            None => format!("PATCH {} {{\"isEnabled\": false}}", graph_rule_path(target)),
+            Some(identity) => format!(
+                "Disable-InboxRule -Identity '{identity}' -Mailbox {} -Confirm:$false",
+                target.user_principal_name.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+
+    fn describe_verify(&self) -> &'static str {
+        "re-read the mailbox's rules: the rule is disabled"
+    }
+
+    fn evidence(&self, live: &Live<'_>, target: &Target) -> Result<Option<Value>, ApiError> {
+        full_rule(live, target)
+    }
+
+    fn rollback(&self, target: &Target, _precondition: &State) -> Option<String> {
+        Some(match &target.exchange_identity {
+            None => format!("PATCH {} {{\"isEnabled\": true}}", graph_rule_path(target)),
+            Some(identity) => format!(
+                "Enable-InboxRule -Identity '{identity}' -Mailbox {}",
+                target.user_principal_name.as_deref().unwrap_or_default()
+            ),
+        })
+    }
+}

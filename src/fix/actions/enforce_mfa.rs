@@ -1,0 +1,161 @@
+//! `enforce_mfa`, two forms:
+//! * per user (target kind `user`): per-user MFA `enforced` via the beta
+//!   `authentication/requirements` (CONTRACT §4.2, §11 W11);
+//! * tenant-wide (target kind `tenant`): create a conditional access policy requiring MFA
+//!   for all users in **report-only** state (`enabledForReportingButNotEnforced`, §11 W12),
+//!   excluding the break-glass accounts, for the admin to review and switch on. A
+//!   report-only policy enforces nothing, so the rule keeps failing until it is switched on.
+
+use serde_json::{json, Map, Value};
+
+use super::{state, Handler, State, WriteReceipt};
+use crate::fix::live::Live;
+use crate::fix::password::PasswordSink;
+use crate::fix::plan::Target;
+use crate::graph::ApiError;
+
+/// Display name of the policy m365guard creates; how apply recognises it on a re-run.
+pub const CA_POLICY_NAME: &str = "m365guard: require MFA for all users";
+
+pub struct EnforceMfa;
+
+fn tenant_wide(target: &Target) -> bool {
+    target.kind == "tenant"
+}
+
+/// An enabled policy requiring MFA for all users and all apps.
+fn requires_mfa_for_all(p: &Map<String, Value>) -> bool {
+    let has = |v: &Value, item: &str| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(item)))
+    };
+    p["state"] == "enabled"
+        && has(&p["conditions"]["users"]["includeUsers"], "All")
+        && has(&p["conditions"]["applications"]["includeApplications"], "All")
+        && (has(&p["grantControls"]["builtInControls"], "mfa")
+            || !p["grantControls"]["authenticationStrength"].is_null())
+}
+
+impl Handler for EnforceMfa {
+    fn permission(&self) -> &'static str {
+        "Policy.ReadWrite.AuthenticationMethod (per-user MFA); Policy.ReadWrite.ConditionalAccess + Policy.Read.All and Entra ID P1 (tenant-wide conditional access)"
+    }
+
+    fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
+        if tenant_wide(target) {
+            let policies = live.ca_policies()?;
+            let ours = policies
+                .iter()
+                .find(|p| p["displayName"] == CA_POLICY_NAME)
+                .map(|p| p["state"].clone())
+                .unwrap_or(Value::Null);
+            return Ok(Some(state([
+                (
+                    "mfa_for_all_enforced",
+                    Value::Bool(policies.iter().any(requires_mfa_for_all)),
+                ),
+                ("m365guard_policy_state", ours),
+            ])));
+        }
+        if live.user(&target.id)?.is_none() {
+            return Ok(None);
+        }
+        let mfa = live.per_user_mfa(&target.id)?;
+        Ok(Some(state([(
+            "per_user_mfa_state",
+            mfa.map_or(Value::Null, Value::String),
+        )])))
+    }
+
+    fn is_done(&self, target: &Target, state: Option<&State>) -> bool {
+        let Some(state) = state else { return false };
+        if tenant_wide(target) {
+            return state.get("mfa_for_all_enforced") == Some(&Value::Bool(true))
+                || !state
+                    .get("m365guard_policy_state")
+                    .unwrap_or(&Value::Null)
+                    .is_null();
+        }
+        state.get("per_user_mfa_state").and_then(Value::as_str) == Some("enforced")
+    }
+
+    fn write(
+        &self,
+        live: &Live<'_>,
+        target: &Target,
+        _passwords: &mut PasswordSink,
+    ) -> Result<WriteReceipt, ApiError> {
+        if tenant_wide(target) {
+            let reply = live.graph.write(
+                "POST",
+                "/v1.0/identity/conditionalAccess/policies",
+                Some(&ca_policy_body(target)),
+                "Policy.ReadWrite.ConditionalAccess + Policy.Read.All",
+            )?;
+            let created: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+            return Ok(WriteReceipt {
+                request_id: Some(reply.request_id),
+                created_id: created["id"].as_str().map(str::to_owned),
+            });
+        }
+        let reply = live.graph.write(
+            "PATCH",
+            &format!("/beta/users/{}/authentication/requirements", target.id),
+            Some(&json!({"perUserMfaState": "enforced"})),
+            "Policy.ReadWrite.AuthenticationMethod",
+        )?;
+        Ok(WriteReceipt {
+            request_id: Some(reply.request_id),
+            created_id: None,
+        })
+    }
+
+    fn describe_write(&self, target: &Target) -> String {
+        if tenant_wide(target) {
+            return format!(
+                "POST /v1.0/identity/conditionalAccess/policies {}",
+                ca_policy_body(target)
+            );
+        }
+        format!(
+            "PATCH /beta/users/{}/authentication/requirements {{\"perUserMfaState\": \"enforced\"}}",
+            target.id
+        )
+    }
+
+    fn describe_verify(&self) -> &'static str {
+        "per user: GET authentication/requirements shows perUserMfaState enforced; tenant-wide: the report-only policy exists (switch it on after reviewing its sign-in impact)"
+    }
+
+    fn rollback(&self, target: &Target, precondition: &State) -> Option<String> {
+        if tenant_wide(target) {
+            return Some(format!(
+                "DELETE /v1.0/identity/conditionalAccess/policies/<id of \"{CA_POLICY_NAME}\">"
+            ));
+        }
+        let before = precondition
+            .get("per_user_mfa_state")
+            .and_then(Value::as_str)
+            .unwrap_or("disabled");
+        Some(format!(
+            "PATCH /beta/users/{}/authentication/requirements {{\"perUserMfaState\": \"{before}\"}}",
+            target.id
+        ))
+    }
+}
+
+/// The report-only policy (fixture conditionalAccess.policy.create.request.json),
+/// excluding the break-glass accounts.
+fn ca_policy_body(target: &Target) -> Value {
+    let exclude = &target.exclude_user_ids;
+    json!({
+        "displayName": CA_POLICY_NAME,
+        "state": "enabledForReportingButNotEnforced",
+        "conditions": {
+            "users": {"includeUsers": ["All"], "excludeUsers": exclude},
+            "applications": {"includeApplications": ["All"]},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    })
+}

@@ -1,0 +1,260 @@
+//! The remediation actions, one file each. Every action declares the rules it fixes, the
+//! permission its write needs, how it reads its target's live state (in the same
+//! vocabulary as the plan's precondition), when that state counts as done, the write, and
+//! whether and how it can be undone.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::live::Live;
+use super::password::PasswordSink;
+use super::plan::Target;
+use crate::graph::ApiError;
+use crate::policy::metadata::FixAction;
+
+mod block_sign_in;
+mod clear_mailbox_forwarding;
+mod delete_inbox_rule;
+mod disable_inbox_rule;
+mod disable_outbound_auto_forwarding;
+mod enforce_mfa;
+mod remove_role_assignment;
+mod reset_password;
+mod revoke_sessions;
+mod unblock_sender;
+
+pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
+pub use disable_inbox_rule::rule_state as inbox_rule_state;
+pub use enforce_mfa::CA_POLICY_NAME;
+
+/// An action's kind: the rule catalogue's fix actions plus `unblock_sign_in` (respond
+/// `--restore-access`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    // Declaration order is the playbook order (Microsoft's compromised-account guidance):
+    // contain the account, evict the attacker, close the back doors, then restore.
+    BlockSignIn,
+    RevokeSessions,
+    ResetPassword,
+    EnforceMfa,
+    ClearMailboxForwarding,
+    DisableInboxRule,
+    DeleteInboxRule,
+    RemoveRoleAssignment,
+    UnblockSender,
+    DisableOutboundAutoForwarding,
+    UnblockSignIn,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 11] = [
+        ActionKind::BlockSignIn,
+        ActionKind::RevokeSessions,
+        ActionKind::ResetPassword,
+        ActionKind::EnforceMfa,
+        ActionKind::ClearMailboxForwarding,
+        ActionKind::DisableInboxRule,
+        ActionKind::DeleteInboxRule,
+        ActionKind::RemoveRoleAssignment,
+        ActionKind::UnblockSender,
+        ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::UnblockSignIn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::BlockSignIn => "block_sign_in",
+            ActionKind::RevokeSessions => "revoke_sessions",
+            ActionKind::ResetPassword => "reset_password",
+            ActionKind::EnforceMfa => "enforce_mfa",
+            ActionKind::ClearMailboxForwarding => "clear_mailbox_forwarding",
+            ActionKind::DisableInboxRule => "disable_inbox_rule",
+            ActionKind::DeleteInboxRule => "delete_inbox_rule",
+            ActionKind::RemoveRoleAssignment => "remove_role_assignment",
+            ActionKind::UnblockSender => "unblock_sender",
+            ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            ActionKind::UnblockSignIn => "unblock_sign_in",
+        }
+    }
+
+    /// Actions the `--max-actions` bound applies to (they lock people out or take power).
+    pub fn is_bounded(self) -> bool {
+        matches!(
+            self,
+            ActionKind::ResetPassword | ActionKind::BlockSignIn | ActionKind::RemoveRoleAssignment
+        )
+    }
+
+    pub fn handler(self) -> &'static dyn Handler {
+        match self {
+            ActionKind::BlockSignIn => &block_sign_in::BlockSignIn { enable: false },
+            ActionKind::UnblockSignIn => &block_sign_in::BlockSignIn { enable: true },
+            ActionKind::RevokeSessions => &revoke_sessions::RevokeSessions,
+            ActionKind::ResetPassword => &reset_password::ResetPassword,
+            ActionKind::EnforceMfa => &enforce_mfa::EnforceMfa,
+            ActionKind::ClearMailboxForwarding => &clear_mailbox_forwarding::ClearMailboxForwarding,
+            ActionKind::DisableInboxRule => &disable_inbox_rule::DisableInboxRule,
+            ActionKind::DeleteInboxRule => &delete_inbox_rule::DeleteInboxRule,
+            ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
+            ActionKind::UnblockSender => &unblock_sender::UnblockSender,
+            ActionKind::DisableOutboundAutoForwarding => {
+                &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
+            }
+        }
+    }
+}
+
+impl From<FixAction> for ActionKind {
+    fn from(action: FixAction) -> ActionKind {
+        match action {
+            FixAction::RevokeSessions => ActionKind::RevokeSessions,
+            FixAction::BlockSignIn => ActionKind::BlockSignIn,
+            FixAction::ResetPassword => ActionKind::ResetPassword,
+            FixAction::EnforceMfa => ActionKind::EnforceMfa,
+            FixAction::ClearMailboxForwarding => ActionKind::ClearMailboxForwarding,
+            FixAction::DisableInboxRule => ActionKind::DisableInboxRule,
+            FixAction::DeleteInboxRule => ActionKind::DeleteInboxRule,
+            FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
+            FixAction::UnblockSender => ActionKind::UnblockSender,
+            FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A target's state in an action's vocabulary (`account_enabled`, `per_user_mfa_state`, …).
+pub type State = Map<String, Value>;
+
+/// What a write returned worth keeping in the audit log.
+#[derive(Debug, Default)]
+pub struct WriteReceipt {
+    /// Graph `request-id` (Exchange answers carry none we can rely on).
+    pub request_id: Option<String>,
+    /// A new object the write created (e.g. the report-only CA policy id).
+    pub created_id: Option<String>,
+}
+
+pub trait Handler: Sync {
+    /// The application permission (and directory/Exchange role) the write needs.
+    fn permission(&self) -> &'static str;
+
+    /// Read the target live. `None`: the target no longer exists.
+    fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError>;
+
+    /// Whether the live state is already what the action would make it. `None` = gone.
+    fn is_done(&self, target: &Target, state: Option<&State>) -> bool;
+
+    /// Make the change.
+    fn write(
+        &self,
+        live: &Live<'_>,
+        target: &Target,
+        passwords: &mut PasswordSink,
+    ) -> Result<WriteReceipt, ApiError>;
+
+    /// The write for the plan, as an admin would read it. Never contains a secret.
+    fn describe_write(&self, target: &Target) -> String;
+
+    /// How apply verifies the result.
+    fn describe_verify(&self) -> &'static str;
+
+    /// How to undo it (`None`: cannot be undone).
+    fn rollback(&self, target: &Target, precondition: &State) -> Option<String>;
+
+    /// Extra evidence to save before the write, beyond the state (e.g. the complete inbox
+    /// rule definition, conditions included).
+    fn evidence(&self, _live: &Live<'_>, _target: &Target) -> Result<Option<Value>, ApiError> {
+        Ok(None)
+    }
+}
+
+/// Fields of `precondition` whose live value differs: `field: plan saw X, now Y`.
+/// Only the precondition's own keys count; a missing key in the live state is a change.
+pub fn changed_fields(precondition: &State, live: &State) -> Vec<String> {
+    precondition
+        .iter()
+        .filter(|(key, seen)| live.get(*key).unwrap_or(&Value::Null) != *seen)
+        .map(|(key, seen)| {
+            format!(
+                "{key}: plan saw {seen}, now {}",
+                live.get(key).unwrap_or(&Value::Null)
+            )
+        })
+        .collect()
+}
+
+/// Build a [`State`] from `(key, value)` pairs.
+pub fn state<const N: usize>(pairs: [(&str, Value); N]) -> State {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// Exchange says "couldn't be found" / "not found" for a missing object.
+pub(crate) fn is_not_found(err: &ApiError) -> bool {
+    match err {
+        ApiError::Status { status, .. } => *status == 404,
+        ApiError::Exchange {
+            status, message, ..
+        } => {
+            *status == 404
+                || message.contains("couldn't be found")
+                || message.contains("could not be found")
+        }
+        _ => false,
+    }
+}
+
+/// Exchange's 403 without a body means "the app has no Exchange role"; for writes the
+/// role needed is Exchange Administrator, not Global Reader.
+pub(crate) fn exchange_write_error(err: ApiError, permission: &str) -> ApiError {
+    match err {
+        ApiError::ExchangeNoRole { endpoint, cmdlet } => ApiError::Exchange {
+            endpoint,
+            cmdlet,
+            status: 403,
+            message: format!("access denied: the app needs {permission}"),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changed_fields_names_each_difference() {
+        let seen = state([("a", json!(1)), ("b", json!("x"))]);
+        let live = state([("a", json!(1)), ("b", json!("y")), ("c", json!(true))]);
+        assert_eq!(changed_fields(&seen, &live), vec![r#"b: plan saw "x", now "y""#]);
+        assert!(changed_fields(&seen, &seen).is_empty());
+    }
+
+    #[test]
+    fn playbook_order_is_declaration_order() {
+        let mut sorted = ActionKind::ALL;
+        sorted.sort();
+        assert_eq!(sorted, ActionKind::ALL);
+        assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
+        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+    }
+
+    #[test]
+    fn every_kind_has_a_permission() {
+        for kind in ActionKind::ALL {
+            assert!(!kind.handler().permission().is_empty(), "{kind}");
+        }
+    }
+}

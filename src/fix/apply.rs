@@ -1,0 +1,243 @@
+//! Apply a plan, one action at a time, each:
+//! dependencies satisfied? → guards → read the live target → already done? → changed
+//! since the plan? → save evidence → write → read back until the change shows (directory
+//! writes are eventually consistent) → one fsync'd audit-log line.
+//!
+//! A failed action does not stop independent actions; a failed prerequisite stops the
+//! actions that depend on it. Nothing here acts on the plan's copy of the state.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::actions::{changed_fields, State};
+use super::audit::{AuditLog, Entry, Outcome};
+use super::evidence::Evidence;
+use super::guards;
+use super::live::Live;
+use super::password::PasswordSink;
+use super::plan::{Plan, PlannedAction};
+
+pub struct ApplyOptions {
+    /// Break-glass accounts from the apply-time m365guard.toml (the plan's own list is
+    /// always honoured too).
+    pub break_glass: Vec<String>,
+    /// Object id of the signed-in service principal (`oid` of our token).
+    pub own_principal_id: Option<String>,
+    /// Pauses between read-back attempts after a write.
+    pub verify_delays: Vec<Duration>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            break_glass: Vec::new(),
+            own_principal_id: None,
+            verify_delays: [0, 1, 2, 4, 8]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        }
+    }
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone)]
+pub struct ActionResult {
+    pub id: String,
+    pub kind: super::actions::ActionKind,
+    pub target: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+pub struct Sinks<'a> {
+    pub audit: &'a mut AuditLog,
+    pub evidence: &'a Evidence,
+    pub passwords: &'a mut PasswordSink,
+}
+
+/// Run every action of `plan` in order; `report` sees each result as it happens.
+pub fn apply(
+    plan: &Plan,
+    live: &Live<'_>,
+    options: &ApplyOptions,
+    sinks: &mut Sinks<'_>,
+    mut report: impl FnMut(&ActionResult),
+) -> std::io::Result<Vec<ActionResult>> {
+    let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
+    let mut results = Vec::new();
+    for action in &plan.actions {
+        let mut run = Run {
+            before: None,
+            after: None,
+            request_id: None,
+        };
+        let (outcome, detail) = run_one(plan, action, live, options, sinks, &outcomes, &mut run);
+        outcomes.insert(&action.id, outcome);
+        sinks.audit.append(&Entry {
+            time: Utc::now(),
+            tenant: &plan.tenant_id,
+            plan_id: &plan.plan_id,
+            action_id: &action.id,
+            action: action.kind,
+            target: &action.target,
+            outcome,
+            detail: detail.clone(),
+            before: run.before.as_ref(),
+            after: run.after.as_ref(),
+            request_id: run.request_id.as_deref(),
+        })?;
+        let result = ActionResult {
+            id: action.id.clone(),
+            kind: action.kind,
+            target: action.target.name.clone(),
+            outcome,
+            detail,
+        };
+        report(&result);
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// What one action saw and did, for its audit line.
+struct Run {
+    before: Option<Value>,
+    after: Option<Value>,
+    request_id: Option<String>,
+}
+
+fn as_value(state: &Option<State>) -> Value {
+    state.clone().map_or(Value::Null, Value::Object)
+}
+
+fn run_one(
+    plan: &Plan,
+    action: &PlannedAction,
+    live: &Live<'_>,
+    options: &ApplyOptions,
+    sinks: &mut Sinks<'_>,
+    outcomes: &BTreeMap<&str, Outcome>,
+    run: &mut Run,
+) -> (Outcome, String) {
+    let handler = action.kind.handler();
+    for dep in &action.depends_on {
+        let outcome = outcomes.get(dep.as_str()).copied();
+        if !outcome.is_some_and(Outcome::satisfied) {
+            let what = outcome.map_or("not run", Outcome::as_str);
+            return (
+                Outcome::Skipped,
+                format!("prerequisite {dep} was {what}; not attempted"),
+            );
+        }
+    }
+    let break_glass: Vec<String> = plan
+        .break_glass
+        .iter()
+        .chain(&options.break_glass)
+        .cloned()
+        .collect();
+    let own = options
+        .own_principal_id
+        .as_deref()
+        .or(plan.collector_principal_id.as_deref());
+    if let Some(reason) = guards::break_glass(&break_glass, &action.target)
+        .or_else(|| guards::own_identity(own, &action.target))
+    {
+        return (Outcome::Refused, reason);
+    }
+    if action.kind == super::actions::ActionKind::RemoveRoleAssignment {
+        match live.role_assignments() {
+            Ok(assignments) => {
+                if let Some(reason) = guards::last_global_admin(&action.target, &assignments) {
+                    return (Outcome::Refused, reason);
+                }
+            }
+            Err(err) => return (Outcome::Failed, format!("cannot check the guard: {err}")),
+        }
+    }
+
+    let state = match handler.read(live, &action.target) {
+        Ok(state) => state,
+        Err(err) => return (Outcome::Failed, format!("cannot read the target: {err}")),
+    };
+    run.before = Some(as_value(&state));
+    if handler.is_done(&action.target, state.as_ref()) {
+        return (
+            Outcome::AlreadyDone,
+            "the live state already is the target state".into(),
+        );
+    }
+    let Some(current) = &state else {
+        return (
+            Outcome::Skipped,
+            "the target no longer exists (changed since the plan); make a new plan".into(),
+        );
+    };
+    let changes = changed_fields(&action.precondition, current);
+    if !changes.is_empty() {
+        return (
+            Outcome::Skipped,
+            format!(
+                "changed since the plan ({}); make a new plan",
+                changes.join("; ")
+            ),
+        );
+    }
+
+    let extra = match handler.evidence(live, &action.target) {
+        Ok(extra) => extra,
+        Err(err) => return (Outcome::Failed, format!("cannot save evidence: {err}")),
+    };
+    let record = serde_json::json!({
+        "plan_id": plan.plan_id,
+        "tenant": plan.tenant_id,
+        "saved_at": Utc::now(),
+        "action": action,
+        "before": current,
+        "definition": extra,
+    });
+    if let Err(err) = sinks
+        .evidence
+        .save(&format!("{}-{}-before", action.id, action.kind), &record)
+    {
+        // No evidence, no change: the definition could not be recovered afterwards.
+        return (Outcome::Failed, format!("not applied: {err}"));
+    }
+
+    let receipt = match handler.write(live, &action.target, sinks.passwords) {
+        Ok(receipt) => receipt,
+        Err(err) => return (Outcome::Failed, err.to_string()),
+    };
+    run.request_id = receipt.request_id.filter(|r| !r.is_empty());
+    let created = receipt
+        .created_id
+        .map(|id| format!(" (created {id})"))
+        .unwrap_or_default();
+
+    let mut last = None;
+    for delay in &options.verify_delays {
+        std::thread::sleep(*delay);
+        match handler.read(live, &action.target) {
+            Ok(after) => {
+                let done = handler.is_done(&action.target, after.as_ref());
+                run.after = Some(as_value(&after));
+                if done {
+                    return (Outcome::Applied, format!("applied and verified{created}"));
+                }
+                last = Some("the change is not visible yet".to_owned());
+            }
+            Err(err) => last = Some(format!("read-back failed: {err}")),
+        }
+    }
+    (
+        Outcome::Failed,
+        format!(
+            "the write was accepted{created} but verification failed: {}",
+            last.unwrap_or_default()
+        ),
+    )
+}

@@ -1,0 +1,315 @@
+//! The plan document (`fix plan -o plan.json`, `m365guard schema plan`).
+//!
+//! A plan is bound to one tenant and to the snapshot it was made from, expires (24 h by
+//! default), and never contains a secret: a password reset says only that a password
+//! will be generated at apply time.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::actions::ActionKind;
+
+pub const PLAN_VERSION: u32 = 1;
+pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanOrigin {
+    /// `fix plan`: actions for scan findings.
+    Scan,
+    /// `respond --user`: the compromised-account playbook for one user.
+    Respond,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub plan_version: u32,
+    /// Random id, repeated in every audit-log line and evidence file of its runs.
+    pub plan_id: String,
+    pub tool_version: String,
+    pub origin: PlanOrigin,
+    /// The tenant (directory id) the plan may be applied to, and nothing else.
+    pub tenant_id: String,
+    /// sha256 of the snapshot the plan was made from (respond: of the collected state).
+    pub snapshot_digest: String,
+    pub snapshot_collected_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Break-glass accounts from m365guard.toml at planning time (apply re-checks them).
+    #[serde(default)]
+    pub break_glass: Vec<String>,
+    /// Object id of the service principal that collected the snapshot, never a target.
+    #[serde(default)]
+    pub collector_principal_id: Option<String>,
+    /// In execution order.
+    pub actions: Vec<PlannedAction>,
+    /// Findings the plan deliberately leaves alone, with the reason (guards, no fix).
+    #[serde(default)]
+    pub not_planned: Vec<NotPlanned>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedAction {
+    /// `a01`, `a02`, … in execution order.
+    pub id: String,
+    pub kind: ActionKind,
+    pub target: Target,
+    /// The target's state as the plan saw it (fields in the action's own vocabulary).
+    /// Apply skips the action when the live state differs.
+    pub precondition: serde_json::Map<String, Value>,
+    /// The write, as an admin would read it (method + URL + body, or cmdlet + parameters).
+    pub write: String,
+    /// How apply checks that the write took effect.
+    pub verify: String,
+    /// How to undo it, when it can be undone.
+    pub rollback: Option<String>,
+    /// Ids of earlier actions that must succeed (or already be done) first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Findings this action resolves.
+    #[serde(default)]
+    pub fixes: Vec<FindingRef>,
+    /// Why the action is in the plan (the playbook step or the rule).
+    pub reason: String,
+}
+
+/// What an action acts on. `id` is the object's id in its API; the optional fields carry
+/// what the write needs (mailbox, Exchange identity, role, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// `user`, `mailbox`, `inbox_rule`, `role_assignment`, `restricted_sender`,
+    /// `outbound_spam_policy` or `tenant`.
+    pub kind: String,
+    pub id: String,
+    /// Human-readable: UPN, rule name, role + holder, policy name.
+    pub name: String,
+    /// The user the target belongs to (guards: break-glass, own identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    /// Inbox rules: the Exchange `Identity` (Exchange-collected rules) or absent (Graph).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_identity: Option<String>,
+    /// Inbox rules: the rule id (Exchange RuleIdentity or Graph messageRule id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// Role assignments: the role definition id and display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_definition_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// Password reset / session revocation count as done when the live timestamp is at or
+    /// after this instant (e.g. the time the account was blocked for spam).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_if_changed_after: Option<DateTime<Utc>>,
+    /// Tenant-wide MFA policy: object ids it must exclude (break-glass accounts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_user_ids: Vec<String>,
+}
+
+impl Target {
+    /// A target with only kind, id and name set.
+    pub fn new(kind: &str, id: &str, name: &str) -> Target {
+        Target {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            name: name.to_owned(),
+            user_id: None,
+            user_principal_name: None,
+            exchange_identity: None,
+            rule_id: None,
+            role_definition_id: None,
+            role_name: None,
+            done_if_changed_after: None,
+            exclude_user_ids: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRef {
+    pub rule_id: String,
+    pub resource_kind: String,
+    pub resource_id: String,
+    pub resource_name: String,
+    /// The finding's stable fingerprint: verification looks for it in the re-scan.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotPlanned {
+    pub rule_id: String,
+    pub resource_name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read plan {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not a valid m365guard plan: {message} (see `m365guard schema plan`)")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: plan version {found} is not supported (this m365guard reads version {PLAN_VERSION})")]
+    Version { path: String, found: u32 },
+    #[error("{path}: the plan expired at {expires_at} (made {created_at}); make a new plan from a fresh scan")]
+    Expired {
+        path: String,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    #[error("{path}: the plan was made at {created_at}, which is in the future; refusing")]
+    FromTheFuture {
+        path: String,
+        created_at: DateTime<Utc>,
+    },
+    #[error("{path}: {message}")]
+    Inconsistent { path: String, message: String },
+}
+
+impl Plan {
+    /// Read and validate a plan file: schema (strict, unknown fields rejected), version,
+    /// expiry and internal consistency (ids, dependencies).
+    pub fn load(path: &Path, now: DateTime<Utc>) -> Result<Plan, PlanError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Plan::parse(&shown, &text, now)
+    }
+
+    pub fn parse(path: &str, text: &str, now: DateTime<Utc>) -> Result<Plan, PlanError> {
+        let invalid = |e: serde_json::Error| PlanError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        };
+        // The version first, so an old/new plan gets a version error, not a field error.
+        let raw: Value = serde_json::from_str(text).map_err(invalid)?;
+        let version = raw.get("plan_version").and_then(Value::as_u64);
+        if let Some(found) = version.filter(|v| *v != u64::from(PLAN_VERSION)) {
+            return Err(PlanError::Version {
+                path: path.to_owned(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        let plan: Plan = serde_json::from_str(text).map_err(invalid)?;
+        if plan.expires_at <= now {
+            return Err(PlanError::Expired {
+                path: path.to_owned(),
+                created_at: plan.created_at,
+                expires_at: plan.expires_at,
+            });
+        }
+        // A few minutes of clock skew between machines is normal.
+        if plan.created_at > now + Duration::minutes(5) {
+            return Err(PlanError::FromTheFuture {
+                path: path.to_owned(),
+                created_at: plan.created_at,
+            });
+        }
+        plan.check_consistency()
+            .map_err(|message| PlanError::Inconsistent {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok(plan)
+    }
+
+    fn check_consistency(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for action in &self.actions {
+            for dep in &action.depends_on {
+                if !seen.contains(dep.as_str()) {
+                    return Err(format!(
+                        "action {} depends on {dep}, which is not an earlier action",
+                        action.id
+                    ));
+                }
+            }
+            if !seen.insert(action.id.as_str()) {
+                return Err(format!("action id {} appears twice", action.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pretty JSON, one document; contains no secrets by construction.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a plan always serialises");
+        text.push('\n');
+        text
+    }
+}
+
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Plan)).expect("schema serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(now: DateTime<Utc>) -> Plan {
+        Plan {
+            plan_version: PLAN_VERSION,
+            plan_id: "p".into(),
+            tool_version: "t".into(),
+            origin: PlanOrigin::Scan,
+            tenant_id: "tenant".into(),
+            snapshot_digest: "d".into(),
+            snapshot_collected_at: now,
+            created_at: now,
+            expires_at: now + DEFAULT_VALIDITY,
+            break_glass: vec![],
+            collector_principal_id: None,
+            actions: vec![],
+            not_planned: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_expires() {
+        let now = Utc::now();
+        let text = minimal(now).to_json();
+        assert!(Plan::parse("p.json", &text, now).is_ok());
+        let later = now + Duration::hours(25);
+        let err = Plan::parse("p.json", &text, later).unwrap_err();
+        assert!(matches!(err, PlanError::Expired { .. }), "{err}");
+        assert!(err.to_string().contains("expired"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_and_versions_are_rejected() {
+        let now = Utc::now();
+        let mut v: Value = serde_json::from_str(&minimal(now).to_json()).unwrap();
+        v["surprise"] = Value::Bool(true);
+        let err = Plan::parse("p.json", &v.to_string(), now).unwrap_err();
+        assert!(err.to_string().contains("unknown field `surprise`"), "{err}");
+        v.as_object_mut().unwrap().remove("surprise");
+        v["plan_version"] = 9.into();
+        let err = Plan::parse("p.json", &v.to_string(), now).unwrap_err();
+        assert!(matches!(err, PlanError::Version { found: 9, .. }), "{err}");
+        let err = Plan::parse("p.json", "{\n  \"plan_version\": 1,\n", now).unwrap_err();
+        assert!(err.to_string().starts_with("p.json:3:"), "{err}");
+    }
+}

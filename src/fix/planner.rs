@@ -1,0 +1,533 @@
+//! Findings → plan. Each rule names its fix action (`rule.toml`); the planner resolves the
+//! finding's target in the snapshot, records the state it saw as the precondition, adds
+//! prerequisites (an account is secured before its sender block is lifted), merges
+//! duplicates (three MFA rules on one user are one `enforce_mfa`), applies the guards,
+//! and orders everything in playbook order.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::actions::{state, ActionKind, State};
+use super::guards;
+use super::plan::{
+    FindingRef, NotPlanned, Plan, PlanOrigin, PlannedAction, Target, DEFAULT_VALIDITY, PLAN_VERSION,
+};
+use crate::findings::{Finding, RuleStatus, ScanResult, Severity};
+use crate::snapshot::model::{InboxRule, RuleSource, Snapshot};
+
+/// What `fix plan` was asked to cover.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Only findings of these rules (empty: all).
+    pub rules: Vec<String>,
+    /// Only findings at or above this severity.
+    pub min_severity: Option<Severity>,
+    /// Only findings about these users (UPN or object id; empty: all).
+    pub users: Vec<String>,
+    /// `delete_inbox_rule` instead of the default `disable_inbox_rule`.
+    pub delete_rules: bool,
+    /// Tenant-wide report-only CA policy instead of per-user MFA for `mfa_not_enforced`.
+    pub mfa_via_conditional_access: bool,
+    pub break_glass: Vec<String>,
+}
+
+/// An action before ids are assigned.
+struct Draft {
+    kind: ActionKind,
+    target: Target,
+    precondition: State,
+    fixes: Vec<FindingRef>,
+    reason: String,
+    /// Keys of actions that must run first.
+    after: Vec<DraftKey>,
+}
+
+type DraftKey = (ActionKind, String, String);
+
+fn key(kind: ActionKind, target: &Target) -> DraftKey {
+    (kind, target.kind.clone(), target.id.to_lowercase())
+}
+
+/// Collects actions, merging duplicates, and turns them into an ordered plan.
+#[derive(Default)]
+pub struct PlanBuilder {
+    drafts: BTreeMap<DraftKey, Draft>,
+    pub not_planned: Vec<NotPlanned>,
+}
+
+impl PlanBuilder {
+    /// Add (or merge into) an action; returns its key for dependants.
+    pub fn add(
+        &mut self,
+        kind: ActionKind,
+        target: Target,
+        precondition: State,
+        reason: &str,
+        fixes: Vec<FindingRef>,
+        after: Vec<DraftKey>,
+    ) -> DraftKey {
+        let k = key(kind, &target);
+        match self.drafts.get_mut(&k) {
+            Some(existing) => {
+                for f in fixes {
+                    if !existing.fixes.contains(&f) {
+                        existing.fixes.push(f);
+                    }
+                }
+                for a in after {
+                    if !existing.after.contains(&a) {
+                        existing.after.push(a);
+                    }
+                }
+                // The stricter "done" threshold wins when two findings ask for one reset.
+                if let (Some(old), Some(new)) = (
+                    existing.target.done_if_changed_after,
+                    target.done_if_changed_after,
+                ) {
+                    existing.target.done_if_changed_after = Some(old.max(new));
+                }
+            }
+            None => {
+                self.drafts.insert(
+                    k.clone(),
+                    Draft {
+                        kind,
+                        target,
+                        precondition,
+                        fixes,
+                        reason: reason.to_owned(),
+                        after,
+                    },
+                );
+            }
+        }
+        k
+    }
+
+    pub fn keys(&self) -> Vec<DraftKey> {
+        self.drafts.keys().cloned().collect()
+    }
+
+    /// Ordered actions: playbook order of kinds, then target name; ids `a01`, `a02`, ….
+    pub fn finish(self) -> (Vec<PlannedAction>, Vec<NotPlanned>) {
+        let mut drafts: Vec<(DraftKey, Draft)> = self.drafts.into_iter().collect();
+        drafts.sort_by(|(ka, a), (kb, b)| {
+            (a.kind, a.target.name.to_lowercase(), ka).cmp(&(
+                b.kind,
+                b.target.name.to_lowercase(),
+                kb,
+            ))
+        });
+        let width = drafts.len().to_string().len().max(2);
+        let ids: BTreeMap<DraftKey, String> = drafts
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), format!("a{:0width$}", i + 1)))
+            .collect();
+        let actions = drafts
+            .into_iter()
+            .map(|(k, d)| {
+                let handler = d.kind.handler();
+                let mut depends_on: Vec<String> =
+                    d.after.iter().filter_map(|a| ids.get(a).cloned()).collect();
+                depends_on.sort();
+                PlannedAction {
+                    id: ids[&k].clone(),
+                    kind: d.kind,
+                    write: handler.describe_write(&d.target),
+                    verify: handler.describe_verify().to_owned(),
+                    rollback: handler.rollback(&d.target, &d.precondition),
+                    target: d.target,
+                    precondition: d.precondition,
+                    depends_on,
+                    fixes: d.fixes,
+                    reason: d.reason,
+                }
+            })
+            .collect();
+        let mut not_planned = self.not_planned;
+        not_planned.sort_by(|a, b| (&a.rule_id, &a.resource_name).cmp(&(&b.rule_id, &b.resource_name)));
+        not_planned.dedup();
+        (actions, not_planned)
+    }
+}
+
+pub fn user_target(id: &str, upn: &str) -> Target {
+    Target {
+        user_id: Some(id.to_owned()),
+        user_principal_name: Some(upn.to_owned()),
+        ..Target::new("user", id, upn)
+    }
+}
+
+pub fn inbox_rule_target(rule: &InboxRule) -> Target {
+    Target {
+        name: format!("{} (in {})", rule.name, rule.mailbox_upn),
+        user_id: Some(rule.mailbox_id.clone()),
+        user_principal_name: Some(rule.mailbox_upn.clone()),
+        exchange_identity: match rule.source {
+            RuleSource::Exchange => rule
+                .exchange_identity
+                .clone()
+                .or_else(|| Some(rule.rule_id.clone())),
+            RuleSource::Graph => None,
+        },
+        rule_id: Some(rule.rule_id.clone()),
+        ..Target::new("inbox_rule", &rule.id, &rule.name)
+    }
+}
+
+/// Reset the password and revoke sessions for a user (in that plan order: revoke runs
+/// first by playbook order, both count as done when changed after `since`). Returns the
+/// keys for dependants such as `unblock_sender`.
+pub fn secure_account(
+    builder: &mut PlanBuilder,
+    user_id: &str,
+    upn: &str,
+    since: DateTime<Utc>,
+    reason: &str,
+    fixes: Vec<FindingRef>,
+) -> Vec<DraftKey> {
+    let mut target = user_target(user_id, upn);
+    target.done_if_changed_after = Some(since);
+    let pre = state([("user_principal_name", json!(upn))]);
+    let reset = builder.add(
+        ActionKind::ResetPassword,
+        target.clone(),
+        pre.clone(),
+        reason,
+        fixes.clone(),
+        vec![],
+    );
+    let revoke = builder.add(
+        ActionKind::RevokeSessions,
+        target,
+        pre,
+        reason,
+        fixes,
+        vec![],
+    );
+    vec![revoke, reset]
+}
+
+fn finding_ref(f: &Finding) -> FindingRef {
+    FindingRef {
+        rule_id: f.rule_id.clone(),
+        resource_kind: f.resource.kind.clone(),
+        resource_id: f.resource.id.clone(),
+        resource_name: f.resource.name.clone(),
+        fingerprint: f.fingerprint.clone(),
+    }
+}
+
+/// The user a finding is about, as (object id, UPN), when there is one.
+fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
+    let upn_of = |id: &str| {
+        snapshot
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.user_principal_name.clone())
+    };
+    match f.resource.kind.as_str() {
+        "user" | "risky_user" => Some((
+            f.resource.id.clone(),
+            upn_of(&f.resource.id).unwrap_or_else(|| f.resource.name.clone()),
+        )),
+        "mailbox" => snapshot
+            .mailboxes
+            .iter()
+            .find(|m| m.id == f.resource.id)
+            .map(|m| (m.id.clone(), m.user_principal_name.clone())),
+        "inbox_rule" => snapshot
+            .inbox_rules
+            .iter()
+            .find(|r| r.id == f.resource.id)
+            .map(|r| (r.mailbox_id.clone(), r.mailbox_upn.clone())),
+        "restricted_sender" => snapshot
+            .outbound_spam
+            .restricted_senders
+            .iter()
+            .find(|s| s.id == f.resource.id)
+            .and_then(|s| s.user_id.clone())
+            .map(|id| {
+                let upn = upn_of(&id).unwrap_or_else(|| f.resource.id.clone());
+                (id, upn)
+            }),
+        "role_assignment" => snapshot
+            .roles
+            .assignments
+            .iter()
+            .find(|a| a.id == f.resource.id)
+            .map(|a| {
+                let upn = upn_of(&a.principal_id)
+                    .or_else(|| a.principal_name.clone())
+                    .unwrap_or_default();
+                (a.principal_id.clone(), upn)
+            }),
+        _ => None,
+    }
+}
+
+/// Plan the fixes for a scan's failed findings.
+pub fn from_scan(
+    result: &ScanResult,
+    snapshot: &Snapshot,
+    options: &PlanOptions,
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut builder = PlanBuilder::default();
+    let own = snapshot.collection.collector_principal_id.as_deref();
+    let wanted_user = |user: Option<&(String, String)>| {
+        options.users.is_empty()
+            || user.is_some_and(|(id, upn)| {
+                options
+                    .users
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(id) || u.eq_ignore_ascii_case(upn))
+            })
+    };
+    for outcome in &result.outcomes {
+        if outcome.status != RuleStatus::Failed {
+            continue;
+        }
+        let rule = &outcome.rule;
+        if !options.rules.is_empty() && !options.rules.contains(&rule.id) {
+            continue;
+        }
+        for finding in outcome.active_findings() {
+            if options.min_severity.is_some_and(|s| finding.severity < s) {
+                continue;
+            }
+            let user = finding_user(snapshot, finding);
+            if !wanted_user(user.as_ref()) {
+                continue;
+            }
+            let refuse = |builder: &mut PlanBuilder, reason: String| {
+                builder.not_planned.push(NotPlanned {
+                    rule_id: rule.id.clone(),
+                    resource_name: finding.resource.name.clone(),
+                    reason,
+                });
+            };
+            let Some(action) = rule.fix_action else {
+                refuse(
+                    &mut builder,
+                    "no automatic fix: see `m365guard rules explain` for the manual remediation"
+                        .into(),
+                );
+                continue;
+            };
+            if let Some((id, upn)) = &user {
+                let probe = user_target(id, upn);
+                let guard = guards::break_glass(&options.break_glass, &probe)
+                    .or_else(|| guards::own_identity(own, &probe));
+                if let Some(reason) = guard {
+                    refuse(&mut builder, reason);
+                    continue;
+                }
+            }
+            if let Err(reason) = plan_finding(
+                &mut builder,
+                snapshot,
+                finding,
+                action.into(),
+                user,
+                options,
+                now,
+            ) {
+                refuse(&mut builder, reason);
+            }
+        }
+    }
+    let (actions, not_planned) = builder.finish();
+    Plan {
+        plan_version: PLAN_VERSION,
+        plan_id: crate::graph::new_guid(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        origin: PlanOrigin::Scan,
+        tenant_id: result.info.tenant_id.clone(),
+        snapshot_digest: result.info.snapshot_digest.clone(),
+        snapshot_collected_at: result.info.collected_at,
+        created_at: now,
+        expires_at: now + DEFAULT_VALIDITY,
+        break_glass: options.break_glass.clone(),
+        collector_principal_id: own.map(str::to_owned),
+        actions,
+        not_planned,
+    }
+}
+
+fn plan_finding(
+    builder: &mut PlanBuilder,
+    snapshot: &Snapshot,
+    finding: &Finding,
+    kind: ActionKind,
+    user: Option<(String, String)>,
+    options: &PlanOptions,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let fixes = vec![finding_ref(finding)];
+    let reason = format!("{}: {}", finding.rule_id, finding.message);
+    let missing = |what: &str| format!("{what} {} is not in the snapshot", finding.resource.id);
+    match kind {
+        ActionKind::EnforceMfa
+            if options.mfa_via_conditional_access && finding.rule_id == "mfa_not_enforced" =>
+        {
+            let exclude: Vec<String> = snapshot
+                .users
+                .iter()
+                .filter(|u| {
+                    options.break_glass.iter().any(|b| {
+                        b.eq_ignore_ascii_case(&u.id) || b.eq_ignore_ascii_case(&u.user_principal_name)
+                    })
+                })
+                .map(|u| u.id.clone())
+                .collect();
+            let name = snapshot
+                .tenant
+                .display_name
+                .clone()
+                .unwrap_or_else(|| snapshot.tenant.id.clone());
+            let target = Target {
+                exclude_user_ids: exclude,
+                ..Target::new("tenant", &snapshot.tenant.id, &name)
+            };
+            let pre = state([("m365guard_policy_state", Value::Null)]);
+            builder.add(
+                kind,
+                target,
+                pre,
+                "mfa_not_enforced: create a report-only conditional access policy requiring MFA for all users (switch it on after review)",
+                fixes,
+                vec![],
+            );
+        }
+        ActionKind::EnforceMfa => {
+            let (id, upn) = user.ok_or_else(|| missing("user"))?;
+            let seen = snapshot
+                .users
+                .iter()
+                .find(|u| u.id == id)
+                .and_then(|u| u.per_user_mfa_state)
+                .map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
+            // Without per-user MFA data in the snapshot there is nothing to compare.
+            let pre = seen
+                .map(|s| state([("per_user_mfa_state", s)]))
+                .unwrap_or_default();
+            builder.add(kind, user_target(&id, &upn), pre, &reason, fixes, vec![]);
+        }
+        ActionKind::ResetPassword | ActionKind::RevokeSessions => {
+            let (id, upn) = user.ok_or_else(|| missing("user"))?;
+            secure_account(builder, &id, &upn, now, &reason, fixes);
+        }
+        ActionKind::BlockSignIn | ActionKind::UnblockSignIn => {
+            let (id, upn) = user.ok_or_else(|| missing("user"))?;
+            let pre = state([("account_enabled", json!(kind == ActionKind::BlockSignIn))]);
+            builder.add(kind, user_target(&id, &upn), pre, &reason, fixes, vec![]);
+        }
+        ActionKind::ClearMailboxForwarding => {
+            let mailbox = snapshot
+                .mailboxes
+                .iter()
+                .find(|m| m.id == finding.resource.id)
+                .ok_or_else(|| missing("mailbox"))?;
+            let target = Target {
+                kind: "mailbox".into(),
+                ..user_target(&mailbox.id, &mailbox.user_principal_name)
+            };
+            let pre = super::actions::clear_mailbox_forwarding_state(mailbox);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::DisableInboxRule | ActionKind::DeleteInboxRule => {
+            let rule = snapshot
+                .inbox_rules
+                .iter()
+                .find(|r| r.id == finding.resource.id)
+                .ok_or_else(|| missing("inbox rule"))?;
+            let kind = if options.delete_rules {
+                ActionKind::DeleteInboxRule
+            } else {
+                kind
+            };
+            let pre = super::actions::inbox_rule_state(rule);
+            builder.add(kind, inbox_rule_target(rule), pre, &reason, fixes, vec![]);
+        }
+        ActionKind::RemoveRoleAssignment => {
+            let assignment = snapshot
+                .roles
+                .assignments
+                .iter()
+                .find(|a| a.id == finding.resource.id)
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not an active assignment (eligible PIM assignments are removed in PIM, not here)",
+                        finding.resource.name
+                    )
+                })?;
+            let role_name = snapshot
+                .roles
+                .definitions
+                .iter()
+                .find(|d| d.id == assignment.role_definition_id)
+                .map(|d| d.display_name.clone());
+            let target = Target {
+                user_id: Some(assignment.principal_id.clone()),
+                user_principal_name: user.map(|(_, upn)| upn),
+                role_definition_id: Some(assignment.role_definition_id.clone()),
+                role_name,
+                ..Target::new("role_assignment", &assignment.id, &finding.resource.name)
+            };
+            let pre = state([
+                ("role_definition_id", json!(assignment.role_definition_id)),
+                ("principal_id", json!(assignment.principal_id)),
+            ]);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::UnblockSender => {
+            let sender = snapshot
+                .outbound_spam
+                .restricted_senders
+                .iter()
+                .find(|s| s.id == finding.resource.id)
+                .ok_or_else(|| missing("restricted sender"))?;
+            let Some((id, upn)) = user else {
+                return Err(format!(
+                    "{} cannot be tied to a user in the snapshot: secure that account by hand before unblocking it",
+                    sender.id
+                ));
+            };
+            // Secured means: password changed and sessions revoked after the block.
+            let since = sender.created.unwrap_or(now).min(now);
+            let after = secure_account(
+                builder,
+                &id,
+                &upn,
+                since,
+                "restricted_sender: secure the account before lifting the sending block",
+                vec![],
+            );
+            let target = Target {
+                user_id: Some(id.clone()),
+                user_principal_name: Some(upn.clone()),
+                ..Target::new("restricted_sender", &sender.id, &sender.id)
+            };
+            let pre = state([("restricted", json!(true))]);
+            builder.add(kind, target, pre, &reason, fixes, after);
+        }
+        ActionKind::DisableOutboundAutoForwarding => {
+            let policy = snapshot
+                .outbound_spam
+                .policies
+                .iter()
+                .find(|p| p.id == finding.resource.id)
+                .ok_or_else(|| missing("outbound spam policy"))?;
+            let target = Target::new("outbound_spam_policy", &policy.id, &policy.id);
+            let pre = state([("auto_forwarding_mode", json!(policy.auto_forwarding_mode))]);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! `m365guard respond --user UPN`: Microsoft's compromised-account procedure as a plan.
+//!
+//! It first collects what it needs for that one user — sign-in state, per-user MFA,
+//! mailbox forwarding, inbox rules (hidden ones too), role assignments, the
+//! restricted-senders entry — into a one-user snapshot, saves it as evidence, evaluates the
+//! forwarding and inbox-rule rules on it (the same Rego as `scan`), and builds the plan:
+//! block sign-in; revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
+//! disable forwarding and hiding inbox rules; remove admin roles (opt-in); unblock the
+//! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
+//! only when everything before it succeeded).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::actions::{self, state, ActionKind};
+use super::guards;
+use super::live::Live;
+use super::plan::{FindingRef, Plan, PlanOrigin, Target, DEFAULT_VALIDITY, PLAN_VERSION};
+use super::planner::{inbox_rule_target, secure_account, user_target, PlanBuilder};
+use crate::auth::Settings;
+use crate::collect::{self, Ctx};
+use crate::findings::ScanResult;
+use crate::graph::ApiError;
+use crate::policy::pack::Pack;
+use crate::scan::{self, ScanSettings};
+use crate::snapshot::model::{PerUserMfaState, RestrictedSender, Snapshot, SourceId, SourceState};
+
+/// The rules evaluated on the one-user snapshot (the rest need the whole tenant).
+pub const RULES: [&str; 3] = [
+    "mailbox_external_forwarding",
+    "inbox_rule_external_forwarding",
+    "inbox_rule_hides_mail",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct RespondOptions {
+    pub user: String,
+    pub remove_admin_roles: bool,
+    pub restore_access: bool,
+    pub break_glass: Vec<String>,
+    pub allowed_forwarding_domains: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RespondError {
+    #[error("user {0} was not found in the tenant")]
+    NoSuchUser(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("collecting {what} for {user}: {source}")]
+    Collect {
+        what: &'static str,
+        user: String,
+        source: ApiError,
+    },
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
+}
+
+/// One user's collected state and the rules' verdict on it.
+pub struct UserState {
+    pub snapshot: Snapshot,
+    /// The snapshot as written to evidence (stable JSON); its digest binds the plan.
+    pub text: String,
+    pub scan: ScanResult,
+}
+
+/// Collect one user's state (fails rather than planning on partial data).
+pub fn collect_user(
+    live: &Live<'_>,
+    settings: &Settings,
+    pack: &Pack,
+    options: &RespondOptions,
+) -> Result<UserState, RespondError> {
+    let err = |what: &'static str| {
+        let user = options.user.clone();
+        move |source: ApiError| RespondError::Collect { what, user, source }
+    };
+    let raw = live
+        .user(&options.user)
+        .map_err(err("the user"))?
+        .ok_or_else(|| RespondError::NoSuchUser(options.user.clone()))?;
+    let mut user = collect::users::map_user(&raw)
+        .ok_or_else(|| RespondError::NoSuchUser(options.user.clone()))?;
+    let mut ctx = Ctx {
+        graph: live.graph.clone(),
+        exchange: live.exchange.clone(),
+        snapshot: collect::empty_snapshot(settings),
+    };
+    collect::organization::collect(&mut ctx);
+    collect::roles::collect(&mut ctx);
+    for source in [SourceId::Organization, SourceId::Roles] {
+        let status = &ctx.snapshot.sources[&source];
+        if status.status != SourceState::Ok {
+            return Err(RespondError::Refused(format!(
+                "cannot collect {source:?} for {}: {}",
+                options.user,
+                status.reason.clone().unwrap_or_default()
+            )));
+        }
+    }
+    let mut snapshot = ctx.snapshot;
+    let me = user.id.clone();
+    snapshot
+        .roles
+        .assignments
+        .retain(|a| a.principal_id == me || a.group_member_ids.contains(&me));
+
+    user.per_user_mfa_state = live
+        .per_user_mfa(&me)
+        .map_err(err("per-user MFA state"))?
+        .and_then(|s| serde_json::from_value::<PerUserMfaState>(json!(s)).ok());
+    let mailbox = live
+        .mailbox(&user.user_principal_name)
+        .map_err(err("the mailbox"))?;
+    let rules = match &mailbox {
+        Some(m) => live.inbox_rules(m).map_err(err("inbox rules"))?,
+        None => Vec::new(),
+    };
+    let addresses: Vec<String> = std::iter::once(user.user_principal_name.clone())
+        .chain(mailbox.iter().filter_map(|m| m.primary_smtp_address.clone()))
+        .collect();
+    let mut restricted = Vec::new();
+    for address in &addresses {
+        if let Some(entry) = live
+            .blocked_sender(address)
+            .map_err(err("the restricted-senders list"))?
+        {
+            let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
+            restricted.push(RestrictedSender {
+                id: address.to_lowercase(),
+                user_id: Some(me.clone()),
+                reason: text("Reason"),
+                created: text("CreatedDatetime")
+                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+            });
+            break;
+        }
+    }
+
+    snapshot.users = vec![user];
+    snapshot.mailboxes = mailbox.into_iter().collect();
+    snapshot.inbox_rules = rules;
+    snapshot.outbound_spam.restricted_senders = restricted;
+    let counts = [
+        (SourceId::Users, 1),
+        (SourceId::PerUserMfa, 1),
+        (SourceId::Mailboxes, snapshot.mailboxes.len() as u64),
+        (SourceId::InboxRules, snapshot.inbox_rules.len() as u64),
+        (
+            SourceId::RestrictedSenders,
+            snapshot.outbound_spam.restricted_senders.len() as u64,
+        ),
+    ];
+    let mut sources = std::mem::take(&mut snapshot.sources);
+    for (source, items) in counts {
+        sources.insert(
+            source,
+            crate::snapshot::model::SourceStatus {
+                status: SourceState::Ok,
+                reason: None,
+                items,
+            },
+        );
+    }
+    for source in SourceId::ALL {
+        sources
+            .entry(source)
+            .or_insert_with(|| crate::snapshot::model::SourceStatus {
+                status: SourceState::Unavailable,
+                reason: Some("not collected by respond (one-user collection)".into()),
+                items: 0,
+            });
+    }
+    snapshot.sources = sources;
+    let text = crate::snapshot::io::to_stable_json(&snapshot);
+    let scan_settings = ScanSettings {
+        only_rules: Some(RULES.iter().map(|r| (*r).to_owned()).collect()),
+        rego_config: crate::policy::evaluate::RegoConfig {
+            allowed_forwarding_domains: options.allowed_forwarding_domains.clone(),
+        },
+        ..ScanSettings::default()
+    };
+    let output = scan::scan_text(
+        Path::new("respond-snapshot.json"),
+        &text,
+        pack,
+        &scan_settings,
+    )?;
+    Ok(UserState {
+        snapshot: output.snapshot,
+        text,
+        scan: output.result,
+    })
+}
+
+fn refs(scan: &ScanResult, rule_ids: &[&str], resource_id: &str) -> Vec<FindingRef> {
+    scan.outcomes
+        .iter()
+        .filter(|o| rule_ids.contains(&o.rule.id.as_str()))
+        .flat_map(|o| o.active_findings())
+        .filter(|f| f.resource.id == resource_id)
+        .map(|f| FindingRef {
+            rule_id: f.rule_id.clone(),
+            resource_kind: f.resource.kind.clone(),
+            resource_id: f.resource.id.clone(),
+            resource_name: f.resource.name.clone(),
+            fingerprint: f.fingerprint.clone(),
+        })
+        .collect()
+}
+
+/// The playbook for the collected user, in Microsoft's order.
+pub fn playbook(
+    collected: &UserState,
+    options: &RespondOptions,
+    own_principal_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Plan, RespondError> {
+    let snapshot = &collected.snapshot;
+    let user = &snapshot.users[0];
+    let (id, upn) = (user.id.as_str(), user.user_principal_name.as_str());
+    let probe = user_target(id, upn);
+    if let Some(reason) = guards::break_glass(&options.break_glass, &probe)
+        .or_else(|| guards::own_identity(own_principal_id, &probe))
+    {
+        return Err(RespondError::Refused(reason));
+    }
+    let mut b = PlanBuilder::default();
+    let step = |n: u8, what: &str| format!("respond step {n}: {what}");
+
+    b.add(
+        ActionKind::BlockSignIn,
+        user_target(id, upn),
+        state([("account_enabled", json!(user.account_enabled))]),
+        &step(1, "block sign-in while the account is secured"),
+        vec![],
+        vec![],
+    );
+    let secured = secure_account(
+        &mut b,
+        id,
+        upn,
+        now,
+        &step(2, "revoke every session and reset the password"),
+        vec![],
+    );
+    let mfa = user
+        .per_user_mfa_state
+        .map(|s| state([("per_user_mfa_state", json!(s))]))
+        .unwrap_or_default();
+    b.add(
+        ActionKind::EnforceMfa,
+        user_target(id, upn),
+        mfa,
+        &step(3, "require MFA"),
+        vec![],
+        vec![],
+    );
+    if let Some(mailbox) = snapshot.mailboxes.first() {
+        let forwarding = mailbox.forwarding_smtp_address.is_some()
+            || mailbox.forwarding_address.is_some()
+            || mailbox.deliver_to_mailbox_and_forward;
+        if forwarding {
+            b.add(
+                ActionKind::ClearMailboxForwarding,
+                Target {
+                    kind: "mailbox".into(),
+                    ..user_target(&mailbox.id, &mailbox.user_principal_name)
+                },
+                actions::clear_mailbox_forwarding_state(mailbox),
+                &step(4, "remove mailbox forwarding"),
+                refs(&collected.scan, &["mailbox_external_forwarding"], &mailbox.id),
+                vec![],
+            );
+        }
+    }
+    for rule in &snapshot.inbox_rules {
+        let fixes = refs(
+            &collected.scan,
+            &["inbox_rule_external_forwarding", "inbox_rule_hides_mail"],
+            &rule.id,
+        );
+        if fixes.is_empty() {
+            continue;
+        }
+        b.add(
+            ActionKind::DisableInboxRule,
+            inbox_rule_target(rule),
+            actions::inbox_rule_state(rule),
+            &step(5, "disable inbox rules that forward or hide mail"),
+            fixes,
+            vec![],
+        );
+    }
+    if options.remove_admin_roles {
+        for assignment in &snapshot.roles.assignments {
+            let definition = snapshot
+                .roles
+                .definitions
+                .iter()
+                .find(|d| d.id == assignment.role_definition_id);
+            if !definition.is_some_and(|d| d.is_privileged) || assignment.principal_id != id {
+                continue;
+            }
+            let role_name = definition.map(|d| d.display_name.clone());
+            b.add(
+                ActionKind::RemoveRoleAssignment,
+                Target {
+                    user_id: Some(id.to_owned()),
+                    user_principal_name: Some(upn.to_owned()),
+                    role_definition_id: Some(assignment.role_definition_id.clone()),
+                    role_name: role_name.clone(),
+                    ..Target::new(
+                        "role_assignment",
+                        &assignment.id,
+                        &format!("{} ({upn})", role_name.unwrap_or_default()),
+                    )
+                },
+                state([
+                    ("role_definition_id", json!(assignment.role_definition_id)),
+                    ("principal_id", json!(assignment.principal_id)),
+                ]),
+                &step(6, "remove admin roles"),
+                vec![],
+                vec![],
+            );
+        }
+    }
+    if let Some(sender) = snapshot.outbound_spam.restricted_senders.first() {
+        b.add(
+            ActionKind::UnblockSender,
+            Target {
+                user_id: Some(id.to_owned()),
+                user_principal_name: Some(upn.to_owned()),
+                ..Target::new("restricted_sender", &sender.id, &sender.id)
+            },
+            state([("restricted", json!(true))]),
+            &step(7, "lift the outbound sending block once the account is secured"),
+            vec![],
+            secured.clone(),
+        );
+    }
+    if options.restore_access {
+        // Only when every earlier step succeeded or was already done.
+        let everything = b.keys();
+        b.add(
+            ActionKind::UnblockSignIn,
+            user_target(id, upn),
+            state([]),
+            &step(8, "restore access (--restore-access)"),
+            vec![],
+            everything,
+        );
+    }
+    let (actions, not_planned) = b.finish();
+    Ok(Plan {
+        plan_version: PLAN_VERSION,
+        plan_id: crate::graph::new_guid(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        origin: PlanOrigin::Respond,
+        tenant_id: snapshot.tenant.id.clone(),
+        snapshot_digest: collected.scan.info.snapshot_digest.clone(),
+        snapshot_collected_at: snapshot.collection.collected_at,
+        created_at: now,
+        expires_at: now + DEFAULT_VALIDITY,
+        break_glass: options.break_glass.clone(),
+        collector_principal_id: own_principal_id.map(str::to_owned),
+        actions,
+        not_planned,
+    })
+}
