@@ -123,12 +123,10 @@ impl Run {
     }
 }
 
-/// Run `m365guard collect` in a clean environment (no ambient credential) plus `env`.
-fn collect(emu: &Emulator, cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let out = cwd.join("snapshot.json");
-    let _ = std::fs::remove_file(&out);
+/// `m365guard` pointed at the emulator, in a clean environment (no ambient credential)
+/// plus `env`.
+fn m365guard(emu: &Emulator, cwd: &Path, env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"));
-    cmd.arg("collect").arg("-o").arg(&out).args(args);
     for var in [
         "AZURE_TENANT_ID",
         "AZURE_CLIENT_ID",
@@ -144,14 +142,25 @@ fn collect(emu: &Emulator, cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> R
     ] {
         cmd.env_remove(var);
     }
-    let output = cmd
-        .current_dir(cwd)
+    cmd.current_dir(cwd)
         // Whatever logging a future version adds must not print secrets either.
         .env("RUST_LOG", "trace")
         .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
         .env("M365GUARD_GRAPH_URL", &emu.base_url)
         .env("M365GUARD_EXCHANGE_URL", &emu.base_url)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    cmd
+}
+
+/// Run `m365guard collect -o snapshot.json ARGS` in `cwd`.
+fn collect(emu: &Emulator, cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let out = cwd.join("snapshot.json");
+    let _ = std::fs::remove_file(&out);
+    let output = m365guard(emu, cwd, env)
+        .arg("collect")
+        .arg("-o")
+        .arg(&out)
+        .args(args)
         .output()
         .unwrap();
     Run {
@@ -193,7 +202,7 @@ fn certificate_sign_in_collects_the_same_snapshot_as_the_secret() {
     let mut with_secret = base.to_vec();
     with_secret.push(("AZURE_CLIENT_SECRET", secret.as_str()));
     let by_secret = collect(&emu, dir.path(), &with_secret, &[]);
-    let mut want = by_secret.assert_collected(&emu);
+    let want = by_secret.assert_collected(&emu);
 
     // Key before certificate: the order of the blocks does not matter.
     let pem = write_pem(
@@ -212,8 +221,8 @@ fn certificate_sign_in_collects_the_same_snapshot_as_the_secret() {
     // One token per resource: Graph and Exchange, each with its own fresh assertion
     // (the emulator refuses a replayed jti).
     assert_eq!(token_requests(&emu) - before, 2);
+    // The only field that differs between two runs.
     got.collection.collected_at = want.collection.collected_at;
-    want.collection.collected_at = got.collection.collected_at;
     assert_eq!(got, want);
     run.assert_no_secrets(&[]);
 
@@ -341,6 +350,46 @@ fn several_credentials_in_the_environment_are_a_usage_error_and_a_flag_wins() {
     );
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+}
+
+#[test]
+fn scan_tenant_signs_in_with_a_certificate() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = write_pem(
+        dir.path(),
+        "app.pem",
+        &["test-app.cert.pem", "test-app.key.pem"],
+    );
+    let out = dir.path().join("out");
+    let (tenant, client) = ids(&emu);
+    let output = m365guard(&emu, dir.path(), &[("AZURE_CLIENT_ID", client.as_str())])
+        .args(["scan", "--tenant", &tenant, "--certificate"])
+        .arg(&pem)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        snapshot_text: std::fs::read_to_string(out.join("snapshot.json")).ok(),
+    };
+    // The contoso tenant is compromised: findings (1), or not-evaluated rules (3) while
+    // some sources are not collected yet — never a usage or sign-in error.
+    assert!(
+        matches!(run.code, 1 | 3),
+        "exit {}: {}",
+        run.code,
+        run.stderr
+    );
+    assert_eq!(run.snapshot().tenant.id, tenant);
+    let report = std::fs::read_to_string(out.join("m365guard.json")).unwrap();
+    assert!(report.contains("mailbox_external_forwarding"), "{report}");
+    run.assert_no_secrets(&[]);
+    assert!(!report.contains("eyJ"), "no JWT in the report");
 }
 
 #[test]

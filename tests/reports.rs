@@ -340,11 +340,12 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
         .as_str()
         .unwrap()
         .ends_with("external-email-forwarding"));
+    // A rule with a fix action tells how to plan it; one without does not pretend to.
     for key in ["text", "markdown"] {
-        assert!(!forwarding["help"][key]
+        assert!(forwarding["help"][key]
             .as_str()
             .unwrap()
-            .contains("m365guard fix plan"));
+            .contains("m365guard fix plan --snapshot <snapshot.json> --rule mailbox_forwarding_external"));
     }
 
     let medium = rules
@@ -544,8 +545,10 @@ fn markdown_escapes_cells_and_lists_every_section() {
     assert!(bob.contains(
         "| critical | `mailbox_forwarding_external` | bob@contoso.com | Mailbox forwards to x\\|y"
     ));
-    // Fix mode is not released yet: no report may advertise a command that does not exist.
-    assert!(!md.contains("m365guard fix plan"), "{md}");
+    assert!(
+        md.contains("`m365guard fix plan --snapshot examples/contoso-compromised.json --rule mailbox_forwarding_external -o plan.json`"),
+        "{md}"
+    );
     for heading in [
         "### Findings",
         "### Not evaluated",
@@ -622,8 +625,8 @@ fn html_shows_progress_waivers_and_unevaluated_rules() {
     let not_evaluated = &html[html.find("id=\"not-evaluated\"").unwrap()..];
     assert!(not_evaluated.contains("Reports.Read.All not granted"));
     assert!(
-        !html.contains("m365guard fix plan"),
-        "fix mode is not released yet"
+        html.contains("m365guard fix plan --snapshot examples&#x2f;contoso-compromised.json --rule mailbox_forwarding_external -o plan.json"),
+        "the fix command is shown"
     );
     assert!(html.contains("breakglass01@contoso.onmicrosoft.com"));
     assert!(html.contains("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));

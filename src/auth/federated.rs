@@ -38,8 +38,10 @@ pub enum FederatedError {
     TokenFile { path: PathBuf, message: String },
     #[error("the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE) is empty")]
     EmptyTokenFile { path: PathBuf },
-    #[error("cannot get the GitHub Actions OIDC token from {url}: {message}")]
-    Github { url: String, message: String },
+    /// `host` only: the request URL's path carries the run's plan and job ids, which a
+    /// public repository's log need not show.
+    #[error("cannot get the GitHub Actions OIDC token from {host} (ACTIONS_ID_TOKEN_REQUEST_URL): {message}")]
+    Github { host: String, message: String },
 }
 
 /// The token in `path`, trimmed (files written by hand often end in a newline).
@@ -74,11 +76,21 @@ impl GithubOidc {
         format!("{}{sep}audience={FEDERATION_AUDIENCE}", self.request_url)
     }
 
+    /// `scheme://host[:port]` of the request URL.
+    fn host(&self) -> &str {
+        let url = self.request_url.as_str();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        let end = url[after_scheme..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| after_scheme + i);
+        &url[..end]
+    }
+
     /// Ask GitHub for an ID token with the Entra audience.
     pub fn fetch(&self, agent: &ureq::Agent) -> Result<Secret, FederatedError> {
         let url = self.url_with_audience();
         let fail = |message: String| FederatedError::Github {
-            url: self.request_url.clone(),
+            host: self.host().to_owned(),
             message,
         };
         let mut resp = agent
@@ -156,6 +168,8 @@ mod tests {
             .url_with_audience()
             .ends_with("/token?audience=api://AzureADTokenExchange"));
         assert!(!format!("{g:?}").contains("rt\""), "{g:?}");
+        assert_eq!(g.host(), "https://pipelines.actions.githubusercontent.com");
+        assert_eq!(bare.host(), "http://127.0.0.1:9");
     }
 
     #[test]

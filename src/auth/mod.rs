@@ -30,7 +30,8 @@ pub const DEFAULT_EXCHANGE: &str = "https://outlook.office365.com";
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 pub const EXCHANGE_SCOPE: &str = "https://outlook.office365.com/.default";
 
-/// A secret value (client secret, access token). Never printed.
+/// A secret value (client secret, client assertion, federated token, access token).
+/// Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

@@ -184,7 +184,12 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let output = engine::scan_file(&snapshot_path, &pack, &settings)?;
     let mut result = output.result;
     if let Some(config) = &config {
-        crate::config::apply(config, &mut result, &output.snapshot, Utc::now().date_naive());
+        crate::config::apply(
+            config,
+            &mut result,
+            &output.snapshot,
+            Utc::now().date_naive(),
+        );
     }
     for outcome in &result.outcomes {
         if let crate::findings::RuleStatus::NotEvaluated { reason } = &outcome.status {
@@ -206,7 +211,7 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .unwrap_or_default(),
     };
     let plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
-    crate::snapshot::io::write_private(&args.output, plan.to_json().as_bytes())
+    crate::snapshot::io::write_private(&args.output, plan.to_json()?.as_bytes())
         .with_context(|| format!("cannot write plan {}", args.output.display()))?;
     print_plan(&plan);
     println!(
@@ -273,7 +278,9 @@ pub(crate) fn sign_in(
         .with_context(|| format!("cannot sign in to tenant {}", settings.tenant))?;
     if let (Some(expected), Some(tid)) = (default_tenant, token_claim(&token, "tid")) {
         if !tid.eq_ignore_ascii_case(expected) {
-            bail!("the plan is for tenant {expected}, but the sign-in is to tenant {tid}; refusing");
+            bail!(
+                "the plan is for tenant {expected}, but the sign-in is to tenant {tid}; refusing"
+            );
         }
     }
     let oid = token_claim(&token, "oid");
@@ -287,15 +294,20 @@ fn apply_plan(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         bail!("{why}");
     }
     print_plan(&plan);
-    let (settings, tokens, agent, oid) =
-        sign_in(args.connection, args.config.as_deref(), Some(&plan.tenant_id))?;
+    let (settings, tokens, agent, oid) = sign_in(
+        args.connection,
+        args.config.as_deref(),
+        Some(&plan.tenant_id),
+    )?;
     let live = Live::new(&tokens, agent);
     let results = execute(&plan, &live, &args.execute, config.as_ref(), oid)?;
     let mut status = summary_status(&results);
     if !args.execute.no_verify && results.iter().any(|r| r.outcome == Outcome::Applied) {
         let verified = verify_by_rescan(&plan, &results, settings)?;
         print_verified(&verified);
-        if verified.iter().any(|v| v.state == FindingState::Unknown) && status == ExitStatus::Compliant {
+        if verified.iter().any(|v| v.state == FindingState::Unknown)
+            && status == ExitStatus::Compliant
+        {
             status = ExitStatus::Incomplete;
         }
     }
@@ -324,13 +336,14 @@ pub(crate) fn execute(
         .clone()
         .unwrap_or_else(|| PathBuf::from("m365guard-evidence").join(&plan.plan_id));
     let evidence = Evidence::create(&evidence_dir)?;
-    let mut passwords = if args.reveal_password {
-        PasswordSink::Reveal
-    } else {
-        PasswordSink::file(&args.password_file.clone().unwrap_or_else(|| {
-            PathBuf::from(format!("m365guard-passwords-{}.txt", plan.plan_id))
-        }))
-    };
+    let mut passwords =
+        if args.reveal_password {
+            PasswordSink::Reveal
+        } else {
+            PasswordSink::file(&args.password_file.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("m365guard-passwords-{}.txt", plan.plan_id))
+            }))
+        };
     let options = ApplyOptions {
         break_glass: config
             .map(|c| c.break_glass.accounts.clone())
@@ -344,7 +357,13 @@ pub(crate) fn execute(
         passwords: &mut passwords,
     };
     let results = apply::apply(plan, live, &options, &mut sinks, |r| {
-        eprintln!("  {} {:<32} {:<13} {}", r.id, r.kind.as_str(), r.outcome.as_str(), r.target);
+        eprintln!(
+            "  {} {:<32} {:<13} {}",
+            r.id,
+            r.kind.as_str(),
+            r.outcome.as_str(),
+            r.target
+        );
     })?;
     print_results(&results);
     println!(

@@ -50,7 +50,7 @@ pub enum Command {
     Fix(fix::FixCommand),
     /// Incident response for a compromised account: Microsoft's playbook as a plan, applied.
     Respond(respond::RespondArgs),
-    /// Collect a live snapshot from a tenant (Graph + Exchange, client secret sign-in).
+    /// Collect a live snapshot from a tenant (Graph + Exchange).
     Collect(collect::CollectArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]

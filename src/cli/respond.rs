@@ -6,7 +6,9 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::collect::ConnectionArgs;
-use super::fix::{execute, load_config, print_plan, print_verified, sign_in, summary_status, ExecuteArgs};
+use super::fix::{
+    execute, load_config, print_plan, print_verified, sign_in, summary_status, ExecuteArgs,
+};
 use crate::findings::ExitStatus;
 use crate::fix::evidence::Evidence;
 use crate::fix::live::Live;
@@ -75,7 +77,7 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         .output
         .clone()
         .unwrap_or_else(|| evidence.dir().join("plan.json"));
-    crate::snapshot::io::write_private(&plan_file, plan.to_json().as_bytes())
+    crate::snapshot::io::write_private(&plan_file, plan.to_json()?.as_bytes())
         .with_context(|| format!("cannot write plan {}", plan_file.display()))?;
     print_plan(&plan);
     println!(

@@ -71,10 +71,15 @@ pub fn explain(m: &RuleMeta) -> String {
             .map(|s| format!("{s} (when licensed)")),
     );
     let fix = match m.fix_action {
-        Some(action) => format!(
-            "{} (fix mode is not released yet; apply the remediation below by hand)",
-            action.as_str()
-        ),
+        Some(action) => {
+            let kind = crate::fix::actions::ActionKind::from(action);
+            format!(
+                "{} — `m365guard fix plan --rule {}`, review, `m365guard fix apply` (needs {})",
+                action.as_str(),
+                m.id,
+                kind.handler().permission()
+            )
+        }
         None => "none (manual remediation)".to_owned(),
     };
     let mut text = format!(

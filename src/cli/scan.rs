@@ -41,6 +41,7 @@ impl From<FailOn> for Severity {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = super::collect::CREDENTIALS_HELP)]
 pub struct ScanArgs {
     /// Snapshot file to evaluate (from `m365guard collect` or `examples/`).
     #[arg(long, value_name = "FILE", conflicts_with = "tenant")]
@@ -174,7 +175,8 @@ fn snapshot_path(args: &mut ScanArgs) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output directory {}", out.display()))?;
     let path = out.join("snapshot.json");
-    let connection = std::mem::take(&mut args.connection);
+    let mut connection = std::mem::take(&mut args.connection);
+    connection.config_file = args.config.clone();
     let snapshot = super::collect::collect_to(connection, &path)?;
     super::collect::summarise(&snapshot);
     Ok(path)

@@ -9,6 +9,8 @@ pub enum SchemaKind {
     /// The snapshot document (`collect` output, `scan --snapshot` input).
     #[default]
     Snapshot,
+    /// A fix plan (`fix plan` / `respond --plan-only` output, `fix apply` input).
+    Plan,
 }
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +23,7 @@ pub struct SchemaArgs {
 pub fn run(args: SchemaArgs) -> anyhow::Result<ExitStatus> {
     let schema = match args.kind {
         SchemaKind::Snapshot => crate::snapshot::json_schema(),
+        SchemaKind::Plan => crate::fix::plan::json_schema(),
     };
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &schema)?;

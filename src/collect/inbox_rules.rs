@@ -139,15 +139,16 @@ pub(crate) fn fetch_one(
             &anchor,
         )
     };
-    let all = call(true)?;
+    let all: Vec<_> = call(true)?.into_iter().filter(|r| !built_in(r)).collect();
+    // Most mailboxes have no rule of their own: then there is nothing to classify, and the
+    // second call is saved (it halves the requests of a typical tenant).
+    if all.is_empty() {
+        return Ok(Vec::new());
+    }
     // Get-InboxRule has no "hidden" property: a rule is hidden exactly when it shows up
     // only with -IncludeHidden, so ask a second time without it and compare.
     let visible: HashSet<String> = call(false)?.iter().filter_map(rule_identity).collect();
-    Ok(all
-        .iter()
-        .filter(|r| !built_in(r))
-        .filter_map(|r| map(mbx, r, &visible))
-        .collect())
+    Ok(all.iter().filter_map(|r| map(mbx, r, &visible)).collect())
 }
 
 /// The junk-mail rule and out-of-office templates exist in every mailbox and are managed

@@ -35,7 +35,9 @@ pub fn own_identity(own_principal_id: Option<&str>, target: &Target) -> Option<S
     let own = own_principal_id?;
     let hit = target.user_id.as_deref() == Some(own) || target.id == own;
     hit.then(|| {
-        format!("guard: the target is m365guard's own service principal ({own}); refusing to act on it")
+        format!(
+            "guard: the target is m365guard's own service principal ({own}); refusing to act on it"
+        )
     })
 }
 
@@ -63,7 +65,12 @@ pub fn bounded_targets(actions: &[PlannedAction]) -> BTreeSet<String> {
     actions
         .iter()
         .filter(|a| a.kind.is_bounded())
-        .map(|a| a.target.user_id.clone().unwrap_or_else(|| a.target.id.clone()))
+        .map(|a| {
+            a.target
+                .user_id
+                .clone()
+                .unwrap_or_else(|| a.target.id.clone())
+        })
         .collect()
 }
 

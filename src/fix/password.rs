@@ -45,7 +45,9 @@ pub fn generate() -> std::io::Result<Secret> {
     for i in (1..chars.len()).rev() {
         chars.swap(i, random_below(i + 1)?);
     }
-    Ok(Secret::new(String::from_utf8(chars).expect("ASCII")))
+    Ok(Secret::new(
+        chars.into_iter().map(char::from).collect::<String>(),
+    ))
 }
 
 /// Where new passwords go.
@@ -74,10 +76,10 @@ impl PasswordSink {
                 Ok(())
             }
             PasswordSink::File { path, file } => {
-                if file.is_none() {
-                    *file = Some(open_private(path)?);
-                }
-                let f = file.as_mut().expect("opened above");
+                let f = match file {
+                    Some(f) => f,
+                    None => file.insert(open_private(path)?),
+                };
                 writeln!(f, "{upn}\t{}", password.expose())?;
                 f.sync_all()
             }
@@ -161,7 +163,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw.txt");
         let mut sink = PasswordSink::file(&path);
-        sink.deliver("a@contoso.com", &Secret::new("Xy3!xxxxxxxx")).unwrap();
+        sink.deliver("a@contoso.com", &Secret::new("Xy3!xxxxxxxx"))
+            .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(std::fs::read_to_string(&path)

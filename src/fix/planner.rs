@@ -148,7 +148,8 @@ impl PlanBuilder {
             })
             .collect();
         let mut not_planned = self.not_planned;
-        not_planned.sort_by(|a, b| (&a.rule_id, &a.resource_name).cmp(&(&b.rule_id, &b.resource_name)));
+        not_planned
+            .sort_by(|a, b| (&a.rule_id, &a.resource_name).cmp(&(&b.rule_id, &b.resource_name)));
         not_planned.dedup();
         (actions, not_planned)
     }
@@ -290,12 +291,22 @@ pub fn from_scan(
             })
     };
     for outcome in &result.outcomes {
-        if outcome.status != RuleStatus::Failed {
+        // Not evaluated / not applicable: there are no findings to act on.
+        if !matches!(outcome.status, RuleStatus::Failed | RuleStatus::Passed) {
             continue;
         }
         let rule = &outcome.rule;
         if !options.rules.is_empty() && !options.rules.contains(&rule.id) {
             continue;
+        }
+        for finding in outcome.findings.iter().filter(|f| f.is_waived()) {
+            if let Some(w) = &finding.waiver {
+                builder.not_planned.push(NotPlanned {
+                    rule_id: rule.id.clone(),
+                    resource_name: finding.resource.name.clone(),
+                    reason: format!("waived in m365guard.toml until {}: {}", w.expires, w.reason),
+                });
+            }
         }
         for finding in outcome.active_findings() {
             if options.min_severity.is_some_and(|s| finding.severity < s) {
@@ -342,6 +353,14 @@ pub fn from_scan(
             }
         }
     }
+    // Findings on break-glass accounts became exemptions when the config was applied.
+    for exemption in &result.exemptions {
+        builder.not_planned.push(NotPlanned {
+            rule_id: "(any)".into(),
+            resource_name: exemption.account.clone(),
+            reason: "guard: break-glass account (m365guard.toml); fix mode never acts on it".into(),
+        });
+    }
     let (actions, not_planned) = builder.finish();
     Plan {
         plan_version: PLAN_VERSION,
@@ -381,7 +400,8 @@ fn plan_finding(
                 .iter()
                 .filter(|u| {
                     options.break_glass.iter().any(|b| {
-                        b.eq_ignore_ascii_case(&u.id) || b.eq_ignore_ascii_case(&u.user_principal_name)
+                        b.eq_ignore_ascii_case(&u.id)
+                            || b.eq_ignore_ascii_case(&u.user_principal_name)
                     })
                 })
                 .map(|u| u.id.clone())

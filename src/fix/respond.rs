@@ -53,7 +53,7 @@ pub enum RespondError {
     Collect {
         what: &'static str,
         user: String,
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error(transparent)]
     Scan(#[from] crate::scan::ScanError),
@@ -76,7 +76,11 @@ pub fn collect_user(
 ) -> Result<UserState, RespondError> {
     let err = |what: &'static str| {
         let user = options.user.clone();
-        move |source: ApiError| RespondError::Collect { what, user, source }
+        move |source: ApiError| RespondError::Collect {
+            what,
+            user,
+            source: Box::new(source),
+        }
     };
     let raw = live
         .user(&options.user)
@@ -120,7 +124,11 @@ pub fn collect_user(
         None => Vec::new(),
     };
     let addresses: Vec<String> = std::iter::once(user.user_principal_name.clone())
-        .chain(mailbox.iter().filter_map(|m| m.primary_smtp_address.clone()))
+        .chain(
+            mailbox
+                .iter()
+                .filter_map(|m| m.primary_smtp_address.clone()),
+        )
         .collect();
     let mut restricted = Vec::new();
     for address in &addresses {
@@ -273,7 +281,11 @@ pub fn playbook(
                 },
                 actions::clear_mailbox_forwarding_state(mailbox),
                 &step(4, "remove mailbox forwarding"),
-                refs(&collected.scan, &["mailbox_external_forwarding"], &mailbox.id),
+                refs(
+                    &collected.scan,
+                    &["mailbox_external_forwarding"],
+                    &mailbox.id,
+                ),
                 vec![],
             );
         }
@@ -339,7 +351,10 @@ pub fn playbook(
                 ..Target::new("restricted_sender", &sender.id, &sender.id)
             },
             state([("restricted", json!(true))]),
-            &step(7, "lift the outbound sending block once the account is secured"),
+            &step(
+                7,
+                "lift the outbound sending block once the account is secured",
+            ),
             vec![],
             secured.clone(),
         );

@@ -69,7 +69,7 @@ pub fn compare(plan: &Plan, results: &[ActionResult], rescan: &ScanResult) -> Ve
         .map(|o| o.rule.id.as_str())
         .collect();
     // One line per finding, even when several actions fix it (reset + revoke).
-    let mut by_finding: BTreeMap<(String, String), Verified> = BTreeMap::new();
+    let mut by_finding: BTreeMap<(String, String, String), Verified> = BTreeMap::new();
     for action in &plan.actions {
         let ran = satisfied.contains(action.id.as_str());
         for f in &action.fixes {
@@ -90,7 +90,11 @@ pub fn compare(plan: &Plan, results: &[ActionResult], rescan: &ScanResult) -> Ve
                     .then(|| pending_user_note(&f.rule_id))
                     .flatten(),
             };
-            let key = (f.rule_id.clone(), f.fingerprint.clone());
+            let key = (
+                f.rule_id.clone(),
+                f.resource_name.to_lowercase(),
+                f.fingerprint.clone(),
+            );
             match by_finding.get(&key) {
                 // A finding is only as done as the least-done action fixing it.
                 Some(existing) if existing.state == FindingState::NotAttempted => {}

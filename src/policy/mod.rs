@@ -1,6 +1,7 @@
 //! The policy engine: rule packs (`pack`), their metadata (`metadata`), evaluation of a
 //! snapshot with regorus (`evaluate`) and the Rego unit-test runner (`testing`).
 
+pub mod builtins;
 pub mod evaluate;
 pub mod input;
 pub mod metadata;

@@ -147,7 +147,7 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                 title: &outcome.rule.title,
                 severity: finding.severity,
                 remediation: outcome.rule.remediation.trim(),
-                fix_command: fix_command(&outcome.rule),
+                fix_command: fix_command(&outcome.rule, &result.info.snapshot_path),
                 fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
                 findings: vec![row],
             }),

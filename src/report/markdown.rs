@@ -108,7 +108,7 @@ impl Reporter for MarkdownReporter {
             line("| Severity | Rule | Resource | Message | Fix |");
             line("|---|---|---|---|---|");
             for (outcome, finding) in failing.iter().take(MAX_FINDING_ROWS) {
-                let fix = fix_command(&outcome.rule)
+                let fix = fix_command(&outcome.rule, &result.info.snapshot_path)
                     .map(|cmd| code(&cmd))
                     .unwrap_or_default();
                 line(&format!(

@@ -104,10 +104,10 @@ fn rule_help(rule: &RuleMeta) -> MultiformatMessageString {
         rule.rationale.trim(),
         rule.remediation.trim()
     );
-    if let Some(cmd) = fix_command(rule) {
+    if let Some(cmd) = fix_command(rule, "<snapshot.json>") {
         plain.push_str(&format!("\n\nAutomatic fix: {cmd}"));
         markdown.push_str(&format!(
-            "\n\n## Automatic fix\n\n```sh\n{cmd}\nm365guard fix apply <plan>\n```"
+            "\n\n## Automatic fix\n\n```sh\n{cmd}\nm365guard fix apply plan.json\n```"
         ));
     }
     if !rule.references.is_empty() {

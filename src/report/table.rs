@@ -38,17 +38,15 @@ pub(crate) fn findings_by_severity(
     rows
 }
 
-/// The command that remediates a rule's findings, when the rule has a fix action.
-/// Whether `m365guard fix` exists in this build. Fix mode is not released yet (issue 4):
-/// until it is, reports print no command a user could not run.
-pub(crate) const FIX_MODE_AVAILABLE: bool = false;
-
-pub(crate) fn fix_command(rule: &RuleMeta) -> Option<String> {
-    if !FIX_MODE_AVAILABLE {
-        return None;
-    }
-    rule.fix_action
-        .map(|_| format!("m365guard fix plan --rule {}", rule.id))
+/// The command that plans the fix for a rule's findings, when the rule has a fix action.
+/// `snapshot` is the scanned snapshot's path (or a placeholder where none applies).
+pub(crate) fn fix_command(rule: &RuleMeta, snapshot: &str) -> Option<String> {
+    rule.fix_action.map(|_| {
+        format!(
+            "m365guard fix plan --snapshot {snapshot} --rule {} -o plan.json",
+            rule.id
+        )
+    })
 }
 
 /// "reason (expires 2026-12-31, ticket SEC-42)": one wording for waivers everywhere.
@@ -256,10 +254,19 @@ impl Reporter for TableReporter {
                 .collect(),
         );
 
+        let fixable = findings_by_severity(result, false)
+            .iter()
+            .filter(|(o, _)| o.rule.fix_action.is_some())
+            .count();
+        if fixable > 0 {
+            out.push_str(&format!(
+                "\n{fixable} finding(s) have an automatic fix: m365guard fix plan --snapshot {} -o plan.json (then review and `m365guard fix apply plan.json`)\n",
+                result.info.snapshot_path
+            ));
+        }
         out.push('\n');
         out.push_str(&totals_line(result));
         out.push('\n');
-
         let out = if options.color { colourise(&out) } else { out };
         Ok(out.into_bytes())
     }

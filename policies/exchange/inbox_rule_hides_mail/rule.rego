@@ -1,40 +1,45 @@
 # Enabled inbox rules that move mail where the owner will not look, or delete it.
 package m365guard.rules.inbox_rule_hides_mail
 
+import data.m365guard.lib.inbox_rules_by_delete
+import data.m365guard.lib.inbox_rules_by_folder_name
+import data.m365guard.lib.inbox_rules_by_folder_well_known_name
+import data.m365guard.lib.inbox_rules_by_permanent_delete
 import rego.v1
 
-# One plain loop per way of hiding mail. This rule looks at every inbox rule of the
-# tenant (300k at 100k users), and in regorus a user-defined function call per item costs
-# several times a plain field test, so the gates are inline with the rarest test first: an
-# absent key fails at once, and a folder name costs one lower() and a set lookup (sets are
-# bound to a local before the loop: a rule reference per item costs a lookup). Only
-# rules that pass a gate reach `_finding`. A rule passing two gates yields the same finding
-# twice, which the set keeps once.
+# One body per way of hiding mail, each reading the library's index of inbox rules by
+# action value (one native pass over the 300k inbox rules of a 100k-user tenant, shared
+# with the forwarding rule) instead of looping over every inbox rule: only the rules with
+# a hiding folder or a delete flag are visited, and only those reach `_finding`. A folder
+# name costs one lower() and a set lookup per DISTINCT name. A rule passing two gates
+# yields the same finding twice, which the set keeps once.
 deny contains _finding(rule) if {
-	folders := _hiding_folders
-	some rule in input.inbox_rules
-	folders[rule.actions.move_to_folder.well_known_name]
+	some folder, positions in inbox_rules_by_folder_well_known_name
+	_hiding_folders[folder]
+	some i in positions
+	rule := input.inbox_rules[i]
 	rule.enabled == true
 }
 
 deny contains _finding(rule) if {
 	names := _hiding_folder_names
-	some rule in input.inbox_rules
-	name := rule.actions.move_to_folder.name
+	some name, positions in inbox_rules_by_folder_name
 	name != null
 	names[lower(name)]
+	some i in positions
+	rule := input.inbox_rules[i]
 	rule.enabled == true
 }
 
 deny contains _finding(rule) if {
-	some rule in input.inbox_rules
-	rule.actions.delete == true
+	some i in inbox_rules_by_delete[true]
+	rule := input.inbox_rules[i]
 	rule.enabled == true
 }
 
 deny contains _finding(rule) if {
-	some rule in input.inbox_rules
-	rule.actions.permanent_delete == true
+	some i in inbox_rules_by_permanent_delete[true]
+	rule := input.inbox_rules[i]
 	rule.enabled == true
 }
 

@@ -32,10 +32,7 @@ pub fn mailbox_state(m: &Mailbox) -> State {
 }
 
 fn identity(target: &Target) -> &str {
-    target
-        .user_principal_name
-        .as_deref()
-        .unwrap_or(&target.id)
+    target.user_principal_name.as_deref().unwrap_or(&target.id)
 }
 
 impl Handler for ClearMailboxForwarding {

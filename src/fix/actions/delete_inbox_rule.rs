@@ -35,9 +35,9 @@ impl Handler for DeleteInboxRule {
         _passwords: &mut PasswordSink,
     ) -> Result<WriteReceipt, ApiError> {
         if graph_source(target) {
-            let reply = live
-                .graph
-                .write("DELETE", &graph_rule_path(target), None, GRAPH_PERMISSION)?;
+            let reply =
+                live.graph
+                    .write("DELETE", &graph_rule_path(target), None, GRAPH_PERMISSION)?;
             return Ok(WriteReceipt {
                 request_id: Some(reply.request_id),
                 created_id: None,

@@ -31,7 +31,10 @@ fn requires_mfa_for_all(p: &Map<String, Value>) -> bool {
     };
     p["state"] == "enabled"
         && has(&p["conditions"]["users"]["includeUsers"], "All")
-        && has(&p["conditions"]["applications"]["includeApplications"], "All")
+        && has(
+            &p["conditions"]["applications"]["includeApplications"],
+            "All",
+        )
         && (has(&p["grantControls"]["builtInControls"], "mfa")
             || !p["grantControls"]["authenticationStrength"].is_null())
 }

@@ -194,10 +194,7 @@ pub fn changed_fields(precondition: &State, live: &State) -> Vec<String> {
 
 /// Build a [`State`] from `(key, value)` pairs.
 pub fn state<const N: usize>(pairs: [(&str, Value); N]) -> State {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Exchange says "couldn't be found" / "not found" for a missing object.
@@ -238,7 +235,10 @@ mod tests {
     fn changed_fields_names_each_difference() {
         let seen = state([("a", json!(1)), ("b", json!("x"))]);
         let live = state([("a", json!(1)), ("b", json!("y")), ("c", json!(true))]);
-        assert_eq!(changed_fields(&seen, &live), vec![r#"b: plan saw "x", now "y""#]);
+        assert_eq!(
+            changed_fields(&seen, &live),
+            vec![r#"b: plan saw "x", now "y""#]
+        );
         assert!(changed_fields(&seen, &seen).is_empty());
     }
 

@@ -41,7 +41,10 @@ impl Handler for RemoveRoleAssignment {
     ) -> Result<WriteReceipt, ApiError> {
         let reply = live.graph.write(
             "DELETE",
-            &format!("/v1.0/roleManagement/directory/roleAssignments/{}", target.id),
+            &format!(
+                "/v1.0/roleManagement/directory/roleAssignments/{}",
+                target.id
+            ),
             None,
             "RoleManagement.ReadWrite.Directory",
         )?;
