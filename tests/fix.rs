@@ -289,6 +289,20 @@ fn scan_failed_rules(env: &Env, out_dir: &str) -> (Out, BTreeSet<String>, BTreeS
     (out, failed, passed)
 }
 
+/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-23T12:04:43.5Z`).
+fn chrono_like(v: &Value) -> i64 {
+    let t = v.as_str().expect("timestamp");
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", t, "+%s"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -385,6 +399,18 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         );
     }
 
+    // Local outputs are private: the plan, its snapshot and the audit log hold tenant state.
+    for name in ["plan.json", "plan.snapshot.json", "m365guard-audit.jsonl"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} mode {:o}", mode & 0o777);
+    }
+    let created = chrono_like(&plan["created_at"]);
+    let expires = chrono_like(&plan["expires_at"]);
+    assert_eq!(expires - created, 24 * 3600, "plans expire after 24 h");
     // One audit line per action, in plan order, each complete.
     let lines = env.audit();
     assert_eq!(lines.len(), n, "one audit line per action");
@@ -1793,4 +1819,353 @@ fn a_plan_from_a_snapshot_file_applies_live() {
         out.both()
     );
     assert_eq!(out.code, 0, "{}", out.both());
+}
+
+#[test]
+fn guard_break_glass_holds_when_the_plan_names_the_account_by_object_id_only() {
+    // m365guard.toml lists the break-glass account by UPN; a (hand-edited or
+    // snapshot-derived) plan that names it only by object id must still be refused:
+    // apply has to resolve the live account, not trust the plan's UPN.
+    let env = Env::new();
+    let plan = env.plan(&[]);
+    let mut action = find_action(&plan, "enforce_mfa", LENA).clone();
+    let target = action["target"].as_object_mut().unwrap();
+    target.insert("id".into(), BREAK_GLASS_ID.into());
+    target.insert("user_id".into(), BREAK_GLASS_ID.into());
+    target.insert("name".into(), "Emergency Access 01".into());
+    target.remove("user_principal_name");
+    let mut edited = only_actions(&plan, &[&action]);
+    edited["break_glass"] = serde_json::json!([]);
+    env.write_plan("edited.json", &edited);
+    let config = example_config();
+    let out = env.apply("edited.json", &["--config", config.to_str().unwrap()]);
+    let lines = env.audit();
+    assert_eq!(lines.len(), 1, "{}", out.both());
+    assert_eq!(
+        lines[0]["outcome"], "refused",
+        "the break-glass account was acted on: {}",
+        lines[0]
+    );
+    assert!(env.writes().is_empty(), "{:#?}", env.writes());
+    assert_eq!(
+        env.emu
+            .state()
+            .user(BREAK_GLASS)
+            .unwrap()
+            .per_user_mfa_state,
+        "disabled"
+    );
+}
+
+#[test]
+fn guard_last_global_administrator_checks_the_live_role_not_the_plan() {
+    let env = Env::new();
+    {
+        let mut st = env.emu.state();
+        st.role_assignments
+            .retain(|a| a.role_definition_id != GLOBAL_ADMIN || a.principal_id == LENA_ID);
+    }
+    let out = env.run(&[
+        "respond",
+        "--user",
+        LENA,
+        "--remove-admin-roles",
+        "--plan-only",
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let plan = read_json(&env.path("plan.json"));
+    let mut action = actions(&plan)
+        .iter()
+        .find(|a| a["kind"] == "remove_role_assignment")
+        .expect("role removal planned")
+        .clone();
+    // The plan no longer says which role this is; the live assignment still is GA.
+    let target = action["target"].as_object_mut().unwrap();
+    target.remove("role_definition_id");
+    target.insert("role_name".into(), "Helpdesk Administrator".into());
+    let edited = only_actions(&plan, &[&action]);
+    env.write_plan("edited.json", &edited);
+    let out = env.apply("edited.json", &["--no-verify"]);
+    let lines = env.audit();
+    assert_eq!(lines.len(), 1, "{}", out.both());
+    assert!(
+        !env.writes().iter().any(|w| w.operation == "DELETE"),
+        "the last Global Administrator assignment was deleted: {}",
+        lines[0]
+    );
+    assert_eq!(lines[0]["outcome"], "refused", "{}", lines[0]);
+    assert!(env
+        .emu
+        .state()
+        .role_assignments
+        .iter()
+        .any(|a| a.role_definition_id == GLOBAL_ADMIN));
+}
+
+#[test]
+fn respond_restore_access_does_not_enable_an_account_that_was_disabled_before() {
+    // former.employee@contoso.com was disabled before the incident; "restore access"
+    // must restore that, not open the account of someone who left.
+    let env = Env::new();
+    let former = "former.employee@contoso.com";
+    assert!(!env.emu.state().user(former).unwrap().account_enabled);
+    let out = env.run(&[
+        "respond",
+        "--user",
+        former,
+        "--restore-access",
+        "--yes",
+        "--no-verify",
+    ]);
+    assert!(
+        !env.emu.state().user(former).unwrap().account_enabled,
+        "--restore-access enabled an account that was disabled before respond\n{}",
+        out.both()
+    );
+    assert!(!env
+        .writes()
+        .iter()
+        .any(|w| w.body.get("accountEnabled") == Some(&Value::Bool(true))));
+}
+
+#[test]
+fn respond_remove_admin_roles_reports_roles_held_through_a_group() {
+    // tom.becker holds Helpdesk Administrator (privileged) through SG-Helpdesk-Admins.
+    // The playbook cannot remove a group assignment for one member, but it must say so
+    // rather than leave the admin role in place silently.
+    let env = Env::new();
+    let tom = "tom.becker@contoso.com";
+    let out = env.run(&[
+        "respond",
+        "--user",
+        tom,
+        "--remove-admin-roles",
+        "--plan-only",
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let plan = read_json(&env.path("plan.json"));
+    let mentioned = actions(&plan)
+        .iter()
+        .any(|a| a["kind"] == "remove_role_assignment")
+        || plan["not_planned"]
+            .to_string()
+            .contains("Helpdesk Administrator");
+    assert!(
+        mentioned,
+        "the group-held Helpdesk Administrator role is neither removed nor listed as not planned:\n{}",
+        out.stdout
+    );
+    assert!(env.writes().is_empty());
+}
+
+#[test]
+fn graph_collected_rule_is_disabled_through_graph() {
+    // A snapshot whose rule came from Graph (messageRules): the fix is a Graph PATCH
+    // isEnabled false (CONTRACT §11 W4), with a request-id in the audit log.
+    let env = Env::new();
+    let li = "li.wei@contoso.com";
+    let rule_name = "Copy to personal mailbox (old)";
+    let mut snap = read_json(&root().join("examples/contoso-compromised.json"));
+    let rule = snap["inbox_rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["name"] == rule_name)
+        .unwrap();
+    assert_eq!(rule["source"], "graph");
+    rule["enabled"] = true.into();
+    let graph_id = rule["rule_id"].as_str().unwrap().to_owned();
+    std::fs::write(env.path("snap.json"), snap.to_string()).unwrap();
+    {
+        let mut st = env.emu.state();
+        let mb = st.find_mailbox_mut(li).unwrap();
+        mb.rules
+            .iter_mut()
+            .find(|r| r.name == rule_name)
+            .unwrap()
+            .enabled = true;
+    }
+    let out = env.run(&[
+        "fix",
+        "plan",
+        "--snapshot",
+        "snap.json",
+        "--rule",
+        "inbox_rule_external_forwarding",
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let plan = read_json(&env.path("plan.json"));
+    assert_eq!(kinds_of(&plan), ["disable_inbox_rule"], "{plan}");
+    let out = env.apply("plan.json", &["--no-verify"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let log = env.writes();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0].operation, "PATCH");
+    assert!(log[0]
+        .target
+        .ends_with(&format!("/mailFolders/inbox/messageRules/{graph_id}")));
+    assert_eq!(log[0].body, serde_json::json!({"isEnabled": false}));
+    let lines = env.audit();
+    assert_eq!(lines[0]["outcome"], "applied", "{}", lines[0]);
+    assert_eq!(
+        lines[0]["request_id"].as_str().unwrap_or_default().len(),
+        36
+    );
+    let st = env.emu.state();
+    let mb = st.find_mailbox(li).unwrap();
+    assert!(
+        !mb.rules
+            .iter()
+            .find(|r| r.name == rule_name)
+            .unwrap()
+            .enabled
+    );
+}
+
+#[test]
+fn missing_exchange_role_fails_exchange_writes_naming_the_role() {
+    // Without the Exchange Administrator role, Exchange Online does not expose the write
+    // cmdlets at all (CommandNotFoundException); the failure must still say what the app
+    // lacks. Graph writes are independent and go through.
+    let env = Env::new();
+    env.plan(&[]);
+    let mut grants = Grants::full();
+    grants
+        .directory_roles
+        .retain(|r| r != "29232cdf-9323-42fd-ade2-1d097af3e4de");
+    env.emu.set_grants(grants);
+    let out = env.apply("plan.json", &["--no-verify"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    let lines = env.audit();
+    let exchange_kinds = [
+        "clear_mailbox_forwarding",
+        "disable_inbox_rule",
+        "unblock_sender",
+        "disable_outbound_auto_forwarding",
+    ];
+    for line in &lines {
+        let kind = line["action"].as_str().unwrap();
+        if exchange_kinds.contains(&kind) {
+            assert_eq!(line["outcome"], "failed", "{line}");
+            let detail = line["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("Exchange Administrator"),
+                "the failure does not name the missing role: {detail}"
+            );
+        } else {
+            assert_eq!(line["outcome"], "applied", "{line}");
+        }
+    }
+}
+
+#[test]
+fn plans_validate_against_the_published_schema() {
+    let env = Env::new();
+    let out = env.run(&["schema", "plan"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let schema: Value = serde_json::from_str(&out.stdout).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors = |doc: &Value| -> Vec<String> {
+        validator
+            .iter_errors(doc)
+            .map(|e| format!("{}: {e}", e.instance_path))
+            .collect()
+    };
+    let scan_plan = env.plan(&["--mfa-via", "conditional-access"]);
+    assert_eq!(errors(&scan_plan), Vec::<String>::new());
+    let out = env.run(&[
+        "respond",
+        "--user",
+        LENA,
+        "--remove-admin-roles",
+        "--restore-access",
+        "--plan-only",
+        "-o",
+        "respond.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let respond_plan = read_json(&env.path("respond.json"));
+    assert_eq!(errors(&respond_plan), Vec::<String>::new());
+    // What apply refuses, the schema refuses too.
+    let mut bad = scan_plan.clone();
+    bad["actions"][0]["target"]["surprise"] = true.into();
+    assert!(!errors(&bad).is_empty());
+    let mut bad = scan_plan.clone();
+    bad["actions"][0]["kind"] = "format_disk".into();
+    assert!(!errors(&bad).is_empty());
+    // No secret can be expressed in a plan: the password reset's write is a placeholder.
+    let reset = find_action(&respond_plan, "reset_password", LENA);
+    assert!(reset["write"]
+        .as_str()
+        .unwrap()
+        .contains("<generated at apply time"));
+    assert!(env.writes().is_empty());
+}
+
+#[test]
+fn a_respond_plan_with_restore_access_applied_twice_changes_nothing_the_second_time() {
+    let env = Env::new();
+    let out = env.run(&[
+        "respond",
+        "--user",
+        LENA,
+        "--restore-access",
+        "--plan-only",
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let plan = read_json(&env.path("plan.json"));
+    let n = actions(&plan).len();
+    assert_eq!(kinds_of(&plan).last().unwrap(), "unblock_sign_in");
+    let out = env.apply("plan.json", &["--no-verify"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let writes = env.writes().len();
+    assert!(env.emu.state().user(LENA).unwrap().account_enabled);
+
+    let out = env.apply("plan.json", &["--no-verify"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let again: Vec<String> = env.writes()[writes..].iter().map(describe).collect();
+    assert!(
+        again.is_empty(),
+        "the second apply of a completed plan wrote again (the user was blocked and unblocked):\n{}",
+        again.join("\n")
+    );
+    let lines = env.audit();
+    assert_eq!(lines.len(), 2 * n);
+    for line in &lines[n..] {
+        assert_eq!(line["outcome"], "already_done", "{line}");
+    }
+}
+
+#[test]
+fn respond_accepts_the_object_id() {
+    let env = Env::new();
+    let out = env.run(&[
+        "respond",
+        "--user",
+        LENA_ID,
+        "--plan-only",
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let plan = read_json(&env.path("plan.json"));
+    assert_eq!(actions(&plan).len(), 8, "{plan}");
+    assert!(actions(&plan)
+        .iter()
+        .all(|a| a["target"]["user_principal_name"] == LENA));
+    let out = env.run(&["respond", "--user", "nobody@contoso.com", "--plan-only"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(out.stderr.contains("nobody@contoso.com"), "{}", out.both());
+    assert!(env.writes().is_empty());
 }

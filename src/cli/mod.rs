@@ -8,6 +8,7 @@ use crate::findings::ExitStatus;
 pub mod baselines;
 pub mod collect;
 pub mod diff;
+pub mod doctor;
 pub mod fix;
 pub mod generate;
 pub mod policy_test;
@@ -24,8 +25,35 @@ pub mod schema;
     after_help = "Exit codes: 0 compliant, 1 findings at or above --fail-on, 2 usage/config/policy error, 3 incomplete data (some rule not evaluated)."
 )]
 pub struct Cli {
+    /// More detail on stderr: -v each source and step, -vv every HTTP request too
+    /// (method, endpoint without query, status, attempt, retry wait, request-id; never a
+    /// token, secret or request body).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Format of the -v/-vv log lines on stderr: text, or one JSON object per line.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// No progress spinners. They are shown only when stderr is a terminal and CI is unset.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// Whether the subcommand was asked to be quiet (`scan` and `policy test` have their
+    /// own `--quiet`, which then takes the global flag's place).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+            || matches!(&self.command, Command::Scan(args) if args.quiet)
+            || matches!(&self.command, Command::Policy(policy_test::PolicyCommand::Test { quiet: true, .. }))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +80,9 @@ pub enum Command {
     Respond(respond::RespondArgs),
     /// Collect a live snapshot from a tenant (Graph + Exchange).
     Collect(collect::CollectArgs),
+    /// Pre-flight: sign in and show, per source and fix action, what works and exactly
+    /// which permission, directory role or licence is missing.
+    Doctor(doctor::DoctorArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -66,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Baselines(command) => baselines::run(command),
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
         Command::Collect(args) => collect::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Fix(command) => fix::run(command),
         Command::Respond(args) => respond::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),

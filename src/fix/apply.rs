@@ -140,13 +140,14 @@ fn run_one(
         .chain(&options.break_glass)
         .cloned()
         .collect();
-    let own = options
-        .own_principal_id
-        .as_deref()
-        .or(plan.collector_principal_id.as_deref());
-    if let Some(reason) = guards::break_glass(&break_glass, &action.target)
-        .or_else(|| guards::own_identity(own, &action.target))
-    {
+    // Both the identity applying now and the one that collected the plan's snapshot.
+    let own_identity = [
+        options.own_principal_id.as_deref(),
+        plan.collector_principal_id.as_deref(),
+    ]
+    .into_iter()
+    .find_map(|own| guards::own_identity(own, &action.target));
+    if let Some(reason) = guards::break_glass(&break_glass, &action.target).or(own_identity) {
         return (Outcome::Refused, reason);
     }
     if action.kind == super::actions::ActionKind::RemoveRoleAssignment {

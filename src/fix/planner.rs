@@ -487,6 +487,12 @@ fn plan_finding(
                         finding.resource.name
                     )
                 })?;
+            if assignment.principal_type == crate::snapshot::model::PrincipalType::Group {
+                return Err(format!(
+                    "{} is held through a group: removing the assignment would demote every member; remove the guest from the group instead",
+                    finding.resource.name
+                ));
+            }
             let role_name = snapshot
                 .roles
                 .definitions

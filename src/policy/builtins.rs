@@ -98,19 +98,39 @@ pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
             )),
         })
         .collect::<anyhow::Result<_>>()?;
+    // Consecutive paths often share a prefix (["actions", ...]): resolve it once per element.
+    let shared: Vec<usize> = (0..paths.len())
+        .map(|j| match j.checked_sub(1) {
+            Some(prev) => paths[prev]
+                .iter()
+                .zip(paths[j].iter())
+                .take_while(|(a, b)| a == b)
+                .count(),
+            None => 0,
+        })
+        .collect();
     let mut groups: Vec<BTreeMap<Value, Vec<Value>>> = vec![BTreeMap::new(); paths.len()];
+    // resolved[d]: the value after d keys of the previous path.
+    let mut resolved: Vec<&Value> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let position = Value::from(i as u64);
-        for (path, group) in paths.iter().zip(groups.iter_mut()) {
-            let mut value = item;
-            for key in path.iter() {
+        resolved.clear();
+        resolved.push(item);
+        for ((path, group), &common) in paths.iter().zip(groups.iter_mut()).zip(&shared) {
+            resolved.truncate(common + 1);
+            let mut value = resolved[common];
+            for key in &path[common..] {
                 value = &value[key];
+                resolved.push(value);
             }
-            if *value != Value::Undefined {
-                group
-                    .entry(value.clone())
-                    .or_default()
-                    .push(position.clone());
+            if *value == Value::Undefined {
+                continue;
+            }
+            match group.get_mut(value) {
+                Some(positions) => positions.push(position.clone()),
+                None => {
+                    group.insert(value.clone(), vec![position.clone()]);
+                }
             }
         }
     }

@@ -150,18 +150,44 @@ pub fn evaluate(
         }
     }
 
-    // One batch per thread, balanced by estimated cost (largest first, each to the least
-    // loaded thread). A batch is evaluated by ONE query, so the library indexes its rules
-    // share (`users_by_id`, `privileged_roles_by_user`, ...) are built once per thread
-    // instead of once per rule: regorus resets its rule cache at every query.
-    to_run.sort_by_key(|(_, rule)| std::cmp::Reverse(estimated_cost(rule, snapshot)));
+    // One batch per thread. A batch is evaluated by ONE query, so the library indexes its
+    // rules share (`users_by_id`, the inbox-rule index, ...) are built once per thread
+    // instead of once per rule: regorus resets its rule cache at every query. Rules reading
+    // the same largest source share the most, so they stay together; the groups are then
+    // balanced over the threads by estimated cost (largest first, each to the least loaded
+    // thread), and a group heavier than a thread's fair share is split up.
     let threads = threads.clamp(1, to_run.len().max(1));
-    let mut batches: Vec<(u64, Vec<(usize, &Rule)>)> = vec![(0, Vec::new()); threads];
+    let mut groups: Vec<(u64, Vec<(usize, &Rule)>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<&str, usize> = Default::default();
     for &(slot, rule) in &to_run {
-        if let Some(lightest) = batches.iter_mut().min_by_key(|(cost, _)| *cost) {
-            // +1: a rule over an empty source still costs something.
-            lightest.0 += estimated_cost(rule, snapshot) + 1;
-            lightest.1.push((slot, rule));
+        let key = largest_source(rule, snapshot);
+        let g = *group_of.entry(key).or_insert_with(|| {
+            groups.push((0, Vec::new()));
+            groups.len() - 1
+        });
+        // +1: a rule over an empty source still costs something.
+        groups[g].0 += estimated_cost(rule, snapshot) + 1;
+        groups[g].1.push((slot, rule));
+    }
+    let fair_share = groups.iter().map(|(cost, _)| cost).sum::<u64>() / threads as u64;
+    let mut units: Vec<(u64, Vec<(usize, &Rule)>)> = Vec::new();
+    for (cost, rules) in groups {
+        if cost > fair_share && rules.len() > 1 {
+            units.extend(
+                rules
+                    .into_iter()
+                    .map(|r| (estimated_cost(r.1, snapshot) + 1, vec![r])),
+            );
+        } else {
+            units.push((cost, rules));
+        }
+    }
+    units.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+    let mut batches: Vec<(u64, Vec<(usize, &Rule)>)> = vec![(0, Vec::new()); threads];
+    for (cost, rules) in units {
+        if let Some(lightest) = batches.iter_mut().min_by_key(|(load, _)| *load) {
+            lightest.0 += cost;
+            lightest.1.extend(rules);
         }
     }
     let results = Mutex::new(Vec::with_capacity(to_run.len()));
@@ -195,6 +221,15 @@ pub fn evaluate(
             })
         })
         .collect()
+}
+
+/// The source with the most items a rule reads ("" when it reads none).
+fn largest_source<'a>(rule: &'a Rule, snapshot: &Snapshot) -> &'a str {
+    rule.meta
+        .sources
+        .iter()
+        .max_by_key(|s| snapshot.sources.get(*s).map_or(0, |status| status.items))
+        .map_or("", |s| s.as_str())
 }
 
 /// Items in the largest source a rule reads: a proxy for how long it takes.
