@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use m365guard_emulator::{spawn, EmulatorConfig, Emulator};
+use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
 
 const TARGET_SECONDS: f64 = 60.0;
 const TARGET_SPEEDUP: f64 = 15.0;
@@ -78,7 +78,10 @@ fn collect_once(bin: &Path, emu: &Emulator, concurrency: Option<u32>, out: &Path
         .env_remove("M365GUARD_CONCURRENCY")
         .env("AZURE_TENANT_ID", emu.tenant_id())
         .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret().unwrap_or_default())
+        .env(
+            "AZURE_CLIENT_SECRET",
+            emu.client_secret().unwrap_or_default(),
+        )
         .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
         .env("M365GUARD_GRAPH_URL", &emu.base_url)
         .env("M365GUARD_EXCHANGE_URL", &emu.base_url);
@@ -99,11 +102,15 @@ fn collect_once(bin: &Path, emu: &Emulator, concurrency: Option<u32>, out: &Path
     }
     // A fast but incomplete collection is no result: every source must be `ok`.
     let text = std::fs::read_to_string(out).unwrap_or_else(|e| fail(&format!("snapshot: {e}")));
-    let snap: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| fail(&e.to_string()));
+    let snap: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| fail(&e.to_string()));
     if let Some(sources) = snap["sources"].as_object() {
         for (name, st) in sources {
             if st["status"] != "ok" {
-                fail(&format!("source {name} is {}: {}", st["status"], st["reason"]));
+                fail(&format!(
+                    "source {name} is {}: {}",
+                    st["status"], st["reason"]
+                ));
             }
         }
     }
@@ -171,16 +178,47 @@ fn main() {
         "collect benchmark: emulator latency {} ms (+0..{} ms jitter) per request, per-mailbox limit 4, median of {runs}",
         setup.latency_ms, setup.jitter_ms
     );
-    let mut rows = vec![measure(&bin, users, "parallel", None, runs, &setup, dir.path())];
+    let mut rows = vec![measure(
+        &bin,
+        users,
+        "parallel",
+        None,
+        runs,
+        &setup,
+        dir.path(),
+    )];
     if serial_users != users {
-        rows.push(measure(&bin, serial_users, "parallel", None, runs, &setup, dir.path()));
+        rows.push(measure(
+            &bin,
+            serial_users,
+            "parallel",
+            None,
+            runs,
+            &setup,
+            dir.path(),
+        ));
     }
-    rows.push(measure(&bin, serial_users, "serial", Some(1), runs, &setup, dir.path()));
+    rows.push(measure(
+        &bin,
+        serial_users,
+        "serial",
+        Some(1),
+        runs,
+        &setup,
+        dir.path(),
+    ));
 
     println!();
-    println!("{:<10} {:>7} {:>10} {:>10}  runs (s)", "config", "users", "median s", "requests");
+    println!(
+        "{:<10} {:>7} {:>10} {:>10}  runs (s)",
+        "config", "users", "median s", "requests"
+    );
     for r in &rows {
-        let runs: Vec<String> = r.walls.iter().map(|w| format!("{:.2}", w.as_secs_f64())).collect();
+        let runs: Vec<String> = r
+            .walls
+            .iter()
+            .map(|w| format!("{:.2}", w.as_secs_f64()))
+            .collect();
         println!(
             "{:<10} {:>7} {:>10.2} {:>10}  {}",
             r.label,

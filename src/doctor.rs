@@ -411,6 +411,8 @@ struct ActionNeeds {
     optional: Option<(AnyOf, &'static str)>,
     /// A directory role only some targets need: WARN when absent.
     target_role: Option<(&'static [&'static str], &'static str)>,
+    /// A variant that needs the licence of this source: WARN when the tenant lacks it.
+    licensed_variant: Option<(SourceId, &'static str)>,
 }
 
 fn action_needs(kind: ActionKind) -> ActionNeeds {
@@ -419,6 +421,7 @@ fn action_needs(kind: ActionKind) -> ActionNeeds {
         exchange_roles: None,
         optional: None,
         target_role: None,
+        licensed_variant: None,
     };
     match kind {
         ActionKind::BlockSignIn | ActionKind::UnblockSignIn => ActionNeeds {
@@ -440,6 +443,10 @@ fn action_needs(kind: ActionKind) -> ActionNeeds {
             optional: Some((
                 CA_WRITE,
                 "for the tenant-wide conditional access policy (also needs Entra ID P1)",
+            )),
+            licensed_variant: Some((
+                SourceId::ConditionalAccess,
+                "the tenant-wide conditional access policy needs Entra ID P1, which the tenant lacks (per-user MFA still works)",
             )),
             ..none
         },
@@ -599,6 +606,8 @@ fn without_pseudo_roles(roles: BTreeSet<String>) -> BTreeSet<String> {
 struct Probes {
     /// A user id for the per-user MFA probe.
     user_id: Option<String>,
+    /// That user's UPN, for the inbox-rule probe when Get-Mailbox named no mailbox.
+    user_upn: Option<String>,
     /// A mailbox for the inbox-rule probe.
     mailbox: Option<String>,
     /// The Exchange read probe answered "no Exchange role" (403 without a body).
@@ -692,8 +701,9 @@ fn probe(
     match source {
         SourceId::Organization => graph.get("/v1.0/organization?$select=id").map(drop),
         SourceId::Users => {
-            let v = graph.get("/v1.0/users?$select=id&$top=1")?;
+            let v = graph.get("/v1.0/users?$select=id,userPrincipalName&$top=1")?;
             probes.user_id = first_str(&v, "id");
+            probes.user_upn = first_str(&v, "userPrincipalName");
             Ok(())
         }
         SourceId::SignInActivity => graph
@@ -724,29 +734,37 @@ fn probe(
         SourceId::RiskyUsers => graph
             .get("/v1.0/identityProtection/riskyUsers?$top=1")
             .map(drop),
-        SourceId::Mailboxes => {
-            let items = exchange.invoke("Get-Mailbox", json!({"ResultSize": 1}))?;
-            probes.mailbox = items.first().and_then(|m| {
-                ["UserPrincipalName", "PrimarySmtpAddress"]
-                    .iter()
-                    .find_map(|k| m.get(*k).and_then(Value::as_str))
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            });
-            Ok(())
-        }
-        SourceId::InboxRules => match probes.mailbox.as_deref() {
-            Some(upn) => exchange
-                .invoke_anchored(
-                    "Get-InboxRule",
-                    json!({"Mailbox": upn, "IncludeHidden": true}),
-                    &format!("UPN:{upn}"),
-                )
-                .map(drop),
-            None => exchange
-                .invoke("Get-Mailbox", json!({"ResultSize": 1}))
-                .map(drop),
+        SourceId::Mailboxes => match exchange.invoke("Get-Mailbox", json!({"ResultSize": 1})) {
+            Ok(items) => {
+                probes.mailbox = items.first().and_then(|m| {
+                    ["UserPrincipalName", "PrimarySmtpAddress"]
+                        .iter()
+                        .find_map(|k| m.get(*k).and_then(Value::as_str))
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                });
+                Ok(())
+            }
+            // "More results are available": we asked for one, so the cmdlet ran.
+            Err(ApiError::ExchangeTruncated { .. }) => Ok(()),
+            Err(e) => Err(e),
         },
+        SourceId::InboxRules => {
+            let Some(upn) = probes.mailbox.clone().or_else(|| probes.user_upn.clone()) else {
+                // Nobody to ask about: the Get-Mailbox probe speaks for the Exchange role.
+                return Ok(());
+            };
+            let rules = exchange.invoke_anchored(
+                "Get-InboxRule",
+                json!({"Mailbox": upn, "IncludeHidden": true}),
+                &format!("UPN:{upn}"),
+            );
+            match rules {
+                // A user without a mailbox: the cmdlet itself was allowed to run.
+                Err(e) if crate::fix::actions::is_not_found(&e) => Ok(()),
+                other => other.map(drop),
+            }
+        }
         SourceId::OutboundSpamPolicies => exchange
             .invoke("Get-HostedOutboundSpamFilterPolicy", json!({}))
             .map(drop),
@@ -768,7 +786,7 @@ fn check_action(report: &Report, probes: &Probes, kind: ActionKind) -> Check {
                 lacking.push(needs_text(&perms));
             }
             if let Some((perm, why)) = needs.optional {
-                if missing(granted, &[perm]).first().is_some() {
+                if !missing(granted, &[perm]).is_empty() {
                     warnings.push(format!("{} {why}", perm[0]));
                 }
             }
@@ -786,11 +804,12 @@ fn check_action(report: &Report, probes: &Probes, kind: ActionKind) -> Check {
     }
     if let Some(roles) = needs.exchange_roles {
         let role_names = || {
-            roles
-                .iter()
-                .filter_map(|r| role::name(r))
-                .collect::<Vec<_>>()
-                .join(" or ")
+            let names: Vec<&str> = roles.iter().filter_map(|r| role::name(r)).collect();
+            match names.split_first() {
+                Some((first, [])) => (*first).to_owned(),
+                Some((first, rest)) => format!("{first} (or {})", rest.join(", ")),
+                None => String::new(),
+            }
         };
         if let Some(granted) = &report.exchange_permissions {
             if !granted.contains(MANAGE_AS_APP) {
@@ -823,6 +842,15 @@ fn check_action(report: &Report, probes: &Probes, kind: ActionKind) -> Check {
             None => warnings.push(format!(
                 "{why} the app needs the {name} directory role (could not read its roles)"
             )),
+        }
+    }
+    if let Some((source, why)) = needs.licensed_variant {
+        let unlicensed = report
+            .sources
+            .iter()
+            .any(|c| c.name == source.as_str() && c.status == Status::Unavailable);
+        if unlicensed {
+            warnings.push(why.to_owned());
         }
     }
     let (status, detail) = if !lacking.is_empty() {

@@ -144,9 +144,7 @@ pub(crate) fn send_with_retry(
     let mut attempt = 0;
     while attempt <= MAX_RETRIES {
         let token = tokens.token(scope)?;
-        let entered = gate
-            .limits
-            .enter(gate.resource, gate.mailbox, gate.paced);
+        let entered = gate.limits.enter(gate.resource, gate.mailbox, gate.paced);
         let wait = match send(&token) {
             Err(e) => {
                 last = format!("connection error: {e}");
@@ -162,6 +160,23 @@ pub(crate) fn send_with_retry(
                 };
                 let request_id = header("request-id").unwrap_or_default();
                 let retry_after = header("retry-after");
+                tracing::debug!(
+                    method = if scope == crate::auth::EXCHANGE_SCOPE {
+                        "POST"
+                    } else {
+                        endpoint
+                            .split_once(' ')
+                            .map(|(m, _)| m)
+                            .filter(|m| m.bytes().all(|b| b.is_ascii_uppercase()))
+                            .unwrap_or("GET")
+                    },
+                    endpoint = endpoint.split('?').next().unwrap_or_default(),
+                    status,
+                    attempt = attempt + 1,
+                    request_id = request_id.as_str(),
+                    retry_after = retry_after.as_deref().unwrap_or(""),
+                    "HTTP response"
+                );
                 match resp
                     .body_mut()
                     .with_config()
@@ -202,6 +217,13 @@ pub(crate) fn send_with_retry(
         drop(entered);
         attempt += 1;
         if attempt <= MAX_RETRIES {
+            tracing::debug!(
+                endpoint = endpoint.split('?').next().unwrap_or_default(),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                reason = last.as_str(),
+                "retrying"
+            );
             std::thread::sleep(wait);
         }
     }
@@ -529,7 +551,9 @@ impl GraphClient<'_> {
         let batches = batch::plan(requests);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let mut slots: Vec<Option<Result<Value, ApiError>>> = paths.iter().map(|_| None).collect();
-        let workers = BATCHES_IN_FLIGHT.min(self.limits.concurrency()).min(batches.len());
+        let workers = BATCHES_IN_FLIGHT
+            .min(self.limits.concurrency())
+            .min(batches.len());
         let done: Vec<Vec<(usize, Result<Value, ApiError>)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
@@ -548,10 +572,12 @@ impl GraphClient<'_> {
                                 Err(e) => {
                                     let mut e = Some(e);
                                     for r in chunk {
-                                        let err = e.take().unwrap_or_else(|| ApiError::BadResponse {
-                                            endpoint: batch::endpoint(version, r),
-                                            message: "the $batch carrying this request failed".into(),
-                                        });
+                                        let err =
+                                            e.take().unwrap_or_else(|| ApiError::BadResponse {
+                                                endpoint: batch::endpoint(version, r),
+                                                message: "the $batch carrying this request failed"
+                                                    .into(),
+                                            });
                                         out.push((index(r), Err(err)));
                                     }
                                 }

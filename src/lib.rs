@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diagnostic;
+pub mod doctor;
 pub mod drift;
 pub mod exchange;
 pub mod findings;

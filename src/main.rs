@@ -1,6 +1,7 @@
 //! The `m365guard` binary: parse arguments, run the library, map the outcome to an exit
 //! code. Errors print their cause chain; a closed stdout (`| head`) is not an error.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -25,7 +26,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli::run(cli) {
+    let progress =
+        !cli.is_quiet() && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    logging::init(cli.verbose, cli.log_format, progress);
+    let outcome = cli::run(cli);
+    logging::finish();
+    match outcome {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -48,4 +54,140 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         };
         kind == Some(std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `-v`/`-vv` logs on stderr (text or JSON lines) and the progress spinner, both fed by
+/// the library's `tracing` events. Only m365guard's own events are shown: a dependency's
+/// debug output could carry request headers. The spinner is driven by two events: one with
+/// `progress_total` starts it, each with `step` or `source` advances it.
+mod logging {
+    use std::io::{self, Write};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::time::Duration;
+
+    use indicatif::{ProgressBar, ProgressStyle};
+    use m365guard::cli::LogFormat;
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::filter::{filter_fn, LevelFilter};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+    fn bar() -> MutexGuard<'static, Option<ProgressBar>> {
+        BAR.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn init(verbose: u8, format: LogFormat, progress: bool) {
+        let level = match verbose {
+            0 => LevelFilter::WARN,
+            1 => LevelFilter::INFO,
+            _ => LevelFilter::DEBUG,
+        };
+        let ours = |max: LevelFilter| {
+            filter_fn(move |meta| meta.target().starts_with("m365guard") && max >= *meta.level())
+        };
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(|| StderrAboveBar)
+            .with_ansi(false);
+        let fmt = match format {
+            LogFormat::Text => fmt.boxed(),
+            LogFormat::Json => fmt
+                .json()
+                .with_current_span(false)
+                .with_span_list(false)
+                .boxed(),
+        };
+        let spinner = progress.then(|| Spinner.with_filter(ours(LevelFilter::INFO)));
+        let _ = tracing_subscriber::registry()
+            .with(fmt.with_filter(ours(level)))
+            .with(spinner)
+            .try_init();
+    }
+
+    /// Clear a spinner still on screen (a run that ended early).
+    pub fn finish() {
+        if let Some(bar) = bar().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// stderr, with the spinner lifted while a log line is written.
+    struct StderrAboveBar;
+
+    impl Write for StderrAboveBar {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let current = bar().clone();
+            match current {
+                Some(bar) => bar.suspend(|| io::stderr().write(buf)),
+                None => io::stderr().write(buf),
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            io::stderr().flush()
+        }
+    }
+
+    struct Spinner;
+
+    #[derive(Default)]
+    struct Progress {
+        total: Option<u64>,
+        step: Option<String>,
+        status: Option<String>,
+    }
+
+    impl Visit for Progress {
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            if field.name() == "progress_total" {
+                self.total = Some(value);
+            }
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "step" | "source" => self.step = Some(value.to_owned()),
+                "status" => self.status = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "status" {
+                self.status = Some(format!("{value:?}"));
+            }
+        }
+    }
+
+    impl<S: Subscriber> Layer<S> for Spinner {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            if *event.metadata().level() > Level::INFO {
+                return;
+            }
+            let mut seen = Progress::default();
+            event.record(&mut seen);
+            let mut slot = bar();
+            if let Some(total) = seen.total {
+                if let Some(old) = slot.take() {
+                    old.finish_and_clear();
+                }
+                let style = ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = ProgressBar::new(total).with_style(style);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                *slot = Some(bar);
+            } else if let (Some(step), Some(bar)) = (seen.step, slot.as_ref()) {
+                bar.inc(1);
+                let status = seen.status.unwrap_or_default().to_ascii_lowercase();
+                bar.set_message(format!("{step} {status}"));
+                if bar.length().is_some_and(|len| bar.position() >= len) {
+                    bar.finish_and_clear();
+                    *slot = None;
+                }
+            }
+        }
+    }
 }

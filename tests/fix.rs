@@ -289,18 +289,11 @@ fn scan_failed_rules(env: &Env, out_dir: &str) -> (Out, BTreeSet<String>, BTreeS
     (out, failed, passed)
 }
 
-/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-23T12:04:43.5Z`).
+/// Seconds since the epoch of an RFC 3339 timestamp in a plan.
 fn chrono_like(v: &Value) -> i64 {
-    let t = v.as_str().expect("timestamp");
-    let out = std::process::Command::new("date")
-        .args(["-u", "-d", t, "+%s"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("timestamp"))
+        .expect("RFC 3339")
+        .timestamp()
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -792,6 +785,17 @@ fn changed_targets_are_skipped_with_the_changed_field() {
         }
     }
     assert!(out.stdout.contains("skipped"), "{}", out.both());
+    // The verification summary reports the skipped finding as not attempted.
+    let verification = out
+        .stdout
+        .split("Verification (re-collected and re-evaluated):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no verification summary\n{}", out.both()));
+    let row = verification
+        .lines()
+        .find(|l| l.contains("mailbox_external_forwarding") && l.contains(LENA))
+        .unwrap_or_else(|| panic!("{verification}"));
+    assert!(row.contains("not attempted"), "{row}");
     // The changed objects were left exactly as the tenant has them now.
     let log = env.writes();
     assert!(!log
@@ -2168,4 +2172,77 @@ fn respond_accepts_the_object_id() {
     assert_eq!(out.code, 2, "{}", out.both());
     assert!(out.stderr.contains("nobody@contoso.com"), "{}", out.both());
     assert!(env.writes().is_empty());
+}
+
+#[test]
+fn the_password_stays_out_of_verbose_logs() {
+    for format in ["text", "json"] {
+        let env = Env::new();
+        let out = env.run(&[
+            "-vv",
+            "--log-format",
+            format,
+            "respond",
+            "--user",
+            LENA,
+            "--yes",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.both());
+        assert!(
+            out.stderr.contains("revokeSignInSessions"),
+            "-vv logs each request\n{}",
+            out.both()
+        );
+        let files = env.password_files();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        let (_, password) = text.trim_end().split_once('\t').unwrap();
+        assert!(
+            !out.stderr.contains(password),
+            "password in the -vv {format} log"
+        );
+        assert!(!out.stdout.contains(password), "password on stdout");
+        for other in env.files_except_passwords() {
+            let t = String::from_utf8_lossy(&std::fs::read(&other).unwrap()).into_owned();
+            assert!(!t.contains(password), "password in {}", other.display());
+        }
+    }
+}
+
+#[test]
+fn missing_directory_role_for_an_admin_target_is_named() {
+    // lena is a Global Administrator: blocking her or resetting her password needs the
+    // Privileged Authentication Administrator role on top of the Graph permissions.
+    let env = Env::new();
+    let mut grants = Grants::full();
+    grants
+        .directory_roles
+        .retain(|r| r != "7be44c8a-adaf-4e2a-84d6-ab2649e08a13");
+    assert_eq!(grants.directory_roles.len(), 3, "role id changed?");
+    env.emu.set_grants(grants);
+    let out = env.run(&["respond", "--user", LENA, "--yes", "--no-verify"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    let lines = env.audit();
+    let by_kind = |kind: &str| -> &Value {
+        lines
+            .iter()
+            .find(|l| l["action"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {lines:#?}"))
+    };
+    for kind in ["block_sign_in", "reset_password"] {
+        let l = by_kind(kind);
+        assert_eq!(l["outcome"], "failed", "{l}");
+        assert!(
+            l["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Privileged Authentication Administrator"),
+            "{l}"
+        );
+    }
+    assert_eq!(by_kind("unblock_sender")["outcome"], "skipped");
+    for kind in ["revoke_sessions", "enforce_mfa", "clear_mailbox_forwarding"] {
+        assert_eq!(by_kind(kind)["outcome"], "applied", "{kind}");
+    }
+    assert!(env.emu.state().user(LENA).unwrap().account_enabled);
 }

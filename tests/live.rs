@@ -192,7 +192,10 @@ fn collects_contoso_like_the_example() {
         rule_tuples(&snap.inbox_rules),
         rule_tuples(&want.inbox_rules)
     );
-    assert_eq!(comparable(snap.clone(), &want), comparable(want.clone(), &want));
+    assert_eq!(
+        comparable(snap.clone(), &want),
+        comparable(want.clone(), &want)
+    );
 
     // What only a live collection shows: forwarding without `smtp:`, Exchange rule ids.
     assert!(snap
@@ -222,7 +225,12 @@ fn collects_contoso_like_the_example() {
         .iter()
         .filter(|r| r.method == "POST" && r.path == "/beta/$batch")
         .count();
-    assert_eq!(batches, want.users.len().div_ceil(20), "{:?}", emu.requests());
+    assert_eq!(
+        batches,
+        want.users.len().div_ceil(20),
+        "{:?}",
+        emu.requests()
+    );
     assert!(run.stderr.contains("per_user_mfa"), "{}", run.stderr);
 }
 
@@ -384,10 +392,17 @@ fn unlicensed_tenant_degrades_to_unavailable() {
         assert!(st.reason.as_deref().unwrap().contains("licence"), "{st:?}");
     }
     // PIM (400 AadPremiumLicenseRequired): no eligibility, no activation end dates.
-    let pim = snap.sources[&SourceId::RoleEligibility].reason.clone().unwrap();
+    let pim = snap.sources[&SourceId::RoleEligibility]
+        .reason
+        .clone()
+        .unwrap();
     assert!(pim.contains("AadPremiumLicenseRequired"), "{pim}");
     assert!(snap.roles.eligible_assignments.is_empty());
-    assert!(snap.roles.assignments.iter().all(|a| a.end_date_time.is_none()));
+    assert!(snap
+        .roles
+        .assignments
+        .iter()
+        .all(|a| a.end_date_time.is_none()));
     assert_eq!(snap.sources[&SourceId::Roles].status, SourceState::Ok);
     assert_eq!(snap.sources[&SourceId::PerUserMfa].status, SourceState::Ok);
 }

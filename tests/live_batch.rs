@@ -16,7 +16,8 @@ const LENA: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
 const NOBODY: &str = "00000000-dead-4bad-8bad-000000000000";
 
 fn start() -> Emulator {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/scenarios/contoso.toml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/scenarios/contoso.toml");
     spawn(EmulatorConfig::from_scenario_file(&path).unwrap()).unwrap()
 }
 
@@ -53,7 +54,10 @@ fn answers_are_matched_by_id_and_errors_stay_typed() {
         .enumerate()
         .map(|(i, id)| BatchRequest::get(format!("u{i}"), format!("/users/{id}?$select=id")))
         .collect();
-    requests.push(BatchRequest::get("missing", format!("/users/{NOBODY}?$select=id")));
+    requests.push(BatchRequest::get(
+        "missing",
+        format!("/users/{NOBODY}?$select=id"),
+    ));
     let mut dependant = BatchRequest::get("dependant", format!("/users/{LENA}?$select=id"));
     dependant.depends_on = vec!["MISSING".into()];
     requests.push(dependant);
@@ -80,7 +84,12 @@ fn answers_are_matched_by_id_and_errors_stay_typed() {
         other => panic!("{other:?}"),
     }
     match &results[18] {
-        Err(ApiError::Status { status: 424, code, message, .. }) => {
+        Err(ApiError::Status {
+            status: 424,
+            code,
+            message,
+            ..
+        }) => {
             assert_eq!(code, "FailedDependency");
             assert!(message.to_lowercase().contains("missing"), "{message}");
         }
@@ -133,7 +142,12 @@ fn throttled_items_are_resent_alone_after_their_retry_after() {
     let requests: Vec<BatchRequest> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| BatchRequest::get(i.to_string(), format!("/users/{id}/authentication/requirements")))
+        .map(|(i, id)| {
+            BatchRequest::get(
+                i.to_string(),
+                format!("/users/{id}/authentication/requirements"),
+            )
+        })
         .collect();
     let started = Instant::now();
     let results = graph.batch("beta", &requests).unwrap();
@@ -143,7 +157,10 @@ fn throttled_items_are_resent_alone_after_their_retry_after() {
     assert!(started.elapsed() >= Duration::from_millis(250) * (rounds as u32 - 1));
     for (id, result) in ids.iter().zip(&results) {
         let body = result.as_ref().unwrap_or_else(|e| panic!("{e}"));
-        assert!(body["@odata.context"].as_str().unwrap().contains(id.as_str()));
+        assert!(body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .contains(id.as_str()));
         assert!(body["perUserMfaState"].is_string());
     }
 }
@@ -167,7 +184,10 @@ fn throttled_items_without_retry_after_back_off_and_recover() {
     assert_eq!(results.len(), ids.len());
     for (id, r) in ids.iter().zip(&results) {
         let body = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
-        assert!(body["@odata.context"].as_str().unwrap().contains(id.as_str()));
+        assert!(body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .contains(id.as_str()));
     }
     // 29 users: two batches, plus resends of the throttled items.
     assert!(batch_posts(&emu, "beta") > 2);
@@ -186,7 +206,9 @@ fn more_than_twenty_items_are_refused_before_sending() {
     assert!(err.to_string().contains("at most 20"), "{err}");
     assert_eq!(batch_posts(&emu, "v1.0"), 0);
     // get_each splits the same work into batches of at most 20.
-    let paths: Vec<String> = (0..45).map(|_| format!("/users/{LENA}?$select=id")).collect();
+    let paths: Vec<String> = (0..45)
+        .map(|_| format!("/users/{LENA}?$select=id"))
+        .collect();
     let results = graph.get_each("v1.0", &paths);
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(batch_posts(&emu, "v1.0"), 3);

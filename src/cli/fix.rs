@@ -9,6 +9,7 @@ use chrono::Utc;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use super::collect::ConnectionArgs;
+use super::scan::FailOn;
 use crate::auth::{token_claim, Settings, TokenProvider, GRAPH_SCOPE};
 use crate::config::Config;
 use crate::findings::{ExitStatus, Severity};
@@ -42,25 +43,6 @@ pub enum MfaVia {
     ConditionalAccess,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SeverityArg {
-    Critical,
-    High,
-    Medium,
-    Low,
-}
-
-impl From<SeverityArg> for Severity {
-    fn from(s: SeverityArg) -> Severity {
-        match s {
-            SeverityArg::Critical => Severity::Critical,
-            SeverityArg::High => Severity::High,
-            SeverityArg::Medium => Severity::Medium,
-            SeverityArg::Low => Severity::Low,
-        }
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Snapshot to plan from (`collect` output).
@@ -75,7 +57,7 @@ pub struct PlanArgs {
     pub rules: Vec<String>,
     /// Only findings at or above this severity.
     #[arg(long, value_enum)]
-    pub severity: Option<SeverityArg>,
+    pub severity: Option<FailOn>,
     /// Only findings about these users (UPN or object id; repeatable).
     #[arg(long = "user", value_name = "UPN")]
     pub users: Vec<String>,
@@ -330,6 +312,7 @@ pub(crate) fn execute(
         return Ok(Vec::new());
     }
     confirm(plan, args.yes)?;
+    let completed_earlier = crate::fix::audit::completed(&args.audit_log, &plan.plan_id)?;
     let mut audit = AuditLog::open(&args.audit_log)?;
     let evidence_dir = args
         .evidence
@@ -349,6 +332,7 @@ pub(crate) fn execute(
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
         own_principal_id,
+        completed_earlier,
         ..ApplyOptions::default()
     };
     let mut sinks = Sinks {

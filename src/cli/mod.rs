@@ -52,7 +52,10 @@ impl Cli {
     pub fn is_quiet(&self) -> bool {
         self.quiet
             || matches!(&self.command, Command::Scan(args) if args.quiet)
-            || matches!(&self.command, Command::Policy(policy_test::PolicyCommand::Test { quiet: true, .. }))
+            || matches!(
+                &self.command,
+                Command::Policy(policy_test::PolicyCommand::Test { quiet: true, .. })
+            )
     }
 }
 

@@ -70,15 +70,15 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("m365guard-evidence").join(&plan.plan_id));
     let evidence = Evidence::create(&evidence_dir)?;
-    let state_file = evidence.dir().join("user-state-before.json");
-    crate::snapshot::io::write_private(&state_file, before.text.as_bytes())
-        .with_context(|| format!("cannot write evidence {}", state_file.display()))?;
-    let plan_file = args
-        .output
-        .clone()
-        .unwrap_or_else(|| evidence.dir().join("plan.json"));
-    crate::snapshot::io::write_private(&plan_file, plan.to_json()?.as_bytes())
-        .with_context(|| format!("cannot write plan {}", plan_file.display()))?;
+    let state_file = evidence.save_bytes("user-state-before", "json", before.text.as_bytes())?;
+    let plan_file = match &args.output {
+        Some(path) => {
+            crate::snapshot::io::write_private(path, plan.to_json()?.as_bytes())
+                .with_context(|| format!("cannot write plan {}", path.display()))?;
+            path.clone()
+        }
+        None => evidence.save_bytes("plan", "json", plan.to_json()?.as_bytes())?,
+    };
     print_plan(&plan);
     println!(
         "Evidence: {}  Plan: {}",
@@ -101,9 +101,7 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         let after = respond::collect_user(&live, &settings, &pack, &options)?;
         let verified = verify::compare(&plan, &results, &after.scan);
         print_verified(&verified);
-        let after_file = evidence.dir().join("user-state-after.json");
-        crate::snapshot::io::write_private(&after_file, after.text.as_bytes())
-            .with_context(|| format!("cannot write evidence {}", after_file.display()))?;
+        evidence.save_bytes("user-state-after", "json", after.text.as_bytes())?;
     }
     Ok(status)
 }

@@ -167,7 +167,11 @@ fn rule_identity(r: &Map<String, Value>) -> Option<String> {
     }
 }
 
-pub(crate) fn map(mbx: &Mailbox, r: &Map<String, Value>, visible: &HashSet<String>) -> Option<InboxRule> {
+pub(crate) fn map(
+    mbx: &Mailbox,
+    r: &Map<String, Value>,
+    visible: &HashSet<String>,
+) -> Option<InboxRule> {
     let rule_id = rule_identity(r)?;
     let addrs = |key: &str| -> Vec<String> {
         strings(r.get(key))

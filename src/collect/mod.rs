@@ -60,10 +60,24 @@ impl Ctx<'_> {
                 items: 0,
             },
         };
+        tracing::info!(
+            source = source.as_str(),
+            status = ?status.status,
+            items = status.items,
+            reason = status.reason.as_deref().unwrap_or(""),
+            "source collected"
+        );
         self.snapshot.sources.insert(source, status);
     }
 
     pub fn set(&mut self, source: SourceId, status: SourceState, reason: &str, items: u64) {
+        tracing::info!(
+            source = source.as_str(),
+            status = ?status,
+            items,
+            reason,
+            "source collected"
+        );
         self.snapshot.sources.insert(
             source,
             SourceStatus {
@@ -110,6 +124,11 @@ pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     let tokens = TokenProvider::new(settings.clone(), agent.clone());
     // Sign in up front: a wrong secret should be one clear error, not 10 failed sources.
     let token = tokens.token(GRAPH_SCOPE)?;
+    tracing::info!(
+        progress_total = SourceId::ALL.len() as u64,
+        "signed in; collecting {} sources",
+        SourceId::ALL.len()
+    );
     let ctx = |snapshot| Ctx {
         graph: GraphClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),
         exchange: ExchangeClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),

@@ -102,7 +102,10 @@ mod tests {
             parse_state(&json!({"perUserMfaState": "enforced"})),
             Some(PerUserMfaState::Enforced)
         );
-        assert_eq!(parse_state(&json!({"perUserMfaState": "unknownFutureValue"})), None);
+        assert_eq!(
+            parse_state(&json!({"perUserMfaState": "unknownFutureValue"})),
+            None
+        );
     }
 
     #[test]

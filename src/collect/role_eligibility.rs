@@ -17,7 +17,8 @@ use super::{s, time, Ctx};
 use crate::graph::ApiError;
 use crate::snapshot::model::{SourceId, SourceState};
 
-const ELIGIBLE: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=principal";
+const ELIGIBLE: &str =
+    "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=principal";
 const ACTIVE: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances";
 
 pub fn collect(ctx: &mut Ctx<'_>) {
@@ -87,7 +88,10 @@ fn active_ends(items: &[serde_json::Map<String, serde_json::Value>]) -> Ends {
     };
     for i in items {
         let end = time(i.get("endDateTime"));
-        for id in [s(i, "roleAssignmentOriginId"), s(i, "id")].into_iter().flatten() {
+        for id in [s(i, "roleAssignmentOriginId"), s(i, "id")]
+            .into_iter()
+            .flatten()
+        {
             ends.by_id.entry(id).or_insert(end);
         }
         if let (Some(p), Some(r)) = (s(i, "principalId"), s(i, "roleDefinitionId")) {
@@ -123,7 +127,8 @@ mod tests {
             ends.by_id[&a.id].map(|t| t.to_rfc3339()),
             Some("2026-09-01T00:00:00+00:00".to_owned())
         );
-        let permanent = json!({"id": "x", "principalId": "p", "roleDefinitionId": "r", "endDateTime": null});
+        let permanent =
+            json!({"id": "x", "principalId": "p", "roleDefinitionId": "r", "endDateTime": null});
         let ends = active_ends(std::slice::from_ref(permanent.as_object().unwrap()));
         assert_eq!(ends.by_triple[&("p".into(), "r".into(), "/".into())], None);
     }

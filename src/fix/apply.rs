@@ -6,7 +6,7 @@
 //! A failed action does not stop independent actions; a failed prerequisite stops the
 //! actions that depend on it. Nothing here acts on the plan's copy of the state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,6 +28,8 @@ pub struct ApplyOptions {
     pub own_principal_id: Option<String>,
     /// Pauses between read-back attempts after a write.
     pub verify_delays: Vec<Duration>,
+    /// Actions of this plan an earlier run completed (from the audit log).
+    pub completed_earlier: BTreeSet<String>,
 }
 
 impl Default for ApplyOptions {
@@ -39,6 +41,7 @@ impl Default for ApplyOptions {
                 .into_iter()
                 .map(Duration::from_secs)
                 .collect(),
+            completed_earlier: BTreeSet::new(),
         }
     }
 }
@@ -77,6 +80,13 @@ pub fn apply(
         };
         let (outcome, detail) = run_one(plan, action, live, options, sinks, &outcomes, &mut run);
         outcomes.insert(&action.id, outcome);
+        tracing::info!(
+            action = action.id.as_str(),
+            kind = action.kind.as_str(),
+            outcome = outcome.as_str(),
+            detail = detail.as_str(),
+            "fix action"
+        );
         sinks.audit.append(&Entry {
             time: Utc::now(),
             tenant: &plan.tenant_id,
@@ -101,6 +111,30 @@ pub fn apply(
         results.push(result);
     }
     Ok(results)
+}
+
+/// When an earlier run of this plan completed `action` *and* a later action on the same
+/// target (e.g. `unblock_sign_in` after `block_sign_in`), the live state differs from the
+/// action's target state because the plan itself changed it: re-applying would undo the
+/// later step. Returns that later step's id.
+fn changed_on_purpose<'p>(
+    plan: &'p Plan,
+    action: &PlannedAction,
+    completed: &BTreeSet<String>,
+) -> Option<&'p str> {
+    if !completed.contains(&action.id) {
+        return None;
+    }
+    plan.actions
+        .iter()
+        .skip_while(|a| a.id != action.id)
+        .skip(1)
+        .find(|a| {
+            a.target.kind == action.target.kind
+                && a.target.id == action.target.id
+                && completed.contains(&a.id)
+        })
+        .map(|a| a.id.as_str())
 }
 
 /// What one action saw and did, for its audit line.
@@ -150,6 +184,27 @@ fn run_one(
     if let Some(reason) = guards::break_glass(&break_glass, &action.target).or(own_identity) {
         return (Outcome::Refused, reason);
     }
+    // The plan may name the account by object id only while m365guard.toml lists its UPN
+    // (or the reverse): check the live identity too.
+    if let (false, Some(user_id)) = (break_glass.is_empty(), action.target.user_id.as_deref()) {
+        match live.user(user_id) {
+            Ok(Some(user)) => {
+                let upn = user["userPrincipalName"].as_str().unwrap_or_default();
+                let probe = super::planner::user_target(user_id, upn);
+                if let Some(reason) = guards::break_glass(&break_glass, &probe) {
+                    return (Outcome::Refused, reason);
+                }
+            }
+            // Not a user (a group or service principal holding a role): nothing to match.
+            Ok(None) => {}
+            Err(err) => {
+                return (
+                    Outcome::Failed,
+                    format!("cannot check the break-glass guard: {err}"),
+                )
+            }
+        }
+    }
     if action.kind == super::actions::ActionKind::RemoveRoleAssignment {
         match live.role_assignments() {
             Ok(assignments) => {
@@ -159,6 +214,13 @@ fn run_one(
             }
             Err(err) => return (Outcome::Failed, format!("cannot check the guard: {err}")),
         }
+    }
+
+    if let Some(later) = changed_on_purpose(plan, action, &options.completed_earlier) {
+        return (
+            Outcome::AlreadyDone,
+            format!("done in an earlier run of this plan; its later step {later} has changed the target since, on purpose"),
+        );
     }
 
     let state = match handler.read(live, &action.target) {

@@ -64,6 +64,31 @@ pub struct Entry<'a> {
     pub request_id: Option<&'a str>,
 }
 
+/// Ids of the actions of plan `plan_id` that an earlier run recorded as applied or already
+/// done. Lines that do not parse (another tool's, or a torn last line) are ignored.
+pub fn completed(
+    path: &Path,
+    plan_id: &str,
+) -> std::io::Result<std::collections::BTreeSet<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot read audit log {}: {e}", path.display()),
+            ))
+        }
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v["plan_id"] == plan_id)
+        .filter(|v| matches!(v["outcome"].as_str(), Some("applied" | "already_done")))
+        .filter_map(|v| v["action_id"].as_str().map(str::to_owned))
+        .collect())
+}
+
 pub struct AuditLog {
     file: File,
 }

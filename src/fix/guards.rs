@@ -47,7 +47,12 @@ pub fn last_global_admin(target: &Target, assignments: &[Map<String, Value>]) ->
     let is_ga = |a: &Map<String, Value>| {
         a.get("roleDefinitionId").and_then(Value::as_str) == Some(GLOBAL_ADMINISTRATOR)
     };
-    if target.role_definition_id.as_deref() != Some(GLOBAL_ADMINISTRATOR) {
+    // Trust the live assignment over the plan: a hand-edited plan must not hide that this
+    // is a Global Administrator assignment.
+    let live_is_ga = assignments
+        .iter()
+        .any(|a| a.get("id").and_then(Value::as_str) == Some(target.id.as_str()) && is_ga(a));
+    if !live_is_ga && target.role_definition_id.as_deref() != Some(GLOBAL_ADMINISTRATOR) {
         return None;
     }
     let others = assignments
@@ -144,7 +149,13 @@ mod tests {
         };
         assert!(last_global_admin(&t, &[ga("a1")]).is_some());
         assert!(last_global_admin(&t, &[ga("a1"), ga("a2")]).is_none());
+        // The plan says "other role" but the live assignment is GA: still refused.
         t.role_definition_id = Some("other-role".into());
-        assert!(last_global_admin(&t, &[ga("a1")]).is_none());
+        assert!(last_global_admin(&t, &[ga("a1")]).is_some());
+        let other = json!({"id": "a1", "roleDefinitionId": "other-role"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(last_global_admin(&t, &[other, ga("a2")]).is_none());
     }
 }

@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use super::actions::{self, state, ActionKind};
 use super::guards;
 use super::live::Live;
-use super::plan::{FindingRef, Plan, PlanOrigin, Target, DEFAULT_VALIDITY, PLAN_VERSION};
+use super::plan::{
+    FindingRef, NotPlanned, Plan, PlanOrigin, Target, DEFAULT_VALIDITY, PLAN_VERSION,
+};
 use super::planner::{inbox_rule_target, secure_account, user_target, PlanBuilder};
 use crate::auth::Settings;
 use crate::collect::{self, Ctx};
@@ -315,10 +317,26 @@ pub fn playbook(
                 .definitions
                 .iter()
                 .find(|d| d.id == assignment.role_definition_id);
-            if !definition.is_some_and(|d| d.is_privileged) || assignment.principal_id != id {
+            if !definition.is_some_and(|d| d.is_privileged) {
                 continue;
             }
             let role_name = definition.map(|d| d.display_name.clone());
+            if assignment.principal_id != id {
+                // Held through a role-assignable group: removing the group's assignment
+                // would demote every member, so it is left to a human.
+                b.not_planned.push(NotPlanned {
+                    rule_id: "respond".into(),
+                    resource_name: format!("{} ({upn})", role_name.clone().unwrap_or_default()),
+                    reason: format!(
+                        "held through group {}: remove {upn} from the group by hand",
+                        assignment
+                            .principal_name
+                            .clone()
+                            .unwrap_or_else(|| assignment.principal_id.clone())
+                    ),
+                });
+                continue;
+            }
             b.add(
                 ActionKind::RemoveRoleAssignment,
                 Target {
@@ -359,7 +377,13 @@ pub fn playbook(
             secured.clone(),
         );
     }
-    if options.restore_access {
+    if options.restore_access && !user.account_enabled {
+        b.not_planned.push(NotPlanned {
+            rule_id: "respond".into(),
+            resource_name: upn.to_owned(),
+            reason: "--restore-access: the account was already disabled before the response; it stays disabled".into(),
+        });
+    } else if options.restore_access {
         // Only when every earlier step succeeded or was already done.
         let everything = b.keys();
         b.add(

@@ -46,7 +46,10 @@ impl BatchRequest {
         o.insert("url".into(), json!(self.url));
         if let Some(body) = &self.body {
             // Graph rejects an item whose body comes without a Content-Type.
-            o.insert("headers".into(), json!({"Content-Type": "application/json"}));
+            o.insert(
+                "headers".into(),
+                json!({"Content-Type": "application/json"}),
+            );
             o.insert("body".into(), body.clone());
         }
         if !self.depends_on.is_empty() {
@@ -199,10 +202,7 @@ pub fn plan(requests: Vec<BatchRequest>) -> Vec<Vec<BatchRequest>> {
 
 /// Which of `pending` must go again after a round: throttled or unanswered items, and
 /// items that failed only because a dependency is being retried (424).
-pub fn to_retry(
-    pending: &[&BatchRequest],
-    answers: &HashMap<String, BatchItem>,
-) -> Vec<String> {
+pub fn to_retry(pending: &[&BatchRequest], answers: &HashMap<String, BatchItem>) -> Vec<String> {
     let mut again: Vec<String> = pending
         .iter()
         .filter(|r| {
@@ -220,8 +220,7 @@ pub fn to_retry(
             let failed_dep = answers.get(&id).is_some_and(|i| i.status == 424);
             if failed_dep
                 && !again.contains(&id)
-                && r
-                    .depends_on
+                && r.depends_on
                     .iter()
                     .any(|d| again.contains(&d.to_ascii_lowercase()))
             {
@@ -260,8 +259,10 @@ mod tests {
 
     #[test]
     fn items_without_headers_or_body() {
-        let items = parse_response(r#"{"responses":[{"id":"a","status":204},
-            {"id":7,"status":424,"body":{"error":{"code":"FailedDependency","message":"m"}}}]}"#)
+        let items = parse_response(
+            r#"{"responses":[{"id":"a","status":204},
+            {"id":7,"status":424,"body":{"error":{"code":"FailedDependency","message":"m"}}}]}"#,
+        )
         .unwrap();
         assert_eq!(items["a"].body, Value::Null);
         assert!(items["a"].headers.is_empty());
@@ -344,11 +345,19 @@ mod tests {
     #[test]
     fn plans_at_most_twenty_per_batch_and_three_per_mailbox() {
         let mut reqs: Vec<BatchRequest> = (0..45)
-            .map(|i| BatchRequest::get(i.to_string(), format!("/users/u{i}/authentication/requirements")))
+            .map(|i| {
+                BatchRequest::get(
+                    i.to_string(),
+                    format!("/users/u{i}/authentication/requirements"),
+                )
+            })
             .collect();
-        reqs.extend(
-            (0..7).map(|i| BatchRequest::get(format!("m{i}"), "/users/lena/mailFolders/inbox/messageRules")),
-        );
+        reqs.extend((0..7).map(|i| {
+            BatchRequest::get(
+                format!("m{i}"),
+                "/users/lena/mailFolders/inbox/messageRules",
+            )
+        }));
         let batches = plan(reqs);
         assert!(batches.iter().all(|b| b.len() <= MAX_ITEMS));
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 52);
@@ -356,7 +365,11 @@ mod tests {
             let lena = b.iter().filter(|r| r.url.contains("lena")).count();
             assert!(lena <= limits::PER_MAILBOX, "{lena}");
         }
-        let body: Value = serde_json::from_str(&request_body(&batches[0].iter().collect::<Vec<_>>())).unwrap();
-        assert_eq!(body["requests"][0], json!({"id": "0", "method": "GET", "url": "/users/u0/authentication/requirements"}));
+        let body: Value =
+            serde_json::from_str(&request_body(&batches[0].iter().collect::<Vec<_>>())).unwrap();
+        assert_eq!(
+            body["requests"][0],
+            json!({"id": "0", "method": "GET", "url": "/users/u0/authentication/requirements"})
+        );
     }
 }

@@ -248,7 +248,10 @@ mod tests {
         );
         assert_eq!(mailbox_of("/users/u2/mailboxSettings"), Some("u2"));
         assert_eq!(mailbox_of("/v1.0/users/u1?$select=id"), None);
-        assert_eq!(mailbox_of("/beta/users/u1/authentication/requirements"), None);
+        assert_eq!(
+            mailbox_of("/beta/users/u1/authentication/requirements"),
+            None
+        );
     }
 
     #[test]
@@ -307,7 +310,11 @@ mod tests {
         for _ in 0..3 {
             let _in = limits.enter(Resource::Graph, None, Some("conditional_access"));
         }
-        assert!(start.elapsed() >= PACED_INTERVAL * 2, "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= PACED_INTERVAL * 2,
+            "{:?}",
+            start.elapsed()
+        );
         // Another family is not slowed by this one's history beyond the shared lock.
         let t = Instant::now();
         let _in = limits.enter(Resource::Graph, None, Some("identity_protection"));

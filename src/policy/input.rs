@@ -6,6 +6,7 @@
 //! with other work (the typed parse), then stitched back together. Element order and
 //! content are exactly those of a whole-document parse.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -21,7 +22,10 @@ struct Task<'a> {
     key: &'a str,
     /// Position of the chunk within its array (0 for whole sections).
     chunk: usize,
-    text: std::borrow::Cow<'a, str>,
+    /// Taken (and, for a copied chunk, freed) by the thread that parses it: the copies of a
+    /// 200 MB snapshot's arrays would otherwise stay allocated until every chunk is parsed.
+    text: Mutex<Cow<'a, str>>,
+    len: usize,
     is_array_chunk: bool,
 }
 
@@ -50,7 +54,13 @@ fn parse_in_chunks<R: Send>(
     let work = |tasks: &[Task<'_>]| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
-        let value = Value::from_json_str(&task.text).map_err(|e| e.to_string());
+        let text = task
+            .text
+            .lock()
+            .map(|mut text| std::mem::take(&mut *text))
+            .unwrap_or_default();
+        let value = Value::from_json_str(&text).map_err(|e| e.to_string());
+        drop(text);
         if let Ok(mut parsed) = parsed.lock() {
             parsed.push((i, value));
         }
@@ -118,7 +128,8 @@ fn tasks<'a>(sections: &BTreeMap<&'a str, &'a RawValue>, chunk_bytes: usize) -> 
                     tasks.push(Task {
                         key,
                         chunk: n,
-                        text: format!("[{}]", &text[start..end]).into(),
+                        len: end - start + 2,
+                        text: Mutex::new(format!("[{}]", &text[start..end]).into()),
                         is_array_chunk: true,
                     });
                 }
@@ -126,13 +137,14 @@ fn tasks<'a>(sections: &BTreeMap<&'a str, &'a RawValue>, chunk_bytes: usize) -> 
             _ => tasks.push(Task {
                 key,
                 chunk: 0,
-                text: text.into(),
+                len: text.len(),
+                text: Mutex::new(text.into()),
                 is_array_chunk: false,
             }),
         }
     }
     // Biggest first: better balance across threads.
-    tasks.sort_by_key(|t| std::cmp::Reverse(t.text.len()));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.len));
     tasks
 }
 

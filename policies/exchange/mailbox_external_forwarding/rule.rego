@@ -4,18 +4,24 @@ package m365guard.rules.mailbox_external_forwarding
 import data.m365guard.lib
 import rego.v1
 
-# One plain loop per forwarding property: almost every mailbox has neither, and an inline
-# null test is far cheaper in regorus than a function call per mailbox (100k of them).
+# One body per forwarding property, each reading an index of the mailboxes by that
+# property (`m365guard.index_by`: one native pass over the 100k mailboxes instead of one
+# interpreted loop per property). Almost every mailbox has neither: only the mailboxes
+# holding a non-null address reach `_finding`.
+_mailbox_index := m365guard.index_by(input.mailboxes, [["forwarding_smtp_address"], ["forwarding_address_smtp"]])
+
 deny contains finding if {
-	some mailbox in input.mailboxes
-	mailbox.forwarding_smtp_address != null
-	finding := _finding(mailbox)
+	some address, positions in _mailbox_index[0]
+	address != null
+	some i in positions
+	finding := _finding(input.mailboxes[i])
 }
 
 deny contains finding if {
-	some mailbox in input.mailboxes
-	mailbox.forwarding_address_smtp != null
-	finding := _finding(mailbox)
+	some address, positions in _mailbox_index[1]
+	address != null
+	some i in positions
+	finding := _finding(input.mailboxes[i])
 }
 
 _finding(mailbox) := finding if {

@@ -3,23 +3,27 @@ package m365guard.rules.user_without_mfa
 
 import rego.v1
 
-# One pass per way of lacking MFA, each over every user of the tenant with the rarest
-# condition first and only plain field tests (no builtin or function call until a user
+# One body per way of lacking MFA; the loops over every user of the tenant put the rarest
+# condition first and use only plain field tests (no builtin or function call until a user
 # fails): at 100k users a builtin per user costs more than the whole pass. A user failing
 # two tests yields the same finding twice, which the set keeps once.
 
+# Users by registration flag and by method list, in one native pass (`m365guard.index_by`)
+# instead of one interpreted loop over 100k users per test.
+_user_index := m365guard.index_by(input.users, [["mfa", "is_mfa_registered"], ["mfa", "methods"]])
+
 # In the registration report, nothing registered.
 deny contains _finding(user, _no_method) if {
-	some user in input.users
-	user.mfa.is_mfa_registered == false
+	some i in _user_index[0][false]
+	user := input.users[i]
 	user.account_enabled == true
 	user.user_type == "member"
 }
 
 # In the report, but without any method listed.
 deny contains _finding(user, _no_method) if {
-	some user in input.users
-	user.mfa.methods == []
+	some i in _user_index[1][[]]
+	user := input.users[i]
 	user.account_enabled == true
 	user.user_type == "member"
 }

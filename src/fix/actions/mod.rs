@@ -214,6 +214,8 @@ pub(crate) fn is_not_found(err: &ApiError) -> bool {
 
 /// Exchange's 403 without a body means "the app has no Exchange role"; for writes the
 /// role needed is Exchange Administrator, not Global Reader.
+/// Without the right role, Exchange does not even expose the write cmdlets ("The term
+/// 'Set-Mailbox' is not recognized …"); say which role is missing.
 pub(crate) fn exchange_write_error(err: ApiError, permission: &str) -> ApiError {
     match err {
         ApiError::ExchangeNoRole { endpoint, cmdlet } => ApiError::Exchange {
@@ -221,6 +223,19 @@ pub(crate) fn exchange_write_error(err: ApiError, permission: &str) -> ApiError 
             cmdlet,
             status: 403,
             message: format!("access denied: the app needs {permission}"),
+        },
+        ApiError::Exchange {
+            endpoint,
+            cmdlet,
+            status,
+            message,
+        } if message.contains("is not recognized as") => ApiError::Exchange {
+            message: format!(
+                "{message} — the app's Exchange role does not include {cmdlet}; it needs {permission}"
+            ),
+            endpoint,
+            cmdlet,
+            status,
         },
         other => other,
     }

@@ -64,7 +64,12 @@ impl Handler for RevokeSessions {
     }
 }
 
-/// Whether the timestamp field `key` is at or after the target's threshold.
+/// Clock skew allowed between this machine (which set the threshold) and Entra ID (which
+/// stamps the change).
+const CLOCK_SKEW_SECS: i64 = 120;
+
+/// Whether the timestamp field `key` is at or after the target's threshold (less the
+/// allowed clock skew).
 pub(super) fn timestamp_reached(target: &Target, state: Option<&State>, key: &str) -> bool {
     let (Some(state), Some(threshold)) = (state, target.done_if_changed_after) else {
         return false;
@@ -73,6 +78,5 @@ pub(super) fn timestamp_reached(target: &Target, state: Option<&State>, key: &st
         .get(key)
         .and_then(Value::as_str)
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        // Graph timestamps have whole seconds; compare at that resolution.
-        .is_some_and(|t| t.timestamp() >= threshold.timestamp())
+        .is_some_and(|t| t.timestamp() >= threshold.timestamp() - CLOCK_SKEW_SECS)
 }
