@@ -26,8 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let progress =
-        !cli.is_quiet() && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let progress = cli.shows_progress(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("CI").is_some(),
+    );
     logging::init(cli.verbose, cli.log_format, progress);
     let outcome = cli::run(cli);
     logging::finish();

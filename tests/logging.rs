@@ -230,3 +230,32 @@ fn fix_apply_at_vv_logs_each_write_and_outcome_but_never_the_password() {
         .unwrap_or_else(|| panic!("no reset_password outcome:\n{err}"));
     assert_eq!(reset["fields"]["outcome"], "applied", "{reset}");
 }
+
+#[test]
+fn spinners_only_on_a_terminal_outside_ci_and_not_when_quiet() {
+    use clap::Parser;
+    use m365guard::cli::{Cli, LogFormat};
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(std::iter::once("m365guard").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    };
+    let collect = parse(&["collect", "-o", "s.json"]);
+    assert!(collect.shows_progress(true, false));
+    assert!(!collect.shows_progress(false, false), "not a terminal");
+    assert!(!collect.shows_progress(true, true), "CI is set");
+    // The global flag, before or after the subcommand; scan and policy test keep their own.
+    for quiet in [
+        &["-q", "collect", "-o", "s.json"][..],
+        &["collect", "--quiet", "-o", "s.json"],
+        &["doctor", "-q"],
+        &["scan", "--snapshot", "s.json", "-q"],
+        &["policy", "test", "--quiet"],
+    ] {
+        assert!(!parse(quiet).shows_progress(true, false), "{quiet:?}");
+    }
+    let verbose = parse(&["-vv", "--log-format", "json", "doctor"]);
+    assert_eq!(verbose.verbose, 2);
+    assert_eq!(verbose.log_format, LogFormat::Json);
+    assert_eq!(parse(&["doctor", "-v"]).verbose, 1);
+    assert!(Cli::try_parse_from(["m365guard", "--log-format", "xml", "doctor"]).is_err());
+}

@@ -47,6 +47,12 @@ pub enum LogFormat {
 }
 
 impl Cli {
+    /// Progress spinners: only when stderr is a terminal, never in CI (`CI` set) nor when
+    /// asked to be quiet.
+    pub fn shows_progress(&self, stderr_is_terminal: bool, in_ci: bool) -> bool {
+        stderr_is_terminal && !in_ci && !self.is_quiet()
+    }
+
     /// Whether the subcommand was asked to be quiet (`scan` and `policy test` have their
     /// own `--quiet`, which then takes the global flag's place).
     pub fn is_quiet(&self) -> bool {

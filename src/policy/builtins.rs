@@ -198,7 +198,9 @@ l0 := {v: [i | some i, x in input.items; x.l[0] == v] | some x in input.items; v
         let a = engine.eval_rule("data.t.x".into()).unwrap();
         assert_eq!(a, clone.eval_rule("data.t.x".into()).unwrap());
         // Another array of the same length is not served from the memo.
-        engine.set_input(Value::from_json_str(r#"{"items": [{"k": 3}, {"k": 3}, {"k": 3}]}"#).unwrap());
+        engine.set_input(
+            Value::from_json_str(r#"{"items": [{"k": 3}, {"k": 3}, {"k": 3}]}"#).unwrap(),
+        );
         let b = engine.eval_rule("data.t.x".into()).unwrap();
         assert_ne!(a, b);
         assert_eq!(b[0][&Value::from(3u64)].as_array().unwrap().len(), 3);
@@ -210,6 +212,9 @@ l0 := {v: [i | some i, x in input.items; x.l[0] == v] | some x in input.items; v
         let mut engine = engine_with(rego, r#"{"items": {"k": 1}}"#);
         assert!(engine.eval_rule("data.t.x".into()).is_err());
         engine.set_input(Value::new_object());
-        assert_eq!(engine.eval_rule("data.t.x".into()).unwrap(), Value::Undefined);
+        assert_eq!(
+            engine.eval_rule("data.t.x".into()).unwrap(),
+            Value::Undefined
+        );
     }
 }

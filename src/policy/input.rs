@@ -7,11 +7,14 @@
 //! content are exactly those of a whole-document parse.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use regorus::Value;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Arrays larger than this are parsed in chunks.
@@ -59,7 +62,7 @@ fn parse_in_chunks<R: Send>(
             .lock()
             .map(|mut text| std::mem::take(&mut *text))
             .unwrap_or_default();
-        let value = Value::from_json_str(&text).map_err(|e| e.to_string());
+        let value = parse_value(&text);
         drop(text);
         if let Ok(mut parsed) = parsed.lock() {
             parsed.push((i, value));
@@ -96,10 +99,7 @@ fn parse_in_chunks<R: Send>(
             parsed.sort_by_key(|(i, _)| *i);
             (assemble(&tasks, parsed), extra_result)
         }
-        None => (
-            Value::from_json_str(text).map_err(|e| e.to_string()),
-            extra_result,
-        ),
+        None => (parse_value(text), extra_result),
     }
 }
 
@@ -187,6 +187,176 @@ fn assemble(
     Ok(object)
 }
 
+/// Parse JSON text into a regorus value: the same value `Value::from_json_str` builds
+/// (object keys sorted and de-duplicated, last one wins; numbers through the same
+/// conversions), with less allocation. Object keys and short strings are interned per call,
+/// so 300k inbox rules share one `"exchange"`, one `"mailbox_id"` key, ...; a string value
+/// is allocated once, not as a `String` then converted.
+pub fn parse_value(text: &str) -> Result<Value, String> {
+    let interner = RefCell::new(Interner::default());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = ValueSeed {
+        interner: &interner,
+    }
+    .deserialize(&mut de)
+    .and_then(|value| de.end().map(|()| value))
+    .map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// Strings up to this length are interned (field values such as `"exchange"`, `"member"`,
+/// folder and method names); longer ones are mostly unique ids.
+const INTERN_MAX: usize = 16;
+
+#[derive(Default)]
+struct Interner {
+    strings: HashSet<regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> regorus::Rc<str> {
+        if let Some(rc) = self.strings.get(s) {
+            return rc.clone();
+        }
+        let rc: regorus::Rc<str> = s.into();
+        self.strings.insert(rc.clone());
+        rc
+    }
+}
+
+/// The FxHash function (rustc's): fast for short keys, no DoS concern for a local table.
+#[derive(Default)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ValueSeed<'i> {
+    interner: &'i RefCell<Interner>,
+}
+
+impl ValueSeed<'_> {
+    fn string(self, s: &str) -> Value {
+        if s.len() <= INTERN_MAX {
+            Value::String(self.interner.borrow_mut().get(s))
+        } else {
+            Value::String(s.into())
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// An object key: always interned.
+struct KeySeed<'i> {
+    interner: &'i RefCell<Interner>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = regorus::Rc<str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = regorus::Rc<str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(self.interner.borrow_mut().get(s))
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        if !v.is_finite() {
+            return Err(de::Error::custom(format!(
+                "invalid non-finite number in input: {v}"
+            )));
+        }
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(self.string(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(element) = seq.next_element_seed(self)? {
+            elements.push(element);
+        }
+        Ok(Value::from(elements))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(KeySeed {
+            interner: self.interner,
+        })? {
+            let value = map.next_value_seed(self)?;
+            object.insert(Value::String(key), value);
+        }
+        if object.is_empty() {
+            Ok(Value::new_object())
+        } else {
+            Ok(Value::from(object))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +377,42 @@ mod tests {
         let (parallel, extra) = parse_in_chunks(&text, 2, chunk_bytes, || 42);
         assert_eq!(extra, 42);
         assert_eq!(parallel.unwrap(), Value::from_json_str(&text).unwrap());
+    }
+
+    #[test]
+    fn parse_value_equals_regorus_parse() {
+        let mut texts: Vec<String> = [
+            r#"{"a": 1, "b": -2, "c": 1.5, "d": 1e300, "e": 18446744073709551615, "f": -9223372036854775808}"#,
+            r#"{"s": "short", "l": "a string longer than sixteen bytes", "esc": "tab\t \u00e9 \"q\"", "n": null, "t": true, "f": false}"#,
+            r#"{"dup": 1, "dup": 2, "z": [], "o": {}, "nested": [{"k": [1, [2, {"x": null}]]}, "exchange", "exchange"]}"#,
+            r#"[1, "two", {"three": 3}]"#,
+            r#""just a string""#,
+            "12345678901234567890123",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        for example in [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(example);
+            texts.push(std::fs::read_to_string(path).unwrap());
+        }
+        for text in &texts {
+            assert_eq!(
+                parse_value(text).unwrap(),
+                Value::from_json_str(text).unwrap(),
+                "{text:.80}"
+            );
+        }
+        for bad in ["{\"a\": ", "[1, 2", "{\"a\": 1} x", "nul"] {
+            assert!(parse_value(bad).is_err(), "{bad}");
+            assert!(Value::from_json_str(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
