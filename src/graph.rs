@@ -81,7 +81,7 @@ pub struct Reply {
 }
 
 /// Back-off for retry `attempt` (1-based) when the server gave no `Retry-After`:
-/// 0.5 s doubling, capped at 30 s, plus up to 50 % jitter.
+/// 1 s doubling (1, 2, 4, … s), capped at 30 s, plus up to 50 % jitter.
 pub fn backoff(attempt: u32) -> Duration {
     let base = 0.5_f64 * f64::from(1u32 << attempt.min(6));
     let base = base.min(30.0);
@@ -189,7 +189,7 @@ pub(crate) fn send_with_retry(
                     }
                     Ok(_) if status == 401 && !refreshed => {
                         refreshed = true;
-                        tokens.invalidate(scope);
+                        tokens.invalidate(scope, &token);
                         continue;
                     }
                     // Exchange also throttles with a plain-text body on other statuses.

@@ -518,12 +518,12 @@ fn the_token_file_is_read_again_for_every_token_request() {
     )
     .unwrap();
     let tokens = TokenProvider::new(settings, m365guard::collect::agent());
-    tokens.token(GRAPH_SCOPE).unwrap();
+    let first = tokens.token(GRAPH_SCOPE).unwrap();
     std::fs::write(&token_file, github_token(FEATURE_SUBJECT)).unwrap();
     let err = tokens.token(EXCHANGE_SCOPE).unwrap_err().to_string();
     assert!(err.contains("AADSTS700213"), "{err}");
     std::fs::remove_file(&token_file).unwrap();
-    tokens.invalidate(GRAPH_SCOPE);
+    tokens.invalidate(GRAPH_SCOPE, &first);
     let err = tokens.token(GRAPH_SCOPE).unwrap_err().to_string();
     assert!(
         err.contains("cannot read the federated token file")

@@ -455,6 +455,9 @@ pub struct TokenProvider {
     settings: Settings,
     agent: ureq::Agent,
     cache: Mutex<HashMap<String, (Secret, Instant)>>,
+    /// One token request at a time: when a token expires mid-run, dozens of in-flight
+    /// requests get a 401 together; the first refreshes, the rest reuse its token.
+    fetching: Mutex<()>,
 }
 
 impl TokenProvider {
@@ -463,6 +466,7 @@ impl TokenProvider {
             settings,
             agent,
             cache: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -472,12 +476,13 @@ impl TokenProvider {
 
     /// A token for `scope`, fetched anew when the cached one is close to expiry.
     pub fn token(&self, scope: &str) -> Result<Secret, AuthError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((tok, refresh_at)) = cache.get(scope) {
-                if Instant::now() < *refresh_at {
-                    return Ok(tok.clone());
-                }
-            }
+        if let Some(tok) = self.cached(scope) {
+            return Ok(tok);
+        }
+        let _one_at_a_time = self.fetching.lock();
+        // Another thread may have refreshed while this one waited.
+        if let Some(tok) = self.cached(scope) {
+            return Ok(tok);
         }
         let (tok, lifetime) = self.fetch(scope)?;
         // Refresh 5 minutes early, or at half-life for short-lived tokens.
@@ -492,9 +497,22 @@ impl TokenProvider {
     }
 
     /// Drop a cached token (after a 401).
-    pub fn invalidate(&self, scope: &str) {
+    fn cached(&self, scope: &str) -> Option<Secret> {
+        let cache = self.cache.lock().ok()?;
+        let (tok, refresh_at) = cache.get(scope)?;
+        (Instant::now() < *refresh_at).then(|| tok.clone())
+    }
+
+    /// Drop `rejected` (a token the service answered 401 to) from the cache, unless
+    /// another thread has already replaced it with a fresh one.
+    pub fn invalidate(&self, scope: &str, rejected: &Secret) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(scope);
+            if cache
+                .get(scope)
+                .is_some_and(|(tok, _)| tok.expose() == rejected.expose())
+            {
+                cache.remove(scope);
+            }
         }
     }
 

@@ -131,6 +131,9 @@ pub fn batch(
                 faults.mailbox_concurrency_limit > 0 && *n > faults.mailbox_concurrency_limit
             });
             if over {
+                shared
+                    .mailbox_throttled
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 crate::respond::application_throttled(
                     faults.retry_after.as_deref().or(Some("1")),
                     &item_ctx,

@@ -176,6 +176,9 @@ pub struct Faults {
     pub exo_pagination_expired: bool,
     /// Restrict probabilistic/burst faults to request paths containing this text.
     pub path_contains: String,
+    /// Exchange: every `*-InboxRule` call whose `Mailbox` names this mailbox (any identity
+    /// form: UPN, alias, SMTP address, guid) answers 500 — a mailbox that always fails.
+    pub fail_mailbox: Option<String>,
 }
 
 impl Default for Faults {
@@ -196,6 +199,7 @@ impl Default for Faults {
             exo_force_truncation: false,
             exo_pagination_expired: false,
             path_contains: String::new(),
+            fail_mailbox: None,
         }
     }
 }

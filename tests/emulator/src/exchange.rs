@@ -397,6 +397,9 @@ pub fn invoke_command(
         cmdlet,
         params,
     };
+    if let Some(r) = failing_mailbox(&call) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);
@@ -450,6 +453,37 @@ pub fn invoke_command(
     };
     let items: Vec<Obj> = items.into_iter().map(|o| o.select(&select)).collect();
     paged(&call, items, result_size, page_size, skiptoken, &body)
+}
+
+/// `Faults::fail_mailbox`: a `*-InboxRule` call for that mailbox answers 500 every time
+/// (a mailbox whose store cannot be opened), in Exchange's error envelope.
+fn failing_mailbox(call: &Call<'_>) -> Option<Response> {
+    let fail = call.shared.settings().faults.fail_mailbox?;
+    if !call.cmdlet.ends_with("-InboxRule") {
+        return None;
+    }
+    let asked = call.param_str("Mailbox")?;
+    let same = {
+        let st = lock(&call.shared.state);
+        match (st.find_mailbox(&fail), st.find_mailbox(&asked)) {
+            (Some(a), Some(b)) => a.guid == b.guid,
+            _ => fail.trim().eq_ignore_ascii_case(asked.trim()),
+        }
+    };
+    same.then(|| {
+        exo_error(
+            500,
+            "InternalServerError",
+            "Error executing cmdlet",
+            "Microsoft.Exchange.Data.Storage.MailboxUnavailableException",
+            &format!(
+                "Cannot open mailbox '{asked}'. The mailbox database is temporarily unavailable."
+            ),
+            Some("Ex4D2A91"),
+            true,
+            call.ctx,
+        )
+    })
 }
 
 fn result_size(call: &Call<'_>) -> Result<usize, Response> {

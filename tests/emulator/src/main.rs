@@ -11,7 +11,7 @@ const USAGE: &str =
        [--latency-ms MS] [--jitter-ms MS] [--rate-429 P] [--retry-after SECS] [--batch-429 P]
        [--burst-503 N] [--drop-rate P] [--truncate-rate P] [--mailbox-concurrency N]
        [--one-rps] [--exo-truncate] [--exo-pagination-expired] [--token-lifetime SECS]
-       [--page-size N] [--no-p1] [--no-p2]
+       [--page-size N] [--no-p1] [--no-p2] [--fail-mailbox UPN]
   NAME is a file in tests/emulator/scenarios/ (without .toml); default `contoso`.";
 
 fn main() -> ExitCode {
@@ -92,6 +92,7 @@ fn run() -> Result<(), String> {
             "--page-size" => cfg.options.graph_page_size = parse(&flag, v)?,
             "--no-p1" => cfg.licences.p1 = false,
             "--no-p2" => cfg.licences.p2 = false,
+            "--fail-mailbox" => f.fail_mailbox = v,
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }

@@ -119,6 +119,25 @@ pub fn application_throttled(retry_after: Option<&str>, ctx: &Ctx) -> Response {
     r
 }
 
+/// Exchange (`InvokeCommand`) over the per-mailbox concurrency limit: 429 with
+/// `Retry-After` when configured (CONTRACT §6.5 "429 + Retry-After sometimes") and the
+/// Outlook throttling body of §10 (`ApplicationThrottled`), with the Exchange response
+/// headers. UNVERIFIED: no capture of a per-mailbox InvokeCommand throttle exists; the body
+/// mirrors `fixtures/error.429.ApplicationThrottled.json`.
+pub fn exo_application_throttled(retry_after: Option<&str>, ctx: &Ctx) -> Response {
+    let mut r = exo_headers(Response::new(429), ctx)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("X-ExceptionType", "ApplicationThrottled");
+    if let Some(ra) = retry_after {
+        r = r.header("Retry-After", ra);
+    }
+    r.body = json_body(&json!({"error": {
+        "code": "ApplicationThrottled",
+        "message": "Application is over its MailboxConcurrency limit.",
+    }}));
+    r
+}
+
 pub fn service_unavailable(ctx: &Ctx) -> Response {
     graph_error(
         503,

@@ -116,6 +116,11 @@ pub struct Shared {
     pub request_log: Mutex<Vec<RequestRecord>>,
     pub request_count: AtomicU64,
     pub inflight: Mutex<HashMap<String, u32>>,
+    /// Highest number of requests ever in flight for one mailbox (Graph mailbox paths and
+    /// mailbox-anchored Exchange calls), including the ones answered `ApplicationThrottled`.
+    pub mailbox_peak: AtomicU64,
+    /// `ApplicationThrottled` answers sent (top level, `$batch` items and Exchange).
+    pub mailbox_throttled: AtomicU64,
     pub exo_cursors: Mutex<HashMap<String, ExoCursor>>,
     pub last_one_rps: Mutex<HashMap<&'static str, Instant>>,
     pub stop: AtomicBool,
@@ -186,6 +191,9 @@ pub fn acquire_mailbox<'a>(shared: &'a Shared, key: &str) -> (InflightGuard<'a>,
     *n += 1;
     let now = *n;
     drop(m);
+    shared
+        .mailbox_peak
+        .fetch_max(u64::from(now), Ordering::SeqCst);
     (
         InflightGuard {
             shared,
@@ -233,6 +241,8 @@ pub fn spawn_on(config: EmulatorConfig, port: u16) -> std::io::Result<Emulator> 
         request_log: Mutex::new(Vec::new()),
         request_count: AtomicU64::new(0),
         inflight: Mutex::new(HashMap::new()),
+        mailbox_peak: AtomicU64::new(0),
+        mailbox_throttled: AtomicU64::new(0),
         exo_cursors: Mutex::new(HashMap::new()),
         last_one_rps: Mutex::new(HashMap::new()),
         stop: AtomicBool::new(false),
@@ -297,6 +307,17 @@ impl Emulator {
     /// Write operations received, in order.
     pub fn write_log(&self) -> Vec<WriteOp> {
         lock(&self.shared.write_log).clone()
+    }
+
+    /// `ApplicationThrottled` answers sent so far (per-mailbox concurrency over
+    /// `Faults::mailbox_concurrency_limit`, Graph and Exchange).
+    pub fn mailbox_throttled(&self) -> u64 {
+        self.shared.mailbox_throttled.load(Ordering::SeqCst)
+    }
+
+    /// The most requests seen in flight at once for a single mailbox.
+    pub fn mailbox_peak_inflight(&self) -> u64 {
+        self.shared.mailbox_peak.load(Ordering::SeqCst)
     }
 
     pub fn faults(&self) -> Faults {
@@ -406,6 +427,44 @@ pub fn mailbox_key(shared: &Shared, rest: &str) -> Option<String> {
     None
 }
 
+/// The mailbox an Exchange `InvokeCommand` request works on, for the per-mailbox
+/// concurrency limit: the `Mailbox` parameter of the `*-InboxRule` cmdlets, else an
+/// `X-AnchorMailbox: UPN:<upn>` header naming a mailbox (system-mailbox anchors of
+/// tenant-wide cmdlets count for nobody). Keyed like Graph's (`mailbox_key`): the mailbox's
+/// Entra user id when it has one, so Graph and Exchange calls share one budget.
+pub fn exo_mailbox_key(shared: &Shared, req: &Request) -> Option<String> {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let input = &body["CmdletInput"];
+    let cmdlet = input["CmdletName"].as_str().unwrap_or_default();
+    let from_param = cmdlet
+        .to_ascii_lowercase()
+        .ends_with("-inboxrule")
+        .then(|| {
+            input["Parameters"].as_object().and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("Mailbox"))
+                    .and_then(|(_, v)| v.as_str())
+                    .map(str::to_owned)
+            })
+        })
+        .flatten();
+    let identity = from_param.or_else(|| {
+        let anchor = req.header("x-anchormailbox")?;
+        let (kind, who) = anchor.split_once(':')?;
+        (kind.eq_ignore_ascii_case("UPN")
+            && !who.to_ascii_lowercase().starts_with("systemmailbox{"))
+        .then(|| who.trim().to_owned())
+    })?;
+    let st = lock(&shared.state);
+    Some(match st.find_mailbox(&identity) {
+        Some(m) if !m.external_directory_object_id.is_empty() => {
+            m.external_directory_object_id.clone()
+        }
+        Some(m) => m.guid.clone(),
+        None => identity.to_ascii_lowercase(),
+    })
+}
+
 fn route(shared: &Shared, req: &Request, path: &str) -> Response {
     let settings = shared.settings();
     let faults = settings.faults.clone();
@@ -438,14 +497,23 @@ fn route(shared: &Shared, req: &Request, path: &str) -> Response {
 
     let applies = faults.path_contains.is_empty() || path.contains(&faults.path_contains);
     let mut guard = None;
-    if is_graph && faults.mailbox_concurrency_limit > 0 {
-        let rest = &path[segs[0].len() + 1..];
-        if let Some(key) = mailbox_key(shared, rest) {
+    if faults.mailbox_concurrency_limit > 0 {
+        let key = if is_graph {
+            mailbox_key(shared, &path[segs[0].len() + 1..])
+        } else {
+            exo_mailbox_key(shared, req)
+        };
+        if let Some(key) = key {
             let (g, n) = acquire_mailbox(shared, &key);
             if n > faults.mailbox_concurrency_limit {
                 drop(g);
                 latency(shared, &faults);
-                return respond::application_throttled(faults.retry_after.as_deref(), &ctx);
+                shared.mailbox_throttled.fetch_add(1, Ordering::SeqCst);
+                return if is_exo {
+                    respond::exo_application_throttled(faults.retry_after.as_deref(), &ctx)
+                } else {
+                    respond::application_throttled(faults.retry_after.as_deref(), &ctx)
+                };
             }
             guard = Some(g);
         }

@@ -197,6 +197,184 @@ fn mailbox_concurrency_over_four_is_throttled() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 4);
 }
 
+/// Five concurrent InvokeCommand calls on one mailbox, each held `latency_ms`: the statuses
+/// and the JSON bodies, in completion order.
+fn five_concurrent_exo(
+    emu: &m365guard_emulator::Emulator,
+    x: &str,
+    cmdlet: &str,
+    params: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Vec<(u16, Option<String>, serde_json::Value)> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..5)
+            .map(|_| {
+                let params = params.clone();
+                s.spawn(move || {
+                    let r = exo_at(&emu.invoke_command_url(), x, cmdlet, params, headers).unwrap();
+                    (
+                        r.status,
+                        r.header("Retry-After").map(str::to_owned),
+                        r.json(),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn exchange_mailbox_concurrency_over_four_is_throttled() {
+    let emu = start();
+    let x = token(&emu, EXO_SCOPE);
+    emu.set_faults(Faults {
+        latency_ms: 400,
+        retry_after: Some("0.5".into()),
+        ..Faults::default()
+    });
+    // Get-InboxRule counts against the mailbox named by `Mailbox` (any identity form).
+    let got = five_concurrent_exo(
+        &emu,
+        &x,
+        "Get-InboxRule",
+        json!({"Mailbox": "lena.fischer@contoso.com", "IncludeHidden": true}),
+        &[],
+    );
+    let throttled: Vec<_> = got.iter().filter(|(s, _, _)| *s == 429).collect();
+    assert_eq!(throttled.len(), 1, "{got:?}");
+    assert_eq!(got.iter().filter(|(s, _, _)| *s == 200).count(), 4);
+    let (_, retry_after, body) = throttled[0];
+    assert_eq!(retry_after.as_deref(), Some("0.5"));
+    assert_eq!(body["error"]["code"], "ApplicationThrottled");
+    assert_eq!(
+        body["error"]["message"],
+        "Application is over its MailboxConcurrency limit."
+    );
+    assert_eq!(emu.mailbox_throttled(), 1);
+    assert_eq!(emu.mailbox_peak_inflight(), 5);
+
+    // The same mailbox by its Entra id, plus one Graph request for it: one shared budget.
+    let g = token(&emu, GRAPH_SCOPE);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let graph = s.spawn(|| {
+            get(
+                &emu,
+                &g,
+                &format!("/v1.0/users/{LENA}/mailFolders/inbox/messageRules"),
+            )
+            .status
+        });
+        let exo: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| exo(&emu, &x, "Get-InboxRule", json!({"Mailbox": LENA})).status))
+            .collect();
+        std::iter::once(graph)
+            .chain(exo)
+            .map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+
+    // A cmdlet anchored on a user's mailbox counts for that mailbox too ...
+    let anchored = five_concurrent_exo(
+        &emu,
+        &x,
+        "Get-Mailbox",
+        json!({"Identity": "lena.fischer@contoso.com"}),
+        &[("X-AnchorMailbox", "UPN:lena.fischer@contoso.com")],
+    );
+    assert_eq!(
+        anchored.iter().filter(|(s, _, _)| *s == 429).count(),
+        1,
+        "{anchored:?}"
+    );
+    // ... while tenant-wide cmdlets anchored on the system mailbox, and different
+    // mailboxes, are not limited.
+    let system = format!("APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{TENANT}");
+    let tenant_wide = five_concurrent_exo(
+        &emu,
+        &x,
+        "Get-Mailbox",
+        json!({"ResultSize": "Unlimited"}),
+        &[("X-AnchorMailbox", system.as_str())],
+    );
+    assert!(
+        tenant_wide.iter().all(|(s, _, _)| *s == 200),
+        "{tenant_wide:?}"
+    );
+    let before = emu.mailbox_throttled();
+    let (emu_ref, x_ref) = (&emu, x.as_str());
+    let spread: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = [
+            "lena.fischer@contoso.com",
+            "raj.patel@contoso.com",
+            LENA,
+            RAJ,
+            DANA,
+        ]
+        .into_iter()
+        .map(|m| {
+            s.spawn(move || exo(emu_ref, x_ref, "Get-InboxRule", json!({"Mailbox": m})).status)
+        })
+        .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(spread.iter().all(|s| *s != 429), "{spread:?}");
+    assert_eq!(emu.mailbox_throttled(), before);
+
+    // 0 switches the limit off.
+    emu.set_faults(Faults {
+        latency_ms: 300,
+        mailbox_concurrency_limit: 0,
+        ..Faults::default()
+    });
+    let off = five_concurrent_exo(&emu, &x, "Get-InboxRule", json!({"Mailbox": LENA}), &[]);
+    assert!(off.iter().all(|(s, _, _)| *s == 200), "{off:?}");
+}
+
+#[test]
+fn a_failing_mailbox_answers_500_every_time() {
+    let emu = start();
+    let x = token(&emu, EXO_SCOPE);
+    emu.set_faults(Faults {
+        fail_mailbox: Some("lena.fischer@contoso.com".into()),
+        ..Faults::default()
+    });
+    // Any identity form of the mailbox, every time.
+    for who in ["lena.fischer@contoso.com", LENA, "LENA.FISCHER@contoso.com"] {
+        for _ in 0..2 {
+            let r = exo(
+                &emu,
+                &x,
+                "Get-InboxRule",
+                json!({"Mailbox": who, "IncludeHidden": true}),
+            );
+            assert_eq!(r.status, 500, "{who}: {}", r.text());
+            let v = r.json();
+            assert!(
+                v["error"]["innererror"]["internalexception"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(who),
+                "{v}"
+            );
+        }
+    }
+    // Other mailboxes and other cmdlets for the same mailbox still work.
+    assert_eq!(
+        exo(&emu, &x, "Get-InboxRule", json!({"Mailbox": RAJ})).status,
+        200
+    );
+    assert_eq!(
+        exo(&emu, &x, "Get-Mailbox", json!({"Identity": LENA})).status,
+        200
+    );
+}
+
 #[test]
 fn exchange_truncation_and_pagination_expiry() {
     let emu = start();
