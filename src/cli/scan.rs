@@ -158,11 +158,12 @@ fn settings(args: &ScanArgs, pack: &Pack) -> anyhow::Result<(ScanSettings, Optio
     Ok((settings, config))
 }
 
-/// Where the snapshot comes from. An explicit --snapshot wins over an ambient
-/// AZURE_TENANT_ID, so scanning a file never signs in by surprise.
-fn snapshot_path(args: &mut ScanArgs) -> anyhow::Result<PathBuf> {
+/// Where the snapshot comes from, and whether a live collection was incomplete. An
+/// explicit --snapshot wins over an ambient AZURE_TENANT_ID, so scanning a file never
+/// signs in by surprise.
+fn snapshot_path(args: &mut ScanArgs) -> anyhow::Result<(PathBuf, bool)> {
     if let Some(path) = &args.snapshot {
-        return Ok(path.clone());
+        return Ok((path.clone(), false));
     }
     if args.connection.tenant().is_none() {
         anyhow::bail!("scan needs --snapshot FILE or --tenant ID (or AZURE_TENANT_ID)");
@@ -178,8 +179,8 @@ fn snapshot_path(args: &mut ScanArgs) -> anyhow::Result<PathBuf> {
     let mut connection = std::mem::take(&mut args.connection);
     connection.config_file = args.config.clone();
     let snapshot = super::collect::collect_to(connection, &path)?;
-    super::collect::summarise(&snapshot);
-    Ok(path)
+    let incomplete = super::collect::summarise(&snapshot) == ExitStatus::Incomplete;
+    Ok((path, incomplete))
 }
 
 pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
@@ -187,7 +188,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let pack = pack::load(&args.policies, Builtin::All)?;
     let (settings, config) = settings(&args, &pack)?;
     // Collect only after the options are known to be valid: no sign-in for a typo.
-    let snapshot = snapshot_path(&mut args)?;
+    let (snapshot, collection_incomplete) = snapshot_path(&mut args)?;
     let output = engine::scan_file(&snapshot, &pack, &settings)?;
     let mut result = output.result;
     if let Some(config) = &config {
@@ -235,7 +236,14 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             std::io::stdout().write_all(&bytes)?;
         }
     }
-    Ok(result.exit_status())
+    // A live scan whose collection failed somewhere is incomplete even when no selected
+    // rule reads the failed source: `scan --tenant` never passes on missing data.
+    Ok(match result.exit_status() {
+        ExitStatus::Compliant | ExitStatus::Findings if collection_incomplete => {
+            ExitStatus::Incomplete
+        }
+        status => status,
+    })
 }
 
 /// Write every report to a temporary file in `dir`, then rename them all into place.
