@@ -166,9 +166,9 @@ mod tests {
         let rego = r#"package t
 import rego.v1
 native := m365guard.index_by(input.items, [["a", "b"], ["c"], ["l", 0]])
-ab := {v: [i | some i, x in input.items; x.a.b == v] | some x in input.items; v := x.a.b}
-c := {v: [i | some i, x in input.items; x.c == v] | some x in input.items; v := x.c}
-l0 := {v: [i | some i, x in input.items; x.l[0] == v] | some x in input.items; v := x.l[0]}
+ab := {v: [i | some i, y in input.items; y.a.b == v] | some x in input.items; v := x.a.b}
+c := {v: [i | some i, y in input.items; y.c == v] | some x in input.items; v := x.c}
+l0 := {v: [i | some i, y in input.items; y.l[0] == v] | some x in input.items; v := x.l[0]}
 "#;
         let input = r#"{"items": [
             {"a": {"b": true}, "c": "x", "l": [1]},

@@ -6,7 +6,6 @@
 //! with other work (the typed parse), then stitched back together. Element order and
 //! content are exactly those of a whole-document parse.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,7 +14,6 @@ use std::sync::{Mutex, OnceLock};
 
 use regorus::Value;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 /// Arrays larger than this are parsed in chunks.
 const CHUNK_BYTES: usize = 8 << 20;
@@ -25,9 +23,9 @@ struct Task<'a> {
     key: &'a str,
     /// Position of the chunk within its array (0 for whole sections).
     chunk: usize,
-    /// Taken (and, for a copied chunk, freed) by the thread that parses it: the copies of a
-    /// 200 MB snapshot's arrays would otherwise stay allocated until every chunk is parsed.
-    text: Mutex<Cow<'a, str>>,
+    /// A whole section's text, or (for a chunk of a large array) its elements' texts,
+    /// borrowed from the snapshot text: nothing is copied.
+    texts: Vec<&'a str>,
     len: usize,
     is_array_chunk: bool,
 }
@@ -57,13 +55,13 @@ fn parse_in_chunks<R: Send>(
     let work = |tasks: &[Task<'_>]| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
-        let text = task
-            .text
-            .lock()
-            .map(|mut text| std::mem::take(&mut *text))
-            .unwrap_or_default();
-        let value = parse_value(&text);
-        drop(text);
+        let value = if task.is_array_chunk {
+            parse_elements(&task.texts)
+        } else {
+            task.texts
+                .first()
+                .map_or(Ok(Value::Null), |text| parse_value(text))
+        };
         if let Ok(mut parsed) = parsed.lock() {
             parsed.push((i, value));
         }
@@ -83,9 +81,9 @@ fn parse_in_chunks<R: Send>(
                 }
             });
         }
-        let split = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text)
-            .ok()
-            .map(|sections| tasks(&sections, chunk_bytes));
+        let t = std::time::Instant::now();
+        let split = split_sections(text, chunk_bytes).map(tasks);
+        crate::profile::record("parse: split into chunks", t);
         if let Some(tasks) = prepared.get_or_init(|| split) {
             work(tasks);
         }
@@ -103,54 +101,184 @@ fn parse_in_chunks<R: Send>(
     }
 }
 
-fn tasks<'a>(sections: &BTreeMap<&'a str, &'a RawValue>, chunk_bytes: usize) -> Vec<Task<'a>> {
-    let mut tasks = Vec::new();
-    for (&key, raw) in sections {
-        let text = raw.get();
-        let elements: Option<Vec<&RawValue>> = if text.len() > chunk_bytes && text.starts_with('[')
-        {
-            serde_json::from_str(text).ok()
-        } else {
-            None
-        };
-        match elements {
-            Some(elements) if elements.len() > 1 => {
-                let chunks = text.len().div_ceil(chunk_bytes);
-                let per_chunk = elements.len().div_ceil(chunks);
-                for (n, group) in elements.chunks(per_chunk).enumerate() {
-                    // Elements are slices of `text`: a chunk is the span from the first
-                    // element's start to the last one's end, wrapped as an array.
-                    let (Some(first), Some(last)) = (group.first(), group.last()) else {
-                        continue;
-                    };
-                    let start = offset_in(text, first.get());
-                    let end = offset_in(text, last.get()) + last.get().len();
-                    tasks.push(Task {
-                        key,
-                        chunk: n,
-                        len: end - start + 2,
-                        text: Mutex::new(format!("[{}]", &text[start..end]).into()),
-                        is_array_chunk: true,
-                    });
-                }
+/// A top-level member of the snapshot object: its key, its value text and, for an array
+/// larger than a chunk, its chunks: each a run of consecutive elements' texts.
+struct Section<'a> {
+    key: &'a str,
+    text: &'a str,
+    chunks: Vec<Vec<&'a str>>,
+}
+
+/// Find the top-level members of the JSON object `text` and cut its large arrays into
+/// chunks of about `chunk_bytes` at element boundaries, in ONE byte scan (strings, escapes
+/// and nesting tracked; ~10x faster than deserializing `RawValue`s twice). Exact for valid
+/// JSON; invalid JSON is still rejected by the parse of the pieces (and by the typed parse,
+/// whose error is the one reported). `None` when `text` is not an object of plain
+/// (unescaped) keys: the caller parses it whole. A repeated key keeps its last value, as a
+/// whole-document parse does.
+fn split_sections(text: &str, chunk_bytes: usize) -> Option<Vec<Section<'_>>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
             }
-            _ => tasks.push(Task {
+            let key_end = string_end(b, i)?;
+            let key = text.get(i + 1..key_end - 1)?;
+            if key.contains('\\') {
+                return None;
+            }
+            i = skip_ws(b, key_end);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = skip_ws(b, i + 1);
+            let (end, commas) = value_end(b, i)?;
+            let value = text.get(i..end)?;
+            let chunks = if end - i > chunk_bytes && commas.len() > 1 {
+                // Elements: the content between the brackets cut at the commas, grouped
+                // into runs of about `chunk_bytes`.
+                let mut chunks = Vec::new();
+                let mut run = Vec::new();
+                let mut run_start = i + 1;
+                let mut start = i + 1;
+                for comma in commas.into_iter().chain([end - 1]) {
+                    run.push(text.get(start..comma)?);
+                    start = comma + 1;
+                    if start - run_start >= chunk_bytes {
+                        chunks.push(std::mem::take(&mut run));
+                        run_start = start;
+                    }
+                }
+                if !run.is_empty() {
+                    chunks.push(run);
+                }
+                chunks
+            } else {
+                Vec::new()
+            };
+            sections.insert(
+                key,
+                Section {
+                    key,
+                    text: value,
+                    chunks,
+                },
+            );
+            i = skip_ws(b, end);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
+    Some(sections.into_values().collect())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the string starting with the quote at `start`.
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        match b.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// End (exclusive) of the JSON value starting at `start`, and for an array, the positions
+/// of the commas separating its elements.
+fn value_end(b: &[u8], start: usize) -> Option<(usize, Vec<usize>)> {
+    let mut splits = Vec::new();
+    match b.get(start)? {
+        b'"' => Some((string_end(b, start)?, splits)),
+        b'{' | b'[' => {
+            let is_array = b[start] == b'[';
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match b.get(i)? {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some((i + 1, splits));
+                        }
+                    }
+                    b',' if is_array && depth == 1 => splits.push(i),
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            // A number, true, false or null: up to the next delimiter.
+            let mut i = start;
+            while !matches!(
+                b.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            (i > start).then_some((i, splits))
+        }
+    }
+}
+
+fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
+    let mut tasks = Vec::new();
+    for section in sections {
+        let key = section.key;
+        if section.chunks.len() > 1 {
+            for (n, chunk) in section.chunks.into_iter().enumerate() {
+                tasks.push(Task {
+                    key,
+                    chunk: n,
+                    len: chunk.iter().map(|e| e.len()).sum(),
+                    texts: chunk,
+                    is_array_chunk: true,
+                });
+            }
+        } else {
+            tasks.push(Task {
                 key,
                 chunk: 0,
-                len: text.len(),
-                text: Mutex::new(text.into()),
+                len: section.text.len(),
+                texts: vec![section.text],
                 is_array_chunk: false,
-            }),
+            });
         }
     }
     // Biggest first: better balance across threads.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.len));
     tasks
-}
-
-/// Byte offset of `part` (a sub-slice of `whole`) within `whole`.
-fn offset_in(whole: &str, part: &str) -> usize {
-    part.as_ptr() as usize - whole.as_ptr() as usize
 }
 
 fn assemble(
@@ -193,14 +321,26 @@ fn assemble(
 /// so 300k inbox rules share one `"exchange"`, one `"mailbox_id"` key, ...; a string value
 /// is allocated once, not as a `String` then converted.
 pub fn parse_value(text: &str) -> Result<Value, String> {
+    parse_with(&RefCell::new(Interner::default()), text)
+}
+
+/// The elements of an array, each parsed from its own text, as one array value (the
+/// interner is shared: the elements are alike).
+fn parse_elements(texts: &[&str]) -> Result<Value, String> {
     let interner = RefCell::new(Interner::default());
+    let elements = texts
+        .iter()
+        .map(|text| parse_with(&interner, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::from(elements))
+}
+
+fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = ValueSeed {
-        interner: &interner,
-    }
-    .deserialize(&mut de)
-    .and_then(|value| de.end().map(|()| value))
-    .map_err(|e| e.to_string())?;
+    let value = ValueSeed { interner }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| e.to_string())?;
     Ok(value)
 }
 
@@ -369,9 +509,8 @@ mod tests {
         let doc = serde_json::json!({"schema_version": 1, "inbox_rules": rules, "users": [{"id": "u"}], "tenant": {"id": "t"}});
         let text = serde_json::to_string_pretty(&doc).unwrap();
         let chunk_bytes = 64 << 10;
-        let sections: BTreeMap<&str, &RawValue> = serde_json::from_str(&text).unwrap();
         assert!(
-            tasks(&sections, chunk_bytes).len() > 5,
+            tasks(split_sections(&text, chunk_bytes).unwrap()).len() > 5,
             "the test must exercise chunking"
         );
         let (parallel, extra) = parse_in_chunks(&text, 2, chunk_bytes, || 42);
@@ -412,6 +551,43 @@ mod tests {
         for bad in ["{\"a\": ", "[1, 2", "{\"a\": 1} x", "nul"] {
             assert!(parse_value(bad).is_err(), "{bad}");
             assert!(Value::from_json_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn chunks_are_cut_between_elements_whatever_the_strings_hold() {
+        // Brackets, commas, quotes and backslashes inside strings, nested arrays, compact
+        // and pretty layouts, repeated keys, scalars: every split parses like the whole.
+        let tricky: Vec<serde_json::Value> = (0..3_000)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("r{i}"),
+                    "name": format!("a \"quoted\", [bracketed] {{braced}} \\ name, {i}"),
+                    "nested": [[i, {"x": ["],[", "}{"]}], [], {}],
+                    "n": i as f64 / 7.0,
+                    "flag": i % 2 == 0,
+                    "none": null,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({"tenant": {"id": "t"}, "inbox_rules": tricky, "users": [], "n": 1, "s": "x"});
+        let compact = serde_json::to_string(&doc).unwrap();
+        let repeated = compact.replacen("{\"tenant\"", "{\"n\": 0, \"tenant\"", 1);
+        for text in [
+            compact,
+            serde_json::to_string_pretty(&doc).unwrap(),
+            repeated,
+        ] {
+            let sections = split_sections(&text, 4 << 10).unwrap();
+            assert!(sections.iter().any(|s| s.chunks.len() > 10));
+            let (parallel, ()) = parse_in_chunks(&text, 2, 4 << 10, || ());
+            assert_eq!(parallel.unwrap(), Value::from_json_str(&text).unwrap());
+        }
+        for not_an_object in ["[1, 2]", "\"s\"", "{\"a\\u0062\": 1}", "{\"a\": 1} x"] {
+            assert!(
+                split_sections(not_an_object, 1).is_none(),
+                "{not_an_object}"
+            );
         }
     }
 
