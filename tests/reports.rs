@@ -342,10 +342,9 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
         .ends_with("external-email-forwarding"));
     // A rule with a fix action tells how to plan it; one without does not pretend to.
     for key in ["text", "markdown"] {
-        assert!(forwarding["help"][key]
-            .as_str()
-            .unwrap()
-            .contains("m365guard fix plan --snapshot <snapshot.json> --rule mailbox_forwarding_external"));
+        assert!(forwarding["help"][key].as_str().unwrap().contains(
+            "m365guard fix plan --snapshot <snapshot.json> --rule mailbox_forwarding_external"
+        ));
     }
 
     let medium = rules
