@@ -228,6 +228,12 @@ fn filters_and_alternatives() {
             "{rule} is not critical"
         );
     }
+    let (short, _) = plan(&["--valid-for", "2"]);
+    let created =
+        chrono::DateTime::parse_from_rfc3339(short["created_at"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(short["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_hours(), 2);
     let (deleting, _) = plan(&["--rule", "inbox_rule_hides_mail", "--delete-rules"]);
     let kinds: Vec<_> = actions(&deleting).into_iter().map(|(_, k, _)| k).collect();
     assert_eq!(kinds, vec!["delete_inbox_rule", "delete_inbox_rule"]);

@@ -74,6 +74,10 @@ pub struct PlanArgs {
     /// Where to write the plan.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Hours the plan may be applied before it expires (the state it saw gets stale).
+    #[arg(long, value_name = "HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u16).range(1..=168))]
+    pub valid_for: u16,
 }
 
 /// Options shared by `fix apply` and `respond`.
@@ -191,6 +195,7 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .as_ref()
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
+        valid_for: Some(chrono::Duration::hours(i64::from(args.valid_for))),
     };
     let plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
     crate::snapshot::io::write_private(&args.output, plan.to_json()?.as_bytes())

@@ -31,6 +31,8 @@ pub struct PlanOptions {
     /// Tenant-wide report-only CA policy instead of per-user MFA for `mfa_not_enforced`.
     pub mfa_via_conditional_access: bool,
     pub break_glass: Vec<String>,
+    /// How long the plan may be applied (`None`: 24 h).
+    pub valid_for: Option<chrono::Duration>,
 }
 
 /// An action before ids are assigned.
@@ -371,7 +373,7 @@ pub fn from_scan(
         snapshot_digest: result.info.snapshot_digest.clone(),
         snapshot_collected_at: result.info.collected_at,
         created_at: now,
-        expires_at: now + DEFAULT_VALIDITY,
+        expires_at: now + options.valid_for.unwrap_or(DEFAULT_VALIDITY),
         break_glass: options.break_glass.clone(),
         collector_principal_id: own.map(str::to_owned),
         actions,
