@@ -215,9 +215,13 @@ pub(crate) fn print_plan(plan: &Plan) {
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(vec!["#", "action", "target", "after", "fixes"]);
     for a in &plan.actions {
-        let fixes: Vec<String> = a.fixes.iter().map(|f| f.rule_id.clone()).collect();
-        let mut fixes = fixes;
-        fixes.dedup();
+        let fixes: Vec<&str> = a
+            .fixes
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         table.add_row(vec![
             a.id.clone(),
             a.kind.to_string(),
@@ -277,9 +281,6 @@ pub(crate) fn sign_in(
 fn apply_plan(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let plan = Plan::load(&args.plan, Utc::now())?;
     let config = load_config(args.config.as_deref())?;
-    if let Err(why) = guards::max_actions(&plan.actions, args.execute.max_actions) {
-        bail!("{why}");
-    }
     print_plan(&plan);
     let (settings, tokens, agent, oid) = sign_in(
         args.connection,

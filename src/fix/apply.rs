@@ -251,17 +251,15 @@ fn run_one(
         );
     }
 
-    let extra = match handler.evidence(live, &action.target) {
-        Ok(extra) => extra,
-        Err(err) => return (Outcome::Failed, format!("cannot save evidence: {err}")),
-    };
+    let mut before = current.clone();
+    let definition = before.remove(super::actions::DEFINITION);
     let record = serde_json::json!({
         "plan_id": plan.plan_id,
         "tenant": plan.tenant_id,
         "saved_at": Utc::now(),
         "action": action,
-        "before": current,
-        "definition": extra,
+        "before": before,
+        "definition": definition,
     });
     if let Err(err) = sinks
         .evidence

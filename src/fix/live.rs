@@ -107,15 +107,18 @@ impl<'a> Live<'a> {
             .get_all("/v1.0/roleManagement/directory/roleAssignments")
     }
 
-    /// The restricted-senders list entry for an address, if still there.
-    pub fn blocked_sender(&self, address: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+    /// The restricted-senders list entry for any of `addresses` (one list read), if there.
+    pub fn blocked_sender(
+        &self,
+        addresses: &[&str],
+    ) -> Result<Option<Map<String, Value>>, ApiError> {
         let rows = self
             .exchange
             .invoke("Get-BlockedSenderAddress", json!({}))?;
         Ok(rows.into_iter().find(|r| {
             r.get("SenderAddress")
                 .and_then(Value::as_str)
-                .is_some_and(|a| a.eq_ignore_ascii_case(address))
+                .is_some_and(|a| addresses.iter().any(|x| a.eq_ignore_ascii_case(x)))
         }))
     }
 

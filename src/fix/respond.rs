@@ -132,24 +132,25 @@ pub fn collect_user(
                 .filter_map(|m| m.primary_smtp_address.clone()),
         )
         .collect();
-    let mut restricted = Vec::new();
-    for address in &addresses {
-        if let Some(entry) = live
-            .blocked_sender(address)
-            .map_err(err("the restricted-senders list"))?
-        {
+    let address_refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let restricted: Vec<RestrictedSender> = live
+        .blocked_sender(&address_refs)
+        .map_err(err("the restricted-senders list"))?
+        .map(|entry| {
             let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
-            restricted.push(RestrictedSender {
-                id: address.to_lowercase(),
+            RestrictedSender {
+                id: text("SenderAddress")
+                    .unwrap_or_else(|| user.user_principal_name.clone())
+                    .to_lowercase(),
                 user_id: Some(me.clone()),
                 reason: text("Reason"),
                 created: text("CreatedDatetime")
                     .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                     .map(|t| t.with_timezone(&Utc)),
-            });
-            break;
-        }
-    }
+            }
+        })
+        .into_iter()
+        .collect();
 
     snapshot.users = vec![user];
     snapshot.mailboxes = mailbox.into_iter().collect();

@@ -95,13 +95,11 @@ pub fn compare(plan: &Plan, results: &[ActionResult], rescan: &ScanResult) -> Ve
                 f.resource_name.to_lowercase(),
                 f.fingerprint.clone(),
             );
-            match by_finding.get(&key) {
-                // A finding is only as done as the least-done action fixing it.
-                Some(existing) if existing.state == FindingState::NotAttempted => {}
-                _ if state == FindingState::NotAttempted || !by_finding.contains_key(&key) => {
-                    by_finding.insert(key, entry);
-                }
-                _ => {}
+            // A finding is only as done as the least-done action fixing it: an action that
+            // did not run outranks what the re-scan says.
+            let slot = by_finding.entry(key).or_insert_with(|| entry.clone());
+            if state == FindingState::NotAttempted {
+                *slot = entry;
             }
         }
     }

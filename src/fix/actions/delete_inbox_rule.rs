@@ -2,12 +2,10 @@
 //! DELETE (CONTRACT §11 W5, W8). Cannot be undone except by re-creating the rule from the
 //! evidence file saved before the delete.
 
-use serde_json::{json, Value};
-
 use super::disable_inbox_rule::{
-    full_rule, graph_rule_path, graph_source, read_rule, EXCHANGE_PERMISSION, GRAPH_PERMISSION,
+    graph_rule_path, graph_source, read_rule, rule_cmdlet_text, run_rule_cmdlet, GRAPH_PERMISSION,
 };
-use super::{exchange_write_error, Handler, State, WriteReceipt};
+use super::{Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -43,35 +41,18 @@ impl Handler for DeleteInboxRule {
                 created_id: None,
             });
         }
-        live.exchange
-            .invoke(
-                "Remove-InboxRule",
-                json!({
-                    "Identity": target.exchange_identity,
-                    "Mailbox": target.user_principal_name,
-                    "Confirm": false,
-                }),
-            )
-            .map_err(|e| exchange_write_error(e, EXCHANGE_PERMISSION))?;
-        Ok(WriteReceipt::default())
+        run_rule_cmdlet(live, target, "Remove-InboxRule")
     }
 
     fn describe_write(&self, target: &Target) -> String {
         match &target.exchange_identity {
             None => format!("DELETE {}", graph_rule_path(target)),
-            Some(identity) => format!(
-                "Remove-InboxRule -Identity '{identity}' -Mailbox {} -Confirm:$false",
-                target.user_principal_name.as_deref().unwrap_or_default()
-            ),
+            Some(_) => rule_cmdlet_text(target, "Remove-InboxRule"),
         }
     }
 
     fn describe_verify(&self) -> &'static str {
         "re-read the mailbox's rules: the rule is gone"
-    }
-
-    fn evidence(&self, live: &Live<'_>, target: &Target) -> Result<Option<Value>, ApiError> {
-        full_rule(live, target)
     }
 
     fn rollback(&self, _target: &Target, _precondition: &State) -> Option<String> {

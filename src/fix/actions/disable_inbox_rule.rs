@@ -52,18 +52,42 @@ pub(super) fn read_rule(live: &Live<'_>, target: &Target) -> Result<Option<State
         target.rule_id.as_deref().unwrap_or_default(),
         graph_source(target),
     )?;
-    Ok(rule.as_ref().map(rule_state))
+    Ok(rule.map(|r| {
+        let mut state = rule_state(&r);
+        state.insert(
+            super::DEFINITION.to_owned(),
+            serde_json::to_value(&r).unwrap_or(Value::Null),
+        );
+        state
+    }))
 }
 
-/// The complete rule as collected (conditions included), for the evidence file.
-pub(super) fn full_rule(live: &Live<'_>, target: &Target) -> Result<Option<Value>, ApiError> {
-    let rule = live.inbox_rule(
-        target.user_id.as_deref().unwrap_or_default(),
-        target.user_principal_name.as_deref().unwrap_or_default(),
-        target.rule_id.as_deref().unwrap_or_default(),
-        graph_source(target),
-    )?;
-    Ok(rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null)))
+/// Run an Exchange `*-InboxRule` cmdlet on the target rule.
+pub(super) fn run_rule_cmdlet(
+    live: &Live<'_>,
+    target: &Target,
+    cmdlet: &str,
+) -> Result<WriteReceipt, ApiError> {
+    live.exchange
+        .invoke(
+            cmdlet,
+            json!({
+                "Identity": target.exchange_identity,
+                "Mailbox": target.user_principal_name,
+                "Confirm": false,
+            }),
+        )
+        .map_err(|e| exchange_write_error(e, EXCHANGE_PERMISSION))?;
+    Ok(WriteReceipt::default())
+}
+
+/// The cmdlet as an admin would type it, for the plan.
+pub(super) fn rule_cmdlet_text(target: &Target, cmdlet: &str) -> String {
+    format!(
+        "{cmdlet} -Identity '{}' -Mailbox {} -Confirm:$false",
+        target.exchange_identity.as_deref().unwrap_or_default(),
+        target.user_principal_name.as_deref().unwrap_or_default()
+    )
 }
 
 pub(super) fn graph_rule_path(target: &Target) -> String {
@@ -105,35 +129,18 @@ impl Handler for DisableInboxRule {
                 created_id: None,
             });
         }
-        live.exchange
-            .invoke(
-                "Disable-InboxRule",
-                json!({
-                    "Identity": target.exchange_identity,
-                    "Mailbox": target.user_principal_name,
-                    "Confirm": false,
-                }),
-            )
-            .map_err(|e| exchange_write_error(e, EXCHANGE_PERMISSION))?;
-        Ok(WriteReceipt::default())
+        run_rule_cmdlet(live, target, "Disable-InboxRule")
     }
 
     fn describe_write(&self, target: &Target) -> String {
         match &target.exchange_identity {
             None => format!("PATCH {} {{\"isEnabled\": false}}", graph_rule_path(target)),
-            Some(identity) => format!(
-                "Disable-InboxRule -Identity '{identity}' -Mailbox {} -Confirm:$false",
-                target.user_principal_name.as_deref().unwrap_or_default()
-            ),
+            Some(_) => rule_cmdlet_text(target, "Disable-InboxRule"),
         }
     }
 
     fn describe_verify(&self) -> &'static str {
         "re-read the mailbox's rules: the rule is disabled"
-    }
-
-    fn evidence(&self, live: &Live<'_>, target: &Target) -> Result<Option<Value>, ApiError> {
-        full_rule(live, target)
     }
 
     fn rollback(&self, target: &Target, _precondition: &State) -> Option<String> {

@@ -169,13 +169,11 @@ pub trait Handler: Sync {
 
     /// How to undo it (`None`: cannot be undone).
     fn rollback(&self, target: &Target, precondition: &State) -> Option<String>;
-
-    /// Extra evidence to save before the write, beyond the state (e.g. the complete inbox
-    /// rule definition, conditions included).
-    fn evidence(&self, _live: &Live<'_>, _target: &Target) -> Result<Option<Value>, ApiError> {
-        Ok(None)
-    }
 }
+
+/// Key of a state entry that is evidence, not precondition: the complete object (e.g. an
+/// inbox rule with its conditions), read together with the state so it costs no extra call.
+pub const DEFINITION: &str = "definition";
 
 /// Fields of `precondition` whose live value differs: `field: plan saw X, now Y`.
 /// Only the precondition's own keys count; a missing key in the live state is a change.

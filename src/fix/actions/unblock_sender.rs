@@ -22,7 +22,7 @@ impl Handler for UnblockSender {
 
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live
-            .blocked_sender(&target.id)?
+            .blocked_sender(&[target.id.as_str()])?
             .map(|_| state([("restricted", json!(true))])))
     }
 
