@@ -20,72 +20,7 @@ use crate::fix::actions::ActionKind;
 use crate::graph::{ApiError, GraphClient};
 use crate::snapshot::model::SourceId;
 
-/// One application permission requirement: any of these satisfies it; the first, the
-/// least-privileged one, is the one named when none is granted (CONTRACT §11, §12).
-type AnyOf = &'static [&'static str];
-
-const ORG_READ: AnyOf = &[
-    "Organization.Read.All",
-    "Organization.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const USER_READ: AnyOf = &[
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const AUDIT_READ: AnyOf = &["AuditLog.Read.All"];
-const POLICY_READ: AnyOf = &[
-    "Policy.Read.All",
-    "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.AuthenticationMethod",
-];
-const CA_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
-const ROLE_READ: AnyOf = &[
-    "RoleManagement.Read.Directory",
-    "RoleManagement.ReadWrite.Directory",
-    "RoleManagement.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const GROUP_MEMBER_READ: AnyOf = &[
-    "GroupMember.Read.All",
-    "Group.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const ELIGIBILITY_READ: AnyOf = &[
-    "RoleEligibilitySchedule.Read.Directory",
-    "RoleEligibilitySchedule.ReadWrite.Directory",
-    "RoleManagement.Read.Directory",
-    "RoleManagement.ReadWrite.Directory",
-    "RoleManagement.Read.All",
-];
-const RISKY_READ: AnyOf = &[
-    "IdentityRiskyUser.Read.All",
-    "IdentityRiskyUser.ReadWrite.All",
-];
-const REVOKE: AnyOf = &[
-    "User.RevokeSessions.All",
-    "User.ReadWrite.All",
-    "Directory.ReadWrite.All",
-];
-const ENABLE_DISABLE: AnyOf = &[
-    "User.EnableDisableAccount.All",
-    "User.ReadWrite.All",
-    "Directory.ReadWrite.All",
-];
-// User.ReadWrite.All does not cover passwordProfile for app-only callers (CONTRACT W3).
-const PASSWORD: AnyOf = &["User-PasswordProfile.ReadWrite.All"];
-const PER_USER_MFA_WRITE: AnyOf = &["Policy.ReadWrite.AuthenticationMethod"];
-const CA_WRITE: AnyOf = &["Policy.ReadWrite.ConditionalAccess"];
-const MAILBOX_SETTINGS_WRITE: AnyOf = &["MailboxSettings.ReadWrite"];
-const ROLE_WRITE: AnyOf = &["RoleManagement.ReadWrite.Directory"];
-
-/// The Exchange Online application permission (on the Office 365 Exchange Online API).
-pub const MANAGE_AS_APP: &str = "Exchange.ManageAsApp";
+use crate::permission::*;
 
 /// Built-in directory role template ids (Microsoft-wide constants, CONTRACT §7.2).
 pub mod role {

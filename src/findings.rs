@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::metadata::RuleMeta;
+pub use crate::snapshot::source::ResourceKind;
 
 #[derive(
     Debug,
@@ -68,33 +69,19 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// What a finding points at: a resource in one of the snapshot's arrays.
+/// What a finding points at: a resource in one of the snapshot's arrays, or the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceRef {
-    /// `user`, `mailbox`, `inbox_rule`, `role_assignment`, `outbound_spam_policy`,
-    /// `restricted_sender`, `conditional_access_policy`, `risky_user` or `tenant`.
-    pub kind: String,
+    pub kind: ResourceKind,
     pub id: String,
     /// Human-readable name (UPN, rule name, policy name).
     pub name: String,
 }
 
 impl ResourceRef {
-    /// The snapshot array (see `snapshot::locate::RESOURCE_PATHS`) holding this kind.
+    /// The snapshot array holding this kind (`None` for the tenant).
     pub fn snapshot_path(&self) -> Option<&'static str> {
-        Some(match self.kind.as_str() {
-            "user" => "users",
-            "mailbox" => "mailboxes",
-            "inbox_rule" => "inbox_rules",
-            "role_definition" => "roles.definitions",
-            "role_assignment" => "roles.assignments",
-            "role_eligibility" => "roles.eligible_assignments",
-            "outbound_spam_policy" => "outbound_spam.policies",
-            "restricted_sender" => "outbound_spam.restricted_senders",
-            "conditional_access_policy" => "conditional_access.policies",
-            "risky_user" => "risky_users",
-            _ => return None,
-        })
+        self.kind.snapshot_path()
     }
 }
 

@@ -175,7 +175,7 @@ fn assign_lines(text: &str, outcomes: &mut [crate::findings::RuleOutcome]) {
                 key(&mut buf, path, &finding.resource.id);
                 wanted.insert(buf.clone(), None);
             }
-            None => needs_tenant |= finding.resource.kind == "tenant",
+            None => needs_tenant |= finding.resource.kind == crate::findings::ResourceKind::Tenant,
         }
     }
     if wanted.is_empty() && !needs_tenant {
@@ -200,7 +200,7 @@ fn assign_lines(text: &str, outcomes: &mut [crate::findings::RuleOutcome]) {
                 key(&mut buf, path, &finding.resource.id);
                 wanted.get(buf.as_str()).copied().flatten()
             }
-            None if finding.resource.kind == "tenant" => tenant_line,
+            None if finding.resource.kind == crate::findings::ResourceKind::Tenant => tenant_line,
             None => None,
         };
     }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::findings::{BaselineState, Finding, ResourceRef, ScanResult, Severity};
+use crate::findings::{BaselineState, Finding, ResourceKind, ResourceRef, ScanResult, Severity};
 use crate::policy::pack::Pack;
 use crate::scan::{self, ScanError, ScanSettings};
 
@@ -99,11 +99,17 @@ fn from_sarif(path: &Path, log: &serde_json::Value) -> Result<Previous, SinceErr
             .as_str()
             .and_then(Severity::parse)
             .unwrap_or(Severity::Medium);
+        let kind_name = location["kind"].as_str().unwrap_or_default();
+        let Some(kind) = ResourceKind::parse(kind_name) else {
+            return Err(bad(&format!(
+                "a result names an unknown resource kind {kind_name:?}"
+            )));
+        };
         let finding = Finding {
             rule_id: result["ruleId"].as_str().unwrap_or_default().to_owned(),
             severity,
             resource: ResourceRef {
-                kind: location["kind"].as_str().unwrap_or_default().to_owned(),
+                kind,
                 id: id.to_owned(),
                 name: location["name"].as_str().unwrap_or_default().to_owned(),
             },

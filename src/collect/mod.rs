@@ -18,6 +18,7 @@ use crate::snapshot::model::{
     CollectionInfo, ConditionalAccess, OutboundSpam, Roles, SecurityDefaults, Snapshot, SourceId,
     SourceState, SourceStatus, Tenant, SCHEMA_VERSION,
 };
+use crate::snapshot::source::{Stage, SOURCES};
 
 mod conditional_access;
 pub(crate) mod inbox_rules;
@@ -137,41 +138,72 @@ pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     let mut graph_side = ctx(empty_snapshot(&settings));
     let mut exchange_side = ctx(empty_snapshot(&settings));
     let serial = limits.concurrency() == 1;
-    let run_graph = |c: &mut Ctx<'_>| {
-        organization::collect(c);
-        users::collect(c);
-        mfa_registration::collect(c);
-        per_user_mfa::collect(c);
-        security_defaults::collect(c);
-        conditional_access::collect(c);
-        roles::collect(c);
-        role_eligibility::collect(c);
-        risky_users::collect(c);
-    };
-    let run_exchange = |c: &mut Ctx<'_>| {
-        mailboxes::collect(c);
-        inbox_rules::collect(c);
-        outbound_spam::collect(c);
-    };
     if serial {
-        run_graph(&mut graph_side);
-        run_exchange(&mut exchange_side);
+        run_stage(Stage::Graph, &mut graph_side);
+        run_stage(Stage::Exchange, &mut exchange_side);
     } else {
         std::thread::scope(|scope| {
-            scope.spawn(|| run_exchange(&mut exchange_side));
-            run_graph(&mut graph_side);
+            scope.spawn(|| run_stage(Stage::Exchange, &mut exchange_side));
+            run_stage(Stage::Graph, &mut graph_side);
         });
     }
     let mut ctx = graph_side;
-    let ex = exchange_side.snapshot;
-    ctx.snapshot.mailboxes = ex.mailboxes;
-    ctx.snapshot.inbox_rules = ex.inbox_rules;
-    ctx.snapshot.outbound_spam.policies = ex.outbound_spam.policies;
-    ctx.snapshot.sources.extend(ex.sources);
+    merge_exchange_side(&mut ctx.snapshot, exchange_side.snapshot);
     // Needs both sides: blocked addresses are linked to mailboxes, else to users.
-    restricted_senders::collect(&mut ctx);
+    run_stage(Stage::Joined, &mut ctx);
     ctx.snapshot.collection.collector_principal_id = token_claim(&token, "oid");
     Ok(ctx.snapshot)
+}
+
+/// Run every source of `stage`, in table order.
+fn run_stage(stage: Stage, ctx: &mut Ctx<'_>) {
+    for source in SOURCES.iter().filter(|s| s.stage == stage) {
+        collector_for(source.id)(ctx);
+    }
+}
+
+/// The collector that fills `source`. An exhaustive match: a new [`SourceId`] does not
+/// compile until it has one.
+fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
+    match source {
+        SourceId::Organization => organization::collect,
+        // One `/users` read fills both.
+        SourceId::Users => users::collect,
+        SourceId::SignInActivity => |_| {},
+        SourceId::MfaRegistration => mfa_registration::collect,
+        SourceId::PerUserMfa => per_user_mfa::collect,
+        SourceId::SecurityDefaults => security_defaults::collect,
+        SourceId::ConditionalAccess => conditional_access::collect,
+        SourceId::Roles => roles::collect,
+        SourceId::RoleEligibility => role_eligibility::collect,
+        SourceId::RiskyUsers => risky_users::collect,
+        SourceId::Mailboxes => mailboxes::collect,
+        SourceId::InboxRules => inbox_rules::collect,
+        SourceId::OutboundSpamPolicies => outbound_spam::collect,
+        SourceId::RestrictedSenders => restricted_senders::collect,
+    }
+}
+
+/// Move what the Exchange thread collected into the assembled snapshot: every array of
+/// every Exchange-stage source, and their statuses. Derived from the source table, so an
+/// Exchange source cannot be collected and then dropped here while its status says `ok`.
+fn merge_exchange_side(into: &mut Snapshot, mut from: Snapshot) {
+    for source in SOURCES.iter().filter(|s| s.stage == Stage::Exchange) {
+        for array in source.resources {
+            array.move_into(&mut from, into);
+        }
+        if let Some(status) = from.sources.remove(&source.id) {
+            into.sources.insert(source.id, status);
+        }
+    }
+    // Anything else the Exchange side recorded is a collector writing outside its stage.
+    for (id, status) in from.sources {
+        tracing::warn!(
+            source = id.as_str(),
+            "status recorded on the Exchange side for a non-Exchange source"
+        );
+        into.sources.entry(id).or_insert(status);
+    }
 }
 
 pub(crate) fn empty_snapshot(settings: &Settings) -> Snapshot {

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::{Config, Exception};
-use crate::findings::{Exemption, Finding, RuleStatus, ScanResult};
+use crate::findings::{Exemption, Finding, ResourceKind, RuleStatus, ScanResult};
 use crate::snapshot::{PrincipalType, RoleAssignment, Snapshot, SourceId, SourceState};
 
 /// Apply break-glass exemptions and exceptions to `result`; `today` decides expiry.
@@ -53,8 +53,8 @@ impl<'a> RoleIndex<'a> {
     /// The user a finding on a role assignment is about (group/app principals: none).
     fn principal(&self, finding: &Finding) -> Option<(&'a str, Option<&'a str>)> {
         if !matches!(
-            finding.resource.kind.as_str(),
-            "role_assignment" | "role_eligibility"
+            finding.resource.kind,
+            ResourceKind::RoleAssignment | ResourceKind::RoleEligibility
         ) {
             return None;
         }
@@ -178,8 +178,8 @@ fn break_glass_owner(
     roles: &RoleIndex<'_>,
 ) -> Option<usize> {
     let lookup = |value: &str| owner.get(value.to_lowercase().as_str()).copied();
-    match finding.resource.kind.as_str() {
-        "user" | "risky_user" | "mailbox" => {
+    match finding.resource.kind {
+        ResourceKind::User | ResourceKind::RiskyUser | ResourceKind::Mailbox => {
             lookup(&finding.resource.id).or_else(|| lookup(&finding.resource.name))
         }
         _ => {
@@ -306,7 +306,7 @@ mod tests {
             rule_id: rule.to_owned(),
             severity: Severity::High,
             resource: ResourceRef {
-                kind: kind.to_owned(),
+                kind: ResourceKind::parse(kind).unwrap(),
                 id: id.to_owned(),
                 name: name.to_owned(),
             },

@@ -14,6 +14,7 @@ use super::guards;
 use super::plan::{
     FindingRef, NotPlanned, Plan, PlanOrigin, PlannedAction, Target, DEFAULT_VALIDITY, PLAN_VERSION,
 };
+use crate::findings::ResourceKind;
 use crate::findings::{Finding, RuleStatus, ScanResult, Severity};
 use crate::snapshot::model::{InboxRule, RuleSource, Snapshot};
 
@@ -218,7 +219,7 @@ pub fn secure_account(
 fn finding_ref(f: &Finding) -> FindingRef {
     FindingRef {
         rule_id: f.rule_id.clone(),
-        resource_kind: f.resource.kind.clone(),
+        resource_kind: f.resource.kind.as_str().to_owned(),
         resource_id: f.resource.id.clone(),
         resource_name: f.resource.name.clone(),
         fingerprint: f.fingerprint.clone(),
@@ -234,22 +235,22 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .find(|u| u.id == id)
             .map(|u| u.user_principal_name.clone())
     };
-    match f.resource.kind.as_str() {
-        "user" | "risky_user" => Some((
+    match f.resource.kind {
+        ResourceKind::User | ResourceKind::RiskyUser => Some((
             f.resource.id.clone(),
             upn_of(&f.resource.id).unwrap_or_else(|| f.resource.name.clone()),
         )),
-        "mailbox" => snapshot
+        ResourceKind::Mailbox => snapshot
             .mailboxes
             .iter()
             .find(|m| m.id == f.resource.id)
             .map(|m| (m.id.clone(), m.user_principal_name.clone())),
-        "inbox_rule" => snapshot
+        ResourceKind::InboxRule => snapshot
             .inbox_rules
             .iter()
             .find(|r| r.id == f.resource.id)
             .map(|r| (r.mailbox_id.clone(), r.mailbox_upn.clone())),
-        "restricted_sender" => snapshot
+        ResourceKind::RestrictedSender => snapshot
             .outbound_spam
             .restricted_senders
             .iter()
@@ -259,7 +260,7 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
                 let upn = upn_of(&id).unwrap_or_else(|| f.resource.id.clone());
                 (id, upn)
             }),
-        "role_assignment" => snapshot
+        ResourceKind::RoleAssignment => snapshot
             .roles
             .assignments
             .iter()

@@ -216,7 +216,7 @@ fn refs(scan: &ScanResult, rule_ids: &[&str], resource_id: &str) -> Vec<FindingR
         .filter(|f| f.resource.id == resource_id)
         .map(|f| FindingRef {
             rule_id: f.rule_id.clone(),
-            resource_kind: f.resource.kind.clone(),
+            resource_kind: f.resource.kind.as_str().to_owned(),
             resource_id: f.resource.id.clone(),
             resource_name: f.resource.name.clone(),
             fingerprint: f.fingerprint.clone(),

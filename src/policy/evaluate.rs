@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::pack::{Pack, PolicyFile, Rule};
 use super::PolicyError;
-use crate::findings::{Finding, ResourceRef, RuleOutcome, RuleStatus, Severity};
+use crate::findings::{Finding, ResourceKind, ResourceRef, RuleOutcome, RuleStatus, Severity};
 use crate::snapshot::{Snapshot, SourceState};
 
 /// Settings that reach Rego as `data.m365guard.config`.
@@ -394,7 +394,15 @@ fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, Pol
             message: format!("each element of `deny` must be an object, got {item}"),
         });
     }
-    let kind = required(rule, item, "resource_type")?;
+    let kind_name = required(rule, item, "resource_type")?;
+    // A typo here would give findings no line, no fix and no drift key: refuse it (exit 2).
+    let kind = ResourceKind::parse(kind_name).ok_or_else(|| PolicyError::BadFinding {
+        rule: rule.meta.id.clone(),
+        message: format!(
+            "unknown resource_type {kind_name:?} (expected one of: {})",
+            ResourceKind::names()
+        ),
+    })?;
     let id = required(rule, item, "resource_id")?;
     let message = required(rule, item, "message")?;
     let name = field(rule, item, "resource_name")?.unwrap_or(id);
@@ -416,13 +424,13 @@ fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, Pol
         rule_id: rule.meta.id.clone(),
         severity,
         resource: ResourceRef {
-            kind: kind.to_owned(),
+            kind,
             id: id.to_owned(),
             name: name.to_owned(),
         },
         message: message.to_owned(),
         details,
-        fingerprint: fingerprint(tenant_id, &rule.meta.id, kind, id),
+        fingerprint: fingerprint(tenant_id, &rule.meta.id, kind.as_str(), id),
         line: None,
         waiver: None,
         baseline_state: None,

@@ -136,7 +136,7 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
         let row = FindingRow {
             severity: finding.severity,
             resource_name: &finding.resource.name,
-            resource_kind: &finding.resource.kind,
+            resource_kind: finding.resource.kind.as_str(),
             message: &finding.message,
             line: finding.line,
         };

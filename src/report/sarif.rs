@@ -193,7 +193,7 @@ fn result_for(info: &ScanInfo, uri: &str, rule_index: usize, finding: &Finding) 
             "{}/{}/{}",
             info.tenant_id, resource.kind, resource.id
         ))
-        .kind(resource.kind.clone())
+        .kind(resource.kind.as_str().to_owned())
         .build();
     let location = Location::builder()
         .physical_location(physical)

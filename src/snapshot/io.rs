@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::model::{Snapshot, SCHEMA_VERSION};
+use super::source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -118,40 +119,19 @@ fn probe_version(text: &str) -> Option<u64> {
         .map(|p| p.schema_version)
 }
 
-/// Checks serde cannot express: ids unique within each resource array.
+/// Checks serde cannot express: ids unique within every resource array of the source table.
 fn validate(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-    fn unique<'a>(
-        path: &Path,
-        section: &str,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> Result<(), SnapshotError> {
-        let mut seen = std::collections::HashSet::new();
-        for id in ids {
+    for array in source::arrays() {
+        let mut seen = std::collections::HashSet::with_capacity(array.len(snapshot));
+        for id in array.ids(snapshot) {
             if !seen.insert(id) {
                 return Err(SnapshotError::Invalid {
                     path: path.to_owned(),
-                    message: format!("duplicate id {id:?} in `{section}`"),
+                    message: format!("duplicate id {id:?} in `{}`", array.path()),
                 });
             }
         }
-        Ok(())
     }
-    unique(path, "users", snapshot.users.iter().map(|x| x.id.as_str()))?;
-    unique(
-        path,
-        "mailboxes",
-        snapshot.mailboxes.iter().map(|x| x.id.as_str()),
-    )?;
-    unique(
-        path,
-        "inbox_rules",
-        snapshot.inbox_rules.iter().map(|x| x.id.as_str()),
-    )?;
-    unique(
-        path,
-        "roles.assignments",
-        snapshot.roles.assignments.iter().map(|x| x.id.as_str()),
-    )?;
     Ok(())
 }
 
@@ -159,28 +139,9 @@ fn validate(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
 pub fn normalise(snapshot: &mut Snapshot) {
     snapshot.tenant.verified_domains.sort();
     snapshot.tenant.verified_domains.dedup();
-    snapshot.users.sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.mailboxes.sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.inbox_rules.sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.roles.definitions.sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.roles.assignments.sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot
-        .roles
-        .eligible_assignments
-        .sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot
-        .outbound_spam
-        .policies
-        .sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot
-        .outbound_spam
-        .restricted_senders
-        .sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot
-        .conditional_access
-        .policies
-        .sort_by(|a, b| a.id.cmp(&b.id));
-    snapshot.risky_users.sort_by(|a, b| a.id.cmp(&b.id));
+    for array in source::arrays() {
+        array.sort(snapshot);
+    }
 }
 
 /// Render the stable layout: small objects on one line, resource arrays one element per line.

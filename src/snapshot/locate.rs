@@ -6,20 +6,6 @@
 //! reports `(section path, id, line of the element's opening brace)`. It never allocates
 //! for strings without escapes and runs in one pass.
 
-/// Section paths of the resource arrays, as `section.subsection`.
-pub const RESOURCE_PATHS: [&str; 10] = [
-    "users",
-    "mailboxes",
-    "inbox_rules",
-    "roles.definitions",
-    "roles.assignments",
-    "roles.eligible_assignments",
-    "outbound_spam.policies",
-    "outbound_spam.restricted_senders",
-    "conditional_access.policies",
-    "risky_users",
-];
-
 enum Frame<'a> {
     Object {
         key: Option<&'a str>,
@@ -123,7 +109,7 @@ fn element_path(stack: &[Frame<'_>], path: &mut String) -> bool {
             _ => return false,
         }
     }
-    RESOURCE_PATHS.contains(&path.as_str())
+    super::source::arrays().any(|a| a.path() == path.as_str())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod io;
 pub mod locate;
 pub mod model;
+pub mod source;
 
 pub use io::{load, LoadedSnapshot, SnapshotError};
 pub use model::*;

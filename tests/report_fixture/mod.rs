@@ -59,7 +59,7 @@ pub fn finding(
         rule_id: rule.id.clone(),
         severity,
         resource: ResourceRef {
-            kind: kind.to_string(),
+            kind: m365guard::findings::ResourceKind::parse(kind).expect("known kind"),
             id: id.to_string(),
             name: name.to_string(),
         },

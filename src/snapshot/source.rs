@@ -1,0 +1,509 @@
+//! The one definition of every snapshot source and every resource kind.
+//!
+//! A *source* is what one collector fills and gives one status in `sources`; a *resource
+//! kind* is one array of objects with unique ids that findings, fix targets and `diff`
+//! point at. Everything that used to list sources or arrays by hand derives from
+//! [`SOURCES`] and [`ResourceKind`]: the collector run order and the merge of the Graph and
+//! Exchange threads (`collect`), id uniqueness and sort order (`snapshot::io`), line
+//! lookup (`snapshot::locate`), the array a finding points at (`findings`), the objects
+//! `diff` compares, and the permissions and licence doctor checks.
+//!
+//! Adding a source: a variant of [`SourceId`], its section in [`Snapshot`], one
+//! [`SourceDef`] here (with a [`ResourceArray`] per array it owns), its collector in
+//! `collect::collector_for`, its doctor probe, emulator data, rules and example data.
+//! `tests` walk every entry of this table, so a half-wired source fails a test.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use crate::permission::{self, AnyOf};
+
+/// What a finding, a fix target or a diff entry points at. The serialised names are the
+/// `resource_type` a rule returns and the `kind` in reports and plans.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// The tenant itself (tenant-wide settings): no array, the `tenant` line.
+    Tenant,
+    User,
+    Mailbox,
+    InboxRule,
+    RoleDefinition,
+    RoleAssignment,
+    /// A PIM eligible role assignment (`roles.eligible_assignments`).
+    RoleEligibility,
+    OutboundSpamPolicy,
+    RestrictedSender,
+    ConditionalAccessPolicy,
+    RiskyUser,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 11] = [
+        ResourceKind::Tenant,
+        ResourceKind::User,
+        ResourceKind::Mailbox,
+        ResourceKind::InboxRule,
+        ResourceKind::RoleDefinition,
+        ResourceKind::RoleAssignment,
+        ResourceKind::RoleEligibility,
+        ResourceKind::OutboundSpamPolicy,
+        ResourceKind::RestrictedSender,
+        ResourceKind::ConditionalAccessPolicy,
+        ResourceKind::RiskyUser,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::User => "user",
+            ResourceKind::Mailbox => "mailbox",
+            ResourceKind::InboxRule => "inbox_rule",
+            ResourceKind::RoleDefinition => "role_definition",
+            ResourceKind::RoleAssignment => "role_assignment",
+            ResourceKind::RoleEligibility => "role_eligibility",
+            ResourceKind::OutboundSpamPolicy => "outbound_spam_policy",
+            ResourceKind::RestrictedSender => "restricted_sender",
+            ResourceKind::ConditionalAccessPolicy => "conditional_access_policy",
+            ResourceKind::RiskyUser => "risky_user",
+        }
+    }
+
+    /// The kind a rule names in `resource_type`; `None` for an unknown name.
+    pub fn parse(name: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The array holding this kind; `None` for [`ResourceKind::Tenant`].
+    pub fn array(self) -> Option<&'static dyn ResourceArray> {
+        SOURCES
+            .iter()
+            .flat_map(|s| s.resources.iter().copied())
+            .find(|a| a.kind() == self)
+    }
+
+    /// The array's section path (`roles.assignments`); `None` for the tenant.
+    pub fn snapshot_path(self) -> Option<&'static str> {
+        self.array().map(|a| a.path())
+    }
+
+    /// Every name [`ResourceKind::parse`] accepts, for error messages.
+    pub fn names() -> String {
+        ResourceKind::ALL.map(ResourceKind::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which service a source is read from, and so which collection thread runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Microsoft Graph, on the main thread, in table order.
+    Graph,
+    /// The Exchange admin API, on the second thread, in table order; its arrays are moved
+    /// into the snapshot when both threads are done.
+    Exchange,
+    /// Exchange, after both threads: needs what both sides collected.
+    Joined,
+}
+
+/// What reading a source needs. Doctor checks it, `m365guard permissions` prints it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadNeeds {
+    /// Graph application permissions, each requirement any-of.
+    pub graph: &'static [AnyOf],
+    /// Exchange: `Exchange.ManageAsApp` and an Entra role that can run the read cmdlets.
+    pub exchange: bool,
+    /// The Graph endpoint or Exchange cmdlet(s) read, for tables and 403 messages.
+    pub reads: &'static str,
+}
+
+/// One snapshot source.
+pub struct SourceDef {
+    pub id: SourceId,
+    pub stage: Stage,
+    pub needs: ReadNeeds,
+    /// The licence without which the source is `unavailable` (rules not applicable).
+    pub licence: Option<&'static str>,
+    /// The arrays this source fills (it may also enrich another source's objects, like
+    /// `mfa_registration` does `users`; those are not listed).
+    pub resources: &'static [&'static dyn ResourceArray],
+}
+
+/// The definition of `id`.
+pub fn def(id: SourceId) -> &'static SourceDef {
+    // Every id has an entry: `tests::every_source_id_is_defined_once` keeps it so.
+    SOURCES.iter().find(|s| s.id == id).unwrap_or(&SOURCES[0])
+}
+
+/// One array of resources in the snapshot: where it is, how its objects are keyed, and
+/// typed access for sorting, uniqueness, merging and diffing.
+pub trait ResourceArray: Sync {
+    fn kind(&self) -> ResourceKind;
+    /// Section path in the document (`users`, `roles.assignments`).
+    fn path(&self) -> &'static str;
+    fn len(&self, snapshot: &Snapshot) -> usize;
+    fn is_empty(&self, snapshot: &Snapshot) -> bool {
+        self.len(snapshot) == 0
+    }
+    /// The ids in array order.
+    fn ids<'a>(&self, snapshot: &'a Snapshot) -> Vec<&'a str>;
+    /// Sort by id (the stable layout).
+    fn sort(&self, snapshot: &mut Snapshot);
+    /// Move this array from `from` into `into` (the Exchange thread's snapshot into the
+    /// assembled one).
+    fn move_into(&self, from: &mut Snapshot, into: &mut Snapshot);
+    /// Each object as JSON, keyed by id (`diff` compares these).
+    fn objects(&self, snapshot: &Snapshot) -> Vec<(String, serde_json::Value)>;
+}
+
+/// An object in a resource array.
+pub trait Resource: Serialize {
+    fn id(&self) -> &str;
+}
+
+macro_rules! resources {
+    ($($t:ty),*) => {$(
+        impl Resource for $t {
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
+}
+resources!(
+    User,
+    Mailbox,
+    InboxRule,
+    RoleDefinition,
+    RoleAssignment,
+    OutboundSpamPolicy,
+    RestrictedSender,
+    CaPolicy,
+    RiskyUser
+);
+
+/// A [`ResourceArray`] of `T`, given by two accessor functions.
+pub struct Array<T: 'static> {
+    kind: ResourceKind,
+    path: &'static str,
+    get: fn(&Snapshot) -> &Vec<T>,
+    get_mut: fn(&mut Snapshot) -> &mut Vec<T>,
+}
+
+impl<T: Resource + Sync + 'static> ResourceArray for Array<T> {
+    fn kind(&self) -> ResourceKind {
+        self.kind
+    }
+
+    fn path(&self) -> &'static str {
+        self.path
+    }
+
+    fn len(&self, snapshot: &Snapshot) -> usize {
+        (self.get)(snapshot).len()
+    }
+
+    fn ids<'a>(&self, snapshot: &'a Snapshot) -> Vec<&'a str> {
+        (self.get)(snapshot).iter().map(Resource::id).collect()
+    }
+
+    fn sort(&self, snapshot: &mut Snapshot) {
+        (self.get_mut)(snapshot).sort_by(|a, b| a.id().cmp(b.id()));
+    }
+
+    fn move_into(&self, from: &mut Snapshot, into: &mut Snapshot) {
+        *(self.get_mut)(into) = std::mem::take((self.get_mut)(from));
+    }
+
+    fn objects(&self, snapshot: &Snapshot) -> Vec<(String, serde_json::Value)> {
+        (self.get)(snapshot)
+            .iter()
+            .map(|item| {
+                let value = serde_json::to_value(item).unwrap_or(serde_json::Value::Null);
+                (item.id().to_owned(), value)
+            })
+            .collect()
+    }
+}
+
+static USERS: Array<User> = Array {
+    kind: ResourceKind::User,
+    path: "users",
+    get: |s| &s.users,
+    get_mut: |s| &mut s.users,
+};
+static MAILBOXES: Array<Mailbox> = Array {
+    kind: ResourceKind::Mailbox,
+    path: "mailboxes",
+    get: |s| &s.mailboxes,
+    get_mut: |s| &mut s.mailboxes,
+};
+static INBOX_RULES: Array<InboxRule> = Array {
+    kind: ResourceKind::InboxRule,
+    path: "inbox_rules",
+    get: |s| &s.inbox_rules,
+    get_mut: |s| &mut s.inbox_rules,
+};
+static ROLE_DEFINITIONS: Array<RoleDefinition> = Array {
+    kind: ResourceKind::RoleDefinition,
+    path: "roles.definitions",
+    get: |s| &s.roles.definitions,
+    get_mut: |s| &mut s.roles.definitions,
+};
+static ROLE_ASSIGNMENTS: Array<RoleAssignment> = Array {
+    kind: ResourceKind::RoleAssignment,
+    path: "roles.assignments",
+    get: |s| &s.roles.assignments,
+    get_mut: |s| &mut s.roles.assignments,
+};
+static ROLE_ELIGIBILITY: Array<RoleAssignment> = Array {
+    kind: ResourceKind::RoleEligibility,
+    path: "roles.eligible_assignments",
+    get: |s| &s.roles.eligible_assignments,
+    get_mut: |s| &mut s.roles.eligible_assignments,
+};
+static OUTBOUND_SPAM_POLICIES: Array<OutboundSpamPolicy> = Array {
+    kind: ResourceKind::OutboundSpamPolicy,
+    path: "outbound_spam.policies",
+    get: |s| &s.outbound_spam.policies,
+    get_mut: |s| &mut s.outbound_spam.policies,
+};
+static RESTRICTED_SENDERS: Array<RestrictedSender> = Array {
+    kind: ResourceKind::RestrictedSender,
+    path: "outbound_spam.restricted_senders",
+    get: |s| &s.outbound_spam.restricted_senders,
+    get_mut: |s| &mut s.outbound_spam.restricted_senders,
+};
+static CONDITIONAL_ACCESS_POLICIES: Array<CaPolicy> = Array {
+    kind: ResourceKind::ConditionalAccessPolicy,
+    path: "conditional_access.policies",
+    get: |s| &s.conditional_access.policies,
+    get_mut: |s| &mut s.conditional_access.policies,
+};
+static RISKY_USERS: Array<RiskyUser> = Array {
+    kind: ResourceKind::RiskyUser,
+    path: "risky_users",
+    get: |s| &s.risky_users,
+    get_mut: |s| &mut s.risky_users,
+};
+
+const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
+    ReadNeeds {
+        graph,
+        exchange: false,
+        reads,
+    }
+}
+
+const fn exchange(reads: &'static str) -> ReadNeeds {
+    ReadNeeds {
+        graph: &[],
+        exchange: true,
+        reads,
+    }
+}
+
+/// Every source, in collection order within its stage. Later sources of a stage may build
+/// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
+pub static SOURCES: [SourceDef; 14] = [
+    SourceDef {
+        id: SourceId::Organization,
+        stage: Stage::Graph,
+        needs: graph(&[permission::ORG_READ], "GET /organization, /domains"),
+        licence: None,
+        resources: &[],
+    },
+    SourceDef {
+        id: SourceId::Users,
+        stage: Stage::Graph,
+        needs: graph(&[permission::USER_READ], "GET /users"),
+        licence: None,
+        resources: &[&USERS],
+    },
+    SourceDef {
+        id: SourceId::SignInActivity,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::USER_READ, permission::AUDIT_READ],
+            "GET /users?$select=signInActivity",
+        ),
+        licence: Some("Entra ID P1"),
+        resources: &[],
+    },
+    SourceDef {
+        id: SourceId::MfaRegistration,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::AUDIT_READ],
+            "GET /reports/authenticationMethods/userRegistrationDetails",
+        ),
+        licence: Some("Entra ID P1"),
+        resources: &[],
+    },
+    SourceDef {
+        id: SourceId::PerUserMfa,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::USER_READ, permission::POLICY_READ],
+            "GET /beta/users/{id}/authentication/requirements",
+        ),
+        licence: None,
+        resources: &[],
+    },
+    SourceDef {
+        id: SourceId::SecurityDefaults,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::POLICY_READ],
+            "GET /policies/identitySecurityDefaultsEnforcementPolicy",
+        ),
+        licence: None,
+        resources: &[],
+    },
+    SourceDef {
+        id: SourceId::ConditionalAccess,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::CA_READ],
+            "GET /identity/conditionalAccess/policies",
+        ),
+        licence: Some("Entra ID P1"),
+        resources: &[&CONDITIONAL_ACCESS_POLICIES],
+    },
+    SourceDef {
+        id: SourceId::Roles,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::ROLE_READ, permission::GROUP_MEMBER_READ],
+            "GET /roleManagement/directory/roleDefinitions, roleAssignments; group members",
+        ),
+        licence: None,
+        resources: &[&ROLE_DEFINITIONS, &ROLE_ASSIGNMENTS],
+    },
+    SourceDef {
+        id: SourceId::RoleEligibility,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::ELIGIBILITY_READ, permission::ROLE_READ],
+            "GET /roleManagement/directory/roleEligibilityScheduleInstances",
+        ),
+        licence: Some("Entra ID P2 or Entra ID Governance"),
+        resources: &[&ROLE_ELIGIBILITY],
+    },
+    SourceDef {
+        id: SourceId::RiskyUsers,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::RISKY_READ],
+            "GET /identityProtection/riskyUsers",
+        ),
+        licence: Some("Entra ID P2"),
+        resources: &[&RISKY_USERS],
+    },
+    SourceDef {
+        id: SourceId::Mailboxes,
+        stage: Stage::Exchange,
+        needs: exchange("Get-Mailbox"),
+        licence: None,
+        resources: &[&MAILBOXES],
+    },
+    SourceDef {
+        id: SourceId::InboxRules,
+        stage: Stage::Exchange,
+        needs: exchange("Get-InboxRule -IncludeHidden (per mailbox)"),
+        licence: None,
+        resources: &[&INBOX_RULES],
+    },
+    SourceDef {
+        id: SourceId::OutboundSpamPolicies,
+        stage: Stage::Exchange,
+        needs: exchange("Get-HostedOutboundSpamFilterPolicy"),
+        licence: None,
+        resources: &[&OUTBOUND_SPAM_POLICIES],
+    },
+    SourceDef {
+        id: SourceId::RestrictedSenders,
+        stage: Stage::Joined,
+        needs: exchange("Get-BlockedSenderAddress"),
+        licence: None,
+        resources: &[&RESTRICTED_SENDERS],
+    },
+];
+
+/// Every resource array, in table order.
+pub fn arrays() -> impl Iterator<Item = &'static dyn ResourceArray> {
+    SOURCES.iter().flat_map(|s| s.resources.iter().copied())
+}
+
+/// The source that fills the array holding `kind` (`None` for the tenant).
+pub fn source_of(kind: ResourceKind) -> Option<SourceId> {
+    SOURCES
+        .iter()
+        .find(|s| s.resources.iter().any(|a| a.kind() == kind))
+        .map(|s| s.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_id_is_defined_once() {
+        for id in SourceId::ALL {
+            let n = SOURCES.iter().filter(|s| s.id == id).count();
+            assert_eq!(n, 1, "{id} has {n} definitions in SOURCES");
+        }
+        assert_eq!(SOURCES.len(), SourceId::ALL.len());
+    }
+
+    #[test]
+    fn every_resource_kind_but_the_tenant_has_exactly_one_array() {
+        for kind in ResourceKind::ALL {
+            let n = arrays().filter(|a| a.kind() == kind).count();
+            let expected = usize::from(kind != ResourceKind::Tenant);
+            assert_eq!(n, expected, "{kind} is held by {n} arrays");
+        }
+        let mut paths: Vec<_> = arrays().map(|a| a.path()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), arrays().count(), "two arrays share a path");
+    }
+
+    #[test]
+    fn kind_names_round_trip_and_match_serde() {
+        for kind in ResourceKind::ALL {
+            assert_eq!(ResourceKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::from(kind.as_str()));
+        }
+        assert_eq!(ResourceKind::parse("users"), None);
+    }
+
+    #[test]
+    fn graph_sources_name_a_permission_and_exchange_sources_need_exchange() {
+        for source in &SOURCES {
+            match source.stage {
+                Stage::Graph => assert!(!source.needs.graph.is_empty(), "{}", source.id),
+                Stage::Exchange | Stage::Joined => assert!(source.needs.exchange, "{}", source.id),
+            }
+        }
+    }
+}
