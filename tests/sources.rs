@@ -4,47 +4,23 @@
 //! its own line → probed by doctor. A source that is defined but half-wired fails here.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use m365guard::snapshot::io;
 use m365guard::snapshot::locate::for_each_resource;
 use m365guard::snapshot::model::{SourceId, SourceState};
 use m365guard::snapshot::source::{arrays, ResourceKind, SOURCES};
-use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
+use m365guard_emulator::Emulator;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod harness;
+use harness::{root, run, start};
 
-fn start() -> Emulator {
-    let cfg =
-        EmulatorConfig::from_scenario_file(&root().join("tests/emulator/scenarios/contoso.toml"))
-            .unwrap();
-    spawn(cfg).unwrap()
-}
-
-/// The binary against the emulator, in an empty directory, with no ambient credentials.
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"));
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("AZURE_")
-            || key.starts_with("M365GUARD_")
-            || key.starts_with("ACTIONS_ID_TOKEN_")
-        {
-            cmd.env_remove(key.as_ref());
-        }
-    }
-    cmd.args(args)
-        .current_dir(dir)
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret().unwrap())
-        .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
-        .env("M365GUARD_GRAPH_URL", &emu.base_url)
-        .env("M365GUARD_EXCHANGE_URL", &emu.base_url)
-        .output()
-        .unwrap()
+/// The binary against the emulator, in `dir`.
+fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
+    let out = run(harness::m365guard_against(emu, dir).args(args));
+    let secret = emu.client_secret().unwrap_or_default();
+    harness::assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[&secret]);
+    out
 }
 
 #[test]
@@ -52,12 +28,7 @@ fn every_source_is_collected_stored_unique_located_and_probed() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
     let out = m365guard(&emu, dir.path(), &["collect", "-o", "snapshot.json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "collect failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, 0, "collect failed:\n{}", out.stderr);
     let path = dir.path().join("snapshot.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let snapshot = io::parse(&path, &text).unwrap();
@@ -120,8 +91,8 @@ fn every_source_is_collected_stored_unique_located_and_probed() {
 
     // Probed: doctor has a row for every source, and each is ok against the emulator.
     let out = m365guard(&emu, dir.path(), &["doctor"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "doctor:\n{stdout}");
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "doctor:\n{stdout}");
     for source in &SOURCES {
         let row = stdout
             .lines()
@@ -209,8 +180,7 @@ deny contains finding if {
 "#,
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
-        .current_dir(dir.path())
+    let out = harness::m365guard(dir.path())
         .arg("scan")
         .arg("--snapshot")
         .arg(root().join("examples/contoso-compromised.json"))
