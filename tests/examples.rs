@@ -100,7 +100,11 @@ fn compromised_example_tells_the_whole_story() {
         .filter(|d| !d.resources.is_empty())
     {
         let held: usize = source.resources.iter().map(|a| a.len(&s)).sum();
-        assert_eq!(s.sources[&source.id].items, held as u64, "items of {}", source.id);
+        assert_eq!(
+            s.sources[&source.id].items, held as u64,
+            "items of {}",
+            source.id
+        );
     }
 
     let guests = s
