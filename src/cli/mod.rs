@@ -11,6 +11,7 @@ pub mod diff;
 pub mod doctor;
 pub mod fix;
 pub mod generate;
+pub mod permissions;
 pub mod policy_test;
 pub mod respond;
 pub mod rules;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Pre-flight: sign in and show, per source and fix action, what works and exactly
     /// which permission, directory role or licence is missing.
     Doctor(doctor::DoctorArgs),
+    /// What to grant the app: per source (and with --fix per fix action) the Graph
+    /// application permission, Entra role, Exchange permission and licence.
+    Permissions(permissions::PermissionsArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
         Command::Collect(args) => collect::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Permissions(args) => permissions::run(args),
         Command::Fix(command) => fix::run(command),
         Command::Respond(args) => respond::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
