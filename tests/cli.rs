@@ -758,3 +758,106 @@ fn live_scan_with_an_unread_failed_source_reports_the_exit_code_it_returns() {
     assert!(stdout.contains("exit 3"), "{stdout}");
     assert!(stdout.contains("Reports written to"), "{stdout}");
 }
+
+/// With `--out`, stdout gets a short summary (verdict and exit code, counts per outcome and
+/// severity, the files written), not the findings table; `-q` silences it.
+#[test]
+fn scan_with_out_prints_a_summary_not_the_findings_table() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_string_lossy().into_owned();
+    let run = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "-f",
+        "json",
+        "-f",
+        "sarif",
+        "--out",
+        &dir
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("m365guard.json")).unwrap())
+            .unwrap();
+    let stdout = &run.stdout;
+    assert!(stdout.contains("findings (exit 1)"), "{stdout}");
+    let totals = &json["totals"];
+    assert!(
+        stdout.contains(&format!(
+            "{} rules: {} passed, {} failed",
+            totals["rules"], totals["passed"], totals["failed"]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Unwaived findings by severity: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "Reports written to {dir}: m365guard.json, m365guard.sarif"
+        )),
+        "{stdout}"
+    );
+    // No finding is printed: not one resource or message line of the table.
+    assert!(!stdout.contains("lena.fischer"), "{stdout}");
+    assert!(!stdout.contains('│') && !stdout.contains('┆'), "{stdout}");
+    assert!(stdout.lines().count() <= 6, "{stdout}");
+
+    let quiet = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "-f",
+        "json",
+        "--out",
+        &dir,
+        "-q"
+    );
+    assert_eq!(quiet.code, 1, "{}", quiet.stderr);
+    assert!(quiet.stdout.is_empty(), "{}", quiet.stdout);
+}
+
+/// Every subcommand that reads m365guard.toml takes the same `--config` with one help text.
+#[test]
+fn every_config_flag_has_the_same_help() {
+    let help_of = |args: &[&str]| {
+        let mut with_help = args.to_vec();
+        with_help.push("--help");
+        let run = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &with_help);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("--config <FILE>"))
+            .unwrap_or_else(|| panic!("{args:?} has no --config:\n{}", run.stdout));
+        // The flag's line and its help, up to the next option or a blank line.
+        std::iter::once(lines[at])
+            .chain(
+                lines[at + 1..]
+                    .iter()
+                    .copied()
+                    .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with('-')),
+            )
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let commands: [&[&str]; 6] = [
+        &["scan"],
+        &["collect"],
+        &["doctor"],
+        &["fix", "plan"],
+        &["fix", "apply"],
+        &["respond"],
+    ];
+    let first = help_of(commands[0]);
+    assert!(
+        first.contains("[connection]") && first.contains("exceptions"),
+        "{first}"
+    );
+    for command in &commands[1..] {
+        assert_eq!(help_of(command), first, "{command:?}");
+    }
+}
