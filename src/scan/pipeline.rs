@@ -231,3 +231,77 @@ fn mark_failed_sources(result: &mut ScanResult, snapshot: &Snapshot) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::pack::{self, Builtin};
+
+    fn example() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-compromised.json")
+    }
+
+    fn forwarding_targets(outcome: &Outcome) -> Vec<String> {
+        outcome
+            .result
+            .outcomes
+            .iter()
+            .filter(|o| o.rule.id == "mailbox_external_forwarding")
+            .flat_map(|o| o.active_findings())
+            .map(|f| f.resource.name.clone())
+            .collect()
+    }
+
+    /// Every caller gets the config's allowed forwarding domains into the rules just by
+    /// passing the config (the verification after `fix apply` used to scan with defaults).
+    #[test]
+    fn the_config_reaches_the_rules_and_the_waivers() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let without = run(&Settings::new(Input::File(example()), &pack, None)).unwrap();
+        assert!(
+            forwarding_targets(&without).contains(&"lena.fischer@contoso.com".to_owned()),
+            "{:?}",
+            forwarding_targets(&without)
+        );
+        let config = Config::parse(
+            Path::new("m365guard.toml"),
+            "[exchange]\nallowed_forwarding_domains = [\"gmail.com\"]\n\n\
+             [[exception]]\nrule = \"user_without_mfa\"\nresource = \"*\"\n\
+             reason = \"test\"\nexpires = 2999-01-01\n",
+        )
+        .unwrap();
+        let with = run(&Settings::new(Input::File(example()), &pack, Some(&config))).unwrap();
+        assert!(
+            !forwarding_targets(&with).contains(&"lena.fischer@contoso.com".to_owned()),
+            "{:?}",
+            forwarding_targets(&with)
+        );
+        let waived = with
+            .result
+            .outcomes
+            .iter()
+            .find(|o| o.rule.id == "user_without_mfa")
+            .unwrap();
+        assert!(!waived.findings.is_empty());
+        assert!(waived.findings.iter().all(|f| f.is_waived()));
+        assert_eq!(with.exit_status(), with.result.exit_status());
+    }
+
+    /// The exit status is part of the result: a reason marked on it is exit 3 whatever
+    /// the rules say, and it is listed among the warnings.
+    #[test]
+    fn an_incomplete_reason_decides_the_exit_status_in_the_result() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let mut settings = Settings::new(Input::File(example()), &pack, None);
+        settings.only_rules = Some(vec!["too_many_global_admins".to_owned()]);
+        let mut outcome = run(&settings).unwrap();
+        assert_ne!(outcome.exit_status(), ExitStatus::Incomplete);
+        outcome.result.mark_incomplete("a source failed".to_owned());
+        assert_eq!(outcome.exit_status(), ExitStatus::Incomplete);
+        assert!(outcome
+            .result
+            .warnings
+            .iter()
+            .any(|w| w.contains("a source failed")));
+    }
+}
