@@ -67,7 +67,7 @@ impl Default for ScanSettings {
     }
 }
 
-/// What a scan produced, with the parsed snapshot (for waivers, fix planning, drift).
+/// What the evaluation step produced, with the parsed snapshot (for waivers, fix planning).
 pub struct ScanOutput {
     pub result: ScanResult,
     pub snapshot: Snapshot,

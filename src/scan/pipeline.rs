@@ -9,6 +9,7 @@
 //! every report rendered from the result states the code the process returns. Parsing
 //! arguments and rendering reports stay in `cli/`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
@@ -128,26 +129,25 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         config.validate(&settings.pack.rule_ids())?;
     }
     let scan_settings = settings.scan_settings();
-    let (name, text, snapshot_path, collected) = match &settings.input {
+    let (name, text, snapshot_path, collected): (&Path, Cow<'_, str>, _, _) = match &settings.input
+    {
         Input::File(path) => (
-            path.clone(),
-            snapshot_io::read_text(path)?,
+            path,
+            Cow::Owned(snapshot_io::read_text(path)?),
             Some(path.clone()),
             false,
         ),
-        Input::Text { name, text } => (name.clone(), text.clone(), None, false),
+        Input::Text { name, text } => (name, Cow::Borrowed(text.as_str()), None, false),
         Input::Live {
             connection,
             save_to,
         } => {
             let text = collect_text(connection, save_to.as_deref())?;
-            let name = save_to
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(IN_MEMORY_NAME));
-            (name, text, save_to.clone(), true)
+            let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
+            (name, Cow::Owned(text), save_to.clone(), true)
         }
     };
-    let output = scan_text(&name, &text, settings.pack, &scan_settings)?;
+    let output = scan_text(name, &text, settings.pack, &scan_settings)?;
     drop(text);
     let mut result = output.result;
     let snapshot = output.snapshot;
