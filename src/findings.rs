@@ -136,6 +136,11 @@ pub struct ScanResult {
     /// With `scan --since`: findings of the earlier run that are gone now (fixed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absent: Vec<Finding>,
+    /// Why the scan as a whole is incomplete beyond its not-evaluated rules (a live
+    /// collection with a failed source, no rule evaluated at all). Non-empty means exit 3.
+    /// Each reason is also in `warnings`, so every report that lists warnings says why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 /// Process exit codes (see README): 3 wins over 1.
@@ -159,11 +164,15 @@ pub struct Totals {
 }
 
 impl ScanResult {
+    /// The process exit status, derived from the result alone, so a report rendered from
+    /// it states the code the process returns: 3 (a rule not evaluated, or the scan marked
+    /// incomplete) wins over 1 (an unwaived finding at or above `fail_on`).
     pub fn exit_status(&self) -> ExitStatus {
-        let incomplete = self
-            .outcomes
-            .iter()
-            .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
+        let incomplete = !self.incomplete.is_empty()
+            || self
+                .outcomes
+                .iter()
+                .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
         if incomplete {
             return ExitStatus::Incomplete;
         }
@@ -177,6 +186,12 @@ impl ScanResult {
         } else {
             ExitStatus::Compliant
         }
+    }
+
+    /// Mark the whole scan incomplete (exit 3) for `reason`, shown as a warning too.
+    pub fn mark_incomplete(&mut self, reason: String) {
+        self.warnings.push(format!("scan incomplete: {reason}"));
+        self.incomplete.push(reason);
     }
 
     pub fn totals(&self) -> Totals {

@@ -1,8 +1,12 @@
 //! Command-line interface: clap definitions, one file per subcommand. Each subcommand
 //! validates its raw arguments into typed settings before calling the library.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::config::Config;
 use crate::findings::ExitStatus;
 
 pub mod baselines;
@@ -39,6 +43,25 @@ pub struct Cli {
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--config FILE`: one flag, one help text, for every subcommand that reads m365guard.toml.
+/// The file is read and parsed once per command (`load`) and the parsed `Config` passed on.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// m365guard.toml: [tenant] and [connection] (how to sign in), break-glass accounts,
+    /// exceptions and allowed forwarding domains. Default: ./m365guard.toml when present.
+    #[arg(long = "config", value_name = "FILE")]
+    pub path: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Read and parse the config: `--config FILE` (which must exist), else
+    /// ./m365guard.toml when present, else none.
+    pub fn load(&self) -> anyhow::Result<Option<Config>> {
+        let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+        Ok(Config::discover(self.path.as_deref(), &cwd)?.map(|(_, config)| config))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

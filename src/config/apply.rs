@@ -435,6 +435,7 @@ mod tests {
             exemptions: vec![],
             warnings: vec![],
             absent: Vec::new(),
+            incomplete: Vec::new(),
         }
     }
 
