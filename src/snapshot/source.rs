@@ -327,7 +327,7 @@ pub static SOURCES: [SourceDef; 14] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
-        needs: graph(&[permission::ORG_READ], "GET /organization, /domains"),
+        needs: graph(&[permission::ORG_READ], "GET /organization"),
         licence: None,
         resources: &[],
     },
@@ -362,7 +362,7 @@ pub static SOURCES: [SourceDef; 14] = [
         id: SourceId::PerUserMfa,
         stage: Stage::Graph,
         needs: graph(
-            &[permission::USER_READ, permission::POLICY_READ],
+            &[permission::USER_READ, permission::PER_USER_MFA_READ],
             "GET /beta/users/{id}/authentication/requirements",
         ),
         licence: None,
@@ -372,7 +372,7 @@ pub static SOURCES: [SourceDef; 14] = [
         id: SourceId::SecurityDefaults,
         stage: Stage::Graph,
         needs: graph(
-            &[permission::POLICY_READ],
+            &[permission::SECURITY_DEFAULTS_READ],
             "GET /policies/identitySecurityDefaultsEnforcementPolicy",
         ),
         licence: None,
@@ -402,8 +402,15 @@ pub static SOURCES: [SourceDef; 14] = [
         id: SourceId::RoleEligibility,
         stage: Stage::Graph,
         needs: graph(
-            &[permission::ELIGIBILITY_READ, permission::ROLE_READ],
-            "GET /roleManagement/directory/roleEligibilityScheduleInstances",
+            // Eligible groups' members are read too (`with_group_members`), and activated
+            // assignments' end dates from roleAssignmentScheduleInstances.
+            &[
+                permission::ELIGIBILITY_READ,
+                permission::ROLE_READ,
+                permission::ASSIGNMENT_SCHEDULE_READ,
+                permission::GROUP_MEMBER_READ,
+            ],
+            "GET /roleManagement/directory/roleEligibilityScheduleInstances, roleAssignmentScheduleInstances; group members",
         ),
         licence: Some("Entra ID P2 or Entra ID Governance"),
         resources: &[&ROLE_ELIGIBILITY],
