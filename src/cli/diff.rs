@@ -1,18 +1,25 @@
-//! `m365guard diff OLD NEW`: what changed between two snapshots of one tenant, security
-//! relevant changes first.
+//! `m365guard diff OLD NEW`: what changed between two snapshots of one tenant. Both are
+//! scanned with the rule pack and the settings `scan` would use (config, extra packs), so
+//! "new finding" means exactly what `scan --since` means by it.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
+use chrono::Utc;
+
+use crate::config::Config;
 use crate::drift::{self, render};
-use crate::snapshot;
+use crate::policy::evaluate::RegoConfig;
+use crate::policy::pack::{self, Builtin};
+use crate::scan::ScanSettings;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
     /// Aligned plain text.
     #[default]
     Table,
-    /// The full change list, for tools.
+    /// The full result (every finding and change), for tools.
     Json,
     /// For a CI job summary or pull-request comment (long lists are cut).
     Markdown,
@@ -29,42 +36,47 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t)]
     pub format: DiffFormat,
+    /// m365guard.toml (break-glass accounts, exceptions, allowed forwarding domains), applied
+    /// to both scans. Default: ./m365guard.toml when present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Extra rule pack directories, evaluated with the built-in pack.
+    #[arg(long = "policies", value_name = "DIR")]
+    pub policies: Vec<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{old} is tenant {old_tenant} but {new} is tenant {new_tenant}; diff compares one tenant \
-     over time"
-)]
-pub struct TenantMismatch {
-    old: String,
-    old_tenant: String,
-    new: String,
-    new_tenant: String,
+/// The settings `scan` derives from the same flags (config discovery, validation against
+/// the pack, allowed forwarding domains).
+fn settings(args: &DiffArgs, pack: &pack::Pack) -> anyhow::Result<drift::Settings> {
+    let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+    let config = Config::discover(args.config.as_deref(), &cwd)?.map(|(_, config)| config);
+    if let Some(config) = &config {
+        config.validate(&pack.rule_ids())?;
+    }
+    let scan = ScanSettings {
+        rego_config: RegoConfig {
+            allowed_forwarding_domains: config
+                .as_ref()
+                .map(|c| c.allowed_forwarding_domains().to_vec())
+                .unwrap_or_default(),
+        },
+        ..ScanSettings::default()
+    };
+    Ok(drift::Settings {
+        scan,
+        config,
+        today: Utc::now().date_naive(),
+    })
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<()> {
-    let old = snapshot::load(&args.old)?;
-    let new = snapshot::load(&args.new)?;
-    if !old
-        .snapshot
-        .tenant
-        .id
-        .eq_ignore_ascii_case(&new.snapshot.tenant.id)
-    {
-        return Err(TenantMismatch {
-            old: args.old.display().to_string(),
-            old_tenant: old.snapshot.tenant.id.clone(),
-            new: args.new.display().to_string(),
-            new_tenant: new.snapshot.tenant.id.clone(),
-        }
-        .into());
-    }
-    let changes = drift::diff(&old.snapshot, &new.snapshot);
+    let pack = pack::load(&args.policies, Builtin::All)?;
+    let settings = settings(args, &pack)?;
+    let result = drift::compare_files(&args.old, &args.new, &pack, &settings)?;
     let text = match args.format {
-        DiffFormat::Table => render::table(&changes),
-        DiffFormat::Json => render::json(&changes)?,
-        DiffFormat::Markdown => render::markdown(&changes),
+        DiffFormat::Table => render::table(&result),
+        DiffFormat::Json => render::json(&result)?,
+        DiffFormat::Markdown => render::markdown(&result),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
