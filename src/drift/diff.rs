@@ -17,10 +17,15 @@ use crate::snapshot::{Snapshot, SourceId, SourceState};
 
 /// What a source fills outside its own arrays: tenant-level subjects, and fields it adds
 /// to another source's objects. An exhaustive match, so a new source must say.
-fn owned_outside_arrays(id: SourceId) -> (&'static [Subject], &'static [(ResourceKind, &'static str)]) {
+fn owned_outside_arrays(
+    id: SourceId,
+) -> (&'static [Subject], &'static [(ResourceKind, &'static str)]) {
     match id {
         SourceId::Organization => (
-            &[Subject::Resource(ResourceKind::Tenant), Subject::VerifiedDomain],
+            &[
+                Subject::Resource(ResourceKind::Tenant),
+                Subject::VerifiedDomain,
+            ],
             &[],
         ),
         SourceId::SecurityDefaults => (&[Subject::SecurityDefaults], &[]),
@@ -120,7 +125,8 @@ pub fn resources(old: &Snapshot, new: &Snapshot) -> ResourceChanges {
     if !skipped.contains(&Subject::VerifiedDomain) {
         verified_domains(old, new, &mut changes);
     }
-    if !skipped.contains(&Subject::SecurityDefaults) && old.security_defaults != new.security_defaults
+    if !skipped.contains(&Subject::SecurityDefaults)
+        && old.security_defaults != new.security_defaults
     {
         changes.push(change(
             Subject::SecurityDefaults,
@@ -164,8 +170,7 @@ fn compare_objects(
 ) {
     let subject = Subject::Resource(kind);
     let new_ids: HashSet<&str> = new.iter().map(|(id, _)| id.as_str()).collect();
-    let mut old_by_id: HashMap<&str, &Value> =
-        old.iter().map(|(id, v)| (id.as_str(), v)).collect();
+    let mut old_by_id: HashMap<&str, &Value> = old.iter().map(|(id, v)| (id.as_str(), v)).collect();
     for (id, n) in &new {
         let (change_kind, fields) = match old_by_id.remove(id.as_str()) {
             None => (ChangeKind::Added, Vec::new()),
@@ -180,7 +185,13 @@ fn compare_objects(
                 (ChangeKind::Changed, fields)
             }
         };
-        out.push(change(subject, change_kind, id, labels.of(kind, id, n), fields));
+        out.push(change(
+            subject,
+            change_kind,
+            id,
+            labels.of(kind, id, n),
+            fields,
+        ));
     }
     for (id, o) in &old {
         if !new_ids.contains(id.as_str()) {

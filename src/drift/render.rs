@@ -85,23 +85,27 @@ fn unknown_text(u: &UnknownSource) -> String {
     )
 }
 
-fn hits(list: &[RuleHit]) -> String {
+fn hits(list: &[RuleHit], rule: fn(&str) -> String) -> String {
     list.iter()
-        .map(|h| format!("{} ({})", h.rule_id, h.severity))
+        .map(|h| format!("{} ({})", rule(&h.rule_id), h.severity))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// "new: rule (critical); fixed: rule (high)".
-fn rules_text(c: &Change) -> String {
+/// "new: rule (critical); fixed: rule (high)", rule ids formatted by `rule`.
+fn rules_with(c: &Change, rule: fn(&str) -> String) -> String {
     let mut parts = Vec::new();
     if !c.new_findings.is_empty() {
-        parts.push(format!("new: {}", hits(&c.new_findings)));
+        parts.push(format!("new: {}", hits(&c.new_findings, rule)));
     }
     if !c.fixed_findings.is_empty() {
-        parts.push(format!("fixed: {}", hits(&c.fixed_findings)));
+        parts.push(format!("fixed: {}", hits(&c.fixed_findings, rule)));
     }
     parts.join("; ")
+}
+
+fn rules_text(c: &Change) -> String {
+    rules_with(c, str::to_owned)
 }
 
 fn severity_text(c: &Change) -> &'static str {
@@ -193,7 +197,11 @@ pub fn table(drift: &Drift) -> String {
     }
     let f = &drift.findings;
     finding_table(&mut out, "New findings", &f.new.iter().collect::<Vec<_>>());
-    finding_table(&mut out, "Fixed findings", &f.fixed.iter().collect::<Vec<_>>());
+    finding_table(
+        &mut out,
+        "Fixed findings",
+        &f.fixed.iter().collect::<Vec<_>>(),
+    );
     let not_compared: Vec<&Finding> = f.not_compared.iter().map(|n| &n.finding).collect();
     finding_table(
         &mut out,
@@ -368,7 +376,11 @@ pub fn markdown(drift: &Drift) -> String {
     }
     let f = &drift.findings;
     md_findings(&mut out, "New findings", &f.new.iter().collect::<Vec<_>>());
-    md_findings(&mut out, "Fixed findings", &f.fixed.iter().collect::<Vec<_>>());
+    md_findings(
+        &mut out,
+        "Fixed findings",
+        &f.fixed.iter().collect::<Vec<_>>(),
+    );
     let not_compared: Vec<&Finding> = f.not_compared.iter().map(|n| &n.finding).collect();
     md_findings(
         &mut out,
@@ -408,7 +420,7 @@ pub fn markdown(drift: &Drift) -> String {
                 c.change.as_str(),
                 c.kind,
                 md_text(&c.label),
-                md_text(&rules_text(c)),
+                rules_with(c, md_code),
                 md_fields(c)
             );
         }
