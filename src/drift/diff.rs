@@ -294,7 +294,7 @@ fn sources(old: &Snapshot, new: &Snapshot, out: &mut Vec<Change>) {
 
 /// Human names for changed objects, read from their JSON form. Only display: nothing
 /// here judges a change.
-pub(super) struct Labels<'a> {
+struct Labels<'a> {
     /// Role definition names by id (new ones win), for assignment labels.
     roles: HashMap<&'a str, &'a str>,
 }
