@@ -9,65 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::metadata::RuleMeta;
+pub use crate::severity::Severity;
 pub use crate::snapshot::source::ResourceKind;
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "low" => Some(Severity::Low),
-            "medium" => Some(Severity::Medium),
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-
-    /// GitHub code scanning's `security-severity` (0.0–10.0, CVSS-like bands).
-    pub fn security_severity(self) -> &'static str {
-        match self {
-            Severity::Critical => "9.5",
-            Severity::High => "8.0",
-            Severity::Medium => "5.5",
-            Severity::Low => "3.0",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a finding points at: a resource in one of the snapshot's arrays, or the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +136,11 @@ pub struct ScanResult {
     /// With `scan --since`: findings of the earlier run that are gone now (fixed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absent: Vec<Finding>,
+    /// Why the scan as a whole is incomplete beyond its not-evaluated rules (a live
+    /// collection with a failed source, no rule evaluated at all). Non-empty means exit 3.
+    /// Each reason is also in `warnings`, so every report that lists warnings says why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 /// Process exit codes (see README): 3 wins over 1.
@@ -216,11 +164,15 @@ pub struct Totals {
 }
 
 impl ScanResult {
+    /// The process exit status, derived from the result alone, so a report rendered from
+    /// it states the code the process returns: 3 (a rule not evaluated, or the scan marked
+    /// incomplete) wins over 1 (an unwaived finding at or above `fail_on`).
     pub fn exit_status(&self) -> ExitStatus {
-        let incomplete = self
-            .outcomes
-            .iter()
-            .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
+        let incomplete = !self.incomplete.is_empty()
+            || self
+                .outcomes
+                .iter()
+                .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
         if incomplete {
             return ExitStatus::Incomplete;
         }
@@ -234,6 +186,12 @@ impl ScanResult {
         } else {
             ExitStatus::Compliant
         }
+    }
+
+    /// Mark the whole scan incomplete (exit 3) for `reason`, shown as a warning too.
+    pub fn mark_incomplete(&mut self, reason: String) {
+        self.warnings.push(format!("scan incomplete: {reason}"));
+        self.incomplete.push(reason);
     }
 
     pub fn totals(&self) -> Totals {

@@ -234,33 +234,13 @@ pub(crate) fn send_with_retry(
     })
 }
 
-/// The application permission a Graph endpoint needs (CONTRACT §12).
-pub fn permission_for(path: &str) -> &'static str {
-    let p = path.to_ascii_lowercase();
-    if p.contains("/organization") {
-        "Organization.Read.All"
-    } else if p.contains("/domains") {
-        "Domain.Read.All"
-    } else if p.contains("/reports/authenticationmethods") || p.contains("/auditlogs") {
-        "AuditLog.Read.All"
-    } else if p.contains("signinactivity") {
-        "User.Read.All + AuditLog.Read.All"
-    } else if p.contains("/users") && p.contains("/authentication/requirements") {
-        "Policy.Read.All"
-    } else if p.contains("/users") {
-        "User.Read.All"
-    } else if p.contains("/policies") || p.contains("/conditionalaccess") {
-        "Policy.Read.All"
-    } else if p.contains("roleeligibility") {
-        "RoleEligibilitySchedule.Read.Directory"
-    } else if p.contains("/rolemanagement") {
-        "RoleManagement.Read.Directory"
-    } else if p.contains("/identityprotection") {
-        "IdentityRiskyUser.Read.All"
-    } else if p.contains("/groups") {
-        "GroupMember.Read.All"
-    } else {
-        "the documented read permission"
+/// The application permission(s) a Graph read needs, for a 403 message: the least
+/// privileged of each requirement of the endpoint's entry in
+/// [`crate::permission::GRAPH_ENDPOINTS`] (`User.Read.All + AuditLog.Read.All`).
+pub fn permission_for(path: &str) -> String {
+    match crate::permission::graph_endpoint(path) {
+        Some(endpoint) => crate::permission::least(endpoint.needs),
+        None => "the documented read permission".to_owned(),
     }
 }
 
@@ -627,7 +607,7 @@ fn graph_error(endpoint: &str, reply: &Reply) -> ApiError {
     if reply.status == 403 {
         return ApiError::Forbidden {
             endpoint: endpoint.to_owned(),
-            permission: permission_for(endpoint).to_owned(),
+            permission: permission_for(endpoint),
             code,
             message,
             request_id,
@@ -677,6 +657,24 @@ mod tests {
         assert_eq!(
             permission_for("/v1.0/roleManagement/directory/roleAssignments?$expand=principal"),
             "RoleManagement.Read.Directory"
+        );
+        assert_eq!(
+            permission_for("GET /v1.0/users?$select=id,signInActivity&$top=999"),
+            "User.Read.All + AuditLog.Read.All"
+        );
+        assert_eq!(
+            permission_for(
+                "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=principal"
+            ),
+            "RoleEligibilitySchedule.Read.Directory"
+        );
+        assert_eq!(
+            permission_for("/v1.0/groups/g1/members?$select=id"),
+            "GroupMember.Read.All"
+        );
+        assert_eq!(
+            permission_for("/v1.0/unknown"),
+            "the documented read permission"
         );
     }
 

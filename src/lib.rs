@@ -22,6 +22,7 @@ pub mod policy;
 pub mod profile;
 pub mod report;
 pub mod scan;
+pub mod severity;
 pub mod since;
 pub mod snapshot;
 pub mod synthetic;

@@ -1,33 +1,57 @@
-//! Graph application permissions and Exchange roles, named once.
+//! Graph application permissions, Entra directory roles and Exchange roles, named once.
 //!
 //! A requirement is an [`AnyOf`]: any one of the listed permissions satisfies it, and the
 //! first (the least-privileged) is the one named when none is granted (CONTRACT §11, §12).
-//! Sources (`snapshot::source`) and fix actions refer to these constants; doctor, 403
-//! messages and `m365guard permissions` read them from there. This module imports nothing
-//! of the crate, so every layer can use it without an import cycle.
+//! Sources (`snapshot::source`) and fix actions (`fix::actions::ActionKind::needs`) refer to
+//! these constants; doctor, 403 messages ([`graph_endpoint`]) and `m365guard permissions`
+//! read them from there. This module imports nothing of the crate, so every layer can use
+//! it without an import cycle.
+//!
+//! Every list follows the "Permissions" section of the Microsoft Graph API page cited above
+//! it (application permissions: least privileged first, then the higher ones the page
+//! names). The permissions themselves are described in the Microsoft Graph permissions
+//! reference, <https://learn.microsoft.com/graph/permissions-reference>.
 
 /// Any one of these application permissions satisfies the requirement.
 pub type AnyOf = &'static [&'static str];
 
+/// `GET /organization`: <https://learn.microsoft.com/graph/api/organization-get>.
 pub const ORG_READ: AnyOf = &[
     "Organization.Read.All",
-    "Organization.ReadWrite.All",
     "Directory.Read.All",
+    "Organization.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
+/// `GET /users`, `GET /users/{id}`: <https://learn.microsoft.com/graph/api/user-list>,
+/// <https://learn.microsoft.com/graph/api/user-get>.
 pub const USER_READ: AnyOf = &[
     "User.Read.All",
     "User.ReadWrite.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+/// `signInActivity` on `/users` (with [`USER_READ`]), and
+/// `GET /reports/authenticationMethods/userRegistrationDetails`, which names no higher
+/// permission: <https://learn.microsoft.com/graph/api/resources/signinactivity>,
+/// <https://learn.microsoft.com/graph/api/authenticationmethodsroot-list-userregistrationdetails>.
 pub const AUDIT_READ: AnyOf = &["AuditLog.Read.All"];
-pub const POLICY_READ: AnyOf = &[
-    "Policy.Read.All",
-    "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.AuthenticationMethod",
-];
+/// Read by two sources whose pages name different higher permissions (security defaults:
+/// Policy.ReadWrite.SecurityDefaults; per-user MFA: Policy.ReadWrite.AuthenticationMethod),
+/// so only what both accept: see [`SECURITY_DEFAULTS_READ`] and [`PER_USER_MFA_READ`].
+/// (It used to accept Policy.ReadWrite.ConditionalAccess, which neither page lists.)
+pub const POLICY_READ: AnyOf = &["Policy.Read.All"];
+/// `GET /policies/identitySecurityDefaultsEnforcementPolicy`:
+/// <https://learn.microsoft.com/graph/api/identitysecuritydefaultsenforcementpolicy-get>.
+pub const SECURITY_DEFAULTS_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.SecurityDefaults"];
+/// beta `GET /users/{id}/authentication/requirements` ("per-user MFA state, acting on
+/// others"): <https://learn.microsoft.com/graph/api/authentication-get?view=graph-rest-beta>.
+pub const PER_USER_MFA_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"];
+/// `GET /identity/conditionalAccess/policies`:
+/// <https://learn.microsoft.com/graph/api/conditionalaccessroot-list-policies>.
 pub const CA_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
+/// `GET /roleManagement/directory/roleAssignments` and `roleDefinitions`:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments>,
+/// <https://learn.microsoft.com/graph/api/rbacapplication-list-roledefinitions>.
 pub const ROLE_READ: AnyOf = &[
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
@@ -35,12 +59,17 @@ pub const ROLE_READ: AnyOf = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+/// `GET /groups/{id}/members`: <https://learn.microsoft.com/graph/api/group-list-members>.
 pub const GROUP_MEMBER_READ: AnyOf = &[
     "GroupMember.Read.All",
     "Group.Read.All",
     "Directory.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
+/// `GET /roleManagement/directory/roleEligibilityScheduleInstances`:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-list-roleeligibilityscheduleinstances>.
 pub const ELIGIBILITY_READ: AnyOf = &[
     "RoleEligibilitySchedule.Read.Directory",
     "RoleEligibilitySchedule.ReadWrite.Directory",
@@ -48,29 +77,301 @@ pub const ELIGIBILITY_READ: AnyOf = &[
     "RoleManagement.ReadWrite.Directory",
     "RoleManagement.Read.All",
 ];
-pub const RISKY_READ: AnyOf = &[
-    "IdentityRiskyUser.Read.All",
-    "IdentityRiskyUser.ReadWrite.All",
+/// `GET /roleManagement/directory/roleAssignmentScheduleInstances` (PIM activations, read
+/// by `role_eligibility`; Directory.Read.All is not enough here):
+/// <https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignmentscheduleinstances>.
+pub const ASSIGNMENT_SCHEDULE_READ: AnyOf = &[
+    "RoleAssignmentSchedule.Read.Directory",
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleManagement.ReadWrite.Directory",
 ];
+/// `GET /identityProtection/riskyUsers`; the page names no higher permission (it used to
+/// list IdentityRiskyUser.ReadWrite.All here):
+/// <https://learn.microsoft.com/graph/api/riskyuser-list>.
+pub const RISKY_READ: AnyOf = &["IdentityRiskyUser.Read.All"];
+/// `GET /users/{id}/mailFolders/inbox/messageRules/{id}` (inbox rules collected through
+/// Graph): <https://learn.microsoft.com/graph/api/messagerule-get>.
+pub const MAILBOX_SETTINGS_READ: AnyOf = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
+
+/// `POST /users/{id}/revokeSignInSessions`:
+/// <https://learn.microsoft.com/graph/api/user-revokesigninsessions> (User.RevokeSessions.All
+/// is the current least-privileged permission, CONTRACT §13.11; older pages list only the
+/// broader ones).
 pub const REVOKE: AnyOf = &[
     "User.RevokeSessions.All",
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
+/// `PATCH /users/{id}` `accountEnabled`: <https://learn.microsoft.com/graph/api/user-update>.
 pub const ENABLE_DISABLE: AnyOf = &[
     "User.EnableDisableAccount.All",
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-// User.ReadWrite.All does not cover passwordProfile for app-only callers (CONTRACT W3).
+/// `PATCH /users/{id}` `passwordProfile`: <https://learn.microsoft.com/graph/api/user-update>.
+/// User.ReadWrite.All does not cover passwordProfile for app-only callers (CONTRACT W3).
 pub const PASSWORD: AnyOf = &["User-PasswordProfile.ReadWrite.All"];
+/// beta `PATCH /users/{id}/authentication/requirements`:
+/// <https://learn.microsoft.com/graph/api/authentication-update?view=graph-rest-beta>.
 pub const PER_USER_MFA_WRITE: AnyOf = &["Policy.ReadWrite.AuthenticationMethod"];
+/// `POST /identity/conditionalAccess/policies` (with [`POLICY_READ`]):
+/// <https://learn.microsoft.com/graph/api/conditionalaccessroot-post-policies>.
 pub const CA_WRITE: AnyOf = &["Policy.ReadWrite.ConditionalAccess"];
+/// `PATCH`/`DELETE /users/{id}/mailFolders/inbox/messageRules/{id}`:
+/// <https://learn.microsoft.com/graph/api/messagerule-update>,
+/// <https://learn.microsoft.com/graph/api/messagerule-delete>.
 pub const MAILBOX_SETTINGS_WRITE: AnyOf = &["MailboxSettings.ReadWrite"];
+/// `DELETE /roleManagement/directory/roleAssignments/{id}`:
+/// <https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>.
 pub const ROLE_WRITE: AnyOf = &["RoleManagement.ReadWrite.Directory"];
 
-/// The Exchange Online application permission (on the Office 365 Exchange Online API).
+/// The Exchange Online application permission (on the Office 365 Exchange Online API):
+/// <https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>.
 pub const MANAGE_AS_APP: &str = "Exchange.ManageAsApp";
 
 /// The Entra role that lets the app read Exchange through `InvokeCommand` (collect).
 pub const EXCHANGE_READ_ROLE: &str = "Global Reader";
+
+/// The least-privileged name of each requirement, joined: `User.Read.All + AuditLog.Read.All`.
+pub fn least(needs: &[AnyOf]) -> String {
+    needs
+        .iter()
+        .filter_map(|any| any.first().copied())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// A Graph endpoint m365guard reads, and the permissions it needs.
+#[derive(Debug)]
+pub struct GraphEndpoint {
+    /// Path after the version (`/v1.0`, `/beta`), `{}` for one id segment.
+    pub path: &'static str,
+    /// A query word that changes what the read needs (`signInActivity`); the longest
+    /// match wins, so `/users?$select=…,signInActivity` finds the entry with it.
+    pub query: Option<&'static str>,
+    pub needs: &'static [AnyOf],
+}
+
+const fn read(path: &'static str, needs: &'static [AnyOf]) -> GraphEndpoint {
+    GraphEndpoint {
+        path,
+        query: None,
+        needs,
+    }
+}
+
+/// Every Graph endpoint m365guard reads (collect, doctor, fix mode's live reads). A 403
+/// names the permissions of its entry; `tests` check every path the code uses is here.
+/// Writes name their own permission (`graph::GraphClient::write`).
+pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
+    read("/organization", &[ORG_READ]),
+    read("/users", &[USER_READ]),
+    GraphEndpoint {
+        path: "/users",
+        query: Some("signinactivity"),
+        needs: &[USER_READ, AUDIT_READ],
+    },
+    read("/users/{}", &[USER_READ]),
+    read(
+        "/users/{}/authentication/requirements",
+        &[PER_USER_MFA_READ],
+    ),
+    read(
+        "/users/{}/mailFolders/inbox/messageRules/{}",
+        &[MAILBOX_SETTINGS_READ],
+    ),
+    read(
+        "/reports/authenticationMethods/userRegistrationDetails",
+        &[AUDIT_READ],
+    ),
+    read(
+        "/policies/identitySecurityDefaultsEnforcementPolicy",
+        &[SECURITY_DEFAULTS_READ],
+    ),
+    read("/identity/conditionalAccess/policies", &[CA_READ]),
+    read("/roleManagement/directory/roleDefinitions", &[ROLE_READ]),
+    read("/roleManagement/directory/roleAssignments", &[ROLE_READ]),
+    read(
+        "/roleManagement/directory/roleEligibilityScheduleInstances",
+        &[ELIGIBILITY_READ],
+    ),
+    read(
+        "/roleManagement/directory/roleAssignmentScheduleInstances",
+        &[ASSIGNMENT_SCHEDULE_READ],
+    ),
+    read("/groups/{}/members", &[GROUP_MEMBER_READ]),
+    read("/identityProtection/riskyUsers", &[RISKY_READ]),
+];
+
+/// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an
+/// error's endpoint with its method (`PATCH /v1.0/users/u1`). Segments are compared
+/// case-insensitively, `{}` matches one segment; `None` for a path m365guard does not read.
+pub fn graph_endpoint(endpoint: &str) -> Option<&'static GraphEndpoint> {
+    // Drop a leading method and a scheme + host.
+    let endpoint = endpoint.rsplit(' ').next().unwrap_or(endpoint);
+    let endpoint = match endpoint.find("://") {
+        Some(i) => {
+            let rest = &endpoint[i + 3..];
+            rest.find('/').map_or("", |j| &rest[j..])
+        }
+        None => endpoint,
+    };
+    let (path, query) = endpoint.split_once('?').unwrap_or((endpoint, ""));
+    let query = query.to_ascii_lowercase();
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if matches!(segments.first(), Some(&"v1.0") | Some(&"beta")) {
+        segments.remove(0);
+    }
+    GRAPH_ENDPOINTS
+        .iter()
+        .filter(|e| {
+            let pattern: Vec<&str> = e.path.split('/').filter(|s| !s.is_empty()).collect();
+            pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| *p == "{}" || p.eq_ignore_ascii_case(s))
+                && e.query.is_none_or(|word| query.contains(word))
+        })
+        .max_by_key(|e| e.query.is_some())
+}
+
+/// Built-in Entra directory role template ids (Microsoft-wide constants, CONTRACT §7.2;
+/// <https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>).
+pub mod role {
+    pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+    pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+    pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str =
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+    pub const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+    pub const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    pub const EXCHANGE_RECIPIENT_ADMINISTRATOR: &str = "31392ffb-586c-42d1-9346-e59415a2cc4e";
+    pub const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+    pub const HELPDESK_ADMINISTRATOR: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+    pub const PASSWORD_ADMINISTRATOR: &str = "966707d0-3269-4727-9be2-8c3a10f19b9d";
+    pub const COMPLIANCE_ADMINISTRATOR: &str = "17315797-102d-40b4-93e0-432062caca18";
+    pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+    /// Pseudo-role in every app token's `wids`; not a role anyone assigned.
+    pub const DEFAULT_APP_PERMISSIONS: &str = "0997a1d0-0d1d-4acb-b408-d5ca73121e90";
+
+    pub const NAMES: [(&str, &str); 12] = [
+        (GLOBAL_ADMINISTRATOR, "Global Administrator"),
+        (
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+            "Privileged Role Administrator",
+        ),
+        (
+            PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            "Privileged Authentication Administrator",
+        ),
+        (SECURITY_ADMINISTRATOR, "Security Administrator"),
+        (EXCHANGE_ADMINISTRATOR, "Exchange Administrator"),
+        (
+            EXCHANGE_RECIPIENT_ADMINISTRATOR,
+            "Exchange Recipient Administrator",
+        ),
+        (USER_ADMINISTRATOR, "User Administrator"),
+        (HELPDESK_ADMINISTRATOR, "Helpdesk Administrator"),
+        (PASSWORD_ADMINISTRATOR, "Password Administrator"),
+        (COMPLIANCE_ADMINISTRATOR, "Compliance Administrator"),
+        (GLOBAL_READER, "Global Reader"),
+        (SECURITY_READER, "Security Reader"),
+    ];
+
+    /// The display name of a built-in role template, if it is one m365guard knows.
+    pub fn name(template_id: &str) -> Option<&'static str> {
+        NAMES
+            .iter()
+            .find(|(id, _)| id.eq_ignore_ascii_case(template_id))
+            .map(|(_, name)| *name)
+    }
+
+    /// `First (or Second, Third)` for a list of role template ids.
+    pub fn names(any_of: &[&str]) -> String {
+        let names: Vec<&str> = any_of.iter().filter_map(|r| name(r)).collect();
+        match names.split_first() {
+            Some((first, [])) => (*first).to_owned(),
+            Some((first, rest)) => format!("{first} (or {})", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// Exchange write cmdlets run under Exchange Administrator (or Global Administrator)
+    /// (CONTRACT W6, W8).
+    pub const EXCHANGE_WRITE: &[&str] = &[EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR];
+    /// The spam-policy and restricted-sender cmdlets also run under Security Administrator
+    /// (CONTRACT W7, W9).
+    pub const EXCHANGE_SECURITY_WRITE: &[&str] = &[
+        EXCHANGE_ADMINISTRATOR,
+        SECURITY_ADMINISTRATOR,
+        GLOBAL_ADMINISTRATOR,
+    ];
+    /// Blocking or resetting the password of an admin (CONTRACT W2, W3).
+    pub const PRIVILEGED_AUTH: &[&str] = &[
+        PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        GLOBAL_ADMINISTRATOR,
+    ];
+    /// Removing a privileged role assignment (CONTRACT W10).
+    pub const PRIVILEGED_ROLE: &[&str] = &[PRIVILEGED_ROLE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_found_by_path_method_url_and_query() {
+        let needs = |e: &str| graph_endpoint(e).map(|e| least(e.needs));
+        assert_eq!(
+            needs("/v1.0/identity/conditionalAccess/policies?$top=1").as_deref(),
+            Some("Policy.Read.All")
+        );
+        assert_eq!(
+            needs("/v1.0/users?$select=id,signInActivity&$top=999").as_deref(),
+            Some("User.Read.All + AuditLog.Read.All")
+        );
+        assert_eq!(
+            needs("/v1.0/users?$select=id&$top=999").as_deref(),
+            Some("User.Read.All")
+        );
+        assert_eq!(
+            needs("GET /beta/users/u2/authentication/requirements").as_deref(),
+            Some("Policy.Read.All")
+        );
+        assert_eq!(
+            needs("https://graph.microsoft.com/v1.0/groups/g1/members?$select=id&$skiptoken=x")
+                .as_deref(),
+            Some("GroupMember.Read.All")
+        );
+        assert_eq!(
+            needs("/v1.0/roleManagement/directory/roleAssignmentScheduleInstances").as_deref(),
+            Some("RoleAssignmentSchedule.Read.Directory")
+        );
+        assert_eq!(needs("/v1.0/sites"), None);
+        assert_eq!(needs("/v1.0/users/u1/extra/segments/here"), None);
+    }
+
+    #[test]
+    fn least_names_the_first_of_each_requirement() {
+        assert_eq!(
+            least(&[USER_READ, AUDIT_READ]),
+            "User.Read.All + AuditLog.Read.All"
+        );
+        assert_eq!(least(&[]), "");
+    }
+
+    #[test]
+    fn role_names_read_as_a_list() {
+        assert_eq!(
+            role::names(role::EXCHANGE_SECURITY_WRITE),
+            "Exchange Administrator (or Security Administrator, Global Administrator)"
+        );
+        assert_eq!(
+            role::name(&role::GLOBAL_READER.to_uppercase()),
+            Some("Global Reader")
+        );
+    }
+}

@@ -1,4 +1,8 @@
-//! `scan --snapshot`: load a snapshot, evaluate the selected rules, produce a `ScanResult`.
+//! Scanning: `pipeline::run` is the whole scan every command uses (snapshot → evaluate →
+//! waivers → `--since` → exit status); this file holds its evaluation step: parse a
+//! snapshot, evaluate the selected rules, produce a raw `ScanResult` with lines located.
+//! `scan_text`/`scan_file` alone apply no m365guard.toml and decide no exit status: use
+//! `run` for a scan.
 //!
 //! The snapshot text is parsed twice, at the same time on two threads: into the typed
 //! model (validation, source statuses, later fix planning) and into regorus' value type
@@ -17,12 +21,27 @@ use crate::policy::pack::Pack;
 use crate::policy::PolicyError;
 use crate::snapshot::{self, locate, Snapshot, SnapshotError};
 
+mod pipeline;
+
+pub use pipeline::{run, Input, Outcome, Settings};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// m365guard.toml names a rule the pack does not have.
+    #[error(transparent)]
+    Config(#[from] crate::diagnostic::Diagnostic),
+    #[error(transparent)]
+    Since(#[from] crate::since::SinceError),
+    #[error("cannot sign in to tenant {tenant}")]
+    SignIn {
+        tenant: String,
+        #[source]
+        source: Box<crate::auth::AuthError>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +67,7 @@ impl Default for ScanSettings {
     }
 }
 
-/// What a scan produced, with the parsed snapshot (for waivers, fix planning, drift).
+/// What the evaluation step produced, with the parsed snapshot (for waivers, fix planning).
 pub struct ScanOutput {
     pub result: ScanResult,
     pub snapshot: Snapshot,
@@ -137,6 +156,7 @@ pub fn scan_text(
         exemptions: Vec::new(),
         warnings: Vec::new(),
         absent: Vec::new(),
+        incomplete: Vec::new(),
     };
     Ok(ScanOutput { result, snapshot })
 }

@@ -590,3 +590,274 @@ fn an_optional_source_that_failed_makes_the_rule_not_evaluated() {
     assert_eq!(status("unavailable"), (0, "passed".to_owned()));
     assert_eq!(status("error"), (3, "not_evaluated".to_owned()));
 }
+
+/// Every source `unavailable` (no licence for anything): no rule can be evaluated, so the
+/// scan says it is incomplete (exit 3, with why) instead of passing on no data.
+#[test]
+fn a_snapshot_with_every_source_unavailable_is_incomplete_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = minimal_snapshot();
+    let names: Vec<String> = snap["sources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for name in names {
+        snap["sources"][&name] =
+            serde_json::json!({"status": "unavailable", "reason": "no licence", "items": 0});
+    }
+    write(dir.path(), "snap.json", &snap.to_string());
+    let run = run_in(
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            "snap.json",
+            "-f",
+            "json",
+            "-f",
+            "sarif",
+            "-f",
+            "markdown",
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/m365guard.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["exit"]["code"], 3);
+    assert_eq!(json["exit"]["status"], "incomplete");
+    assert!(json["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "not_applicable"));
+    let why = json["warnings"].to_string();
+    assert!(why.contains("no rule was evaluated"), "{why}");
+    let sarif: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/m365guard.sarif")).unwrap(),
+    )
+    .unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["exitCode"], 3);
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert!(
+        invocation["toolExecutionNotifications"]
+            .to_string()
+            .contains("no rule was evaluated"),
+        "{invocation}"
+    );
+    let markdown = std::fs::read_to_string(dir.path().join("out/m365guard.md")).unwrap();
+    assert!(markdown.contains("no rule was evaluated"), "{markdown}");
+    assert!(
+        run.stderr.contains("no rule was evaluated"),
+        "{}",
+        run.stderr
+    );
+
+    // One rule evaluated is enough for a verdict (here: a medium finding, below the
+    // default --fail-on high, so 0); the licence-gated rest stays informative.
+    let mut one_ok = snap.clone();
+    for source in ["users", "roles"] {
+        one_ok["sources"][source] = serde_json::json!({"status": "ok", "items": 1});
+    }
+    write(dir.path(), "one.json", &one_ok.to_string());
+    let run = run_in(
+        dir.path(),
+        &["scan", "--snapshot", "one.json", "-f", "json"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["exit"]["code"], 0);
+    assert!(json["totals"]["not_applicable"].as_u64().unwrap() > 0);
+    assert_eq!(json["totals"]["failed"], 1, "{}", json["totals"]);
+}
+
+/// `scan --tenant` whose only failed source is one no selected rule reads: the process
+/// exits 3, and every report says 3 too (the exit status is decided before rendering).
+#[test]
+fn live_scan_with_an_unread_failed_source_reports_the_exit_code_it_returns() {
+    use m365guard_emulator::{spawn, EmulatorConfig, Grants};
+    let cfg =
+        EmulatorConfig::from_scenario_file(&repo("tests/emulator/scenarios/contoso.toml")).unwrap();
+    let emu = spawn(cfg).unwrap();
+    let mut grants = Grants::full();
+    grants.graph.retain(|g| g != "IdentityRiskyUser.Read.All");
+    emu.set_grants(grants);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("AZURE_")
+            || key.starts_with("M365GUARD_")
+            || key.starts_with("ACTIONS_ID_TOKEN_")
+        {
+            command.env_remove(&key);
+        }
+    }
+    let output = command
+        .args([
+            "scan",
+            "--tenant",
+            &emu.tenant_id(),
+            "--rule",
+            "too_many_global_admins",
+        ])
+        .args([
+            "-f", "json", "-f", "sarif", "-f", "junit", "-f", "markdown", "-f", "html",
+        ])
+        .args(["--out", "out"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("AZURE_CLIENT_ID", emu.client_id())
+        .env("AZURE_CLIENT_SECRET", emu.client_secret().unwrap())
+        .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
+        .env("M365GUARD_GRAPH_URL", &emu.base_url)
+        .env("M365GUARD_EXCHANGE_URL", &emu.base_url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&read("m365guard.json")).unwrap();
+    assert_eq!(json["rules"].as_array().unwrap().len(), 1);
+    assert_ne!(json["rules"][0]["status"], "not_evaluated", "{json}");
+    assert_eq!(json["exit"]["code"], 3, "{}", json["exit"]);
+    assert_eq!(json["exit"]["status"], "incomplete");
+    assert!(
+        json["warnings"].to_string().contains("risky_users"),
+        "{}",
+        json["warnings"]
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&read("m365guard.sarif")).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["exitCode"], 3);
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert!(
+        invocation["toolExecutionNotifications"]
+            .to_string()
+            .contains("risky_users"),
+        "{invocation}"
+    );
+    let junit = read("m365guard.junit.xml");
+    assert!(
+        junit.contains("<error") && junit.contains("risky_users"),
+        "{junit}"
+    );
+    let markdown = read("m365guard.md");
+    assert!(markdown.contains("incomplete"), "{markdown}");
+    let html = read("m365guard.html");
+    assert!(html.contains("risky_users"), "html does not say why");
+    // With --out: a summary on stdout, not the findings table.
+    assert!(stdout.contains("exit 3"), "{stdout}");
+    assert!(stdout.contains("Reports written to"), "{stdout}");
+}
+
+/// With `--out`, stdout gets a short summary (verdict and exit code, counts per outcome and
+/// severity, the files written), not the findings table; `-q` silences it.
+#[test]
+fn scan_with_out_prints_a_summary_not_the_findings_table() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_string_lossy().into_owned();
+    let run = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "-f",
+        "json",
+        "-f",
+        "sarif",
+        "--out",
+        &dir
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("m365guard.json")).unwrap())
+            .unwrap();
+    let stdout = &run.stdout;
+    assert!(stdout.contains("findings (exit 1)"), "{stdout}");
+    let totals = &json["totals"];
+    assert!(
+        stdout.contains(&format!(
+            "{} rules: {} passed, {} failed",
+            totals["rules"], totals["passed"], totals["failed"]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Unwaived findings by severity: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "Reports written to {dir}: m365guard.json, m365guard.sarif"
+        )),
+        "{stdout}"
+    );
+    // No finding is printed: not one resource or message line of the table.
+    assert!(!stdout.contains("lena.fischer"), "{stdout}");
+    assert!(!stdout.contains('│') && !stdout.contains('┆'), "{stdout}");
+    assert!(stdout.lines().count() <= 6, "{stdout}");
+
+    let quiet = m365guard!(
+        "scan",
+        "--snapshot",
+        "examples/contoso-compromised.json",
+        "-f",
+        "json",
+        "--out",
+        &dir,
+        "-q"
+    );
+    assert_eq!(quiet.code, 1, "{}", quiet.stderr);
+    assert!(quiet.stdout.is_empty(), "{}", quiet.stdout);
+}
+
+/// Every subcommand that reads m365guard.toml takes the same `--config` with one help text.
+#[test]
+fn every_config_flag_has_the_same_help() {
+    let help_of = |args: &[&str]| {
+        let mut with_help = args.to_vec();
+        with_help.push("--help");
+        let run = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &with_help);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("--config <FILE>"))
+            .unwrap_or_else(|| panic!("{args:?} has no --config:\n{}", run.stdout));
+        // The flag's line and its help, up to the next option or a blank line.
+        std::iter::once(lines[at])
+            .chain(
+                lines[at + 1..]
+                    .iter()
+                    .copied()
+                    .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with('-')),
+            )
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let commands: [&[&str]; 6] = [
+        &["scan"],
+        &["collect"],
+        &["doctor"],
+        &["fix", "plan"],
+        &["fix", "apply"],
+        &["respond"],
+    ];
+    let first = help_of(commands[0]);
+    assert!(
+        first.contains("[connection]") && first.contains("exceptions"),
+        "{first}"
+    );
+    for command in &commands[1..] {
+        assert_eq!(help_of(command), first, "{command:?}");
+    }
+}

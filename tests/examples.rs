@@ -93,16 +93,18 @@ fn compromised_example_tells_the_whole_story() {
     let s = load("contoso-compromised.json");
     assert!(s.users.len() >= 25, "only {} users", s.users.len());
     assert!(s.sources.values().all(|st| st.status == SourceState::Ok));
-    for (id, status) in &s.sources {
-        let expected = match id {
-            SourceId::Users => s.users.len(),
-            SourceId::Mailboxes => s.mailboxes.len(),
-            SourceId::InboxRules => s.inbox_rules.len(),
-            SourceId::RestrictedSenders => s.outbound_spam.restricted_senders.len(),
-            SourceId::RiskyUsers => s.risky_users.len(),
-            _ => continue,
-        };
-        assert_eq!(status.items, expected as u64, "items of {id}");
+    // Every source that owns arrays reports exactly what they hold (the source table says
+    // which arrays each source fills).
+    for source in m365guard::snapshot::source::SOURCES
+        .iter()
+        .filter(|d| !d.resources.is_empty())
+    {
+        let held: usize = source.resources.iter().map(|a| a.len(&s)).sum();
+        assert_eq!(
+            s.sources[&source.id].items, held as u64,
+            "items of {}",
+            source.id
+        );
     }
 
     let guests = s
@@ -239,12 +241,12 @@ fn clean_example_has_every_back_door_closed() {
 fn partial_example_records_failed_and_unlicensed_sources() {
     let s = load("contoso-partial.json");
     let status = |id: SourceId| s.sources.get(&id).unwrap();
-    for id in [
-        SourceId::Mailboxes,
-        SourceId::InboxRules,
-        SourceId::OutboundSpamPolicies,
-        SourceId::RestrictedSenders,
-    ] {
+    // The app has no Exchange role: every Exchange source failed.
+    let exchange_sources = m365guard::snapshot::source::SOURCES
+        .iter()
+        .filter(|d| d.needs.exchange)
+        .map(|d| d.id);
+    for id in exchange_sources {
         assert_eq!(status(id).status, SourceState::Error, "{id}");
         let reason = status(id).reason.as_deref().unwrap();
         assert!(

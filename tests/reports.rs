@@ -637,3 +637,60 @@ fn html_shows_progress_waivers_and_unevaluated_rules() {
     let html = render(Format::Html, &later);
     assert!(html.contains("<span class=\"expired\">expired</span>"));
 }
+
+/// A scan marked incomplete for a reason no rule carries (here on a result whose rules
+/// alone say 1): every report states exit 3, the code the process returns, and says why.
+#[test]
+fn every_report_states_the_exit_code_of_a_scan_marked_incomplete() {
+    let mut result = complete_scan_result();
+    assert_eq!(result.exit_status() as i32, 1);
+    let why = "the live collection is incomplete: 1 source failed to collect: risky_users (403)";
+    result.mark_incomplete(why.to_owned());
+
+    let json: Value = serde_json::from_str(&render(Format::Json, &result)).unwrap();
+    assert_eq!(json["exit"]["code"], 3);
+    assert_eq!(json["exit"]["status"], "incomplete");
+    assert!(json["warnings"].to_string().contains(why));
+
+    let sarif: Value = serde_json::from_str(&render(Format::Sarif, &result)).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["exitCode"], 3);
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert!(invocation["toolExecutionNotifications"]
+        .to_string()
+        .contains(why));
+
+    let junit = render(Format::Junit, &result);
+    let parsed = Report::deserialize_from_str(&junit).unwrap();
+    let scan_case = parsed
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .find(|c| c.name.as_str() == "scan_complete")
+        .expect("a scan_complete testcase");
+    assert!(matches!(
+        scan_case.status,
+        TestCaseStatus::NonSuccess {
+            kind: NonSuccessKind::Error,
+            ..
+        }
+    ));
+    assert!(junit.contains("risky_users (403)"), "{junit}");
+
+    let markdown = render(Format::Markdown, &result);
+    assert!(markdown.contains(": incomplete"), "{markdown}");
+    // (Markdown escapes the `_` of source ids.)
+    assert!(
+        markdown.contains("the live collection is incomplete: 1 source failed to collect"),
+        "{markdown}"
+    );
+    let html = render(Format::Html, &result);
+    assert!(html.contains("exit code 3"), "html");
+    assert!(html.contains("risky_users (403)"), "html");
+    let table = render(Format::Table, &result);
+    assert!(table.contains(why), "{table}");
+
+    // Without the mark the same result is 1 everywhere: the reports follow the result.
+    let json: Value = serde_json::from_str(&render(Format::Json, &complete_scan_result())).unwrap();
+    assert_eq!(json["exit"]["code"], 1);
+}

@@ -67,10 +67,13 @@ fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
 fn fixture_sarif_is_valid_against_both_schemas() {
     let mut odd_path = report_fixture::scan_result();
     odd_path.info.snapshot_path = r"C:\scans\contoso tenant.json".to_string();
+    let mut incomplete = report_fixture::complete_scan_result();
+    incomplete.mark_incomplete("no rule was evaluated".to_string());
     for result in [
         report_fixture::scan_result(),
         report_fixture::complete_scan_result(),
         odd_path,
+        incomplete,
     ] {
         let doc = sarif(&result);
         for (name, validator) in validators() {

@@ -31,10 +31,8 @@ pub struct CollectArgs {
     /// Where to write the snapshot.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// m365guard.toml to read [tenant] and [connection] settings from.
-    /// Default: ./m365guard.toml when present.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::ConfigArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -80,10 +78,6 @@ pub struct ConnectionArgs {
     /// Exchange Online base URL [default: https://outlook.office365.com].
     #[arg(long, env = "M365GUARD_EXCHANGE_URL")]
     pub exchange_url: Option<String>,
-    /// The m365guard.toml to read settings from (`collect --config`; `scan` passes its own
-    /// `--config`). `None`: ./m365guard.toml when present.
-    #[arg(skip)]
-    pub config_file: Option<PathBuf>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -96,14 +90,14 @@ impl ConnectionArgs {
         self.tenant.clone().or_else(|| env("AZURE_TENANT_ID"))
     }
 
-    pub fn settings(self) -> anyhow::Result<Settings> {
-        let cwd = std::env::current_dir().context("cannot determine the working directory")?;
-        let file = Config::discover(self.config_file.as_deref(), &cwd)?
-            .map(|(_, config)| config)
-            .unwrap_or_default();
-        let from_file = file.connection;
+    /// Validated connection settings; `config` is the m365guard.toml the command already
+    /// read (its [tenant] and [connection] sections fill what flags and environment leave).
+    pub fn settings(self, config: Option<&Config>) -> anyhow::Result<Settings> {
+        let default = Config::default();
+        let file = config.unwrap_or(&default);
+        let from_file = file.connection.clone();
         let raw = RawSettings {
-            tenant: self.tenant().or(file.tenant_id),
+            tenant: self.tenant().or_else(|| file.tenant_id.clone()),
             client_id: self.client_id.or(from_file.client_id),
             client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
             authority: self
@@ -127,25 +121,27 @@ impl ConnectionArgs {
     }
 }
 
-pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitStatus> {
-    args.connection.config_file = args.config;
-    let snapshot = collect_to(args.connection, &args.output)?;
-    Ok(summarise(&snapshot))
-}
-
-/// Collect a snapshot and write it to `output` (stable layout, mode 0600).
-pub fn collect_to(connection: ConnectionArgs, output: &Path) -> anyhow::Result<Snapshot> {
-    let settings = connection.settings()?;
+pub fn run(args: CollectArgs) -> anyhow::Result<ExitStatus> {
+    let config = args.config.load()?;
+    let settings = args.connection.settings(config.as_ref())?;
     let tenant = settings.tenant.clone();
     let mut snapshot = crate::collect::collect(settings)
         .with_context(|| format!("cannot sign in to tenant {tenant}"))?;
-    crate::snapshot::io::write(output, &mut snapshot)?;
-    eprintln!(
-        "collected tenant {} → {}",
-        snapshot.tenant.id,
-        output.display()
-    );
-    Ok(snapshot)
+    crate::snapshot::io::write(&args.output, &mut snapshot)?;
+    print_collected(&snapshot, Some(&args.output));
+    Ok(summarise(&snapshot))
+}
+
+/// "collected tenant … → file" on stderr (`collect`, `scan --tenant`, `fix plan --tenant`).
+pub fn print_collected(snapshot: &Snapshot, written_to: Option<&Path>) {
+    match written_to {
+        Some(path) => eprintln!(
+            "collected tenant {} → {}",
+            snapshot.tenant.id,
+            path.display()
+        ),
+        None => eprintln!("collected tenant {}", snapshot.tenant.id),
+    }
 }
 
 /// Print each source's status on stderr; `Incomplete` when any source is in error.

@@ -3,8 +3,6 @@
 //! permission, directory role or licence is missing. Exit 0 when every source can be
 //! collected, 3 when some cannot, 2 when sign-in fails (with the AADSTS explanation).
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::Args;
 
@@ -14,17 +12,15 @@ use crate::findings::ExitStatus;
 #[derive(Debug, Args)]
 #[command(after_help = CREDENTIALS_HELP)]
 pub struct DoctorArgs {
-    /// m365guard.toml to read [tenant] and [connection] settings from.
-    /// Default: ./m365guard.toml when present.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::ConfigArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
-pub fn run(mut args: DoctorArgs) -> anyhow::Result<ExitStatus> {
-    args.connection.config_file = args.config;
-    let settings = args.connection.settings()?;
+pub fn run(args: DoctorArgs) -> anyhow::Result<ExitStatus> {
+    let config = args.config.load()?;
+    let settings = args.connection.settings(config.as_ref())?;
     let tenant = settings.tenant.clone();
     let report = crate::doctor::run(settings)
         .with_context(|| format!("cannot sign in to tenant {tenant}"))?;

@@ -2,7 +2,7 @@
 //! `respond` shares.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -10,6 +10,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use super::collect::ConnectionArgs;
 use super::scan::FailOn;
+use super::ConfigArgs;
 use crate::auth::{token_claim, Settings, TokenProvider, GRAPH_SCOPE};
 use crate::config::Config;
 use crate::findings::{ExitStatus, Severity};
@@ -22,9 +23,8 @@ use crate::fix::password::PasswordSink;
 use crate::fix::plan::Plan;
 use crate::fix::planner::{self, PlanOptions};
 use crate::fix::verify::{self, FindingState, Verified};
-use crate::policy::evaluate::RegoConfig;
 use crate::policy::pack::{self, Builtin};
-use crate::scan::{self as engine, ScanSettings};
+use crate::scan::{self as engine, Input};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum FixCommand {
@@ -68,9 +68,8 @@ pub struct PlanArgs {
     /// How `mfa_not_enforced` is fixed.
     #[arg(long, value_enum, default_value = "per-user")]
     pub mfa_via: MfaVia,
-    /// m365guard.toml (break-glass accounts, exceptions). Default: ./m365guard.toml.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Where to write the plan.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
@@ -117,9 +116,9 @@ pub struct ApplyArgs {
     /// How to reach the tenant (the tenant defaults to the plan's).
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// m365guard.toml: its break-glass accounts are honoured on top of the plan's.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// Its break-glass accounts are honoured on top of the plan's.
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 pub fn run(command: FixCommand) -> anyhow::Result<ExitStatus> {
@@ -129,54 +128,31 @@ pub fn run(command: FixCommand) -> anyhow::Result<ExitStatus> {
     }
 }
 
-pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<Option<Config>> {
-    let cwd = std::env::current_dir().context("cannot determine the working directory")?;
-    Ok(Config::discover(path, &cwd)?.map(|(_, c)| c))
-}
-
 fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let pack = pack::load(&[], Builtin::All)?;
-    let config = load_config(args.config.as_deref())?;
-    if let Some(config) = &config {
-        config.validate(&pack.rule_ids())?;
-    }
+    let config = args.config.load()?;
     for rule in &args.rules {
         if !pack.rule_ids().contains(&rule.as_str()) {
             bail!("--rule {rule}: no such rule (see `m365guard rules list`)");
         }
     }
-    let snapshot_path = match &args.snapshot {
-        Some(path) => path.clone(),
+    let input = match &args.snapshot {
+        Some(path) => Input::File(path.clone()),
         None => {
             if args.connection.tenant().is_none() {
                 bail!("fix plan needs --snapshot FILE or --tenant ID (or AZURE_TENANT_ID)");
             }
-            let path = args.output.with_extension("snapshot.json");
-            let mut connection = std::mem::take(&mut args.connection);
-            connection.config_file = args.config.clone();
-            super::collect::collect_to(connection, &path)?;
-            path
+            Input::Live {
+                connection: std::mem::take(&mut args.connection).settings(config.as_ref())?,
+                save_to: Some(args.output.with_extension("snapshot.json")),
+            }
         }
     };
-    let settings = ScanSettings {
-        rego_config: RegoConfig {
-            allowed_forwarding_domains: config
-                .as_ref()
-                .map(|c| c.allowed_forwarding_domains().to_vec())
-                .unwrap_or_default(),
-        },
-        ..ScanSettings::default()
-    };
-    let output = engine::scan_file(&snapshot_path, &pack, &settings)?;
-    let mut result = output.result;
-    if let Some(config) = &config {
-        crate::config::apply(
-            config,
-            &mut result,
-            &output.snapshot,
-            Utc::now().date_naive(),
-        );
+    let output = engine::run(&engine::Settings::new(input, &pack, config.as_ref()))?;
+    if output.collected {
+        super::collect::print_collected(&output.snapshot, output.snapshot_path.as_deref());
     }
+    let result = output.result;
     for outcome in &result.outcomes {
         if let crate::findings::RuleStatus::NotEvaluated { reason } = &outcome.status {
             eprintln!(
@@ -184,6 +160,9 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
                 outcome.rule.id
             );
         }
+    }
+    for reason in &result.incomplete {
+        eprintln!("warning: scan incomplete: {reason}");
     }
     let options = PlanOptions {
         rules: args.rules.clone(),
@@ -254,14 +233,13 @@ pub(crate) fn print_plan(plan: &Plan) {
 /// Sign in for fix mode, defaulting the tenant to the plan's.
 pub(crate) fn sign_in(
     mut connection: ConnectionArgs,
-    config: Option<&Path>,
+    config: Option<&Config>,
     default_tenant: Option<&str>,
 ) -> anyhow::Result<(Settings, TokenProvider, ureq::Agent, Option<String>)> {
     if connection.tenant().is_none() {
         connection.tenant = default_tenant.map(str::to_owned);
     }
-    connection.config_file = config.map(Path::to_owned);
-    let settings = connection.settings()?;
+    let settings = connection.settings(config)?;
     let agent = crate::collect::agent();
     let tokens = TokenProvider::new(settings.clone(), agent.clone());
     let token = tokens
@@ -280,18 +258,20 @@ pub(crate) fn sign_in(
 
 fn apply_plan(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let plan = Plan::load(&args.plan, Utc::now())?;
-    let config = load_config(args.config.as_deref())?;
+    let config = args.config.load()?;
+    let pack = pack::load(&[], Builtin::All)?;
+    // The verification scan applies the config: check it before anything is changed.
+    if let Some(config) = &config {
+        config.validate(&pack.rule_ids())?;
+    }
     print_plan(&plan);
-    let (settings, tokens, agent, oid) = sign_in(
-        args.connection,
-        args.config.as_deref(),
-        Some(&plan.tenant_id),
-    )?;
+    let (settings, tokens, agent, oid) =
+        sign_in(args.connection, config.as_ref(), Some(&plan.tenant_id))?;
     let live = Live::new(&tokens, agent);
     let results = execute(&plan, &live, &args.execute, config.as_ref(), oid)?;
     let mut status = summary_status(&results);
     if !args.execute.no_verify && results.iter().any(|r| r.outcome == Outcome::Applied) {
-        let verified = verify_by_rescan(&plan, &results, settings)?;
+        let verified = verify_by_rescan(&plan, &results, settings, &pack, config.as_ref())?;
         print_verified(&verified);
         if verified.iter().any(|v| v.state == FindingState::Unknown)
             && status == ExitStatus::Compliant
@@ -426,23 +406,23 @@ pub(crate) fn summary_status(results: &[ActionResult]) -> ExitStatus {
     }
 }
 
-/// Re-collect the tenant, re-evaluate, and compare with what the plan meant to fix.
+/// Re-collect the tenant and re-scan it through the same pipeline as `scan` (the same
+/// config: allowed forwarding domains, break-glass, exceptions), then compare with what
+/// the plan meant to fix.
 fn verify_by_rescan(
     plan: &Plan,
     results: &[ActionResult],
     settings: Settings,
+    pack: &pack::Pack,
+    config: Option<&Config>,
 ) -> anyhow::Result<Vec<Verified>> {
     eprintln!("verifying: re-collecting the tenant and re-evaluating the rules…");
-    let mut snapshot = crate::collect::collect(settings).context("cannot re-collect")?;
-    crate::snapshot::io::normalise(&mut snapshot);
-    let text = crate::snapshot::io::to_stable_json(&snapshot);
-    let pack = pack::load(&[], Builtin::All)?;
-    let output = engine::scan_text(
-        Path::new("verify-snapshot.json"),
-        &text,
-        &pack,
-        &ScanSettings::default(),
-    )?;
+    let input = Input::Live {
+        connection: settings,
+        save_to: None,
+    };
+    let output =
+        engine::run(&engine::Settings::new(input, pack, config)).context("cannot re-collect")?;
     Ok(verify::compare(plan, results, &output.result))
 }
 

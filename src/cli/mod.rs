@@ -1,8 +1,12 @@
 //! Command-line interface: clap definitions, one file per subcommand. Each subcommand
 //! validates its raw arguments into typed settings before calling the library.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::config::Config;
 use crate::findings::ExitStatus;
 
 pub mod baselines;
@@ -11,6 +15,7 @@ pub mod diff;
 pub mod doctor;
 pub mod fix;
 pub mod generate;
+pub mod permissions;
 pub mod policy_test;
 pub mod respond;
 pub mod rules;
@@ -38,6 +43,25 @@ pub struct Cli {
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--config FILE`: one flag, one help text, for every subcommand that reads m365guard.toml.
+/// The file is read and parsed once per command (`load`) and the parsed `Config` passed on.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// m365guard.toml: [tenant] and [connection] (how to sign in), break-glass accounts,
+    /// exceptions and allowed forwarding domains. Default: ./m365guard.toml when present.
+    #[arg(long = "config", value_name = "FILE")]
+    pub path: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Read and parse the config: `--config FILE` (which must exist), else
+    /// ./m365guard.toml when present, else none.
+    pub fn load(&self) -> anyhow::Result<Option<Config>> {
+        let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+        Ok(Config::discover(self.path.as_deref(), &cwd)?.map(|(_, config)| config))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,6 +116,9 @@ pub enum Command {
     /// Pre-flight: sign in and show, per source and fix action, what works and exactly
     /// which permission, directory role or licence is missing.
     Doctor(doctor::DoctorArgs),
+    /// What to grant the app: per source (and with --fix per fix action) the Graph
+    /// application permission, Entra role, Exchange permission and licence.
+    Permissions(permissions::PermissionsArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -107,6 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
         Command::Collect(args) => collect::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Permissions(args) => permissions::run(args),
         Command::Fix(command) => fix::run(command),
         Command::Respond(args) => respond::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),

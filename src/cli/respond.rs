@@ -6,9 +6,8 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::collect::ConnectionArgs;
-use super::fix::{
-    execute, load_config, print_plan, print_verified, sign_in, summary_status, ExecuteArgs,
-};
+use super::fix::{execute, print_plan, print_verified, sign_in, summary_status, ExecuteArgs};
+use super::ConfigArgs;
 use crate::findings::ExitStatus;
 use crate::fix::evidence::Evidence;
 use crate::fix::live::Live;
@@ -37,13 +36,12 @@ pub struct RespondArgs {
     pub execute: ExecuteArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// m365guard.toml (break-glass accounts, allowed forwarding domains, connection).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
-    let config = load_config(args.config.as_deref())?;
+    let config = args.config.load()?;
     let pack = pack::load(&[], Builtin::All)?;
     let options = RespondOptions {
         user: args.user.clone(),
@@ -53,15 +51,11 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
             .as_ref()
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
-        allowed_forwarding_domains: config
-            .as_ref()
-            .map(|c| c.allowed_forwarding_domains().to_vec())
-            .unwrap_or_default(),
     };
-    let (settings, tokens, agent, oid) = sign_in(args.connection, args.config.as_deref(), None)?;
+    let (settings, tokens, agent, oid) = sign_in(args.connection, config.as_ref(), None)?;
     let live = Live::new(&tokens, agent);
     eprintln!("collecting the state of {}…", args.user);
-    let before = respond::collect_user(&live, &settings, &pack, &options)?;
+    let before = respond::collect_user(&live, &settings, &pack, config.as_ref(), &options)?;
     let plan = respond::playbook(&before, &options, oid.as_deref(), Utc::now())?;
 
     let evidence_dir = args
@@ -98,7 +92,7 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
     let results = execute(&plan, &live, &execute_args, config.as_ref(), oid)?;
     let status = summary_status(&results);
     if !execute_args.no_verify {
-        let after = respond::collect_user(&live, &settings, &pack, &options)?;
+        let after = respond::collect_user(&live, &settings, &pack, config.as_ref(), &options)?;
         let verified = verify::compare(&plan, &results, &after.scan);
         print_verified(&verified);
         evidence.save_bytes("user-state-after", "json", after.text.as_bytes())?;

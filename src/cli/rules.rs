@@ -77,7 +77,7 @@ pub fn explain(m: &RuleMeta) -> String {
                 "{} — `m365guard fix plan --rule {}`, review, `m365guard fix apply` (needs {})",
                 action.as_str(),
                 m.id,
-                kind.handler().permission()
+                kind.needs().summary()
             )
         }
         None => "none (manual remediation)".to_owned(),

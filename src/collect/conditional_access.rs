@@ -1,8 +1,14 @@
 //! Source `conditional_access`: CA policies mapped to the flat model `CaPolicy`.
+//!
+//! Graph: `GET /identity/conditionalAccess/policies`
+//! (<https://learn.microsoft.com/en-us/graph/api/conditionalaccessroot-list-policies>);
+//! the object is read into typed structs where every property is optional, so a policy
+//! missing `conditions` or `grantControls` is data, not a crash.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{s, strings, Ctx};
+use super::Ctx;
 use crate::snapshot::model::{CaPolicy, SourceId};
 
 pub fn collect(ctx: &mut Ctx<'_>) {
@@ -16,32 +22,139 @@ pub fn collect(ctx: &mut Ctx<'_>) {
     ctx.record(SourceId::ConditionalAccess, outcome);
 }
 
+/// `conditionalAccessPolicy`, the properties we read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GraphPolicy {
+    id: Option<String>,
+    display_name: Option<String>,
+    state: Option<String>,
+    conditions: Option<Conditions>,
+    grant_controls: Option<GrantControls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Conditions {
+    users: Option<UserConditions>,
+    applications: Option<AppConditions>,
+    client_app_types: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct UserConditions {
+    include_users: Option<Vec<String>>,
+    exclude_users: Option<Vec<String>>,
+    include_groups: Option<Vec<String>>,
+    exclude_groups: Option<Vec<String>>,
+    include_roles: Option<Vec<String>>,
+    exclude_roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct AppConditions {
+    include_applications: Option<Vec<String>>,
+    exclude_applications: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GrantControls {
+    operator: Option<String>,
+    built_in_controls: Option<Vec<String>>,
+    authentication_strength: Option<AuthenticationStrength>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct AuthenticationStrength {
+    id: Option<String>,
+    display_name: Option<String>,
+}
+
 fn map(p: &Map<String, Value>) -> Option<CaPolicy> {
-    let null = Value::Null;
-    let cond = p.get("conditions").unwrap_or(&null);
-    let users = &cond["users"];
-    let apps = &cond["applications"];
-    let grant = p.get("grantControls").unwrap_or(&null);
-    let strength = &grant["authenticationStrength"];
+    // A property of an unexpected type makes the whole object unreadable; keep the policy
+    // visible by its id rather than dropping it silently.
+    let policy: GraphPolicy = match serde_json::from_value(Value::Object(p.clone())) {
+        Ok(policy) => policy,
+        Err(err) => {
+            tracing::warn!(error = %err, "conditional access policy with unexpected shape");
+            GraphPolicy {
+                id: p.get("id").and_then(Value::as_str).map(str::to_owned),
+                ..GraphPolicy::default()
+            }
+        }
+    };
+    let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
+    let conditions = policy.conditions.unwrap_or_default();
+    let users = conditions.users.unwrap_or_default();
+    let apps = conditions.applications.unwrap_or_default();
+    let grant = policy.grant_controls.unwrap_or_default();
     Some(CaPolicy {
-        id: s(p, "id")?,
-        display_name: s(p, "displayName").unwrap_or_default(),
-        state: s(p, "state").unwrap_or_default(),
-        include_users: strings(users.get("includeUsers")),
-        exclude_users: strings(users.get("excludeUsers")),
-        include_groups: strings(users.get("includeGroups")),
-        exclude_groups: strings(users.get("excludeGroups")),
-        include_roles: strings(users.get("includeRoles")),
-        exclude_roles: strings(users.get("excludeRoles")),
-        include_applications: strings(apps.get("includeApplications")),
-        exclude_applications: strings(apps.get("excludeApplications")),
-        client_app_types: strings(cond.get("clientAppTypes")),
-        built_in_controls: strings(grant.get("builtInControls")),
-        grant_operator: grant["operator"].as_str().map(str::to_owned),
-        authentication_strength: strength
-            .get("displayName")
-            .and_then(Value::as_str)
-            .or_else(|| strength.get("id").and_then(Value::as_str))
-            .map(str::to_owned),
+        id: non_empty(policy.id)?,
+        display_name: policy.display_name.unwrap_or_default(),
+        state: policy.state.unwrap_or_default(),
+        include_users: users.include_users.unwrap_or_default(),
+        exclude_users: users.exclude_users.unwrap_or_default(),
+        include_groups: users.include_groups.unwrap_or_default(),
+        exclude_groups: users.exclude_groups.unwrap_or_default(),
+        include_roles: users.include_roles.unwrap_or_default(),
+        exclude_roles: users.exclude_roles.unwrap_or_default(),
+        include_applications: apps.include_applications.unwrap_or_default(),
+        exclude_applications: apps.exclude_applications.unwrap_or_default(),
+        client_app_types: conditions.client_app_types.unwrap_or_default(),
+        built_in_controls: grant.built_in_controls.unwrap_or_default(),
+        grant_operator: grant.operator,
+        authentication_strength: grant
+            .authentication_strength
+            .and_then(|s| non_empty(s.display_name).or(non_empty(s.id))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_policy_without_conditions_or_grant_controls_is_data_not_a_crash() {
+        let p = map(&obj(serde_json::json!({"id": "p1", "state": "enabled"}))).unwrap();
+        assert_eq!(p.id, "p1");
+        assert!(p.include_users.is_empty() && p.built_in_controls.is_empty());
+        assert_eq!(p.grant_operator, None);
+    }
+
+    #[test]
+    fn nulls_and_odd_types_keep_the_policy() {
+        let p = map(&obj(serde_json::json!({
+            "id": "p2", "displayName": null,
+            "conditions": {"users": {"includeUsers": ["All"], "excludeUsers": null}, "applications": null},
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"], "authenticationStrength": {"displayName": "Phishing-resistant MFA"}}
+        })))
+        .unwrap();
+        assert_eq!(p.include_users, ["All"]);
+        assert_eq!(p.built_in_controls, ["mfa"]);
+        assert_eq!(
+            p.authentication_strength.as_deref(),
+            Some("Phishing-resistant MFA")
+        );
+        let odd = map(&obj(
+            serde_json::json!({"id": "p3", "conditions": "not an object"}),
+        ))
+        .unwrap();
+        assert_eq!(odd.id, "p3");
+    }
+
+    #[test]
+    fn a_policy_without_an_id_is_skipped() {
+        assert!(map(&obj(serde_json::json!({"displayName": "x"}))).is_none());
+    }
 }

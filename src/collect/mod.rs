@@ -151,6 +151,7 @@ pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     merge_exchange_side(&mut ctx.snapshot, exchange_side.snapshot);
     // Needs both sides: blocked addresses are linked to mailboxes, else to users.
     run_stage(Stage::Joined, &mut ctx);
+    check_assembled(&mut ctx.snapshot);
     ctx.snapshot.collection.collector_principal_id = token_claim(&token, "oid");
     Ok(ctx.snapshot)
 }
@@ -203,6 +204,41 @@ fn merge_exchange_side(into: &mut Snapshot, mut from: Snapshot) {
             "status recorded on the Exchange side for a non-Exchange source"
         );
         into.sources.entry(id).or_insert(status);
+    }
+}
+
+/// A source that reported `ok` with N items must hold N items in its arrays once the
+/// snapshot is assembled. Anything else is a collector or merge that lost data: the source
+/// becomes `error`, so rules reading it are not evaluated instead of passing on less.
+fn check_assembled(snapshot: &mut Snapshot) {
+    for source in &SOURCES {
+        snapshot
+            .sources
+            .entry(source.id)
+            .or_insert_with(|| SourceStatus {
+                status: SourceState::Error,
+                reason: Some("its collector recorded no status: incomplete".to_owned()),
+                items: 0,
+            });
+    }
+    for source in SOURCES.iter().filter(|s| !s.resources.is_empty()) {
+        let held: usize = source.resources.iter().map(|a| a.len(snapshot)).sum();
+        let Some(status) = snapshot.sources.get_mut(&source.id) else {
+            continue;
+        };
+        if status.status == SourceState::Ok && status.items != held as u64 {
+            tracing::error!(
+                source = source.id.as_str(),
+                collected = status.items,
+                held,
+                "source lost items"
+            );
+            status.status = SourceState::Error;
+            status.reason = Some(format!(
+                "collected {} items but the snapshot holds {held}: incomplete",
+                status.items
+            ));
+        }
     }
 }
 

@@ -26,10 +26,14 @@ pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, toda
     }
 }
 
-/// Role assignments by id, to see who a `role_assignment` finding is about.
+/// Who owns a finding's resource: role assignments by id (their principal), inbox rules
+/// and mailboxes (their mailbox owner), restricted senders (their user).
 struct RoleIndex<'a> {
     by_id: HashMap<&'a str, &'a RoleAssignment>,
     upn_by_user_id: HashMap<&'a str, &'a str>,
+    rule_owner: HashMap<&'a str, (&'a str, &'a str)>,
+    mailbox: HashMap<&'a str, (&'a str, Option<&'a str>)>,
+    sender_user: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> RoleIndex<'a> {
@@ -42,12 +46,80 @@ impl<'a> RoleIndex<'a> {
                 .chain(&roles.eligible_assignments)
                 .map(|a| (a.id.as_str(), a))
                 .collect(),
+            rule_owner: snapshot
+                .inbox_rules
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.as_str(),
+                        (r.mailbox_id.as_str(), r.mailbox_upn.as_str()),
+                    )
+                })
+                .collect(),
+            mailbox: snapshot
+                .mailboxes
+                .iter()
+                .map(|m| {
+                    (
+                        m.id.as_str(),
+                        (
+                            m.user_principal_name.as_str(),
+                            m.primary_smtp_address.as_deref(),
+                        ),
+                    )
+                })
+                .collect(),
+            sender_user: snapshot
+                .outbound_spam
+                .restricted_senders
+                .iter()
+                .filter_map(|s| Some((s.id.as_str(), s.user_id.as_deref()?)))
+                .collect(),
             upn_by_user_id: snapshot
                 .users
                 .iter()
                 .map(|u| (u.id.as_str(), u.user_principal_name.as_str()))
                 .collect(),
         }
+    }
+
+    /// Every identifier an `[[exception]]` `resource` may name to match `finding`: the
+    /// resource's id and name, and the id, UPN and address of the person it belongs to (the
+    /// mailbox of an inbox rule, the holder of a role, the user of a restricted sender).
+    fn exception_keys(&self, finding: &Finding) -> Vec<&'a str> {
+        let mut keys = Vec::new();
+        let id = finding.resource.id.as_str();
+        match finding.resource.kind {
+            ResourceKind::RoleAssignment | ResourceKind::RoleEligibility => {
+                if let Some((principal, upn)) = self.principal(finding) {
+                    keys.push(principal);
+                    keys.extend(upn);
+                }
+            }
+            ResourceKind::InboxRule => {
+                if let Some((mailbox_id, upn)) = self.rule_owner.get(id) {
+                    keys.push(*mailbox_id);
+                    keys.push(*upn);
+                    if let Some((_, Some(smtp))) = self.mailbox.get(mailbox_id) {
+                        keys.push(*smtp);
+                    }
+                }
+            }
+            ResourceKind::Mailbox => {
+                if let Some((upn, smtp)) = self.mailbox.get(id) {
+                    keys.push(*upn);
+                    keys.extend(*smtp);
+                }
+            }
+            ResourceKind::RestrictedSender => {
+                if let Some(user) = self.sender_user.get(id) {
+                    keys.push(*user);
+                    keys.extend(self.upn_by_user_id.get(user).copied());
+                }
+            }
+            _ => {}
+        }
+        keys
     }
 
     /// The user a finding on a role assignment is about (group/app principals: none).
@@ -222,14 +294,11 @@ fn apply_exceptions(
         };
         let mut matched = false;
         for finding in &mut outcome.findings {
-            let principal = roles.principal(finding);
-            let candidates = [
-                Some(finding.resource.id.as_str()),
-                Some(finding.resource.name.as_str()),
-                principal.map(|(id, _)| id),
-                principal.and_then(|(_, upn)| upn),
-            ];
-            if exception.matches_resource(candidates.into_iter().flatten()) {
+            let owner_keys = roles.exception_keys(finding);
+            let candidates = [finding.resource.id.as_str(), finding.resource.name.as_str()]
+                .into_iter()
+                .chain(owner_keys);
+            if exception.matches_resource(candidates) {
                 matched = true;
                 // The first matching exception in the file wins.
                 if finding.waiver.is_none() {
@@ -285,8 +354,15 @@ mod tests {
                 {"id": "u-svc", "user_principal_name": "svc-backup@contoso.com",
                  "account_enabled": true, "user_type": "member"}
             ],
-            "mailboxes": [],
-            "inbox_rules": [],
+            "mailboxes": [
+                {"id": "u-tom", "user_principal_name": "tom.becker@contoso.com",
+                 "primary_smtp_address": "tom@contoso.com", "recipient_type_details": "UserMailbox"}
+            ],
+            "inbox_rules": [
+                {"id": "u-tom/r1", "mailbox_id": "u-tom", "mailbox_upn": "tom.becker@contoso.com",
+                 "rule_id": "r1", "source": "exchange", "name": "Partner invoices", "enabled": true,
+                 "actions": {"forward_to": ["ap@partner.example"]}}
+            ],
             "roles": {
                 "definitions": [{"id": "r-ga", "display_name": "Global Administrator", "is_privileged": true}],
                 "assignments": [
@@ -359,6 +435,7 @@ mod tests {
             exemptions: vec![],
             warnings: vec![],
             absent: Vec::new(),
+            incomplete: Vec::new(),
         }
     }
 
@@ -616,6 +693,68 @@ ticket = "SEC-1234"
         );
         assert!(r.outcomes[0].findings[0].is_waived());
         assert_eq!(r.outcomes[0].status, RuleStatus::Passed);
+    }
+
+    /// Issue 10 item 11: an exception naming the person matches the findings on their
+    /// inbox rules and mailbox, whose resource is the rule or mailbox, not the person.
+    #[test]
+    fn exception_naming_a_person_matches_their_inbox_rule_and_mailbox() {
+        for resource in [
+            "tom.becker@contoso.com",
+            "tom@contoso.com",
+            "u-tom",
+            "tom.*@contoso.com",
+        ] {
+            let text = format!("[[exception]]\nrule = \"inbox_rule_external_forwarding\"\nresource = \"{resource}\"\nreason = \"approved partner flow\"\nexpires = 2026-06-30\n\n[[exception]]\nrule = \"mailbox_external_forwarding\"\nresource = \"{resource}\"\nreason = \"approved\"\nexpires = 2026-06-30\n");
+            let r = run(
+                &text,
+                vec![
+                    outcome(
+                        "inbox_rule_external_forwarding",
+                        RuleStatus::Failed,
+                        vec![finding(
+                            "inbox_rule_external_forwarding",
+                            "inbox_rule",
+                            "u-tom/r1",
+                            "Partner invoices",
+                        )],
+                    ),
+                    outcome(
+                        "mailbox_external_forwarding",
+                        RuleStatus::Failed,
+                        vec![finding(
+                            "mailbox_external_forwarding",
+                            "mailbox",
+                            "u-tom",
+                            "tom.becker@contoso.com",
+                        )],
+                    ),
+                ],
+            );
+            assert!(r.outcomes[0].findings[0].is_waived(), "{resource}");
+            assert!(r.outcomes[1].findings[0].is_waived(), "{resource}");
+            assert!(
+                !r.warnings.iter().any(|w| w.contains("matched no finding")),
+                "{resource}: {:?}",
+                r.warnings
+            );
+        }
+        // Someone else's name still matches nothing.
+        let text = "[[exception]]\nrule = \"inbox_rule_external_forwarding\"\nresource = \"alice@contoso.com\"\nreason = \"x\"\nexpires = 2026-06-30\n";
+        let r = run(
+            text,
+            vec![outcome(
+                "inbox_rule_external_forwarding",
+                RuleStatus::Failed,
+                vec![finding(
+                    "inbox_rule_external_forwarding",
+                    "inbox_rule",
+                    "u-tom/r1",
+                    "Partner invoices",
+                )],
+            )],
+        );
+        assert!(!r.outcomes[0].findings[0].is_waived());
     }
 
     #[test]

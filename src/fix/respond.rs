@@ -9,7 +9,7 @@
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -23,10 +23,11 @@ use super::plan::{
 use super::planner::{inbox_rule_target, secure_account, user_target, PlanBuilder};
 use crate::auth::Settings;
 use crate::collect::{self, Ctx};
+use crate::config::Config;
 use crate::findings::ScanResult;
 use crate::graph::ApiError;
 use crate::policy::pack::Pack;
-use crate::scan::{self, ScanSettings};
+use crate::scan;
 use crate::snapshot::model::{PerUserMfaState, RestrictedSender, Snapshot, SourceId, SourceState};
 
 /// The rules evaluated on the one-user snapshot (the rest need the whole tenant).
@@ -42,7 +43,6 @@ pub struct RespondOptions {
     pub remove_admin_roles: bool,
     pub restore_access: bool,
     pub break_glass: Vec<String>,
-    pub allowed_forwarding_domains: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,11 +69,13 @@ pub struct UserState {
     pub scan: ScanResult,
 }
 
-/// Collect one user's state (fails rather than planning on partial data).
+/// Collect one user's state (fails rather than planning on partial data). `config` gives
+/// the rules their allowed forwarding domains.
 pub fn collect_user(
     live: &Live<'_>,
     settings: &Settings,
     pack: &Pack,
+    config: Option<&Config>,
     options: &RespondOptions,
 ) -> Result<UserState, RespondError> {
     let err = |what: &'static str| {
@@ -188,19 +190,20 @@ pub fn collect_user(
     }
     snapshot.sources = sources;
     let text = crate::snapshot::io::to_stable_json(&snapshot);
-    let scan_settings = ScanSettings {
-        only_rules: Some(RULES.iter().map(|r| (*r).to_owned()).collect()),
-        rego_config: crate::policy::evaluate::RegoConfig {
-            allowed_forwarding_domains: options.allowed_forwarding_domains.clone(),
+    // The scan pipeline on the one-user snapshot: the config's allowed forwarding domains
+    // reach the rules; its waivers are not applied (an incident reviews the account's
+    // approved forwarding like any other).
+    let mut scan_settings = scan::Settings::new(
+        scan::Input::Text {
+            name: PathBuf::from("respond-snapshot.json"),
+            text: text.clone(),
         },
-        ..ScanSettings::default()
-    };
-    let output = scan::scan_text(
-        Path::new("respond-snapshot.json"),
-        &text,
         pack,
-        &scan_settings,
-    )?;
+        config,
+    );
+    scan_settings.apply_waivers = false;
+    scan_settings.only_rules = Some(RULES.iter().map(|r| (*r).to_owned()).collect());
+    let output = scan::run(&scan_settings)?;
     Ok(UserState {
         snapshot: output.snapshot,
         text,

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::findings::Severity;
+use crate::severity::Severity;
 use crate::snapshot::SourceId;
 
 /// Which part of the tenant a rule looks at; also the JUnit testsuite and policy folder.

@@ -163,6 +163,22 @@ impl Reporter for JunitReporter {
                 .insert("skipped".into(), skipped.to_string().into());
             report.add_test_suite(suite);
         }
+        // A scan incomplete for a reason no rule carries (a failed source of a live
+        // collection, no rule evaluated) is an error too, so the CI view matches exit 3.
+        if !result.incomplete.is_empty() {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(result.incomplete.join("; "))
+                .set_type("incomplete");
+            let mut case = TestCase::new("scan_complete", status);
+            case.set_classname("m365guard.scan")
+                .set_timestamp(timestamp);
+            let mut suite = TestSuite::new("scan");
+            suite.set_timestamp(timestamp);
+            suite.add_test_case(case);
+            suite.extra.insert("skipped".into(), "0".into());
+            report.add_test_suite(suite);
+        }
 
         let mut bytes = Vec::new();
         report

@@ -45,12 +45,15 @@ fn code(text: &str) -> String {
     )
 }
 
-fn status_word(status: ExitStatus) -> &'static str {
+fn status_word(result: &ScanResult, status: ExitStatus) -> &'static str {
     match status {
         ExitStatus::Compliant => "compliant",
         ExitStatus::Findings => "findings",
         ExitStatus::Error => "error",
-        ExitStatus::Incomplete => "incomplete (some rules not evaluated)",
+        ExitStatus::Incomplete if result.incomplete.is_empty() => {
+            "incomplete (some rules not evaluated)"
+        }
+        ExitStatus::Incomplete => "incomplete (see warnings)",
     }
 }
 
@@ -73,7 +76,10 @@ impl Reporter for MarkdownReporter {
             Some(name) => format!("{} ({})", escape(name), escape(&info.tenant_id)),
             None => escape(&info.tenant_id),
         };
-        line(&format!("## m365guard: {tenant}: {}", status_word(exit)));
+        line(&format!(
+            "## m365guard: {tenant}: {}",
+            status_word(result, exit)
+        ));
         line("");
         let mut facts = vec![
             format!("Scanned {}", timestamp(&info.scanned_at)),

@@ -24,7 +24,9 @@ use serde_sarif::sarif::{
 
 use super::table::{fix_command, waiver_text};
 use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::{BaselineState, Finding, RuleStatus, ScanInfo, ScanResult, Severity};
+use crate::findings::{
+    BaselineState, ExitStatus, Finding, RuleStatus, ScanInfo, ScanResult, Severity,
+};
 use crate::policy::metadata::RuleMeta;
 
 /// The schema location GitHub's documentation and most producers use.
@@ -292,15 +294,22 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
             results.push(result_for(info, &uri, index, finding));
         }
     }
-    let incomplete = result
-        .outcomes
-        .iter()
-        .any(|o| matches!(o.status, RuleStatus::NotEvaluated { .. }));
+    // Why the whole scan is incomplete (a failed source of a live collection, no rule
+    // evaluated): not tied to one rule.
+    for reason in &result.incomplete {
+        notifications.push(
+            Notification::builder()
+                .level(json!("error"))
+                .message(Message::from(format!("Scan incomplete: {reason}").as_str()))
+                .build(),
+        );
+    }
+    let exit = result.exit_status();
 
     let mut invocation = Invocation::builder()
-        .execution_successful(!incomplete)
+        .execution_successful(exit != ExitStatus::Incomplete)
         .start_time_utc(super::json::timestamp(&info.scanned_at))
-        .exit_code(result.exit_status() as i64)
+        .exit_code(exit as i64)
         .build();
     if !notifications.is_empty() {
         invocation.tool_execution_notifications = Some(notifications);

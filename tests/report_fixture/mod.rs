@@ -230,6 +230,7 @@ pub fn scan_result() -> ScanResult {
                 .to_string(),
         ],
         absent: Vec::new(),
+        incomplete: Vec::new(),
     }
 }
 

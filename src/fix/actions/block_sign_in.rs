@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{state, Handler, State, WriteReceipt};
+use super::{state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -14,10 +14,6 @@ pub struct BlockSignIn {
 }
 
 impl Handler for BlockSignIn {
-    fn permission(&self) -> &'static str {
-        "User.EnableDisableAccount.All + User.Read.All (admin targets: the app also needs the Privileged Authentication Administrator role)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live.user(&target.id)?.map(|u| {
             state([
@@ -41,7 +37,7 @@ impl Handler for BlockSignIn {
             "PATCH",
             &format!("/v1.0/users/{}", target.id),
             Some(&json!({"accountEnabled": self.enable})),
-            self.permission(),
+            &ActionKind::BlockSignIn.needs().summary(),
         )?;
         Ok(WriteReceipt {
             request_id: Some(reply.request_id),

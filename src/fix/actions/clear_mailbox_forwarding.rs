@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use super::{exchange_write_error, state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -11,9 +11,6 @@ use crate::graph::ApiError;
 use crate::snapshot::model::Mailbox;
 
 pub struct ClearMailboxForwarding;
-
-const PERMISSION: &str =
-    "Exchange.ManageAsApp and the Exchange Administrator role for the app's service principal";
 
 /// The precondition vocabulary; the snapshot and the live read both go through it.
 pub fn mailbox_state(m: &Mailbox) -> State {
@@ -36,10 +33,6 @@ fn identity(target: &Target) -> &str {
 }
 
 impl Handler for ClearMailboxForwarding {
-    fn permission(&self) -> &'static str {
-        PERMISSION
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live.mailbox(identity(target))?.as_ref().map(mailbox_state))
     }
@@ -68,7 +61,9 @@ impl Handler for ClearMailboxForwarding {
                     "DeliverToMailboxAndForward": false,
                 }),
             )
-            .map_err(|e| exchange_write_error(e, PERMISSION))?;
+            .map_err(|e| {
+                exchange_write_error(e, &ActionKind::ClearMailboxForwarding.needs().summary())
+            })?;
         Ok(WriteReceipt::default())
     }
 

@@ -3,7 +3,7 @@
 //! evidence file saved before the delete.
 
 use super::disable_inbox_rule::{
-    graph_rule_path, graph_source, read_rule, rule_cmdlet_text, run_rule_cmdlet, GRAPH_PERMISSION,
+    graph_permission, graph_rule_path, graph_source, read_rule, rule_cmdlet_text, run_rule_cmdlet,
 };
 use super::{Handler, State, WriteReceipt};
 use crate::fix::live::Live;
@@ -14,10 +14,6 @@ use crate::graph::ApiError;
 pub struct DeleteInboxRule;
 
 impl Handler for DeleteInboxRule {
-    fn permission(&self) -> &'static str {
-        "Exchange.ManageAsApp + Exchange Administrator role (Exchange-collected rules); MailboxSettings.ReadWrite (Graph-collected rules)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         read_rule(live, target)
     }
@@ -33,9 +29,12 @@ impl Handler for DeleteInboxRule {
         _passwords: &mut PasswordSink,
     ) -> Result<WriteReceipt, ApiError> {
         if graph_source(target) {
-            let reply =
-                live.graph
-                    .write("DELETE", &graph_rule_path(target), None, GRAPH_PERMISSION)?;
+            let reply = live.graph.write(
+                "DELETE",
+                &graph_rule_path(target),
+                None,
+                &graph_permission(),
+            )?;
             return Ok(WriteReceipt {
                 request_id: Some(reply.request_id),
                 created_id: None,

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use super::{exchange_write_error, state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -15,9 +15,18 @@ use crate::snapshot::model::InboxRule;
 
 pub struct DisableInboxRule;
 
-pub(super) const EXCHANGE_PERMISSION: &str =
-    "Exchange.ManageAsApp and the Exchange Administrator role for the app's service principal";
-pub(super) const GRAPH_PERMISSION: &str = "MailboxSettings.ReadWrite";
+/// What the Exchange cmdlets need (the same for disabling and deleting a rule).
+pub(super) fn exchange_permission() -> String {
+    ActionKind::DisableInboxRule
+        .needs()
+        .exchange_text()
+        .unwrap_or_default()
+}
+
+/// What the Graph `messageRules` writes need (rules collected through Graph).
+pub(super) fn graph_permission() -> String {
+    crate::permission::least(&[crate::permission::MAILBOX_SETTINGS_WRITE])
+}
 
 /// The precondition vocabulary: what the rule is and does. Conditions are evidence, not
 /// precondition (a reworded condition does not make a forwarding rule safe).
@@ -77,7 +86,7 @@ pub(super) fn run_rule_cmdlet(
                 "Confirm": false,
             }),
         )
-        .map_err(|e| exchange_write_error(e, EXCHANGE_PERMISSION))?;
+        .map_err(|e| exchange_write_error(e, &exchange_permission()))?;
     Ok(WriteReceipt::default())
 }
 
@@ -99,10 +108,6 @@ pub(super) fn graph_rule_path(target: &Target) -> String {
 }
 
 impl Handler for DisableInboxRule {
-    fn permission(&self) -> &'static str {
-        "Exchange.ManageAsApp + Exchange Administrator role (Exchange-collected rules); MailboxSettings.ReadWrite (Graph-collected rules)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         read_rule(live, target)
     }
@@ -122,7 +127,7 @@ impl Handler for DisableInboxRule {
                 "PATCH",
                 &graph_rule_path(target),
                 Some(&json!({"isEnabled": false})),
-                GRAPH_PERMISSION,
+                &graph_permission(),
             )?;
             return Ok(WriteReceipt {
                 request_id: Some(reply.request_id),

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use super::{exchange_write_error, state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -12,13 +12,7 @@ use crate::graph::ApiError;
 
 pub struct DisableOutboundAutoForwarding;
 
-const PERMISSION: &str = "Exchange.ManageAsApp and the Exchange Administrator (or Security Administrator) role for the app's service principal";
-
 impl Handler for DisableOutboundAutoForwarding {
-    fn permission(&self) -> &'static str {
-        PERMISSION
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live
             .outbound_policy(&target.id)?
@@ -44,7 +38,12 @@ impl Handler for DisableOutboundAutoForwarding {
                 "Set-HostedOutboundSpamFilterPolicy",
                 json!({"Identity": target.id, "AutoForwardingMode": "Off"}),
             )
-            .map_err(|e| exchange_write_error(e, PERMISSION))?;
+            .map_err(|e| {
+                exchange_write_error(
+                    e,
+                    &ActionKind::DisableOutboundAutoForwarding.needs().summary(),
+                )
+            })?;
         Ok(WriteReceipt::default())
     }
 

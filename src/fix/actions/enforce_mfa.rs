@@ -13,6 +13,7 @@ use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
 use crate::graph::ApiError;
+use crate::permission::{least, CA_WRITE, PER_USER_MFA_WRITE, POLICY_READ};
 
 /// Display name of the policy m365guard creates; how apply recognises it on a re-run.
 pub const CA_POLICY_NAME: &str = "m365guard: require MFA for all users";
@@ -40,10 +41,6 @@ fn requires_mfa_for_all(p: &Map<String, Value>) -> bool {
 }
 
 impl Handler for EnforceMfa {
-    fn permission(&self) -> &'static str {
-        "Policy.ReadWrite.AuthenticationMethod (per-user MFA); Policy.ReadWrite.ConditionalAccess + Policy.Read.All and Entra ID P1 (tenant-wide conditional access)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         if tenant_wide(target) {
             let policies = live.ca_policies()?;
@@ -93,7 +90,7 @@ impl Handler for EnforceMfa {
                 "POST",
                 "/v1.0/identity/conditionalAccess/policies",
                 Some(&ca_policy_body(target)),
-                "Policy.ReadWrite.ConditionalAccess + Policy.Read.All",
+                &least(&[CA_WRITE, POLICY_READ]),
             )?;
             let created: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
             return Ok(WriteReceipt {
@@ -105,7 +102,7 @@ impl Handler for EnforceMfa {
             "PATCH",
             &format!("/beta/users/{}/authentication/requirements", target.id),
             Some(&json!({"perUserMfaState": "enforced"})),
-            "Policy.ReadWrite.AuthenticationMethod",
+            &least(&[PER_USER_MFA_WRITE]),
         )?;
         Ok(WriteReceipt {
             request_id: Some(reply.request_id),

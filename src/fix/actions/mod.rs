@@ -1,5 +1,5 @@
-//! The remediation actions, one file each. Every action declares the rules it fixes, the
-//! permission its write needs, how it reads its target's live state (in the same
+//! The remediation actions, one file each. Every action declares the rules it fixes, what
+//! its write needs ([`ActionKind::needs`], the one permission table of fix mode), how it reads its target's live state (in the same
 //! vocabulary as the plan's precondition), when that state counts as done, the write, and
 //! whether and how it can be undone.
 
@@ -11,7 +11,9 @@ use super::live::Live;
 use super::password::PasswordSink;
 use super::plan::Target;
 use crate::graph::ApiError;
+use crate::permission::{self, role, AnyOf, MANAGE_AS_APP};
 use crate::policy::metadata::FixAction;
+use crate::snapshot::model::SourceId;
 
 mod block_sign_in;
 mod clear_mailbox_forwarding;
@@ -108,6 +110,134 @@ impl ActionKind {
     }
 }
 
+/// What one fix action needs: doctor judges it from the grants, `m365guard permissions`
+/// and the README print it, a refused write names it.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionNeeds {
+    /// Required Graph application permissions, each requirement any-of.
+    pub graph: &'static [AnyOf],
+    /// Exchange cmdlets: Exchange.ManageAsApp plus one of these directory roles.
+    pub exchange_roles: Option<&'static [&'static str]>,
+    /// Permissions only one variant of the action needs (WARN when absent), and which.
+    pub variant: Option<(&'static [AnyOf], &'static str)>,
+    /// A directory role only some targets need (WARN when absent), and which targets.
+    pub target_role: Option<(&'static [&'static str], &'static str)>,
+    /// A variant that needs the licence of this source: WARN when the tenant lacks it.
+    pub licensed_variant: Option<(SourceId, &'static str)>,
+}
+
+impl ActionNeeds {
+    const NONE: ActionNeeds = ActionNeeds {
+        graph: &[],
+        exchange_roles: None,
+        variant: None,
+        target_role: None,
+        licensed_variant: None,
+    };
+
+    /// The Graph permissions by their least-privileged names (`A + B`), empty for none.
+    pub fn graph_text(&self) -> String {
+        permission::least(self.graph)
+    }
+
+    /// The Exchange requirement in words, when the action runs Exchange cmdlets.
+    pub fn exchange_text(&self) -> Option<String> {
+        self.exchange_roles.map(|roles| {
+            format!(
+                "{MANAGE_AS_APP} and the {} directory role for the app's service principal",
+                role::names(roles)
+            )
+        })
+    }
+
+    /// Everything, in one line: what `rules explain` shows and a refused write names.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.graph.is_empty() {
+            parts.push(self.graph_text());
+        }
+        if let Some(exchange) = self.exchange_text() {
+            parts.push(exchange);
+        }
+        let mut text = parts.join(" + ");
+        if let Some((roles, why)) = self.target_role {
+            text.push_str(&format!(
+                " ({why}: the {} directory role)",
+                role::name(roles[0]).unwrap_or(roles[0])
+            ));
+        }
+        if let Some((perms, why)) = self.variant {
+            text.push_str(&format!("; {} {why}", permission::least(perms)));
+        }
+        text
+    }
+}
+
+impl ActionKind {
+    /// What the action needs (CONTRACT §11: W1–W12). The Graph permissions cite their
+    /// Microsoft page in [`crate::permission`]; the roles are Entra directory roles.
+    pub fn needs(self) -> ActionNeeds {
+        use permission::*;
+        match self {
+            // W2: PATCH accountEnabled, plus User.Read.All to read the user first.
+            ActionKind::BlockSignIn | ActionKind::UnblockSignIn => ActionNeeds {
+                graph: &[ENABLE_DISABLE, USER_READ],
+                target_role: Some((role::PRIVILEGED_AUTH, "for admin targets")),
+                ..ActionNeeds::NONE
+            },
+            // W1
+            ActionKind::RevokeSessions => ActionNeeds {
+                graph: &[REVOKE],
+                ..ActionNeeds::NONE
+            },
+            // W3
+            ActionKind::ResetPassword => ActionNeeds {
+                graph: &[PASSWORD],
+                target_role: Some((role::PRIVILEGED_AUTH, "for admin targets")),
+                ..ActionNeeds::NONE
+            },
+            // W11 per user; W12 tenant-wide (a report-only conditional access policy).
+            ActionKind::EnforceMfa => ActionNeeds {
+                graph: &[PER_USER_MFA_WRITE],
+                variant: Some((
+                    &[CA_WRITE, POLICY_READ],
+                    "for the tenant-wide conditional access policy (also needs Entra ID P1)",
+                )),
+                licensed_variant: Some((
+                    SourceId::ConditionalAccess,
+                    "the tenant-wide conditional access policy needs Entra ID P1, which the tenant lacks (per-user MFA still works)",
+                )),
+                ..ActionNeeds::NONE
+            },
+            // W6
+            ActionKind::ClearMailboxForwarding => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                ..ActionNeeds::NONE
+            },
+            // W8 (Exchange-collected rules); W4, W5 (Graph-collected rules).
+            ActionKind::DisableInboxRule | ActionKind::DeleteInboxRule => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                variant: Some((
+                    &[MAILBOX_SETTINGS_WRITE],
+                    "for inbox rules collected through Graph (older snapshots)",
+                )),
+                ..ActionNeeds::NONE
+            },
+            // W10
+            ActionKind::RemoveRoleAssignment => ActionNeeds {
+                graph: &[ROLE_WRITE],
+                target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
+                ..ActionNeeds::NONE
+            },
+            // W7, W9
+            ActionKind::UnblockSender | ActionKind::DisableOutboundAutoForwarding => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
+                ..ActionNeeds::NONE
+            },
+        }
+    }
+}
+
 impl From<FixAction> for ActionKind {
     fn from(action: FixAction) -> ActionKind {
         match action {
@@ -144,9 +274,6 @@ pub struct WriteReceipt {
 }
 
 pub trait Handler: Sync {
-    /// The application permission (and directory/Exchange role) the write needs.
-    fn permission(&self) -> &'static str;
-
     /// Read the target live. `None`: the target no longer exists.
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError>;
 
@@ -265,9 +392,22 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_has_a_permission() {
+    fn every_kind_needs_a_graph_permission_or_an_exchange_role() {
         for kind in ActionKind::ALL {
-            assert!(!kind.handler().permission().is_empty(), "{kind}");
+            let needs = kind.needs();
+            assert!(
+                needs.exchange_roles.is_some() || !needs.graph.is_empty(),
+                "{kind}"
+            );
+            assert!(!needs.summary().is_empty(), "{kind}");
         }
+        assert_eq!(
+            ActionKind::BlockSignIn.needs().summary(),
+            "User.EnableDisableAccount.All + User.Read.All (for admin targets: the Privileged Authentication Administrator directory role)"
+        );
+        assert_eq!(
+            ActionKind::UnblockSender.needs().summary(),
+            "Exchange.ManageAsApp and the Exchange Administrator (or Security Administrator, Global Administrator) directory role for the app's service principal"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{state, Handler, State, WriteReceipt};
+use super::{state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -12,10 +12,6 @@ use crate::graph::ApiError;
 pub struct RemoveRoleAssignment;
 
 impl Handler for RemoveRoleAssignment {
-    fn permission(&self) -> &'static str {
-        "RoleManagement.ReadWrite.Directory (plus the Privileged Role Administrator role for privileged roles)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live
             .role_assignments()?
@@ -46,7 +42,7 @@ impl Handler for RemoveRoleAssignment {
                 target.id
             ),
             None,
-            "RoleManagement.ReadWrite.Directory",
+            &ActionKind::RemoveRoleAssignment.needs().summary(),
         )?;
         Ok(WriteReceipt {
             request_id: Some(reply.request_id),

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::revoke_sessions::timestamp_reached;
-use super::{state, Handler, State, WriteReceipt};
+use super::{state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::{self, PasswordSink};
 use crate::fix::plan::Target;
@@ -15,10 +15,6 @@ use crate::graph::ApiError;
 pub struct ResetPassword;
 
 impl Handler for ResetPassword {
-    fn permission(&self) -> &'static str {
-        "User-PasswordProfile.ReadWrite.All (plus an admin role allowed to reset the target: Password/User Administrator, Privileged Authentication Administrator for admins)"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live.user(&target.id)?.map(|u| {
             state([
@@ -63,7 +59,7 @@ impl Handler for ResetPassword {
             "PATCH",
             &format!("/v1.0/users/{}", target.id),
             Some(&body),
-            self.permission(),
+            &ActionKind::ResetPassword.needs().summary(),
         ) {
             Ok(reply) => Ok(WriteReceipt {
                 request_id: Some(reply.request_id),

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{state, Handler, State, WriteReceipt};
+use super::{state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -13,10 +13,6 @@ use crate::graph::ApiError;
 pub struct RevokeSessions;
 
 impl Handler for RevokeSessions {
-    fn permission(&self) -> &'static str {
-        "User.RevokeSessions.All"
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live.user(&target.id)?.map(|u| {
             state([
@@ -43,7 +39,7 @@ impl Handler for RevokeSessions {
             "POST",
             &format!("/v1.0/users/{}/revokeSignInSessions", target.id),
             Some(&json!({})),
-            self.permission(),
+            &ActionKind::RevokeSessions.needs().summary(),
         )?;
         Ok(WriteReceipt {
             request_id: Some(reply.request_id),

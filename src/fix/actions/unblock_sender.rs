@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{exchange_write_error, state, Handler, State, WriteReceipt};
+use super::{exchange_write_error, state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -13,13 +13,7 @@ use crate::graph::ApiError;
 
 pub struct UnblockSender;
 
-const PERMISSION: &str = "Exchange.ManageAsApp and the Exchange Administrator (or Security Administrator) role for the app's service principal";
-
 impl Handler for UnblockSender {
-    fn permission(&self) -> &'static str {
-        PERMISSION
-    }
-
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live
             .blocked_sender(&[target.id.as_str()])?
@@ -44,7 +38,7 @@ impl Handler for UnblockSender {
                     "Reason": "m365guard: account secured (password reset, sessions revoked)",
                 }),
             )
-            .map_err(|e| exchange_write_error(e, PERMISSION))?;
+            .map_err(|e| exchange_write_error(e, &ActionKind::UnblockSender.needs().summary()))?;
         Ok(WriteReceipt::default())
     }
 

@@ -1,0 +1,150 @@
+//! `m365guard permissions`: the one permission table, printed. README's "Permissions"
+//! section is this command's markdown output; the test fails with the difference and the
+//! command that updates it (`M365GUARD_UPDATE_README=1 cargo test --test permissions`).
+
+use std::path::PathBuf;
+
+const BEGIN: &str = "<!-- permissions:begin -->\n";
+const END: &str = "<!-- permissions:end -->";
+
+fn permissions(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .arg("permissions")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn readme_permissions_section_is_the_generated_table() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme
+        .find(BEGIN)
+        .expect("README has no <!-- permissions:begin --> marker")
+        + BEGIN.len();
+    let end = readme[start..]
+        .find(END)
+        .expect("README has no <!-- permissions:end --> marker")
+        + start;
+    let generated = permissions(&["--fix", "--format", "markdown"]);
+    let current = &readme[start..end];
+    if current == generated {
+        return;
+    }
+    if std::env::var_os("M365GUARD_UPDATE_README").is_some() {
+        let updated = format!("{}{generated}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    let mut diff = String::new();
+    let (old, new): (Vec<&str>, Vec<&str>) =
+        (current.lines().collect(), generated.lines().collect());
+    for i in 0..old.len().max(new.len()) {
+        match (old.get(i), new.get(i)) {
+            (Some(a), Some(b)) if a == b => {}
+            (a, b) => {
+                if let Some(a) = a {
+                    diff.push_str(&format!("-{a}\n"));
+                }
+                if let Some(b) = b {
+                    diff.push_str(&format!("+{b}\n"));
+                }
+            }
+        }
+    }
+    panic!(
+        "README's Permissions section differs from `m365guard permissions --fix --format markdown`:\n{diff}\nupdate it with: M365GUARD_UPDATE_README=1 cargo test --test permissions"
+    );
+}
+
+#[test]
+fn json_lists_every_source_and_with_fix_every_action() {
+    let plain: serde_json::Value =
+        serde_json::from_str(&permissions(&["--format", "json"])).unwrap();
+    assert_eq!(plain["schema_version"], 1);
+    assert!(plain.get("fix_actions").is_none(), "{plain}");
+    let sources: Vec<&str> = plain["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["source"].as_str())
+        .collect();
+    let table: Vec<&str> = m365guard::snapshot::source::SOURCES
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(sources, table);
+    let sign_in = &plain["sources"][2];
+    assert_eq!(sign_in["source"], "sign_in_activity");
+    assert_eq!(sign_in["licence"], "Entra ID P1");
+    assert_eq!(
+        sign_in["graph_permissions"][0]["least_privileged"],
+        "User.Read.All"
+    );
+    assert_eq!(
+        sign_in["graph_permissions"][1]["least_privileged"],
+        "AuditLog.Read.All"
+    );
+    let mailboxes = plain["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "mailboxes")
+        .unwrap();
+    assert_eq!(mailboxes["exchange_permission"], "Exchange.ManageAsApp");
+    assert_eq!(mailboxes["entra_role"], "Global Reader");
+
+    let fix: serde_json::Value =
+        serde_json::from_str(&permissions(&["--fix", "--format", "json"])).unwrap();
+    let actions = fix["fix_actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 11);
+    let reset = actions
+        .iter()
+        .find(|a| a["action"] == "reset_password")
+        .unwrap();
+    assert_eq!(
+        reset["graph_permissions"][0]["least_privileged"],
+        "User-PasswordProfile.ReadWrite.All"
+    );
+    assert_eq!(
+        reset["target_role"]["role"],
+        "Privileged Authentication Administrator"
+    );
+    let forward = actions
+        .iter()
+        .find(|a| a["action"] == "clear_mailbox_forwarding")
+        .unwrap();
+    assert_eq!(forward["entra_roles"][0], "Exchange Administrator");
+}
+
+#[test]
+fn the_table_names_every_source_and_the_ci_examples_point_at_the_readme_section() {
+    let text = permissions(&[]);
+    for source in &m365guard::snapshot::source::SOURCES {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(source.id.as_str())),
+            "{}: {text}",
+            source.id
+        );
+    }
+    assert!(!text.contains("FIX ACTION"), "{text}");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains("\n## Permissions\n"),
+        "README has no Permissions section"
+    );
+    for entry in std::fs::read_dir(root.join("examples/ci")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("README.md#permissions"),
+            "{} does not link README's Permissions section",
+            path.display()
+        );
+    }
+}
