@@ -11,7 +11,6 @@ use chrono::{TimeZone, Utc};
 use m365guard::config::Config;
 use m365guard::drift::{self, render, ChangeKind, Drift, Subject};
 use m365guard::findings::Severity;
-use m365guard::policy::evaluate::RegoConfig;
 use m365guard::policy::pack::{self, Builtin, Pack};
 use m365guard::snapshot::model::*;
 use m365guard::snapshot::source::{self, ResourceKind};
@@ -237,12 +236,13 @@ fn builtin_pack() -> Pack {
     pack::load(&[], Builtin::All).unwrap()
 }
 
-fn compare_with(old: &Snapshot, new: &Snapshot, settings: &drift::Settings) -> Drift {
-    drift::compare_snapshots(old, new, &builtin_pack(), settings).unwrap()
+fn compare_with(old: &Snapshot, new: &Snapshot, config: Option<&Config>) -> Drift {
+    let pack = builtin_pack();
+    drift::compare_snapshots(old, new, &drift::Settings::new(&pack, config)).unwrap()
 }
 
 fn compare(old: &Snapshot, new: &Snapshot) -> Drift {
-    compare_with(old, new, &drift::Settings::default())
+    compare_with(old, new, None)
 }
 
 fn change<'a>(drift: &'a Drift, kind: Subject, id: &str) -> &'a drift::Change {
@@ -493,17 +493,7 @@ fn forwarding_is_judged_by_the_rules_destination_logic() {
         "[exchange]\nallowed_forwarding_domains = [\"fabrikam.example\"]\n",
     )
     .unwrap();
-    let settings = drift::Settings {
-        scan: m365guard::scan::ScanSettings {
-            rego_config: RegoConfig {
-                allowed_forwarding_domains: config.allowed_forwarding_domains().to_vec(),
-            },
-            ..Default::default()
-        },
-        config: Some(config),
-        ..Default::default()
-    };
-    let allowed = compare_with(&old, &new, &settings);
+    let allowed = compare_with(&old, &new, Some(&config));
     assert!(!change(&allowed, INBOX_RULE, &partner_id).is_security_relevant());
     assert!(
         allowed.findings.new.is_empty(),
@@ -858,11 +848,11 @@ fn an_enriching_source_in_error_hides_only_its_fields() {
 
 #[test]
 fn example_snapshots_rank_compromise_first() {
+    let pack = builtin_pack();
     let drift = drift::compare_files(
         &example("clean"),
         &example("compromised"),
-        &builtin_pack(),
-        &drift::Settings::default(),
+        &drift::Settings::new(&pack, None),
     )
     .unwrap();
     assert_eq!(drift.changes[0].severity(), Some(Severity::Critical));
@@ -876,8 +866,9 @@ fn example_snapshots_rank_compromise_first() {
 fn comparing_two_tenants_is_an_error() {
     let mut other = clean();
     other.tenant.id = "00000000-0000-4000-8000-000000000000".into();
-    let err = drift::compare_snapshots(&clean(), &other, &builtin_pack(), &Default::default())
-        .unwrap_err();
+    let pack = builtin_pack();
+    let err =
+        drift::compare_snapshots(&clean(), &other, &drift::Settings::new(&pack, None)).unwrap_err();
     assert!(
         err.to_string().contains("diff compares one tenant"),
         "{err}"

@@ -20,12 +20,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::findings::Severity;
 use crate::policy::pack::Pack;
-use crate::scan::{self, ScanError, ScanOutput, ScanSettings};
+use crate::scan::{self, Input, ScanError};
+use crate::snapshot::io;
 use crate::snapshot::source::ResourceKind;
-use crate::snapshot::{io, SnapshotError, SourceId, SourceState};
+use crate::snapshot::{SourceId, SourceState};
 
 pub use diff::resources;
 pub use findings::{FindingChanges, NotCompared, Side};
@@ -208,39 +209,35 @@ impl Drift {
     }
 }
 
-/// How both snapshots are evaluated: the settings `scan` would use.
+/// How both snapshots are evaluated: what `scan` would use.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub scan: ScanSettings,
-    /// Break-glass accounts and waivers are applied to both scans when present.
-    pub config: Option<Config>,
+pub struct Settings<'a> {
+    pub pack: &'a Pack,
+    /// m365guard.toml: allowed forwarding domains reach the rules, break-glass accounts
+    /// and waivers the results, for both scans.
+    pub config: Option<&'a Config>,
+    /// Evaluation threads.
+    pub threads: usize,
     /// Decides waiver expiry.
     pub today: NaiveDate,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
+impl<'a> Settings<'a> {
+    /// Defaults: the machine's cores, today.
+    pub fn new(pack: &'a Pack, config: Option<&'a Config>) -> Settings<'a> {
         Settings {
-            scan: ScanSettings::default(),
-            config: None,
+            pack,
+            config,
+            threads: scan::ScanSettings::default().threads,
             today: Utc::now().date_naive(),
         }
     }
-}
-
-/// One snapshot to compare: its text and where it came from (for messages).
-#[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
-    pub path: &'a Path,
-    pub text: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
     #[error(transparent)]
     Scan(#[from] ScanError),
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
     #[error(
         "{old} is tenant {old_tenant} but {new} is tenant {new_tenant}; diff compares one \
          tenant over time"
@@ -253,53 +250,44 @@ pub enum DriftError {
     },
 }
 
-/// Scan one snapshot as `scan` does. The one place `diff` runs the rule pack.
-fn evaluate(input: Input<'_>, pack: &Pack, settings: &Settings) -> Result<ScanOutput, ScanError> {
-    let mut output = scan::scan_text(input.path, input.text, pack, &settings.scan)?;
-    if let Some(config) = &settings.config {
-        config::apply(config, &mut output.result, &output.snapshot, settings.today);
-    }
-    Ok(output)
+/// Scan one snapshot exactly as `scan` does (the shared pipeline). The one place `diff`
+/// runs the rule pack.
+fn evaluate(input: Input, settings: &Settings<'_>) -> Result<scan::Outcome, ScanError> {
+    let mut scan = scan::Settings::new(input, settings.pack, settings.config);
+    scan.threads = settings.threads;
+    scan.today = settings.today;
+    scan::run(&scan)
 }
 
-/// Read two snapshot files and compare them.
-pub fn compare_files(
-    old: &Path,
-    new: &Path,
-    pack: &Pack,
-    settings: &Settings,
-) -> Result<Drift, DriftError> {
-    let old_text = io::read_text(old)?;
-    let new_text = io::read_text(new)?;
+/// The name a snapshot is reported under.
+fn name(input: &Input) -> PathBuf {
+    match input {
+        Input::File(path) => path.clone(),
+        Input::Text { name, .. } => name.clone(),
+        Input::Live { .. } => PathBuf::from("the live collection"),
+    }
+}
+
+/// Compare two snapshot files.
+pub fn compare_files(old: &Path, new: &Path, settings: &Settings<'_>) -> Result<Drift, DriftError> {
     compare(
-        Input {
-            path: old,
-            text: &old_text,
-        },
-        Input {
-            path: new,
-            text: &new_text,
-        },
-        pack,
+        Input::File(old.to_owned()),
+        Input::File(new.to_owned()),
         settings,
     )
 }
 
 /// Scan both snapshots and diff them. Comparing two tenants is an error.
-pub fn compare(
-    old: Input<'_>,
-    new: Input<'_>,
-    pack: &Pack,
-    settings: &Settings,
-) -> Result<Drift, DriftError> {
-    let old_scan = evaluate(old, pack, settings)?;
-    let new_scan = evaluate(new, pack, settings)?;
+pub fn compare(old: Input, new: Input, settings: &Settings<'_>) -> Result<Drift, DriftError> {
+    let (old_name, new_name) = (name(&old), name(&new));
+    let old_scan = evaluate(old, settings)?;
+    let new_scan = evaluate(new, settings)?;
     let (old_tenant, new_tenant) = (&old_scan.snapshot.tenant.id, &new_scan.snapshot.tenant.id);
     if !old_tenant.eq_ignore_ascii_case(new_tenant) {
         return Err(DriftError::OtherTenant {
-            old: old.path.to_owned(),
+            old: old_name,
             old_tenant: old_tenant.clone(),
-            new: new.path.to_owned(),
+            new: new_name,
             new_tenant: new_tenant.clone(),
         });
     }
@@ -318,8 +306,8 @@ pub fn compare(
     });
 
     Ok(Drift {
-        old: info(old.path, &old_scan),
-        new: info(new.path, &new_scan),
+        old: info(&old_name, &old_scan),
+        new: info(&new_name, &new_scan),
         unknown: resource_changes.unknown,
         summary: summary(&changes),
         findings,
@@ -332,25 +320,22 @@ pub fn compare(
 pub fn compare_snapshots(
     old: &crate::snapshot::Snapshot,
     new: &crate::snapshot::Snapshot,
-    pack: &Pack,
-    settings: &Settings,
+    settings: &Settings<'_>,
 ) -> Result<Drift, DriftError> {
-    let (old_text, new_text) = (io::to_stable_json(old), io::to_stable_json(new));
     compare(
-        Input {
-            path: Path::new("old.json"),
-            text: &old_text,
+        Input::Text {
+            name: PathBuf::from("old.json"),
+            text: io::to_stable_json(old),
         },
-        Input {
-            path: Path::new("new.json"),
-            text: &new_text,
+        Input::Text {
+            name: PathBuf::from("new.json"),
+            text: io::to_stable_json(new),
         },
-        pack,
         settings,
     )
 }
 
-fn info(path: &Path, scan: &ScanOutput) -> SnapshotInfo {
+fn info(path: &Path, scan: &scan::Outcome) -> SnapshotInfo {
     SnapshotInfo {
         path: path.display().to_string(),
         tenant_id: scan.snapshot.tenant.id.clone(),
