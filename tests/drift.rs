@@ -1,13 +1,21 @@
 //! Drift: two small snapshots built in code (a clean Contoso and the same tenant a day
-//! after a mailbox compromise) — ranking, field paths, counts and the Markdown rendering.
+//! after a mailbox compromise) — ranking by the rule pack's findings, field paths, counts,
+//! unknown sources and the renderings — plus the example snapshots, where `diff` must
+//! agree with `scan --since`.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use chrono::{TimeZone, Utc};
-use m365guard::drift::{self, render, ChangeKind, Relevance, ResourceKind};
+use m365guard::config::Config;
+use m365guard::drift::{self, render, ChangeKind, Drift, Subject};
+use m365guard::findings::Severity;
+use m365guard::policy::pack::{self, Builtin, Pack};
 use m365guard::snapshot::model::*;
+use m365guard::snapshot::source::{self, ResourceKind};
 use m365guard::synthetic::{self, SyntheticOptions};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
 const HELPDESK: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
@@ -224,151 +232,175 @@ fn compromised() -> Snapshot {
     s
 }
 
-fn keys(changes: &drift::Changes, relevance: Relevance) -> Vec<(ResourceKind, String)> {
-    changes
+fn builtin_pack() -> Pack {
+    pack::load(&[], Builtin::All).unwrap()
+}
+
+fn compare_with(old: &Snapshot, new: &Snapshot, config: Option<&Config>) -> Drift {
+    let pack = builtin_pack();
+    drift::compare_snapshots(old, new, &drift::Settings::new(&pack, config)).unwrap()
+}
+
+fn compare(old: &Snapshot, new: &Snapshot) -> Drift {
+    compare_with(old, new, None)
+}
+
+fn change<'a>(drift: &'a Drift, kind: Subject, id: &str) -> &'a drift::Change {
+    drift
         .changes
         .iter()
-        .filter(|c| c.relevance == relevance)
-        .map(|c| (c.kind, c.id.clone()))
-        .collect()
+        .find(|c| c.kind == kind && c.id == id)
+        .unwrap_or_else(|| panic!("no change for {kind} {id}"))
 }
+
+fn rules(hits: &[drift::RuleHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.rule_id.as_str()).collect()
+}
+
+const USER: Subject = Subject::Resource(ResourceKind::User);
+const MAILBOX: Subject = Subject::Resource(ResourceKind::Mailbox);
+const INBOX_RULE: Subject = Subject::Resource(ResourceKind::InboxRule);
+const ROLE_ASSIGNMENT: Subject = Subject::Resource(ResourceKind::RoleAssignment);
+const CA_POLICY: Subject = Subject::Resource(ResourceKind::ConditionalAccessPolicy);
 
 #[test]
 fn identical_snapshots_have_no_changes() {
-    let changes = drift::diff(&clean(), &clean());
-    assert!(changes.is_empty(), "{:#?}", changes.changes);
-    assert!(render::table(&changes).contains("No changes."));
+    let drift = compare(&clean(), &clean());
+    assert!(drift.is_empty(), "{:#?}", drift.changes);
+    assert!(drift.findings.new.is_empty() && drift.findings.fixed.is_empty());
+    assert!(drift.unknown.is_empty());
+    assert!(render::table(&drift).contains("No changes."));
 }
 
+/// Was `back_doors_rank_first`, which asserted the Rust copies' own relevance levels
+/// (forwarding and the hiding rule "critical", a new GA "critical", the CA policy "high").
+/// Now the rule pack judges: each back door carries the rule that newly finds it, at
+/// that rule's severity, and changes are ranked by it.
 #[test]
-fn back_doors_rank_first() {
-    let changes = drift::diff(&clean(), &compromised());
-    let critical = keys(&changes, Relevance::Critical);
-    assert_eq!(
-        critical,
-        vec![
-            (ResourceKind::Mailbox, ALICE.to_owned()),
-            (ResourceKind::InboxRule, format!("{ALICE}/101")),
-            (ResourceKind::RoleAssignment, "ra-2".to_owned()),
-            (
-                ResourceKind::RestrictedSender,
-                "alice@contoso.com".to_owned()
-            ),
-        ]
-    );
-    // Ranked: relevance never increases down the list.
-    let ranks: Vec<Relevance> = changes.changes.iter().map(|c| c.relevance).collect();
+fn changes_rank_by_the_rule_packs_new_findings() {
+    let drift = compare(&clean(), &compromised());
+    let new: Vec<(&str, &str)> = drift
+        .findings
+        .new
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.resource.id.as_str()))
+        .collect();
+    for expected in [
+        ("restricted_sender", "alice@contoso.com"),
+        ("inbox_rule_hides_mail", &format!("{ALICE}/101")),
+        ("mailbox_external_forwarding", ALICE),
+        ("privileged_role_permanent", "ra-2"),
+    ] {
+        assert!(new.contains(&expected), "{expected:?} not new: {new:?}");
+    }
+    // Ranked: severity never increases down the list; the first change is the critical one.
+    let ranks: Vec<Option<Severity>> = drift.changes.iter().map(|c| c.severity()).collect();
     let mut sorted = ranks.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(ranks, sorted);
-    assert_eq!(changes.changes[0].relevance, Relevance::Critical);
-
-    let rule = &changes.changes[1];
-    let why = rule.why.as_deref().unwrap();
-    assert!(why.contains("moves mail to RSS Feeds"), "{why}");
-    let forwarding = changes.changes[0].why.as_deref().unwrap();
-    assert!(
-        forwarding.contains("mallory@evil-mail.example"),
-        "{forwarding}"
+    assert_eq!(
+        drift.changes[0].kind,
+        Subject::Resource(ResourceKind::RestrictedSender)
     );
+    assert_eq!(drift.changes[0].severity(), Some(Severity::Critical));
 
-    // Weakened controls come next, then churn without a "why".
-    let high = keys(&changes, Relevance::High);
-    assert!(high.contains(&(ResourceKind::User, ALICE.to_owned())));
-    assert!(high.contains(&(ResourceKind::CaPolicy, "ca-mfa".to_owned())));
-    let info = keys(&changes, Relevance::Info);
-    for expected in [
-        (ResourceKind::User, DAVE.to_owned()),
-        (ResourceKind::InboxRule, format!("{ALICE}/100")),
-        (ResourceKind::User, CAROL.to_owned()),
+    let mailbox = change(&drift, MAILBOX, ALICE);
+    assert_eq!(
+        rules(&mailbox.new_findings),
+        ["mailbox_external_forwarding"]
+    );
+    let hiding = change(&drift, INBOX_RULE, &format!("{ALICE}/101"));
+    assert_eq!(rules(&hiding.new_findings), ["inbox_rule_hides_mail"]);
+    assert_eq!(hiding.label, r#"rule "." on alice@contoso.com"#);
+    // Carol left: her finding is fixed, not new.
+    let carol = change(&drift, USER, CAROL);
+    assert_eq!(carol.change, ChangeKind::Removed);
+    assert_eq!(rules(&carol.fixed_findings), ["mfa_not_enforced"]);
+    // Churn the rule pack has no opinion on: no findings, ranked last.
+    for (kind, id) in [
+        (INBOX_RULE, format!("{ALICE}/100")),
+        (ROLE_ASSIGNMENT, "ra-3".to_owned()),
+        (MAILBOX, CAROL.to_owned()),
     ] {
-        assert!(info.contains(&expected), "{expected:?} not info: {info:?}");
+        let c = change(&drift, kind, &id);
+        assert!(!c.is_security_relevant(), "{c:?}");
     }
-    assert!(changes
+    assert!(drift
         .changes
-        .iter()
-        .all(|c| (c.relevance == Relevance::Info) == c.why.is_none()));
+        .last()
+        .is_some_and(|c| !c.is_security_relevant()));
 }
 
 #[test]
 fn field_level_changes_carry_paths_and_values() {
-    let changes = drift::diff(&clean(), &compromised());
-    let find = |kind: ResourceKind, id: &str| {
-        changes
-            .changes
-            .iter()
-            .find(|c| c.kind == kind && c.id == id)
-            .unwrap_or_else(|| panic!("no change for {kind} {id}"))
-    };
-    let mailbox = find(ResourceKind::Mailbox, ALICE);
+    let drift = compare(&clean(), &compromised());
+    let mailbox = change(&drift, MAILBOX, ALICE);
     assert_eq!(mailbox.change, ChangeKind::Changed);
     assert_eq!(mailbox.fields.len(), 1);
     assert_eq!(mailbox.fields[0].path, "forwarding_smtp_address");
     assert_eq!(mailbox.fields[0].old, json!(null));
     assert_eq!(mailbox.fields[0].new, json!("mallory@evil-mail.example"));
 
-    let alice = find(ResourceKind::User, ALICE);
+    let alice = change(&drift, USER, ALICE);
     assert_eq!(alice.fields.len(), 1);
     assert_eq!(alice.fields[0].path, "mfa.methods");
     assert_eq!(
         alice.fields[0].old,
         json!(["microsoftAuthenticatorPush", "mobilePhone"])
     );
-    assert!(alice
-        .why
-        .as_deref()
-        .unwrap()
-        .contains("microsoftAuthenticatorPush"));
 
-    let ca = find(ResourceKind::CaPolicy, "ca-mfa");
+    let ca = change(&drift, CA_POLICY, "ca-mfa");
     assert_eq!(ca.fields[0].path, "state");
     assert_eq!(ca.fields[0].new, json!("enabledForReportingButNotEnforced"));
 
-    let renamed = find(ResourceKind::InboxRule, &format!("{ALICE}/100"));
+    let renamed = change(&drift, INBOX_RULE, &format!("{ALICE}/100"));
     assert_eq!(renamed.fields.len(), 1);
     assert_eq!(renamed.fields[0].path, "name");
 
     // Added and removed resources carry no field list.
-    assert!(find(ResourceKind::RoleAssignment, "ra-2").fields.is_empty());
-    assert_eq!(find(ResourceKind::User, CAROL).change, ChangeKind::Removed);
+    assert!(change(&drift, ROLE_ASSIGNMENT, "ra-2").fields.is_empty());
+    assert_eq!(change(&drift, USER, CAROL).change, ChangeKind::Removed);
 }
 
 #[test]
 fn summary_counts_added_removed_changed() {
-    let changes = drift::diff(&clean(), &compromised());
-    let count = |kind: ResourceKind| {
-        changes
+    let drift = compare(&clean(), &compromised());
+    let count = |kind: Subject| {
+        drift
             .summary
             .iter()
             .find(|s| s.kind == kind)
             .map(|s| (s.added, s.removed, s.changed))
             .unwrap_or_default()
     };
-    assert_eq!(count(ResourceKind::User), (1, 1, 1));
-    assert_eq!(count(ResourceKind::Mailbox), (0, 1, 1));
-    assert_eq!(count(ResourceKind::InboxRule), (1, 0, 1));
-    assert_eq!(count(ResourceKind::RoleAssignment), (2, 0, 0));
-    assert_eq!(count(ResourceKind::RestrictedSender), (1, 0, 0));
-    assert_eq!(count(ResourceKind::CaPolicy), (0, 0, 1));
-    assert_eq!(count(ResourceKind::VerifiedDomain), (1, 0, 0));
-    assert_eq!(count(ResourceKind::SecurityDefaults), (0, 0, 0));
-    let total: usize = changes
+    assert_eq!(count(USER), (1, 1, 1));
+    assert_eq!(count(MAILBOX), (0, 1, 1));
+    assert_eq!(count(INBOX_RULE), (1, 0, 1));
+    assert_eq!(count(ROLE_ASSIGNMENT), (2, 0, 0));
+    assert_eq!(
+        count(Subject::Resource(ResourceKind::RestrictedSender)),
+        (1, 0, 0)
+    );
+    assert_eq!(count(CA_POLICY), (0, 0, 1));
+    assert_eq!(count(Subject::VerifiedDomain), (1, 0, 0));
+    assert_eq!(count(Subject::SecurityDefaults), (0, 0, 0));
+    let total: usize = drift
         .summary
         .iter()
         .map(|s| s.added + s.removed + s.changed)
         .sum();
-    assert_eq!(total, changes.changes.len());
-    // Non-privileged role: low, not critical.
-    let reader = changes.changes.iter().find(|c| c.id == "ra-3").unwrap();
-    assert_eq!(reader.relevance, Relevance::Low);
+    assert_eq!(total, drift.changes.len());
 }
 
+/// Was `weakened_controls_are_high` (the Rust copies rated each weakening "high"). Now
+/// each weakening is reported through the finding it causes: security defaults off and the
+/// MFA policy deleted leave users without enforced MFA and legacy auth unblocked,
+/// forwarding mode On is `outbound_auto_forwarding_allowed`, the risky user
+/// `risky_user_high`.
 #[test]
-fn weakened_controls_are_high() {
-    let old = clean();
+fn weakened_controls_show_as_new_findings() {
+    let mut old = clean();
     let mut new = clean();
-    new.security_defaults.is_enabled = Some(false);
-    let mut old = old;
     old.security_defaults.is_enabled = Some(true);
     old.users[1].per_user_mfa_state = Some(PerUserMfaState::Enforced);
     new.outbound_spam.policies[0].auto_forwarding_mode = "On".into();
@@ -381,78 +413,107 @@ fn weakened_controls_are_high() {
         risk_detail: None,
         risk_last_updated: None,
     });
-    let changes = drift::diff(&old, &new);
-    let high = keys(&changes, Relevance::High);
+    let drift = compare(&old, &new);
+    let new_rules: BTreeSet<&str> = drift
+        .findings
+        .new
+        .iter()
+        .map(|f| f.rule_id.as_str())
+        .collect();
     assert_eq!(
-        high,
-        vec![
-            (ResourceKind::User, BOB.to_owned()),
-            (ResourceKind::OutboundSpamPolicy, "Default".to_owned()),
-            (ResourceKind::CaPolicy, "ca-mfa".to_owned()),
-            (ResourceKind::RiskyUser, BOB.to_owned()),
-            (
-                ResourceKind::SecurityDefaults,
-                "security_defaults".to_owned()
-            ),
-        ]
+        new_rules,
+        BTreeSet::from([
+            "legacy_auth_not_blocked",
+            "mfa_not_enforced",
+            "outbound_auto_forwarding_allowed",
+            "risky_user_high",
+        ])
     );
-    let ca = changes
-        .changes
-        .iter()
-        .find(|c| c.kind == ResourceKind::CaPolicy)
-        .unwrap();
-    assert_eq!(ca.change, ChangeKind::Removed);
-    let defaults = changes
-        .changes
-        .iter()
-        .find(|c| c.kind == ResourceKind::SecurityDefaults)
-        .unwrap();
+    let bob = change(&drift, USER, BOB);
+    assert_eq!(rules(&bob.new_findings), ["mfa_not_enforced"]);
+    assert_eq!(bob.fields[0].path, "per_user_mfa_state");
+    let policy = change(
+        &drift,
+        Subject::Resource(ResourceKind::OutboundSpamPolicy),
+        "Default",
+    );
+    assert_eq!(policy.severity(), Some(Severity::Medium));
+    let defaults = change(&drift, Subject::SecurityDefaults, "security_defaults");
     assert_eq!(defaults.fields[0].path, "is_enabled");
     assert_eq!(defaults.fields[0].old, json!(true));
+    assert_eq!(
+        change(&drift, CA_POLICY, "ca-mfa").change,
+        ChangeKind::Removed
+    );
 }
 
+/// Was `forwarding_rules_are_judged_by_destination_and_state`: the Rust copy rated an
+/// internal forward and a disabled external redirect "high" and a privileged group's new
+/// member "critical". The rule pack finds none of them (internal forwarding is allowed,
+/// `inbox_rule_external_forwarding` reads enabled rules only, no rule watches group
+/// membership), so they are plain changes now.
 #[test]
-fn forwarding_rules_are_judged_by_destination_and_state() {
-    let old = clean();
+fn forwarding_is_judged_by_the_rules_destination_logic() {
+    let mut old = clean();
     let mut new = clean();
-    // Internal (verified subdomain): high, not critical.
+    // Internal (verified subdomain).
     new.inbox_rules[1].actions.forward_to = vec!["dan@eu.contoso.com".into()];
-    // External but disabled: capped at high.
+    // External but disabled.
     let mut disabled = rule(CAROL, "carol", "300", "To gmail");
     disabled.actions.redirect_to = vec!["carol@gmail.com".into()];
     disabled.enabled = false;
     new.inbox_rules.push(disabled);
-    // A group holding Helpdesk Administrator gains a member: critical.
+    // A group holding Helpdesk Administrator gains a member.
     let mut group = assignment("ra-g", HELPDESK, "group-1", "Helpdesk");
     group.principal_type = PrincipalType::Group;
     group.group_member_ids = vec![BOB.into()];
-    let mut old = old;
     old.roles.assignments.push(group.clone());
     group.group_member_ids.push(DAVE.into());
     new.roles.assignments.push(group);
+    // External and enabled: a finding.
+    let mut partner = rule(BOB, "bob", "400", "To partner");
+    partner.actions.forward_to = vec!["bob@fabrikam.example".into()];
+    new.inbox_rules.push(partner);
 
-    let changes = drift::diff(&old, &new);
-    let get = |id: &str| changes.changes.iter().find(|c| c.id == id).unwrap();
-    let internal = get(&format!("{BOB}/200"));
-    assert_eq!(internal.relevance, Relevance::High);
-    let disabled = get(&format!("{CAROL}/300"));
-    assert_eq!(disabled.relevance, Relevance::High);
-    assert!(disabled.why.as_deref().unwrap().contains("disabled"));
-    let group = get("ra-g");
-    assert_eq!(group.relevance, Relevance::Critical);
-    assert!(group.why.as_deref().unwrap().contains(DAVE));
+    let drift = compare(&old, &new);
+    assert!(!change(&drift, INBOX_RULE, &format!("{BOB}/200")).is_security_relevant());
+    assert!(!change(&drift, INBOX_RULE, &format!("{CAROL}/300")).is_security_relevant());
+    let group = change(&drift, ROLE_ASSIGNMENT, "ra-g");
     assert_eq!(group.fields[0].path, "group_member_ids");
+    let partner_id = format!("{BOB}/400");
+    assert_eq!(
+        rules(&change(&drift, INBOX_RULE, &partner_id).new_findings),
+        ["inbox_rule_external_forwarding"]
+    );
+
+    // The old Rust `is_external` ignored allowed_forwarding_domains; the rule pack reads
+    // them from the config, so with the partner allowed the forward is no finding.
+    let config = Config::parse(
+        Path::new("m365guard.toml"),
+        "[exchange]\nallowed_forwarding_domains = [\"fabrikam.example\"]\n",
+    )
+    .unwrap();
+    let allowed = compare_with(&old, &new, Some(&config));
+    assert!(!change(&allowed, INBOX_RULE, &partner_id).is_security_relevant());
+    assert!(
+        allowed.findings.new.is_empty(),
+        "{:?}",
+        allowed.findings.new
+    );
 }
 
 #[test]
 fn table_columns_are_aligned() {
-    let text = render::table(&drift::diff(&clean(), &compromised()));
-    let header = text.lines().find(|l| l.starts_with("RELEVANCE")).unwrap();
+    let text = render::table(&compare(&clean(), &compromised()));
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("SEVERITY  CHANGE"))
+        .unwrap();
     let resource_col = header.find("RESOURCE").unwrap();
-    let why_col = header.find("WHY IT MATTERS").unwrap();
+    let findings_col = header.find("FINDINGS").unwrap();
     let rows: Vec<&str> = text
         .lines()
-        .skip_while(|l| !l.starts_with("RELEVANCE"))
+        .skip_while(|l| !l.starts_with("SEVERITY  CHANGE"))
         .skip(1)
         .filter(|l| !l.starts_with(' '))
         .collect();
@@ -467,23 +528,34 @@ fn table_columns_are_aligned() {
             "{row}"
         );
         assert_ne!(at(resource_col), ' ', "{row}");
-        if !row.starts_with("info") {
-            assert_eq!((at(why_col - 2), at(why_col - 1)), (' ', ' '), "{row}");
-            assert_ne!(at(why_col), ' ', "{row}");
+        if !row.starts_with('-') {
+            assert_eq!(
+                (at(findings_col - 2), at(findings_col - 1)),
+                (' ', ' '),
+                "{row}"
+            );
+            assert_ne!(at(findings_col), ' ', "{row}");
         }
     }
 }
 
 #[test]
-fn json_round_trips_the_change_list() {
-    let changes = drift::diff(&clean(), &compromised());
-    let value: serde_json::Value = serde_json::from_str(&render::json(&changes).unwrap()).unwrap();
+fn json_round_trips_the_result() {
+    let drift = compare(&clean(), &compromised());
+    let value: Value = serde_json::from_str(&render::json(&drift).unwrap()).unwrap();
     assert_eq!(
         value["changes"].as_array().unwrap().len(),
-        changes.changes.len()
+        drift.changes.len()
     );
-    assert_eq!(value["changes"][0]["relevance"], "critical");
-    assert_eq!(value["changes"][0]["kind"], "mailbox");
+    assert_eq!(value["changes"][0]["kind"], "restricted_sender");
+    assert_eq!(
+        value["changes"][0]["new_findings"][0]["severity"],
+        "critical"
+    );
+    assert_eq!(
+        value["findings"]["new"].as_array().unwrap().len(),
+        drift.findings.new.len()
+    );
     assert_eq!(value["new"]["tenant_id"], synthetic::TENANT_ID);
 }
 
@@ -491,7 +563,7 @@ fn json_round_trips_the_change_list() {
 fn markdown_snapshot() {
     insta::assert_snapshot!(
         "markdown",
-        render::markdown(&drift::diff(&clean(), &compromised()))
+        render::markdown(&compare(&clean(), &compromised()))
     );
 }
 
@@ -502,14 +574,19 @@ fn markdown_escapes_attacker_controlled_names() {
     let mut evil = rule(BOB, "bob", "666", "| **x** <img src=x> `y`");
     evil.actions.forward_to = vec!["a@evil.example".into()];
     new.inbox_rules.push(evil);
-    let md = render::markdown(&drift::diff(&old, &new));
-    let row = md.lines().find(|l| l.contains("evil.example")).unwrap();
-    assert!(row.contains(r"\| \*\*x\*\* \<img src=x\> \`y\`"), "{row}");
-    // Still one table row: five cells, six unescaped pipes.
-    let pipes = row
-        .match_indices('|')
-        .filter(|(i, _)| *i == 0 || row.as_bytes()[i - 1] != b'\\');
-    assert_eq!(pipes.count(), 6, "{row}");
+    let md = render::markdown(&compare(&old, &new));
+    let rows: Vec<&str> = md.lines().filter(|l| l.contains("img src")).collect();
+    // The new finding's row and the change's row.
+    assert_eq!(rows.len(), 2, "{md}");
+    for row in rows {
+        assert!(row.contains(r"\| \*\*x\*\* \<img src=x\> \`y\`"), "{row}");
+        let pipes = row
+            .match_indices('|')
+            .filter(|(i, _)| *i == 0 || row.as_bytes()[i - 1] != b'\\')
+            .count();
+        // Still one table row: four or five cells.
+        assert!(pipes == 5 || pipes == 6, "{row}");
+    }
 }
 
 #[test]
@@ -521,36 +598,279 @@ fn large_synthetic_tenant_diffs_only_what_changed() {
     };
     let old = synthetic::generate(&options);
     let mut new = synthetic::generate(&options);
-    assert!(drift::diff(&old, &new).is_empty());
+    assert!(drift::resources(&old, &new).changes.is_empty());
     new.mailboxes[42].forwarding_smtp_address = Some("x@proton.me".into());
     let removed = new.inbox_rules.remove(7).id;
-    let changes = drift::diff(&old, &new);
-    assert_eq!(changes.changes.len(), 2, "{:#?}", changes.changes);
-    assert_eq!(changes.changes[0].relevance, Relevance::Critical);
-    assert_eq!(changes.changes[0].id, new.mailboxes[42].id);
-    assert_eq!(changes.changes[1].id, removed);
-    assert_eq!(changes.changes[1].change, ChangeKind::Removed);
+    let changes = drift::resources(&old, &new).changes;
+    assert_eq!(changes.len(), 2, "{changes:#?}");
+    assert_eq!(changes[0].id, new.mailboxes[42].id);
+    assert_eq!(changes[0].change, ChangeKind::Changed);
+    assert_eq!(changes[1].id, removed);
+    assert_eq!(changes[1].change, ChangeKind::Removed);
 }
 
-/// The example snapshots, once they exist: the compromised one must surface critical
-/// changes first. (Skipped while `examples/` is being written.)
+/// Every array of the source table is diffed: a new source's array needs no line in drift.
 #[test]
-fn example_snapshots_rank_compromise_first() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let (clean, bad) = (
-        root.join("contoso-clean.json"),
-        root.join("contoso-compromised.json"),
-    );
-    if !clean.exists() || !bad.exists() {
-        eprintln!("examples not present; skipping");
-        return;
+fn every_array_of_the_source_table_is_diffed() {
+    let old = synthetic::generate(&SyntheticOptions {
+        users: 200,
+        seed: 3,
+        ..SyntheticOptions::default()
+    });
+    // Take every array out of `new` (into a scratch copy): each object is removed.
+    let mut new = old.clone();
+    let mut scratch = old.clone();
+    for array in source::arrays() {
+        array.move_into(&mut new, &mut scratch);
+        assert!(array.is_empty(&new));
     }
-    let old = m365guard::snapshot::load(&clean).unwrap().snapshot;
-    let new = m365guard::snapshot::load(&bad).unwrap().snapshot;
-    let changes = drift::diff(&old, &new);
-    assert_eq!(changes.changes[0].relevance, Relevance::Critical);
+    let changes = drift::resources(&old, &new).changes;
+    let mut filled = 0;
+    for array in source::arrays() {
+        let removed = changes
+            .iter()
+            .filter(|c| {
+                c.kind == Subject::Resource(array.kind()) && c.change == ChangeKind::Removed
+            })
+            .count();
+        assert_eq!(removed, array.len(&old), "{}", array.path());
+        filled += usize::from(removed > 0);
+    }
+    assert!(filled >= 6, "the generator fills only {filled} arrays");
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("contoso-{name}.json"))
+}
+
+/// Run the m365guard binary in a directory without an m365guard.toml.
+fn m365guard(args: &[&std::ffi::OsStr]) -> Value {
+    let cwd = std::env::temp_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(args)
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&output.stderr)))
+}
+
+fn fingerprints(list: &Value) -> BTreeSet<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `diff OLD NEW` and `scan --snapshot NEW --since OLD` agree for every rule: the new
+/// findings are SARIF's `new` results and the fixed ones its `absent` results.
+#[test]
+fn diff_agrees_with_scan_since_on_the_examples() {
+    for (old, new) in [
+        ("clean", "compromised"),
+        ("compromised", "clean"),
+        ("compromised", "compromised"),
+    ] {
+        let (old, new) = (example(old), example(new));
+        let sarif = m365guard(&[
+            "scan".as_ref(),
+            "--snapshot".as_ref(),
+            new.as_os_str(),
+            "--since".as_ref(),
+            old.as_os_str(),
+            "--format".as_ref(),
+            "sarif".as_ref(),
+        ]);
+        let mut since: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+        for result in sarif["runs"][0]["results"].as_array().unwrap() {
+            since
+                .entry(result["baselineState"].as_str().unwrap().to_owned())
+                .or_default()
+                .insert(
+                    result["partialFingerprints"]["m365guard/v1"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+        }
+        let diff = m365guard(&[
+            "diff".as_ref(),
+            old.as_os_str(),
+            new.as_os_str(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ]);
+        let findings = &diff["findings"];
+        let state = |name: &str| since.get(name).cloned().unwrap_or_default();
+        let context = format!("{} -> {}", old.display(), new.display());
+        assert_eq!(fingerprints(&findings["new"]), state("new"), "{context}");
+        assert_eq!(
+            fingerprints(&findings["fixed"]),
+            state("absent"),
+            "{context}"
+        );
+        assert_eq!(
+            fingerprints(&findings["updated"]),
+            state("updated"),
+            "{context}"
+        );
+        assert_eq!(
+            fingerprints(&findings["unchanged"]),
+            state("unchanged"),
+            "{context}"
+        );
+        assert!(findings["not_compared"].as_array().unwrap().is_empty());
+        // Not vacuous: the compromise has findings of most rules.
+        let rules: BTreeSet<&str> = sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ruleId"].as_str().unwrap())
+            .collect();
+        assert!(rules.len() >= 8, "{rules:?}");
+    }
+}
+
+/// `contoso-partial.json` has its Exchange sources in error and two unlicensed: diffing
+/// it against the compromised snapshot must not report 25 mailboxes "added".
+#[test]
+fn a_source_in_error_is_unknown_not_added() {
+    let diff = m365guard(&[
+        "diff".as_ref(),
+        example("partial").as_os_str(),
+        example("compromised").as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let unknown: Vec<(&str, &str)> = diff["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["source"].as_str().unwrap(),
+                u["old"]["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            ("role_eligibility", "unavailable"),
+            ("risky_users", "unavailable"),
+            ("mailboxes", "error"),
+            ("inbox_rules", "error"),
+            ("outbound_spam_policies", "error"),
+            ("restricted_senders", "error"),
+        ]
+    );
+    let mailboxes = &diff["unknown"][2];
+    assert_eq!(mailboxes["not_compared"], json!(["mailbox"]));
+    assert!(mailboxes["old"]["reason"].as_str().unwrap().contains("403"));
+    assert_eq!(mailboxes["new"]["status"], "ok");
+    let unknown_kinds = [
+        "mailbox",
+        "inbox_rule",
+        "role_eligibility",
+        "risky_user",
+        "outbound_spam_policy",
+        "restricted_sender",
+    ];
+    for change in diff["changes"].as_array().unwrap() {
+        let kind = change["kind"].as_str().unwrap();
+        assert!(!unknown_kinds.contains(&kind), "{change}");
+    }
+    // Findings of rules that could not run on the partial snapshot are neither new nor
+    // fixed.
+    let findings = &diff["findings"];
+    assert!(findings["new"].as_array().unwrap().is_empty(), "{findings}");
+    let not_compared = findings["not_compared"].as_array().unwrap();
+    assert!(not_compared
+        .iter()
+        .any(|n| n["finding"]["rule_id"] == "mailbox_external_forwarding" && n["side"] == "new"));
+
+    // And the table says so.
+    let partial = example("partial");
+    let compromised = example("compromised");
+    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args([
+            std::ffi::OsStr::new("diff"),
+            partial.as_os_str(),
+            compromised.as_os_str(),
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Unknown sources"), "{text}");
+    assert!(
+        text.contains("mailboxes: old error (Exchange admin API returned 403"),
+        "{text}"
+    );
+}
+
+/// An enriching source in error (MFA registration fills `users[].mfa`) hides only the
+/// fields it fills, not the users.
+#[test]
+fn an_enriching_source_in_error_hides_only_its_fields() {
+    let old = clean();
+    let mut new = compromised();
+    if let Some(status) = new.sources.get_mut(&SourceId::MfaRegistration) {
+        status.status = SourceState::Error;
+        status.reason = Some("403".into());
+    }
+    let changes = drift::resources(&old, &new);
+    assert_eq!(changes.unknown.len(), 1);
+    assert_eq!(changes.unknown[0].not_compared, ["user.mfa"]);
+    // Alice's only change was her MFA methods: nothing left to report.
+    assert!(!changes
+        .changes
+        .iter()
+        .any(|c| c.kind == USER && c.id == ALICE));
+    // Dave is still added, Carol still removed.
     assert!(changes
         .changes
         .iter()
-        .any(|c| c.kind == ResourceKind::InboxRule && c.relevance == Relevance::Critical));
+        .any(|c| c.id == DAVE && c.change == ChangeKind::Added));
+    assert!(changes
+        .changes
+        .iter()
+        .any(|c| c.id == CAROL && c.change == ChangeKind::Removed));
+}
+
+#[test]
+fn example_snapshots_rank_compromise_first() {
+    let pack = builtin_pack();
+    let drift = drift::compare_files(
+        &example("clean"),
+        &example("compromised"),
+        &drift::Settings::new(&pack, None),
+    )
+    .unwrap();
+    assert_eq!(drift.changes[0].severity(), Some(Severity::Critical));
+    assert!(drift.changes.iter().any(|c| c.kind == INBOX_RULE
+        && c.new_findings
+            .iter()
+            .any(|h| h.rule_id == "inbox_rule_hides_mail")));
+}
+
+#[test]
+fn comparing_two_tenants_is_an_error() {
+    let mut other = clean();
+    other.tenant.id = "00000000-0000-4000-8000-000000000000".into();
+    let pack = builtin_pack();
+    let err =
+        drift::compare_snapshots(&clean(), &other, &drift::Settings::new(&pack, None)).unwrap_err();
+    assert!(
+        err.to_string().contains("diff compares one tenant"),
+        "{err}"
+    );
 }

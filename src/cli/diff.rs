@@ -1,18 +1,20 @@
-//! `m365guard diff OLD NEW`: what changed between two snapshots of one tenant, security
-//! relevant changes first.
+//! `m365guard diff OLD NEW`: what changed between two snapshots of one tenant. Both are
+//! scanned by the scan pipeline with the settings `scan` would use (config, extra packs), so
+//! "new finding" means exactly what `scan --since` means by it.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::ConfigArgs;
 use crate::drift::{self, render};
-use crate::snapshot;
+use crate::policy::pack::{self, Builtin};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
     /// Aligned plain text.
     #[default]
     Table,
-    /// The full change list, for tools.
+    /// The full result (every finding and change), for tools.
     Json,
     /// For a CI job summary or pull-request comment (long lists are cut).
     Markdown,
@@ -29,42 +31,22 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t)]
     pub format: DiffFormat,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{old} is tenant {old_tenant} but {new} is tenant {new_tenant}; diff compares one tenant \
-     over time"
-)]
-pub struct TenantMismatch {
-    old: String,
-    old_tenant: String,
-    new: String,
-    new_tenant: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Extra rule pack directories, evaluated with the built-in pack.
+    #[arg(long = "policies", value_name = "DIR")]
+    pub policies: Vec<PathBuf>,
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<()> {
-    let old = snapshot::load(&args.old)?;
-    let new = snapshot::load(&args.new)?;
-    if !old
-        .snapshot
-        .tenant
-        .id
-        .eq_ignore_ascii_case(&new.snapshot.tenant.id)
-    {
-        return Err(TenantMismatch {
-            old: args.old.display().to_string(),
-            old_tenant: old.snapshot.tenant.id.clone(),
-            new: args.new.display().to_string(),
-            new_tenant: new.snapshot.tenant.id.clone(),
-        }
-        .into());
-    }
-    let changes = drift::diff(&old.snapshot, &new.snapshot);
+    let pack = pack::load(&args.policies, Builtin::All)?;
+    let config = args.config.load()?;
+    let settings = drift::Settings::new(&pack, config.as_ref());
+    let result = drift::compare_files(&args.old, &args.new, &settings)?;
     let text = match args.format {
-        DiffFormat::Table => render::table(&changes),
-        DiffFormat::Json => render::json(&changes)?,
-        DiffFormat::Markdown => render::markdown(&changes),
+        DiffFormat::Table => render::table(&result),
+        DiffFormat::Json => render::json(&result)?,
+        DiffFormat::Markdown => render::markdown(&result),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

@@ -1,12 +1,17 @@
-//! Renderers for `Changes`: an aligned plain-text table for terminals, JSON for tools, and
-//! Markdown sized for a CI job summary (long lists are cut, with a pointer to JSON).
+//! Renderers for a [`Drift`]: an aligned plain-text report for terminals, JSON for tools,
+//! and Markdown sized for a CI job summary (long lists are cut, with a pointer to JSON).
+//!
+//! Every format has the same sections in the same order: unknown sources, new findings,
+//! fixed findings, findings not compared, then the resource changes (those with new or
+//! fixed findings first).
 
 use std::fmt::Write as _;
 
 use chrono::SecondsFormat;
 use serde_json::Value;
 
-use super::{Change, Changes};
+use super::{Change, Drift, RuleHit, SourceSide, UnknownSource};
+use crate::findings::Finding;
 
 /// Longest value shown in table and Markdown output; JSON always has the full value.
 const MAX_VALUE_CHARS: usize = 80;
@@ -14,21 +19,36 @@ const MAX_VALUE_CHARS: usize = 80;
 const MAX_MARKDOWN_ROWS: usize = 300;
 /// Field changes shown per Markdown row.
 const MAX_MARKDOWN_FIELDS: usize = 6;
-/// The resource column of the table stops growing here; longer labels push their row.
-const MAX_RESOURCE_WIDTH: usize = 48;
+/// A text column stops growing here; longer cells push their row.
+const MAX_COLUMN_WIDTH: usize = 48;
 
-fn timestamp(changes: &Changes, new: bool) -> String {
-    let info = if new { &changes.new } else { &changes.old };
+fn timestamp(drift: &Drift, new: bool) -> String {
+    let info = if new { &drift.new } else { &drift.old };
     info.collected_at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn headline(changes: &Changes) -> String {
-    let relevant = changes.security_relevant().count();
-    format!(
-        "{} change{}, {relevant} security-relevant",
-        changes.changes.len(),
-        if changes.changes.len() == 1 { "" } else { "s" }
-    )
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn headline(drift: &Drift) -> String {
+    let f = &drift.findings;
+    let mut text = format!(
+        "findings: {} new, {} fixed, {} still open; {}, {} with new or fixed findings",
+        f.new.len(),
+        f.fixed.len(),
+        f.unchanged.len() + f.updated.len(),
+        plural(drift.changes.len(), "change", "changes"),
+        drift.security_relevant().count(),
+    );
+    if !drift.unknown.is_empty() {
+        let _ = write!(
+            text,
+            "; {} unknown",
+            plural(drift.unknown.len(), "source", "sources")
+        );
+    }
+    text
 }
 
 /// Compact JSON, cut to `MAX_VALUE_CHARS`.
@@ -42,97 +62,197 @@ fn short_value(value: &Value) -> String {
     cut
 }
 
+fn side_text(side: &SourceSide) -> String {
+    let status = side.status.map_or("missing", |s| match s {
+        crate::snapshot::SourceState::Ok => "ok",
+        crate::snapshot::SourceState::Unavailable => "unavailable",
+        crate::snapshot::SourceState::Error => "error",
+    });
+    match &side.reason {
+        Some(reason) => format!("{status} ({reason})"),
+        None => status.to_owned(),
+    }
+}
+
+/// "mailboxes: old ok, new error (403 …); not compared: mailbox".
+fn unknown_text(u: &UnknownSource) -> String {
+    format!(
+        "{}: old {}, new {}; not compared: {}",
+        u.source,
+        side_text(&u.old),
+        side_text(&u.new),
+        u.not_compared.join(", ")
+    )
+}
+
+fn hits(list: &[RuleHit], rule: fn(&str) -> String) -> String {
+    list.iter()
+        .map(|h| format!("{} ({})", rule(&h.rule_id), h.severity))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "new: rule (critical); fixed: rule (high)", rule ids formatted by `rule`.
+fn rules_with(c: &Change, rule: fn(&str) -> String) -> String {
+    let mut parts = Vec::new();
+    if !c.new_findings.is_empty() {
+        parts.push(format!("new: {}", hits(&c.new_findings, rule)));
+    }
+    if !c.fixed_findings.is_empty() {
+        parts.push(format!("fixed: {}", hits(&c.fixed_findings, rule)));
+    }
+    parts.join("; ")
+}
+
+fn rules_text(c: &Change) -> String {
+    rules_with(c, str::to_owned)
+}
+
+fn severity_text(c: &Change) -> &'static str {
+    match c.severity() {
+        Some(s) => s.as_str(),
+        None if !c.fixed_findings.is_empty() => "fixed",
+        None => "-",
+    }
+}
+
+fn resource_text(f: &Finding) -> String {
+    format!("{} {}", f.resource.kind, f.resource.name)
+}
+
 fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-fn pad(out: &mut String, s: &str, w: usize) {
-    out.push_str(s);
-    for _ in width(s)..w {
-        out.push(' ');
+/// Column widths for `rows` under `header`, each capped at `MAX_COLUMN_WIDTH`; the last
+/// column is never padded.
+fn widths<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> [usize; N] {
+    let mut w = header.map(width);
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(width(cell).min(MAX_COLUMN_WIDTH));
+        }
+    }
+    w
+}
+
+fn row<const N: usize>(out: &mut String, w: &[usize; N], cells: [&str; N]) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i + 1 == N {
+            out.push_str(cell);
+        } else {
+            out.push_str(cell);
+            for _ in width(cell)..w[i] {
+                out.push(' ');
+            }
+            out.push_str("  ");
+        }
+    }
+    // Trailing blanks of an empty last cell are noise.
+    let trimmed = out.trim_end_matches(' ').len();
+    out.truncate(trimmed);
+    out.push('\n');
+}
+
+fn finding_table(out: &mut String, title: &str, findings: &[&Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title} ({}):", findings.len());
+    let header = ["SEVERITY", "RULE", "RESOURCE", "MESSAGE"];
+    let rows: Vec<[String; 4]> = findings
+        .iter()
+        .map(|f| {
+            [
+                f.severity.as_str().to_owned(),
+                f.rule_id.clone(),
+                resource_text(f),
+                f.message.clone(),
+            ]
+        })
+        .collect();
+    let w = widths(header, &rows);
+    row(out, &w, header);
+    for r in &rows {
+        row(out, &w, [&r[0], &r[1], &r[2], &r[3]]);
     }
 }
 
 /// Plain text, aligned columns; each change's fields follow on indented lines.
-pub fn table(changes: &Changes) -> String {
+pub fn table(drift: &Drift) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Drift for tenant {}: {} → {}",
-        changes.new.tenant_id,
-        timestamp(changes, false),
-        timestamp(changes, true)
+        drift.new.tenant_id,
+        timestamp(drift, false),
+        timestamp(drift, true)
     );
-    let _ = writeln!(out, "{}", headline(changes));
-    if changes.is_empty() {
-        out.push_str("No changes.\n");
+    let _ = writeln!(out, "{}", headline(drift));
+    if !drift.unknown.is_empty() {
+        out.push_str("\nUnknown sources (their data is not compared):\n");
+        for u in &drift.unknown {
+            let _ = writeln!(out, "  {}", unknown_text(u));
+        }
+    }
+    let f = &drift.findings;
+    finding_table(&mut out, "New findings", &f.new.iter().collect::<Vec<_>>());
+    finding_table(
+        &mut out,
+        "Fixed findings",
+        &f.fixed.iter().collect::<Vec<_>>(),
+    );
+    let not_compared: Vec<&Finding> = f.not_compared.iter().map(|n| &n.finding).collect();
+    finding_table(
+        &mut out,
+        "Findings not compared (the rule could not run on the other snapshot)",
+        &not_compared,
+    );
+    if drift.changes.is_empty() {
+        out.push_str("\nNo changes.\n");
         return out;
     }
 
     out.push('\n');
-    let kind_w = changes
+    let header = ["KIND", "ADDED", "REMOVED", "CHANGED"];
+    let rows: Vec<[String; 4]> = drift
         .summary
         .iter()
-        .map(|s| width(s.kind.as_str()))
-        .chain([width("KIND")])
-        .max()
-        .unwrap_or(0);
-    pad(&mut out, "KIND", kind_w);
-    out.push_str("    ADDED  REMOVED  CHANGED\n");
-    for s in &changes.summary {
-        pad(&mut out, s.kind.as_str(), kind_w);
-        let _ = writeln!(out, "  {:>7}  {:>7}  {:>7}", s.added, s.removed, s.changed);
+        .map(|s| {
+            [
+                s.kind.to_string(),
+                s.added.to_string(),
+                s.removed.to_string(),
+                s.changed.to_string(),
+            ]
+        })
+        .collect();
+    let w = widths(header, &rows);
+    row(&mut out, &w, header);
+    for r in &rows {
+        row(&mut out, &w, [&r[0], &r[1], &r[2], &r[3]]);
     }
 
     out.push('\n');
-    let kind_w = changes
+    let header = ["SEVERITY", "CHANGE", "KIND", "RESOURCE", "FINDINGS"];
+    let rows: Vec<[String; 5]> = drift
         .changes
         .iter()
-        .map(|c| width(c.kind.as_str()))
-        .chain([width("KIND")])
-        .max()
-        .unwrap_or(0);
-    let resource_w = changes
-        .changes
-        .iter()
-        .map(|c| width(&c.label).min(MAX_RESOURCE_WIDTH))
-        .chain([width("RESOURCE")])
-        .max()
-        .unwrap_or(0);
-    const RELEVANCE_W: usize = 9; // "critical" + 1
-    const CHANGE_W: usize = 8; // "removed" + 1
-    let row = |out: &mut String, cells: [&str; 5]| {
-        pad(out, cells[0], RELEVANCE_W);
-        out.push(' ');
-        pad(out, cells[1], CHANGE_W);
-        out.push(' ');
-        pad(out, cells[2], kind_w);
-        out.push_str("  ");
-        if cells[4].is_empty() {
-            out.push_str(cells[3]);
-        } else {
-            pad(out, cells[3], resource_w);
-            out.push_str("  ");
-            out.push_str(cells[4]);
-        }
-        out.push('\n');
-    };
-    row(
-        &mut out,
-        ["RELEVANCE", "CHANGE", "KIND", "RESOURCE", "WHY IT MATTERS"],
-    );
-    let indent = RELEVANCE_W + 1 + CHANGE_W + 1 + kind_w + 2;
-    for c in &changes.changes {
-        row(
-            &mut out,
+        .map(|c| {
             [
-                c.relevance.as_str(),
-                c.change.as_str(),
-                c.kind.as_str(),
-                &c.label,
-                c.why.as_deref().unwrap_or(""),
-            ],
-        );
+                severity_text(c).to_owned(),
+                c.change.as_str().to_owned(),
+                c.kind.to_string(),
+                c.label.clone(),
+                rules_text(c),
+            ]
+        })
+        .collect();
+    let w = widths(header, &rows);
+    row(&mut out, &w, header);
+    let indent = w[0] + w[1] + w[2] + 6;
+    for (c, r) in drift.changes.iter().zip(&rows) {
+        row(&mut out, &w, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
         for f in &c.fields {
             let _ = writeln!(
                 out,
@@ -147,9 +267,9 @@ pub fn table(changes: &Changes) -> String {
     out
 }
 
-/// Pretty JSON of the whole `Changes`, newline-terminated.
-pub fn json(changes: &Changes) -> Result<String, serde_json::Error> {
-    let mut text = serde_json::to_string_pretty(changes)?;
+/// Pretty JSON of the whole `Drift`, newline-terminated.
+pub fn json(drift: &Drift) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(drift)?;
     text.push('\n');
     Ok(text)
 }
@@ -217,25 +337,64 @@ fn md_more(out: &mut String, total: usize) {
     }
 }
 
+fn md_findings(out: &mut String, title: &str, findings: &[&Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n### {title} ({})\n", findings.len());
+    out.push_str("| Severity | Rule | Resource | Message |\n|---|---|---|---|\n");
+    for f in findings.iter().take(MAX_MARKDOWN_ROWS) {
+        let _ = writeln!(
+            out,
+            "| **{}** | {} | {} | {} |",
+            f.severity,
+            md_code(&f.rule_id),
+            md_text(&resource_text(f)),
+            md_text(&f.message)
+        );
+    }
+    md_more(out, findings.len());
+}
+
 /// Markdown for a CI job summary or a pull-request comment.
-pub fn markdown(changes: &Changes) -> String {
+pub fn markdown(drift: &Drift) -> String {
     let mut out = String::new();
     out.push_str("## m365guard drift\n\n");
     let _ = writeln!(
         out,
-        "Tenant {} · {} → {} · {}\n",
-        md_code(&changes.new.tenant_id),
-        timestamp(changes, false),
-        timestamp(changes, true),
-        headline(changes)
+        "Tenant {} · {} → {} · {}",
+        md_code(&drift.new.tenant_id),
+        timestamp(drift, false),
+        timestamp(drift, true),
+        headline(drift)
     );
-    if changes.is_empty() {
-        out.push_str("No changes.\n");
+    if !drift.unknown.is_empty() {
+        out.push_str("\n**Unknown sources** (their data is not compared):\n\n");
+        for u in &drift.unknown {
+            let _ = writeln!(out, "- {}", md_text(&unknown_text(u)));
+        }
+    }
+    let f = &drift.findings;
+    md_findings(&mut out, "New findings", &f.new.iter().collect::<Vec<_>>());
+    md_findings(
+        &mut out,
+        "Fixed findings",
+        &f.fixed.iter().collect::<Vec<_>>(),
+    );
+    let not_compared: Vec<&Finding> = f.not_compared.iter().map(|n| &n.finding).collect();
+    md_findings(
+        &mut out,
+        "Findings not compared (the rule could not run on the other snapshot)",
+        &not_compared,
+    );
+    if drift.changes.is_empty() {
+        out.push_str("\nNo changes.\n");
         return out;
     }
 
+    out.push_str("\n### Changes\n\n");
     out.push_str("| Resource | Added | Removed | Changed |\n|---|---:|---:|---:|\n");
-    for s in &changes.summary {
+    for s in &drift.summary {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
@@ -243,32 +402,32 @@ pub fn markdown(changes: &Changes) -> String {
         );
     }
 
-    let relevant: Vec<&Change> = changes.security_relevant().collect();
+    let relevant: Vec<&Change> = drift.security_relevant().collect();
     if !relevant.is_empty() {
         let _ = writeln!(
             out,
-            "\n### Security-relevant changes ({})\n",
+            "\n### Changes with new or fixed findings ({})\n",
             relevant.len()
         );
         out.push_str(
-            "| Relevance | Change | Resource | Why it matters | Fields |\n|---|---|---|---|---|\n",
+            "| Severity | Change | Resource | Findings | Fields |\n|---|---|---|---|---|\n",
         );
         for c in relevant.iter().take(MAX_MARKDOWN_ROWS) {
             let _ = writeln!(
                 out,
                 "| **{}** | {} | {}: {} | {} | {} |",
-                c.relevance.as_str(),
+                severity_text(c),
                 c.change.as_str(),
                 c.kind,
                 md_text(&c.label),
-                md_text(c.why.as_deref().unwrap_or("")),
+                rules_with(c, md_code),
                 md_fields(c)
             );
         }
         md_more(&mut out, relevant.len());
     }
 
-    let other: Vec<&Change> = changes.other().collect();
+    let other: Vec<&Change> = drift.other().collect();
     if !other.is_empty() {
         let _ = writeln!(
             out,
