@@ -1,7 +1,7 @@
 //! Every source of the one source table (`m365guard::snapshot::source::SOURCES`), walked end
 //! to end against the tenant emulator: collected over real HTTP → in the snapshot with as
 //! many items as it reported → ids unique (a duplicate is refused) → each object located on
-//! its own line → probed by doctor. A source that is defined but half-wired fails here.
+//! its own line → diffed → probed by doctor. A source that is defined but half-wired fails here.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -87,6 +87,24 @@ fn every_source_is_collected_stored_unique_located_and_probed() {
             "duplicate in {} not refused by name: {err}",
             array.path()
         );
+    }
+
+    // Diffed: with every array emptied, `diff` reports each collected object as removed.
+    let mut emptied = snapshot.clone();
+    let mut scratch = snapshot.clone();
+    for array in arrays() {
+        array.move_into(&mut emptied, &mut scratch);
+    }
+    let changes = m365guard::drift::resources(&snapshot, &emptied).changes;
+    for array in arrays() {
+        let removed = changes
+            .iter()
+            .filter(|c| {
+                c.kind == m365guard::drift::Subject::Resource(array.kind())
+                    && c.change == m365guard::drift::ChangeKind::Removed
+            })
+            .count();
+        assert_eq!(removed, array.len(&snapshot), "diff of `{}`", array.path());
     }
 
     // Probed: doctor has a row for every source, and each is ok against the emulator.
