@@ -15,32 +15,27 @@ use super::{Change, ChangeKind, FieldChange, ResourceChanges, SourceSide, Subjec
 use crate::snapshot::source::{self, ResourceKind, SOURCES};
 use crate::snapshot::{Snapshot, SourceId, SourceState};
 
-/// What a source fills outside its own arrays: tenant-level subjects, and fields it adds
-/// to another source's objects. An exhaustive match, so a new source must say.
-fn owned_outside_arrays(
-    id: SourceId,
-) -> (&'static [Subject], &'static [(ResourceKind, &'static str)]) {
-    match id {
-        SourceId::Organization => (
-            &[
-                Subject::Resource(ResourceKind::Tenant),
-                Subject::VerifiedDomain,
-            ],
-            &[],
-        ),
-        SourceId::SecurityDefaults => (&[Subject::SecurityDefaults], &[]),
-        SourceId::SignInActivity => (&[], &[(ResourceKind::User, "last_sign_in")]),
-        SourceId::MfaRegistration => (&[], &[(ResourceKind::User, "mfa")]),
-        SourceId::PerUserMfa => (&[], &[(ResourceKind::User, "per_user_mfa_state")]),
-        SourceId::Users
-        | SourceId::ConditionalAccess
-        | SourceId::Roles
-        | SourceId::RoleEligibility
-        | SourceId::RiskyUsers
-        | SourceId::Mailboxes
-        | SourceId::InboxRules
-        | SourceId::OutboundSpamPolicies
-        | SourceId::RestrictedSenders => (&[], &[]),
+/// What a source fills outside its own arrays, from its definition: the subjects of its
+/// top-level sections, and the fields it adds to another source's objects.
+fn owned_outside_arrays(id: SourceId) -> (Vec<Subject>, &'static [(ResourceKind, &'static str)]) {
+    let def = source::def(id);
+    let subjects = def
+        .sections
+        .iter()
+        .flat_map(|section| section_subjects(section).iter().copied())
+        .collect();
+    (subjects, def.enriches)
+}
+
+/// The change subjects of a top-level section of the snapshot.
+fn section_subjects(section: &str) -> &'static [Subject] {
+    match section {
+        "tenant" => &[
+            Subject::Resource(ResourceKind::Tenant),
+            Subject::VerifiedDomain,
+        ],
+        "security_defaults" => &[Subject::SecurityDefaults],
+        _ => &[],
     }
 }
 
@@ -93,7 +88,7 @@ pub fn resources(old: &Snapshot, new: &Snapshot) -> ResourceChanges {
         let (subjects, fields) = owned_outside_arrays(u.source);
         let arrays = source::def(u.source).resources.iter();
         skipped.extend(arrays.map(|a| Subject::Resource(a.kind())));
-        skipped.extend(subjects.iter().copied());
+        skipped.extend(subjects);
         unknown_fields.extend(fields.iter().copied());
     }
 
@@ -379,5 +374,23 @@ fn diff_values(path: &mut String, old: &Value, new: &Value, out: &mut Vec<FieldC
             old: old.clone(),
             new: new.clone(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_section_a_source_fills_has_a_change_subject() {
+        for def in &SOURCES {
+            for section in def.sections {
+                assert!(
+                    !section_subjects(section).is_empty(),
+                    "{}: section `{section}` has no diff subject",
+                    def.id
+                );
+            }
+        }
     }
 }

@@ -142,9 +142,14 @@ pub struct SourceDef {
     pub needs: ReadNeeds,
     /// The licence without which the source is `unavailable` (rules not applicable).
     pub licence: Option<&'static str>,
-    /// The arrays this source fills (it may also enrich another source's objects, like
-    /// `mfa_registration` does `users`; those are not listed).
+    /// The arrays this source fills.
     pub resources: &'static [&'static dyn ResourceArray],
+    /// Top-level sections it fills that are not resource arrays (`tenant`,
+    /// `security_defaults`).
+    pub sections: &'static [&'static str],
+    /// Fields it adds to another source's objects (`mfa` on users): `diff` does not compare
+    /// them while this source is not `ok`.
+    pub enriches: &'static [(ResourceKind, &'static str)],
 }
 
 /// The definition of `id`.
@@ -330,6 +335,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: graph(&[permission::ORG_READ], "GET /organization"),
         licence: None,
         resources: &[],
+        sections: &["tenant"],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::Users,
@@ -337,6 +344,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: graph(&[permission::USER_READ], "GET /users"),
         licence: None,
         resources: &[&USERS],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::SignInActivity,
@@ -347,6 +356,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: Some("Entra ID P1"),
         resources: &[],
+        sections: &[],
+        enriches: &[(ResourceKind::User, "last_sign_in")],
     },
     SourceDef {
         id: SourceId::MfaRegistration,
@@ -357,6 +368,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: Some("Entra ID P1"),
         resources: &[],
+        sections: &[],
+        enriches: &[(ResourceKind::User, "mfa")],
     },
     SourceDef {
         id: SourceId::PerUserMfa,
@@ -367,6 +380,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: None,
         resources: &[],
+        sections: &[],
+        enriches: &[(ResourceKind::User, "per_user_mfa_state")],
     },
     SourceDef {
         id: SourceId::SecurityDefaults,
@@ -377,6 +392,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: None,
         resources: &[],
+        sections: &["security_defaults"],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::ConditionalAccess,
@@ -387,6 +404,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: Some("Entra ID P1"),
         resources: &[&CONDITIONAL_ACCESS_POLICIES],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::Roles,
@@ -397,6 +416,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: None,
         resources: &[&ROLE_DEFINITIONS, &ROLE_ASSIGNMENTS],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::RoleEligibility,
@@ -414,6 +435,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: Some("Entra ID P2 or Entra ID Governance"),
         resources: &[&ROLE_ELIGIBILITY],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::RiskyUsers,
@@ -424,6 +447,8 @@ pub static SOURCES: [SourceDef; 14] = [
         ),
         licence: Some("Entra ID P2"),
         resources: &[&RISKY_USERS],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::Mailboxes,
@@ -431,6 +456,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: exchange("Get-Mailbox"),
         licence: None,
         resources: &[&MAILBOXES],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::InboxRules,
@@ -438,6 +465,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: exchange("Get-InboxRule -IncludeHidden (per mailbox)"),
         licence: None,
         resources: &[&INBOX_RULES],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::OutboundSpamPolicies,
@@ -445,6 +474,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: exchange("Get-HostedOutboundSpamFilterPolicy"),
         licence: None,
         resources: &[&OUTBOUND_SPAM_POLICIES],
+        sections: &[],
+        enriches: &[],
     },
     SourceDef {
         id: SourceId::RestrictedSenders,
@@ -452,6 +483,8 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: exchange("Get-BlockedSenderAddress"),
         licence: None,
         resources: &[&RESTRICTED_SENDERS],
+        sections: &[],
+        enriches: &[],
     },
 ];
 
