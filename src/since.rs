@@ -2,7 +2,8 @@
 //! `baselineState` (new / unchanged / updated / absent).
 //!
 //! The earlier run is either a SARIF file m365guard wrote (its results carry the stable
-//! `partialFingerprints`) or a snapshot, which is scanned with the same rules and settings.
+//! `partialFingerprints`) or a snapshot, which the scan pipeline judges with the same rules,
+//! config and waivers (`scan::pipeline`); this module only reads SARIF and compares.
 //! Findings are matched by fingerprint (tenant + rule + resource); a match whose message
 //! differs (e.g. forwarding to another address) is `updated`.
 
@@ -10,8 +11,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::findings::{BaselineState, Finding, ResourceKind, ResourceRef, ScanResult, Severity};
-use crate::policy::pack::Pack;
-use crate::scan::{self, ScanError, ScanSettings};
 
 /// The key m365guard's SARIF uses in `partialFingerprints`.
 pub const FINGERPRINT_KEY: &str = "m365guard/v1";
@@ -31,8 +30,6 @@ pub enum SinceError {
         previous: String,
         current: String,
     },
-    #[error(transparent)]
-    Scan(#[from] Box<ScanError>),
 }
 
 /// The findings of an earlier run, keyed by fingerprint.
@@ -41,33 +38,48 @@ pub struct Previous {
     pub findings: HashMap<String, Finding>,
 }
 
-/// Load an earlier SARIF log or snapshot. A snapshot is scanned with `pack` and `settings`.
-pub fn load(path: &Path, pack: &Pack, settings: &ScanSettings) -> Result<Previous, SinceError> {
+/// Read an earlier run given as an m365guard SARIF log. `Ok(None)` when the file is not a
+/// SARIF log: it is then a snapshot, which the scan pipeline judges exactly like the current
+/// one (same rules, config and waivers) and turns into [`Previous::from_result`].
+pub fn read_sarif(path: &Path) -> Result<Option<Previous>, SinceError> {
     let text = std::fs::read_to_string(path).map_err(|source| SinceError::Read {
         path: path.to_owned(),
         source,
     })?;
+    // A cheap look at the top-level keys first: a snapshot can be gigabytes, and building a
+    // `Value` of it only to find it is not SARIF would cost as much as the scan.
+    #[derive(serde::Deserialize)]
+    struct TopLevel {
+        runs: Option<serde::de::IgnoredAny>,
+    }
+    let top: TopLevel = serde_json::from_str(&text).map_err(|err| SinceError::Format {
+        path: path.to_owned(),
+        message: err.to_string(),
+    })?;
+    if top.runs.is_none() {
+        return Ok(None);
+    }
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|err| SinceError::Format {
             path: path.to_owned(),
             message: err.to_string(),
         })?;
-    if value.get("runs").is_some() {
-        return from_sarif(path, &value);
+    from_sarif(path, &value).map(Some)
+}
+
+impl Previous {
+    /// The findings of an earlier scan's result.
+    pub fn from_result(result: ScanResult) -> Previous {
+        Previous {
+            tenant_id: Some(result.info.tenant_id),
+            findings: result
+                .outcomes
+                .into_iter()
+                .flat_map(|o| o.findings)
+                .map(|f| (f.fingerprint.clone(), f))
+                .collect(),
+        }
     }
-    drop(value);
-    let output = scan::scan_text(path, &text, pack, settings).map_err(Box::new)?;
-    let findings = output
-        .result
-        .outcomes
-        .into_iter()
-        .flat_map(|o| o.findings)
-        .map(|f| (f.fingerprint.clone(), f))
-        .collect();
-    Ok(Previous {
-        tenant_id: Some(output.result.info.tenant_id),
-        findings,
-    })
 }
 
 fn from_sarif(path: &Path, log: &serde_json::Value) -> Result<Previous, SinceError> {

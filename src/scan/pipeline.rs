@@ -156,7 +156,19 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         config::apply(config, &mut result, &snapshot, settings.today);
     }
     if let Some(path) = &settings.since {
-        let previous = since::load(path, settings.pack, &scan_settings)?;
+        let previous = match since::read_sarif(path)? {
+            Some(previous) => previous,
+            // An earlier snapshot is judged exactly like this one: same rules, config and
+            // waivers (a break-glass finding exempted now was exempted then, not "absent").
+            None => {
+                let earlier = Settings {
+                    input: Input::File(path.clone()),
+                    since: None,
+                    ..settings.clone()
+                };
+                since::Previous::from_result(run(&earlier)?.result)
+            }
+        };
         since::compare(&mut result, previous, path)?;
     }
     if collected {
