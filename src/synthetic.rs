@@ -394,6 +394,7 @@ impl Generator {
                 is_enabled: Some(false),
             },
             risky_users,
+            ..Snapshot::default()
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

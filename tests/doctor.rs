@@ -39,7 +39,6 @@ const ACTIONS: [&str; 11] = [
     "unblock_sign_in",
 ];
 
-
 const EXCHANGE_ACTIONS: [&str; 5] = [
     "clear_mailbox_forwarding",
     "disable_inbox_rule",

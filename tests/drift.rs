@@ -190,7 +190,7 @@ fn clean() -> Snapshot {
         security_defaults: SecurityDefaults {
             is_enabled: Some(false),
         },
-        risky_users: Vec::new(),
+        ..Snapshot::default()
     }
 }
 

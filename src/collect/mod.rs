@@ -3,7 +3,6 @@
 //! licence gates become `unavailable`, failures `error` — so a partial collection can
 //! never pass a scan.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +14,7 @@ use crate::exchange::ExchangeClient;
 use crate::graph::limits::{Limits, DEFAULT_CONCURRENCY};
 use crate::graph::{ApiError, GraphClient};
 use crate::snapshot::model::{
-    CollectionInfo, ConditionalAccess, OutboundSpam, Roles, SecurityDefaults, Snapshot, SourceId,
-    SourceState, SourceStatus, Tenant, SCHEMA_VERSION,
+    CollectionInfo, Snapshot, SourceId, SourceState, SourceStatus, Tenant, SCHEMA_VERSION,
 };
 use crate::snapshot::source::{Stage, SOURCES};
 
@@ -257,15 +255,7 @@ pub(crate) fn empty_snapshot(settings: &Settings) -> Snapshot {
             collector_app_id: Some(settings.client_id.clone()),
             collector_principal_id: None,
         },
-        sources: BTreeMap::new(),
-        users: Vec::new(),
-        mailboxes: Vec::new(),
-        inbox_rules: Vec::new(),
-        roles: Roles::default(),
-        outbound_spam: OutboundSpam::default(),
-        conditional_access: ConditionalAccess::default(),
-        security_defaults: SecurityDefaults::default(),
-        risky_users: Vec::new(),
+        ..Snapshot::default()
     }
 }
 

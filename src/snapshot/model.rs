@@ -40,7 +40,29 @@ pub struct Snapshot {
     pub risky_users: Vec<RiskyUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// The current schema with every section empty and no source statuses. Code that builds a
+/// snapshot names what it fills and takes the rest from here (`..Snapshot::default()`), so
+/// a new section needs no edit outside this file and the source table.
+impl Default for Snapshot {
+    fn default() -> Snapshot {
+        Snapshot {
+            schema_version: SCHEMA_VERSION,
+            tenant: Tenant::default(),
+            collection: CollectionInfo::default(),
+            sources: BTreeMap::new(),
+            users: Vec::new(),
+            mailboxes: Vec::new(),
+            inbox_rules: Vec::new(),
+            roles: Roles::default(),
+            outbound_spam: OutboundSpam::default(),
+            conditional_access: ConditionalAccess::default(),
+            security_defaults: SecurityDefaults::default(),
+            risky_users: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     /// Entra tenant id (GUID).
@@ -54,7 +76,7 @@ pub struct Tenant {
     pub default_domain: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionInfo {
     pub collected_at: DateTime<Utc>,

@@ -32,9 +32,7 @@ pub fn start() -> Emulator {
 }
 
 pub fn fixture(name: &str) -> Value {
-    let p = manifest_dir()
-        .join("../data/m365-api/fixtures")
-        .join(name);
+    let p = manifest_dir().join("../data/m365-api/fixtures").join(name);
     serde_json::from_str(
         &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
     )
