@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use m365guard::snapshot::model::SourceId;
+
 struct Run {
     code: i32,
     stdout: String,
@@ -37,30 +39,15 @@ fn repo(path: &str) -> PathBuf {
 
 /// A minimal valid snapshot: one healthy user, every source ok.
 fn minimal_snapshot() -> serde_json::Value {
-    let sources: serde_json::Map<String, serde_json::Value> = [
-        "organization",
-        "users",
-        "sign_in_activity",
-        "mfa_registration",
-        "per_user_mfa",
-        "security_defaults",
-        "conditional_access",
-        "roles",
-        "role_eligibility",
-        "mailboxes",
-        "inbox_rules",
-        "outbound_spam_policies",
-        "restricted_senders",
-        "risky_users",
-    ]
-    .iter()
-    .map(|s| {
-        (
-            s.to_string(),
-            serde_json::json!({"status": "ok", "items": 1}),
-        )
-    })
-    .collect();
+    let sources: serde_json::Map<String, serde_json::Value> = SourceId::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                serde_json::json!({"status": "ok", "items": 1}),
+            )
+        })
+        .collect();
     serde_json::json!({
         "schema_version": 1,
         "tenant": {"id": "t1", "verified_domains": ["contoso.com"]},
