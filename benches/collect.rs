@@ -92,7 +92,10 @@ fn shape(s: &Snapshot) -> Vec<(&'static str, usize)> {
         ("users", users.len()),
         (
             "guests",
-            users.iter().filter(|u| u.user_type == UserType::Guest).count(),
+            users
+                .iter()
+                .filter(|u| u.user_type == UserType::Guest)
+                .count(),
         ),
         (
             "disabled users",

@@ -308,7 +308,10 @@ impl EmulatorConfig {
     /// tenant for a benchmark. The emulator reads it as a `Value`, so it does not depend on
     /// the m365guard crate.
     pub fn from_snapshot_value(snapshot: &serde_json::Value) -> Result<EmulatorConfig, String> {
-        Ok(EmulatorConfig::new(TenantState::from_snapshot(snapshot, &[])?))
+        Ok(EmulatorConfig::new(TenantState::from_snapshot(
+            snapshot,
+            &[],
+        )?))
     }
 
     /// `from_snapshot_value` of a snapshot file (`-` reads standard input).

@@ -62,7 +62,9 @@ fn run() -> Result<(), String> {
         }
     }
     let mut cfg = match (snapshot, scenario) {
-        (Some(path), None) => EmulatorConfig::from_snapshot_file(&path).map_err(|e| e.to_string())?,
+        (Some(path), None) => {
+            EmulatorConfig::from_snapshot_file(&path).map_err(|e| e.to_string())?
+        }
         (Some(_), Some(_)) => return Err("--snapshot and --scenario are exclusive".into()),
         (None, s) => {
             let s = s.unwrap_or_else(|| "contoso".into());

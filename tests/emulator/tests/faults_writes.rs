@@ -812,7 +812,11 @@ fn large_snapshot(users: usize) -> serde_json::Value {
 fn generated_tenant_serves_large_paged_collections() {
     let cfg =
         m365guard_emulator::EmulatorConfig::from_snapshot_value(&large_snapshot(2500)).unwrap();
-    assert_eq!(cfg.tenant.mailboxes.len(), 2375 + 1, "plus the discovery mailbox");
+    assert_eq!(
+        cfg.tenant.mailboxes.len(),
+        2375 + 1,
+        "plus the discovery mailbox"
+    );
     let emu = m365guard_emulator::spawn(cfg).unwrap();
     let t = token(&emu, GRAPH_SCOPE);
     let (users, pages) = collect_all(&emu, &t, "/v1.0/users?$select=id,signInActivity&$top=999");
