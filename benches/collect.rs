@@ -1,6 +1,12 @@
 //! Live-collection benchmark: the real `m365guard collect` binary against the tenant
-//! emulator on 127.0.0.1, serving a generated tenant with injected latency on every request
-//! (50 ms by default) and Microsoft's per-mailbox concurrency limit on (4 → 429).
+//! emulator on 127.0.0.1, serving a synthetic tenant (`m365guard::synthetic`, seed 1, the
+//! generator behind `m365guard generate` and the scan benchmark) with injected latency on
+//! every request (50 ms by default) and Microsoft's per-mailbox concurrency limit on (4 → 429).
+//!
+//! Every collected snapshot is checked against the generated one: the same users, guests,
+//! users without MFA, mailboxes, forwarding, inbox rules (hidden, forwarding, hiding in RSS
+//! Feeds), standing and PIM-eligible admins, restricted senders and risky users. A count
+//! that differs means the emulator or the collector lost data, and the bench fails.
 //!
 //! Two configurations, measured side by side in one run:
 //! - **parallel**: the defaults (`$batch` for per-user calls, up to 32 requests in flight
@@ -29,6 +35,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use m365guard::snapshot::io;
+use m365guard::snapshot::model::{PrincipalType, Snapshot, UserType};
+use m365guard::synthetic::{self, SyntheticOptions};
 use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
 
 const TARGET_SECONDS: f64 = 60.0;
@@ -55,13 +64,144 @@ struct Setup {
     jitter_ms: u64,
 }
 
-fn emulator(users: usize, setup: &Setup) -> Emulator {
-    let mut cfg = EmulatorConfig::generated(users, 1);
+/// The emulator serving a synthetic tenant of `users` users, and that tenant's shape.
+fn emulator(users: usize, setup: &Setup) -> (Emulator, Vec<(&'static str, usize)>) {
+    let snapshot = synthetic::generate(&SyntheticOptions {
+        users,
+        seed: 1,
+        ..SyntheticOptions::default()
+    });
+    let value = serde_json::to_value(&snapshot).unwrap_or_else(|e| fail(&e.to_string()));
+    let mut cfg = EmulatorConfig::from_snapshot_value(&value)
+        .unwrap_or_else(|e| fail(&format!("the emulator refused the synthetic snapshot: {e}")));
     cfg.faults.latency_ms = setup.latency_ms;
     cfg.faults.jitter_ms = setup.jitter_ms;
     // Microsoft's limit: a fifth concurrent request to one mailbox is throttled.
     cfg.faults.mailbox_concurrency_limit = 4;
-    spawn(cfg).unwrap_or_else(|e| fail(&format!("cannot start the emulator: {e}")))
+    let emu = spawn(cfg).unwrap_or_else(|e| fail(&format!("cannot start the emulator: {e}")));
+    (emu, shape(&snapshot))
+}
+
+/// What the collect benchmark and the rules rely on a tenant to have, counted: the weak
+/// spots and the volumes that drive the number of requests.
+fn shape(s: &Snapshot) -> Vec<(&'static str, usize)> {
+    let users = &s.users;
+    let rules = &s.inbox_rules;
+    let roles = &s.roles;
+    vec![
+        ("users", users.len()),
+        (
+            "guests",
+            users
+                .iter()
+                .filter(|u| u.user_type == UserType::Guest)
+                .count(),
+        ),
+        (
+            "disabled users",
+            users.iter().filter(|u| !u.account_enabled).count(),
+        ),
+        (
+            "enabled users without MFA",
+            users
+                .iter()
+                .filter(|u| u.account_enabled)
+                .filter(|u| !u.mfa.as_ref().is_some_and(|m| m.is_mfa_registered))
+                .count(),
+        ),
+        (
+            "admins flagged by the MFA report",
+            users
+                .iter()
+                .filter(|u| u.mfa.as_ref().is_some_and(|m| m.is_admin))
+                .count(),
+        ),
+        (
+            "users never signed in",
+            users.iter().filter(|u| u.last_sign_in.is_none()).count(),
+        ),
+        ("mailboxes", s.mailboxes.len()),
+        (
+            "shared mailboxes",
+            s.mailboxes
+                .iter()
+                .filter(|m| m.recipient_type_details == "SharedMailbox")
+                .count(),
+        ),
+        (
+            "mailboxes forwarding (SMTP)",
+            s.mailboxes
+                .iter()
+                .filter(|m| m.forwarding_smtp_address.is_some())
+                .count(),
+        ),
+        (
+            "mailboxes forwarding (recipient)",
+            s.mailboxes
+                .iter()
+                .filter(|m| m.forwarding_address.is_some())
+                .count(),
+        ),
+        ("inbox rules", rules.len()),
+        ("hidden rules", rules.iter().filter(|r| r.hidden).count()),
+        (
+            "rules forwarding or redirecting",
+            rules
+                .iter()
+                .filter(|r| {
+                    let a = &r.actions;
+                    !(a.forward_to.is_empty()
+                        && a.redirect_to.is_empty()
+                        && a.forward_as_attachment_to.is_empty())
+                })
+                .count(),
+        ),
+        (
+            "rules moving to RSS Feeds",
+            rules
+                .iter()
+                .filter(|r| {
+                    r.actions
+                        .move_to_folder
+                        .as_ref()
+                        .is_some_and(|f| f.well_known_name.as_deref() == Some("rssfeeds"))
+                })
+                .count(),
+        ),
+        (
+            "rules deleting mail",
+            rules.iter().filter(|r| r.actions.delete).count(),
+        ),
+        ("active role assignments", roles.assignments.len()),
+        (
+            "active assignments to groups",
+            roles
+                .assignments
+                .iter()
+                .filter(|a| a.principal_type == PrincipalType::Group)
+                .count(),
+        ),
+        (
+            "eligible (PIM) assignments",
+            roles.eligible_assignments.len(),
+        ),
+        (
+            "restricted senders",
+            s.outbound_spam.restricted_senders.len(),
+        ),
+        ("risky users", s.risky_users.len()),
+        (
+            "high-risk users",
+            s.risky_users
+                .iter()
+                .filter(|r| r.risk_level == "high")
+                .count(),
+        ),
+        (
+            "conditional access policies",
+            s.conditional_access.policies.len(),
+        ),
+    ]
 }
 
 struct Run {
@@ -69,7 +209,13 @@ struct Run {
     requests: u64,
 }
 
-fn collect_once(bin: &Path, emu: &Emulator, concurrency: Option<u32>, out: &Path) -> Run {
+fn collect_once(
+    bin: &Path,
+    emu: &Emulator,
+    expected: &[(&'static str, usize)],
+    concurrency: Option<u32>,
+    out: &Path,
+) -> Run {
     let before = emu.request_count();
     let mut cmd = Command::new(bin);
     cmd.args(["collect", "-o"])
@@ -100,19 +246,31 @@ fn collect_once(bin: &Path, emu: &Emulator, concurrency: Option<u32>, out: &Path
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    // A fast but incomplete collection is no result: every source must be `ok`.
+    // A fast but incomplete collection is no result: every source must be `ok`, and the
+    // snapshot must hold the tenant that was served.
     let text = std::fs::read_to_string(out).unwrap_or_else(|e| fail(&format!("snapshot: {e}")));
-    let snap: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| fail(&e.to_string()));
-    if let Some(sources) = snap["sources"].as_object() {
-        for (name, st) in sources {
-            if st["status"] != "ok" {
-                fail(&format!(
-                    "source {name} is {}: {}",
-                    st["status"], st["reason"]
-                ));
-            }
+    let snap = io::parse(out, &text).unwrap_or_else(|e| fail(&e.to_string()));
+    for (name, st) in &snap.sources {
+        if st.status != m365guard::snapshot::model::SourceState::Ok {
+            fail(&format!(
+                "source {name} is {:?}: {}",
+                st.status,
+                st.reason.as_deref().unwrap_or_default()
+            ));
         }
+    }
+    let got = shape(&snap);
+    let differ: Vec<String> = expected
+        .iter()
+        .zip(&got)
+        .filter(|(e, g)| e != g)
+        .map(|((name, e), (_, g))| format!("{name}: generated {e}, collected {g}"))
+        .collect();
+    if !differ.is_empty() {
+        fail(&format!(
+            "the collected snapshot differs from the generated tenant:\n  {}",
+            differ.join("\n  ")
+        ));
     }
     Run {
         wall,
@@ -137,12 +295,14 @@ fn measure(
     setup: &Setup,
     dir: &Path,
 ) -> Measured {
-    let emu = emulator(users, setup);
+    let (emu, expected) = emulator(users, setup);
+    let counts: Vec<String> = expected.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    eprintln!("  tenant (synthetic, seed 1): {}", counts.join(", "));
     let out = dir.join(format!("{label}-{users}.json"));
     let mut walls = Vec::new();
     let mut requests = 0;
     for i in 0..runs {
-        let r = collect_once(bin, &emu, concurrency, &out);
+        let r = collect_once(bin, &emu, &expected, concurrency, &out);
         eprintln!(
             "  {label:<8} {users:>6} users  run {}/{runs}: {:>8.2} s  {} requests",
             i + 1,

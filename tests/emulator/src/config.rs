@@ -303,11 +303,24 @@ impl EmulatorConfig {
         }
     }
 
-    /// A generated tenant of `users` users (see `generate`).
-    pub fn generated(users: usize, seed: u64) -> EmulatorConfig {
-        let mut c = EmulatorConfig::new(crate::generate::generate_tenant(users, seed));
-        c.options.seed = seed;
-        c
+    /// A config around a m365guard snapshot given as JSON (what `m365guard generate` writes
+    /// or `m365guard::synthetic::generate` returns, serialised), e.g. a large synthetic
+    /// tenant for a benchmark. The emulator reads it as a `Value`, so it does not depend on
+    /// the m365guard crate.
+    pub fn from_snapshot_value(snapshot: &serde_json::Value) -> Result<EmulatorConfig, String> {
+        Ok(EmulatorConfig::new(TenantState::from_snapshot(
+            snapshot,
+            &[],
+        )?))
+    }
+
+    /// `from_snapshot_value` of a snapshot file (`-` reads standard input).
+    pub fn from_snapshot_file(path: &Path) -> Result<EmulatorConfig, ConfigError> {
+        let value = read_snapshot(path)?;
+        EmulatorConfig::from_snapshot_value(&value).map_err(|message| ConfigError::Snapshot {
+            path: path.to_owned(),
+            message,
+        })
     }
 
     /// Loads a scenario TOML; relative paths inside it are relative to the TOML file.
@@ -323,6 +336,26 @@ impl EmulatorConfig {
         let dir = path.parent().unwrap_or(Path::new("."));
         scenario.into_config(dir, path)
     }
+}
+
+/// Reads and parses a snapshot file as JSON; `-` is standard input (`m365guard generate …`
+/// piped into the emulator binary).
+fn read_snapshot(path: &Path) -> Result<serde_json::Value, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(io)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(io)?
+    };
+    serde_json::from_str(&text).map_err(|e| ConfigError::Snapshot {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 // ---- scenario TOML ----------------------------------------------------------------------
@@ -348,10 +381,9 @@ fn default_licences() -> Licences {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScenarioTenant {
-    /// m365guard snapshot JSON, relative to the scenario file. Mutually exclusive with
-    /// `generate_users`.
-    snapshot: Option<String>,
-    generate_users: Option<usize>,
+    /// m365guard snapshot JSON, relative to the scenario file (a generated tenant is a
+    /// snapshot written by `m365guard generate`).
+    snapshot: String,
     tenant_id: Option<String>,
     display_name: Option<String>,
     #[serde(default)]
@@ -401,28 +433,10 @@ impl Scenario {
             path: file.to_owned(),
             message,
         };
-        let mut tenant = match (&self.tenant.snapshot, self.tenant.generate_users) {
-            (Some(snap), None) => {
-                let p = dir.join(snap);
-                let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Io {
-                    path: p.clone(),
-                    source,
-                })?;
-                let v: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| ConfigError::Snapshot {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    })?;
-                TenantState::from_snapshot(&v, &self.tenant.unverified_domains)
-                    .map_err(|message| ConfigError::Snapshot { path: p, message })?
-            }
-            (None, Some(n)) => crate::generate::generate_tenant(n, self.emulator.seed),
-            _ => {
-                return Err(invalid(
-                    "[tenant] needs exactly one of `snapshot` or `generate_users`".into(),
-                ))
-            }
-        };
+        let p = dir.join(&self.tenant.snapshot);
+        let v = read_snapshot(&p)?;
+        let mut tenant = TenantState::from_snapshot(&v, &self.tenant.unverified_domains)
+            .map_err(|message| ConfigError::Snapshot { path: p, message })?;
         if let Some(id) = self.tenant.tenant_id {
             tenant.tenant_id = id;
         }

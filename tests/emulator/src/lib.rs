@@ -17,7 +17,6 @@ pub mod batch;
 pub mod config;
 pub mod crypto;
 pub mod exchange;
-pub mod generate;
 pub mod graph;
 pub mod http;
 pub mod odata;

@@ -1,5 +1,6 @@
-//! `m365guard-emulator` binary: serves a scenario (or a generated tenant) on a local port and
-//! prints the base URL and the credentials to use. Never logs request bodies.
+//! `m365guard-emulator` binary: serves a scenario, or any m365guard snapshot (a generated
+//! tenant: `m365guard generate --users N -o t.json`, then `--snapshot t.json`), on a local
+//! port and prints the base URL and the credentials to use. Never logs request bodies.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,12 +8,15 @@ use std::process::ExitCode;
 use m365guard_emulator::{spawn_on, EmulatorConfig};
 
 const USAGE: &str =
-    "usage: m365guard-emulator [--scenario NAME|PATH] [--users N] [--port P] [--seed S]
+    "usage: m365guard-emulator [--scenario NAME|PATH | --snapshot FILE] [--port P] [--seed S]
        [--latency-ms MS] [--jitter-ms MS] [--rate-429 P] [--retry-after SECS] [--batch-429 P]
        [--burst-503 N] [--drop-rate P] [--truncate-rate P] [--mailbox-concurrency N]
        [--one-rps] [--exo-truncate] [--exo-pagination-expired] [--token-lifetime SECS]
        [--page-size N] [--no-p1] [--no-p2] [--fail-mailbox UPN]
-  NAME is a file in tests/emulator/scenarios/ (without .toml); default `contoso`.";
+  NAME is a file in tests/emulator/scenarios/ (without .toml); default `contoso`.
+  FILE is a m365guard snapshot (`-` = standard input), e.g. a synthetic tenant written by
+  `m365guard generate --users N --seed S -o FILE`; served with the contoso app and demo
+  secret, full grants and P1+P2.";
 
 fn main() -> ExitCode {
     match run() {
@@ -27,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut scenario: Option<String> = None;
-    let mut users: Option<usize> = None;
+    let mut snapshot: Option<PathBuf> = None;
     let mut port = 8080u16;
     let mut flags: Vec<(String, Option<String>)> = Vec::new();
     while let Some(a) = args.next() {
@@ -52,14 +56,16 @@ fn run() -> Result<(), String> {
                 return Ok(());
             }
             "--scenario" => scenario = v,
-            "--users" => users = Some(parse(&a, v)?),
+            "--snapshot" => snapshot = v.map(PathBuf::from),
             "--port" => port = parse(&a, v)?,
             _ => flags.push((a, v)),
         }
     }
-    let mut cfg = match (users, scenario) {
-        (Some(n), None) => EmulatorConfig::generated(n, 1),
-        (Some(_), Some(_)) => return Err("--users and --scenario are exclusive".into()),
+    let mut cfg = match (snapshot, scenario) {
+        (Some(path), None) => {
+            EmulatorConfig::from_snapshot_file(&path).map_err(|e| e.to_string())?
+        }
+        (Some(_), Some(_)) => return Err("--snapshot and --scenario are exclusive".into()),
         (None, s) => {
             let s = s.unwrap_or_else(|| "contoso".into());
             let path = if s.ends_with(".toml") || s.contains('/') {

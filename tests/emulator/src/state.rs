@@ -7,6 +7,8 @@
 //! keep but the APIs show (folders, the built-in Junk E-Mail rule, a discovery mailbox,
 //! Graph rule ids, Exchange RuleIdentity numbers).
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{json, Value};
 
 use crate::util::{stable_guid, Prng};
@@ -648,10 +650,11 @@ impl TenantState {
             v.and_then(Value::as_array).cloned().unwrap_or_default()
         };
 
-        let mailbox_user_ids: Vec<String> = arr(snap.get("mailboxes"))
-            .iter()
-            .filter_map(|m| s(m, "id"))
-            .collect();
+        // Lookups go through hash indexes: a generated tenant has 10^4–10^5 users, mailboxes
+        // and rules, and a linear search per item would make the conversion quadratic.
+        let snap_mailboxes = arr(snap.get("mailboxes"));
+        let mailbox_user_ids: HashSet<String> =
+            snap_mailboxes.iter().filter_map(|m| s(m, "id")).collect();
         let mut users = Vec::new();
         for u in arr(snap.get("users")) {
             let id = s(&u, "id").ok_or("user without id")?;
@@ -699,66 +702,92 @@ impl TenantState {
                 user_principal_name: upn,
             });
         }
+        let user_index: HashMap<String, usize> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
 
         let mut rule_seq = 0u64;
         let mut mailboxes = Vec::new();
-        for m in arr(snap.get("mailboxes")) {
-            let id = s(&m, "id").unwrap_or_default();
-            let upn = s(&m, "user_principal_name").unwrap_or_default();
+        for m in &snap_mailboxes {
+            let id = s(m, "id").unwrap_or_default();
+            let upn = s(m, "user_principal_name").unwrap_or_default();
             let alias = upn.split('@').next().unwrap_or("").to_owned();
-            let is_user = users.iter().any(|u| u.id == id);
-            let display = users
-                .iter()
-                .find(|u| u.id == id)
+            let user = user_index.get(&id).map(|&i| &users[i]);
+            let display = user
                 .map(|u| u.display_name.clone())
                 .unwrap_or_else(|| alias.clone());
-            let fwd = s(&m, "forwarding_smtp_address").map(|a| {
+            let fwd = s(m, "forwarding_smtp_address").map(|a| {
                 a.strip_prefix("smtp:")
                     .or_else(|| a.strip_prefix("SMTP:"))
                     .unwrap_or(&a)
                     .to_owned()
             });
-            let rtd = s(&m, "recipient_type_details").unwrap_or_else(|| "UserMailbox".into());
+            let rtd = s(m, "recipient_type_details").unwrap_or_else(|| "UserMailbox".into());
             mailboxes.push(Mailbox {
                 // Shared mailboxes have a (disabled) Entra user too, so Exchange reports
                 // their directory id; the snapshot's mailbox id is that id.
-                external_directory_object_id: if is_user || crate::util::is_guid(&id) {
+                external_directory_object_id: if user.is_some() || crate::util::is_guid(&id) {
                     id.clone()
                 } else {
                     String::new()
                 },
                 exchange_object_id: stable_guid(&format!("exo/{upn}")),
                 guid: stable_guid(&format!("guid/{upn}")),
-                primary_smtp_address: s(&m, "primary_smtp_address").unwrap_or_else(|| upn.clone()),
+                primary_smtp_address: s(m, "primary_smtp_address").unwrap_or_else(|| upn.clone()),
                 display_name: display,
-                account_disabled: rtd != "UserMailbox"
-                    || users.iter().any(|u| u.id == id && !u.account_enabled),
+                account_disabled: rtd != "UserMailbox" || user.is_some_and(|u| !u.account_enabled),
                 recipient_type_details: rtd,
                 forwarding_smtp_address: fwd,
-                forwarding_address: s(&m, "forwarding_address"),
-                deliver_to_mailbox_and_forward: b(&m, "deliver_to_mailbox_and_forward"),
+                forwarding_address: s(m, "forwarding_address"),
+                deliver_to_mailbox_and_forward: b(m, "deliver_to_mailbox_and_forward"),
                 rules: vec![],
                 folders: default_folders(&upn),
                 alias,
                 user_principal_name: upn,
             });
         }
+        let mut mailbox_by_id: HashMap<String, usize> = HashMap::new();
+        let mut mailbox_by_upn: HashMap<String, usize> = HashMap::new();
+        for (i, m) in mailboxes.iter().enumerate() {
+            if !m.external_directory_object_id.is_empty() {
+                mailbox_by_id
+                    .entry(m.external_directory_object_id.clone())
+                    .or_insert(i);
+            }
+            mailbox_by_upn
+                .entry(m.user_principal_name.to_lowercase())
+                .or_insert(i);
+        }
 
-        // Inbox rules: the snapshot may hold the same rule twice (Graph and Exchange copies);
-        // merge by (mailbox, name, priority-independent).
+        // Inbox rules: the snapshot may hold the same rule twice, a Graph and an Exchange
+        // copy (same mailbox, same name); they become one rule with both ids. Two rules of
+        // one source with the same name stay two rules (users do name rules alike).
+        // Per mailbox and rule (in push order): the snapshot source it came from, and
+        // whether a copy from the other source was merged into it already.
+        let mut origins: Vec<Vec<(String, bool)>> = vec![Vec::new(); mailboxes.len()];
         for r in arr(snap.get("inbox_rules")) {
             let mailbox_id = s(&r, "mailbox_id").unwrap_or_default();
-            let upn = s(&r, "mailbox_upn").unwrap_or_default();
-            let Some(mbx) = mailboxes.iter_mut().find(|m| {
-                m.external_directory_object_id == mailbox_id
-                    || m.user_principal_name.eq_ignore_ascii_case(&upn)
-            }) else {
+            let upn = s(&r, "mailbox_upn").unwrap_or_default().to_lowercase();
+            let Some(&mi) = mailbox_by_id
+                .get(&mailbox_id)
+                .or_else(|| mailbox_by_upn.get(&upn))
+            else {
                 continue;
             };
+            let mbx = &mut mailboxes[mi];
             let name = s(&r, "name").unwrap_or_default();
             let source = s(&r, "source").unwrap_or_default();
             let rule_id = s(&r, "rule_id").unwrap_or_default();
-            if let Some(existing) = mbx.rules.iter_mut().find(|x| x.name == name) {
+            let copy = mbx
+                .rules
+                .iter()
+                .zip(origins[mi].iter())
+                .position(|(x, (from, paired))| x.name == name && *from != source && !paired);
+            if let Some(k) = copy {
+                origins[mi][k].1 = true;
+                let existing = &mut mbx.rules[k];
                 if source == "exchange" {
                     if let Ok(n) = rule_id.parse() {
                         existing.rule_identity = n;
@@ -814,6 +843,7 @@ impl TenantState {
             rule.recipient_contains = strs(&c, "recipient_contains");
             rule.has_attachments = b(&c, "has_attachments");
             mbx.rules.push(rule);
+            origins[mi].push((source, false));
         }
         for mbx in mailboxes.iter_mut() {
             mbx.rules.sort_by_key(|r| r.priority);
@@ -1005,10 +1035,9 @@ impl TenantState {
             .map(|r| {
                 let id = s(r, "id").unwrap_or_default();
                 RiskyUser {
-                    display_name: users
-                        .iter()
-                        .find(|u| u.id == id)
-                        .map(|u| u.display_name.clone())
+                    display_name: user_index
+                        .get(&id)
+                        .map(|&i| users[i].display_name.clone())
                         .unwrap_or_default(),
                     user_principal_name: s(r, "user_principal_name").unwrap_or_default(),
                     risk_level: s(r, "risk_level").unwrap_or_else(|| "none".into()),

@@ -771,10 +771,53 @@ fn exchange_writes_change_later_reads() {
     assert!(log.iter().all(|w| w.service == Service::Exchange));
 }
 
+/// A plain snapshot of `users` users, every 20th a guest and the others with a mailbox:
+/// enough volume for paging. (Realistic synthetic tenants come from `m365guard generate`,
+/// which this package cannot call: the emulator does not depend on m365guard.)
+fn large_snapshot(users: usize) -> serde_json::Value {
+    let guid = |kind: u32, i: usize| format!("{kind:08x}-0000-4000-8000-{i:012x}");
+    let mut user_list = Vec::new();
+    let mut mailboxes = Vec::new();
+    for i in 0..users {
+        let guest = i % 20 == 19;
+        let upn = if guest {
+            format!("guest{i}_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+        } else {
+            format!("user{i}@contoso.com")
+        };
+        user_list.push(json!({
+            "id": guid(1, i),
+            "user_principal_name": upn,
+            "account_enabled": true,
+            "user_type": if guest { "guest" } else { "member" },
+            "last_sign_in": "2026-01-10T08:00:00Z",
+        }));
+        if !guest {
+            mailboxes.push(json!({
+                "id": guid(1, i),
+                "user_principal_name": upn,
+                "recipient_type_details": "UserMailbox",
+            }));
+        }
+    }
+    json!({
+        "schema_version": 1,
+        "tenant": {"id": TENANT, "verified_domains": ["contoso.com", "contoso.onmicrosoft.com"]},
+        "users": user_list,
+        "mailboxes": mailboxes,
+    })
+}
+
 #[test]
 fn generated_tenant_serves_large_paged_collections() {
-    let emu =
-        m365guard_emulator::spawn(m365guard_emulator::EmulatorConfig::generated(2500, 3)).unwrap();
+    let cfg =
+        m365guard_emulator::EmulatorConfig::from_snapshot_value(&large_snapshot(2500)).unwrap();
+    assert_eq!(
+        cfg.tenant.mailboxes.len(),
+        2375 + 1,
+        "plus the discovery mailbox"
+    );
+    let emu = m365guard_emulator::spawn(cfg).unwrap();
     let t = token(&emu, GRAPH_SCOPE);
     let (users, pages) = collect_all(&emu, &t, "/v1.0/users?$select=id,signInActivity&$top=999");
     assert_eq!(users.len(), 2500);

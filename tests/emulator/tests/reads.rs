@@ -649,3 +649,87 @@ fn batch_shuffles_limits_and_fails_dependencies() {
     assert_eq!(by_id("1")["status"], 200);
     assert!(by_id("1")["body"]["value"].is_array());
 }
+
+/// A tenant written by m365guard's synthetic generator (an excerpt, see testdata/README.md)
+/// is served whole: users, guests, shared and forwarding mailboxes, every rule — including
+/// two rules of one mailbox with the same name, and a hidden one — group and PIM roles,
+/// restricted senders and risky users. This is how benchmarks get their large tenants.
+#[test]
+fn synthetic_snapshot_is_served_whole() {
+    let snap: Value = serde_json::from_str(&testdata("synthetic-excerpt.json")).unwrap();
+    let count = |path: &[&str]| {
+        path.iter()
+            .fold(&snap, |v, k| &v[*k])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let cfg = m365guard_emulator::EmulatorConfig::from_snapshot_value(&snap).unwrap();
+    {
+        let st = &cfg.tenant;
+        assert_eq!(st.users.len(), count(&["users"]));
+        assert!(st.users.iter().any(|u| u.user_type == "Guest"));
+        // Plus the organisation's discovery mailbox.
+        assert_eq!(st.mailboxes.len(), count(&["mailboxes"]) + 1);
+        let user_mailboxes = st
+            .mailboxes
+            .iter()
+            .filter(|m| m.recipient_type_details == "UserMailbox")
+            .count();
+        let rules: usize = st.mailboxes.iter().map(|m| m.rules.len()).sum();
+        // Plus the built-in junk rule of every user mailbox.
+        assert_eq!(rules, count(&["inbox_rules"]) + user_mailboxes);
+        assert!(st
+            .mailboxes
+            .iter()
+            .any(|m| m.recipient_type_details == "SharedMailbox"));
+        assert!(st
+            .mailboxes
+            .iter()
+            .any(|m| m.forwarding_smtp_address.as_deref() == Some("u1f00d5@gmail.com")));
+        assert_eq!(st.role_assignments.len(), count(&["roles", "assignments"]));
+        assert_eq!(
+            st.role_eligibilities.len(),
+            count(&["roles", "eligible_assignments"])
+        );
+        assert!(st.principals.iter().any(|p| !p.member_ids.is_empty()));
+        assert_eq!(
+            st.blocked_senders.len(),
+            count(&["outbound_spam", "restricted_senders"])
+        );
+        assert_eq!(st.risky_users.len(), count(&["risky_users"]));
+        assert!(st.risky_users.iter().any(|r| r.risk_level == "high"));
+    }
+    let emu = m365guard_emulator::spawn(cfg).unwrap();
+    let x = token(&emu, EXO_SCOPE);
+    let rules = |mailbox: &str, hidden: bool| -> Vec<Value> {
+        let v = exo(
+            &emu,
+            &x,
+            "Get-InboxRule",
+            json!({"Mailbox": mailbox, "IncludeHidden": hidden}),
+        )
+        .json();
+        v["value"].as_array().unwrap().clone()
+    };
+    // user72 has two "Newsletters" and two "Teams notifications" rules: four rules, not two.
+    let named = |rs: &[Value], name: &str| rs.iter().filter(|r| r["Name"] == name).count();
+    let user72 = rules("user72@contoso.com", false);
+    assert_eq!(named(&user72, "Newsletters"), 2);
+    assert_eq!(named(&user72, "Teams notifications"), 2);
+    assert!(user72
+        .iter()
+        .any(|r| r["ForwardTo"] == json!(["\"u6a95a1@mail-archive-service.example\" [SMTP:u6a95a1@mail-archive-service.example]"])));
+    // user98's "." rule (redirect to proton.me, delete) is hidden: only -IncludeHidden shows it.
+    assert_eq!(named(&rules("user98@contoso.com", false), "."), 0);
+    let all = rules("user98@contoso.com", true);
+    let evil = all.iter().find(|r| r["Name"] == ".").unwrap();
+    assert_eq!(
+        evil["RedirectTo"],
+        json!(["\"u547995@proton.me\" [SMTP:u547995@proton.me]"])
+    );
+    // The hiding rule's RSS Feeds target is the mailbox's well-known folder.
+    let user13 = rules("user13@contoso.com", true);
+    let hiding = user13.iter().find(|r| r["Name"] == "..").unwrap();
+    assert_eq!(hiding["MoveToFolder"], "user13:\\RSS Feeds");
+}
