@@ -368,6 +368,7 @@ impl Generator {
             ok(outbound_spam.restricted_senders.len()),
         );
         sources.insert(SourceId::RiskyUsers, ok(risky_users.len()));
+        sources.insert(SourceId::RemoteDomains, ok(1));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -394,6 +395,16 @@ impl Generator {
                 is_enabled: Some(false),
             },
             risky_users,
+            // Exchange Online's default entry as a new tenant has it (auto-forwarding
+            // allowed; CISA SCuBA MS.EXO.1.1 asks to turn it off).
+            remote_domains: vec![RemoteDomain {
+                id: "Default".into(),
+                domain_name: "*".into(),
+                auto_forward_enabled: Some(true),
+                auto_reply_enabled: Some(true),
+                is_internal: false,
+                when_changed: None,
+            }],
             ..Snapshot::default()
         };
         crate::snapshot::io::normalise(&mut snapshot);

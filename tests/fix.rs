@@ -321,7 +321,11 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "risky_user_high",
     ]);
     let waiting_on_user = set(&["admin_without_mfa", "user_without_mfa"]);
-    let no_fix = set(&["legacy_auth_not_blocked", "privileged_role_permanent"]);
+    let no_fix = set(&[
+        "legacy_auth_not_blocked",
+        "privileged_role_permanent",
+        "remote_domain_auto_forward",
+    ]);
     let expected_before: BTreeSet<String> = fixable
         .iter()
         .chain(&waiting_on_user)

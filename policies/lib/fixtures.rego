@@ -55,6 +55,7 @@ base := {
 		"per_user_mfa": _ok, "security_defaults": _ok, "conditional_access": _ok, "roles": _ok,
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
+		"remote_domains": _ok,
 	},
 	"users": [
 		{
@@ -198,5 +199,9 @@ base := {
 		"id": raj_id, "user_principal_name": "raj.patel@contoso.com", "risk_level": "none",
 		"risk_state": "remediated", "risk_detail": "userPerformedSecuredPasswordReset",
 		"risk_last_updated": "2025-11-03T08:00:00Z",
+	}],
+	"remote_domains": [{
+		"id": "Default", "domain_name": "*", "auto_forward_enabled": false,
+		"auto_reply_enabled": true,
 	}],
 }

@@ -63,6 +63,12 @@ is_allowed_partner_address(addr) if {
 	_in_domains(domain, allowed_forwarding_domains, _allowed_suffixes)
 }
 
+# True when the domain is an allowed partner domain or one of its subdomains.
+is_allowed_partner_domain(domain) if _in_domains(lower(domain), allowed_forwarding_domains, _allowed_suffixes)
+
+# True when the domain is a verified domain or one of its subdomains.
+is_verified_domain(domain) if _in_domains(lower(domain), verified_domains, _verified_suffixes)
+
 _in_domains(domain, domains, _) if domains[domain]
 
 _in_domains(domain, _, suffixes) if _under(domain, suffixes)

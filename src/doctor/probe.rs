@@ -211,6 +211,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::InboxRules => Probe::InboxRules,
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
+        SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Snapshot {
     pub security_defaults: SecurityDefaults,
     #[serde(default)]
     pub risky_users: Vec<RiskyUser>,
+    /// Exchange remote domains (`Get-RemoteDomain`); empty in snapshots from before the
+    /// source existed, whose `sources` then has no `remote_domains` status.
+    #[serde(default)]
+    pub remote_domains: Vec<RemoteDomain>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -58,6 +62,7 @@ impl Default for Snapshot {
             conditional_access: ConditionalAccess::default(),
             security_defaults: SecurityDefaults::default(),
             risky_users: Vec::new(),
+            remote_domains: Vec::new(),
         }
     }
 }
@@ -123,10 +128,12 @@ pub enum SourceId {
     RestrictedSenders,
     /// Identity Protection risky users (Entra ID P2).
     RiskyUsers,
+    /// `Get-RemoteDomain`: per-domain auto-forwarding.
+    RemoteDomains,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 14] = [
+    pub const ALL: [SourceId; 15] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -141,6 +148,7 @@ impl SourceId {
         SourceId::OutboundSpamPolicies,
         SourceId::RestrictedSenders,
         SourceId::RiskyUsers,
+        SourceId::RemoteDomains,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -160,6 +168,7 @@ impl SourceId {
             SourceId::OutboundSpamPolicies => "outbound_spam_policies",
             SourceId::RestrictedSenders => "restricted_senders",
             SourceId::RiskyUsers => "risky_users",
+            SourceId::RemoteDomains => "remote_domains",
         }
     }
 
@@ -537,4 +546,29 @@ pub struct RiskyUser {
     pub risk_detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_last_updated: Option<DateTime<Utc>>,
+}
+
+/// An Exchange remote domain: mail-flow settings for messages to one external domain
+/// (`*` = every domain without its own entry; Exchange Online names that one `Default`).
+/// <https://learn.microsoft.com/powershell/module/exchange/get-remotedomain>
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteDomain {
+    /// The remote domain's name (`Identity`: `Default`, `Fabrikam`, …).
+    pub id: String,
+    /// The SMTP domain it applies to, lower-case (`*` for the default entry).
+    pub domain_name: String,
+    /// `AutoForwardEnabled`: whether messages auto-forwarded by client rules (inbox rules)
+    /// and mailbox forwarding may go to this domain. `null` when Exchange did not say.
+    #[serde(default)]
+    pub auto_forward_enabled: Option<bool>,
+    /// `AutoReplyEnabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_reply_enabled: Option<bool>,
+    /// `IsInternal`: recipients in this domain count as internal.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_internal: bool,
+    /// `WhenChanged`: when the entry was last changed (an attacker's change shows here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
 }

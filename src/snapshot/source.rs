@@ -48,10 +48,11 @@ pub enum ResourceKind {
     RestrictedSender,
     ConditionalAccessPolicy,
     RiskyUser,
+    RemoteDomain,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 11] = [
+    pub const ALL: [ResourceKind; 12] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -63,6 +64,7 @@ impl ResourceKind {
         ResourceKind::RestrictedSender,
         ResourceKind::ConditionalAccessPolicy,
         ResourceKind::RiskyUser,
+        ResourceKind::RemoteDomain,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +80,7 @@ impl ResourceKind {
             ResourceKind::RestrictedSender => "restricted_sender",
             ResourceKind::ConditionalAccessPolicy => "conditional_access_policy",
             ResourceKind::RiskyUser => "risky_user",
+            ResourceKind::RemoteDomain => "remote_domain",
         }
     }
 
@@ -202,7 +205,8 @@ resources!(
     OutboundSpamPolicy,
     RestrictedSender,
     CaPolicy,
-    RiskyUser
+    RiskyUser,
+    RemoteDomain
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -310,6 +314,13 @@ static RISKY_USERS: Array<RiskyUser> = Array {
     get_mut: |s| &mut s.risky_users,
 };
 
+static REMOTE_DOMAINS: Array<RemoteDomain> = Array {
+    kind: ResourceKind::RemoteDomain,
+    path: "remote_domains",
+    get: |s| &s.remote_domains,
+    get_mut: |s| &mut s.remote_domains,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -328,7 +339,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 14] = [
+pub static SOURCES: [SourceDef; 15] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -474,6 +485,15 @@ pub static SOURCES: [SourceDef; 14] = [
         needs: exchange("Get-HostedOutboundSpamFilterPolicy"),
         licence: None,
         resources: &[&OUTBOUND_SPAM_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::RemoteDomains,
+        stage: Stage::Exchange,
+        needs: exchange("Get-RemoteDomain"),
+        licence: None,
+        resources: &[&REMOTE_DOMAINS],
         sections: &[],
         enriches: &[],
     },

@@ -423,7 +423,7 @@ pub fn invoke_command(
         "Get-InboxRule" => get_inbox_rule(&call),
         "Get-HostedOutboundSpamFilterPolicy" => get_spam_policies(&call),
         "Get-BlockedSenderAddress" => get_blocked(&call),
-        "Get-RemoteDomain" => Ok(vec![remote_domain(&call)]),
+        "Get-RemoteDomain" => remote_domains(&call),
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
         "Get-TransportConfig" => Ok(vec![transport_config()]),
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
@@ -992,20 +992,38 @@ fn get_blocked(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
         .collect())
 }
 
-fn remote_domain(call: &Call<'_>) -> Obj {
+/// `Get-RemoteDomain [-Identity <name|domain>]`
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-remotedomain>): every entry,
+/// or the one named (by Name or DomainName); an unknown identity is NotFound.
+fn remote_domains(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     let st = lock(&call.shared.state);
-    let mut o = Obj::default();
-    o.put("DomainName", json!("*"));
-    o.put(
-        "AutoForwardEnabled",
-        json!(st.remote_domain_auto_forward_enabled),
-    );
-    o.put("AutoReplyEnabled", json!(true));
-    o.put("DeliveryReportEnabled", json!(true));
-    o.put("Name", json!("Default"));
-    o.put("Identity", json!("Default"));
-    o.put("IsValid", json!(true));
-    o
+    let only = call.param_str("Identity");
+    let out: Vec<Obj> = st
+        .remote_domains
+        .iter()
+        .filter(|d| {
+            only.as_deref().is_none_or(|id| {
+                d.name.eq_ignore_ascii_case(id) || d.domain_name.eq_ignore_ascii_case(id)
+            })
+        })
+        .map(|d| {
+            let mut o = Obj::default();
+            o.put("DomainName", json!(d.domain_name));
+            o.put("AutoForwardEnabled", json!(d.auto_forward_enabled));
+            o.put("AutoReplyEnabled", json!(d.auto_reply_enabled));
+            o.put("IsInternal", json!(d.is_internal));
+            o.put("DeliveryReportEnabled", json!(true));
+            o.put("Name", json!(d.name));
+            o.put("Identity", json!(d.name));
+            o.date("WhenChangedUTC", &d.when_changed);
+            o.put("IsValid", json!(true));
+            o
+        })
+        .collect();
+    if let Some(id) = only.filter(|_| out.is_empty()) {
+        return Err(call.not_found(&id));
+    }
+    Ok(out)
 }
 
 fn accepted_domains(call: &Call<'_>) -> Vec<Obj> {

@@ -296,6 +296,32 @@ pub struct OutboundSpamPolicy {
     pub when_changed: String,
 }
 
+/// `Get-RemoteDomain` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteDomain {
+    pub name: String,
+    pub domain_name: String,
+    pub auto_forward_enabled: bool,
+    pub auto_reply_enabled: bool,
+    pub is_internal: bool,
+    pub when_changed: String,
+}
+
+impl RemoteDomain {
+    /// Exchange Online's `Default` (`*`) entry as a new tenant has it: auto-forwarding
+    /// allowed (CISA SCuBA MS.EXO.1.1 exists to turn it off).
+    pub fn default_entry() -> RemoteDomain {
+        RemoteDomain {
+            name: "Default".into(),
+            domain_name: "*".into(),
+            auto_forward_enabled: true,
+            auto_reply_enabled: true,
+            is_internal: false,
+            when_changed: "2025-06-01T09:00:00.0000000Z".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -332,8 +358,8 @@ pub struct TenantState {
     pub outbound_spam_policies: Vec<OutboundSpamPolicy>,
     pub blocked_senders: Vec<BlockedSender>,
     pub risky_users: Vec<RiskyUser>,
-    /// `Get-RemoteDomain Default` → AutoForwardEnabled.
-    pub remote_domain_auto_forward_enabled: bool,
+    /// `Get-RemoteDomain`: the snapshot's `remote_domains`, or the `Default` entry alone.
+    pub remote_domains: Vec<RemoteDomain>,
 }
 
 impl TenantState {
@@ -992,6 +1018,31 @@ impl TenantState {
             })
             .collect();
 
+        let mut remote_domains: Vec<RemoteDomain> = arr(snap.get("remote_domains"))
+            .iter()
+            .filter_map(|d| {
+                Some(RemoteDomain {
+                    name: s(d, "id")?,
+                    domain_name: s(d, "domain_name").unwrap_or_else(|| "*".into()),
+                    auto_forward_enabled: d
+                        .get("auto_forward_enabled")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                    auto_reply_enabled: d
+                        .get("auto_reply_enabled")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                    is_internal: b(d, "is_internal"),
+                    when_changed: s(d, "when_changed")
+                        .map(|t| dotnet_date(&t))
+                        .unwrap_or_else(|| "2025-06-01T09:00:00.0000000Z".into()),
+                })
+            })
+            .collect();
+        if remote_domains.is_empty() {
+            remote_domains.push(RemoteDomain::default_entry());
+        }
+
         let spam = snap.get("outbound_spam").cloned().unwrap_or(json!({}));
         let outbound_spam_policies = arr(spam.get("policies"))
             .iter()
@@ -1069,7 +1120,7 @@ impl TenantState {
             outbound_spam_policies,
             blocked_senders,
             risky_users,
-            remote_domain_auto_forward_enabled: true,
+            remote_domains,
         })
     }
 }
