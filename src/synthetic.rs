@@ -405,7 +405,6 @@ impl Generator {
                 is_internal: false,
                 when_changed: None,
             }],
-            ..Snapshot::default()
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

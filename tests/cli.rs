@@ -2,7 +2,6 @@
 //! Each test gets a temp dir; `m365guard!` runs the binary there and captures everything.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use m365guard::snapshot::model::SourceId;
 
@@ -13,7 +12,7 @@ struct Run {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -687,7 +686,7 @@ fn live_scan_with_an_unread_failed_source_reports_the_exit_code_it_returns() {
     emu.set_grants(grants);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+    let mut command = crate::harness::command();
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         if key.starts_with("AZURE_")

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use m365guard::config::Config;
@@ -648,7 +647,7 @@ fn example(name: &str) -> PathBuf {
 /// Run the m365guard binary in a directory without an m365guard.toml.
 fn m365guard(args: &[&std::ffi::OsStr]) -> Value {
     let cwd = std::env::temp_dir();
-    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .current_dir(&cwd)
         .output()
@@ -837,7 +836,7 @@ fn a_source_in_error_is_unknown_not_added() {
     // And the table says so.
     let partial = example("partial");
     let compromised = example("compromised");
-    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args([
             std::ffi::OsStr::new("diff"),
             partial.as_os_str(),

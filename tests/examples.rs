@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use m365guard::snapshot::io::{normalise, to_stable_json};
 use m365guard::snapshot::{PrincipalType, Snapshot, SourceId, SourceState, UserType};
@@ -278,7 +277,7 @@ fn partial_example_records_failed_and_unlicensed_sources() {
 
 /// `m365guard scan --snapshot examples/NAME -f json`: (exit code, parsed report).
 fn scan(name: &str) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let out = crate::harness::command()
         .current_dir(root())
         .args(["scan", "--snapshot"])
         .arg(Path::new("examples").join(name))

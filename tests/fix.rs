@@ -66,7 +66,7 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+        let mut cmd = crate::harness::command();
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("AZURE_AUTHORITY_HOST")

@@ -4,7 +4,6 @@
 //! in tests/fix.rs.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -13,7 +12,7 @@ fn root() -> PathBuf {
 }
 
 fn m365guard(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let out = crate::harness::command()
         .current_dir(dir)
         .args(args)
         .output()

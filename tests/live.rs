@@ -52,7 +52,7 @@ fn collect(emu: &Emulator, secret: &str, extra: &[&str]) -> Run {
 fn collect_with_env(emu: &Emulator, secret: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snapshot.json");
-    let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output: Output = crate::harness::command()
         .arg("collect")
         .arg("-o")
         .arg(&out)
@@ -612,7 +612,7 @@ fn scan_json(
     out: &Path,
     env: &[(&str, String)],
 ) -> (i32, serde_json::Value, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .args(["-f", "json", "-q", "--out"])
         .arg(out)
@@ -795,7 +795,7 @@ fn scan_tenant_finds_exactly_what_the_example_shows() {
 #[test]
 fn scan_needs_exactly_one_of_snapshot_and_tenant() {
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        crate::harness::command()
             .args(args)
             .env_remove("AZURE_TENANT_ID")
             .output()

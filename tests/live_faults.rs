@@ -49,7 +49,7 @@ fn collect(emu: &Emulator) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snapshot.json");
     let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let mut child = crate::harness::command()
         .arg("collect")
         .arg("-o")
         .arg(&out)
@@ -542,7 +542,7 @@ fn a_mailbox_that_always_fails_marks_inbox_rules_error_and_scan_exits_3() {
     let file = dir.path().join("snapshot.json");
     std::fs::write(&file, run.snapshot_text.as_deref().unwrap()).unwrap();
     let out = dir.path().join("report");
-    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let scan = crate::harness::command()
         .args(["scan", "--snapshot"])
         .arg(&file)
         .args(["-f", "json", "-q", "--out"])
