@@ -261,7 +261,7 @@ fn evaluate_batch(
     batch: &[(usize, &Rule)],
     tenant_id: &str,
 ) -> Vec<(usize, Result<RuleOutcome, PolicyError>)> {
-    let started = std::time::Instant::now();
+    let started = crate::profile::Mark::now();
     if batch.len() > 1 {
         let query = format!(
             "[{}]",
@@ -286,7 +286,7 @@ fn evaluate_batch(
                 .map(|(&(slot, rule), value)| (slot, outcome_from_value(rule, value, tenant_id)))
                 .collect();
             let ids: Vec<&str> = batch.iter().map(|(_, r)| r.meta.id.as_str()).collect();
-            crate::profile::record(&format!("rules {}", ids.join(", ")), started);
+            started.record(&format!("rules {}", ids.join(", ")));
             return outcomes;
         }
     }
@@ -308,7 +308,7 @@ fn evaluate_rule(
     tenant_id: &str,
 ) -> Result<RuleOutcome, PolicyError> {
     let id = rule.meta.id.as_str();
-    let started = std::time::Instant::now();
+    let started = crate::profile::Mark::now();
     let value = engine
         .eval_rule(rule.deny_path())
         .map_err(|err| PolicyError::Eval {
@@ -316,7 +316,7 @@ fn evaluate_rule(
             message: err.to_string(),
         })?;
     let outcome = outcome_from_value(rule, &value, tenant_id);
-    crate::profile::record(&format!("rule {id}"), started);
+    started.record(&format!("rule {id}"));
     outcome
 }
 
