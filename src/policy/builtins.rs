@@ -84,8 +84,8 @@ fn memoised(
     builtin: Builtin,
     args: Vec<Value>,
 ) -> anyhow::Result<Value> {
-    let [items, paths] = <[Value; 2]>::try_from(args)
-        .map_err(|_| anyhow::anyhow!("{name} expects 2 arguments"))?;
+    let [items, paths] =
+        <[Value; 2]>::try_from(args).map_err(|_| anyhow::anyhow!("{name} expects 2 arguments"))?;
     // Held while computing: a second thread asking for the same result waits for it
     // instead of computing it again.
     let mut memo = memo
@@ -167,9 +167,9 @@ pub fn object_by(items: &Value, path: &Value) -> anyhow::Result<Value> {
             continue;
         }
         match object.get(key) {
-            Some(existing) if existing != item => anyhow::bail!(
-                "m365guard.object_by: object keys must be unique, {key} is repeated"
-            ),
+            Some(existing) if existing != item => {
+                anyhow::bail!("m365guard.object_by: object keys must be unique, {key} is repeated")
+            }
             Some(_) => {}
             None => {
                 object.insert(key.clone(), item.clone());
