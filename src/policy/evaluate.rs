@@ -168,13 +168,12 @@ pub fn evaluate(
         for _ in 0..threads {
             let mut engine = engine.clone();
             let (results, next, queue) = (&results, &next, &queue);
-            scope.spawn(move || loop {
-                let Some(&(slot, rule)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let outcome = evaluate_rule(&mut engine, rule, tenant_id);
-                if let Ok(mut results) = results.lock() {
-                    results.push((slot, outcome));
+            scope.spawn(move || {
+                while let Some(&(slot, rule)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let outcome = evaluate_rule(&mut engine, rule, tenant_id);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((slot, outcome));
+                    }
                 }
             });
         }
@@ -240,7 +239,9 @@ fn work_order<'a>(rules: Vec<(usize, &'a Rule)>, snapshot: &Snapshot) -> Vec<(us
         by_source[g].1.push((slot, rule));
     }
     by_source.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
-    let mut ranked: Vec<(usize, std::cmp::Reverse<u64>, usize, (usize, &'a Rule))> = Vec::new();
+    // (rank within its source, source cost, source position, rule)
+    type Ranked<'r> = (usize, std::cmp::Reverse<u64>, usize, (usize, &'r Rule));
+    let mut ranked: Vec<Ranked<'a>> = Vec::new();
     for (g, (cost, rules)) in by_source.into_iter().enumerate() {
         for (rank, entry) in rules.into_iter().enumerate() {
             ranked.push((rank, std::cmp::Reverse(cost), g, entry));
