@@ -643,3 +643,43 @@ fn missing_exchange_manage_as_app_names_permission_and_endpoint() {
         assert!(run.stderr.contains(needle), "{needle}:\n{}", run.stderr);
     }
 }
+
+/// Issue 15 item 16: users and mailboxes fail to collect (no User.Read.All; an Exchange
+/// role that may read blocked senders but not mailboxes), so the blocked sender cannot be
+/// linked to its user. The restricted_senders source must say it is incomplete, not stay
+/// `ok` with the link silently missing.
+#[test]
+fn restricted_sender_that_cannot_be_linked_makes_its_source_incomplete() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.graph.retain(|p| {
+        !matches!(
+            p.as_str(),
+            "User.Read.All"
+                | "User.ReadWrite.All"
+                | "Directory.Read.All"
+                | "Directory.ReadWrite.All"
+        )
+    });
+    grants.directory_roles = vec![m365guard_emulator::state::role_ids::SECURITY_READER.into()];
+    emu.set_grants(grants);
+    let run = collect(&emu);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let snap = run.snapshot();
+    assert_eq!(snap.sources[&SourceId::Users].status, SourceState::Error);
+    assert_eq!(
+        snap.sources[&SourceId::Mailboxes].status,
+        SourceState::Error
+    );
+    let senders = &snap.sources[&SourceId::RestrictedSenders];
+    assert_eq!(senders.status, SourceState::Error, "{senders:?}");
+    let reason = senders.reason.as_deref().unwrap();
+    assert!(reason.contains("could not be linked"), "{reason}");
+    // The entries themselves are kept (the data is real), only the status says what is missing.
+    assert!(!snap.outbound_spam.restricted_senders.is_empty());
+    assert!(snap
+        .outbound_spam
+        .restricted_senders
+        .iter()
+        .all(|s| s.user_id.is_none()));
+}
