@@ -385,6 +385,12 @@ pub enum AuthError {
         error: String,
         hint: String,
     },
+    #[error("sign-in failed for {scope}: the token endpoint {endpoint} answered HTTP {status}, a redirect; m365guard follows no redirect when signing in (check the authority host)")]
+    Redirect {
+        scope: String,
+        endpoint: String,
+        status: u16,
+    },
     #[error("sign-in failed for {scope}: HTTP {status} from the token endpoint {endpoint}")]
     Status {
         scope: String,
@@ -605,6 +611,15 @@ impl TokenProvider {
                 }
             };
             let status = resp.status().as_u16();
+            // The agent follows no redirect; one from the token endpoint is permanent (the
+            // form carries the client secret or assertion: it must not go anywhere else).
+            if (300..400).contains(&status) {
+                return Err(AuthError::Redirect {
+                    scope: scope.to_owned(),
+                    endpoint,
+                    status,
+                });
+            }
             let body = match resp.body_mut().read_to_string() {
                 Ok(b) => b,
                 Err(e) => {

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod exchange;
 pub mod generate;
 pub mod graph;
+pub mod hostile;
 pub mod http;
 pub mod odata;
 pub mod respond;

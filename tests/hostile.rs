@@ -1,0 +1,187 @@
+//! Issue 15: m365guard pointed at a hostile or compromised service. Each test starts a
+//! hostile server (tests/emulator/src/hostile.rs) on 127.0.0.1 as the configured Graph /
+//! Exchange / token endpoint and a *capture* server that the hostile answers point at; the
+//! bearer token must never reach the capture server, and the run must fail with an error
+//! naming the endpoint instead of silently following.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider, GRAPH_SCOPE};
+use m365guard::exchange::ExchangeClient;
+use m365guard::graph::GraphClient;
+use m365guard_emulator::hostile::{self, Hostile, Mode};
+
+const SECRET: &str = "Hostile~Test.Secret_0123";
+
+fn settings(base: &str) -> Settings {
+    Settings::validate(RawSettings {
+        tenant: Some(hostile::TENANT.into()),
+        client_id: Some("11111111-2222-4333-8444-555555555555".into()),
+        client_secret: Some(Secret::new(SECRET)),
+        authority: Some(base.into()),
+        graph_url: Some(base.into()),
+        exchange_url: Some(base.into()),
+    })
+    .unwrap()
+}
+
+fn provider(base: &str) -> (TokenProvider, ureq::Agent) {
+    let agent = m365guard::collect::agent();
+    (TokenProvider::new(settings(base), agent.clone()), agent)
+}
+
+fn assert_untouched(capture: &Hostile) {
+    let seen = capture.requests();
+    assert!(
+        seen.is_empty(),
+        "a request reached a host m365guard was not configured for: {seen:#?}"
+    );
+}
+
+/// Links an attacker could use to leave the configured service: another port, another
+/// host name for the same machine, another scheme, user info, a backslash authority.
+fn foreign_links(capture: &Hostile, hostile: &Hostile) -> Vec<String> {
+    let port = hostile.base_url.rsplit(':').next().unwrap().to_owned();
+    vec![
+        format!("{}/v1.0/users?$skiptoken=x", capture.base_url),
+        format!("http://localhost:{port}/v1.0/users?$skiptoken=x"),
+        format!("https://127.0.0.1:{port}/v1.0/users?$skiptoken=x"),
+        format!(
+            "http://127.0.0.1:{port}@{}/v1.0/users",
+            capture.base_url.trim_start_matches("http://")
+        ),
+        format!(
+            "http://{}\\@127.0.0.1:{port}/v1.0/users",
+            capture.base_url.trim_start_matches("http://")
+        ),
+        "//127.0.0.1:1/v1.0/users".to_owned(),
+    ]
+}
+
+#[test]
+fn graph_next_link_to_another_host_is_not_followed_with_the_token() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let probe = hostile::spawn(Mode::Capture).unwrap();
+    for link in foreign_links(&capture, &probe) {
+        let server = hostile::spawn(Mode::NextLinkTo(link.clone())).unwrap();
+        let (tokens, agent) = provider(&server.base_url);
+        let result = GraphClient::new(&tokens, agent).get_all("/v1.0/users");
+        assert_untouched(&capture);
+        let text = result.expect_err(&link).to_string();
+        assert!(text.contains("/v1.0/users"), "names the endpoint: {text}");
+        assert!(text.contains("not on the configured service"), "{text}");
+        assert_eq!(server.requests().len(), 2, "token + first page only");
+    }
+    assert_untouched(&capture);
+}
+
+#[test]
+fn exchange_next_link_to_another_host_is_not_followed_with_the_token() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let link = format!(
+        "{}/adminapi/beta/{}/InvokeCommand?$skiptoken=x",
+        capture.base_url,
+        hostile::TENANT
+    );
+    let server = hostile::spawn(Mode::NextLinkTo(link)).unwrap();
+    let (tokens, agent) = provider(&server.base_url);
+    let result = ExchangeClient::new(&tokens, agent).invoke("Get-Mailbox", serde_json::json!({}));
+    assert_untouched(&capture);
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("not on the configured service"), "{err}");
+    assert!(err.contains("Get-Mailbox"), "{err}");
+}
+
+#[test]
+fn endless_next_links_stop_at_the_page_ceiling() {
+    // Issue 15 item 11: a nextLink that always names a new page (on the configured host,
+    // so the origin check lets it through) was followed 13,600 times without end.
+    let server = hostile::spawn(Mode::EndlessPages).unwrap();
+    let (tokens, agent) = provider(&server.base_url);
+    std::env::set_var("M365GUARD_MAX_PAGES", "50");
+    let result = GraphClient::new(&tokens, agent).get_all("/v1.0/users");
+    assert!(server.pages_served() <= 50, "{}", server.pages_served());
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("more than 50 pages"), "{err}");
+}
+
+#[test]
+fn redirect_from_graph_or_exchange_is_an_error_and_not_followed() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    for status in [301, 302, 303, 307, 308] {
+        let server = hostile::spawn(Mode::RedirectTo {
+            status,
+            location: format!("{}/v1.0/users", capture.base_url),
+        })
+        .unwrap();
+        let (tokens, agent) = provider(&server.base_url);
+        let started = Instant::now();
+        let result = GraphClient::new(&tokens, agent.clone()).get_all("/v1.0/users");
+        assert_untouched(&capture);
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains(&format!("HTTP {status} redirect")), "{err}");
+        assert!(err.contains("/v1.0/users"), "{err}");
+        // Permanent: not retried with back-off.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let result = ExchangeClient::new(&tokens, agent).invoke("Get-Mailbox", serde_json::json!({}));
+        assert_untouched(&capture);
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("redirect"), "{status}: {err}");
+        assert!(err.contains("Get-Mailbox"), "{err}");
+    }
+}
+
+#[test]
+fn token_endpoint_redirect_is_not_followed() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let foreign_token = format!("{}/{}/oauth2/v2.0/token", capture.base_url, hostile::TENANT);
+    let server = hostile::spawn(Mode::TokenRedirectTo(foreign_token)).unwrap();
+    let (tokens, _) = provider(&server.base_url);
+    let result = tokens.token(GRAPH_SCOPE);
+    assert_untouched(&capture);
+    let text = result.unwrap_err().to_string();
+    assert!(text.contains("redirect"), "{text}");
+    assert!(text.contains("/oauth2/v2.0/token"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert_untouched(&capture);
+}
+
+/// The whole binary: `collect` against a service whose pages link to another port. Every
+/// source that pages fails with an error naming the endpoint, the run exits 3 (incomplete)
+/// and the capture server never sees a request.
+#[test]
+fn collect_against_foreign_next_links_exits_3_and_sends_no_token_away() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let server =
+        hostile::spawn(Mode::NextLinkTo(format!("{}/v1.0/next", capture.base_url))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(["collect", "-o"])
+        .arg(&out)
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env("AZURE_TENANT_ID", hostile::TENANT)
+        .env("AZURE_CLIENT_ID", "11111111-2222-4333-8444-555555555555")
+        .env("AZURE_CLIENT_SECRET", SECRET)
+        .env("M365GUARD_AUTHORITY_HOST", &server.base_url)
+        .env("M365GUARD_GRAPH_URL", &server.base_url)
+        .env("M365GUARD_EXCHANGE_URL", &server.base_url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("not on the configured service"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let users = &snapshot["sources"]["users"];
+    assert_eq!(users["status"], "error", "{users}");
+    assert!(
+        users["reason"].as_str().unwrap().contains("/v1.0/users"),
+        "{users}"
+    );
+    assert_untouched(&capture);
+}
