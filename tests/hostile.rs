@@ -185,3 +185,69 @@ fn collect_against_foreign_next_links_exits_3_and_sends_no_token_away() {
     );
     assert_untouched(&capture);
 }
+
+// ---- item 13: odd snapshot files -------------------------------------------------------
+
+/// Run `scan --snapshot PATH`, killing it after `limit`; `None` when it had to be killed.
+fn scan_snapshot(path: &std::path::Path, env: &[(&str, &str)], limit: Duration) -> Option<(i32, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(["scan", "--snapshot"])
+        .arg(path)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            return Some((status.code().unwrap_or(-1), stderr));
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn snapshot_from_a_device_is_refused_at_once() {
+    for device in ["/dev/zero", "/dev/urandom"] {
+        let (code, stderr) = scan_snapshot(device.as_ref(), &[], Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("scan --snapshot {device} did not finish in 20 s"));
+        assert_eq!(code, 2, "{device}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{device}: {stderr}");
+    }
+}
+
+#[test]
+fn snapshot_from_a_fifo_without_writer_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("snapshot.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (code, stderr) = scan_snapshot(&fifo, &[], Duration::from_secs(20))
+        .expect("scan --snapshot FIFO hung (killed after 20 s)");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+#[test]
+fn snapshot_above_the_size_limit_is_refused_before_reading() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-clean.json");
+    let (code, stderr) = scan_snapshot(
+        &example,
+        &[("M365GUARD_MAX_SNAPSHOT_BYTES", "1000")],
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("M365GUARD_MAX_SNAPSHOT_BYTES"), "{stderr}");
+    // Under the default limit the same file scans.
+    let (code, stderr) = scan_snapshot(&example, &[], Duration::from_secs(60)).unwrap();
+    assert!(code == 0 || code == 1, "{code}: {stderr}");
+}
