@@ -416,6 +416,15 @@ impl<'a> GraphClient<'a> {
         &self.limits
     }
 
+    /// The `tid` claim of the Graph token this client signs in with: the tenant every
+    /// request of this client reaches. Decoded without verifying the signature — the token
+    /// came from the configured authority — and used only to *refuse* (fix apply stops when
+    /// it is missing or not the plan's tenant), never to grant anything.
+    pub fn token_tenant(&self) -> Result<Option<String>, ApiError> {
+        let token = self.tokens.token(GRAPH_SCOPE)?;
+        Ok(crate::auth::token_claim(&token, "tid"))
+    }
+
     fn gate<'g>(&'g self, path: &'g str) -> Gate<'g> {
         Gate {
             limits: &self.limits,
