@@ -33,6 +33,8 @@ pub enum Mode {
     /// Answers like a real service (a token, an empty collection) and is only there to
     /// record what reached it.
     Capture,
+    /// Like [`Mode::Capture`], but its tokens carry this `tid` claim (`None`: no `tid`).
+    Tenant(Option<String>),
 }
 
 /// One request as the hostile server saw it.
@@ -67,13 +69,14 @@ pub const TENANT: &str = "7c1d2e3f-0000-4000-8000-0000000000aa";
 
 /// A JWT-shaped access token (unsigned: m365guard never verifies its own tokens) with a
 /// `tid` and `oid`, so code that reads those claims has something to read.
-pub fn fake_token(tid: &str) -> String {
+pub fn fake_token(tid: Option<&str>) -> String {
     let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let tid = tid.map(|t| format!(r#""tid":"{t}","#)).unwrap_or_default();
     format!(
         "{}.{}.c2lnbmF0dXJl",
         b64(r#"{"alg":"none","typ":"JWT"}"#),
         b64(&format!(
-            r#"{{"tid":"{tid}","oid":"00000000-0000-4000-8000-0000000000ff","aud":"hostile"}}"#
+            r#"{{{tid}"oid":"00000000-0000-4000-8000-0000000000ff","aud":"hostile"}}"#
         ))
     )
 }
@@ -84,12 +87,12 @@ fn json(status: u16, body: String) -> Response {
     r
 }
 
-fn token() -> Response {
+fn token(tid: Option<&str>) -> Response {
     json(
         200,
         format!(
             r#"{{"token_type":"Bearer","expires_in":3600,"access_token":"{}"}}"#,
-            fake_token(TENANT)
+            fake_token(tid)
         ),
     )
 }
@@ -110,7 +113,8 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         Mode::TokenRedirectTo(location) => {
             Response::new(302).header("Location", location)
         }
-        _ if is_token => token(),
+        Mode::Tenant(tid) if is_token => token(tid.as_deref()),
+        _ if is_token => token(Some(TENANT)),
         Mode::NextLinkTo(link) => page(Some(link)),
         Mode::RedirectTo { status, location } => {
             Response::new(*status).header("Location", location)
@@ -120,7 +124,7 @@ fn answer(shared: &Shared, req: &Request) -> Response {
             let link = format!("{}{}?$skiptoken=page{n}", shared.base_url, req.path);
             page(Some(&link))
         }
-        Mode::Capture => json(200, r#"{"value":[]}"#.into()),
+        Mode::Capture | Mode::Tenant(_) => json(200, r#"{"value":[]}"#.into()),
     }
 }
 
