@@ -121,10 +121,7 @@ fn secret_lines(text: &str) -> Vec<(usize, usize)> {
             continue;
         };
         let value = lines[i][eq + 1..].trim_start();
-        let closer = if let Some(q) = ["\"\"\"", "'''"]
-            .into_iter()
-            .find(|q| value.starts_with(q))
-        {
+        let closer = if let Some(q) = ["\"\"\"", "'''"].into_iter().find(|q| value.starts_with(q)) {
             (!value[3..].contains(q)).then_some(q)
         } else if value.starts_with('[') && !value.contains(']') {
             Some("]")

@@ -13,7 +13,9 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
 use crate::graph::limits::{Limits, Resource};
-use crate::graph::{foreign_link, max_pages, new_guid, same_origin, send_with_retry, ApiError, Gate};
+use crate::graph::{
+    foreign_link, max_pages, new_guid, same_origin, send_with_retry, ApiError, Gate,
+};
 
 const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
 
@@ -165,7 +167,11 @@ impl<'a> ExchangeClient<'a> {
                 });
             }
             if !same_origin(&self.url, next) {
-                return Err(foreign_link(&endpoint, next, &self.tokens.settings().exchange_url));
+                return Err(foreign_link(
+                    &endpoint,
+                    next,
+                    &self.tokens.settings().exchange_url,
+                ));
             }
             if !seen.insert(next.to_owned()) {
                 return Err(ApiError::RepeatingNextLink {

@@ -807,8 +807,14 @@ mod tests {
     #[test]
     fn same_origin_compares_scheme_host_and_port() {
         let base = "https://graph.microsoft.com";
-        assert!(same_origin(base, "https://graph.microsoft.com/v1.0/users?$skiptoken=a"));
-        assert!(same_origin(base, "HTTPS://Graph.Microsoft.com:443/v1.0/users"));
+        assert!(same_origin(
+            base,
+            "https://graph.microsoft.com/v1.0/users?$skiptoken=a"
+        ));
+        assert!(same_origin(
+            base,
+            "HTTPS://Graph.Microsoft.com:443/v1.0/users"
+        ));
         for bad in [
             "http://graph.microsoft.com/v1.0/users",
             "https://graph.microsoft.com:444/v1.0/users",
@@ -822,8 +828,14 @@ mod tests {
         ] {
             assert!(!same_origin(base, bad), "{bad}");
         }
-        assert!(same_origin("http://127.0.0.1:8080", "http://127.0.0.1:8080/x"));
-        assert!(!same_origin("http://127.0.0.1:8080", "http://localhost:8080/x"));
+        assert!(same_origin(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/x"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/x"
+        ));
         assert!(same_origin("http://[::1]:9", "http://[::1]:9/x"));
     }
 

@@ -2402,7 +2402,12 @@ fn bump_day(rfc3339: &str) -> String {
     } else {
         // Late in the month: an hour later is enough.
         let hour: u32 = rfc3339[11..13].parse().unwrap();
-        format!("{}{:02}{}", &rfc3339[..11], (hour + 1).min(23), &rfc3339[13..])
+        format!(
+            "{}{:02}{}",
+            &rfc3339[..11],
+            (hour + 1).min(23),
+            &rfc3339[13..]
+        )
     }
 }
 
@@ -2491,7 +2496,11 @@ fn issue15_upn_with_a_newline_never_reaches_the_password_file() {
     assert_ne!(out.code, 0, "{}", out.both());
     for file in env.password_files() {
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(!text.contains("mallory"), "injected line in {}:\n{text}", file.display());
+        assert!(
+            !text.contains("mallory"),
+            "injected line in {}:\n{text}",
+            file.display()
+        );
     }
     assert!(env.writes().is_empty(), "{:#?}", env.writes());
 }
@@ -2544,5 +2553,10 @@ fn issue15_password_file_and_audit_log_never_follow_symlinks() {
     let out = env.apply("plan.json", &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
     let mode = std::fs::metadata(&log).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600, "the audit log stayed {:o}", mode & 0o777);
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the audit log stayed {:o}",
+        mode & 0o777
+    );
 }

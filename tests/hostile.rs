@@ -124,7 +124,8 @@ fn redirect_from_graph_or_exchange_is_an_error_and_not_followed() {
         assert!(err.contains("/v1.0/users"), "{err}");
         // Permanent: not retried with back-off.
         assert!(started.elapsed() < Duration::from_secs(5));
-        let result = ExchangeClient::new(&tokens, agent).invoke("Get-Mailbox", serde_json::json!({}));
+        let result =
+            ExchangeClient::new(&tokens, agent).invoke("Get-Mailbox", serde_json::json!({}));
         assert_untouched(&capture);
         let err = result.unwrap_err().to_string();
         assert!(err.contains("redirect"), "{status}: {err}");
@@ -189,7 +190,11 @@ fn collect_against_foreign_next_links_exits_3_and_sends_no_token_away() {
 // ---- item 13: odd snapshot files -------------------------------------------------------
 
 /// Run `scan --snapshot PATH`, killing it after `limit`; `None` when it had to be killed.
-fn scan_snapshot(path: &std::path::Path, env: &[(&str, &str)], limit: Duration) -> Option<(i32, String)> {
+fn scan_snapshot(
+    path: &std::path::Path,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Option<(i32, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_m365guard"))
         .args(["scan", "--snapshot"])
         .arg(path)
@@ -238,7 +243,8 @@ fn snapshot_from_a_fifo_without_writer_does_not_hang() {
 
 #[test]
 fn snapshot_above_the_size_limit_is_refused_before_reading() {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-clean.json");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-clean.json");
     let (code, stderr) = scan_snapshot(
         &example,
         &[("M365GUARD_MAX_SNAPSHOT_BYTES", "1000")],

@@ -135,11 +135,10 @@ pub fn apply(
 /// The token must say which tenant it is for, and it must be the plan's: a plan made for
 /// one tenant is never applied to another (a token without `tid` cannot prove it).
 fn check_tenant(plan: &Plan, live: &Live<'_>) -> std::io::Result<()> {
-    let tid = live.graph.token_tenant().map_err(|e| {
-        Error::other(format!(
-            "cannot check which tenant the sign-in is for: {e}"
-        ))
-    })?;
+    let tid = live
+        .graph
+        .token_tenant()
+        .map_err(|e| Error::other(format!("cannot check which tenant the sign-in is for: {e}")))?;
     match tid {
         None => Err(Error::new(
             ErrorKind::PermissionDenied,
@@ -174,11 +173,13 @@ fn declared_break_glass(
         .map(|a| guards::normalize(a))
         .collect();
     let mut all = written.clone();
-    all.extend(live_identities(live, written.iter().map(String::as_str)).map_err(|e| {
-        Error::other(format!(
-            "cannot resolve the break-glass accounts, so the guard cannot be checked: {e}"
-        ))
-    })?);
+    all.extend(
+        live_identities(live, written.iter().map(String::as_str)).map_err(|e| {
+            Error::other(format!(
+                "cannot resolve the break-glass accounts, so the guard cannot be checked: {e}"
+            ))
+        })?,
+    );
     Ok(all)
 }
 

@@ -34,7 +34,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
                 i += 3;
@@ -65,9 +69,13 @@ pub fn target_identifiers(target: &Target) -> BTreeSet<String> {
         add(mailbox);
     }
     add(&target.name);
-    for s in [&target.user_id, &target.user_principal_name, &target.exchange_identity]
-        .into_iter()
-        .flatten()
+    for s in [
+        &target.user_id,
+        &target.user_principal_name,
+        &target.exchange_identity,
+    ]
+    .into_iter()
+    .flatten()
     {
         add(s);
         if let Some((mailbox, _)) = s.split_once('\\') {
@@ -78,7 +86,10 @@ pub fn target_identifiers(target: &Target) -> BTreeSet<String> {
 }
 
 /// The declared break-glass account among `identifiers` (both sides normalized), if any.
-pub fn break_glass_hit(declared: &BTreeSet<String>, identifiers: &BTreeSet<String>) -> Option<String> {
+pub fn break_glass_hit(
+    declared: &BTreeSet<String>,
+    identifiers: &BTreeSet<String>,
+) -> Option<String> {
     let hit = identifiers.intersection(declared).next()?;
     Some(format!(
         "guard: {hit} is a break-glass account (m365guard.toml); fix mode never acts on it"
@@ -138,7 +149,14 @@ pub fn max_actions(actions: &[PlannedAction], limit: usize) -> Result<(), String
         let kinds: Vec<&str> = kinds.into_iter().map(ActionKind::as_str).collect();
         let accounts: BTreeSet<String> = bounded
             .iter()
-            .map(|a| normalize(a.target.user_principal_name.as_deref().unwrap_or(&a.target.id)))
+            .map(|a| {
+                normalize(
+                    a.target
+                        .user_principal_name
+                        .as_deref()
+                        .unwrap_or(&a.target.id),
+                )
+            })
             .collect();
         return Err(format!(
             "the plan makes {} {} writes (on {} accounts), more than --max-actions {limit}; review the plan and pass a higher --max-actions explicitly if this is intended",
@@ -179,7 +197,11 @@ mod tests {
         assert!(break_glass(&["id-1".to_owned()], &t).is_some());
         assert!(break_glass(&["someone@contoso.com".to_owned()], &t).is_none());
         // URL-encoded, any kind, any field.
-        let mut t = Target::new("restricted_sender", "BreakGlass01%40Contoso.onmicrosoft.com", "x");
+        let mut t = Target::new(
+            "restricted_sender",
+            "BreakGlass01%40Contoso.onmicrosoft.com",
+            "x",
+        );
         assert!(break_glass(&list, &t).is_some());
         t.id = "breakglass01%2540contoso.onmicrosoft.com".into();
         assert!(break_glass(&list, &t).is_some());

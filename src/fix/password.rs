@@ -204,9 +204,9 @@ pub fn open_private_append(path: &Path, what: &str, loose: LooseMode) -> std::io
 /// Whether `line` is one m365guard writes to a password file.
 fn is_password_line(line: &str) -> bool {
     line.starts_with("# the line above for ")
-        || line
-            .split_once('\t')
-            .is_some_and(|(upn, pw)| super::plan::is_upn(upn) && !pw.is_empty() && !pw.contains(char::is_whitespace))
+        || line.split_once('\t').is_some_and(|(upn, pw)| {
+            super::plan::is_upn(upn) && !pw.is_empty() && !pw.contains(char::is_whitespace)
+        })
 }
 
 /// The password file: private, and if it already exists, holding only password lines —
@@ -299,7 +299,10 @@ mod tests {
             .deliver("a@contoso.com", &Secret::new("Xy3!xxxxxxxx"))
             .unwrap_err();
         assert!(err.to_string().contains("other content"), "{err}");
-        assert_eq!(std::fs::read_to_string(&other).unwrap(), "export PATH=/usr/bin\n");
+        assert_eq!(
+            std::fs::read_to_string(&other).unwrap(),
+            "export PATH=/usr/bin\n"
+        );
 
         let fresh = dir.path().join("fresh.txt");
         let mut sink = PasswordSink::file(&fresh);
@@ -309,7 +312,8 @@ mod tests {
         assert!(err.to_string().contains("control characters"), "{err}");
         assert!(!fresh.exists());
         // A file m365guard wrote earlier may be appended to.
-        sink.deliver("a@contoso.com", &Secret::new("Xy3!aaaaaaaa")).unwrap();
+        sink.deliver("a@contoso.com", &Secret::new("Xy3!aaaaaaaa"))
+            .unwrap();
         sink.not_applied("a@contoso.com", "test");
         PasswordSink::file(&fresh)
             .deliver("b@contoso.com", &Secret::new("Xy3!bbbbbbbb"))

@@ -351,7 +351,9 @@ pub fn is_upn(s: &str) -> bool {
     !local.is_empty()
         && s.len() <= 1024
         && local.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "._-'!#^~+&$={}|`*".contains(c) || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+            c.is_ascii_alphanumeric()
+                || "._-'!#^~+&$={}|`*".contains(c)
+                || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
         })
         && is_domain(domain)
 }
@@ -368,14 +370,20 @@ pub fn is_domain(s: &str) -> bool {
 
 /// `a01`-style action ids (they become parts of evidence file names).
 fn is_action_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn check_guid(what: &str, value: &str) -> Result<(), String> {
     if is_guid(value) {
         Ok(())
     } else {
-        Err(format!("{what} {:?} is not an object id (GUID)", shown(value)))
+        Err(format!(
+            "{what} {:?} is not an object id (GUID)",
+            shown(value)
+        ))
     }
 }
 
@@ -474,7 +482,15 @@ mod tests {
         assert!(!is_guid("0f8fad5b-d9cb-469f-a165-70867728950g"));
         assert!(is_upn("lena.fischer@contoso.com"));
         assert!(is_upn("alice_fabrikam.com#EXT#@contoso.onmicrosoft.com"));
-        for bad in ["lena\n@contoso.com", "lena@contoso.com\nx\ty", "a b@contoso.com", "@contoso.com", "lena@", "lena@contoso/x", "lena%40contoso.com"] {
+        for bad in [
+            "lena\n@contoso.com",
+            "lena@contoso.com\nx\ty",
+            "a b@contoso.com",
+            "@contoso.com",
+            "lena@",
+            "lena@contoso/x",
+            "lena%40contoso.com",
+        ] {
             assert!(!is_upn(bad), "{bad:?}");
         }
     }

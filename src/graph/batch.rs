@@ -270,7 +270,8 @@ mod tests {
     fn item_links_off_the_service_are_flagged() {
         let base = "https://graph.microsoft.com";
         let on = json!({"value": [], "@odata.nextLink": "https://graph.microsoft.com/v1.0/x?$skiptoken=1"});
-        let off = json!({"value": [], "@odata.nextLink": "https://graph.microsoft.com.evil/v1.0/x"});
+        let off =
+            json!({"value": [], "@odata.nextLink": "https://graph.microsoft.com.evil/v1.0/x"});
         let port = json!({"@odata.nextLink": "https://graph.microsoft.com:8443/v1.0/x"});
         assert_eq!(foreign_next_link(base, &on), None);
         assert!(foreign_next_link(base, &off).is_some());

@@ -74,7 +74,12 @@ pub fn read_text(path: &Path) -> Result<String, SnapshotError> {
         path: path.to_owned(),
         source,
     };
-    let refuse = |message: String| fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, message));
+    let refuse = |message: String| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            message,
+        ))
+    };
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

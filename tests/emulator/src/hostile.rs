@@ -110,9 +110,7 @@ fn page(next: Option<&str>) -> Response {
 fn answer(shared: &Shared, req: &Request) -> Response {
     let is_token = req.path.ends_with("/oauth2/v2.0/token");
     match &shared.mode {
-        Mode::TokenRedirectTo(location) => {
-            Response::new(302).header("Location", location)
-        }
+        Mode::TokenRedirectTo(location) => Response::new(302).header("Location", location),
         Mode::Tenant(tid) if is_token => token(tid.as_deref()),
         _ if is_token => token(Some(TENANT)),
         Mode::NextLinkTo(link) => page(Some(link)),
