@@ -28,6 +28,32 @@ use limits::{Limits, Resource};
 
 pub const MAX_RETRIES: u32 = 5;
 
+/// The longest one request may spend waiting between retries (`Retry-After` and back-off
+/// together); `M365GUARD_MAX_RETRY_SECONDS` overrides it. A server that keeps answering
+/// 429 with `Retry-After: 120` cannot hold a request for more than this.
+pub const MAX_RETRY_TIME: Duration = Duration::from_secs(300);
+
+fn max_retry_time() -> Duration {
+    std::env::var("M365GUARD_MAX_RETRY_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(MAX_RETRY_TIME, Duration::from_secs)
+}
+
+/// Whether a transport error is worth retrying: dropped or timed-out connections are;
+/// a malformed answer (bad status line or header, CR/LF in a header, TLS failure, an
+/// oversized header or body) is the same on every attempt, so it fails at once.
+pub(crate) fn is_transient(err: &ureq::Error) -> bool {
+    matches!(
+        err,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::BodyStalled
+    )
+}
+
 /// Pages followed per collection unless `M365GUARD_MAX_PAGES` says otherwise. Graph pages
 /// hold up to 999 objects (users: 999, Exchange: 1000), so 20,000 pages cover tenants of
 /// several million objects even at the default page size of 100.
@@ -244,10 +270,17 @@ pub(crate) fn send_with_retry(
     let mut last = String::new();
     let mut refreshed = false;
     let mut attempt = 0;
+    let mut waited = Duration::ZERO;
+    let budget = max_retry_time();
+    let malformed = |e: &ureq::Error| ApiError::BadResponse {
+        endpoint: endpoint.split('?').next().unwrap_or_default().to_owned(),
+        message: format!("malformed answer, not retried: {e}"),
+    };
     while attempt <= MAX_RETRIES {
         let token = tokens.token(scope)?;
         let entered = gate.limits.enter(gate.resource, gate.mailbox, gate.paced);
         let wait = match send(&token) {
+            Err(e) if !is_transient(&e) => return Err(malformed(&e)),
             Err(e) => {
                 last = format!("connection error: {e}");
                 backoff(attempt + 1)
@@ -296,6 +329,7 @@ pub(crate) fn send_with_retry(
                     .limit(512 << 20)
                     .read_to_string()
                 {
+                    Err(e) if !is_transient(&e) => return Err(malformed(&e)),
                     Err(e) => {
                         last = format!("connection error reading the body: {e}");
                         backoff(attempt + 1)
@@ -329,6 +363,18 @@ pub(crate) fn send_with_retry(
         };
         drop(entered);
         attempt += 1;
+        if waited + wait > budget {
+            return Err(ApiError::RetriesExhausted {
+                endpoint: endpoint.to_owned(),
+                attempts: attempt,
+                last: format!(
+                    "{last}; waiting {} s more would exceed the {} s retry budget per request",
+                    wait.as_secs(),
+                    budget.as_secs()
+                ),
+            });
+        }
+        waited += wait;
         if attempt <= MAX_RETRIES {
             tracing::debug!(
                 endpoint = endpoint.split('?').next().unwrap_or_default(),

@@ -257,3 +257,20 @@ fn snapshot_above_the_size_limit_is_refused_before_reading() {
     let (code, stderr) = scan_snapshot(&example, &[], Duration::from_secs(60)).unwrap();
     assert!(code == 0 || code == 1, "{code}: {stderr}");
 }
+
+// ---- item 12: malformed answers are permanent ------------------------------------------
+
+#[test]
+fn malformed_header_is_a_permanent_error_not_minutes_of_retries() {
+    let server = hostile::spawn(Mode::MalformedHeader).unwrap();
+    let (tokens, _) = provider(&server.base_url);
+    let started = Instant::now();
+    let err = tokens.token(GRAPH_SCOPE).unwrap_err().to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}: {err}",
+        started.elapsed()
+    );
+    assert_eq!(server.requests().len(), 1, "retried: {err}");
+    assert!(!err.contains(SECRET), "{err}");
+}

@@ -603,8 +603,15 @@ impl TokenProvider {
                 (_, None) => {}
             }
             let sent = self.agent.post(&endpoint).send_form(form);
+            let malformed = |e: &ureq::Error| AuthError::BadResponse {
+                scope: scope.to_owned(),
+                endpoint: endpoint.clone(),
+                message: format!("malformed answer, not retried: {e}"),
+            };
             let mut resp = match sent {
                 Ok(r) => r,
+                // A malformed answer is the same on every attempt: fail at once.
+                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;
@@ -620,8 +627,9 @@ impl TokenProvider {
                     status,
                 });
             }
-            let body = match resp.body_mut().read_to_string() {
+            let body = match resp.body_mut().with_config().limit(1 << 20).read_to_string() {
                 Ok(b) => b,
+                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;

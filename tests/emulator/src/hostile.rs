@@ -35,6 +35,9 @@ pub enum Mode {
     Capture,
     /// Like [`Mode::Capture`], but its tokens carry this `tid` claim (`None`: no `tid`).
     Tenant(Option<String>),
+    /// Every answer (token requests included) carries a malformed header (a name with a
+    /// space and a bare CR), which no client can parse.
+    MalformedHeader,
 }
 
 /// One request as the hostile server saw it.
@@ -110,6 +113,7 @@ fn page(next: Option<&str>) -> Response {
 fn answer(shared: &Shared, req: &Request) -> Response {
     let is_token = req.path.ends_with("/oauth2/v2.0/token");
     match &shared.mode {
+        Mode::MalformedHeader => token(Some(TENANT)).header("X Bad\rHeader", "1"),
         Mode::TokenRedirectTo(location) => Response::new(302).header("Location", location),
         Mode::Tenant(tid) if is_token => token(tid.as_deref()),
         _ if is_token => token(Some(TENANT)),
