@@ -274,3 +274,40 @@ fn malformed_header_is_a_permanent_error_not_minutes_of_retries() {
     assert_eq!(server.requests().len(), 1, "retried: {err}");
     assert!(!err.contains(SECRET), "{err}");
 }
+
+/// Item 12: the body memory of all answers being received at once is capped (here at
+/// 64 KiB, so a 1 MiB page is refused instead of read).
+#[test]
+fn answers_beyond_the_in_flight_memory_budget_are_refused() {
+    let server = hostile::spawn(Mode::BigPage(1 << 20)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        .args(["collect", "-o"])
+        .arg(&out)
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env("AZURE_TENANT_ID", hostile::TENANT)
+        .env("AZURE_CLIENT_ID", "11111111-2222-4333-8444-555555555555")
+        .env("AZURE_CLIENT_SECRET", SECRET)
+        .env("M365GUARD_AUTHORITY_HOST", &server.base_url)
+        .env("M365GUARD_GRAPH_URL", &server.base_url)
+        .env("M365GUARD_EXCHANGE_URL", &server.base_url)
+        .env("M365GUARD_MAX_BODY_MEMORY", "65536")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let users = &snapshot["sources"]["users"];
+    assert_eq!(users["status"], "error", "{users}");
+    assert!(
+        users["reason"]
+            .as_str()
+            .unwrap()
+            .contains("M365GUARD_MAX_BODY_MEMORY"),
+        "{users}"
+    );
+}

@@ -627,7 +627,12 @@ impl TokenProvider {
                     status,
                 });
             }
-            let body = match resp.body_mut().with_config().limit(1 << 20).read_to_string() {
+            let body = match resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_string()
+            {
                 Ok(b) => b,
                 Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {

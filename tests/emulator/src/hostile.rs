@@ -35,6 +35,8 @@ pub enum Mode {
     Capture,
     /// Like [`Mode::Capture`], but its tokens carry this `tid` claim (`None`: no `tid`).
     Tenant(Option<String>),
+    /// A token; every other answer a one-page collection padded to this many bytes.
+    BigPage(usize),
     /// Every answer (token requests included) carries a malformed header (a name with a
     /// space and a bare CR), which no client can parse.
     MalformedHeader,
@@ -127,6 +129,10 @@ fn answer(shared: &Shared, req: &Request) -> Response {
             page(Some(&link))
         }
         Mode::Capture | Mode::Tenant(_) => json(200, r#"{"value":[]}"#.into()),
+        Mode::BigPage(size) => json(
+            200,
+            format!(r#"{{"value":[],"padding":"{}"}}"#, "x".repeat(*size)),
+        ),
     }
 }
 
