@@ -311,3 +311,21 @@ fn answers_beyond_the_in_flight_memory_budget_are_refused() {
         "{users}"
     );
 }
+
+/// Item 12: `Retry-After: 100` on every answer cannot hold a request for minutes: the total
+/// wait per request is bounded (here 2 s via M365GUARD_MAX_RETRY_SECONDS).
+#[test]
+fn retries_of_one_request_are_bounded_in_total_time() {
+    std::env::set_var("M365GUARD_MAX_RETRY_SECONDS", "2");
+    let server = hostile::spawn(Mode::Throttle(100)).unwrap();
+    let (tokens, agent) = provider(&server.base_url);
+    let started = Instant::now();
+    let result = GraphClient::new(&tokens, agent).get("/v1.0/organization");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "held for {:?}",
+        started.elapsed()
+    );
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("retry budget"), "{err}");
+}

@@ -35,6 +35,8 @@ pub enum Mode {
     Capture,
     /// Like [`Mode::Capture`], but its tokens carry this `tid` claim (`None`: no `tid`).
     Tenant(Option<String>),
+    /// A token; every other answer 429 with this `Retry-After` (seconds).
+    Throttle(u32),
     /// A token; every other answer a one-page collection padded to this many bytes.
     BigPage(usize),
     /// Every answer (token requests included) carries a malformed header (a name with a
@@ -129,6 +131,11 @@ fn answer(shared: &Shared, req: &Request) -> Response {
             page(Some(&link))
         }
         Mode::Capture | Mode::Tenant(_) => json(200, r#"{"value":[]}"#.into()),
+        Mode::Throttle(secs) => json(
+            429,
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#.into(),
+        )
+        .header("Retry-After", &secs.to_string()),
         Mode::BigPage(size) => json(
             200,
             format!(r#"{{"value":[],"padding":"{}"}}"#, "x".repeat(*size)),
