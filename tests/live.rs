@@ -335,10 +335,12 @@ fn throttling_with_retry_after_recovers_to_the_same_snapshot() {
     let emu = start();
     let clean = collect(&emu, &secret(&emu), &[]).snapshot();
     emu.set_faults(Faults {
-        rate_429: 0.25,
+        // Rates low enough that one request throttled on all of its 6 attempts (0.1^6 per
+        // request) does not happen by chance, high enough that many requests are throttled.
+        rate_429: 0.1,
         retry_after: Some("0.05".into()),
         // Inside $batch too: only the throttled items are resent.
-        batch_item_429_rate: 0.3,
+        batch_item_429_rate: 0.1,
         burst_503: 2,
         ..Faults::default()
     });
