@@ -306,7 +306,9 @@ mod tests {
             let path = match probe {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
-                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) => None,
+                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
+                    None
+                }
             };
             match (source.stage, path) {
                 (Stage::Graph, Some(path)) => {
