@@ -163,7 +163,7 @@ fn clean() -> Snapshot {
                 id: "Default".into(),
                 is_default: true,
                 enabled: true,
-                auto_forwarding_mode: "Automatic".into(),
+                auto_forwarding_mode: "Off".into(),
                 action_when_threshold_reached: None,
                 recipient_limit_external_per_hour: None,
             }],
