@@ -340,7 +340,10 @@ fn scanning_the_compromised_example_finds_every_back_door() {
             &["Default".into(), "EU office".into()],
         ),
         // The Sync rule forwards to the "AP Archive" mail contact (an EX: reference live).
-        ("inbox_rule_external_forwarding", &[lena_rule("4727603405627269190")]),
+        (
+            "inbox_rule_external_forwarding",
+            &[lena_rule("4727603405627269190")],
+        ),
         ("legacy_auth_not_blocked", &[TENANT_ID.into()]),
         ("too_many_global_admins", &[]),
         ("too_few_global_admins", &[]),

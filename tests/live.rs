@@ -854,7 +854,11 @@ fn scan_tenant_flags_a_mail_contact_forwarding_target_and_an_automatic_policy() 
         &std::fs::read_to_string(out.join("snapshot.json")).unwrap(),
     )
     .unwrap();
-    let info = snap.mailboxes.iter().find(|m| m.id == INFO_MAILBOX).unwrap();
+    let info = snap
+        .mailboxes
+        .iter()
+        .find(|m| m.id == INFO_MAILBOX)
+        .unwrap();
     // What Exchange showed (a name), and where the mail goes.
     assert_eq!(info.forwarding_address.as_deref(), Some("AP Archive"));
     assert_eq!(
@@ -894,8 +898,14 @@ fn scan_tenant_flags_a_mail_contact_forwarding_target_and_an_automatic_policy() 
         .unwrap();
     assert_eq!(eu["severity"], "low", "{eu}");
     let message = eu["message"].as_str().unwrap();
-    assert!(message.contains("relies on the service default"), "{message}");
-    assert!(message.contains("remote domains allow it too (Default (*)"), "{message}");
+    assert!(
+        message.contains("relies on the service default"),
+        "{message}"
+    );
+    assert!(
+        message.contains("remote domains allow it too (Default (*)"),
+        "{message}"
+    );
 }
 
 /// A `ForwardingAddress` naming a recipient that no longer exists (or that the app may not
@@ -915,7 +925,11 @@ fn an_unresolvable_forwarding_address_makes_the_mailboxes_source_incomplete() {
         "{reason}"
     );
     // The mailboxes themselves are kept.
-    let info = snap.mailboxes.iter().find(|m| m.id == INFO_MAILBOX).unwrap();
+    let info = snap
+        .mailboxes
+        .iter()
+        .find(|m| m.id == INFO_MAILBOX)
+        .unwrap();
     assert_eq!(info.forwarding_address.as_deref(), Some("AP Archive"));
     assert_eq!(info.forwarding_address_smtp, None);
 

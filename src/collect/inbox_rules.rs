@@ -92,8 +92,14 @@ fn resolve_recipients(
             for entry in list.iter_mut().filter(|e| e.starts_with("ex:")) {
                 match resolve(entry) {
                     Ok(Some(to)) => *entry = to,
-                    Ok(None) => unresolved.push(format!("{} rule '{}' → {entry}: no such recipient", rule.mailbox_upn, rule.name)),
-                    Err(e) => unresolved.push(format!("{} rule '{}' → {entry}: {e}", rule.mailbox_upn, rule.name)),
+                    Ok(None) => unresolved.push(format!(
+                        "{} rule '{}' → {entry}: no such recipient",
+                        rule.mailbox_upn, rule.name
+                    )),
+                    Err(e) => unresolved.push(format!(
+                        "{} rule '{}' → {entry}: {e}",
+                        rule.mailbox_upn, rule.name
+                    )),
                 }
             }
         }
@@ -171,12 +177,26 @@ fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<In
 }
 
 fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {
-    fetch_one(exo, mbx).map_err(|e| e.to_string())
+    fetch_unresolved(exo, mbx).map_err(|e| e.to_string())
 }
 
-/// Every inbox rule of one mailbox, hidden ones included and marked (also used by fix
-/// mode to re-read a rule before changing it).
+/// Every inbox rule of one mailbox, hidden ones included and marked, `EX:` recipients
+/// resolved by asking Exchange (fix mode re-reads a rule with it before changing it, and
+/// compares the recipients with what the collection saw).
 pub(crate) fn fetch_one(
+    exo: &ExchangeClient<'_>,
+    mbx: &Mailbox,
+) -> Result<Vec<InboxRule>, crate::graph::ApiError> {
+    let mut rules = fetch_unresolved(exo, mbx)?;
+    let mut resolver = Resolver::new(exo, &[], &[]);
+    // An unresolved reference stays `ex:…`: the comparison then reports it as changed.
+    resolve_recipients(&mut rules, |dn| resolver.legacy_dn(dn));
+    Ok(rules)
+}
+
+/// [`fetch_one`] without resolving `EX:` recipients (the collector resolves them for all
+/// mailboxes at once, from what it collected).
+fn fetch_unresolved(
     exo: &ExchangeClient<'_>,
     mbx: &Mailbox,
 ) -> Result<Vec<InboxRule>, crate::graph::ApiError> {
@@ -360,12 +380,22 @@ mod tests {
             })
         });
         let a = &rules[0].actions;
-        assert_eq!(a.forward_to, ["ap.archive@securemail-box.example", "m@evil.example"]);
+        assert_eq!(
+            a.forward_to,
+            ["ap.archive@securemail-box.example", "m@evil.example"]
+        );
         assert_eq!(a.forward_as_attachment_to, ["dana@contoso.com"]);
         // Never dropped: the unresolved reference stays, and is reported.
         assert_eq!(a.redirect_to, ["ex:/o=x/cn=deleted"]);
-        assert_eq!(unresolved, ["lena@contoso.com rule 'Sync' → ex:/o=x/cn=deleted: no such recipient"]);
-        assert_eq!(asked.len(), 3, "SMTP addresses are not looked up: {asked:?}");
+        assert_eq!(
+            unresolved,
+            ["lena@contoso.com rule 'Sync' → ex:/o=x/cn=deleted: no such recipient"]
+        );
+        assert_eq!(
+            asked.len(),
+            3,
+            "SMTP addresses are not looked up: {asked:?}"
+        );
     }
 
     #[test]

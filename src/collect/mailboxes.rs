@@ -33,7 +33,13 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         let mut resolver = Resolver::new(&ctx.exchange, &[], &ctx.snapshot.recipients);
         for m in &items {
             if let Some(smtp) = s(m, "PrimarySmtpAddress") {
-                for key in ["Name", "Alias", "DisplayName", "Identity", "PrimarySmtpAddress"] {
+                for key in [
+                    "Name",
+                    "Alias",
+                    "DisplayName",
+                    "Identity",
+                    "PrimarySmtpAddress",
+                ] {
                     if let Some(n) = s(m, key) {
                         resolver.add_name(&n, &smtp);
                     }

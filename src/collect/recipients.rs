@@ -217,7 +217,10 @@ mod tests {
             Some("ap.archive@securemail-box.example")
         );
         assert_eq!(c.delivers_to(), Some("ap.archive@securemail-box.example"));
-        assert!(c.legacy_exchange_dn.unwrap().starts_with("/o=exchangelabs/"));
+        assert!(c
+            .legacy_exchange_dn
+            .unwrap()
+            .starts_with("/o=exchangelabs/"));
     }
 
     #[test]
@@ -235,7 +238,9 @@ mod tests {
 
     #[test]
     fn delivery_address_prefers_the_external_address() {
-        let m = obj(json!({"PrimarySmtpAddress": "u@contoso.com", "ExternalEmailAddress": "smtp:U@Home.example"}));
+        let m = obj(
+            json!({"PrimarySmtpAddress": "u@contoso.com", "ExternalEmailAddress": "smtp:U@Home.example"}),
+        );
         assert_eq!(delivery_address(&m).as_deref(), Some("u@home.example"));
         let m = obj(json!({"PrimarySmtpAddress": "u@contoso.com", "ExternalEmailAddress": null}));
         assert_eq!(delivery_address(&m).as_deref(), Some("u@contoso.com"));

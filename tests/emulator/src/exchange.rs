@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 use crate::http::{Request, Response};
 use crate::respond::{exo_error, exo_json, Ctx};
 use crate::server::{lock, Caller, ExoCursor, Service, Shared, WriteOp};
-use crate::state::{dotnet_date, role_ids, InboxRule, MailRecipient, Mailbox, Recipient, TenantState};
+use crate::state::{
+    dotnet_date, role_ids, InboxRule, MailRecipient, Mailbox, Recipient, TenantState,
+};
 
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
@@ -874,7 +876,11 @@ fn render_rule(
         (!v.is_empty()).then(|| v.iter().map(display_recipient).collect::<Vec<_>>())
     };
     let targets = |v: &[Recipient]| {
-        (!v.is_empty()).then(|| v.iter().map(|r| action_recipient(st, r)).collect::<Vec<_>>())
+        (!v.is_empty()).then(|| {
+            v.iter()
+                .map(|r| action_recipient(st, r))
+                .collect::<Vec<_>>()
+        })
     };
     let words = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
     let mut o = Obj::default();
@@ -884,7 +890,10 @@ fn render_rule(
     o.put("RuleIdentity", json!(r.rule_identity));
     o.put("Description", json!(describe(r, folder.as_deref())));
     o.strs("ForwardTo", targets(&r.forward_to));
-    o.strs("ForwardAsAttachmentTo", targets(&r.forward_as_attachment_to));
+    o.strs(
+        "ForwardAsAttachmentTo",
+        targets(&r.forward_as_attachment_to),
+    );
     o.strs("RedirectTo", targets(&r.redirect_to));
     o.put("DeleteMessage", json!(r.delete));
     o.put("SoftDeleteMessage", json!(r.permanent_delete));
@@ -1133,7 +1142,10 @@ fn render_recipient(r: &MailRecipient) -> Obj {
     o.put("PrimarySmtpAddress", json!(r.primary_smtp_address));
     o.put(
         "ExternalEmailAddress",
-        json!(r.external_email_address.as_ref().map(|a| format!("SMTP:{a}"))),
+        json!(r
+            .external_email_address
+            .as_ref()
+            .map(|a| format!("SMTP:{a}"))),
     );
     o.put("LegacyExchangeDN", json!(r.legacy_exchange_dn));
     o.put("ExternalDirectoryObjectId", json!(r.id));
@@ -1154,7 +1166,16 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     let identity = call.param_str("Identity");
     let anr = call.param_str("Anr");
     if identity.is_some() && anr.is_some() {
-        return Err(exo_error(400, "BadRequest", "Invalid Operation", "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException", "Parameter set cannot be resolved using the specified named parameters. Identity, Anr", Some(""), false, call.ctx));
+        return Err(exo_error(
+            400,
+            "BadRequest",
+            "Invalid Operation",
+            "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException",
+            "Parameter set cannot be resolved using the specified named parameters. Identity, Anr",
+            Some(""),
+            false,
+            call.ctx,
+        ));
     }
     let wanted: Option<Vec<String>> = match call.param("RecipientTypeDetails") {
         None | Some(Value::Null) => None,
@@ -1169,7 +1190,10 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     };
     let mut types: Vec<&str> = Vec::new();
     for t in wanted.iter().flatten() {
-        match ALL_RECIPIENT_TYPES.iter().find(|r| r.eq_ignore_ascii_case(t)) {
+        match ALL_RECIPIENT_TYPES
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(t))
+        {
             Some(r) => types.push(r),
             None => {
                 return Err(call.invalid_enum(
@@ -1211,7 +1235,9 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     for m in &st.mailboxes {
         let dn = m.legacy_exchange_dn();
         if type_ok(&m.recipient_type_details)
-            && identity.as_deref().is_none_or(|i| m.matches_identity(i) || dn.eq_ignore_ascii_case(i))
+            && identity
+                .as_deref()
+                .is_none_or(|i| m.matches_identity(i) || dn.eq_ignore_ascii_case(i))
             && filter_ok([
                 ("LegacyExchangeDN", &dn),
                 ("PrimarySmtpAddress", &m.primary_smtp_address),
@@ -1244,7 +1270,18 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
         match out.len() {
             0 => return Err(call.not_found(&id)),
             1 => {}
-            _ => return Err(exo_error(400, "BadRequest", "Invalid Operation", "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException", &format!("The operation couldn't be performed because '{id}' matches multiple entries."), None, false, call.ctx)),
+            _ => return Err(exo_error(
+                400,
+                "BadRequest",
+                "Invalid Operation",
+                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                &format!(
+                    "The operation couldn't be performed because '{id}' matches multiple entries."
+                ),
+                None,
+                false,
+                call.ctx,
+            )),
         }
     }
     Ok(out)
@@ -1252,7 +1289,11 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
 
 /// `Prop -eq 'value'` (value quoted with ', a doubled '' inside) → (Prop, value).
 fn parse_eq_filter(f: &str) -> Option<(String, String)> {
-    let f = f.trim().trim_start_matches('{').trim_end_matches('}').trim();
+    let f = f
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim();
     let (prop, rest) = f.split_once(char::is_whitespace)?;
     let rest = rest.trim_start();
     let value = rest
@@ -1263,7 +1304,12 @@ fn parse_eq_filter(f: &str) -> Option<(String, String)> {
     if inner.replace("''", "").contains('\'') {
         return None;
     }
-    let known = ["LegacyExchangeDN", "PrimarySmtpAddress", "ExternalEmailAddress", "Name"];
+    let known = [
+        "LegacyExchangeDN",
+        "PrimarySmtpAddress",
+        "ExternalEmailAddress",
+        "Name",
+    ];
     let prop = known.iter().find(|k| k.eq_ignore_ascii_case(prop))?;
     Some(((*prop).to_owned(), inner.replace("''", "'")))
 }
