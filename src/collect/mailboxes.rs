@@ -10,6 +10,8 @@
 
 use serde_json::{json, Map, Value};
 
+// `strip_smtp` lives with the recipient resolution (which mailboxes use, not the reverse).
+pub use super::recipients::strip_smtp;
 use super::recipients::Resolver;
 use super::{b, s, Ctx};
 use crate::snapshot::model::{Mailbox, SourceId, SourceState};
@@ -91,15 +93,6 @@ fn label(m: &Mailbox) -> &str {
         &m.id
     } else {
         &m.user_principal_name
-    }
-}
-
-/// `smtp:x@y` / `SMTP:x@y` → `x@y`.
-pub fn strip_smtp(addr: &str) -> String {
-    let a = addr.trim();
-    match a.get(..5) {
-        Some(p) if p.eq_ignore_ascii_case("smtp:") => a[5..].to_owned(),
-        _ => a.to_owned(),
     }
 }
 

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::mailboxes::strip_smtp;
 use super::{s, Ctx};
 use crate::exchange::ExchangeClient;
 use crate::graph::ApiError;
@@ -50,6 +49,15 @@ pub fn collect(ctx: &mut Ctx<'_>) {
             ctx.snapshot.recipients.len() as u64
         });
     ctx.record(SourceId::Recipients, outcome);
+}
+
+/// `smtp:x@y` / `SMTP:x@y` → `x@y`.
+pub fn strip_smtp(addr: &str) -> String {
+    let a = addr.trim();
+    match a.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("smtp:") => a[5..].to_owned(),
+        _ => a.to_owned(),
+    }
 }
 
 pub(crate) fn map(r: &Map<String, Value>) -> Option<MailRecipient> {
