@@ -1270,18 +1270,20 @@ fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
         match out.len() {
             0 => return Err(call.not_found(&id)),
             1 => {}
-            _ => return Err(exo_error(
-                400,
-                "BadRequest",
-                "Invalid Operation",
-                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
-                &format!(
+            _ => {
+                return Err(exo_error(
+                    400,
+                    "BadRequest",
+                    "Invalid Operation",
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                    &format!(
                     "The operation couldn't be performed because '{id}' matches multiple entries."
                 ),
-                None,
-                false,
-                call.ctx,
-            )),
+                    None,
+                    false,
+                    call.ctx,
+                ))
+            }
         }
     }
     Ok(out)
