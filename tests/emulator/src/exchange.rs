@@ -628,7 +628,9 @@ fn render_mailbox(st: &TenantState, m: &Mailbox) -> Obj {
             .as_ref()
             .map(|f| st.recipient_name(f).unwrap_or_else(|| f.clone()))),
     );
-    o.put("LegacyExchangeDN", json!(m.legacy_exchange_dn()));
+    // No LegacyExchangeDN: the contract fixture's Get-Mailbox shape has none, so the
+    // collector must be able to resolve mailbox `EX:` references without it
+    // (Get-Recipient -Filter "LegacyExchangeDN -eq '…'").
     o.put(
         "ForwardingSmtpAddress",
         json!(m
