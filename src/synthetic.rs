@@ -369,6 +369,8 @@ impl Generator {
         );
         sources.insert(SourceId::RiskyUsers, ok(risky_users.len()));
         sources.insert(SourceId::RemoteDomains, ok(1));
+        // No mail contacts, mail users or groups: forwarding names mailboxes only.
+        sources.insert(SourceId::Recipients, ok(0));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -555,6 +557,7 @@ impl Generator {
             forwarding_address: None,
             forwarding_address_smtp: None,
             deliver_to_mailbox_and_forward: false,
+            legacy_exchange_dn: None,
         };
         let r = self.rng.unit();
         if r < 0.01 {

@@ -54,6 +54,7 @@ fn mailbox(id: &str, name: &str) -> Mailbox {
         forwarding_address: None,
         forwarding_address_smtp: None,
         deliver_to_mailbox_and_forward: false,
+        legacy_exchange_dn: None,
     }
 }
 
@@ -161,7 +162,7 @@ fn clean() -> Snapshot {
                 id: "Default".into(),
                 is_default: true,
                 enabled: true,
-                auto_forwarding_mode: "Automatic".into(),
+                auto_forwarding_mode: "Off".into(),
                 action_when_threshold_reached: None,
                 recipient_limit_external_per_hour: None,
             }],

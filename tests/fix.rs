@@ -313,6 +313,8 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         out.both()
     );
     let fixable = set(&[
+        // Lena's Sync rule forwarding to the "AP Archive" mail contact (issue 10).
+        "inbox_rule_external_forwarding",
         "inbox_rule_hides_mail",
         "mailbox_external_forwarding",
         "mfa_not_enforced",
@@ -491,7 +493,11 @@ fn respond_secures_the_account_in_playbook_order() {
         .filter(|(_, w)| is_cmdlet(w, "Disable-InboxRule"))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(rules.len(), 2, "both hiding rules are disabled: {log:#?}");
+    assert_eq!(
+        rules.len(),
+        3,
+        "both hiding rules and the forwarding rule are disabled: {log:#?}"
+    );
     let unblock = position(&log, "Remove-BlockedSenderAddress", |w| {
         is_cmdlet(w, "Remove-BlockedSenderAddress")
     });
@@ -550,7 +556,7 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 8, "{lines:#?}");
+    assert_eq!(lines.len(), 9, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -561,13 +567,13 @@ fn respond_secures_the_account_in_playbook_order() {
         .filter(|p| file_name(p).ends_with("-disable_inbox_rule-before.json"))
         .map(|p| read_json(p))
         .collect();
-    assert_eq!(rule_evidence.len(), 2, "{files:?}");
+    // The two hiding rules (".", "..") and the Sync rule forwarding to a mail contact.
+    assert_eq!(rule_evidence.len(), 3, "{files:?}");
     for ev in &rule_evidence {
         assert_eq!(ev["before"]["enabled"], true, "{ev}");
-        assert!(
-            ev["definition"]["name"].as_str().unwrap().starts_with('.'),
-            "{ev}"
-        );
+        let name = ev["definition"]["name"].as_str().unwrap();
+        assert!(name.starts_with('.') || name == "Sync", "{ev}");
+        assert!(!name.is_empty(), "{ev}");
         assert_ne!(
             ev["definition"]["conditions"],
             serde_json::json!({}),
@@ -681,6 +687,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
             "clear_mailbox_forwarding",
             "disable_inbox_rule",
             "disable_inbox_rule",
+            "disable_inbox_rule",
             "unblock_sender",
         ]
     );
@@ -689,7 +696,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 8);
+    assert_eq!(env.audit().len(), 9);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
@@ -1556,7 +1563,8 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
         .iter()
         .filter(|a| a["kind"] == "delete_inbox_rule")
         .collect();
-    assert_eq!(deletes.len(), 2);
+    // Lena's two hiding rules and her Sync rule forwarding to a mail contact.
+    assert_eq!(deletes.len(), 3);
     let out = env.apply("plan.json", &[]);
     assert_eq!(out.code, 0, "{}", out.both());
     let dir = env
@@ -1585,6 +1593,13 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
                 assert!(conditions.contains("invoice"), "{ev}");
                 assert_eq!(def["actions"]["delete"], true, "{ev}");
             }
+            "Sync" => {
+                assert!(conditions.contains("remittance"), "{ev}");
+                assert_eq!(
+                    def["actions"]["forward_to"][0], "ap.archive@securemail-box.example",
+                    "{ev}"
+                );
+            }
             other => panic!("unexpected rule {other}"),
         }
     }
@@ -1599,7 +1614,7 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
             .iter()
             .filter(|w| is_cmdlet(w, "Remove-InboxRule"))
             .count(),
-        2
+        3
     );
 }
 
@@ -1768,13 +1783,20 @@ fn external_forwarding_rule_is_disabled_and_the_rule_passes() {
             .find(|r| r.name == "Copy to personal mailbox (old)")
             .unwrap();
         r.enabled = true;
+        // Lena's Sync rule (forwarding to a mail contact) is another story: off here.
+        let lena = st.find_mailbox_mut(LENA).unwrap();
+        lena.rules
+            .iter_mut()
+            .find(|r| r.name == "Sync")
+            .unwrap()
+            .enabled = false;
     }
     let (_, failed, _) = scan_failed_rules(&env, "before");
     assert!(
         failed.contains("inbox_rule_external_forwarding"),
         "{failed:?}"
     );
-    let plan = env.plan(&["--rule", "inbox_rule_external_forwarding"]);
+    let plan = env.plan(&["--rule", "inbox_rule_external_forwarding", "--user", li]);
     assert_eq!(kinds_of(&plan), ["disable_inbox_rule"], "{plan}");
     assert_eq!(actions(&plan)[0]["target"]["user_principal_name"], li);
     let out = env.apply("plan.json", &[]);
@@ -2004,6 +2026,8 @@ fn graph_collected_rule_is_disabled_through_graph() {
         "snap.json",
         "--rule",
         "inbox_rule_external_forwarding",
+        "--user",
+        li,
         "-o",
         "plan.json",
     ]);
@@ -2168,7 +2192,7 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    assert_eq!(actions(&plan).len(), 8, "{plan}");
+    assert_eq!(actions(&plan).len(), 9, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));

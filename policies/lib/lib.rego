@@ -349,3 +349,36 @@ legacy_auth_block_policies_not_enforced contains p.display_name if {
 	"exchangeActiveSync" in object.get(p, "client_app_types", [])
 	"other" in p.client_app_types
 }
+
+# --------------------------------------------------------------------------------------
+# Recipients (mail contacts, mail users, groups)
+#
+# Forwarding can name a recipient object instead of an address; the collector resolves
+# it to where the mail goes (a contact's external address). These helpers name the
+# object in findings: "through mail contact "AP Archive"".
+
+# Lower-case delivery address -> descriptions of the recipient objects delivering there.
+recipients_by_address[addr] contains sprintf("%s \"%s\"", [_recipient_kind(r), r.name]) if {
+	some r in object.get(input, "recipients", [])
+	addr := lower(_delivers_to(r))
+}
+
+_delivers_to(r) := r.external_email_address if is_string(object.get(r, "external_email_address", null))
+
+_delivers_to(r) := r.primary_smtp_address if {
+	not is_string(object.get(r, "external_email_address", null))
+	is_string(object.get(r, "primary_smtp_address", null))
+}
+
+_recipient_kinds := {
+	"MailContact": "mail contact",
+	"MailUser": "mail user",
+	"GuestMailUser": "guest mail user",
+}
+
+_recipient_kind(r) := _recipient_kinds[r.recipient_type_details]
+
+_recipient_kind(r) := "group" if not _recipient_kinds[r.recipient_type_details]
+
+# The recipient objects (sorted descriptions) through which mail to these addresses goes.
+recipients_via(addresses) := sort({d | some a in addresses; some d in recipients_by_address[lower(a)]})

@@ -25,6 +25,7 @@ mod mfa_registration;
 pub(crate) mod organization;
 mod outbound_spam;
 mod per_user_mfa;
+mod recipients;
 mod remote_domains;
 mod restricted_senders;
 mod risky_users;
@@ -185,6 +186,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::OutboundSpamPolicies => outbound_spam::collect,
         SourceId::RestrictedSenders => restricted_senders::collect,
         SourceId::RemoteDomains => remote_domains::collect,
+        SourceId::Recipients => recipients::collect,
     }
 }
 

@@ -183,6 +183,8 @@ pub(super) enum Probe {
     InboxRules,
     /// One Exchange cmdlet without parameters.
     Cmdlet(&'static str),
+    /// One Exchange list cmdlet with `-ResultSize 1` (the list itself may be long).
+    FirstOf(&'static str),
 }
 
 /// The probe of every source. An exhaustive match: a new [`SourceId`] does not compile
@@ -212,6 +214,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
+        SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
     }
 }
 
@@ -277,6 +280,11 @@ fn probe(
             }
         }
         Probe::Cmdlet(cmdlet) => exchange.invoke(cmdlet, json!({})).map(drop),
+        Probe::FirstOf(cmdlet) => match exchange.invoke(cmdlet, json!({"ResultSize": 1})) {
+            // "More results are available": we asked for one, so the cmdlet ran.
+            Err(ApiError::ExchangeTruncated { .. }) => Ok(()),
+            other => other.map(drop),
+        },
     }
 }
 
@@ -298,7 +306,9 @@ mod tests {
             let path = match probe {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
-                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) => None,
+                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
+                    None
+                }
             };
             match (source.stage, path) {
                 (Stage::Graph, Some(path)) => {

@@ -245,7 +245,8 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.close(1, '}', false);
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);
-    w.array(1, "remote_domains", &snapshot.remote_domains, true);
+    w.array(1, "remote_domains", &snapshot.remote_domains, false);
+    w.array(1, "recipients", &snapshot.recipients, true);
     w.out.push_str("}\n");
     w.out
 }

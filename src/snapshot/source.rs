@@ -49,10 +49,11 @@ pub enum ResourceKind {
     ConditionalAccessPolicy,
     RiskyUser,
     RemoteDomain,
+    Recipient,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 12] = [
+    pub const ALL: [ResourceKind; 13] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -65,6 +66,7 @@ impl ResourceKind {
         ResourceKind::ConditionalAccessPolicy,
         ResourceKind::RiskyUser,
         ResourceKind::RemoteDomain,
+        ResourceKind::Recipient,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +83,7 @@ impl ResourceKind {
             ResourceKind::ConditionalAccessPolicy => "conditional_access_policy",
             ResourceKind::RiskyUser => "risky_user",
             ResourceKind::RemoteDomain => "remote_domain",
+            ResourceKind::Recipient => "recipient",
         }
     }
 
@@ -206,7 +209,8 @@ resources!(
     RestrictedSender,
     CaPolicy,
     RiskyUser,
-    RemoteDomain
+    RemoteDomain,
+    MailRecipient
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -321,6 +325,13 @@ static REMOTE_DOMAINS: Array<RemoteDomain> = Array {
     get_mut: |s| &mut s.remote_domains,
 };
 
+static RECIPIENTS: Array<MailRecipient> = Array {
+    kind: ResourceKind::Recipient,
+    path: "recipients",
+    get: |s| &s.recipients,
+    get_mut: |s| &mut s.recipients,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -339,7 +350,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 15] = [
+pub static SOURCES: [SourceDef; 16] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -458,6 +469,17 @@ pub static SOURCES: [SourceDef; 15] = [
         ),
         licence: Some("Entra ID P2"),
         resources: &[&RISKY_USERS],
+        sections: &[],
+        enriches: &[],
+    },
+    // Before mailboxes and inbox rules: their collectors resolve forwarding targets that
+    // name a contact, mail user or group through it.
+    SourceDef {
+        id: SourceId::Recipients,
+        stage: Stage::Exchange,
+        needs: exchange("Get-Recipient (mail contacts, mail users, groups)"),
+        licence: None,
+        resources: &[&RECIPIENTS],
         sections: &[],
         enriches: &[],
     },
