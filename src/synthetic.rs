@@ -407,6 +407,8 @@ impl Generator {
                 is_internal: false,
                 when_changed: None,
             }],
+            // Mail contacts and mail users: none in a synthetic tenant.
+            recipients: Vec::new(),
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot
