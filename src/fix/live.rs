@@ -10,8 +10,6 @@ use crate::exchange::ExchangeClient;
 use crate::graph::{ApiError, GraphClient};
 use crate::snapshot::model::{InboxRule, Mailbox, RuleSource};
 
-use super::actions::is_not_found;
-
 /// Role template id of Global Administrator (the "last GA" guard).
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
@@ -196,5 +194,20 @@ fn graph_rule(user_id: &str, upn: &str, rule: &Map<String, Value>) -> InboxRule 
             ..Default::default()
         },
         conditions: Default::default(),
+    }
+}
+
+/// Exchange says "couldn't be found" / "not found" for a missing object.
+pub fn is_not_found(err: &ApiError) -> bool {
+    match err {
+        ApiError::Status { status, .. } => *status == 404,
+        ApiError::Exchange {
+            status, message, ..
+        } => {
+            *status == 404
+                || message.contains("couldn't be found")
+                || message.contains("could not be found")
+        }
+        _ => false,
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! Passwords exist only in memory and in the 0600 file of [`password`].
 
+pub mod action_kind;
 pub mod actions;
 pub mod apply;
 pub mod audit;

@@ -26,7 +26,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::actions::ActionKind;
+use super::action_kind::ActionKind;
 
 pub const PLAN_VERSION: u32 = 1;
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);

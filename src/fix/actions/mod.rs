@@ -3,8 +3,6 @@
 //! vocabulary as the plan's precondition), when that state counts as done, the write, and
 //! whether and how it can be undone.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::live::Live;
@@ -26,63 +24,13 @@ mod reset_password;
 mod revoke_sessions;
 mod unblock_sender;
 
+pub use super::action_kind::ActionKind;
+pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 
-/// An action's kind: the rule catalogue's fix actions plus `unblock_sign_in` (respond
-/// `--restore-access`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    // Declaration order is the playbook order (Microsoft's compromised-account guidance):
-    // contain the account, evict the attacker, close the back doors, then restore.
-    BlockSignIn,
-    RevokeSessions,
-    ResetPassword,
-    EnforceMfa,
-    ClearMailboxForwarding,
-    DisableInboxRule,
-    DeleteInboxRule,
-    RemoveRoleAssignment,
-    UnblockSender,
-    DisableOutboundAutoForwarding,
-    UnblockSignIn,
-}
-
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
-        ActionKind::BlockSignIn,
-        ActionKind::RevokeSessions,
-        ActionKind::ResetPassword,
-        ActionKind::EnforceMfa,
-        ActionKind::ClearMailboxForwarding,
-        ActionKind::DisableInboxRule,
-        ActionKind::DeleteInboxRule,
-        ActionKind::RemoveRoleAssignment,
-        ActionKind::UnblockSender,
-        ActionKind::DisableOutboundAutoForwarding,
-        ActionKind::UnblockSignIn,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::BlockSignIn => "block_sign_in",
-            ActionKind::RevokeSessions => "revoke_sessions",
-            ActionKind::ResetPassword => "reset_password",
-            ActionKind::EnforceMfa => "enforce_mfa",
-            ActionKind::ClearMailboxForwarding => "clear_mailbox_forwarding",
-            ActionKind::DisableInboxRule => "disable_inbox_rule",
-            ActionKind::DeleteInboxRule => "delete_inbox_rule",
-            ActionKind::RemoveRoleAssignment => "remove_role_assignment",
-            ActionKind::UnblockSender => "unblock_sender",
-            ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
-            ActionKind::UnblockSignIn => "unblock_sign_in",
-        }
-    }
-
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
     pub fn is_bounded(self) -> bool {
         matches!(
@@ -320,21 +268,6 @@ pub fn changed_fields(precondition: &State, live: &State) -> Vec<String> {
 /// Build a [`State`] from `(key, value)` pairs.
 pub fn state<const N: usize>(pairs: [(&str, Value); N]) -> State {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-/// Exchange says "couldn't be found" / "not found" for a missing object.
-pub(crate) fn is_not_found(err: &ApiError) -> bool {
-    match err {
-        ApiError::Status { status, .. } => *status == 404,
-        ApiError::Exchange {
-            status, message, ..
-        } => {
-            *status == 404
-                || message.contains("couldn't be found")
-                || message.contains("could not be found")
-        }
-        _ => false,
-    }
 }
 
 /// Exchange's 403 without a body means "the app has no Exchange role"; for writes the
