@@ -84,12 +84,20 @@ pub fn completed(
             ))
         }
     };
+    /// The fields of an audit line this reads; a line written by another tool or
+    /// version that lacks them is skipped.
+    #[derive(serde::Deserialize)]
+    struct Line {
+        plan_id: Option<String>,
+        action_id: Option<String>,
+        outcome: Option<String>,
+    }
     Ok(text
         .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|v| v["plan_id"] == plan_id)
-        .filter(|v| matches!(v["outcome"].as_str(), Some("applied" | "already_done")))
-        .filter_map(|v| v["action_id"].as_str().map(str::to_owned))
+        .filter_map(|line| serde_json::from_str::<Line>(line).ok())
+        .filter(|l| l.plan_id.as_deref() == Some(plan_id))
+        .filter(|l| matches!(l.outcome.as_deref(), Some("applied" | "already_done")))
+        .filter_map(|l| l.action_id)
         .collect())
 }
 

@@ -171,11 +171,12 @@ pub fn max_actions(actions: &[PlannedAction], limit: usize) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::source::ResourceKind;
     use serde_json::json;
 
     fn user_target(id: &str, upn: &str) -> Target {
         Target {
-            kind: "user".into(),
+            kind: ResourceKind::User,
             id: id.into(),
             name: upn.into(),
             user_id: Some(id.into()),
@@ -198,14 +199,14 @@ mod tests {
         assert!(break_glass(&["someone@contoso.com".to_owned()], &t).is_none());
         // URL-encoded, any kind, any field.
         let mut t = Target::new(
-            "restricted_sender",
+            ResourceKind::RestrictedSender,
             "BreakGlass01%40Contoso.onmicrosoft.com",
             "x",
         );
         assert!(break_glass(&list, &t).is_some());
         t.id = "breakglass01%2540contoso.onmicrosoft.com".into();
         assert!(break_glass(&list, &t).is_some());
-        let mut t = Target::new("inbox_rule", "id-1/rule-7", "r");
+        let mut t = Target::new(ResourceKind::InboxRule, "id-1/rule-7", "r");
         assert!(break_glass(&["ID-1".to_owned()], &t).is_some());
         t.id = "other/rule".into();
         t.exchange_identity = Some("breakglass01@contoso.onmicrosoft.com\\rule".into());
@@ -223,7 +224,7 @@ mod tests {
     #[test]
     fn last_global_admin_is_kept() {
         let mut t = user_target("a1", "x");
-        t.kind = "role_assignment".into();
+        t.kind = ResourceKind::RoleAssignment;
         t.role_definition_id = Some(GLOBAL_ADMINISTRATOR.into());
         let ga = |id: &str| {
             json!({"id": id, "roleDefinitionId": GLOBAL_ADMINISTRATOR})

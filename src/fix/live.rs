@@ -2,6 +2,7 @@
 //! target's current state or `None` when it no longer exists; apply never trusts the plan's
 //! copy of the state.
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::TokenProvider;
@@ -12,6 +13,115 @@ use crate::snapshot::model::{InboxRule, Mailbox, RuleSource};
 
 /// Role template id of Global Administrator (the "last GA" guard).
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+/// Reads an API object into its typed view. A property of an unexpected type makes the
+/// whole view empty (every field `None`), which apply treats as "not in the target state":
+/// it then writes and verifies by reading back, never trusts a guess.
+fn typed<T: serde::de::DeserializeOwned + Default>(object: &Map<String, Value>) -> T {
+    serde_json::from_value(Value::Object(object.clone())).unwrap_or_default()
+}
+
+/// A Graph `user`, the properties fix mode reads
+/// (<https://learn.microsoft.com/graph/api/resources/user>); any may be absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphUser {
+    pub id: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub account_enabled: Option<bool>,
+    pub sign_in_sessions_valid_from_date_time: Option<String>,
+    pub last_password_change_date_time: Option<String>,
+}
+
+/// A Graph `unifiedRoleAssignment`
+/// (<https://learn.microsoft.com/graph/api/resources/unifiedroleassignment>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphRoleAssignment {
+    pub id: Option<String>,
+    pub role_definition_id: Option<String>,
+    pub principal_id: Option<String>,
+}
+
+/// A Graph `conditionalAccessPolicy`, the parts that say whether it requires MFA for
+/// everyone (<https://learn.microsoft.com/graph/api/resources/conditionalaccesspolicy>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaPolicy {
+    pub display_name: Option<String>,
+    pub state: Option<String>,
+    pub conditions: Option<GraphCaConditions>,
+    pub grant_controls: Option<GraphGrantControls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaConditions {
+    pub users: Option<GraphCaIncludes>,
+    pub applications: Option<GraphCaIncludes>,
+}
+
+/// `includeUsers` / `includeApplications` (one struct serves both condition sets).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaIncludes {
+    pub include_users: Option<Vec<String>>,
+    pub include_applications: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphGrantControls {
+    pub built_in_controls: Option<Vec<String>>,
+    pub authentication_strength: Option<Value>,
+}
+
+/// `Get-HostedOutboundSpamFilterPolicy` output, the properties fix mode reads
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-hostedoutboundspamfilterpolicy>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ExoOutboundPolicy {
+    pub identity: Option<String>,
+    pub name: Option<String>,
+    pub auto_forwarding_mode: Option<String>,
+}
+
+/// A Graph `messageRule`, the parts fix mode compares
+/// (<https://learn.microsoft.com/graph/api/resources/messagerule>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GraphMessageRule {
+    id: Option<String>,
+    display_name: Option<String>,
+    is_enabled: Option<bool>,
+    sequence: Option<i64>,
+    has_error: Option<bool>,
+    actions: Option<GraphMessageRuleActions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GraphMessageRuleActions {
+    forward_to: Option<Vec<GraphRecipient>>,
+    redirect_to: Option<Vec<GraphRecipient>>,
+    forward_as_attachment_to: Option<Vec<GraphRecipient>>,
+    delete: Option<bool>,
+    permanent_delete: Option<bool>,
+    mark_as_read: Option<bool>,
+    stop_processing_rules: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GraphRecipient {
+    email_address: Option<GraphEmailAddress>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GraphEmailAddress {
+    address: Option<String>,
+}
 
 pub struct Live<'a> {
     pub graph: GraphClient<'a>,
@@ -43,11 +153,19 @@ impl<'a> Live<'a> {
         }
     }
 
+    /// The typed view of [`Live::user`].
+    pub fn graph_user(&self, id: &str) -> Result<Option<GraphUser>, ApiError> {
+        Ok(self.user(id)?.as_ref().map(typed))
+    }
+
     /// Per-user (legacy) MFA state from the beta `authentication/requirements`.
     pub fn per_user_mfa(&self, user_id: &str) -> Result<Option<String>, ApiError> {
         let path = format!("/beta/users/{user_id}/authentication/requirements");
         match self.graph.get(&path) {
-            Ok(v) => Ok(v["perUserMfaState"].as_str().map(str::to_owned)),
+            Ok(v) => Ok(v
+                .get("perUserMfaState")
+                .and_then(Value::as_str)
+                .map(str::to_owned)),
             Err(err) if is_not_found(&err) => Ok(None),
             Err(err) => Err(err),
         }
@@ -134,6 +252,28 @@ impl<'a> Live<'a> {
         }))
     }
 
+    /// One active role assignment by id, typed.
+    pub fn role_assignment(&self, id: &str) -> Result<Option<GraphRoleAssignment>, ApiError> {
+        Ok(self
+            .role_assignments()?
+            .iter()
+            .map(typed::<GraphRoleAssignment>)
+            .find(|a| a.id.as_deref() == Some(id)))
+    }
+
+    /// Conditional access policies, typed.
+    pub fn graph_ca_policies(&self) -> Result<Vec<GraphCaPolicy>, ApiError> {
+        Ok(self.ca_policies()?.iter().map(typed).collect())
+    }
+
+    /// An outbound spam filter policy by identity/name, typed.
+    pub fn exo_outbound_policy(
+        &self,
+        identity: &str,
+    ) -> Result<Option<ExoOutboundPolicy>, ApiError> {
+        Ok(self.outbound_policy(identity)?.as_ref().map(typed))
+    }
+
     /// Conditional access policies (raw Graph objects).
     pub fn ca_policies(&self) -> Result<Vec<Map<String, Value>>, ApiError> {
         self.graph
@@ -144,23 +284,17 @@ impl<'a> Live<'a> {
 /// The parts of a Graph messageRule fix mode compares (the snapshot's Graph rules use the
 /// same vocabulary).
 fn graph_rule(user_id: &str, upn: &str, rule: &Map<String, Value>) -> InboxRule {
-    let addresses = |key: &str| -> Vec<String> {
-        rule["actions"][key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r["emailAddress"]["address"].as_str())
-                    .map(str::to_lowercase)
-                    .collect()
-            })
+    let rule: GraphMessageRule = typed(rule);
+    let actions = rule.actions.unwrap_or_default();
+    let addresses = |recipients: Option<Vec<GraphRecipient>>| -> Vec<String> {
+        recipients
             .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| r.email_address?.address)
+            .map(|a| a.to_lowercase())
+            .collect()
     };
-    let flag = |key: &str| rule["actions"][key].as_bool().unwrap_or(false);
-    let id = rule
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = rule.id.unwrap_or_default();
     InboxRule {
         id: format!("{user_id}/{id}"),
         mailbox_id: user_id.to_owned(),
@@ -168,29 +302,19 @@ fn graph_rule(user_id: &str, upn: &str, rule: &Map<String, Value>) -> InboxRule 
         rule_id: id,
         exchange_identity: None,
         source: RuleSource::Graph,
-        name: rule
-            .get("displayName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        enabled: rule
-            .get("isEnabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        priority: rule.get("sequence").and_then(Value::as_i64).unwrap_or(0),
+        name: rule.display_name.unwrap_or_default(),
+        enabled: rule.is_enabled.unwrap_or(true),
+        priority: rule.sequence.unwrap_or(0),
         hidden: false,
-        in_error: rule
-            .get("hasError")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        in_error: rule.has_error.unwrap_or(false),
         actions: crate::snapshot::model::RuleActions {
-            forward_to: addresses("forwardTo"),
-            redirect_to: addresses("redirectTo"),
-            forward_as_attachment_to: addresses("forwardAsAttachmentTo"),
-            delete: flag("delete"),
-            permanent_delete: flag("permanentDelete"),
-            mark_as_read: flag("markAsRead"),
-            stop_processing_rules: flag("stopProcessingRules"),
+            forward_to: addresses(actions.forward_to),
+            redirect_to: addresses(actions.redirect_to),
+            forward_as_attachment_to: addresses(actions.forward_as_attachment_to),
+            delete: actions.delete.unwrap_or(false),
+            permanent_delete: actions.permanent_delete.unwrap_or(false),
+            mark_as_read: actions.mark_as_read.unwrap_or(false),
+            stop_processing_rules: actions.stop_processing_rules.unwrap_or(false),
             ..Default::default()
         },
         conditions: Default::default(),
@@ -209,5 +333,46 @@ pub fn is_not_found(err: &ApiError) -> bool {
                 || message.contains("could not be found")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Issue 9: revoke_sessions indexed `u["signInSessionsValidFromDateTime"]` on the raw
+    /// map and panicked ("no entry found for key") when Graph omitted it, aborting apply.
+    #[test]
+    fn a_user_without_optional_properties_is_data_not_a_panic() {
+        let user: GraphUser = typed(&object(json!({"id": "u1"})));
+        assert_eq!(user.id.as_deref(), Some("u1"));
+        assert_eq!(user.sign_in_sessions_valid_from_date_time, None);
+        assert_eq!(user.account_enabled, None);
+        // A property of an unexpected type: an empty view, never a panic.
+        let odd: GraphUser = typed(&object(json!({"id": 7, "accountEnabled": "yes"})));
+        assert_eq!(odd.id, None);
+    }
+
+    #[test]
+    fn graph_message_rule_without_actions_maps_to_an_empty_rule() {
+        let rule = graph_rule("u1", "a@contoso.com", &object(json!({"id": "r1"})));
+        assert_eq!(rule.id, "u1/r1");
+        assert!(rule.enabled);
+        assert!(rule.actions.forward_to.is_empty());
+        let forward = graph_rule(
+            "u1",
+            "a@contoso.com",
+            &object(json!({"id": "r2", "actions": {"forwardTo": [
+                {"emailAddress": {"address": "X@Evil.example"}}, {"emailAddress": null}, {}
+            ]}})),
+        );
+        assert_eq!(forward.actions.forward_to, ["x@evil.example"]);
     }
 }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::action_kind::ActionKind;
+use crate::snapshot::source::ResourceKind;
 
 pub const PLAN_VERSION: u32 = 1;
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
@@ -102,9 +103,9 @@ pub struct PlannedAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// `user`, `mailbox`, `inbox_rule`, `role_assignment`, `restricted_sender`,
-    /// `outbound_spam_policy` or `tenant`.
-    pub kind: String,
+    /// The kind of object, named as findings name it (`user`, `mailbox`, `inbox_rule`,
+    /// `role_assignment`, `restricted_sender`, `outbound_spam_policy`, `tenant`, …).
+    pub kind: ResourceKind,
     pub id: String,
     /// Human-readable: UPN, rule name, role + holder, policy name.
     pub name: String,
@@ -135,9 +136,9 @@ pub struct Target {
 
 impl Target {
     /// A target with only kind, id and name set.
-    pub fn new(kind: &str, id: &str, name: &str) -> Target {
+    pub fn new(kind: ResourceKind, id: &str, name: &str) -> Target {
         Target {
-            kind: kind.to_owned(),
+            kind,
             id: id.to_owned(),
             name: name.to_owned(),
             user_id: None,
@@ -156,7 +157,7 @@ impl Target {
 #[serde(deny_unknown_fields)]
 pub struct FindingRef {
     pub rule_id: String,
-    pub resource_kind: String,
+    pub resource_kind: ResourceKind,
     pub resource_id: String,
     pub resource_name: String,
     /// The finding's stable fingerprint: verification looks for it in the re-scan.
@@ -401,12 +402,12 @@ fn check_text(what: &str, value: &str) -> Result<(), String> {
 
 /// Every identifier of a target has the syntax of what it claims to be.
 fn check_target(t: &Target) -> Result<(), String> {
-    check_text("target kind", &t.kind)?;
+    // The kind is an enum: serde already refused anything else.
     check_text("target id", &t.id)?;
     check_text("target name", &t.name)?;
     // Users and mailboxes are acted on by object id (a UPN or `%40` form would reach the
     // account without naming its id).
-    if t.kind == "user" || t.kind == "mailbox" {
+    if matches!(t.kind, ResourceKind::User | ResourceKind::Mailbox) {
         check_guid("target id", &t.id)?;
     }
     if let Some(id) = &t.user_id {

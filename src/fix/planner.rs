@@ -47,10 +47,10 @@ struct Draft {
     after: Vec<DraftKey>,
 }
 
-type DraftKey = (ActionKind, String, String);
+type DraftKey = (ActionKind, ResourceKind, String);
 
 fn key(kind: ActionKind, target: &Target) -> DraftKey {
-    (kind, target.kind.clone(), target.id.to_lowercase())
+    (kind, target.kind, target.id.to_lowercase())
 }
 
 /// Collects actions, merging duplicates, and turns them into an ordered plan.
@@ -162,7 +162,7 @@ pub fn user_target(id: &str, upn: &str) -> Target {
     Target {
         user_id: Some(id.to_owned()),
         user_principal_name: Some(upn.to_owned()),
-        ..Target::new("user", id, upn)
+        ..Target::new(ResourceKind::User, id, upn)
     }
 }
 
@@ -179,7 +179,7 @@ pub fn inbox_rule_target(rule: &InboxRule) -> Target {
             RuleSource::Graph => None,
         },
         rule_id: Some(rule.rule_id.clone()),
-        ..Target::new("inbox_rule", &rule.id, &rule.name)
+        ..Target::new(ResourceKind::InboxRule, &rule.id, &rule.name)
     }
 }
 
@@ -219,7 +219,7 @@ pub fn secure_account(
 fn finding_ref(f: &Finding) -> FindingRef {
     FindingRef {
         rule_id: f.rule_id.clone(),
-        resource_kind: f.resource.kind.as_str().to_owned(),
+        resource_kind: f.resource.kind,
         resource_id: f.resource.id.clone(),
         resource_name: f.resource.name.clone(),
         fingerprint: f.fingerprint.clone(),
@@ -416,7 +416,7 @@ fn plan_finding(
                 .unwrap_or_else(|| snapshot.tenant.id.clone());
             let target = Target {
                 exclude_user_ids: exclude,
-                ..Target::new("tenant", &snapshot.tenant.id, &name)
+                ..Target::new(ResourceKind::Tenant, &snapshot.tenant.id, &name)
             };
             let pre = state([("m365guard_policy_state", Value::Null)]);
             builder.add(
@@ -458,7 +458,7 @@ fn plan_finding(
                 .find(|m| m.id == finding.resource.id)
                 .ok_or_else(|| missing("mailbox"))?;
             let target = Target {
-                kind: "mailbox".into(),
+                kind: ResourceKind::Mailbox,
                 ..user_target(&mailbox.id, &mailbox.user_principal_name)
             };
             let pre = super::actions::clear_mailbox_forwarding_state(mailbox);
@@ -507,7 +507,11 @@ fn plan_finding(
                 user_principal_name: user.map(|(_, upn)| upn),
                 role_definition_id: Some(assignment.role_definition_id.clone()),
                 role_name,
-                ..Target::new("role_assignment", &assignment.id, &finding.resource.name)
+                ..Target::new(
+                    ResourceKind::RoleAssignment,
+                    &assignment.id,
+                    &finding.resource.name,
+                )
             };
             let pre = state([
                 ("role_definition_id", json!(assignment.role_definition_id)),
@@ -541,7 +545,7 @@ fn plan_finding(
             let target = Target {
                 user_id: Some(id.clone()),
                 user_principal_name: Some(upn.clone()),
-                ..Target::new("restricted_sender", &sender.id, &sender.id)
+                ..Target::new(ResourceKind::RestrictedSender, &sender.id, &sender.id)
             };
             let pre = state([("restricted", json!(true))]);
             builder.add(kind, target, pre, &reason, fixes, after);
@@ -553,7 +557,7 @@ fn plan_finding(
                 .iter()
                 .find(|p| p.id == finding.resource.id)
                 .ok_or_else(|| missing("outbound spam policy"))?;
-            let target = Target::new("outbound_spam_policy", &policy.id, &policy.id);
+            let target = Target::new(ResourceKind::OutboundSpamPolicy, &policy.id, &policy.id);
             let pre = state([("auto_forwarding_mode", json!(policy.auto_forwarding_mode))]);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }

@@ -29,6 +29,7 @@ use crate::graph::ApiError;
 use crate::policy::pack::Pack;
 use crate::scan;
 use crate::snapshot::model::{PerUserMfaState, RestrictedSender, Snapshot, SourceId, SourceState};
+use crate::snapshot::source::ResourceKind;
 
 /// The rules evaluated on the one-user snapshot (the rest need the whole tenant).
 pub const RULES: [&str; 3] = [
@@ -219,7 +220,7 @@ fn refs(scan: &ScanResult, rule_ids: &[&str], resource_id: &str) -> Vec<FindingR
         .filter(|f| f.resource.id == resource_id)
         .map(|f| FindingRef {
             rule_id: f.rule_id.clone(),
-            resource_kind: f.resource.kind.as_str().to_owned(),
+            resource_kind: f.resource.kind,
             resource_id: f.resource.id.clone(),
             resource_name: f.resource.name.clone(),
             fingerprint: f.fingerprint.clone(),
@@ -282,7 +283,7 @@ pub fn playbook(
             b.add(
                 ActionKind::ClearMailboxForwarding,
                 Target {
-                    kind: "mailbox".into(),
+                    kind: ResourceKind::Mailbox,
                     ..user_target(&mailbox.id, &mailbox.user_principal_name)
                 },
                 actions::clear_mailbox_forwarding_state(mailbox),
@@ -349,7 +350,7 @@ pub fn playbook(
                     role_definition_id: Some(assignment.role_definition_id.clone()),
                     role_name: role_name.clone(),
                     ..Target::new(
-                        "role_assignment",
+                        ResourceKind::RoleAssignment,
                         &assignment.id,
                         &format!("{} ({upn})", role_name.unwrap_or_default()),
                     )
@@ -370,7 +371,7 @@ pub fn playbook(
             Target {
                 user_id: Some(id.to_owned()),
                 user_principal_name: Some(upn.to_owned()),
-                ..Target::new("restricted_sender", &sender.id, &sender.id)
+                ..Target::new(ResourceKind::RestrictedSender, &sender.id, &sender.id)
             },
             state([("restricted", json!(true))]),
             &step(

@@ -15,10 +15,10 @@ pub struct BlockSignIn {
 
 impl Handler for BlockSignIn {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
-        Ok(live.user(&target.id)?.map(|u| {
+        Ok(live.graph_user(&target.id)?.map(|u| {
             state([
-                ("user_principal_name", u["userPrincipalName"].clone()),
-                ("account_enabled", u["accountEnabled"].clone()),
+                ("user_principal_name", json!(u.user_principal_name)),
+                ("account_enabled", json!(u.account_enabled)),
             ])
         }))
     }

@@ -39,9 +39,10 @@ impl Handler for ClearMailboxForwarding {
 
     fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {
         state.is_some_and(|s| {
-            s["forwarding_smtp_address"].is_null()
-                && s["forwarding_address"].is_null()
-                && s["deliver_to_mailbox_and_forward"] == Value::Bool(false)
+            let null = |key: &str| s.get(key).is_none_or(Value::is_null);
+            null("forwarding_smtp_address")
+                && null("forwarding_address")
+                && s.get("deliver_to_mailbox_and_forward") == Some(&Value::Bool(false))
         })
     }
 

@@ -16,8 +16,8 @@ pub struct DisableOutboundAutoForwarding;
 impl Handler for DisableOutboundAutoForwarding {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         Ok(live
-            .outbound_policy(&target.id)?
-            .map(|p| state([("auto_forwarding_mode", p["AutoForwardingMode"].clone())])))
+            .exo_outbound_policy(&target.id)?
+            .map(|p| state([("auto_forwarding_mode", json!(p.auto_forwarding_mode))])))
     }
 
     fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {

@@ -6,14 +6,15 @@
 //!   excluding the break-glass accounts, for the admin to review and switch on. A
 //!   report-only policy enforces nothing, so the rule keeps failing until it is switched on.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{state, Handler, State, WriteReceipt};
-use crate::fix::live::Live;
+use crate::fix::live::{GraphCaPolicy, Live};
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
 use crate::graph::ApiError;
 use crate::permission::{least, CA_WRITE, PER_USER_MFA_WRITE, POLICY_READ};
+use crate::snapshot::source::ResourceKind;
 
 /// Display name of the policy m365guard creates; how apply recognises it on a re-run.
 pub const CA_POLICY_NAME: &str = "m365guard: require MFA for all users";
@@ -21,33 +22,36 @@ pub const CA_POLICY_NAME: &str = "m365guard: require MFA for all users";
 pub struct EnforceMfa;
 
 fn tenant_wide(target: &Target) -> bool {
-    target.kind == "tenant"
+    target.kind == ResourceKind::Tenant
 }
 
 /// An enabled policy requiring MFA for all users and all apps.
-fn requires_mfa_for_all(p: &Map<String, Value>) -> bool {
-    let has = |v: &Value, item: &str| {
-        v.as_array()
-            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(item)))
-    };
-    p["state"] == "enabled"
-        && has(&p["conditions"]["users"]["includeUsers"], "All")
-        && has(
-            &p["conditions"]["applications"]["includeApplications"],
-            "All",
-        )
-        && (has(&p["grantControls"]["builtInControls"], "mfa")
-            || !p["grantControls"]["authenticationStrength"].is_null())
+fn requires_mfa_for_all(p: &GraphCaPolicy) -> bool {
+    let has =
+        |list: Option<&Vec<String>>, item: &str| list.is_some_and(|l| l.iter().any(|x| x == item));
+    let conditions = p.conditions.as_ref();
+    let users = conditions.and_then(|c| c.users.as_ref());
+    let apps = conditions.and_then(|c| c.applications.as_ref());
+    let grant = p.grant_controls.as_ref();
+    p.state.as_deref() == Some("enabled")
+        && has(users.and_then(|u| u.include_users.as_ref()), "All")
+        && has(apps.and_then(|a| a.include_applications.as_ref()), "All")
+        && (has(grant.and_then(|g| g.built_in_controls.as_ref()), "mfa")
+            || grant.is_some_and(|g| {
+                g.authentication_strength
+                    .as_ref()
+                    .is_some_and(|s| !s.is_null())
+            }))
 }
 
 impl Handler for EnforceMfa {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         if tenant_wide(target) {
-            let policies = live.ca_policies()?;
+            let policies = live.graph_ca_policies()?;
             let ours = policies
                 .iter()
-                .find(|p| p["displayName"] == CA_POLICY_NAME)
-                .map(|p| p["state"].clone())
+                .find(|p| p.display_name.as_deref() == Some(CA_POLICY_NAME))
+                .map(|p| json!(p.state))
                 .unwrap_or(Value::Null);
             return Ok(Some(state([
                 (
@@ -95,7 +99,7 @@ impl Handler for EnforceMfa {
             let created: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
             return Ok(WriteReceipt {
                 request_id: Some(reply.request_id),
-                created_id: created["id"].as_str().map(str::to_owned),
+                created_id: created.get("id").and_then(Value::as_str).map(str::to_owned),
             });
         }
         let reply = live.graph.write(

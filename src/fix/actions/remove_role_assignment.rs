@@ -13,16 +13,12 @@ pub struct RemoveRoleAssignment;
 
 impl Handler for RemoveRoleAssignment {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
-        Ok(live
-            .role_assignments()?
-            .into_iter()
-            .find(|a| a["id"] == target.id.as_str())
-            .map(|a| {
-                state([
-                    ("role_definition_id", a["roleDefinitionId"].clone()),
-                    ("principal_id", a["principalId"].clone()),
-                ])
-            }))
+        Ok(live.role_assignment(&target.id)?.map(|a| {
+            state([
+                ("role_definition_id", json!(a.role_definition_id)),
+                ("principal_id", json!(a.principal_id)),
+            ])
+        }))
     }
 
     fn is_done(&self, _target: &Target, state: Option<&State>) -> bool {

@@ -16,12 +16,12 @@ pub struct ResetPassword;
 
 impl Handler for ResetPassword {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
-        Ok(live.user(&target.id)?.map(|u| {
+        Ok(live.graph_user(&target.id)?.map(|u| {
             state([
-                ("user_principal_name", u["userPrincipalName"].clone()),
+                ("user_principal_name", json!(u.user_principal_name)),
                 (
                     "last_password_change",
-                    u["lastPasswordChangeDateTime"].clone(),
+                    json!(u.last_password_change_date_time),
                 ),
             ])
         }))

@@ -14,12 +14,12 @@ pub struct RevokeSessions;
 
 impl Handler for RevokeSessions {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
-        Ok(live.user(&target.id)?.map(|u| {
+        Ok(live.graph_user(&target.id)?.map(|u| {
             state([
-                ("user_principal_name", u["userPrincipalName"].clone()),
+                ("user_principal_name", json!(u.user_principal_name)),
                 (
                     "sign_in_sessions_valid_from",
-                    u["signInSessionsValidFromDateTime"].clone(),
+                    json!(u.sign_in_sessions_valid_from_date_time),
                 ),
             ])
         }))
