@@ -369,6 +369,14 @@ impl Generator {
         );
         sources.insert(SourceId::RiskyUsers, ok(risky_users.len()));
         sources.insert(SourceId::RemoteDomains, ok(1));
+        sources.insert(
+            SourceId::NamedLocations,
+            ok(conditional_access.named_locations.len()),
+        );
+        sources.insert(
+            SourceId::CaGroupMembers,
+            ok(conditional_access.groups.len()),
+        );
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -903,11 +911,13 @@ impl Generator {
             built_in_controls: vec!["mfa".to_owned()],
             grant_operator: Some("OR".to_owned()),
             authentication_strength: None,
+            ..CaPolicy::default()
         };
         // Enforced, as in most enterprise tenants of this size: MFA findings then come from
         // the exclusions and the users without a registered method, a realistic share.
         let mut mfa_all = policy(self.rng.guid(), "Require MFA for all users", "enabled");
-        mfa_all.exclude_groups = vec![self.rng.guid()];
+        let exempt_group = self.rng.guid();
+        mfa_all.exclude_groups = vec![exempt_group.clone()];
         let mut legacy = policy(self.rng.guid(), "Block legacy authentication", "enabled");
         legacy.client_app_types = vec!["exchangeActiveSync".to_owned(), "other".to_owned()];
         legacy.built_in_controls = vec!["block".to_owned()];
@@ -929,6 +939,16 @@ impl Generator {
         devices.built_in_controls = vec!["compliantDevice".to_owned()];
         ConditionalAccess {
             policies: vec![mfa_all, legacy, admins, devices],
+            // The exemption group exists and is empty (an exemption list kept for
+            // emergencies); no named locations.
+            named_locations: Vec::new(),
+            groups: vec![CaGroup {
+                id: exempt_group,
+                display_name: Some("CA-MFA-Exemptions".to_owned()),
+                member_ids: Vec::new(),
+                nested_group_ids: Vec::new(),
+                not_found: false,
+            }],
         }
     }
 }

@@ -49,10 +49,14 @@ pub enum ResourceKind {
     ConditionalAccessPolicy,
     RiskyUser,
     RemoteDomain,
+    /// A conditional access named location (`conditional_access.named_locations`).
+    NamedLocation,
+    /// A group a conditional access policy names (`conditional_access.groups`).
+    ConditionalAccessGroup,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 12] = [
+    pub const ALL: [ResourceKind; 14] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -65,6 +69,8 @@ impl ResourceKind {
         ResourceKind::ConditionalAccessPolicy,
         ResourceKind::RiskyUser,
         ResourceKind::RemoteDomain,
+        ResourceKind::NamedLocation,
+        ResourceKind::ConditionalAccessGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,8 @@ impl ResourceKind {
             ResourceKind::ConditionalAccessPolicy => "conditional_access_policy",
             ResourceKind::RiskyUser => "risky_user",
             ResourceKind::RemoteDomain => "remote_domain",
+            ResourceKind::NamedLocation => "named_location",
+            ResourceKind::ConditionalAccessGroup => "conditional_access_group",
         }
     }
 
@@ -206,7 +214,9 @@ resources!(
     RestrictedSender,
     CaPolicy,
     RiskyUser,
-    RemoteDomain
+    RemoteDomain,
+    NamedLocation,
+    CaGroup
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -321,6 +331,20 @@ static REMOTE_DOMAINS: Array<RemoteDomain> = Array {
     get_mut: |s| &mut s.remote_domains,
 };
 
+static NAMED_LOCATIONS: Array<NamedLocation> = Array {
+    kind: ResourceKind::NamedLocation,
+    path: "conditional_access.named_locations",
+    get: |s| &s.conditional_access.named_locations,
+    get_mut: |s| &mut s.conditional_access.named_locations,
+};
+
+static CA_GROUPS: Array<CaGroup> = Array {
+    kind: ResourceKind::ConditionalAccessGroup,
+    path: "conditional_access.groups",
+    get: |s| &s.conditional_access.groups,
+    get_mut: |s| &mut s.conditional_access.groups,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -339,7 +363,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 15] = [
+pub static SOURCES: [SourceDef; 17] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -415,6 +439,31 @@ pub static SOURCES: [SourceDef; 15] = [
         ),
         licence: Some("Entra ID P1"),
         resources: &[&CONDITIONAL_ACCESS_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::NamedLocations,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::NAMED_LOCATION_READ],
+            "GET /identity/conditionalAccess/namedLocations",
+        ),
+        licence: None,
+        resources: &[&NAMED_LOCATIONS],
+        sections: &[],
+        enriches: &[],
+    },
+    // After conditional_access: it reads the groups the collected policies name.
+    SourceDef {
+        id: SourceId::CaGroupMembers,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::GROUP_MEMBER_READ],
+            "GET /groups/{id} and /groups/{id}/transitiveMembers (groups named by CA policies)",
+        ),
+        licence: None,
+        resources: &[&CA_GROUPS],
         sections: &[],
         enriches: &[],
     },
