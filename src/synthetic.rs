@@ -258,6 +258,9 @@ struct Generator {
 }
 
 impl Generator {
+    // Every section is named today; `..Snapshot::default()` stays so the next new section
+    // needs no edit here (clippy sees the update as needless until then).
+    #[allow(clippy::needless_update)]
     fn snapshot(&mut self, options: &SyntheticOptions) -> Snapshot {
         let n = options.users;
         let mut users = Vec::with_capacity(n);

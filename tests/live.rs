@@ -843,15 +843,21 @@ fn scan_tenant_flags_nested_group_exclusion_and_trusted_location_gap() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("live");
-    let (code, live, stderr) =
-        scan_json(&["scan", "--tenant", &emu.tenant_id()], &out, &live_env(&emu));
+    let (code, live, stderr) = scan_json(
+        &["scan", "--tenant", &emu.tenant_id()],
+        &out,
+        &live_env(&emu),
+    );
     assert_eq!(code, 1, "{stderr}");
 
     let snap_path = out.join("snapshot.json");
     let snap =
         m365guard::snapshot::io::parse(&snap_path, &std::fs::read_to_string(&snap_path).unwrap())
             .unwrap();
-    assert_eq!(snap.sources[&SourceId::CaGroupMembers].status, SourceState::Ok);
+    assert_eq!(
+        snap.sources[&SourceId::CaGroupMembers].status,
+        SourceState::Ok
+    );
     let exempt = snap
         .conditional_access
         .groups
@@ -871,13 +877,16 @@ fn scan_tenant_flags_nested_group_exclusion_and_trusted_location_gap() {
 
     let lena_msg = finding_message(&live, "mfa_not_enforced", lena).expect("Lena is flagged");
     assert!(
-        lena_msg.contains("excluded from Require MFA outside the office through group SG-MFA-Exempt"),
+        lena_msg
+            .contains("excluded from Require MFA outside the office through group SG-MFA-Exempt"),
         "{lena_msg}"
     );
     let tom = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c02";
     let tom_msg = finding_message(&live, "mfa_not_enforced", tom).expect("Tom is flagged");
     assert!(
-        tom_msg.contains("Require MFA outside the office: not required from trusted location Office-HQ"),
+        tom_msg.contains(
+            "Require MFA outside the office: not required from trusted location Office-HQ"
+        ),
         "{tom_msg}"
     );
 }
@@ -894,10 +903,16 @@ fn group_members_without_groupmember_read_fail_the_source_not_the_scan() {
     let st = &snap.sources[&SourceId::CaGroupMembers];
     assert_eq!(st.status, SourceState::Error);
     assert!(
-        st.reason.as_deref().unwrap().contains("GroupMember.Read.All"),
+        st.reason
+            .as_deref()
+            .unwrap()
+            .contains("GroupMember.Read.All"),
         "{st:?}"
     );
-    assert_eq!(snap.sources[&SourceId::NamedLocations].status, SourceState::Ok);
+    assert_eq!(
+        snap.sources[&SourceId::NamedLocations].status,
+        SourceState::Ok
+    );
 }
 
 #[test]
@@ -918,7 +933,10 @@ fn a_deleted_group_named_by_a_policy_is_recorded_not_an_error() {
     }
     let run = collect(&emu, &secret(&emu), &[]);
     let snap = run.snapshot();
-    assert_eq!(snap.sources[&SourceId::CaGroupMembers].status, SourceState::Ok);
+    assert_eq!(
+        snap.sources[&SourceId::CaGroupMembers].status,
+        SourceState::Ok
+    );
     let g = snap
         .conditional_access
         .groups

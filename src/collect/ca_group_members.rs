@@ -22,7 +22,11 @@ use crate::snapshot::model::{CaGroup, SourceId, SourceState};
 
 pub fn collect(ctx: &mut Ctx<'_>) {
     // The groups come from the policies: without them there is nothing to resolve.
-    let ca = ctx.snapshot.sources.get(&SourceId::ConditionalAccess).cloned();
+    let ca = ctx
+        .snapshot
+        .sources
+        .get(&SourceId::ConditionalAccess)
+        .cloned();
     match ca {
         Some(st) if st.status == SourceState::Ok => {}
         Some(st) => {

@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn odd_items_are_kept_or_skipped_without_a_crash() {
-        let odd = map(&obj(json!({"id": "l3", "isTrusted": "yes", "ipRanges": "x"}))).unwrap();
+        let odd = map(&obj(
+            json!({"id": "l3", "isTrusted": "yes", "ipRanges": "x"}),
+        ))
+        .unwrap();
         assert_eq!((odd.kind.as_str(), odd.is_trusted), ("unknown", false));
         assert_eq!(odd.display_name, "l3");
         assert!(map(&obj(json!({"displayName": "no id"}))).is_none());

@@ -1628,7 +1628,9 @@ fn check_select(q: &Query, type_name: &str, ctx: &Ctx) -> Result<(), Response> {
     {
         Some(p) => Err(bad_request(
             "Request_BadRequest",
-            &format!("Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."),
+            &format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."
+            ),
             ctx,
         )),
         None => Ok(()),

@@ -1167,9 +1167,7 @@ fn array_of(v: Option<&Value>) -> Vec<Value> {
 /// differ as they do in Entra: a group's direct members are its transitive ones minus
 /// those reached through a nested group that has its own entry.
 fn ca_groups(snap: &Value, principals: &mut Vec<Principal>) {
-    let groups = array_of(snap
-        .get("conditional_access")
-        .and_then(|c| c.get("groups")));
+    let groups = array_of(snap.get("conditional_access").and_then(|c| c.get("groups")));
     let users_of = |id: &str| -> Vec<String> {
         groups
             .iter()
@@ -1273,11 +1271,18 @@ fn ca_conditions(p: &Value, graph: &mut Value) {
     conditions["userRiskLevels"] = json!(strs(p, "user_risk_levels"));
     conditions["signInRiskLevels"] = json!(strs(p, "sign_in_risk_levels"));
     if let Some(mode) = s(p, "device_filter_mode") {
-        conditions["devices"] = json!({"deviceFilter": {"mode": mode, "rule": s(p, "device_filter_rule")}});
+        conditions["devices"] =
+            json!({"deviceFilter": {"mode": mode, "rule": s(p, "device_filter_rule")}});
     }
     for (key, field) in [
-        ("includeGuestsOrExternalUsers", "include_guest_or_external_user_types"),
-        ("excludeGuestsOrExternalUsers", "exclude_guest_or_external_user_types"),
+        (
+            "includeGuestsOrExternalUsers",
+            "include_guest_or_external_user_types",
+        ),
+        (
+            "excludeGuestsOrExternalUsers",
+            "exclude_guest_or_external_user_types",
+        ),
     ] {
         let types = strs(p, field);
         if !types.is_empty() {

@@ -8,8 +8,8 @@ use m365guard_emulator::{spawn, EmulatorConfig};
 use serde_json::Value;
 
 fn contoso() -> m365guard_emulator::Emulator {
-    let cfg = EmulatorConfig::from_scenario_file(&manifest_dir().join("scenarios/contoso.toml"))
-        .unwrap();
+    let cfg =
+        EmulatorConfig::from_scenario_file(&manifest_dir().join("scenarios/contoso.toml")).unwrap();
     spawn(cfg).unwrap()
 }
 
@@ -31,21 +31,33 @@ fn members_are_direct_and_transitive_members_are_flat() {
     let emu = contoso();
     let t = token(&emu, GRAPH_SCOPE);
     let (direct, _) = collect_all(&emu, &t, &format!("/v1.0/groups/{EXEMPT}/members"));
-    assert_eq!(ids(&direct), [SCANNERS], "only the nested group is a direct member");
+    assert_eq!(
+        ids(&direct),
+        [SCANNERS],
+        "only the nested group is a direct member"
+    );
     let (users, _) = collect_all(
         &emu,
         &t,
         &format!("/v1.0/groups/{EXEMPT}/transitiveMembers/microsoft.graph.user?$select=id&$top=1"),
     );
     assert!(ids(&users).contains(&LENA.to_owned()), "{users:?}");
-    assert!(users.iter().all(|u| u["@odata.type"] == "#microsoft.graph.user"));
+    assert!(users
+        .iter()
+        .all(|u| u["@odata.type"] == "#microsoft.graph.user"));
     let (groups, _) = collect_all(
         &emu,
         &t,
-        &format!("/v1.0/groups/{EXEMPT}/transitiveMembers/microsoft.graph.group?$select=id,displayName"),
+        &format!(
+            "/v1.0/groups/{EXEMPT}/transitiveMembers/microsoft.graph.group?$select=id,displayName"
+        ),
     );
     assert_eq!(ids(&groups), [SCANNERS]);
-    let (all, _) = collect_all(&emu, &t, &format!("/v1.0/groups/{EXEMPT}/transitiveMembers"));
+    let (all, _) = collect_all(
+        &emu,
+        &t,
+        &format!("/v1.0/groups/{EXEMPT}/transitiveMembers"),
+    );
     assert_eq!(all.len(), users.len() + groups.len());
 }
 
@@ -73,7 +85,12 @@ fn refusals_match_the_service() {
     );
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["error"]["code"], "Request_ResourceNotFound");
-    let group = get(&emu, &t, &format!("/v1.0/groups/{EXEMPT}?$select=id,displayName")).json();
+    let group = get(
+        &emu,
+        &t,
+        &format!("/v1.0/groups/{EXEMPT}?$select=id,displayName"),
+    )
+    .json();
     assert_eq!(group["displayName"], "SG-MFA-Exempt");
 }
 
