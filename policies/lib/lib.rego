@@ -316,7 +316,11 @@ _list(p, key) := object.get(p, key, [])
 
 # Why a policy does not apply to every sign-in of the users it covers: each entry names
 # one narrowing condition ("not required from trusted location Office-HQ").
-ca_gaps(p) := object.get(_policy_gaps, p.id, set())
+# (A partial rule without any entry is undefined, not empty, in regorus: look the policy
+# up and fall back to the empty set.)
+ca_gaps(p) := _policy_gaps[p.id]
+
+ca_gaps(p) := set() if not _policy_gaps[p.id]
 
 _policy_gaps[p.id] contains sprintf("only required for the applications %s", [concat(", ", _list(p, "include_applications"))]) if {
 	some p in input.conditional_access.policies

@@ -23,10 +23,13 @@ deny contains finding if {
 		"details": {
 			"security_defaults_enabled": false,
 			"block_policies_not_enforced": inactive,
-			"block_policies_narrowed": legacy_auth_block_policies_narrowed,
+			"block_policies_narrowed": _narrowed,
 		},
 	}
 }
+
+# Always defined (a partial rule without entries is not an empty object in regorus).
+_narrowed := {name: gaps | some name, gaps in legacy_auth_block_policies_narrowed}
 
 _inactive_note(names) := "" if count(names) == 0
 
@@ -37,5 +40,5 @@ default _narrowed_note := ""
 # An enabled block policy with a location, platform, risk, device or application
 # condition: legacy sign-ins outside it still work; the gaps are named.
 _narrowed_note := sprintf(" everywhere (%s)", [concat("; ", [sprintf("%s: %s", [name, concat(", ", gaps)]) |
-	some name, gaps in legacy_auth_block_policies_narrowed
-])]) if count(legacy_auth_block_policies_narrowed) > 0
+	some name, gaps in _narrowed
+])]) if count(_narrowed) > 0

@@ -92,3 +92,13 @@ test_selected_applications_violation if {
 test_sign_in_risk_violation if {
 	count(deny) == 1 with input as json.patch(fixtures.base, [_set("sign_in_risk_levels", ["high"])])
 }
+
+test_only_a_disabled_block_policy_violation if {
+	# No enabled block policy at all, so nothing is narrowed: the finding is still built.
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/conditional_access/policies", "value": [object.union(fixtures.base.conditional_access.policies[1], {"state": "disabled"})]},
+	])
+	count(findings) == 1
+	some f in findings
+	f.details.block_policies_narrowed == {}
+}

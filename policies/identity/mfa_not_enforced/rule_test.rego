@@ -286,3 +286,10 @@ test_legacy_guests_keyword_excludes_external_members_violation if {
 	])
 	_ids(findings) == {fixtures.raj_id}
 }
+
+test_only_policy_without_any_gap_compliant if {
+	# A tenant whose only policy has no narrowing condition at all (so no policy has a
+	# gap): the policy still counts. Only breakglass01, excluded, is flagged.
+	findings := deny with input as json.patch(fixtures.base, [{"op": "replace", "path": "/conditional_access/policies", "value": [fixtures.base.conditional_access.policies[0]]}])
+	_ids(findings) == {fixtures.breakglass_id}
+}

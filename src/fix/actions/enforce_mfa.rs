@@ -24,20 +24,45 @@ fn tenant_wide(target: &Target) -> bool {
     target.kind == "tenant"
 }
 
-/// An enabled policy requiring MFA for all users and all apps.
+/// An enabled policy requiring MFA for all users and all apps, everywhere: as the rule
+/// `mfa_not_enforced` judges it, a location, platform, risk or device condition, an
+/// excluded app or an `OR` alternative to MFA means it does not (policies/lib/lib.rego).
 fn requires_mfa_for_all(p: &Map<String, Value>) -> bool {
-    let has = |v: &Value, item: &str| {
-        v.as_array()
+    let at = |path: &[&str]| -> Option<&Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(p.get(*first)?, |v, k| v.get(*k))
+    };
+    let has = |path: &[&str], item: &str| {
+        at(path)
+            .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(item)))
     };
-    p["state"] == "enabled"
-        && has(&p["conditions"]["users"]["includeUsers"], "All")
+    let empty = |path: &[&str]| at(path).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    let present = |path: &[&str]| at(path).is_some_and(|v| !v.is_null());
+    let everywhere = (empty(&["conditions", "locations", "includeLocations"])
+        || has(&["conditions", "locations", "includeLocations"], "All"))
+        && empty(&["conditions", "locations", "excludeLocations"])
+        && (empty(&["conditions", "platforms", "includePlatforms"])
+            || has(&["conditions", "platforms", "includePlatforms"], "all"))
+        && empty(&["conditions", "platforms", "excludePlatforms"])
+        && empty(&["conditions", "userRiskLevels"])
+        && empty(&["conditions", "signInRiskLevels"])
+        && !present(&["conditions", "devices", "deviceFilter"])
+        && empty(&["conditions", "applications", "excludeApplications"]);
+    let no_alternative = at(&["grantControls", "operator"]).and_then(Value::as_str) == Some("AND")
+        || at(&["grantControls", "builtInControls"])
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.iter().all(|x| x.as_str() == Some("mfa")));
+    at(&["state"]).and_then(Value::as_str) == Some("enabled")
+        && has(&["conditions", "users", "includeUsers"], "All")
         && has(
-            &p["conditions"]["applications"]["includeApplications"],
+            &["conditions", "applications", "includeApplications"],
             "All",
         )
-        && (has(&p["grantControls"]["builtInControls"], "mfa")
-            || !p["grantControls"]["authenticationStrength"].is_null())
+        && (has(&["grantControls", "builtInControls"], "mfa")
+            || present(&["grantControls", "authenticationStrength"]))
+        && everywhere
+        && no_alternative
 }
 
 impl Handler for EnforceMfa {
