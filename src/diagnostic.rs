@@ -1,6 +1,13 @@
 //! An error located in a user-supplied file: `path:line:col: message`, then the offending
 //! source line with a caret under the column. Used for rule.toml, Rego, baselines and
 //! m365guard.toml so every bad input names exactly where to look.
+//!
+//! A diagnostic never shows a value whose key looks like a secret (`client_secret`,
+//! `"client_secret"`, `connection.client_secret`, `secret`, `clientSecret`, `CLIENT-SECRET`,
+//! `AZURE_CLIENT_SECRET`, passwords, tokens, …), wherever the key sits (a table, a dotted
+//! key, an inline table) and however the value continues (multi-line strings, arrays): the
+//! caret line shows the key and `"***"`, and the message has the value replaced. Files
+//! end up in CI logs; a secret pasted into the wrong file must not follow it there.
 
 use std::fmt;
 use std::ops::Range;
@@ -40,8 +47,11 @@ impl Diagnostic {
             path: path.to_owned(),
             line: Some(line),
             column: Some(column),
-            message: message.into(),
-            source_line: text.lines().nth(line.saturating_sub(1)).map(str::to_owned),
+            message: redact_message(text, message.into()),
+            source_line: text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .map(|src| redact_line(text, line, src)),
         }
     }
 
@@ -60,6 +70,112 @@ impl Diagnostic {
             None => Diagnostic::whole_file(path, message),
         }
     }
+}
+
+/// Whether a key (one segment of a possibly dotted, possibly quoted TOML key) names a
+/// secret. Separators and case are ignored, so `clientSecret`, `client-secret` and
+/// `AZURE_CLIENT_SECRET` all count.
+pub fn is_secret_key(key: &str) -> bool {
+    let k: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "apikey",
+        "privatekey",
+        "assertion",
+        "credential",
+    ]
+    .iter()
+    .any(|word| k.contains(word))
+}
+
+/// Byte index of the `=` that follows a secret-looking key on `line`, if any: the text
+/// before each `=` is read back to its last key segment (quotes and dots stripped).
+fn secret_assignment(line: &str) -> Option<usize> {
+    line.match_indices('=').map(|(i, _)| i).find(|&i| {
+        let before = line[..i].trim_end().trim_end_matches(['"', '\'']);
+        let start = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |j| j + 1);
+        is_secret_key(&before[start..])
+    })
+}
+
+/// Lines (0-based, inclusive ranges) that hold the value of a secret-looking key: the
+/// assignment line and, for a value that continues (a multi-line string, an array or
+/// inline table left open), every line up to where it closes — or to the end of the file
+/// when it never closes (the syntax error such files produce must not show it either).
+fn secret_lines(text: &str) -> Vec<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut regions = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(eq) = secret_assignment(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let value = lines[i][eq + 1..].trim_start();
+        let closer = if let Some(q) = ["\"\"\"", "'''"].into_iter().find(|q| value.starts_with(q)) {
+            (!value[3..].contains(q)).then_some(q)
+        } else if value.starts_with('[') && !value.contains(']') {
+            Some("]")
+        } else if value.starts_with('{') && !value.contains('}') {
+            Some("}")
+        } else {
+            None
+        };
+        let end = match closer {
+            Some(q) => (i + 1..lines.len())
+                .find(|&j| lines[j].contains(q))
+                .unwrap_or(lines.len().saturating_sub(1)),
+            None => i,
+        };
+        regions.push((i, end));
+        i = end + 1;
+    }
+    regions
+}
+
+/// Line `number` (1-based) of `text` as it may be shown.
+fn redact_line(text: &str, number: usize, line: &str) -> String {
+    let index = number.saturating_sub(1);
+    let Some(&(first, _)) = secret_lines(text)
+        .iter()
+        .find(|(a, b)| (*a..=*b).contains(&index))
+    else {
+        return line.to_owned();
+    };
+    match secret_assignment(line).filter(|_| first == index) {
+        Some(eq) => format!("{} \"***\"", &line[..=eq]),
+        None => "***".to_owned(),
+    }
+}
+
+/// `message` with every secret value of `text` replaced by `***` (a parser message may
+/// quote the value it choked on).
+pub fn redact_message(text: &str, mut message: String) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    for (first, last) in secret_lines(text) {
+        for (j, line) in lines.iter().enumerate().take(last + 1).skip(first) {
+            let value = match secret_assignment(line).filter(|_| j == first) {
+                Some(eq) => &line[eq + 1..],
+                None => line,
+            };
+            for part in value.split(['"', '\'', ',', '{', '}', '[', ']', '=']) {
+                let part = part.trim();
+                if part.chars().count() >= 4 && message.contains(part) {
+                    message = message.replace(part, "***");
+                }
+            }
+        }
+    }
+    message
 }
 
 /// 1-based line and column (in chars) of a byte offset.

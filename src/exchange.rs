@@ -1,6 +1,10 @@
 //! Exchange Online admin API client (`InvokeCommand`, CONTRACT §6): runs read cmdlets,
 //! strips `@odata.type`/`@data.type` sidecar keys, follows `@odata.nextLink` with the same
 //! body, refuses truncated output, and digs the real error text out of Exchange's envelope.
+//!
+//! A nextLink is followed only to the configured Exchange host (scheme, host and port, see
+//! [`crate::graph::same_origin`]), at most [`crate::graph::max_pages`] times and never twice:
+//! the bearer token never leaves the configured service.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,7 +13,9 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
 use crate::graph::limits::{Limits, Resource};
-use crate::graph::{new_guid, send_with_retry, ApiError, Gate};
+use crate::graph::{
+    foreign_link, max_pages, new_guid, same_origin, send_with_retry, ApiError, Gate,
+};
 
 const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
 
@@ -102,6 +108,7 @@ impl<'a> ExchangeClient<'a> {
         let mut seen = HashSet::new();
         let mut url = self.url.clone();
         let prefer = format!("odata.maxpagesize={}", self.page_size);
+        let limit = max_pages();
         // A per-mailbox cmdlet (anchored on `UPN:<upn>`) counts against that mailbox's
         // concurrency limit.
         let gate = Gate {
@@ -159,11 +166,21 @@ impl<'a> ExchangeClient<'a> {
                     warnings: warnings.join("; "),
                 });
             }
+            if !same_origin(&self.url, next) {
+                return Err(foreign_link(
+                    &endpoint,
+                    next,
+                    &self.tokens.settings().exchange_url,
+                ));
+            }
             if !seen.insert(next.to_owned()) {
                 return Err(ApiError::RepeatingNextLink {
                     endpoint,
-                    link: next.to_owned(),
+                    link: next.chars().take(200).collect(),
                 });
+            }
+            if seen.len() >= limit {
+                return Err(ApiError::TooManyPages { endpoint, limit });
             }
             url = next.to_owned();
         }

@@ -4,6 +4,14 @@
 //! connections, bounded exponential back-off with jitter), typed errors that keep Graph's
 //! `code`, `message`, `request-id` and the endpoint, `@odata.nextLink` paging, JSON
 //! `$batch` ([`batch`]) and the client-side concurrency limits ([`limits`]).
+//!
+//! Every answer may be hostile (a compromised tenant, a man in the middle with a trusted
+//! certificate, a misconfigured proxy), so the bearer token stays on the configured hosts:
+//! no redirect is ever followed (the agent has `max_redirects(0)` and a 3xx is a permanent
+//! error naming the endpoint), and an absolute URL taken from an answer (`@odata.nextLink`)
+//! is followed only when its scheme, host and port equal the configured base URL's
+//! ([`same_origin`]). Paging is bounded ([`MAX_PAGES`], `M365GUARD_MAX_PAGES`) and a
+//! repeated link is an error, so an endless chain of pages cannot run forever.
 
 pub mod batch;
 pub mod limits;
@@ -19,6 +27,190 @@ use batch::BatchRequest;
 use limits::{Limits, Resource};
 
 pub const MAX_RETRIES: u32 = 5;
+
+/// The longest one request may spend waiting between retries (`Retry-After` and back-off
+/// together); `M365GUARD_MAX_RETRY_SECONDS` overrides it. A server that keeps answering
+/// 429 with `Retry-After: 120` cannot hold a request for more than this.
+pub const MAX_RETRY_TIME: Duration = Duration::from_secs(300);
+
+fn max_retry_time() -> Duration {
+    std::env::var("M365GUARD_MAX_RETRY_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(MAX_RETRY_TIME, Duration::from_secs)
+}
+
+/// The most one answer's body may hold (a Graph page of 999 users is a few MB).
+pub const MAX_BODY_BYTES: u64 = 512 << 20;
+
+/// The most all answers being received at once may hold together, unless
+/// `M365GUARD_MAX_BODY_MEMORY` (bytes) says otherwise: with 32 requests in flight a
+/// per-answer limit alone would still allow 16 GB.
+pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
+
+/// Body bytes currently being received by every request of this process.
+static IN_FLIGHT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn max_in_flight() -> u64 {
+    std::env::var("M365GUARD_MAX_BODY_MEMORY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_IN_FLIGHT_BYTES)
+}
+
+/// Bytes of [`IN_FLIGHT`] held by one body being read; released when dropped.
+struct Reservation(u64);
+
+impl Reservation {
+    /// Take `n` more bytes, unless that would pass `max`.
+    fn grow(&mut self, n: u64, max: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let before = IN_FLIGHT.fetch_add(n, Ordering::SeqCst);
+        self.0 += n;
+        before + n <= max
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    /// The connection failed mid-body: worth another attempt.
+    Transient(String),
+    /// Too large, or malformed: the same on every attempt.
+    Permanent(String),
+}
+
+/// Read a body within [`MAX_BODY_BYTES`] and the process-wide in-flight budget.
+fn read_body(body: &mut ureq::Body, declared: Option<u64>) -> Result<String, BodyError> {
+    use std::io::Read;
+    let max = max_in_flight();
+    if let Some(len) = declared.filter(|len| *len > MAX_BODY_BYTES.min(max)) {
+        return Err(BodyError::Permanent(format!(
+            "the answer announces {len} bytes, more than an answer may hold ({} bytes; 512 MiB each, M365GUARD_MAX_BODY_MEMORY for all in flight); not read",
+            MAX_BODY_BYTES.min(max)
+        )));
+    }
+    let mut reservation = Reservation(0);
+    let mut reader = body.with_config().limit(MAX_BODY_BYTES).reader();
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
+                return Err(match inner {
+                    Some(u) if !is_transient(u) => BodyError::Permanent(u.to_string()),
+                    _ => BodyError::Transient(e.to_string()),
+                });
+            }
+        };
+        if !reservation.grow(n as u64, max) {
+            return Err(BodyError::Permanent(format!(
+                "answers being received at once would hold more than {max} bytes (M365GUARD_MAX_BODY_MEMORY); refusing this one"
+            )));
+        }
+        bytes.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    String::from_utf8(bytes).map_err(|e| BodyError::Permanent(format!("not UTF-8: {e}")))
+}
+
+/// Whether a transport error is worth retrying: dropped or timed-out connections are;
+/// a malformed answer (bad status line or header, CR/LF in a header, TLS failure, an
+/// oversized header or body) is the same on every attempt, so it fails at once.
+pub(crate) fn is_transient(err: &ureq::Error) -> bool {
+    matches!(
+        err,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::BodyStalled
+    )
+}
+
+/// Pages followed per collection unless `M365GUARD_MAX_PAGES` says otherwise. Graph pages
+/// hold up to 999 objects (users: 999, Exchange: 1000), so 20,000 pages cover tenants of
+/// several million objects even at the default page size of 100.
+pub const MAX_PAGES: usize = 20_000;
+
+/// The page ceiling of this process (`M365GUARD_MAX_PAGES`, at least 1).
+pub fn max_pages() -> usize {
+    std::env::var("M365GUARD_MAX_PAGES")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(MAX_PAGES, |n| n.max(1))
+}
+
+/// Scheme, lower-cased host and port (explicit, or the scheme's default) of an absolute
+/// `http(s)` URL; `None` for anything else (relative links, other schemes, user info).
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(['@', '\\']) {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    Some((scheme, host.to_ascii_lowercase(), port))
+}
+
+/// Whether `link` (taken from an answer) may be requested with the token of the service
+/// at `base`: same scheme, host and port.
+pub fn same_origin(base: &str, link: &str) -> bool {
+    match (origin(base), origin(link)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `link` for an error message: bounded, one line (it came from an untrusted answer).
+fn shown_link(link: &str) -> String {
+    let mut out: String = link
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(200)
+        .collect();
+    if link.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// The error for a link that leaves the configured service.
+pub(crate) fn foreign_link(endpoint: &str, link: &str, base: &str) -> ApiError {
+    ApiError::ForeignLink {
+        endpoint: endpoint.to_owned(),
+        link: shown_link(link),
+        base: base.to_owned(),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -56,6 +248,23 @@ pub enum ApiError {
     BadResponse { endpoint: String, message: String },
     #[error("{endpoint}: @odata.nextLink repeats ({link}); refusing to loop")]
     RepeatingNextLink { endpoint: String, link: String },
+    /// A link in an answer points away from the configured service: following it would
+    /// hand the bearer token to another host.
+    #[error("{endpoint}: the answer links to {link}, which is not on the configured service {base} (scheme, host and port must match); refusing to send the token there")]
+    ForeignLink {
+        endpoint: String,
+        link: String,
+        base: String,
+    },
+    /// The service answered with a redirect; the token is never sent after one.
+    #[error("{endpoint}: HTTP {status} redirect to {location}; m365guard follows no redirect with its token (check the configured service URL)")]
+    Redirect {
+        endpoint: String,
+        status: u16,
+        location: String,
+    },
+    #[error("{endpoint}: more than {limit} pages in one collection; refusing to page on (raise M365GUARD_MAX_PAGES if the tenant really is this large)")]
+    TooManyPages { endpoint: String, limit: usize },
     #[error("{endpoint}: {cmdlet}: HTTP 403 without a JSON body: the app has no Exchange role (assign Global Reader to its service principal; Exchange.ManageAsApp is also required)")]
     ExchangeNoRole { endpoint: String, cmdlet: String },
     #[error("{endpoint}: {cmdlet}: HTTP {status}: {message}")]
@@ -142,10 +351,17 @@ pub(crate) fn send_with_retry(
     let mut last = String::new();
     let mut refreshed = false;
     let mut attempt = 0;
+    let mut waited = Duration::ZERO;
+    let budget = max_retry_time();
+    let malformed = |e: &ureq::Error| ApiError::BadResponse {
+        endpoint: endpoint.split('?').next().unwrap_or_default().to_owned(),
+        message: format!("malformed answer, not retried: {e}"),
+    };
     while attempt <= MAX_RETRIES {
         let token = tokens.token(scope)?;
         let entered = gate.limits.enter(gate.resource, gate.mailbox, gate.paced);
         let wait = match send(&token) {
+            Err(e) if !is_transient(&e) => return Err(malformed(&e)),
             Err(e) => {
                 last = format!("connection error: {e}");
                 backoff(attempt + 1)
@@ -160,6 +376,17 @@ pub(crate) fn send_with_retry(
                 };
                 let request_id = header("request-id").unwrap_or_default();
                 let retry_after = header("retry-after");
+                // The agent follows no redirect (`max_redirects(0)`): a 3xx is permanent,
+                // never retried and never followed with the token.
+                if (300..400).contains(&status) {
+                    return Err(ApiError::Redirect {
+                        endpoint: endpoint.split('?').next().unwrap_or_default().to_owned(),
+                        status,
+                        location: header("location")
+                            .map(|l| shown_link(&l))
+                            .unwrap_or_else(|| "(no Location)".into()),
+                    });
+                }
                 tracing::debug!(
                     method = if scope == crate::auth::EXCHANGE_SCOPE {
                         "POST"
@@ -177,13 +404,15 @@ pub(crate) fn send_with_retry(
                     retry_after = retry_after.as_deref().unwrap_or(""),
                     "HTTP response"
                 );
-                match resp
-                    .body_mut()
-                    .with_config()
-                    .limit(512 << 20)
-                    .read_to_string()
-                {
-                    Err(e) => {
+                let declared = header("content-length").and_then(|v| v.trim().parse().ok());
+                match read_body(resp.body_mut(), declared) {
+                    Err(BodyError::Permanent(message)) => {
+                        return Err(ApiError::BadResponse {
+                            endpoint: endpoint.split('?').next().unwrap_or_default().to_owned(),
+                            message,
+                        })
+                    }
+                    Err(BodyError::Transient(e)) => {
                         last = format!("connection error reading the body: {e}");
                         backoff(attempt + 1)
                     }
@@ -216,6 +445,18 @@ pub(crate) fn send_with_retry(
         };
         drop(entered);
         attempt += 1;
+        if waited + wait > budget {
+            return Err(ApiError::RetriesExhausted {
+                endpoint: endpoint.to_owned(),
+                attempts: attempt,
+                last: format!(
+                    "{last}; waiting {} s more would exceed the {} s retry budget per request",
+                    wait.as_secs(),
+                    budget.as_secs()
+                ),
+            });
+        }
+        waited += wait;
         if attempt <= MAX_RETRIES {
             tracing::debug!(
                 endpoint = endpoint.split('?').next().unwrap_or_default(),
@@ -281,6 +522,15 @@ impl<'a> GraphClient<'a> {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The `tid` claim of the Graph token this client signs in with: the tenant every
+    /// request of this client reaches. Decoded without verifying the signature — the token
+    /// came from the configured authority — and used only to *refuse* (fix apply stops when
+    /// it is missing or not the plan's tenant), never to grant anything.
+    pub fn token_tenant(&self) -> Result<Option<String>, ApiError> {
+        let token = self.tokens.token(GRAPH_SCOPE)?;
+        Ok(crate::auth::token_claim(&token, "tid"))
     }
 
     fn gate<'g>(&'g self, path: &'g str) -> Gate<'g> {
@@ -365,11 +615,13 @@ impl<'a> GraphClient<'a> {
         })
     }
 
-    /// GET a collection and follow `@odata.nextLink` verbatim until absent.
+    /// GET a collection and follow `@odata.nextLink` verbatim until absent — only to the
+    /// configured Graph host, at most [`max_pages`] pages, never the same link twice.
     pub fn get_all(&self, path: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut page = self.get(path)?;
+        let limit = max_pages();
         loop {
             let obj = match page {
                 Value::Object(o) => o,
@@ -391,10 +643,19 @@ impl<'a> GraphClient<'a> {
             let Some(next) = obj.get("@odata.nextLink").and_then(Value::as_str) else {
                 return Ok(out);
             };
+            if !same_origin(&self.base, next) {
+                return Err(foreign_link(path, next, &self.base));
+            }
             if !seen.insert(next.to_owned()) {
                 return Err(ApiError::RepeatingNextLink {
                     endpoint: path.to_owned(),
-                    link: next.to_owned(),
+                    link: shown_link(next),
+                });
+            }
+            if seen.len() >= limit {
+                return Err(ApiError::TooManyPages {
+                    endpoint: path.to_owned(),
+                    limit,
                 });
             }
             page = self.get_url(next, path)?;
@@ -466,7 +727,14 @@ impl GraphClient<'_> {
                     continue;
                 };
                 results[slot] = Some(match answers.get(&key) {
-                    Some(item) if (200..300).contains(&item.status) => Ok(item.body.clone()),
+                    Some(item) if (200..300).contains(&item.status) => {
+                        match batch::foreign_next_link(&self.base, &item.body) {
+                            Some(link) => {
+                                Err(foreign_link(&batch::endpoint(version, r), link, &self.base))
+                            }
+                            None => Ok(item.body.clone()),
+                        }
+                    }
                     Some(item) if retry => Err(ApiError::RetriesExhausted {
                         endpoint: batch::endpoint(version, r),
                         attempts: round,
@@ -642,6 +910,41 @@ mod tests {
             assert!(backoff(a) <= Duration::from_secs(45));
         }
         assert!(backoff(1) >= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn same_origin_compares_scheme_host_and_port() {
+        let base = "https://graph.microsoft.com";
+        assert!(same_origin(
+            base,
+            "https://graph.microsoft.com/v1.0/users?$skiptoken=a"
+        ));
+        assert!(same_origin(
+            base,
+            "HTTPS://Graph.Microsoft.com:443/v1.0/users"
+        ));
+        for bad in [
+            "http://graph.microsoft.com/v1.0/users",
+            "https://graph.microsoft.com:444/v1.0/users",
+            "https://graph.microsoft.com.evil.example/v1.0/users",
+            "https://graph.microsoft.com@evil.example/v1.0/users",
+            "https://evil.example\\@graph.microsoft.com/v1.0/users",
+            "//graph.microsoft.com/v1.0/users",
+            "/v1.0/users",
+            "ftp://graph.microsoft.com/",
+            "",
+        ] {
+            assert!(!same_origin(base, bad), "{bad}");
+        }
+        assert!(same_origin(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/x"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/x"
+        ));
+        assert!(same_origin("http://[::1]:9", "http://[::1]:9/x"));
     }
 
     #[test]

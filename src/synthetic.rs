@@ -380,6 +380,8 @@ impl Generator {
             SourceId::CaGroupMembers,
             ok(conditional_access.groups.len()),
         );
+        // No mail contacts, mail users or groups: forwarding names mailboxes only.
+        sources.insert(SourceId::Recipients, ok(0));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -416,7 +418,8 @@ impl Generator {
                 is_internal: false,
                 when_changed: None,
             }],
-            ..Snapshot::default()
+            // Mail contacts and mail users: none in a synthetic tenant.
+            recipients: Vec::new(),
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot
@@ -567,6 +570,7 @@ impl Generator {
             forwarding_address: None,
             forwarding_address_smtp: None,
             deliver_to_mailbox_and_forward: false,
+            legacy_exchange_dn: None,
         };
         let r = self.rng.unit();
         if r < 0.01 {

@@ -256,3 +256,30 @@ fn no_indexing_of_api_answers_in_fix_and_collect() {
         hits.join("\n")
     );
 }
+
+/// Cargo's `autotests` is off (one test binary): a `tests/*.rs` file that `tests/tests.rs`
+/// does not declare would silently never run.
+#[test]
+fn every_test_file_is_a_module_of_the_test_binary() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let root = std::fs::read_to_string(dir.join("tests.rs")).unwrap();
+    let declared: std::collections::BTreeSet<String> = root
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod "))
+        .map(|m| m.trim_end_matches(';').to_owned())
+        .collect();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let is_module = (path.extension().is_some_and(|e| e == "rs") && name != "tests")
+            || (path.is_dir() && path.join("mod.rs").exists());
+        if is_module && !declared.contains(&name) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "declare these in tests/tests.rs: {missing:?}"
+    );
+}

@@ -53,7 +53,7 @@ fn html_report_renders_findings_waivers_and_phase_progress() {
     };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    let scan = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let scan = crate::harness::command()
         .current_dir(repo)
         .args(["scan", "--snapshot", "examples/contoso-compromised.json"])
         .args([

@@ -2,7 +2,6 @@
 //! Each test gets a temp dir; `m365guard!` runs the binary there and captures everything.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use m365guard::snapshot::model::SourceId;
 
@@ -13,7 +12,7 @@ struct Run {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -446,7 +445,8 @@ fn since_tracks_findings_across_runs_by_stable_fingerprint() {
         [("unchanged".to_owned(), first_results.len())].into()
     );
 
-    // The tenant remediated: every earlier alert is reported absent, so code scanning closes it.
+    // The tenant remediated (issue 10 item 10): no result is left open, so code scanning
+    // closes every earlier alert; the fixed findings are listed in the run's properties.
     let fixed = m365guard!(
         "scan",
         "--snapshot",
@@ -461,10 +461,19 @@ fn since_tracks_findings_across_runs_by_stable_fingerprint() {
     );
     assert_eq!(fixed.code, 0, "{}", fixed.stderr);
     let fixed_results = sarif_results(&out.path().join("fixed/m365guard.sarif"));
-    assert_eq!(
-        states(&fixed_results),
-        [("absent".to_owned(), first_results.len())].into()
-    );
+    assert!(fixed_results.is_empty(), "{fixed_results:?}");
+    let fixed_log: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("fixed/m365guard.sarif")).unwrap(),
+    )
+    .unwrap();
+    let gone: std::collections::BTreeSet<String> = fixed_log["runs"][0]["properties"]
+        ["m365guard/absent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["fingerprint"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(gone, fingerprints(&first_results));
 
     // An earlier snapshot works as the baseline too: from clean to compromised, all new.
     let regressed = m365guard!(
@@ -677,7 +686,7 @@ fn live_scan_with_an_unread_failed_source_reports_the_exit_code_it_returns() {
     emu.set_grants(grants);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+    let mut command = crate::harness::command();
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         if key.starts_with("AZURE_")

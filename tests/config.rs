@@ -332,3 +332,53 @@ fn example_config_is_valid_for_the_builtin_pack() {
     );
     assert!(!config.exceptions.is_empty());
 }
+
+// ---- issue 15 item 3: a secret is never echoed ---------------------------------------------
+
+const FAKE_SECRET: &str = "Fake~Secret.Value_0123";
+
+/// Every way a client secret (or something named like one) can end up in the file: quoted
+/// keys, dotted keys, inline tables, multi-line strings and arrays with syntax errors,
+/// look-alike names. The error must point into the file and never show the value.
+#[test]
+fn no_error_path_echoes_a_secret_value() {
+    let v = FAKE_SECRET;
+    let cases = [
+        format!("[connection]\n\"client_secret\" = \"{v}\"\n"),
+        format!("[connection]\n'client_secret' = \"{v}\"\n"),
+        format!("connection.client_secret = \"{v}\"\n"),
+        format!("connection = {{ client_id = \"abc\", client_secret = \"{v}\" }}\n"),
+        format!("[connection]\nclient_secret = \"{v}\n"),
+        format!("[connection]\nclient_secret = \"\"\"{v}\nmore {v}\n"),
+        format!("[connection]\nclient_secret = \"\"\"\n{v}\n"),
+        format!("[connection]\nclient_secret = [\n  \"{v}\",\n"),
+        format!("[connection]\nclient_secret = {v}\n"),
+        format!("secret = \"{v}\"\n"),
+        format!("[connection]\nclientSecret = \"{v}\"\n"),
+        format!("[connection]\nclient-secret = \"{v}\"\n"),
+        format!("[connection]\nCLIENT_SECRET = \"{v}\"\n"),
+        format!("AZURE_CLIENT_SECRET = \"{v}\"\n"),
+        format!("[tenant]\nid = \"x\"\npassword = '{v}'\n"),
+        format!("[connection]\nclient_id = \"abc\"\n\"client_secret\" = 5 \"{v}\"\n"),
+    ];
+    for text in &cases {
+        let message = error(text);
+        assert!(
+            !message.contains("Fake~Secret") && !message.contains("Value_0123"),
+            "the secret was echoed for\n{text}\n---\n{message}"
+        );
+        assert!(message.starts_with("m365guard.toml:"), "{message}");
+    }
+}
+
+#[test]
+fn look_alike_secret_keys_are_refused_like_client_secret() {
+    let message = error(&format!(
+        "connection = {{ client_id = \"abc\", clientSecret = \"{FAKE_SECRET}\" }}\n"
+    ));
+    assert!(!message.contains("Fake~Secret"), "{message}");
+    insta::assert_snapshot!("connection_inline_secret", message);
+    let message = error(&format!("AZURE_CLIENT_SECRET = \"{FAKE_SECRET}\"\n"));
+    assert!(message.contains("AZURE_CLIENT_SECRET"), "{message}");
+    insta::assert_snapshot!("top_level_azure_client_secret", message);
+}

@@ -88,7 +88,7 @@ impl Run {
 
 fn doctor(emu: &Emulator, secret: &str, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(extra)
         .arg("doctor")
         // No m365guard.toml from the developer's working directory.

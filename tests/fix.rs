@@ -66,7 +66,7 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+        let mut cmd = crate::harness::command();
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("AZURE_AUTHORITY_HOST")
@@ -313,6 +313,8 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         out.both()
     );
     let fixable = set(&[
+        // Lena's Sync rule forwarding to the "AP Archive" mail contact (issue 10).
+        "inbox_rule_external_forwarding",
         "inbox_rule_hides_mail",
         "mailbox_external_forwarding",
         "mfa_not_enforced",
@@ -491,7 +493,11 @@ fn respond_secures_the_account_in_playbook_order() {
         .filter(|(_, w)| is_cmdlet(w, "Disable-InboxRule"))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(rules.len(), 2, "both hiding rules are disabled: {log:#?}");
+    assert_eq!(
+        rules.len(),
+        3,
+        "both hiding rules and the forwarding rule are disabled: {log:#?}"
+    );
     let unblock = position(&log, "Remove-BlockedSenderAddress", |w| {
         is_cmdlet(w, "Remove-BlockedSenderAddress")
     });
@@ -550,7 +556,7 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 8, "{lines:#?}");
+    assert_eq!(lines.len(), 9, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -561,13 +567,13 @@ fn respond_secures_the_account_in_playbook_order() {
         .filter(|p| file_name(p).ends_with("-disable_inbox_rule-before.json"))
         .map(|p| read_json(p))
         .collect();
-    assert_eq!(rule_evidence.len(), 2, "{files:?}");
+    // The two hiding rules (".", "..") and the Sync rule forwarding to a mail contact.
+    assert_eq!(rule_evidence.len(), 3, "{files:?}");
     for ev in &rule_evidence {
         assert_eq!(ev["before"]["enabled"], true, "{ev}");
-        assert!(
-            ev["definition"]["name"].as_str().unwrap().starts_with('.'),
-            "{ev}"
-        );
+        let name = ev["definition"]["name"].as_str().unwrap();
+        assert!(name.starts_with('.') || name == "Sync", "{ev}");
+        assert!(!name.is_empty(), "{ev}");
         assert_ne!(
             ev["definition"]["conditions"],
             serde_json::json!({}),
@@ -681,6 +687,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
             "clear_mailbox_forwarding",
             "disable_inbox_rule",
             "disable_inbox_rule",
+            "disable_inbox_rule",
             "unblock_sender",
         ]
     );
@@ -689,7 +696,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 8);
+    assert_eq!(env.audit().len(), 9);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
@@ -1556,7 +1563,8 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
         .iter()
         .filter(|a| a["kind"] == "delete_inbox_rule")
         .collect();
-    assert_eq!(deletes.len(), 2);
+    // Lena's two hiding rules and her Sync rule forwarding to a mail contact.
+    assert_eq!(deletes.len(), 3);
     let out = env.apply("plan.json", &[]);
     assert_eq!(out.code, 0, "{}", out.both());
     let dir = env
@@ -1585,6 +1593,13 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
                 assert!(conditions.contains("invoice"), "{ev}");
                 assert_eq!(def["actions"]["delete"], true, "{ev}");
             }
+            "Sync" => {
+                assert!(conditions.contains("remittance"), "{ev}");
+                assert_eq!(
+                    def["actions"]["forward_to"][0], "ap.archive@securemail-box.example",
+                    "{ev}"
+                );
+            }
             other => panic!("unexpected rule {other}"),
         }
     }
@@ -1599,7 +1614,7 @@ fn delete_rules_saves_the_full_definition_as_evidence_first() {
             .iter()
             .filter(|w| is_cmdlet(w, "Remove-InboxRule"))
             .count(),
-        2
+        3
     );
 }
 
@@ -1768,13 +1783,20 @@ fn external_forwarding_rule_is_disabled_and_the_rule_passes() {
             .find(|r| r.name == "Copy to personal mailbox (old)")
             .unwrap();
         r.enabled = true;
+        // Lena's Sync rule (forwarding to a mail contact) is another story: off here.
+        let lena = st.find_mailbox_mut(LENA).unwrap();
+        lena.rules
+            .iter_mut()
+            .find(|r| r.name == "Sync")
+            .unwrap()
+            .enabled = false;
     }
     let (_, failed, _) = scan_failed_rules(&env, "before");
     assert!(
         failed.contains("inbox_rule_external_forwarding"),
         "{failed:?}"
     );
-    let plan = env.plan(&["--rule", "inbox_rule_external_forwarding"]);
+    let plan = env.plan(&["--rule", "inbox_rule_external_forwarding", "--user", li]);
     assert_eq!(kinds_of(&plan), ["disable_inbox_rule"], "{plan}");
     assert_eq!(actions(&plan)[0]["target"]["user_principal_name"], li);
     let out = env.apply("plan.json", &[]);
@@ -2004,6 +2026,8 @@ fn graph_collected_rule_is_disabled_through_graph() {
         "snap.json",
         "--rule",
         "inbox_rule_external_forwarding",
+        "--user",
+        li,
         "-o",
         "plan.json",
     ]);
@@ -2168,7 +2192,7 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    assert_eq!(actions(&plan).len(), 8, "{plan}");
+    assert_eq!(actions(&plan).len(), 9, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));
@@ -2249,4 +2273,318 @@ fn missing_directory_role_for_an_admin_target_is_named() {
         assert_eq!(by_kind(kind)["outcome"], "applied", "{kind}");
     }
     assert!(env.emu.state().user(LENA).unwrap().account_enabled);
+}
+
+// ---- issue 15: tampered plans and hostile local files ------------------------------------
+
+/// Item 4: the break-glass account named by URL-encoded UPN, or by object id under another
+/// target kind (config lists the UPN), is never acted on.
+#[test]
+fn issue15_break_glass_by_encoded_upn_or_other_kind_is_never_acted_on() {
+    let env = Env::new();
+    let config = example_config();
+    let plan = env.plan(&[]);
+    let template = find_action(&plan, "enforce_mfa", LENA).clone();
+    let edits: [(&str, &str); 2] = [
+        ("user", "breakglass01%40contoso.onmicrosoft.com"),
+        ("restricted_sender", BREAK_GLASS_ID),
+    ];
+    for (kind, id) in edits {
+        let mut action = template.clone();
+        let target = action["target"].as_object_mut().unwrap();
+        target.insert("kind".into(), kind.into());
+        target.insert("id".into(), id.into());
+        target.insert("name".into(), "Emergency Access 01".into());
+        target.remove("user_id");
+        target.remove("user_principal_name");
+        let mut edited = only_actions(&plan, &[&action]);
+        edited["break_glass"] = serde_json::json!([]);
+        env.write_plan("edited.json", &edited);
+        let out = env.apply("edited.json", &["--config", config.to_str().unwrap()]);
+        assert_ne!(out.code, 0, "{kind} {id}: {}", out.both());
+        assert!(
+            env.writes().is_empty(),
+            "{kind} {id}: the break-glass account was written to: {:#?}\n{}",
+            env.writes(),
+            out.both()
+        );
+        assert!(
+            env.audit().iter().all(|l| l["outcome"] != "applied"),
+            "{:#?}",
+            env.audit()
+        );
+    }
+    assert_eq!(
+        env.emu
+            .state()
+            .user(BREAK_GLASS)
+            .unwrap()
+            .per_user_mfa_state,
+        "disabled"
+    );
+}
+
+/// A minimal valid plan (one reset_password) for `tenant`, written by hand.
+fn hand_made_plan(tenant: &str) -> Value {
+    let now = chrono_now();
+    serde_json::json!({
+        "plan_version": 1,
+        "plan_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "tool_version": "0.1.0",
+        "origin": "scan",
+        "tenant_id": tenant,
+        "snapshot_digest": "sha256:00",
+        "snapshot_collected_at": now,
+        "created_at": now,
+        "expires_at": bump_day(&now),
+        "actions": [{
+            "id": "a01",
+            "kind": "reset_password",
+            "target": {
+                "kind": "user",
+                "id": "00000000-0000-4000-8000-000000000001",
+                "name": "someone@contoso.com",
+                "user_id": "00000000-0000-4000-8000-000000000001",
+                "user_principal_name": "someone@contoso.com"
+            },
+            "precondition": {},
+            "write": "PATCH /v1.0/users/00000000-0000-4000-8000-000000000001",
+            "verify": "read back",
+            "rollback": null,
+            "reason": "test"
+        }]
+    })
+}
+
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // RFC 3339 without a date crate: days since the epoch to a civil date.
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Item 5: a token without `tid` (or for another tenant) stops apply before it reads or
+/// writes anything in the tenant.
+#[test]
+fn issue15_token_without_tid_stops_apply_before_any_request() {
+    use m365guard_emulator::hostile::{self, Mode};
+    for tid in [None, Some("00000000-1111-4222-8333-444444444444")] {
+        let server = hostile::spawn(Mode::Tenant(tid.map(str::to_owned))).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = hand_made_plan(hostile::TENANT);
+        // A valid validity window so only the tenant check can refuse it.
+        let created = plan["created_at"].as_str().unwrap().to_owned();
+        plan["expires_at"] = bump_day(&created).into();
+        std::fs::write(dir.path().join("plan.json"), plan.to_string()).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+            .args(["fix", "apply", "plan.json", "--yes", "--no-verify"])
+            .current_dir(dir.path())
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+            .env("AZURE_CLIENT_ID", "11111111-2222-4333-8444-555555555555")
+            .env("AZURE_CLIENT_SECRET", "not-a-real-secret")
+            .env("M365GUARD_AUTHORITY_HOST", &server.base_url)
+            .env("M365GUARD_GRAPH_URL", &server.base_url)
+            .env("M365GUARD_EXCHANGE_URL", &server.base_url)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{tid:?}: {stderr}");
+        assert!(stderr.contains("tenant"), "{tid:?}: {stderr}");
+        let beyond_token: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/oauth2/v2.0/token"))
+            .collect();
+        assert!(
+            beyond_token.is_empty(),
+            "{tid:?}: apply went on with a token it cannot tie to the plan's tenant: {beyond_token:#?}"
+        );
+    }
+}
+
+/// `2026-12-06T14:00:00Z` → `2026-12-07T14:00:00Z` (well within the maximum validity).
+fn bump_day(rfc3339: &str) -> String {
+    let day: u32 = rfc3339[8..10].parse().unwrap();
+    if day < 28 {
+        format!("{}{:02}{}", &rfc3339[..8], day + 1, &rfc3339[10..])
+    } else {
+        // Late in the month: an hour later is enough.
+        let hour: u32 = rfc3339[11..13].parse().unwrap();
+        format!(
+            "{}{:02}{}",
+            &rfc3339[..11],
+            (hour + 1).min(23),
+            &rfc3339[13..]
+        )
+    }
+}
+
+/// Item 6: 26 resets of distinct accounts that share one `user_id` are 26 writes.
+#[test]
+fn issue15_max_actions_counts_writes_not_user_ids() {
+    let env = Env::new();
+    let plan = env.plan(&[]);
+    let template = find_action(&plan, "reset_password", LENA).clone();
+    let users: Vec<(String, String)> = {
+        let st = env.emu.state();
+        st.users
+            .iter()
+            .filter(|u| u.id != BREAK_GLASS_ID)
+            .map(|u| (u.id.clone(), u.user_principal_name.clone()))
+            .take(26)
+            .collect()
+    };
+    let resets: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (id, upn))| {
+            let mut a = template.clone();
+            a["id"] = format!("a{:02}", i + 1).into();
+            a["target"]["id"] = id.as_str().into();
+            // Every action claims the same user: counting distinct user ids sees one.
+            a["target"]["user_id"] = LENA_ID.into();
+            a["target"]["user_principal_name"] = upn.as_str().into();
+            a["target"]["name"] = upn.as_str().into();
+            a["precondition"] = serde_json::json!({"user_principal_name": upn});
+            a["fixes"] = serde_json::json!([]);
+            a
+        })
+        .collect();
+    let refs: Vec<&Value> = resets.iter().collect();
+    env.write_plan("big.json", &only_actions(&plan, &refs));
+    let out = env.apply("big.json", &["--no-verify"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(out.stderr.contains("--max-actions 25"), "{}", out.both());
+    assert!(env.writes().is_empty(), "{:#?}", env.writes());
+    assert!(env.password_files().is_empty());
+}
+
+/// Item 7: `expires_at` moved far into the future is refused.
+#[test]
+fn issue15_plan_expiry_edited_to_2099_is_refused() {
+    edited_plan_is_refused(
+        |p| p["expires_at"] = "2099-01-01T00:00:00Z".into(),
+        &["2099", "refusing"],
+    );
+}
+
+/// Item 8: a plan_id with a path never moves files out of their directory.
+#[test]
+fn issue15_plan_id_with_a_path_is_refused() {
+    let unique = format!("m365guard-issue15-{}", std::process::id());
+    for plan_id in [format!("../../{unique}"), format!("/tmp/{unique}")] {
+        let env = Env::new();
+        let mut plan = env.plan(&[]);
+        plan["plan_id"] = plan_id.as_str().into();
+        env.write_plan("edited.json", &plan);
+        let out = env.apply("edited.json", &["--no-verify"]);
+        assert_eq!(out.code, 2, "{plan_id}: {}", out.both());
+        assert!(out.stderr.contains("plan_id"), "{}", out.both());
+        assert!(env.writes().is_empty(), "{:#?}", env.writes());
+        let escaped = env.dir.path().parent().unwrap().join(&unique);
+        let absolute = PathBuf::from("/tmp").join(&unique);
+        for p in [&escaped, &absolute] {
+            let existed = p.exists();
+            let _ = std::fs::remove_dir_all(p);
+            assert!(!existed, "{plan_id}: {} was created", p.display());
+        }
+    }
+}
+
+/// Item 9: a UPN with a newline cannot inject a line into the password file.
+#[test]
+fn issue15_upn_with_a_newline_never_reaches_the_password_file() {
+    let env = Env::new();
+    let plan = env.plan(&[]);
+    let mut action = find_action(&plan, "reset_password", LENA).clone();
+    action["target"]["user_principal_name"] =
+        format!("{LENA}\nmallory@evil.example\tInjected-Passw0rd!").into();
+    env.write_plan("edited.json", &only_actions(&plan, &[&action]));
+    let out = env.apply("edited.json", &["--no-verify"]);
+    assert_ne!(out.code, 0, "{}", out.both());
+    for file in env.password_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("mallory"),
+            "injected line in {}:\n{text}",
+            file.display()
+        );
+    }
+    assert!(env.writes().is_empty(), "{:#?}", env.writes());
+}
+
+/// Item 10: the password file and the audit log are never written through a symlink, and
+/// an existing audit log readable by others is tightened to 0600.
+#[test]
+fn issue15_password_file_and_audit_log_never_follow_symlinks() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let env = Env::new();
+    env.plan(&[]);
+    let victim = env.path("victim.txt");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    symlink(&victim, env.path("pw-link.txt")).unwrap();
+    let out = env.apply(
+        "plan.json",
+        &["--password-file", "pw-link.txt", "--no-verify"],
+    );
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    assert!(
+        !env.writes()
+            .iter()
+            .any(|w| w.body.get("passwordProfile").is_some()),
+        "a password was set that went through a symlink"
+    );
+
+    // The audit log through a symlink: nothing is applied at all.
+    let env = Env::new();
+    env.plan(&[]);
+    let victim = env.path("victim.jsonl");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    symlink(&victim, env.path("audit-link.jsonl")).unwrap();
+    let out = env.apply(
+        "plan.json",
+        &["--audit-log", "audit-link.jsonl", "--no-verify"],
+    );
+    assert_ne!(out.code, 0, "{}", out.both());
+    assert!(out.stderr.contains("symbolic link"), "{}", out.both());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    assert!(env.writes().is_empty(), "{:#?}", env.writes());
+
+    // An existing 0644 audit log becomes 0600.
+    let env = Env::new();
+    env.plan(&[]);
+    let log = env.path("m365guard-audit.jsonl");
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.apply("plan.json", &["--no-verify"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the audit log stayed {:o}",
+        mode & 0o777
+    );
 }

@@ -4,7 +4,6 @@
 //! in tests/fix.rs.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -13,7 +12,7 @@ fn root() -> PathBuf {
 }
 
 fn m365guard(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let out = crate::harness::command()
         .current_dir(dir)
         .args(args)
         .output()
@@ -82,6 +81,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "clear_mailbox_forwarding",
         "disable_inbox_rule",
         "unblock_sender",
+        // Tenant settings last: the EU office policy left at Automatic (the Default
+        // policy's On is waived by the example config).
+        "disable_outbound_auto_forwarding",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -95,10 +97,11 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("reset_password"), 1);
     assert_eq!(
         count("clear_mailbox_forwarding"),
-        1,
-        "procurement forwards to a partner allowed in the config"
+        2,
+        "lena and info@ (to the AP Archive mail contact); procurement forwards to a partner allowed in the config"
     );
-    assert_eq!(count("disable_inbox_rule"), 2);
+    assert_eq!(count("disable_inbox_rule"), 3);
+    assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
@@ -145,7 +148,7 @@ fn plans_every_automatic_fix_in_playbook_order() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["kind"] == "clear_mailbox_forwarding")
+        .find(|a| a["kind"] == "clear_mailbox_forwarding" && a["target"]["name"] == lena)
         .unwrap();
     assert_eq!(
         forwarding["precondition"]["forwarding_smtp_address"],

@@ -52,7 +52,7 @@ fn collect(emu: &Emulator, secret: &str, extra: &[&str]) -> Run {
 fn collect_with_env(emu: &Emulator, secret: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snapshot.json");
-    let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output: Output = crate::harness::command()
         .arg("collect")
         .arg("-o")
         .arg(&out)
@@ -335,10 +335,12 @@ fn throttling_with_retry_after_recovers_to_the_same_snapshot() {
     let emu = start();
     let clean = collect(&emu, &secret(&emu), &[]).snapshot();
     emu.set_faults(Faults {
-        rate_429: 0.25,
+        // Rates low enough that one request throttled on all of its 6 attempts (0.1^6 per
+        // request) does not happen by chance, high enough that many requests are throttled.
+        rate_429: 0.1,
         retry_after: Some("0.05".into()),
         // Inside $batch too: only the throttled items are resent.
-        batch_item_429_rate: 0.3,
+        batch_item_429_rate: 0.1,
         burst_503: 2,
         ..Faults::default()
     });
@@ -612,7 +614,7 @@ fn scan_json(
     out: &Path,
     env: &[(&str, String)],
 ) -> (i32, serde_json::Value, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .args(["-f", "json", "-q", "--out"])
         .arg(out)
@@ -795,7 +797,7 @@ fn scan_tenant_finds_exactly_what_the_example_shows() {
 #[test]
 fn scan_needs_exactly_one_of_snapshot_and_tenant() {
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+        crate::harness::command()
             .args(args)
             .env_remove("AZURE_TENANT_ID")
             .output()
@@ -812,9 +814,7 @@ fn scan_needs_exactly_one_of_snapshot_and_tenant() {
     assert!(String::from_utf8_lossy(&no_out.stderr).contains("--tenant needs --out DIR"));
 }
 
-// ---- Conditional access judged completely (issue 10, item 1) ---------------------------
-
-fn live_env(emu: &Emulator) -> [(&'static str, String); 5] {
+fn tenant_env(emu: &Emulator) -> [(&'static str, String); 5] {
     [
         ("AZURE_CLIENT_ID", emu.client_id()),
         ("AZURE_CLIENT_SECRET", secret(emu)),
@@ -823,6 +823,8 @@ fn live_env(emu: &Emulator) -> [(&'static str, String); 5] {
         ("M365GUARD_EXCHANGE_URL", emu.base_url.clone()),
     ]
 }
+
+// ---- Conditional access judged completely (issue 10, item 1) ---------------------------
 
 /// The message of the `rule` finding on `resource`.
 fn finding_message(report: &serde_json::Value, rule: &str, resource: &str) -> Option<String> {
@@ -846,7 +848,7 @@ fn scan_tenant_flags_nested_group_exclusion_and_trusted_location_gap() {
     let (code, live, stderr) = scan_json(
         &["scan", "--tenant", &emu.tenant_id()],
         &out,
-        &live_env(&emu),
+        &tenant_env(&emu),
     );
     assert_eq!(code, 1, "{stderr}");
 
@@ -944,4 +946,134 @@ fn a_deleted_group_named_by_a_policy_is_recorded_not_an_error() {
         .find(|g| g.id == gone)
         .expect("recorded");
     assert!(g.not_found && g.member_ids.is_empty(), "{g:?}");
+}
+
+const INFO_MAILBOX: &str = "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e01";
+const LENA_SYNC_RULE: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a/4727603405627269190";
+
+/// Issue 10 items 2 and 3: Exchange shows the forward to the "AP Archive" mail contact as
+/// the contact's Name (`ForwardingAddress`) and its legacy DN (`ForwardTo [EX:…]`), never
+/// as an address; the collector resolves both to the contact's external address and
+/// `scan --tenant` flags them, and the `EU office` policy left at `Automatic`.
+#[test]
+fn scan_tenant_flags_a_mail_contact_forwarding_target_and_an_automatic_policy() {
+    let emu = start();
+    let env = tenant_env(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, report, stderr) = scan_json(&["scan", "--tenant", &emu.tenant_id()], &out, &env);
+    assert_eq!(code, 1, "{stderr}");
+    let got = findings(&report, &[""]);
+    for (rule, id) in [
+        ("mailbox_external_forwarding", INFO_MAILBOX),
+        ("inbox_rule_external_forwarding", LENA_SYNC_RULE),
+        ("outbound_auto_forwarding_allowed", "EU office"),
+        ("outbound_auto_forwarding_allowed", "Default"),
+    ] {
+        assert!(
+            got.contains(&(rule.to_owned(), id.to_owned())),
+            "{rule} {id} missing: {got:?}"
+        );
+    }
+    let snap = m365guard::snapshot::io::parse(
+        &out.join("snapshot.json"),
+        &std::fs::read_to_string(out.join("snapshot.json")).unwrap(),
+    )
+    .unwrap();
+    let info = snap
+        .mailboxes
+        .iter()
+        .find(|m| m.id == INFO_MAILBOX)
+        .unwrap();
+    // What Exchange showed (a name), and where the mail goes.
+    assert_eq!(info.forwarding_address.as_deref(), Some("AP Archive"));
+    assert_eq!(
+        info.forwarding_address_smtp.as_deref(),
+        Some("ap.archive@securemail-box.example")
+    );
+    let sync = snap
+        .inbox_rules
+        .iter()
+        .find(|r| r.id == LENA_SYNC_RULE)
+        .unwrap();
+    assert_eq!(
+        sync.actions.forward_to,
+        ["ap.archive@securemail-box.example"]
+    );
+    // Internal targets named by legacy DN resolve to the mailbox, so stay internal.
+    assert!(snap
+        .inbox_rules
+        .iter()
+        .flat_map(|r| &r.actions.forward_to)
+        .all(|a| a.contains('@')));
+    let rule = |id: &str| {
+        report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let outbound = rule("outbound_auto_forwarding_allowed");
+    let eu = outbound["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"]["id"] == "EU office")
+        .unwrap();
+    assert_eq!(eu["severity"], "low", "{eu}");
+    let message = eu["message"].as_str().unwrap();
+    assert!(
+        message.contains("relies on the service default"),
+        "{message}"
+    );
+    assert!(
+        message.contains("remote domains allow it too (Default (*)"),
+        "{message}"
+    );
+}
+
+/// A `ForwardingAddress` naming a recipient that no longer exists (or that the app may not
+/// read) cannot be followed: the mailboxes source is `error` and the forwarding rule is not
+/// evaluated — the scan is incomplete (exit 3), never a pass.
+#[test]
+fn an_unresolvable_forwarding_address_makes_the_mailboxes_source_incomplete() {
+    let emu = start();
+    emu.state().recipients.retain(|r| r.name != "AP Archive");
+    let run = collect(&emu, &secret(&emu), &[]);
+    let snap = run.snapshot();
+    let st = &snap.sources[&SourceId::Mailboxes];
+    assert_eq!(st.status, SourceState::Error, "{st:?}");
+    let reason = st.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("info@contoso.com → 'AP Archive': no such recipient"),
+        "{reason}"
+    );
+    // The mailboxes themselves are kept.
+    let info = snap
+        .mailboxes
+        .iter()
+        .find(|m| m.id == INFO_MAILBOX)
+        .unwrap();
+    assert_eq!(info.forwarding_address.as_deref(), Some("AP Archive"));
+    assert_eq!(info.forwarding_address_smtp, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snapshot.json");
+    std::fs::write(&file, run.snapshot_text.as_deref().unwrap()).unwrap();
+    let (code, report, stderr) = scan_json(
+        &["scan", "--snapshot", file.to_str().unwrap()],
+        &dir.path().join("report"),
+        &[],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    let status = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "mailbox_external_forwarding")
+        .map(|r| r["status"].clone())
+        .unwrap();
+    assert_eq!(status, "not_evaluated");
 }

@@ -126,7 +126,7 @@ impl Run {
 /// `m365guard` pointed at the emulator, in a clean environment (no ambient credential)
 /// plus `env`.
 fn m365guard(emu: &Emulator, cwd: &Path, env: &[(&str, &str)]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"));
+    let mut cmd = crate::harness::command();
     for var in [
         "AZURE_TENANT_ID",
         "AZURE_CLIENT_ID",

@@ -49,7 +49,7 @@ fn collect(emu: &Emulator) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snapshot.json");
     let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let mut child = crate::harness::command()
         .arg("collect")
         .arg("-o")
         .arg(&out)
@@ -542,7 +542,7 @@ fn a_mailbox_that_always_fails_marks_inbox_rules_error_and_scan_exits_3() {
     let file = dir.path().join("snapshot.json");
     std::fs::write(&file, run.snapshot_text.as_deref().unwrap()).unwrap();
     let out = dir.path().join("report");
-    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let scan = crate::harness::command()
         .args(["scan", "--snapshot"])
         .arg(&file)
         .args(["-f", "json", "-q", "--out"])
@@ -642,4 +642,44 @@ fn missing_exchange_manage_as_app_names_permission_and_endpoint() {
         assert!(reason.contains(needle), "{needle}: {reason}");
         assert!(run.stderr.contains(needle), "{needle}:\n{}", run.stderr);
     }
+}
+
+/// Issue 15 item 16: users and mailboxes fail to collect (no User.Read.All; an Exchange
+/// role that may read blocked senders but not mailboxes), so the blocked sender cannot be
+/// linked to its user. The restricted_senders source must say it is incomplete, not stay
+/// `ok` with the link silently missing.
+#[test]
+fn restricted_sender_that_cannot_be_linked_makes_its_source_incomplete() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.graph.retain(|p| {
+        !matches!(
+            p.as_str(),
+            "User.Read.All"
+                | "User.ReadWrite.All"
+                | "Directory.Read.All"
+                | "Directory.ReadWrite.All"
+        )
+    });
+    grants.directory_roles = vec![m365guard_emulator::state::role_ids::SECURITY_READER.into()];
+    emu.set_grants(grants);
+    let run = collect(&emu);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let snap = run.snapshot();
+    assert_eq!(snap.sources[&SourceId::Users].status, SourceState::Error);
+    assert_eq!(
+        snap.sources[&SourceId::Mailboxes].status,
+        SourceState::Error
+    );
+    let senders = &snap.sources[&SourceId::RestrictedSenders];
+    assert_eq!(senders.status, SourceState::Error, "{senders:?}");
+    let reason = senders.reason.as_deref().unwrap();
+    assert!(reason.contains("could not be linked"), "{reason}");
+    // The entries themselves are kept (the data is real), only the status says what is missing.
+    assert!(!snap.outbound_spam.restricted_senders.is_empty());
+    assert!(snap
+        .outbound_spam
+        .restricted_senders
+        .iter()
+        .all(|s| s.user_id.is_none()));
 }

@@ -25,7 +25,7 @@ struct Run {
 /// no secret, token or Authorization header in any output, and no spinner off a terminal.
 fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, String, String) {
     let secret = emu.client_secret().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .args(args)
         .current_dir(dir)
         .env_remove("AZURE_AUTHORITY_HOST")

@@ -1,6 +1,6 @@
 //! `m365guard permissions`: the one permission table, printed. README's "Permissions"
 //! section is this command's markdown output; the test fails with the difference and the
-//! command that updates it (`M365GUARD_UPDATE_README=1 cargo test --test permissions`).
+//! command that updates it (`M365GUARD_UPDATE_README=1 cargo test --test tests permissions::`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ const BEGIN: &str = "<!-- permissions:begin -->\n";
 const END: &str = "<!-- permissions:end -->";
 
 fn permissions(args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_m365guard"))
+    let output = crate::harness::command()
         .arg("permissions")
         .args(args)
         .output()
@@ -56,7 +56,7 @@ fn readme_permissions_section_is_the_generated_table() {
         }
     }
     panic!(
-        "README's Permissions section differs from `m365guard permissions --fix --format markdown`:\n{diff}\nupdate it with: M365GUARD_UPDATE_README=1 cargo test --test permissions"
+        "README's Permissions section differs from `m365guard permissions --fix --format markdown`:\n{diff}\nupdate it with: M365GUARD_UPDATE_README=1 cargo test --test tests permissions::"
     );
 }
 

@@ -2,7 +2,7 @@
 //! behavioural checks that hold whatever the exact layout (counts, escaping, ordering,
 //! suppressions, the JUnit document parsing back).
 
-mod report_fixture;
+use crate::report_fixture;
 
 use m365guard::findings::{RuleStatus, ScanResult, Severity};
 use m365guard::report::{Format, RenderOptions};

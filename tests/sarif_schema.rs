@@ -11,7 +11,7 @@
 //! Formats (`uri`, `date-time`, …) are asserted, not just annotated, for both drafts.
 //! `.ci/validate-reports.sh` additionally runs the Multitool itself on a real scan.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use m365guard::findings::ScanResult;
 use m365guard::report::{Format, RenderOptions};

@@ -12,8 +12,7 @@ use m365guard::snapshot::model::{SourceId, SourceState};
 use m365guard::snapshot::source::{arrays, ResourceKind, SOURCES};
 use m365guard_emulator::Emulator;
 
-mod harness;
-use harness::{root, run, start};
+use crate::harness::{self, root, run, start};
 
 /// The binary against the emulator, in `dir`.
 fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {

@@ -64,7 +64,7 @@ base := {
 		"per_user_mfa": _ok, "security_defaults": _ok, "conditional_access": _ok, "roles": _ok,
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
-		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok,
+		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
 	},
 	"users": [
 		{
@@ -175,7 +175,7 @@ base := {
 	},
 	"outbound_spam": {
 		"policies": [{
-			"id": "Default", "is_default": true, "enabled": true, "auto_forwarding_mode": "Automatic",
+			"id": "Default", "is_default": true, "enabled": true, "auto_forwarding_mode": "Off",
 			"action_when_threshold_reached": "BlockUserForToday",
 		}],
 		"restricted_senders": [],
@@ -221,4 +221,18 @@ base := {
 		"id": "Default", "domain_name": "*", "auto_forward_enabled": false,
 		"auto_reply_enabled": true,
 	}],
+	# recipients:  0 the "AP Archive" mail contact (external), 1 the "All Staff" group
+	"recipients": [
+		{
+			"id": "c4a1e2b3-7d6f-4e58-9a0b-1c2d3e4f5a61", "name": "AP Archive",
+			"recipient_type_details": "MailContact",
+			"primary_smtp_address": "ap.archive@securemail-box.example",
+			"external_email_address": "ap.archive@securemail-box.example",
+		},
+		{
+			"id": "e6c3a4d5-9f8b-4a7c-9c2d-3e4f5a6b7c83", "name": "All Staff",
+			"recipient_type_details": "MailUniversalDistributionGroup",
+			"primary_smtp_address": "allstaff@contoso.com",
+		},
+	],
 }

@@ -126,7 +126,11 @@ inbox_rules_by_forward_as_attachment_to := _inbox_rule_index[6]
 # User indexes. Rules look users up by id here instead of scanning `input.users`, so a
 # check over role assignments or risky users stays linear at 100k users.
 
-users_by_id := {u.id: u | some u in input.users}
+# Built natively (`m365guard.object_by`, the same object as `{u.id: u | some u in
+# input.users}`) and shared by every rule and evaluation thread of a scan: five rules read it.
+default users_by_id := {}
+
+users_by_id := m365guard.object_by(input.users, ["id"])
 
 # The MFA registration record, or null when the user is not in the registration report.
 mfa_of(user) := object.get(user, "mfa", null)
@@ -580,3 +584,36 @@ legacy_auth_block_policies_not_enforced contains p.display_name if {
 	p.state != "enabled"
 	_legacy_block_shape(p)
 }
+
+# --------------------------------------------------------------------------------------
+# Recipients (mail contacts, mail users, groups)
+#
+# Forwarding can name a recipient object instead of an address; the collector resolves
+# it to where the mail goes (a contact's external address). These helpers name the
+# object in findings: "through mail contact "AP Archive"".
+
+# Lower-case delivery address -> descriptions of the recipient objects delivering there.
+recipients_by_address[addr] contains sprintf("%s \"%s\"", [_recipient_kind(r), r.name]) if {
+	some r in object.get(input, "recipients", [])
+	addr := lower(_delivers_to(r))
+}
+
+_delivers_to(r) := r.external_email_address if is_string(object.get(r, "external_email_address", null))
+
+_delivers_to(r) := r.primary_smtp_address if {
+	not is_string(object.get(r, "external_email_address", null))
+	is_string(object.get(r, "primary_smtp_address", null))
+}
+
+_recipient_kinds := {
+	"MailContact": "mail contact",
+	"MailUser": "mail user",
+	"GuestMailUser": "guest mail user",
+}
+
+_recipient_kind(r) := _recipient_kinds[r.recipient_type_details]
+
+_recipient_kind(r) := "group" if not _recipient_kinds[r.recipient_type_details]
+
+# The recipient objects (sorted descriptions) through which mail to these addresses goes.
+recipients_via(addresses) := sort({d | some a in addresses; some d in recipients_by_address[lower(a)]})

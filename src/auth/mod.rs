@@ -385,6 +385,12 @@ pub enum AuthError {
         error: String,
         hint: String,
     },
+    #[error("sign-in failed for {scope}: the token endpoint {endpoint} answered HTTP {status}, a redirect; m365guard follows no redirect when signing in (check the authority host)")]
+    Redirect {
+        scope: String,
+        endpoint: String,
+        status: u16,
+    },
     #[error("sign-in failed for {scope}: HTTP {status} from the token endpoint {endpoint}")]
     Status {
         scope: String,
@@ -597,16 +603,38 @@ impl TokenProvider {
                 (_, None) => {}
             }
             let sent = self.agent.post(&endpoint).send_form(form);
+            let malformed = |e: &ureq::Error| AuthError::BadResponse {
+                scope: scope.to_owned(),
+                endpoint: endpoint.clone(),
+                message: format!("malformed answer, not retried: {e}"),
+            };
             let mut resp = match sent {
                 Ok(r) => r,
+                // A malformed answer is the same on every attempt: fail at once.
+                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;
                 }
             };
             let status = resp.status().as_u16();
-            let body = match resp.body_mut().read_to_string() {
+            // The agent follows no redirect; one from the token endpoint is permanent (the
+            // form carries the client secret or assertion: it must not go anywhere else).
+            if (300..400).contains(&status) {
+                return Err(AuthError::Redirect {
+                    scope: scope.to_owned(),
+                    endpoint,
+                    status,
+                });
+            }
+            let body = match resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_string()
+            {
                 Ok(b) => b,
+                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;

@@ -3,12 +3,20 @@
 //! workers as the Exchange concurrency limit allows (each mailbox by one worker, so well
 //! under its per-mailbox limit); one mailbox failing does not lose the others' rules, but
 //! marks the source `error`.
+//!
+//! Forward/redirect recipients that name a directory object come back as
+//! `"Name" [EX:/o=…/cn=…]` (its `LegacyExchangeDN`), not as an SMTP address; they are
+//! resolved to where the mail goes (a mailbox's address, a mail contact's or mail user's
+//! external address) through the collected mailboxes and `recipients`, else by asking
+//! `Get-Recipient -Filter "LegacyExchangeDN -eq '…'"`. One that cannot be resolved stays
+//! in the rule as `ex:…` and leaves the source `error`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Map, Value};
 
+use super::recipients::Resolver;
 use super::{b, s, strings, Ctx};
 use crate::exchange::ExchangeClient;
 use crate::snapshot::model::{
@@ -41,7 +49,23 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         .cloned()
         .collect();
     let results = fetch_all(&ctx.exchange, &targets);
-    let (rules, failure) = merge(&targets, results);
+    let (mut rules, failure) = merge(&targets, results);
+    let unresolved = {
+        let mut resolver = Resolver::new(
+            &ctx.exchange,
+            &ctx.snapshot.mailboxes,
+            &ctx.snapshot.recipients,
+        );
+        resolve_recipients(&mut rules, |dn| resolver.legacy_dn(dn))
+    };
+    let failure = failure.or_else(|| {
+        unresolved.first().map(|first| {
+            format!(
+                "{} inbox-rule recipient(s) name a directory object that could not be resolved to an address (first: {first}): incomplete",
+                unresolved.len()
+            )
+        })
+    });
     let items = rules.len() as u64;
     ctx.snapshot.inbox_rules = rules;
     match failure {
@@ -49,6 +73,38 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         // Partial data is kept, but the source must not pass as complete.
         Some(reason) => ctx.set(SourceId::InboxRules, SourceState::Error, &reason, items),
     }
+}
+
+/// Replace every `ex:` forward/redirect recipient by the address it delivers to; returns
+/// the ones that could not be resolved (they stay `ex:…` in the rule).
+fn resolve_recipients(
+    rules: &mut [InboxRule],
+    mut resolve: impl FnMut(&str) -> Result<Option<String>, crate::graph::ApiError>,
+) -> Vec<String> {
+    let mut unresolved = Vec::new();
+    for rule in rules.iter_mut() {
+        let actions = &mut rule.actions;
+        for list in [
+            &mut actions.forward_to,
+            &mut actions.redirect_to,
+            &mut actions.forward_as_attachment_to,
+        ] {
+            for entry in list.iter_mut().filter(|e| e.starts_with("ex:")) {
+                match resolve(entry) {
+                    Ok(Some(to)) => *entry = to,
+                    Ok(None) => unresolved.push(format!(
+                        "{} rule '{}' → {entry}: no such recipient",
+                        rule.mailbox_upn, rule.name
+                    )),
+                    Err(e) => unresolved.push(format!(
+                        "{} rule '{}' → {entry}: {e}",
+                        rule.mailbox_upn, rule.name
+                    )),
+                }
+            }
+        }
+    }
+    unresolved
 }
 
 /// All collected rules sorted by id, and the error reason when any mailbox failed.
@@ -121,12 +177,26 @@ fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<In
 }
 
 fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {
-    fetch_one(exo, mbx).map_err(|e| e.to_string())
+    fetch_unresolved(exo, mbx).map_err(|e| e.to_string())
 }
 
-/// Every inbox rule of one mailbox, hidden ones included and marked (also used by fix
-/// mode to re-read a rule before changing it).
+/// Every inbox rule of one mailbox, hidden ones included and marked, `EX:` recipients
+/// resolved by asking Exchange (fix mode re-reads a rule with it before changing it, and
+/// compares the recipients with what the collection saw).
 pub(crate) fn fetch_one(
+    exo: &ExchangeClient<'_>,
+    mbx: &Mailbox,
+) -> Result<Vec<InboxRule>, crate::graph::ApiError> {
+    let mut rules = fetch_unresolved(exo, mbx)?;
+    let mut resolver = Resolver::new(exo, &[], &[]);
+    // An unresolved reference stays `ex:…`: the comparison then reports it as changed.
+    resolve_recipients(&mut rules, |dn| resolver.legacy_dn(dn));
+    Ok(rules)
+}
+
+/// [`fetch_one`] without resolving `EX:` recipients (the collector resolves them for all
+/// mailboxes at once, from what it collected).
+fn fetch_unresolved(
     exo: &ExchangeClient<'_>,
     mbx: &Mailbox,
 ) -> Result<Vec<InboxRule>, crate::graph::ApiError> {
@@ -220,13 +290,19 @@ pub(crate) fn map(
     })
 }
 
-/// `"Name" [SMTP:addr]` (prefix in any case) or a bare address → lower-case address.
-/// Anything else (e.g. an `EX:` legacy DN) is kept verbatim, lower-cased, so a recipient
-/// is never silently dropped.
+/// `"Name" [SMTP:addr]` (prefix in any case) or a bare address → lower-case address;
+/// `"Name" [EX:/o=…]` (a directory object, named by its legacy DN) → `ex:/o=…`, which
+/// the collector then resolves. Anything else is kept verbatim, lower-cased, so a
+/// recipient is never silently dropped.
 pub fn address(display: &str) -> String {
     let lower = display.trim().to_lowercase();
     if let Some(start) = lower.find("smtp:") {
         let rest = &lower[start + 5..];
+        let end = rest.find(']').unwrap_or(rest.len());
+        return rest[..end].trim().to_owned();
+    }
+    if let Some(start) = lower.find("[ex:") {
+        let rest = &lower[start + 1..];
         let end = rest.find(']').unwrap_or(rest.len());
         return rest[..end].trim().to_owned();
     }
@@ -276,6 +352,53 @@ mod tests {
     }
 
     #[test]
+    fn directory_recipients_keep_their_legacy_dn() {
+        assert_eq!(
+            address("\"AP Archive\" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=1f2e-aparchive]"),
+            "ex:/o=exchangelabs/ou=exchange administrative group (fydibohf23spdlt)/cn=recipients/cn=1f2e-aparchive"
+        );
+        assert_eq!(address("EX:/o=X/cn=y"), "ex:/o=x/cn=y");
+    }
+
+    #[test]
+    fn ex_recipients_are_resolved_and_an_unknown_one_is_reported() {
+        let mbx = mailbox("u1", "lena@contoso.com");
+        let raw = json!({
+            "Name": "Sync", "RuleIdentity": 9,
+            "ForwardTo": ["\"AP Archive\" [EX:/o=x/cn=aparchive]", "\"m\" [SMTP:m@evil.example]"],
+            "RedirectTo": ["\"Gone\" [EX:/o=x/cn=deleted]"],
+            "ForwardAsAttachmentTo": ["\"Dana\" [EX:/o=x/cn=dana]"]
+        });
+        let mut rules = vec![map(&mbx, raw.as_object().unwrap(), &HashSet::new()).unwrap()];
+        let mut asked = Vec::new();
+        let unresolved = resolve_recipients(&mut rules, |dn| {
+            asked.push(dn.to_owned());
+            Ok(match dn {
+                "ex:/o=x/cn=aparchive" => Some("ap.archive@securemail-box.example".to_owned()),
+                "ex:/o=x/cn=dana" => Some("dana@contoso.com".to_owned()),
+                _ => None,
+            })
+        });
+        let a = &rules[0].actions;
+        assert_eq!(
+            a.forward_to,
+            ["ap.archive@securemail-box.example", "m@evil.example"]
+        );
+        assert_eq!(a.forward_as_attachment_to, ["dana@contoso.com"]);
+        // Never dropped: the unresolved reference stays, and is reported.
+        assert_eq!(a.redirect_to, ["ex:/o=x/cn=deleted"]);
+        assert_eq!(
+            unresolved,
+            ["lena@contoso.com rule 'Sync' → ex:/o=x/cn=deleted: no such recipient"]
+        );
+        assert_eq!(
+            asked.len(),
+            3,
+            "SMTP addresses are not looked up: {asked:?}"
+        );
+    }
+
+    #[test]
     fn folders_keep_the_raw_path_and_name_the_last_component() {
         let f = folder("lena.fischer:\\RSS Feeds");
         assert_eq!(f.id, "lena.fischer:\\RSS Feeds");
@@ -298,6 +421,7 @@ mod tests {
             forwarding_address: None,
             forwarding_address_smtp: None,
             deliver_to_mailbox_and_forward: false,
+            legacy_exchange_dn: None,
         }
     }
 

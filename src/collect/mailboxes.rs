@@ -1,54 +1,98 @@
 //! Source `mailboxes`: `Get-Mailbox` forwarding properties. `ForwardingSmtpAddress`
-//! loses its `smtp:` prefix; `ForwardingAddress` (a recipient name) is resolved to an
-//! SMTP address when it names another collected mailbox.
-
-use std::collections::HashMap;
+//! loses its `smtp:` prefix; `ForwardingAddress` (a recipient's name, not an address) is
+//! resolved to where the mail goes: another mailbox's primary SMTP address, or a mail
+//! contact's / mail user's external address through the `recipients` source (asking
+//! `Get-Recipient -Identity` for a name neither knows). A `ForwardingAddress` that cannot
+//! be resolved leaves the source `error`: the forward is never silently dropped.
+//!
+//! `ForwardingAddress` accepts any internal recipient, mail contacts and mail users too:
+//! <https://learn.microsoft.com/powershell/module/exchange/set-mailbox>.
 
 use serde_json::{json, Map, Value};
 
+// `strip_smtp` lives with the recipient resolution (which mailboxes use, not the reverse).
+pub use super::recipients::strip_smtp;
+use super::recipients::Resolver;
 use super::{b, s, Ctx};
-use crate::snapshot::model::{Mailbox, SourceId};
+use crate::snapshot::model::{Mailbox, SourceId, SourceState};
 
 pub fn collect(ctx: &mut Ctx<'_>) {
-    let outcome = ctx
+    let items = match ctx
         .exchange
         .invoke("Get-Mailbox", json!({"ResultSize": "Unlimited"}))
-        .map(|items| {
-            let mut names: HashMap<String, String> = HashMap::new();
-            for m in &items {
-                if let Some(smtp) = s(m, "PrimarySmtpAddress") {
-                    for key in ["Name", "Alias", "DisplayName", "Identity"] {
-                        if let Some(n) = s(m, key) {
-                            names.insert(n.to_lowercase(), smtp.to_lowercase());
-                        }
+    {
+        Ok(items) => items,
+        Err(e) => return ctx.record(SourceId::Mailboxes, Err(e)),
+    };
+    // The discovery mailbox (one per organisation, eDiscovery's own) receives no
+    // mail and has no user: nothing to check, only noise in every snapshot.
+    let mut mailboxes: Vec<Mailbox> = items
+        .iter()
+        .filter_map(map)
+        .filter(|m| m.recipient_type_details != "DiscoveryMailbox")
+        .collect();
+    let (failures, resolved) = {
+        let mut resolver = Resolver::new(&ctx.exchange, &[], &ctx.snapshot.recipients);
+        for m in &items {
+            if let Some(smtp) = s(m, "PrimarySmtpAddress") {
+                for key in [
+                    "Name",
+                    "Alias",
+                    "DisplayName",
+                    "Identity",
+                    "PrimarySmtpAddress",
+                ] {
+                    if let Some(n) = s(m, key) {
+                        resolver.add_name(&n, &smtp);
                     }
                 }
             }
-            // The discovery mailbox (one per organisation, eDiscovery's own) receives no
-            // mail and has no user: nothing to check, only noise in every snapshot.
-            let mut mailboxes: Vec<Mailbox> = items
-                .iter()
-                .filter_map(map)
-                .filter(|m| m.recipient_type_details != "DiscoveryMailbox")
-                .collect();
-            for m in &mut mailboxes {
-                m.forwarding_address_smtp = m
-                    .forwarding_address
-                    .as_ref()
-                    .and_then(|f| names.get(&f.to_lowercase()).cloned());
+        }
+        let mut failures = Vec::new();
+        let mut resolved = Vec::with_capacity(mailboxes.len());
+        for m in &mailboxes {
+            let Some(target) = m.forwarding_address.as_deref() else {
+                resolved.push(None);
+                continue;
+            };
+            match resolver.identity(target) {
+                Ok(Some(to)) => resolved.push(Some(to)),
+                Ok(None) => {
+                    failures.push(format!("{} → '{target}': no such recipient", label(m)));
+                    resolved.push(None);
+                }
+                Err(e) => {
+                    failures.push(format!("{} → '{target}': {e}", label(m)));
+                    resolved.push(None);
+                }
             }
-            ctx.snapshot.mailboxes = mailboxes;
-            ctx.snapshot.mailboxes.len() as u64
-        });
-    ctx.record(SourceId::Mailboxes, outcome);
+        }
+        (failures, resolved)
+    };
+    for (m, to) in mailboxes.iter_mut().zip(resolved) {
+        m.forwarding_address_smtp = to;
+    }
+    let items = mailboxes.len() as u64;
+    ctx.snapshot.mailboxes = mailboxes;
+    match failures.first() {
+        None => ctx.record(SourceId::Mailboxes, Ok(items)),
+        // The mailboxes are kept, but the source must not pass as complete: the forward
+        // that could not be followed may well leave the tenant.
+        Some(first) => {
+            let reason = format!(
+                "ForwardingAddress of {} mailbox(es) could not be resolved to an address (first: {first}): incomplete",
+                failures.len()
+            );
+            ctx.set(SourceId::Mailboxes, SourceState::Error, &reason, items)
+        }
+    }
 }
 
-/// `smtp:x@y` / `SMTP:x@y` → `x@y`.
-pub fn strip_smtp(addr: &str) -> String {
-    let a = addr.trim();
-    match a.get(..5) {
-        Some(p) if p.eq_ignore_ascii_case("smtp:") => a[5..].to_owned(),
-        _ => a.to_owned(),
+fn label(m: &Mailbox) -> &str {
+    if m.user_principal_name.is_empty() {
+        &m.id
+    } else {
+        &m.user_principal_name
     }
 }
 
@@ -65,6 +109,7 @@ pub(crate) fn map(m: &Map<String, Value>) -> Option<Mailbox> {
         forwarding_address: s(m, "ForwardingAddress"),
         forwarding_address_smtp: None,
         deliver_to_mailbox_and_forward: b(m, "DeliverToMailboxAndForward").unwrap_or(false),
+        legacy_exchange_dn: s(m, "LegacyExchangeDN"),
     })
 }
 

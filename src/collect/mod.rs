@@ -27,6 +27,7 @@ mod named_locations;
 pub(crate) mod organization;
 mod outbound_spam;
 mod per_user_mfa;
+mod recipients;
 mod remote_domains;
 mod restricted_senders;
 mod risky_users;
@@ -100,11 +101,14 @@ fn outcome_reason(outcome: &Result<u64, ApiError>) -> Option<String> {
 
 /// An HTTP agent that hands every status back to us (the retry loop decides). The idle
 /// pool is as large as the widest fan-out, so concurrent workers reuse connections instead
-/// of opening a new one per request.
+/// of opening a new one per request. It follows no redirect (ureq follows up to 10 by
+/// default): a 3xx comes back as a response, and the Graph/Exchange clients and the token
+/// request treat it as a permanent error, so no token or secret is sent anywhere else.
 pub fn agent() -> ureq::Agent {
     let pool = 2 * DEFAULT_CONCURRENCY.max(Limits::from_env().concurrency());
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(120)))
         .max_idle_connections(pool)
         .max_idle_connections_per_host(pool)
@@ -186,6 +190,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::RemoteDomains => remote_domains::collect,
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
+        SourceId::Recipients => recipients::collect,
     }
 }
 

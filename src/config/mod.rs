@@ -235,11 +235,15 @@ impl Locator<'_> {
 impl Config {
     /// Parse `text` (read from `path`, which is only used in messages).
     pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
+        // Diagnostic::at hides the value of any secret-looking key on the caret line and in
+        // the message; a diagnostic without a line only needs its message cleaned.
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let diagnostic = refused_key(path, text, &err).unwrap_or_else(|| {
+            let mut diagnostic = refused_key(path, text, &err).unwrap_or_else(|| {
                 Diagnostic::from_span(path, text, err.span(), toml_message(&err, text))
             });
-            hide_secret_value(diagnostic)
+            diagnostic.message =
+                crate::diagnostic::redact_message(text, std::mem::take(&mut diagnostic.message));
+            diagnostic
         })?;
         let loc = Locator { path, text };
 
@@ -376,11 +380,14 @@ fn toml_message(err: &toml::de::Error, text: &str) -> String {
 }
 
 /// Keys people may try to put in `[connection]` that must not be there, explained instead
-/// of serde's bare "unknown field": a client secret (anywhere in the file; its value is not
-/// echoed) and the tenant (which is `[tenant] id`).
+/// of serde's bare "unknown field": a client secret or anything named like one (anywhere
+/// in the file; its value is never echoed) and the tenant (which is `[tenant] id`).
 fn refused_key(path: &Path, text: &str, err: &toml::de::Error) -> Option<Diagnostic> {
     let message = err.message();
-    if message.starts_with("unknown field `client_secret`") {
+    let unknown_key = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    if unknown_key.is_some_and(crate::diagnostic::is_secret_key) {
         let diagnostic = Diagnostic::from_span(
             path,
             text,
@@ -412,18 +419,6 @@ fn refused_key(path: &Path, text: &str, err: &toml::de::Error) -> Option<Diagnos
         ));
     }
     None
-}
-
-/// The caret display of a diagnostic on a `client_secret = …` line (refused, or a syntax
-/// error in it) would echo the secret into CI logs: show the key only.
-fn hide_secret_value(mut diagnostic: Diagnostic) -> Diagnostic {
-    diagnostic.source_line = diagnostic
-        .source_line
-        .map(|line| match line.split_once('=') {
-            Some((key, _)) if key.trim() == "client_secret" => format!("{key}= \"***\""),
-            _ => line,
-        });
-    diagnostic
 }
 
 fn parse_connection(loc: &Locator<'_>, raw: &RawConnection) -> Result<Connection, Diagnostic> {

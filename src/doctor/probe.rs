@@ -183,6 +183,8 @@ pub(super) enum Probe {
     InboxRules,
     /// One Exchange cmdlet without parameters.
     Cmdlet(&'static str),
+    /// One Exchange list cmdlet with `-ResultSize 1` (the list itself may be long).
+    FirstOf(&'static str),
 }
 
 /// The probe of every source. An exhaustive match: a new [`SourceId`] does not compile
@@ -218,6 +220,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         // No group id is known up front; `/groups?$top=1` needs the same permission
         // (GroupMember.Read.All: <https://learn.microsoft.com/graph/api/group-list>).
         SourceId::CaGroupMembers => Probe::Graph("/v1.0/groups?$select=id&$top=1"),
+        SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
     }
 }
 
@@ -283,6 +286,11 @@ fn probe(
             }
         }
         Probe::Cmdlet(cmdlet) => exchange.invoke(cmdlet, json!({})).map(drop),
+        Probe::FirstOf(cmdlet) => match exchange.invoke(cmdlet, json!({"ResultSize": 1})) {
+            // "More results are available": we asked for one, so the cmdlet ran.
+            Err(ApiError::ExchangeTruncated { .. }) => Ok(()),
+            other => other.map(drop),
+        },
     }
 }
 
@@ -304,7 +312,9 @@ mod tests {
             let path = match probe {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
-                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) => None,
+                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
+                    None
+                }
             };
             match (source.stage, path) {
                 (Stage::Graph, Some(path)) => {

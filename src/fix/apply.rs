@@ -5,8 +5,13 @@
 //!
 //! A failed action does not stop independent actions; a failed prerequisite stops the
 //! actions that depend on it. Nothing here acts on the plan's copy of the state.
+//!
+//! Before the first action, the whole run stops (no write at all) when the plan's
+//! identifiers are malformed, when the token has no `tid` claim or names another tenant
+//! than the plan's, or when the declared break-glass accounts cannot be resolved live.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Error, ErrorKind};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,7 +23,7 @@ use super::evidence::Evidence;
 use super::guards;
 use super::live::Live;
 use super::password::PasswordSink;
-use super::plan::{Plan, PlannedAction};
+use super::plan::{is_guid, is_upn, Plan, PlannedAction, Target};
 
 pub struct ApplyOptions {
     /// Break-glass accounts from the apply-time m365guard.toml (the plan's own list is
@@ -70,6 +75,11 @@ pub fn apply(
     sinks: &mut Sinks<'_>,
     mut report: impl FnMut(&ActionResult),
 ) -> std::io::Result<Vec<ActionResult>> {
+    let refuse = |message: String| Error::new(ErrorKind::InvalidInput, message);
+    plan.check_consistency()
+        .map_err(|m| refuse(format!("refusing the plan: {m}")))?;
+    check_tenant(plan, live)?;
+    let break_glass = declared_break_glass(plan, options, live)?;
     let mut outcomes: BTreeMap<&str, Outcome> = BTreeMap::new();
     let mut results = Vec::new();
     for action in &plan.actions {
@@ -78,7 +88,16 @@ pub fn apply(
             after: None,
             request_id: None,
         };
-        let (outcome, detail) = run_one(plan, action, live, options, sinks, &outcomes, &mut run);
+        let (outcome, detail) = run_one(
+            plan,
+            action,
+            live,
+            options,
+            &break_glass,
+            sinks,
+            &outcomes,
+            &mut run,
+        );
         outcomes.insert(&action.id, outcome);
         tracing::info!(
             action = action.id.as_str(),
@@ -111,6 +130,101 @@ pub fn apply(
         results.push(result);
     }
     Ok(results)
+}
+
+/// The token must say which tenant it is for, and it must be the plan's: a plan made for
+/// one tenant is never applied to another (a token without `tid` cannot prove it).
+fn check_tenant(plan: &Plan, live: &Live<'_>) -> std::io::Result<()> {
+    let tid = live
+        .graph
+        .token_tenant()
+        .map_err(|e| Error::other(format!("cannot check which tenant the sign-in is for: {e}")))?;
+    match tid {
+        None => Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "the access token has no `tid` claim, so it cannot be shown to be for tenant {}; refusing to apply",
+                plan.tenant_id
+            ),
+        )),
+        Some(tid) if !tid.eq_ignore_ascii_case(&plan.tenant_id) => Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "the plan is for tenant {}, but the access token is for tenant {tid}; refusing to apply",
+                plan.tenant_id
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The declared break-glass accounts (the plan's and the apply-time config's) in every
+/// form: as written, and each resolved live to its object id and UPN — so a plan naming
+/// the account by id is caught when the config lists its UPN, and the reverse.
+fn declared_break_glass(
+    plan: &Plan,
+    options: &ApplyOptions,
+    live: &Live<'_>,
+) -> std::io::Result<BTreeSet<String>> {
+    let written: BTreeSet<String> = plan
+        .break_glass
+        .iter()
+        .chain(&options.break_glass)
+        .map(|a| guards::normalize(a))
+        .collect();
+    let mut all = written.clone();
+    all.extend(
+        live_identities(live, written.iter().map(String::as_str)).map_err(|e| {
+            Error::other(format!(
+                "cannot resolve the break-glass accounts, so the guard cannot be checked: {e}"
+            ))
+        })?,
+    );
+    Ok(all)
+}
+
+/// Object id and UPN (normalized) of every user that one of `candidates` names. Only
+/// GUID- and UPN-shaped candidates are looked up (anything else cannot be a user and must
+/// not become part of a URL).
+fn live_identities<'c>(
+    live: &Live<'_>,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Result<BTreeSet<String>, crate::graph::ApiError> {
+    let mut out = BTreeSet::new();
+    let mut looked_up = BTreeSet::new();
+    for candidate in candidates {
+        if !(is_guid(candidate) || is_upn(candidate)) || !looked_up.insert(candidate.to_owned()) {
+            continue;
+        }
+        // `#` (guest UPNs) would end the URL path.
+        if let Some(user) = live.user(&candidate.replace('#', "%23"))? {
+            for key in ["id", "userPrincipalName"] {
+                if let Some(v) = user.get(key).and_then(Value::as_str) {
+                    out.insert(guards::normalize(v));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The break-glass guard for one target: its identifiers as written, then resolved live.
+fn break_glass_guard(
+    declared: &BTreeSet<String>,
+    target: &Target,
+    live: &Live<'_>,
+) -> Result<Option<String>, String> {
+    if declared.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = guards::target_identifiers(target);
+    if let Some(reason) = guards::break_glass_hit(declared, &ids) {
+        return Ok(Some(reason));
+    }
+    let resolved = live_identities(live, ids.iter().map(String::as_str))
+        .map_err(|err| format!("cannot check the break-glass guard: {err}"))?;
+    ids.extend(resolved);
+    Ok(guards::break_glass_hit(declared, &ids))
 }
 
 /// When an earlier run of this plan completed `action` *and* a later action on the same
@@ -148,11 +262,13 @@ fn as_value(state: &Option<State>) -> Value {
     state.clone().map_or(Value::Null, Value::Object)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     plan: &Plan,
     action: &PlannedAction,
     live: &Live<'_>,
     options: &ApplyOptions,
+    break_glass: &BTreeSet<String>,
     sinks: &mut Sinks<'_>,
     outcomes: &BTreeMap<&str, Outcome>,
     run: &mut Run,
@@ -168,12 +284,6 @@ fn run_one(
             );
         }
     }
-    let break_glass: Vec<String> = plan
-        .break_glass
-        .iter()
-        .chain(&options.break_glass)
-        .cloned()
-        .collect();
     // Both the identity applying now and the one that collected the plan's snapshot.
     let own_identity = [
         options.own_principal_id.as_deref(),
@@ -181,29 +291,15 @@ fn run_one(
     ]
     .into_iter()
     .find_map(|own| guards::own_identity(own, &action.target));
-    if let Some(reason) = guards::break_glass(&break_glass, &action.target).or(own_identity) {
+    if let Some(reason) = own_identity {
         return (Outcome::Refused, reason);
     }
-    // The plan may name the account by object id only while m365guard.toml lists its UPN
-    // (or the reverse): check the live identity too.
-    if let (false, Some(user_id)) = (break_glass.is_empty(), action.target.user_id.as_deref()) {
-        match live.user(user_id) {
-            Ok(Some(user)) => {
-                let upn = user["userPrincipalName"].as_str().unwrap_or_default();
-                let probe = super::planner::user_target(user_id, upn);
-                if let Some(reason) = guards::break_glass(&break_glass, &probe) {
-                    return (Outcome::Refused, reason);
-                }
-            }
-            // Not a user (a group or service principal holding a role): nothing to match.
-            Ok(None) => {}
-            Err(err) => {
-                return (
-                    Outcome::Failed,
-                    format!("cannot check the break-glass guard: {err}"),
-                )
-            }
-        }
+    // Every action kind: the plan may name the account by object id only while
+    // m365guard.toml lists its UPN (or the reverse), URL-encoded, or under another kind.
+    match break_glass_guard(break_glass, &action.target, live) {
+        Ok(Some(reason)) => return (Outcome::Refused, reason),
+        Ok(None) => {}
+        Err(reason) => return (Outcome::Failed, reason),
     }
     if action.kind == super::actions::ActionKind::RemoveRoleAssignment {
         match live.role_assignments() {

@@ -1,6 +1,10 @@
 //! The audit log: one JSON object per line per action attempt, appended and fsync'd
 //! before the next action starts, so a run killed at any point leaves valid JSONL that
 //! says exactly what was done.
+//!
+//! Opened like the password file ([`super::password::open_private_append`]): never
+//! through a symlink, only a regular file this user owns, created 0600; an existing log
+//! readable by others is tightened to 0600 (it holds tenant state, not secrets).
 
 use std::fs::File;
 use std::io::Write;
@@ -94,21 +98,13 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open for appending (created 0600: it holds tenant state, never secrets).
+    /// Open for appending (created 0600, looser modes tightened, symlinks refused).
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        let mut options = std::fs::OpenOptions::new();
-        options.append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(path).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot open audit log {}: {e}", path.display()),
-            )
-        })?;
+        let file = super::password::open_private_append(
+            path,
+            "audit log",
+            super::password::LooseMode::Tighten,
+        )?;
         Ok(AuditLog { file })
     }
 

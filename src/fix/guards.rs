@@ -12,22 +12,96 @@ use super::plan::{PlannedAction, Target};
 
 pub const DEFAULT_MAX_ACTIONS: usize = 25;
 
-/// Break-glass accounts (UPNs or object ids, as written in m365guard.toml).
-pub fn break_glass(accounts: &[String], target: &Target) -> Option<String> {
-    let candidates = [
-        target.user_id.as_deref(),
-        target.user_principal_name.as_deref(),
-        (target.kind == "user").then_some(target.id.as_str()),
-    ];
-    let hit = accounts.iter().find(|account| {
-        candidates
-            .iter()
-            .flatten()
-            .any(|c| c.eq_ignore_ascii_case(account))
-    })?;
+/// An identifier as Entra compares it: percent-decoded (repeatedly, so `%2540` is `@`
+/// too), trimmed and lower-cased. UPNs and object ids are case-insensitive, and Graph
+/// decodes `%40` in a URL path, so a plan naming `breakglass01%40contoso.com` reaches the
+/// same account as `BreakGlass01@contoso.com`.
+pub fn normalize(identifier: &str) -> String {
+    let mut s = identifier.trim().to_owned();
+    for _ in 0..3 {
+        let decoded = percent_decode(&s);
+        if decoded == s {
+            break;
+        }
+        s = decoded;
+    }
+    s.trim().to_lowercase()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every identifier through which a target could reach an account, normalized: its id
+/// (and the mailbox part of an inbox rule's `mailbox/rule` id), name, user id, UPN and
+/// Exchange identity (`mailbox\rule`). Whatever the target's kind: a hand-edited plan may
+/// put a user where a mailbox or a sender is expected.
+pub fn target_identifiers(target: &Target) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |s: &str| {
+        let n = normalize(s);
+        if !n.is_empty() {
+            out.insert(n);
+        }
+    };
+    add(&target.id);
+    if let Some((mailbox, _)) = target.id.split_once('/') {
+        add(mailbox);
+    }
+    add(&target.name);
+    for s in [
+        &target.user_id,
+        &target.user_principal_name,
+        &target.exchange_identity,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        add(s);
+        if let Some((mailbox, _)) = s.split_once('\\') {
+            add(mailbox);
+        }
+    }
+    out
+}
+
+/// The declared break-glass account among `identifiers` (both sides normalized), if any.
+pub fn break_glass_hit(
+    declared: &BTreeSet<String>,
+    identifiers: &BTreeSet<String>,
+) -> Option<String> {
+    let hit = identifiers.intersection(declared).next()?;
     Some(format!(
         "guard: {hit} is a break-glass account (m365guard.toml); fix mode never acts on it"
     ))
+}
+
+/// Break-glass accounts (UPNs or object ids, as written in m365guard.toml) named by any
+/// identifier of `target`. Apply also resolves both sides live (see `apply`): this alone
+/// cannot see that an object id and a UPN are the same account.
+pub fn break_glass(accounts: &[String], target: &Target) -> Option<String> {
+    let declared: BTreeSet<String> = accounts.iter().map(|a| normalize(a)).collect();
+    break_glass_hit(&declared, &target_identifiers(target))
 }
 
 /// The service principal m365guard runs as: changing it could lock the tool out mid-run.
@@ -65,34 +139,30 @@ pub fn last_global_admin(target: &Target, assignments: &[Map<String, Value>]) ->
     })
 }
 
-/// Distinct targets of actions that lock people out or take power away.
-pub fn bounded_targets(actions: &[PlannedAction]) -> BTreeSet<String> {
-    actions
-        .iter()
-        .filter(|a| a.kind.is_bounded())
-        .map(|a| {
-            a.target
-                .user_id
-                .clone()
-                .unwrap_or_else(|| a.target.id.clone())
-        })
-        .collect()
-}
-
-/// `--max-actions`: refuse the whole run rather than half of it.
+/// `--max-actions`: refuse the whole run rather than half of it. Counts the writes that
+/// lock people out or take power away (password resets, sign-in blocks, role removals),
+/// not distinct ids: 26 actions that share one `user_id` but name 26 accounts are 26.
 pub fn max_actions(actions: &[PlannedAction], limit: usize) -> Result<(), String> {
-    let targets = bounded_targets(actions);
-    if targets.len() > limit {
-        let kinds: BTreeSet<ActionKind> = actions
-            .iter()
-            .filter(|a| a.kind.is_bounded())
-            .map(|a| a.kind)
-            .collect();
+    let bounded: Vec<&PlannedAction> = actions.iter().filter(|a| a.kind.is_bounded()).collect();
+    if bounded.len() > limit {
+        let kinds: BTreeSet<ActionKind> = bounded.iter().map(|a| a.kind).collect();
         let kinds: Vec<&str> = kinds.into_iter().map(ActionKind::as_str).collect();
+        let accounts: BTreeSet<String> = bounded
+            .iter()
+            .map(|a| {
+                normalize(
+                    a.target
+                        .user_principal_name
+                        .as_deref()
+                        .unwrap_or(&a.target.id),
+                )
+            })
+            .collect();
         return Err(format!(
-            "the plan would {} for {} accounts, more than --max-actions {limit}; review the plan and pass a higher --max-actions explicitly if this is intended",
+            "the plan makes {} {} writes (on {} accounts), more than --max-actions {limit}; review the plan and pass a higher --max-actions explicitly if this is intended",
+            bounded.len(),
             kinds.join("/"),
-            targets.len()
+            accounts.len()
         ));
     }
     Ok(())
@@ -126,6 +196,20 @@ mod tests {
         assert!(break_glass(&list, &t).unwrap().contains("break-glass"));
         assert!(break_glass(&["id-1".to_owned()], &t).is_some());
         assert!(break_glass(&["someone@contoso.com".to_owned()], &t).is_none());
+        // URL-encoded, any kind, any field.
+        let mut t = Target::new(
+            "restricted_sender",
+            "BreakGlass01%40Contoso.onmicrosoft.com",
+            "x",
+        );
+        assert!(break_glass(&list, &t).is_some());
+        t.id = "breakglass01%2540contoso.onmicrosoft.com".into();
+        assert!(break_glass(&list, &t).is_some());
+        let mut t = Target::new("inbox_rule", "id-1/rule-7", "r");
+        assert!(break_glass(&["ID-1".to_owned()], &t).is_some());
+        t.id = "other/rule".into();
+        t.exchange_identity = Some("breakglass01@contoso.onmicrosoft.com\\rule".into());
+        assert!(break_glass(&list, &t).is_some());
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //!
 //! The password is written and fsync'd *before* the reset is sent, so a crash between the
 //! two can never leave an account with a password nobody has.
+//!
+//! The file is opened without following a symlink (`O_NOFOLLOW`) and checked on the open
+//! descriptor: a regular file with one link, owned by us, mode 0600 (created so; an
+//! existing file readable by others is refused), holding nothing but lines m365guard
+//! wrote. A UPN that could break the line format (tab, newline, control characters) is
+//! refused before anything is written.
 
 use std::fs::File;
 use std::io::Write;
@@ -76,9 +82,15 @@ impl PasswordSink {
                 Ok(())
             }
             PasswordSink::File { path, file } => {
+                if upn.is_empty() || upn.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "refusing to write a password for an identifier with whitespace or control characters (it would break the file's line format)",
+                    ));
+                }
                 let f = match file {
                     Some(f) => f,
-                    None => file.insert(open_private(path)?),
+                    None => file.insert(open_password_file(path)?),
                 };
                 writeln!(f, "{upn}\t{}", password.expose())?;
                 f.sync_all()
@@ -110,30 +122,115 @@ impl PasswordSink {
     }
 }
 
-/// Open for appending, creating with 0600; an existing file must already be private.
-fn open_private(path: &Path) -> std::io::Result<File> {
+/// What to do with an existing file that other users may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LooseMode {
+    /// Refuse it: what it already holds has been exposed (password files).
+    Refuse,
+    /// `chmod 0600` it through the open descriptor (audit logs: tenant state, no secrets).
+    Tighten,
+}
+
+/// Open `path` for appending, created 0600, never through a symlink, only if it is a
+/// regular file with one link that this user owns. `what` names the file in errors.
+pub fn open_private_append(path: &Path, what: &str, loose: LooseMode) -> std::io::Result<File> {
+    let fail = |kind: std::io::ErrorKind, why: String| {
+        std::io::Error::new(kind, format!("{what} {}: {why}", path.display()))
+    };
     let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
+    // Readable too: the password file's existing content is checked before appending.
+    options.read(true).append(true).create(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.mode() & 0o077 != 0 {
-                return Err(std::io::Error::other(format!(
-                    "{} is readable by other users (mode {:o}); refusing to write passwords to it",
-                    path.display(),
-                    meta.mode() & 0o777
-                )));
+        // The last component must not be a symlink (ELOOP); a FIFO must not block.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return fail(
+                std::io::ErrorKind::PermissionDenied,
+                "is a symbolic link; refusing to write through it (give the real path)".into(),
+            );
+        }
+        fail(e.kind(), format!("cannot open: {e}"))
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(fail(
+            std::io::ErrorKind::PermissionDenied,
+            "is not a regular file; refusing".into(),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(fail(
+                std::io::ErrorKind::PermissionDenied,
+                format!("is owned by another user (uid {}); refusing", meta.uid()),
+            ));
+        }
+        if meta.nlink() > 1 {
+            return Err(fail(
+                std::io::ErrorKind::PermissionDenied,
+                "has other hard links (it is also another file); refusing".into(),
+            ));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            match loose {
+                LooseMode::Refuse => {
+                    return Err(fail(
+                        std::io::ErrorKind::PermissionDenied,
+                        format!("is readable by other users (mode {mode:o}); refusing to write passwords to it"),
+                    ))
+                }
+                LooseMode::Tighten => {
+                    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| fail(e.kind(), format!("mode {mode:o} is too open and cannot be tightened to 600: {e}")))?;
+                    tracing::warn!(file = %path.display(), "tightened mode {mode:o} to 600");
+                }
             }
         }
     }
-    options.open(path).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot open password file {}: {e}", path.display()),
-        )
-    })
+    Ok(file)
+}
+
+/// Whether `line` is one m365guard writes to a password file.
+fn is_password_line(line: &str) -> bool {
+    line.starts_with("# the line above for ")
+        || line.split_once('\t').is_some_and(|(upn, pw)| {
+            super::plan::is_upn(upn) && !pw.is_empty() && !pw.contains(char::is_whitespace)
+        })
+}
+
+/// The password file: private, and if it already exists, holding only password lines —
+/// never a password appended to a file with other content (a mistyped `--password-file
+/// ~/.bashrc` must not end up there).
+fn open_password_file(path: &Path) -> std::io::Result<File> {
+    use std::io::Read;
+    let file = open_private_append(path, "password file", LooseMode::Refuse)?;
+    let mut existing = String::new();
+    let mut reader = (&file).take(16 << 20);
+    let unrelated = match reader.read_to_string(&mut existing) {
+        Ok(_) => existing.lines().any(|l| !is_password_line(l)),
+        Err(_) => true,
+    };
+    if unrelated {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "password file {} already holds other content; refusing to append a password to it (give a new file)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -178,5 +275,49 @@ mod tests {
             .deliver("a@contoso.com", &Secret::new("x"))
             .unwrap_err();
         assert!(err.to_string().contains("readable by other users"), "{err}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn symlinks_foreign_content_and_bad_upns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep me\n").unwrap();
+        let link = dir.path().join("pw.txt");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let err = PasswordSink::file(&link)
+            .deliver("a@contoso.com", &Secret::new("Xy3!xxxxxxxx"))
+            .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+
+        let other = dir.path().join("other.txt");
+        std::fs::write(&other, "export PATH=/usr/bin\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = PasswordSink::file(&other)
+            .deliver("a@contoso.com", &Secret::new("Xy3!xxxxxxxx"))
+            .unwrap_err();
+        assert!(err.to_string().contains("other content"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&other).unwrap(),
+            "export PATH=/usr/bin\n"
+        );
+
+        let fresh = dir.path().join("fresh.txt");
+        let mut sink = PasswordSink::file(&fresh);
+        let err = sink
+            .deliver("a@contoso.com\nevil@x.com", &Secret::new("Xy3!xxxxxxxx"))
+            .unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{err}");
+        assert!(!fresh.exists());
+        // A file m365guard wrote earlier may be appended to.
+        sink.deliver("a@contoso.com", &Secret::new("Xy3!aaaaaaaa"))
+            .unwrap();
+        sink.not_applied("a@contoso.com", "test");
+        PasswordSink::file(&fresh)
+            .deliver("b@contoso.com", &Secret::new("Xy3!bbbbbbbb"))
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap().lines().count(), 3);
     }
 }

@@ -3,6 +3,21 @@
 //! A plan is bound to one tenant and to the snapshot it was made from, expires (24 h by
 //! default), and never contains a secret: a password reset says only that a password
 //! will be generated at apply time.
+//!
+//! A plan file is untrusted input: it is reviewed by a human, but it may be edited after
+//! review. Loading refuses what an edit could abuse: a validity longer than
+//! [`MAX_VALIDITY`] (`expires_at` moved to 2099), a `plan_id` that is not a UUID (it names
+//! files: `../../x` would move them), identifiers that are not what they claim to be (a
+//! UPN with a newline, a user id that is not a GUID). Everything a plan *does* is checked
+//! again at apply time against the live tenant (guards, preconditions), so no edit can
+//! widen what apply may touch beyond what those checks allow.
+//!
+//! No HMAC over the plan: a key kept beside the audit log would be readable by whoever
+//! can edit the plan on that machine (same user, same directory), and in CI the plan is
+//! made in one job and applied in another, so the key would have to travel with the plan
+//! — which an attacker who edits the plan can also do. It would add a key to manage
+//! without stopping the edits that matter; the apply-time guards, the tenant binding
+//! (token `tid`), the live preconditions and the bounded validity do.
 
 use std::path::Path;
 
@@ -15,6 +30,9 @@ use super::actions::ActionKind;
 
 pub const PLAN_VERSION: u32 = 1;
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
+/// The longest validity `fix plan --valid-for` can give (168 h = 7 days); a plan claiming
+/// more was edited.
+pub const MAX_VALIDITY: Duration = Duration::hours(168);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -175,6 +193,12 @@ pub enum PlanError {
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     },
+    #[error("{path}: the plan claims to be valid from {created_at} to {expires_at}, longer than the 168 hours `fix plan --valid-for` allows; it was edited after it was made: refusing")]
+    TooLong {
+        path: String,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
     #[error("{path}: the plan was made at {created_at}, which is in the future; refusing")]
     FromTheFuture {
         path: String,
@@ -220,6 +244,13 @@ impl Plan {
                 expires_at: plan.expires_at,
             });
         }
+        if plan.expires_at > plan.created_at + MAX_VALIDITY {
+            return Err(PlanError::TooLong {
+                path: path.to_owned(),
+                created_at: plan.created_at,
+                expires_at: plan.expires_at,
+            });
+        }
         // A few minutes of clock skew between machines is normal.
         if plan.created_at > now + Duration::minutes(5) {
             return Err(PlanError::FromTheFuture {
@@ -235,9 +266,42 @@ impl Plan {
         Ok(plan)
     }
 
-    fn check_consistency(&self) -> Result<(), String> {
+    /// Ids, dependencies and identifiers: what apply may rely on before it reads anything
+    /// live. Apply runs it again (a plan may also be built in memory by `respond`).
+    pub fn check_consistency(&self) -> Result<(), String> {
+        if !is_guid(&self.plan_id) {
+            return Err(format!(
+                "plan_id {:?} is not a UUID (it names the evidence and password files)",
+                shown(&self.plan_id)
+            ));
+        }
+        if !is_guid(&self.tenant_id) && !is_domain(&self.tenant_id) {
+            return Err(format!(
+                "tenant_id {:?} is neither a directory id nor a domain",
+                shown(&self.tenant_id)
+            ));
+        }
+        if let Some(own) = &self.collector_principal_id {
+            check_guid("collector_principal_id", own)?;
+        }
+        for account in &self.break_glass {
+            if !is_guid(account) && !is_upn(account) {
+                return Err(format!(
+                    "break_glass entry {:?} is neither an object id nor a UPN",
+                    shown(account)
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for action in &self.actions {
+            if !is_action_id(&action.id) {
+                return Err(format!(
+                    "action id {:?} is not a short id such as a01",
+                    shown(&action.id)
+                ));
+            }
+            check_target(&action.target)
+                .map_err(|message| format!("action {}: {message}", action.id))?;
             for dep in &action.depends_on {
                 if !seen.contains(dep.as_str()) {
                     return Err(format!(
@@ -261,6 +325,119 @@ impl Plan {
     }
 }
 
+/// `s` shortened and without control characters, for messages about a bad value.
+fn shown(s: &str) -> String {
+    s.chars()
+        .take(80)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// A GUID in its canonical 8-4-4-4-12 hex form (object ids, plan ids).
+pub fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A user principal name: `local@domain`, at most 1024 characters, no whitespace, control
+/// characters or URL delimiters. Guest UPNs (`alice_fabrikam.com#EXT#@contoso.com`) pass.
+pub fn is_upn(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && s.len() <= 1024
+        && local.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || "._-'!#^~+&$={}|`*".contains(c)
+                || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+        })
+        && is_domain(domain)
+}
+
+/// A DNS name (`contoso.onmicrosoft.com`).
+pub fn is_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// `a01`-style action ids (they become parts of evidence file names).
+fn is_action_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_guid(what: &str, value: &str) -> Result<(), String> {
+    if is_guid(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {:?} is not an object id (GUID)",
+            shown(value)
+        ))
+    }
+}
+
+/// Free text that ends up in URLs, cmdlet parameters, file lines and terminal output: no
+/// control characters (a newline would inject a line), bounded length.
+fn check_text(what: &str, value: &str) -> Result<(), String> {
+    if value.chars().any(char::is_control) || value.len() > 1024 {
+        return Err(format!(
+            "{what} {:?} contains control characters or is too long",
+            shown(value)
+        ));
+    }
+    Ok(())
+}
+
+/// Every identifier of a target has the syntax of what it claims to be.
+fn check_target(t: &Target) -> Result<(), String> {
+    check_text("target kind", &t.kind)?;
+    check_text("target id", &t.id)?;
+    check_text("target name", &t.name)?;
+    // Users and mailboxes are acted on by object id (a UPN or `%40` form would reach the
+    // account without naming its id).
+    if t.kind == "user" || t.kind == "mailbox" {
+        check_guid("target id", &t.id)?;
+    }
+    if let Some(id) = &t.user_id {
+        check_guid("user_id", id)?;
+    }
+    if let Some(upn) = &t.user_principal_name {
+        if !is_upn(upn) {
+            return Err(format!(
+                "user_principal_name {:?} is not a user principal name",
+                shown(upn)
+            ));
+        }
+    }
+    for id in &t.exclude_user_ids {
+        check_guid("exclude_user_ids entry", id)?;
+    }
+    if let Some(id) = &t.role_definition_id {
+        check_guid("role_definition_id", id)?;
+    }
+    for (what, value) in [
+        ("exchange_identity", &t.exchange_identity),
+        ("rule_id", &t.rule_id),
+        ("role_name", &t.role_name),
+    ] {
+        if let Some(v) = value {
+            check_text(what, v)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn json_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or(Value::Null)
 }
@@ -272,10 +449,10 @@ mod tests {
     fn minimal(now: DateTime<Utc>) -> Plan {
         Plan {
             plan_version: PLAN_VERSION,
-            plan_id: "p".into(),
+            plan_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
             tool_version: "t".into(),
             origin: PlanOrigin::Scan,
-            tenant_id: "tenant".into(),
+            tenant_id: "7c1d2e3f-0000-4000-8000-000000000001".into(),
             snapshot_digest: "d".into(),
             snapshot_collected_at: now,
             created_at: now,
@@ -296,6 +473,37 @@ mod tests {
         let err = Plan::parse("p.json", &text, later).unwrap_err();
         assert!(matches!(err, PlanError::Expired { .. }), "{err}");
         assert!(err.to_string().contains("expired"), "{err}");
+    }
+
+    #[test]
+    fn identifier_syntax() {
+        assert!(is_guid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        assert!(!is_guid("../../0f8fad5b-d9cb-469f-a165-7086772895"));
+        assert!(!is_guid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+        assert!(is_upn("lena.fischer@contoso.com"));
+        assert!(is_upn("alice_fabrikam.com#EXT#@contoso.onmicrosoft.com"));
+        for bad in [
+            "lena\n@contoso.com",
+            "lena@contoso.com\nx\ty",
+            "a b@contoso.com",
+            "@contoso.com",
+            "lena@",
+            "lena@contoso/x",
+            "lena%40contoso.com",
+        ] {
+            assert!(!is_upn(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn validity_longer_than_the_maximum_is_refused() {
+        let now = Utc::now();
+        let mut plan = minimal(now);
+        plan.expires_at = now + MAX_VALIDITY;
+        assert!(Plan::parse("p.json", &plan.to_json().unwrap(), now).is_ok());
+        plan.expires_at = now + MAX_VALIDITY + Duration::seconds(1);
+        let err = Plan::parse("p.json", &plan.to_json().unwrap(), now).unwrap_err();
+        assert!(matches!(err, PlanError::TooLong { .. }), "{err}");
     }
 
     #[test]

@@ -165,6 +165,15 @@ pub fn item_error(version: &str, request: &BatchRequest, item: &BatchItem) -> Ap
     graph_error(&endpoint, &reply)
 }
 
+/// An absolute `@odata.nextLink` in an item's body that leaves the service at `base`. Such
+/// an item is an error rather than data: whoever pages on from it would hand the token to
+/// another host (see [`super::same_origin`]).
+pub fn foreign_next_link<'v>(base: &str, body: &'v Value) -> Option<&'v str> {
+    body.get("@odata.nextLink")
+        .and_then(Value::as_str)
+        .filter(|link| !super::same_origin(base, link))
+}
+
 /// `GET /beta/users/{id}/authentication/requirements` — how an item is named in errors.
 pub fn endpoint(version: &str, request: &BatchRequest) -> String {
     format!("{} /{version}{}", request.method, request.url)
@@ -255,6 +264,19 @@ mod tests {
         // Header names are matched case-insensitively.
         assert_eq!(items["2"].header("Retry-After"), Some("7"));
         assert_eq!(items["2"].header("retry-after"), Some("7"));
+    }
+
+    #[test]
+    fn item_links_off_the_service_are_flagged() {
+        let base = "https://graph.microsoft.com";
+        let on = json!({"value": [], "@odata.nextLink": "https://graph.microsoft.com/v1.0/x?$skiptoken=1"});
+        let off =
+            json!({"value": [], "@odata.nextLink": "https://graph.microsoft.com.evil/v1.0/x"});
+        let port = json!({"@odata.nextLink": "https://graph.microsoft.com:8443/v1.0/x"});
+        assert_eq!(foreign_next_link(base, &on), None);
+        assert!(foreign_next_link(base, &off).is_some());
+        assert!(foreign_next_link(base, &port).is_some());
+        assert_eq!(foreign_next_link(base, &json!({"id": "1"})), None);
     }
 
     #[test]

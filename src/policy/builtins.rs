@@ -14,6 +14,14 @@
 //! `some i in idx[0][true]; rule := items[i]` visits exactly the elements for which
 //! `items[i].actions.delete == true`, in array order.
 //!
+//! `m365guard.positions_unset(items, paths)` is its complement for absent values: for each
+//! path, the ascending positions `i` where `items[i].p1.p2...` is undefined, `null` or
+//! `false`, the candidates of a `not items[i].p1.p2` or `items[i].p1.p2 == null` test
+//! (the rule still makes the test; the builtin only narrows the elements it visits).
+//!
+//! `m365guard.object_by(items, path)` is `{x.p1.p2...: x | some x in items}` (elements without
+//! the key left out; two different elements with one key are an error, as in Rego).
+//!
 //! Why: in a 300k-element array every pass of the interpreter costs ~0.3 s, mostly cache
 //! misses dereferencing each element; a rule that tests several alternatives (one `deny`
 //! body each) pays that per alternative. One native pass reads each element once for all
@@ -27,15 +35,23 @@ use regorus::{Engine, Value};
 
 use super::PolicyError;
 
-/// Results of `index_by` for the arrays seen by the engines sharing this memo. Keyed by the
+/// Results of the builtins for the arrays seen by the engines sharing this memo. Keyed by the
 /// array's address, compared only while the array itself is kept alive here (so an address
 /// cannot be reused by another array); a handful of entries: one per (array, paths) used.
 #[derive(Default)]
 struct Memo {
-    entries: Vec<(Value, Value, Value)>,
+    entries: Vec<(&'static str, Value, Value, Value)>,
 }
 
-const MEMO_ENTRIES: usize = 8;
+const MEMO_ENTRIES: usize = 16;
+
+type Builtin = fn(&Value, &Value) -> anyhow::Result<Value>;
+
+const BUILTINS: [(&str, Builtin); 3] = [
+    ("m365guard.index_by", index_by),
+    ("m365guard.positions_unset", positions_unset),
+    ("m365guard.object_by", object_by),
+];
 
 fn same_array(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -47,57 +63,128 @@ fn same_array(a: &Value, b: &Value) -> bool {
 /// Register the builtins on `engine`. Engines cloned from it share the memo.
 pub fn register(engine: &mut Engine) -> Result<(), PolicyError> {
     let memo = Arc::new(Mutex::new(Memo::default()));
-    engine
-        .add_extension(
-            "m365guard.index_by".to_owned(),
-            2,
-            Box::new(move |args: Vec<Value>| index_by_memo(&memo, args)),
-        )
-        .map_err(|err| PolicyError::Rego {
-            message: format!("cannot register m365guard.index_by: {err}"),
-        })
+    for (name, builtin) in BUILTINS {
+        let memo = memo.clone();
+        engine
+            .add_extension(
+                name.to_owned(),
+                2,
+                Box::new(move |args: Vec<Value>| memoised(&memo, name, builtin, args)),
+            )
+            .map_err(|err| PolicyError::Rego {
+                message: format!("cannot register {name}: {err}"),
+            })?;
+    }
+    Ok(())
 }
 
-fn index_by_memo(memo: &Mutex<Memo>, args: Vec<Value>) -> anyhow::Result<Value> {
-    let [items, paths] = <[Value; 2]>::try_from(args)
-        .map_err(|_| anyhow::anyhow!("m365guard.index_by expects 2 arguments"))?;
-    // Held while computing: a second thread asking for the same index waits for it
+fn memoised(
+    memo: &Mutex<Memo>,
+    name: &'static str,
+    builtin: Builtin,
+    args: Vec<Value>,
+) -> anyhow::Result<Value> {
+    let [items, paths] =
+        <[Value; 2]>::try_from(args).map_err(|_| anyhow::anyhow!("{name} expects 2 arguments"))?;
+    // Held while computing: a second thread asking for the same result waits for it
     // instead of computing it again.
     let mut memo = memo
         .lock()
-        .map_err(|_| anyhow::anyhow!("m365guard.index_by: memo poisoned"))?;
-    if let Some((_, _, result)) = memo
+        .map_err(|_| anyhow::anyhow!("{name}: memo poisoned"))?;
+    if let Some((_, _, _, result)) = memo
         .entries
         .iter()
-        .find(|(i, p, _)| same_array(i, &items) && *p == paths)
+        .find(|(n, i, p, _)| *n == name && same_array(i, &items) && *p == paths)
     {
         return Ok(result.clone());
     }
-    let result = index_by(&items, &paths)?;
+    let result = builtin(&items, &paths)?;
     if memo.entries.len() >= MEMO_ENTRIES {
         memo.entries.remove(0);
     }
-    memo.entries.push((items, paths, result.clone()));
+    memo.entries.push((name, items, paths, result.clone()));
     Ok(result)
 }
 
-/// The builtin itself (no memo).
-pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
-    let Value::Array(items) = items else {
-        anyhow::bail!("m365guard.index_by: items must be an array, got {items}");
-    };
+/// The keys of each path (non-empty arrays), or an error naming the builtin.
+fn key_paths<'a>(name: &str, paths: &'a Value) -> anyhow::Result<Vec<&'a [Value]>> {
     let Value::Array(paths) = paths else {
-        anyhow::bail!("m365guard.index_by: paths must be an array of arrays, got {paths}");
+        anyhow::bail!("{name}: paths must be an array of arrays, got {paths}");
     };
-    let paths: Vec<&[Value]> = paths
+    paths
         .iter()
         .map(|p| match p {
             Value::Array(keys) if !keys.is_empty() => Ok(keys.as_slice()),
             other => Err(anyhow::anyhow!(
-                "m365guard.index_by: each path must be a non-empty array of keys, got {other}"
+                "{name}: each path must be a non-empty array of keys, got {other}"
             )),
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
+
+/// `item.k1.k2...` with Rego reference semantics (Undefined when any step is missing).
+fn resolve<'a>(item: &'a Value, path: &[Value]) -> &'a Value {
+    path.iter().fold(item, |value, key| &value[key])
+}
+
+/// The builtin `m365guard.positions_unset` (no memo).
+pub fn positions_unset(items: &Value, paths: &Value) -> anyhow::Result<Value> {
+    let Value::Array(items) = items else {
+        anyhow::bail!("m365guard.positions_unset: items must be an array, got {items}");
+    };
+    let paths = key_paths("m365guard.positions_unset", paths)?;
+    let mut positions: Vec<Vec<Value>> = vec![Vec::new(); paths.len()];
+    for (i, item) in items.iter().enumerate() {
+        for (path, found) in paths.iter().zip(positions.iter_mut()) {
+            if matches!(
+                resolve(item, path),
+                Value::Undefined | Value::Null | Value::Bool(false)
+            ) {
+                found.push(Value::from(i as u64));
+            }
+        }
+    }
+    Ok(Value::from(
+        positions.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
+}
+
+/// The builtin `m365guard.object_by` (no memo): `path` is one array of keys.
+pub fn object_by(items: &Value, path: &Value) -> anyhow::Result<Value> {
+    let Value::Array(items) = items else {
+        anyhow::bail!("m365guard.object_by: items must be an array, got {items}");
+    };
+    let path = match path {
+        Value::Array(keys) if !keys.is_empty() => keys.as_slice(),
+        other => anyhow::bail!(
+            "m365guard.object_by: path must be a non-empty array of keys, got {other}"
+        ),
+    };
+    let mut object = BTreeMap::new();
+    for item in items.iter() {
+        let key = resolve(item, path);
+        if *key == Value::Undefined {
+            continue;
+        }
+        match object.get(key) {
+            Some(existing) if existing != item => {
+                anyhow::bail!("m365guard.object_by: object keys must be unique, {key} is repeated")
+            }
+            Some(_) => {}
+            None => {
+                object.insert(key.clone(), item.clone());
+            }
+        }
+    }
+    Ok(Value::from(object))
+}
+
+/// The builtin `m365guard.index_by` (no memo).
+pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
+    let Value::Array(items) = items else {
+        anyhow::bail!("m365guard.index_by: items must be an array, got {items}");
+    };
+    let paths = key_paths("m365guard.index_by", paths)?;
     // Consecutive paths often share a prefix (["actions", ...]): resolve it once per element.
     let shared: Vec<usize> = (0..paths.len())
         .map(|j| match j.checked_sub(1) {
@@ -204,6 +291,54 @@ l0 := {v: [i | some i, y in input.items; y.l[0] == v] | some x in input.items; v
         let b = engine.eval_rule("data.t.x".into()).unwrap();
         assert_ne!(a, b);
         assert_eq!(b[0][&Value::from(3u64)].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn positions_unset_and_object_by_match_their_rego_definitions() {
+        let rego = r#"package t
+import rego.v1
+unset := m365guard.positions_unset(input.items, [["a", "b"], ["c"]])
+unset_ab := [i | some i, x in input.items; not x.a.b]
+null_ab := [i | some i, x in input.items; x.a.b == null]
+unset_c := [i | some i, x in input.items; not x.c]
+null_c := [i | some i, x in input.items; x.c == null]
+by_id := m365guard.object_by(input.items, ["id"])
+by_id_rego := {x.id: x | some x in input.items}
+"#;
+        let input = r#"{"items": [
+            {"id": "p", "a": {"b": true}, "c": "x"},
+            {"id": "q", "a": {"b": false}, "c": null},
+            {"a": "not an object", "c": false},
+            {"id": "r", "a": {"b": null}},
+            {"id": "s", "a": {"b": []}, "c": 0},
+            {}
+        ]}"#;
+        let mut engine = engine_with(rego, input);
+        let unset = engine.eval_rule("data.t.unset".into()).unwrap();
+        for (n, (not_rule, null_rule)) in [("unset_ab", "null_ab"), ("unset_c", "null_c")]
+            .into_iter()
+            .enumerate()
+        {
+            let mut expected: Vec<Value> = Vec::new();
+            for name in [not_rule, null_rule] {
+                let v = engine.eval_rule(format!("data.t.{name}")).unwrap();
+                expected.extend(v.as_array().unwrap().iter().cloned());
+            }
+            expected.sort();
+            expected.dedup();
+            assert_eq!(unset[n], Value::from(expected), "path {n}");
+        }
+        assert_eq!(
+            engine.eval_rule("data.t.by_id".into()).unwrap(),
+            engine.eval_rule("data.t.by_id_rego".into()).unwrap()
+        );
+        // Two different elements with one key: an error, as the Rego comprehension.
+        engine.set_input(
+            Value::from_json_str(r#"{"items": [{"id": "p", "n": 1}, {"id": "p", "n": 2}]}"#)
+                .unwrap(),
+        );
+        assert!(engine.eval_rule("data.t.by_id".into()).is_err());
+        assert!(engine.eval_rule("data.t.by_id_rego".into()).is_err());
     }
 
     #[test]

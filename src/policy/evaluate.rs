@@ -1,10 +1,12 @@
 //! Evaluate a rule pack on a snapshot.
 //!
-//! Rules are split into one batch per thread, each thread with its own clone of the prepared
-//! engine and a shared, reference-counted input; a batch is one query (regorus resets its
-//! rule cache per query, so the library indexes are built once per batch, not per rule). Rules whose sources failed are not evaluated at all:
+//! The rules are a work queue taken by `threads` threads, each with its own clone of the
+//! prepared engine and a shared, reference-counted input; each rule is one query, and the
+//! indexes rules share over large sources come from native builtins memoised for the whole
+//! scan (see `builtins`). Rules whose sources failed are not evaluated at all:
 //! their outcome says why, and no Rego runs on data we know is incomplete.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use regorus::{Engine, Value};
@@ -150,60 +152,28 @@ pub fn evaluate(
         }
     }
 
-    // One batch per thread. A batch is evaluated by ONE query, so the library indexes its
-    // rules share (`users_by_id`, the inbox-rule index, ...) are built once per thread
-    // instead of once per rule: regorus resets its rule cache at every query. Rules reading
-    // the same largest source share the most, so they stay together; the groups are then
-    // balanced over the threads by estimated cost (largest first, each to the least loaded
-    // thread), and a group heavier than a thread's fair share is split up.
+    // A work queue of single rules: each thread takes the next rule when it is done with
+    // one, so both threads stay busy whatever the tenant's shape (a static split by source
+    // left one thread idle for half the evaluation when one source dominated). Rules do
+    // not share a query, but what they would share over a large source (the inbox-rule
+    // index, users by id, ...) is built by the native builtins once per scan and shared by
+    // every thread through their memo, and the remaining library rules read small sources.
+    // Order: costliest first, interleaving the large sources, so the two threads start on
+    // different sources instead of one waiting for the index the other is building.
     let threads = threads.clamp(1, to_run.len().max(1));
-    let mut groups: Vec<(u64, Vec<(usize, &Rule)>)> = Vec::new();
-    let mut group_of: std::collections::HashMap<&str, usize> = Default::default();
-    for &(slot, rule) in &to_run {
-        let key = largest_source(rule, snapshot);
-        let g = *group_of.entry(key).or_insert_with(|| {
-            groups.push((0, Vec::new()));
-            groups.len() - 1
-        });
-        // +1: a rule over an empty source still costs something.
-        groups[g].0 = groups[g].0.max(estimated_cost(rule, snapshot) + 1);
-        groups[g].1.push((slot, rule));
-    }
-    // The rules of a group share their indexes and passes over the source: a group costs
-    // about its source's size, growing slower than its number of rules.
-    for (cost, rules) in &mut groups {
-        *cost = (*cost as f64 * (rules.len() as f64).sqrt()) as u64;
-    }
-    let fair_share = groups.iter().map(|(cost, _)| cost).sum::<u64>() / threads as u64;
-    let mut units: Vec<(u64, Vec<(usize, &Rule)>)> = Vec::new();
-    for (cost, rules) in groups {
-        if cost > fair_share && rules.len() > 1 {
-            units.extend(
-                rules
-                    .into_iter()
-                    .map(|r| (estimated_cost(r.1, snapshot) + 1, vec![r])),
-            );
-        } else {
-            units.push((cost, rules));
-        }
-    }
-    units.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
-    let mut batches: Vec<(u64, Vec<(usize, &Rule)>)> = vec![(0, Vec::new()); threads];
-    for (cost, rules) in units {
-        if let Some(lightest) = batches.iter_mut().min_by_key(|(load, _)| *load) {
-            lightest.0 += cost;
-            lightest.1.extend(rules);
-        }
-    }
-    let results = Mutex::new(Vec::with_capacity(to_run.len()));
+    let queue = work_order(to_run, snapshot);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(queue.len()));
     std::thread::scope(|scope| {
-        for (_, batch) in batches.into_iter().filter(|(_, b)| !b.is_empty()) {
+        for _ in 0..threads {
             let mut engine = engine.clone();
-            let results = &results;
+            let (results, next, queue) = (&results, &next, &queue);
             scope.spawn(move || {
-                let outcomes = evaluate_batch(&mut engine, &batch, tenant_id);
-                if let Ok(mut results) = results.lock() {
-                    results.extend(outcomes);
+                while let Some(&(slot, rule)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let outcome = evaluate_rule(&mut engine, rule, tenant_id);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((slot, outcome));
+                    }
                 }
             });
         }
@@ -253,53 +223,32 @@ fn estimated_cost(rule: &Rule, snapshot: &Snapshot) -> u64 {
         .unwrap_or(0)
 }
 
-/// Evaluate several rules' `deny` sets in one query (shared rule cache). If the query fails
-/// or is undefined (a rule raised an error or has no `deny`), each rule is evaluated on its
-/// own so that the outcome names the rule and the error exactly as a lone evaluation would.
-fn evaluate_batch(
-    engine: &mut Engine,
-    batch: &[(usize, &Rule)],
-    tenant_id: &str,
-) -> Vec<(usize, Result<RuleOutcome, PolicyError>)> {
-    let started = std::time::Instant::now();
-    if batch.len() > 1 {
-        let query = format!(
-            "[{}]",
-            batch
-                .iter()
-                .map(|(_, rule)| batch_ref(rule))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let values = engine.eval_query(query, false).ok().and_then(|results| {
-            let [result] = <[_; 1]>::try_from(results.result).ok()?;
-            let [expression] = <[_; 1]>::try_from(result.expressions).ok()?;
-            match expression.value {
-                Value::Array(values) if values.len() == batch.len() => Some(values),
-                _ => None,
-            }
+/// The order in which the threads take the rules: one rule of each source, largest source
+/// first, then a second rule of each, and so on (rules over one source in pack order). Costliest first keeps the tail short; the
+/// interleaving lets two threads start on different sources.
+fn work_order<'a>(rules: Vec<(usize, &'a Rule)>, snapshot: &Snapshot) -> Vec<(usize, &'a Rule)> {
+    let mut by_source: Vec<(u64, Vec<(usize, &'a Rule)>)> = Vec::new();
+    let mut source_index: std::collections::HashMap<&str, usize> = Default::default();
+    for (slot, rule) in rules {
+        let source = largest_source(rule, snapshot);
+        let g = *source_index.entry(source).or_insert_with(|| {
+            by_source.push((0, Vec::new()));
+            by_source.len() - 1
         });
-        if let Some(values) = values {
-            let outcomes = batch
-                .iter()
-                .zip(values.iter())
-                .map(|(&(slot, rule), value)| (slot, outcome_from_value(rule, value, tenant_id)))
-                .collect();
-            let ids: Vec<&str> = batch.iter().map(|(_, r)| r.meta.id.as_str()).collect();
-            crate::profile::record(&format!("rules {}", ids.join(", ")), started);
-            return outcomes;
+        by_source[g].0 = by_source[g].0.max(estimated_cost(rule, snapshot));
+        by_source[g].1.push((slot, rule));
+    }
+    by_source.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+    // (rank within its source, source cost, source position, rule)
+    type Ranked<'r> = (usize, std::cmp::Reverse<u64>, usize, (usize, &'r Rule));
+    let mut ranked: Vec<Ranked<'a>> = Vec::new();
+    for (g, (cost, rules)) in by_source.into_iter().enumerate() {
+        for (rank, entry) in rules.into_iter().enumerate() {
+            ranked.push((rank, std::cmp::Reverse(cost), g, entry));
         }
     }
-    batch
-        .iter()
-        .map(|&(slot, rule)| (slot, evaluate_rule(engine, rule, tenant_id)))
-        .collect()
-}
-
-/// `data.m365guard.rules["<id>"].deny`: bracket notation, so any id is a valid reference.
-fn batch_ref(rule: &Rule) -> String {
-    let id = serde_json::to_string(&rule.meta.id).unwrap_or_default();
-    format!("data.m365guard.rules[{id}].deny")
+    ranked.sort_by_key(|(rank, cost, g, _)| (*rank, *cost, *g));
+    ranked.into_iter().map(|(_, _, _, entry)| entry).collect()
 }
 
 fn evaluate_rule(
@@ -308,7 +257,7 @@ fn evaluate_rule(
     tenant_id: &str,
 ) -> Result<RuleOutcome, PolicyError> {
     let id = rule.meta.id.as_str();
-    let started = std::time::Instant::now();
+    let started = crate::profile::Mark::now();
     let value = engine
         .eval_rule(rule.deny_path())
         .map_err(|err| PolicyError::Eval {
@@ -316,7 +265,7 @@ fn evaluate_rule(
             message: err.to_string(),
         })?;
     let outcome = outcome_from_value(rule, &value, tenant_id);
-    crate::profile::record(&format!("rule {id}"), started);
+    started.record(&format!("rule {id}"));
     outcome
 }
 

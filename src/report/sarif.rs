@@ -174,6 +174,9 @@ fn baseline_state(state: BaselineState) -> Value {
     })
 }
 
+/// Run property listing the findings of `--since`'s earlier run that are gone (fixed).
+pub const ABSENT_KEY: &str = "m365guard/absent";
+
 fn result_for(info: &ScanInfo, uri: &str, rule_index: usize, finding: &Finding) -> SarifResult {
     let artifact = ArtifactLocation::builder()
         .uri(uri.to_string())
@@ -284,16 +287,10 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
             RuleStatus::Passed | RuleStatus::Failed => {}
         }
     }
-    // `scan --since`: alerts of the earlier run that are gone, so code scanning closes them.
-    for finding in &result.absent {
-        if let Some(index) = result
-            .outcomes
-            .iter()
-            .position(|o| o.rule.id == finding.rule_id)
-        {
-            results.push(result_for(info, &uri, index, finding));
-        }
-    }
+    // `scan --since`: findings of the earlier run that are gone are NOT results. GitHub code
+    // scanning opens (or keeps open) an alert for every result it receives, whatever its
+    // `baselineState`, and closes an alert when its fingerprint is no longer uploaded; so a
+    // fixed finding is listed in the run's properties (`m365guard/absent`) instead.
     // Why the whole scan is incomplete (a failed source of a live collection, no rule
     // evaluated): not tied to one rule.
     for reason in &result.incomplete {
@@ -348,6 +345,23 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
         run_props.insert("baseline".to_string(), json!(baseline));
     }
     run_props.insert("failOn".to_string(), json!(info.fail_on.as_str()));
+    if !result.absent.is_empty() {
+        let absent: Vec<_> = result
+            .absent
+            .iter()
+            .map(|f| {
+                json!({
+                    "ruleId": f.rule_id,
+                    "fingerprint": f.fingerprint,
+                    "kind": f.resource.kind.as_str(),
+                    "resourceId": f.resource.id,
+                    "resourceName": f.resource.name,
+                    "message": f.message,
+                })
+            })
+            .collect();
+        run_props.insert(ABSENT_KEY.to_string(), json!(absent));
+    }
 
     let run = Run::builder()
         .tool(Tool::from(driver))

@@ -6,6 +6,11 @@
 //! added here after layout, and only when `RenderOptions::color` says the output is a
 //! terminal.
 //!
+//! Every piece of tenant data is cut to a bounded length (with an ellipsis) before layout:
+//! names and messages are attacker controlled, and comfy-table's wrapping is quadratic in a
+//! cell's length (a 1 MB inbox-rule name never finished rendering). The table's size and
+//! rendering time depend on the number of findings, never on the length of a value.
+//!
 //! Also home of the small helpers the other human-readable reporters share (finding
 //! order, fix command, waiver wording), so every format lists things the same way.
 
@@ -72,6 +77,20 @@ pub(crate) fn totals_line(result: &ScanResult) -> String {
 const RESOURCE_WIDTH: u16 = 36;
 const MESSAGE_WIDTH: u16 = 64;
 
+/// Longest cell content handed to comfy-table, in characters: a few wrapped lines of the
+/// column. Longer values are cut, with an ellipsis; the full text is in the JSON/SARIF
+/// reports.
+const RESOURCE_MAX_CHARS: usize = 4 * RESOURCE_WIDTH as usize;
+const MESSAGE_MAX_CHARS: usize = 8 * MESSAGE_WIDTH as usize;
+/// Rule ids come from the pack, not the tenant, but a custom pack's ids are no less bounded.
+const RULE_MAX_CHARS: usize = 64;
+/// Lines kept inside one cell (a message may carry line breaks).
+const CELL_MAX_LINES: usize = 8;
+/// Longest line outside the table (header, waived findings, warnings), in characters.
+const LINE_MAX_CHARS: usize = 400;
+
+const ELLIPSIS: char = '…';
+
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
 
@@ -105,8 +124,41 @@ fn clean(text: &str, keep_newlines: bool) -> String {
     out
 }
 
+/// `text` cut to at most `max_chars` characters and `max_lines` lines, ending with an
+/// ellipsis when anything was cut. Cheap on any length: it stops reading at the cut.
+fn truncate(text: &str, max_chars: usize, max_lines: usize) -> &str {
+    let mut lines = 1;
+    for (count, (at, c)) in text.char_indices().enumerate() {
+        if c == '\n' {
+            lines += 1;
+        }
+        if count == max_chars || lines > max_lines {
+            return &text[..at];
+        }
+    }
+    text
+}
+
+/// A bounded, cleaned single line (header lines, section lines).
 fn one_line(text: &str) -> String {
-    clean(text, false)
+    bounded(text, LINE_MAX_CHARS, 1, false)
+}
+
+/// `text` cut to `max_chars` characters and `max_lines` lines (ellipsis if cut), then
+/// cleaned. The cut comes first so that cleaning never reads more than the bound (an
+/// escaped control character grows, so the cleaned text is cut again).
+fn bounded(text: &str, max_chars: usize, max_lines: usize, keep_newlines: bool) -> String {
+    let head = truncate(text, max_chars, max_lines);
+    let mut out = clean(head, keep_newlines);
+    let cut = head.len() < text.len();
+    let cleaned = truncate(&out, max_chars, max_lines).len();
+    if cut || cleaned < out.len() {
+        out.truncate(cleaned);
+        // The ellipsis replaces the last character so the cell stays within its bound.
+        out.pop();
+        out.push(ELLIPSIS);
+    }
+    out
 }
 
 const SECTION_TITLES: [&str; 5] = [
@@ -150,13 +202,15 @@ impl Reporter for TableReporter {
         let mut out = String::new();
 
         let tenant = match &info.tenant_name {
-            Some(name) => format!("{name} ({})", info.tenant_id),
-            None => info.tenant_id.clone(),
+            Some(name) => format!("{} ({})", one_line(name), one_line(&info.tenant_id)),
+            None => one_line(&info.tenant_id),
         };
-        out.push_str(&one_line(&format!(
-            "m365guard {} scan of {tenant}, snapshot {}",
-            info.tool_version, info.snapshot_path
-        )));
+        out.push_str(&format!(
+            "m365guard {} scan of {}, snapshot {}",
+            info.tool_version,
+            tenant,
+            one_line(&info.snapshot_path)
+        ));
         out.push_str("\n\n");
 
         let failing = findings_by_severity(result, false);
@@ -169,9 +223,9 @@ impl Reporter for TableReporter {
             for (_, finding) in &failing {
                 table.add_row(vec![
                     finding.severity.as_str().to_string(),
-                    one_line(&finding.rule_id),
-                    one_line(&finding.resource.name),
-                    clean(&finding.message, true),
+                    bounded(&finding.rule_id, RULE_MAX_CHARS, 1, false),
+                    bounded(&finding.resource.name, RESOURCE_MAX_CHARS, 1, false),
+                    bounded(&finding.message, MESSAGE_MAX_CHARS, CELL_MAX_LINES, true),
                 ]);
             }
             // Without the `tty` feature comfy-table cannot see the terminal width, so long
@@ -269,5 +323,79 @@ impl Reporter for TableReporter {
         out.push('\n');
         let out = if options.color { colourise(&out) } else { out };
         Ok(out.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_cuts_by_characters_and_lines() {
+        assert_eq!(truncate("abcdef", 3, 1), "abc");
+        assert_eq!(truncate("abc", 3, 1), "abc");
+        assert_eq!(truncate("ééé", 2, 1), "éé");
+        assert_eq!(truncate("a\nb\nc", 10, 2), "a\nb");
+        assert_eq!(bounded("abcdef", 4, 1, false), "abc…");
+        assert_eq!(bounded("abcd", 4, 1, false), "abcd");
+        assert_eq!(bounded("a\nb\nc", 100, 2, true), "a\n…");
+        // An escaped control character grows; the cleaned text is still bounded.
+        assert_eq!(bounded(&"\u{7}".repeat(10), 8, 1, false).chars().count(), 8);
+    }
+
+    /// A tenant whose display name and an inbox-rule name are 1 MB each (attacker
+    /// controlled) renders a table whose size does not depend on those lengths.
+    #[test]
+    fn megabyte_names_render_a_bounded_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join("contoso-compromised.json");
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let huge = "Ω".repeat(1 << 19) + "\n\t\u{1b}[31m" + &"x".repeat(1 << 19);
+        doc["tenant"]["display_name"] = serde_json::Value::from(huge.clone());
+        let rules = doc["inbox_rules"].as_array_mut().unwrap();
+        for rule in rules.iter_mut() {
+            rule["name"] = serde_json::Value::from(huge.clone());
+        }
+        let text = serde_json::to_string(&doc).unwrap();
+        let pack = crate::policy::pack::load(&[], crate::policy::pack::Builtin::All).unwrap();
+        let output =
+            crate::scan::scan_text(&path, &text, &pack, &crate::scan::ScanSettings::default())
+                .unwrap();
+        let long_names = output
+            .result
+            .outcomes
+            .iter()
+            .flat_map(|o| &o.findings)
+            .filter(|f| f.resource.name.len() > 1 << 20)
+            .count();
+        assert!(
+            long_names > 0,
+            "the test must produce findings on the 1 MB names"
+        );
+
+        for color in [false, true] {
+            let rendered = TableReporter
+                .render(&output.result, &RenderOptions { color })
+                .unwrap();
+            let rendered = String::from_utf8(rendered).unwrap();
+            let findings = output.result.totals().findings;
+            // Header, borders and sections: a small constant plus a bounded row per finding.
+            let bound = 4096 + findings * 64 * 1024;
+            assert!(
+                rendered.len() < bound,
+                "{} bytes for {findings} findings",
+                rendered.len()
+            );
+            for line in rendered.lines() {
+                assert!(line.len() < 4096, "line of {} bytes", line.len());
+            }
+            assert!(
+                rendered.contains('…'),
+                "long values are cut with an ellipsis"
+            );
+            assert!(!rendered.contains('\u{1b}') || color);
+        }
     }
 }

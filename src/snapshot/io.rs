@@ -52,10 +52,71 @@ pub struct LoadedSnapshot {
     pub snapshot: Snapshot,
 }
 
+/// Snapshots larger than this are refused unless `M365GUARD_MAX_SNAPSHOT_BYTES` says
+/// otherwise. A generated 1M-user tenant is about 2.0 GB (`m365guard generate`: 10k users
+/// 20.3 MB, 100k users 204 MB, linear), so 8 GiB leaves four times that.
+pub const MAX_SNAPSHOT_BYTES: u64 = 8 << 30;
+
+/// The size ceiling of this process (`M365GUARD_MAX_SNAPSHOT_BYTES`).
+pub fn max_snapshot_bytes() -> u64 {
+    std::env::var("M365GUARD_MAX_SNAPSHOT_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_SNAPSHOT_BYTES)
+}
+
+/// Read a snapshot file: a regular file (not a device such as /dev/zero, a FIFO or a
+/// directory — those would allocate without end or block forever) of at most
+/// [`max_snapshot_bytes`]. The file is opened non-blocking (a FIFO swapped in after a check
+/// cannot block the open) and checked on the open descriptor.
 pub fn read_text(path: &Path) -> Result<String, SnapshotError> {
-    std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+    use std::io::Read;
+    let fail = |source: std::io::Error| SnapshotError::Read {
         path: path.to_owned(),
         source,
+    };
+    let refuse = |message: String| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            message,
+        ))
+    };
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "not a regular file (a device, FIFO, socket or directory); give the path of a snapshot file".into(),
+        ));
+    }
+    let limit = max_snapshot_bytes();
+    let too_big = |size: u64| {
+        refuse(format!(
+            "{size} bytes is more than the {limit}-byte snapshot limit (a 1M-user tenant is about 2 GB); set M365GUARD_MAX_SNAPSHOT_BYTES to raise it"
+        ))
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow while it is read: never read past the limit.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text: {e}"),
+        ))
     })
 }
 
@@ -191,7 +252,8 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.close(1, '}', false);
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);
-    w.array(1, "remote_domains", &snapshot.remote_domains, true);
+    w.array(1, "remote_domains", &snapshot.remote_domains, false);
+    w.array(1, "recipients", &snapshot.recipients, true);
     w.out.push_str("}\n");
     w.out
 }

@@ -42,6 +42,11 @@ pub struct Snapshot {
     /// source existed, whose `sources` then has no `remote_domains` status.
     #[serde(default)]
     pub remote_domains: Vec<RemoteDomain>,
+    /// Exchange recipients that are not mailboxes (`Get-Recipient`: mail contacts, mail
+    /// users, groups), which `ForwardingAddress` and inbox-rule recipients can name; empty
+    /// in snapshots from before the source existed.
+    #[serde(default)]
+    pub recipients: Vec<MailRecipient>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -63,6 +68,7 @@ impl Default for Snapshot {
             security_defaults: SecurityDefaults::default(),
             risky_users: Vec::new(),
             remote_domains: Vec::new(),
+            recipients: Vec::new(),
         }
     }
 }
@@ -135,10 +141,12 @@ pub enum SourceId {
     NamedLocations,
     /// Transitive user members of every group a CA policy includes or excludes.
     CaGroupMembers,
+    /// `Get-Recipient`: mail contacts, mail users and groups forwarding can name.
+    Recipients,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 17] = [
+    pub const ALL: [SourceId; 18] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -156,6 +164,7 @@ impl SourceId {
         SourceId::RemoteDomains,
         SourceId::NamedLocations,
         SourceId::CaGroupMembers,
+        SourceId::Recipients,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -178,6 +187,7 @@ impl SourceId {
             SourceId::RemoteDomains => "remote_domains",
             SourceId::NamedLocations => "named_locations",
             SourceId::CaGroupMembers => "ca_group_members",
+            SourceId::Recipients => "recipients",
         }
     }
 
@@ -288,10 +298,18 @@ pub struct Mailbox {
     /// shows it; resolved to an SMTP address where the collector could.
     #[serde(default)]
     pub forwarding_address: Option<String>,
+    /// Where mail sent to `forwarding_address` is delivered: a mailbox's primary SMTP
+    /// address, or a mail contact's / mail user's external address (see `recipients`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarding_address_smtp: Option<String>,
     #[serde(default)]
     pub deliver_to_mailbox_and_forward: bool,
+    /// `LegacyExchangeDN`, the `EX:` form in which inbox rules name this mailbox. Only
+    /// held while collecting (the inbox-rule collector resolves `EX:` recipients with it);
+    /// never written to a snapshot.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub legacy_exchange_dn: Option<String>,
 }
 
 /// Where an inbox rule was read from; Graph hides hidden rules, Exchange shows them.
@@ -660,4 +678,44 @@ pub struct RemoteDomain {
     /// `WhenChanged`: when the entry was last changed (an attacker's change shows here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange recipient that is not a mailbox: a mail contact, mail user or mail-enabled
+/// group (`Get-Recipient`,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-recipient>). Mailbox
+/// `ForwardingAddress` and inbox-rule recipients name such objects; mail sent to a mail
+/// contact or mail user goes to its external address, which may be outside the tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailRecipient {
+    /// `ExternalDirectoryObjectId`, else Exchange's `Guid`.
+    pub id: String,
+    /// `Name`: how `ForwardingAddress` shows the recipient.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `MailContact`, `MailUser`, `GuestMailUser`, `MailUniversalDistributionGroup`, …
+    pub recipient_type_details: String,
+    /// Lower-case, without `smtp:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_smtp_address: Option<String>,
+    /// `ExternalEmailAddress` of a mail contact or mail user, lower-case, without `SMTP:`:
+    /// where Exchange delivers mail sent to the recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_email_address: Option<String>,
+    /// `LegacyExchangeDN`, lower-case: the `EX:` form in which inbox rules name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_exchange_dn: Option<String>,
+}
+
+impl MailRecipient {
+    /// Where mail sent to this recipient ends up: the external address of a contact or
+    /// mail user, else the primary SMTP address (groups, which deliver to their members).
+    pub fn delivers_to(&self) -> Option<&str> {
+        self.external_email_address
+            .as_deref()
+            .or(self.primary_smtp_address.as_deref())
+    }
 }

@@ -53,10 +53,11 @@ pub enum ResourceKind {
     NamedLocation,
     /// A group a conditional access policy names (`conditional_access.groups`).
     ConditionalAccessGroup,
+    Recipient,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 14] = [
+    pub const ALL: [ResourceKind; 15] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -71,6 +72,7 @@ impl ResourceKind {
         ResourceKind::RemoteDomain,
         ResourceKind::NamedLocation,
         ResourceKind::ConditionalAccessGroup,
+        ResourceKind::Recipient,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl ResourceKind {
             ResourceKind::RemoteDomain => "remote_domain",
             ResourceKind::NamedLocation => "named_location",
             ResourceKind::ConditionalAccessGroup => "conditional_access_group",
+            ResourceKind::Recipient => "recipient",
         }
     }
 
@@ -216,7 +219,8 @@ resources!(
     RiskyUser,
     RemoteDomain,
     NamedLocation,
-    CaGroup
+    CaGroup,
+    MailRecipient
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -345,6 +349,13 @@ static CA_GROUPS: Array<CaGroup> = Array {
     get_mut: |s| &mut s.conditional_access.groups,
 };
 
+static RECIPIENTS: Array<MailRecipient> = Array {
+    kind: ResourceKind::Recipient,
+    path: "recipients",
+    get: |s| &s.recipients,
+    get_mut: |s| &mut s.recipients,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -363,7 +374,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 17] = [
+pub static SOURCES: [SourceDef; 18] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -507,6 +518,17 @@ pub static SOURCES: [SourceDef; 17] = [
         ),
         licence: Some("Entra ID P2"),
         resources: &[&RISKY_USERS],
+        sections: &[],
+        enriches: &[],
+    },
+    // Before mailboxes and inbox rules: their collectors resolve forwarding targets that
+    // name a contact, mail user or group through it.
+    SourceDef {
+        id: SourceId::Recipients,
+        stage: Stage::Exchange,
+        needs: exchange("Get-Recipient (mail contacts, mail users, groups)"),
+        licence: None,
+        resources: &[&RECIPIENTS],
         sections: &[],
         enriches: &[],
     },

@@ -45,12 +45,7 @@ pub fn is_ambient(key: &OsStr) -> bool {
 
 /// The binary under test with a clean environment, run in `dir`.
 pub fn m365guard(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_m365guard"));
-    for (key, _) in std::env::vars_os() {
-        if is_ambient(&key) {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = command();
     cmd.current_dir(dir);
     cmd
 }
@@ -96,4 +91,16 @@ pub fn assert_no_leaks<'a>(texts: impl IntoIterator<Item = &'a str>, secrets: &[
             assert!(!text.contains(secret), "a secret leaked:\n{text}");
         }
     }
+}
+
+/// The binary under test with every ambient variable (see [`is_ambient`]) removed; the
+/// caller sets what the test needs. All tests spawn m365guard through this or [`m365guard`].
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_m365guard"));
+    for (key, _) in std::env::vars_os() {
+        if is_ambient(&key) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }

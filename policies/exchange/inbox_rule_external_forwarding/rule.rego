@@ -50,15 +50,17 @@ _finding(rule) := finding if {
 	all_external := sort((external.forward_to | external.redirect_to) | external.forward_as_attachment_to)
 	count(all_external) > 0
 	hidden := object.get(rule, "hidden", false)
+	via := lib.recipients_via(all_external)
 	finding := {
 		"resource_type": "inbox_rule",
 		"resource_id": rule.id,
 		"resource_name": rule.name,
-		"message": sprintf("Inbox rule \"%s\" in mailbox %s %s mail to %s (outside the tenant's verified domains)%s", [
+		"message": sprintf("Inbox rule \"%s\" in mailbox %s %s mail to %s (outside the tenant's verified domains)%s%s", [
 			rule.name,
 			rule.mailbox_upn,
 			_verb(external),
 			concat(", ", all_external),
+			_via_note(via),
 			_hidden_note(hidden),
 		]),
 		"details": {
@@ -68,6 +70,7 @@ _finding(rule) := finding if {
 			"redirect_to": sort(external.redirect_to),
 			"forward_as_attachment_to": sort(external.forward_as_attachment_to),
 			"hidden": hidden,
+			"via_recipients": via,
 		},
 	}
 }
@@ -82,6 +85,11 @@ _acts("forwards", external) if count(external.forward_to) > 0
 _acts("forwards", external) if count(external.forward_as_attachment_to) > 0
 
 _acts("redirects", external) if count(external.redirect_to) > 0
+
+# A recipient named by its directory object (a mail contact, say), resolved by the collector.
+_via_note(via) := sprintf(" through %s", [concat(", ", via)]) if count(via) > 0
+
+_via_note(via) := "" if count(via) == 0
 
 _hidden_note(true) := "; the rule is hidden from Outlook and Graph"
 

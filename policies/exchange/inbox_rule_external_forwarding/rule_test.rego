@@ -102,3 +102,19 @@ test_no_forwarding_actions_compliant if {
 	# Lena's newsletter rule (index 0) has no forward fields at all.
 	count(deny) == 0 with input as json.patch(fixtures.base, [{"op": "remove", "path": _rule}])
 }
+
+# Issue 10 item 2: a ForwardTo entry that named the "AP Archive" mail contact (an
+# `EX:` reference the collector resolved to its external address) is flagged with it.
+test_forward_to_mail_contact_names_the_contact if {
+	findings := deny with input as _forward_to(["ap.archive@securemail-box.example"])
+	count(findings) == 1
+	some f in findings
+	f.message == "Inbox rule \"Forward to Dana\" in mailbox raj.patel@contoso.com forwards mail to ap.archive@securemail-box.example (outside the tenant's verified domains) through mail contact \"AP Archive\""
+	f.details.via_recipients == ["mail contact \"AP Archive\""]
+}
+
+test_unresolved_ex_reference_is_not_judged_as_an_address if {
+	# The collector leaves an unresolvable reference as `ex:…` and marks the source
+	# incomplete; the rule itself cannot judge it.
+	count(deny) == 0 with input as _forward_to(["ex:/o=exchangelabs/cn=recipients/cn=deleted"])
+}

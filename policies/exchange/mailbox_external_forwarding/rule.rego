@@ -30,18 +30,21 @@ _finding(mailbox) := finding if {
 	external := sort({lib.normalise_address(a) | some a in targets; lib.is_external_forwarding_target(a)})
 	count(external) > 0
 	keep_copy := object.get(mailbox, "deliver_to_mailbox_and_forward", false)
+	via := lib.recipients_via(external)
 	finding := {
 		"resource_type": "mailbox",
 		"resource_id": mailbox.id,
 		"resource_name": mailbox.user_principal_name,
-		"message": sprintf("Mailbox %s forwards all mail to %s (outside the tenant's verified domains)%s", [
+		"message": sprintf("Mailbox %s forwards all mail to %s (outside the tenant's verified domains)%s%s", [
 			mailbox.user_principal_name,
 			concat(", ", external),
+			_via_note(via),
 			_copy_note(keep_copy),
 		]),
 		"details": {
 			"forwarding_addresses": external,
 			"deliver_to_mailbox_and_forward": keep_copy,
+			"via_recipients": via,
 		},
 	}
 }
@@ -53,6 +56,11 @@ _forwarding_targets(mailbox) := {a |
 	is_string(a)
 	a != ""
 }
+
+# ForwardingAddress names a recipient object (a mail contact, say) whose address is outside.
+_via_note(via) := sprintf(" through %s", [concat(", ", via)]) if count(via) > 0
+
+_via_note(via) := "" if count(via) == 0
 
 _copy_note(true) := ", keeping a copy in the mailbox so the owner notices nothing"
 

@@ -127,3 +127,34 @@ test_lib_partner_address_helpers if {
 		with data.m365guard.config.allowed_forwarding_domains as []
 	not lib.is_external_forwarding_target("no-domain") with input as fixtures.base
 }
+
+# Issue 10 item 2: ForwardingAddress naming a mail contact ("AP Archive", recipients[0])
+# whose external address the collector resolved: flagged, and the contact is named.
+test_forwarding_address_through_mail_contact_violation if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/mailboxes/1/forwarding_address", "value": "AP Archive"},
+		{"op": "add", "path": "/mailboxes/1/forwarding_address_smtp", "value": "ap.archive@securemail-box.example"},
+		{"op": "replace", "path": "/mailboxes/1/deliver_to_mailbox_and_forward", "value": true},
+	])
+	count(findings) == 1
+	some f in findings
+	f.message == "Mailbox lena.fischer@contoso.com forwards all mail to ap.archive@securemail-box.example (outside the tenant's verified domains) through mail contact \"AP Archive\", keeping a copy in the mailbox so the owner notices nothing"
+	f.details.via_recipients == ["mail contact \"AP Archive\""]
+}
+
+test_forwarding_address_to_internal_group_compliant if {
+	count(deny) == 0 with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/mailboxes/1/forwarding_address", "value": "All Staff"},
+		{"op": "add", "path": "/mailboxes/1/forwarding_address_smtp", "value": "allstaff@contoso.com"},
+	])
+}
+
+test_mail_user_kind_is_named if {
+	input_doc := json.patch(fixtures.base, [
+		{"op": "add", "path": "/recipients/-", "value": {"id": "mu1", "name": "Ext Consultant", "recipient_type_details": "MailUser", "primary_smtp_address": "consultant@contoso.com", "external_email_address": "Consultant@Home.Example"}},
+		{"op": "replace", "path": "/mailboxes/1/forwarding_address", "value": "Ext Consultant"},
+		{"op": "add", "path": "/mailboxes/1/forwarding_address_smtp", "value": "consultant@home.example"},
+	])
+	some f in deny with input as input_doc
+	f.details.via_recipients == ["mail user \"Ext Consultant\""]
+}

@@ -28,8 +28,14 @@ deny contains _finding(user, _no_method) if {
 	user.user_type == "member"
 }
 
+# Users whose `mfa.methods` or whose `mfa` is undefined, null or false (one native pass,
+# `m365guard.positions_unset`): the candidates of the `not ...` and `== null` tests below,
+# which are still made on each candidate.
+_unset := m365guard.positions_unset(input.users, [["mfa", "methods"], ["mfa"]])
+
 deny contains _finding(user, _no_method) if {
-	some user in input.users
+	some i in _unset[0]
+	user := input.users[i]
 	user.mfa.is_mfa_registered == true
 	not user.mfa.methods
 	user.account_enabled == true
@@ -38,14 +44,16 @@ deny contains _finding(user, _no_method) if {
 
 # Not in the report at all: `mfa` null, or absent.
 deny contains _finding(user, _not_in_report) if {
-	some user in input.users
+	some i in _unset[1]
+	user := input.users[i]
 	user.mfa == null
 	user.account_enabled == true
 	user.user_type == "member"
 }
 
 deny contains _finding(user, _not_in_report) if {
-	some user in input.users
+	some i in _unset[1]
+	user := input.users[i]
 	not user.mfa
 	user.account_enabled == true
 	user.user_type == "member"

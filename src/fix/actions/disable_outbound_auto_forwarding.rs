@@ -1,6 +1,7 @@
 //! `disable_outbound_auto_forwarding`: Set-HostedOutboundSpamFilterPolicy
-//! AutoForwardingMode Off (CONTRACT §11 W9). `Automatic` is already the system-controlled
-//! "off", so only `On` needs the write.
+//! AutoForwardingMode Off (CONTRACT §11 W9). `Automatic` (system-controlled) is flagged too
+//! (it relies on the service default; CIS/ScubaGear-style checks want `Off`), so only an
+//! explicit `Off` counts as done.
 
 use serde_json::{json, Value};
 
@@ -23,7 +24,7 @@ impl Handler for DisableOutboundAutoForwarding {
         state.is_some_and(|s| {
             s.get("auto_forwarding_mode")
                 .and_then(Value::as_str)
-                .is_some_and(|m| !m.eq_ignore_ascii_case("On"))
+                .is_some_and(|m| m.eq_ignore_ascii_case("Off"))
         })
     }
 
@@ -55,7 +56,7 @@ impl Handler for DisableOutboundAutoForwarding {
     }
 
     fn describe_verify(&self) -> &'static str {
-        "Get-HostedOutboundSpamFilterPolicy: AutoForwardingMode is no longer On"
+        "Get-HostedOutboundSpamFilterPolicy: AutoForwardingMode is Off"
     }
 
     fn rollback(&self, target: &Target, _precondition: &State) -> Option<String> {

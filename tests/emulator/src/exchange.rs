@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 use crate::http::{Request, Response};
 use crate::respond::{exo_error, exo_json, Ctx};
 use crate::server::{lock, Caller, ExoCursor, Service, Shared, WriteOp};
-use crate::state::{dotnet_date, role_ids, InboxRule, Mailbox, Recipient};
+use crate::state::{
+    dotnet_date, role_ids, InboxRule, MailRecipient, Mailbox, Recipient, TenantState,
+};
 
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
@@ -162,6 +164,15 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         "Get-BlockedSenderAddress" => &["SenderAddress"],
         "Remove-BlockedSenderAddress" => &["SenderAddress", "Reason", "Confirm"],
         "Get-RemoteDomain" | "Get-AcceptedDomain" => &["Identity"],
+        // The parameters the emulator implements of Get-Recipient's two parameter sets
+        // (Identity, AnrSet); the rest are refused rather than ignored.
+        "Get-Recipient" => &[
+            "Identity",
+            "Anr",
+            "Filter",
+            "RecipientTypeDetails",
+            "ResultSize",
+        ],
         "Get-TransportConfig" | "Get-OrganizationConfig" => &[],
         _ => return None,
     })
@@ -180,6 +191,7 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
         "Get-BlockedSenderAddress",
         "Remove-BlockedSenderAddress",
         "Get-RemoteDomain",
+        "Get-Recipient",
         "Get-AcceptedDomain",
         "Get-TransportConfig",
         "Get-OrganizationConfig",
@@ -424,6 +436,7 @@ pub fn invoke_command(
         "Get-HostedOutboundSpamFilterPolicy" => get_spam_policies(&call),
         "Get-BlockedSenderAddress" => get_blocked(&call),
         "Get-RemoteDomain" => remote_domains(&call),
+        "Get-Recipient" => get_recipient(&call),
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
         "Get-TransportConfig" => Ok(vec![transport_config()]),
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
@@ -593,7 +606,9 @@ fn paged(
 
 // ---- reads ------------------------------------------------------------------------------
 
-fn render_mailbox(m: &Mailbox) -> Obj {
+/// `ForwardingAddress` as Exchange shows it: the target recipient's Name (a mailbox's or a
+/// mail contact's), never an SMTP address. A value naming nothing is shown as stored.
+fn render_mailbox(st: &TenantState, m: &Mailbox) -> Obj {
     let mut o = Obj::default();
     o.put(
         "ExternalDirectoryObjectId",
@@ -606,7 +621,16 @@ fn render_mailbox(m: &Mailbox) -> Obj {
     o.put("Alias", json!(m.alias));
     o.put("RecipientType", json!("UserMailbox"));
     o.put("RecipientTypeDetails", json!(m.recipient_type_details));
-    o.put("ForwardingAddress", json!(m.forwarding_address));
+    o.put(
+        "ForwardingAddress",
+        json!(m
+            .forwarding_address
+            .as_ref()
+            .map(|f| st.recipient_name(f).unwrap_or_else(|| f.clone()))),
+    );
+    // No LegacyExchangeDN: the contract fixture's Get-Mailbox shape has none, so the
+    // collector must be able to resolve mailbox `EX:` references without it
+    // (Get-Recipient -Filter "LegacyExchangeDN -eq '…'").
     o.put(
         "ForwardingSmtpAddress",
         json!(m
@@ -673,7 +697,7 @@ fn get_mailbox(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     let st = lock(&call.shared.state);
     if let Some(id) = call.param_str("Identity") {
         return match st.find_mailbox(&id) {
-            Some(m) => Ok(vec![render_mailbox(m)]),
+            Some(m) => Ok(vec![render_mailbox(&st, m)]),
             None => Err(call.not_found(&id)),
         };
     }
@@ -708,7 +732,7 @@ fn get_mailbox(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
         .mailboxes
         .iter()
         .filter(|m| wanted.is_none() || types.contains(&m.recipient_type_details.as_str()))
-        .map(render_mailbox)
+        .map(|m| render_mailbox(&st, m))
         .collect())
 }
 
@@ -818,13 +842,47 @@ fn describe(r: &InboxRule, folder: Option<&str>) -> String {
     s
 }
 
-fn render_rule(m: &Mailbox, r: &InboxRule, format: crate::config::FolderFormat) -> Obj {
+/// A forward/redirect recipient as Get-InboxRule shows it: a directory object (a mailbox,
+/// or a mail contact / mail user delivering to that address) by its legacy DN,
+/// `"Name" [EX:/o=…]`; any other address as `"Name" [SMTP:addr]`.
+fn action_recipient(st: &TenantState, r: &Recipient) -> String {
+    let a = r.address.as_str();
+    if let Some(m) = st
+        .mailboxes
+        .iter()
+        .find(|m| m.primary_smtp_address.eq_ignore_ascii_case(a))
+    {
+        return format!("\"{}\" [EX:{}]", m.display_name, m.legacy_exchange_dn());
+    }
+    if let Some(c) = st
+        .recipients
+        .iter()
+        .find(|c| c.delivers_to().eq_ignore_ascii_case(a))
+    {
+        return format!("\"{}\" [EX:{}]", c.display_name, c.legacy_exchange_dn);
+    }
+    display_recipient(r)
+}
+
+fn render_rule(
+    st: &TenantState,
+    m: &Mailbox,
+    r: &InboxRule,
+    format: crate::config::FolderFormat,
+) -> Obj {
     let folder = r
         .move_to_folder
         .as_deref()
         .map(|f| folder_path(m, f, format));
     let strs = |v: &[Recipient]| {
         (!v.is_empty()).then(|| v.iter().map(display_recipient).collect::<Vec<_>>())
+    };
+    let targets = |v: &[Recipient]| {
+        (!v.is_empty()).then(|| {
+            v.iter()
+                .map(|r| action_recipient(st, r))
+                .collect::<Vec<_>>()
+        })
     };
     let words = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
     let mut o = Obj::default();
@@ -833,9 +891,12 @@ fn render_rule(m: &Mailbox, r: &InboxRule, format: crate::config::FolderFormat) 
     o.put("Priority", json!(r.priority));
     o.put("RuleIdentity", json!(r.rule_identity));
     o.put("Description", json!(describe(r, folder.as_deref())));
-    o.strs("ForwardTo", strs(&r.forward_to));
-    o.strs("ForwardAsAttachmentTo", strs(&r.forward_as_attachment_to));
-    o.strs("RedirectTo", strs(&r.redirect_to));
+    o.strs("ForwardTo", targets(&r.forward_to));
+    o.strs(
+        "ForwardAsAttachmentTo",
+        targets(&r.forward_as_attachment_to),
+    );
+    o.strs("RedirectTo", targets(&r.redirect_to));
     o.put("DeleteMessage", json!(r.delete));
     o.put("SoftDeleteMessage", json!(r.permanent_delete));
     o.put("MoveToFolder", json!(folder));
@@ -903,7 +964,7 @@ fn get_inbox_rule(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
                 continue;
             }
         }
-        out.push(render_rule(m, r, format));
+        out.push(render_rule(&st, m, r, format));
     }
     if only.is_some() && out.is_empty() {
         return Err(call.not_found(&only.unwrap_or_default()));
@@ -1026,6 +1087,237 @@ fn remote_domains(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
     Ok(out)
 }
 
+/// Every RecipientTypeDetails value the emulator knows (mailboxes and the rest).
+const ALL_RECIPIENT_TYPES: [&str; 17] = [
+    "UserMailbox",
+    "SharedMailbox",
+    "RoomMailbox",
+    "EquipmentMailbox",
+    "DiscoveryMailbox",
+    "SchedulingMailbox",
+    "LinkedMailbox",
+    "TeamMailbox",
+    "GroupMailbox",
+    "MailContact",
+    "MailUser",
+    "GuestMailUser",
+    "MailUniversalDistributionGroup",
+    "MailUniversalSecurityGroup",
+    "MailNonUniversalGroup",
+    "DynamicDistributionGroup",
+    "RoomList",
+];
+
+fn render_recipient_of_mailbox(m: &Mailbox) -> Obj {
+    let mut o = Obj::default();
+    o.put("Name", json!(m.alias));
+    o.put("Identity", json!(m.alias));
+    o.put("Alias", json!(m.alias));
+    o.put("DisplayName", json!(m.display_name));
+    o.put("RecipientType", json!("UserMailbox"));
+    o.put("RecipientTypeDetails", json!(m.recipient_type_details));
+    o.put("PrimarySmtpAddress", json!(m.primary_smtp_address));
+    o.put("ExternalEmailAddress", Value::Null);
+    o.put("LegacyExchangeDN", json!(m.legacy_exchange_dn()));
+    o.put(
+        "ExternalDirectoryObjectId",
+        json!(m.external_directory_object_id),
+    );
+    o.guid("Guid", &m.guid);
+    o.put("IsValid", json!(true));
+    o
+}
+
+fn render_recipient(r: &MailRecipient) -> Obj {
+    let recipient_type = match r.recipient_type_details.as_str() {
+        "GuestMailUser" => "MailUser",
+        "MailUniversalDistributionGroup" | "RoomList" => "MailUniversalDistributionGroup",
+        other => other,
+    };
+    let mut o = Obj::default();
+    o.put("Name", json!(r.name));
+    o.put("Identity", json!(r.name));
+    o.put("Alias", json!(r.alias));
+    o.put("DisplayName", json!(r.display_name));
+    o.put("RecipientType", json!(recipient_type));
+    o.put("RecipientTypeDetails", json!(r.recipient_type_details));
+    o.put("PrimarySmtpAddress", json!(r.primary_smtp_address));
+    o.put(
+        "ExternalEmailAddress",
+        json!(r
+            .external_email_address
+            .as_ref()
+            .map(|a| format!("SMTP:{a}"))),
+    );
+    o.put("LegacyExchangeDN", json!(r.legacy_exchange_dn));
+    o.put("ExternalDirectoryObjectId", json!(r.id));
+    o.guid("Guid", &r.guid);
+    o.put("IsValid", json!(true));
+    o
+}
+
+/// `Get-Recipient` (<https://learn.microsoft.com/powershell/module/exchange/get-recipient>):
+/// every mail-enabled object; Microsoft 365 Groups only when `-RecipientTypeDetails`
+/// names `GroupMailbox`. `-Identity` (any unique identity: name, alias, address, GUID,
+/// legacy DN) is NotFound when nothing matches and an error when several do; `-Identity`
+/// and `-Anr` are in different parameter sets. `-Filter` supports `<Property> -eq '<value>'`
+/// for LegacyExchangeDN, PrimarySmtpAddress, ExternalEmailAddress and Name
+/// (<https://learn.microsoft.com/powershell/exchange/filter-properties>); any other filter
+/// is refused, never ignored.
+fn get_recipient(call: &Call<'_>) -> Result<Vec<Obj>, Response> {
+    let identity = call.param_str("Identity");
+    let anr = call.param_str("Anr");
+    if identity.is_some() && anr.is_some() {
+        return Err(exo_error(
+            400,
+            "BadRequest",
+            "Invalid Operation",
+            "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException",
+            "Parameter set cannot be resolved using the specified named parameters. Identity, Anr",
+            Some(""),
+            false,
+            call.ctx,
+        ));
+    }
+    let wanted: Option<Vec<String>> = match call.param("RecipientTypeDetails") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.split(',').map(|x| x.trim().to_owned()).collect()),
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Some(_) => None,
+    };
+    let mut types: Vec<&str> = Vec::new();
+    for t in wanted.iter().flatten() {
+        match ALL_RECIPIENT_TYPES
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(t))
+        {
+            Some(r) => types.push(r),
+            None => {
+                return Err(call.invalid_enum(
+                    "RecipientTypeDetails",
+                    t,
+                    "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails[]",
+                    &ALL_RECIPIENT_TYPES,
+                ))
+            }
+        }
+    }
+    let filter = match call.param_str("Filter") {
+        None => None,
+        Some(f) => Some(parse_eq_filter(&f).ok_or_else(|| {
+            exo_error(400, "BadRequest", "Invalid Operation", "Microsoft.Exchange.Management.Tasks.InvalidFilterException", &format!("Cannot bind parameter 'Filter' to the target. The emulator supports only \"<LegacyExchangeDN|PrimarySmtpAddress|ExternalEmailAddress|Name> -eq '<value>'\": {f}"), None, true, call.ctx)
+        })?),
+    };
+    let st = lock(&call.shared.state);
+    let type_ok = |t: &str| {
+        if types.is_empty() {
+            t != "GroupMailbox"
+        } else {
+            types.contains(&t)
+        }
+    };
+    let filter_ok = |props: [(&str, &str); 4]| match &filter {
+        None => true,
+        Some((prop, value)) => props
+            .iter()
+            .any(|(p, v)| p.eq_ignore_ascii_case(prop) && v.eq_ignore_ascii_case(value)),
+    };
+    let anr_ok = |names: [&str; 3]| match &anr {
+        None => true,
+        Some(a) => names
+            .iter()
+            .any(|n| n.to_ascii_lowercase().starts_with(&a.to_ascii_lowercase())),
+    };
+    let mut out = Vec::new();
+    for m in &st.mailboxes {
+        let dn = m.legacy_exchange_dn();
+        if type_ok(&m.recipient_type_details)
+            && identity
+                .as_deref()
+                .is_none_or(|i| m.matches_identity(i) || dn.eq_ignore_ascii_case(i))
+            && filter_ok([
+                ("LegacyExchangeDN", &dn),
+                ("PrimarySmtpAddress", &m.primary_smtp_address),
+                ("ExternalEmailAddress", ""),
+                ("Name", &m.alias),
+            ])
+            && anr_ok([&m.alias, &m.display_name, &m.primary_smtp_address])
+        {
+            out.push(render_recipient_of_mailbox(m));
+        }
+    }
+    for r in &st.recipients {
+        if type_ok(&r.recipient_type_details)
+            && identity.as_deref().is_none_or(|i| r.matches_identity(i))
+            && filter_ok([
+                ("LegacyExchangeDN", &r.legacy_exchange_dn),
+                ("PrimarySmtpAddress", &r.primary_smtp_address),
+                (
+                    "ExternalEmailAddress",
+                    r.external_email_address.as_deref().unwrap_or(""),
+                ),
+                ("Name", &r.name),
+            ])
+            && anr_ok([&r.name, &r.display_name, &r.alias])
+        {
+            out.push(render_recipient(r));
+        }
+    }
+    if let Some(id) = identity {
+        match out.len() {
+            0 => return Err(call.not_found(&id)),
+            1 => {}
+            _ => {
+                return Err(exo_error(
+                    400,
+                    "BadRequest",
+                    "Invalid Operation",
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                    &format!(
+                    "The operation couldn't be performed because '{id}' matches multiple entries."
+                ),
+                    None,
+                    false,
+                    call.ctx,
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `Prop -eq 'value'` (value quoted with ', a doubled '' inside) → (Prop, value).
+fn parse_eq_filter(f: &str) -> Option<(String, String)> {
+    let f = f
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim();
+    let (prop, rest) = f.split_once(char::is_whitespace)?;
+    let rest = rest.trim_start();
+    let value = rest
+        .get(..3)
+        .filter(|op| op.eq_ignore_ascii_case("-eq"))
+        .map(|_| rest[3..].trim())?;
+    let inner = value.strip_prefix('\'')?.strip_suffix('\'')?;
+    if inner.replace("''", "").contains('\'') {
+        return None;
+    }
+    let known = [
+        "LegacyExchangeDN",
+        "PrimarySmtpAddress",
+        "ExternalEmailAddress",
+        "Name",
+    ];
+    let prop = known.iter().find(|k| k.eq_ignore_ascii_case(prop))?;
+    Some(((*prop).to_owned(), inner.replace("''", "'")))
+}
+
 fn accepted_domains(call: &Call<'_>) -> Vec<Obj> {
     let st = lock(&call.shared.state);
     st.domains
@@ -1078,9 +1370,10 @@ fn set_mailbox(call: &Call<'_>) -> Result<(), Response> {
     let id = call.param_str("Identity").unwrap_or_default();
     let mut st = lock(&call.shared.state);
     let fwd_address = match call.param("ForwardingAddress") {
+        // Any internal recipient: a mailbox, mail user, mail contact or group
+        // (<https://learn.microsoft.com/powershell/module/exchange/set-mailbox>).
         Some(Value::String(target)) => Some(Some(
-            st.find_mailbox(target)
-                .map(|m| m.alias.clone())
+            st.recipient_name(target)
                 .ok_or_else(|| call.not_found(target))?,
         )),
         Some(Value::Null) => Some(None),

@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod exchange;
 pub mod graph;
+pub mod hostile;
 pub mod http;
 pub mod odata;
 pub mod respond;

@@ -225,6 +225,11 @@ impl Mailbox {
         })
     }
 
+    /// `LegacyExchangeDN`: how inbox rules (`[EX:…]`) name this mailbox.
+    pub fn legacy_exchange_dn(&self) -> String {
+        legacy_dn(&self.guid, &self.alias)
+    }
+
     /// Does an Exchange `Identity`/`Mailbox` parameter name this mailbox?
     pub fn matches_identity(&self, identity: &str) -> bool {
         let i = identity.trim();
@@ -322,6 +327,65 @@ impl RemoteDomain {
     }
 }
 
+/// A mail-enabled recipient that is not a mailbox (`Get-Recipient`): a mail contact, mail
+/// user or group. Mail to a contact or mail user goes to its `external_email_address`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailRecipient {
+    /// `ExternalDirectoryObjectId` (the snapshot's id).
+    pub id: String,
+    pub guid: String,
+    pub name: String,
+    pub alias: String,
+    pub display_name: String,
+    /// `MailContact`, `MailUser`, `GuestMailUser`, `MailUniversalDistributionGroup`, …
+    pub recipient_type_details: String,
+    pub primary_smtp_address: String,
+    pub external_email_address: Option<String>,
+    pub legacy_exchange_dn: String,
+}
+
+impl MailRecipient {
+    /// Where Exchange delivers mail sent to the recipient.
+    pub fn delivers_to(&self) -> &str {
+        self.external_email_address
+            .as_deref()
+            .unwrap_or(&self.primary_smtp_address)
+    }
+
+    /// Does a `Get-Recipient -Identity` / `Set-Mailbox -ForwardingAddress` value name it?
+    /// (Name, alias, display name, email address, GUID, directory id, legacy DN.)
+    pub fn matches_identity(&self, identity: &str) -> bool {
+        let i = identity.trim();
+        let i = i
+            .strip_prefix("smtp:")
+            .or_else(|| i.strip_prefix("SMTP:"))
+            .unwrap_or(i);
+        [
+            &self.name,
+            &self.alias,
+            &self.display_name,
+            &self.primary_smtp_address,
+            &self.guid,
+            &self.id,
+            &self.legacy_exchange_dn,
+        ]
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case(i))
+            || self
+                .external_email_address
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(i))
+    }
+}
+
+/// A legacy DN as Exchange Online gives its recipients.
+pub fn legacy_dn(guid: &str, alias: &str) -> String {
+    format!(
+        "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn={}-{alias}",
+        guid.replace('-', "").get(..32).unwrap_or_default()
+    )
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -362,9 +426,23 @@ pub struct TenantState {
     pub remote_domains: Vec<RemoteDomain>,
     /// Graph-shaped namedLocation objects (`ipNamedLocation` / `countryNamedLocation`).
     pub named_locations: Vec<Value>,
+    /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
+    pub recipients: Vec<MailRecipient>,
 }
 
 impl TenantState {
+    /// The recipient object a `ForwardingAddress`/`-Identity` value names: a mailbox
+    /// (rendered by its Name, the alias here) or another recipient (by its Name).
+    pub fn recipient_name(&self, identity: &str) -> Option<String> {
+        if let Some(m) = self.find_mailbox(identity) {
+            return Some(m.alias.clone());
+        }
+        self.recipients
+            .iter()
+            .find(|r| r.matches_identity(identity))
+            .map(|r| r.name.clone())
+    }
+
     pub fn user(&self, id_or_upn: &str) -> Option<&User> {
         self.users.iter().find(|u| {
             u.id.eq_ignore_ascii_case(id_or_upn)
@@ -1107,7 +1185,33 @@ impl TenantState {
             })
             .collect();
 
+        let recipients: Vec<MailRecipient> = arr(snap.get("recipients"))
+            .iter()
+            .filter_map(|r| {
+                let id = s(r, "id")?;
+                let name = s(r, "name")?;
+                let guid = stable_guid(&format!("recipient/{id}"));
+                let alias = s(r, "alias").unwrap_or_else(|| name.replace(' ', ""));
+                Some(MailRecipient {
+                    display_name: s(r, "display_name").unwrap_or_else(|| name.clone()),
+                    recipient_type_details: s(r, "recipient_type_details")
+                        .unwrap_or_else(|| "MailContact".into()),
+                    external_email_address: s(r, "external_email_address"),
+                    primary_smtp_address: s(r, "primary_smtp_address")
+                        .or_else(|| s(r, "external_email_address"))
+                        .unwrap_or_default(),
+                    legacy_exchange_dn: s(r, "legacy_exchange_dn")
+                        .unwrap_or_else(|| legacy_dn(&guid, &alias)),
+                    alias,
+                    guid,
+                    name,
+                    id,
+                })
+            })
+            .collect();
+
         Ok(TenantState {
+            recipients,
             security_defaults_enabled: snap
                 .get("security_defaults")
                 .and_then(|s| s.get("is_enabled"))

@@ -1,0 +1,29 @@
+//! The one integration-test binary (as ripgrep does it): every file of `tests/` is a module
+//! here, sharing one harness (`harness`: paths, the emulator, the binary with a clean
+//! environment, leak assertions) and linking once. `architecture::every_test_file_is_a_module`
+//! fails when a `tests/*.rs` file is not declared below (Cargo's `autotests` is off, so it
+//! would otherwise never run).
+
+mod harness;
+mod report_fixture;
+
+mod architecture;
+mod browser;
+mod cli;
+mod config;
+mod doctor;
+mod drift;
+mod examples;
+mod fix;
+mod fix_plan;
+mod hostile;
+mod live;
+mod live_auth;
+mod live_batch;
+mod live_faults;
+mod logging;
+mod permissions;
+mod policy_pack;
+mod reports;
+mod sarif_schema;
+mod sources;
