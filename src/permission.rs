@@ -49,6 +49,10 @@ pub const PER_USER_MFA_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.Auth
 /// `GET /identity/conditionalAccess/policies`:
 /// <https://learn.microsoft.com/graph/api/conditionalaccessroot-list-policies>.
 pub const CA_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
+/// `GET /identity/conditionalAccess/namedLocations`: the page names Policy.Read.All as the
+/// only application permission:
+/// <https://learn.microsoft.com/graph/api/conditionalaccessroot-list-namedlocations>.
+pub const NAMED_LOCATION_READ: AnyOf = &["Policy.Read.All"];
 /// `GET /roleManagement/directory/roleAssignments` and `roleDefinitions`:
 /// <https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments>,
 /// <https://learn.microsoft.com/graph/api/rbacapplication-list-roledefinitions>.
@@ -59,7 +63,11 @@ pub const ROLE_READ: AnyOf = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-/// `GET /groups/{id}/members`: <https://learn.microsoft.com/graph/api/group-list-members>.
+/// `GET /groups/{id}/members`: <https://learn.microsoft.com/graph/api/group-list-members>;
+/// the same list for `GET /groups/{id}/transitiveMembers` (with the `microsoft.graph.user`
+/// and `microsoft.graph.group` casts) and `GET /groups/{id}`:
+/// <https://learn.microsoft.com/graph/api/group-list-transitivemembers>,
+/// <https://learn.microsoft.com/graph/api/group-get>.
 pub const GROUP_MEMBER_READ: AnyOf = &[
     "GroupMember.Read.All",
     "Group.Read.All",
@@ -202,6 +210,21 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
         &[ASSIGNMENT_SCHEDULE_READ],
     ),
     read("/groups/{}/members", &[GROUP_MEMBER_READ]),
+    read(
+        "/identity/conditionalAccess/namedLocations",
+        &[NAMED_LOCATION_READ],
+    ),
+    // doctor's probe of `ca_group_members`: <https://learn.microsoft.com/graph/api/group-list>.
+    read("/groups", &[GROUP_MEMBER_READ]),
+    read("/groups/{}", &[GROUP_MEMBER_READ]),
+    read(
+        "/groups/{}/transitiveMembers/microsoft.graph.user",
+        &[GROUP_MEMBER_READ],
+    ),
+    read(
+        "/groups/{}/transitiveMembers/microsoft.graph.group",
+        &[GROUP_MEMBER_READ],
+    ),
     read("/identityProtection/riskyUsers", &[RISKY_READ]),
 ];
 

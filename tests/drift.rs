@@ -185,7 +185,9 @@ fn clean() -> Snapshot {
                 built_in_controls: vec!["mfa".into()],
                 grant_operator: Some("OR".into()),
                 authentication_strength: None,
+                ..CaPolicy::default()
             }],
+            ..ConditionalAccess::default()
         },
         security_defaults: SecurityDefaults {
             is_enabled: Some(false),

@@ -824,6 +824,130 @@ fn tenant_env(emu: &Emulator) -> [(&'static str, String); 5] {
     ]
 }
 
+// ---- Conditional access judged completely (issue 10, item 1) ---------------------------
+
+/// The message of the `rule` finding on `resource`.
+fn finding_message(report: &serde_json::Value, rule: &str, resource: &str) -> Option<String> {
+    report["rules"]
+        .as_array()?
+        .iter()
+        .flat_map(|r| r["findings"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["rule_id"] == rule && f["resource"]["id"] == resource)
+        .and_then(|f| f["message"].as_str().map(str::to_owned))
+}
+
+/// Must-flag cases of the contoso scenario: Lena is exempt from "Require MFA outside the
+/// office" only through SG-Legacy-Scanners nested in the excluded SG-MFA-Exempt (the
+/// emulator lists her under the nested group, so `/members` alone would miss her), and the
+/// policy does not apply from the trusted location Office-HQ.
+#[test]
+fn scan_tenant_flags_nested_group_exclusion_and_trusted_location_gap() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live");
+    let (code, live, stderr) = scan_json(
+        &["scan", "--tenant", &emu.tenant_id()],
+        &out,
+        &tenant_env(&emu),
+    );
+    assert_eq!(code, 1, "{stderr}");
+
+    let snap_path = out.join("snapshot.json");
+    let snap =
+        m365guard::snapshot::io::parse(&snap_path, &std::fs::read_to_string(&snap_path).unwrap())
+            .unwrap();
+    assert_eq!(
+        snap.sources[&SourceId::CaGroupMembers].status,
+        SourceState::Ok
+    );
+    let exempt = snap
+        .conditional_access
+        .groups
+        .iter()
+        .find(|g| g.display_name.as_deref() == Some("SG-MFA-Exempt"))
+        .expect("the excluded group is collected");
+    let lena = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
+    assert!(exempt.member_ids.iter().any(|m| m == lena), "{exempt:?}");
+    assert_eq!(exempt.nested_group_ids.len(), 1, "{exempt:?}");
+    let hq = snap
+        .conditional_access
+        .named_locations
+        .iter()
+        .find(|l| l.display_name == "Office-HQ")
+        .expect("named locations are collected");
+    assert!(hq.is_trusted);
+
+    let lena_msg = finding_message(&live, "mfa_not_enforced", lena).expect("Lena is flagged");
+    assert!(
+        lena_msg
+            .contains("excluded from Require MFA outside the office through group SG-MFA-Exempt"),
+        "{lena_msg}"
+    );
+    let tom = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c02";
+    let tom_msg = finding_message(&live, "mfa_not_enforced", tom).expect("Tom is flagged");
+    assert!(
+        tom_msg.contains(
+            "Require MFA outside the office: not required from trusted location Office-HQ"
+        ),
+        "{tom_msg}"
+    );
+}
+
+#[test]
+fn group_members_without_groupmember_read_fail_the_source_not_the_scan() {
+    let emu = start();
+    let mut grants = Grants::full();
+    grants.graph.retain(|g| g != "GroupMember.Read.All");
+    emu.set_grants(grants);
+    let run = collect(&emu, &secret(&emu), &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let snap = run.snapshot();
+    let st = &snap.sources[&SourceId::CaGroupMembers];
+    assert_eq!(st.status, SourceState::Error);
+    assert!(
+        st.reason
+            .as_deref()
+            .unwrap()
+            .contains("GroupMember.Read.All"),
+        "{st:?}"
+    );
+    assert_eq!(
+        snap.sources[&SourceId::NamedLocations].status,
+        SourceState::Ok
+    );
+}
+
+#[test]
+fn a_deleted_group_named_by_a_policy_is_recorded_not_an_error() {
+    let emu = start();
+    let gone = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    {
+        let mut st = emu.state();
+        let policy = st
+            .ca_policies
+            .iter_mut()
+            .find(|p| p["displayName"] == "Require MFA outside the office")
+            .unwrap();
+        policy["conditions"]["users"]["excludeGroups"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(gone));
+    }
+    let run = collect(&emu, &secret(&emu), &[]);
+    let snap = run.snapshot();
+    assert_eq!(
+        snap.sources[&SourceId::CaGroupMembers].status,
+        SourceState::Ok
+    );
+    let g = snap
+        .conditional_access
+        .groups
+        .iter()
+        .find(|g| g.id == gone)
+        .expect("recorded");
+    assert!(g.not_found && g.member_ids.is_empty(), "{g:?}");
+}
+
 const INFO_MAILBOX: &str = "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e01";
 const LENA_SYNC_RULE: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a/4727603405627269190";
 

@@ -13,6 +13,9 @@
 #              assignments 0 GA dana  1 GA breakglass01  2 Global Reader raj (all time-bound
 #              except the unprivileged one); eligible 0 Exchange Admin raj
 # conditional_access: 0 MFA for all users  1 block legacy auth  2 FIDO2 for break-glass
+#              named_locations 0 Office-HQ (trusted IP range)  1 Blocked countries
+#              groups 0 grp-mfa-exempt (lena through nested grp-contractors)
+#              1 grp-contractors (lena); no policy names them in the base
 package m365guard.lib.fixtures
 
 import rego.v1
@@ -39,6 +42,12 @@ global_reader_role_id := "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
 pra_role_id := "e8611ab8-c189-46e8-94e1-60213ab1f814"
 
+office_hq_id := "a6b7c8d9-0e1f-4a2b-9c3d-4e5f6a7b8c9d"
+
+mfa_exempt_group_id := "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+
+contractors_group_id := "d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f6a"
+
 _ok := {"status": "ok", "items": 1}
 
 base := {
@@ -55,7 +64,7 @@ base := {
 		"per_user_mfa": _ok, "security_defaults": _ok, "conditional_access": _ok, "roles": _ok,
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
-		"remote_domains": _ok, "recipients": _ok,
+		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
 	},
 	"users": [
 		{
@@ -193,6 +202,14 @@ base := {
 			"include_applications": ["All"], "exclude_applications": [], "client_app_types": ["all"],
 			"built_in_controls": [], "authentication_strength": "Phishing-resistant MFA",
 		},
+	],
+	"named_locations": [
+		{"id": office_hq_id, "display_name": "Office-HQ", "kind": "ip", "is_trusted": true, "ip_ranges": ["203.0.113.0/24"]},
+		{"id": "b7c8d9e0-1f2a-4b3c-8d4e-5f6a7b8c9d0e", "display_name": "Blocked countries", "kind": "country", "countries_and_regions": ["KP"]},
+	],
+	"groups": [
+		{"id": mfa_exempt_group_id, "display_name": "grp-mfa-exempt", "member_ids": [lena_id], "nested_group_ids": [contractors_group_id]},
+		{"id": contractors_group_id, "display_name": "grp-contractors", "member_ids": [lena_id]},
 	]},
 	"security_defaults": {"is_enabled": false},
 	"risky_users": [{

@@ -244,9 +244,21 @@ _principal_names[a.principal_id] contains name if {
 # --------------------------------------------------------------------------------------
 # Conditional access
 #
-# Conditional access helpers: which enabled policies enforce MFA (and for whom) or block
-# legacy authentication for all users. Each policy's scope is resolved to user-id sets once,
-# so a per-user check is a few set lookups.
+# Conditional access helpers: which enabled policies enforce MFA (and for whom, and
+# whether everywhere) or block legacy authentication for all users. Each policy's scope is
+# resolved to user-id sets once, so a per-user check is a few set lookups.
+#
+# Graph's semantics, as documented:
+# - conditionalAccessConditionSet: every condition present must match for the policy to
+#   apply, so any location, platform, risk, device-filter or client-app condition makes
+#   the policy apply to FEWER sign-ins
+#   (https://learn.microsoft.com/graph/api/resources/conditionalaccessconditionset).
+# - conditionalAccessLocations: `All`, `AllTrusted` or named location ids
+#   (https://learn.microsoft.com/graph/api/resources/conditionalaccesslocations).
+# - conditionalAccessGrantControls: operator `OR` = any one listed control satisfies it,
+#   `AND` = all (https://learn.microsoft.com/graph/api/resources/conditionalaccessgrantcontrols).
+# - excluded groups apply to their transitive members (nested, dynamic, security groups):
+#   the `ca_group_members` source lists them per group.
 
 security_defaults_enabled if input.security_defaults.is_enabled == true
 
@@ -270,22 +282,215 @@ ca_requires_mfa(p) if "mfa" in object.get(p, "built_in_controls", [])
 
 ca_requires_mfa(p) if object.get(p, "authentication_strength", null) != null
 
-# Enabled (enforced, not report-only) policies requiring MFA for every application and
-# modern client. Most target all users; some (emergency-access accounts, excluded from the
-# tenant-wide policy) list users or roles explicitly.
-mfa_policies := {p.id: scope |
+# Named locations by id, and the trusted ones' names (for `AllTrusted`).
+_named_locations_by_id := {l.id: l | some l in object.get(input.conditional_access, "named_locations", [])}
+
+_trusted_location_names := sort([l.display_name |
+	some l in object.get(input.conditional_access, "named_locations", [])
+	object.get(l, "is_trusted", false) == true
+])
+
+_location_name(id) := "any location" if id == "All"
+
+_location_name(id) := "trusted locations" if {
+	id == "AllTrusted"
+	count(_trusted_location_names) == 0
+}
+
+_location_name(id) := sprintf("trusted location %s", [concat(", ", _trusted_location_names)]) if {
+	id == "AllTrusted"
+	count(_trusted_location_names) > 0
+}
+
+_location_name(id) := sprintf("trusted location %s", [_named_locations_by_id[id].display_name]) if {
+	object.get(_named_locations_by_id, [id, "is_trusted"], false) == true
+}
+
+_location_name(id) := sprintf("location %s", [_named_locations_by_id[id].display_name]) if {
+	_named_locations_by_id[id]
+	object.get(_named_locations_by_id, [id, "is_trusted"], false) != true
+}
+
+_location_name(id) := sprintf("unknown location %s", [id]) if {
+	not id in {"All", "AllTrusted"}
+	not _named_locations_by_id[id]
+}
+
+_list(p, key) := object.get(p, key, [])
+
+# Why a policy does not apply to every sign-in of the users it covers: each entry names
+# one narrowing condition ("not required from trusted location Office-HQ").
+# (A partial rule without any entry is undefined, not empty, in regorus: look the policy
+# up and fall back to the empty set.)
+ca_gaps(p) := _policy_gaps[p.id]
+
+ca_gaps(p) := set() if not _policy_gaps[p.id]
+
+_policy_gaps[p.id] contains sprintf("only required for the applications %s", [concat(", ", _list(p, "include_applications"))]) if {
+	some p in input.conditional_access.policies
+	not "All" in _list(p, "include_applications")
+}
+
+_policy_gaps[p.id] contains sprintf("not required for the excluded applications %s", [concat(", ", _list(p, "exclude_applications"))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "exclude_applications")) > 0
+}
+
+_policy_gaps[p.id] contains sprintf("only required for the client app types %s", [concat(", ", _list(p, "client_app_types"))]) if {
+	some p in input.conditional_access.policies
+	not ca_covers_modern_clients(p)
+}
+
+_policy_gaps[p.id] contains sprintf("only required from %s", [concat(", ", sort([_location_name(l) | some l in _list(p, "include_locations")]))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "include_locations")) > 0
+	not "All" in _list(p, "include_locations")
+}
+
+_policy_gaps[p.id] contains sprintf("not required from %s", [_location_name(l)]) if {
+	some p in input.conditional_access.policies
+	some l in _list(p, "exclude_locations")
+}
+
+_policy_gaps[p.id] contains sprintf("only required on the platforms %s", [concat(", ", _list(p, "include_platforms"))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "include_platforms")) > 0
+	not "all" in _list(p, "include_platforms")
+}
+
+_policy_gaps[p.id] contains sprintf("not required on the platforms %s", [concat(", ", _list(p, "exclude_platforms"))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "exclude_platforms")) > 0
+}
+
+_policy_gaps[p.id] contains sprintf("only required at user risk %s", [concat(", ", _list(p, "user_risk_levels"))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "user_risk_levels")) > 0
+}
+
+_policy_gaps[p.id] contains sprintf("only required at sign-in risk %s", [concat(", ", _list(p, "sign_in_risk_levels"))]) if {
+	some p in input.conditional_access.policies
+	count(_list(p, "sign_in_risk_levels")) > 0
+}
+
+_policy_gaps[p.id] contains sprintf("not required on devices matching %s", [object.get(p, "device_filter_rule", "a device filter")]) if {
+	some p in input.conditional_access.policies
+	object.get(p, "device_filter_mode", null) == "exclude"
+}
+
+_policy_gaps[p.id] contains sprintf("only required on devices matching %s", [object.get(p, "device_filter_rule", "a device filter")]) if {
+	some p in input.conditional_access.policies
+	object.get(p, "device_filter_mode", null) == "include"
+}
+
+# Grant controls that satisfy an `OR` policy instead of MFA (a compliant or hybrid-joined
+# device, an approved app, ...): the policy then lets a sign-in through without MFA.
+ca_mfa_alternatives(p) := {c |
+	object.get(p, "grant_operator", "OR") != "AND"
+	some c in _list(p, "built_in_controls")
+	not c in {"mfa", "block"}
+}
+
+_controls_text := {
+	"compliantDevice": "a compliant device",
+	"domainJoinedDevice": "a hybrid-joined device",
+	"approvedApplication": "an approved client app",
+	"compliantApplication": "an app protection policy",
+	"passwordChange": "a password change",
+}
+
+ca_alternatives_text(alts) := sprintf("MFA can be skipped with %s (grant operator OR)", [concat(" or ", sort([object.get(_controls_text, c, c) | some c in alts]))])
+
+# group id -> member user ids: the transitive members the `ca_group_members` source read,
+# plus what role assignments reveal (role-assignable groups), so older snapshots without
+# the source still resolve what they can.
+_ca_groups_by_id := {g.id: g | some g in object.get(input.conditional_access, "groups", [])}
+
+group_user_ids(gid) := {m | some m in object.get(_ca_groups_by_id, [gid, "member_ids"], [])} | _role_group_members(gid)
+
+_role_group_members(gid) := known_group_members[gid]
+
+_role_group_members(gid) := set() if not known_group_members[gid]
+
+# Display name of a group a policy names (the id when unknown).
+group_name(gid) := name if {
+	name := object.get(_ca_groups_by_id, [gid, "display_name"], null)
+	name != null
+}
+
+group_name(gid) := principal_display(gid) if object.get(_ca_groups_by_id, [gid, "display_name"], null) == null
+
+# The guest/external-user kind of a user, as `guestOrExternalUserTypes` names it: a B2B
+# account (UPN with #EXT#) is a collaboration guest or member, a guest without it a
+# local (internal) guest.
+_external_type(u) := "b2bCollaborationGuest" if {
+	u.user_type == "guest"
+	contains(lower(u.user_principal_name), "#ext#")
+}
+
+_external_type(u) := "internalGuest" if {
+	u.user_type == "guest"
+	not contains(lower(u.user_principal_name), "#ext#")
+}
+
+_external_type(u) := "b2bCollaborationMember" if {
+	u.user_type == "member"
+	contains(lower(u.user_principal_name), "#ext#")
+}
+
+# Users matched by a guest/external-user condition (`GuestsOrExternalUsers` in the user
+# list means every kind). Only evaluated for policies that have one.
+_guest_users(types) := {u.id |
+	count(types) > 0
+	some u in input.users
+	_external_type(u) in types
+}
+
+_all_external_types := {"internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember", "b2bDirectConnectUser", "otherExternalUser", "serviceProvider"}
+
+_include_types(p) := _all_external_types if "GuestsOrExternalUsers" in _list(p, "include_users")
+
+_include_types(p) := {t | some t in _list(p, "include_guest_or_external_user_types")} if not "GuestsOrExternalUsers" in _list(p, "include_users")
+
+_exclude_types(p) := _all_external_types if "GuestsOrExternalUsers" in _list(p, "exclude_users")
+
+_exclude_types(p) := {t | some t in _list(p, "exclude_guest_or_external_user_types")} if not "GuestsOrExternalUsers" in _list(p, "exclude_users")
+
+# Who a policy covers: all users (minus exclusions) or the users it names.
+ca_scope(p) := {
+	"name": p.display_name,
+	"all_users": "All" in _list(p, "include_users"),
+	"included": ca_included_user_ids(p),
+	"excluded": ca_excluded_user_ids(p),
+}
+
+# Enabled (enforced, not report-only) policies requiring MFA that apply to every sign-in:
+# all applications, no excluded application, modern clients, no location, platform, risk
+# or device condition, and no `OR` alternative to MFA. Most target all users; some
+# (emergency-access accounts, excluded from the tenant-wide policy) list users or roles.
+mfa_policies := {p.id: ca_scope(p) |
 	some p in input.conditional_access.policies
 	p.state == "enabled"
-	"All" in object.get(p, "include_applications", [])
-	ca_covers_modern_clients(p)
 	ca_requires_mfa(p)
-	scope := {
-		"name": p.display_name,
-		"all_users": "All" in object.get(p, "include_users", []),
-		"included": ca_included_user_ids(p),
-		"excluded": ca_excluded_user_ids(p),
-	}
+	count(ca_gaps(p)) == 0
+	count(ca_mfa_alternatives(p)) == 0
 }
+
+# Enabled policies requiring MFA that do NOT apply everywhere: their scope, the named gaps,
+# and whether the only weakness is an `OR` alternative (reported at lower severity).
+mfa_partial_policies := {p.id: object.union(ca_scope(p), {"issues": issues, "only_alternatives": count(gaps) == 0}) |
+	some p in input.conditional_access.policies
+	p.state == "enabled"
+	ca_requires_mfa(p)
+	gaps := ca_gaps(p)
+	alts := ca_mfa_alternatives(p)
+	count(gaps) + count(alts) > 0
+	issues := array.concat(sort(gaps), _alt_issue(alts))
+}
+
+_alt_issue(alts) := [] if count(alts) == 0
+
+_alt_issue(alts) := [ca_alternatives_text(alts)] if count(alts) > 0
 
 # Policies that require MFA of all users but are report-only or disabled: named in
 # findings, since such a policy looks like protection but enforces nothing.
@@ -296,23 +501,23 @@ mfa_for_all_policies_not_enforced contains p.display_name if {
 	ca_requires_mfa(p)
 }
 
-# User ids a policy names explicitly: `include_users`, holders of an included role and
-# members of an included group (as far as role assignments reveal groups).
+# User ids a policy names explicitly: `include_users`, holders of an included role,
+# transitive members of an included group and users of an included guest/external type.
 ca_included_user_ids(p) := _principals_of(
-	object.get(p, "include_users", []),
-	object.get(p, "include_roles", []),
-	object.get(p, "include_groups", []),
-)
+	_list(p, "include_users"),
+	_list(p, "include_roles"),
+	_list(p, "include_groups"),
+) | _guest_users(_include_types(p))
 
 # User ids a policy leaves out: `exclude_users`, holders of an excluded role (active
-# assignments, matched by role id or template id) and members of an excluded group as far
-# as role assignments reveal group membership. Built once per policy, so the per-user
-# check is a set lookup.
+# assignments, matched by role id or template id), transitive members of an excluded
+# group, and users of an excluded guest/external type. Built once per policy, so the
+# per-user check is a set lookup.
 ca_excluded_user_ids(p) := _principals_of(
-	object.get(p, "exclude_users", []),
-	object.get(p, "exclude_roles", []),
-	object.get(p, "exclude_groups", []),
-)
+	_list(p, "exclude_users"),
+	_list(p, "exclude_roles"),
+	_list(p, "exclude_groups"),
+) | _guest_users(_exclude_types(p))
 
 _principals_of(user_ids, role_ids, group_ids) := (users | role_holders) | group_members if {
 	users := {u | some u in user_ids; u != "All"; u != "None"; u != "GuestsOrExternalUsers"}
@@ -325,29 +530,59 @@ _principals_of(user_ids, role_ids, group_ids) := (users | role_holders) | group_
 	}
 	group_members := {m |
 		some g in group_ids
-		some m in known_group_members[g]
+		some m in group_user_ids(g)
 	}
 }
 
-# Enabled policies blocking legacy authentication (Exchange ActiveSync and other clients)
-# for all users.
+# How a policy leaves a user out, for messages: "directly", "through group X", "through
+# role Y", "as a guest or external user". Only called for users already found excluded.
+ca_exclusion_reasons(p, uid) := sort(array.concat(
+	array.concat(
+		["directly" | uid in _list(p, "exclude_users")],
+		[sprintf("through group %s", [group_name(g)]) | some g in _list(p, "exclude_groups"); uid in group_user_ids(g)],
+	),
+	array.concat(
+		[sprintf("through role %s", [role_name(r)]) | some r in _list(p, "exclude_roles"); r in object.get(active_role_refs_by_user, uid, set())],
+		["as a guest or external user" | _external_type(users_by_id[uid]) in _exclude_types(p)],
+	),
+))
+
+# A legacy-authentication block: `block`, for Exchange ActiveSync and other clients.
+_legacy_block_shape(p) if {
+	"block" in _list(p, "built_in_controls")
+	"All" in _list(p, "include_users")
+	"exchangeActiveSync" in _list(p, "client_app_types")
+	"other" in p.client_app_types
+}
+
+# Conditions that keep a block policy from applying to every legacy sign-in (the
+# client-app condition is the point of the policy, so it is not a gap here).
+ca_block_gaps(p) := {g | some g in ca_gaps(p); not startswith(g, "only required for the client app types")}
+
+# (Gap texts say "required"; for a block policy they are reported with "applied".)
+
+# Enabled policies blocking legacy authentication for all users, everywhere.
 legacy_auth_block_policy_ids contains p.id if {
 	some p in input.conditional_access.policies
 	p.state == "enabled"
-	"block" in object.get(p, "built_in_controls", [])
-	"All" in object.get(p, "include_users", [])
-	"exchangeActiveSync" in object.get(p, "client_app_types", [])
-	"other" in p.client_app_types
+	_legacy_block_shape(p)
+	count(ca_block_gaps(p)) == 0
+}
+
+# Enabled block policies narrowed by a condition: name -> the gaps.
+legacy_auth_block_policies_narrowed[p.display_name] := sort([replace(g, " required ", " applied ") | some g in gaps]) if {
+	some p in input.conditional_access.policies
+	p.state == "enabled"
+	_legacy_block_shape(p)
+	gaps := ca_block_gaps(p)
+	count(gaps) > 0
 }
 
 # The same shape, report-only or disabled.
 legacy_auth_block_policies_not_enforced contains p.display_name if {
 	some p in input.conditional_access.policies
 	p.state != "enabled"
-	"block" in object.get(p, "built_in_controls", [])
-	"All" in object.get(p, "include_users", [])
-	"exchangeActiveSync" in object.get(p, "client_app_types", [])
-	"other" in p.client_app_types
+	_legacy_block_shape(p)
 }
 
 # --------------------------------------------------------------------------------------

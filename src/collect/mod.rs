@@ -18,10 +18,12 @@ use crate::snapshot::model::{
 };
 use crate::snapshot::source::{Stage, SOURCES};
 
+mod ca_group_members;
 mod conditional_access;
 pub(crate) mod inbox_rules;
 pub(crate) mod mailboxes;
 mod mfa_registration;
+mod named_locations;
 pub(crate) mod organization;
 mod outbound_spam;
 mod per_user_mfa;
@@ -186,6 +188,8 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::OutboundSpamPolicies => outbound_spam::collect,
         SourceId::RestrictedSenders => restricted_senders::collect,
         SourceId::RemoteDomains => remote_domains::collect,
+        SourceId::NamedLocations => named_locations::collect,
+        SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
     }
 }

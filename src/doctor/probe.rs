@@ -214,6 +214,12 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
+        SourceId::NamedLocations => {
+            Probe::Graph("/v1.0/identity/conditionalAccess/namedLocations?$top=1")
+        }
+        // No group id is known up front; `/groups?$top=1` needs the same permission
+        // (GroupMember.Read.All: <https://learn.microsoft.com/graph/api/group-list>).
+        SourceId::CaGroupMembers => Probe::Graph("/v1.0/groups?$select=id&$top=1"),
         SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
     }
 }

@@ -45,7 +45,7 @@ pub struct GraphRoleAssignment {
 
 /// A Graph `conditionalAccessPolicy`, the parts that say whether it requires MFA for
 /// everyone (<https://learn.microsoft.com/graph/api/resources/conditionalaccesspolicy>).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GraphCaPolicy {
     pub display_name: Option<String>,
@@ -54,24 +54,57 @@ pub struct GraphCaPolicy {
     pub grant_controls: Option<GraphGrantControls>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `conditionalAccessConditionSet`, the conditions that can narrow a policy
+/// (<https://learn.microsoft.com/graph/api/resources/conditionalaccessconditionset>).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GraphCaConditions {
-    pub users: Option<GraphCaIncludes>,
-    pub applications: Option<GraphCaIncludes>,
+    pub users: Option<GraphCaUsers>,
+    pub applications: Option<GraphCaApplications>,
+    pub locations: Option<GraphCaLocations>,
+    pub platforms: Option<GraphCaPlatforms>,
+    pub user_risk_levels: Option<Vec<String>>,
+    pub sign_in_risk_levels: Option<Vec<String>>,
+    pub devices: Option<GraphCaDevices>,
 }
 
-/// `includeUsers` / `includeApplications` (one struct serves both condition sets).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct GraphCaIncludes {
+pub struct GraphCaUsers {
     pub include_users: Option<Vec<String>>,
-    pub include_applications: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaApplications {
+    pub include_applications: Option<Vec<String>>,
+    pub exclude_applications: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaLocations {
+    pub include_locations: Option<Vec<String>>,
+    pub exclude_locations: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaPlatforms {
+    pub include_platforms: Option<Vec<String>>,
+    pub exclude_platforms: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCaDevices {
+    pub device_filter: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct GraphGrantControls {
+    pub operator: Option<String>,
     pub built_in_controls: Option<Vec<String>>,
     pub authentication_strength: Option<Value>,
 }

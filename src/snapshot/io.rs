@@ -241,7 +241,14 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     );
     w.close(1, '}', false);
     w.open(1, "conditional_access", '{');
-    w.array(2, "policies", &snapshot.conditional_access.policies, true);
+    w.array(2, "policies", &snapshot.conditional_access.policies, false);
+    w.array(
+        2,
+        "named_locations",
+        &snapshot.conditional_access.named_locations,
+        false,
+    );
+    w.array(2, "groups", &snapshot.conditional_access.groups, true);
     w.close(1, '}', false);
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);

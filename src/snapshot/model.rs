@@ -136,12 +136,17 @@ pub enum SourceId {
     RiskyUsers,
     /// `Get-RemoteDomain`: per-domain auto-forwarding.
     RemoteDomains,
+    /// Conditional access named locations (trusted flag, name): what a location condition
+    /// of a CA policy leaves out.
+    NamedLocations,
+    /// Transitive user members of every group a CA policy includes or excludes.
+    CaGroupMembers,
     /// `Get-Recipient`: mail contacts, mail users and groups forwarding can name.
     Recipients,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 16] = [
+    pub const ALL: [SourceId; 18] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -157,6 +162,8 @@ impl SourceId {
         SourceId::RestrictedSenders,
         SourceId::RiskyUsers,
         SourceId::RemoteDomains,
+        SourceId::NamedLocations,
+        SourceId::CaGroupMembers,
         SourceId::Recipients,
     ];
 
@@ -178,6 +185,8 @@ impl SourceId {
             SourceId::RestrictedSenders => "restricted_senders",
             SourceId::RiskyUsers => "risky_users",
             SourceId::RemoteDomains => "remote_domains",
+            SourceId::NamedLocations => "named_locations",
+            SourceId::CaGroupMembers => "ca_group_members",
             SourceId::Recipients => "recipients",
         }
     }
@@ -504,9 +513,16 @@ pub struct RestrictedSender {
 #[serde(deny_unknown_fields)]
 pub struct ConditionalAccess {
     pub policies: Vec<CaPolicy>,
+    /// Named locations (source `named_locations`); empty in snapshots from before it.
+    #[serde(default)]
+    pub named_locations: Vec<NamedLocation>,
+    /// Every group a policy includes or excludes, and the groups nested in those, with
+    /// their transitive user members (source `ca_group_members`).
+    #[serde(default)]
+    pub groups: Vec<CaGroup>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaPolicy {
     pub id: String,
@@ -541,6 +557,79 @@ pub struct CaPolicy {
     /// Display name of the required authentication strength, if any (counts as MFA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication_strength: Option<String>,
+    /// `conditions.locations.includeLocations`: `All`, `AllTrusted` or named location ids.
+    /// Empty = no location condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_locations: Vec<String>,
+    /// `conditions.locations.excludeLocations`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_locations: Vec<String>,
+    /// `conditions.platforms.includePlatforms` (`all`, `android`, `iOS`, `windows`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_platforms: Vec<String>,
+    /// `conditions.platforms.excludePlatforms`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_platforms: Vec<String>,
+    /// `conditions.userRiskLevels`: the policy applies only at these user risk levels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_risk_levels: Vec<String>,
+    /// `conditions.signInRiskLevels`: the policy applies only at these sign-in risk levels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sign_in_risk_levels: Vec<String>,
+    /// `conditions.devices.deviceFilter.mode` (`include`/`exclude`) and its rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_filter_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_filter_rule: Option<String>,
+    /// `users.includeGuestsOrExternalUsers.guestOrExternalUserTypes`, split
+    /// (`internalGuest`, `b2bCollaborationGuest`, `b2bCollaborationMember`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_guest_or_external_user_types: Vec<String>,
+    /// `users.excludeGuestsOrExternalUsers.guestOrExternalUserTypes`, split.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_guest_or_external_user_types: Vec<String>,
+}
+
+/// A conditional access named location
+/// (<https://learn.microsoft.com/graph/api/resources/namedlocation>): an IP range set
+/// (`ipNamedLocation`, which may be marked trusted) or a set of countries
+/// (`countryNamedLocation`, never trusted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedLocation {
+    pub id: String,
+    pub display_name: String,
+    /// `ip` or `country` (from `@odata.type`); `unknown` for a type m365guard does not know.
+    pub kind: String,
+    /// `isTrusted` (IP locations only): sign-ins from here match `AllTrusted`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_trusted: bool,
+    /// `ipRanges[].cidrAddress`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_ranges: Vec<String>,
+    /// `countriesAndRegions` (ISO 3166-2 codes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries_and_regions: Vec<String>,
+}
+
+/// A group a conditional access policy names (or one nested in such a group), with its
+/// members as `GET /groups/{id}/transitiveMembers` lists them: nested, dynamic and
+/// ordinary security groups alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaGroup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// User ids among the transitive members.
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+    /// Group ids among the transitive members (nested groups, at any depth).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested_group_ids: Vec<String>,
+    /// The group no longer exists (404): a policy still naming it covers nobody through it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub not_found: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -49,11 +49,15 @@ pub enum ResourceKind {
     ConditionalAccessPolicy,
     RiskyUser,
     RemoteDomain,
+    /// A conditional access named location (`conditional_access.named_locations`).
+    NamedLocation,
+    /// A group a conditional access policy names (`conditional_access.groups`).
+    ConditionalAccessGroup,
     Recipient,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 13] = [
+    pub const ALL: [ResourceKind; 15] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -66,6 +70,8 @@ impl ResourceKind {
         ResourceKind::ConditionalAccessPolicy,
         ResourceKind::RiskyUser,
         ResourceKind::RemoteDomain,
+        ResourceKind::NamedLocation,
+        ResourceKind::ConditionalAccessGroup,
         ResourceKind::Recipient,
     ];
 
@@ -83,6 +89,8 @@ impl ResourceKind {
             ResourceKind::ConditionalAccessPolicy => "conditional_access_policy",
             ResourceKind::RiskyUser => "risky_user",
             ResourceKind::RemoteDomain => "remote_domain",
+            ResourceKind::NamedLocation => "named_location",
+            ResourceKind::ConditionalAccessGroup => "conditional_access_group",
             ResourceKind::Recipient => "recipient",
         }
     }
@@ -210,6 +218,8 @@ resources!(
     CaPolicy,
     RiskyUser,
     RemoteDomain,
+    NamedLocation,
+    CaGroup,
     MailRecipient
 );
 
@@ -325,6 +335,20 @@ static REMOTE_DOMAINS: Array<RemoteDomain> = Array {
     get_mut: |s| &mut s.remote_domains,
 };
 
+static NAMED_LOCATIONS: Array<NamedLocation> = Array {
+    kind: ResourceKind::NamedLocation,
+    path: "conditional_access.named_locations",
+    get: |s| &s.conditional_access.named_locations,
+    get_mut: |s| &mut s.conditional_access.named_locations,
+};
+
+static CA_GROUPS: Array<CaGroup> = Array {
+    kind: ResourceKind::ConditionalAccessGroup,
+    path: "conditional_access.groups",
+    get: |s| &s.conditional_access.groups,
+    get_mut: |s| &mut s.conditional_access.groups,
+};
+
 static RECIPIENTS: Array<MailRecipient> = Array {
     kind: ResourceKind::Recipient,
     path: "recipients",
@@ -350,7 +374,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 16] = [
+pub static SOURCES: [SourceDef; 18] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -426,6 +450,31 @@ pub static SOURCES: [SourceDef; 16] = [
         ),
         licence: Some("Entra ID P1"),
         resources: &[&CONDITIONAL_ACCESS_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::NamedLocations,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::NAMED_LOCATION_READ],
+            "GET /identity/conditionalAccess/namedLocations",
+        ),
+        licence: None,
+        resources: &[&NAMED_LOCATIONS],
+        sections: &[],
+        enriches: &[],
+    },
+    // After conditional_access: it reads the groups the collected policies name.
+    SourceDef {
+        id: SourceId::CaGroupMembers,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::GROUP_MEMBER_READ],
+            "GET /groups/{id} and /groups/{id}/transitiveMembers (groups named by CA policies)",
+        ),
+        licence: None,
+        resources: &[&CA_GROUPS],
         sections: &[],
         enriches: &[],
     },

@@ -56,3 +56,49 @@ test_exclusions_compliant if {
 	# Excluding emergency-access accounts (and more) does not undo the tenant-wide block.
 	count(deny) == 0 with input as json.patch(fixtures.base, [{"op": "add", "path": concat("/", [_block_policy, "exclude_users", "-"]), "value": fixtures.raj_id}])
 }
+
+# ---- Conditions that narrow the block policy (issue 10, item 1) ------------------------
+
+_set(field, value) := {"op": "add", "path": concat("/", [_block_policy, field]), "value": value}
+
+test_trusted_location_excluded_violation if {
+	findings := deny with input as json.patch(fixtures.base, [_set("include_locations", ["All"]), _set("exclude_locations", ["AllTrusted"])])
+	count(findings) == 1
+	some f in findings
+	f.message == "Tenant Contoso Ltd does not block legacy authentication: security defaults are off and no enabled conditional access policy blocks Exchange ActiveSync and other legacy clients for all users everywhere (Block legacy authentication: not applied from trusted location Office-HQ)"
+	f.details.block_policies_narrowed == {"Block legacy authentication": ["not applied from trusted location Office-HQ"]}
+}
+
+test_all_locations_compliant if {
+	count(deny) == 0 with input as json.patch(fixtures.base, [_set("include_locations", ["All"])])
+}
+
+test_platform_narrowed_violation if {
+	findings := deny with input as json.patch(fixtures.base, [_set("include_platforms", ["android", "iOS"])])
+	some f in findings
+	contains(f.message, "only applied on the platforms android, iOS")
+}
+
+test_excluded_application_violation if {
+	findings := deny with input as json.patch(fixtures.base, [_set("exclude_applications", ["00000002-0000-0ff1-ce00-000000000000"])])
+	some f in findings
+	contains(f.message, "not applied for the excluded applications 00000002-0000-0ff1-ce00-000000000000")
+}
+
+test_selected_applications_violation if {
+	count(deny) == 1 with input as json.patch(fixtures.base, [_set("include_applications", ["Office365"])])
+}
+
+test_sign_in_risk_violation if {
+	count(deny) == 1 with input as json.patch(fixtures.base, [_set("sign_in_risk_levels", ["high"])])
+}
+
+test_only_a_disabled_block_policy_violation if {
+	# No enabled block policy at all, so nothing is narrowed: the finding is still built.
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/conditional_access/policies", "value": [object.union(fixtures.base.conditional_access.policies[1], {"state": "disabled"})]},
+	])
+	count(findings) == 1
+	some f in findings
+	f.details.block_policies_narrowed == {}
+}

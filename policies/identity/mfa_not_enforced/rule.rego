@@ -1,8 +1,10 @@
-# Users for whom nothing enforces MFA: no security defaults, no enforced conditional
-# access policy covering them, no per-user MFA.
+# Users for whom nothing enforces MFA everywhere: no security defaults, no enforced
+# conditional access policy that covers them on every sign-in, no per-user MFA.
 package m365guard.rules.mfa_not_enforced
 
+import data.m365guard.lib.ca_exclusion_reasons
 import data.m365guard.lib.mfa_for_all_policies_not_enforced
+import data.m365guard.lib.mfa_partial_policies
 import data.m365guard.lib.mfa_policies
 import data.m365guard.lib.security_defaults_enabled
 import rego.v1
@@ -24,28 +26,46 @@ _explicitly_covered := {uid |
 _gap := intersection(_all_users_exclusions) - _explicitly_covered if count(_all_users_exclusions) > 0
 
 # The deny bodies are the per-user hot loop (100k users, possibly as many findings): the
-# shared parts are bound before the loop, the finding is built inline, and there are no
-# details beyond the message (every extra object costs microseconds per finding).
+# shared parts are bound before the loop and the finding is built inline. A user covered
+# by a narrowed policy gets the "not enforced everywhere" finding instead; that set is
+# built once per narrowed policy.
 
 # With an all-users MFA policy: only its exclusions can be uncovered.
 deny contains finding if {
 	not security_defaults_enabled
 	count(_all_users_exclusions) > 0
 	gap := _gap
+	partial := _partially_covered
 	reason := _reason
 	texts := _per_user_text
 	some user in input.users
 	gap[user.id]
 	user.account_enabled == true
 	user.user_type == "member"
+	not partial[user.id]
 	state := object.get(user, "per_user_mfa_state", null)
 	state != "enforced"
 	finding := {
 		"resource_type": "user",
 		"resource_id": user.id,
 		"resource_name": user.user_principal_name,
-		"message": concat("", ["MFA is not enforced for ", user.user_principal_name, reason, texts[state]]),
+		"message": concat("", ["MFA is not enforced for ", user.user_principal_name, reason, texts[state], _exclusion_note(user.id)]),
 	}
+}
+
+deny contains finding if {
+	not security_defaults_enabled
+	count(_all_users_exclusions) > 0
+	gap := _gap
+	partial := _partially_covered
+	some user in input.users
+	gap[user.id]
+	partial[user.id]
+	user.account_enabled == true
+	user.user_type == "member"
+	state := object.get(user, "per_user_mfa_state", null)
+	state != "enforced"
+	finding := _partial_finding(user, state)
 }
 
 # Without one: everyone not named by an explicitly scoped policy.
@@ -53,21 +73,135 @@ deny contains finding if {
 	not security_defaults_enabled
 	count(_all_users_exclusions) == 0
 	covered := _explicitly_covered
+	partial := _partially_covered
 	reason := _reason
 	texts := _per_user_text
 	some user in input.users
 	user.account_enabled == true
 	user.user_type == "member"
 	not covered[user.id]
+	not partial[user.id]
 	state := object.get(user, "per_user_mfa_state", null)
 	state != "enforced"
 	finding := {
 		"resource_type": "user",
 		"resource_id": user.id,
 		"resource_name": user.user_principal_name,
-		"message": concat("", ["MFA is not enforced for ", user.user_principal_name, reason, texts[state]]),
+		"message": concat("", ["MFA is not enforced for ", user.user_principal_name, reason, texts[state], _exclusion_note(user.id)]),
 	}
 }
+
+deny contains finding if {
+	not security_defaults_enabled
+	count(_all_users_exclusions) == 0
+	covered := _explicitly_covered
+	partial := _partially_covered
+	some user in input.users
+	user.account_enabled == true
+	user.user_type == "member"
+	not covered[user.id]
+	partial[user.id]
+	state := object.get(user, "per_user_mfa_state", null)
+	state != "enforced"
+	finding := _partial_finding(user, state)
+}
+
+# Users some enabled but narrowed MFA policy covers (a location, platform, risk, device,
+# application or client-app condition, or an `OR` alternative to MFA).
+_partially_covered := {u.id |
+	some scope in mfa_partial_policies
+	scope.all_users
+	some u in input.users
+	not u.id in scope.excluded
+} | {uid |
+	some scope in mfa_partial_policies
+	not scope.all_users
+	some uid in scope.included
+	not uid in scope.excluded
+}
+
+_partial_for(uid) := [id |
+	some id, scope in mfa_partial_policies
+	_covers(scope, uid)
+]
+
+_covers(scope, uid) if {
+	scope.all_users
+	not uid in scope.excluded
+}
+
+_covers(scope, uid) if {
+	uid in scope.included
+	not uid in scope.excluded
+}
+
+# Only narrowed policies cover the user: the gaps are named. Lower severity when the only
+# weakness is an `OR` alternative (a compliant or hybrid-joined device instead of MFA).
+_partial_finding(user, state) := {
+	"resource_type": "user",
+	"resource_id": user.id,
+	"resource_name": user.user_principal_name,
+	"severity": _partial_severity(partial),
+	"message": concat("", [
+		"MFA is not enforced everywhere for ", user.user_principal_name, ": ",
+		concat("; ", [sprintf("%s: %s", [mfa_partial_policies[id].name, concat(", ", mfa_partial_policies[id].issues)]) | some id in partial]),
+		"; security defaults are off and per-user MFA is ", _per_user_text[state],
+		_exclusion_note(user.id),
+	]),
+} if {
+	partial := _partial_for(user.id)
+}
+
+_partial_severity(partial) := "medium" if {
+	every id in partial {
+		mfa_partial_policies[id].only_alternatives
+	}
+}
+
+_partial_severity(partial) := "high" if {
+	some id in partial
+	not mfa_partial_policies[id].only_alternatives
+}
+
+# Enabled MFA policies for all users that leave this user out, and how: the exclusion is
+# what an attacker adds (a nested group is easy to miss in the portal).
+# Most flagged users are excluded from nothing (a report-only policy flags everyone): one
+# set lookup decides, so only the excluded few pay for naming the reasons.
+_excluded_somewhere := union({_scope_of(id).excluded | some id in _all_users_mfa_policy_ids})
+
+_exclusion_note(uid) := "" if not _excluded_somewhere[uid]
+
+_exclusion_note(uid) := "" if {
+	_excluded_somewhere[uid]
+	count(_exclusions(uid)) == 0
+}
+
+_exclusion_note(uid) := sprintf(" (excluded from %s)", [concat("; ", _exclusions(uid))]) if {
+	_excluded_somewhere[uid]
+	count(_exclusions(uid)) > 0
+}
+
+_exclusions(uid) := sort([sprintf("%s %s", [p.display_name, concat(", ", reasons)]) |
+	some p in input.conditional_access.policies
+	_all_users_mfa_policy_ids[p.id]
+	uid in _scope_of(p.id).excluded
+	reasons := ca_exclusion_reasons(p, uid)
+	count(reasons) > 0
+])
+
+_all_users_mfa_policy_ids contains id if {
+	some id, scope in mfa_policies
+	scope.all_users
+}
+
+_all_users_mfa_policy_ids contains id if {
+	some id, scope in mfa_partial_policies
+	scope.all_users
+}
+
+_scope_of(id) := mfa_policies[id]
+
+_scope_of(id) := mfa_partial_policies[id] if not mfa_policies[id]
 
 # The part of the message shared by every finding, built once.
 _reason := sprintf(

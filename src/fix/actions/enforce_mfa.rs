@@ -25,23 +25,48 @@ fn tenant_wide(target: &Target) -> bool {
     target.kind == ResourceKind::Tenant
 }
 
-/// An enabled policy requiring MFA for all users and all apps.
+/// An enabled policy requiring MFA for all users and all apps, everywhere: as the rule
+/// `mfa_not_enforced` judges it, a location, platform, risk or device condition, an
+/// excluded app or an `OR` alternative to MFA means it does not (policies/lib/lib.rego).
 fn requires_mfa_for_all(p: &GraphCaPolicy) -> bool {
-    let has =
-        |list: Option<&Vec<String>>, item: &str| list.is_some_and(|l| l.iter().any(|x| x == item));
-    let conditions = p.conditions.as_ref();
-    let users = conditions.and_then(|c| c.users.as_ref());
-    let apps = conditions.and_then(|c| c.applications.as_ref());
-    let grant = p.grant_controls.as_ref();
+    let has = |list: &Option<Vec<String>>, item: &str| {
+        list.as_ref().is_some_and(|l| l.iter().any(|x| x == item))
+    };
+    let empty = |list: &Option<Vec<String>>| list.as_ref().is_none_or(Vec::is_empty);
+    let conditions = p.conditions.clone().unwrap_or_default();
+    let users = conditions.users.unwrap_or_default();
+    let apps = conditions.applications.unwrap_or_default();
+    let locations = conditions.locations.unwrap_or_default();
+    let platforms = conditions.platforms.unwrap_or_default();
+    let grant = p.grant_controls.clone().unwrap_or_default();
+    let everywhere = (empty(&locations.include_locations)
+        || has(&locations.include_locations, "All"))
+        && empty(&locations.exclude_locations)
+        && (empty(&platforms.include_platforms) || has(&platforms.include_platforms, "all"))
+        && empty(&platforms.exclude_platforms)
+        && empty(&conditions.user_risk_levels)
+        && empty(&conditions.sign_in_risk_levels)
+        && conditions
+            .devices
+            .as_ref()
+            .and_then(|d| d.device_filter.as_ref())
+            .is_none_or(Value::is_null)
+        && empty(&apps.exclude_applications);
+    let no_alternative = grant.operator.as_deref() == Some("AND")
+        || grant
+            .built_in_controls
+            .as_ref()
+            .is_none_or(|c| c.iter().all(|x| x == "mfa"));
     p.state.as_deref() == Some("enabled")
-        && has(users.and_then(|u| u.include_users.as_ref()), "All")
-        && has(apps.and_then(|a| a.include_applications.as_ref()), "All")
-        && (has(grant.and_then(|g| g.built_in_controls.as_ref()), "mfa")
-            || grant.is_some_and(|g| {
-                g.authentication_strength
-                    .as_ref()
-                    .is_some_and(|s| !s.is_null())
-            }))
+        && has(&users.include_users, "All")
+        && has(&apps.include_applications, "All")
+        && (has(&grant.built_in_controls, "mfa")
+            || grant
+                .authentication_strength
+                .as_ref()
+                .is_some_and(|s| !s.is_null()))
+        && everywhere
+        && no_alternative
 }
 
 impl Handler for EnforceMfa {

@@ -256,8 +256,19 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["rolemanagement", "directory", "roleeligibilityscheduleinstances"]) => {
             role_assignments(shared, caller, req, &q, ctx, true)
         }
-        ("GET", ["groups", _, "members"]) | ("GET", ["groups", _, "transitivemembers"]) => {
-            group_members(shared, caller, segs[1], req, &q, ctx)
+        ("GET", ["groups", _, "members"]) => {
+            group_members(shared, caller, segs[1], req, &q, ctx, None)
+        }
+        ("GET", ["groups", _, "transitivemembers"]) => {
+            group_members(shared, caller, segs[1], req, &q, ctx, Some(""))
+        }
+        ("GET", ["groups", _, "transitivemembers", cast]) => {
+            group_members(shared, caller, segs[1], req, &q, ctx, Some(cast))
+        }
+        ("GET", ["groups"]) => list_groups(shared, caller, req, &q, ctx),
+        ("GET", ["groups", _]) => get_group(shared, caller, segs[1], &q, ctx),
+        ("GET", ["identity", "conditionalaccess", "namedlocations"]) => {
+            list_named_locations(shared, caller, req, &q, ctx)
         }
         ("GET", ["identityprotection", "riskyusers"]) => risky_users(shared, caller, req, &q, ctx),
         ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
@@ -1510,6 +1521,12 @@ fn delete_assignment(shared: &Shared, caller: &Caller, id: &str, ctx: &Ctx) -> R
     Ok(graph_no_content(ctx))
 }
 
+/// `GET /groups/{id}/members` (direct members), `/transitiveMembers` (`transitive` =
+/// `Some("")`: "a flat list of all nested members") and `/transitiveMembers/{cast}`
+/// (`microsoft.graph.user` or `microsoft.graph.group`; another cast is 400
+/// Request_UnsupportedQuery, as the page says):
+/// <https://learn.microsoft.com/graph/api/group-list-members>,
+/// <https://learn.microsoft.com/graph/api/group-list-transitivemembers>.
 fn group_members(
     shared: &Shared,
     caller: &Caller,
@@ -1517,6 +1534,7 @@ fn group_members(
     req: &GraphReq<'_>,
     q: &Query,
     ctx: &Ctx,
+    transitive: Option<&str>,
 ) -> R {
     need(caller, GROUP_MEMBER_READ, ctx)?;
     let settings = shared.settings();
@@ -1526,16 +1544,179 @@ fn group_members(
         .iter()
         .find(|p| p.id == id && p.kind == PrincipalKind::Group)
         .ok_or_else(|| not_found(id, ctx))?;
-    let items: Vec<Value> = g
-        .member_ids
+    let cast = match transitive {
+        None | Some("") => None,
+        Some("microsoft.graph.user") => Some(("#microsoft.graph.user", "user")),
+        Some("microsoft.graph.group") => Some(("#microsoft.graph.group", "group")),
+        Some(other) => {
+            return Err(bad_request(
+                "Request_UnsupportedQuery",
+                &format!("Unsupported type cast '{other}' for this request."),
+                ctx,
+            ))
+        }
+    };
+    if let Some((_, type_name)) = cast {
+        check_select(q, type_name, ctx)?;
+    }
+    let ids = match transitive {
+        Some(_) => st.transitive_members(id).unwrap_or_default(),
+        None => g.member_ids.clone(),
+    };
+    let items: Vec<Value> = ids
         .iter()
-        .map(|m| apply_select(render_principal(&st, m), &q.select()))
+        .map(|m| render_principal(&st, m))
+        .filter(|v| {
+            cast.is_none_or(|(odata_type, _)| {
+                v.get("@odata.type").and_then(Value::as_str) == Some(odata_type)
+            })
+        })
+        .map(|v| apply_select(v, &q.select()))
         .collect();
-    let path = format!("/groups/{id}/members");
+    let path = match transitive {
+        Some("") => format!("/groups/{id}/transitiveMembers"),
+        Some(cast) => format!("/groups/{id}/transitiveMembers/{cast}"),
+        None => format!("/groups/{id}/members"),
+    };
     let spec = PageSpec {
         version: req.version,
         path: &path,
         context: "directoryObjects".into(),
+        default_top: settings.options.graph_page_size,
+        max_top: 999,
+        cap: None,
+    };
+    Ok(graph_json(200, &page(items, q, &spec, ctx)?, ctx))
+}
+
+/// Properties `$select` may name on a user or a group (a subset of the resource types);
+/// anything else is refused as Graph refuses it.
+const SELECTABLE_USER: [&str; 8] = [
+    "id",
+    "displayName",
+    "userPrincipalName",
+    "userType",
+    "accountEnabled",
+    "mail",
+    "deletedDateTime",
+    "createdDateTime",
+];
+const SELECTABLE_GROUP: [&str; 9] = [
+    "id",
+    "displayName",
+    "description",
+    "groupTypes",
+    "membershipRule",
+    "securityEnabled",
+    "mailEnabled",
+    "isAssignableToRole",
+    "deletedDateTime",
+];
+
+/// `$select` naming a property the type does not have is 400 in Graph ("Could not find a
+/// property named 'x' on type 'microsoft.graph.user'").
+fn check_select(q: &Query, type_name: &str, ctx: &Ctx) -> Result<(), Response> {
+    let known: &[&str] = if type_name == "group" {
+        &SELECTABLE_GROUP
+    } else {
+        &SELECTABLE_USER
+    };
+    match q
+        .select()
+        .into_iter()
+        .find(|p| !known.iter().any(|k| k.eq_ignore_ascii_case(p)))
+    {
+        Some(p) => Err(bad_request(
+            "Request_BadRequest",
+            &format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."
+            ),
+            ctx,
+        )),
+        None => Ok(()),
+    }
+}
+
+fn render_group(p: &crate::state::Principal) -> Value {
+    json!({
+        "id": p.id,
+        "deletedDateTime": null,
+        "displayName": p.display_name,
+        "description": null,
+        "groupTypes": [],
+        "membershipRule": null,
+        "securityEnabled": true,
+        "mailEnabled": false,
+        "isAssignableToRole": null,
+    })
+}
+
+/// `GET /groups` (doctor's probe): <https://learn.microsoft.com/graph/api/group-list>.
+fn list_groups(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, ctx: &Ctx) -> R {
+    need(caller, GROUP_MEMBER_READ, ctx)?;
+    check_select(q, "group", ctx)?;
+    let settings = shared.settings();
+    let st = lock(&shared.state);
+    let items: Vec<Value> = st
+        .principals
+        .iter()
+        .filter(|p| p.kind == PrincipalKind::Group)
+        .map(|p| apply_select(render_group(p), &q.select()))
+        .collect();
+    let spec = PageSpec {
+        version: req.version,
+        path: "/groups",
+        context: "groups".into(),
+        default_top: settings.options.graph_page_size,
+        max_top: 999,
+        cap: None,
+    };
+    Ok(graph_json(200, &page(items, q, &spec, ctx)?, ctx))
+}
+
+/// `GET /groups/{id}`: <https://learn.microsoft.com/graph/api/group-get>; 404
+/// Request_ResourceNotFound for an unknown (or deleted) group.
+fn get_group(shared: &Shared, caller: &Caller, id: &str, q: &Query, ctx: &Ctx) -> R {
+    need(caller, GROUP_MEMBER_READ, ctx)?;
+    check_select(q, "group", ctx)?;
+    let st = lock(&shared.state);
+    let g = st
+        .principals
+        .iter()
+        .find(|p| p.id == id && p.kind == PrincipalKind::Group)
+        .ok_or_else(|| not_found(id, ctx))?;
+    let mut v = apply_select(render_group(g), &q.select());
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "@odata.context".into(),
+            json!(format!("{}/v1.0/$metadata#groups/$entity", ctx.base_url)),
+        );
+    }
+    Ok(graph_json(200, &v, ctx))
+}
+
+/// `GET /identity/conditionalAccess/namedLocations`: Policy.Read.All is the only
+/// application permission the page lists (no higher one), so nothing else is accepted:
+/// <https://learn.microsoft.com/graph/api/conditionalaccessroot-list-namedlocations>.
+fn list_named_locations(
+    shared: &Shared,
+    caller: &Caller,
+    req: &GraphReq<'_>,
+    q: &Query,
+    ctx: &Ctx,
+) -> R {
+    need(caller, &["Policy.Read.All"], ctx)?;
+    let settings = shared.settings();
+    let items = lock(&shared.state).named_locations.clone();
+    let items = apply_filter(items, q, ctx)?;
+    let items = items
+        .into_iter()
+        .map(|v| apply_select(v, &q.select()))
+        .collect();
+    let spec = PageSpec {
+        version: req.version,
+        path: "/identity/conditionalAccess/namedLocations",
+        context: "identity/conditionalAccess/namedLocations".into(),
         default_top: settings.options.graph_page_size,
         max_top: 999,
         cap: None,

@@ -424,6 +424,8 @@ pub struct TenantState {
     pub risky_users: Vec<RiskyUser>,
     /// `Get-RemoteDomain`: the snapshot's `remote_domains`, or the `Default` entry alone.
     pub remote_domains: Vec<RemoteDomain>,
+    /// Graph-shaped namedLocation objects (`ipNamedLocation` / `countryNamedLocation`).
+    pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
 }
@@ -1082,7 +1084,7 @@ impl TenantState {
                         strength,
                     )
                 });
-                ca_policy_graph(
+                let mut graph = ca_policy_graph(
                     &id,
                     &s(p, "display_name").unwrap_or_default(),
                     &s(p, "state").unwrap_or_else(|| "enabled".into()),
@@ -1092,9 +1094,13 @@ impl TenantState {
                     strs(p, "client_app_types"),
                     grant,
                     "2025-06-01T09:00:00Z",
-                )
+                );
+                ca_conditions(p, &mut graph);
+                graph
             })
             .collect();
+        ca_groups(snap, &mut principals);
+        let named_locations = named_locations(snap);
 
         let mut remote_domains: Vec<RemoteDomain> = arr(snap.get("remote_domains"))
             .iter()
@@ -1225,7 +1231,170 @@ impl TenantState {
             blocked_senders,
             risky_users,
             remote_domains,
+            named_locations,
         })
+    }
+
+    /// Transitive members of a group (users and groups, depth-first, each once), as
+    /// `GET /groups/{id}/transitiveMembers` lists them. `None` for an unknown group.
+    pub fn transitive_members(&self, group_id: &str) -> Option<Vec<String>> {
+        let group = self
+            .principals
+            .iter()
+            .find(|p| p.id == group_id && p.kind == PrincipalKind::Group)?;
+        let mut out: Vec<String> = Vec::new();
+        let mut stack: Vec<String> = group.member_ids.iter().rev().cloned().collect();
+        while let Some(id) = stack.pop() {
+            if id == group_id || out.contains(&id) {
+                continue;
+            }
+            if let Some(nested) = self
+                .principals
+                .iter()
+                .find(|p| p.id == id && p.kind == PrincipalKind::Group)
+            {
+                stack.extend(nested.member_ids.iter().rev().cloned());
+            }
+            out.push(id);
+        }
+        Some(out)
+    }
+}
+
+/// The array at `v`, or none.
+fn array_of(v: Option<&Value>) -> Vec<Value> {
+    v.and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+/// The snapshot's `conditional_access.groups` (transitive user members and nested group
+/// ids per group) as groups with DIRECT members, so `/members` and `/transitiveMembers`
+/// differ as they do in Entra: a group's direct members are its transitive ones minus
+/// those reached through a nested group that has its own entry.
+fn ca_groups(snap: &Value, principals: &mut Vec<Principal>) {
+    let groups = array_of(snap.get("conditional_access").and_then(|c| c.get("groups")));
+    let users_of = |id: &str| -> Vec<String> {
+        groups
+            .iter()
+            .find(|g| s(g, "id").as_deref() == Some(id))
+            .map(|g| strs(g, "member_ids"))
+            .unwrap_or_default()
+    };
+    let nested_of = |id: &str| -> Vec<String> {
+        groups
+            .iter()
+            .find(|g| s(g, "id").as_deref() == Some(id))
+            .map(|g| strs(g, "nested_group_ids"))
+            .unwrap_or_default()
+    };
+    for g in &groups {
+        let Some(id) = s(g, "id") else { continue };
+        if b(g, "not_found") {
+            continue;
+        }
+        let nested = strs(g, "nested_group_ids");
+        let mut below_users: Vec<String> = Vec::new();
+        let mut below_groups: Vec<String> = Vec::new();
+        for n in &nested {
+            below_users.extend(users_of(n));
+            below_groups.extend(nested_of(n));
+        }
+        let mut direct: Vec<String> = nested
+            .iter()
+            .filter(|n| !below_groups.contains(n))
+            .cloned()
+            .collect();
+        direct.extend(
+            strs(g, "member_ids")
+                .into_iter()
+                .filter(|u| !below_users.contains(u)),
+        );
+        let display_name = s(g, "display_name").unwrap_or_else(|| id.clone());
+        match principals.iter_mut().find(|p| p.id == id) {
+            // A role-assignable group already known from role assignments: CA data wins
+            // (it is the transitive view).
+            Some(p) => p.member_ids = direct,
+            None => principals.push(Principal {
+                id,
+                kind: PrincipalKind::Group,
+                display_name,
+                member_ids: direct,
+                app_id: None,
+            }),
+        }
+    }
+}
+
+/// The snapshot's named locations in Graph's shape.
+fn named_locations(snap: &Value) -> Vec<Value> {
+    array_of(
+        snap.get("conditional_access")
+            .and_then(|c| c.get("named_locations")),
+    )
+    .iter()
+    .filter_map(|l| {
+        let id = s(l, "id")?;
+        let name = s(l, "display_name").unwrap_or_else(|| id.clone());
+        Some(match s(l, "kind").as_deref() {
+            Some("country") => json!({
+                "@odata.type": "#microsoft.graph.countryNamedLocation",
+                "id": id, "displayName": name,
+                "createdDateTime": "2025-06-01T09:00:00Z", "modifiedDateTime": "2025-06-01T09:00:00Z",
+                "countriesAndRegions": strs(l, "countries_and_regions"),
+                "includeUnknownCountriesAndRegions": false,
+                "countryLookupMethod": "clientIpAddress",
+            }),
+            _ => json!({
+                "@odata.type": "#microsoft.graph.ipNamedLocation",
+                "id": id, "displayName": name,
+                "createdDateTime": "2025-06-01T09:00:00Z", "modifiedDateTime": "2025-06-01T09:00:00Z",
+                "isTrusted": b(l, "is_trusted"),
+                "ipRanges": strs(l, "ip_ranges").iter().map(|c| json!({
+                    "@odata.type": if c.contains(':') { "#microsoft.graph.iPv6CidrRange" } else { "#microsoft.graph.iPv4CidrRange" },
+                    "cidrAddress": c,
+                })).collect::<Vec<_>>(),
+            }),
+        })
+    })
+    .collect()
+}
+
+/// The snapshot's narrowing conditions of a CA policy written into its Graph shape
+/// (`ca_policy_graph` builds them empty).
+fn ca_conditions(p: &Value, graph: &mut Value) {
+    let Some(conditions) = graph.get_mut("conditions") else {
+        return;
+    };
+    let (il, el) = (strs(p, "include_locations"), strs(p, "exclude_locations"));
+    if !il.is_empty() || !el.is_empty() {
+        conditions["locations"] = json!({"includeLocations": il, "excludeLocations": el});
+    }
+    let (ip, ep) = (strs(p, "include_platforms"), strs(p, "exclude_platforms"));
+    if !ip.is_empty() || !ep.is_empty() {
+        conditions["platforms"] = json!({"includePlatforms": ip, "excludePlatforms": ep});
+    }
+    conditions["userRiskLevels"] = json!(strs(p, "user_risk_levels"));
+    conditions["signInRiskLevels"] = json!(strs(p, "sign_in_risk_levels"));
+    if let Some(mode) = s(p, "device_filter_mode") {
+        conditions["devices"] =
+            json!({"deviceFilter": {"mode": mode, "rule": s(p, "device_filter_rule")}});
+    }
+    for (key, field) in [
+        (
+            "includeGuestsOrExternalUsers",
+            "include_guest_or_external_user_types",
+        ),
+        (
+            "excludeGuestsOrExternalUsers",
+            "exclude_guest_or_external_user_types",
+        ),
+    ] {
+        let types = strs(p, field);
+        if !types.is_empty() {
+            conditions["users"][key] = json!({
+                "guestOrExternalUserTypes": types.join(","),
+                "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants", "membershipKind": "all"},
+            });
+        }
     }
 }
 
