@@ -572,7 +572,7 @@ impl TokenProvider {
         let mut last_transport = String::new();
         for attempt in 0..4u32 {
             if attempt > 0 {
-                std::thread::sleep(crate::graph::backoff(attempt));
+                std::thread::sleep(crate::http::backoff(attempt));
             }
             // A certificate assertion per attempt: Entra accepts each jti once, and a
             // retried request may already have reached it.
@@ -611,7 +611,7 @@ impl TokenProvider {
             let mut resp = match sent {
                 Ok(r) => r,
                 // A malformed answer is the same on every attempt: fail at once.
-                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
+                Err(e) if !crate::http::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;
@@ -634,7 +634,7 @@ impl TokenProvider {
                 .read_to_string()
             {
                 Ok(b) => b,
-                Err(e) if !crate::graph::is_transient(&e) => return Err(malformed(&e)),
+                Err(e) if !crate::http::is_transient(&e) => return Err(malformed(&e)),
                 Err(e) => {
                     last_transport = e.to_string();
                     continue;
