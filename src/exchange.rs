@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
-use crate::graph::error::foreign_link;
-use crate::graph::{send_with_retry, ApiError, Gate};
+use crate::graph::error::{foreign_link, ApiError};
+use crate::graph::send::{send_with_retry, Gate};
 use crate::http::limits::{Limits, Resource};
 use crate::http::{max_pages, new_guid, same_origin};
 

@@ -17,7 +17,7 @@
 
 pub mod batch;
 pub mod error;
-mod send;
+pub(crate) mod send;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use crate::http::limits::{Limits, Resource};
 use crate::http::{max_pages, same_origin, shown_link, Reply, MAX_RETRIES};
 use batch::BatchRequest;
 use error::{foreign_link, graph_error};
-pub(crate) use send::{send_with_retry, Gate};
+use send::{send_with_retry, Gate};
 
 // Paths many callers use, kept where they were before the HTTP layer and the errors moved
 // out of this file.
@@ -442,7 +442,7 @@ mod tests {
             exchange_url: Some(base),
         })
         .unwrap();
-        let agent = crate::collect::agent();
+        let agent = crate::http::agent();
         let tokens = TokenProvider::new(settings, agent.clone());
         let err = GraphClient::new(&tokens, agent)
             .get_all("/v1.0/loop")
