@@ -3,7 +3,7 @@
 //! body, refuses truncated output, and digs the real error text out of Exchange's envelope.
 //!
 //! A nextLink is followed only to the configured Exchange host (scheme, host and port, see
-//! [`crate::graph::same_origin`]), at most [`crate::graph::max_pages`] times and never twice:
+//! [`crate::http::same_origin`]), at most [`crate::http::max_pages`] times and never twice:
 //! the bearer token never leaves the configured service.
 
 use std::collections::HashSet;
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{TokenProvider, EXCHANGE_SCOPE};
-use crate::graph::limits::{Limits, Resource};
-use crate::graph::{
-    foreign_link, max_pages, new_guid, same_origin, send_with_retry, ApiError, Gate,
-};
+use crate::graph::error::{foreign_link, ApiError};
+use crate::graph::send::{send_with_retry, Gate};
+use crate::http::limits::{Limits, Resource};
+use crate::http::{max_pages, new_guid, same_origin};
 
 const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
 

@@ -139,7 +139,7 @@ impl ClientCertificate {
         token_endpoint: &str,
         client_id: &str,
         now: u64,
-    ) -> Result<super::Secret, SigningError> {
+    ) -> Result<super::secret::Secret, SigningError> {
         let header = serde_json::json!({
             "alg": "PS256",
             "typ": "JWT",
@@ -163,7 +163,7 @@ impl ClientCertificate {
         self.key
             .sign(&RSA_PSS_SHA256, &self.rng, input.as_bytes(), &mut signature)
             .map_err(|_| SigningError("RSA-PSS signing failed"))?;
-        Ok(super::Secret::new(format!(
+        Ok(super::secret::Secret::new(format!(
             "{input}.{}",
             b64url(&signature)
         )))

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::Secret;
+use super::claims::{token_claim, token_claims};
+use super::secret::Secret;
 
 /// The audience Entra expects in a federated token (and GitHub is asked for).
 pub const FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -127,10 +128,10 @@ impl GithubOidc {
 /// The (unverified) iss/sub/aud of a federated JWT, for explaining a federation
 /// mismatch. These name the workload, not a secret; the token itself is never shown.
 pub fn describe_claims(token: &Secret) -> Option<String> {
-    let claim = |name: &str| super::token_claim(token, name);
+    let claim = |name: &str| token_claim(token, name);
     let aud = claim("aud").or_else(|| {
         // `aud` may be an array.
-        super::token_claims(token)?
+        token_claims(token)?
             .get("aud")?
             .as_array()?
             .first()?

@@ -4,19 +4,21 @@
 //! never pass a scan.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::auth::{token_claim, AuthError, Settings, TokenProvider, GRAPH_SCOPE};
 use crate::exchange::ExchangeClient;
-use crate::graph::limits::{Limits, DEFAULT_CONCURRENCY};
+use crate::graph::limits::Limits;
 use crate::graph::{ApiError, GraphClient};
 use crate::snapshot::model::{
     CollectionInfo, Snapshot, SourceId, SourceState, SourceStatus, Tenant, SCHEMA_VERSION,
 };
 use crate::snapshot::source::{Stage, SOURCES};
+
+/// Moved to [`crate::http::agent`]; kept here for its many callers.
+pub use crate::http::agent;
 
 mod ca_group_members;
 mod conditional_access;
@@ -99,31 +101,13 @@ fn outcome_reason(outcome: &Result<u64, ApiError>) -> Option<String> {
     })
 }
 
-/// An HTTP agent that hands every status back to us (the retry loop decides). The idle
-/// pool is as large as the widest fan-out, so concurrent workers reuse connections instead
-/// of opening a new one per request. It follows no redirect (ureq follows up to 10 by
-/// default): a 3xx comes back as a response, and the Graph/Exchange clients and the token
-/// request treat it as a permanent error, so no token or secret is sent anywhere else.
-pub fn agent() -> ureq::Agent {
-    let pool = 2 * DEFAULT_CONCURRENCY.max(Limits::from_env().concurrency());
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .max_idle_connections(pool)
-        .max_idle_connections_per_host(pool)
-        .user_agent(concat!("m365guard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
-}
-
 /// Collect a snapshot. Only a failed sign-in is fatal; everything else lands in `sources`.
 ///
 /// The Graph collectors and the Exchange collectors run side by side (two budgets, two
 /// services); within each side collectors run in order because later ones build on
 /// earlier ones (users before per-user MFA, roles before PIM, mailboxes before inbox
 /// rules). Concurrency comes from `M365GUARD_CONCURRENCY` (default
-/// [`DEFAULT_CONCURRENCY`]; 1 = serial and unbatched).
+/// [`crate::http::limits::DEFAULT_CONCURRENCY`]; 1 = serial and unbatched).
 pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
     let agent = agent();
     let limits = Arc::new(Limits::from_env());

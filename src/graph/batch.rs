@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{backoff, graph_error, limits, parse_retry_after, ApiError, Reply};
+use super::error::{graph_error, ApiError};
+use crate::http::{backoff, limits, parse_retry_after, Reply};
 
 /// Microsoft's limit; more items make the whole batch fail with 400.
 pub const MAX_ITEMS: usize = 20;
@@ -167,11 +168,11 @@ pub fn item_error(version: &str, request: &BatchRequest, item: &BatchItem) -> Ap
 
 /// An absolute `@odata.nextLink` in an item's body that leaves the service at `base`. Such
 /// an item is an error rather than data: whoever pages on from it would hand the token to
-/// another host (see [`super::same_origin`]).
+/// another host (see [`crate::http::same_origin`]).
 pub fn foreign_next_link<'v>(base: &str, body: &'v Value) -> Option<&'v str> {
     body.get("@odata.nextLink")
         .and_then(Value::as_str)
-        .filter(|link| !super::same_origin(base, link))
+        .filter(|link| !crate::http::same_origin(base, link))
 }
 
 /// `GET /beta/users/{id}/authentication/requirements` — how an item is named in errors.

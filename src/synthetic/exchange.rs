@@ -1,0 +1,207 @@
+//! Exchange Online of a synthetic tenant: mailboxes (with external and internal
+//! forwarding), inbox rules (mostly harmless, a realistic share of hiding and forwarding
+//! rules), and senders restricted for spamming.
+
+use super::{Generator, Kind, DOMAIN, EXTERNAL_DOMAINS};
+use crate::snapshot::model::*;
+
+impl Generator {
+    fn external_address(&mut self) -> String {
+        let domain = *self.rng.pick(&EXTERNAL_DOMAINS);
+        format!("u{:06x}@{domain}", self.rng.next_u64() & 0xff_ffff)
+    }
+
+    pub(super) fn mailbox(&mut self, user: &User, kind: Kind) -> Option<Mailbox> {
+        let recipient_type = match kind {
+            Kind::Guest => return None,
+            Kind::Shared => "SharedMailbox",
+            // A few members are unlicensed for Exchange and have no mailbox.
+            Kind::Member if self.rng.chance(0.02) => return None,
+            Kind::Member | Kind::Departed => "UserMailbox",
+        };
+        let mut mailbox = Mailbox {
+            id: user.id.clone(),
+            user_principal_name: user.user_principal_name.clone(),
+            primary_smtp_address: Some(user.user_principal_name.clone()),
+            recipient_type_details: recipient_type.to_owned(),
+            forwarding_smtp_address: None,
+            forwarding_address: None,
+            forwarding_address_smtp: None,
+            deliver_to_mailbox_and_forward: false,
+            legacy_exchange_dn: None,
+        };
+        let r = self.rng.unit();
+        if r < 0.01 {
+            mailbox.forwarding_smtp_address = Some(self.external_address());
+            mailbox.deliver_to_mailbox_and_forward = self.rng.chance(0.7);
+        } else if r < 0.03 || kind == Kind::Departed && self.rng.chance(0.3) {
+            // Internal forwarding (a manager takes over a leaver's mail, an assistant).
+            let target = format!("user{}", 1 + self.rng.below(1000));
+            mailbox.forwarding_address_smtp = Some(format!("{target}@{DOMAIN}"));
+            mailbox.forwarding_address = Some(target);
+            mailbox.deliver_to_mailbox_and_forward = self.rng.chance(0.5);
+        }
+        Some(mailbox)
+    }
+
+    fn folder(&mut self, alias: &str, name: &str, well_known: Option<&str>) -> FolderRef {
+        FolderRef {
+            id: format!("{alias}:\\{name}"),
+            name: Some(name.to_owned()),
+            well_known_name: well_known.map(str::to_owned),
+        }
+    }
+
+    pub(super) fn inbox_rule(
+        &mut self,
+        mailbox: &Mailbox,
+        rule_identity: u64,
+        priority: usize,
+        users: usize,
+    ) -> InboxRule {
+        let alias = mailbox
+            .user_principal_name
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let rule_id = rule_identity.to_string();
+        let mut actions = RuleActions::default();
+        let mut conditions = RuleConditions::default();
+        let mut hidden = false;
+        let r = self.rng.unit();
+        let name: String = if r < 0.005 {
+            // External forward: half attacker-shaped (hide the copy too), half "to my gmail".
+            let target = vec![self.external_address()];
+            if self.rng.chance(0.5) {
+                conditions.subject_or_body_contains =
+                    vec!["invoice".into(), "payment".into(), "wire".into()];
+                actions.delete = true;
+                actions.mark_as_read = true;
+                actions.stop_processing_rules = true;
+                hidden = self.rng.chance(0.3);
+                match self.rng.below(3) {
+                    0 => actions.forward_to = target,
+                    1 => actions.redirect_to = target,
+                    _ => actions.forward_as_attachment_to = target,
+                }
+                ".".into()
+            } else {
+                actions.forward_to = target;
+                "Forward to personal".into()
+            }
+        } else if r < 0.008 {
+            // Hide replies about the compromise: keywords (or all mail) into RSS Feeds, read.
+            actions.move_to_folder = Some(self.folder(&alias, "RSS Feeds", Some("rssfeeds")));
+            if self.rng.chance(0.7) {
+                conditions.subject_or_body_contains =
+                    vec!["hacked".into(), "phishing".into(), "suspicious".into()];
+            }
+            actions.mark_as_read =
+                self.rng.chance(0.8) || conditions.subject_or_body_contains.is_empty();
+            actions.stop_processing_rules = true;
+            if self.rng.chance(0.5) {
+                "..".into()
+            } else {
+                "rss".into()
+            }
+        } else {
+            // Weights in percent: mostly sorting, a few forwards, rare deletions.
+            match self.rng.below(100) {
+                0..=29 => {
+                    conditions.sender_contains = vec!["newsletter".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Newsletters", None));
+                    "Newsletters".into()
+                }
+                30..=44 => {
+                    conditions.from_addresses = vec!["jira@contoso.atlassian.net".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Jira", None));
+                    actions.mark_as_read = self.rng.chance(0.5);
+                    "Jira notifications".into()
+                }
+                45..=59 => {
+                    conditions.sender_contains = vec!["noreply".into(), "no-reply".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Automated", None));
+                    actions.mark_as_read = true;
+                    "Automated mail".into()
+                }
+                60..=71 => {
+                    conditions.subject_contains = vec!["[Teams]".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Teams", None));
+                    "Teams notifications".into()
+                }
+                72..=77 => {
+                    // Internal forward, e.g. to an assistant or team mailbox.
+                    let target = 1 + self.rng.below(users.max(1));
+                    conditions.subject_contains = vec!["expense".into()];
+                    actions.forward_to = vec![format!("user{target}@{DOMAIN}")];
+                    "Expenses to assistant".into()
+                }
+                78..=87 => {
+                    conditions.from_addresses =
+                        vec![format!("user{}@{DOMAIN}", 1 + self.rng.below(users.max(1)))];
+                    actions.copy_to_folder = Some(self.folder(&alias, "Manager", None));
+                    actions.stop_processing_rules = true;
+                    "From my manager".into()
+                }
+                // 0.5% of rules delete auto-replies (a real, if sloppy, habit that the
+                // hiding-mail rule rightly flags); the rest file them away.
+                88..=89 if self.rng.below(4) == 0 => {
+                    conditions.subject_contains = vec!["Automatic reply".into()];
+                    actions.delete = true;
+                    "Delete auto-replies".into()
+                }
+                88..=89 => {
+                    conditions.subject_contains = vec!["Automatic reply".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Auto-replies", None));
+                    "File auto-replies".into()
+                }
+                _ => {
+                    conditions.has_attachments = true;
+                    conditions.sender_contains = vec!["scanner".into()];
+                    actions.move_to_folder = Some(self.folder(&alias, "Scans", None));
+                    "Scanned documents".into()
+                }
+            }
+        };
+        InboxRule {
+            id: format!("{}/{rule_id}", mailbox.id),
+            mailbox_id: mailbox.id.clone(),
+            mailbox_upn: mailbox.user_principal_name.clone(),
+            exchange_identity: Some(format!("{alias}\\{rule_id}")),
+            rule_id,
+            source: RuleSource::Exchange,
+            name,
+            enabled: !self.rng.chance(0.05),
+            priority: priority as i64,
+            hidden,
+            in_error: self.rng.chance(0.002),
+            actions,
+            conditions,
+        }
+    }
+
+    pub(super) fn restricted_senders(
+        &mut self,
+        users: &[User],
+        members: &[usize],
+    ) -> Vec<RestrictedSender> {
+        let count = 2 + members.len() / 40_000;
+        self.sample(users, members, count)
+            .into_iter()
+            .map(|user| {
+                let external = 500 + self.rng.below(2000);
+                RestrictedSender {
+                    id: user.user_principal_name.clone(),
+                    user_id: Some(user.id.clone()),
+                    reason: Some(format!(
+                        "EmailSendingLimitExceeded;InternalRecipientCountToday={};\
+                         ExternalRecipientCountToday={external};ExceedingLimitType=External;",
+                        self.rng.below(40)
+                    )),
+                    created: Some(self.days_ago(0, 3)),
+                }
+            })
+            .collect()
+    }
+}
