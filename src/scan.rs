@@ -285,3 +285,90 @@ impl Lines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::pack::{self, Builtin};
+
+    fn example(name: &str) -> (PathBuf, String) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        (path, text)
+    }
+
+    /// The typed model read from the Rego values is the one a parse of the text gives,
+    /// for every example and for a generated tenant large enough to be cut into pieces.
+    #[test]
+    fn typed_model_from_the_values_equals_the_text_parse() {
+        let mut texts: Vec<(PathBuf, String)> = [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ]
+        .iter()
+        .map(|name| example(name))
+        .collect();
+        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users: 12_000,
+            ..Default::default()
+        });
+        snapshot::io::normalise(&mut generated);
+        texts.push((
+            PathBuf::from("generated.json"),
+            snapshot::io::to_stable_json(&generated),
+        ));
+        for (path, text) in &texts {
+            let (parsed, ()) = input::parse_parallel(text, 2, || ());
+            let parsed = parsed.unwrap();
+            assert!(!parsed.lossy, "{}", path.display());
+            let from_value = snapshot::io::parse_from_value(path, &parsed.value, false, 2)
+                .unwrap()
+                .expect("the values deserialize");
+            assert_eq!(
+                from_value,
+                snapshot::io::parse(path, text).unwrap(),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    /// What the values hide or do not fit is reported as a parse of the text reports it:
+    /// same message, line and column.
+    #[test]
+    fn a_bad_snapshot_fails_with_the_text_parse_error() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let (path, text) = example("contoso-clean.json");
+        let first_user = text.find("\"user_principal_name\"").unwrap();
+        let broken = [
+            // A repeated key: the values keep the last one, serde refuses it.
+            format!(
+                "{}\"display_name\": \"x\", {}",
+                &text[..first_user],
+                &text[first_user..]
+            ),
+            // A fraction where an integer belongs.
+            text.replacen("\"schema_version\": 1", "\"schema_version\": 1.0", 1),
+            // A field of the wrong type.
+            format!(
+                "{}\"account_enabled\": \"yes\", {}",
+                &text[..first_user],
+                &text[first_user..].replacen("\"account_enabled\":true,", "", 1)
+            ),
+            // Not JSON at all.
+            text.replacen('}', "", 3),
+        ];
+        for bad in &broken {
+            assert_ne!(bad, &text);
+            let expected = snapshot::io::parse(&path, bad).unwrap_err().to_string();
+            let got = match scan_text(&path, bad.as_str(), &pack, &ScanSettings::default()) {
+                Ok(_) => panic!("accepted: {expected}"),
+                Err(err) => err.to_string(),
+            };
+            assert_eq!(got, expected);
+        }
+    }
+}

@@ -382,10 +382,9 @@ mod from_value {
 
     use super::super::model::{InboxRule, Mailbox, Snapshot, User};
 
-    /// Elements per piece of a large array.
-    const PIECE: usize = 32_768;
-
-    /// One unit of work: the snapshot without its large arrays, or a piece of one of them.
+    /// One unit of work: the snapshot without its large arrays, or one of them. (Whole
+    /// arrays, not pieces: joining pieces would copy the largest array once more; the
+    /// inbox rules are about as much work as users and mailboxes together.)
     enum Piece<'a> {
         Skeleton(Value),
         Users(&'a [Value]),
@@ -402,44 +401,45 @@ mod from_value {
 
     /// The typed snapshot, or `None` when `value` does not deserialize into one.
     pub fn snapshot(value: &Value, threads: usize) -> Option<Snapshot> {
-        let large = ["users", "mailboxes", "inbox_rules"];
         let mut skeleton = value.clone();
-        let mut arrays: Vec<(&str, &[Value])> = Vec::new();
+        let mut pieces = Vec::new();
         if let (Ok(object), Ok(skeleton)) = (value.as_object(), skeleton.as_object_mut()) {
-            for key in large {
+            for key in ["inbox_rules", "users", "mailboxes"] {
                 let key_value = Value::from(key);
                 if let Some(Value::Array(array)) = object.get(&key_value) {
-                    arrays.push((key, array.as_slice()));
+                    let elements = array.as_slice();
+                    pieces.push(match key {
+                        "users" => Piece::Users(elements),
+                        "mailboxes" => Piece::Mailboxes(elements),
+                        _ => Piece::InboxRules(elements),
+                    });
                     skeleton.insert(key_value, Value::from(Vec::<Value>::new()));
                 }
             }
         }
-        let mut pieces = vec![Piece::Skeleton(skeleton)];
-        for (key, elements) in arrays {
-            for chunk in elements.chunks(PIECE) {
-                pieces.push(match key {
-                    "users" => Piece::Users(chunk),
-                    "mailboxes" => Piece::Mailboxes(chunk),
-                    _ => Piece::InboxRules(chunk),
-                });
-            }
-        }
+        pieces.insert(1.min(pieces.len()), Piece::Skeleton(skeleton));
         let done = run(pieces, threads)?;
         let mut snapshot = None;
-        let (mut users, mut mailboxes, mut inbox_rules) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut users, mut mailboxes, mut inbox_rules) = (None, None, None);
         for piece in done {
             match piece {
                 Done::Skeleton(s) => snapshot = Some(*s),
-                Done::Users(v) => users.push(v),
-                Done::Mailboxes(v) => mailboxes.push(v),
-                Done::InboxRules(v) => inbox_rules.push(v),
+                Done::Users(v) => users = Some(v),
+                Done::Mailboxes(v) => mailboxes = Some(v),
+                Done::InboxRules(v) => inbox_rules = Some(v),
             }
         }
         let mut snapshot = snapshot?;
         // The skeleton's arrays are empty exactly where the value had an array.
-        snapshot.users = users.concat();
-        snapshot.mailboxes = mailboxes.concat();
-        snapshot.inbox_rules = inbox_rules.concat();
+        if let Some(users) = users {
+            snapshot.users = users;
+        }
+        if let Some(mailboxes) = mailboxes {
+            snapshot.mailboxes = mailboxes;
+        }
+        if let Some(inbox_rules) = inbox_rules {
+            snapshot.inbox_rules = inbox_rules;
+        }
         Some(snapshot)
     }
 
