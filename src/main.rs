@@ -12,24 +12,7 @@ use m365guard::findings::ExitStatus;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc.h (v3, the version libmimalloc-sys builds; the Rust
-/// bindings name no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Keep freed memory instead of returning it to the OS after 10 ms (mimalloc's default).
-/// A scan frees and reallocates gigabytes between its phases (parse, evaluate, reports):
-/// returned pages come back zeroed by the kernel on their next touch, which on a VM costs
-/// as much as the work (0.9–2 s of system time at 100k users). The process is short-lived,
-/// so the memory is returned at exit. `MIMALLOC_PURGE_DELAY` in the environment still wins.
-fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's global option values (an atomic store in C).
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    }
-}
-
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

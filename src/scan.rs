@@ -142,15 +142,11 @@ pub fn scan_text<'t>(
         }
     };
     let t = std::time::Instant::now();
-    let snapshot = match snapshot::io::parse_from_value(
-        path,
-        &input.value,
-        input.lossy,
-        settings.threads,
-    )? {
-        Some(snapshot) => snapshot,
-        None => snapshot::io::parse(path, &text)?,
-    };
+    let snapshot =
+        match snapshot::io::parse_from_value(path, &input.value, input.lossy, settings.threads)? {
+            Some(snapshot) => snapshot,
+            None => snapshot::io::parse(path, &text)?,
+        };
     drop(text);
     crate::profile::record("parse: typed snapshot", t);
     crate::profile::record("parse: total", started);

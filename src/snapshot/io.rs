@@ -370,7 +370,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     writer.get_ref().sync_all()
 }
 
-
 /// A serde `Deserializer` over a regorus `Value`, for `parse_from_value`. It hands serde
 /// exactly what serde_json hands it for the same JSON: objects as maps (or as enum variants),
 /// arrays as sequences, strings, `u64`/`i64` integers (fractions never get here: the value
@@ -458,7 +457,9 @@ mod from_value {
             }
             {
                 let done = match piece {
-                    Piece::Skeleton(v) => Snapshot::deserialize(De(v)).map(|s| Done::Skeleton(Box::new(s))),
+                    Piece::Skeleton(v) => {
+                        Snapshot::deserialize(De(v)).map(|s| Done::Skeleton(Box::new(s)))
+                    }
                     Piece::Users(e) => Vec::deserialize(Seq(e)).map(Done::Users),
                     Piece::Mailboxes(e) => Vec::deserialize(Seq(e)).map(Done::Mailboxes),
                     Piece::InboxRules(e) => Vec::deserialize(Seq(e)).map(Done::InboxRules),
@@ -540,9 +541,7 @@ mod from_value {
                     map.end()?;
                     Ok(value)
                 }
-                Value::Set(_) | Value::Undefined => {
-                    Err(de::Error::custom("not a JSON value"))
-                }
+                Value::Set(_) | Value::Undefined => Err(de::Error::custom("not a JSON value")),
             }
         }
 
