@@ -3,8 +3,10 @@
 //! Parsing a 100k-user snapshot (~200 MB) into regorus values is the most expensive step of
 //! a scan. The top-level sections are located with a cheap borrowed scan, large arrays are
 //! cut into chunks at element boundaries, and the chunks are parsed on a work queue shared
-//! with other work (the typed parse), then stitched back together. Element order and
-//! content are exactly those of a whole-document parse.
+//! with other work that needs the text (its digest and resource lines), then stitched back
+//! together. Element order and content are exactly those of a whole-document parse. The
+//! typed snapshot is then deserialized from this value (`snapshot::io::parse_from_value`),
+//! unless `Parsed::lossy` says the value hides something the text parse would refuse.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
