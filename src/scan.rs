@@ -4,10 +4,15 @@
 //! `scan_text`/`scan_file` alone apply no m365guard.toml and decide no exit status: use
 //! `run` for a scan.
 //!
-//! The snapshot text is parsed twice, at the same time on two threads: into the typed
-//! model (validation, source statuses, later fix planning) and into regorus' value type
-//! (the Rego input). Both are needed and neither can be derived cheaply from the other.
+//! The snapshot text is parsed once, in chunks on every thread, into regorus' value type
+//! (the Rego input); its digest and the line of every resource are taken in the same pass.
+//! The text is then dropped (a 1M-user tenant is 2 GB) and the typed model (validation,
+//! source statuses, waivers, fix planning) is deserialized from the values, in pieces on
+//! every thread. Only when the values cannot stand for the text (a repeated key, a
+//! fraction: see `input::Parsed::lossy`) or do not fit the model is the text parsed into
+//! the typed model too, so its errors and its verdicts stay those of a text parse.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -100,32 +105,52 @@ pub fn scan_file(
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
     let text = snapshot::io::read_text(path)?;
-    scan_text(path, &text, pack, settings)
+    scan_text(path, text, pack, settings)
 }
 
 /// Scan snapshot `text` read from `path` (the path is reported in SARIF and messages).
-pub fn scan_text(
+/// Given owned text, the scan drops it as soon as it is parsed.
+pub fn scan_text<'t>(
     path: &Path,
-    text: &str,
+    text: impl Into<Cow<'t, str>>,
     pack: &Pack,
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
+    let text: Cow<'t, str> = text.into();
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
-    // The typed parse (validation, statuses) runs as one more task beside the chunked
-    // Rego-input parse; the digest is cheap enough to ride along with it.
-    let (input, (typed, digest)) = input::parse_parallel(text, settings.threads, || {
+    // The digest and the resources' lines need the text: one task beside the chunked
+    // Rego-input parse.
+    let (input, (digest, lines)) = input::parse_parallel(&text, settings.threads, || {
         let t = std::time::Instant::now();
-        let typed = snapshot::io::parse(path, text);
-        crate::profile::record("parse: typed snapshot", t);
-        (typed, sha256_hex(text.as_bytes()))
+        let digest = sha256_hex(text.as_bytes());
+        let lines = Lines::of(&text);
+        crate::profile::record("parse: digest and lines", t);
+        (digest, lines)
     });
+    crate::profile::record("parse: Rego input", started);
+    let input = match input {
+        Ok(input) => input,
+        // The typed parse names the line and column of what is wrong.
+        Err(err) => {
+            snapshot::io::parse(path, &text)?;
+            return Err(SnapshotError::Invalid {
+                path: path.to_owned(),
+                message: format!("cannot load as Rego input: {err}"),
+            }
+            .into());
+        }
+    };
+    let t = std::time::Instant::now();
+    let snapshot =
+        match snapshot::io::parse_from_value(path, &input.value, input.lossy, settings.threads)? {
+            Some(snapshot) => snapshot,
+            None => snapshot::io::parse(path, &text)?,
+        };
+    drop(text);
+    crate::profile::record("parse: typed snapshot", t);
     crate::profile::record("parse: total", started);
-    let snapshot = typed?;
-    let input = input.map_err(|err| SnapshotError::Invalid {
-        path: path.to_owned(),
-        message: format!("cannot load as Rego input: {err}"),
-    })?;
+    let input = input.value;
 
     let mut outcomes = evaluate::evaluate(
         pack,
@@ -137,7 +162,7 @@ pub fn scan_text(
     )?;
     crate::profile::record("evaluate: total", started);
     let t = std::time::Instant::now();
-    assign_lines(text, &mut outcomes);
+    lines.assign(&snapshot, &mut outcomes);
     crate::profile::record("locate lines", t);
 
     let result = ScanResult {
@@ -177,51 +202,169 @@ fn display_path(path: &Path) -> String {
     shown.to_string_lossy().replace('\\', "/")
 }
 
-/// Fill `Finding::line` from one pass over the snapshot text (only if there are findings).
-fn assign_lines(text: &str, outcomes: &mut [crate::findings::RuleOutcome]) {
-    // Keys are "<section path>\0<id>"; one reused buffer avoids an allocation per resource.
-    fn key(buf: &mut String, path: &str, id: &str) {
-        buf.clear();
-        buf.push_str(path);
-        buf.push('\0');
-        buf.push_str(id);
+/// The line of every resource in the snapshot text, taken while the text is parsed so the
+/// text need not stay in memory until the findings are known: for each resource array, the
+/// lines of its elements that have a (non-empty) id, in text order, which is the order of
+/// the typed model's arrays. Four bytes per resource.
+struct Lines {
+    by_path: HashMap<String, Vec<u32>>,
+    tenant: Option<usize>,
+}
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let mut lines = Lines {
+            by_path: HashMap::new(),
+            tenant: None,
+        };
+        locate::for_each_resource(text, |path, id, line| {
+            if id.is_empty() {
+                if path == "tenant" {
+                    lines.tenant = Some(line);
+                }
+                return;
+            }
+            let line = u32::try_from(line).unwrap_or(u32::MAX);
+            match lines.by_path.get_mut(path) {
+                Some(found) => found.push(line),
+                None => {
+                    lines.by_path.insert(path.to_owned(), vec![line]);
+                }
+            }
+        });
+        lines
     }
-    let mut buf = String::new();
-    let mut wanted: HashMap<String, Option<usize>> = HashMap::new();
-    let mut needs_tenant = false;
-    for finding in outcomes.iter().flat_map(|o| o.findings.iter()) {
-        match finding.resource.snapshot_path() {
-            Some(path) => {
+
+    /// Fill `Finding::line`: the line of the first element of the finding's resource array
+    /// whose id is the finding's resource id.
+    fn assign(&self, snapshot: &Snapshot, outcomes: &mut [crate::findings::RuleOutcome]) {
+        // Keys are "<section path>\0<id>"; one reused buffer avoids an allocation per resource.
+        fn key(buf: &mut String, path: &str, id: &str) {
+            buf.clear();
+            buf.push_str(path);
+            buf.push('\0');
+            buf.push_str(id);
+        }
+        let mut buf = String::new();
+        let mut wanted: HashMap<String, Option<usize>> = HashMap::new();
+        for finding in outcomes.iter().flat_map(|o| o.findings.iter()) {
+            if let Some(path) = finding.resource.snapshot_path() {
                 key(&mut buf, path, &finding.resource.id);
                 wanted.insert(buf.clone(), None);
             }
-            None => needs_tenant |= finding.resource.kind == crate::findings::ResourceKind::Tenant,
+        }
+        if !wanted.is_empty() {
+            for array in snapshot::source::arrays() {
+                let Some(lines) = self.by_path.get(array.path()) else {
+                    continue;
+                };
+                let ids = array.ids(snapshot);
+                for (id, &line) in ids.iter().filter(|id| !id.is_empty()).zip(lines) {
+                    key(&mut buf, array.path(), id);
+                    if let Some(slot @ None) = wanted.get_mut(buf.as_str()) {
+                        *slot = Some(line as usize);
+                    }
+                }
+            }
+        }
+        for finding in outcomes.iter_mut().flat_map(|o| o.findings.iter_mut()) {
+            finding.line = match finding.resource.snapshot_path() {
+                Some(path) => {
+                    key(&mut buf, path, &finding.resource.id);
+                    wanted.get(buf.as_str()).copied().flatten()
+                }
+                None if finding.resource.kind == crate::findings::ResourceKind::Tenant => {
+                    self.tenant
+                }
+                None => None,
+            };
         }
     }
-    if wanted.is_empty() && !needs_tenant {
-        return;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::pack::{self, Builtin};
+
+    fn example(name: &str) -> (PathBuf, String) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        (path, text)
     }
-    let mut tenant_line = None;
-    locate::for_each_resource(text, |path, id, line| {
-        if id.is_empty() {
-            if path == "tenant" {
-                tenant_line = Some(line);
-            }
-            return;
+
+    /// The typed model read from the Rego values is the one a parse of the text gives,
+    /// for every example and for a generated tenant large enough to be cut into pieces.
+    #[test]
+    fn typed_model_from_the_values_equals_the_text_parse() {
+        let mut texts: Vec<(PathBuf, String)> = [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ]
+        .iter()
+        .map(|name| example(name))
+        .collect();
+        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users: 12_000,
+            ..Default::default()
+        });
+        snapshot::io::normalise(&mut generated);
+        texts.push((
+            PathBuf::from("generated.json"),
+            snapshot::io::to_stable_json(&generated),
+        ));
+        for (path, text) in &texts {
+            let (parsed, ()) = input::parse_parallel(text, 2, || ());
+            let parsed = parsed.unwrap();
+            assert!(!parsed.lossy, "{}", path.display());
+            let from_value = snapshot::io::parse_from_value(path, &parsed.value, false, 2)
+                .unwrap()
+                .expect("the values deserialize");
+            assert_eq!(
+                from_value,
+                snapshot::io::parse(path, text).unwrap(),
+                "{}",
+                path.display()
+            );
         }
-        key(&mut buf, path, id);
-        if let Some(slot @ None) = wanted.get_mut(buf.as_str()) {
-            *slot = Some(line);
+    }
+
+    /// What the values hide or do not fit is reported as a parse of the text reports it:
+    /// same message, line and column.
+    #[test]
+    fn a_bad_snapshot_fails_with_the_text_parse_error() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let (path, text) = example("contoso-clean.json");
+        let first_user = text.find("\"user_principal_name\"").unwrap();
+        let broken = [
+            // A repeated key: the values keep the last one, serde refuses it.
+            format!(
+                "{}\"display_name\": \"x\", {}",
+                &text[..first_user],
+                &text[first_user..]
+            ),
+            // A fraction where an integer belongs.
+            text.replacen("\"schema_version\": 1", "\"schema_version\": 1.0", 1),
+            // A field of the wrong type.
+            format!(
+                "{}\"account_enabled\": \"yes\", {}",
+                &text[..first_user],
+                &text[first_user..].replacen("\"account_enabled\":true,", "", 1)
+            ),
+            // Not JSON at all.
+            text.replacen('}', "", 3),
+        ];
+        for bad in &broken {
+            assert_ne!(bad, &text);
+            let expected = snapshot::io::parse(&path, bad).unwrap_err().to_string();
+            let got = match scan_text(&path, bad.as_str(), &pack, &ScanSettings::default()) {
+                Ok(_) => panic!("accepted: {expected}"),
+                Err(err) => err.to_string(),
+            };
+            assert_eq!(got, expected);
         }
-    });
-    for finding in outcomes.iter_mut().flat_map(|o| o.findings.iter_mut()) {
-        finding.line = match finding.resource.snapshot_path() {
-            Some(path) => {
-                key(&mut buf, path, &finding.resource.id);
-                wanted.get(buf.as_str()).copied().flatten()
-            }
-            None if finding.resource.kind == crate::findings::ResourceKind::Tenant => tenant_line,
-            None => None,
-        };
     }
 }

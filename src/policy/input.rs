@@ -3,8 +3,10 @@
 //! Parsing a 100k-user snapshot (~200 MB) into regorus values is the most expensive step of
 //! a scan. The top-level sections are located with a cheap borrowed scan, large arrays are
 //! cut into chunks at element boundaries, and the chunks are parsed on a work queue shared
-//! with other work (the typed parse), then stitched back together. Element order and
-//! content are exactly those of a whole-document parse.
+//! with other work that needs the text (its digest and resource lines), then stitched back
+//! together. Element order and content are exactly those of a whole-document parse. The
+//! typed snapshot is then deserialized from this value (`snapshot::io::parse_from_value`),
+//! unless `Parsed::lossy` says the value hides something the text parse would refuse.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -30,13 +32,23 @@ struct Task<'a> {
     is_array_chunk: bool,
 }
 
-/// Parse `text` into a Rego input value using `threads` threads, running `extra` (e.g. the
-/// typed parse) as the first task so it overlaps with the chunked parse.
+/// The Rego input parsed from snapshot text.
+pub struct Parsed {
+    pub value: Value,
+    /// Whether the text held something the value does not show: a repeated object key
+    /// (the value keeps the last one) or a number with a fraction or exponent (the value
+    /// does not say whether `5.0` was written `5`). A typed model deserialized from such a
+    /// value could accept what a parse of the text rejects, so the caller parses the text.
+    pub lossy: bool,
+}
+
+/// Parse `text` into a Rego input value using `threads` threads, running `extra` (work that
+/// needs the text, e.g. its digest) as the first task so it overlaps with the chunked parse.
 pub fn parse_parallel<R: Send>(
     text: &str,
     threads: usize,
     extra: impl FnOnce() -> R + Send,
-) -> (Result<Value, String>, R) {
+) -> (Result<Parsed, String>, R) {
     parse_in_chunks(text, threads, CHUNK_BYTES, extra)
 }
 
@@ -45,22 +57,28 @@ fn parse_in_chunks<R: Send>(
     threads: usize,
     chunk_bytes: usize,
     extra: impl FnOnce() -> R + Send,
-) -> (Result<Value, String>, R) {
+) -> (Result<Parsed, String>, R) {
     // `extra` (the typed parse, the longest single task) starts at once on a second thread
     // while this one splits the text; both then take chunks from the queue. `None` means
     // the text is not an object of plain keys: parse it whole so its error is reported.
-    let prepared: OnceLock<Option<Vec<Task<'_>>>> = OnceLock::new();
+    // The tasks, and whether the top-level object repeats a key.
+    let prepared: OnceLock<Option<(Vec<Task<'_>>, bool)>> = OnceLock::new();
     let next = AtomicUsize::new(0);
-    let parsed: Mutex<Vec<(usize, Result<Value, String>)>> = Mutex::new(Vec::new());
+    let parsed: Mutex<Vec<(usize, Result<Parsed, String>)>> = Mutex::new(Vec::new());
     let work = |tasks: &[Task<'_>]| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
         let value = if task.is_array_chunk {
             parse_elements(&task.texts)
         } else {
-            task.texts
-                .first()
-                .map_or(Ok(Value::Null), |text| parse_value(text))
+            let interner = RefCell::new(Interner::default());
+            task.texts.first().map_or(
+                Ok(Parsed {
+                    value: Value::Null,
+                    lossy: false,
+                }),
+                |text| parse_with(&interner, text),
+            )
         };
         if let Ok(mut parsed) = parsed.lock() {
             parsed.push((i, value));
@@ -69,22 +87,22 @@ fn parse_in_chunks<R: Send>(
     let extra_result = std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
             let result = extra();
-            if let Some(tasks) = prepared.wait() {
+            if let Some((tasks, _)) = prepared.wait() {
                 work(tasks);
             }
             result
         });
         for _ in 2..threads {
             scope.spawn(|| {
-                if let Some(tasks) = prepared.wait() {
+                if let Some((tasks, _)) = prepared.wait() {
                     work(tasks);
                 }
             });
         }
         let t = std::time::Instant::now();
-        let split = split_sections(text, chunk_bytes).map(tasks);
+        let split = split_sections(text, chunk_bytes).map(|(s, repeated)| (tasks(s), repeated));
         crate::profile::record("parse: split into chunks", t);
-        if let Some(tasks) = prepared.get_or_init(|| split) {
+        if let Some((tasks, _)) = prepared.get_or_init(|| split) {
             work(tasks);
         }
         helper
@@ -92,12 +110,19 @@ fn parse_in_chunks<R: Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     match prepared.into_inner().flatten() {
-        Some(tasks) => {
+        Some((tasks, repeated_key)) => {
             let mut parsed = parsed.into_inner().unwrap_or_default();
             parsed.sort_by_key(|(i, _)| *i);
-            (assemble(&tasks, parsed), extra_result)
+            let assembled = assemble(&tasks, parsed).map(|mut p| {
+                p.lossy |= repeated_key;
+                p
+            });
+            (assembled, extra_result)
         }
-        None => (parse_value(text), extra_result),
+        None => (
+            parse_with(&RefCell::new(Interner::default()), text),
+            extra_result,
+        ),
     }
 }
 
@@ -115,8 +140,8 @@ struct Section<'a> {
 /// JSON; invalid JSON is still rejected by the parse of the pieces (and by the typed parse,
 /// whose error is the one reported). `None` when `text` is not an object of plain
 /// (unescaped) keys: the caller parses it whole. A repeated key keeps its last value, as a
-/// whole-document parse does.
-fn split_sections(text: &str, chunk_bytes: usize) -> Option<Vec<Section<'_>>> {
+/// whole-document parse does (and the flag returned with the sections says so).
+fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, bool)> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -124,6 +149,7 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<Vec<Section<'_>>> {
     }
     i = skip_ws(b, i + 1);
     let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
+    let mut repeated = false;
     if b.get(i) == Some(&b'}') {
         i += 1;
     } else {
@@ -165,14 +191,16 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<Vec<Section<'_>>> {
             } else {
                 Vec::new()
             };
-            sections.insert(
-                key,
-                Section {
+            repeated |= sections
+                .insert(
                     key,
-                    text: value,
-                    chunks,
-                },
-            );
+                    Section {
+                        key,
+                        text: value,
+                        chunks,
+                    },
+                )
+                .is_some();
             i = skip_ws(b, end);
             match b.get(i) {
                 Some(b',') => i = skip_ws(b, i + 1),
@@ -187,7 +215,7 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<Vec<Section<'_>>> {
     if skip_ws(b, i) != b.len() {
         return None;
     }
-    Some(sections.into_values().collect())
+    Some((sections.into_values().collect(), repeated))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -283,16 +311,19 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
 
 fn assemble(
     tasks: &[Task<'_>],
-    parsed: Vec<(usize, Result<Value, String>)>,
-) -> Result<Value, String> {
+    parsed: Vec<(usize, Result<Parsed, String>)>,
+) -> Result<Parsed, String> {
     // key -> chunks in array order
     let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value)>> = BTreeMap::new();
-    for (i, value) in parsed {
+    let mut lossy = false;
+    for (i, parsed) in parsed {
         let task = &tasks[i];
+        let parsed = parsed?;
+        lossy |= parsed.lossy;
         by_key
             .entry(task.key)
             .or_default()
-            .push((task.chunk, task.is_array_chunk, value?));
+            .push((task.chunk, task.is_array_chunk, parsed.value));
     }
     let mut object = Value::new_object();
     let map = object.as_object_mut().map_err(|e| e.to_string())?;
@@ -312,7 +343,10 @@ fn assemble(
         };
         map.insert(Value::from(key), value);
     }
-    Ok(object)
+    Ok(Parsed {
+        value: object,
+        lossy,
+    })
 }
 
 /// Parse JSON text into a regorus value: the same value `Value::from_json_str` builds
@@ -321,27 +355,35 @@ fn assemble(
 /// so 300k inbox rules share one `"exchange"`, one `"mailbox_id"` key, ...; a string value
 /// is allocated once, not as a `String` then converted.
 pub fn parse_value(text: &str) -> Result<Value, String> {
-    parse_with(&RefCell::new(Interner::default()), text)
+    parse_with(&RefCell::new(Interner::default()), text).map(|p| p.value)
 }
 
 /// The elements of an array, each parsed from its own text, as one array value (the
 /// interner is shared: the elements are alike).
-fn parse_elements(texts: &[&str]) -> Result<Value, String> {
+fn parse_elements(texts: &[&str]) -> Result<Parsed, String> {
     let interner = RefCell::new(Interner::default());
-    let elements = texts
-        .iter()
-        .map(|text| parse_with(&interner, text))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Value::from(elements))
+    let mut lossy = false;
+    let mut elements = Vec::with_capacity(texts.len());
+    for text in texts {
+        let parsed = parse_with(&interner, text)?;
+        lossy |= parsed.lossy;
+        elements.push(parsed.value);
+    }
+    Ok(Parsed {
+        value: Value::from(elements),
+        lossy,
+    })
 }
 
-fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Value, String> {
+fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = ValueSeed { interner }
         .deserialize(&mut de)
         .and_then(|value| de.end().map(|()| value))
         .map_err(|e| e.to_string())?;
-    Ok(value)
+    let mut interner = interner.borrow_mut();
+    let lossy = std::mem::take(&mut interner.lossy);
+    Ok(Parsed { value, lossy })
 }
 
 /// Strings up to this length are interned (field values such as `"exchange"`, `"member"`,
@@ -351,6 +393,8 @@ const INTERN_MAX: usize = 16;
 #[derive(Default)]
 struct Interner {
     strings: HashSet<regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
+    /// Set when the text held a repeated key or a non-integer number (see `Parsed::lossy`).
+    lossy: bool,
 }
 
 impl Interner {
@@ -461,6 +505,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.interner.borrow_mut().lossy = true;
         if !v.is_finite() {
             return Err(de::Error::custom(format!(
                 "invalid non-finite number in input: {v}"
@@ -487,7 +532,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             interner: self.interner,
         })? {
             let value = map.next_value_seed(self)?;
-            object.insert(Value::String(key), value);
+            if object.insert(Value::String(key), value).is_some() {
+                self.interner.borrow_mut().lossy = true;
+            }
         }
         if object.is_empty() {
             Ok(Value::new_object())
@@ -510,12 +557,14 @@ mod tests {
         let text = serde_json::to_string_pretty(&doc).unwrap();
         let chunk_bytes = 64 << 10;
         assert!(
-            tasks(split_sections(&text, chunk_bytes).unwrap()).len() > 5,
+            tasks(split_sections(&text, chunk_bytes).unwrap().0).len() > 5,
             "the test must exercise chunking"
         );
         let (parallel, extra) = parse_in_chunks(&text, 2, chunk_bytes, || 42);
         assert_eq!(extra, 42);
-        assert_eq!(parallel.unwrap(), Value::from_json_str(&text).unwrap());
+        let parallel = parallel.unwrap();
+        assert!(!parallel.lossy);
+        assert_eq!(parallel.value, Value::from_json_str(&text).unwrap());
     }
 
     #[test]
@@ -578,10 +627,13 @@ mod tests {
             serde_json::to_string_pretty(&doc).unwrap(),
             repeated,
         ] {
-            let sections = split_sections(&text, 4 << 10).unwrap();
+            let (sections, _) = split_sections(&text, 4 << 10).unwrap();
             assert!(sections.iter().any(|s| s.chunks.len() > 10));
             let (parallel, ()) = parse_in_chunks(&text, 2, 4 << 10, || ());
-            assert_eq!(parallel.unwrap(), Value::from_json_str(&text).unwrap());
+            let parallel = parallel.unwrap();
+            // Every document here has fractions (`n`); the repeated key is a second reason.
+            assert!(parallel.lossy);
+            assert_eq!(parallel.value, Value::from_json_str(&text).unwrap());
         }
         for not_an_object in ["[1, 2]", "\"s\"", "{\"a\\u0062\": 1}", "{\"a\": 1} x"] {
             assert!(
@@ -589,6 +641,19 @@ mod tests {
                 "{not_an_object}"
             );
         }
+    }
+
+    /// What a typed model read from the value could accept although the text is invalid
+    /// for it: a repeated key (anywhere) and a number with a fraction or exponent.
+    #[test]
+    fn repeated_keys_and_fractions_are_reported_as_lossy() {
+        let lossy = |text: &str| parse_in_chunks(text, 2, 16, || ()).0.unwrap().lossy;
+        assert!(!lossy(r#"{"a": [{"x": 1}, {"x": -2}], "b": {"c": "d"}}"#));
+        assert!(lossy(r#"{"a": 1, "a": 2}"#));
+        assert!(lossy(r#"{"a": [{"x": 1, "x": 1}, {"y": 2}], "b": 1}"#));
+        assert!(lossy(r#"{"a": [{"x": 1}, {"x": 2.0}], "b": 1}"#));
+        assert!(lossy(r#"{"a": {"b": 1e3}}"#));
+        assert!(lossy(r#"[1, 2.5]"#));
     }
 
     #[test]

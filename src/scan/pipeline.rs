@@ -147,8 +147,8 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
             (name, Cow::Owned(text), save_to.clone(), true)
         }
     };
-    let output = scan_text(name, &text, settings.pack, &scan_settings)?;
-    drop(text);
+    // The text moves in: the scan drops it once parsed (2 GB for 1M users).
+    let output = scan_text(name, text, settings.pack, &scan_settings)?;
     let mut result = output.result;
     let snapshot = output.snapshot;
 

@@ -144,6 +144,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
     }
 }
 
+/// Build the typed snapshot from the Rego input `value` parsed from the same text (see
+/// `policy::input::parse_parallel`), so the text is parsed once and can be dropped before
+/// the typed model exists: deserializing a value is the same serde walk as parsing the text,
+/// without the tokenizing. The three large arrays are deserialized in pieces on `threads`
+/// threads. `Ok(None)` when the value cannot decide as the text would (`lossy`: a repeated
+/// key or a fraction, which the value hides) or does not deserialize: then `parse` the text,
+/// whose error names the line and column.
+pub fn parse_from_value(
+    path: &Path,
+    value: &regorus::Value,
+    lossy: bool,
+    threads: usize,
+) -> Result<Option<Snapshot>, SnapshotError> {
+    if lossy {
+        return Ok(None);
+    }
+    match from_value::snapshot(value, threads) {
+        Some(snapshot) => {
+            check_version(path, u64::from(snapshot.schema_version))?;
+            validate(path, &snapshot)?;
+            Ok(Some(snapshot))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn load(path: &Path) -> Result<LoadedSnapshot, SnapshotError> {
     let text = read_text(path)?;
     let snapshot = parse(path, &text)?;
@@ -350,4 +376,217 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     writer.write_all(bytes)?;
     writer.flush()?;
     writer.get_ref().sync_all()
+}
+
+/// A serde `Deserializer` over a regorus `Value`, for `parse_from_value`. It hands serde
+/// exactly what serde_json hands it for the same JSON: objects as maps (or as enum variants),
+/// arrays as sequences, strings, `u64`/`i64` integers (fractions never get here: the value
+/// was flagged lossy), null as unit or `None`.
+mod from_value {
+    use regorus::Value;
+    use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
+    use serde::de::{self, Deserialize, IntoDeserializer, Visitor};
+
+    use super::super::model::{InboxRule, Mailbox, Snapshot, User};
+
+    /// One unit of work: the snapshot without its large arrays, or one of them. (Whole
+    /// arrays, not pieces: joining pieces would copy the largest array once more; the
+    /// inbox rules are about as much work as users and mailboxes together.)
+    enum Piece<'a> {
+        Skeleton(Value),
+        Users(&'a [Value]),
+        Mailboxes(&'a [Value]),
+        InboxRules(&'a [Value]),
+    }
+
+    enum Done {
+        Skeleton(Box<Snapshot>),
+        Users(Vec<User>),
+        Mailboxes(Vec<Mailbox>),
+        InboxRules(Vec<InboxRule>),
+    }
+
+    /// The typed snapshot, or `None` when `value` does not deserialize into one.
+    pub fn snapshot(value: &Value, threads: usize) -> Option<Snapshot> {
+        let mut skeleton = value.clone();
+        let mut pieces = Vec::new();
+        if let (Ok(object), Ok(skeleton)) = (value.as_object(), skeleton.as_object_mut()) {
+            for key in ["inbox_rules", "users", "mailboxes"] {
+                let key_value = Value::from(key);
+                if let Some(Value::Array(array)) = object.get(&key_value) {
+                    let elements = array.as_slice();
+                    pieces.push(match key {
+                        "users" => Piece::Users(elements),
+                        "mailboxes" => Piece::Mailboxes(elements),
+                        _ => Piece::InboxRules(elements),
+                    });
+                    skeleton.insert(key_value, Value::from(Vec::<Value>::new()));
+                }
+            }
+        }
+        pieces.insert(1.min(pieces.len()), Piece::Skeleton(skeleton));
+        let done = run(pieces, threads)?;
+        let mut snapshot = None;
+        let (mut users, mut mailboxes, mut inbox_rules) = (None, None, None);
+        for piece in done {
+            match piece {
+                Done::Skeleton(s) => snapshot = Some(*s),
+                Done::Users(v) => users = Some(v),
+                Done::Mailboxes(v) => mailboxes = Some(v),
+                Done::InboxRules(v) => inbox_rules = Some(v),
+            }
+        }
+        let mut snapshot = snapshot?;
+        // The skeleton's arrays are empty exactly where the value had an array.
+        if let Some(users) = users {
+            snapshot.users = users;
+        }
+        if let Some(mailboxes) = mailboxes {
+            snapshot.mailboxes = mailboxes;
+        }
+        if let Some(inbox_rules) = inbox_rules {
+            snapshot.inbox_rules = inbox_rules;
+        }
+        Some(snapshot)
+    }
+
+    /// Deserialize the pieces on a shared queue; results in piece order, `None` on any error.
+    fn run(pieces: Vec<Piece<'_>>, threads: usize) -> Option<Vec<Done>> {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let slots: Vec<Mutex<Option<Done>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(piece) = pieces.get(i) else { return };
+            if failed.load(Ordering::Relaxed) {
+                return;
+            }
+            {
+                let done = match piece {
+                    Piece::Skeleton(v) => {
+                        Snapshot::deserialize(De(v)).map(|s| Done::Skeleton(Box::new(s)))
+                    }
+                    Piece::Users(e) => Vec::deserialize(Seq(e)).map(Done::Users),
+                    Piece::Mailboxes(e) => Vec::deserialize(Seq(e)).map(Done::Mailboxes),
+                    Piece::InboxRules(e) => Vec::deserialize(Seq(e)).map(Done::InboxRules),
+                };
+                match done {
+                    Ok(done) => {
+                        if let Some(Ok(mut slot)) = slots.get(i).map(Mutex::lock) {
+                            *slot = Some(done);
+                        }
+                    }
+                    Err(_) => failed.store(true, Ordering::Relaxed),
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads.clamp(1, pieces.len().max(1)) {
+                scope.spawn(work);
+            }
+            work();
+        });
+        if failed.into_inner() {
+            return None;
+        }
+        slots
+            .into_iter()
+            .map(|slot| slot.into_inner().ok().flatten())
+            .collect()
+    }
+
+    /// A slice of values as a sequence.
+    struct Seq<'a>(&'a [Value]);
+
+    impl<'de> de::Deserializer<'de> for Seq<'de> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            let mut seq = SeqDeserializer::new(self.0.iter().map(De));
+            let value = visitor.visit_seq(&mut seq)?;
+            seq.end()?;
+            Ok(value)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
+    }
+
+    /// One value.
+    #[derive(Clone, Copy)]
+    struct De<'a>(&'a Value);
+
+    impl<'de> IntoDeserializer<'de, Error> for De<'de> {
+        type Deserializer = Self;
+
+        fn into_deserializer(self) -> Self {
+            self
+        }
+    }
+
+    impl<'de> de::Deserializer<'de> for De<'de> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match self.0 {
+                Value::Null => visitor.visit_unit(),
+                Value::Bool(b) => visitor.visit_bool(*b),
+                Value::Number(_) => match (self.0.as_u64(), self.0.as_i64()) {
+                    (Ok(n), _) => visitor.visit_u64(n),
+                    (_, Ok(n)) => visitor.visit_i64(n),
+                    _ => Err(de::Error::custom("number out of range")),
+                },
+                Value::String(s) => visitor.visit_borrowed_str(s),
+                Value::Array(a) => Seq(a.as_slice()).deserialize_any(visitor),
+                Value::Object(o) => {
+                    let mut map = MapDeserializer::new(o.iter().map(|(k, v)| (De(k), De(v))));
+                    let value = visitor.visit_map(&mut map)?;
+                    map.end()?;
+                    Ok(value)
+                }
+                Value::Set(_) | Value::Undefined => Err(de::Error::custom("not a JSON value")),
+            }
+        }
+
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match self.0 {
+                Value::Null => visitor.visit_none(),
+                _ => visitor.visit_some(self),
+            }
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            _variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            match self.0 {
+                // A unit variant, as serde_json reads `"member"`. The snapshot's enums have
+                // only unit variants; anything else fails here and the text parse, which
+                // then runs, reports it.
+                Value::String(s) => visitor.visit_enum(s.as_ref().into_deserializer()),
+                _ => Err(de::Error::custom("expected a unit variant")),
+            }
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            visitor.visit_newtype_struct(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf unit unit_struct seq tuple
+            tuple_struct map struct identifier ignored_any
+        }
+    }
 }
