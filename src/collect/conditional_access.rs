@@ -197,13 +197,7 @@ fn map(p: &Map<String, Value>) -> Option<CaPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::collect::test_object as obj;
 
     #[test]
     fn a_policy_without_conditions_or_grant_controls_is_data_not_a_crash() {

@@ -290,3 +290,12 @@ pub(crate) fn time(v: Option<&Value>) -> Option<DateTime<Utc>> {
                 .map(|n| n.and_utc())
         })
 }
+
+/// Tests build API objects with `json!`; this unwraps one into the map collectors take.
+#[cfg(test)]
+pub(crate) fn test_object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => panic!("not a JSON object: {other}"),
+    }
+}

@@ -58,14 +58,8 @@ fn map(l: &Map<String, Value>) -> Option<NamedLocation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::test_object as obj;
     use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn maps_ip_and_country_locations() {

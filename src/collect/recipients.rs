@@ -200,13 +200,7 @@ fn delivery_address(r: &Map<String, Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::collect::test_object as obj;
 
     #[test]
     fn a_mail_contact_delivers_to_its_external_address() {

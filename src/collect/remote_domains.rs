@@ -39,13 +39,7 @@ fn map(d: &Map<String, Value>) -> Option<RemoteDomain> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::collect::test_object as obj;
 
     #[test]
     fn maps_the_default_entry_and_keeps_a_missing_flag_unknown() {

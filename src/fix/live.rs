@@ -372,13 +372,7 @@ pub fn is_not_found(err: &ApiError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn object(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::collect::test_object as object;
 
     /// Issue 9: revoke_sessions indexed `u["signInSessionsValidFromDateTime"]` on the raw
     /// map and panicked ("no entry found for key") when Graph omitted it, aborting apply.
