@@ -28,6 +28,9 @@ enum Credential {
     Secret,
     /// `--certificate <pem>` (the PEM lives outside the searched directory).
     Certificate,
+    /// `AZURE_FEDERATED_TOKEN_FILE`: a GitHub-shaped OIDC token (a JWT, so `eyJ`) signed by
+    /// the scenario's trusted issuer, outside the searched directory.
+    FederatedTokenFile,
 }
 
 /// One searched text: where it came from and what it holds.
@@ -46,9 +49,6 @@ struct Run {
     streams: Vec<Text>,
     /// Password files the runs were told to write (relative to `dir`).
     password_files: Vec<PathBuf>,
-    /// Whether every signed-in command must have logged a request (not so when sign-in
-    /// itself is refused).
-    require_request_log: bool,
 }
 
 impl Run {
@@ -70,6 +70,7 @@ impl Run {
             .map(|name| testdata(name))
             .collect();
         std::fs::write(inputs.path().join("app.pem"), pem).unwrap();
+        std::fs::write(inputs.path().join("federated-token"), federated_token()).unwrap();
         Run {
             dir,
             inputs,
@@ -77,7 +78,6 @@ impl Run {
             credential,
             streams: Vec::new(),
             password_files: Vec::new(),
-            require_request_log: true,
         }
     }
 
@@ -103,10 +103,19 @@ impl Run {
             .env("RUST_LOG", "trace")
             .env_remove("CI")
             .stdin(Stdio::null());
-        if let Credential::Certificate = self.credential {
-            cmd.env_remove("AZURE_CLIENT_SECRET")
-                .arg("--certificate")
-                .arg(self.pem());
+        match self.credential {
+            Credential::Secret => {}
+            Credential::Certificate => {
+                cmd.env_remove("AZURE_CLIENT_SECRET")
+                    .arg("--certificate")
+                    .arg(self.pem());
+            }
+            Credential::FederatedTokenFile => {
+                cmd.env_remove("AZURE_CLIENT_SECRET").env(
+                    "AZURE_FEDERATED_TOKEN_FILE",
+                    self.inputs.path().join("federated-token"),
+                );
+            }
         }
         cmd
     }
@@ -133,7 +142,7 @@ impl Run {
         );
         // -vv really logged requests, in the asked format: the streams searched are the
         // verbose ones, not a silent run.
-        if emu.is_some() && self.require_request_log {
+        if emu.is_some() {
             assert!(
                 out.stderr.contains("HTTP response"),
                 "{label}: no request log at -vv\n{}",
@@ -298,6 +307,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// A GitHub Actions OIDC token for the subject of the contoso scenario's federated
+/// credential (as tests/live_auth.rs mints them).
+fn federated_token() -> String {
+    use m365guard_emulator::crypto::sign_jwt;
+    let now = m365guard_emulator::util::now_epoch();
+    let sub = "repo:contoso-sec/m365-guard:environment:prod";
+    let claims = serde_json::json!({
+        "iss": "https://token.actions.githubusercontent.com", "sub": sub,
+        "aud": "api://AzureADTokenExchange", "jti": format!("leaks-{now}"),
+        "nbf": now, "iat": now, "exp": now + 3600,
+    });
+    let header = serde_json::json!({"typ": "JWT", "kid": "gh"});
+    sign_jwt(&testdata("test-issuer.key.pem"), "RS256", &header, &claims).unwrap()
+}
+
 fn testdata(name: &str) -> String {
     std::fs::read_to_string(harness::root().join("tests/emulator/testdata").join(name)).unwrap()
 }
@@ -411,100 +435,116 @@ fn a_full_run_with_json_logs_leaks_no_secret_token_or_password() {
 #[test]
 fn a_full_run_signed_in_with_a_certificate_leaks_no_key_token_or_password() {
     full_run("json", Credential::Certificate);
+}
+
+#[test]
+fn a_full_run_signed_in_with_a_certificate_and_text_logs_leaks_nothing() {
     full_run("text", Credential::Certificate);
+}
+
+#[test]
+fn a_full_run_signed_in_with_a_federated_token_file_leaks_nothing() {
+    full_run("json", Credential::FederatedTokenFile);
+    full_run("text", Credential::FederatedTokenFile);
+}
+
+#[test]
+fn failing_runs_with_text_logs_leak_no_secret_token_or_password() {
+    failing_run("text");
+}
+
+#[test]
+fn failing_runs_with_json_logs_leak_no_secret_token_or_password() {
+    failing_run("json");
 }
 
 /// The error paths: retries, dropped and truncated answers, missing permissions (fix and
 /// respond actions fail after a password was generated), and a refused client secret. Their
 /// messages and logs leak nothing either.
-#[test]
-fn failing_runs_leak_no_secret_token_or_password() {
+fn failing_run(format: &'static str) {
     use m365guard_emulator::Faults;
-    for format in ["text", "json"] {
-        let mut run = Run::new(format, Credential::Secret);
-        let emu = harness::start();
-        let tenant = emu.tenant_id();
-        run.run(
-            Some(&emu),
-            &["fix", "plan", "--tenant", &tenant, "-o", "plan.json"],
-            &[0],
-        );
-        // The reset, the Exchange writes and some reads now fail.
-        let mut grants = m365guard_emulator::Grants::full();
-        grants
-            .graph
-            .retain(|g| g != "User-PasswordProfile.ReadWrite.All" && g != "AuditLog.Read.All");
-        grants.exchange_manage_as_app = false;
-        emu.set_grants(grants);
-        emu.set_faults(Faults {
-            rate_429: 0.1,
-            retry_after: Some("0".into()),
-            burst_503: 2,
-            drop_next: 1,
-            truncate_next: 1,
-            ..Faults::default()
-        });
-        run.run(Some(&emu), &["collect", "-o", "partial.json"], &[0, 3]);
-        run.run(Some(&emu), &["doctor"], &[0, 1, 3]);
-        run.run(
-            Some(&emu),
-            &[
-                "fix",
-                "apply",
-                "plan.json",
-                "--yes",
-                "--password-file",
-                "fix-passwords.txt",
-            ],
-            &[1, 3],
-        );
-        run.password_files.push(PathBuf::from("fix-passwords.txt"));
-        // Exchange back (respond needs the mailbox to plan); the reset still fails.
-        let mut grants = m365guard_emulator::Grants::full();
-        grants
-            .graph
-            .retain(|g| g != "User-PasswordProfile.ReadWrite.All");
-        emu.set_grants(grants);
-        run.run(
-            Some(&emu),
-            &[
-                "respond",
-                "--user",
-                LENA,
-                "--yes",
-                "--password-file",
-                "respond-passwords.txt",
-            ],
-            &[1, 3],
-        );
-        run.password_files
-            .push(PathBuf::from("respond-passwords.txt"));
+    let mut run = Run::new(format, Credential::Secret);
+    let emu = harness::start();
+    let tenant = emu.tenant_id();
+    run.run(
+        Some(&emu),
+        &["fix", "plan", "--tenant", &tenant, "-o", "plan.json"],
+        &[0],
+    );
+    // The reset, the Exchange writes and some reads now fail.
+    let mut grants = m365guard_emulator::Grants::full();
+    grants
+        .graph
+        .retain(|g| g != "User-PasswordProfile.ReadWrite.All" && g != "AuditLog.Read.All");
+    grants.exchange_manage_as_app = false;
+    emu.set_grants(grants);
+    emu.set_faults(Faults {
+        rate_429: 0.1,
+        retry_after: Some("0".into()),
+        burst_503: 2,
+        drop_next: 1,
+        truncate_next: 1,
+        ..Faults::default()
+    });
+    run.run(Some(&emu), &["collect", "-o", "partial.json"], &[0, 3]);
+    run.run(Some(&emu), &["doctor"], &[0, 1, 3]);
+    run.run(
+        Some(&emu),
+        &[
+            "fix",
+            "apply",
+            "plan.json",
+            "--yes",
+            "--password-file",
+            "fix-passwords.txt",
+        ],
+        &[1, 3],
+    );
+    run.password_files.push(PathBuf::from("fix-passwords.txt"));
+    // Exchange back (respond needs the mailbox to plan); the reset still fails.
+    let mut grants = m365guard_emulator::Grants::full();
+    grants
+        .graph
+        .retain(|g| g != "User-PasswordProfile.ReadWrite.All");
+    emu.set_grants(grants);
+    run.run(
+        Some(&emu),
+        &[
+            "respond",
+            "--user",
+            LENA,
+            "--yes",
+            "--password-file",
+            "respond-passwords.txt",
+        ],
+        &[1, 3],
+    );
+    run.password_files
+        .push(PathBuf::from("respond-passwords.txt"));
 
-        // A wrong secret: refused by the token endpoint, echoed nowhere.
-        let wrong = "Wr0ng~Secret.Value_0123456789abcdefXYZ";
-        run.require_request_log = false;
-        for args in [&["collect", "-o", "refused.json"][..], &["doctor"]] {
-            let mut cmd = run.command(&emu, args);
-            cmd.env("AZURE_CLIENT_SECRET", wrong);
-            let out = harness::run(&mut cmd);
-            assert!(
-                matches!(out.code, 1..=3),
-                "{args:?} exited {}: {}",
-                out.code,
-                out.stderr
-            );
-            assert!(!out.stderr.is_empty(), "the refusal is explained");
-            run.streams.push(Text {
-                origin: format!("stderr of `{}` with a wrong secret", args.join(" ")),
-                body: out.stderr,
-            });
-            run.streams.push(Text {
-                origin: format!("stdout of `{}` with a wrong secret", args.join(" ")),
-                body: out.stdout,
-            });
-        }
-        // Passwords are handed over before the (refused) reset: they exist to look for.
-        assert!(!run.passwords().is_empty(), "no password was generated");
-        run.assert_nothing_leaked(&[&emu.client_secret().unwrap(), wrong]);
+    // A wrong secret: refused by the token endpoint, echoed nowhere.
+    let wrong = "Wr0ng~Secret.Value_0123456789abcdefXYZ";
+    for args in [&["collect", "-o", "refused.json"][..], &["doctor"]] {
+        let mut cmd = run.command(&emu, args);
+        cmd.env("AZURE_CLIENT_SECRET", wrong);
+        let out = harness::run(&mut cmd);
+        assert!(
+            matches!(out.code, 1..=3),
+            "{args:?} exited {}: {}",
+            out.code,
+            out.stderr
+        );
+        assert!(!out.stderr.is_empty(), "the refusal is explained");
+        run.streams.push(Text {
+            origin: format!("stderr of `{}` with a wrong secret", args.join(" ")),
+            body: out.stderr,
+        });
+        run.streams.push(Text {
+            origin: format!("stdout of `{}` with a wrong secret", args.join(" ")),
+            body: out.stdout,
+        });
     }
+    // Passwords are handed over before the (refused) reset: they exist to look for.
+    assert!(!run.passwords().is_empty(), "no password was generated");
+    run.assert_nothing_leaked(&[&emu.client_secret().unwrap(), wrong]);
 }
