@@ -17,6 +17,7 @@ mod examples;
 mod fix;
 mod fix_plan;
 mod hostile;
+mod leaks;
 mod live;
 mod live_auth;
 mod live_batch;
