@@ -543,6 +543,7 @@ fn status() -> impl Strategy<Value = u16> {
         3 => prop::sample::select(vec![301u16, 302, 303, 307, 308]),
         3 => prop::sample::select(vec![400u16, 401, 403, 404, 409]),
         3 => prop::sample::select(vec![429u16, 500, 503, 504]),
+        1 => prop::sample::select(vec![100u16, 101, 102, 103, 199]),
         1 => 0u16..1000,
     ]
 }
@@ -803,6 +804,7 @@ fn collect_against_hostile_answers_exits_with_a_documented_code() {
                 .env("M365GUARD_MAX_RETRY_SECONDS", "2");
             let (code, stdout, stderr) = run_bounded(cmd)?;
             prop_assert!(EXIT_CODES.contains(&code), "exit {code}: {stderr}");
+            prop_assert!(!stderr.contains("panicked"), "{stderr}");
             for text in [&stdout, &stderr] {
                 prop_assert!(!text.contains(SECRET) && !text.contains("eyJ"), "{text}");
             }
@@ -839,8 +841,90 @@ fn scan_of_hostile_files_exits_with_a_documented_code() {
             ]);
             let (code, _, stderr) = run_bounded(cmd)?;
             prop_assert!(EXIT_CODES.contains(&code), "exit {code}: {stderr}");
+            prop_assert!(!stderr.contains("panicked"), "{stderr}");
             prop_assert!(!stderr.contains(SECRET), "{stderr}");
             Ok(())
         })
         .unwrap();
+}
+
+/// `fix apply` of a mutated plan (made against the emulator, so tenant and digest match
+/// until an edit changes them) against the emulator: a documented exit code, no panic, no
+/// secret, token or generated password on the terminal.
+#[test]
+fn fix_apply_of_mutated_plans_exits_with_a_documented_code() {
+    let emu = harness::start();
+    let secret = emu.client_secret().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness::run(harness::m365guard_against(&emu, dir.path()).args([
+        "fix",
+        "plan",
+        "--tenant",
+        &emu.tenant_id(),
+        "-o",
+        "plan.json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    let strategy = prop::collection::vec(edit(), 0..4).prop_map(move |e| mutate_json(&plan, &e));
+    runner((parser_cases() / 100).max(4))
+        .run(&strategy, |text| {
+            let case = tempfile::tempdir().unwrap();
+            std::fs::write(case.path().join("plan.json"), &text).unwrap();
+            let mut cmd = harness::m365guard_against(&emu, case.path());
+            cmd.args(["fix", "apply", "plan.json", "--yes"])
+                .stdin(std::process::Stdio::null());
+            let (code, stdout, stderr) = run_bounded(cmd)?;
+            prop_assert!(EXIT_CODES.contains(&code), "exit {code}: {stderr}");
+            prop_assert!(!stderr.contains("panicked"), "{stderr}");
+            harness::assert_no_leaks([stdout.as_str(), stderr.as_str()], &[&secret]);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The scripted mode has teeth: a client without the origin check (plain ureq following
+/// the `@odata.nextLink` it is given) does reach the capture server, so the HTTP
+/// properties above would see a leak if m365guard's client had one.
+#[test]
+fn script_mode_lures_a_naive_client_to_the_capture_server() {
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let server = hostile::spawn(Mode::Script {
+        token: vec![],
+        api: vec![Answer {
+            status: 200,
+            headers: vec![],
+            body: Body::Page {
+                next: Some("{capture}/v1.0/users?$skiptoken=x".into()),
+            },
+            wire: Wire::Slow {
+                chunk: 16,
+                delay_ms: 1,
+            },
+        }],
+        capture: capture.base_url.clone(),
+    })
+    .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let text = agent
+        .get(&format!("{}/v1.0/users", server.base_url))
+        .header("Authorization", "Bearer naive")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let page: Value = serde_json::from_str(&text).unwrap();
+    let next = page["@odata.nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&capture.base_url), "{next}");
+    agent
+        .get(next)
+        .header("Authorization", "Bearer naive")
+        .call()
+        .unwrap();
+    let seen = capture.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].authorization.as_deref(), Some("Bearer naive"));
 }
