@@ -516,14 +516,43 @@ fn raw_body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+fn retry_after() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "0", "0.01", "-1", "NaN", "inf", "1e400", "abc", "", "3", "120", "99999",
+    ])
+}
+
+/// A `$batch` answer for the items `get_each` sends (ids 0, 1, 2), with unknown and
+/// missing ids, any status, `Retry-After` inside items and bodies that link elsewhere.
+fn batch_body() -> impl Strategy<Value = Vec<u8>> {
+    let item = (
+        prop::sample::select(vec!["0", "1", "2", "9", "01"]),
+        prop::sample::select(vec![200u16, 204, 302, 400, 403, 404, 424, 429, 503, 504]),
+        prop::option::of(retry_after()),
+        prop::option::of(link()),
+    )
+        .prop_map(|(id, status, retry, next)| {
+            let mut item =
+                serde_json::json!({ "id": id, "status": status, "body": { "value": [] } });
+            if let Some(r) = retry {
+                item["headers"] = serde_json::json!({ "Retry-After": r });
+            }
+            if let Some(n) = next {
+                item["body"]["@odata.nextLink"] = Value::from(n);
+            }
+            item
+        });
+    prop::collection::vec(item, 0..5).prop_map(|items| {
+        serde_json::json!({ "responses": items })
+            .to_string()
+            .into_bytes()
+    })
+}
+
 fn header() -> impl Strategy<Value = (String, String)> {
     let h = |k: &str, v: &str| (k.to_owned(), v.to_owned());
     prop_oneof![
-        3 => prop_oneof![
-            Just("0"), Just("0.01"), Just("-1"), Just("NaN"), Just("inf"), Just("1e400"),
-            Just("abc"), Just(""), Just("3"),
-        ]
-        .prop_map(|v| ("Retry-After".to_owned(), v.to_owned())),
+        3 => retry_after().prop_map(|v| ("Retry-After".to_owned(), v.to_owned())),
         2 => link().prop_map(|l| ("Location".to_owned(), l)),
         1 => Just(h("Content-Type", "application/json")),
         1 => Just(h("Content-Type", "text/html; charset=utf-16")),
@@ -564,6 +593,7 @@ fn answer() -> impl Strategy<Value = Answer> {
         4 => prop::option::of(link()).prop_map(|next| Body::Page { next }),
         1 => Just(Body::Token),
         4 => raw_body().prop_map(Body::Raw),
+        2 => batch_body().prop_map(Body::Raw),
     ];
     (
         status(),
@@ -927,4 +957,51 @@ fn script_mode_lures_a_naive_client_to_the_capture_server() {
     let seen = capture.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].authorization.as_deref(), Some("Bearer naive"));
+}
+
+// ---- regressions found by the properties above ------------------------------------------
+
+/// Found by `graph_client_survives_hostile_answers`: `$batch` items answered 429 with
+/// `Retry-After: 120` were resent round after round, each round waiting the item's
+/// `Retry-After` outside the per-request retry budget (6 rounds, 10 minutes). The waits
+/// between rounds now count against `M365GUARD_MAX_RETRY_SECONDS` too.
+#[test]
+fn batch_items_throttled_for_minutes_stop_at_the_retry_budget() {
+    small_ceilings();
+    let capture = hostile::spawn(Mode::Capture).unwrap();
+    let throttled = serde_json::json!({ "responses": (0..3).map(|i| serde_json::json!({
+        "id": i.to_string(), "status": 429, "headers": { "Retry-After": "120" }, "body": {}
+    })).collect::<Vec<_>>() });
+    let answer = Answer {
+        status: 200,
+        headers: vec![],
+        body: Body::Raw(throttled.to_string().into_bytes()),
+        wire: Wire::Normal,
+    };
+    let script = Script {
+        token: vec![],
+        api: vec![answer; 8],
+    };
+    let started = Instant::now();
+    http_case(&capture, script.clone(), Op::GraphGetEach).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "held for {:?}",
+        started.elapsed()
+    );
+    // The error of each item says it was throttled until the budget ran out.
+    let server = hostile::spawn(Mode::Script {
+        token: vec![],
+        api: script.api,
+        capture: capture.base_url.clone(),
+    })
+    .unwrap();
+    let agent = m365guard::collect::agent();
+    let tokens = TokenProvider::new(settings(&server.base_url), agent.clone());
+    let paths: Vec<String> = (0..3).map(|i| format!("/users/u{i}")).collect();
+    for result in GraphClient::new(&tokens, agent).get_each("v1.0", &paths) {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("429"), "{err}");
+    }
+    assert_eq!(server.requests().len(), 2, "token + one batch round");
 }
