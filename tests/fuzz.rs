@@ -505,6 +505,8 @@ fn raw_body() -> impl Strategy<Value = Vec<u8>> {
         Just(br#"{"token_type":"Bearer","expires_in":-5,"access_token":""}"#.to_vec()),
         Just(br#"{"token_type":"Bearer","expires_in":1e400,"access_token":"x"}"#.to_vec()),
         Just(br#"{"token_type":"Bearer","access_token":"a.b.c"}"#.to_vec()),
+        Just(br#"{"token_type":"Bearer","expires_in":3600,"access_token":"a\r\nX-Evil: 1"}"#.to_vec()),
+        Just(br#"{"token_type":"Bearer","expires_in":3600,"access_token":"\u00e9\u0000"}"#.to_vec()),
         Just(br#"{"responses":[{"id":"1","status":200,"body":{"value":[],"@odata.nextLink":"{capture}/v1.0/users"}}]}"#.to_vec()),
         Just(br#"{"responses":[{"id":"0","status":429,"headers":{"Retry-After":"0"},"body":{}},{"id":"1","status":302,"headers":{"Location":"{capture}/x"}}]}"#.to_vec()),
         Just(br#"{"responses":"nope"}"#.to_vec()),
