@@ -411,7 +411,7 @@ fn audit_log_reader_survives_arbitrary_logs() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    runner(parser_cases() / 4)
+    runner(parser_cases())
         .run(&prop::collection::vec(line, 0..10), |lines| {
             std::fs::write(&path, lines.join("\n")).unwrap();
             let path = path.clone();
@@ -441,7 +441,7 @@ fn evidence_names_never_leave_the_directory_nor_overwrite() {
         Just("a\u{0}b".to_owned()),
         Just("x".repeat(300)),
     ];
-    runner(parser_cases() / 4)
+    runner(parser_cases())
         .run(&name, |name| {
             let first = evidence.save("fuzz", &serde_json::json!({ "n": 1 }));
             let a = evidence.save_bytes(&name, "json", b"one");
