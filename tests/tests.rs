@@ -16,6 +16,7 @@ mod drift;
 mod examples;
 mod fix;
 mod fix_plan;
+mod fuzz;
 mod hostile;
 mod leaks;
 mod live;

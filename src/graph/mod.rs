@@ -21,12 +21,13 @@ pub(crate) mod send;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::auth::{TokenProvider, GRAPH_SCOPE};
 use crate::http::limits::{Limits, Resource};
-use crate::http::{max_pages, same_origin, shown_link, Reply, MAX_RETRIES};
+use crate::http::{max_pages, parse_retry_after, same_origin, shown_link, Reply, MAX_RETRIES};
 use batch::BatchRequest;
 use error::{foreign_link, graph_error};
 use send::{send_with_retry, Gate};
@@ -236,6 +237,12 @@ impl GraphClient<'_> {
             requests.iter().map(|_| None).collect();
         let mut pending: Vec<BatchRequest> = requests.to_vec();
         let mut round = 0;
+        // Waits the server asks for between rounds (`Retry-After` in items) count against
+        // the retry budget of one request: a server answering every item 429
+        // `Retry-After: 120` must not hold us for minutes. Our own back-off is bounded by
+        // the round count (at most ~45 s over MAX_RETRIES rounds).
+        let budget = crate::http::retry::max_retry_time();
+        let mut waited = Duration::ZERO;
         while !pending.is_empty() {
             let refs: Vec<&BatchRequest> = pending.iter().collect();
             let text = batch::request_body(&refs);
@@ -259,7 +266,16 @@ impl GraphClient<'_> {
                 })?;
             let again = batch::to_retry(&refs, &answers);
             round += 1;
-            let exhausted = round > MAX_RETRIES;
+            let throttled: Vec<&batch::BatchItem> =
+                again.iter().filter_map(|id| answers.get(id)).collect();
+            let delay = batch::retry_delay(&throttled, round);
+            let asked = throttled.iter().any(|i| {
+                i.header("retry-after")
+                    .and_then(parse_retry_after)
+                    .is_some()
+            });
+            let counted = if asked { delay } else { Duration::ZERO };
+            let exhausted = round > MAX_RETRIES || waited + counted > budget;
             for r in &pending {
                 let key = r.id.to_ascii_lowercase();
                 let retry = again.contains(&key);
@@ -297,9 +313,8 @@ impl GraphClient<'_> {
             if exhausted || again.is_empty() {
                 break;
             }
-            let throttled: Vec<&batch::BatchItem> =
-                again.iter().filter_map(|id| answers.get(id)).collect();
-            std::thread::sleep(batch::retry_delay(&throttled, round));
+            waited += counted;
+            std::thread::sleep(delay);
             // Dependencies that succeeded are not resent: drop them from dependsOn.
             let done: Vec<String> = pending
                 .iter()

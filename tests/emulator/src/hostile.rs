@@ -8,6 +8,11 @@
 //! *capture* server ([`Mode::Capture`]) that the hostile one points at. The capture server
 //! answers like a real service would (a token, an empty page), so following a link to it
 //! would succeed silently; a test passes only if the capture server saw no request at all.
+//!
+//! [`Mode::Script`] is the generative tests' mode (tests/fuzz.rs): it plays a list of
+//! [`Answer`]s chosen by the test (any status, headers, body, and wire faults the normal
+//! writer cannot produce: a `Content-Length` that lies, a truncated or trickled body, a
+//! dropped connection), writing the bytes itself, then answers like [`Mode::Capture`].
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,6 +47,55 @@ pub enum Mode {
     /// Every answer (token requests included) carries a malformed header (a name with a
     /// space and a bare CR), which no client can parse.
     MalformedHeader,
+    /// Plays `token` to token requests and `api` to every other request, in order (one
+    /// answer per request, whatever its path), then answers like [`Mode::Capture`]. In
+    /// header values and bodies `{self}` stands for this server's base URL and `{capture}`
+    /// for `capture` (the server a test asserts is never reached).
+    Script {
+        token: Vec<Answer>,
+        api: Vec<Answer>,
+        capture: String,
+    },
+}
+
+/// One scripted answer of [`Mode::Script`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Any number, 3xx and out-of-range ones included (written as is).
+    pub status: u16,
+    /// Written as given, after `{self}`/`{capture}` substitution (no validation).
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    pub wire: Wire,
+}
+
+/// What an [`Answer`] carries.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A token answer (`tid` = [`TENANT`]).
+    Token,
+    /// A one-item collection page, with this `@odata.nextLink` if any.
+    Page { next: Option<String> },
+    /// These bytes as they are.
+    Raw(Vec<u8>),
+}
+
+/// How an [`Answer`] goes on the wire.
+#[derive(Debug, Clone)]
+pub enum Wire {
+    /// `Content-Length` of the body, keep-alive.
+    Normal,
+    /// Close the connection without a byte.
+    Drop,
+    /// Announce the whole body, send only this many bytes of it, close.
+    Truncate(usize),
+    /// Announce this `Content-Length` whatever the body is; close after the body when it
+    /// announces more than is sent (else keep the connection, leftovers and all).
+    Length(u64),
+    /// No `Content-Length`, close-delimited body.
+    Unframed,
+    /// The body in pieces of `chunk` bytes, `delay_ms` apart (bounded by the test).
+    Slow { chunk: usize, delay_ms: u64 },
 }
 
 /// One request as the hostile server saw it.
@@ -61,6 +115,8 @@ struct Shared {
     mode: Mode,
     seen: Mutex<Vec<Seen>>,
     pages: AtomicU64,
+    /// Token answers given in [`Mode::Script`].
+    token_answers: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -114,6 +170,141 @@ fn page(next: Option<&str>) -> Response {
     )
 }
 
+/// Which answer of a script a request gets.
+fn next_scripted(shared: &Shared, req: &Request) -> Option<Answer> {
+    let Mode::Script { token, api, .. } = &shared.mode else {
+        return None;
+    };
+    let is_token = req.path.ends_with("/oauth2/v2.0/token");
+    let counter = if is_token {
+        &shared.token_answers
+    } else {
+        &shared.pages
+    };
+    let n = counter.fetch_add(1, Ordering::SeqCst) as usize;
+    let list = if is_token { token } else { api };
+    list.get(n).cloned()
+}
+
+fn substitute(shared: &Shared, text: &str) -> String {
+    let capture = match &shared.mode {
+        Mode::Script { capture, .. } => capture.as_str(),
+        _ => "",
+    };
+    text.replace("{self}", &shared.base_url)
+        .replace("{capture}", capture)
+}
+
+/// Write a scripted answer; `false` when the connection must close.
+fn write_scripted(stream: &mut TcpStream, shared: &Shared, answer: &Answer) -> bool {
+    use std::io::Write;
+    let body = match &answer.body {
+        Body::Token => fake_token_body(),
+        Body::Page { next } => {
+            let next = next.as_ref().map(|n| substitute(shared, n));
+            page(next.as_deref()).body
+        }
+        Body::Raw(bytes) => bytes.clone(),
+    };
+    let body = match std::str::from_utf8(&body) {
+        Ok(text) => substitute(shared, text).into_bytes(),
+        Err(_) => body,
+    };
+    let mut head = format!("HTTP/1.1 {} Scripted\r\n", answer.status);
+    for (k, v) in &answer.headers {
+        head.push_str(&format!("{}: {}\r\n", k, substitute(shared, v)));
+    }
+    let (sent, keep) = match &answer.wire {
+        Wire::Drop => return false,
+        Wire::Normal | Wire::Slow { .. } => {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            (body.len(), true)
+        }
+        Wire::Truncate(n) => {
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            ));
+            ((*n).min(body.len().saturating_sub(1)), false)
+        }
+        Wire::Length(n) => {
+            head.push_str(&format!("Content-Length: {n}\r\n"));
+            (body.len(), *n <= body.len() as u64)
+        }
+        Wire::Unframed => {
+            head.push_str("Connection: close\r\n");
+            (body.len(), false)
+        }
+    };
+    head.push_str("\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return false;
+    }
+    let body = body.get(..sent).unwrap_or_default();
+    let ok = match &answer.wire {
+        Wire::Slow { chunk, delay_ms } => body.chunks((*chunk).max(1)).all(|piece| {
+            std::thread::sleep(Duration::from_millis(*delay_ms));
+            stream
+                .write_all(piece)
+                .and_then(|()| stream.flush())
+                .is_ok()
+        }),
+        _ => stream.write_all(body).and_then(|()| stream.flush()).is_ok(),
+    };
+    ok && keep
+}
+
+/// Serve one connection of [`Mode::Script`]: the answers are written here, byte by byte
+/// as scripted, since [`crate::http::serve_connection`] only writes well-formed ones.
+fn serve_script(stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = std::io::BufReader::new(read_half);
+    let mut writer = stream;
+    while let Ok(Some(req)) = crate::http::read_request(&mut reader, &mut writer) {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        record(shared, &req);
+        let keep = match next_scripted(shared, &req) {
+            Some(answer) => write_scripted(&mut writer, shared, &answer),
+            None => {
+                let resp = answer(shared, &req);
+                let answer = Answer {
+                    status: resp.status,
+                    headers: resp.headers,
+                    body: Body::Raw(resp.body),
+                    wire: Wire::Normal,
+                };
+                write_scripted(&mut writer, shared, &answer)
+            }
+        };
+        if !keep {
+            break;
+        }
+    }
+    let _ = writer.shutdown(std::net::Shutdown::Both);
+}
+
+fn fake_token_body() -> Vec<u8> {
+    token(Some(TENANT)).body
+}
+
+fn record(shared: &Shared, req: &Request) {
+    if let Ok(mut seen) = shared.seen.lock() {
+        seen.push(Seen {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            authorization: req.header("authorization").map(str::to_owned),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+        });
+    }
+}
+
 fn answer(shared: &Shared, req: &Request) -> Response {
     let is_token = req.path.ends_with("/oauth2/v2.0/token");
     match &shared.mode {
@@ -130,7 +321,9 @@ fn answer(shared: &Shared, req: &Request) -> Response {
             let link = format!("{}{}?$skiptoken=page{n}", shared.base_url, req.path);
             page(Some(&link))
         }
-        Mode::Capture | Mode::Tenant(_) => json(200, r#"{"value":[]}"#.into()),
+        Mode::Capture | Mode::Tenant(_) | Mode::Script { .. } => {
+            json(200, r#"{"value":[]}"#.into())
+        }
         Mode::Throttle(secs) => json(
             429,
             r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#.into(),
@@ -153,6 +346,7 @@ pub fn spawn(mode: Mode) -> std::io::Result<Hostile> {
         mode,
         seen: Mutex::new(Vec::new()),
         pages: AtomicU64::new(0),
+        token_answers: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     let accept = Arc::clone(&shared);
@@ -168,21 +362,15 @@ pub fn spawn(mode: Mode) -> std::io::Result<Hostile> {
                 let _ = std::thread::Builder::new()
                     .name("hostile-conn".into())
                     .spawn(move || {
+                        if matches!(conn.mode, Mode::Script { .. }) {
+                            serve_script(stream, &conn);
+                            return;
+                        }
                         let stop = Arc::clone(&conn);
                         crate::http::serve_connection(
                             stream,
                             &|req| {
-                                if let Ok(mut seen) = conn.seen.lock() {
-                                    seen.push(Seen {
-                                        method: req.method.clone(),
-                                        path: req.path.clone(),
-                                        query: req.query.clone(),
-                                        authorization: req
-                                            .header("authorization")
-                                            .map(str::to_owned),
-                                        body: String::from_utf8_lossy(&req.body).into_owned(),
-                                    });
-                                }
+                                record(&conn, req);
                                 answer(&conn, req)
                             },
                             &|| stop.stop.load(Ordering::SeqCst),
