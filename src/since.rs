@@ -17,13 +17,10 @@ pub const FINGERPRINT_KEY: &str = "m365guard/v1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinceError {
-    #[error("cannot read earlier run {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{path}: not an m365guard SARIF log or snapshot: {message}")]
     Format { path: PathBuf, message: String },
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("{path} is for tenant {previous}, this scan is for tenant {current}: compare runs of the same tenant")]
     OtherTenant {
         path: PathBuf,
@@ -38,33 +35,36 @@ pub struct Previous {
     pub findings: HashMap<String, Finding>,
 }
 
-/// Read an earlier run given as an m365guard SARIF log. `Ok(None)` when the file is not a
-/// SARIF log: it is then a snapshot, which the scan pipeline judges exactly like the current
-/// one (same rules, config and waivers) and turns into [`Previous::from_result`].
-pub fn read_sarif(path: &Path) -> Result<Option<Previous>, SinceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SinceError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+/// An earlier run, read once.
+pub enum Earlier {
+    /// An m365guard SARIF log, already turned into its findings.
+    Sarif(Previous),
+    /// Snapshot text: the scan pipeline judges it exactly like the current snapshot (same
+    /// rules, config and waivers) and turns the result into [`Previous::from_result`].
+    Snapshot(String),
+}
+
+/// Read `--since`'s file with the snapshot reader's checks (a regular file, bounded size),
+/// once: a snapshot's text is handed on, not read again.
+pub fn read(path: &Path) -> Result<Earlier, SinceError> {
+    let text = crate::snapshot::io::read_text(path)?;
     // A cheap look at the top-level keys first: a snapshot can be gigabytes, and building a
-    // `Value` of it only to find it is not SARIF would cost as much as the scan.
+    // `Value` of it only to find it is not SARIF would cost as much as the scan. Text that
+    // is not even JSON goes to the snapshot parser, whose error names line and column.
     #[derive(serde::Deserialize)]
     struct TopLevel {
         runs: Option<serde::de::IgnoredAny>,
     }
-    let top: TopLevel = serde_json::from_str(&text).map_err(|err| SinceError::Format {
-        path: path.to_owned(),
-        message: err.to_string(),
-    })?;
-    if top.runs.is_none() {
-        return Ok(None);
+    match serde_json::from_str::<TopLevel>(&text) {
+        Ok(TopLevel { runs: Some(_) }) => {}
+        _ => return Ok(Earlier::Snapshot(text)),
     }
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|err| SinceError::Format {
             path: path.to_owned(),
             message: err.to_string(),
         })?;
-    from_sarif(path, &value).map(Some)
+    from_sarif(path, &value).map(Earlier::Sarif)
 }
 
 impl Previous {

@@ -195,9 +195,18 @@ fn scan_snapshot(
     env: &[(&str, &str)],
     limit: Duration,
 ) -> Option<(i32, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_m365guard"))
-        .args(["scan", "--snapshot"])
-        .arg(path)
+    scan_with(&["--snapshot".as_ref(), path.as_os_str()], env, limit)
+}
+
+/// `m365guard scan ARGS`, killed after `limit` (then `None`).
+fn scan_with(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Option<(i32, String)> {
+    let mut child = crate::harness::command()
+        .arg("scan")
+        .args(args)
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -226,6 +235,30 @@ fn snapshot_from_a_device_is_refused_at_once() {
             .unwrap_or_else(|| panic!("scan --snapshot {device} did not finish in 20 s"));
         assert_eq!(code, 2, "{device}: {stderr}");
         assert!(stderr.contains("not a regular file"), "{device}: {stderr}");
+    }
+}
+
+/// `--since` reads its file with the same checks as `--snapshot` (it once used a plain
+/// `read_to_string`, so `--since /dev/zero` allocated until memory ran out).
+#[test]
+fn since_from_a_device_or_fifo_is_refused_at_once() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-clean.json");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("earlier.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for earlier in [std::path::Path::new("/dev/zero"), fifo.as_path()] {
+        let args = [
+            "--snapshot".as_ref(),
+            example.as_os_str(),
+            "--since".as_ref(),
+            earlier.as_os_str(),
+        ];
+        let (code, stderr) = scan_with(&args, &[], Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("scan --since {} did not finish in 20 s", earlier.display()));
+        assert_eq!(code, 2, "{}: {stderr}", earlier.display());
+        assert!(stderr.contains("not a regular file"), "{stderr}");
     }
 }
 

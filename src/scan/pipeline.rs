@@ -156,13 +156,16 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         config::apply(config, &mut result, &snapshot, settings.today);
     }
     if let Some(path) = &settings.since {
-        let previous = match since::read_sarif(path)? {
-            Some(previous) => previous,
+        let previous = match since::read(path)? {
+            since::Earlier::Sarif(previous) => previous,
             // An earlier snapshot is judged exactly like this one: same rules, config and
             // waivers (a break-glass finding exempted now was exempted then, not "absent").
-            None => {
+            since::Earlier::Snapshot(text) => {
                 let earlier = Settings {
-                    input: Input::File(path.clone()),
+                    input: Input::Text {
+                        name: path.clone(),
+                        text,
+                    },
                     since: None,
                     ..settings.clone()
                 };
