@@ -16,9 +16,9 @@ use crate::snapshot::{PrincipalType, RoleAssignment, Snapshot, SourceId, SourceS
 
 /// Apply break-glass exemptions and exceptions to `result`; `today` decides expiry.
 pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, today: NaiveDate) {
-    let roles = RoleIndex::new(snapshot);
-    apply_break_glass(config, result, snapshot, &roles);
-    apply_exceptions(config, result, &roles, today);
+    let owners = OwnerIndex::new(snapshot);
+    apply_break_glass(config, result, snapshot, &owners);
+    apply_exceptions(config, result, &owners, today);
     for outcome in &mut result.outcomes {
         if outcome.status == RuleStatus::Failed && outcome.findings.iter().all(Finding::is_waived) {
             outcome.status = RuleStatus::Passed;
@@ -28,7 +28,7 @@ pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, toda
 
 /// Who owns a finding's resource: role assignments by id (their principal), inbox rules
 /// and mailboxes (their mailbox owner), restricted senders (their user).
-struct RoleIndex<'a> {
+struct OwnerIndex<'a> {
     by_id: HashMap<&'a str, &'a RoleAssignment>,
     upn_by_user_id: HashMap<&'a str, &'a str>,
     rule_owner: HashMap<&'a str, (&'a str, &'a str)>,
@@ -36,10 +36,10 @@ struct RoleIndex<'a> {
     sender_user: HashMap<&'a str, &'a str>,
 }
 
-impl<'a> RoleIndex<'a> {
-    fn new(snapshot: &'a Snapshot) -> RoleIndex<'a> {
+impl<'a> OwnerIndex<'a> {
+    fn new(snapshot: &'a Snapshot) -> OwnerIndex<'a> {
         let roles = &snapshot.roles;
-        RoleIndex {
+        OwnerIndex {
             by_id: roles
                 .assignments
                 .iter()
@@ -157,7 +157,7 @@ fn apply_break_glass(
     config: &Config,
     result: &mut ScanResult,
     snapshot: &Snapshot,
-    roles: &RoleIndex<'_>,
+    owners: &OwnerIndex<'_>,
 ) {
     if config.break_glass.accounts.is_empty() {
         return;
@@ -201,7 +201,7 @@ fn apply_break_glass(
     for outcome in &mut result.outcomes {
         outcome
             .findings
-            .retain(|finding| match break_glass_owner(finding, &owner, roles) {
+            .retain(|finding| match break_glass_owner(finding, &owner, owners) {
                 Some(index) => {
                     hits.insert(index);
                     false
@@ -247,7 +247,7 @@ fn apply_break_glass(
 fn break_glass_owner(
     finding: &Finding,
     owner: &HashMap<&str, usize>,
-    roles: &RoleIndex<'_>,
+    owners: &OwnerIndex<'_>,
 ) -> Option<usize> {
     let lookup = |value: &str| owner.get(value.to_lowercase().as_str()).copied();
     match finding.resource.kind {
@@ -255,7 +255,7 @@ fn break_glass_owner(
             lookup(&finding.resource.id).or_else(|| lookup(&finding.resource.name))
         }
         _ => {
-            let (principal_id, upn) = roles.principal(finding)?;
+            let (principal_id, upn) = owners.principal(finding)?;
             lookup(principal_id).or_else(|| upn.and_then(lookup))
         }
     }
@@ -264,7 +264,7 @@ fn break_glass_owner(
 fn apply_exceptions(
     config: &Config,
     result: &mut ScanResult,
-    roles: &RoleIndex<'_>,
+    owners: &OwnerIndex<'_>,
     today: NaiveDate,
 ) {
     let mut unmatched: Vec<&Exception> = Vec::new();
@@ -294,7 +294,7 @@ fn apply_exceptions(
         };
         let mut matched = false;
         for finding in &mut outcome.findings {
-            let owner_keys = roles.exception_keys(finding);
+            let owner_keys = owners.exception_keys(finding);
             let candidates = [finding.resource.id.as_str(), finding.resource.name.as_str()]
                 .into_iter()
                 .chain(owner_keys);
