@@ -163,7 +163,10 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         ],
         "Get-BlockedSenderAddress" => &["SenderAddress"],
         "Remove-BlockedSenderAddress" => &["SenderAddress", "Reason", "Confirm"],
-        "Get-RemoteDomain" | "Get-AcceptedDomain" => &["Identity"],
+        // Both cmdlets document -Identity and -ResultSize (plus on-premises-only
+        // -DomainController): learn.microsoft.com/powershell/module/exchange/get-remotedomain,
+        // …/get-accepteddomain. The lists are short; ResultSize never truncates them here.
+        "Get-RemoteDomain" | "Get-AcceptedDomain" => &["Identity", "ResultSize"],
         // The parameters the emulator implements of Get-Recipient's two parameter sets
         // (Identity, AnrSet); the rest are refused rather than ignored.
         "Get-Recipient" => &[
