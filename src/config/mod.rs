@@ -22,7 +22,7 @@ use toml::Spanned;
 use crate::diagnostic::Diagnostic;
 use crate::findings::Waiver;
 
-pub use apply::apply;
+pub use apply::{annotate, apply};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const FILE_NAME: &str = "m365guard.toml";

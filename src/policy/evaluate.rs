@@ -383,6 +383,7 @@ fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, Pol
         line: None,
         waiver: None,
         baseline_state: None,
+        exception_keys: None,
     })
 }
 

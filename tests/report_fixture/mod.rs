@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use m365guard::findings::{
-    BaselineState, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus, ScanInfo, ScanResult,
+    BaselineState, ExceptionKeys, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus, ScanInfo, ScanResult,
     Severity, Waiver,
 };
 use m365guard::policy::metadata::{Area, FixAction, RoadmapPhase, RuleMeta};
@@ -73,6 +73,15 @@ pub fn finding(
         line,
         waiver: None,
         baseline_state: None,
+        // What `config::annotate` gives a finding without a known owner.
+        exception_keys: Some(ExceptionKeys {
+            rule: rule.id.clone(),
+            resource: if id == name {
+                vec![id.to_string()]
+            } else {
+                vec![id.to_string(), name.to_string()]
+            },
+        }),
     }
 }
 
@@ -88,6 +97,8 @@ pub fn info() -> ScanInfo {
         scanned_at: Utc.with_ymd_and_hms(2025, 3, 1, 6, 5, 30).unwrap(),
         baseline: Some("roadmap-30d".to_string()),
         fail_on: Severity::Medium,
+        config_path: Some("m365guard.toml".to_string()),
+        rule_selection: true,
     }
 }
 
