@@ -1164,7 +1164,9 @@ fn guard_break_glass_is_never_planned_and_a_hand_edited_plan_is_refused() {
     action["target"]["name"] = BREAK_GLASS.into();
     let edited = only_actions(&plan, &[&action]);
     env.write_plan("edited.json", &edited);
-    let out = env.apply("edited.json", &[]);
+    // Applied without the config the plan was made with: refused as a whole unless forced;
+    // forced, the plan's own break-glass list still protects the account.
+    let out = env.apply("edited.json", &["--force-config-change"]);
     assert_ne!(out.code, 0, "{}", out.both());
     let lines = env.audit();
     assert_eq!(lines.len(), 1);
@@ -1868,7 +1870,12 @@ fn guard_break_glass_holds_when_the_plan_names_the_account_by_object_id_only() {
     edited["break_glass"] = serde_json::json!([]);
     env.write_plan("edited.json", &edited);
     let config = example_config();
-    let out = env.apply("edited.json", &["--config", config.to_str().unwrap()]);
+    // The plan was made without a config: forced past the config check, the apply-time
+    // m365guard.toml's break-glass account is still refused.
+    let out = env.apply(
+        "edited.json",
+        &["--config", config.to_str().unwrap(), "--force-config-change"],
+    );
     let lines = env.audit();
     assert_eq!(lines.len(), 1, "{}", out.both());
     assert_eq!(
@@ -2300,7 +2307,10 @@ fn issue15_break_glass_by_encoded_upn_or_other_kind_is_never_acted_on() {
         let mut edited = only_actions(&plan, &[&action]);
         edited["break_glass"] = serde_json::json!([]);
         env.write_plan("edited.json", &edited);
-        let out = env.apply("edited.json", &["--config", config.to_str().unwrap()]);
+        let out = env.apply(
+            "edited.json",
+            &["--config", config.to_str().unwrap(), "--force-config-change"],
+        );
         assert_ne!(out.code, 0, "{kind} {id}: {}", out.both());
         assert!(
             env.writes().is_empty(),
@@ -2328,7 +2338,7 @@ fn issue15_break_glass_by_encoded_upn_or_other_kind_is_never_acted_on() {
 fn hand_made_plan(tenant: &str) -> Value {
     let now = chrono_now();
     serde_json::json!({
-        "plan_version": 1,
+        "plan_version": 2,
         "plan_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
         "tool_version": "0.1.0",
         "origin": "scan",

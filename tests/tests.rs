@@ -15,6 +15,7 @@ mod doctor;
 mod drift;
 mod examples;
 mod fix;
+mod fix_config;
 mod fix_plan;
 mod fuzz;
 mod hostile;

@@ -789,6 +789,70 @@ ticket = "SEC-1234"
         assert!(!r.outcomes[0].findings[0].is_waived());
     }
 
+    /// The keys reports show are the keys matching uses: an exception naming any one of a
+    /// finding's shown keys (with its shown rule) waives that finding.
+    #[test]
+    fn every_shown_exception_key_waives_its_finding() {
+        let findings = || {
+            vec![
+                outcome(
+                    "inbox_rule_external_forwarding",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "inbox_rule_external_forwarding",
+                        "inbox_rule",
+                        "u-tom/r1",
+                        "Partner invoices",
+                    )],
+                ),
+                outcome(
+                    "mailbox_external_forwarding",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "mailbox_external_forwarding",
+                        "mailbox",
+                        "u-tom",
+                        "tom.becker@contoso.com",
+                    )],
+                ),
+                outcome(
+                    "privileged_role_permanent",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "privileged_role_permanent",
+                        "role_assignment",
+                        "ra-alice",
+                        "Global Administrator",
+                    )],
+                ),
+                outcome(
+                    "user_without_mfa",
+                    RuleStatus::Failed,
+                    vec![finding("user_without_mfa", "user", "u-alice", "alice@contoso.com")],
+                ),
+            ]
+        };
+        let mut shown = result(findings());
+        annotate(&mut shown, &snapshot());
+        let mut tried = 0;
+        for (index, outcome) in shown.outcomes.iter().enumerate() {
+            let keys = outcome.findings[0].exception_keys.clone().unwrap();
+            assert_eq!(keys.rule, outcome.rule.id);
+            assert!(keys.resource.len() >= 2, "{keys:?}");
+            for key in &keys.resource {
+                let text = format!("[[exception]]\nrule = \"{}\"\nresource = \"{key}\"\nreason = \"r\"\nexpires = 2026-06-30\n", keys.rule);
+                let r = run(&text, findings());
+                assert!(r.outcomes[index].findings[0].is_waived(), "{key}");
+                assert_eq!(r.outcomes[index].findings[0].exception_keys.as_ref(), Some(&keys));
+                tried += 1;
+            }
+        }
+        // Owners are known: inbox rule and mailbox name tom, the role assignment alice.
+        assert!(tried >= 10, "{tried}");
+        let role = shown.outcomes[2].findings[0].exception_keys.as_ref().unwrap();
+        assert!(role.resource.contains(&"alice@contoso.com".to_owned()), "{role:?}");
+    }
+
     #[test]
     fn first_matching_exception_wins() {
         let text = "[[exception]]\nrule = \"user_without_mfa\"\nresource = \"u-alice\"\nreason = \"first\"\nexpires = 2026-02-01\n\n[[exception]]\nrule = \"user_without_mfa\"\nresource = \"alice@*\"\nreason = \"second\"\nexpires = 2026-03-01\n";

@@ -325,6 +325,14 @@ impl Config {
         Ok(Some((path, config)))
     }
 
+    /// `sha256:<hex>` of the file's bytes (what `sha256sum` prints), if read from a file:
+    /// plans record it, and `fix apply` compares it (see `fix::plan::PlanConfig`).
+    pub fn digest(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let (_, text) = self.source.as_ref()?;
+        Some(format!("sha256:{:x}", Sha256::digest(text.as_bytes())))
+    }
+
     /// The file this config was read from, if any.
     pub fn path(&self) -> Option<&Path> {
         self.source.as_ref().map(|(path, _)| path.as_path())

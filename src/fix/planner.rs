@@ -376,6 +376,7 @@ pub fn from_scan(
         created_at: now,
         expires_at: now + options.valid_for.unwrap_or(DEFAULT_VALIDITY),
         break_glass: options.break_glass.clone(),
+        config: None,
         collector_principal_id: own.map(str::to_owned),
         actions,
         not_planned,

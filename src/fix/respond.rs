@@ -412,6 +412,7 @@ pub fn playbook(
         created_at: now,
         expires_at: now + DEFAULT_VALIDITY,
         break_glass: options.break_glass.clone(),
+        config: None,
         collector_principal_id: own_principal_id.map(str::to_owned),
         actions,
         not_planned,
