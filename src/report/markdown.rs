@@ -141,6 +141,16 @@ impl Reporter for MarkdownReporter {
                     fix
                 ));
             }
+            if failing.iter().any(|(o, _)| o.rule.fix_action.is_some()) {
+                line("");
+                line(&format!(
+                    "Fix: run the command in the Fix column, review `plan.json`, then {}.",
+                    code(&super::commands::fix_apply(
+                        "plan.json",
+                        info.config_path.as_deref()
+                    ))
+                ));
+            }
             if failing.len() > MAX_FINDING_ROWS {
                 line("");
                 line(&format!(
