@@ -1874,7 +1874,11 @@ fn guard_break_glass_holds_when_the_plan_names_the_account_by_object_id_only() {
     // m365guard.toml's break-glass account is still refused.
     let out = env.apply(
         "edited.json",
-        &["--config", config.to_str().unwrap(), "--force-config-change"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--force-config-change",
+        ],
     );
     let lines = env.audit();
     assert_eq!(lines.len(), 1, "{}", out.both());
@@ -2309,7 +2313,11 @@ fn issue15_break_glass_by_encoded_upn_or_other_kind_is_never_acted_on() {
         env.write_plan("edited.json", &edited);
         let out = env.apply(
             "edited.json",
-            &["--config", config.to_str().unwrap(), "--force-config-change"],
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--force-config-change",
+            ],
         );
         assert_ne!(out.code, 0, "{kind} {id}: {}", out.both());
         assert!(

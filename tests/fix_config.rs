@@ -116,7 +116,13 @@ fn scan_suggests_the_config_and_the_suggested_plan_leaves_break_glass_alone() {
     let snapshot = snapshot();
     let out = offline(
         dir.path(),
-        &["scan", "--snapshot", &snapshot, "--config", "my config.toml"],
+        &[
+            "scan",
+            "--snapshot",
+            &snapshot,
+            "--config",
+            "my config.toml",
+        ],
     );
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -172,7 +178,9 @@ fn every_report_suggests_the_config_and_shows_exception_keys() {
     let config = config.to_str().unwrap();
     let snapshot = snapshot();
     let mut args = vec!["scan", "--snapshot", &snapshot, "--config", config];
-    args.extend(["--out", "out", "-f", "markdown", "-f", "html", "-f", "sarif"]);
+    args.extend([
+        "--out", "out", "-f", "markdown", "-f", "html", "-f", "sarif",
+    ]);
     args.extend(["-f", "json", "-q"]);
     let out = offline(dir.path(), &args);
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -355,7 +363,10 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
     let env = Env::new();
     std::fs::write(env.path("a.toml"), example_config_text()).unwrap();
     let plan = env.plan("a.toml");
-    assert_eq!(plan["config"]["digest"], sha256_of(&env.path("a.toml")).as_str());
+    assert_eq!(
+        plan["config"]["digest"],
+        sha256_of(&env.path("a.toml")).as_str()
+    );
     assert!(!plan["actions"].as_array().unwrap().is_empty());
     // The same settings, one comment more: another file, another digest.
     std::fs::write(
@@ -376,13 +387,20 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
         ] {
             assert!(err.contains(needle), "{extra:?}: no {needle:?} in\n{err}");
         }
-        let current = if extra.is_empty() { "no config" } else { &b_digest };
+        let current = if extra.is_empty() {
+            "no config"
+        } else {
+            &b_digest
+        };
         assert!(err.contains(current), "{extra:?}: no {current:?} in\n{err}");
         assert!(env.emu.write_log().is_empty(), "{:#?}", env.emu.write_log());
         assert!(env.audit().is_empty(), "refused before any action");
     }
 
-    let out = env.apply("plan.json", &["--config", "b.toml", "--force-config-change"]);
+    let out = env.apply(
+        "plan.json",
+        &["--config", "b.toml", "--force-config-change"],
+    );
     assert!(
         out.stderr.contains("warning: --force-config-change"),
         "{}",
@@ -426,7 +444,12 @@ fn break_glass_only_in_the_current_config_is_never_acted_on() {
     let lines = env.audit();
     let on_break_glass: Vec<&Value> = lines
         .iter()
-        .filter(|l| l["target"].to_string().to_lowercase().contains("breakglass01"))
+        .filter(|l| {
+            l["target"]
+                .to_string()
+                .to_lowercase()
+                .contains("breakglass01")
+        })
         .collect();
     assert_eq!(on_break_glass.len(), 1, "{}\n{lines:#?}", out.both_text());
     assert_eq!(on_break_glass[0]["outcome"], "refused");
@@ -434,7 +457,10 @@ fn break_glass_only_in_the_current_config_is_never_acted_on() {
         .as_str()
         .unwrap()
         .contains("break-glass"));
-    assert!(lines.iter().any(|l| l["outcome"] == "applied"), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l["outcome"] == "applied"),
+        "{lines:#?}"
+    );
     assert_eq!(env.break_glass_mfa(), "disabled");
 }
 

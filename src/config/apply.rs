@@ -828,7 +828,12 @@ ticket = "SEC-1234"
                 outcome(
                     "user_without_mfa",
                     RuleStatus::Failed,
-                    vec![finding("user_without_mfa", "user", "u-alice", "alice@contoso.com")],
+                    vec![finding(
+                        "user_without_mfa",
+                        "user",
+                        "u-alice",
+                        "alice@contoso.com",
+                    )],
                 ),
             ]
         };
@@ -843,14 +848,23 @@ ticket = "SEC-1234"
                 let text = format!("[[exception]]\nrule = \"{}\"\nresource = \"{key}\"\nreason = \"r\"\nexpires = 2026-06-30\n", keys.rule);
                 let r = run(&text, findings());
                 assert!(r.outcomes[index].findings[0].is_waived(), "{key}");
-                assert_eq!(r.outcomes[index].findings[0].exception_keys.as_ref(), Some(&keys));
+                assert_eq!(
+                    r.outcomes[index].findings[0].exception_keys.as_ref(),
+                    Some(&keys)
+                );
                 tried += 1;
             }
         }
         // Owners are known: inbox rule and mailbox name tom, the role assignment alice.
         assert!(tried >= 10, "{tried}");
-        let role = shown.outcomes[2].findings[0].exception_keys.as_ref().unwrap();
-        assert!(role.resource.contains(&"alice@contoso.com".to_owned()), "{role:?}");
+        let role = shown.outcomes[2].findings[0]
+            .exception_keys
+            .as_ref()
+            .unwrap();
+        assert!(
+            role.resource.contains(&"alice@contoso.com".to_owned()),
+            "{role:?}"
+        );
     }
 
     #[test]

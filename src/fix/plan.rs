@@ -594,7 +594,10 @@ mod tests {
         v["plan_version"] = 1.into();
         v.as_object_mut().unwrap().remove("config");
         let err = Plan::parse("p.json", &v.to_string(), now).unwrap_err();
-        assert!(matches!(err, PlanError::WithoutConfigRecord { .. }), "{err}");
+        assert!(
+            matches!(err, PlanError::WithoutConfigRecord { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("make a new plan"), "{err}");
     }
 
@@ -616,7 +619,13 @@ mod tests {
             .check_config(Some(&record("b.toml", "sha256:bb")), false)
             .unwrap_err()
             .to_string();
-        for needle in ["a.toml", "sha256:aa", "b.toml", "sha256:bb", "--force-config-change"] {
+        for needle in [
+            "a.toml",
+            "sha256:aa",
+            "b.toml",
+            "sha256:bb",
+            "--force-config-change",
+        ] {
             assert!(err.contains(needle), "{needle}: {err}");
         }
         let err = plan.check_config(None, false).unwrap_err().to_string();

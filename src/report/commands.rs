@@ -47,11 +47,15 @@ pub fn fix_plan(info: &ScanInfo, snapshot: &str, rules: &[&str]) -> String {
     cmd
 }
 
-/// `m365guard fix plan` for one rule's findings (always names the rule).
-pub fn fix_plan_for_rule(info: &ScanInfo, snapshot: &str, rule: &str) -> String {
+/// Stands for the snapshot where a suggestion is not tied to one file (SARIF rule help).
+pub const SNAPSHOT_PLACEHOLDER: &str = "<snapshot.json>";
+
+/// `m365guard fix plan` for one rule's findings (always names the rule); `snapshot`
+/// `None` writes [`SNAPSHOT_PLACEHOLDER`], unquoted, for the reader to replace.
+pub fn fix_plan_for_rule(info: &ScanInfo, snapshot: Option<&str>, rule: &str) -> String {
     format!(
         "m365guard fix plan --snapshot {}{} --rule {} -o plan.json",
-        shell_word(snapshot),
+        snapshot.map_or_else(|| SNAPSHOT_PLACEHOLDER.to_owned(), shell_word),
         config_option(info.config_path.as_deref()),
         shell_word(rule)
     )
@@ -73,7 +77,10 @@ mod tests {
 
     #[test]
     fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_word("examples/m365guard.toml"), "examples/m365guard.toml");
+        assert_eq!(
+            shell_word("examples/m365guard.toml"),
+            "examples/m365guard.toml"
+        );
         assert_eq!(shell_word("my dir/m.toml"), "'my dir/m.toml'");
         assert_eq!(shell_word("it's.toml"), r"'it'\''s.toml'");
         assert_eq!(shell_word("$(rm -rf)"), "'$(rm -rf)'");

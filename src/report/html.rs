@@ -156,7 +156,11 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                 title: &outcome.rule.title,
                 severity: finding.severity,
                 remediation: outcome.rule.remediation.trim(),
-                fix_command: fix_command(&outcome.rule, &result.info, &result.info.snapshot_path),
+                fix_command: fix_command(
+                    &outcome.rule,
+                    &result.info,
+                    Some(&result.info.snapshot_path),
+                ),
                 fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
                 findings: vec![row],
             }),

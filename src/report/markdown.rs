@@ -128,7 +128,7 @@ impl Reporter for MarkdownReporter {
             line("| Severity | Rule | Resource | Message | Exception keys | Fix |");
             line("|---|---|---|---|---|---|");
             for (outcome, finding) in failing.iter().take(MAX_FINDING_ROWS) {
-                let fix = fix_command(&outcome.rule, info, &info.snapshot_path)
+                let fix = fix_command(&outcome.rule, info, Some(&info.snapshot_path))
                     .map(|cmd| code(&cmd))
                     .unwrap_or_default();
                 line(&format!(

@@ -107,7 +107,7 @@ fn rule_help(rule: &RuleMeta, info: &ScanInfo) -> MultiformatMessageString {
         rule.rationale.trim(),
         rule.remediation.trim()
     );
-    if let Some(cmd) = fix_command(rule, info, "<snapshot.json>") {
+    if let Some(cmd) = fix_command(rule, info, None) {
         plain.push_str(&format!("\n\nAutomatic fix: {cmd}"));
         markdown.push_str(&format!(
             "\n\n## Automatic fix\n\n```sh\n{cmd}\n{}\n```",

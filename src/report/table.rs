@@ -44,9 +44,13 @@ pub(crate) fn findings_by_severity(
 }
 
 /// The command that plans the fix for a rule's findings, when the rule has a fix action,
-/// with the scan's `--config`. `snapshot` is the scanned snapshot's path (or a placeholder
-/// where none applies).
-pub(crate) fn fix_command(rule: &RuleMeta, info: &ScanInfo, snapshot: &str) -> Option<String> {
+/// with the scan's `--config`. `snapshot` is the scanned snapshot's path (`None`: a
+/// placeholder, where none applies).
+pub(crate) fn fix_command(
+    rule: &RuleMeta,
+    info: &ScanInfo,
+    snapshot: Option<&str>,
+) -> Option<String> {
     rule.fix_action
         .map(|_| commands::fix_plan_for_rule(info, snapshot, &rule.id))
 }

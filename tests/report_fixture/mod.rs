@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use m365guard::findings::{
-    BaselineState, ExceptionKeys, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus, ScanInfo, ScanResult,
-    Severity, Waiver,
+    BaselineState, ExceptionKeys, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus,
+    ScanInfo, ScanResult, Severity, Waiver,
 };
 use m365guard::policy::metadata::{Area, FixAction, RoadmapPhase, RuleMeta};
 use m365guard::snapshot::SourceId;
