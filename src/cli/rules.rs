@@ -74,7 +74,7 @@ pub fn explain(m: &RuleMeta) -> String {
         Some(action) => {
             let kind = crate::fix::actions::ActionKind::from(action);
             format!(
-                "{} — `m365guard fix plan --rule {}`, review, `m365guard fix apply` (needs {})",
+                "{} — `m365guard fix plan --rule {} --config m365guard.toml`, review, `m365guard fix apply --config m365guard.toml` (needs {})",
                 action.as_str(),
                 m.id,
                 kind.needs().summary()

@@ -1,6 +1,7 @@
 //! The plan document (`fix plan -o plan.json`, `m365guard schema plan`).
 //!
-//! A plan is bound to one tenant and to the snapshot it was made from, expires (24 h by
+//! A plan is bound to one tenant, to the snapshot it was made from and to the
+//! m365guard.toml it was made with (path and SHA-256, see [`PlanConfig`]), expires (24 h by
 //! default), and never contains a secret: a password reset says only that a password
 //! will be generated at apply time.
 //!
