@@ -857,3 +857,19 @@ fn every_config_flag_has_the_same_help() {
         assert_eq!(help_of(command), first, "{command:?}");
     }
 }
+
+/// `generate -o /dev/stdout` streams the snapshot into a pipe: a pipe can be neither chmod'ed
+/// as a private file nor fsync'ed, and refusing it used to fail the command.
+#[cfg(unix)]
+#[test]
+fn generate_writes_to_a_pipe() {
+    let run = m365guard!("generate", "--users", "5", "-o", "/dev/stdout", "-q");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let snapshot: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stderr);
+    assert_eq!(
+        snapshot["users"].as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        run.stdout
+    );
+}

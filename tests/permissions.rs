@@ -2,11 +2,6 @@
 //! section is this command's markdown output; the test fails with the difference and the
 //! command that updates it (`M365GUARD_UPDATE_README=1 cargo test --test tests permissions::`).
 
-use std::path::PathBuf;
-
-const BEGIN: &str = "<!-- permissions:begin -->\n";
-const END: &str = "<!-- permissions:end -->";
-
 fn permissions(args: &[&str]) -> String {
     let output = crate::harness::command()
         .arg("permissions")
@@ -19,44 +14,10 @@ fn permissions(args: &[&str]) -> String {
 
 #[test]
 fn readme_permissions_section_is_the_generated_table() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme
-        .find(BEGIN)
-        .expect("README has no <!-- permissions:begin --> marker")
-        + BEGIN.len();
-    let end = readme[start..]
-        .find(END)
-        .expect("README has no <!-- permissions:end --> marker")
-        + start;
-    let generated = permissions(&["--fix", "--format", "markdown"]);
-    let current = &readme[start..end];
-    if current == generated {
-        return;
-    }
-    if std::env::var_os("M365GUARD_UPDATE_README").is_some() {
-        let updated = format!("{}{generated}{}", &readme[..start], &readme[end..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    let mut diff = String::new();
-    let (old, new): (Vec<&str>, Vec<&str>) =
-        (current.lines().collect(), generated.lines().collect());
-    for i in 0..old.len().max(new.len()) {
-        match (old.get(i), new.get(i)) {
-            (Some(a), Some(b)) if a == b => {}
-            (a, b) => {
-                if let Some(a) = a {
-                    diff.push_str(&format!("-{a}\n"));
-                }
-                if let Some(b) = b {
-                    diff.push_str(&format!("+{b}\n"));
-                }
-            }
-        }
-    }
-    panic!(
-        "README's Permissions section differs from `m365guard permissions --fix --format markdown`:\n{diff}\nupdate it with: M365GUARD_UPDATE_README=1 cargo test --test tests permissions::"
+    crate::harness::assert_readme_section(
+        "permissions",
+        &permissions(&["--fix", "--format", "markdown"]),
+        "m365guard permissions --fix --format markdown",
     );
 }
 
@@ -132,7 +93,7 @@ fn the_table_names_every_source_and_the_ci_examples_point_at_the_readme_section(
         );
     }
     assert!(!text.contains("FIX ACTION"), "{text}");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     assert!(
         readme.contains("\n## Permissions\n"),

@@ -75,3 +75,30 @@ fn builtin_rules_live_in_their_area_folder_with_complete_docs() {
         assert!(rule.test.is_some(), "{}: rule_test.rego", m.id);
     }
 }
+
+/// README's rule table is `m365guard rules list --format markdown`, and every built-in rule
+/// says what it cannot see (a reviewer must know where a pass stops meaning anything).
+#[test]
+fn readme_rule_table_is_generated_and_every_rule_states_its_limits() {
+    let pack = pack::load(&[], Builtin::All).unwrap();
+    for rule in &pack.rules {
+        let limits = rule.meta.limits.as_deref().unwrap_or("");
+        assert!(
+            limits.trim().len() > 20,
+            "{}: rule.toml needs `limits` (what the rule cannot see)",
+            rule.meta.id
+        );
+    }
+    let output = crate::harness::command()
+        .args(["rules", "list", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(table.lines().count(), pack.rules.len() + 2, "{table}");
+    crate::harness::assert_readme_section(
+        "rules",
+        &table,
+        "m365guard rules list --format markdown",
+    );
+}

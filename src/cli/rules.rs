@@ -15,6 +15,10 @@ pub enum RulesCommand {
         /// Also list the rules of these packs.
         #[arg(long = "policies", value_name = "DIR")]
         policies: Vec<PathBuf>,
+        /// `text` (aligned columns) or `markdown` (README's rule table: adds what each rule
+        /// cannot see).
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
     },
     /// What a rule checks, why it matters, how to fix it, references.
     Explain {
@@ -24,10 +28,27 @@ pub enum RulesCommand {
     },
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Markdown,
+}
+
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     match command {
-        RulesCommand::List { policies } => {
+        RulesCommand::List {
+            policies,
+            format: ListFormat::Markdown,
+        } => {
+            let pack = pack::load(&policies, Builtin::All)?;
+            let metas: Vec<&RuleMeta> = pack.rules.iter().map(|r| r.meta.as_ref()).collect();
+            write!(out, "{}", markdown_table(&metas))?;
+        }
+        RulesCommand::List {
+            policies,
+            format: ListFormat::Text,
+        } => {
             let pack = pack::load(&policies, Builtin::All)?;
             let width = pack
                 .rules
@@ -60,6 +81,36 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Compliant)
+}
+
+/// README's rule table: one row per rule, with what it cannot see. Pipes in the text would
+/// break the table, so they are escaped.
+pub fn markdown_table(rules: &[&RuleMeta]) -> String {
+    let cell = |text: &str| {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace('|', "\\|")
+    };
+    let mut table = String::from(
+        "| rule | severity | phase | area | what it checks | what it cannot see |\n|---|---|---|---|---|---|\n",
+    );
+    for m in rules {
+        let fix = match m.fix_action {
+            Some(action) => format!(" (fix: `{}`)", action.as_str()),
+            None => String::new(),
+        };
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} | {}{fix} | {} |\n",
+            m.id,
+            m.severity.as_str(),
+            m.roadmap_phase.as_str(),
+            m.area.as_str(),
+            cell(&m.title),
+            cell(m.limits.as_deref().unwrap_or("not stated")),
+        ));
+    }
+    table
 }
 
 /// The fixed-section rule documentation shown by `rules explain`.
@@ -97,6 +148,9 @@ pub fn explain(m: &RuleMeta) -> String {
         ("Remediation", &m.remediation),
     ] {
         text.push_str(&format!("## {heading}\n{}\n\n", body.trim()));
+    }
+    if let Some(limits) = &m.limits {
+        text.push_str(&format!("## What it cannot see\n{}\n\n", limits.trim()));
     }
     text.push_str("## References\n");
     for reference in &m.references {

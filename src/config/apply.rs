@@ -438,6 +438,7 @@ mod tests {
                 description: "d".into(),
                 rationale: "r".into(),
                 remediation: "m".into(),
+                limits: None,
                 fix_action: None,
                 references: vec![],
                 tags: vec![],

@@ -109,6 +109,10 @@ pub struct RuleMeta {
     /// Why it matters.
     pub rationale: String,
     pub remediation: String,
+    /// What the rule cannot see: the blind spots a reviewer must check by other means
+    /// (README's rule table and `rules explain` show it). Every built-in rule states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
     /// Automatic remediation, if any (`m365guard fix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_action: Option<FixAction>,

@@ -366,16 +366,22 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let file = options.open(path)?;
+    // `-o /dev/stdout` or a named pipe: not a file we own, so neither chmod (it would change
+    // a terminal's mode) nor fsync (a pipe refuses it) applies.
+    let regular = file.metadata()?.is_file();
     // An existing file keeps its old mode on open: tighten it explicitly.
     #[cfg(unix)]
-    {
+    if regular {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     let mut writer = BufWriter::new(file);
     writer.write_all(bytes)?;
     writer.flush()?;
-    writer.get_ref().sync_all()
+    if regular {
+        writer.get_ref().sync_all()?;
+    }
+    Ok(())
 }
 
 /// A serde `Deserializer` over a regorus `Value`, for `parse_from_value`. It hands serde

@@ -40,6 +40,7 @@ pub fn rule(
         description: format!("Checks that {}.", title.to_lowercase()),
         rationale: format!("Attackers abuse this after a mailbox compromise ({id})."),
         remediation: format!("Correct the setting for every resource listed ({id})."),
+        limits: None,
         fix_action,
         references: references.iter().map(|r| r.to_string()).collect(),
         tags: vec!["bec".to_string()],
