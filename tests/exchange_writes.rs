@@ -80,7 +80,9 @@ fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["kind"] == "disable_inbox_rule" && a["target"]["exchange_identity"].is_string())
+        .filter(|a| {
+            a["kind"] == "disable_inbox_rule" && a["target"]["exchange_identity"].is_string()
+        })
         .collect();
     assert!(!rule_actions.is_empty(), "no Exchange rule in the plan");
     for a in &rule_actions {
@@ -100,7 +102,10 @@ fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
 
     let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
     let ids: Vec<&Value> = rule_actions.iter().map(|a| &a["id"]).collect();
-    for line in audit(dir.path()).iter().filter(|l| ids.contains(&&l["action_id"])) {
+    for line in audit(dir.path())
+        .iter()
+        .filter(|l| ids.contains(&&l["action_id"]))
+    {
         assert_eq!(line["outcome"], "applied", "{line}\n{}", out.stderr);
     }
     // What reached the tenant is what the plan showed: Mailbox + bare RuleIdentity, -Force.
@@ -108,7 +113,10 @@ fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
     assert_eq!(sent.len(), rule_actions.len(), "{sent:#?}");
     for (w, a) in sent.iter().zip(&rule_actions) {
         assert_eq!(w.status, 200, "{w:?}");
-        assert_eq!(w.body["Mailbox"], a["target"]["user_principal_name"], "{w:?}");
+        assert_eq!(
+            w.body["Mailbox"], a["target"]["user_principal_name"],
+            "{w:?}"
+        );
         assert_eq!(w.body["Identity"], a["target"]["rule_id"], "{w:?}");
         assert_eq!(w.body["Force"], true, "{w:?}");
         assert_eq!(w.body["AlwaysDeleteOutlookRulesBlob"], true, "{w:?}");
@@ -131,7 +139,10 @@ fn the_emulator_refuses_what_the_inbox_rule_docs_refuse() {
         .unwrap();
     let rule = rules.iter().find(|r| r["Enabled"] == true).unwrap();
     let qualified = rule["Identity"].as_str().unwrap().to_owned();
-    let id = rule["RuleIdentity"].to_string().trim_matches('"').to_owned();
+    let id = rule["RuleIdentity"]
+        .to_string()
+        .trim_matches('"')
+        .to_owned();
     let anchor = format!("UPN:{LENA}");
     let refused = |params: Value, anchor: &str, needle: &str| {
         let err = exo
@@ -196,7 +207,11 @@ fn fix_writes_accept_every_success_answer_and_verify_by_reading_back() {
         let out = respond(&emu, dir.path());
         assert_eq!(out.code, 0, "{form:?}\n{}\n{}", out.stdout, out.stderr);
         let lines = audit(dir.path());
-        for kind in ["clear_mailbox_forwarding", "disable_inbox_rule", "unblock_sender"] {
+        for kind in [
+            "clear_mailbox_forwarding",
+            "disable_inbox_rule",
+            "unblock_sender",
+        ] {
             let of_kind: Vec<&Value> = lines.iter().filter(|l| l["action"] == kind).collect();
             assert!(!of_kind.is_empty(), "{form:?}: no {kind} in {lines:#?}");
             for l in of_kind {
@@ -249,7 +264,10 @@ fn collection_is_complete_whether_next_links_work_or_expire() {
         let dir = tempfile::tempdir().unwrap();
         let snapshot = collect(&emu, dir.path());
         for source in ["mailboxes", "inbox_rules"] {
-            assert_eq!(snapshot["sources"][source]["status"], "ok", "{mode:?}: {source}");
+            assert_eq!(
+                snapshot["sources"][source]["status"], "ok",
+                "{mode:?}: {source}"
+            );
         }
         assert_eq!(exchange_sections(&snapshot), whole, "{mode:?}");
         let expired = emu

@@ -67,9 +67,9 @@ impl Handler for ClearMailboxForwarding {
                 .invoke_anchored("Set-Mailbox", params, &format!("UPN:{id}")),
             false => live.exchange.invoke("Set-Mailbox", params),
         }
-            .map_err(|e| {
-                exchange_write_error(e, &ActionKind::ClearMailboxForwarding.needs().summary())
-            })?;
+        .map_err(|e| {
+            exchange_write_error(e, &ActionKind::ClearMailboxForwarding.needs().summary())
+        })?;
         Ok(WriteReceipt::default())
     }
 

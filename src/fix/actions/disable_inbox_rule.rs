@@ -88,7 +88,10 @@ pub(super) fn read_rule(live: &Live<'_>, target: &Target) -> Result<Option<State
 /// rules, which these cmdlets remove), `-AlwaysDeleteOutlookRulesBlob` hides the matching
 /// warning, and `-Confirm:$false` skips the built-in pause.
 fn rule_params(target: &Target) -> Vec<(&'static str, Value)> {
-    let upn = target.user_principal_name.as_deref().filter(|u| !u.is_empty());
+    let upn = target
+        .user_principal_name
+        .as_deref()
+        .filter(|u| !u.is_empty());
     let rule = target.rule_id.as_deref().filter(|r| !r.is_empty());
     let mut params = match (upn, rule, target.exchange_identity.as_deref()) {
         (Some(upn), Some(rule), _) => vec![("Mailbox", json!(upn)), ("Identity", json!(rule))],

@@ -113,11 +113,21 @@ mod tests {
     #[test]
     fn the_limit_error_says_what_to_do() {
         let e = unblock_limit_error(
-            exchange(400, "You have exceeded the unblock limit for your tenant (3 per day)."),
+            exchange(
+                400,
+                "You have exceeded the unblock limit for your tenant (3 per day).",
+            ),
             "raj@contoso.com",
         )
         .to_string();
-        for needle in ["raj@contoso.com is still blocked", "unblock limit", "3 per day", "does not retry", RESTRICTED_ENTITIES, "Microsoft Support"] {
+        for needle in [
+            "raj@contoso.com is still blocked",
+            "unblock limit",
+            "3 per day",
+            "does not retry",
+            RESTRICTED_ENTITIES,
+            "Microsoft Support",
+        ] {
             assert!(e.contains(needle), "{needle}: {e}");
         }
     }

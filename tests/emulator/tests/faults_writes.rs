@@ -663,7 +663,10 @@ fn exchange_writes_change_later_reads() {
     let mut params = dis;
     params["Identity"] = evil.clone();
     // The fixture has no -Force: a REST session cannot answer the confirmation prompt.
-    assert_eq!(exo(&emu, &x, "Disable-InboxRule", params.clone()).status, 400);
+    assert_eq!(
+        exo(&emu, &x, "Disable-InboxRule", params.clone()).status,
+        400
+    );
     params["Force"] = json!(true);
     assert_eq!(exo(&emu, &x, "Disable-InboxRule", params).status, 200);
     let t = token(&emu, GRAPH_SCOPE);
