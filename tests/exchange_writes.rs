@@ -194,6 +194,12 @@ fn the_emulator_refuses_what_the_inbox_rule_docs_refuse() {
 
 #[test]
 fn fix_writes_accept_every_success_answer_and_verify_by_reading_back() {
+    let exchange_kinds = [
+        "clear_mailbox_forwarding",
+        "disable_inbox_rule",
+        "unblock_sender",
+        "disable_outbound_auto_forwarding",
+    ];
     for form in [
         ExoWriteAnswer::Value,
         ExoWriteAnswer::EmptyBody,
@@ -204,29 +210,47 @@ fn fix_writes_accept_every_success_answer_and_verify_by_reading_back() {
         options.exo_write_answer = form;
         emu.set_options(options);
         let dir = tempfile::tempdir().unwrap();
-        let out = respond(&emu, dir.path());
+        let tenant = emu.tenant_id();
+        let plan = m365guard(
+            &emu,
+            dir.path(),
+            &["fix", "plan", "--tenant", &tenant, "-o", "plan.json"],
+        );
+        assert_eq!(plan.code, 0, "{form:?}\n{}\n{}", plan.stdout, plan.stderr);
+        let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
         assert_eq!(out.code, 0, "{form:?}\n{}\n{}", out.stdout, out.stderr);
         let lines = audit(dir.path());
-        for kind in [
-            "clear_mailbox_forwarding",
-            "disable_inbox_rule",
-            "unblock_sender",
-        ] {
+        for kind in exchange_kinds {
             let of_kind: Vec<&Value> = lines.iter().filter(|l| l["action"] == kind).collect();
             assert!(!of_kind.is_empty(), "{form:?}: no {kind} in {lines:#?}");
             for l in of_kind {
                 assert_eq!(l["outcome"], "applied", "{form:?}: {l}");
             }
         }
-        // Read back from the tenant, not from the answers.
-        let st = emu.state();
-        assert!(st.blocked_senders.is_empty(), "{form:?}");
-        let lena = st.find_mailbox(LENA).unwrap();
-        assert!(lena.forwarding_smtp_address.is_none(), "{form:?}");
+        // The outcome comes from reading the tenant back, not from the answers.
+        {
+            let st = emu.state();
+            assert!(st.blocked_senders.is_empty(), "{form:?}");
+            let lena = st.find_mailbox(LENA).unwrap();
+            assert!(lena.forwarding_smtp_address.is_none(), "{form:?}");
+            let default = st
+                .outbound_spam_policies
+                .iter()
+                .find(|p| p.name == "Default")
+                .unwrap();
+            assert_eq!(default.auto_forwarding_mode, "Off", "{form:?}");
+        }
         let unblock = cmdlet_writes(&emu, "Remove-BlockedSenderAddress");
         assert_eq!(unblock.len(), 1, "{form:?}");
         // -Reason is "the reason the user was blocked", not ours to write.
         assert_eq!(unblock[0].body, json!({"SenderAddress": LENA}), "{form:?}");
+        let statuses: Vec<u16> = emu
+            .write_log()
+            .iter()
+            .filter(|w| w.service == Service::Exchange)
+            .map(|w| w.status)
+            .collect();
+        assert!(statuses.iter().all(|s| *s == 200), "{form:?}: {statuses:?}");
     }
 }
 
