@@ -7,10 +7,11 @@
 //! - Paging: Microsoft's module and CIPP (`New-ExoRequest`) POST the same body to the
 //!   nextLink; graph2otel (live, 2026-07) found every nextLink answering 400 "Expired or
 //!   Invalid pagination request" and defeats paging with the cmdlet's own `ResultSize`
-//!   instead. So a nextLink is followed, and when it has expired the cmdlet is POSTed once
-//!   more *without* `Prefer: odata.maxpagesize` (the whole answer in one response); if that
-//!   answer is paged too and its cursor expires, the call fails: partial data is never
-//!   returned.
+//!   instead; it also saw a page cut by `Prefer: odata.maxpagesize` carry the truncation
+//!   warning. So a nextLink is followed, and when it has expired (or the page came with the
+//!   truncation warning) the cmdlet is POSTed once more *without* `Prefer` (the whole answer
+//!   in one response); if that answer is paged or truncated too, the call fails: partial
+//!   data is never returned.
 //! - Write answers: a write cmdlet that outputs nothing may answer 200 with `"value": []`,
 //!   200 with an empty body, or 204 (no capture settles which, CONTRACT §6.3); all three
 //!   mean "accepted", and every fix verifies by reading back, never by the answer.
@@ -105,6 +106,12 @@ impl<'a> ExchangeClient<'a> {
             // The cursor cannot be followed (graph2otel's live finding): ask again without
             // a page size, so `ResultSize` alone decides and the answer comes whole.
             Err(ApiError::Exchange { message, .. }) if message.contains(PAGINATION_EXPIRED) => {
+                self.invoke_once(cmdlet, &parameters, anchor, None)
+            }
+            // graph2otel also saw the service honour the page size with the truncation
+            // warning: that page may only be cut by the page size asked for, so ask again
+            // without one; a second truncated answer is real truncation and fails.
+            Err(ApiError::ExchangeTruncated { .. }) => {
                 self.invoke_once(cmdlet, &parameters, anchor, None)
             }
             other => other,

@@ -562,12 +562,18 @@ fn exchange_paging_truncation_and_expired_cursor() {
         exo_force_truncation: true,
         ..Faults::default()
     });
+    // Truncated even without a page size asked for (the client's second attempt).
+    let mut options = emu.options();
+    options.exo_page_size = 4;
+    emu.set_options(options.clone());
     let err = exo()
         .with_page_size(4)
         .invoke("Get-Mailbox", mailboxes())
         .unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
 
+    options.exo_page_size = 1000;
+    emu.set_options(options);
     emu.set_faults(Faults {
         exo_pagination_expired: true,
         ..Faults::default()

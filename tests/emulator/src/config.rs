@@ -235,9 +235,10 @@ pub enum ExoPaging {
     #[default]
     NextLink,
     /// Every nextLink answers 400 "Expired or Invalid pagination request" (graph2otel, live
-    /// 2026-07: the `$skiptoken` pins a backend the front door does not route back to); a
-    /// request without `Prefer: odata.maxpagesize` is answered whole, as far as its
-    /// `ResultSize` allows, so a client must re-POST instead of following.
+    /// 2026-07: the `$skiptoken` pins a backend the front door does not route back to), and
+    /// a page cut by `Prefer: odata.maxpagesize` carries the truncation warning; a request
+    /// without `Prefer` is answered whole, as far as its `ResultSize` allows, so a client
+    /// must re-POST instead of following.
     Restart,
 }
 

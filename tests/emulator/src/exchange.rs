@@ -608,7 +608,11 @@ fn paged(
     } else {
         None
     };
-    let warnings = if truncated {
+    // In the Restart mode a page cut by the client's page size carries the warning too
+    // (graph2otel, live 2026-07), so the warning alone cannot tell ResultSize truncation.
+    let restart_page =
+        next.is_some() && crate::exo_params::next_link_expired(&shared.settings().options);
+    let warnings = if truncated || restart_page {
         vec![TRUNCATION_WARNING.to_owned()]
     } else {
         vec![]
