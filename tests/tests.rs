@@ -14,6 +14,7 @@ mod config;
 mod doctor;
 mod drift;
 mod examples;
+mod exchange_writes;
 mod fix;
 mod fix_config;
 mod fix_plan;

@@ -415,19 +415,27 @@ pub fn invoke_command(
     if let Some(r) = failing_mailbox(&call) {
         return r;
     }
+    if let Some(r) = crate::exo_params::check_inbox_rule_write(
+        shared,
+        cmdlet,
+        &call.params,
+        req.header("x-anchormailbox"),
+        ctx,
+    ) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);
     let select: Vec<String> = crate::odata::Query::parse(&req.query).select();
-    let page_size = req
+    let prefer = req
         .header("prefer")
         .and_then(|p| {
             p.split(',')
                 .find_map(|x| x.trim().strip_prefix("odata.maxpagesize="))
         })
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .map(|n| n.clamp(1, 1000))
-        .unwrap_or(shared.settings().options.exo_page_size.max(1));
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    let page_size = crate::exo_params::page_size(prefer, &shared.settings().options);
 
     let result_size = match result_size(&call) {
         Ok(n) => n,
@@ -467,6 +475,11 @@ pub fn invoke_command(
         Ok(items) => items,
         Err(r) => return r,
     };
+    if !cmdlet.starts_with("Get-") {
+        if let Some(r) = crate::exo_params::write_answer(shared, ctx) {
+            return r;
+        }
+    }
     let items: Vec<Obj> = items.into_iter().map(|o| o.select(&select)).collect();
     paged(&call, items, result_size, page_size, skiptoken, &body)
 }
@@ -547,7 +560,9 @@ fn paged(
     let faults = shared.settings().faults;
     let (offset, limit) = match skiptoken {
         Some(tok) => {
-            if faults.exo_pagination_expired {
+            if faults.exo_pagination_expired
+                || crate::exo_params::next_link_expired(&shared.settings().options)
+            {
                 return pagination_expired(call.ctx);
             }
             let cur = lock(&shared.exo_cursors).remove(&tok);
@@ -593,7 +608,11 @@ fn paged(
     } else {
         None
     };
-    let warnings = if truncated {
+    // In the Restart mode a page cut by the client's page size carries the warning too
+    // (graph2otel, live 2026-07), so the warning alone cannot tell ResultSize truncation.
+    let restart_page =
+        next.is_some() && crate::exo_params::next_link_expired(&shared.settings().options);
+    let warnings = if truncated || restart_page {
         vec![TRUNCATION_WARNING.to_owned()]
     } else {
         vec![]
@@ -1487,6 +1506,9 @@ fn set_spam_policy(call: &Call<'_>) -> Result<(), Response> {
 }
 
 fn remove_blocked(call: &Call<'_>) -> Result<(), Response> {
+    if let Some(r) = crate::exo_params::check_unblock(call.shared, &call.params, call.ctx) {
+        return Err(r);
+    }
     let addr = call.param_str("SenderAddress").unwrap_or_default();
     let mut st = lock(&call.shared.state);
     let before = st.blocked_senders.len();
