@@ -133,7 +133,19 @@ pub const CA_WRITE: AnyOf = &["Policy.ReadWrite.ConditionalAccess"];
 pub const MAILBOX_SETTINGS_WRITE: AnyOf = &["MailboxSettings.ReadWrite"];
 /// `DELETE /roleManagement/directory/roleAssignments/{id}`:
 /// <https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>.
+/// Also PIM's `adminRemove` of an active assignment, `POST
+/// /roleManagement/directory/roleAssignmentScheduleRequests` (whose page lists
+/// RoleAssignmentSchedule.ReadWrite.Directory as least privileged and this one as higher),
+/// and the `roleAssignmentScheduleInstances` read that tells the two apart:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-post-roleassignmentschedulerequests>.
 pub const ROLE_WRITE: AnyOf = &["RoleManagement.ReadWrite.Directory"];
+/// `POST /roleManagement/directory/roleEligibilityScheduleRequests` (`adminRemove`), which
+/// also covers [`ELIGIBILITY_READ`]:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-post-roleeligibilityschedulerequests>.
+pub const ELIGIBILITY_WRITE: AnyOf = &[
+    "RoleEligibilitySchedule.ReadWrite.Directory",
+    "RoleManagement.ReadWrite.Directory",
+];
 
 /// The Exchange Online application permission (on the Office 365 Exchange Online API):
 /// <https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>.

@@ -19,7 +19,9 @@ mod delete_inbox_rule;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
 mod enforce_mfa;
+mod pim;
 mod remove_role_assignment;
+mod remove_role_eligibility;
 mod reset_password;
 mod revoke_sessions;
 mod unblock_sender;
@@ -35,7 +37,10 @@ impl ActionKind {
     pub fn is_bounded(self) -> bool {
         matches!(
             self,
-            ActionKind::ResetPassword | ActionKind::BlockSignIn | ActionKind::RemoveRoleAssignment
+            ActionKind::ResetPassword
+                | ActionKind::BlockSignIn
+                | ActionKind::RemoveRoleAssignment
+                | ActionKind::RemoveRoleEligibility
         )
     }
 
@@ -50,6 +55,7 @@ impl ActionKind {
             ActionKind::DisableInboxRule => &disable_inbox_rule::DisableInboxRule,
             ActionKind::DeleteInboxRule => &delete_inbox_rule::DeleteInboxRule,
             ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
+            ActionKind::RemoveRoleEligibility => &remove_role_eligibility::RemoveRoleEligibility,
             ActionKind::UnblockSender => &unblock_sender::UnblockSender,
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
@@ -171,9 +177,16 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W10
+            // W10: DELETE, or PIM's adminRemove (RoleManagement.ReadWrite.Directory covers
+            // both and the schedule-instance read that decides between them).
             ActionKind::RemoveRoleAssignment => ActionNeeds {
                 graph: &[ROLE_WRITE],
+                target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
+                ..ActionNeeds::NONE
+            },
+            // PIM adminRemove of an eligible assignment (covers reading the eligibility).
+            ActionKind::RemoveRoleEligibility => ActionNeeds {
+                graph: &[ELIGIBILITY_WRITE],
                 target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
                 ..ActionNeeds::NONE
             },
@@ -321,7 +334,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL[11], ActionKind::UnblockSignIn);
     }
 
     #[test]
