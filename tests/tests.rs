@@ -25,6 +25,7 @@ mod live_batch;
 mod live_faults;
 mod logging;
 mod permissions;
+mod pim;
 mod policy_pack;
 mod reports;
 mod sarif_schema;
