@@ -248,6 +248,19 @@ fn check_action(report: &Report, probes: &Probes, kind: ActionKind) -> Check {
             )),
         }
     }
+    if let Some((roles, why)) = needs.directory_role {
+        match &report.directory_roles {
+            Some(held) if holds(held, roles) => {}
+            Some(_) => lacking.push(format!(
+                "needs the {} directory role on the app's service principal ({why})",
+                role::names(roles)
+            )),
+            None => warnings.push(format!(
+                "cannot read the service principal's directory roles; {why}: {}",
+                role::names(roles)
+            )),
+        }
+    }
     if let Some((roles, why)) = needs.target_role {
         let name = role::name(roles[0]).unwrap_or(roles[0]);
         match &report.directory_roles {

@@ -76,6 +76,9 @@ pub struct ActionNeeds {
     pub variant: Option<(&'static [AnyOf], &'static str)>,
     /// A directory role only some targets need (WARN when absent), and which targets.
     pub target_role: Option<(&'static [&'static str], &'static str)>,
+    /// A directory role every target needs besides the Graph permission (MISSING when
+    /// absent), and why.
+    pub directory_role: Option<(&'static [&'static str], &'static str)>,
     /// A variant that needs the licence of this source: WARN when the tenant lacks it.
     pub licensed_variant: Option<(SourceId, &'static str)>,
 }
@@ -86,6 +89,7 @@ impl ActionNeeds {
         exchange_roles: None,
         variant: None,
         target_role: None,
+        directory_role: None,
         licensed_variant: None,
     };
 
@@ -112,6 +116,12 @@ impl ActionNeeds {
         }
         if let Some(exchange) = self.exchange_text() {
             parts.push(exchange);
+        }
+        if let Some((roles, _)) = self.directory_role {
+            parts.push(format!(
+                "the {} directory role",
+                role::name(roles[0]).unwrap_or(roles[0])
+            ));
         }
         let mut text = parts.join(" + ");
         if let Some((roles, why)) = self.target_role {
@@ -144,9 +154,13 @@ impl ActionKind {
                 graph: &[REVOKE],
                 ..ActionNeeds::NONE
             },
-            // W3
+            // W3: app-only, the permission alone is refused (see `role::PASSWORD_RESET`).
             ActionKind::ResetPassword => ActionNeeds {
                 graph: &[PASSWORD],
+                directory_role: Some((
+                    role::PASSWORD_RESET,
+                    "an app-only password reset needs a directory role besides the permission",
+                )),
                 target_role: Some((role::PRIVILEGED_AUTH, "for admin targets")),
                 ..ActionNeeds::NONE
             },

@@ -585,6 +585,18 @@ fn patch_user(shared: &Shared, caller: &Caller, id: &str, req: &GraphReq<'_>, ct
     {
         return Err(forbidden(ctx));
     }
+    // App-only password resets need "at least the User Administrator Microsoft Entra role"
+    // besides the permission (user resource, passwordProfile:
+    // <https://learn.microsoft.com/graph/api/resources/user>); the permission alone is 403.
+    if body.contains_key("passwordProfile")
+        && !caller.has_directory_role(&[
+            role_ids::USER_ADMINISTRATOR,
+            role_ids::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            role_ids::GLOBAL_ADMINISTRATOR,
+        ])
+    {
+        return Err(forbidden(ctx));
+    }
     let synced = st.user(&uid).is_some_and(|u| u.on_premises_sync_enabled);
     if synced && (body.contains_key("accountEnabled") || body.contains_key("passwordProfile")) {
         return Err(bad_request("Request_BadRequest", "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.", ctx));
