@@ -378,7 +378,6 @@ pub mod role {
     ];
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,14 +75,20 @@ fn password_reset_needs_a_directory_role_and_doctor_names_it() {
     let user = non_admin(&emu);
     // The permission alone: refused as the service refuses it.
     emu.set_grants(with_roles(&[role_ids::GLOBAL_READER]));
-    assert_eq!(reset(&emu, &user), Err("403 Authorization_RequestDenied".into()));
+    assert_eq!(
+        reset(&emu, &user),
+        Err("403 Authorization_RequestDenied".into())
+    );
     let text = doctor(&emu);
     let line = row(&text, "reset_password");
     assert!(line.contains("MISSING"), "{line}");
     assert!(line.contains("User Administrator"), "{line}");
 
     // User Administrator: a non-admin's password can be reset, an admin's cannot.
-    emu.set_grants(with_roles(&[role_ids::GLOBAL_READER, role_ids::USER_ADMINISTRATOR]));
+    emu.set_grants(with_roles(&[
+        role_ids::GLOBAL_READER,
+        role_ids::USER_ADMINISTRATOR,
+    ]));
     assert_eq!(reset(&emu, &user), Ok(204));
     assert_eq!(
         reset(&emu, LENA_ID),

@@ -19,8 +19,7 @@ const LENA_ID: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
 const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
 const PRIVILEGED_ROLE_ADMIN: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const ASSIGNMENT_REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
-const ELIGIBILITY_REQUESTS: &str =
-    "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+const ELIGIBILITY_REQUESTS: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
 
 fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
     let mut cmd: Command = harness::m365guard_against(emu, dir);
@@ -60,7 +59,10 @@ fn respond_remove_admin_roles_removes_the_eligible_role_too() {
     let emu = harness::start();
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(lena_eligible(&emu), [PRIVILEGED_ROLE_ADMIN], "scenario");
-    assert!(lena_active(&emu).iter().any(|r| r == GLOBAL_ADMIN), "scenario");
+    assert!(
+        lena_active(&emu).iter().any(|r| r == GLOBAL_ADMIN),
+        "scenario"
+    );
 
     let out = m365guard(
         &emu,
@@ -119,7 +121,8 @@ fn without_pim_the_active_role_is_removed_with_delete() {
     let log = emu.write_log();
     assert!(
         log.iter().any(|w| w.operation == "DELETE"
-            && w.target.starts_with("/v1.0/roleManagement/directory/roleAssignments/")),
+            && w.target
+                .starts_with("/v1.0/roleManagement/directory/roleAssignments/")),
         "{log:#?}"
     );
     assert!(posts_to(&log, ASSIGNMENT_REQUESTS).is_empty(), "{log:#?}");
@@ -149,16 +152,23 @@ fn schedule_requests_are_held_to_the_documented_rules() {
     };
     // Not eligible for Global Administrator: nothing to remove.
     assert_eq!(
-        code(graph.write("POST", ELIGIBILITY_REQUESTS, Some(&remove(LENA_ID, GLOBAL_ADMIN)), "p")),
+        code(graph.write(
+            "POST",
+            ELIGIBILITY_REQUESTS,
+            Some(&remove(LENA_ID, GLOBAL_ADMIN)),
+            "p"
+        )),
         "400 RoleAssignmentDoesNotExist"
     );
     // Required properties.
-    let no_principal = json!({"action": "adminRemove", "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"});
+    let no_principal =
+        json!({"action": "adminRemove", "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"});
     assert_eq!(
         code(graph.write("POST", ASSIGNMENT_REQUESTS, Some(&no_principal), "p")),
         "400 BadRequest"
     );
-    let no_scope = json!({"action": "adminRemove", "principalId": LENA_ID, "roleDefinitionId": GLOBAL_ADMIN});
+    let no_scope =
+        json!({"action": "adminRemove", "principalId": LENA_ID, "roleDefinitionId": GLOBAL_ADMIN});
     assert_eq!(
         code(graph.write("POST", ASSIGNMENT_REQUESTS, Some(&no_scope), "p")),
         "400 BadRequest"
@@ -183,7 +193,12 @@ fn schedule_requests_are_held_to_the_documented_rules() {
     assert_eq!(lena_eligible(&emu), [PRIVILEGED_ROLE_ADMIN]);
     // What m365guard sends removes it (201, status Revoked).
     let reply = graph
-        .write("POST", ELIGIBILITY_REQUESTS, Some(&remove(LENA_ID, PRIVILEGED_ROLE_ADMIN)), "p")
+        .write(
+            "POST",
+            ELIGIBILITY_REQUESTS,
+            Some(&remove(LENA_ID, PRIVILEGED_ROLE_ADMIN)),
+            "p",
+        )
         .unwrap();
     assert_eq!(reply.status, 201);
     assert!(lena_eligible(&emu).is_empty());
@@ -194,7 +209,12 @@ fn schedule_requests_are_held_to_the_documented_rules() {
     let tokens = self::tokens(&emu);
     let graph = GraphClient::new(&tokens, m365guard::collect::agent());
     assert_eq!(
-        code(graph.write("POST", ELIGIBILITY_REQUESTS, Some(&remove(LENA_ID, PRIVILEGED_ROLE_ADMIN)), "p")),
+        code(graph.write(
+            "POST",
+            ELIGIBILITY_REQUESTS,
+            Some(&remove(LENA_ID, PRIVILEGED_ROLE_ADMIN)),
+            "p"
+        )),
         "403 Authorization_RequestDenied"
     );
 }
@@ -210,4 +230,68 @@ fn tokens(emu: &Emulator) -> TokenProvider {
     })
     .unwrap();
     TokenProvider::new(settings, m365guard::collect::agent())
+}
+
+/// A finding about an eligible assignment (`guest_in_privileged_role`, `resource_type`
+/// `role_eligibility`) is planned as `remove_role_eligibility` (it used to be refused with
+/// "eligible PIM assignments are removed in PIM, not here"), and applying it removes the
+/// eligibility through PIM.
+#[test]
+fn a_guest_eligibility_finding_is_fixed_by_removing_the_eligibility() {
+    const GUEST: &str = "a1b2c3d4-e5f6-4789-8abc-def012345601";
+    let emu = harness::start();
+    {
+        let mut st = emu.state();
+        let mut eligible = st.role_eligibilities[0].clone();
+        eligible.id = "guest-pra-eligible-1-e".into();
+        eligible.principal_id = GUEST.into();
+        eligible.role_definition_id = PRIVILEGED_ROLE_ADMIN.into();
+        st.role_eligibilities.push(eligible);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = emu.tenant_id();
+    let out = m365guard(
+        &emu,
+        dir.path(),
+        &[
+            "fix",
+            "plan",
+            "--tenant",
+            &tenant,
+            "--rule",
+            "guest_in_privileged_role",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    let action = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"]["id"] == "guest-pra-eligible-1-e")
+        .unwrap_or_else(|| panic!("not planned: {plan:#}"));
+    assert_eq!(action["kind"], "remove_role_eligibility", "{action}");
+    assert_eq!(action["target"]["kind"], "role_eligibility", "{action}");
+
+    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    assert!(
+        !emu.state()
+            .role_eligibilities
+            .iter()
+            .any(|a| a.principal_id == GUEST),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let log = emu.write_log();
+    let sent = posts_to(&log, ELIGIBILITY_REQUESTS);
+    assert!(
+        sent.iter()
+            .any(|w| w.body["principalId"] == GUEST && w.status == 201),
+        "{log:#?}"
+    );
 }

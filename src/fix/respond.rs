@@ -335,11 +335,13 @@ pub fn playbook(
         );
     }
     if options.remove_admin_roles {
-        let active = snapshot
-            .roles
-            .assignments
-            .iter()
-            .map(|a| (ActionKind::RemoveRoleAssignment, ResourceKind::RoleAssignment, a));
+        let active = snapshot.roles.assignments.iter().map(|a| {
+            (
+                ActionKind::RemoveRoleAssignment,
+                ResourceKind::RoleAssignment,
+                a,
+            )
+        });
         let eligible = snapshot.roles.eligible_assignments.iter().map(|a| {
             (
                 ActionKind::RemoveRoleEligibility,

@@ -144,7 +144,10 @@ pub fn admin_remove(
             created_id: None,
         }),
         Err(ApiError::Status { code, .. }) if code == "RoleAssignmentDoesNotExist" => {
-            tracing::info!(path, "PIM answered RoleAssignmentDoesNotExist; the read-back decides");
+            tracing::info!(
+                path,
+                "PIM answered RoleAssignmentDoesNotExist; the read-back decides"
+            );
             Ok(WriteReceipt::default())
         }
         Err(err) => Err(err),

@@ -257,10 +257,22 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
             role_assignments(shared, caller, req, &q, ctx, true)
         }
         ("POST", ["rolemanagement", "directory", "roleassignmentschedulerequests"]) => {
-            crate::pim::schedule_request(shared, caller, crate::pim::Kind::Assignment, req.body, ctx)
+            crate::pim::schedule_request(
+                shared,
+                caller,
+                crate::pim::Kind::Assignment,
+                req.body,
+                ctx,
+            )
         }
         ("POST", ["rolemanagement", "directory", "roleeligibilityschedulerequests"]) => {
-            crate::pim::schedule_request(shared, caller, crate::pim::Kind::Eligibility, req.body, ctx)
+            crate::pim::schedule_request(
+                shared,
+                caller,
+                crate::pim::Kind::Eligibility,
+                req.body,
+                ctx,
+            )
         }
         ("GET", ["groups", _, "members"]) => {
             group_members(shared, caller, segs[1], req, &q, ctx, None)

@@ -65,13 +65,7 @@ pub enum Kind {
 }
 
 /// `POST /roleManagement/directory/role{Assignment,Eligibility}ScheduleRequests`.
-pub fn schedule_request(
-    shared: &Shared,
-    caller: &Caller,
-    kind: Kind,
-    body: &[u8],
-    ctx: &Ctx,
-) -> R {
+pub fn schedule_request(shared: &Shared, caller: &Caller, kind: Kind, body: &[u8], ctx: &Ctx) -> R {
     let (perms, entity) = match kind {
         Kind::Assignment => (ASSIGNMENT_WRITE, "roleAssignmentScheduleRequests"),
         Kind::Eligibility => (ELIGIBILITY_WRITE, "roleEligibilityScheduleRequests"),
@@ -139,7 +133,9 @@ pub fn schedule_request(
     };
     let before = list.len();
     list.retain(|a| {
-        !(a.principal_id == principal && a.role_definition_id == role && a.directory_scope_id == scope)
+        !(a.principal_id == principal
+            && a.role_definition_id == role
+            && a.directory_scope_id == scope)
     });
     if list.len() == before {
         return Err(bad_request(
