@@ -521,7 +521,7 @@ fn respond_secures_the_account_in_playbook_order() {
         "unblocking the sender is the last write"
     );
     assert!(
-        !log.iter().any(|w| is_role_removal(w)),
+        !log.iter().any(is_role_removal),
         "no role removed without --remove-admin-roles"
     );
     assert!(
@@ -1936,7 +1936,7 @@ fn guard_last_global_administrator_checks_the_live_role_not_the_plan() {
     let lines = env.audit();
     assert_eq!(lines.len(), 1, "{}", out.both());
     assert!(
-        !env.writes().iter().any(|w| is_role_removal(w)),
+        !env.writes().iter().any(is_role_removal),
         "the last Global Administrator assignment was deleted: {}",
         lines[0]
     );
