@@ -339,7 +339,16 @@ mod tests {
     fn actions_name_what_is_missing_and_warn_about_admin_targets() {
         let r = report(&["User-PasswordProfile.ReadWrite.All"], &[], Some(&[]));
         let probes = Probes::default();
+        // App-only, the permission alone cannot reset any password (issue 10).
         let reset = check_action(&r, &probes, ActionKind::ResetPassword);
+        assert_eq!(reset.status, Status::Missing, "{reset:?}");
+        assert!(reset.detail.contains("User Administrator"), "{reset:?}");
+        let with_role = report(
+            &["User-PasswordProfile.ReadWrite.All"],
+            &[],
+            Some(&[role::USER_ADMINISTRATOR]),
+        );
+        let reset = check_action(&with_role, &probes, ActionKind::ResetPassword);
         assert_eq!(reset.status, Status::Warn, "{reset:?}");
         assert!(reset
             .detail
