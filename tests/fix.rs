@@ -196,6 +196,11 @@ fn kinds_of(plan: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A write that removes a role: DELETE of an assignment or a PIM schedule request.
+fn is_role_removal(w: &WriteOp) -> bool {
+    w.operation == "DELETE" || w.target.ends_with("ScheduleRequests")
+}
+
 /// The action of `kind` whose target name contains `name`.
 fn find_action<'a>(plan: &'a Value, kind: &str, name: &str) -> &'a Value {
     actions(plan)
@@ -516,7 +521,7 @@ fn respond_secures_the_account_in_playbook_order() {
         "unblocking the sender is the last write"
     );
     assert!(
-        !log.iter().any(|w| w.operation == "DELETE"),
+        !log.iter().any(is_role_removal),
         "no role removed without --remove-admin-roles"
     );
     assert!(
@@ -622,9 +627,12 @@ fn respond_remove_admin_roles_and_restore_access() {
     let rules = position(&log, "Disable-InboxRule", |w| {
         is_cmdlet(w, "Disable-InboxRule")
     });
-    let role = position(&log, "role DELETE", |w| {
-        w.operation == "DELETE"
-            && w.target == format!("/v1.0/roleManagement/directory/roleAssignments/{assignment}")
+    // The tenant has PIM (P2): the active assignment is removed with PIM's adminRemove,
+    // not DELETE (issue 10; tests/pim.rs covers both paths).
+    let role = position(&log, "role adminRemove", |w| {
+        w.operation == "POST"
+            && w.target == "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
+            && w.body["roleDefinitionId"] == GLOBAL_ADMIN
     });
     let unblock = position(&log, "Remove-BlockedSenderAddress", |w| {
         is_cmdlet(w, "Remove-BlockedSenderAddress")
@@ -644,9 +652,11 @@ fn respond_remove_admin_roles_and_restore_access() {
         "restoring access is the final write"
     );
     assert_eq!(
-        log.iter().filter(|w| w.operation == "DELETE").count(),
-        1,
-        "only lena's one privileged assignment is removed"
+        log.iter()
+            .filter(|w| w.target.ends_with("ScheduleRequests") || w.operation == "DELETE")
+            .count(),
+        2,
+        "only lena's one privileged active assignment and her one eligible role are removed"
     );
     let st = env.emu.state();
     assert!(st.user(LENA).unwrap().account_enabled, "access restored");
@@ -1281,7 +1291,12 @@ fn guard_last_global_administrator_is_kept() {
         }
     }
     let log = env.writes();
-    assert!(!log.iter().any(|w| w.operation == "DELETE"), "{log:#?}");
+    // Only the Global Administrator assignment is kept; her eligible (PIM) role still goes.
+    assert!(
+        !log.iter().any(|w| is_role_removal(w)
+            && (w.operation == "DELETE" || w.body["roleDefinitionId"] == GLOBAL_ADMIN)),
+        "{log:#?}"
+    );
     assert!(log
         .iter()
         .any(|w| is_cmdlet(w, "Remove-BlockedSenderAddress")));
@@ -1932,7 +1947,7 @@ fn guard_last_global_administrator_checks_the_live_role_not_the_plan() {
     let lines = env.audit();
     assert_eq!(lines.len(), 1, "{}", out.both());
     assert!(
-        !env.writes().iter().any(|w| w.operation == "DELETE"),
+        !env.writes().iter().any(is_role_removal),
         "the last Global Administrator assignment was deleted: {}",
         lines[0]
     );

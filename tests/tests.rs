@@ -7,6 +7,7 @@
 mod harness;
 mod report_fixture;
 
+mod app_roles;
 mod architecture;
 mod browser;
 mod cli;
@@ -27,6 +28,7 @@ mod live_batch;
 mod live_faults;
 mod logging;
 mod permissions;
+mod pim;
 mod policy_pack;
 mod reports;
 mod sarif_schema;

@@ -33,7 +33,7 @@ mod recipients;
 mod remote_domains;
 mod restricted_senders;
 mod risky_users;
-mod role_eligibility;
+pub(crate) mod role_eligibility;
 pub(crate) mod roles;
 mod security_defaults;
 pub(crate) mod users;

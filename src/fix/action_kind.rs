@@ -21,13 +21,14 @@ pub enum ActionKind {
     DisableInboxRule,
     DeleteInboxRule,
     RemoveRoleAssignment,
+    RemoveRoleEligibility,
     UnblockSender,
     DisableOutboundAutoForwarding,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -36,6 +37,7 @@ impl ActionKind {
         ActionKind::DisableInboxRule,
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
+        ActionKind::RemoveRoleEligibility,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::UnblockSignIn,
@@ -51,6 +53,7 @@ impl ActionKind {
             ActionKind::DisableInboxRule => "disable_inbox_rule",
             ActionKind::DeleteInboxRule => "delete_inbox_rule",
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
+            ActionKind::RemoveRoleEligibility => "remove_role_eligibility",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::UnblockSignIn => "unblock_sign_in",

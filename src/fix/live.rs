@@ -43,6 +43,24 @@ pub struct GraphRoleAssignment {
     pub principal_id: Option<String>,
 }
 
+/// A PIM schedule instance, active (`unifiedRoleAssignmentScheduleInstance`) or eligible
+/// (`unifiedRoleEligibilityScheduleInstance`), the parts a removal reads
+/// (<https://learn.microsoft.com/graph/api/resources/unifiedroleassignmentscheduleinstance>,
+/// <https://learn.microsoft.com/graph/api/resources/unifiedroleeligibilityscheduleinstance>).
+/// `assignmentType` is `Assigned` or `Activated`; `memberType` is `Direct`, `Group` or
+/// `Inherited` (only a `Direct` one is removed for its principal).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphRoleScheduleInstance {
+    pub id: Option<String>,
+    pub principal_id: Option<String>,
+    pub role_definition_id: Option<String>,
+    pub directory_scope_id: Option<String>,
+    pub assignment_type: Option<String>,
+    pub member_type: Option<String>,
+    pub role_assignment_origin_id: Option<String>,
+}
+
 /// A Graph `conditionalAccessPolicy`, the parts that say whether it requires MFA for
 /// everyone (<https://learn.microsoft.com/graph/api/resources/conditionalaccesspolicy>).
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -479,18 +479,40 @@ fn plan_finding(
             let pre = super::actions::inbox_rule_state(rule);
             builder.add(kind, inbox_rule_target(rule), pre, &reason, fixes, vec![]);
         }
-        ActionKind::RemoveRoleAssignment => {
-            let assignment = snapshot
+        ActionKind::RemoveRoleAssignment | ActionKind::RemoveRoleEligibility => {
+            // A finding about an eligible (PIM) assignment (`resource_type`
+            // `role_eligibility`) is fixed by removing the eligibility: removing only
+            // active assignments would leave its holder able to re-activate the role.
+            let active = snapshot
                 .roles
                 .assignments
                 .iter()
-                .find(|a| a.id == finding.resource.id)
-                .ok_or_else(|| {
-                    format!(
-                        "{} is not an active assignment (eligible PIM assignments are removed in PIM, not here)",
+                .find(|a| a.id == finding.resource.id);
+            let eligible = || {
+                snapshot
+                    .roles
+                    .eligible_assignments
+                    .iter()
+                    .find(|a| a.id == finding.resource.id)
+            };
+            let (kind, resource_kind, assignment) = match (active, eligible()) {
+                (Some(a), _) => (
+                    ActionKind::RemoveRoleAssignment,
+                    ResourceKind::RoleAssignment,
+                    a,
+                ),
+                (None, Some(a)) => (
+                    ActionKind::RemoveRoleEligibility,
+                    ResourceKind::RoleEligibility,
+                    a,
+                ),
+                (None, None) => {
+                    return Err(format!(
+                        "{} is neither an active nor an eligible assignment in the snapshot",
                         finding.resource.name
-                    )
-                })?;
+                    ))
+                }
+            };
             if assignment.principal_type == crate::snapshot::model::PrincipalType::Group {
                 return Err(format!(
                     "{} is held through a group: removing the assignment would demote every member; remove the guest from the group instead",
@@ -508,11 +530,7 @@ fn plan_finding(
                 user_principal_name: user.map(|(_, upn)| upn),
                 role_definition_id: Some(assignment.role_definition_id.clone()),
                 role_name,
-                ..Target::new(
-                    ResourceKind::RoleAssignment,
-                    &assignment.id,
-                    &finding.resource.name,
-                )
+                ..Target::new(resource_kind, &assignment.id, &finding.resource.name)
             };
             let pre = state([
                 ("role_definition_id", json!(assignment.role_definition_id)),

@@ -19,7 +19,9 @@ mod delete_inbox_rule;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
 mod enforce_mfa;
+mod pim;
 mod remove_role_assignment;
+mod remove_role_eligibility;
 mod reset_password;
 mod revoke_sessions;
 mod unblock_sender;
@@ -35,7 +37,10 @@ impl ActionKind {
     pub fn is_bounded(self) -> bool {
         matches!(
             self,
-            ActionKind::ResetPassword | ActionKind::BlockSignIn | ActionKind::RemoveRoleAssignment
+            ActionKind::ResetPassword
+                | ActionKind::BlockSignIn
+                | ActionKind::RemoveRoleAssignment
+                | ActionKind::RemoveRoleEligibility
         )
     }
 
@@ -50,6 +55,7 @@ impl ActionKind {
             ActionKind::DisableInboxRule => &disable_inbox_rule::DisableInboxRule,
             ActionKind::DeleteInboxRule => &delete_inbox_rule::DeleteInboxRule,
             ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
+            ActionKind::RemoveRoleEligibility => &remove_role_eligibility::RemoveRoleEligibility,
             ActionKind::UnblockSender => &unblock_sender::UnblockSender,
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
@@ -70,6 +76,9 @@ pub struct ActionNeeds {
     pub variant: Option<(&'static [AnyOf], &'static str)>,
     /// A directory role only some targets need (WARN when absent), and which targets.
     pub target_role: Option<(&'static [&'static str], &'static str)>,
+    /// A directory role every target needs besides the Graph permission (MISSING when
+    /// absent), and why.
+    pub directory_role: Option<(&'static [&'static str], &'static str)>,
     /// A variant that needs the licence of this source: WARN when the tenant lacks it.
     pub licensed_variant: Option<(SourceId, &'static str)>,
 }
@@ -80,6 +89,7 @@ impl ActionNeeds {
         exchange_roles: None,
         variant: None,
         target_role: None,
+        directory_role: None,
         licensed_variant: None,
     };
 
@@ -106,6 +116,12 @@ impl ActionNeeds {
         }
         if let Some(exchange) = self.exchange_text() {
             parts.push(exchange);
+        }
+        if let Some((roles, _)) = self.directory_role {
+            parts.push(format!(
+                "the {} directory role",
+                role::name(roles[0]).unwrap_or(roles[0])
+            ));
         }
         let mut text = parts.join(" + ");
         if let Some((roles, why)) = self.target_role {
@@ -138,9 +154,13 @@ impl ActionKind {
                 graph: &[REVOKE],
                 ..ActionNeeds::NONE
             },
-            // W3
+            // W3: app-only, the permission alone is refused (see `role::PASSWORD_RESET`).
             ActionKind::ResetPassword => ActionNeeds {
                 graph: &[PASSWORD],
+                directory_role: Some((
+                    role::PASSWORD_RESET,
+                    "an app-only password reset needs a directory role besides the permission",
+                )),
                 target_role: Some((role::PRIVILEGED_AUTH, "for admin targets")),
                 ..ActionNeeds::NONE
             },
@@ -171,9 +191,16 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W10
+            // W10: DELETE, or PIM's adminRemove (RoleManagement.ReadWrite.Directory covers
+            // both and the schedule-instance read that decides between them).
             ActionKind::RemoveRoleAssignment => ActionNeeds {
                 graph: &[ROLE_WRITE],
+                target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
+                ..ActionNeeds::NONE
+            },
+            // PIM adminRemove of an eligible assignment (covers reading the eligibility).
+            ActionKind::RemoveRoleEligibility => ActionNeeds {
+                graph: &[ELIGIBILITY_WRITE],
                 target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
                 ..ActionNeeds::NONE
             },
@@ -321,7 +348,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL[11], ActionKind::UnblockSignIn);
     }
 
     #[test]

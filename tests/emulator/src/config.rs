@@ -290,6 +290,12 @@ pub struct Options {
     /// Microsoft does. `false` serves the value recorded in the scenario's snapshot instead
     /// (the contoso scenario replays the example snapshot verbatim).
     pub registration_is_admin_from_roles: bool,
+    /// `Get-InboxRule` of another user's mailbox under Global Reader alone. `true`: allowed
+    /// (no Microsoft page documents an exception). `false`: refused the way a report on
+    /// Microsoft's docs repository shows, "…out of the current user's read scope…"
+    /// (<https://github.com/MicrosoftDocs/OfficeDocs-O365ITPro/issues/780>); see
+    /// `exchange::inbox_rule_read_scope`.
+    pub global_reader_reads_inbox_rules: bool,
 }
 
 impl Default for Options {
@@ -308,6 +314,7 @@ impl Default for Options {
             fic_error_style: FicErrorStyle::Current,
             assertion_clock_skew_secs: 300,
             registration_is_admin_from_roles: true,
+            global_reader_reads_inbox_rules: true,
         }
     }
 }

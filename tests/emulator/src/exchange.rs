@@ -203,6 +203,46 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
     .find(|c| c.eq_ignore_ascii_case(name))
 }
 
+/// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
+/// (`Options::global_reader_reads_inbox_rules`): the error the report quotes. Exchange
+/// Recipient Administrator, Exchange Administrator and Global Administrator read it.
+fn inbox_rule_read_scope(
+    shared: &Shared,
+    caller: &Caller,
+    cmdlet: &str,
+    params: &Map<String, Value>,
+    ctx: &Ctx,
+) -> Option<Response> {
+    if cmdlet != "Get-InboxRule" || shared.settings().options.global_reader_reads_inbox_rules {
+        return None;
+    }
+    let mailbox_role = caller.has_directory_role(&[
+        role_ids::GLOBAL_ADMINISTRATOR,
+        role_ids::EXCHANGE_ADMINISTRATOR,
+        role_ids::EXCHANGE_RECIPIENT_ADMINISTRATOR,
+    ]);
+    if mailbox_role {
+        return None;
+    }
+    let mailbox = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Mailbox") || k.eq_ignore_ascii_case("Identity"))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    // UNVERIFIED: the exception type and HTTP status of this refusal over the REST endpoint.
+    Some(exo_error(
+        400,
+        "BadRequest",
+        "Error executing cmdlet",
+        "Microsoft.Exchange.Data.Directory.ADScopeException",
+        &format!("The operation on mailbox \"{mailbox}\" failed because it's out of the current user's read scope. You may need elevated permissions. '{mailbox}' isn't within your current write scopes. Can't perform save operation."),
+        None,
+        false,
+        ctx,
+    ))
+}
+
 /// May this directory-role set run the cmdlet? (`None` = 403 NUL body, `Some(false)` = the
 /// cmdlet is not in the role's scope → CommandNotFound.)
 fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
@@ -391,6 +431,9 @@ pub fn invoke_command(
             return exo_error(400, "BadRequest", "Invalid Operation", "System.Management.Automation.CommandNotFoundException", &format!("The term '{cmdlet}' is not recognized as a name of a cmdlet, function, script file, or executable program."), None, true, ctx);
         }
         Some(true) => {}
+    }
+    if let Some(refused) = inbox_rule_read_scope(shared, caller, cmdlet, &params, ctx) {
+        return refused;
     }
     let allowed = parameters_of(cmdlet).unwrap_or(&[]);
     let unknown: Vec<&String> = params

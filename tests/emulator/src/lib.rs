@@ -22,6 +22,7 @@ pub mod graph;
 pub mod hostile;
 pub mod http;
 pub mod odata;
+pub mod pim;
 pub mod respond;
 pub mod server;
 pub mod state;
