@@ -9,6 +9,7 @@ mod report_fixture;
 
 mod architecture;
 mod browser;
+mod ci_examples;
 mod cli;
 mod config;
 mod doctor;
