@@ -17,7 +17,8 @@ RUN cargo build --release --locked --bin m365guard \
 # Runtime: distroless static (CA certificates, /etc/passwd with nonroot, no shell).
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /m365guard /usr/local/bin/m365guard
-USER nonroot:nonroot
+# 65532 is distroless's "nonroot" user, numeric so Kubernetes runAsNonRoot can verify it.
+USER 65532:65532
 WORKDIR /work
 ENTRYPOINT ["/usr/local/bin/m365guard"]
 CMD ["--help"]
