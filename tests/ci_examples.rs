@@ -350,7 +350,7 @@ fn accepted_by_script(after: &[&Logical]) -> Accepted {
     let mut accepted: Vec<i32> = CODES.to_vec();
     let mut lines = after.iter().map(|l| shell_of_yaml(&l.text)).peekable();
     let exits = |body: &str| {
-        body.split(|c: char| c == ';' || c == '\n')
+        body.split([';', '\n'])
             .any(|s| s.trim().starts_with("exit") && s.trim() != "exit 0")
     };
     while let Some(line) = lines.next() {
@@ -422,7 +422,11 @@ fn accepted_by_script(after: &[&Logical]) -> Accepted {
 /// Every `m365guard` command of a CI file (YAML: examples, action.yml).
 fn extract_ci(path: &Path, vars: &BTreeMap<String, String>) -> Vec<Invocation> {
     let text = std::fs::read_to_string(path).unwrap();
-    let name = path.strip_prefix(root()).unwrap_or(path).display().to_string();
+    let name = path
+        .strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string();
     let lines = logical_lines(&text);
     let mut out = Vec::new();
     for (idx, l) in lines.iter().enumerate() {
@@ -456,9 +460,7 @@ fn extract_ci(path: &Path, vars: &BTreeMap<String, String>) -> Vec<Invocation> {
                     break;
                 }
             }
-            let captures_code = block_after
-                .first()
-                .is_some_and(|n| n.text.contains("=$?"));
+            let captures_code = block_after.first().is_some_and(|n| n.text.contains("=$?"));
             let accepted = match accepted_by_or(&after) {
                 Some(a) => a,
                 None if set_plus_e && captures_code => accepted_by_script(&block_after),
@@ -565,11 +567,23 @@ fn ci_vars(emu: &Emulator, dir: &Path) -> BTreeMap<String, String> {
     };
     // Tenant and app ids (GitHub vars/inputs, Azure Pipelines' AzureCLI@2, GitLab).
     set(
-        &["TENANT", "TENANT_ID", "tenantId", "M365GUARD_TENANT_ID", "tenant-id"],
+        &[
+            "TENANT",
+            "TENANT_ID",
+            "tenantId",
+            "M365GUARD_TENANT_ID",
+            "tenant-id",
+        ],
         &tenant,
     );
     set(
-        &["CLIENT", "CLIENT_ID", "servicePrincipalId", "M365GUARD_CLIENT_ID", "client-id"],
+        &[
+            "CLIENT",
+            "CLIENT_ID",
+            "servicePrincipalId",
+            "M365GUARD_CLIENT_ID",
+            "client-id",
+        ],
         &client,
     );
     // Where the scripts keep temporary files and the federated token.
@@ -665,7 +679,11 @@ fn run_all(emu: &Emulator, dir: &Path, invs: &[Invocation], ambient: bool) -> Ve
                 inv.origin,
                 inv.args.join(" "),
                 inv.text,
-                out.stderr.lines().take(6).collect::<Vec<_>>().join("\n          ")
+                out.stderr
+                    .lines()
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .join("\n          ")
             ));
         }
     }
@@ -699,14 +717,20 @@ fn every_ci_example_and_the_action_run_against_the_emulator() {
         let uses_action = !action_uses(&text).is_empty();
         assert!(
             uses_action
-                || invs.iter().any(|i| i.args.first().map(String::as_str) == Some("scan")
-                    && i.args.iter().any(|a| a == "--tenant")),
+                || invs
+                    .iter()
+                    .any(|i| i.args.first().map(String::as_str) == Some("scan")
+                        && i.args.iter().any(|a| a == "--tenant")),
             "{name}: no `m365guard scan --tenant` command and no use of the action"
         );
         broken.extend(run_all(&emu, dir.path(), &invs, false));
         ran.insert(name, invs.len());
     }
-    assert!(broken.is_empty(), "broken CI commands:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "broken CI commands:\n{}",
+        broken.join("\n")
+    );
     eprintln!("ran CI commands per file: {ran:?}");
 }
 
@@ -783,7 +807,10 @@ fn the_examples_use_only_inputs_and_outputs_the_action_declares() {
         "upload-sarif",
         "version",
     ] {
-        assert!(inputs.iter().any(|i| i == required), "action.yml lacks input {required}: {inputs:?}");
+        assert!(
+            inputs.iter().any(|i| i == required),
+            "action.yml lacks input {required}: {inputs:?}"
+        );
     }
     let outputs = action_declared("outputs");
     assert_eq!(outputs, ["exit-code", "sarif-file", "snapshot-file"]);
@@ -839,7 +866,11 @@ fn every_readme_command_runs() {
         invs.len()
     );
     let broken = run_all(&emu, dir.path(), &invs, true);
-    assert!(broken.is_empty(), "broken README commands:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "broken README commands:\n{}",
+        broken.join("\n")
+    );
 }
 
 // --- the extractor itself ----------------------------------------------------------------

@@ -504,14 +504,22 @@ mod tests {
         };
         let err = Settings::validate_with(raw(), both).unwrap_err();
         assert!(matches!(err, SettingsError::ConflictingFlags { .. }));
-        assert!(err.to_string().contains("--certificate and --github-oidc"), "{err}");
+        assert!(
+            err.to_string().contains("--certificate and --github-oidc"),
+            "{err}"
+        );
         let both = RawCredentials {
             federated_token_file_flag: Some("/run/token".into()),
             github_oidc: true,
             ..RawCredentials::default()
         };
-        let err = Settings::validate_with(raw(), both).unwrap_err().to_string();
-        assert!(err.contains("--federated-token-file and --github-oidc"), "{err}");
+        let err = Settings::validate_with(raw(), both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--federated-token-file and --github-oidc"),
+            "{err}"
+        );
         let none = Settings::validate(RawSettings {
             client_secret: None,
             ..raw()
