@@ -951,3 +951,106 @@ fn a_wrong_exit_code_assumption_or_an_unknown_flag_is_caught() {
     let refs: Vec<&Logical> = lines.iter().collect();
     assert_eq!(accepted_by_script(&refs), Accepted::Codes(vec![0, 1, 3]));
 }
+
+// --- workflow hygiene --------------------------------------------------------------------
+
+/// The steps of a CI file: each `- ` item at the shallowest list indentation under a
+/// `steps:` (GitHub, Azure Pipelines) or, for GitLab, each job's whole text.
+fn steps_of(yaml: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim_end().ends_with("steps:") || line.trim_end().ends_with("script:") {
+            let base = line.len() - line.trim_start().len();
+            let mut j = i + 1;
+            let mut item_indent = None;
+            let mut current: Option<(usize, String)> = None;
+            while j < lines.len() {
+                let l = lines[j];
+                let ind = l.len() - l.trim_start().len();
+                if !l.trim().is_empty() && ind <= base && !l.trim_start().starts_with('-') {
+                    break;
+                }
+                if l.trim_start().starts_with("- ") && item_indent.is_none_or(|x| x == ind) {
+                    item_indent = Some(ind);
+                    steps.extend(current.take());
+                    current = Some((j + 1, String::new()));
+                }
+                if let Some((_, text)) = current.as_mut() {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                j += 1;
+            }
+            steps.extend(current);
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    steps
+}
+
+#[test]
+fn publishing_steps_always_run_and_only_a_complete_snapshot_is_committed() {
+    const PUBLISHERS: [&str; 7] = [
+        "upload-sarif",
+        "upload-artifact",
+        "action-junit-report",
+        "GITHUB_STEP_SUMMARY",
+        "PublishTestResults",
+        "PublishBuildArtifacts",
+        "task.uploadsummary",
+    ];
+    let mut publishers = 0;
+    let mut commits = 0;
+    for file in ci_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        for (line, step) in steps_of(&text) {
+            let condition: String = step
+                .lines()
+                .filter(|l| {
+                    let t = l.trim_start().trim_start_matches("- ");
+                    t.starts_with("if:") || t.starts_with("condition:")
+                })
+                .collect();
+            // Publishing: an action or task that publishes, or a script writing the summary
+            // (not a mere input named `upload-sarif`).
+            let publishes = step.lines().any(|l| {
+                let t = l.trim_start().trim_start_matches("- ");
+                let target = t.starts_with("uses:") || t.starts_with("task:");
+                PUBLISHERS.iter().any(|p| {
+                    l.contains(p) && (target || p.contains("SUMMARY") || p.contains("summary"))
+                })
+            });
+            if publishes {
+                publishers += 1;
+                assert!(
+                    condition.contains("always()"),
+                    "{name}:{line}: a publishing step must run `always()`, so one failed upload or a failing scan does not skip it:\n{step}"
+                );
+            }
+            if step.contains("git commit") {
+                commits += 1;
+                // In the step's condition, or in the script's own `if` around the commit.
+                let guard = format!(
+                    "{condition}{}",
+                    step.lines()
+                        .filter(|l| l.contains("if ") && l.contains("code"))
+                        .collect::<String>()
+                );
+                let zero_and_one = (guard.contains("'0'") && guard.contains("'1'"))
+                    || (guard.contains("-eq 0") && guard.contains("-eq 1"));
+                assert!(
+                    zero_and_one && !guard.contains("'3'") && !guard.contains("-eq 3"),
+                    "{name}:{line}: the snapshot must be committed only when the collection was complete (exit 0 or 1), got guard {guard:?}"
+                );
+            }
+        }
+    }
+    assert!(publishers >= 7, "only {publishers} publishing steps found");
+    assert!(commits >= 3, "only {commits} snapshot commits found");
+}
