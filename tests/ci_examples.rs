@@ -1054,3 +1054,182 @@ fn publishing_steps_always_run_and_only_a_complete_snapshot_is_committed() {
     assert!(publishers >= 7, "only {publishers} publishing steps found");
     assert!(commits >= 3, "only {commits} snapshot commits found");
 }
+
+// --- action.yml's install step -----------------------------------------------------------
+
+/// The `run: |` script of the action step named `name`, dedented.
+fn action_step_script(name: &str) -> String {
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == format!("- name: {name}"))
+        .unwrap_or_else(|| panic!("action.yml has no step {name:?}"));
+    let run = (start..lines.len())
+        .find(|&i| lines[i].trim() == "run: |")
+        .unwrap();
+    let indent = lines[run].len() - lines[run].trim_start().len();
+    let body: Vec<&str> = lines[run + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .copied()
+        .collect();
+    let strip = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    body.iter()
+        .map(|l| l.get(strip..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the action's install script with `curl` replaced by a copy from `release` (a
+/// directory standing for the GitHub release) that logs every URL.
+fn run_install(release: &Path, env: &[(&str, &str)]) -> (i32, String, String, String) {
+    let work = tempfile::tempdir().unwrap();
+    let bin = work.path().join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = work.path().join("urls.log");
+    let curl = bin.join("curl");
+    std::fs::write(
+        &curl,
+        format!(
+            "#!/bin/bash\n# curl stand-in: -o FILE URL, served from the fake release\nout=\"\"; url=\"\"\nwhile [ $# -gt 0 ]; do case \"$1\" in -o) out=$2; shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done\necho \"$url\" >> '{}'\nsrc='{}'/\"${{url##*/}}\"\n[ -f \"$src\" ] || exit 22\ncp \"$src\" \"$out\"\n",
+            log.display(),
+            release.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&curl)
+        .status()
+        .unwrap();
+    let output_file = work.path().join("github-output");
+    std::fs::write(&output_file, "").unwrap();
+    let temp = work.path().join("runner-temp");
+    std::fs::create_dir_all(&temp).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(action_step_script("Install m365guard"))
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RUNNER_TEMP", &temp)
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("RUNNER_OS_NAME", "Linux")
+        .env("RUNNER_ARCH_NAME", "X64")
+        .env("REQUESTED_VERSION", "")
+        .env("ACTION_REF", "")
+        .env("ACTION_REPO", "");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        std::fs::read_to_string(&output_file).unwrap(),
+    )
+}
+
+#[test]
+fn the_action_downloads_the_release_for_the_runner_and_verifies_its_checksum() {
+    const ASSET: &str = "m365guard-x86_64-unknown-linux-musl.tar.gz";
+    let release = tempfile::tempdir().unwrap();
+    let stage = tempfile::tempdir().unwrap();
+    // A stand-in binary (the real one is hundreds of MB in a debug build): what matters
+    // here is download, checksum and unpacking, not the binary.
+    let fake = stage.path().join("m365guard");
+    std::fs::write(&fake, "#!/bin/sh\necho \"m365guard 0.1.0-fake\"\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(release.path().join(ASSET))
+        .arg("-C")
+        .arg(stage.path())
+        .arg("m365guard")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let sums = |digest: &str| {
+        std::fs::write(
+            release.path().join("SHA256SUMS"),
+            format!(
+                "{digest}  {ASSET}\n{}  m365guard-aarch64-apple-darwin.tar.gz\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+    };
+    let real = std::process::Command::new("sha256sum")
+        .arg(release.path().join(ASSET))
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // The right checksum: installed, its directory in the step's outputs.
+    sums(&real);
+    let (code, out, urls, outputs) = run_install(release.path(), &[("REQUESTED_VERSION", "0.1.0")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("m365guard 0.1.0-fake"), "{out}");
+    assert!(outputs.starts_with("dir="), "{outputs}");
+    assert!(
+        urls.contains(&format!(
+            "https://github.com/m365guard/m365guard/releases/download/v0.1.0/{ASSET}"
+        )),
+        "{urls}"
+    );
+    // No version: the action's own tag, else the latest release.
+    let (code, out, urls, _) = run_install(
+        release.path(),
+        &[("ACTION_REF", "v0.1.0"), ("ACTION_REPO", "acme/m365guard")],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        urls.contains("https://github.com/acme/m365guard/releases/download/v0.1.0/"),
+        "{urls}"
+    );
+    let (code, out, urls, _) = run_install(release.path(), &[("ACTION_REF", "main")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(urls.contains("/releases/latest/download/"), "{urls}");
+
+    // A tampered download (or a wrong sum) fails before anything is unpacked.
+    sums(&"f".repeat(64));
+    let (code, out, _, outputs) = run_install(release.path(), &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(!outputs.contains("dir="), "{outputs}");
+    // An asset missing from SHA256SUMS is a failure, not a skipped check.
+    std::fs::write(release.path().join("SHA256SUMS"), "").unwrap();
+    let (code, out, _, _) = run_install(release.path(), &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is not in SHA256SUMS"), "{out}");
+    // A runner without a release binary.
+    let (code, out, _, _) = run_install(
+        release.path(),
+        &[("RUNNER_ARCH_NAME", "ARM"), ("RUNNER_OS_NAME", "Windows")],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("no m365guard release binary for Windows/ARM"),
+        "{out}"
+    );
+}
