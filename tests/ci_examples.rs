@@ -1233,3 +1233,169 @@ fn the_action_downloads_the_release_for_the_runner_and_verifies_its_checksum() {
         "{out}"
     );
 }
+
+// --- action.yml's sign-in and scan steps, run as GitHub runs them -------------------------
+
+/// Runs the action step `name`'s script with bash (as `shell: bash`), `env` set, `PATH`
+/// prefixed with `path_dir`; returns (code, output, $GITHUB_OUTPUT).
+fn run_action_step(
+    name: &str,
+    dir: &Path,
+    path_dir: &Path,
+    env: &[(&str, String)],
+) -> (i32, String, String) {
+    let output_file = dir.join("github-output");
+    std::fs::write(&output_file, "").unwrap();
+    // The developer's AZURE_*/M365GUARD_*/ACTIONS_ID_TOKEN_* variables never reach it.
+    let mut cmd = std::process::Command::new("bash");
+    for (key, _) in std::env::vars_os() {
+        if harness::is_ambient(&key) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir)
+        .arg("-e")
+        .arg("-c")
+        .arg(action_step_script(name))
+        .env(
+            "PATH",
+            format!("{}:{}", path_dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RUNNER_TEMP", dir)
+        .env("GITHUB_OUTPUT", &output_file);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        std::fs::read_to_string(&output_file).unwrap(),
+    )
+}
+
+fn output<'a>(outputs: &'a str, key: &str) -> Option<&'a str> {
+    outputs
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+}
+
+#[test]
+fn the_action_gets_the_oidc_token_for_entra_and_scans_with_it() {
+    let emu = harness::start();
+    let dir = ci_workdir();
+    let stub = dir.path().join("stub-bin");
+    std::fs::create_dir_all(&stub).unwrap();
+    // curl stand-in for GitHub's token endpoint: logs its arguments, answers the token
+    // JSON only for the right bearer.
+    let token = federated_token();
+    std::fs::write(
+        dir.path().join("idtoken.json"),
+        json!({"value": token}).to_string(),
+    )
+    .unwrap();
+    let curl = stub.join("curl");
+    std::fs::write(
+        &curl,
+        format!(
+            "#!/bin/bash\nprintf '%s\\n' \"$@\" >> '{d}/curl.log'\nfor a in \"$@\"; do [ \"$a\" = 'Authorization: bearer request-token' ] && exec cat '{d}/idtoken.json'; done\nexit 22\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&curl)
+        .status()
+        .unwrap();
+
+    // Without `id-token: write` there are no request variables: a clear error.
+    let (code, out, _) = run_action_step(
+        "Get the GitHub OIDC token for Entra",
+        dir.path(),
+        &stub,
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(out.contains("id-token: write"), "{out}");
+
+    let request = [
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "https://pipelines.actions.example/idtoken?api-version=2.0".to_owned(),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token".to_owned()),
+    ];
+    let (code, out, outputs) = run_action_step(
+        "Get the GitHub OIDC token for Entra",
+        dir.path(),
+        &stub,
+        &request,
+    );
+    assert_eq!(code, 0, "{out}");
+    let log = std::fs::read_to_string(dir.path().join("curl.log")).unwrap();
+    assert!(
+        log.contains("https://pipelines.actions.example/idtoken?api-version=2.0&audience=api://AzureADTokenExchange"),
+        "{log}"
+    );
+    let token_file = output(&outputs, "token-file")
+        .expect("token-file output")
+        .to_owned();
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
+    assert!(!out.contains("eyJ"), "the token is never printed: {out}");
+
+    // The scan step with that file, the real binary and the emulator.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_m365guard"), bin.join("m365guard")).unwrap();
+    let env = [
+        ("TENANT_ID", emu.tenant_id()),
+        ("CLIENT_ID", emu.client_id()),
+        ("TOKEN_FILE", token_file.clone()),
+        ("BASELINE", "roadmap-30d".to_owned()),
+        ("FAIL_ON", "high".to_owned()),
+        ("CONFIG", "m365guard.toml".to_owned()),
+        ("SINCE", "snapshots/latest.json".to_owned()),
+        ("OUT_DIR", "m365guard".to_owned()),
+        ("BIN_DIR", bin.display().to_string()),
+        ("M365GUARD_AUTHORITY_HOST", emu.base_url.clone()),
+        ("M365GUARD_GRAPH_URL", emu.base_url.clone()),
+        ("M365GUARD_EXCHANGE_URL", emu.base_url.clone()),
+    ];
+    let (code, out, outputs) = run_action_step("Scan the tenant", dir.path(), &stub, &env);
+    assert_eq!(code, 0, "findings are published, not a failed step: {out}");
+    let exit = output(&outputs, "exit-code").expect("exit-code output");
+    assert!(matches!(exit, "0" | "1" | "3"), "exit-code={exit}: {out}");
+    for key in ["sarif-file", "snapshot-file"] {
+        let path = output(&outputs, key).unwrap_or_else(|| panic!("no {key}: {outputs}"));
+        assert!(
+            dir.path().join(path).is_file(),
+            "{key}={path} missing: {out}"
+        );
+    }
+    assert!(dir.path().join("m365guard/m365guard.md").is_file());
+    // The SARIF points at the snapshot where the action leaves (and may commit) it.
+    let sarif = std::fs::read_to_string(dir.path().join("m365guard/m365guard.sarif")).unwrap();
+    let sarif_json: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let results = sarif_json["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty() || exit == "0");
+    for r in results {
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "m365guard/snapshot.json",
+            "{r}"
+        );
+    }
+    assert_no_leaks([out.as_str(), sarif.as_str()], &[]);
+
+    // A usage error (here: an unknown baseline) fails the step itself.
+    let mut bad = env.to_vec();
+    bad[3] = ("BASELINE", "no-such-baseline".to_owned());
+    let (code, out, outputs) = run_action_step("Scan the tenant", dir.path(), &stub, &bad);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(output(&outputs, "exit-code"), Some("2"));
+}
