@@ -20,7 +20,7 @@ use m365guard_emulator::util::now_epoch;
 use m365guard_emulator::Emulator;
 use serde_json::json;
 
-use crate::harness::{self, assert_no_leaks, example, root, run};
+use crate::harness::{self, assert_no_leaks, example, root};
 
 /// The subject of the contoso scenario's federated credential (tests/emulator/scenarios).
 const PROD_SUBJECT: &str = "repo:contoso-sec/m365-guard:environment:prod";
@@ -668,7 +668,7 @@ fn run_all(emu: &Emulator, dir: &Path, invs: &[Invocation], ambient: bool) -> Ve
                 .env_remove("AZURE_CLIENT_SECRET");
         }
         cmd.env("CI", "true").args(&inv.args);
-        let out = run(&mut cmd);
+        let out = run_bounded(&mut cmd, &inv.origin);
         assert_no_leaks(
             [out.stdout.as_str(), out.stderr.as_str()],
             &[emu.client_secret().unwrap_or_default().as_str()],
@@ -688,6 +688,49 @@ fn run_all(emu: &Emulator, dir: &Path, invs: &[Invocation], ambient: bool) -> Ve
         }
     }
     broken
+}
+
+/// Runs `cmd` with no stdin, killed after two minutes: an example that waits for input
+/// (a prompt, a device-code sign-in) must fail the test, not hang CI.
+fn run_bounded(cmd: &mut std::process::Command, origin: &str) -> harness::Out {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("m365guard runs");
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{origin}: still running after 120 s (waiting for input?)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    harness::Out {
+        code: status.code().unwrap_or(-1),
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+    }
 }
 
 fn ci_files() -> Vec<PathBuf> {
