@@ -35,6 +35,10 @@ enum Accepted {
     Verdict,
     /// README `# asks`: without a terminal and without --yes the command must refuse.
     RefusesWithoutYes,
+    /// README `# interactive` (a device-code sign-in, a person at the keyboard): only
+    /// parsed — run with `--help` appended, which clap answers after checking every
+    /// earlier flag.
+    ParsesOnly,
 }
 
 #[derive(Debug, Clone)]
@@ -499,9 +503,9 @@ fn extract_readme(text: &str) -> Vec<Invocation> {
                             if !text.contains("m365guard") {
                                 continue;
                             }
-                            let asks = text
-                                .split_once(" # ")
-                                .is_some_and(|(_, comment)| comment.contains("asks"));
+                            let comment = text.split_once(" # ").map(|(_, c)| c).unwrap_or("");
+                            let asks = comment.contains("asks");
+                            let interactive = comment.contains("interactive");
                             let toks = tokenize(text);
                             for (args, _) in commands_in(&toks) {
                                 let args: Vec<String> = args
@@ -512,7 +516,9 @@ fn extract_readme(text: &str) -> Vec<Invocation> {
                                     origin: format!("README.md:{}", block_start + l.line - 1),
                                     text: text.to_owned(),
                                     args,
-                                    accepted: if asks {
+                                    accepted: if interactive {
+                                        Accepted::ParsesOnly
+                                    } else if asks {
                                         Accepted::RefusesWithoutYes
                                     } else {
                                         Accepted::Verdict
@@ -647,6 +653,9 @@ fn verdict(inv: &Invocation, code: i32, stderr: &str) -> Option<String> {
         Accepted::RefusesWithoutYes if !(code == 2 && stderr.contains("without --yes")) => {
             Some(format!("exit {code}: should refuse without a terminal"))
         }
+        Accepted::ParsesOnly if code != 0 => {
+            Some(format!("exit {code} with --help: flags do not parse"))
+        }
         _ => None,
     }
 }
@@ -668,6 +677,9 @@ fn run_all(emu: &Emulator, dir: &Path, invs: &[Invocation], ambient: bool) -> Ve
                 .env_remove("AZURE_CLIENT_SECRET");
         }
         cmd.env("CI", "true").args(&inv.args);
+        if inv.accepted == Accepted::ParsesOnly {
+            cmd.arg("--help");
+        }
         let out = run_bounded(&mut cmd, &inv.origin);
         assert_no_leaks(
             [out.stdout.as_str(), out.stderr.as_str()],
@@ -989,6 +1001,8 @@ fn a_wrong_exit_code_assumption_or_an_unknown_flag_is_caught() {
     let clap = "error: unexpected argument '--federated-token-file' found";
     assert!(verdict(&inv(Accepted::Codes(CODES.to_vec())), 2, clap).is_some());
     assert!(verdict(&inv(Accepted::Verdict), 2, "").is_some());
+    assert!(verdict(&inv(Accepted::ParsesOnly), 2, clap).is_some());
+    assert!(verdict(&inv(Accepted::ParsesOnly), 0, "").is_none());
     // `if [ "$code" -eq 2 ]; then exit 2; fi` accepts all but 2.
     let lines = logical_lines("if [ \"$code\" -eq 2 ]; then exit 2; fi\n");
     let refs: Vec<&Logical> = lines.iter().collect();
@@ -1441,4 +1455,35 @@ fn the_action_gets_the_oidc_token_for_entra_and_scans_with_it() {
     let (code, out, outputs) = run_action_step("Scan the tenant", dir.path(), &stub, &bad);
     assert_eq!(code, 2, "{out}");
     assert_eq!(output(&outputs, "exit-code"), Some("2"));
+}
+
+#[test]
+fn readme_blocks_are_read_with_their_markers() {
+    let md = "text m365guard scan --nope\n\n```sh\nm365guard policy test [DIR]   # run the tests\nm365guard fix apply plan.json \\\n    --config m365guard.toml   # asks\nm365guard setup --apply   # interactive\ncargo install m365guard\n```\n\n```text\nm365guard scan of Contoso\n```\n";
+    let invs = extract_readme(md);
+    let got: Vec<(String, Vec<String>, Accepted)> = invs
+        .into_iter()
+        .map(|i| (i.origin, i.args, i.accepted))
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        got,
+        [
+            (
+                "README.md:4".to_owned(),
+                s(&["policy", "test"]),
+                Accepted::Verdict
+            ),
+            (
+                "README.md:5".to_owned(),
+                s(&["fix", "apply", "plan.json", "--config", "m365guard.toml"]),
+                Accepted::RefusesWithoutYes
+            ),
+            (
+                "README.md:7".to_owned(),
+                s(&["setup", "--apply"]),
+                Accepted::ParsesOnly
+            ),
+        ]
+    );
 }
