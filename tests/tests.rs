@@ -10,6 +10,7 @@ mod report_fixture;
 mod app_roles;
 mod architecture;
 mod browser;
+mod ci_examples;
 mod cli;
 mod config;
 mod doctor;
