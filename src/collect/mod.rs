@@ -22,7 +22,7 @@ pub use crate::http::agent;
 
 mod ca_group_members;
 mod conditional_access;
-mod connectors;
+pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
 pub(crate) mod mailboxes;
 mod mfa_registration;
@@ -37,7 +37,7 @@ mod risky_users;
 mod role_eligibility;
 pub(crate) mod roles;
 mod security_defaults;
-mod transport_rules;
+pub(crate) mod transport_rules;
 pub(crate) mod users;
 
 /// Shared state of one collection run.

@@ -23,11 +23,13 @@ pub enum ActionKind {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DisableTransportRule,
+    DisableConnector,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -38,6 +40,8 @@ impl ActionKind {
         ActionKind::RemoveRoleAssignment,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::DisableTransportRule,
+        ActionKind::DisableConnector,
         ActionKind::UnblockSignIn,
     ];
 
@@ -53,6 +57,8 @@ impl ActionKind {
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            ActionKind::DisableTransportRule => "disable_transport_rule",
+            ActionKind::DisableConnector => "disable_connector",
             ActionKind::UnblockSignIn => "unblock_sign_in",
         }
     }
