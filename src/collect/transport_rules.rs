@@ -153,7 +153,10 @@ mod tests {
         .unwrap();
         assert_eq!(r.id, "Bare");
         assert!(r.blind_copy_to.is_empty());
-        assert_eq!((r.set_scl, r.priority, r.state.as_deref()), (None, None, None));
+        assert_eq!(
+            (r.set_scl, r.priority, r.state.as_deref()),
+            (None, None, None)
+        );
         // A property of an unexpected type drops the object rather than guessing.
         assert!(map(&obj(json!({"Name": "Odd", "DeleteMessage": "yes"}))).is_none());
         assert!(map(&obj(json!({"State": "Enabled"}))).is_none());

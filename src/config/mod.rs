@@ -685,8 +685,8 @@ ticket = "SEC-1234"
             config.allowed_smart_hosts(),
             ["2001:db8::25", "203.0.113.10", "smtp.fabrikam.example"]
         );
-        let err = parse("[exchange]\nallowed_smart_hosts = [\"https://relay.example\"]\n")
-            .unwrap_err();
+        let err =
+            parse("[exchange]\nallowed_smart_hosts = [\"https://relay.example\"]\n").unwrap_err();
         assert!(err.message.contains("bare domain"), "{err}");
         assert_eq!(err.line, Some(2));
     }

@@ -93,7 +93,9 @@ impl Handler for DisableConnector {
                 &format!("Set-{}", noun(target)),
                 json!({"Identity": identity(target), "Enabled": false, "Confirm": false}),
             )
-            .map_err(|e| exchange_write_error(e, &ActionKind::DisableConnector.needs().summary()))?;
+            .map_err(|e| {
+                exchange_write_error(e, &ActionKind::DisableConnector.needs().summary())
+            })?;
         Ok(WriteReceipt::default())
     }
 

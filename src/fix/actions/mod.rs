@@ -29,7 +29,9 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
-pub use disable_connector::{inbound_state as inbound_connector_state, outbound_state as outbound_connector_state};
+pub use disable_connector::{
+    inbound_state as inbound_connector_state, outbound_state as outbound_connector_state,
+};
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
