@@ -41,8 +41,11 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// rule id → (status, resource ids of its findings), for the mail-flow rules.
-fn mail_flow_outcomes(report: &Value) -> BTreeMap<String, (String, BTreeSet<String>)> {
+/// rule id → (status, resource ids of its findings).
+type Outcomes = BTreeMap<String, (String, BTreeSet<String>)>;
+
+/// The outcomes of the mail-flow rules in a JSON report.
+fn mail_flow_outcomes(report: &Value) -> Outcomes {
     report["rules"]
         .as_array()
         .unwrap()
@@ -67,11 +70,7 @@ fn mail_flow_outcomes(report: &Value) -> BTreeMap<String, (String, BTreeSet<Stri
 }
 
 /// `scan --tenant -f json --out <dir>`: (exit code, mail-flow outcomes, stderr).
-fn scan_tenant(
-    emu: &Emulator,
-    dir: &Path,
-    out: &str,
-) -> (i32, BTreeMap<String, (String, BTreeSet<String>)>, String) {
+fn scan_tenant(emu: &Emulator, dir: &Path, out: &str) -> (i32, Outcomes, String) {
     let tenant = emu.tenant_id();
     let run = m365guard(
         emu,

@@ -51,7 +51,6 @@ struct ExoTransportRule {
     set_scl: Option<Value>,
     delete_message: Option<bool>,
     quarantine: Option<bool>,
-    description: Option<String>,
 }
 
 /// Strings of a multi-valued property; anything that is not a string is skipped.
@@ -115,7 +114,6 @@ pub(crate) fn map(raw: &Map<String, Value>) -> Option<TransportRule> {
         set_scl: int(r.set_scl.as_ref()),
         delete_message: r.delete_message.unwrap_or(false),
         quarantine: r.quarantine.unwrap_or(false),
-        description: r.description,
         when_changed,
     })
 }

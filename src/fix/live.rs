@@ -158,6 +158,9 @@ struct GraphEmailAddress {
     address: Option<String>,
 }
 
+/// A typed Exchange object with the object as Exchange returned it (evidence keeps that).
+pub type WithRaw<T> = (T, Map<String, Value>);
+
 pub struct Live<'a> {
     pub graph: GraphClient<'a>,
     pub exchange: ExchangeClient<'a>,
@@ -314,7 +317,7 @@ impl<'a> Live<'a> {
     pub fn transport_rule(
         &self,
         identity: &str,
-    ) -> Result<Option<(TransportRule, Map<String, Value>)>, ApiError> {
+    ) -> Result<Option<WithRaw<TransportRule>>, ApiError> {
         self.exchange_one("Get-TransportRule", identity, collect::transport_rules::map)
     }
 
@@ -322,7 +325,7 @@ impl<'a> Live<'a> {
     pub fn outbound_connector(
         &self,
         identity: &str,
-    ) -> Result<Option<(OutboundConnector, Map<String, Value>)>, ApiError> {
+    ) -> Result<Option<WithRaw<OutboundConnector>>, ApiError> {
         self.exchange_one(
             "Get-OutboundConnector",
             identity,
@@ -334,7 +337,7 @@ impl<'a> Live<'a> {
     pub fn inbound_connector(
         &self,
         identity: &str,
-    ) -> Result<Option<(InboundConnector, Map<String, Value>)>, ApiError> {
+    ) -> Result<Option<WithRaw<InboundConnector>>, ApiError> {
         self.exchange_one(
             "Get-InboundConnector",
             identity,
@@ -349,7 +352,7 @@ impl<'a> Live<'a> {
         cmdlet: &str,
         identity: &str,
         map: fn(&Map<String, Value>) -> Option<T>,
-    ) -> Result<Option<(T, Map<String, Value>)>, ApiError> {
+    ) -> Result<Option<WithRaw<T>>, ApiError> {
         match self.exchange.invoke(cmdlet, json!({"Identity": identity})) {
             Ok(rows) => Ok(rows
                 .into_iter()

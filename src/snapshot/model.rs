@@ -806,9 +806,6 @@ pub struct TransportRule {
     /// Action `Quarantine`: hold the message in the hosted quarantine (recoverable).
     #[serde(default, skip_serializing_if = "is_false")]
     pub quarantine: bool,
-    /// `Description`: Exchange's plain-language rendering of the rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when_changed: Option<DateTime<Utc>>,
 }

@@ -86,7 +86,7 @@ fn text(o: &Value, key: &str) -> Value {
     o.get(key).cloned().unwrap_or(Value::Null)
 }
 
-fn find<'a>(objects: &'a [MailFlowObject], identity: &str) -> Option<usize> {
+fn find(objects: &[MailFlowObject], identity: &str) -> Option<usize> {
     let id = identity.trim();
     objects
         .iter()
