@@ -73,8 +73,13 @@ pub fn explain(m: &RuleMeta) -> String {
     let fix = match m.fix_action {
         Some(action) => {
             let kind = crate::fix::actions::ActionKind::from(action);
+            // Plan-only actions are planned only when allowed (`fix plan --allow`).
+            let allow = match kind {
+                crate::fix::actions::ActionKind::DisableConnector => " --allow connector",
+                _ => "",
+            };
             format!(
-                "{} — `m365guard fix plan --rule {}`, review, `m365guard fix apply` (needs {})",
+                "{} — `m365guard fix plan --rule {}{allow}`, review, `m365guard fix apply` (needs {})",
                 action.as_str(),
                 m.id,
                 kind.needs().summary()

@@ -46,9 +46,14 @@ pub(crate) fn findings_by_severity(
 /// The command that plans the fix for a rule's findings, when the rule has a fix action.
 /// `snapshot` is the scanned snapshot's path (or a placeholder where none applies).
 pub(crate) fn fix_command(rule: &RuleMeta, snapshot: &str) -> Option<String> {
-    rule.fix_action.map(|_| {
+    rule.fix_action.map(|action| {
+        // Plan-only actions are planned only when allowed (`fix plan --allow`).
+        let allow = match action {
+            crate::policy::metadata::FixAction::DisableConnector => " --allow connector",
+            _ => "",
+        };
         format!(
-            "m365guard fix plan --snapshot {snapshot} --rule {} -o plan.json",
+            "m365guard fix plan --snapshot {snapshot} --rule {}{allow} -o plan.json",
             rule.id
         )
     })
