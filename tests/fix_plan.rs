@@ -84,6 +84,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
         "disable_outbound_auto_forwarding",
+        // Mail flow back doors (issue 11); connectors only with `--allow connector`.
+        "disable_transport_rule",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -103,6 +105,7 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_inbox_rule"), 3);
     assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
+    assert_eq!(count("disable_transport_rule"), 3);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()

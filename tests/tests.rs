@@ -28,6 +28,7 @@ mod live_auth;
 mod live_batch;
 mod live_faults;
 mod logging;
+mod mailflow;
 mod permissions;
 mod pim;
 mod policy_pack;

@@ -44,6 +44,13 @@ pub enum MfaVia {
     ConditionalAccess,
 }
 
+/// Plan-only actions `fix plan --allow` may include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Allow {
+    /// `disable_connector`: Set-OutboundConnector / Set-InboundConnector -Enabled $false.
+    Connector,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Snapshot to plan from (`collect` output).
@@ -69,6 +76,10 @@ pub struct PlanArgs {
     /// How `mfa_not_enforced` is fixed.
     #[arg(long, value_enum, default_value = "per-user")]
     pub mfa_via: MfaVia,
+    /// Include actions that are plan-only by default (repeatable). `connector`:
+    /// disable_connector, which changes real mail flow.
+    #[arg(long = "allow", value_enum, value_name = "KIND")]
+    pub allow: Vec<Allow>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Where to write the plan.
@@ -181,6 +192,7 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
         valid_for: Some(chrono::Duration::hours(i64::from(args.valid_for))),
+        allow_connector: args.allow.contains(&Allow::Connector),
     };
     let mut plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
     plan.config = config.as_ref().and_then(PlanConfig::of);

@@ -22,6 +22,7 @@ pub use crate::http::agent;
 
 mod ca_group_members;
 mod conditional_access;
+pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
 pub(crate) mod mailboxes;
 mod mfa_registration;
@@ -36,6 +37,7 @@ mod risky_users;
 pub(crate) mod role_eligibility;
 pub(crate) mod roles;
 mod security_defaults;
+pub(crate) mod transport_rules;
 pub(crate) mod users;
 
 /// Shared state of one collection run.
@@ -175,6 +177,9 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
+        SourceId::TransportRules => transport_rules::collect,
+        SourceId::OutboundConnectors => connectors::collect_outbound,
+        SourceId::InboundConnectors => connectors::collect_inbound,
     }
 }
 

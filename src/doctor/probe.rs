@@ -225,6 +225,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
+        SourceId::TransportRules => Probe::Cmdlet("Get-TransportRule"),
+        SourceId::OutboundConnectors => Probe::Cmdlet("Get-OutboundConnector"),
+        SourceId::InboundConnectors => Probe::Cmdlet("Get-InboundConnector"),
         SourceId::NamedLocations => {
             Probe::Graph("/v1.0/identity/conditionalAccess/namedLocations?$top=1")
         }

@@ -24,11 +24,13 @@ pub enum ActionKind {
     RemoveRoleEligibility,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DisableTransportRule,
+    DisableConnector,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -40,8 +42,20 @@ impl ActionKind {
         ActionKind::RemoveRoleEligibility,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::DisableTransportRule,
+        ActionKind::DisableConnector,
         ActionKind::UnblockSignIn,
     ];
+
+    /// The `fix plan --allow WORD` an action needs: plan-only actions change more than the
+    /// finding's object (a connector carries real mail flow), so they are planned only when
+    /// allowed, and every suggested command for their rules names the word.
+    pub fn plan_only_allow(self) -> Option<&'static str> {
+        match self {
+            ActionKind::DisableConnector => Some("connector"),
+            _ => None,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +70,8 @@ impl ActionKind {
             ActionKind::RemoveRoleEligibility => "remove_role_eligibility",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            ActionKind::DisableTransportRule => "disable_transport_rule",
+            ActionKind::DisableConnector => "disable_connector",
             ActionKind::UnblockSignIn => "unblock_sign_in",
         }
     }

@@ -9,7 +9,9 @@ use crate::auth::TokenProvider;
 use crate::collect;
 use crate::exchange::ExchangeClient;
 use crate::graph::{ApiError, GraphClient};
-use crate::snapshot::model::{InboxRule, Mailbox, RuleSource};
+use crate::snapshot::model::{
+    InboundConnector, InboxRule, Mailbox, OutboundConnector, RuleSource, TransportRule,
+};
 
 /// Role template id of Global Administrator (the "last GA" guard).
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -174,6 +176,9 @@ struct GraphEmailAddress {
     address: Option<String>,
 }
 
+/// A typed Exchange object with the object as Exchange returned it (evidence keeps that).
+pub type WithRaw<T> = (T, Map<String, Value>);
+
 pub struct Live<'a> {
     pub graph: GraphClient<'a>,
     pub exchange: ExchangeClient<'a>,
@@ -323,6 +328,57 @@ impl<'a> Live<'a> {
         identity: &str,
     ) -> Result<Option<ExoOutboundPolicy>, ApiError> {
         Ok(self.outbound_policy(identity)?.as_ref().map(typed))
+    }
+
+    /// One transport rule by GUID or name (`Get-TransportRule -Identity`), mapped like
+    /// collection does, with the raw object (the evidence keeps every property).
+    pub fn transport_rule(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<TransportRule>>, ApiError> {
+        self.exchange_one("Get-TransportRule", identity, collect::transport_rules::map)
+    }
+
+    /// One outbound connector by GUID or name (`Get-OutboundConnector -Identity`).
+    pub fn outbound_connector(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<OutboundConnector>>, ApiError> {
+        self.exchange_one(
+            "Get-OutboundConnector",
+            identity,
+            collect::connectors::map_outbound,
+        )
+    }
+
+    /// One inbound connector by GUID or name (`Get-InboundConnector -Identity`).
+    pub fn inbound_connector(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<InboundConnector>>, ApiError> {
+        self.exchange_one(
+            "Get-InboundConnector",
+            identity,
+            collect::connectors::map_inbound,
+        )
+    }
+
+    /// `<cmdlet> -Identity <identity>`: the first object, typed by `map`, with the raw
+    /// object; `None` when Exchange says it does not exist.
+    fn exchange_one<T>(
+        &self,
+        cmdlet: &str,
+        identity: &str,
+        map: fn(&Map<String, Value>) -> Option<T>,
+    ) -> Result<Option<WithRaw<T>>, ApiError> {
+        match self.exchange.invoke(cmdlet, json!({"Identity": identity})) {
+            Ok(rows) => Ok(rows
+                .into_iter()
+                .next()
+                .and_then(|raw| map(&raw).map(|typed| (typed, raw)))),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Conditional access policies (raw Graph objects).

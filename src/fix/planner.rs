@@ -34,6 +34,9 @@ pub struct PlanOptions {
     pub break_glass: Vec<String>,
     /// How long the plan may be applied (`None`: 24 h).
     pub valid_for: Option<chrono::Duration>,
+    /// `--allow connector`: plan `disable_connector` (plan-only otherwise: connectors
+    /// carry real mail flow).
+    pub allow_connector: bool,
 }
 
 /// An action before ids are assigned.
@@ -568,6 +571,42 @@ fn plan_finding(
             };
             let pre = state([("restricted", json!(true))]);
             builder.add(kind, target, pre, &reason, fixes, after);
+        }
+        ActionKind::DisableTransportRule => {
+            let rule = snapshot
+                .transport_rules
+                .iter()
+                .find(|r| r.id == finding.resource.id)
+                .ok_or_else(|| missing("transport rule"))?;
+            let target = Target {
+                exchange_identity: Some(rule.id.clone()),
+                ..Target::new(ResourceKind::TransportRule, &rule.id, &rule.name)
+            };
+            let pre = super::actions::transport_rule_state(rule);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::DisableConnector if !options.allow_connector => {
+            return Err("plan-only: disabling a connector changes real mail flow; review it, then plan again with `--allow connector` to include disable_connector".into());
+        }
+        ActionKind::DisableConnector => {
+            let (name, pre) = match finding.resource.kind {
+                ResourceKind::InboundConnector => snapshot
+                    .inbound_connectors
+                    .iter()
+                    .find(|c| c.id == finding.resource.id)
+                    .map(|c| (c.name.clone(), super::actions::inbound_connector_state(c))),
+                _ => snapshot
+                    .outbound_connectors
+                    .iter()
+                    .find(|c| c.id == finding.resource.id)
+                    .map(|c| (c.name.clone(), super::actions::outbound_connector_state(c))),
+            }
+            .ok_or_else(|| missing("connector"))?;
+            let target = Target {
+                exchange_identity: Some(finding.resource.id.clone()),
+                ..Target::new(finding.resource.kind, &finding.resource.id, &name)
+            };
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::DisableOutboundAutoForwarding => {
             let policy = snapshot

@@ -8,6 +8,8 @@
 //! not repeated. Paths are quoted for a POSIX shell when they need it.
 
 use crate::findings::ScanInfo;
+use crate::fix::actions::ActionKind;
+use crate::policy::metadata::FixAction;
 
 /// `s` as one POSIX shell word: unchanged when it has only characters no shell treats
 /// specially, else single-quoted (a `'` inside becomes `'\''`).
@@ -52,9 +54,18 @@ pub const SNAPSHOT_PLACEHOLDER: &str = "<snapshot.json>";
 
 /// `m365guard fix plan` for one rule's findings (always names the rule); `snapshot`
 /// `None` writes [`SNAPSHOT_PLACEHOLDER`], unquoted, for the reader to replace.
-pub fn fix_plan_for_rule(info: &ScanInfo, snapshot: Option<&str>, rule: &str) -> String {
+pub fn fix_plan_for_rule(
+    info: &ScanInfo,
+    snapshot: Option<&str>,
+    rule: &str,
+    action: FixAction,
+) -> String {
+    let allow = ActionKind::from(action)
+        .plan_only_allow()
+        .map(|word| format!(" --allow {word}"))
+        .unwrap_or_default();
     format!(
-        "m365guard fix plan --snapshot {}{} --rule {} -o plan.json",
+        "m365guard fix plan --snapshot {}{} --rule {}{allow} -o plan.json",
         snapshot.map_or_else(|| SNAPSHOT_PLACEHOLDER.to_owned(), shell_word),
         config_option(info.config_path.as_deref()),
         shell_word(rule)

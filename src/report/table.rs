@@ -52,7 +52,7 @@ pub(crate) fn fix_command(
     snapshot: Option<&str>,
 ) -> Option<String> {
     rule.fix_action
-        .map(|_| commands::fix_plan_for_rule(info, snapshot, &rule.id))
+        .map(|action| commands::fix_plan_for_rule(info, snapshot, &rule.id, action))
 }
 
 /// "reason (expires 2026-12-31, ticket SEC-42)": one wording for waivers everywhere.

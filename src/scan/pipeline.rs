@@ -95,6 +95,10 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.allowed_forwarding_domains().to_vec())
                     .unwrap_or_default(),
+                allowed_smart_hosts: self
+                    .config
+                    .map(|c| c.allowed_smart_hosts().to_vec())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }

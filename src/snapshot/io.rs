@@ -279,7 +279,15 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);
     w.array(1, "remote_domains", &snapshot.remote_domains, false);
-    w.array(1, "recipients", &snapshot.recipients, true);
+    w.array(1, "recipients", &snapshot.recipients, false);
+    w.array(1, "transport_rules", &snapshot.transport_rules, false);
+    w.array(
+        1,
+        "outbound_connectors",
+        &snapshot.outbound_connectors,
+        false,
+    );
+    w.array(1, "inbound_connectors", &snapshot.inbound_connectors, true);
     w.out.push_str("}\n");
     w.out
 }

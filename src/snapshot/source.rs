@@ -54,10 +54,13 @@ pub enum ResourceKind {
     /// A group a conditional access policy names (`conditional_access.groups`).
     ConditionalAccessGroup,
     Recipient,
+    TransportRule,
+    OutboundConnector,
+    InboundConnector,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 15] = [
+    pub const ALL: [ResourceKind; 18] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -73,6 +76,9 @@ impl ResourceKind {
         ResourceKind::NamedLocation,
         ResourceKind::ConditionalAccessGroup,
         ResourceKind::Recipient,
+        ResourceKind::TransportRule,
+        ResourceKind::OutboundConnector,
+        ResourceKind::InboundConnector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,9 @@ impl ResourceKind {
             ResourceKind::NamedLocation => "named_location",
             ResourceKind::ConditionalAccessGroup => "conditional_access_group",
             ResourceKind::Recipient => "recipient",
+            ResourceKind::TransportRule => "transport_rule",
+            ResourceKind::OutboundConnector => "outbound_connector",
+            ResourceKind::InboundConnector => "inbound_connector",
         }
     }
 
@@ -220,7 +229,10 @@ resources!(
     RemoteDomain,
     NamedLocation,
     CaGroup,
-    MailRecipient
+    MailRecipient,
+    TransportRule,
+    OutboundConnector,
+    InboundConnector
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -356,6 +368,27 @@ static RECIPIENTS: Array<MailRecipient> = Array {
     get_mut: |s| &mut s.recipients,
 };
 
+static TRANSPORT_RULES: Array<TransportRule> = Array {
+    kind: ResourceKind::TransportRule,
+    path: "transport_rules",
+    get: |s| &s.transport_rules,
+    get_mut: |s| &mut s.transport_rules,
+};
+
+static OUTBOUND_CONNECTORS: Array<OutboundConnector> = Array {
+    kind: ResourceKind::OutboundConnector,
+    path: "outbound_connectors",
+    get: |s| &s.outbound_connectors,
+    get_mut: |s| &mut s.outbound_connectors,
+};
+
+static INBOUND_CONNECTORS: Array<InboundConnector> = Array {
+    kind: ResourceKind::InboundConnector,
+    path: "inbound_connectors",
+    get: |s| &s.inbound_connectors,
+    get_mut: |s| &mut s.inbound_connectors,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -374,7 +407,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 18] = [
+pub static SOURCES: [SourceDef; 21] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -565,6 +598,33 @@ pub static SOURCES: [SourceDef; 18] = [
         needs: exchange("Get-RemoteDomain"),
         licence: None,
         resources: &[&REMOTE_DOMAINS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::TransportRules,
+        stage: Stage::Exchange,
+        needs: exchange("Get-TransportRule"),
+        licence: None,
+        resources: &[&TRANSPORT_RULES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::OutboundConnectors,
+        stage: Stage::Exchange,
+        needs: exchange("Get-OutboundConnector"),
+        licence: None,
+        resources: &[&OUTBOUND_CONNECTORS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::InboundConnectors,
+        stage: Stage::Exchange,
+        needs: exchange("Get-InboundConnector"),
+        licence: None,
+        resources: &[&INBOUND_CONNECTORS],
         sections: &[],
         enriches: &[],
     },

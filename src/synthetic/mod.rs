@@ -201,6 +201,10 @@ impl Generator {
         );
         sources.insert(SourceId::RiskyUsers, ok(risky_users.len()));
         sources.insert(SourceId::RemoteDomains, ok(1));
+        let (transport_rules, outbound_connectors) = exchange::mail_flow();
+        sources.insert(SourceId::TransportRules, ok(transport_rules.len()));
+        sources.insert(SourceId::OutboundConnectors, ok(outbound_connectors.len()));
+        sources.insert(SourceId::InboundConnectors, ok(0));
         // No mail contacts, mail users or groups: forwarding names mailboxes only.
         sources.insert(SourceId::Recipients, ok(0));
         sources.insert(
@@ -249,6 +253,9 @@ impl Generator {
             }],
             // Mail contacts and mail users: none in a synthetic tenant.
             recipients: Vec::new(),
+            transport_rules,
+            outbound_connectors,
+            inbound_connectors: Vec::new(),
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

@@ -16,8 +16,10 @@ use crate::snapshot::model::SourceId;
 mod block_sign_in;
 mod clear_mailbox_forwarding;
 mod delete_inbox_rule;
+mod disable_connector;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
+mod disable_transport_rule;
 mod enforce_mfa;
 mod pim;
 mod remove_role_assignment;
@@ -29,7 +31,11 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
+pub use disable_connector::{
+    inbound_state as inbound_connector_state, outbound_state as outbound_connector_state,
+};
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
+pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 
 impl ActionKind {
@@ -60,6 +66,8 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
+            ActionKind::DisableTransportRule => &disable_transport_rule::DisableTransportRule,
+            ActionKind::DisableConnector => &disable_connector::DisableConnector,
         }
     }
 }
@@ -209,6 +217,12 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
                 ..ActionNeeds::NONE
             },
+            // Transport rules and connectors: Exchange Administrator (Organization
+            // Management holds the Transport Rules and Remote and Accepted Domains roles).
+            ActionKind::DisableTransportRule | ActionKind::DisableConnector => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                ..ActionNeeds::NONE
+            },
         }
     }
 }
@@ -226,6 +240,8 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::DisableTransportRule => ActionKind::DisableTransportRule,
+            FixAction::DisableConnector => ActionKind::DisableConnector,
         }
     }
 }
@@ -348,7 +364,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[11], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL.last(), Some(&ActionKind::UnblockSignIn));
     }
 
     #[test]

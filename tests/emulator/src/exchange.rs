@@ -16,6 +16,9 @@ use crate::state::{
     dotnet_date, role_ids, InboxRule, MailRecipient, Mailbox, Recipient, TenantState,
 };
 
+#[path = "exo_mailflow.rs"]
+mod exo_mailflow;
+
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
 pub struct Obj(pub Vec<(String, Value)>);
@@ -177,6 +180,13 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
             "ResultSize",
         ],
         "Get-TransportConfig" | "Get-OrganizationConfig" => &[],
+        "Get-TransportRule"
+        | "Disable-TransportRule"
+        | "Enable-TransportRule"
+        | "Get-OutboundConnector"
+        | "Set-OutboundConnector"
+        | "Get-InboundConnector"
+        | "Set-InboundConnector" => return exo_mailflow::parameters_of(cmdlet),
         _ => return None,
     })
 }
@@ -198,6 +208,13 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
         "Get-AcceptedDomain",
         "Get-TransportConfig",
         "Get-OrganizationConfig",
+        "Get-TransportRule",
+        "Disable-TransportRule",
+        "Enable-TransportRule",
+        "Get-OutboundConnector",
+        "Set-OutboundConnector",
+        "Get-InboundConnector",
+        "Set-InboundConnector",
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
@@ -494,6 +511,9 @@ pub fn invoke_command(
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
         "Get-TransportConfig" => Ok(vec![transport_config()]),
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
+        "Get-TransportRule" => exo_mailflow::get_transport_rules(&call),
+        "Get-OutboundConnector" => exo_mailflow::get_outbound_connectors(&call),
+        "Get-InboundConnector" => exo_mailflow::get_inbound_connectors(&call),
         _ => {
             let r = write_cmdlet(&call);
             let target = ["Identity", "Mailbox", "SenderAddress"]
@@ -1427,6 +1447,10 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule" => change_rule(call),
         "Set-HostedOutboundSpamFilterPolicy" => set_spam_policy(call),
         "Remove-BlockedSenderAddress" => remove_blocked(call),
+        "Disable-TransportRule" | "Enable-TransportRule" => {
+            exo_mailflow::change_transport_rule(call)
+        }
+        "Set-OutboundConnector" | "Set-InboundConnector" => exo_mailflow::set_connector(call),
         _ => Ok(()),
     }
 }
