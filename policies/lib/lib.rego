@@ -208,6 +208,13 @@ privileged_roles_by_user[uid] contains role_name(a.role_definition_id) if {
 	some uid in assignment_user_ids(a)
 }
 
+# uid -> names of the privileged roles the user is ELIGIBLE for (PIM; empty without P2).
+eligible_privileged_roles_by_user[uid] contains role_name(a.role_definition_id) if {
+	some a in object.get(input.roles, "eligible_assignments", [])
+	a.role_definition_id in privileged_role_ids
+	some uid in assignment_user_ids(a)
+}
+
 # uid -> ids (and template ids) of every role the user holds through an ACTIVE assignment.
 active_role_refs_by_user[uid] contains ref if {
 	some a in input.roles.assignments
