@@ -23,6 +23,7 @@ pub use crate::http::agent;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod inbox_rules;
+pub(crate) mod mailbox_delegates;
 pub(crate) mod mailboxes;
 mod mfa_registration;
 mod named_locations;
@@ -175,6 +176,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
+        SourceId::MailboxDelegates => mailbox_delegates::collect,
     }
 }
 

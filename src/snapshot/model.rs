@@ -47,6 +47,10 @@ pub struct Snapshot {
     /// in snapshots from before the source existed.
     #[serde(default)]
     pub recipients: Vec<MailRecipient>,
+    /// Delegations on mailboxes (FullAccess, SendAs, send on behalf); empty in snapshots
+    /// from before the `mailbox_delegates` source existed.
+    #[serde(default)]
+    pub mailbox_delegates: Vec<MailboxDelegate>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -69,6 +73,7 @@ impl Default for Snapshot {
             risky_users: Vec::new(),
             remote_domains: Vec::new(),
             recipients: Vec::new(),
+            mailbox_delegates: Vec::new(),
         }
     }
 }
@@ -143,10 +148,13 @@ pub enum SourceId {
     CaGroupMembers,
     /// `Get-Recipient`: mail contacts, mail users and groups forwarding can name.
     Recipients,
+    /// `Get-MailboxPermission`, `Get-RecipientPermission` and `GrantSendOnBehalfTo`: who
+    /// may open or send as each mailbox.
+    MailboxDelegates,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 18] = [
+    pub const ALL: [SourceId; 19] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -165,6 +173,7 @@ impl SourceId {
         SourceId::NamedLocations,
         SourceId::CaGroupMembers,
         SourceId::Recipients,
+        SourceId::MailboxDelegates,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -188,6 +197,7 @@ impl SourceId {
             SourceId::NamedLocations => "named_locations",
             SourceId::CaGroupMembers => "ca_group_members",
             SourceId::Recipients => "recipients",
+            SourceId::MailboxDelegates => "mailbox_delegates",
         }
     }
 
@@ -310,6 +320,22 @@ pub struct Mailbox {
     #[serde(skip)]
     #[schemars(skip)]
     pub legacy_exchange_dn: Option<String>,
+    /// What Get-Mailbox said that only the `mailbox_delegates` collector needs. Only held
+    /// while collecting (that source reads it instead of asking Get-Mailbox again); never
+    /// written to a snapshot.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub delegation: MailboxDelegation,
+}
+
+/// Get-Mailbox properties the `mailbox_delegates` collector reads (collection time only).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MailboxDelegation {
+    /// `Name`, `Alias`, `DisplayName`, `Identity`: how Get-RecipientPermission's
+    /// `Identity` and other mailboxes' `GrantSendOnBehalfTo` name this mailbox.
+    pub names: Vec<String>,
+    /// `GrantSendOnBehalfTo`: the recipients (by name) who may send on its behalf.
+    pub grant_send_on_behalf_to: Vec<String>,
 }
 
 /// Where an inbox rule was read from; Graph hides hidden rules, Exchange shows them.
@@ -718,4 +744,61 @@ impl MailRecipient {
             .as_deref()
             .or(self.primary_smtp_address.as_deref())
     }
+}
+
+/// A right one principal holds on another's mailbox.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DelegateRight {
+    /// `Get-MailboxPermission` FullAccess (open and read the whole mailbox), or
+    /// ChangePermission/ChangeOwner (which let the holder grant himself FullAccess).
+    FullAccess,
+    /// `Get-RecipientPermission` SendAs: mail sent appears to come from the owner.
+    SendAs,
+    /// `GrantSendOnBehalfTo`: mail sent shows "on behalf of" the owner.
+    SendOnBehalf,
+}
+
+impl DelegateRight {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelegateRight::FullAccess => "full_access",
+            DelegateRight::SendAs => "send_as",
+            DelegateRight::SendOnBehalf => "send_on_behalf",
+        }
+    }
+}
+
+/// A delegation on a mailbox: one trustee holding one right, explicitly granted (the
+/// owner's own `NT AUTHORITY\SELF` entry, inherited and Deny entries are left out).
+/// <https://learn.microsoft.com/powershell/module/exchange/get-mailboxpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-recipientpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/set-mailbox> (GrantSendOnBehalfTo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxDelegate {
+    /// `<mailbox id>/<right>/<trustee>`, the trustee lower-case: unique in the snapshot.
+    pub id: String,
+    /// The mailbox (`mailboxes[].id`).
+    pub mailbox_id: String,
+    pub mailbox_upn: String,
+    pub right: DelegateRight,
+    /// The trustee as Exchange names it (`User`, `Trustee`, or a GrantSendOnBehalfTo entry);
+    /// the fix actions pass it back to Exchange.
+    pub trustee: String,
+    /// Entra object id of the trustee (a mailbox owner or another recipient), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_id: Option<String>,
+    /// The trustee's UPN or delivery address, lower-case, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_address: Option<String>,
+    /// The trustee's `RecipientTypeDetails` (`UserMailbox`, `GuestMailUser`, …), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_type: Option<String>,
+    /// `AccessRights` of a `full_access` entry (`FullAccess`, `ChangePermission`, …): what
+    /// Remove-MailboxPermission must remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_rights: Vec<String>,
 }

@@ -54,10 +54,12 @@ pub enum ResourceKind {
     /// A group a conditional access policy names (`conditional_access.groups`).
     ConditionalAccessGroup,
     Recipient,
+    /// A delegation on a mailbox (`mailbox_delegates`).
+    MailboxDelegate,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 15] = [
+    pub const ALL: [ResourceKind; 16] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -73,6 +75,7 @@ impl ResourceKind {
         ResourceKind::NamedLocation,
         ResourceKind::ConditionalAccessGroup,
         ResourceKind::Recipient,
+        ResourceKind::MailboxDelegate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl ResourceKind {
             ResourceKind::NamedLocation => "named_location",
             ResourceKind::ConditionalAccessGroup => "conditional_access_group",
             ResourceKind::Recipient => "recipient",
+            ResourceKind::MailboxDelegate => "mailbox_delegate",
         }
     }
 
@@ -220,7 +224,8 @@ resources!(
     RemoteDomain,
     NamedLocation,
     CaGroup,
-    MailRecipient
+    MailRecipient,
+    MailboxDelegate
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -356,6 +361,13 @@ static RECIPIENTS: Array<MailRecipient> = Array {
     get_mut: |s| &mut s.recipients,
 };
 
+static MAILBOX_DELEGATES: Array<MailboxDelegate> = Array {
+    kind: ResourceKind::MailboxDelegate,
+    path: "mailbox_delegates",
+    get: |s| &s.mailbox_delegates,
+    get_mut: |s| &mut s.mailbox_delegates,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -374,7 +386,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 18] = [
+pub static SOURCES: [SourceDef; 19] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -547,6 +559,20 @@ pub static SOURCES: [SourceDef; 18] = [
         needs: exchange("Get-InboxRule -IncludeHidden (per mailbox)"),
         licence: None,
         resources: &[&INBOX_RULES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After mailboxes and recipients: it reads every mailbox's permissions, takes
+    // GrantSendOnBehalfTo from the mailboxes' Get-Mailbox answer, and resolves trustees
+    // through both.
+    SourceDef {
+        id: SourceId::MailboxDelegates,
+        stage: Stage::Exchange,
+        needs: exchange(
+            "Get-MailboxPermission (per mailbox), Get-RecipientPermission -AccessRights SendAs, Get-Mailbox GrantSendOnBehalfTo",
+        ),
+        licence: None,
+        resources: &[&MAILBOX_DELEGATES],
         sections: &[],
         enriches: &[],
     },

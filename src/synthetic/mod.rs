@@ -212,6 +212,9 @@ impl Generator {
             ok(conditional_access.groups.len()),
         );
 
+        let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
+        sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
+
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
             tenant: Tenant {
@@ -249,6 +252,7 @@ impl Generator {
             }],
             // Mail contacts and mail users: none in a synthetic tenant.
             recipients: Vec::new(),
+            mailbox_delegates,
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot
