@@ -65,6 +65,7 @@ base := {
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
+		"mailbox_delegates": _ok,
 	},
 	"users": [
 		{
@@ -235,4 +236,13 @@ base := {
 			"primary_smtp_address": "allstaff@contoso.com",
 		},
 	],
+	# mailbox_delegates: 0 raj has FullAccess to lena's mailbox (an internal, enabled
+	#              member on an unprivileged mailbox: expected)
+	"mailbox_delegates": [{
+		"id": concat("/", [lena_id, "full_access", "raj.patel@contoso.com"]),
+		"mailbox_id": lena_id, "mailbox_upn": "lena.fischer@contoso.com",
+		"right": "full_access", "trustee": "raj.patel@contoso.com", "trustee_id": raj_id,
+		"trustee_address": "raj.patel@contoso.com", "trustee_type": "UserMailbox",
+		"access_rights": ["FullAccess"],
+	}],
 }

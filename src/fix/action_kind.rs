@@ -23,11 +23,14 @@ pub enum ActionKind {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -38,6 +41,9 @@ impl ActionKind {
         ActionKind::RemoveRoleAssignment,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::RemoveMailboxPermission,
+        ActionKind::RemoveRecipientPermission,
+        ActionKind::RemoveSendOnBehalf,
         ActionKind::UnblockSignIn,
     ];
 
@@ -53,6 +59,9 @@ impl ActionKind {
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            ActionKind::RemoveMailboxPermission => "remove_mailbox_permission",
+            ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
+            ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::UnblockSignIn => "unblock_sign_in",
         }
     }

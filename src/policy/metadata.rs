@@ -70,6 +70,9 @@ pub enum FixAction {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
 }
 
 impl FixAction {
@@ -85,6 +88,9 @@ impl FixAction {
             FixAction::RemoveRoleAssignment => "remove_role_assignment",
             FixAction::UnblockSender => "unblock_sender",
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            FixAction::RemoveMailboxPermission => "remove_mailbox_permission",
+            FixAction::RemoveRecipientPermission => "remove_recipient_permission",
+            FixAction::RemoveSendOnBehalf => "remove_send_on_behalf",
         }
     }
 }

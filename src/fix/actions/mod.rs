@@ -19,7 +19,10 @@ mod delete_inbox_rule;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
 mod enforce_mfa;
+mod remove_mailbox_permission;
+mod remove_recipient_permission;
 mod remove_role_assignment;
+mod remove_send_on_behalf;
 mod reset_password;
 mod revoke_sessions;
 mod unblock_sender;
@@ -29,6 +32,7 @@ pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
+pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -54,6 +58,13 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
+            ActionKind::RemoveMailboxPermission => {
+                &remove_mailbox_permission::RemoveMailboxPermission
+            }
+            ActionKind::RemoveRecipientPermission => {
+                &remove_recipient_permission::RemoveRecipientPermission
+            }
+            ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
         }
     }
 }
@@ -157,8 +168,12 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W6
-            ActionKind::ClearMailboxForwarding => ActionNeeds {
+            // W6; the delegation cmdlets are in the same Exchange roles as Set-Mailbox
+            // (Mail Recipients: Exchange Administrator, Exchange Recipient Administrator).
+            ActionKind::ClearMailboxForwarding
+            | ActionKind::RemoveMailboxPermission
+            | ActionKind::RemoveRecipientPermission
+            | ActionKind::RemoveSendOnBehalf => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -199,6 +214,9 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::RemoveMailboxPermission => ActionKind::RemoveMailboxPermission,
+            FixAction::RemoveRecipientPermission => ActionKind::RemoveRecipientPermission,
+            FixAction::RemoveSendOnBehalf => ActionKind::RemoveSendOnBehalf,
         }
     }
 }
@@ -321,7 +339,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL[ActionKind::ALL.len() - 1], ActionKind::UnblockSignIn);
     }
 
     #[test]

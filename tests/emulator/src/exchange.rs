@@ -149,6 +149,7 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
             "DeliverToMailboxAndForward",
             "Confirm",
             "Force",
+            "GrantSendOnBehalfTo",
         ],
         "Get-HostedOutboundSpamFilterPolicy" => &["Identity"],
         "Set-HostedOutboundSpamFilterPolicy" => &[
@@ -177,6 +178,47 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
             "ResultSize",
         ],
         "Get-TransportConfig" | "Get-OrganizationConfig" => &[],
+        // Parameter sets of these: crate::exo_delegation.
+        "Get-MailboxPermission" => &[
+            "Identity",
+            "User",
+            "Owner",
+            "ResultSize",
+            "GroupMailbox",
+            "IncludeUnresolvedPermissions",
+            "IncludeSoftDeletedUserPermissions",
+            "ReadFromDomainController",
+            "SoftDeletedMailbox",
+        ],
+        "Get-RecipientPermission" => &[
+            "Identity",
+            "AccessRights",
+            "ReadFromDomainController",
+            "ResultSize",
+            "Trustee",
+        ],
+        "Remove-MailboxPermission" => &[
+            "Identity",
+            "User",
+            "AccessRights",
+            "InheritanceType",
+            "Deny",
+            "BypassMasterAccountSid",
+            "Confirm",
+            "GroupMailbox",
+            "IgnoreDefaultScope",
+            "SoftDeletedMailbox",
+        ],
+        "Remove-RecipientPermission" => &[
+            "Identity",
+            "AccessRights",
+            "Trustee",
+            "Confirm",
+            "Deny",
+            "SkipDomainValidationForMailContact",
+            "SkipDomainValidationForMailUser",
+            "SkipDomainValidationForSharedMailbox",
+        ],
         _ => return None,
     })
 }
@@ -198,6 +240,10 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
         "Get-AcceptedDomain",
         "Get-TransportConfig",
         "Get-OrganizationConfig",
+        "Get-MailboxPermission",
+        "Get-RecipientPermission",
+        "Remove-MailboxPermission",
+        "Remove-RecipientPermission",
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
@@ -217,7 +263,10 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
     if full {
         return Some(true);
     }
-    let mailbox_data = matches!(cmdlet, "Get-Mailbox" | "Get-InboxRule");
+    let mailbox_data = matches!(
+        cmdlet,
+        "Get-Mailbox" | "Get-InboxRule" | "Get-MailboxPermission" | "Get-RecipientPermission"
+    );
     if is_read {
         // graph2otel: Get-Mailbox failed 403 with Security Reader, worked with Global Reader.
         let only_security_reader = caller.has_directory_role(&[role_ids::SECURITY_READER])
@@ -237,7 +286,12 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
     let recipient = caller.has_directory_role(&[role_ids::EXCHANGE_RECIPIENT_ADMINISTRATOR])
         && matches!(
             cmdlet,
-            "Set-Mailbox" | "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule"
+            "Set-Mailbox"
+                | "Disable-InboxRule"
+                | "Enable-InboxRule"
+                | "Remove-InboxRule"
+                | "Remove-MailboxPermission"
+                | "Remove-RecipientPermission"
         );
     let security = caller.has_directory_role(&[role_ids::SECURITY_ADMINISTRATOR])
         && matches!(
@@ -415,6 +469,9 @@ pub fn invoke_command(
     if let Some(r) = failing_mailbox(&call) {
         return r;
     }
+    if let Some(r) = crate::exo_delegation::fault(&delegation_req(&call)) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);
@@ -443,6 +500,9 @@ pub fn invoke_command(
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
         "Get-TransportConfig" => Ok(vec![transport_config()]),
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
+        "Get-MailboxPermission" | "Get-RecipientPermission" => {
+            crate::exo_delegation::read(&delegation_req(&call))
+        }
         _ => {
             let r = write_cmdlet(&call);
             let target = ["Identity", "Mailbox", "SenderAddress"]
@@ -644,6 +704,10 @@ fn render_mailbox(st: &TenantState, m: &Mailbox) -> Obj {
     o.put(
         "DeliverToMailboxAndForward",
         json!(m.deliver_to_mailbox_and_forward),
+    );
+    o.strs(
+        "GrantSendOnBehalfTo",
+        crate::exo_delegation::send_on_behalf_of(st, m),
     );
     o.put("AccountDisabled", json!(m.account_disabled));
     o.put("IsMailboxEnabled", json!(true));
@@ -1359,9 +1423,24 @@ fn organization_config(call: &Call<'_>) -> Obj {
 
 // ---- writes -----------------------------------------------------------------------------
 
+fn delegation_req<'a>(call: &'a Call<'_>) -> crate::exo_delegation::Req<'a> {
+    crate::exo_delegation::Req {
+        shared: call.shared,
+        ctx: call.ctx,
+        cmdlet: call.cmdlet,
+        params: &call.params,
+    }
+}
+
 fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
     match call.cmdlet {
-        "Set-Mailbox" => set_mailbox(call),
+        "Set-Mailbox" => {
+            crate::exo_delegation::set_send_on_behalf(&delegation_req(call))?;
+            set_mailbox(call)
+        }
+        "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
+            crate::exo_delegation::write(&delegation_req(call))
+        }
         "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule" => change_rule(call),
         "Set-HostedOutboundSpamFilterPolicy" => set_spam_policy(call),
         "Remove-BlockedSenderAddress" => remove_blocked(call),
