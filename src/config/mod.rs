@@ -10,6 +10,7 @@
 //! Applying the config to a scan result lives in `apply`.
 
 mod apply;
+mod delegates;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::diagnostic::Diagnostic;
 use crate::findings::Waiver;
 
 pub use apply::apply;
+pub use delegates::{pattern_regex, AllowedDelegate};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const FILE_NAME: &str = "m365guard.toml";
@@ -44,6 +46,10 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Lower-case, sorted, without duplicates.
     allowed_forwarding_domains: Vec<String>,
+    /// `[exchange] allowed_delegates`: expected mailbox delegations (patterns).
+    allowed_delegates: Vec<AllowedDelegate>,
+    /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
+    executive_mailboxes: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -147,6 +153,8 @@ impl Default for Config {
                 reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
             },
             allowed_forwarding_domains: Vec::new(),
+            allowed_delegates: Vec::new(),
+            executive_mailboxes: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -199,6 +207,10 @@ struct RawBreakGlass {
 struct RawExchange {
     #[serde(default)]
     allowed_forwarding_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
+    #[serde(default)]
+    executive_mailboxes: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +288,9 @@ impl Config {
         }
         domains.sort();
         domains.dedup();
+        let allowed_delegates = delegates::parse_allowed(&loc, &raw.exchange.allowed_delegates)?;
+        let executive_mailboxes =
+            delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
 
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
@@ -288,6 +303,8 @@ impl Config {
             connection,
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
+            allowed_delegates,
+            executive_mailboxes,
             exceptions,
         })
     }
@@ -357,6 +374,18 @@ impl Config {
     /// `data.m365guard.config.allowed_forwarding_domains`.
     pub fn allowed_forwarding_domains(&self) -> &[String] {
         &self.allowed_forwarding_domains
+    }
+
+    /// Expected mailbox delegations; passed to Rego as
+    /// `data.m365guard.config.allowed_delegates` (`{mailbox, delegate}` regexes).
+    pub fn allowed_delegates(&self) -> &[AllowedDelegate] {
+        &self.allowed_delegates
+    }
+
+    /// Mailboxes treated like a privileged user's; passed to Rego as
+    /// `data.m365guard.config.executive_mailboxes` (regexes).
+    pub fn executive_mailboxes(&self) -> &[String] {
+        &self.executive_mailboxes
     }
 }
 

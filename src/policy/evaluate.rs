@@ -22,6 +22,10 @@ use crate::snapshot::{Snapshot, SourceState};
 pub struct RegoConfig {
     /// Partner domains that forwarding rules may target (lower-case).
     pub allowed_forwarding_domains: Vec<String>,
+    /// `[exchange] allowed_delegates`: (mailbox, delegate) address patterns.
+    pub allowed_delegates: Vec<(String, String)>,
+    /// `[exchange] executive_mailboxes`: address patterns.
+    pub executive_mailboxes: Vec<String>,
 }
 
 impl RegoConfig {
@@ -31,8 +35,19 @@ impl RegoConfig {
             .iter()
             .map(|d| d.to_lowercase())
             .collect();
+        let regex = crate::config::pattern_regex;
+        let delegates: Vec<serde_json::Value> = self
+            .allowed_delegates
+            .iter()
+            .map(|(m, d)| serde_json::json!({"mailbox": regex(m), "delegate": regex(d)}))
+            .collect();
+        let executives: Vec<String> = self.executive_mailboxes.iter().map(|p| regex(p)).collect();
         Value::from(serde_json::json!({
-            "m365guard": {"config": {"allowed_forwarding_domains": domains}}
+            "m365guard": {"config": {
+                "allowed_forwarding_domains": domains,
+                "allowed_delegates": delegates,
+                "executive_mailboxes": executives,
+            }}
         }))
     }
 }
