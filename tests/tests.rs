@@ -11,6 +11,7 @@ mod architecture;
 mod browser;
 mod cli;
 mod config;
+mod delegation;
 mod doctor;
 mod drift;
 mod examples;
