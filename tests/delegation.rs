@@ -105,7 +105,10 @@ fn scan_tenant_flags_the_delegations_the_example_shows() {
             "--tenant",
             &emu.tenant_id(),
             "--config",
-            harness::root().join("examples/m365guard.toml").to_str().unwrap(),
+            harness::root()
+                .join("examples/m365guard.toml")
+                .to_str()
+                .unwrap(),
         ],
     );
     let with_config = delegate_findings(&configured);
@@ -121,7 +124,14 @@ fn plan_apply_rescan_removes_each_delegation_once() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = emu.tenant_id();
     let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix", "plan", "--tenant", &tenant, "--rule", RULE, "-o", "plan.json",
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        RULE,
+        "-o",
+        "plan.json",
     ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: Value =
@@ -147,9 +157,14 @@ fn plan_apply_rescan_removes_each_delegation_once() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["target"]["user_principal_name"] == DANA && a["kind"] == "remove_mailbox_permission")
+        .find(|a| {
+            a["target"]["user_principal_name"] == DANA && a["kind"] == "remove_mailbox_permission"
+        })
         .unwrap();
-    assert_eq!(full_access["precondition"]["access_rights"], json!(["FullAccess"]));
+    assert_eq!(
+        full_access["precondition"]["access_rights"],
+        json!(["FullAccess"])
+    );
     assert!(full_access["rollback"]
         .as_str()
         .unwrap()
@@ -158,7 +173,11 @@ fn plan_apply_rescan_removes_each_delegation_once() {
 
     let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("4 applied, 0 already done"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("4 applied, 0 already done"),
+        "{}",
+        out.stdout
+    );
     let log = emu.write_log();
     let ops: BTreeSet<(String, String)> = log
         .iter()
@@ -192,16 +211,25 @@ fn plan_apply_rescan_removes_each_delegation_once() {
     assert_eq!(
         left,
         [
-            ("full_access".to_owned(), "tom.becker@contoso.com".to_owned()),
+            (
+                "full_access".to_owned(),
+                "tom.becker@contoso.com".to_owned()
+            ),
             ("send_as".to_owned(), "tom.becker@contoso.com".to_owned()),
         ]
     );
     let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let lines: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     for line in &lines {
         assert_eq!(line["outcome"], "applied", "{line}");
-        assert!(line["before"]["definition"]["trustee"].is_string(), "{line}");
+        assert!(
+            line["before"]["definition"]["trustee"].is_string(),
+            "{line}"
+        );
         assert!(line["after"].is_null(), "{line}");
     }
 
@@ -210,9 +238,14 @@ fn plan_apply_rescan_removes_each_delegation_once() {
     assert_ne!(code, 3, "{stderr}");
 
     let writes_before = emu.write_log().len();
-    let again = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let again =
+        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    assert!(again.stdout.contains("0 applied, 4 already done"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("0 applied, 4 already done"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
 }
 
@@ -270,13 +303,23 @@ fn one_mailbox_that_cannot_be_read_makes_the_source_incomplete() {
         .iter()
         .map(|d| d["id"].as_str().unwrap())
         .collect();
-    assert!(ids.iter().any(|i| i.ends_with("/full_access/tom.becker@contoso.com")));
-    assert!(!ids.iter().any(|i| i.starts_with("6e1f3a2b") && i.contains("/full_access/")));
-    assert!(ids.iter().any(|i| i.starts_with("6e1f3a2b") && i.contains("/send_as/")));
+    assert!(ids
+        .iter()
+        .any(|i| i.ends_with("/full_access/tom.becker@contoso.com")));
+    assert!(!ids
+        .iter()
+        .any(|i| i.starts_with("6e1f3a2b") && i.contains("/full_access/")));
+    assert!(ids
+        .iter()
+        .any(|i| i.starts_with("6e1f3a2b") && i.contains("/send_as/")));
     let (code, report, _) = scan(
         &emu,
         dir.path(),
-        &["scan", "--snapshot", dir.path().join("snap.json").to_str().unwrap()],
+        &[
+            "scan",
+            "--snapshot",
+            dir.path().join("snap.json").to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 3);
     assert_eq!(rule_outcome(&report, RULE)["status"], "not_evaluated");
@@ -308,7 +351,11 @@ fn emulator_enforces_the_documented_parameter_sets() {
         let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();
         assert!(err.contains(needle), "{cmdlet} {params}: {err}");
     };
-    refused("Get-MailboxPermission", json!({}), "mandatory parameters: Identity");
+    refused(
+        "Get-MailboxPermission",
+        json!({}),
+        "mandatory parameters: Identity",
+    );
     refused(
         "Get-MailboxPermission",
         json!({"Identity": DANA, "User": "x", "Owner": true}),
@@ -345,7 +392,9 @@ fn emulator_enforces_the_documented_parameter_sets() {
         .unwrap();
     let users: Vec<&str> = rows.iter().filter_map(|r| r["User"].as_str()).collect();
     assert!(users.contains(&"NT AUTHORITY\\SELF"), "{users:?}");
-    assert!(rows.iter().any(|r| r["IsInherited"] == true && r["Deny"] == true));
+    assert!(rows
+        .iter()
+        .any(|r| r["IsInherited"] == true && r["Deny"] == true));
     // Besides those, the one grant: what the collector keeps (see the scan tests).
     let explicit: Vec<&str> = rows
         .iter()
@@ -359,10 +408,15 @@ fn emulator_enforces_the_documented_parameter_sets() {
             json!({"Identity": DANA, "AccessRights": ["SendAs"]}),
         )
         .unwrap();
-    let trustees: BTreeSet<&str> = send_as.iter().filter_map(|r| r["Trustee"].as_str()).collect();
+    let trustees: BTreeSet<&str> = send_as
+        .iter()
+        .filter_map(|r| r["Trustee"].as_str())
+        .collect();
     assert_eq!(
         trustees,
-        ["NT AUTHORITY\\SELF", "lena.fischer@contoso.com"].into_iter().collect()
+        ["NT AUTHORITY\\SELF", "lena.fischer@contoso.com"]
+            .into_iter()
+            .collect()
     );
     // GrantSendOnBehalfTo: @{Add} then @{Remove}, other entries untouched.
     exo.invoke(
@@ -376,7 +430,11 @@ fn emulator_enforces_the_documented_parameter_sets() {
             .unwrap();
         m[0]["GrantSendOnBehalfTo"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut names = shown(&exo);

@@ -122,7 +122,10 @@ pub fn collect(ctx: &mut Ctx<'_>) {
             Ok(found) => found,
             Err(e) => {
                 failure.get_or_insert_with(|| {
-                    format!("trustee '{trustee}' of {} could not be resolved: {e}", label(mbx))
+                    format!(
+                        "trustee '{trustee}' of {} could not be resolved: {e}",
+                        label(mbx)
+                    )
                 });
                 None
             }
@@ -148,7 +151,12 @@ pub fn collect(ctx: &mut Ctx<'_>) {
     match failure {
         None => ctx.record(SourceId::MailboxDelegates, Ok(items)),
         // Partial data is kept, but the source must not pass as complete.
-        Some(reason) => ctx.set(SourceId::MailboxDelegates, SourceState::Error, &reason, items),
+        Some(reason) => ctx.set(
+            SourceId::MailboxDelegates,
+            SourceState::Error,
+            &reason,
+            items,
+        ),
     }
 }
 
@@ -445,7 +453,9 @@ mod tests {
             assert_eq!(mailbox_permission(&obj(skip.clone())), None, "{skip}");
         }
         // A comma-separated string, and ChangePermission alone (it can grant FullAccess).
-        let text = obj(json!({"User": "b@contoso.com", "AccessRights": "ChangePermission, ReadPermission"}));
+        let text = obj(
+            json!({"User": "b@contoso.com", "AccessRights": "ChangePermission, ReadPermission"}),
+        );
         assert_eq!(
             mailbox_permission(&text).map(|(_, r)| r),
             Some(vec!["ChangePermission".to_owned()])
@@ -500,7 +510,13 @@ mod tests {
             Some("guest_x#ext#@contoso.onmicrosoft.com")
         );
         assert_eq!(d.trustee_id, None);
-        let named = delegate(&mbx, DelegateRight::SendOnBehalf, "Tom Becker", None, vec![]);
+        let named = delegate(
+            &mbx,
+            DelegateRight::SendOnBehalf,
+            "Tom Becker",
+            None,
+            vec![],
+        );
         assert_eq!(named.trustee_address, None);
     }
 }

@@ -38,7 +38,8 @@ pub(super) fn parse_allowed(
 ) -> Result<Vec<AllowedDelegate>, Diagnostic> {
     let mut out = Vec::new();
     for entry in raw {
-        let field = |v: &Option<Spanned<String>>, key: &str| match v {
+        let field = |v: &Option<Spanned<String>>, key: &str| {
+            match v {
             Some(v) => pattern(loc, v, &format!("exchange.allowed_delegates.{key}")),
             None => Err(loc.at(
                 entry.span(),
@@ -46,6 +47,7 @@ pub(super) fn parse_allowed(
                     "an allowed delegate needs `{key}` (a pattern such as `*@contoso.com`; `\"*\"` for any)"
                 ),
             )),
+        }
         };
         out.push(AllowedDelegate {
             mailbox: field(&entry.get_ref().mailbox, "mailbox")?,
@@ -73,7 +75,9 @@ fn pattern(loc: &Locator<'_>, value: &Spanned<String>, what: &str) -> Result<Str
     if text.contains(char::is_whitespace) {
         return Err(loc.at(
             value.span(),
-            format!("`{what}` is an address pattern such as `*@contoso.com` and cannot contain spaces"),
+            format!(
+                "`{what}` is an address pattern such as `*@contoso.com` and cannot contain spaces"
+            ),
         ));
     }
     Ok(text)

@@ -339,7 +339,10 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[ActionKind::ALL.len() - 1], ActionKind::UnblockSignIn);
+        assert_eq!(
+            ActionKind::ALL[ActionKind::ALL.len() - 1],
+            ActionKind::UnblockSignIn
+        );
     }
 
     #[test]

@@ -54,8 +54,7 @@ pub fn full_access_state(access_rights: &[String]) -> State {
 impl Handler for RemoveMailboxPermission {
     fn read(&self, live: &Live<'_>, target: &Target) -> Result<Option<State>, ApiError> {
         let (mailbox, trustee) = parts(target);
-        let entries = match mailbox_delegates::fetch_mailbox_permissions(&live.exchange, &mailbox)
-        {
+        let entries = match mailbox_delegates::fetch_mailbox_permissions(&live.exchange, &mailbox) {
             Ok(entries) => entries,
             Err(e) if super::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e),

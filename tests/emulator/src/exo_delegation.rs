@@ -150,9 +150,10 @@ pub fn from_snapshot(snap: &Value, mailboxes: &[Mailbox]) -> Vec<Delegation> {
         .iter()
         .filter_map(|d| {
             let mailbox_id = text(d, "mailbox_id")?;
-            let mbx = mailboxes
-                .iter()
-                .find(|m| m.external_directory_object_id.eq_ignore_ascii_case(&mailbox_id))?;
+            let mbx = mailboxes.iter().find(|m| {
+                m.external_directory_object_id
+                    .eq_ignore_ascii_case(&mailbox_id)
+            })?;
             let right = text(d, "right")?;
             let mut access_rights: Vec<String> = d
                 .get("access_rights")
@@ -304,7 +305,12 @@ fn get_mailbox_permission(req: &Req<'_>) -> Result<Vec<Obj>, Response> {
         ),
         (
             "NT AUTHORITY\\SYSTEM".to_owned(),
-            entry("NT AUTHORITY\\SYSTEM", vec!["FullAccess".into()], false, true),
+            entry(
+                "NT AUTHORITY\\SYSTEM",
+                vec!["FullAccess".into()],
+                false,
+                true,
+            ),
         ),
     ];
     for d in st
@@ -365,7 +371,10 @@ fn get_recipient_permission(req: &Req<'_>) -> Result<Vec<Obj>, Response> {
                 .map(|d| d.trustee.clone()),
         );
         for t in trustees {
-            if trustee.as_deref().is_none_or(|x| same_principal(&st, &t, x)) {
+            if trustee
+                .as_deref()
+                .is_none_or(|x| same_principal(&st, &t, x))
+            {
                 out.push(entry(m, &t));
             }
         }
@@ -431,7 +440,11 @@ pub fn set_send_on_behalf(req: &Req<'_>) -> Result<(), Response> {
     };
     let (replace, add, remove) = match &value {
         Value::Object(o) => {
-            let get = |k: &str| o.iter().find(|(x, _)| x.eq_ignore_ascii_case(k)).map(|(_, v)| v);
+            let get = |k: &str| {
+                o.iter()
+                    .find(|(x, _)| x.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v)
+            };
             if o.keys()
                 .any(|k| !["add", "remove"].contains(&k.to_ascii_lowercase().as_str()))
             {
@@ -473,7 +486,9 @@ fn add_names(st: &mut TenantState, guid: &str, names: &[String]) {
     for n in names {
         let name = st.recipient_name(n).unwrap_or_else(|| n.clone());
         let present = st.delegations.iter().any(|d| {
-            d.mailbox_guid == guid && d.right == "send_on_behalf" && same_principal(st, &d.trustee, &name)
+            d.mailbox_guid == guid
+                && d.right == "send_on_behalf"
+                && same_principal(st, &d.trustee, &name)
         });
         if !present {
             st.delegations.push(Delegation {
