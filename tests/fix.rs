@@ -2087,6 +2087,9 @@ fn missing_exchange_role_fails_exchange_writes_naming_the_role() {
         "disable_inbox_rule",
         "unblock_sender",
         "disable_outbound_auto_forwarding",
+        "remove_mailbox_permission",
+        "remove_recipient_permission",
+        "remove_send_on_behalf",
     ];
     for line in &lines {
         let kind = line["action"].as_str().unwrap();
