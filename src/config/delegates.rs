@@ -107,6 +107,51 @@ pub fn pattern_regex(pattern: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::config::Config;
+    use std::path::Path;
+
+    #[test]
+    fn delegates_and_executives_parse_and_point_at_mistakes() {
+        let ok = Config::parse(
+            Path::new("m.toml"),
+            "[exchange]\nallowed_delegates = [{ mailbox = \"Info@Contoso.com\", delegate = \"*@contoso.com\" }]\nexecutive_mailboxes = [\"cfo@contoso.com\", \"CFO@contoso.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.allowed_delegates(),
+            [AllowedDelegate {
+                mailbox: "info@contoso.com".into(),
+                delegate: "*@contoso.com".into()
+            }]
+        );
+        assert_eq!(ok.executive_mailboxes(), ["cfo@contoso.com"]);
+        let missing = Config::parse(
+            Path::new("m.toml"),
+            "[exchange]\nallowed_delegates = [{ mailbox = \"info@contoso.com\" }]\n",
+        )
+        .unwrap_err();
+        assert!(
+            missing.message.contains("needs `delegate`"),
+            "{}",
+            missing.message
+        );
+        let spaced = Config::parse(
+            Path::new("m.toml"),
+            "[exchange]\nexecutive_mailboxes = [\"c fo@contoso.com\"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            spaced.message.contains("cannot contain spaces"),
+            "{}",
+            spaced.message
+        );
+        let unknown = Config::parse(
+            Path::new("m.toml"),
+            "[exchange]\nallowed_delegates = [{ mailbox = \"a\", delegate = \"b\", right = \"x\" }]\n",
+        );
+        assert!(unknown.is_err());
+    }
+
     #[test]
     fn patterns_become_anchored_escaped_regexes() {
         assert_eq!(pattern_regex("*@Contoso.com"), "^.*@contoso\\.com$");
