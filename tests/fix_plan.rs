@@ -86,6 +86,11 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "disable_outbound_auto_forwarding",
         // Mail flow back doors (issue 11); connectors only with `--allow connector`.
         "disable_transport_rule",
+        // Delegations on Dana's and info@'s mailboxes (Sam's on procurement@ is allowed
+        // by the example config's allowed_delegates).
+        "remove_mailbox_permission",
+        "remove_recipient_permission",
+        "remove_send_on_behalf",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -106,6 +111,13 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
     assert_eq!(count("disable_transport_rule"), 3);
+    for kind in [
+        "remove_mailbox_permission",
+        "remove_recipient_permission",
+        "remove_send_on_behalf",
+    ] {
+        assert_eq!(count(kind), 1, "{kind}");
+    }
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()

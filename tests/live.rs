@@ -188,6 +188,8 @@ fn collects_contoso_like_the_example() {
     assert_eq!(snap.security_defaults, want.security_defaults);
     assert_eq!(snap.conditional_access, want.conditional_access);
     assert_eq!(snap.risky_users, want.risky_users);
+    assert_eq!(snap.recipients, want.recipients);
+    assert_eq!(snap.mailbox_delegates, want.mailbox_delegates);
     assert_eq!(
         rule_tuples(&snap.inbox_rules),
         rule_tuples(&want.inbox_rules)

@@ -13,6 +13,7 @@ mod browser;
 mod ci_examples;
 mod cli;
 mod config;
+mod delegation;
 mod doctor;
 mod drift;
 mod examples;

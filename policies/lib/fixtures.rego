@@ -66,6 +66,7 @@ base := {
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
 		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
+		"mailbox_delegates": _ok,
 	},
 	"users": [
 		{
@@ -255,5 +256,14 @@ base := {
 		"enabled": true, "connector_type": "OnPremises", "sender_domains": ["*"],
 		"require_tls": true, "restrict_domains_to_certificate": true,
 		"tls_sender_certificate_name": "mail.contoso.com",
+	}],
+	# mailbox_delegates: 0 raj has FullAccess to lena's mailbox (an internal, enabled
+	#              member on an unprivileged mailbox: expected)
+	"mailbox_delegates": [{
+		"id": concat("/", [lena_id, "full_access", "raj.patel@contoso.com"]),
+		"mailbox_id": lena_id, "mailbox_upn": "lena.fischer@contoso.com",
+		"right": "full_access", "trustee": "raj.patel@contoso.com", "trustee_id": raj_id,
+		"trustee_address": "raj.patel@contoso.com", "trustee_type": "UserMailbox",
+		"access_rights": ["FullAccess"],
 	}],
 }

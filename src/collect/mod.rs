@@ -24,6 +24,7 @@ mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
+pub(crate) mod mailbox_delegates;
 pub(crate) mod mailboxes;
 mod mfa_registration;
 mod named_locations;
@@ -180,6 +181,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::TransportRules => transport_rules::collect,
         SourceId::OutboundConnectors => connectors::collect_outbound,
         SourceId::InboundConnectors => connectors::collect_inbound,
+        SourceId::MailboxDelegates => mailbox_delegates::collect,
     }
 }
 

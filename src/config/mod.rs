@@ -10,6 +10,7 @@
 //! Applying the config to a scan result lives in `apply`.
 
 mod apply;
+mod delegates;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::diagnostic::Diagnostic;
 use crate::findings::Waiver;
 
 pub use apply::{annotate, apply};
+pub use delegates::{pattern_regex, AllowedDelegate};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const FILE_NAME: &str = "m365guard.toml";
@@ -47,6 +49,10 @@ pub struct Config {
     /// `[exchange] allowed_smart_hosts`: domains (subdomains included) and IP addresses
     /// outbound connectors may route through; lower-case, sorted, without duplicates.
     allowed_smart_hosts: Vec<String>,
+    /// `[exchange] allowed_delegates`: expected mailbox delegations (patterns).
+    allowed_delegates: Vec<AllowedDelegate>,
+    /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
+    executive_mailboxes: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -151,6 +157,8 @@ impl Default for Config {
             },
             allowed_forwarding_domains: Vec::new(),
             allowed_smart_hosts: Vec::new(),
+            allowed_delegates: Vec::new(),
+            executive_mailboxes: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -205,6 +213,9 @@ struct RawExchange {
     allowed_forwarding_domains: Vec<Spanned<String>>,
     #[serde(default)]
     allowed_smart_hosts: Vec<Spanned<String>>,
+    allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
+    #[serde(default)]
+    executive_mailboxes: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +299,9 @@ impl Config {
         }
         smart_hosts.sort();
         smart_hosts.dedup();
+        let allowed_delegates = delegates::parse_allowed(&loc, &raw.exchange.allowed_delegates)?;
+        let executive_mailboxes =
+            delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
 
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
@@ -301,6 +315,8 @@ impl Config {
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
             allowed_smart_hosts: smart_hosts,
+            allowed_delegates,
+            executive_mailboxes,
             exceptions,
         })
     }
@@ -384,6 +400,18 @@ impl Config {
     /// passed to Rego as `data.m365guard.config.allowed_smart_hosts`.
     pub fn allowed_smart_hosts(&self) -> &[String] {
         &self.allowed_smart_hosts
+    }
+
+    /// Expected mailbox delegations; passed to Rego as
+    /// `data.m365guard.config.allowed_delegates` (`{mailbox, delegate}` regexes).
+    pub fn allowed_delegates(&self) -> &[AllowedDelegate] {
+        &self.allowed_delegates
+    }
+
+    /// Mailboxes treated like a privileged user's; passed to Rego as
+    /// `data.m365guard.config.executive_mailboxes` (regexes).
+    pub fn executive_mailboxes(&self) -> &[String] {
+        &self.executive_mailboxes
     }
 }
 

@@ -235,6 +235,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         // (GroupMember.Read.All: <https://learn.microsoft.com/graph/api/group-list>).
         SourceId::CaGroupMembers => Probe::Graph("/v1.0/groups?$select=id&$top=1"),
         SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
+        // Get-MailboxPermission needs a mailbox; Get-RecipientPermission runs under the
+        // same read role and takes none.
+        SourceId::MailboxDelegates => Probe::FirstOf("Get-RecipientPermission"),
     }
 }
 

@@ -26,11 +26,14 @@ pub enum ActionKind {
     DisableOutboundAutoForwarding,
     DisableTransportRule,
     DisableConnector,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 14] = [
+    pub const ALL: [ActionKind; 17] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -44,6 +47,9 @@ impl ActionKind {
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::DisableTransportRule,
         ActionKind::DisableConnector,
+        ActionKind::RemoveMailboxPermission,
+        ActionKind::RemoveRecipientPermission,
+        ActionKind::RemoveSendOnBehalf,
         ActionKind::UnblockSignIn,
     ];
 
@@ -72,6 +78,9 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::DisableTransportRule => "disable_transport_rule",
             ActionKind::DisableConnector => "disable_connector",
+            ActionKind::RemoveMailboxPermission => "remove_mailbox_permission",
+            ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
+            ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::UnblockSignIn => "unblock_sign_in",
         }
     }

@@ -16,7 +16,7 @@ use super::plan::{
 };
 use crate::findings::ResourceKind;
 use crate::findings::{Finding, RuleStatus, ScanResult, Severity};
-use crate::snapshot::model::{InboxRule, RuleSource, Snapshot};
+use crate::snapshot::model::{DelegateRight, InboxRule, RuleSource, Snapshot};
 
 /// What `fix plan` was asked to cover.
 #[derive(Debug, Clone, Default)]
@@ -253,6 +253,11 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .iter()
             .find(|r| r.id == f.resource.id)
             .map(|r| (r.mailbox_id.clone(), r.mailbox_upn.clone())),
+        ResourceKind::MailboxDelegate => snapshot
+            .mailbox_delegates
+            .iter()
+            .find(|d| d.id == f.resource.id)
+            .map(|d| (d.mailbox_id.clone(), d.mailbox_upn.clone())),
         ResourceKind::RestrictedSender => snapshot
             .outbound_spam
             .restricted_senders
@@ -617,6 +622,36 @@ fn plan_finding(
                 .ok_or_else(|| missing("outbound spam policy"))?;
             let target = Target::new(ResourceKind::OutboundSpamPolicy, &policy.id, &policy.id);
             let pre = state([("auto_forwarding_mode", json!(policy.auto_forwarding_mode))]);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        // One rule, three cmdlets: the delegate's right decides which removes it.
+        ActionKind::RemoveMailboxPermission
+        | ActionKind::RemoveRecipientPermission
+        | ActionKind::RemoveSendOnBehalf => {
+            let d = snapshot
+                .mailbox_delegates
+                .iter()
+                .find(|d| d.id == finding.resource.id)
+                .ok_or_else(|| missing("mailbox delegate"))?;
+            let (kind, pre) = match d.right {
+                DelegateRight::FullAccess => (
+                    ActionKind::RemoveMailboxPermission,
+                    super::actions::mailbox_permission_state(&d.access_rights),
+                ),
+                DelegateRight::SendAs => (
+                    ActionKind::RemoveRecipientPermission,
+                    state([("send_as", json!(true))]),
+                ),
+                DelegateRight::SendOnBehalf => (
+                    ActionKind::RemoveSendOnBehalf,
+                    state([("send_on_behalf", json!(true))]),
+                ),
+            };
+            let target = Target {
+                user_id: Some(d.mailbox_id.clone()),
+                user_principal_name: Some(d.mailbox_upn.clone()),
+                ..Target::new(ResourceKind::MailboxDelegate, &d.id, &finding.resource.name)
+            };
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
     }

@@ -72,6 +72,9 @@ pub enum FixAction {
     DisableOutboundAutoForwarding,
     DisableTransportRule,
     DisableConnector,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
 }
 
 impl FixAction {
@@ -89,6 +92,9 @@ impl FixAction {
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             FixAction::DisableTransportRule => "disable_transport_rule",
             FixAction::DisableConnector => "disable_connector",
+            FixAction::RemoveMailboxPermission => "remove_mailbox_permission",
+            FixAction::RemoveRecipientPermission => "remove_recipient_permission",
+            FixAction::RemoveSendOnBehalf => "remove_send_on_behalf",
         }
     }
 }

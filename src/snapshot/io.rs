@@ -287,7 +287,8 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         &snapshot.outbound_connectors,
         false,
     );
-    w.array(1, "inbound_connectors", &snapshot.inbound_connectors, true);
+    w.array(1, "inbound_connectors", &snapshot.inbound_connectors, false);
+    w.array(1, "mailbox_delegates", &snapshot.mailbox_delegates, true);
     w.out.push_str("}\n");
     w.out
 }

@@ -57,6 +57,10 @@ pub struct Snapshot {
     /// Exchange Online inbound connectors (`Get-InboundConnector`).
     #[serde(default)]
     pub inbound_connectors: Vec<InboundConnector>,
+    /// Delegations on mailboxes (FullAccess, SendAs, send on behalf); empty in snapshots
+    /// from before the `mailbox_delegates` source existed.
+    #[serde(default)]
+    pub mailbox_delegates: Vec<MailboxDelegate>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -82,6 +86,7 @@ impl Default for Snapshot {
             transport_rules: Vec::new(),
             outbound_connectors: Vec::new(),
             inbound_connectors: Vec::new(),
+            mailbox_delegates: Vec::new(),
         }
     }
 }
@@ -162,10 +167,13 @@ pub enum SourceId {
     OutboundConnectors,
     /// `Get-InboundConnector`: who may send into the organisation and how it is checked.
     InboundConnectors,
+    /// `Get-MailboxPermission`, `Get-RecipientPermission` and `GrantSendOnBehalfTo`: who
+    /// may open or send as each mailbox.
+    MailboxDelegates,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 21] = [
+    pub const ALL: [SourceId; 22] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -187,6 +195,7 @@ impl SourceId {
         SourceId::TransportRules,
         SourceId::OutboundConnectors,
         SourceId::InboundConnectors,
+        SourceId::MailboxDelegates,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -213,6 +222,7 @@ impl SourceId {
             SourceId::TransportRules => "transport_rules",
             SourceId::OutboundConnectors => "outbound_connectors",
             SourceId::InboundConnectors => "inbound_connectors",
+            SourceId::MailboxDelegates => "mailbox_delegates",
         }
     }
 
@@ -335,6 +345,22 @@ pub struct Mailbox {
     #[serde(skip)]
     #[schemars(skip)]
     pub legacy_exchange_dn: Option<String>,
+    /// What Get-Mailbox said that only the `mailbox_delegates` collector needs. Only held
+    /// while collecting (that source reads it instead of asking Get-Mailbox again); never
+    /// written to a snapshot.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub delegation: MailboxDelegation,
+}
+
+/// Get-Mailbox properties the `mailbox_delegates` collector reads (collection time only).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MailboxDelegation {
+    /// `Name`, `Alias`, `DisplayName`, `Identity`: how Get-RecipientPermission's
+    /// `Identity` and other mailboxes' `GrantSendOnBehalfTo` name this mailbox.
+    pub names: Vec<String>,
+    /// `GrantSendOnBehalfTo`: the recipients (by name) who may send on its behalf.
+    pub grant_send_on_behalf_to: Vec<String>,
 }
 
 /// Where an inbox rule was read from; Graph hides hidden rules, Exchange shows them.
@@ -880,4 +906,61 @@ pub struct InboundConnector {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// A right one principal holds on another's mailbox.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DelegateRight {
+    /// `Get-MailboxPermission` FullAccess (open and read the whole mailbox), or
+    /// ChangePermission/ChangeOwner (which let the holder grant himself FullAccess).
+    FullAccess,
+    /// `Get-RecipientPermission` SendAs: mail sent appears to come from the owner.
+    SendAs,
+    /// `GrantSendOnBehalfTo`: mail sent shows "on behalf of" the owner.
+    SendOnBehalf,
+}
+
+impl DelegateRight {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelegateRight::FullAccess => "full_access",
+            DelegateRight::SendAs => "send_as",
+            DelegateRight::SendOnBehalf => "send_on_behalf",
+        }
+    }
+}
+
+/// A delegation on a mailbox: one trustee holding one right, explicitly granted (the
+/// owner's own `NT AUTHORITY\SELF` entry, inherited and Deny entries are left out).
+/// <https://learn.microsoft.com/powershell/module/exchange/get-mailboxpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-recipientpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/set-mailbox> (GrantSendOnBehalfTo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxDelegate {
+    /// `<mailbox id>/<right>/<trustee>`, the trustee lower-case: unique in the snapshot.
+    pub id: String,
+    /// The mailbox (`mailboxes[].id`).
+    pub mailbox_id: String,
+    pub mailbox_upn: String,
+    pub right: DelegateRight,
+    /// The trustee as Exchange names it (`User`, `Trustee`, or a GrantSendOnBehalfTo entry);
+    /// the fix actions pass it back to Exchange.
+    pub trustee: String,
+    /// Entra object id of the trustee (a mailbox owner or another recipient), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_id: Option<String>,
+    /// The trustee's UPN or delivery address, lower-case, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_address: Option<String>,
+    /// The trustee's `RecipientTypeDetails` (`UserMailbox`, `GuestMailUser`, …), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_type: Option<String>,
+    /// `AccessRights` of a `full_access` entry (`FullAccess`, `ChangePermission`, …): what
+    /// Remove-MailboxPermission must remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_rights: Vec<String>,
 }

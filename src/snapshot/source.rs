@@ -57,10 +57,12 @@ pub enum ResourceKind {
     TransportRule,
     OutboundConnector,
     InboundConnector,
+    /// A delegation on a mailbox (`mailbox_delegates`).
+    MailboxDelegate,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 18] = [
+    pub const ALL: [ResourceKind; 19] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -79,6 +81,7 @@ impl ResourceKind {
         ResourceKind::TransportRule,
         ResourceKind::OutboundConnector,
         ResourceKind::InboundConnector,
+        ResourceKind::MailboxDelegate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl ResourceKind {
             ResourceKind::TransportRule => "transport_rule",
             ResourceKind::OutboundConnector => "outbound_connector",
             ResourceKind::InboundConnector => "inbound_connector",
+            ResourceKind::MailboxDelegate => "mailbox_delegate",
         }
     }
 
@@ -232,7 +236,8 @@ resources!(
     MailRecipient,
     TransportRule,
     OutboundConnector,
-    InboundConnector
+    InboundConnector,
+    MailboxDelegate
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -389,6 +394,13 @@ static INBOUND_CONNECTORS: Array<InboundConnector> = Array {
     get_mut: |s| &mut s.inbound_connectors,
 };
 
+static MAILBOX_DELEGATES: Array<MailboxDelegate> = Array {
+    kind: ResourceKind::MailboxDelegate,
+    path: "mailbox_delegates",
+    get: |s| &s.mailbox_delegates,
+    get_mut: |s| &mut s.mailbox_delegates,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -407,7 +419,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 21] = [
+pub static SOURCES: [SourceDef; 22] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -580,6 +592,20 @@ pub static SOURCES: [SourceDef; 21] = [
         needs: exchange("Get-InboxRule -IncludeHidden (per mailbox)"),
         licence: None,
         resources: &[&INBOX_RULES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After mailboxes and recipients: it reads every mailbox's permissions, takes
+    // GrantSendOnBehalfTo from the mailboxes' Get-Mailbox answer, and resolves trustees
+    // through both.
+    SourceDef {
+        id: SourceId::MailboxDelegates,
+        stage: Stage::Exchange,
+        needs: exchange(
+            "Get-MailboxPermission (per mailbox), Get-RecipientPermission -AccessRights SendAs, Get-Mailbox GrantSendOnBehalfTo",
+        ),
+        licence: None,
+        resources: &[&MAILBOX_DELEGATES],
         sections: &[],
         enriches: &[],
     },

@@ -216,6 +216,9 @@ impl Generator {
             ok(conditional_access.groups.len()),
         );
 
+        let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
+        sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
+
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
             tenant: Tenant {
@@ -256,6 +259,7 @@ impl Generator {
             transport_rules,
             outbound_connectors,
             inbound_connectors: Vec::new(),
+            mailbox_delegates,
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

@@ -22,8 +22,11 @@ mod disable_outbound_auto_forwarding;
 mod disable_transport_rule;
 mod enforce_mfa;
 mod pim;
+mod remove_mailbox_permission;
+mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
+mod remove_send_on_behalf;
 mod reset_password;
 mod revoke_sessions;
 mod unblock_sender;
@@ -37,6 +40,7 @@ pub use disable_connector::{
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
+pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -68,6 +72,13 @@ impl ActionKind {
             }
             ActionKind::DisableTransportRule => &disable_transport_rule::DisableTransportRule,
             ActionKind::DisableConnector => &disable_connector::DisableConnector,
+            ActionKind::RemoveMailboxPermission => {
+                &remove_mailbox_permission::RemoveMailboxPermission
+            }
+            ActionKind::RemoveRecipientPermission => {
+                &remove_recipient_permission::RemoveRecipientPermission
+            }
+            ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
         }
     }
 }
@@ -185,8 +196,12 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W6
-            ActionKind::ClearMailboxForwarding => ActionNeeds {
+            // W6; the delegation cmdlets are in the same Exchange roles as Set-Mailbox
+            // (Mail Recipients: Exchange Administrator, Exchange Recipient Administrator).
+            ActionKind::ClearMailboxForwarding
+            | ActionKind::RemoveMailboxPermission
+            | ActionKind::RemoveRecipientPermission
+            | ActionKind::RemoveSendOnBehalf => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -242,6 +257,9 @@ impl From<FixAction> for ActionKind {
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
             FixAction::DisableTransportRule => ActionKind::DisableTransportRule,
             FixAction::DisableConnector => ActionKind::DisableConnector,
+            FixAction::RemoveMailboxPermission => ActionKind::RemoveMailboxPermission,
+            FixAction::RemoveRecipientPermission => ActionKind::RemoveRecipientPermission,
+            FixAction::RemoveSendOnBehalf => ActionKind::RemoveSendOnBehalf,
         }
     }
 }

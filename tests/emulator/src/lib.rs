@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod exchange;
 pub mod exo_params;
+pub mod exo_delegation;
 pub mod graph;
 pub mod hostile;
 pub mod http;

@@ -418,6 +418,22 @@ fn mail_flow_objects(v: Option<&Value>) -> Vec<MailFlowObject> {
         .collect()
 }
 
+/// A delegation on a mailbox (`crate::exo_delegation` serves and changes them): a
+/// `Get-MailboxPermission` entry (`full_access`), a `Get-RecipientPermission` SendAs entry
+/// (`send_as`) or a `GrantSendOnBehalfTo` value (`send_on_behalf`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delegation {
+    /// The mailbox's `guid`.
+    pub mailbox_guid: String,
+    /// `full_access`, `send_as` or `send_on_behalf` (the snapshot's `right`).
+    pub right: String,
+    /// The trustee as Exchange shows it: a UPN in permissions, a recipient's Name in
+    /// GrantSendOnBehalfTo.
+    pub trustee: String,
+    /// `full_access` only: FullAccess, ChangePermission, …
+    pub access_rights: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -465,6 +481,8 @@ pub struct TenantState {
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
+    /// Mailbox delegations: the snapshot's `mailbox_delegates`.
+    pub delegations: Vec<Delegation>,
 }
 
 impl TenantState {
@@ -1247,7 +1265,9 @@ impl TenantState {
             })
             .collect();
 
+        let delegations = crate::exo_delegation::from_snapshot(snap, &mailboxes);
         Ok(TenantState {
+            delegations,
             recipients,
             security_defaults_enabled: snap
                 .get("security_defaults")
