@@ -20,6 +20,7 @@ use crate::snapshot::source::{Stage, SOURCES};
 /// Moved to [`crate::http::agent`]; kept here for its many callers.
 pub use crate::http::agent;
 
+pub(crate) mod apps;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod inbox_rules;
@@ -175,6 +176,10 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
+        SourceId::ServicePrincipals => apps::collect_service_principals,
+        SourceId::ConsentGrants => apps::collect_consent_grants,
+        SourceId::AppRoleAssignments => apps::collect_app_role_assignments,
+        SourceId::ConsentPolicy => apps::collect_consent_policy,
     }
 }
 

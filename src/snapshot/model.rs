@@ -47,6 +47,12 @@ pub struct Snapshot {
     /// in snapshots from before the source existed.
     #[serde(default)]
     pub recipients: Vec<MailRecipient>,
+    /// Enterprise applications: service principals and their credentials, delegated and
+    /// application permission grants, and the tenant's consent settings (sources
+    /// `service_principals`, `consent_grants`, `app_role_assignments`, `consent_policy`);
+    /// empty in snapshots from before they existed.
+    #[serde(default)]
+    pub apps: Apps,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -69,6 +75,7 @@ impl Default for Snapshot {
             risky_users: Vec::new(),
             remote_domains: Vec::new(),
             recipients: Vec::new(),
+            apps: Apps::default(),
         }
     }
 }
@@ -143,10 +150,19 @@ pub enum SourceId {
     CaGroupMembers,
     /// `Get-Recipient`: mail contacts, mail users and groups forwarding can name.
     Recipients,
+    /// `/servicePrincipals` and `/applications`: apps and their credential metadata.
+    ServicePrincipals,
+    /// `/oauth2PermissionGrants`: delegated permissions consented to apps.
+    ConsentGrants,
+    /// `appRoleAssignedTo` of Microsoft Graph, Exchange Online and SharePoint: application
+    /// permissions.
+    AppRoleAssignments,
+    /// `authorizationPolicy` and `adminConsentRequestPolicy`: who may consent to apps.
+    ConsentPolicy,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 18] = [
+    pub const ALL: [SourceId; 22] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -165,6 +181,10 @@ impl SourceId {
         SourceId::NamedLocations,
         SourceId::CaGroupMembers,
         SourceId::Recipients,
+        SourceId::ServicePrincipals,
+        SourceId::ConsentGrants,
+        SourceId::AppRoleAssignments,
+        SourceId::ConsentPolicy,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -188,6 +208,10 @@ impl SourceId {
             SourceId::NamedLocations => "named_locations",
             SourceId::CaGroupMembers => "ca_group_members",
             SourceId::Recipients => "recipients",
+            SourceId::ServicePrincipals => "service_principals",
+            SourceId::ConsentGrants => "consent_grants",
+            SourceId::AppRoleAssignments => "app_role_assignments",
+            SourceId::ConsentPolicy => "consent_policy",
         }
     }
 
@@ -718,4 +742,157 @@ impl MailRecipient {
             .as_deref()
             .or(self.primary_smtp_address.as_deref())
     }
+}
+
+/// Enterprise applications and what they were granted. Microsoft Graph resource pages:
+/// <https://learn.microsoft.com/graph/api/resources/serviceprincipal>,
+/// <https://learn.microsoft.com/graph/api/resources/oauth2permissiongrant>,
+/// <https://learn.microsoft.com/graph/api/resources/approleassignment>,
+/// <https://learn.microsoft.com/graph/api/resources/authorizationpolicy>.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Apps {
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Secrets and certificates of service principals and of the tenant's own app
+    /// registrations: metadata only (key id, name, validity), never a secret value.
+    #[serde(default)]
+    pub credentials: Vec<AppCredential>,
+    /// Delegated permission grants (`oAuth2PermissionGrant`).
+    #[serde(default)]
+    pub consent_grants: Vec<ConsentGrant>,
+    /// Application permissions granted on Microsoft Graph, Exchange Online and SharePoint.
+    #[serde(default)]
+    pub app_role_assignments: Vec<AppRoleGrant>,
+    /// The tenant's consent settings: one entry, id `authorizationPolicy`.
+    #[serde(default)]
+    pub consent_policies: Vec<ConsentPolicy>,
+}
+
+/// A service principal: an application's instance in this tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePrincipal {
+    /// Object id.
+    pub id: String,
+    /// The application (client) id.
+    pub app_id: String,
+    pub display_name: String,
+    /// `Application`, `ManagedIdentity`, `Legacy`, `SocialIdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_type: Option<String>,
+    #[serde(default = "default_true")]
+    pub account_enabled: bool,
+    /// The tenant the application is registered in (Microsoft's own tenants for
+    /// first-party apps, this tenant for its own apps, another tenant for multi-tenant
+    /// apps of other publishers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_owner_organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_name: Option<String>,
+    /// `verifiedPublisher.displayName`; `null` when the publisher is not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_publisher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_audience: Option<String>,
+    /// `createdDateTime` of the tenant's own app registration with this app id; `null`
+    /// for apps registered elsewhere (a service principal has no creation time in v1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+    /// Object id of that app registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+}
+
+/// Who holds a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialOwner {
+    ServicePrincipal,
+    Application,
+}
+
+/// A secret (`passwordCredential`) or certificate (`keyCredential`): metadata only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredential {
+    /// `<owner object id>/<key id>`.
+    pub id: String,
+    pub owner_kind: CredentialOwner,
+    /// Object id of the service principal or application.
+    pub owner_id: String,
+    pub app_id: String,
+    pub owner_name: String,
+    /// `password` (a client secret) or `certificate`.
+    pub credential_type: String,
+    pub key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<Utc>>,
+    /// `keyCredential.usage`: `Verify` (sign-in) or `Sign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+}
+
+/// A delegated permission grant: the client app may call the resource API as the user
+/// (`Principal`) or as any user (`AllPrincipals`, admin consent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentGrant {
+    pub id: String,
+    /// Object id of the client service principal.
+    pub client_id: String,
+    /// `AllPrincipals` or `Principal`.
+    pub consent_type: String,
+    /// The user the grant is for (`Principal` grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// Object id of the resource service principal (the API).
+    pub resource_id: String,
+    /// The delegated permissions (`scope`, split on spaces).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An application permission (app role) granted to a principal on a resource API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRoleGrant {
+    pub id: String,
+    /// Object id of the resource service principal.
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// The service principal (or user, group) holding the permission.
+    pub principal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
+    pub app_role_id: String,
+    /// The permission's name (`Mail.ReadWrite`), from the resource's `appRoles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+}
+
+/// Who may consent to apps (`authorizationPolicy`) and the admin consent workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPolicy {
+    /// `authorizationPolicy`.
+    pub id: String,
+    /// `defaultUserRolePermissions.permissionGrantPoliciesAssigned`: a
+    /// `ManagePermissionGrantsForSelf.*` entry lets users consent themselves.
+    #[serde(default)]
+    pub permission_grant_policies_assigned: Vec<String>,
+    /// `adminConsentRequestPolicy.isEnabled`; `null` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_consent_workflow_enabled: Option<bool>,
 }

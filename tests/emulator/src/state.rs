@@ -428,6 +428,9 @@ pub struct TenantState {
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
+    /// Service principals, app registrations, consent grants, app role assignments and the
+    /// consent policies (`crate::apps`).
+    pub apps: crate::apps::AppsState,
 }
 
 impl TenantState {
@@ -1212,6 +1215,7 @@ impl TenantState {
 
         Ok(TenantState {
             recipients,
+            apps: crate::apps::AppsState::from_snapshot(snap),
             security_defaults_enabled: snap
                 .get("security_defaults")
                 .and_then(|s| s.get("is_enabled"))
