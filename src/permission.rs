@@ -138,11 +138,16 @@ pub const CONSENT_POLICY_READ: AnyOf = &["Policy.Read.All"];
 
 /// `DELETE /oauth2PermissionGrants/{id}`:
 /// <https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete>.
-pub const GRANT_WRITE: AnyOf = &["DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"];
+pub const GRANT_WRITE: AnyOf = &[
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
 /// `DELETE /servicePrincipals/{id}/appRoleAssignedTo/{id}`:
 /// <https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignedto>.
-pub const APP_ROLE_ASSIGNMENT_WRITE: AnyOf =
-    &["AppRoleAssignment.ReadWrite.All", "Application.ReadWrite.All"];
+pub const APP_ROLE_ASSIGNMENT_WRITE: AnyOf = &[
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.ReadWrite.All",
+];
 /// `PATCH /servicePrincipals/{id}` (<https://learn.microsoft.com/graph/api/serviceprincipal-update>),
 /// `POST /servicePrincipals/{id}/removePassword`
 /// (<https://learn.microsoft.com/graph/api/serviceprincipal-removepassword>) and

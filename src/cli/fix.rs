@@ -43,6 +43,14 @@ pub enum MfaVia {
     ConditionalAccess,
 }
 
+/// Changes `fix plan` makes only when asked (`--allow`, repeatable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Allow {
+    /// Disable service principals and remove app secrets (apps may run production
+    /// workloads; without it those fixes are listed as manual steps).
+    AppChanges,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Snapshot to plan from (`collect` output).
@@ -68,6 +76,9 @@ pub struct PlanArgs {
     /// How `mfa_not_enforced` is fixed.
     #[arg(long, value_enum, default_value = "per-user")]
     pub mfa_via: MfaVia,
+    /// Also plan changes that are plan-only by default (repeatable).
+    #[arg(long = "allow", value_enum, value_name = "CHANGE")]
+    pub allow: Vec<Allow>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Where to write the plan.
@@ -175,6 +186,7 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
         valid_for: Some(chrono::Duration::hours(i64::from(args.valid_for))),
+        allow_app_changes: args.allow.contains(&Allow::AppChanges),
     };
     let plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
     crate::snapshot::io::write_private(&args.output, plan.to_json()?.as_bytes())

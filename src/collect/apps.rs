@@ -74,7 +74,13 @@ fn read_service_principals(ctx: &Ctx<'_>) -> Result<Read, ApiError> {
             continue;
         };
         let name = s(app, "displayName").unwrap_or_else(|| app_id.clone());
-        creds.extend(credentials(app, CredentialOwner::Application, &id, &app_id, &name));
+        creds.extend(credentials(
+            app,
+            CredentialOwner::Application,
+            &id,
+            &app_id,
+            &name,
+        ));
         by_app_id.insert(app_id.to_lowercase(), app);
     }
     let mut sps = Vec::new();
@@ -289,7 +295,10 @@ mod tests {
         assert_eq!(creds[0].credential_type, "password");
         assert_eq!(creds[1].usage.as_deref(), Some("Verify"));
         let text = serde_json::to_string(&creds).unwrap();
-        assert!(!text.contains("super-secret") && !text.contains("Q~a"), "{text}");
+        assert!(
+            !text.contains("super-secret") && !text.contains("Q~a"),
+            "{text}"
+        );
         assert!(!text.contains("MIIC"), "{text}");
     }
 

@@ -44,6 +44,9 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Lower-case, sorted, without duplicates.
     allowed_forwarding_domains: Vec<String>,
+    /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
+    /// list (lower-case, sorted, without duplicates).
+    pub known_malicious_app_ids: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -147,6 +150,7 @@ impl Default for Config {
                 reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
             },
             allowed_forwarding_domains: Vec::new(),
+            known_malicious_app_ids: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -166,6 +170,8 @@ struct RawConfig {
     break_glass: RawBreakGlass,
     #[serde(default)]
     exchange: RawExchange,
+    #[serde(default)]
+    apps: RawApps,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -199,6 +205,13 @@ struct RawBreakGlass {
 struct RawExchange {
     #[serde(default)]
     allowed_forwarding_domains: Vec<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApps {
+    #[serde(default)]
+    known_malicious_app_ids: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +290,20 @@ impl Config {
         domains.sort();
         domains.dedup();
 
+        let mut app_ids = Vec::new();
+        for id in &raw.apps.known_malicious_app_ids {
+            let value = loc.required_text(id, "apps.known_malicious_app_ids")?;
+            if !value.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                return Err(loc.at(
+                    id.span(),
+                    "an application (client) id is a GUID such as 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                ));
+            }
+            app_ids.push(value.to_lowercase());
+        }
+        app_ids.sort();
+        app_ids.dedup();
+
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
             exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
@@ -288,6 +315,7 @@ impl Config {
             connection,
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
+            known_malicious_app_ids: app_ids,
             exceptions,
         })
     }

@@ -21,13 +21,20 @@ pub enum ActionKind {
     DisableInboxRule,
     DeleteInboxRule,
     RemoveRoleAssignment,
+    // Apps: cut the attacker's app off (its grants, its permissions, the credential it
+    // added), then the app itself, then the tenant setting that let it in.
+    RevokeConsentGrant,
+    RemoveAppRoleAssignment,
+    RemoveCredential,
+    DisableServicePrincipal,
+    RestrictUserConsent,
     UnblockSender,
     DisableOutboundAutoForwarding,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 16] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -36,6 +43,11 @@ impl ActionKind {
         ActionKind::DisableInboxRule,
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
+        ActionKind::RevokeConsentGrant,
+        ActionKind::RemoveAppRoleAssignment,
+        ActionKind::RemoveCredential,
+        ActionKind::DisableServicePrincipal,
+        ActionKind::RestrictUserConsent,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::UnblockSignIn,
@@ -54,6 +66,11 @@ impl ActionKind {
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::UnblockSignIn => "unblock_sign_in",
+            ActionKind::RevokeConsentGrant => "revoke_consent_grant",
+            ActionKind::RemoveAppRoleAssignment => "remove_app_role_assignment",
+            ActionKind::RemoveCredential => "remove_credential",
+            ActionKind::DisableServicePrincipal => "disable_service_principal",
+            ActionKind::RestrictUserConsent => "restrict_user_consent",
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct PlanOptions {
     pub break_glass: Vec<String>,
     /// How long the plan may be applied (`None`: 24 h).
     pub valid_for: Option<chrono::Duration>,
+    /// `--allow app-changes`: plan `disable_service_principal` and `remove_credential`
+    /// (otherwise listed as not planned, with the manual step).
+    pub allow_app_changes: bool,
 }
 
 /// An action before ids are assigned.
@@ -549,6 +552,13 @@ fn plan_finding(
             };
             let pre = state([("restricted", json!(true))]);
             builder.add(kind, target, pre, &reason, fixes, after);
+        }
+        ActionKind::RevokeConsentGrant
+        | ActionKind::RemoveAppRoleAssignment
+        | ActionKind::RemoveCredential
+        | ActionKind::DisableServicePrincipal
+        | ActionKind::RestrictUserConsent => {
+            super::apps_plan::plan(builder, snapshot, finding, kind, options, fixes, &reason)?;
         }
         ActionKind::DisableOutboundAutoForwarding => {
             let policy = snapshot

@@ -22,6 +22,8 @@ use crate::snapshot::{Snapshot, SourceState};
 pub struct RegoConfig {
     /// Partner domains that forwarding rules may target (lower-case).
     pub allowed_forwarding_domains: Vec<String>,
+    /// App ids the operator adds to the built-in known-malicious list (lower-case).
+    pub known_malicious_app_ids: Vec<String>,
 }
 
 impl RegoConfig {
@@ -32,7 +34,10 @@ impl RegoConfig {
             .map(|d| d.to_lowercase())
             .collect();
         Value::from(serde_json::json!({
-            "m365guard": {"config": {"allowed_forwarding_domains": domains}}
+            "m365guard": {"config": {
+                "allowed_forwarding_domains": domains,
+                "known_malicious_app_ids": self.known_malicious_app_ids,
+            }}
         }))
     }
 }

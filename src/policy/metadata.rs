@@ -22,6 +22,8 @@ pub enum Area {
     Roles,
     /// Identity Protection risk signals.
     Risk,
+    /// Enterprise applications: consent grants, application permissions, credentials.
+    Apps,
 }
 
 impl Area {
@@ -31,6 +33,7 @@ impl Area {
             Area::Exchange => "exchange",
             Area::Roles => "roles",
             Area::Risk => "risk",
+            Area::Apps => "apps",
         }
     }
 }
@@ -70,6 +73,11 @@ pub enum FixAction {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    RevokeConsentGrant,
+    RemoveAppRoleAssignment,
+    DisableServicePrincipal,
+    RemoveCredential,
+    RestrictUserConsent,
 }
 
 impl FixAction {
@@ -85,6 +93,11 @@ impl FixAction {
             FixAction::RemoveRoleAssignment => "remove_role_assignment",
             FixAction::UnblockSender => "unblock_sender",
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            FixAction::RevokeConsentGrant => "revoke_consent_grant",
+            FixAction::RemoveAppRoleAssignment => "remove_app_role_assignment",
+            FixAction::DisableServicePrincipal => "disable_service_principal",
+            FixAction::RemoveCredential => "remove_credential",
+            FixAction::RestrictUserConsent => "restrict_user_consent",
         }
     }
 }

@@ -95,6 +95,10 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.allowed_forwarding_domains().to_vec())
                     .unwrap_or_default(),
+                known_malicious_app_ids: self
+                    .config
+                    .map(|c| c.known_malicious_app_ids.clone())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }

@@ -281,10 +281,20 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.array(1, "remote_domains", &snapshot.remote_domains, false);
     w.array(1, "recipients", &snapshot.recipients, false);
     w.open(1, "apps", '{');
-    w.array(2, "service_principals", &snapshot.apps.service_principals, false);
+    w.array(
+        2,
+        "service_principals",
+        &snapshot.apps.service_principals,
+        false,
+    );
     w.array(2, "credentials", &snapshot.apps.credentials, false);
     w.array(2, "consent_grants", &snapshot.apps.consent_grants, false);
-    w.array(2, "app_role_assignments", &snapshot.apps.app_role_assignments, false);
+    w.array(
+        2,
+        "app_role_assignments",
+        &snapshot.apps.app_role_assignments,
+        false,
+    );
     w.array(2, "consent_policies", &snapshot.apps.consent_policies, true);
     w.close(1, '}', true);
     w.out.push_str("}\n");

@@ -21,8 +21,14 @@ impl Generator {
         let graph_id = self.rng.guid();
         for (app_id, name) in [
             (GRAPH_APP, "Microsoft Graph"),
-            ("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),
-            ("00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online"),
+            (
+                "00000002-0000-0ff1-ce00-000000000000",
+                "Office 365 Exchange Online",
+            ),
+            (
+                "00000003-0000-0ff1-ce00-000000000000",
+                "Office 365 SharePoint Online",
+            ),
         ] {
             let id = if app_id == GRAPH_APP {
                 graph_id.clone()

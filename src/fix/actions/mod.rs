@@ -18,9 +18,14 @@ mod clear_mailbox_forwarding;
 mod delete_inbox_rule;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
+mod disable_service_principal;
 mod enforce_mfa;
+mod remove_app_role_assignment;
+mod remove_credential;
 mod remove_role_assignment;
 mod reset_password;
+mod restrict_user_consent;
+mod revoke_consent_grant;
 mod revoke_sessions;
 mod unblock_sender;
 
@@ -29,6 +34,9 @@ pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
+pub use remove_credential::credential_state;
+pub use restrict_user_consent::consent_state;
+pub use revoke_consent_grant::grant_state;
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -54,6 +62,15 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
+            ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
+            ActionKind::RemoveAppRoleAssignment => {
+                &remove_app_role_assignment::RemoveAppRoleAssignment
+            }
+            ActionKind::RemoveCredential => &remove_credential::RemoveCredential,
+            ActionKind::DisableServicePrincipal => {
+                &disable_service_principal::DisableServicePrincipal
+            }
+            ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
         }
     }
 }
@@ -182,6 +199,22 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
                 ..ActionNeeds::NONE
             },
+            ActionKind::RevokeConsentGrant => ActionNeeds {
+                graph: &[GRANT_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveAppRoleAssignment => ActionNeeds {
+                graph: &[APP_ROLE_ASSIGNMENT_WRITE, APP_READ],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveCredential | ActionKind::DisableServicePrincipal => ActionNeeds {
+                graph: &[APP_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RestrictUserConsent => ActionNeeds {
+                graph: &[AUTHORIZATION_POLICY_WRITE],
+                ..ActionNeeds::NONE
+            },
         }
     }
 }
@@ -199,6 +232,11 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::RevokeConsentGrant => ActionKind::RevokeConsentGrant,
+            FixAction::RemoveAppRoleAssignment => ActionKind::RemoveAppRoleAssignment,
+            FixAction::DisableServicePrincipal => ActionKind::DisableServicePrincipal,
+            FixAction::RemoveCredential => ActionKind::RemoveCredential,
+            FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
         }
     }
 }
@@ -321,7 +359,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL.last(), Some(&ActionKind::UnblockSignIn));
     }
 
     #[test]

@@ -43,8 +43,14 @@ const GRANT_READ: &[&str] = &[
     "DelegatedPermissionGrant.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-const GRANT_WRITE: &[&str] = &["DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"];
-const ASSIGNMENT_WRITE: &[&str] = &["AppRoleAssignment.ReadWrite.All", "Application.ReadWrite.All"];
+const GRANT_WRITE: &[&str] = &[
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+const ASSIGNMENT_WRITE: &[&str] = &[
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.ReadWrite.All",
+];
 const AUTHZ_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.Authorization"];
 const AUTHZ_WRITE: &[&str] = &["Policy.ReadWrite.Authorization"];
 const CONSENT_REQUEST_READ: &[&str] = &[
@@ -305,12 +311,17 @@ impl AppsState {
                     .iter_mut()
                     .find(|p| p.id == resource_id),
             ) {
-                if !resource.app_roles.iter().any(|(rid, _)| *rid == app_role_id) {
+                if !resource
+                    .app_roles
+                    .iter()
+                    .any(|(rid, _)| *rid == app_role_id)
+                {
                     resource.app_roles.push((app_role_id.clone(), permission));
                 }
             }
             state.assignments.push(Assignment {
-                principal_type: s(&a, "principal_type").unwrap_or_else(|| "ServicePrincipal".into()),
+                principal_type: s(&a, "principal_type")
+                    .unwrap_or_else(|| "ServicePrincipal".into()),
                 principal_name: s(&a, "principal_name").unwrap_or_default(),
                 created: s(&a, "created_date_time")
                     .unwrap_or_else(|| "2024-02-11T09:15:42Z".into()),
@@ -321,11 +332,12 @@ impl AppsState {
             });
         }
         if let Some(p) = list(apps.get("consent_policies")).first() {
-            state.permission_grant_policies_assigned = list(p.get("permission_grant_policies_assigned"))
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
+            state.permission_grant_policies_assigned =
+                list(p.get("permission_grant_policies_assigned"))
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
             state.admin_consent_workflow_enabled = p
                 .get("admin_consent_workflow_enabled")
                 .and_then(Value::as_bool)
@@ -351,7 +363,9 @@ fn check_select(q: &Query, known: &[&str], type_name: &str, ctx: &Ctx) -> Result
     {
         Some(p) => Err(bad_request(
             "Request_BadRequest",
-            &format!("Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."),
+            &format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."
+            ),
             ctx,
         )),
         None => Ok(()),
@@ -508,9 +522,22 @@ pub fn route(
             check_select(q, &SP_PROPS, "servicePrincipal", ctx)?;
             let st = lock(&shared.state);
             let echo = st.apps.echo_secret_text;
-            let items = st.apps.service_principals.iter().map(|p| render_sp(p, echo)).collect();
+            let items = st
+                .apps
+                .service_principals
+                .iter()
+                .map(|p| render_sp(p, echo))
+                .collect();
             drop(st);
-            list_page(items, req, q, "/servicePrincipals", "servicePrincipals", shared, ctx)
+            list_page(
+                items,
+                req,
+                q,
+                "/servicePrincipals",
+                "servicePrincipals",
+                shared,
+                ctx,
+            )
         }
         ("GET", ["serviceprincipals", _]) => {
             need(caller, APP_READ, ctx)?;
@@ -522,7 +549,11 @@ pub fn route(
                 .iter()
                 .find(|p| p.id.eq_ignore_ascii_case(seg(1)))
                 .ok_or_else(|| not_found(seg(1), ctx))?;
-            Ok(graph_json(200, &selected(render_sp(p, st.apps.echo_secret_text), q), ctx))
+            Ok(graph_json(
+                200,
+                &selected(render_sp(p, st.apps.echo_secret_text), q),
+                ctx,
+            ))
         }
         ("PATCH", ["serviceprincipals", _]) => {
             need(caller, APP_WRITE, ctx)?;
@@ -552,7 +583,11 @@ pub fn route(
         | ("POST", ["applications", _, "removepassword"]) => {
             need(caller, APP_WRITE, ctx)?;
             let b = body(req, ctx)?;
-            let key_id = b.get("keyId").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let key_id = b
+                .get("keyId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let mut st = lock(&shared.state);
             let passwords = if l[0] == "serviceprincipals" {
                 st.apps
@@ -626,9 +661,9 @@ pub fn route(
             need(caller, ASSIGNMENT_WRITE, ctx)?;
             let mut st = lock(&shared.state);
             let before = st.apps.assignments.len();
-            st.apps.assignments.retain(|a| {
-                !(a.id == seg(3) && a.resource_id.eq_ignore_ascii_case(seg(1)))
-            });
+            st.apps
+                .assignments
+                .retain(|a| !(a.id == seg(3) && a.resource_id.eq_ignore_ascii_case(seg(1))));
             if st.apps.assignments.len() == before {
                 return Err(not_found(seg(3), ctx));
             }
@@ -639,7 +674,12 @@ pub fn route(
             check_select(q, &APP_PROPS, "application", ctx)?;
             let st = lock(&shared.state);
             let echo = st.apps.echo_secret_text;
-            let items = st.apps.applications.iter().map(|a| render_app(a, echo)).collect();
+            let items = st
+                .apps
+                .applications
+                .iter()
+                .map(|a| render_app(a, echo))
+                .collect();
             drop(st);
             list_page(items, req, q, "/applications", "applications", shared, ctx)
         }
@@ -653,12 +693,29 @@ pub fn route(
                 .iter()
                 .find(|a| a.id.eq_ignore_ascii_case(seg(1)))
                 .ok_or_else(|| not_found(seg(1), ctx))?;
-            Ok(graph_json(200, &selected(render_app(a, st.apps.echo_secret_text), q), ctx))
+            Ok(graph_json(
+                200,
+                &selected(render_app(a, st.apps.echo_secret_text), q),
+                ctx,
+            ))
         }
         ("GET", ["oauth2permissiongrants"]) => {
             need(caller, GRANT_READ, ctx)?;
-            let items = lock(&shared.state).apps.grants.iter().map(render_grant).collect();
-            list_page(items, req, q, "/oauth2PermissionGrants", "oauth2PermissionGrants", shared, ctx)
+            let items = lock(&shared.state)
+                .apps
+                .grants
+                .iter()
+                .map(render_grant)
+                .collect();
+            list_page(
+                items,
+                req,
+                q,
+                "/oauth2PermissionGrants",
+                "oauth2PermissionGrants",
+                shared,
+                ctx,
+            )
         }
         ("GET", ["oauth2permissiongrants", _]) => {
             need(caller, GRANT_READ, ctx)?;

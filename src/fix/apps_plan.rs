@@ -1,0 +1,217 @@
+//! Planning the app fixes (`revoke_consent_grant`, `remove_app_role_assignment`,
+//! `remove_credential`, `disable_service_principal`, `restrict_user_consent`) from the
+//! snapshot's `apps` section, with their guards:
+//! - never act on a Microsoft first-party application itself (its grants, its permissions,
+//!   the app): only on what was added to it (a credential someone put on its service
+//!   principal);
+//! - `disable_service_principal` and `remove_credential` change apps that may run
+//!   production workloads: they are planned only with `fix plan --allow app-changes`,
+//!   otherwise listed under "not planned" with the manual step;
+//! - certificates are never removed automatically (`removeKey` needs a proof of possession
+//!   of an existing key, see `actions::remove_credential`).
+//!
+//! `app_consent_high_risk` names `revoke_consent_grant`; its findings on application
+//! permissions (`app_role_assignment`) become `remove_app_role_assignment`.
+
+use serde_json::json;
+
+use super::actions::{ActionKind, State};
+use super::plan::{FindingRef, Target};
+use super::planner::{PlanBuilder, PlanOptions};
+use crate::findings::{Finding, ResourceKind};
+use crate::snapshot::model::{ServicePrincipal, Snapshot};
+
+/// Microsoft's own tenants (`appOwnerOrganizationId` of first-party apps); the same list as
+/// `microsoft_tenant_ids` in policies/lib/lib.rego.
+const MICROSOFT_TENANTS: [&str; 2] = [
+    "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+    "72f988bf-86f1-41af-91ab-2d7cd011db47",
+];
+
+fn is_first_party(sp: &ServicePrincipal) -> bool {
+    sp.app_owner_organization_id
+        .as_deref()
+        .is_some_and(|t| MICROSOFT_TENANTS.contains(&t.to_lowercase().as_str()))
+}
+
+fn service_principal<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a ServicePrincipal> {
+    snapshot.apps.service_principals.iter().find(|s| s.id == id)
+}
+
+/// A directory object id (GUID), the only thing put into a URL path.
+fn is_object_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// Grant ids are base64url strings.
+fn is_grant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn first_party_guard(sp: Option<&ServicePrincipal>) -> Result<(), String> {
+    match sp {
+        Some(sp) if is_first_party(sp) => Err(format!(
+            "guard: {} is a Microsoft first-party application; fix mode never changes it, only what was added to it",
+            sp.display_name
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn needs_allow(kind: ActionKind, options: &PlanOptions) -> Result<(), String> {
+    if options.allow_app_changes {
+        return Ok(());
+    }
+    Err(format!(
+        "plan-only: {kind} changes an app that may run production workloads; review it, then plan again with `fix plan --allow app-changes` (or make the change in the Entra admin center)"
+    ))
+}
+
+/// Plan one app finding; `Err` is the reason it is not planned.
+pub fn plan(
+    builder: &mut PlanBuilder,
+    snapshot: &Snapshot,
+    finding: &Finding,
+    kind: ActionKind,
+    options: &PlanOptions,
+    fixes: Vec<FindingRef>,
+    reason: &str,
+) -> Result<(), String> {
+    let missing = |what: &str| format!("{what} {} is not in the snapshot", finding.resource.id);
+    let apps = &snapshot.apps;
+    match (kind, finding.resource.kind) {
+        (ActionKind::RevokeConsentGrant, ResourceKind::AppRoleAssignment)
+        | (ActionKind::RemoveAppRoleAssignment, _) => {
+            let a = apps
+                .app_role_assignments
+                .iter()
+                .find(|a| a.id == finding.resource.id)
+                .ok_or_else(|| missing("app role assignment"))?;
+            first_party_guard(service_principal(snapshot, &a.principal_id))?;
+            if !is_object_id(&a.resource_id) || !is_grant_id(&a.id) {
+                return Err(format!(
+                    "{} has an id m365guard does not put into a URL",
+                    a.id
+                ));
+            }
+            let target = Target {
+                parent_id: Some(a.resource_id.clone()),
+                ..Target::new(
+                    ResourceKind::AppRoleAssignment,
+                    &a.id,
+                    &finding.resource.name,
+                )
+            };
+            let pre = super::actions::state([
+                ("principal_id", json!(a.principal_id)),
+                ("app_role_id", json!(a.app_role_id)),
+            ]);
+            builder.add(
+                ActionKind::RemoveAppRoleAssignment,
+                target,
+                pre,
+                reason,
+                fixes,
+                vec![],
+            );
+        }
+        (ActionKind::RevokeConsentGrant, _) => {
+            let g = apps
+                .consent_grants
+                .iter()
+                .find(|g| g.id == finding.resource.id)
+                .ok_or_else(|| missing("consent grant"))?;
+            first_party_guard(service_principal(snapshot, &g.client_id))?;
+            if !is_grant_id(&g.id) {
+                return Err(format!(
+                    "{} is not a grant id m365guard puts into a URL",
+                    g.id
+                ));
+            }
+            let pre: State = super::actions::grant_state(
+                &g.client_id,
+                &g.consent_type,
+                g.principal_id.as_deref(),
+                &g.resource_id,
+                &g.scopes.join(" "),
+            );
+            let target = Target::new(ResourceKind::ConsentGrant, &g.id, &finding.resource.name);
+            builder.add(kind, target, pre, reason, fixes, vec![]);
+        }
+        (ActionKind::DisableServicePrincipal, _) => {
+            let sp = service_principal(snapshot, &finding.resource.id)
+                .ok_or_else(|| missing("service principal"))?;
+            first_party_guard(Some(sp))?;
+            if snapshot.collection.collector_app_id.as_deref() == Some(sp.app_id.as_str()) {
+                return Err(
+                    "guard: this is m365guard's own app; fix mode never disables it".into(),
+                );
+            }
+            needs_allow(kind, options)?;
+            if !is_object_id(&sp.id) {
+                return Err(format!("{} is not an object id", sp.id));
+            }
+            let pre = super::actions::state([
+                ("app_id", json!(sp.app_id)),
+                (
+                    "app_owner_organization_id",
+                    json!(sp.app_owner_organization_id),
+                ),
+                ("account_enabled", json!(true)),
+            ]);
+            let target = Target::new(ResourceKind::ServicePrincipal, &sp.id, &sp.display_name);
+            builder.add(kind, target, pre, reason, fixes, vec![]);
+        }
+        (ActionKind::RemoveCredential, _) => {
+            let c = apps
+                .credentials
+                .iter()
+                .find(|c| c.id == finding.resource.id)
+                .ok_or_else(|| missing("credential"))?;
+            if c.credential_type != "password" {
+                return Err(format!(
+                    "manual step: certificate {} (key id {}) of {} cannot be removed app-only — removeKey needs a proof of possession signed by an existing key; remove it in the Entra admin center (Certificates & secrets) or with PATCH keyCredentials after reviewing the remaining keys",
+                    c.display_name.as_deref().unwrap_or("(unnamed)"),
+                    c.key_id,
+                    c.owner_name
+                ));
+            }
+            if snapshot.collection.collector_app_id.as_deref() == Some(c.app_id.as_str()) {
+                return Err("guard: this is a credential of m365guard's own app; remove it by hand if it is not the one m365guard signs in with".into());
+            }
+            needs_allow(kind, options)?;
+            if !is_object_id(&c.owner_id) || !is_object_id(&c.key_id) {
+                return Err(format!(
+                    "{} has an id m365guard does not put into a URL",
+                    c.id
+                ));
+            }
+            let target = Target {
+                parent_id: Some(c.owner_id.clone()),
+                parent_kind: Some(c.owner_kind),
+                ..Target::new(ResourceKind::AppCredential, &c.id, &finding.resource.name)
+            };
+            let end = c
+                .end_date_time
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let pre = super::actions::credential_state("password", end.as_deref());
+            builder.add(kind, target, pre, reason, fixes, vec![]);
+        }
+        (ActionKind::RestrictUserConsent, _) => {
+            let p = apps
+                .consent_policies
+                .iter()
+                .find(|p| p.id == finding.resource.id)
+                .ok_or_else(|| missing("consent policy"))?;
+            let target = Target::new(ResourceKind::ConsentPolicy, &p.id, "User consent settings");
+            let pre = super::actions::consent_state(&p.permission_grant_policies_assigned);
+            builder.add(kind, target, pre, reason, fixes, vec![]);
+        }
+        (other, _) => return Err(format!("{other} is not an app action")),
+    }
+    Ok(())
+}
