@@ -7,6 +7,7 @@
 mod harness;
 mod report_fixture;
 
+mod apps;
 mod architecture;
 mod browser;
 mod cli;

@@ -183,10 +183,47 @@ pub fn secret_text(owner_id: &str, key_id: &str) -> String {
     )
 }
 
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS…Z` (Howard Hinnant's days-from-civil).
+fn epoch_of(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r).and_then(|v| v.parse::<i64>().ok());
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
 impl AppsState {
     /// From a snapshot's `apps` section; a snapshot without one gives a tenant where users
     /// cannot consent and no app holds anything.
+    ///
+    /// The app times (credential validity, app registration and grant times) are replayed
+    /// relative to now: a secret added two days before the snapshot was collected was
+    /// added two days ago in the emulated tenant, so the review-window rules see live what
+    /// they see in the snapshot.
     pub fn from_snapshot(snap: &Value) -> AppsState {
+        let shift = snap
+            .get("collection")
+            .and_then(|c| c.get("collected_at"))
+            .and_then(Value::as_str)
+            .and_then(epoch_of)
+            .map(|at| crate::util::now_epoch() as i64 - at)
+            .unwrap_or(0);
+        let s = |v: &Value, key: &str| -> Option<String> {
+            let text = s(v, key)?;
+            if !key.ends_with("date_time") {
+                return Some(text);
+            }
+            Some(match epoch_of(&text) {
+                Some(t) => crate::util::iso_utc((t + shift).max(0) as u64),
+                None => text,
+            })
+        };
         let apps = snap.get("apps").cloned().unwrap_or(Value::Null);
         let mut state = AppsState {
             admin_consent_workflow_enabled: true,
