@@ -16,8 +16,7 @@
 use serde_json::json;
 
 use super::actions::{ActionKind, State};
-use super::plan::{FindingRef, Target};
-use super::planner::{PlanBuilder, PlanOptions};
+use super::plan::Target;
 use crate::findings::{Finding, ResourceKind};
 use crate::snapshot::model::{ServicePrincipal, Snapshot};
 
@@ -62,8 +61,8 @@ fn first_party_guard(sp: Option<&ServicePrincipal>) -> Result<(), String> {
     }
 }
 
-fn needs_allow(kind: ActionKind, options: &PlanOptions) -> Result<(), String> {
-    if options.allow_app_changes {
+fn needs_allow(kind: ActionKind, allow_app_changes: bool) -> Result<(), String> {
+    if allow_app_changes {
         return Ok(());
     }
     Err(format!(
@@ -71,16 +70,14 @@ fn needs_allow(kind: ActionKind, options: &PlanOptions) -> Result<(), String> {
     ))
 }
 
-/// Plan one app finding; `Err` is the reason it is not planned.
+/// The action for one app finding — its kind, target and precondition — for the planner
+/// to add; `Err` is the reason it is not planned.
 pub fn plan(
-    builder: &mut PlanBuilder,
     snapshot: &Snapshot,
     finding: &Finding,
     kind: ActionKind,
-    options: &PlanOptions,
-    fixes: Vec<FindingRef>,
-    reason: &str,
-) -> Result<(), String> {
+    allow_app_changes: bool,
+) -> Result<(ActionKind, Target, State), String> {
     let missing = |what: &str| format!("{what} {} is not in the snapshot", finding.resource.id);
     let apps = &snapshot.apps;
     match (kind, finding.resource.kind) {
@@ -110,14 +107,7 @@ pub fn plan(
                 ("principal_id", json!(a.principal_id)),
                 ("app_role_id", json!(a.app_role_id)),
             ]);
-            builder.add(
-                ActionKind::RemoveAppRoleAssignment,
-                target,
-                pre,
-                reason,
-                fixes,
-                vec![],
-            );
+            Ok((ActionKind::RemoveAppRoleAssignment, target, pre))
         }
         (ActionKind::RevokeConsentGrant, _) => {
             let g = apps
@@ -140,7 +130,7 @@ pub fn plan(
                 &g.scopes.join(" "),
             );
             let target = Target::new(ResourceKind::ConsentGrant, &g.id, &finding.resource.name);
-            builder.add(kind, target, pre, reason, fixes, vec![]);
+            Ok((kind, target, pre))
         }
         (ActionKind::DisableServicePrincipal, _) => {
             let sp = service_principal(snapshot, &finding.resource.id)
@@ -151,7 +141,7 @@ pub fn plan(
                     "guard: this is m365guard's own app; fix mode never disables it".into(),
                 );
             }
-            needs_allow(kind, options)?;
+            needs_allow(kind, allow_app_changes)?;
             if !is_object_id(&sp.id) {
                 return Err(format!("{} is not an object id", sp.id));
             }
@@ -164,7 +154,7 @@ pub fn plan(
                 ("account_enabled", json!(true)),
             ]);
             let target = Target::new(ResourceKind::ServicePrincipal, &sp.id, &sp.display_name);
-            builder.add(kind, target, pre, reason, fixes, vec![]);
+            Ok((kind, target, pre))
         }
         (ActionKind::RemoveCredential, _) => {
             let c = apps
@@ -183,7 +173,7 @@ pub fn plan(
             if snapshot.collection.collector_app_id.as_deref() == Some(c.app_id.as_str()) {
                 return Err("guard: this is a credential of m365guard's own app; remove it by hand if it is not the one m365guard signs in with".into());
             }
-            needs_allow(kind, options)?;
+            needs_allow(kind, allow_app_changes)?;
             if !is_object_id(&c.owner_id) || !is_object_id(&c.key_id) {
                 return Err(format!(
                     "{} has an id m365guard does not put into a URL",
@@ -199,7 +189,7 @@ pub fn plan(
                 .end_date_time
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             let pre = super::actions::credential_state("password", end.as_deref());
-            builder.add(kind, target, pre, reason, fixes, vec![]);
+            Ok((kind, target, pre))
         }
         (ActionKind::RestrictUserConsent, _) => {
             let p = apps
@@ -209,9 +199,8 @@ pub fn plan(
                 .ok_or_else(|| missing("consent policy"))?;
             let target = Target::new(ResourceKind::ConsentPolicy, &p.id, "User consent settings");
             let pre = super::actions::consent_state(&p.permission_grant_policies_assigned);
-            builder.add(kind, target, pre, reason, fixes, vec![]);
+            Ok((kind, target, pre))
         }
-        (other, _) => return Err(format!("{other} is not an app action")),
+        (other, _) => Err(format!("{other} is not an app action")),
     }
-    Ok(())
 }

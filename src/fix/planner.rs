@@ -558,7 +558,9 @@ fn plan_finding(
         | ActionKind::RemoveCredential
         | ActionKind::DisableServicePrincipal
         | ActionKind::RestrictUserConsent => {
-            super::apps_plan::plan(builder, snapshot, finding, kind, options, fixes, &reason)?;
+            let (kind, target, pre) =
+                super::apps_plan::plan(snapshot, finding, kind, options.allow_app_changes)?;
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::DisableOutboundAutoForwarding => {
             let policy = snapshot
