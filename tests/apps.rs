@@ -29,8 +29,11 @@ fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
     run(harness::m365guard_against(emu, dir).args(args))
 }
 
+/// `(rule, resource id)` pairs, or `(rule, status)` pairs.
+type Pairs = BTreeSet<(String, String)>;
+
 /// `(rule, resource id)` of every failed finding of the app rules, and each app rule's status.
-fn app_findings(report: &Value) -> (BTreeSet<(String, String)>, Vec<(String, String)>) {
+fn app_findings(report: &Value) -> (Pairs, Vec<(String, String)>) {
     let mut findings = BTreeSet::new();
     let mut statuses = Vec::new();
     for rule in report["rules"].as_array().unwrap() {
