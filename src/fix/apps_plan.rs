@@ -204,3 +204,95 @@ pub fn plan(
         (other, _) => Err(format!("{other} is not an app action")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::ResourceRef;
+    use crate::snapshot::io::load;
+
+    fn compromised() -> Snapshot {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/contoso-compromised.json");
+        load(&path).unwrap().snapshot
+    }
+
+    fn finding(kind: ResourceKind, id: &str) -> Finding {
+        Finding {
+            rule_id: "test".into(),
+            severity: crate::findings::Severity::High,
+            resource: ResourceRef {
+                kind,
+                id: id.into(),
+                name: id.into(),
+            },
+            message: String::new(),
+            details: serde_json::Value::Null,
+            fingerprint: String::new(),
+            line: None,
+            waiver: None,
+            baseline_state: None,
+        }
+    }
+
+    #[test]
+    fn application_permissions_become_remove_app_role_assignment() {
+        let s = compromised();
+        let f = finding(
+            ResourceKind::AppRoleAssignment,
+            "9LHgxP2bKkWz1pQyRr5tTh3sMail5end0ContosoPay",
+        );
+        let (kind, target, pre) = plan(&s, &f, ActionKind::RevokeConsentGrant, false).unwrap();
+        assert_eq!(kind, ActionKind::RemoveAppRoleAssignment);
+        assert_eq!(
+            target.parent_id.as_deref(),
+            Some("9f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b")
+        );
+        assert_eq!(pre["app_role_id"], "b633e1c5-b582-4048-a93e-9f11b44c7e96");
+    }
+
+    #[test]
+    fn first_party_apps_are_never_changed() {
+        let s = compromised();
+        let graph = finding(
+            ResourceKind::ServicePrincipal,
+            "9f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b",
+        );
+        let err = plan(&s, &graph, ActionKind::DisableServicePrincipal, true).unwrap_err();
+        assert!(
+            err.starts_with("guard: Microsoft Graph is a Microsoft first-party application"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn app_changes_need_allow_and_certificates_are_manual() {
+        let s = compromised();
+        let secret = finding(
+            ResourceKind::AppCredential,
+            "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f/7f3e2d1c-5b4a-4c3d-9e8f-0a1b2c3d4e5f",
+        );
+        let err = plan(&s, &secret, ActionKind::RemoveCredential, false).unwrap_err();
+        assert!(err.contains("--allow app-changes"), "{err}");
+        let (_, target, _) = plan(&s, &secret, ActionKind::RemoveCredential, true).unwrap();
+        assert_eq!(
+            target.parent_kind,
+            Some(crate::snapshot::model::CredentialOwner::ServicePrincipal)
+        );
+        let cert = finding(
+            ResourceKind::AppCredential,
+            "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f60/1a2b3c4d-0000-4000-8000-00000000c001",
+        );
+        let err = plan(&s, &cert, ActionKind::RemoveCredential, true).unwrap_err();
+        assert!(err.starts_with("manual step: certificate"), "{err}");
+        let mail_sync = finding(
+            ResourceKind::ServicePrincipal,
+            "e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b",
+        );
+        assert!(plan(&s, &mail_sync, ActionKind::DisableServicePrincipal, false).is_err());
+        let (_, target, pre) =
+            plan(&s, &mail_sync, ActionKind::DisableServicePrincipal, true).unwrap();
+        assert_eq!(target.name, "Mail Sync Pro");
+        assert_eq!(pre["account_enabled"], true);
+    }
+}
