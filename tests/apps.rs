@@ -24,6 +24,8 @@ const APP_RULES: [&str; 5] = [
 const MAIL_SYNC_GRANT: &str = "WqN1sMa1lSyncPro0LenaFischerGrantMailRW0aB";
 const PAYROLL_SP: &str = "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f";
 const ADDED_SECRET: &str = "7f3e2d1c-5b4a-4c3d-9e8f-0a1b2c3d4e5f";
+const MAIL_SYNC_SP: &str = "e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b";
+const MAIL_SYNC_APP: &str = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
 
 fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
     run(harness::m365guard_against(emu, dir).args(args))
@@ -124,8 +126,16 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     emu.state().apps.echo_secret_text = true;
     let secret = m365guard_emulator::apps::secret_text(PAYROLL_SP, ADDED_SECRET);
     let dir = tempfile::tempdir().unwrap();
+    // The operator's threat intelligence names Mail Sync Pro (read from ./m365guard.toml).
+    std::fs::write(
+        dir.path().join("m365guard.toml"),
+        format!("[apps]\nknown_malicious_app_ids = [\"{MAIL_SYNC_APP}\"]\n"),
+    )
+    .unwrap();
     let tenant = emu.tenant_id();
     let rules = [
+        "--rule",
+        "app_known_malicious",
         "--rule",
         "app_consent_high_risk",
         "--rule",
@@ -187,6 +197,7 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     assert_eq!(
         kinds(&plan),
         [
+            "disable_service_principal",
             "remove_credential",
             "restrict_user_consent",
             "revoke_consent_grant"
@@ -201,7 +212,7 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("3 applied, 0 already done, 0 skipped, 0 refused, 0 failed"),
+            .contains("4 applied, 0 already done, 0 skipped, 0 refused, 0 failed"),
         "{}",
         out.stdout
     );
@@ -216,14 +227,21 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
             .find(|p| p.id == PAYROLL_SP)
             .unwrap();
         assert!(payroll.passwords.is_empty());
+        let mail_sync = st
+            .apps
+            .service_principals
+            .iter()
+            .find(|p| p.id == MAIL_SYNC_SP)
+            .unwrap();
+        assert!(!mail_sync.account_enabled, "kept, disabled");
     }
     let writes = emu.write_log().len();
-    assert_eq!(writes, 3, "{:#?}", emu.write_log());
+    assert_eq!(writes, 4, "{:#?}", emu.write_log());
 
     // A second apply finds everything done and writes nothing.
     let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
     assert!(
-        out.stdout.contains("0 applied, 3 already done"),
+        out.stdout.contains("0 applied, 4 already done"),
         "{}\n{}",
         out.stdout,
         out.stderr
@@ -233,13 +251,7 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     let (out, after) = scan_tenant(&emu, dir.path(), "after");
     assert_eq!(out.code, 1, "{}", out.stderr);
     let (left, _) = app_findings(&after);
-    assert!(
-        left.iter().all(|(rule, _)| rule != "app_consent_high_risk"
-            && rule != "user_consent_allowed"
-            && rule != "service_principal_credential_added"
-            && rule != "app_credential_long_lived"),
-        "{left:?}"
-    );
+    assert!(left.is_empty(), "{left:?}");
 
     // Evidence kept the grant and the secret's metadata; no file holds the secret value.
     let all = files(dir.path());
@@ -289,5 +301,51 @@ fn without_application_read_the_app_rules_are_not_evaluated() {
         out.stderr.contains("Application.Read.All")
             || out.stdout.contains("Application.Read.All")
             || report.to_string().contains("Application.Read.All")
+    );
+}
+
+/// `[apps] known_malicious_app_ids` in m365guard.toml reaches the rule, and the finding's
+/// fix (disabling the service principal) is planned only with `--allow app-changes`.
+#[test]
+fn configured_malicious_app_is_flagged_and_disabled_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m365guard.toml"),
+        "[apps]\nknown_malicious_app_ids = [\"5D4C3B2A-1F0E-4D9C-8B7A-6F5E4D3C2B1A\"]\n",
+    )
+    .unwrap();
+    let snapshot = example("contoso-compromised.json");
+    let out = run(harness::m365guard(dir.path())
+        .args(["scan", "--snapshot"])
+        .arg(&snapshot)
+        .args(["-f", "json", "--out", "r", "-q"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let (findings, _) = app_findings(&report(dir.path(), "r"));
+    assert!(findings.contains(&(
+        "app_known_malicious".to_owned(),
+        "e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b".to_owned()
+    )));
+    let plan = |allow: &[&str]| -> Value {
+        let out = run(harness::m365guard(dir.path())
+            .args(["fix", "plan", "--snapshot"])
+            .arg(&snapshot)
+            .args(["--rule", "app_known_malicious", "-o", "p.json"])
+            .args(allow));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap()
+    };
+    let without = plan(&[]);
+    assert!(
+        without["actions"].as_array().unwrap().is_empty(),
+        "{without}"
+    );
+    assert_eq!(without["not_planned"].as_array().unwrap().len(), 1);
+    let with = plan(&["--allow", "app-changes"]);
+    let actions = with["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{with}");
+    assert_eq!(actions[0]["kind"], "disable_service_principal");
+    assert_eq!(
+        actions[0]["write"],
+        "PATCH /v1.0/servicePrincipals/e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b {\"accountEnabled\": false}"
     );
 }

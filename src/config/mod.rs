@@ -675,6 +675,21 @@ ticket = "SEC-1234"
     }
 
     #[test]
+    fn known_malicious_app_ids_are_lower_case_guids() {
+        let config = parse(
+            "[apps]\nknown_malicious_app_ids = [\"5D4C3B2A-1F0E-4D9C-8B7A-6F5E4D3C2B1A\", \" 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a \"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.known_malicious_app_ids,
+            ["5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"]
+        );
+        let err = parse("[apps]\nknown_malicious_app_ids = [\"Mail Sync Pro\"]\n").unwrap_err();
+        assert!(err.message.contains("is a GUID"), "{err}");
+        assert_eq!((err.line, err.column), (Some(2), Some(28)));
+    }
+
+    #[test]
     fn empty_file_is_an_empty_config() {
         let config = parse("").unwrap();
         assert!(config.exceptions.is_empty());

@@ -1,6 +1,7 @@
-# A service principal whose application (client) id is on the known-malicious list
-# (data.m365guard.data.apps.known_malicious_apps, with its source) or on the operator's
-# own list in m365guard.toml (`[apps] known_malicious_app_ids`).
+# An enabled service principal whose application (client) id is on the known-malicious
+# list (data.m365guard.data.apps.known_malicious_apps, with its source) or on the
+# operator's own list in m365guard.toml (`[apps] known_malicious_app_ids`). A disabled one
+# can no longer sign in or get tokens: contained, kept for forensics, not a finding.
 package m365guard.rules.app_known_malicious
 
 import data.m365guard.data.apps.known_malicious_apps
@@ -12,14 +13,15 @@ _configured := {lower(trim_space(id)) | some id in data.m365guard.config.known_m
 
 deny contains finding if {
 	some sp in input.apps.service_principals
+	object.get(sp, "account_enabled", true) == true
 	entry := _entry(lower(sp.app_id))
 	finding := {
 		"resource_type": "service_principal",
 		"resource_id": sp.id,
 		"resource_name": sp.display_name,
 		"severity": "critical",
-		"message": sprintf("%s (app id %s) is a known malicious application: %s (%s)%s", [
-			sp.display_name, sp.app_id, entry.reason, entry.source, _enabled_note(sp),
+		"message": sprintf("%s (app id %s) is a known malicious application and can sign in: %s (%s)", [
+			sp.display_name, sp.app_id, entry.reason, entry.source,
 		]),
 		"details": {
 			"app_id": sp.app_id,
@@ -27,7 +29,6 @@ deny contains finding if {
 			"reason": entry.reason,
 			"source": entry.source,
 			"added": object.get(entry, "added", null),
-			"account_enabled": object.get(sp, "account_enabled", true),
 		},
 	}
 }
@@ -41,7 +42,3 @@ _entry(app_id) := {
 	not known_malicious_apps[app_id]
 	_configured[app_id]
 }
-
-_enabled_note(sp) := "" if object.get(sp, "account_enabled", true) == true
-
-_enabled_note(sp) := "; its service principal is already disabled" if object.get(sp, "account_enabled", true) == false
