@@ -7,6 +7,7 @@ package m365guard.rules.app_consent_high_risk
 
 import data.m365guard.data.apps.high_risk_permissions
 import data.m365guard.lib
+import data.m365guard.lib.review_window_days
 import data.m365guard.lib.privileged_roles_by_user
 import data.m365guard.lib.service_principals_by_id
 import data.m365guard.lib.users_by_id
@@ -103,7 +104,7 @@ _granted_to(grant) := object.get(grant, "principal_id", "unknown user") if {
 _publisher_reason(client) := sprintf("publisher %s is not verified", [object.get(client, "publisher_name", "(none)")])
 
 _created_reason(client) := sprintf("the app was added on %s, within the %d days before collection", [
-	client.created_date_time, lib.review_window_days,
+	client.created_date_time, review_window_days,
 ])
 
 # Functions cannot be partial sets: each reason is one case of `_reason`, collected here.
@@ -123,6 +124,6 @@ _reason("user", grant, _) := sprintf("consented by %s, who holds no admin role",
 	not privileged_roles_by_user[grant.principal_id]
 }
 
-_reason("granted", a, _) := sprintf("granted on %s, within the %d days before collection", [a.created_date_time, lib.review_window_days]) if {
+_reason("granted", a, _) := sprintf("granted on %s, within the %d days before collection", [a.created_date_time, review_window_days]) if {
 	lib.within_review_window(object.get(a, "created_date_time", null))
 }

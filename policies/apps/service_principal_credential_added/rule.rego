@@ -5,6 +5,7 @@
 package m365guard.rules.service_principal_credential_added
 
 import data.m365guard.lib
+import data.m365guard.lib.review_window_days
 import data.m365guard.lib.service_principals_by_id
 import rego.v1
 
@@ -45,7 +46,7 @@ _reason("foreign", c) := "the app is registered in another organisation: its ser
 	lib.is_foreign_app(_sp(c))
 }
 
-_reason("recent", c) := sprintf("valid from %s, within the %d days before collection", [c.start_date_time, lib.review_window_days]) if {
+_reason("recent", c) := sprintf("valid from %s, within the %d days before collection", [c.start_date_time, review_window_days]) if {
 	lib.within_review_window(object.get(c, "start_date_time", null))
 }
 
