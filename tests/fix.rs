@@ -330,6 +330,9 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "transport_rule_bypasses_filtering",
         "transport_rule_deletes_mail",
         "transport_rule_external_copy",
+        // Mail Sync Pro's grant is revoked; user consent is restricted (issue 12).
+        "app_consent_high_risk",
+        "user_consent_allowed",
     ]);
     // Fixable, but plan-only unless `fix plan --allow connector` (issue 11).
     let plan_only = set(&[
@@ -341,6 +344,10 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "legacy_auth_not_blocked",
         "privileged_role_permanent",
         "remote_domain_auto_forward",
+        // No automatic fix for a long-lived secret; removing the added one is plan-only
+        // without `--allow app-changes` (tests/apps.rs applies it).
+        "app_credential_long_lived",
+        "service_principal_credential_added",
     ]);
     let expected_before: BTreeSet<String> = fixable
         .iter()
@@ -439,6 +446,8 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "enforce_mfa",
         "block_sign_in",
         "remove_role_assignment",
+        "revoke_consent_grant",
+        "restrict_user_consent",
     ];
     for (line, action) in lines.iter().zip(actions(&plan)) {
         assert_eq!(line["outcome"], "applied", "{line}");
@@ -454,13 +463,14 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         let kind = action["kind"].as_str().unwrap();
         assert!(line["before"].is_object(), "before missing: {line}");
         // Read back after the write: the new state, or null when the write removed the
-        // target (the sender is off the restricted list, the delegation is gone).
+        // target (the sender is off the restricted list, the delegation or the grant is gone).
         if matches!(
             kind,
             "unblock_sender"
                 | "remove_mailbox_permission"
                 | "remove_recipient_permission"
                 | "remove_send_on_behalf"
+                | "revoke_consent_grant"
         ) {
             assert!(line.get("after").is_some_and(Value::is_null), "{line}");
         } else {

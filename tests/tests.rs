@@ -8,6 +8,7 @@ mod harness;
 mod report_fixture;
 
 mod app_roles;
+mod apps;
 mod architecture;
 mod browser;
 mod ci_examples;

@@ -20,6 +20,7 @@ use crate::snapshot::source::{Stage, SOURCES};
 /// Moved to [`crate::http::agent`]; kept here for its many callers.
 pub use crate::http::agent;
 
+pub(crate) mod apps;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
@@ -182,6 +183,10 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::OutboundConnectors => connectors::collect_outbound,
         SourceId::InboundConnectors => connectors::collect_inbound,
         SourceId::MailboxDelegates => mailbox_delegates::collect,
+        SourceId::ServicePrincipals => apps::collect_service_principals,
+        SourceId::ConsentGrants => apps::collect_consent_grants,
+        SourceId::AppRoleAssignments => apps::collect_app_role_assignments,
+        SourceId::ConsentPolicy => apps::collect_consent_policy,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Config {
     allowed_delegates: Vec<AllowedDelegate>,
     /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
     executive_mailboxes: Vec<String>,
+    /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
+    /// list (lower-case, sorted, without duplicates).
+    pub known_malicious_app_ids: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -159,6 +162,7 @@ impl Default for Config {
             allowed_smart_hosts: Vec::new(),
             allowed_delegates: Vec::new(),
             executive_mailboxes: Vec::new(),
+            known_malicious_app_ids: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -178,6 +182,8 @@ struct RawConfig {
     break_glass: RawBreakGlass,
     #[serde(default)]
     exchange: RawExchange,
+    #[serde(default)]
+    apps: RawApps,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -216,6 +222,13 @@ struct RawExchange {
     allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
     #[serde(default)]
     executive_mailboxes: Vec<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApps {
+    #[serde(default)]
+    known_malicious_app_ids: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +316,20 @@ impl Config {
         let executive_mailboxes =
             delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
 
+        let mut app_ids = Vec::new();
+        for id in &raw.apps.known_malicious_app_ids {
+            let value = loc.required_text(id, "apps.known_malicious_app_ids")?;
+            if !value.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                return Err(loc.at(
+                    id.span(),
+                    "an application (client) id is a GUID such as 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                ));
+            }
+            app_ids.push(value.to_lowercase());
+        }
+        app_ids.sort();
+        app_ids.dedup();
+
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
             exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
@@ -317,6 +344,7 @@ impl Config {
             allowed_smart_hosts: smart_hosts,
             allowed_delegates,
             executive_mailboxes,
+            known_malicious_app_ids: app_ids,
             exceptions,
         })
     }
@@ -725,6 +753,21 @@ ticket = "SEC-1234"
             parse("[exchange]\nallowed_smart_hosts = [\"https://relay.example\"]\n").unwrap_err();
         assert!(err.message.contains("bare domain"), "{err}");
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn known_malicious_app_ids_are_lower_case_guids() {
+        let config = parse(
+            "[apps]\nknown_malicious_app_ids = [\"5D4C3B2A-1F0E-4D9C-8B7A-6F5E4D3C2B1A\", \" 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a \"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.known_malicious_app_ids,
+            ["5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"]
+        );
+        let err = parse("[apps]\nknown_malicious_app_ids = [\"Mail Sync Pro\"]\n").unwrap_err();
+        assert!(err.message.contains("is a GUID"), "{err}");
+        assert_eq!((err.line, err.column), (Some(2), Some(28)));
     }
 
     #[test]

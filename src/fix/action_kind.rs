@@ -22,6 +22,13 @@ pub enum ActionKind {
     DeleteInboxRule,
     RemoveRoleAssignment,
     RemoveRoleEligibility,
+    // Apps: cut the attacker's app off (its grants, its permissions, the credential it
+    // added), then the app itself, then the tenant setting that let it in.
+    RevokeConsentGrant,
+    RemoveAppRoleAssignment,
+    RemoveCredential,
+    DisableServicePrincipal,
+    RestrictUserConsent,
     UnblockSender,
     DisableOutboundAutoForwarding,
     DisableTransportRule,
@@ -33,7 +40,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 17] = [
+    pub const ALL: [ActionKind; 22] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -43,6 +50,11 @@ impl ActionKind {
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
         ActionKind::RemoveRoleEligibility,
+        ActionKind::RevokeConsentGrant,
+        ActionKind::RemoveAppRoleAssignment,
+        ActionKind::RemoveCredential,
+        ActionKind::DisableServicePrincipal,
+        ActionKind::RestrictUserConsent,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::DisableTransportRule,
@@ -59,6 +71,9 @@ impl ActionKind {
     pub fn plan_only_allow(self) -> Option<&'static str> {
         match self {
             ActionKind::DisableConnector => Some("connector"),
+            ActionKind::DisableServicePrincipal | ActionKind::RemoveCredential => {
+                Some("app-changes")
+            }
             _ => None,
         }
     }
@@ -82,6 +97,11 @@ impl ActionKind {
             ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
             ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::UnblockSignIn => "unblock_sign_in",
+            ActionKind::RevokeConsentGrant => "revoke_consent_grant",
+            ActionKind::RemoveAppRoleAssignment => "remove_app_role_assignment",
+            ActionKind::RemoveCredential => "remove_credential",
+            ActionKind::DisableServicePrincipal => "disable_service_principal",
+            ActionKind::RestrictUserConsent => "restrict_user_consent",
         }
     }
 }

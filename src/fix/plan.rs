@@ -178,6 +178,13 @@ pub struct Target {
     /// Tenant-wide MFA policy: object ids it must exclude (break-glass accounts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_ids: Vec<String>,
+    /// App targets: the object id the target hangs off — the resource service principal
+    /// of an app role assignment, the owner of a credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Credentials: whether the owner is a `service_principal` or an `application`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_kind: Option<crate::snapshot::model::CredentialOwner>,
 }
 
 impl Target {
@@ -195,6 +202,8 @@ impl Target {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            parent_id: None,
+            parent_kind: None,
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct PlanOptions {
     /// `--allow connector`: plan `disable_connector` (plan-only otherwise: connectors
     /// carry real mail flow).
     pub allow_connector: bool,
+    /// `--allow app-changes`: plan `disable_service_principal` and `remove_credential`
+    /// (otherwise listed as not planned, with the manual step).
+    pub allow_app_changes: bool,
 }
 
 /// An action before ids are assigned.
@@ -611,6 +614,15 @@ fn plan_finding(
                 exchange_identity: Some(finding.resource.id.clone()),
                 ..Target::new(finding.resource.kind, &finding.resource.id, &name)
             };
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::RevokeConsentGrant
+        | ActionKind::RemoveAppRoleAssignment
+        | ActionKind::RemoveCredential
+        | ActionKind::DisableServicePrincipal
+        | ActionKind::RestrictUserConsent => {
+            let (kind, target, pre) =
+                super::apps_plan::plan(snapshot, finding, kind, options.allow_app_changes)?;
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::DisableOutboundAutoForwarding => {

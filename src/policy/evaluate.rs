@@ -28,6 +28,8 @@ pub struct RegoConfig {
     pub allowed_delegates: Vec<(String, String)>,
     /// `[exchange] executive_mailboxes`: address patterns.
     pub executive_mailboxes: Vec<String>,
+    /// App ids the operator adds to the built-in known-malicious list (lower-case).
+    pub known_malicious_app_ids: Vec<String>,
 }
 
 impl RegoConfig {
@@ -55,6 +57,7 @@ impl RegoConfig {
                 "allowed_smart_hosts": smart_hosts,
                 "allowed_delegates": delegates,
                 "executive_mailboxes": executives,
+                "known_malicious_app_ids": self.known_malicious_app_ids,
             }}
         }))
     }

@@ -61,6 +61,12 @@ pub struct Snapshot {
     /// from before the `mailbox_delegates` source existed.
     #[serde(default)]
     pub mailbox_delegates: Vec<MailboxDelegate>,
+    /// Enterprise applications: service principals and their credentials, delegated and
+    /// application permission grants, and the tenant's consent settings (sources
+    /// `service_principals`, `consent_grants`, `app_role_assignments`, `consent_policy`);
+    /// empty in snapshots from before they existed.
+    #[serde(default)]
+    pub apps: Apps,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -87,6 +93,7 @@ impl Default for Snapshot {
             outbound_connectors: Vec::new(),
             inbound_connectors: Vec::new(),
             mailbox_delegates: Vec::new(),
+            apps: Apps::default(),
         }
     }
 }
@@ -170,10 +177,19 @@ pub enum SourceId {
     /// `Get-MailboxPermission`, `Get-RecipientPermission` and `GrantSendOnBehalfTo`: who
     /// may open or send as each mailbox.
     MailboxDelegates,
+    /// `/servicePrincipals` and `/applications`: apps and their credential metadata.
+    ServicePrincipals,
+    /// `/oauth2PermissionGrants`: delegated permissions consented to apps.
+    ConsentGrants,
+    /// `appRoleAssignedTo` of Microsoft Graph, Exchange Online and SharePoint: application
+    /// permissions.
+    AppRoleAssignments,
+    /// `authorizationPolicy` and `adminConsentRequestPolicy`: who may consent to apps.
+    ConsentPolicy,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 22] = [
+    pub const ALL: [SourceId; 26] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -196,6 +212,10 @@ impl SourceId {
         SourceId::OutboundConnectors,
         SourceId::InboundConnectors,
         SourceId::MailboxDelegates,
+        SourceId::ServicePrincipals,
+        SourceId::ConsentGrants,
+        SourceId::AppRoleAssignments,
+        SourceId::ConsentPolicy,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -223,6 +243,10 @@ impl SourceId {
             SourceId::OutboundConnectors => "outbound_connectors",
             SourceId::InboundConnectors => "inbound_connectors",
             SourceId::MailboxDelegates => "mailbox_delegates",
+            SourceId::ServicePrincipals => "service_principals",
+            SourceId::ConsentGrants => "consent_grants",
+            SourceId::AppRoleAssignments => "app_role_assignments",
+            SourceId::ConsentPolicy => "consent_policy",
         }
     }
 
@@ -963,4 +987,157 @@ pub struct MailboxDelegate {
     /// Remove-MailboxPermission must remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_rights: Vec<String>,
+}
+
+/// Enterprise applications and what they were granted. Microsoft Graph resource pages:
+/// <https://learn.microsoft.com/graph/api/resources/serviceprincipal>,
+/// <https://learn.microsoft.com/graph/api/resources/oauth2permissiongrant>,
+/// <https://learn.microsoft.com/graph/api/resources/approleassignment>,
+/// <https://learn.microsoft.com/graph/api/resources/authorizationpolicy>.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Apps {
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Secrets and certificates of service principals and of the tenant's own app
+    /// registrations: metadata only (key id, name, validity), never a secret value.
+    #[serde(default)]
+    pub credentials: Vec<AppCredential>,
+    /// Delegated permission grants (`oAuth2PermissionGrant`).
+    #[serde(default)]
+    pub consent_grants: Vec<ConsentGrant>,
+    /// Application permissions granted on Microsoft Graph, Exchange Online and SharePoint.
+    #[serde(default)]
+    pub app_role_assignments: Vec<AppRoleGrant>,
+    /// The tenant's consent settings: one entry, id `authorizationPolicy`.
+    #[serde(default)]
+    pub consent_policies: Vec<ConsentPolicy>,
+}
+
+/// A service principal: an application's instance in this tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePrincipal {
+    /// Object id.
+    pub id: String,
+    /// The application (client) id.
+    pub app_id: String,
+    pub display_name: String,
+    /// `Application`, `ManagedIdentity`, `Legacy`, `SocialIdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_type: Option<String>,
+    #[serde(default = "default_true")]
+    pub account_enabled: bool,
+    /// The tenant the application is registered in (Microsoft's own tenants for
+    /// first-party apps, this tenant for its own apps, another tenant for multi-tenant
+    /// apps of other publishers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_owner_organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_name: Option<String>,
+    /// `verifiedPublisher.displayName`; `null` when the publisher is not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_publisher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_audience: Option<String>,
+    /// `createdDateTime` of the tenant's own app registration with this app id; `null`
+    /// for apps registered elsewhere (a service principal has no creation time in v1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+    /// Object id of that app registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+}
+
+/// Who holds a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialOwner {
+    ServicePrincipal,
+    Application,
+}
+
+/// A secret (`passwordCredential`) or certificate (`keyCredential`): metadata only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredential {
+    /// `<owner object id>/<key id>`.
+    pub id: String,
+    pub owner_kind: CredentialOwner,
+    /// Object id of the service principal or application.
+    pub owner_id: String,
+    pub app_id: String,
+    pub owner_name: String,
+    /// `password` (a client secret) or `certificate`.
+    pub credential_type: String,
+    pub key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<Utc>>,
+    /// `keyCredential.usage`: `Verify` (sign-in) or `Sign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+}
+
+/// A delegated permission grant: the client app may call the resource API as the user
+/// (`Principal`) or as any user (`AllPrincipals`, admin consent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentGrant {
+    pub id: String,
+    /// Object id of the client service principal.
+    pub client_id: String,
+    /// `AllPrincipals` or `Principal`.
+    pub consent_type: String,
+    /// The user the grant is for (`Principal` grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// Object id of the resource service principal (the API).
+    pub resource_id: String,
+    /// The delegated permissions (`scope`, split on spaces).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An application permission (app role) granted to a principal on a resource API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRoleGrant {
+    pub id: String,
+    /// Object id of the resource service principal.
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// The service principal (or user, group) holding the permission.
+    pub principal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
+    pub app_role_id: String,
+    /// The permission's name (`Mail.ReadWrite`), from the resource's `appRoles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+}
+
+/// Who may consent to apps (`authorizationPolicy`) and the admin consent workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPolicy {
+    /// `authorizationPolicy`.
+    pub id: String,
+    /// `defaultUserRolePermissions.permissionGrantPoliciesAssigned`: a
+    /// `ManagePermissionGrantsForSelf.*` entry lets users consent themselves.
+    #[serde(default)]
+    pub permission_grant_policies_assigned: Vec<String>,
+    /// `adminConsentRequestPolicy.isEnabled`; `null` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_consent_workflow_enabled: Option<bool>,
 }

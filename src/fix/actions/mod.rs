@@ -19,15 +19,20 @@ mod delete_inbox_rule;
 mod disable_connector;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
+mod disable_service_principal;
 mod disable_transport_rule;
 mod enforce_mfa;
 mod pim;
+mod remove_app_role_assignment;
+mod remove_credential;
 mod remove_mailbox_permission;
 mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
 mod remove_send_on_behalf;
 mod reset_password;
+mod restrict_user_consent;
+mod revoke_consent_grant;
 mod revoke_sessions;
 mod unblock_sender;
 
@@ -41,6 +46,9 @@ pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
+pub use remove_credential::credential_state;
+pub use restrict_user_consent::consent_state;
+pub use revoke_consent_grant::grant_state;
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -79,6 +87,15 @@ impl ActionKind {
                 &remove_recipient_permission::RemoveRecipientPermission
             }
             ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
+            ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
+            ActionKind::RemoveAppRoleAssignment => {
+                &remove_app_role_assignment::RemoveAppRoleAssignment
+            }
+            ActionKind::RemoveCredential => &remove_credential::RemoveCredential,
+            ActionKind::DisableServicePrincipal => {
+                &disable_service_principal::DisableServicePrincipal
+            }
+            ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
         }
     }
 }
@@ -238,6 +255,22 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
+            ActionKind::RevokeConsentGrant => ActionNeeds {
+                graph: &[GRANT_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveAppRoleAssignment => ActionNeeds {
+                graph: &[APP_ROLE_ASSIGNMENT_WRITE, APP_READ],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveCredential | ActionKind::DisableServicePrincipal => ActionNeeds {
+                graph: &[APP_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RestrictUserConsent => ActionNeeds {
+                graph: &[AUTHORIZATION_POLICY_WRITE],
+                ..ActionNeeds::NONE
+            },
         }
     }
 }
@@ -260,6 +293,11 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveMailboxPermission => ActionKind::RemoveMailboxPermission,
             FixAction::RemoveRecipientPermission => ActionKind::RemoveRecipientPermission,
             FixAction::RemoveSendOnBehalf => ActionKind::RemoveSendOnBehalf,
+            FixAction::RevokeConsentGrant => ActionKind::RevokeConsentGrant,
+            FixAction::RemoveAppRoleAssignment => ActionKind::RemoveAppRoleAssignment,
+            FixAction::DisableServicePrincipal => ActionKind::DisableServicePrincipal,
+            FixAction::RemoveCredential => ActionKind::RemoveCredential,
+            FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
         }
     }
 }

@@ -91,6 +91,13 @@ impl Grants {
                 "User-PasswordProfile.ReadWrite.All",
                 "Policy.ReadWrite.AuthenticationMethod",
                 "Policy.ReadWrite.ConditionalAccess",
+                // Apps: read, and fix mode's writes (grants, assignments, credentials,
+                // service principals, the authorization policy).
+                "Application.Read.All",
+                "DelegatedPermissionGrant.ReadWrite.All",
+                "AppRoleAssignment.ReadWrite.All",
+                "Application.ReadWrite.All",
+                "Policy.ReadWrite.Authorization",
             ]
             .map(String::from)
             .to_vec(),
@@ -119,6 +126,7 @@ impl Grants {
                 "Organization.Read.All",
                 "Domain.Read.All",
                 "GroupMember.Read.All",
+                "Application.Read.All",
             ]
             .map(String::from)
             .to_vec(),

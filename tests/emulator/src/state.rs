@@ -483,6 +483,9 @@ pub struct TenantState {
     pub recipients: Vec<MailRecipient>,
     /// Mailbox delegations: the snapshot's `mailbox_delegates`.
     pub delegations: Vec<Delegation>,
+    /// Service principals, app registrations, consent grants, app role assignments and the
+    /// consent policies (`crate::apps`).
+    pub apps: crate::apps::AppsState,
 }
 
 impl TenantState {
@@ -1269,6 +1272,7 @@ impl TenantState {
         Ok(TenantState {
             delegations,
             recipients,
+            apps: crate::apps::AppsState::from_snapshot(snap),
             security_defaults_enabled: snap
                 .get("security_defaults")
                 .and_then(|s| s.get("is_enabled"))
