@@ -219,6 +219,7 @@ struct RawExchange {
     allowed_forwarding_domains: Vec<Spanned<String>>,
     #[serde(default)]
     allowed_smart_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
     allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
     #[serde(default)]
     executive_mailboxes: Vec<Spanned<String>>,
