@@ -16,6 +16,7 @@
 pub mod batch;
 pub mod config;
 pub mod crypto;
+pub mod device_code;
 pub mod exchange;
 pub mod exo_params;
 pub mod graph;
@@ -25,6 +26,7 @@ pub mod odata;
 pub mod pim;
 pub mod respond;
 pub mod server;
+pub mod setup_endpoints;
 pub mod state;
 pub mod token;
 pub mod util;
