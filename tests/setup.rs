@@ -25,7 +25,11 @@ fn setup_prints_three_forms_from_the_permission_table() {
     let dir = tempfile::tempdir().unwrap();
     let all = setup(dir.path(), &[]);
     assert_eq!(all.code, 0, "{}", all.stderr);
-    for heading in ["## Entra app manifest", "## az CLI", "## Microsoft Graph requests"] {
+    for heading in [
+        "## Entra app manifest",
+        "## az CLI",
+        "## Microsoft Graph requests",
+    ] {
         assert!(all.stdout.contains(heading), "{heading}:\n{}", all.stdout);
     }
     // The manifest form alone is JSON: Graph and Exchange, every permission a Role.
@@ -33,25 +37,47 @@ fn setup_prints_three_forms_from_the_permission_table() {
     assert_eq!(manifest.code, 0, "{}", manifest.stderr);
     let v: Value = serde_json::from_str(&manifest.stdout).unwrap();
     let rra = v["requiredResourceAccess"].as_array().unwrap();
-    let apps: Vec<&str> = rra.iter().map(|r| r["resourceAppId"].as_str().unwrap()).collect();
+    let apps: Vec<&str> = rra
+        .iter()
+        .map(|r| r["resourceAppId"].as_str().unwrap())
+        .collect();
     assert_eq!(
         apps,
-        ["00000003-0000-0000-c000-000000000000", "00000002-0000-0ff1-ce00-000000000000"]
+        [
+            "00000003-0000-0000-c000-000000000000",
+            "00000002-0000-0ff1-ce00-000000000000"
+        ]
     );
-    assert!(rra.iter().flat_map(|r| r["resourceAccess"].as_array().unwrap()).all(|a| a["type"] == "Role"));
+    assert!(rra
+        .iter()
+        .flat_map(|r| r["resourceAccess"].as_array().unwrap())
+        .all(|a| a["type"] == "Role"));
     // User.Read.All and Exchange.ManageAsApp by their app-role ids.
-    assert!(manifest.stdout.contains("df021288-bdef-4463-88db-98f22de89214"));
-    assert!(manifest.stdout.contains("dc50a0fb-09a3-484d-be87-e023b12c6440"));
+    assert!(manifest
+        .stdout
+        .contains("df021288-bdef-4463-88db-98f22de89214"));
+    assert!(manifest
+        .stdout
+        .contains("dc50a0fb-09a3-484d-be87-e023b12c6440"));
     // What a manifest cannot hold is said on stderr.
-    assert!(manifest.stderr.contains("Global Reader"), "{}", manifest.stderr);
+    assert!(
+        manifest.stderr.contains("Global Reader"),
+        "{}",
+        manifest.stderr
+    );
 
     // Read-only grants no write permission; --with-fix adds them.
     let read = setup(dir.path(), &["--format", "graph"]).stdout;
     let fix = setup(dir.path(), &["--with-fix", "--format", "graph"]).stdout;
-    assert!(!read.contains("9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"), "RoleManagement.ReadWrite.Directory in read-only");
+    assert!(
+        !read.contains("9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"),
+        "RoleManagement.ReadWrite.Directory in read-only"
+    );
     assert!(fix.contains("9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"));
     assert!(fix.contains("User Administrator"), "{fix}");
-    assert!(fix.matches("/appRoleAssignments").count() > read.matches("/appRoleAssignments").count());
+    assert!(
+        fix.matches("/appRoleAssignments").count() > read.matches("/appRoleAssignments").count()
+    );
 }
 
 #[test]
@@ -61,13 +87,27 @@ fn github_adds_the_federated_credential_to_every_form_and_bad_values_are_usage_e
         let out = setup(dir.path(), &["--format", format, "--github", GITHUB]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.stdout.contains(SUBJECT), "{format}:\n{}", out.stdout);
-        assert!(out.stdout.contains("https://token.actions.githubusercontent.com"));
+        assert!(out
+            .stdout
+            .contains("https://token.actions.githubusercontent.com"));
         assert!(out.stdout.contains("api://AzureADTokenExchange"));
     }
     let manifest = setup(dir.path(), &["--format", "manifest", "--github", GITHUB]);
     assert!(manifest.stderr.contains(SUBJECT), "{}", manifest.stderr);
-    let env = setup(dir.path(), &["--format", "az", "--github", "contoso/guard:environment:prod"]);
-    assert!(env.stdout.contains("repo:contoso/guard:environment:prod"), "{}", env.stdout);
+    let env = setup(
+        dir.path(),
+        &[
+            "--format",
+            "az",
+            "--github",
+            "contoso/guard:environment:prod",
+        ],
+    );
+    assert!(
+        env.stdout.contains("repo:contoso/guard:environment:prod"),
+        "{}",
+        env.stdout
+    );
 
     let bad = setup(dir.path(), &["--github", "not-a-repo"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
@@ -88,7 +128,14 @@ fn start() -> Emulator {
 
 fn apply(emu: &Emulator, dir: &Path, extra: &[&str]) -> Out {
     run(harness::m365guard(dir)
-        .args(["setup", "--apply", "--github", GITHUB, "--tenant", &emu.tenant_id()])
+        .args([
+            "setup",
+            "--apply",
+            "--github",
+            GITHUB,
+            "--tenant",
+            &emu.tenant_id(),
+        ])
         .args(extra)
         .env("M365GUARD_AUTHORITY_HOST", &emu.base_url)
         .env("M365GUARD_GRAPH_URL", &emu.base_url))
@@ -140,9 +187,22 @@ fn apply_creates_the_app_and_doctor_then_says_every_source_can_be_collected() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
     let out = apply(&emu, dir.path(), &[]);
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("microsoft.com/devicelogin"), "{}", out.stderr);
-    assert!(out.stdout.contains(&format!("tenant id   {}", emu.tenant_id())), "{}", out.stdout);
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stderr.contains("microsoft.com/devicelogin"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("tenant id   {}", emu.tenant_id())),
+        "{}",
+        out.stdout
+    );
     assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[]);
     let id = client_id(&out);
     let apps = emu.created_apps();
@@ -154,7 +214,11 @@ fn apply_creates_the_app_and_doctor_then_says_every_source_can_be_collected() {
     // Before setup, this app could not sign in; now doctor is green with no secret at all.
     let d = doctor(&emu, dir.path(), &id);
     assert_eq!(d.code, 0, "stdout:\n{}\nstderr:\n{}", d.stdout, d.stderr);
-    assert!(d.stdout.contains("every source can be collected"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("every source can be collected"),
+        "{}",
+        d.stdout
+    );
     assert!(d.stdout.contains("Global Reader"), "{}", d.stdout);
     assert!(d.stdout.contains("Exchange.ManageAsApp"), "{}", d.stdout);
 
@@ -163,7 +227,11 @@ fn apply_creates_the_app_and_doctor_then_says_every_source_can_be_collected() {
     let again = apply(&emu, dir.path(), &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(client_id(&again), id);
-    assert!(again.stderr.contains("reusing application"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("reusing application"),
+        "{}",
+        again.stderr
+    );
     assert!(again.stderr.contains("already granted"), "{}", again.stderr);
     assert!(again.stderr.contains("already trusts"), "{}", again.stderr);
     assert_eq!(emu.created_apps().len(), 1);
@@ -181,7 +249,12 @@ fn with_fix_completes_an_existing_read_only_app() {
     assert_eq!(fix.code, 0, "{}", fix.stderr);
     assert_eq!(client_id(&fix), client_id(&first));
     assert!(emu.created_grants().len() > read_only);
-    assert!(fix.stderr.contains("assigned directory role User Administrator"), "{}", fix.stderr);
+    assert!(
+        fix.stderr
+            .contains("assigned directory role User Administrator"),
+        "{}",
+        fix.stderr
+    );
     let d = doctor(&emu, dir.path(), &client_id(&fix));
     assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     let fix_actions: Vec<&str> = d
@@ -192,7 +265,11 @@ fn with_fix_completes_an_existing_read_only_app() {
         .take_while(|l| !l.is_empty())
         .collect();
     assert!(!fix_actions.is_empty(), "{}", d.stdout);
-    assert!(fix_actions.iter().all(|l| !l.contains("MISSING")), "{}", d.stdout);
+    assert!(
+        fix_actions.iter().all(|l| !l.contains("MISSING")),
+        "{}",
+        d.stdout
+    );
 }
 
 #[test]
@@ -229,7 +306,11 @@ fn a_declined_sign_in_or_an_admin_without_the_role_changes_nothing() {
     let refused = apply(&emu, dir.path(), &[]);
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("403"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("Privileged Role Administrator"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Privileged Role Administrator"),
+        "{}",
+        refused.stderr
+    );
     assert!(emu.created_apps().is_empty());
     assert_no_leaks([refused.stdout.as_str(), refused.stderr.as_str()], &[]);
 }

@@ -107,29 +107,71 @@ fn form(req: &Request) -> Vec<(String, String)> {
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
 pub fn devicecode_endpoint(shared: &Shared, tenant: &str, req: &Request, ctx: &Ctx) -> Response {
     if !tenant_ok(shared, tenant) {
-        return aadsts(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."), false, ctx);
+        return aadsts(
+            400,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+            false,
+            ctx,
+        );
     }
     let form = form(req);
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let Some(client_id) = get("client_id") else {
-        return aadsts(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.", false, ctx);
+        return aadsts(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+            false,
+            ctx,
+        );
     };
     let mut setup = lock(&shared.setup);
     let options = setup.device.options.clone();
-    if !options.public_clients.iter().any(|c| c.eq_ignore_ascii_case(&client_id)) {
-        return aadsts(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory."), false, ctx);
+    if !options
+        .public_clients
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&client_id))
+    {
+        return aadsts(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory."),
+            false,
+            ctx,
+        );
     }
     let scopes: Vec<String> = get("scope")
         .unwrap_or_default()
         .split_whitespace()
-        .map(|s| s.strip_prefix(GRAPH).map(|r| r.trim_start_matches('/')).unwrap_or(s).to_owned())
+        .map(|s| {
+            s.strip_prefix(GRAPH)
+                .map(|r| r.trim_start_matches('/'))
+                .unwrap_or(s)
+                .to_owned()
+        })
         .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "offline_access"))
         .collect();
     if scopes.is_empty() {
-        return aadsts(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.", false, ctx);
+        return aadsts(
+            400,
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid.",
+            false,
+            ctx,
+        );
     }
     let device_code = format!("DAQABIQEAAA{}", shared.random_hex(24));
-    let user_code: String = shared.random_hex(5).to_ascii_uppercase().chars().take(9).collect();
+    let user_code: String = shared
+        .random_hex(5)
+        .to_ascii_uppercase()
+        .chars()
+        .take(9)
+        .collect();
     setup.device.sessions.insert(
         device_code.clone(),
         Session {
@@ -162,9 +204,25 @@ pub fn intercept(shared: &Shared, tenant: &str, req: &Request, ctx: &Ctx) -> Opt
         return None;
     }
     if !tenant_ok(shared, tenant) {
-        return Some(aadsts(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."), false, ctx));
+        return Some(aadsts(
+            400,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+            false,
+            ctx,
+        ));
     }
-    let bad = || aadsts(400, "bad_verification_code", 70019, "The device code is not recognized.", false, ctx);
+    let bad = || {
+        aadsts(
+            400,
+            "bad_verification_code",
+            70019,
+            "The device code is not recognized.",
+            false,
+            ctx,
+        )
+    };
     let (Some(code), Some(client_id)) = (get("device_code"), get("client_id")) else {
         return Some(bad());
     };
@@ -183,21 +241,49 @@ pub fn intercept(shared: &Shared, tenant: &str, req: &Request, ctx: &Ctx) -> Opt
     session.last_poll = Some(now);
     if now_epoch() > session.expires_at {
         setup.device.sessions.remove(code);
-        return Some(aadsts(400, "expired_token", 70020, "The provided device code has expired.", false, ctx));
+        return Some(aadsts(
+            400,
+            "expired_token",
+            70020,
+            "The provided device code has expired.",
+            false,
+            ctx,
+        ));
     }
     if too_fast {
         session.interval += 5;
-        return Some(aadsts(400, "slow_down", 70016, "The client is polling too often.", false, ctx));
+        return Some(aadsts(
+            400,
+            "slow_down",
+            70016,
+            "The client is polling too often.",
+            false,
+            ctx,
+        ));
     }
     session.polls += 1;
     if session.polls <= options.approve_after_polls || options.answer == Answer::Ignore {
-        return Some(aadsts(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.", false, ctx));
+        return Some(aadsts(
+            400,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            false,
+            ctx,
+        ));
     }
     let Some(session) = setup.device.sessions.remove(code) else {
         return Some(bad());
     };
     if options.answer == Answer::Decline {
-        return Some(aadsts(400, "authorization_declined", 70000, "The user declined the sign-in request.", false, ctx));
+        return Some(aadsts(
+            400,
+            "authorization_declined",
+            70000,
+            "The user declined the sign-in request.",
+            false,
+            ctx,
+        ));
     }
     drop(setup);
     Some(issue(shared, &session, &options, ctx))
@@ -218,7 +304,11 @@ fn issue(shared: &Shared, session: &Session, options: &DeviceCodeOptions, ctx: &
         };
         let user = match &options.user {
             Some(upn) => st.user(upn).cloned(),
-            None => st.users.iter().find(|u| holds(&u.id, role_ids::GLOBAL_ADMINISTRATOR)).cloned(),
+            None => st
+                .users
+                .iter()
+                .find(|u| holds(&u.id, role_ids::GLOBAL_ADMINISTRATOR))
+                .cloned(),
         };
         let wids: Vec<String> = user
             .as_ref()
@@ -229,16 +319,29 @@ fn issue(shared: &Shared, session: &Session, options: &DeviceCodeOptions, ctx: &
                     .filter_map(|a| {
                         st.role_definitions
                             .iter()
-                            .find(|d| d.id == a.role_definition_id || d.template_id == a.role_definition_id)
+                            .find(|d| {
+                                d.id == a.role_definition_id
+                                    || d.template_id == a.role_definition_id
+                            })
                             .map(|d| d.template_id.clone())
                     })
                     .collect()
             })
             .unwrap_or_default();
-        (st.tenant_id.clone(), user.map(|u| (u.id, u.user_principal_name, wids)))
+        (
+            st.tenant_id.clone(),
+            user.map(|u| (u.id, u.user_principal_name, wids)),
+        )
     };
     let Some((oid, upn, wids)) = user else {
-        return aadsts(400, "invalid_grant", 50034, "The user account does not exist in the directory.", false, ctx);
+        return aadsts(
+            400,
+            "invalid_grant",
+            50034,
+            "The user account does not exist in the directory.",
+            false,
+            ctx,
+        );
     };
     let now = now_epoch();
     let lifetime = shared.settings().options.token_lifetime_secs;

@@ -292,7 +292,8 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
-        (_, ["applications", ..]) | ("POST", ["rolemanagement", "directory", "roleassignments"]) => {
+        (_, ["applications", ..])
+        | ("POST", ["rolemanagement", "directory", "roleassignments"]) => {
             Ok(crate::setup_endpoints::handle(shared, caller, req, ctx))
         }
         (_, [sp, ..]) if sp.starts_with("serviceprincipals") => {

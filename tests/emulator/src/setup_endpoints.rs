@@ -36,7 +36,9 @@ use crate::device_code::DeviceState;
 use crate::graph::GraphReq;
 use crate::http::Response;
 use crate::odata::Query;
-use crate::respond::{bad_request, forbidden, graph_error, graph_json, graph_no_content, not_found, Ctx};
+use crate::respond::{
+    bad_request, forbidden, graph_error, graph_json, graph_no_content, not_found, Ctx,
+};
 use crate::server::{lock, Caller, Emulator, Shared};
 use crate::state::{role_ids, Principal, PrincipalKind, RoleAssignment};
 use crate::util::stable_guid;
@@ -46,18 +48,40 @@ pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 
 /// Application permissions the emulated Microsoft Graph service principal publishes.
 const GRAPH_APP_ROLES: &[&str] = &[
-    "Application.Read.All", "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
-    "AuditLog.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Domain.Read.All",
-    "Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All",
-    "IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All", "Mail.ReadBasic.All",
-    "MailboxSettings.Read", "MailboxSettings.ReadWrite", "Organization.Read.All",
-    "Organization.ReadWrite.All", "Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod",
-    "Policy.ReadWrite.ConditionalAccess", "Policy.ReadWrite.SecurityDefaults",
-    "RoleAssignmentSchedule.Read.Directory", "RoleAssignmentSchedule.ReadWrite.Directory",
-    "RoleEligibilitySchedule.Read.Directory", "RoleEligibilitySchedule.ReadWrite.Directory",
-    "RoleManagement.Read.All", "RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory",
-    "User-PasswordProfile.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All",
-    "User.ReadWrite.All", "User.RevokeSessions.All",
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "AuditLog.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Domain.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "IdentityRiskyUser.Read.All",
+    "IdentityRiskyUser.ReadWrite.All",
+    "Mail.ReadBasic.All",
+    "MailboxSettings.Read",
+    "MailboxSettings.ReadWrite",
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Policy.Read.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.SecurityDefaults",
+    "RoleAssignmentSchedule.Read.Directory",
+    "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleEligibilitySchedule.Read.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory",
+    "RoleManagement.Read.All",
+    "RoleManagement.Read.Directory",
+    "RoleManagement.ReadWrite.Directory",
+    "User-PasswordProfile.ReadWrite.All",
+    "User.EnableDisableAccount.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "User.RevokeSessions.All",
 ];
 const EXCHANGE_APP_ROLES: &[&str] = &["Exchange.ManageAsApp"];
 
@@ -150,7 +174,14 @@ fn is_delegated(shared: &Shared, req: &GraphReq<'_>) -> bool {
 
 /// The permission (any of `perms`) and, for a signed-in user, one of `roles` (or Global
 /// Administrator).
-fn need(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, perms: &[&str], roles: &[&str], ctx: &Ctx) -> Result<(), Response> {
+fn need(
+    shared: &Shared,
+    caller: &Caller,
+    req: &GraphReq<'_>,
+    perms: &[&str],
+    roles: &[&str],
+    ctx: &Ctx,
+) -> Result<(), Response> {
     if !caller.has_any(perms) {
         return Err(forbidden(ctx));
     }
@@ -164,7 +195,11 @@ fn need(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, perms: &[&str], ro
     Ok(())
 }
 
-const APP_READ: &[&str] = &["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"];
+const APP_READ: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+];
 const APP_WRITE: &[&str] = &["Application.ReadWrite.All"];
 const APP_ROLES: &[&str] = &[APPLICATION_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR];
 const GRANT_ROLES: &[&str] = &[
@@ -177,7 +212,11 @@ const GRANT_ROLES: &[&str] = &[
 fn body(req: &GraphReq<'_>, ctx: &Ctx) -> Result<serde_json::Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(req.body) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(bad_request("BadRequest", "Unable to read JSON request payload.", ctx)),
+        _ => Err(bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload.",
+            ctx,
+        )),
     }
 }
 
@@ -194,7 +233,10 @@ fn created(v: &Value, ctx: &Ctx) -> Response {
 
 /// `displayName eq '…'` (the one filter `setup --apply` sends).
 fn display_name_filter(filter: &str) -> Option<String> {
-    let rest = filter.trim().strip_prefix("displayName eq '")?.strip_suffix('\'')?;
+    let rest = filter
+        .trim()
+        .strip_prefix("displayName eq '")?
+        .strip_suffix('\'')?;
     Some(rest.replace("''", "'"))
 }
 
@@ -206,7 +248,12 @@ pub fn handle(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -
     }
 }
 
-fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Result<Response, Response> {
+fn route(
+    shared: &Shared,
+    caller: &Caller,
+    req: &GraphReq<'_>,
+    ctx: &Ctx,
+) -> Result<Response, Response> {
     let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -217,7 +264,11 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Res
             let name = match q.get("$filter") {
                 None => None,
                 Some(f) => Some(display_name_filter(f).ok_or_else(|| {
-                    bad_request("Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified.", ctx)
+                    bad_request(
+                        "Request_UnsupportedQuery",
+                        "Unsupported or invalid query filter clause specified.",
+                        ctx,
+                    )
                 })?),
             };
             let setup = lock(&shared.setup);
@@ -232,15 +283,28 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Res
         ("POST", ["applications"]) => {
             need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
             let b = body(req, ctx)?;
-            let Some(name) = b.get("displayName").and_then(Value::as_str).filter(|n| !n.trim().is_empty()) else {
-                return Err(bad_request("Request_BadRequest", "Property 'displayName' is required.", ctx));
+            let Some(name) = b
+                .get("displayName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+            else {
+                return Err(bad_request(
+                    "Request_BadRequest",
+                    "Property 'displayName' is required.",
+                    ctx,
+                ));
             };
-            let n = shared.id_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let n = shared
+                .id_counter
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let app = CreatedApp {
                 id: stable_guid(&format!("application/{n}")),
                 app_id: stable_guid(&format!("app-id/{n}")),
                 display_name: name.to_owned(),
-                required_resource_access: b.get("requiredResourceAccess").cloned().unwrap_or(json!([])),
+                required_resource_access: b
+                    .get("requiredResourceAccess")
+                    .cloned()
+                    .unwrap_or(json!([])),
                 federated_credentials: vec![],
             };
             let v = render_app(&app);
@@ -251,7 +315,11 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Res
             need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
             let b = body(req, ctx)?;
             let mut setup = lock(&shared.setup);
-            let app = setup.apps.iter_mut().find(|a| a.id.eq_ignore_ascii_case(segs[1])).ok_or_else(|| not_found(segs[1], ctx))?;
+            let app = setup
+                .apps
+                .iter_mut()
+                .find(|a| a.id.eq_ignore_ascii_case(segs[1]))
+                .ok_or_else(|| not_found(segs[1], ctx))?;
             if let Some(rra) = b.get("requiredResourceAccess") {
                 app.required_resource_access = rra.clone();
             }
@@ -260,26 +328,58 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Res
         ("GET", ["applications", _, "federatedidentitycredentials"]) => {
             need(shared, caller, req, APP_READ, &[], ctx)?;
             let setup = lock(&shared.setup);
-            let app = setup.apps.iter().find(|a| a.id.eq_ignore_ascii_case(segs[1])).ok_or_else(|| not_found(segs[1], ctx))?;
-            Ok(graph_json(200, &json!({"value": app.federated_credentials}), ctx))
+            let app = setup
+                .apps
+                .iter()
+                .find(|a| a.id.eq_ignore_ascii_case(segs[1]))
+                .ok_or_else(|| not_found(segs[1], ctx))?;
+            Ok(graph_json(
+                200,
+                &json!({"value": app.federated_credentials}),
+                ctx,
+            ))
         }
         ("POST", ["applications", _, "federatedidentitycredentials"]) => {
             need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
             let b = body(req, ctx)?;
-            let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let s = |k: &str| {
+                b.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let (name, issuer, subject) = (s("name"), s("issuer"), s("subject"));
-            let audiences: Vec<&str> = b.get("audiences").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            let name_ok = (3..=120).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            let audiences: Vec<&str> = b
+                .get("audiences")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let name_ok = (3..=120).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !name_ok || issuer.is_empty() || subject.is_empty() || audiences.len() != 1 {
                 return Err(bad_request("Request_BadRequest", "Invalid value specified for property 'name', 'issuer', 'subject' or 'audiences' of resource 'FederatedIdentityCredential'.", ctx));
             }
             let mut setup = lock(&shared.setup);
-            let app = setup.apps.iter_mut().find(|a| a.id.eq_ignore_ascii_case(segs[1])).ok_or_else(|| not_found(segs[1], ctx))?;
+            let app = setup
+                .apps
+                .iter_mut()
+                .find(|a| a.id.eq_ignore_ascii_case(segs[1]))
+                .ok_or_else(|| not_found(segs[1], ctx))?;
             if app.federated_credentials.len() >= 20 {
                 return Err(bad_request("Request_BadRequest", "The maximum number of federated identity credentials (20) for this application has been reached.", ctx));
             }
-            if app.federated_credentials.iter().any(|f| f["name"] == name.as_str() || (f["issuer"] == issuer.as_str() && f["subject"] == subject.as_str())) {
-                return Err(graph_error(409, "Request_MultipleObjectsWithSameKeyValue", "FederatedIdentityCredential with name or issuer and subject already exists.", ctx));
+            if app.federated_credentials.iter().any(|f| {
+                f["name"] == name.as_str()
+                    || (f["issuer"] == issuer.as_str() && f["subject"] == subject.as_str())
+            }) {
+                return Err(graph_error(
+                    409,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "FederatedIdentityCredential with name or issuer and subject already exists.",
+                    ctx,
+                ));
             }
             let v = json!({
                 "id": stable_guid(&format!("fic/{}/{name}", app.id)), "name": name, "issuer": issuer,
@@ -295,93 +395,229 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> Res
                 return Ok(graph_json(200, &v, ctx));
             }
             let setup = lock(&shared.setup);
-            let sp = setup.service_principals.iter().find(|s| s.app_id.eq_ignore_ascii_case(app_id)).ok_or_else(|| not_found(app_id, ctx))?;
-            Ok(graph_json(200, &json!({"id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "servicePrincipalType": "Application", "appRoles": []}), ctx))
+            let sp = setup
+                .service_principals
+                .iter()
+                .find(|s| s.app_id.eq_ignore_ascii_case(app_id))
+                .ok_or_else(|| not_found(app_id, ctx))?;
+            Ok(graph_json(
+                200,
+                &json!({"id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "servicePrincipalType": "Application", "appRoles": []}),
+                ctx,
+            ))
         }
         ("POST", ["serviceprincipals"]) => {
             need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
             let b = body(req, ctx)?;
-            let app_id = b.get("appId").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let app_id = b
+                .get("appId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let mut setup = lock(&shared.setup);
-            let Some(app) = setup.apps.iter().find(|a| a.app_id.eq_ignore_ascii_case(&app_id)).cloned() else {
+            let Some(app) = setup
+                .apps
+                .iter()
+                .find(|a| a.app_id.eq_ignore_ascii_case(&app_id))
+                .cloned()
+            else {
                 return Err(bad_request("Request_BadRequest", &format!("The appId '{app_id}' of the service principal does not reference a valid application object."), ctx));
             };
-            if setup.service_principals.iter().any(|s| s.app_id == app.app_id) {
-                return Err(graph_error(409, "Request_MultipleObjectsWithSameKeyValue", "The service principal for this application already exists.", ctx));
+            if setup
+                .service_principals
+                .iter()
+                .any(|s| s.app_id == app.app_id)
+            {
+                return Err(graph_error(
+                    409,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "The service principal for this application already exists.",
+                    ctx,
+                ));
             }
-            let sp = CreatedSp { id: stable_guid(&format!("sp/{}", app.app_id)), app_id: app.app_id.clone(), display_name: app.display_name.clone() };
+            let sp = CreatedSp {
+                id: stable_guid(&format!("sp/{}", app.app_id)),
+                app_id: app.app_id.clone(),
+                display_name: app.display_name.clone(),
+            };
             setup.service_principals.push(sp.clone());
             drop(setup);
             lock(&shared.state).principals.push(Principal {
-                id: sp.id.clone(), kind: PrincipalKind::ServicePrincipal, display_name: sp.display_name.clone(), member_ids: vec![], app_id: Some(sp.app_id.clone()),
+                id: sp.id.clone(),
+                kind: PrincipalKind::ServicePrincipal,
+                display_name: sp.display_name.clone(),
+                member_ids: vec![],
+                app_id: Some(sp.app_id.clone()),
             });
-            Ok(created(&json!({"id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "servicePrincipalType": "Application"}), ctx))
+            Ok(created(
+                &json!({"id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "servicePrincipalType": "Application"}),
+                ctx,
+            ))
         }
         ("GET", ["serviceprincipals", _, "approleassignments"]) => {
             need(shared, caller, req, APP_READ, &[], ctx)?;
             let setup = lock(&shared.setup);
-            if !setup.service_principals.iter().any(|s| s.id.eq_ignore_ascii_case(segs[1])) {
+            if !setup
+                .service_principals
+                .iter()
+                .any(|s| s.id.eq_ignore_ascii_case(segs[1]))
+            {
                 return Err(not_found(segs[1], ctx));
             }
-            let value: Vec<Value> = setup.grants.iter().filter(|g| g.principal_id.eq_ignore_ascii_case(segs[1])).map(render_grant).collect();
+            let value: Vec<Value> = setup
+                .grants
+                .iter()
+                .filter(|g| g.principal_id.eq_ignore_ascii_case(segs[1]))
+                .map(render_grant)
+                .collect();
             Ok(graph_json(200, &json!({"value": value}), ctx))
         }
         ("POST", ["serviceprincipals", _, "approleassignments"]) => {
             // AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or higher).
-            need(shared, caller, req, &["AppRoleAssignment.ReadWrite.All"], GRANT_ROLES, ctx)?;
+            need(
+                shared,
+                caller,
+                req,
+                &["AppRoleAssignment.ReadWrite.All"],
+                GRANT_ROLES,
+                ctx,
+            )?;
             need(shared, caller, req, APP_READ, &[], ctx)?;
             let b = body(req, ctx)?;
-            let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let s = |k: &str| {
+                b.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let (principal, resource, role) = (s("principalId"), s("resourceId"), s("appRoleId"));
             let mut setup = lock(&shared.setup);
-            if !principal.eq_ignore_ascii_case(segs[1]) || !setup.service_principals.iter().any(|sp| sp.id.eq_ignore_ascii_case(&principal)) {
-                return Err(bad_request("Request_BadRequest", "Invalid principalId: it must be the id of the service principal in the path.", ctx));
+            if !principal.eq_ignore_ascii_case(segs[1])
+                || !setup
+                    .service_principals
+                    .iter()
+                    .any(|sp| sp.id.eq_ignore_ascii_case(&principal))
+            {
+                return Err(bad_request(
+                    "Request_BadRequest",
+                    "Invalid principalId: it must be the id of the service principal in the path.",
+                    ctx,
+                ));
             }
             let known = [GRAPH_APP_ID, EXCHANGE_APP_ID].iter().any(|app| {
                 resource_sp_id(app).eq_ignore_ascii_case(&resource)
-                    && resource_roles(app).is_some_and(|(_, roles)| roles.iter().any(|r| app_role_id(app, r).eq_ignore_ascii_case(&role)))
+                    && resource_roles(app).is_some_and(|(_, roles)| {
+                        roles
+                            .iter()
+                            .any(|r| app_role_id(app, r).eq_ignore_ascii_case(&role))
+                    })
             });
             if !known {
-                return Err(bad_request("Request_BadRequest", "Permission being assigned was not found on application.", ctx));
+                return Err(bad_request(
+                    "Request_BadRequest",
+                    "Permission being assigned was not found on application.",
+                    ctx,
+                ));
             }
-            if setup.grants.iter().any(|g| g.principal_id.eq_ignore_ascii_case(&principal) && g.resource_id.eq_ignore_ascii_case(&resource) && g.app_role_id.eq_ignore_ascii_case(&role)) {
-                return Err(bad_request("Request_BadRequest", "Permission being assigned already exists on the object.", ctx));
+            if setup.grants.iter().any(|g| {
+                g.principal_id.eq_ignore_ascii_case(&principal)
+                    && g.resource_id.eq_ignore_ascii_case(&resource)
+                    && g.app_role_id.eq_ignore_ascii_case(&role)
+            }) {
+                return Err(bad_request(
+                    "Request_BadRequest",
+                    "Permission being assigned already exists on the object.",
+                    ctx,
+                ));
             }
-            let grant = AppRoleGrant { id: stable_guid(&format!("grant/{principal}/{role}")), principal_id: principal, resource_id: resource, app_role_id: role };
+            let grant = AppRoleGrant {
+                id: stable_guid(&format!("grant/{principal}/{role}")),
+                principal_id: principal,
+                resource_id: resource,
+                app_role_id: role,
+            };
             let v = render_grant(&grant);
             setup.grants.push(grant);
             Ok(created(&v, ctx))
         }
         ("POST", ["rolemanagement", "directory", "roleassignments"]) => {
-            need(shared, caller, req, &["RoleManagement.ReadWrite.Directory"], &[role_ids::PRIVILEGED_ROLE_ADMINISTRATOR], ctx)?;
+            need(
+                shared,
+                caller,
+                req,
+                &["RoleManagement.ReadWrite.Directory"],
+                &[role_ids::PRIVILEGED_ROLE_ADMINISTRATOR],
+                ctx,
+            )?;
             let b = body(req, ctx)?;
-            let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let (definition, principal, scope) = (s("roleDefinitionId"), s("principalId"), s("directoryScopeId"));
+            let s = |k: &str| {
+                b.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (definition, principal, scope) = (
+                s("roleDefinitionId"),
+                s("principalId"),
+                s("directoryScopeId"),
+            );
             if scope.is_empty() {
-                return Err(bad_request("Request_BadRequest", "Either directoryScopeId or appScopeId must be specified.", ctx));
+                return Err(bad_request(
+                    "Request_BadRequest",
+                    "Either directoryScopeId or appScopeId must be specified.",
+                    ctx,
+                ));
             }
             let mut st = lock(&shared.state);
             let definition_id = st
                 .role_definitions
                 .iter()
-                .find(|d| d.id.eq_ignore_ascii_case(&definition) || d.template_id.eq_ignore_ascii_case(&definition))
+                .find(|d| {
+                    d.id.eq_ignore_ascii_case(&definition)
+                        || d.template_id.eq_ignore_ascii_case(&definition)
+                })
                 .map(|d| d.id.clone())
-                .or_else(|| role_ids::NAMED.iter().find(|(_, id)| id.eq_ignore_ascii_case(&definition)).map(|(_, id)| (*id).to_owned()));
+                .or_else(|| {
+                    role_ids::NAMED
+                        .iter()
+                        .find(|(_, id)| id.eq_ignore_ascii_case(&definition))
+                        .map(|(_, id)| (*id).to_owned())
+                });
             let Some(definition_id) = definition_id else {
                 return Err(not_found(&definition, ctx));
             };
-            let principal_known = st.users.iter().any(|u| u.id == principal) || st.principals.iter().any(|p| p.id == principal);
+            let principal_known = st.users.iter().any(|u| u.id == principal)
+                || st.principals.iter().any(|p| p.id == principal);
             if !principal_known {
                 return Err(not_found(&principal, ctx));
             }
-            if st.role_assignments.iter().any(|a| a.principal_id == principal && a.role_definition_id == definition_id && a.directory_scope_id == scope) {
+            if st.role_assignments.iter().any(|a| {
+                a.principal_id == principal
+                    && a.role_definition_id == definition_id
+                    && a.directory_scope_id == scope
+            }) {
                 return Err(bad_request("Request_BadRequest", "A conflicting object with one or more of the specified property values is present in the directory.", ctx));
             }
             let id = stable_guid(&format!("role-assignment/{principal}/{definition_id}"));
-            st.role_assignments.push(RoleAssignment { id: id.clone(), role_definition_id: definition_id.clone(), principal_id: principal.clone(), directory_scope_id: scope.clone(), start_date_time: None, end_date_time: None });
-            Ok(created(&json!({"id": id, "roleDefinitionId": definition_id, "principalId": principal, "directoryScopeId": scope}), ctx))
+            st.role_assignments.push(RoleAssignment {
+                id: id.clone(),
+                role_definition_id: definition_id.clone(),
+                principal_id: principal.clone(),
+                directory_scope_id: scope.clone(),
+                start_date_time: None,
+                end_date_time: None,
+            });
+            Ok(created(
+                &json!({"id": id, "roleDefinitionId": definition_id, "principalId": principal, "directoryScopeId": scope}),
+                ctx,
+            ))
         }
-        _ => Err(graph_error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.", ctx)),
+        _ => Err(graph_error(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+            ctx,
+        )),
     }
 }
 
@@ -394,15 +630,23 @@ fn render_grant(g: &AppRoleGrant) -> Value {
 /// service principal, and the directory roles assigned to it. `None` for another client.
 pub fn created_app(shared: &Shared, client_id: &str) -> Option<(AppRegistration, Grants)> {
     let setup = lock(&shared.setup);
-    let app = setup.apps.iter().find(|a| a.app_id.eq_ignore_ascii_case(client_id))?;
-    let sp = setup.service_principals.iter().find(|s| s.app_id == app.app_id);
+    let app = setup
+        .apps
+        .iter()
+        .find(|a| a.app_id.eq_ignore_ascii_case(client_id))?;
+    let sp = setup
+        .service_principals
+        .iter()
+        .find(|s| s.app_id == app.app_id);
     let granted = |resource: &str, names: &[&str]| -> Vec<String> {
         names
             .iter()
             .filter(|n| {
                 sp.is_some_and(|sp| {
                     setup.grants.iter().any(|g| {
-                        g.principal_id == sp.id && g.resource_id == resource_sp_id(resource) && g.app_role_id == app_role_id(resource, n)
+                        g.principal_id == sp.id
+                            && g.resource_id == resource_sp_id(resource)
+                            && g.app_role_id == app_role_id(resource, n)
                     })
                 })
             })
@@ -448,7 +692,11 @@ pub fn created_app(shared: &Shared, client_id: &str) -> Option<(AppRegistration,
             certificate: None,
             federated_credentials,
         },
-        Grants { graph, exchange_manage_as_app: exchange, directory_roles },
+        Grants {
+            graph,
+            exchange_manage_as_app: exchange,
+            directory_roles,
+        },
     ))
 }
 
