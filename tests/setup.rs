@@ -314,3 +314,45 @@ fn a_declined_sign_in_or_an_admin_without_the_role_changes_nothing() {
     assert!(emu.created_apps().is_empty());
     assert_no_leaks([refused.stdout.as_str(), refused.stderr.as_str()], &[]);
 }
+
+#[test]
+fn polling_faster_than_the_interval_gets_slow_down_and_the_client_backs_off() {
+    use m365guard::setup::device_code::{DeviceCodeError, SignIn};
+    let emu = harness::start();
+    emu.set_device_code(DeviceCodeOptions {
+        approve_after_polls: 1,
+        interval: 2,
+        expires_in: 40,
+        ..DeviceCodeOptions::default()
+    });
+    let agent = m365guard::http::agent();
+    let tenant = emu.tenant_id();
+    let sign_in = SignIn {
+        agent: &agent,
+        authority: &emu.base_url,
+        tenant: &tenant,
+        client_id: m365guard::setup::device_code::GRAPH_COMMAND_LINE_TOOLS,
+    };
+    // A client that never really waits: after its first poll, every poll is too fast.
+    let mut asked = Vec::new();
+    let mut shown = String::new();
+    let result = sign_in.run(&mut |m| shown = m.to_owned(), &mut |d| {
+        asked.push(d.as_secs())
+    });
+    assert!(shown.contains("enter the code"), "{shown}");
+    assert!(
+        matches!(result, Err(DeviceCodeError::Expired(40))),
+        "{result:?}"
+    );
+    // The first poll is pending; the second comes too fast: slow_down, and from then on
+    // 5 s more each time (RFC 8628 §3.5), until 40 s are spent.
+    assert_eq!(asked, vec![2, 2, 7, 12, 17]);
+
+    // An unknown public client cannot start the flow.
+    let other = SignIn {
+        client_id: "00000000-0000-0000-0000-000000000001",
+        ..sign_in
+    };
+    let err = other.run(&mut |_| {}, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("unauthorized_client"), "{err}");
+}

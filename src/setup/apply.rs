@@ -271,7 +271,6 @@ fn complete(
                     Some(&json!({"requiredResourceAccess": merged})),
                 )?;
                 say("added the missing permissions to its requiredResourceAccess".into());
-                existing.required_resource_access.clear();
             }
             existing
         }
