@@ -254,7 +254,7 @@ fn complete(
             created
         }
         1 => {
-            let mut existing = found
+            let existing = found
                 .value
                 .into_iter()
                 .next()
