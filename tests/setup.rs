@@ -185,6 +185,8 @@ fn doctor(emu: &Emulator, dir: &Path, client_id: &str) -> Out {
 #[test]
 fn apply_creates_the_app_and_doctor_then_says_every_source_can_be_collected() {
     let emu = start();
+    // The first service principal and first grant meet a replica without the new app.
+    emu.set_replication_lag(2);
     let dir = tempfile::tempdir().unwrap();
     let out = apply(&emu, dir.path(), &[]);
     assert_eq!(
@@ -204,6 +206,12 @@ fn apply_creates_the_app_and_doctor_then_says_every_source_can_be_collected() {
         out.stdout
     );
     assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[]);
+    assert_eq!(
+        out.stderr.matches("waiting for Entra to replicate").count(),
+        2,
+        "{}",
+        out.stderr
+    );
     let id = client_id(&out);
     let apps = emu.created_apps();
     assert_eq!(apps.len(), 1);

@@ -289,8 +289,9 @@ fn complete(
     );
     let sp: ServicePrincipal = match graph.send("GET", &sp_path, None)? {
         (404, _) => {
-            let sp: ServicePrincipal =
-                graph.post_as("/servicePrincipals", &json!({"appId": app.app_id}))?;
+            let sp: ServicePrincipal = until_replicated(say, || {
+                graph.post_as("/servicePrincipals", &json!({"appId": app.app_id}))
+            })?;
             say(format!("created service principal {}", sp.id));
             sp
         }
@@ -309,11 +310,13 @@ fn complete(
             say(format!("already granted {}", w.name));
             continue;
         }
-        graph.send_ok(
-            "POST",
-            &path,
-            &json!({"principalId": sp.id, "resourceId": w.resource_sp, "appRoleId": w.app_role_id}),
-        )?;
+        until_replicated(say, || {
+            graph.send_ok(
+                "POST",
+                &path,
+                &json!({"principalId": sp.id, "resourceId": w.resource_sp, "appRoleId": w.app_role_id}),
+            )
+        })?;
         say(format!("granted {}", w.name));
     }
 
@@ -332,16 +335,18 @@ fn complete(
             say(format!("already assigned directory role {}", r.name));
             continue;
         }
-        graph.send_ok(
-            "POST",
-            "/roleManagement/directory/roleAssignments",
-            &json!({
-                "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
-                "roleDefinitionId": r.template_id,
-                "principalId": sp.id,
-                "directoryScopeId": "/",
-            }),
-        )?;
+        until_replicated(say, || {
+            graph.send_ok(
+                "POST",
+                "/roleManagement/directory/roleAssignments",
+                &json!({
+                    "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+                    "roleDefinitionId": r.template_id,
+                    "principalId": sp.id,
+                    "directoryScopeId": "/",
+                }),
+            )
+        })?;
         say(format!("assigned directory role {}", r.name));
     }
 
@@ -377,6 +382,39 @@ fn complete(
         application_id: app.id,
         service_principal_id: sp.id,
     })
+}
+
+/// Run `step` again (up to 6 times, backing off 1, 2, 4, … s) while Graph answers that an
+/// object just created does not exist yet: Entra replicates a new application and service
+/// principal within seconds, and a request reaching another replica meanwhile gets 400
+/// "… does not reference a valid application object" or 404 `Request_ResourceNotFound`.
+fn until_replicated<T>(
+    say: &mut dyn FnMut(String),
+    mut step: impl FnMut() -> Result<T, ApplyError>,
+) -> Result<T, ApplyError> {
+    let mut attempt = 0;
+    loop {
+        match step() {
+            Err(ApplyError::Graph {
+                status,
+                code,
+                message,
+                ..
+            }) if attempt < 5
+                && matches!(status, 400 | 404)
+                && (code == "Request_ResourceNotFound"
+                    || message.contains("does not reference a valid application object")
+                    || message.contains("does not exist")) =>
+            {
+                attempt += 1;
+                say(format!(
+                    "waiting for Entra to replicate the new objects ({code}: {message})"
+                ));
+                std::thread::sleep(crate::http::backoff(attempt));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The app's `requiredResourceAccess` with the wanted permissions added, or `None` when

@@ -122,6 +122,9 @@ pub struct SetupState {
     pub apps: Vec<CreatedApp>,
     pub service_principals: Vec<CreatedSp>,
     pub grants: Vec<AppRoleGrant>,
+    /// Creations of a service principal or an app role assignment still to be answered as
+    /// if the new objects had not replicated yet (`Emulator::set_replication_lag`).
+    pub replication_lag: u32,
 }
 
 fn resource_sp_id(app_id: &str) -> String {
@@ -201,7 +204,7 @@ const APP_READ: &[&str] = &[
     "Directory.Read.All",
 ];
 const APP_WRITE: &[&str] = &["Application.ReadWrite.All"];
-const APP_ROLES: &[&str] = &[APPLICATION_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR];
+const APP_ADMIN_ROLES: &[&str] = &[APPLICATION_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR];
 const GRANT_ROLES: &[&str] = &[
     role_ids::PRIVILEGED_ROLE_ADMINISTRATOR,
     APPLICATION_ADMINISTRATOR,
@@ -281,7 +284,7 @@ fn route(
             Ok(graph_json(200, &json!({"value": value}), ctx))
         }
         ("POST", ["applications"]) => {
-            need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
+            need(shared, caller, req, APP_WRITE, APP_ADMIN_ROLES, ctx)?;
             let b = body(req, ctx)?;
             let Some(name) = b
                 .get("displayName")
@@ -312,7 +315,7 @@ fn route(
             Ok(created(&v, ctx))
         }
         ("PATCH", ["applications", _]) => {
-            need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
+            need(shared, caller, req, APP_WRITE, APP_ADMIN_ROLES, ctx)?;
             let b = body(req, ctx)?;
             let mut setup = lock(&shared.setup);
             let app = setup
@@ -340,7 +343,7 @@ fn route(
             ))
         }
         ("POST", ["applications", _, "federatedidentitycredentials"]) => {
-            need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
+            need(shared, caller, req, APP_WRITE, APP_ADMIN_ROLES, ctx)?;
             let b = body(req, ctx)?;
             let s = |k: &str| {
                 b.get(k)
@@ -407,7 +410,7 @@ fn route(
             ))
         }
         ("POST", ["serviceprincipals"]) => {
-            need(shared, caller, req, APP_WRITE, APP_ROLES, ctx)?;
+            need(shared, caller, req, APP_WRITE, APP_ADMIN_ROLES, ctx)?;
             let b = body(req, ctx)?;
             let app_id = b
                 .get("appId")
@@ -492,6 +495,10 @@ fn route(
             };
             let (principal, resource, role) = (s("principalId"), s("resourceId"), s("appRoleId"));
             let mut setup = lock(&shared.setup);
+            if setup.replication_lag > 0 {
+                setup.replication_lag -= 1;
+                return Err(not_found(&principal, ctx));
+            }
             if !principal.eq_ignore_ascii_case(segs[1])
                 || !setup
                     .service_principals
@@ -621,6 +628,12 @@ fn route(
     }
 }
 
+/// What Entra answers when a service principal is created for an application that has
+/// not reached this replica yet.
+fn not_replicated(app_id: &str, ctx: &Ctx) -> Response {
+    bad_request("Request_BadRequest", &format!("The appId '{app_id}' of the service principal does not reference a valid application object."), ctx)
+}
+
 fn render_grant(g: &AppRoleGrant) -> Value {
     json!({"id": g.id, "principalId": g.principal_id, "principalType": "ServicePrincipal", "resourceId": g.resource_id, "appRoleId": g.app_role_id})
 }
@@ -704,6 +717,12 @@ impl Emulator {
     /// How the next device-code sign-ins are answered.
     pub fn set_device_code(&self, options: crate::device_code::DeviceCodeOptions) {
         lock(&self.shared().setup).device.options = options;
+    }
+
+    /// Answer the next `n` creations of a service principal or app role assignment as
+    /// Entra does before new objects have replicated (400 / 404).
+    pub fn set_replication_lag(&self, n: u32) {
+        lock(&self.shared().setup).replication_lag = n;
     }
 
     /// Applications created through Graph so far.
