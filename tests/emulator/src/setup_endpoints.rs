@@ -418,13 +418,17 @@ fn route(
                 .unwrap_or_default()
                 .to_owned();
             let mut setup = lock(&shared.setup);
+            if setup.replication_lag > 0 {
+                setup.replication_lag -= 1;
+                return Err(not_replicated(&app_id, ctx));
+            }
             let Some(app) = setup
                 .apps
                 .iter()
                 .find(|a| a.app_id.eq_ignore_ascii_case(&app_id))
                 .cloned()
             else {
-                return Err(bad_request("Request_BadRequest", &format!("The appId '{app_id}' of the service principal does not reference a valid application object."), ctx));
+                return Err(not_replicated(&app_id, ctx));
             };
             if setup
                 .service_principals
