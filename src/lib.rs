@@ -23,6 +23,7 @@ pub mod policy;
 pub mod profile;
 pub mod report;
 pub mod scan;
+pub mod setup;
 pub mod severity;
 pub mod since;
 pub mod snapshot;

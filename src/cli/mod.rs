@@ -21,6 +21,7 @@ pub mod respond;
 pub mod rules;
 pub mod scan;
 pub mod schema;
+pub mod setup;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +120,9 @@ pub enum Command {
     /// What to grant the app: per source (and with --fix per fix action) the Graph
     /// application permission, Entra role, Exchange permission and licence.
     Permissions(permissions::PermissionsArgs),
+    /// Create the app registration: the permissions, directory roles and federated
+    /// credential as an app manifest, az commands or Graph requests; --apply does it.
+    Setup(setup::SetupArgs),
     /// Write a synthetic tenant snapshot (benchmarks and large tests).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Collect(args) => collect::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Permissions(args) => permissions::run(args),
+        Command::Setup(args) => setup::run(args),
         Command::Fix(command) => fix::run(command),
         Command::Respond(args) => respond::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),

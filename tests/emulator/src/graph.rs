@@ -292,6 +292,24 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
+        // `m365guard setup --apply` (a delegated admin, device-code token) creates and lists
+        // app registrations: crate::setup_endpoints. Collection and fix mode (app-only)
+        // read and change enterprise apps: crate::apps. Only `GET /applications` is served
+        // by both, told apart by the token.
+        ("GET", ["applications"]) if crate::setup_endpoints::is_delegated(shared, req) => {
+            Ok(crate::setup_endpoints::handle(shared, caller, req, ctx))
+        }
+        ("POST", ["applications"])
+        | ("PATCH", ["applications", _])
+        | (_, ["applications", _, "federatedidentitycredentials"])
+        | ("POST", ["serviceprincipals"])
+        | (_, ["serviceprincipals", _, "approleassignments"])
+        | ("POST", ["rolemanagement", "directory", "roleassignments"]) => {
+            Ok(crate::setup_endpoints::handle(shared, caller, req, ctx))
+        }
+        (_, [sp]) if sp.starts_with("serviceprincipals(") => {
+            Ok(crate::setup_endpoints::handle(shared, caller, req, ctx))
+        }
         (_, ["serviceprincipals", ..] | ["applications", ..] | ["oauth2permissiongrants", ..])
         | (_, ["policies", "authorizationpolicy" | "adminconsentrequestpolicy"]) => {
             crate::apps::route(shared, caller, req, &q, &segs, l.as_slice(), ctx)

@@ -125,6 +125,8 @@ pub struct Shared {
     pub last_one_rps: Mutex<HashMap<&'static str, Instant>>,
     pub stop: AtomicBool,
     pub id_counter: AtomicU64,
+    /// `setup --apply`'s device-code sessions and what it created (`setup_endpoints`).
+    pub setup: Mutex<crate::setup_endpoints::SetupState>,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler thread must not wedge the
@@ -247,6 +249,7 @@ pub fn spawn_on(config: EmulatorConfig, port: u16) -> std::io::Result<Emulator> 
         last_one_rps: Mutex::new(HashMap::new()),
         stop: AtomicBool::new(false),
         id_counter: AtomicU64::new(1),
+        setup: Mutex::default(),
     });
     let accept_shared = Arc::clone(&shared);
     let accept_thread = std::thread::Builder::new()
@@ -290,6 +293,11 @@ impl Drop for Emulator {
 }
 
 impl Emulator {
+    /// The shared state, for the emulator's other modules (`setup_endpoints`).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// The tenant state; hold the guard briefly (requests wait on it).
     pub fn state(&self) -> MutexGuard<'_, TenantState> {
         lock(&self.shared.state)
@@ -478,6 +486,14 @@ fn route(shared: &Shared, req: &Request, path: &str) -> Response {
             return Response::new(405).header("Allow", "POST");
         }
         return crate::token::token_endpoint(shared, segs[0], req, &ctx);
+    }
+    // Device authorization: /{tenant}/oauth2/v2.0/devicecode (`device_code`).
+    if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "devicecode" {
+        latency(shared, &faults);
+        if req.method != "POST" {
+            return Response::new(405).header("Allow", "POST");
+        }
+        return crate::device_code::devicecode_endpoint(shared, segs[0], req, &ctx);
     }
 
     let is_graph = matches!(segs.first(), Some(&"v1.0") | Some(&"beta"));

@@ -17,7 +17,10 @@ const GRAPH: &str = "https://graph.microsoft.com";
 const EXCHANGE: &str = "https://outlook.office365.com";
 
 pub fn token_endpoint(shared: &Shared, tenant_segment: &str, req: &Request, ctx: &Ctx) -> Response {
-    let settings = shared.settings();
+    if let Some(r) = crate::device_code::intercept(shared, tenant_segment, req, ctx) {
+        return r;
+    }
+    let mut settings = shared.settings();
     let (tenant_id, tenant_name, domains) = {
         let st = lock(&shared.state);
         (
@@ -73,6 +76,11 @@ pub fn token_endpoint(shared: &Shared, tenant_segment: &str, req: &Request, ctx:
     let Some(client_id) = get("client_id") else {
         return missing("client_id");
     };
+    // An app registered through Graph (`setup_endpoints`) signs in with what it was granted.
+    if let Some((app, grants)) = crate::setup_endpoints::created_app(shared, client_id) {
+        settings.app = app;
+        settings.grants = grants;
+    }
     let app = &settings.app;
     if client_id != app.client_id {
         return aadsts(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."), false, ctx);
@@ -127,7 +135,7 @@ pub fn token_endpoint(shared: &Shared, tenant_segment: &str, req: &Request, ctx:
         let result = if self_signed {
             check_certificate_assertion(shared, &jwt, &tenant_id, &domains, ctx)
         } else {
-            check_federated_assertion(shared, &jwt, ctx)
+            check_federated_assertion(&settings, &jwt, ctx)
         };
         if let Err(r) = result {
             return r;
@@ -296,8 +304,11 @@ fn check_certificate_assertion(
     Ok(())
 }
 
-fn check_federated_assertion(shared: &Shared, jwt: &Jwt, ctx: &Ctx) -> Result<(), Response> {
-    let settings = shared.settings();
+fn check_federated_assertion(
+    settings: &crate::server::Settings,
+    jwt: &Jwt,
+    ctx: &Ctx,
+) -> Result<(), Response> {
     let iss = jwt.claim_str("iss").unwrap_or("");
     let sub = jwt.claim_str("sub").unwrap_or("");
     let aud = match jwt.claims.get("aud") {
