@@ -20,9 +20,11 @@ use crate::snapshot::source::{Stage, SOURCES};
 /// Moved to [`crate::http::agent`]; kept here for its many callers.
 pub use crate::http::agent;
 
+mod audit_config;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod inbox_rules;
+pub(crate) mod mail_protocols;
 pub(crate) mod mailboxes;
 mod mfa_registration;
 mod named_locations;
@@ -175,6 +177,8 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
+        SourceId::MailProtocols => mail_protocols::collect,
+        SourceId::AuditConfig => audit_config::collect,
     }
 }
 

@@ -214,6 +214,8 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
+        SourceId::MailProtocols => Probe::FirstOf("Get-CASMailbox"),
+        SourceId::AuditConfig => Probe::FirstOf("Get-MailboxAuditBypassAssociation"),
         SourceId::NamedLocations => {
             Probe::Graph("/v1.0/identity/conditionalAccess/namedLocations?$top=1")
         }

@@ -279,7 +279,20 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);
     w.array(1, "remote_domains", &snapshot.remote_domains, false);
-    w.array(1, "recipients", &snapshot.recipients, true);
+    w.array(1, "recipients", &snapshot.recipients, false);
+    w.open(1, "mail_protocols", '{');
+    w.array(2, "transport", &snapshot.mail_protocols.transport, false);
+    w.array(2, "mailboxes", &snapshot.mail_protocols.mailboxes, true);
+    w.close(1, '}', false);
+    w.open(1, "audit_config", '{');
+    w.array(2, "organization", &snapshot.audit_config.organization, false);
+    w.array(
+        2,
+        "bypass_associations",
+        &snapshot.audit_config.bypass_associations,
+        true,
+    );
+    w.close(1, '}', true);
     w.out.push_str("}\n");
     w.out
 }
