@@ -84,7 +84,10 @@ mod tests {
             "ActiveSyncEnabled": true, "OWAforDevicesEnabled": false, "EwsEnabled": true
         })))
         .unwrap();
-        assert_eq!((m.id.as_str(), m.primary_smtp_address.as_str()), ("u1", "lena@contoso.com"));
+        assert_eq!(
+            (m.id.as_str(), m.primary_smtp_address.as_str()),
+            ("u1", "lena@contoso.com")
+        );
         assert_eq!((m.pop_enabled, m.imap_enabled), (Some(false), Some(true)));
         assert_eq!(m.smtp_client_authentication_disabled, None);
         assert_eq!(m.owa_for_devices_enabled, Some(false));

@@ -285,7 +285,12 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.array(2, "mailboxes", &snapshot.mail_protocols.mailboxes, true);
     w.close(1, '}', false);
     w.open(1, "audit_config", '{');
-    w.array(2, "organization", &snapshot.audit_config.organization, false);
+    w.array(
+        2,
+        "organization",
+        &snapshot.audit_config.organization,
+        false,
+    );
     w.array(
         2,
         "bypass_associations",

@@ -119,6 +119,9 @@ const EXO_ROLES: [&str; 8] = [
 
 /// Cmdlet → its parameters (case-insensitive). Anything else → 400 unknown parameter.
 fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
+    if let Some(p) = crate::exo_protocols::parameters_of(cmdlet) {
+        return Some(p);
+    }
     Some(match cmdlet {
         "Get-Mailbox" => &[
             "Identity",
@@ -201,6 +204,7 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
+    .or_else(|| crate::exo_protocols::canonical(name))
 }
 
 /// May this directory-role set run the cmdlet? (`None` = 403 NUL body, `Some(false)` = the
@@ -237,7 +241,11 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
     let recipient = caller.has_directory_role(&[role_ids::EXCHANGE_RECIPIENT_ADMINISTRATOR])
         && matches!(
             cmdlet,
-            "Set-Mailbox" | "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule"
+            "Set-Mailbox"
+                | "Disable-InboxRule"
+                | "Enable-InboxRule"
+                | "Remove-InboxRule"
+                | "Set-CASMailbox"
         );
     let security = caller.has_directory_role(&[role_ids::SECURITY_ADMINISTRATOR])
         && matches!(
@@ -441,7 +449,10 @@ pub fn invoke_command(
         "Get-RemoteDomain" => remote_domains(&call),
         "Get-Recipient" => get_recipient(&call),
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
-        "Get-TransportConfig" => Ok(vec![transport_config()]),
+        "Get-TransportConfig" => Ok(vec![crate::exo_protocols::transport_config(shared)]),
+        c if crate::exo_protocols::is_read(c) => {
+            crate::exo_protocols::read(shared, ctx, c, &call.params)
+        }
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
         _ => {
             let r = write_cmdlet(&call);
@@ -503,7 +514,9 @@ fn failing_mailbox(call: &Call<'_>) -> Option<Response> {
 }
 
 fn result_size(call: &Call<'_>) -> Result<usize, Response> {
-    let default = if matches!(call.cmdlet, "Get-Mailbox" | "Get-InboxRule") {
+    let default = if matches!(call.cmdlet, "Get-Mailbox" | "Get-InboxRule")
+        || crate::exo_protocols::limits_result_size(call.cmdlet)
+    {
         1000
     } else {
         usize::MAX
@@ -1339,20 +1352,12 @@ fn accepted_domains(call: &Call<'_>) -> Vec<Obj> {
         .collect()
 }
 
-fn transport_config() -> Obj {
-    let mut o = Obj::default();
-    o.put("SmtpClientAuthenticationDisabled", json!(true));
-    o.put("ExternalPostmasterAddress", Value::Null);
-    o.put("Identity", json!("Transport Settings"));
-    o
-}
-
 fn organization_config(call: &Call<'_>) -> Obj {
     let st = lock(&call.shared.state);
     let mut o = Obj::default();
     o.put("DisplayName", json!(st.display_name));
     o.put("Name", json!(st.initial_domain()));
-    o.put("AuditDisabled", json!(false));
+    o.put("AuditDisabled", json!(st.protocols.audit_disabled));
     o.put("Identity", json!(st.initial_domain()));
     o
 }
@@ -1365,6 +1370,9 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule" => change_rule(call),
         "Set-HostedOutboundSpamFilterPolicy" => set_spam_policy(call),
         "Remove-BlockedSenderAddress" => remove_blocked(call),
+        c if crate::exo_protocols::is_write(c) => {
+            crate::exo_protocols::write(call.shared, call.ctx, c, &call.params)
+        }
         _ => Ok(()),
     }
 }

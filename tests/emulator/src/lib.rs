@@ -17,6 +17,7 @@ pub mod batch;
 pub mod config;
 pub mod crypto;
 pub mod exchange;
+pub mod exo_protocols;
 pub mod graph;
 pub mod hostile;
 pub mod http;

@@ -428,6 +428,8 @@ pub struct TenantState {
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
+    /// Client access per mailbox, SMTP AUTH and audit settings (`exo_protocols`).
+    pub protocols: crate::exo_protocols::ProtocolState,
 }
 
 impl TenantState {
@@ -1211,6 +1213,7 @@ impl TenantState {
             .collect();
 
         Ok(TenantState {
+            protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
             recipients,
             security_defaults_enabled: snap
                 .get("security_defaults")
