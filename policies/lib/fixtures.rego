@@ -65,6 +65,7 @@ base := {
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
+		"mail_protocols": _ok, "audit_config": _ok,
 	},
 	"users": [
 		{
@@ -235,4 +236,19 @@ base := {
 			"primary_smtp_address": "allstaff@contoso.com",
 		},
 	],
+	# mail_protocols: SMTP AUTH off for the organisation; mailboxes 0 dana  1 lena  2 raj,
+	#              POP and IMAP off, SMTP AUTH from the organisation (null)
+	"mail_protocols": {
+		"transport": [{"id": "Transport Settings", "smtp_client_authentication_disabled": true}],
+		"mailboxes": [
+			{"id": dana_id, "primary_smtp_address": "dana.whitfield@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+			{"id": lena_id, "primary_smtp_address": "lena.fischer@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+			{"id": raj_id, "primary_smtp_address": "raj.patel@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+		],
+	},
+	# audit_config: everything audited, no bypass
+	"audit_config": {
+		"organization": [{"id": "organization", "unified_audit_log_ingestion_enabled": true, "audit_disabled": false}],
+		"bypass_associations": [],
+	},
 }

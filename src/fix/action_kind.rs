@@ -14,6 +14,8 @@ pub enum ActionKind {
     // Declaration order is the playbook order (Microsoft's compromised-account guidance):
     // contain the account, evict the attacker, close the back doors, then restore.
     BlockSignIn,
+    /// Microsoft's step 5, with the block: mail clients cut off while the account is blocked.
+    SuspendMailAccess,
     RevokeSessions,
     ResetPassword,
     EnforceMfa,
@@ -23,12 +25,17 @@ pub enum ActionKind {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DisableMailProtocols,
+    EnableAuditLogging,
+    /// Restore: the mailbox's client access as it was, before sign-in is restored.
+    RestoreMailAccess,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::BlockSignIn,
+        ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
         ActionKind::EnforceMfa,
@@ -38,6 +45,9 @@ impl ActionKind {
         ActionKind::RemoveRoleAssignment,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::DisableMailProtocols,
+        ActionKind::EnableAuditLogging,
+        ActionKind::RestoreMailAccess,
         ActionKind::UnblockSignIn,
     ];
 
@@ -54,6 +64,10 @@ impl ActionKind {
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::UnblockSignIn => "unblock_sign_in",
+            ActionKind::SuspendMailAccess => "suspend_mail_access",
+            ActionKind::DisableMailProtocols => "disable_mail_protocols",
+            ActionKind::EnableAuditLogging => "enable_audit_logging",
+            ActionKind::RestoreMailAccess => "restore_mail_access",
         }
     }
 }

@@ -132,6 +132,10 @@ pub struct Target {
     /// Tenant-wide MFA policy: object ids it must exclude (break-glass accounts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_ids: Vec<String>,
+    /// Settings the write puts back (`restore_mail_access`: the client access settings
+    /// recorded before the response, `null` included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Target {
@@ -149,6 +153,7 @@ impl Target {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            restore: None,
         }
     }
 }

@@ -70,6 +70,8 @@ pub enum FixAction {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DisableMailProtocols,
+    EnableAuditLogging,
 }
 
 impl FixAction {
@@ -85,6 +87,8 @@ impl FixAction {
             FixAction::RemoveRoleAssignment => "remove_role_assignment",
             FixAction::UnblockSender => "unblock_sender",
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            FixAction::DisableMailProtocols => "disable_mail_protocols",
+            FixAction::EnableAuditLogging => "enable_audit_logging",
         }
     }
 }

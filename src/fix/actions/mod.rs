@@ -17,18 +17,25 @@ mod block_sign_in;
 mod clear_mailbox_forwarding;
 mod delete_inbox_rule;
 mod disable_inbox_rule;
+mod disable_mail_protocols;
 mod disable_outbound_auto_forwarding;
+mod enable_audit_logging;
 mod enforce_mfa;
 mod remove_role_assignment;
 mod reset_password;
+mod restore_mail_access;
 mod revoke_sessions;
+mod suspend_mail_access;
 mod unblock_sender;
 
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
+pub use disable_mail_protocols::mailbox_state as cas_mailbox_state;
+pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
+pub use suspend_mail_access::{access_state as mail_access_state, suspended as mail_access_suspended};
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -54,6 +61,10 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
+            ActionKind::SuspendMailAccess => &suspend_mail_access::SuspendMailAccess,
+            ActionKind::RestoreMailAccess => &restore_mail_access::RestoreMailAccess,
+            ActionKind::DisableMailProtocols => &disable_mail_protocols::DisableMailProtocols,
+            ActionKind::EnableAuditLogging => &enable_audit_logging::EnableAuditLogging,
         }
     }
 }
@@ -182,6 +193,15 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
                 ..ActionNeeds::NONE
             },
+            // Set-CASMailbox, Set-TransportConfig, Set-OrganizationConfig,
+            // Set-MailboxAuditBypassAssociation: Exchange Administrator's role groups.
+            ActionKind::SuspendMailAccess
+            | ActionKind::RestoreMailAccess
+            | ActionKind::DisableMailProtocols
+            | ActionKind::EnableAuditLogging => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                ..ActionNeeds::NONE
+            },
         }
     }
 }
@@ -199,6 +219,8 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::DisableMailProtocols => ActionKind::DisableMailProtocols,
+            FixAction::EnableAuditLogging => ActionKind::EnableAuditLogging,
         }
     }
 }
@@ -321,7 +343,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL[ActionKind::ALL.len() - 1], ActionKind::UnblockSignIn);
     }
 
     #[test]
