@@ -321,6 +321,9 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "outbound_auto_forwarding_allowed",
         "restricted_sender",
         "risky_user_high",
+        // Lena's IMAP + SMTP AUTH, and her mailbox audit bypass (issue 11).
+        "legacy_mail_protocol_enabled",
+        "audit_logging_disabled",
     ]);
     let waiting_on_user = set(&["admin_without_mfa", "user_without_mfa"]);
     let no_fix = set(&[
@@ -556,7 +559,8 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 9, "{lines:#?}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
+    assert_eq!(lines.len(), 10, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -681,6 +685,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
         kinds_of(&plan),
         [
             "block_sign_in",
+            "suspend_mail_access",
             "revoke_sessions",
             "reset_password",
             "enforce_mfa",
@@ -2080,6 +2085,8 @@ fn missing_exchange_role_fails_exchange_writes_naming_the_role() {
         "disable_inbox_rule",
         "unblock_sender",
         "disable_outbound_auto_forwarding",
+        "disable_mail_protocols",
+        "enable_audit_logging",
     ];
     for line in &lines {
         let kind = line["action"].as_str().unwrap();
@@ -2192,7 +2199,8 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    assert_eq!(actions(&plan).len(), 9, "{plan}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
+    assert_eq!(actions(&plan).len(), 10, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));

@@ -84,6 +84,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
         "disable_outbound_auto_forwarding",
+        // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
+        "disable_mail_protocols",
+        "enable_audit_logging",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -103,6 +106,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_inbox_rule"), 3);
     assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
+    assert_eq!(count("disable_mail_protocols"), 1);
+    assert_eq!(count("enable_audit_logging"), 1);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()

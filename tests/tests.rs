@@ -24,6 +24,7 @@ mod live_auth;
 mod live_batch;
 mod live_faults;
 mod logging;
+mod mail_protocols;
 mod permissions;
 mod policy_pack;
 mod reports;

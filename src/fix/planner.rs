@@ -186,7 +186,11 @@ pub fn inbox_rule_target(rule: &InboxRule) -> Target {
 /// A mailbox's client access target and its `disable_mail_protocols` precondition: the
 /// identity `Set-CASMailbox` gets is the primary SMTP address, the user is the mailbox's.
 pub fn cas_mailbox_target(snapshot: &Snapshot, id: &str) -> Option<(Target, State)> {
-    let m = snapshot.mail_protocols.mailboxes.iter().find(|m| m.id == id)?;
+    let m = snapshot
+        .mail_protocols
+        .mailboxes
+        .iter()
+        .find(|m| m.id == id)?;
     let upn = snapshot
         .mailboxes
         .iter()
@@ -583,7 +587,8 @@ fn plan_finding(
                         "smtp_client_authentication_disabled",
                         json!(t.smtp_client_authentication_disabled),
                     )]);
-                    let target = Target::new(ResourceKind::TransportSettings, &t.id, "organisation");
+                    let target =
+                        Target::new(ResourceKind::TransportSettings, &t.id, "organisation");
                     builder.add(kind, target, pre, &reason, fixes, vec![]);
                     return Ok(());
                 }
@@ -596,7 +601,14 @@ fn plan_finding(
             let target = match finding.resource.kind {
                 ResourceKind::AuditBypass => {
                     let pre = state([("audit_bypass_enabled", json!(true))]);
-                    (Target::new(ResourceKind::AuditBypass, &finding.resource.id, &finding.resource.name), pre)
+                    (
+                        Target::new(
+                            ResourceKind::AuditBypass,
+                            &finding.resource.id,
+                            &finding.resource.name,
+                        ),
+                        pre,
+                    )
                 }
                 _ => {
                     let config = snapshot
@@ -617,7 +629,14 @@ fn plan_finding(
                         });
                     }
                     let pre = state([("audit_disabled", json!(true))]);
-                    (Target::new(ResourceKind::AuditConfig, &config.id, &finding.resource.name), pre)
+                    (
+                        Target::new(
+                            ResourceKind::AuditConfig,
+                            &config.id,
+                            &finding.resource.name,
+                        ),
+                        pre,
+                    )
                 }
             };
             builder.add(kind, target.0, target.1, &reason, fixes, vec![]);

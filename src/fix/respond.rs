@@ -279,7 +279,14 @@ pub fn playbook(
     if let Some((target, _)) = access.and_then(|m| cas_mailbox_target(snapshot, &m.id)) {
         let what = "while sign-in is blocked, turn off ActiveSync, OWA for devices, POP, IMAP and SMTP AUTH (Microsoft's step 5)";
         let pre = access.map(actions::mail_access_state).unwrap_or_default();
-        b.add(ActionKind::SuspendMailAccess, target, pre, &step(1, what), vec![], vec![]);
+        b.add(
+            ActionKind::SuspendMailAccess,
+            target,
+            pre,
+            &step(1, what),
+            vec![],
+            vec![],
+        );
     }
     let secured = secure_account(
         &mut b,
@@ -417,7 +424,14 @@ pub fn playbook(
         let what = "restore mail access as it was before the response (--restore-access)";
         let everything = b.keys();
         let pre = actions::mail_access_suspended();
-        b.add(ActionKind::RestoreMailAccess, target, pre, &step(8, what), vec![], everything);
+        b.add(
+            ActionKind::RestoreMailAccess,
+            target,
+            pre,
+            &step(8, what),
+            vec![],
+            everything,
+        );
     }
     if options.restore_access && !user.account_enabled {
         b.not_planned.push(NotPlanned {

@@ -114,9 +114,9 @@ impl Handler for DisableMailProtocols {
                 }),
             )
         };
-        live.exchange
-            .invoke(cmdlet, parameters)
-            .map_err(|e| exchange_write_error(e, &ActionKind::DisableMailProtocols.needs().summary()))?;
+        live.exchange.invoke(cmdlet, parameters).map_err(|e| {
+            exchange_write_error(e, &ActionKind::DisableMailProtocols.needs().summary())
+        })?;
         Ok(WriteReceipt::default())
     }
 

@@ -69,9 +69,9 @@ impl Handler for EnableAuditLogging {
         } else {
             ("Set-OrganizationConfig", json!({"AuditDisabled": false}))
         };
-        live.exchange
-            .invoke(cmdlet, parameters)
-            .map_err(|e| exchange_write_error(e, &ActionKind::EnableAuditLogging.needs().summary()))?;
+        live.exchange.invoke(cmdlet, parameters).map_err(|e| {
+            exchange_write_error(e, &ActionKind::EnableAuditLogging.needs().summary())
+        })?;
         Ok(WriteReceipt::default())
     }
 

@@ -35,7 +35,9 @@ pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_mail_protocols::mailbox_state as cas_mailbox_state;
 pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
-pub use suspend_mail_access::{access_state as mail_access_state, suspended as mail_access_suspended};
+pub use suspend_mail_access::{
+    access_state as mail_access_state, suspended as mail_access_suspended,
+};
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -343,7 +345,10 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[ActionKind::ALL.len() - 1], ActionKind::UnblockSignIn);
+        assert_eq!(
+            ActionKind::ALL[ActionKind::ALL.len() - 1],
+            ActionKind::UnblockSignIn
+        );
     }
 
     #[test]

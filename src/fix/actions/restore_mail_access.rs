@@ -42,7 +42,9 @@ impl Handler for RestoreMailAccess {
     ) -> Result<WriteReceipt, ApiError> {
         live.exchange
             .invoke("Set-CASMailbox", parameters(target, &values(target)))
-            .map_err(|e| exchange_write_error(e, &ActionKind::RestoreMailAccess.needs().summary()))?;
+            .map_err(|e| {
+                exchange_write_error(e, &ActionKind::RestoreMailAccess.needs().summary())
+            })?;
         Ok(WriteReceipt::default())
     }
 

@@ -78,7 +78,10 @@ pub fn parameters(target: &Target, values: &Map<String, Value>) -> Value {
     let mut p = Map::new();
     p.insert("Identity".into(), json!(identity(target)));
     for (key, param, _) in SWITCHES {
-        p.insert(param.into(), values.get(key).cloned().unwrap_or(Value::Null));
+        p.insert(
+            param.into(),
+            values.get(key).cloned().unwrap_or(Value::Null),
+        );
     }
     Value::Object(p)
 }
@@ -109,7 +112,9 @@ impl Handler for SuspendMailAccess {
     ) -> Result<WriteReceipt, ApiError> {
         live.exchange
             .invoke("Set-CASMailbox", parameters(target, &suspended()))
-            .map_err(|e| exchange_write_error(e, &ActionKind::SuspendMailAccess.needs().summary()))?;
+            .map_err(|e| {
+                exchange_write_error(e, &ActionKind::SuspendMailAccess.needs().summary())
+            })?;
         Ok(WriteReceipt::default())
     }
 
