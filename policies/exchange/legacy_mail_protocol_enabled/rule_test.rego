@@ -5,7 +5,7 @@ import rego.v1
 
 _set(i, key, value) := json.patch(fixtures.base, [{"op": "replace", "path": sprintf("/mail_protocols/mailboxes/%d/%s", [i, key]), "value": value}])
 
-_org_smtp_on := json.patch(fixtures.base, [{"op": "replace", "path": "/mail_protocols/transport/0/smtp_client_authentication_disabled", "value": false}])
+_org_smtp_on_input := json.patch(fixtures.base, [{"op": "replace", "path": "/mail_protocols/transport/0/smtp_client_authentication_disabled", "value": false}])
 
 test_base_compliant if {
 	count(deny) == 0 with input as fixtures.base
@@ -51,7 +51,7 @@ test_null_mailbox_setting_follows_the_organisation_compliant if {
 }
 
 test_org_smtp_auth_on_violation if {
-	findings := deny with input as _org_smtp_on
+	findings := deny with input as _org_smtp_on_input
 	count(findings) == 1
 	some f in findings
 	f.resource_type == "transport_settings"
@@ -64,7 +64,7 @@ test_org_smtp_auth_on_violation if {
 # With SMTP AUTH on for the organisation, a mailbox that inherits it and has IMAP on reads
 # and sends: high. A mailbox that turned SMTP AUTH off for itself is not counted.
 test_org_smtp_auth_inherited_by_an_imap_mailbox_is_high if {
-	input_doc := json.patch(_org_smtp_on, [
+	input_doc := json.patch(_org_smtp_on_input, [
 		{"op": "replace", "path": "/mail_protocols/mailboxes/1/imap_enabled", "value": true},
 		{"op": "replace", "path": "/mail_protocols/mailboxes/2/smtp_client_authentication_disabled", "value": true},
 	])
