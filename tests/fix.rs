@@ -701,7 +701,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 9);
+    assert_eq!(env.audit().len(), 10);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
