@@ -34,6 +34,7 @@ fn fetch(ctx: &mut Ctx<'_>) -> Result<u64, ApiError> {
     let mut seen = HashSet::new();
     let mailboxes: Vec<CasMailbox> = rows
         .iter()
+        .filter(|m| !is_discovery(m))
         .filter_map(map_mailbox)
         .filter(|m| seen.insert(m.id.clone()))
         .collect();
@@ -43,6 +44,18 @@ fn fetch(ctx: &mut Ctx<'_>) -> Result<u64, ApiError> {
     ctx.snapshot.mail_protocols.mailboxes = mailboxes;
     ctx.snapshot.mail_protocols.transport = transport;
     Ok(items)
+}
+
+/// The organisation's discovery mailbox (eDiscovery's own, one per organisation, no user):
+/// `mailboxes` leaves it out by its type, which `Get-CASMailbox` does not show, so it is
+/// recognised by its fixed name, `DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}`.
+fn is_discovery(m: &Map<String, Value>) -> bool {
+    ["Name", "PrimarySmtpAddress"].iter().any(|k| {
+        s(m, k).is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("discoverysearchmailbox{")
+        })
+    })
 }
 
 pub(crate) fn map_mailbox(m: &Map<String, Value>) -> Option<CasMailbox> {
@@ -92,6 +105,13 @@ mod tests {
         assert_eq!(m.smtp_client_authentication_disabled, None);
         assert_eq!(m.owa_for_devices_enabled, Some(false));
         assert_eq!(m.mapi_enabled, None);
+    }
+
+    #[test]
+    fn the_discovery_mailbox_is_recognised_by_its_fixed_name() {
+        let name = "DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}";
+        assert!(is_discovery(&obj(json!({"Name": name}))));
+        assert!(!is_discovery(&obj(json!({"Name": "lena.fischer"}))));
     }
 
     #[test]
