@@ -365,3 +365,74 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The organisation-wide switches: SMTP AUTH on for the organisation is fixed with
+/// `Set-TransportConfig`, mailbox auditing off with `Set-OrganizationConfig`; unified audit
+/// log ingestion off is a manual step (not planned, and still failing after apply), since the
+/// REST endpoint refuses to turn it on.
+#[test]
+fn organisation_switches_are_fixed_and_unified_audit_log_is_left_to_a_human() {
+    let mut snapshot = read_json(&example("contoso-compromised.json"));
+    snapshot["mail_protocols"]["transport"][0]["smtp_client_authentication_disabled"] =
+        json!(false);
+    snapshot["audit_config"]["organization"][0] = json!({
+        "id": "organization", "unified_audit_log_ingestion_enabled": false, "audit_disabled": true
+    });
+    let emu = spawn(EmulatorConfig::from_snapshot_value(&snapshot).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = emu.tenant_id();
+    let (_, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "before");
+    let verdicts_before = verdicts(&report);
+    assert!(verdicts_before[0].1.contains("Transport Settings"));
+    assert!(verdicts_before[1].1.contains("organization"));
+
+    let mut args = vec!["fix", "plan", "--tenant", &tenant, "-o", "plan.json"];
+    for rule in RULES {
+        args.extend(["--rule", rule]);
+    }
+    let out = m365guard(&emu, dir.path(), &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = read_json(&dir.path().join("plan.json"));
+    let writes: BTreeSet<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["write"].as_str().unwrap())
+        .collect();
+    assert!(writes.contains("Set-TransportConfig -SmtpClientAuthenticationDisabled $true"));
+    assert!(writes.contains("Set-OrganizationConfig -AuditDisabled $false"));
+    let manual: Vec<&Value> = plan["not_planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["rule_id"] == "audit_logging_disabled")
+        .collect();
+    assert_eq!(manual.len(), 1, "{plan}");
+    assert!(manual[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Cmdlet needs proxy"));
+
+    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    {
+        let st = emu.state();
+        assert!(st.protocols.smtp_client_authentication_disabled);
+        assert!(!st.protocols.audit_disabled);
+        assert!(
+            !st.protocols.unified_audit_log_ingestion_enabled,
+            "left to a human"
+        );
+    }
+    let (_, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "after");
+    let after = verdicts(&report);
+    assert_eq!(after[0].0, "passed");
+    assert_eq!(
+        after[1],
+        (
+            "failed".to_owned(),
+            BTreeSet::from(["organization".to_owned()])
+        ),
+        "unified audit log ingestion is still off"
+    );
+}
