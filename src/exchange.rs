@@ -1,6 +1,20 @@
-//! Exchange Online admin API client (`InvokeCommand`, CONTRACT §6): runs read cmdlets,
-//! strips `@odata.type`/`@data.type` sidecar keys, follows `@odata.nextLink` with the same
-//! body, refuses truncated output, and digs the real error text out of Exchange's envelope.
+//! Exchange Online admin API client (`InvokeCommand`, CONTRACT §6): runs read and write
+//! cmdlets, strips `@odata.type`/`@data.type` sidecar keys, follows `@odata.nextLink` with
+//! the same body, refuses truncated output, and digs the real error text out of Exchange's
+//! envelope.
+//!
+//! Two service behaviours are handled, because both are reported for the same endpoint:
+//! - Paging: Microsoft's module and CIPP (`New-ExoRequest`) POST the same body to the
+//!   nextLink; graph2otel (live, 2026-07) found every nextLink answering 400 "Expired or
+//!   Invalid pagination request" and defeats paging with the cmdlet's own `ResultSize`
+//!   instead; it also saw a page cut by `Prefer: odata.maxpagesize` carry the truncation
+//!   warning. So a nextLink is followed, and when it has expired (or the page came with the
+//!   truncation warning) the cmdlet is POSTed once more *without* `Prefer` (the whole answer
+//!   in one response); if that answer is paged or truncated too, the call fails: partial
+//!   data is never returned.
+//! - Write answers: a write cmdlet that outputs nothing may answer 200 with `"value": []`,
+//!   200 with an empty body, or 204 (no capture settles which, CONTRACT §6.3); all three
+//!   mean "accepted", and every fix verifies by reading back, never by the answer.
 //!
 //! A nextLink is followed only to the configured Exchange host (scheme, host and port, see
 //! [`crate::http::same_origin`]), at most [`crate::http::max_pages`] times and never twice:
@@ -69,7 +83,8 @@ impl<'a> ExchangeClient<'a> {
     /// Run a cmdlet and return every output object (sidecar keys removed).
     ///
     /// An expired paging cursor ("Expired or Invalid pagination request", seen live in
-    /// 2026) restarts the whole cmdlet once, then fails: partial data is never returned.
+    /// 2026) re-POSTs the cmdlet once without a page size, then fails: partial data is
+    /// never returned (see the module doc).
     pub fn invoke(
         &self,
         cmdlet: &str,
@@ -87,9 +102,17 @@ impl<'a> ExchangeClient<'a> {
         parameters: Value,
         anchor: &str,
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
-        match self.invoke_once(cmdlet, &parameters, anchor) {
+        match self.invoke_once(cmdlet, &parameters, anchor, Some(self.page_size)) {
+            // The cursor cannot be followed (graph2otel's live finding): ask again without
+            // a page size, so `ResultSize` alone decides and the answer comes whole.
             Err(ApiError::Exchange { message, .. }) if message.contains(PAGINATION_EXPIRED) => {
-                self.invoke_once(cmdlet, &parameters, anchor)
+                self.invoke_once(cmdlet, &parameters, anchor, None)
+            }
+            // graph2otel also saw the service honour the page size with the truncation
+            // warning: that page may only be cut by the page size asked for, so ask again
+            // without one; a second truncated answer is real truncation and fails.
+            Err(ApiError::ExchangeTruncated { .. }) => {
+                self.invoke_once(cmdlet, &parameters, anchor, None)
             }
             other => other,
         }
@@ -100,6 +123,7 @@ impl<'a> ExchangeClient<'a> {
         cmdlet: &str,
         parameters: &Value,
         anchor: &str,
+        page_size: Option<u32>,
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
         let body =
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}).to_string();
@@ -107,7 +131,7 @@ impl<'a> ExchangeClient<'a> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut url = self.url.clone();
-        let prefer = format!("odata.maxpagesize={}", self.page_size);
+        let prefer = page_size.map(|n| format!("odata.maxpagesize={n}"));
         let limit = max_pages();
         // A per-mailbox cmdlet (anchored on `UPN:<upn>`) counts against that mailbox's
         // concurrency limit.
@@ -119,13 +143,16 @@ impl<'a> ExchangeClient<'a> {
         };
         loop {
             let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, &gate, |tok| {
-                self.agent
+                let mut req = self
+                    .agent
                     .post(&url)
                     .header("Authorization", &format!("Bearer {}", tok.expose()))
                     .header("Content-Type", "application/json")
-                    .header("X-CmdletName", cmdlet)
-                    .header("Prefer", &prefer)
-                    .header("X-AnchorMailbox", anchor)
+                    .header("X-CmdletName", cmdlet);
+                if let Some(prefer) = &prefer {
+                    req = req.header("Prefer", prefer);
+                }
+                req.header("X-AnchorMailbox", anchor)
                     .header("connection-id", &self.connection_id)
                     .header("client-request-id", &new_guid())
                     .header("X-ResponseFormat", "json")
@@ -133,6 +160,10 @@ impl<'a> ExchangeClient<'a> {
             })?;
             if !(200..300).contains(&reply.status) {
                 return Err(exchange_error(&endpoint, cmdlet, reply.status, &reply.body));
+            }
+            // A cmdlet with no output (the write cmdlets) may answer 204 or an empty 200.
+            if reply.status == 204 || reply.body.trim().is_empty() {
+                return Ok(out);
             }
             let page: Value =
                 serde_json::from_str(&reply.body).map_err(|e| ApiError::BadResponse {

@@ -66,6 +66,20 @@ pub struct Finding {
     pub waiver: Option<Waiver>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_state: Option<BaselineState>,
+    /// What an `[[exception]]` in m365guard.toml may name to waive this finding (filled by
+    /// `config::annotate`, from the same function exception matching uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_keys: Option<ExceptionKeys>,
+}
+
+/// The values an `[[exception]]` table may use to match one finding: its `rule`, and any
+/// one of `resource` (the resource's id and name, and the id, UPN and address of the
+/// person it belongs to where the snapshot knows the owner). A glob over these matches
+/// too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionKeys {
+    pub rule: String,
+    pub resource: Vec<String>,
 }
 
 impl Finding {
@@ -121,6 +135,13 @@ pub struct ScanInfo {
     pub scanned_at: DateTime<Utc>,
     pub baseline: Option<String>,
     pub fail_on: Severity,
+    /// The m365guard.toml the scan applied, as given (or found in the working directory):
+    /// every command a report suggests repeats it, so a fix plan honours the same
+    /// break-glass accounts and exceptions.
+    pub config_path: Option<String>,
+    /// Whether `--rule`/`--baseline` narrowed the scan to a selection of the rules (the
+    /// suggested fix command then names the rules, so it plans nothing the scan did not show).
+    pub rule_selection: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

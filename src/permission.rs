@@ -133,7 +133,19 @@ pub const CA_WRITE: AnyOf = &["Policy.ReadWrite.ConditionalAccess"];
 pub const MAILBOX_SETTINGS_WRITE: AnyOf = &["MailboxSettings.ReadWrite"];
 /// `DELETE /roleManagement/directory/roleAssignments/{id}`:
 /// <https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>.
+/// Also PIM's `adminRemove` of an active assignment, `POST
+/// /roleManagement/directory/roleAssignmentScheduleRequests` (whose page lists
+/// RoleAssignmentSchedule.ReadWrite.Directory as least privileged and this one as higher),
+/// and the `roleAssignmentScheduleInstances` read that tells the two apart:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-post-roleassignmentschedulerequests>.
 pub const ROLE_WRITE: AnyOf = &["RoleManagement.ReadWrite.Directory"];
+/// `POST /roleManagement/directory/roleEligibilityScheduleRequests` (`adminRemove`), which
+/// also covers [`ELIGIBILITY_READ`]:
+/// <https://learn.microsoft.com/graph/api/rbacapplication-post-roleeligibilityschedulerequests>.
+pub const ELIGIBILITY_WRITE: AnyOf = &[
+    "RoleEligibilitySchedule.ReadWrite.Directory",
+    "RoleManagement.ReadWrite.Directory",
+];
 
 /// The Exchange Online application permission (on the Office 365 Exchange Online API):
 /// <https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>.
@@ -337,8 +349,33 @@ pub mod role {
         PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
         GLOBAL_ADMINISTRATOR,
     ];
-    /// Removing a privileged role assignment (CONTRACT W10).
+    /// Removing a privileged role assignment (CONTRACT W10). The Graph pages name Privileged
+    /// Role Administrator for delegated callers only
+    /// (<https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>); it stays a
+    /// WARN for app-only callers, the conservative reading (UNVERIFIED for app-only).
     pub const PRIVILEGED_ROLE: &[&str] = &[PRIVILEGED_ROLE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR];
+    /// Resetting any password app-only: "In app-only scenarios, the calling app must be
+    /// assigned a supported permission and at least the User Administrator Microsoft Entra
+    /// role" (user resource, `passwordProfile`:
+    /// <https://learn.microsoft.com/graph/api/resources/user>;
+    /// <https://learn.microsoft.com/graph/api/user-update>). The permission alone gets 403
+    /// `Authorization_RequestDenied`. Admin targets need [`PRIVILEGED_AUTH`] on top.
+    pub const PASSWORD_RESET: &[&str] = &[
+        USER_ADMINISTRATOR,
+        PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        GLOBAL_ADMINISTRATOR,
+    ];
+    /// `Get-InboxRule` of other users' mailboxes. No Microsoft page documents an exception
+    /// for Global Reader, but a report on Microsoft's own docs repository shows Global Reader
+    /// refused with "…out of the current user's read scope…"
+    /// (<https://github.com/MicrosoftDocs/OfficeDocs-O365ITPro/issues/780>). Where a tenant
+    /// answers that, these roles (which hold the Mail Recipients role in Exchange) read
+    /// inbox rules; doctor names them.
+    pub const INBOX_RULE_READ_IF_GLOBAL_READER_REFUSED: &[&str] = &[
+        EXCHANGE_RECIPIENT_ADMINISTRATOR,
+        EXCHANGE_ADMINISTRATOR,
+        GLOBAL_ADMINISTRATOR,
+    ];
 }
 
 #[cfg(test)]

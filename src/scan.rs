@@ -176,6 +176,8 @@ pub fn scan_text<'t>(
             scanned_at: Utc::now(),
             baseline: settings.baseline.clone(),
             fail_on: settings.fail_on,
+            config_path: None,
+            rule_selection: settings.only_rules.is_some(),
         },
         outcomes,
         exemptions: Vec::new(),

@@ -134,6 +134,7 @@ fn from_sarif(path: &Path, log: &serde_json::Value) -> Result<Previous, SinceErr
             line: None,
             waiver: None,
             baseline_state: None,
+            exception_keys: None,
         };
         findings.insert(fingerprint.to_owned(), finding);
     }

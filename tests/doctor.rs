@@ -25,7 +25,7 @@ fn exchange_sources() -> Vec<&'static str> {
         .collect()
 }
 
-const ACTIONS: [&str; 11] = [
+const ACTIONS: [&str; 12] = [
     "block_sign_in",
     "revoke_sessions",
     "reset_password",
@@ -34,6 +34,7 @@ const ACTIONS: [&str; 11] = [
     "disable_inbox_rule",
     "delete_inbox_rule",
     "remove_role_assignment",
+    "remove_role_eligibility",
     "unblock_sender",
     "disable_outbound_auto_forwarding",
     "unblock_sign_in",
@@ -257,9 +258,12 @@ fn without_manage_as_app_exchange_sources_name_it() {
 fn without_admin_roles_fixes_on_admins_warn_naming_the_role() {
     let emu = start();
     let mut grants = Grants::full();
+    // User Administrator: any app-only password reset needs it (issue 10; without it
+    // reset_password is MISSING, tests/app_roles.rs), admin targets need more.
     grants.directory_roles = vec![
         role_ids::GLOBAL_READER.into(),
         role_ids::EXCHANGE_ADMINISTRATOR.into(),
+        role_ids::USER_ADMINISTRATOR.into(),
     ];
     emu.set_grants(grants);
     let run = doctor(&emu, &emu.client_secret().unwrap(), &[]);

@@ -429,3 +429,38 @@ fn rego_base_fixture_is_a_valid_snapshot() {
         .all(|st| st.status == SourceState::Ok));
     assert_eq!(snapshot.sources.len(), SourceId::ALL.len());
 }
+
+/// Issue 11: the mail-flow back doors of the story, each found once, on the right object;
+/// the disclaimer rule and the on-premises connectors are near misses.
+#[test]
+fn scanning_the_compromised_example_finds_the_mail_flow_back_doors() {
+    let (_, report) = scan("contoso-compromised.json");
+    let outcomes = outcomes(&report);
+    for (rule, id) in [
+        (
+            "transport_rule_external_copy",
+            "9a7c3e21-5d6f-4a8b-9c0d-2e3f4a5b6c02",
+        ),
+        (
+            "transport_rule_bypasses_filtering",
+            "b4d2f6a8-1c3e-4f5a-8b7c-9d0e1f2a3b03",
+        ),
+        (
+            "transport_rule_deletes_mail",
+            "c8e1a3b5-7d9f-4b2c-8e4a-6f8b0c2d4e04",
+        ),
+        (
+            "outbound_connector_unexpected",
+            "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a05",
+        ),
+        (
+            "inbound_connector_relay_open",
+            "a7b8c9d0-e1f2-4a3b-8c4d-5e6f7a8b9c07",
+        ),
+    ] {
+        assert_eq!(outcomes[rule].1, BTreeSet::from([id.to_owned()]), "{rule}");
+    }
+    let clean = load("contoso-clean.json");
+    assert_eq!(clean.transport_rules.len(), 1);
+    assert!(!clean.outbound_connectors.is_empty() && !clean.inbound_connectors.is_empty());
+}

@@ -87,6 +87,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
         "disable_mail_protocols",
         "enable_audit_logging",
+        // Mail flow back doors (issue 11); connectors only with `--allow connector`.
+        "disable_transport_rule",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -108,6 +110,7 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("unblock_sender"), 1);
     assert_eq!(count("disable_mail_protocols"), 1);
     assert_eq!(count("enable_audit_logging"), 1);
+    assert_eq!(count("disable_transport_rule"), 3);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()

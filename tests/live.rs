@@ -562,22 +562,40 @@ fn exchange_paging_truncation_and_expired_cursor() {
         exo_force_truncation: true,
         ..Faults::default()
     });
+    // Truncated even without a page size asked for (the client's second attempt).
+    let mut options = emu.options();
+    options.exo_page_size = 4;
+    emu.set_options(options.clone());
     let err = exo()
         .with_page_size(4)
         .invoke("Get-Mailbox", mailboxes())
         .unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
 
+    options.exo_page_size = 1000;
+    emu.set_options(options);
     emu.set_faults(Faults {
         exo_pagination_expired: true,
         ..Faults::default()
     });
+    // An expired cursor re-POSTs the cmdlet without a page size: the answer comes whole.
+    let before = emu.requests().len();
+    let again = exo()
+        .with_page_size(4)
+        .invoke("Get-Mailbox", mailboxes())
+        .unwrap();
+    assert_eq!(again, whole);
+    let statuses: Vec<u16> = emu.requests()[before..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 400, 200]);
+    // When even the unpaged answer is paged and its cursor expires, the call fails.
+    let mut options = emu.options();
+    options.exo_page_size = 4;
+    emu.set_options(options);
     let before = emu.requests().len();
     let err = exo()
         .with_page_size(4)
         .invoke("Get-Mailbox", mailboxes())
         .unwrap_err();
-    // Restarted once: first page + expired cursor, twice.
     let statuses: Vec<u16> = emu.requests()[before..].iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 400, 200, 400]);
     // The text comes from innererror.internalexception.message, not "Invalid Operation".

@@ -63,7 +63,7 @@ fn json_lists_every_source_and_with_fix_every_action() {
     let actions = fix["fix_actions"].as_array().unwrap();
     assert_eq!(
         actions.len(),
-        m365guard::fix::actions::ActionKind::ALL.len()
+        m365guard::fix::action_kind::ActionKind::ALL.len()
     );
     let reset = actions
         .iter()

@@ -343,7 +343,7 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
     // A rule with a fix action tells how to plan it; one without does not pretend to.
     for key in ["text", "markdown"] {
         assert!(forwarding["help"][key].as_str().unwrap().contains(
-            "m365guard fix plan --snapshot <snapshot.json> --rule mailbox_forwarding_external"
+            "m365guard fix plan --snapshot <snapshot.json> --config m365guard.toml --rule mailbox_forwarding_external"
         ));
     }
 
@@ -534,10 +534,11 @@ fn markdown_escapes_cells_and_lists_every_section() {
         md.starts_with("## m365guard: Contoso (4f1c2a9e-7d3b-4c8e-9a51-0b6d2e8f3a17): incomplete")
     );
     let bob = md.lines().find(|l| l.contains("bob@contoso.com")).unwrap();
-    // Five columns: six unescaped pipes, the one in the address escaped.
+    // Six columns (exception keys added): seven unescaped pipes, the one in the address
+    // escaped.
     assert_eq!(
         bob.matches('|').count() - bob.matches("\\|").count(),
-        6,
+        7,
         "{bob}"
     );
     assert!(bob.contains(r"x\|y@evil.example<br>and keeps a copy &lt;deliver\_and\_forward&gt;"));
@@ -545,7 +546,7 @@ fn markdown_escapes_cells_and_lists_every_section() {
         "| critical | `mailbox_forwarding_external` | bob@contoso.com | Mailbox forwards to x\\|y"
     ));
     assert!(
-        md.contains("`m365guard fix plan --snapshot examples/contoso-compromised.json --rule mailbox_forwarding_external -o plan.json`"),
+        md.contains("`m365guard fix plan --snapshot examples/contoso-compromised.json --config m365guard.toml --rule mailbox_forwarding_external -o plan.json`"),
         "{md}"
     );
     for heading in [
@@ -624,7 +625,7 @@ fn html_shows_progress_waivers_and_unevaluated_rules() {
     let not_evaluated = &html[html.find("id=\"not-evaluated\"").unwrap()..];
     assert!(not_evaluated.contains("Reports.Read.All not granted"));
     assert!(
-        html.contains("m365guard fix plan --snapshot examples&#x2f;contoso-compromised.json --rule mailbox_forwarding_external -o plan.json"),
+        html.contains("m365guard fix plan --snapshot examples&#x2f;contoso-compromised.json --config m365guard.toml --rule mailbox_forwarding_external -o plan.json"),
         "the fix command is shown"
     );
     assert!(html.contains("breakglass01@contoso.onmicrosoft.com"));

@@ -7,14 +7,18 @@
 mod harness;
 mod report_fixture;
 
+mod app_roles;
 mod architecture;
 mod browser;
+mod ci_examples;
 mod cli;
 mod config;
 mod doctor;
 mod drift;
 mod examples;
+mod exchange_writes;
 mod fix;
+mod fix_config;
 mod fix_plan;
 mod fuzz;
 mod hostile;
@@ -25,7 +29,9 @@ mod live_batch;
 mod live_faults;
 mod logging;
 mod mail_protocols;
+mod mailflow;
 mod permissions;
+mod pim;
 mod policy_pack;
 mod reports;
 mod sarif_schema;

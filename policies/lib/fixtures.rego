@@ -66,6 +66,7 @@ base := {
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
 		"mail_protocols": _ok, "audit_config": _ok,
+		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
 	},
 	"users": [
 		{
@@ -251,4 +252,24 @@ base := {
 		"organization": [{"id": "organization", "unified_audit_log_ingestion_enabled": true, "audit_disabled": false}],
 		"bypass_associations": [],
 	},
+	# transport_rules: 0 "External disclaimer" (harmless); outbound_connectors: 0 to the
+	# on-premises smart host (a verified domain); inbound_connectors: 0 from on-premises,
+	# certificate-restricted with TLS.
+	"transport_rules": [{
+		"id": "0c5a1f00-0000-4000-8000-00000000d15c", "name": "External disclaimer",
+		"state": "Enabled", "mode": "Enforce", "priority": 0,
+		"sent_to_scope": "NotInOrganization",
+	}],
+	"outbound_connectors": [{
+		"id": "0c5a1f00-0000-4000-8000-0000000c0001", "name": "To on-premises",
+		"enabled": true, "connector_type": "OnPremises",
+		"recipient_domains": ["onprem.contoso.com"], "smart_hosts": ["smtp.contoso.com"],
+		"use_mx_record": false, "tls_settings": "DomainValidation",
+	}],
+	"inbound_connectors": [{
+		"id": "0c5a1f00-0000-4000-8000-0000000c0002", "name": "From on-premises",
+		"enabled": true, "connector_type": "OnPremises", "sender_domains": ["*"],
+		"require_tls": true, "restrict_domains_to_certificate": true,
+		"tls_sender_certificate_name": "mail.contoso.com",
+	}],
 }

@@ -69,6 +69,20 @@ is_allowed_partner_domain(domain) if _in_domains(lower(domain), allowed_forwardi
 # True when the domain is a verified domain or one of its subdomains.
 is_verified_domain(domain) if _in_domains(lower(domain), verified_domains, _verified_suffixes)
 
+# Smart hosts outbound connectors may route through (m365guard.toml `allowed_smart_hosts`:
+# domains, subdomains included, or IP addresses); the engine always provides the list.
+default allowed_smart_hosts := set()
+
+allowed_smart_hosts := {lower(trim_space(h)) | some h in data.m365guard.config.allowed_smart_hosts}
+
+_smart_host_suffixes := {concat("", [".", h]) | some h in allowed_smart_hosts}
+
+# True when an outbound connector's smart host is expected: allow-listed, or in (or under)
+# a verified domain of the tenant (its own on-premises servers).
+is_expected_smart_host(host) if _in_domains(lower(host), allowed_smart_hosts, _smart_host_suffixes)
+
+is_expected_smart_host(host) if is_verified_domain(host)
+
 _in_domains(domain, domains, _) if domains[domain]
 
 _in_domains(domain, _, suffixes) if _under(domain, suffixes)
@@ -190,6 +204,13 @@ assignment_principal_ids(a) := {m | some m in object.get(a, "group_member_ids", 
 # uid -> names of the privileged roles the user holds through an ACTIVE assignment.
 privileged_roles_by_user[uid] contains role_name(a.role_definition_id) if {
 	some a in input.roles.assignments
+	a.role_definition_id in privileged_role_ids
+	some uid in assignment_user_ids(a)
+}
+
+# uid -> names of the privileged roles the user is ELIGIBLE for (PIM; empty without P2).
+eligible_privileged_roles_by_user[uid] contains role_name(a.role_definition_id) if {
+	some a in object.get(input.roles, "eligible_assignments", [])
 	a.role_definition_id in privileged_role_ids
 	some uid in assignment_user_ids(a)
 }
@@ -617,3 +638,56 @@ _recipient_kind(r) := "group" if not _recipient_kinds[r.recipient_type_details]
 
 # The recipient objects (sorted descriptions) through which mail to these addresses goes.
 recipients_via(addresses) := sort({d | some a in addresses; some d in recipients_by_address[lower(a)]})
+
+# --------------------------------------------------------------------------------------
+# Transport (mail flow) rules
+#
+# A rule acts on mail when it is enabled and enforced (`Mode` Audit / AuditAndNotify only
+# log). An unknown state or mode counts as acting: a rule is never assumed harmless.
+
+transport_rule_acts(rule) if {
+	lower(object.get(rule, "state", "enabled")) != "disabled"
+	lower(object.get(rule, "mode", "enforce")) == "enforce"
+}
+
+transport_rule_acts(rule) if {
+	lower(object.get(rule, "state", "enabled")) != "disabled"
+	object.get(rule, "mode", null) == null
+}
+
+# The rule's conditions in words, for messages ("for every message" without any).
+transport_rule_scope(rule) := "for every message" if count(_transport_conditions(rule)) == 0
+
+transport_rule_scope(rule) := concat(" and ", _transport_conditions(rule)) if count(_transport_conditions(rule)) > 0
+
+_transport_conditions(rule) := [c |
+	some c in [
+		_words_condition("whose subject contains", object.get(rule, "subject_contains_words", [])),
+		_words_condition("whose subject or body contains", object.get(rule, "subject_or_body_contains_words", [])),
+		_list_condition("from sender domains", object.get(rule, "sender_domain_is", [])),
+		_list_condition("from", object.get(rule, "from", [])),
+		_list_condition("from IP ranges", object.get(rule, "sender_ip_ranges", [])),
+		_scope_condition("from senders", object.get(rule, "from_scope", null)),
+		_scope_condition("to recipients", object.get(rule, "sent_to_scope", null)),
+	]
+	c != ""
+]
+
+_words_condition(_, words) := "" if count(words) == 0
+
+_words_condition(what, words) := sprintf("for mail %s %s", [what, concat(" or ", [sprintf("\"%s\"", [w]) | some w in words])]) if count(words) > 0
+
+_list_condition(_, items) := "" if count(items) == 0
+
+_list_condition(what, items) := sprintf("%s %s", [what, concat(", ", items)]) if count(items) > 0
+
+_scope_condition(_, scope) := "" if scope == null
+
+_scope_condition(what, "InOrganization") := sprintf("%s inside the organisation", [what])
+
+_scope_condition(what, "NotInOrganization") := sprintf("%s outside the organisation", [what])
+
+_scope_condition(what, scope) := sprintf("%s (%s)", [what, scope]) if {
+	scope != null
+	not scope in {"InOrganization", "NotInOrganization"}
+}

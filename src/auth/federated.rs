@@ -35,9 +35,9 @@ impl std::fmt::Debug for GithubOidc {
 /// Why no federated token could be obtained. Never carries the token.
 #[derive(Debug, thiserror::Error)]
 pub enum FederatedError {
-    #[error("cannot read the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE): {message}")]
+    #[error("cannot read the federated token file {path} (--federated-token-file / AZURE_FEDERATED_TOKEN_FILE): {message}")]
     TokenFile { path: PathBuf, message: String },
-    #[error("the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE) is empty")]
+    #[error("the federated token file {path} (--federated-token-file / AZURE_FEDERATED_TOKEN_FILE) is empty")]
     EmptyTokenFile { path: PathBuf },
     /// `host` only: the request URL's path carries the run's plan and job ids, which a
     /// public repository's log need not show.

@@ -36,12 +36,12 @@ pub enum SettingsError {
     InsecureUrl { name: &'static str, url: String },
     #[error("{what} {value:?} contains characters not allowed in a tenant/client id")]
     BadId { what: &'static str, value: String },
-    #[error("no credential to sign in with: set AZURE_CLIENT_SECRET, pass --certificate PATH (or set AZURE_CLIENT_CERTIFICATE_PATH), set AZURE_FEDERATED_TOKEN_FILE, or pass --github-oidc in a GitHub Actions job")]
+    #[error("no credential to sign in with: set AZURE_CLIENT_SECRET, pass --certificate PATH (or set AZURE_CLIENT_CERTIFICATE_PATH), pass --federated-token-file PATH (or set AZURE_FEDERATED_TOKEN_FILE), or pass --github-oidc in a GitHub Actions job")]
     NoCredential,
-    #[error("several credentials are set in the environment ({found}); m365guard signs in with exactly one: unset the others, or choose one explicitly with --certificate PATH or --github-oidc")]
+    #[error("several credentials are set in the environment ({found}); m365guard signs in with exactly one: unset the others, or choose one explicitly with --certificate PATH, --federated-token-file PATH or --github-oidc")]
     SeveralCredentials { found: String },
-    #[error("--certificate and --github-oidc cannot be used together: choose one credential")]
-    ConflictingFlags,
+    #[error("{flags} cannot be used together: choose one credential")]
+    ConflictingFlags { flags: String },
     #[error(transparent)]
     Certificate(#[from] CertificateError),
     #[error("--github-oidc needs {missing}, which GitHub Actions sets only when the job may request an OIDC token: add `permissions: id-token: write` to the workflow or job")]
@@ -56,8 +56,8 @@ pub enum Credential {
     ClientSecret(Secret),
     /// Certificate and private key; a fresh PS256 assertion for every token request.
     Certificate(Arc<ClientCertificate>),
-    /// `AZURE_FEDERATED_TOKEN_FILE`, read anew for every token request (Kubernetes
-    /// rotates the projected token).
+    /// `--federated-token-file` or `AZURE_FEDERATED_TOKEN_FILE`, read anew for every
+    /// token request (Kubernetes rotates the projected token).
     FederatedTokenFile(PathBuf),
     /// `--github-oidc`: a GitHub Actions ID token fetched for every token request.
     GithubOidc(GithubOidc),
@@ -75,7 +75,7 @@ impl Credential {
             ),
             Credential::FederatedTokenFile(p) => {
                 format!(
-                    "federated token file {} (AZURE_FEDERATED_TOKEN_FILE)",
+                    "federated token file {} (--federated-token-file / AZURE_FEDERATED_TOKEN_FILE)",
                     p.display()
                 )
             }
@@ -119,8 +119,9 @@ pub struct RawSettings {
 /// Every place a credential may come from, kept apart so the choice can follow a
 /// documented precedence:
 ///
-/// 1. a flag — `--certificate PATH` or `--github-oidc` (both at once is an error): an
-///    explicit choice on the command line wins over anything ambient;
+/// 1. a flag — `--certificate PATH`, `--federated-token-file PATH` or `--github-oidc`
+///    (more than one is an error): an explicit choice on the command line wins over
+///    anything ambient;
 /// 2. else the environment — `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`,
 ///    `AZURE_FEDERATED_TOKEN_FILE`: exactly one may be set, several is an error (which one
 ///    was meant cannot be guessed, and signing in as the wrong identity is worse than not
@@ -132,6 +133,10 @@ pub struct RawCredentials {
     pub certificate_flag: Option<PathBuf>,
     /// `--github-oidc`.
     pub github_oidc: bool,
+    /// `--federated-token-file PATH`: the flag form of `AZURE_FEDERATED_TOKEN_FILE`, for
+    /// CI systems that hand the job an ID token to write to a file (Azure Pipelines,
+    /// GitLab, a composite action).
+    pub federated_token_file_flag: Option<PathBuf>,
     /// `AZURE_CLIENT_CERTIFICATE_PATH`.
     pub certificate_env: Option<PathBuf>,
     /// `AZURE_FEDERATED_TOKEN_FILE`.
@@ -195,28 +200,43 @@ fn choose_credential(
         )?)))
     };
     let certificate_flag = path(creds.certificate_flag);
-    // 1. Flags.
-    match (certificate_flag, creds.github_oidc) {
-        (Some(_), true) => return Err(SettingsError::ConflictingFlags),
-        (Some(p), false) => return load(p),
-        (None, true) => {
-            let request_url =
-                non_empty(creds.github_request_url).ok_or(SettingsError::GithubOidcEnv {
-                    missing: "ACTIONS_ID_TOKEN_REQUEST_URL",
-                })?;
-            check_scheme("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)?;
-            let request_token = creds
-                .github_request_token
-                .filter(|t| !t.expose().trim().is_empty())
-                .ok_or(SettingsError::GithubOidcEnv {
-                    missing: "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                })?;
-            return Ok(Credential::GithubOidc(GithubOidc {
-                request_url,
-                request_token,
-            }));
-        }
-        (None, false) => {}
+    let token_file_flag = path(creds.federated_token_file_flag);
+    // 1. Flags: at most one.
+    let flags: Vec<&str> = [
+        certificate_flag.as_ref().map(|_| "--certificate"),
+        token_file_flag.as_ref().map(|_| "--federated-token-file"),
+        creds.github_oidc.then_some("--github-oidc"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if flags.len() > 1 {
+        return Err(SettingsError::ConflictingFlags {
+            flags: flags.join(" and "),
+        });
+    }
+    if let Some(p) = certificate_flag {
+        return load(p);
+    }
+    if let Some(p) = token_file_flag {
+        return Ok(Credential::FederatedTokenFile(p));
+    }
+    if creds.github_oidc {
+        let request_url =
+            non_empty(creds.github_request_url).ok_or(SettingsError::GithubOidcEnv {
+                missing: "ACTIONS_ID_TOKEN_REQUEST_URL",
+            })?;
+        check_scheme("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)?;
+        let request_token = creds
+            .github_request_token
+            .filter(|t| !t.expose().trim().is_empty())
+            .ok_or(SettingsError::GithubOidcEnv {
+                missing: "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            })?;
+        return Ok(Credential::GithubOidc(GithubOidc {
+            request_url,
+            request_token,
+        }));
     }
     // 2. The environment: exactly one.
     let certificate_env = path(creds.certificate_env);
@@ -440,6 +460,19 @@ mod tests {
             kind(&Settings::validate_with(no_secret, token_file).unwrap()),
             "token file"
         );
+        // --federated-token-file beats every ambient credential, as --certificate does.
+        let flag = RawCredentials {
+            federated_token_file_flag: Some("/run/ci-token".into()),
+            certificate_env: Some("/etc/app.pem".into()),
+            federated_token_file: Some("/var/run/token".into()),
+            ..RawCredentials::default()
+        };
+        let s = Settings::validate_with(raw(), flag).unwrap();
+        assert!(
+            matches!(&s.credential, Credential::FederatedTokenFile(p) if p == std::path::Path::new("/run/ci-token")),
+            "{:?}",
+            s.credential
+        );
     }
 
     #[test]
@@ -469,10 +502,24 @@ mod tests {
             github_oidc: true,
             ..RawCredentials::default()
         };
-        assert!(matches!(
-            Settings::validate_with(raw(), both).unwrap_err(),
-            SettingsError::ConflictingFlags
-        ));
+        let err = Settings::validate_with(raw(), both).unwrap_err();
+        assert!(matches!(err, SettingsError::ConflictingFlags { .. }));
+        assert!(
+            err.to_string().contains("--certificate and --github-oidc"),
+            "{err}"
+        );
+        let both = RawCredentials {
+            federated_token_file_flag: Some("/run/token".into()),
+            github_oidc: true,
+            ..RawCredentials::default()
+        };
+        let err = Settings::validate_with(raw(), both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--federated-token-file and --github-oidc"),
+            "{err}"
+        );
         let none = Settings::validate(RawSettings {
             client_secret: None,
             ..raw()

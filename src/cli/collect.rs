@@ -16,7 +16,7 @@ use crate::snapshot::model::{Snapshot, SourceState};
 /// How the credential is chosen; shown by `collect --help` (README: live collection).
 pub const CREDENTIALS_HELP: &str = "\
 Credentials (exactly one is used):
-  1. a flag: --certificate PEM, or --github-oidc (not both);
+  1. a flag: --certificate PEM, --federated-token-file FILE or --github-oidc (one);
   2. else the environment, where exactly one of AZURE_CLIENT_SECRET,
      AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE may be set
      (several is an error: unset the others or pass a flag);
@@ -40,8 +40,8 @@ pub struct CollectArgs {
 /// How to reach the tenant; shared by `collect` and `scan --tenant`.
 ///
 /// Each setting comes from its flag, else its environment variable, else m365guard.toml.
-/// The credential is chosen separately (see `--help`): a flag (--certificate or
-/// --github-oidc) wins; else exactly one of AZURE_CLIENT_SECRET,
+/// The credential is chosen separately (see `--help`): a flag (--certificate,
+/// --federated-token-file or --github-oidc) wins; else exactly one of AZURE_CLIENT_SECRET,
 /// AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE may be set (several is an
 /// error); else `[connection] certificate` from m365guard.toml.
 #[derive(Debug, Default, Args)]
@@ -68,6 +68,15 @@ pub struct ConnectionArgs {
     /// AZURE_FEDERATED_TOKEN_FILE to a file holding the federated token instead.
     #[arg(long, conflicts_with = "certificate")]
     pub github_oidc: bool,
+    /// Sign in with workload identity federation: FILE holds the federated token (a JWT
+    /// with audience api://AzureADTokenExchange from Azure Pipelines, GitLab, Kubernetes, a
+    /// GitHub job), read anew for every token request. The flag form of
+    /// AZURE_FEDERATED_TOKEN_FILE; like --certificate it wins over any credential in the
+    /// environment.
+    // Not `env = …`: the variable is an ambient credential (exactly one may be set), the
+    // flag an explicit choice, so the two must stay apart as for --certificate.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate", "github_oidc"])]
+    pub federated_token_file: Option<PathBuf>,
     /// Entra authority host [env: M365GUARD_AUTHORITY_HOST or AZURE_AUTHORITY_HOST]
     /// [default: https://login.microsoftonline.com].
     #[arg(long)]
@@ -111,6 +120,7 @@ impl ConnectionArgs {
         let credentials = RawCredentials {
             certificate_flag: self.certificate,
             github_oidc: self.github_oidc,
+            federated_token_file_flag: self.federated_token_file,
             certificate_env: env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
             federated_token_file: env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
             certificate_config: from_file.certificate,

@@ -20,10 +20,11 @@ use crate::fix::evidence::Evidence;
 use crate::fix::guards;
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
-use crate::fix::plan::Plan;
+use crate::fix::plan::{Plan, PlanConfig};
 use crate::fix::planner::{self, PlanOptions};
 use crate::fix::verify::{self, FindingState, Verified};
 use crate::policy::pack::{self, Builtin};
+use crate::report::commands;
 use crate::scan::{self as engine, Input};
 
 #[derive(Debug, clap::Subcommand)]
@@ -41,6 +42,13 @@ pub enum MfaVia {
     /// One report-only conditional access policy requiring MFA for all users, for the
     /// admin to review and switch on (Microsoft's recommended mechanism).
     ConditionalAccess,
+}
+
+/// Plan-only actions `fix plan --allow` may include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Allow {
+    /// `disable_connector`: Set-OutboundConnector / Set-InboundConnector -Enabled $false.
+    Connector,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +76,10 @@ pub struct PlanArgs {
     /// How `mfa_not_enforced` is fixed.
     #[arg(long, value_enum, default_value = "per-user")]
     pub mfa_via: MfaVia,
+    /// Include actions that are plan-only by default (repeatable). `connector`:
+    /// disable_connector, which changes real mail flow.
+    #[arg(long = "allow", value_enum, value_name = "KIND")]
+    pub allow: Vec<Allow>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Where to write the plan.
@@ -116,9 +128,14 @@ pub struct ApplyArgs {
     /// How to reach the tenant (the tenant defaults to the plan's).
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Its break-glass accounts are honoured on top of the plan's.
+    /// Its break-glass accounts are honoured on top of the plan's. It must be the config
+    /// the plan was made with (same SHA-256), unless --force-config-change.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Apply a plan made with another m365guard.toml (or with none) than this run's; the
+    /// break-glass accounts of both are still never acted on.
+    #[arg(long)]
+    pub force_config_change: bool,
 }
 
 pub fn run(command: FixCommand) -> anyhow::Result<ExitStatus> {
@@ -175,16 +192,21 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
         valid_for: Some(chrono::Duration::hours(i64::from(args.valid_for))),
+        allow_connector: args.allow.contains(&Allow::Connector),
     };
-    let plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
+    let mut plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
+    plan.config = config.as_ref().and_then(PlanConfig::of);
     crate::snapshot::io::write_private(&args.output, plan.to_json()?.as_bytes())
         .with_context(|| format!("cannot write plan {}", args.output.display()))?;
     print_plan(&plan);
     println!(
-        "Plan written to {} (expires {}). Review it, then: m365guard fix apply {}",
+        "Plan written to {} (expires {}). Review it, then: {}",
         args.output.display(),
         plan.expires_at.format("%Y-%m-%d %H:%M UTC"),
-        args.output.display()
+        commands::fix_apply(
+            &args.output.display().to_string(),
+            plan.config.as_ref().map(|c| c.path.as_str())
+        )
     );
     Ok(ExitStatus::Compliant)
 }
@@ -259,6 +281,14 @@ pub(crate) fn sign_in(
 fn apply_plan(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let plan = Plan::load(&args.plan, Utc::now())?;
     let config = args.config.load()?;
+    // Before anything else (no sign-in): the plan must have been made with this config.
+    let current = config.as_ref().and_then(PlanConfig::of);
+    if let Some(warning) = plan
+        .check_config(current.as_ref(), args.force_config_change)
+        .with_context(|| format!("refusing {}", args.plan.display()))?
+    {
+        eprintln!("warning: {warning}");
+    }
     let pack = pack::load(&[], Builtin::All)?;
     // The verification scan applies the config: check it before anything is changed.
     if let Some(config) = &config {

@@ -121,7 +121,8 @@ pub struct ActionRow {
     pub action: &'static str,
     pub graph_permissions: Vec<Need>,
     pub exchange_permission: Option<&'static str>,
-    /// Any one of these Entra directory roles (for Exchange cmdlets).
+    /// Any one of these Entra directory roles (for Exchange cmdlets, or the directory role
+    /// a Graph write needs besides its permission, e.g. an app-only password reset).
     pub entra_roles: Vec<&'static str>,
     pub target_role: Option<When>,
     pub variant: Option<Variant>,
@@ -138,7 +139,11 @@ impl ActionRow {
             action: kind.as_str(),
             graph_permissions: needs(n.graph),
             exchange_permission: n.exchange_roles.map(|_| MANAGE_AS_APP),
-            entra_roles: n.exchange_roles.map(names).unwrap_or_default(),
+            entra_roles: n
+                .exchange_roles
+                .or(n.directory_role.map(|(roles, _)| roles))
+                .map(names)
+                .unwrap_or_default(),
             target_role: n.target_role.and_then(|(ids, when)| {
                 Some(When {
                     role: role::name(ids.first()?)?,

@@ -11,6 +11,7 @@ use super::ConfigArgs;
 use crate::findings::ExitStatus;
 use crate::fix::evidence::Evidence;
 use crate::fix::live::Live;
+use crate::fix::plan::PlanConfig;
 use crate::fix::respond::{self, RespondOptions};
 use crate::fix::verify;
 use crate::policy::pack::{self, Builtin};
@@ -56,7 +57,8 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
     let live = Live::new(&tokens, agent);
     eprintln!("collecting the state of {}…", args.user);
     let before = respond::collect_user(&live, &settings, &pack, config.as_ref(), &options)?;
-    let plan = respond::playbook(&before, &options, oid.as_deref(), Utc::now())?;
+    let mut plan = respond::playbook(&before, &options, oid.as_deref(), Utc::now())?;
+    plan.config = config.as_ref().and_then(PlanConfig::of);
 
     let evidence_dir = args
         .execute
@@ -81,8 +83,11 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
     );
     if args.plan_only {
         println!(
-            "Nothing changed (--plan-only). To apply: m365guard fix apply {}",
-            plan_file.display()
+            "Nothing changed (--plan-only). To apply: {}",
+            crate::report::commands::fix_apply(
+                &plan_file.display().to_string(),
+                plan.config.as_ref().map(|c| c.path.as_str())
+            )
         );
         return Ok(ExitStatus::Compliant);
     }

@@ -124,8 +124,13 @@ pub fn explain(m: &RuleMeta) -> String {
     let fix = match m.fix_action {
         Some(action) => {
             let kind = crate::fix::actions::ActionKind::from(action);
+            // Plan-only actions are planned only when allowed (`fix plan --allow`).
+            let allow = kind
+                .plan_only_allow()
+                .map(|word| format!(" --allow {word}"))
+                .unwrap_or_default();
             format!(
-                "{} — `m365guard fix plan --rule {}`, review, `m365guard fix apply` (needs {})",
+                "{} — `m365guard fix plan --rule {}{allow} --config m365guard.toml`, review, `m365guard fix apply --config m365guard.toml` (needs {})",
                 action.as_str(),
                 m.id,
                 kind.needs().summary()

@@ -23,6 +23,7 @@ pub use crate::http::agent;
 mod audit_config;
 mod ca_group_members;
 mod conditional_access;
+pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
 pub(crate) mod mail_protocols;
 pub(crate) mod mailboxes;
@@ -35,9 +36,10 @@ mod recipients;
 mod remote_domains;
 mod restricted_senders;
 mod risky_users;
-mod role_eligibility;
+pub(crate) mod role_eligibility;
 pub(crate) mod roles;
 mod security_defaults;
+pub(crate) mod transport_rules;
 pub(crate) mod users;
 
 /// Shared state of one collection run.
@@ -179,6 +181,9 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::Recipients => recipients::collect,
         SourceId::MailProtocols => mail_protocols::collect,
         SourceId::AuditConfig => audit_config::collect,
+        SourceId::TransportRules => transport_rules::collect,
+        SourceId::OutboundConnectors => connectors::collect_outbound,
+        SourceId::InboundConnectors => connectors::collect_inbound,
     }
 }
 

@@ -11,17 +11,32 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::{Config, Exception};
-use crate::findings::{Exemption, Finding, ResourceKind, RuleStatus, ScanResult};
+use crate::findings::{ExceptionKeys, Exemption, Finding, ResourceKind, RuleStatus, ScanResult};
 use crate::snapshot::{PrincipalType, RoleAssignment, Snapshot, SourceId, SourceState};
 
 /// Apply break-glass exemptions and exceptions to `result`; `today` decides expiry.
 pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, today: NaiveDate) {
     let owners = OwnerIndex::new(snapshot);
     apply_break_glass(config, result, snapshot, &owners);
-    apply_exceptions(config, result, &owners, today);
+    annotate_with(result, &owners);
+    apply_exceptions(config, result, today);
     for outcome in &mut result.outcomes {
         if outcome.status == RuleStatus::Failed && outcome.findings.iter().all(Finding::is_waived) {
             outcome.status = RuleStatus::Passed;
+        }
+    }
+}
+
+/// Fill every finding's `exception_keys` (what an `[[exception]]` may name to waive it),
+/// for scans without a config; `apply` does the same and matches exceptions on them.
+pub fn annotate(result: &mut ScanResult, snapshot: &Snapshot) {
+    annotate_with(result, &OwnerIndex::new(snapshot));
+}
+
+fn annotate_with(result: &mut ScanResult, owners: &OwnerIndex<'_>) {
+    for outcome in &mut result.outcomes {
+        for finding in &mut outcome.findings {
+            finding.exception_keys = Some(owners.exception_keys(finding));
         }
     }
 }
@@ -86,7 +101,24 @@ impl<'a> OwnerIndex<'a> {
     /// Every identifier an `[[exception]]` `resource` may name to match `finding`: the
     /// resource's id and name, and the id, UPN and address of the person it belongs to (the
     /// mailbox of an inbox rule, the holder of a role, the user of a restricted sender).
-    fn exception_keys(&self, finding: &Finding) -> Vec<&'a str> {
+    /// The one source of these keys: matching reads them, and reports show them.
+    fn exception_keys(&self, finding: &Finding) -> ExceptionKeys {
+        let mut resource: Vec<String> = Vec::new();
+        let resource_keys = [finding.resource.id.as_str(), finding.resource.name.as_str()];
+        for key in resource_keys.into_iter().chain(self.owner_keys(finding)) {
+            // Matching is case-insensitive: one spelling of each key is enough.
+            if !key.is_empty() && !resource.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                resource.push(key.to_owned());
+            }
+        }
+        ExceptionKeys {
+            rule: finding.rule_id.clone(),
+            resource,
+        }
+    }
+
+    /// The id, UPN and address of the person `finding`'s resource belongs to, where known.
+    fn owner_keys(&self, finding: &Finding) -> Vec<&'a str> {
         let mut keys = Vec::new();
         let id = finding.resource.id.as_str();
         match finding.resource.kind {
@@ -261,12 +293,9 @@ fn break_glass_owner(
     }
 }
 
-fn apply_exceptions(
-    config: &Config,
-    result: &mut ScanResult,
-    owners: &OwnerIndex<'_>,
-    today: NaiveDate,
-) {
+/// Waive the findings an exception names; a finding's candidates are its
+/// `exception_keys` (filled by `annotate_with` just before).
+fn apply_exceptions(config: &Config, result: &mut ScanResult, today: NaiveDate) {
     let mut unmatched: Vec<&Exception> = Vec::new();
     for exception in &config.exceptions {
         if exception.is_expired(today) {
@@ -294,10 +323,10 @@ fn apply_exceptions(
         };
         let mut matched = false;
         for finding in &mut outcome.findings {
-            let owner_keys = owners.exception_keys(finding);
-            let candidates = [finding.resource.id.as_str(), finding.resource.name.as_str()]
-                .into_iter()
-                .chain(owner_keys);
+            let candidates = finding
+                .exception_keys
+                .iter()
+                .flat_map(|keys| keys.resource.iter().map(String::as_str));
             if exception.matches_resource(candidates) {
                 matched = true;
                 // The first matching exception in the file wins.
@@ -392,6 +421,7 @@ mod tests {
             line: None,
             waiver: None,
             baseline_state: None,
+            exception_keys: None,
         }
     }
 
@@ -431,6 +461,8 @@ mod tests {
                 scanned_at: at,
                 baseline: None,
                 fail_on: Severity::High,
+                config_path: None,
+                rule_selection: false,
             },
             outcomes,
             exemptions: vec![],
@@ -756,6 +788,84 @@ ticket = "SEC-1234"
             )],
         );
         assert!(!r.outcomes[0].findings[0].is_waived());
+    }
+
+    /// The keys reports show are the keys matching uses: an exception naming any one of a
+    /// finding's shown keys (with its shown rule) waives that finding.
+    #[test]
+    fn every_shown_exception_key_waives_its_finding() {
+        let findings = || {
+            vec![
+                outcome(
+                    "inbox_rule_external_forwarding",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "inbox_rule_external_forwarding",
+                        "inbox_rule",
+                        "u-tom/r1",
+                        "Partner invoices",
+                    )],
+                ),
+                outcome(
+                    "mailbox_external_forwarding",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "mailbox_external_forwarding",
+                        "mailbox",
+                        "u-tom",
+                        "tom.becker@contoso.com",
+                    )],
+                ),
+                outcome(
+                    "privileged_role_permanent",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "privileged_role_permanent",
+                        "role_assignment",
+                        "ra-alice",
+                        "Global Administrator",
+                    )],
+                ),
+                outcome(
+                    "user_without_mfa",
+                    RuleStatus::Failed,
+                    vec![finding(
+                        "user_without_mfa",
+                        "user",
+                        "u-alice",
+                        "alice@contoso.com",
+                    )],
+                ),
+            ]
+        };
+        let mut shown = result(findings());
+        annotate(&mut shown, &snapshot());
+        let mut tried = 0;
+        for (index, outcome) in shown.outcomes.iter().enumerate() {
+            let keys = outcome.findings[0].exception_keys.clone().unwrap();
+            assert_eq!(keys.rule, outcome.rule.id);
+            assert!(keys.resource.len() >= 2, "{keys:?}");
+            for key in &keys.resource {
+                let text = format!("[[exception]]\nrule = \"{}\"\nresource = \"{key}\"\nreason = \"r\"\nexpires = 2026-06-30\n", keys.rule);
+                let r = run(&text, findings());
+                assert!(r.outcomes[index].findings[0].is_waived(), "{key}");
+                assert_eq!(
+                    r.outcomes[index].findings[0].exception_keys.as_ref(),
+                    Some(&keys)
+                );
+                tried += 1;
+            }
+        }
+        // Owners are known: inbox rule and mailbox name tom, the role assignment alice.
+        assert!(tried >= 10, "{tried}");
+        let role = shown.outcomes[2].findings[0]
+            .exception_keys
+            .as_ref()
+            .unwrap();
+        assert!(
+            role.resource.contains(&"alice@contoso.com".to_owned()),
+            "{role:?}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use toml::Spanned;
 use crate::diagnostic::Diagnostic;
 use crate::findings::Waiver;
 
-pub use apply::apply;
+pub use apply::{annotate, apply};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const FILE_NAME: &str = "m365guard.toml";
@@ -44,6 +44,9 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Lower-case, sorted, without duplicates.
     allowed_forwarding_domains: Vec<String>,
+    /// `[exchange] allowed_smart_hosts`: domains (subdomains included) and IP addresses
+    /// outbound connectors may route through; lower-case, sorted, without duplicates.
+    allowed_smart_hosts: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -147,6 +150,7 @@ impl Default for Config {
                 reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
             },
             allowed_forwarding_domains: Vec::new(),
+            allowed_smart_hosts: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -199,6 +203,8 @@ struct RawBreakGlass {
 struct RawExchange {
     #[serde(default)]
     allowed_forwarding_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    allowed_smart_hosts: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +282,12 @@ impl Config {
         }
         domains.sort();
         domains.dedup();
+        let mut smart_hosts = Vec::new();
+        for host in &raw.exchange.allowed_smart_hosts {
+            smart_hosts.push(parse_smart_host(&loc, host)?);
+        }
+        smart_hosts.sort();
+        smart_hosts.dedup();
 
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
@@ -288,6 +300,7 @@ impl Config {
             connection,
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
+            allowed_smart_hosts: smart_hosts,
             exceptions,
         })
     }
@@ -325,6 +338,14 @@ impl Config {
         Ok(Some((path, config)))
     }
 
+    /// `sha256:<hex>` of the file's bytes (what `sha256sum` prints), if read from a file:
+    /// plans record it, and `fix apply` compares it (see `fix::plan::PlanConfig`).
+    pub fn digest(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let (_, text) = self.source.as_ref()?;
+        Some(format!("sha256:{:x}", Sha256::digest(text.as_bytes())))
+    }
+
     /// The file this config was read from, if any.
     pub fn path(&self) -> Option<&Path> {
         self.source.as_ref().map(|(path, _)| path.as_path())
@@ -357,6 +378,12 @@ impl Config {
     /// `data.m365guard.config.allowed_forwarding_domains`.
     pub fn allowed_forwarding_domains(&self) -> &[String] {
         &self.allowed_forwarding_domains
+    }
+
+    /// Smart hosts (domains or IP addresses) outbound connectors may use, lower-case;
+    /// passed to Rego as `data.m365guard.config.allowed_smart_hosts`.
+    pub fn allowed_smart_hosts(&self) -> &[String] {
+        &self.allowed_smart_hosts
     }
 }
 
@@ -483,6 +510,16 @@ fn parse_domain(loc: &Locator<'_>, value: &Spanned<String>) -> Result<String, Di
         Some(message) => Err(loc.at(value.span(), message)),
         None => Ok(domain),
     }
+}
+
+/// A smart host: an IP address as written, or a domain checked like a forwarding domain.
+fn parse_smart_host(loc: &Locator<'_>, value: &Spanned<String>) -> Result<String, Diagnostic> {
+    let text = loc.required_text(value, "exchange.allowed_smart_hosts")?;
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    let domain = parse_domain(loc, value)?;
+    Ok(domain)
 }
 
 fn parse_exception(
@@ -644,6 +681,22 @@ ticket = "SEC-1234"
         assert_eq!(ex.ticket.as_deref(), Some("SEC-1234"));
         assert_eq!(ex.line, Some(10));
         assert!(config.validate(&["user_without_mfa"]).is_ok());
+    }
+
+    #[test]
+    fn allowed_smart_hosts_take_domains_and_ip_addresses() {
+        let config = parse(
+            "[exchange]\nallowed_smart_hosts = [\"SMTP.Fabrikam.example.\", \"203.0.113.10\", \"2001:db8::25\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.allowed_smart_hosts(),
+            ["2001:db8::25", "203.0.113.10", "smtp.fabrikam.example"]
+        );
+        let err =
+            parse("[exchange]\nallowed_smart_hosts = [\"https://relay.example\"]\n").unwrap_err();
+        assert!(err.message.contains("bare domain"), "{err}");
+        assert_eq!(err.line, Some(2));
     }
 
     #[test]

@@ -248,6 +248,19 @@ fn check_action(report: &Report, probes: &Probes, kind: ActionKind) -> Check {
             )),
         }
     }
+    if let Some((roles, why)) = needs.directory_role {
+        match &report.directory_roles {
+            Some(held) if holds(held, roles) => {}
+            Some(_) => lacking.push(format!(
+                "needs the {} directory role on the app's service principal ({why})",
+                role::names(roles)
+            )),
+            None => warnings.push(format!(
+                "cannot read the service principal's directory roles; {why}: {}",
+                role::names(roles)
+            )),
+        }
+    }
     if let Some((roles, why)) = needs.target_role {
         let name = role::name(roles[0]).unwrap_or(roles[0]);
         match &report.directory_roles {
@@ -326,7 +339,16 @@ mod tests {
     fn actions_name_what_is_missing_and_warn_about_admin_targets() {
         let r = report(&["User-PasswordProfile.ReadWrite.All"], &[], Some(&[]));
         let probes = Probes::default();
+        // App-only, the permission alone cannot reset any password (issue 10).
         let reset = check_action(&r, &probes, ActionKind::ResetPassword);
+        assert_eq!(reset.status, Status::Missing, "{reset:?}");
+        assert!(reset.detail.contains("User Administrator"), "{reset:?}");
+        let with_role = report(
+            &["User-PasswordProfile.ReadWrite.All"],
+            &[],
+            Some(&[role::USER_ADMINISTRATOR]),
+        );
+        let reset = check_action(&with_role, &probes, ActionKind::ResetPassword);
         assert_eq!(reset.status, Status::Warn, "{reset:?}");
         assert!(reset
             .detail

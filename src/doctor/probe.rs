@@ -164,6 +164,17 @@ pub(super) fn check_source(
             Status::Missing,
             format!("needs {MANAGE_AS_APP} with admin consent ({cmdlet} answered 401)"),
         ),
+        // A tenant that refuses Get-InboxRule to Global Reader (see
+        // `role::INBOX_RULE_READ_IF_GLOBAL_READER_REFUSED`): say which role reads it.
+        Err(ApiError::Exchange {
+            cmdlet, message, ..
+        }) if message.contains("read scope") => check(
+            Status::Missing,
+            format!(
+                "{cmdlet} is out of the app's Exchange read scope: assign the {} directory role to the app's service principal ({message})",
+                role::names(role::INBOX_RULE_READ_IF_GLOBAL_READER_REFUSED)
+            ),
+        ),
         Err(e) => check(Status::Error, e.to_string()),
     }
 }
@@ -216,6 +227,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
         SourceId::MailProtocols => Probe::FirstOf("Get-CASMailbox"),
         SourceId::AuditConfig => Probe::FirstOf("Get-MailboxAuditBypassAssociation"),
+        SourceId::TransportRules => Probe::Cmdlet("Get-TransportRule"),
+        SourceId::OutboundConnectors => Probe::Cmdlet("Get-OutboundConnector"),
+        SourceId::InboundConnectors => Probe::Cmdlet("Get-InboundConnector"),
         SourceId::NamedLocations => {
             Probe::Graph("/v1.0/identity/conditionalAccess/namedLocations?$top=1")
         }

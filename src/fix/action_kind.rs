@@ -23,8 +23,11 @@ pub enum ActionKind {
     DisableInboxRule,
     DeleteInboxRule,
     RemoveRoleAssignment,
+    RemoveRoleEligibility,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DisableTransportRule,
+    DisableConnector,
     DisableMailProtocols,
     EnableAuditLogging,
     /// Restore: the mailbox's client access as it was, before sign-in is restored.
@@ -33,7 +36,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 15] = [
+    pub const ALL: [ActionKind; 18] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -43,13 +46,26 @@ impl ActionKind {
         ActionKind::DisableInboxRule,
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
+        ActionKind::RemoveRoleEligibility,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
+        ActionKind::DisableTransportRule,
+        ActionKind::DisableConnector,
         ActionKind::DisableMailProtocols,
         ActionKind::EnableAuditLogging,
         ActionKind::RestoreMailAccess,
         ActionKind::UnblockSignIn,
     ];
+
+    /// The `fix plan --allow WORD` an action needs: plan-only actions change more than the
+    /// finding's object (a connector carries real mail flow), so they are planned only when
+    /// allowed, and every suggested command for their rules names the word.
+    pub fn plan_only_allow(self) -> Option<&'static str> {
+        match self {
+            ActionKind::DisableConnector => Some("connector"),
+            _ => None,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,8 +77,11 @@ impl ActionKind {
             ActionKind::DisableInboxRule => "disable_inbox_rule",
             ActionKind::DeleteInboxRule => "delete_inbox_rule",
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
+            ActionKind::RemoveRoleEligibility => "remove_role_eligibility",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            ActionKind::DisableTransportRule => "disable_transport_rule",
+            ActionKind::DisableConnector => "disable_connector",
             ActionKind::UnblockSignIn => "unblock_sign_in",
             ActionKind::SuspendMailAccess => "suspend_mail_access",
             ActionKind::DisableMailProtocols => "disable_mail_protocols",

@@ -9,6 +9,10 @@
 //! Before the first action, the whole run stops (no write at all) when the plan's
 //! identifiers are malformed, when the token has no `tid` claim or names another tenant
 //! than the plan's, or when the declared break-glass accounts cannot be resolved live.
+//! (Earlier still, before signing in, `fix apply` refuses a plan made with another
+//! m365guard.toml than its own: `Plan::check_config`.) The break-glass guard uses the union
+//! of the plan's accounts and the apply-time config's, so a config change can only add
+//! protection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Error, ErrorKind};

@@ -9,7 +9,9 @@ use crate::auth::TokenProvider;
 use crate::collect;
 use crate::exchange::ExchangeClient;
 use crate::graph::{ApiError, GraphClient};
-use crate::snapshot::model::{InboxRule, Mailbox, RuleSource};
+use crate::snapshot::model::{
+    InboundConnector, InboxRule, Mailbox, OutboundConnector, RuleSource, TransportRule,
+};
 
 /// Role template id of Global Administrator (the "last GA" guard).
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -41,6 +43,24 @@ pub struct GraphRoleAssignment {
     pub id: Option<String>,
     pub role_definition_id: Option<String>,
     pub principal_id: Option<String>,
+}
+
+/// A PIM schedule instance, active (`unifiedRoleAssignmentScheduleInstance`) or eligible
+/// (`unifiedRoleEligibilityScheduleInstance`), the parts a removal reads
+/// (<https://learn.microsoft.com/graph/api/resources/unifiedroleassignmentscheduleinstance>,
+/// <https://learn.microsoft.com/graph/api/resources/unifiedroleeligibilityscheduleinstance>).
+/// `assignmentType` is `Assigned` or `Activated`; `memberType` is `Direct`, `Group` or
+/// `Inherited` (only a `Direct` one is removed for its principal).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphRoleScheduleInstance {
+    pub id: Option<String>,
+    pub principal_id: Option<String>,
+    pub role_definition_id: Option<String>,
+    pub directory_scope_id: Option<String>,
+    pub assignment_type: Option<String>,
+    pub member_type: Option<String>,
+    pub role_assignment_origin_id: Option<String>,
 }
 
 /// A Graph `conditionalAccessPolicy`, the parts that say whether it requires MFA for
@@ -189,6 +209,9 @@ struct GraphRecipient {
 struct GraphEmailAddress {
     address: Option<String>,
 }
+
+/// A typed Exchange object with the object as Exchange returned it (evidence keeps that).
+pub type WithRaw<T> = (T, Map<String, Value>);
 
 pub struct Live<'a> {
     pub graph: GraphClient<'a>,
@@ -354,6 +377,57 @@ impl<'a> Live<'a> {
     ) -> Result<Option<T>, ApiError> {
         match self.exchange.invoke(cmdlet, parameters) {
             Ok(rows) => Ok(rows.first().map(typed)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// One transport rule by GUID or name (`Get-TransportRule -Identity`), mapped like
+    /// collection does, with the raw object (the evidence keeps every property).
+    pub fn transport_rule(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<TransportRule>>, ApiError> {
+        self.exchange_one("Get-TransportRule", identity, collect::transport_rules::map)
+    }
+
+    /// One outbound connector by GUID or name (`Get-OutboundConnector -Identity`).
+    pub fn outbound_connector(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<OutboundConnector>>, ApiError> {
+        self.exchange_one(
+            "Get-OutboundConnector",
+            identity,
+            collect::connectors::map_outbound,
+        )
+    }
+
+    /// One inbound connector by GUID or name (`Get-InboundConnector -Identity`).
+    pub fn inbound_connector(
+        &self,
+        identity: &str,
+    ) -> Result<Option<WithRaw<InboundConnector>>, ApiError> {
+        self.exchange_one(
+            "Get-InboundConnector",
+            identity,
+            collect::connectors::map_inbound,
+        )
+    }
+
+    /// `<cmdlet> -Identity <identity>`: the first object, typed by `map`, with the raw
+    /// object; `None` when Exchange says it does not exist.
+    fn exchange_one<T>(
+        &self,
+        cmdlet: &str,
+        identity: &str,
+        map: fn(&Map<String, Value>) -> Option<T>,
+    ) -> Result<Option<WithRaw<T>>, ApiError> {
+        match self.exchange.invoke(cmdlet, json!({"Identity": identity})) {
+            Ok(rows) => Ok(rows
+                .into_iter()
+                .next()
+                .and_then(|raw| map(&raw).map(|typed| (typed, raw)))),
             Err(err) if is_not_found(&err) => Ok(None),
             Err(err) => Err(err),
         }

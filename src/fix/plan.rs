@@ -1,6 +1,7 @@
 //! The plan document (`fix plan -o plan.json`, `m365guard schema plan`).
 //!
-//! A plan is bound to one tenant and to the snapshot it was made from, expires (24 h by
+//! A plan is bound to one tenant, to the snapshot it was made from and to the
+//! m365guard.toml it was made with (path and SHA-256, see [`PlanConfig`]), expires (24 h by
 //! default), and never contains a secret: a password reset says only that a password
 //! will be generated at apply time.
 //!
@@ -29,7 +30,9 @@ use serde_json::Value;
 use super::action_kind::ActionKind;
 use crate::snapshot::source::ResourceKind;
 
-pub const PLAN_VERSION: u32 = 1;
+/// 2: plans record the m365guard.toml they were made with (`config`). Version 1 plans
+/// did not, and are refused (see [`PlanError::WithoutConfigRecord`]).
+pub const PLAN_VERSION: u32 = 2;
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
 /// The longest validity `fix plan --valid-for` can give (168 h = 7 days); a plan claiming
 /// more was edited.
@@ -65,11 +68,54 @@ pub struct Plan {
     /// Object id of the service principal that collected the snapshot, never a target.
     #[serde(default)]
     pub collector_principal_id: Option<String>,
+    /// The m365guard.toml the plan was made with; `null` when none was used. `fix apply`
+    /// refuses the plan when its own config differs (see [`Plan::check_config`]).
+    pub config: Option<PlanConfig>,
     /// In execution order.
     pub actions: Vec<PlannedAction>,
     /// Findings the plan deliberately leaves alone, with the reason (guards, no fix).
     #[serde(default)]
     pub not_planned: Vec<NotPlanned>,
+}
+
+/// Which m365guard.toml a plan was made with.
+///
+/// The digest is SHA-256 over the file's bytes, not over a normalised form: it is what an
+/// admin can check by hand (`sha256sum m365guard.toml`), it needs no rules about which
+/// keys or spellings count as "the same", and it errs on the safe side — any edit, even a
+/// comment, makes apply ask for a new plan or an explicit `--force-config-change`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// The path as given when planning (for messages; apply compares digests only).
+    pub path: String,
+    /// `sha256:` and the hex SHA-256 of the file's bytes.
+    pub digest: String,
+}
+
+impl PlanConfig {
+    /// The record of `config`, or `None` for a config that was not read from a file.
+    pub fn of(config: &crate::config::Config) -> Option<PlanConfig> {
+        Some(PlanConfig {
+            path: config.path()?.display().to_string(),
+            digest: config.digest()?,
+        })
+    }
+}
+
+/// `fix apply` was given another m365guard.toml than the plan was made with.
+#[derive(Debug, thiserror::Error)]
+#[error("the plan was made with {planned}, but this run uses {current}: break-glass accounts, exceptions or forwarding domains may differ; make a new plan with the current config (`m365guard fix plan … --config FILE`), or pass --force-config-change to apply it anyway (the break-glass accounts of both configs are honoured)")]
+pub struct ConfigChanged {
+    planned: String,
+    current: String,
+}
+
+fn describe_config(config: Option<&PlanConfig>) -> String {
+    match config {
+        Some(c) => format!("config {} ({})", c.path, c.digest),
+        None => "no config".to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -193,6 +239,8 @@ pub enum PlanError {
     },
     #[error("{path}: plan version {found} is not supported (this m365guard reads version {PLAN_VERSION})")]
     Version { path: String, found: u32 },
+    #[error("{path}: plan version 1 does not record the m365guard.toml it was made with (its break-glass accounts and digest), so apply cannot check it against the current config; refusing: make a new plan (`m365guard fix plan … --config FILE`)")]
+    WithoutConfigRecord { path: String },
     #[error("{path}: the plan expired at {expires_at} (made {created_at}); make a new plan from a fresh scan")]
     Expired {
         path: String,
@@ -236,6 +284,11 @@ impl Plan {
         // The version first, so an old/new plan gets a version error, not a field error.
         let raw: Value = serde_json::from_str(text).map_err(invalid)?;
         let version = raw.get("plan_version").and_then(Value::as_u64);
+        if version == Some(1) {
+            return Err(PlanError::WithoutConfigRecord {
+                path: path.to_owned(),
+            });
+        }
         if let Some(found) = version.filter(|v| *v != u64::from(PLAN_VERSION)) {
             return Err(PlanError::Version {
                 path: path.to_owned(),
@@ -321,6 +374,33 @@ impl Plan {
             }
         }
         Ok(())
+    }
+
+    /// Apply-time check that `current` (the config apply was given, `None` for none) is the
+    /// one the plan was made with, by digest. With `force`, a difference is allowed and
+    /// described in the returned warning; apply then guards with both configs'
+    /// break-glass accounts (the plan's list and the current config's).
+    pub fn check_config(
+        &self,
+        current: Option<&PlanConfig>,
+        force: bool,
+    ) -> Result<Option<String>, ConfigChanged> {
+        let digest = |c: Option<&PlanConfig>| c.map(|c| c.digest.clone());
+        if digest(self.config.as_ref()) == digest(current) {
+            return Ok(None);
+        }
+        let changed = ConfigChanged {
+            planned: describe_config(self.config.as_ref()),
+            current: describe_config(current),
+        };
+        if force {
+            Ok(Some(format!(
+                "--force-config-change: the plan was made with {}, this run uses {}; the break-glass accounts of both are honoured",
+                changed.planned, changed.current
+            )))
+        } else {
+            Err(changed)
+        }
     }
 
     /// Pretty JSON, one document; contains no secrets by construction.
@@ -465,6 +545,7 @@ mod tests {
             expires_at: now + DEFAULT_VALIDITY,
             break_glass: vec![],
             collector_principal_id: None,
+            config: None,
             actions: vec![],
             not_planned: vec![],
         }
@@ -510,6 +591,58 @@ mod tests {
         plan.expires_at = now + MAX_VALIDITY + Duration::seconds(1);
         let err = Plan::parse("p.json", &plan.to_json().unwrap(), now).unwrap_err();
         assert!(matches!(err, PlanError::TooLong { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_plan_is_refused_for_lack_of_a_config_record() {
+        let now = Utc::now();
+        let mut v: Value = serde_json::from_str(&minimal(now).to_json().unwrap()).unwrap();
+        v["plan_version"] = 1.into();
+        v.as_object_mut().unwrap().remove("config");
+        let err = Plan::parse("p.json", &v.to_string(), now).unwrap_err();
+        assert!(
+            matches!(err, PlanError::WithoutConfigRecord { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("make a new plan"), "{err}");
+    }
+
+    #[test]
+    fn the_config_must_match_unless_forced() {
+        let record = |path: &str, digest: &str| PlanConfig {
+            path: path.into(),
+            digest: digest.into(),
+        };
+        let mut plan = minimal(Utc::now());
+        plan.config = Some(record("a.toml", "sha256:aa"));
+        assert_eq!(
+            plan.check_config(Some(&record("elsewhere/a.toml", "sha256:aa")), false)
+                .unwrap(),
+            None,
+            "the digest decides, not the path"
+        );
+        let err = plan
+            .check_config(Some(&record("b.toml", "sha256:bb")), false)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "a.toml",
+            "sha256:aa",
+            "b.toml",
+            "sha256:bb",
+            "--force-config-change",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let err = plan.check_config(None, false).unwrap_err().to_string();
+        assert!(err.contains("this run uses no config"), "{err}");
+        let warning = plan.check_config(None, true).unwrap().unwrap();
+        assert!(warning.contains("sha256:aa"), "{warning}");
+        plan.config = None;
+        assert_eq!(plan.check_config(None, false).unwrap(), None);
+        assert!(plan
+            .check_config(Some(&record("b.toml", "sha256:bb")), false)
+            .is_err());
     }
 
     #[test]

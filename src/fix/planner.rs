@@ -34,6 +34,9 @@ pub struct PlanOptions {
     pub break_glass: Vec<String>,
     /// How long the plan may be applied (`None`: 24 h).
     pub valid_for: Option<chrono::Duration>,
+    /// `--allow connector`: plan `disable_connector` (plan-only otherwise: connectors
+    /// carry real mail flow).
+    pub allow_connector: bool,
 }
 
 /// An action before ids are assigned.
@@ -400,6 +403,7 @@ pub fn from_scan(
         created_at: now,
         expires_at: now + options.valid_for.unwrap_or(DEFAULT_VALIDITY),
         break_glass: options.break_glass.clone(),
+        config: None,
         collector_principal_id: own.map(str::to_owned),
         actions,
         not_planned,
@@ -502,18 +506,40 @@ fn plan_finding(
             let pre = super::actions::inbox_rule_state(rule);
             builder.add(kind, inbox_rule_target(rule), pre, &reason, fixes, vec![]);
         }
-        ActionKind::RemoveRoleAssignment => {
-            let assignment = snapshot
+        ActionKind::RemoveRoleAssignment | ActionKind::RemoveRoleEligibility => {
+            // A finding about an eligible (PIM) assignment (`resource_type`
+            // `role_eligibility`) is fixed by removing the eligibility: removing only
+            // active assignments would leave its holder able to re-activate the role.
+            let active = snapshot
                 .roles
                 .assignments
                 .iter()
-                .find(|a| a.id == finding.resource.id)
-                .ok_or_else(|| {
-                    format!(
-                        "{} is not an active assignment (eligible PIM assignments are removed in PIM, not here)",
+                .find(|a| a.id == finding.resource.id);
+            let eligible = || {
+                snapshot
+                    .roles
+                    .eligible_assignments
+                    .iter()
+                    .find(|a| a.id == finding.resource.id)
+            };
+            let (kind, resource_kind, assignment) = match (active, eligible()) {
+                (Some(a), _) => (
+                    ActionKind::RemoveRoleAssignment,
+                    ResourceKind::RoleAssignment,
+                    a,
+                ),
+                (None, Some(a)) => (
+                    ActionKind::RemoveRoleEligibility,
+                    ResourceKind::RoleEligibility,
+                    a,
+                ),
+                (None, None) => {
+                    return Err(format!(
+                        "{} is neither an active nor an eligible assignment in the snapshot",
                         finding.resource.name
-                    )
-                })?;
+                    ))
+                }
+            };
             if assignment.principal_type == crate::snapshot::model::PrincipalType::Group {
                 return Err(format!(
                     "{} is held through a group: removing the assignment would demote every member; remove the guest from the group instead",
@@ -531,11 +557,7 @@ fn plan_finding(
                 user_principal_name: user.map(|(_, upn)| upn),
                 role_definition_id: Some(assignment.role_definition_id.clone()),
                 role_name,
-                ..Target::new(
-                    ResourceKind::RoleAssignment,
-                    &assignment.id,
-                    &finding.resource.name,
-                )
+                ..Target::new(resource_kind, &assignment.id, &finding.resource.name)
             };
             let pre = state([
                 ("role_definition_id", json!(assignment.role_definition_id)),
@@ -643,6 +665,42 @@ fn plan_finding(
         }
         ActionKind::SuspendMailAccess | ActionKind::RestoreMailAccess => {
             return Err("respond-only action (respond --user)".to_owned());
+        }
+        ActionKind::DisableTransportRule => {
+            let rule = snapshot
+                .transport_rules
+                .iter()
+                .find(|r| r.id == finding.resource.id)
+                .ok_or_else(|| missing("transport rule"))?;
+            let target = Target {
+                exchange_identity: Some(rule.id.clone()),
+                ..Target::new(ResourceKind::TransportRule, &rule.id, &rule.name)
+            };
+            let pre = super::actions::transport_rule_state(rule);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::DisableConnector if !options.allow_connector => {
+            return Err("plan-only: disabling a connector changes real mail flow; review it, then plan again with `--allow connector` to include disable_connector".into());
+        }
+        ActionKind::DisableConnector => {
+            let (name, pre) = match finding.resource.kind {
+                ResourceKind::InboundConnector => snapshot
+                    .inbound_connectors
+                    .iter()
+                    .find(|c| c.id == finding.resource.id)
+                    .map(|c| (c.name.clone(), super::actions::inbound_connector_state(c))),
+                _ => snapshot
+                    .outbound_connectors
+                    .iter()
+                    .find(|c| c.id == finding.resource.id)
+                    .map(|c| (c.name.clone(), super::actions::outbound_connector_state(c))),
+            }
+            .ok_or_else(|| missing("connector"))?;
+            let target = Target {
+                exchange_identity: Some(finding.resource.id.clone()),
+                ..Target::new(finding.resource.kind, &finding.resource.id, &name)
+            };
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::DisableOutboundAutoForwarding => {
             let policy = snapshot

@@ -7,7 +7,8 @@
 //! block sign-in, and while it is blocked turn off ActiveSync, OWA for devices, POP, IMAP
 //! and SMTP AUTH (Microsoft's step 5; restored as recorded by `--restore-access`);
 //! revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
-//! disable forwarding and hiding inbox rules; remove admin roles (opt-in); unblock the
+//! disable forwarding and hiding inbox rules; remove admin roles, active and eligible
+//! (opt-in); unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
@@ -114,11 +115,29 @@ pub fn collect_user(
             )));
         }
     }
+    if options.remove_admin_roles {
+        // Eligible (PIM) roles too: an eligible attacker re-activates a removed role at
+        // will. Without Entra ID P2 there is no PIM and so nothing eligible (`unavailable`);
+        // any other failure leaves the eligibility unknown, so respond stops.
+        collect::role_eligibility::collect(&mut ctx);
+        let status = &ctx.snapshot.sources[&SourceId::RoleEligibility];
+        if !matches!(status.status, SourceState::Ok | SourceState::Unavailable) {
+            return Err(RespondError::Refused(format!(
+                "cannot read the eligible (PIM) roles of {} for --remove-admin-roles: {}",
+                options.user,
+                status.reason.clone().unwrap_or_default()
+            )));
+        }
+    }
     let mut snapshot = ctx.snapshot;
     let me = user.id.clone();
     snapshot
         .roles
         .assignments
+        .retain(|a| a.principal_id == me || a.group_member_ids.contains(&me));
+    snapshot
+        .roles
+        .eligible_assignments
         .retain(|a| a.principal_id == me || a.group_member_ids.contains(&me));
 
     user.per_user_mfa_state = live
@@ -349,7 +368,21 @@ pub fn playbook(
         );
     }
     if options.remove_admin_roles {
-        for assignment in &snapshot.roles.assignments {
+        let active = snapshot.roles.assignments.iter().map(|a| {
+            (
+                ActionKind::RemoveRoleAssignment,
+                ResourceKind::RoleAssignment,
+                a,
+            )
+        });
+        let eligible = snapshot.roles.eligible_assignments.iter().map(|a| {
+            (
+                ActionKind::RemoveRoleEligibility,
+                ResourceKind::RoleEligibility,
+                a,
+            )
+        });
+        for (kind, resource_kind, assignment) in active.chain(eligible) {
             let definition = snapshot
                 .roles
                 .definitions
@@ -375,17 +408,22 @@ pub fn playbook(
                 });
                 continue;
             }
+            let eligible = if kind == ActionKind::RemoveRoleEligibility {
+                ", eligible"
+            } else {
+                ""
+            };
             b.add(
-                ActionKind::RemoveRoleAssignment,
+                kind,
                 Target {
                     user_id: Some(id.to_owned()),
                     user_principal_name: Some(upn.to_owned()),
                     role_definition_id: Some(assignment.role_definition_id.clone()),
                     role_name: role_name.clone(),
                     ..Target::new(
-                        ResourceKind::RoleAssignment,
+                        resource_kind,
                         &assignment.id,
-                        &format!("{} ({upn})", role_name.unwrap_or_default()),
+                        &format!("{} ({upn}{eligible})", role_name.unwrap_or_default()),
                     )
                 },
                 state([
@@ -463,6 +501,7 @@ pub fn playbook(
         created_at: now,
         expires_at: now + DEFAULT_VALIDITY,
         break_glass: options.break_glass.clone(),
+        config: None,
         collector_principal_id: own_principal_id.map(str::to_owned),
         actions,
         not_planned,

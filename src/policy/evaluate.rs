@@ -22,6 +22,8 @@ use crate::snapshot::{Snapshot, SourceState};
 pub struct RegoConfig {
     /// Partner domains that forwarding rules may target (lower-case).
     pub allowed_forwarding_domains: Vec<String>,
+    /// Smart hosts (domains or IP addresses) outbound connectors may use (lower-case).
+    pub allowed_smart_hosts: Vec<String>,
 }
 
 impl RegoConfig {
@@ -31,8 +33,16 @@ impl RegoConfig {
             .iter()
             .map(|d| d.to_lowercase())
             .collect();
+        let smart_hosts: Vec<String> = self
+            .allowed_smart_hosts
+            .iter()
+            .map(|h| h.to_lowercase())
+            .collect();
         Value::from(serde_json::json!({
-            "m365guard": {"config": {"allowed_forwarding_domains": domains}}
+            "m365guard": {"config": {
+                "allowed_forwarding_domains": domains,
+                "allowed_smart_hosts": smart_hosts,
+            }}
         }))
     }
 }
@@ -383,6 +393,7 @@ fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, Pol
         line: None,
         waiver: None,
         baseline_state: None,
+        exception_keys: None,
     })
 }
 

@@ -72,6 +72,8 @@ pub enum FixAction {
     DisableOutboundAutoForwarding,
     DisableMailProtocols,
     EnableAuditLogging,
+    DisableTransportRule,
+    DisableConnector,
 }
 
 impl FixAction {
@@ -89,6 +91,8 @@ impl FixAction {
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             FixAction::DisableMailProtocols => "disable_mail_protocols",
             FixAction::EnableAuditLogging => "enable_audit_logging",
+            FixAction::DisableTransportRule => "disable_transport_rule",
+            FixAction::DisableConnector => "disable_connector",
         }
     }
 }

@@ -44,6 +44,8 @@ struct Page<'a> {
     warnings: &'a [String],
     snapshot_path: &'a str,
     snapshot_digest: &'a str,
+    /// `m365guard fix apply plan.json`, with the scan's `--config`.
+    apply_command: String,
 }
 
 #[derive(Serialize, Default)]
@@ -79,6 +81,8 @@ struct FindingRow<'a> {
     resource_kind: &'a str,
     message: &'a str,
     line: Option<usize>,
+    /// Values an `[[exception]]` `resource` may name to waive this finding.
+    exception_keys: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -139,6 +143,11 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
             resource_kind: finding.resource.kind.as_str(),
             message: &finding.message,
             line: finding.line,
+            exception_keys: finding
+                .exception_keys
+                .iter()
+                .flat_map(|k| k.resource.iter().map(String::as_str))
+                .collect(),
         };
         match rules.iter_mut().find(|r| r.id == outcome.rule.id) {
             Some(rule) => rule.findings.push(row),
@@ -147,7 +156,11 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                 title: &outcome.rule.title,
                 severity: finding.severity,
                 remediation: outcome.rule.remediation.trim(),
-                fix_command: fix_command(&outcome.rule, &result.info.snapshot_path),
+                fix_command: fix_command(
+                    &outcome.rule,
+                    &result.info,
+                    Some(&result.info.snapshot_path),
+                ),
                 fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
                 findings: vec![row],
             }),
@@ -219,6 +232,7 @@ fn page(result: &ScanResult) -> Page<'_> {
         warnings: &result.warnings,
         snapshot_path: &info.snapshot_path,
         snapshot_digest: &info.snapshot_digest,
+        apply_command: super::commands::fix_apply("plan.json", info.config_path.as_deref()),
     }
 }
 

@@ -19,7 +19,10 @@
 //!     "fix_action": "…" (when the rule has one),
 //!     "findings": [ { "rule_id", "severity", "resource": { "kind", "id", "name" },
 //!                     "message", "details"?, "fingerprint", "line"?,
-//!                     "waiver"?: { "reason", "expires", "ticket"? }, "baseline_state"? } ]
+//!                     "waiver"?: { "reason", "expires", "ticket"? }, "baseline_state"?,
+//!                     "exception_keys"?: { "rule", "resource": [ "…" ] } } ]
+//!                     // exception_keys: what an [[exception]] may name to waive it
+//!                     // (`rule`, and any one `resource` value: id, name, owner's UPN…)
 //!   } ],
 //!   "exemptions": [ { "account", "reason" } ],
 //!   "warnings": [ "…" ]

@@ -1,5 +1,6 @@
 //! Markdown report sized for a CI job summary (GitHub's `$GITHUB_STEP_SUMMARY`): status
-//! heading, totals, findings with their fix command, rules that could not be judged,
+//! heading, totals, findings with the keys an `[[exception]]` may name and their fix
+//! command (with the scan's `--config`), rules that could not be judged,
 //! waivers, exemptions and the snapshot digest.
 //!
 //! Every piece of tenant data is escaped: a display name or inbox rule name is attacker
@@ -8,7 +9,7 @@
 use super::json::timestamp;
 use super::table::{findings_by_severity, fix_command};
 use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::{ExitStatus, RuleStatus, ScanResult};
+use crate::findings::{ExitStatus, Finding, RuleStatus, ScanResult};
 
 /// Findings listed before the table is cut (GitHub caps a step summary at 1 MiB).
 pub const MAX_FINDING_ROWS: usize = 1000;
@@ -43,6 +44,19 @@ fn code(text: &str) -> String {
         "`{}`",
         text.replace('`', "'").replace(['\n', '\r', '|'], " ")
     )
+}
+
+/// The `resource` values an `[[exception]]` may use for `finding`, other than the name
+/// already in the Resource column (compact: the object id and the owner's UPN/address).
+fn exception_keys(finding: &Finding) -> String {
+    finding
+        .exception_keys
+        .iter()
+        .flat_map(|k| &k.resource)
+        .filter(|key| **key != finding.resource.name)
+        .map(|key| escape(key))
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
 
 fn status_word(result: &ScanResult, status: ExitStatus) -> &'static str {
@@ -111,19 +125,30 @@ impl Reporter for MarkdownReporter {
             line("");
             line("### Findings");
             line("");
-            line("| Severity | Rule | Resource | Message | Fix |");
-            line("|---|---|---|---|---|");
+            line("| Severity | Rule | Resource | Message | Exception keys | Fix |");
+            line("|---|---|---|---|---|---|");
             for (outcome, finding) in failing.iter().take(MAX_FINDING_ROWS) {
-                let fix = fix_command(&outcome.rule, &result.info.snapshot_path)
+                let fix = fix_command(&outcome.rule, info, Some(&info.snapshot_path))
                     .map(|cmd| code(&cmd))
                     .unwrap_or_default();
                 line(&format!(
-                    "| {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     finding.severity,
                     code(&finding.rule_id),
                     escape(&finding.resource.name),
                     escape(&finding.message),
+                    exception_keys(finding),
                     fix
+                ));
+            }
+            if failing.iter().any(|(o, _)| o.rule.fix_action.is_some()) {
+                line("");
+                line(&format!(
+                    "Fix: run the command in the Fix column, review `plan.json`, then {}.",
+                    code(&super::commands::fix_apply(
+                        "plan.json",
+                        info.config_path.as_deref()
+                    ))
                 ));
             }
             if failing.len() > MAX_FINDING_ROWS {

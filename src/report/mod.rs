@@ -3,6 +3,7 @@
 
 use crate::findings::ScanResult;
 
+pub mod commands;
 pub mod html;
 pub mod json;
 pub mod junit;

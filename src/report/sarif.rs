@@ -22,6 +22,7 @@ use serde_sarif::sarif::{
     ToolComponent,
 };
 
+use super::commands::fix_apply;
 use super::table::{fix_command, waiver_text};
 use super::{RenderOptions, ReportError, Reporter};
 use crate::findings::{
@@ -95,7 +96,7 @@ fn text(s: impl Into<String>) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s.into()).build()
 }
 
-fn rule_help(rule: &RuleMeta) -> MultiformatMessageString {
+fn rule_help(rule: &RuleMeta, info: &ScanInfo) -> MultiformatMessageString {
     let mut plain = format!(
         "Why it matters: {}\n\nRemediation: {}",
         rule.rationale.trim(),
@@ -106,10 +107,11 @@ fn rule_help(rule: &RuleMeta) -> MultiformatMessageString {
         rule.rationale.trim(),
         rule.remediation.trim()
     );
-    if let Some(cmd) = fix_command(rule, "<snapshot.json>") {
+    if let Some(cmd) = fix_command(rule, info, None) {
         plain.push_str(&format!("\n\nAutomatic fix: {cmd}"));
         markdown.push_str(&format!(
-            "\n\n## Automatic fix\n\n```sh\n{cmd}\nm365guard fix apply plan.json\n```"
+            "\n\n## Automatic fix\n\n```sh\n{cmd}\n{}\n```",
+            fix_apply("plan.json", info.config_path.as_deref())
         ));
     }
     if !rule.references.is_empty() {
@@ -126,7 +128,7 @@ fn rule_help(rule: &RuleMeta) -> MultiformatMessageString {
         .build()
 }
 
-fn descriptor(rule: &RuleMeta) -> ReportingDescriptor {
+fn descriptor(rule: &RuleMeta, info: &ScanInfo) -> ReportingDescriptor {
     let mut tags = vec![
         rule.area.as_str().to_string(),
         format!("roadmap-{}", rule.roadmap_phase.as_str()),
@@ -156,7 +158,7 @@ fn descriptor(rule: &RuleMeta) -> ReportingDescriptor {
         .name(rule.title.clone())
         .short_description(text(rule.title.clone()))
         .full_description(text(rule.description.trim()))
-        .help(rule_help(rule))
+        .help(rule_help(rule, info))
         .default_configuration(configuration)
         .properties(properties);
     match rule.references.first() {
@@ -212,6 +214,13 @@ fn result_for(info: &ScanInfo, uri: &str, rule_index: usize, finding: &Finding) 
     if !finding.details.is_null() {
         extra.insert("details".to_string(), finding.details.clone());
     }
+    // What an `[[exception]]` may name to waive this finding (`rule` and one `resource`).
+    if let Some(keys) = &finding.exception_keys {
+        extra.insert(
+            "exceptionKeys".to_string(),
+            json!({"rule": keys.rule, "resource": keys.resource}),
+        );
+    }
     let properties = PropertyBag::builder().additional_properties(extra).build();
 
     let builder = SarifResult::builder()
@@ -262,7 +271,7 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
     let rules: Vec<ReportingDescriptor> = result
         .outcomes
         .iter()
-        .map(|o| descriptor(&o.rule))
+        .map(|o| descriptor(&o.rule, info))
         .collect();
 
     let mut results = Vec::new();

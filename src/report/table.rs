@@ -16,8 +16,8 @@
 
 use comfy_table::{presets, ColumnConstraint, Table, Width};
 
-use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::{Finding, RuleOutcome, RuleStatus, ScanResult, Severity, Waiver};
+use super::{commands, RenderOptions, ReportError, Reporter};
+use crate::findings::{Finding, RuleOutcome, RuleStatus, ScanInfo, ScanResult, Severity, Waiver};
 use crate::policy::metadata::RuleMeta;
 
 pub struct TableReporter;
@@ -43,15 +43,16 @@ pub(crate) fn findings_by_severity(
     rows
 }
 
-/// The command that plans the fix for a rule's findings, when the rule has a fix action.
-/// `snapshot` is the scanned snapshot's path (or a placeholder where none applies).
-pub(crate) fn fix_command(rule: &RuleMeta, snapshot: &str) -> Option<String> {
-    rule.fix_action.map(|_| {
-        format!(
-            "m365guard fix plan --snapshot {snapshot} --rule {} -o plan.json",
-            rule.id
-        )
-    })
+/// The command that plans the fix for a rule's findings, when the rule has a fix action,
+/// with the scan's `--config`. `snapshot` is the scanned snapshot's path (`None`: a
+/// placeholder, where none applies).
+pub(crate) fn fix_command(
+    rule: &RuleMeta,
+    info: &ScanInfo,
+    snapshot: Option<&str>,
+) -> Option<String> {
+    rule.fix_action
+        .map(|action| commands::fix_plan_for_rule(info, snapshot, &rule.id, action))
 }
 
 /// "reason (expires 2026-12-31, ticket SEC-42)": one wording for waivers everywhere.
@@ -308,14 +309,20 @@ impl Reporter for TableReporter {
                 .collect(),
         );
 
-        let fixable = findings_by_severity(result, false)
-            .iter()
+        let fixable: Vec<&RuleOutcome> = findings_by_severity(result, false)
+            .into_iter()
             .filter(|(o, _)| o.rule.fix_action.is_some())
-            .count();
-        if fixable > 0 {
+            .map(|(o, _)| o)
+            .collect();
+        if !fixable.is_empty() {
+            let mut rules: Vec<&str> = fixable.iter().map(|o| o.rule.id.as_str()).collect();
+            rules.sort_unstable();
+            rules.dedup();
             out.push_str(&format!(
-                "\n{fixable} finding(s) have an automatic fix: m365guard fix plan --snapshot {} -o plan.json (then review and `m365guard fix apply plan.json`)\n",
-                result.info.snapshot_path
+                "\n{} finding(s) have an automatic fix: {} (then review and `{}`)\n",
+                fixable.len(),
+                commands::fix_plan(&result.info, &result.info.snapshot_path, &rules),
+                commands::fix_apply("plan.json", result.info.config_path.as_deref())
             ));
         }
         out.push('\n');

@@ -95,6 +95,10 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.allowed_forwarding_domains().to_vec())
                     .unwrap_or_default(),
+                allowed_smart_hosts: self
+                    .config
+                    .map(|c| c.allowed_smart_hosts().to_vec())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }
@@ -152,9 +156,14 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
     let mut result = output.result;
     let snapshot = output.snapshot;
 
-    if let (Some(config), true) = (settings.config, settings.apply_waivers) {
-        config::apply(config, &mut result, &snapshot, settings.today);
+    match (settings.config, settings.apply_waivers) {
+        (Some(config), true) => config::apply(config, &mut result, &snapshot, settings.today),
+        _ => config::annotate(&mut result, &snapshot),
     }
+    result.info.config_path = settings
+        .config
+        .and_then(Config::path)
+        .map(|p| p.display().to_string());
     if let Some(path) = &settings.since {
         let previous = match since::read(path)? {
             since::Earlier::Sarif(previous) => previous,

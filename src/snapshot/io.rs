@@ -280,6 +280,14 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.array(1, "risky_users", &snapshot.risky_users, false);
     w.array(1, "remote_domains", &snapshot.remote_domains, false);
     w.array(1, "recipients", &snapshot.recipients, false);
+    w.array(1, "transport_rules", &snapshot.transport_rules, false);
+    w.array(
+        1,
+        "outbound_connectors",
+        &snapshot.outbound_connectors,
+        false,
+    );
+    w.array(1, "inbound_connectors", &snapshot.inbound_connectors, false);
     w.open(1, "mail_protocols", '{');
     w.array(2, "transport", &snapshot.mail_protocols.transport, false);
     w.array(2, "mailboxes", &snapshot.mail_protocols.mailboxes, true);

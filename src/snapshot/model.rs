@@ -47,6 +47,16 @@ pub struct Snapshot {
     /// in snapshots from before the source existed.
     #[serde(default)]
     pub recipients: Vec<MailRecipient>,
+    /// Exchange transport (mail flow) rules (`Get-TransportRule`); empty in snapshots from
+    /// before the source existed.
+    #[serde(default)]
+    pub transport_rules: Vec<TransportRule>,
+    /// Exchange Online outbound connectors (`Get-OutboundConnector`).
+    #[serde(default)]
+    pub outbound_connectors: Vec<OutboundConnector>,
+    /// Exchange Online inbound connectors (`Get-InboundConnector`).
+    #[serde(default)]
+    pub inbound_connectors: Vec<InboundConnector>,
     /// Client access per mailbox (`Get-CASMailbox`) and the organisation's SMTP AUTH
     /// switch (`Get-TransportConfig`); empty in snapshots from before the source existed.
     #[serde(default)]
@@ -77,6 +87,9 @@ impl Default for Snapshot {
             risky_users: Vec::new(),
             remote_domains: Vec::new(),
             recipients: Vec::new(),
+            transport_rules: Vec::new(),
+            outbound_connectors: Vec::new(),
+            inbound_connectors: Vec::new(),
             mail_protocols: MailProtocols::default(),
             audit_config: AuditSettings::default(),
         }
@@ -153,6 +166,12 @@ pub enum SourceId {
     CaGroupMembers,
     /// `Get-Recipient`: mail contacts, mail users and groups forwarding can name.
     Recipients,
+    /// `Get-TransportRule`: mail flow rules (copies, spam bypass, deletions).
+    TransportRules,
+    /// `Get-OutboundConnector`: smart hosts outbound mail is routed through.
+    OutboundConnectors,
+    /// `Get-InboundConnector`: who may send into the organisation and how it is checked.
+    InboundConnectors,
     /// `Get-CASMailbox` + `Get-TransportConfig`: POP, IMAP, SMTP AUTH and other client
     /// protocols per mailbox and SMTP AUTH organisation-wide.
     MailProtocols,
@@ -161,7 +180,7 @@ pub enum SourceId {
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 20] = [
+    pub const ALL: [SourceId; 23] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -180,6 +199,9 @@ impl SourceId {
         SourceId::NamedLocations,
         SourceId::CaGroupMembers,
         SourceId::Recipients,
+        SourceId::TransportRules,
+        SourceId::OutboundConnectors,
+        SourceId::InboundConnectors,
         SourceId::MailProtocols,
         SourceId::AuditConfig,
     ];
@@ -205,6 +227,9 @@ impl SourceId {
             SourceId::NamedLocations => "named_locations",
             SourceId::CaGroupMembers => "ca_group_members",
             SourceId::Recipients => "recipients",
+            SourceId::TransportRules => "transport_rules",
+            SourceId::OutboundConnectors => "outbound_connectors",
+            SourceId::InboundConnectors => "inbound_connectors",
             SourceId::MailProtocols => "mail_protocols",
             SourceId::AuditConfig => "audit_config",
         }
@@ -835,6 +860,143 @@ pub struct AuditBypass {
     /// `AuditBypassEnabled` (always true in a snapshot; kept so the object says so).
     pub audit_bypass_enabled: bool,
     /// `WhenChanged`: when the association last changed (an attacker's change shows here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange transport (mail flow) rule, the conditions and actions the mail-flow rules
+/// judge (`Get-TransportRule`, <https://learn.microsoft.com/powershell/module/exchange/get-transportrule>;
+/// the properties are the parameters of
+/// <https://learn.microsoft.com/powershell/module/exchange/new-transportrule>). Recipient
+/// lists hold what Exchange shows: SMTP addresses, or recipient names for internal objects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransportRule {
+    /// The rule's `Guid` (its `Identity` is the name, which an admin can change).
+    pub id: String,
+    pub name: String,
+    /// `State`: `Enabled` or `Disabled`; `null` when Exchange did not say.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `Mode`: `Enforce`, `Audit` or `AuditAndNotify` (only `Enforce` acts on mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    /// `FromScope`: `InOrganization` / `NotInOrganization` (senders), `null` = any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_scope: Option<String>,
+    /// `SentToScope`: `InOrganization`, `NotInOrganization`, … (recipients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to_scope: Option<String>,
+    /// `SenderDomainIs`, lower-case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_domain_is: Vec<String>,
+    /// `From`: sender addresses or names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
+    /// `SenderIpRanges`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_ip_ranges: Vec<String>,
+    /// `SubjectContainsWords`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_contains_words: Vec<String>,
+    /// `SubjectOrBodyContainsWords`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_or_body_contains_words: Vec<String>,
+    /// Action `BlindCopyTo` (Bcc recipients added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blind_copy_to: Vec<String>,
+    /// Action `RedirectMessageTo` (the message goes there instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_message_to: Vec<String>,
+    /// Action `AddToRecipients` (To recipients added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_to_recipients: Vec<String>,
+    /// Action `CopyTo` (Cc recipients added).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy_to: Vec<String>,
+    /// Action `SetSCL`: -1 bypasses spam filtering, 0-9 set the spam confidence level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_scl: Option<i64>,
+    /// Action `DeleteMessage`: silently drop the message (no NDR, no quarantine).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete_message: bool,
+    /// Action `Quarantine`: hold the message in the hosted quarantine (recoverable).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub quarantine: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange Online outbound connector (`Get-OutboundConnector`,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-outboundconnector>).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConnector {
+    /// The connector's `Guid` (its `Identity` is the name).
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `ConnectorType`: `Partner` or `OnPremises`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_type: Option<String>,
+    /// `RecipientDomains`, lower-case; `*` = every external domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipient_domains: Vec<String>,
+    /// `SmartHosts` (FQDNs or IP addresses), lower-case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smart_hosts: Vec<String>,
+    /// `UseMXRecord`: deliver by the recipient domain's MX record instead of smart hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_mx_record: Option<bool>,
+    /// `IsTransportRuleScoped`: used only for mail a transport rule sends to it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_transport_rule_scoped: bool,
+    /// `TlsSettings`: `EncryptionOnly`, `CertificateValidation`, `DomainValidation` or null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_settings: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange Online inbound connector (`Get-InboundConnector`,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-inboundconnector>).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConnector {
+    /// The connector's `Guid`.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `ConnectorType`: `Partner` or `OnPremises` (mail from an on-premises connector is
+    /// treated as the organisation's own and may be relayed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_type: Option<String>,
+    /// `SenderDomains`, lower-case (`smtp:*;1` style prefixes stripped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_domains: Vec<String>,
+    /// `SenderIPAddresses`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_ip_addresses: Vec<String>,
+    /// `RestrictDomainsToIPAddresses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_domains_to_ip_addresses: Option<bool>,
+    /// `RequireTls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_tls: Option<bool>,
+    /// `RestrictDomainsToCertificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_domains_to_certificate: Option<bool>,
+    /// `TlsSenderCertificateName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_sender_certificate_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when_changed: Option<DateTime<Utc>>,
 }

@@ -62,10 +62,13 @@ pub enum ResourceKind {
     AuditConfig,
     /// An account that bypasses mailbox auditing (`audit_config.bypass_associations`).
     AuditBypass,
+    TransportRule,
+    OutboundConnector,
+    InboundConnector,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 19] = [
+    pub const ALL: [ResourceKind; 22] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -85,6 +88,9 @@ impl ResourceKind {
         ResourceKind::CasMailbox,
         ResourceKind::AuditConfig,
         ResourceKind::AuditBypass,
+        ResourceKind::TransportRule,
+        ResourceKind::OutboundConnector,
+        ResourceKind::InboundConnector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +114,9 @@ impl ResourceKind {
             ResourceKind::CasMailbox => "cas_mailbox",
             ResourceKind::AuditConfig => "audit_config",
             ResourceKind::AuditBypass => "audit_bypass",
+            ResourceKind::TransportRule => "transport_rule",
+            ResourceKind::OutboundConnector => "outbound_connector",
+            ResourceKind::InboundConnector => "inbound_connector",
         }
     }
 
@@ -237,6 +246,9 @@ resources!(
     NamedLocation,
     CaGroup,
     MailRecipient,
+    TransportRule,
+    OutboundConnector,
+    InboundConnector,
     TransportSettings,
     CasMailbox,
     AuditConfig,
@@ -404,6 +416,27 @@ static AUDIT_BYPASS: Array<AuditBypass> = Array {
     get_mut: |s| &mut s.audit_config.bypass_associations,
 };
 
+static TRANSPORT_RULES: Array<TransportRule> = Array {
+    kind: ResourceKind::TransportRule,
+    path: "transport_rules",
+    get: |s| &s.transport_rules,
+    get_mut: |s| &mut s.transport_rules,
+};
+
+static OUTBOUND_CONNECTORS: Array<OutboundConnector> = Array {
+    kind: ResourceKind::OutboundConnector,
+    path: "outbound_connectors",
+    get: |s| &s.outbound_connectors,
+    get_mut: |s| &mut s.outbound_connectors,
+};
+
+static INBOUND_CONNECTORS: Array<InboundConnector> = Array {
+    kind: ResourceKind::InboundConnector,
+    path: "inbound_connectors",
+    get: |s| &s.inbound_connectors,
+    get_mut: |s| &mut s.inbound_connectors,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -422,7 +455,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 20] = [
+pub static SOURCES: [SourceDef; 23] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -633,6 +666,33 @@ pub static SOURCES: [SourceDef; 20] = [
         ),
         licence: None,
         resources: &[&AUDIT_ORGANIZATION, &AUDIT_BYPASS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::TransportRules,
+        stage: Stage::Exchange,
+        needs: exchange("Get-TransportRule"),
+        licence: None,
+        resources: &[&TRANSPORT_RULES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::OutboundConnectors,
+        stage: Stage::Exchange,
+        needs: exchange("Get-OutboundConnector"),
+        licence: None,
+        resources: &[&OUTBOUND_CONNECTORS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::InboundConnectors,
+        stage: Stage::Exchange,
+        needs: exchange("Get-InboundConnector"),
+        licence: None,
+        resources: &[&INBOUND_CONNECTORS],
         sections: &[],
         enriches: &[],
     },

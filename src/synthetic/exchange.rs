@@ -205,3 +205,28 @@ impl Generator {
             .collect()
     }
 }
+
+/// Mail flow of a synthetic tenant: an external-mail disclaimer rule (harmless) and a
+/// hybrid-style outbound connector to the tenant's own smart host; no inbound connector.
+pub(super) fn mail_flow() -> (Vec<TransportRule>, Vec<OutboundConnector>) {
+    let rule = TransportRule {
+        id: "0c5a1f00-0000-4000-8000-00000000d15c".into(),
+        name: "External disclaimer".into(),
+        state: Some("Enabled".into()),
+        mode: Some("Enforce".into()),
+        priority: Some(0),
+        sent_to_scope: Some("NotInOrganization".into()),
+        ..TransportRule::default()
+    };
+    let connector = OutboundConnector {
+        id: "0c5a1f00-0000-4000-8000-0000000c0001".into(),
+        name: "To on-premises".into(),
+        enabled: Some(true),
+        connector_type: Some("OnPremises".into()),
+        recipient_domains: vec![format!("onprem.{DOMAIN}")],
+        smart_hosts: vec![format!("smtp.{DOMAIN}")],
+        use_mx_record: Some(false),
+        ..OutboundConnector::default()
+    };
+    (vec![rule], vec![connector])
+}

@@ -242,6 +242,10 @@ impl Generator {
         );
         sources.insert(SourceId::RiskyUsers, ok(risky_users.len()));
         sources.insert(SourceId::RemoteDomains, ok(1));
+        let (transport_rules, outbound_connectors) = exchange::mail_flow();
+        sources.insert(SourceId::TransportRules, ok(transport_rules.len()));
+        sources.insert(SourceId::OutboundConnectors, ok(outbound_connectors.len()));
+        sources.insert(SourceId::InboundConnectors, ok(0));
         // No mail contacts, mail users or groups: forwarding names mailboxes only.
         sources.insert(SourceId::Recipients, ok(0));
         sources.insert(
@@ -297,6 +301,9 @@ impl Generator {
             recipients: Vec::new(),
             mail_protocols,
             audit_config,
+            transport_rules,
+            outbound_connectors,
+            inbound_connectors: Vec::new(),
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

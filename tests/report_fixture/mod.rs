@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use m365guard::findings::{
-    BaselineState, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus, ScanInfo, ScanResult,
-    Severity, Waiver,
+    BaselineState, ExceptionKeys, Exemption, Finding, ResourceRef, RuleOutcome, RuleStatus,
+    ScanInfo, ScanResult, Severity, Waiver,
 };
 use m365guard::policy::metadata::{Area, FixAction, RoadmapPhase, RuleMeta};
 use m365guard::snapshot::SourceId;
@@ -74,6 +74,15 @@ pub fn finding(
         line,
         waiver: None,
         baseline_state: None,
+        // What `config::annotate` gives a finding without a known owner.
+        exception_keys: Some(ExceptionKeys {
+            rule: rule.id.clone(),
+            resource: if id == name {
+                vec![id.to_string()]
+            } else {
+                vec![id.to_string(), name.to_string()]
+            },
+        }),
     }
 }
 
@@ -89,6 +98,8 @@ pub fn info() -> ScanInfo {
         scanned_at: Utc.with_ymd_and_hms(2025, 3, 1, 6, 5, 30).unwrap(),
         baseline: Some("roadmap-30d".to_string()),
         fail_on: Severity::Medium,
+        config_path: Some("m365guard.toml".to_string()),
+        rule_selection: true,
     }
 }
 

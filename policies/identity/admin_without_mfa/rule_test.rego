@@ -49,19 +49,59 @@ test_disabled_admin_not_capable_violation if {
 }
 
 test_unprivileged_role_compliant if {
-	# raj holds Global Reader (not privileged) actively.
-	count(deny) == 0 with input as json.patch(fixtures.base, [{"op": "replace", "path": "/users/3/mfa/is_mfa_capable", "value": false}])
+	# raj holds Global Reader (not privileged) actively; his Exchange Administrator
+	# eligibility is removed here (eligible_only tests judge it).
+	count(deny) == 0 with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/users/3/mfa/is_mfa_capable", "value": false},
+		{"op": "replace", "path": "/roles/eligible_assignments", "value": []},
+	])
 }
 
-test_eligible_only_compliant if {
-	# raj is only eligible for Exchange Administrator: nothing to protect until activation.
+test_eligible_only_violation if {
+	# raj is only eligible for Exchange Administrator (fixture) and cannot do MFA: whoever
+	# holds his password can register a method and activate the role.
+	findings := deny with input as json.patch(fixtures.base, [{"op": "replace", "path": "/users/3/mfa", "value": null}])
+	count(findings) == 1
+	some f in findings
+	f.resource_id == fixtures.raj_id
+	f.severity == "high"
+	f.details.roles == []
+	f.details.eligible_roles == ["Exchange Administrator"]
+	startswith(f.message, "User raj.patel@contoso.com, eligible through PIM for Exchange Administrator, is enabled but missing")
+}
+
+test_eligible_only_mfa_capable_compliant if {
+	count(deny) == 0 with input as json.patch(fixtures.base, [{"op": "add", "path": "/roles/eligible_assignments/-", "value": {
+		"id": "elig-ga-raj", "role_definition_id": fixtures.ga_role_id,
+		"principal_id": fixtures.raj_id, "principal_type": "user",
+	}}])
+}
+
+test_eligible_unprivileged_role_compliant if {
+	# Global Reader is not privileged, eligible or not.
 	count(deny) == 0 with input as json.patch(fixtures.base, [
 		{"op": "replace", "path": "/users/3/mfa", "value": null},
-		{"op": "add", "path": "/roles/eligible_assignments/-", "value": {
-			"id": "elig-ga-raj", "role_definition_id": fixtures.ga_role_id,
+		{"op": "replace", "path": "/roles/eligible_assignments", "value": [{
+			"id": "elig-gr-raj", "role_definition_id": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
 			"principal_id": fixtures.raj_id, "principal_type": "user",
+		}]},
+	])
+}
+
+test_active_and_eligible_one_critical_finding_naming_both if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/users/0/mfa/is_mfa_capable", "value": false},
+		{"op": "add", "path": "/roles/eligible_assignments/-", "value": {
+			"id": "elig-pra-dana", "role_definition_id": fixtures.pra_role_id,
+			"principal_id": fixtures.dana_id, "principal_type": "user",
 		}},
 	])
+	count(findings) == 1
+	some f in findings
+	not f.severity
+	f.details.roles == ["Global Administrator"]
+	f.details.eligible_roles == ["Privileged Role Administrator"]
+	contains(f.message, "(Global Administrator; eligible for Privileged Role Administrator)")
 }
 
 test_group_member_violation if {
@@ -99,4 +139,15 @@ test_service_principal_compliant if {
 		"id": "assign-ga-sp", "role_definition_id": fixtures.ga_role_id,
 		"principal_id": "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5", "principal_type": "service_principal",
 	}}])
+}
+
+test_no_eligibility_data_still_flags_active_holders if {
+	# Without PIM data (no P2) the snapshot has no eligible assignments at all.
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/users/0/mfa/is_mfa_capable", "value": false},
+		{"op": "remove", "path": "/roles/eligible_assignments"},
+	])
+	count(findings) == 1
+	some f in findings
+	f.details.eligible_roles == []
 }

@@ -52,19 +52,24 @@ impl Handler for ClearMailboxForwarding {
         target: &Target,
         _passwords: &mut PasswordSink,
     ) -> Result<WriteReceipt, ApiError> {
-        live.exchange
-            .invoke(
-                "Set-Mailbox",
-                json!({
-                    "Identity": identity(target),
-                    "ForwardingSmtpAddress": null,
-                    "ForwardingAddress": null,
-                    "DeliverToMailboxAndForward": false,
-                }),
-            )
-            .map_err(|e| {
-                exchange_write_error(e, &ActionKind::ClearMailboxForwarding.needs().summary())
-            })?;
+        // A mailbox cmdlet is anchored on its mailbox (CONTRACT §6.2; CIPP's New-ExoRequest
+        // anchors on `Identity`), so it is routed to that mailbox's server.
+        let id = identity(target);
+        let params = json!({
+            "Identity": id,
+            "ForwardingSmtpAddress": null,
+            "ForwardingAddress": null,
+            "DeliverToMailboxAndForward": false,
+        });
+        match id.contains('@') {
+            true => live
+                .exchange
+                .invoke_anchored("Set-Mailbox", params, &format!("UPN:{id}")),
+            false => live.exchange.invoke("Set-Mailbox", params),
+        }
+        .map_err(|e| {
+            exchange_write_error(e, &ActionKind::ClearMailboxForwarding.needs().summary())
+        })?;
         Ok(WriteReceipt::default())
     }
 

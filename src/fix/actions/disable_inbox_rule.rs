@@ -71,32 +71,89 @@ pub(super) fn read_rule(live: &Live<'_>, target: &Target) -> Result<Option<State
     }))
 }
 
+/// The parameters of an Exchange `*-InboxRule` write, in the order the plan shows them.
+///
+/// Disable-InboxRule, Enable-InboxRule and Remove-InboxRule document one parameter set
+/// (<https://learn.microsoft.com/powershell/module/exchange/disable-inboxrule>,
+/// <https://learn.microsoft.com/powershell/module/exchange/enable-inboxrule>,
+/// <https://learn.microsoft.com/powershell/module/exchange/remove-inboxrule>): `-Identity`
+/// is the rule's Name, its RuleIdentity, or `MailboxAlias\RuleIdentity`, and `-Mailbox`
+/// names the mailbox when Identity does not. Their examples pair `-Mailbox <UPN>` with a
+/// bare rule identity, which is what is sent here: the RuleIdentity (unique, unlike Name)
+/// with the owner's UPN — never the alias-qualified Identity *and* Mailbox, which say the
+/// mailbox twice. A rule known only by its qualified Identity is sent alone.
+///
+/// `-Force` is documented "to run tasks programmatically where prompting for administrative
+/// input is inappropriate" (the prompt appears when the mailbox holds Outlook client-side
+/// rules, which these cmdlets remove), `-AlwaysDeleteOutlookRulesBlob` hides the matching
+/// warning, and `-Confirm:$false` skips the built-in pause.
+fn rule_params(target: &Target) -> Vec<(&'static str, Value)> {
+    let upn = target
+        .user_principal_name
+        .as_deref()
+        .filter(|u| !u.is_empty());
+    let rule = target.rule_id.as_deref().filter(|r| !r.is_empty());
+    let mut params = match (upn, rule, target.exchange_identity.as_deref()) {
+        (Some(upn), Some(rule), _) => vec![("Mailbox", json!(upn)), ("Identity", json!(rule))],
+        (_, _, Some(identity)) => vec![("Identity", json!(identity))],
+        (upn, rule, None) => vec![
+            ("Mailbox", json!(upn.unwrap_or_default())),
+            ("Identity", json!(rule.unwrap_or_default())),
+        ],
+    };
+    params.extend([
+        ("Force", json!(true)),
+        ("AlwaysDeleteOutlookRulesBlob", json!(true)),
+        ("Confirm", json!(false)),
+    ]);
+    params
+}
+
+/// `X-AnchorMailbox` for a rule write: the owner's mailbox, as other callers of the same
+/// endpoint do (CIPP's Set-CIPPMailboxRule passes the user as `-Anchor`), so the request
+/// is routed to that mailbox's server rather than the system mailbox's.
+fn rule_anchor(target: &Target) -> Option<String> {
+    target
+        .user_principal_name
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("UPN:{u}"))
+}
+
 /// Run an Exchange `*-InboxRule` cmdlet on the target rule.
 pub(super) fn run_rule_cmdlet(
     live: &Live<'_>,
     target: &Target,
     cmdlet: &str,
 ) -> Result<WriteReceipt, ApiError> {
-    live.exchange
-        .invoke(
-            cmdlet,
-            json!({
-                "Identity": target.exchange_identity,
-                "Mailbox": target.user_principal_name,
-                "Confirm": false,
-            }),
-        )
-        .map_err(|e| exchange_write_error(e, &exchange_permission()))?;
+    let params: serde_json::Map<String, Value> = rule_params(target)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let params = Value::Object(params);
+    match rule_anchor(target) {
+        Some(anchor) => live.exchange.invoke_anchored(cmdlet, params, &anchor),
+        None => live.exchange.invoke(cmdlet, params),
+    }
+    .map_err(|e| exchange_write_error(e, &exchange_permission()))?;
     Ok(WriteReceipt::default())
 }
 
-/// The cmdlet as an admin would type it, for the plan.
+/// The cmdlet as an admin would type it, for the plan: the same parameters that are sent.
 pub(super) fn rule_cmdlet_text(target: &Target, cmdlet: &str) -> String {
-    format!(
-        "{cmdlet} -Identity '{}' -Mailbox {} -Confirm:$false",
-        target.exchange_identity.as_deref().unwrap_or_default(),
-        target.user_principal_name.as_deref().unwrap_or_default()
-    )
+    let mut text = cmdlet.to_owned();
+    for (name, value) in rule_params(target) {
+        match value {
+            Value::Bool(true) => text.push_str(&format!(" -{name}")),
+            Value::Bool(false) => text.push_str(&format!(" -{name}:$false")),
+            Value::String(s) if name == "Identity" => {
+                text.push_str(&format!(" -{name} '{}'", s.replace('\'', "''")))
+            }
+            Value::String(s) => text.push_str(&format!(" -{name} {s}")),
+            other => text.push_str(&format!(" -{name} {other}")),
+        }
+    }
+    text
 }
 
 pub(super) fn graph_rule_path(target: &Target) -> String {
@@ -151,10 +208,7 @@ impl Handler for DisableInboxRule {
     fn rollback(&self, target: &Target, _precondition: &State) -> Option<String> {
         Some(match &target.exchange_identity {
             None => format!("PATCH {} {{\"isEnabled\": true}}", graph_rule_path(target)),
-            Some(identity) => format!(
-                "Enable-InboxRule -Identity '{identity}' -Mailbox {}",
-                target.user_principal_name.as_deref().unwrap_or_default()
-            ),
+            Some(_) => rule_cmdlet_text(target, "Enable-InboxRule"),
         })
     }
 }

@@ -16,12 +16,16 @@ use crate::snapshot::model::SourceId;
 mod block_sign_in;
 mod clear_mailbox_forwarding;
 mod delete_inbox_rule;
+mod disable_connector;
 mod disable_inbox_rule;
 mod disable_mail_protocols;
 mod disable_outbound_auto_forwarding;
+mod disable_transport_rule;
 mod enable_audit_logging;
 mod enforce_mfa;
+mod pim;
 mod remove_role_assignment;
+mod remove_role_eligibility;
 mod reset_password;
 mod restore_mail_access;
 mod revoke_sessions;
@@ -31,8 +35,12 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
+pub use disable_connector::{
+    inbound_state as inbound_connector_state, outbound_state as outbound_connector_state,
+};
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_mail_protocols::mailbox_state as cas_mailbox_state;
+pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use suspend_mail_access::{
@@ -44,7 +52,10 @@ impl ActionKind {
     pub fn is_bounded(self) -> bool {
         matches!(
             self,
-            ActionKind::ResetPassword | ActionKind::BlockSignIn | ActionKind::RemoveRoleAssignment
+            ActionKind::ResetPassword
+                | ActionKind::BlockSignIn
+                | ActionKind::RemoveRoleAssignment
+                | ActionKind::RemoveRoleEligibility
         )
     }
 
@@ -59,6 +70,7 @@ impl ActionKind {
             ActionKind::DisableInboxRule => &disable_inbox_rule::DisableInboxRule,
             ActionKind::DeleteInboxRule => &delete_inbox_rule::DeleteInboxRule,
             ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
+            ActionKind::RemoveRoleEligibility => &remove_role_eligibility::RemoveRoleEligibility,
             ActionKind::UnblockSender => &unblock_sender::UnblockSender,
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
@@ -67,6 +79,8 @@ impl ActionKind {
             ActionKind::RestoreMailAccess => &restore_mail_access::RestoreMailAccess,
             ActionKind::DisableMailProtocols => &disable_mail_protocols::DisableMailProtocols,
             ActionKind::EnableAuditLogging => &enable_audit_logging::EnableAuditLogging,
+            ActionKind::DisableTransportRule => &disable_transport_rule::DisableTransportRule,
+            ActionKind::DisableConnector => &disable_connector::DisableConnector,
         }
     }
 }
@@ -83,6 +97,9 @@ pub struct ActionNeeds {
     pub variant: Option<(&'static [AnyOf], &'static str)>,
     /// A directory role only some targets need (WARN when absent), and which targets.
     pub target_role: Option<(&'static [&'static str], &'static str)>,
+    /// A directory role every target needs besides the Graph permission (MISSING when
+    /// absent), and why.
+    pub directory_role: Option<(&'static [&'static str], &'static str)>,
     /// A variant that needs the licence of this source: WARN when the tenant lacks it.
     pub licensed_variant: Option<(SourceId, &'static str)>,
 }
@@ -93,6 +110,7 @@ impl ActionNeeds {
         exchange_roles: None,
         variant: None,
         target_role: None,
+        directory_role: None,
         licensed_variant: None,
     };
 
@@ -119,6 +137,12 @@ impl ActionNeeds {
         }
         if let Some(exchange) = self.exchange_text() {
             parts.push(exchange);
+        }
+        if let Some((roles, _)) = self.directory_role {
+            parts.push(format!(
+                "the {} directory role",
+                role::name(roles[0]).unwrap_or(roles[0])
+            ));
         }
         let mut text = parts.join(" + ");
         if let Some((roles, why)) = self.target_role {
@@ -151,9 +175,13 @@ impl ActionKind {
                 graph: &[REVOKE],
                 ..ActionNeeds::NONE
             },
-            // W3
+            // W3: app-only, the permission alone is refused (see `role::PASSWORD_RESET`).
             ActionKind::ResetPassword => ActionNeeds {
                 graph: &[PASSWORD],
+                directory_role: Some((
+                    role::PASSWORD_RESET,
+                    "an app-only password reset needs a directory role besides the permission",
+                )),
                 target_role: Some((role::PRIVILEGED_AUTH, "for admin targets")),
                 ..ActionNeeds::NONE
             },
@@ -184,9 +212,16 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W10
+            // W10: DELETE, or PIM's adminRemove (RoleManagement.ReadWrite.Directory covers
+            // both and the schedule-instance read that decides between them).
             ActionKind::RemoveRoleAssignment => ActionNeeds {
                 graph: &[ROLE_WRITE],
+                target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
+                ..ActionNeeds::NONE
+            },
+            // PIM adminRemove of an eligible assignment (covers reading the eligibility).
+            ActionKind::RemoveRoleEligibility => ActionNeeds {
+                graph: &[ELIGIBILITY_WRITE],
                 target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
                 ..ActionNeeds::NONE
             },
@@ -201,6 +236,12 @@ impl ActionKind {
             | ActionKind::RestoreMailAccess
             | ActionKind::DisableMailProtocols
             | ActionKind::EnableAuditLogging => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                ..ActionNeeds::NONE
+            },
+            // Transport rules and connectors: Exchange Administrator (Organization
+            // Management holds the Transport Rules and Remote and Accepted Domains roles).
+            ActionKind::DisableTransportRule | ActionKind::DisableConnector => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -223,6 +264,8 @@ impl From<FixAction> for ActionKind {
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
             FixAction::DisableMailProtocols => ActionKind::DisableMailProtocols,
             FixAction::EnableAuditLogging => ActionKind::EnableAuditLogging,
+            FixAction::DisableTransportRule => ActionKind::DisableTransportRule,
+            FixAction::DisableConnector => ActionKind::DisableConnector,
         }
     }
 }
@@ -345,10 +388,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(
-            ActionKind::ALL[ActionKind::ALL.len() - 1],
-            ActionKind::UnblockSignIn
-        );
+        assert_eq!(ActionKind::ALL.last(), Some(&ActionKind::UnblockSignIn));
     }
 
     #[test]

@@ -1,8 +1,16 @@
-//! `remove_role_assignment`: DELETE the active directory role assignment (CONTRACT §11
+//! `remove_role_assignment`: remove an active directory role assignment (CONTRACT §11
 //! W10). The last-Global-Administrator guard runs before it (see `fix::guards`).
+//!
+//! A PIM-managed assignment (one with a direct `roleAssignmentScheduleInstance`) is removed
+//! the way PIM removes it, `POST roleAssignmentScheduleRequests` with `adminRemove`; a plain
+//! one, or any in a tenant without PIM, with `DELETE roleAssignments/{id}`
+//! (<https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>). Which is which and
+//! why: [`super::pim`]. An eligible (PIM) assignment of the same role is a separate target:
+//! `remove_role_eligibility`.
 
 use serde_json::{json, Value};
 
+use super::pim::{self, Active};
 use super::{state, ActionKind, Handler, State, WriteReceipt};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
@@ -31,6 +39,10 @@ impl Handler for RemoveRoleAssignment {
         target: &Target,
         _passwords: &mut PasswordSink,
     ) -> Result<WriteReceipt, ApiError> {
+        let permission = ActionKind::RemoveRoleAssignment.needs().summary();
+        if let Active::Managed(schedule) = pim::active(live, &target.id)? {
+            return pim::admin_remove(live, pim::ASSIGNMENT_REQUESTS, &schedule, &permission);
+        }
         let reply = live.graph.write(
             "DELETE",
             &format!(
@@ -38,7 +50,7 @@ impl Handler for RemoveRoleAssignment {
                 target.id
             ),
             None,
-            &ActionKind::RemoveRoleAssignment.needs().summary(),
+            &permission,
         )?;
         Ok(WriteReceipt {
             request_id: Some(reply.request_id),
@@ -48,7 +60,10 @@ impl Handler for RemoveRoleAssignment {
 
     fn describe_write(&self, target: &Target) -> String {
         format!(
-            "DELETE /v1.0/roleManagement/directory/roleAssignments/{}",
+            "POST {} {{\"action\": \"adminRemove\", \"principalId\": {}, \"roleDefinitionId\": {}, …}} when PIM manages the assignment, else DELETE /v1.0/roleManagement/directory/roleAssignments/{}",
+            pim::ASSIGNMENT_REQUESTS,
+            json!(target.user_id),
+            json!(target.role_definition_id),
             target.id
         )
     }

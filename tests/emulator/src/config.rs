@@ -226,6 +226,36 @@ pub enum FolderFormat {
     Name,
 }
 
+/// Exchange paging: both behaviours are reported for `InvokeCommand` (CONTRACT §6.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExoPaging {
+    /// POSTing the same body to `@odata.nextLink` returns the next page (Microsoft's
+    /// module, CIPP's New-ExoRequest).
+    #[default]
+    NextLink,
+    /// Every nextLink answers 400 "Expired or Invalid pagination request" (graph2otel, live
+    /// 2026-07: the `$skiptoken` pins a backend the front door does not route back to), and
+    /// a page cut by `Prefer: odata.maxpagesize` carries the truncation warning; a request
+    /// without `Prefer` is answered whole, as far as its `ResultSize` allows, so a client
+    /// must re-POST instead of following.
+    Restart,
+}
+
+/// The success answer of an Exchange write cmdlet with no output: `fixtures/exo.set.response.json`
+/// is an assumption (CONTRACT §6.3 UNVERIFIED), so a client must accept each of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExoWriteAnswer {
+    /// 200 with the usual envelope and `"value": []`.
+    #[default]
+    Value,
+    /// 200 with an empty body.
+    EmptyBody,
+    /// 204 No Content.
+    NoContent,
+}
+
 /// Behaviour switches and sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -239,8 +269,17 @@ pub struct Options {
     /// Historical cap on users pages that select `signInActivity` (UNVERIFIED whether it
     /// still applies); `0` = no cap.
     pub sign_in_activity_page_cap: usize,
-    /// Exchange page size when the client sends no `Prefer: odata.maxpagesize`.
+    /// Exchange's largest page: the page size when the client sends no
+    /// `Prefer: odata.maxpagesize`, and the cap on the one it asks for (a small value makes
+    /// every client page, whatever it prefers).
     pub exo_page_size: usize,
+    /// Whether Exchange's `@odata.nextLink` can be followed (see [`ExoPaging`]).
+    pub exo_paging: ExoPaging,
+    /// How Exchange answers a write cmdlet that outputs nothing (see [`ExoWriteAnswer`]).
+    pub exo_write_answer: ExoWriteAnswer,
+    /// Remove-BlockedSenderAddress calls the tenant may make per day (this emulator's
+    /// lifetime counts as one day); past it the cmdlet fails. `None` = no limit.
+    pub exo_unblock_limit: Option<u32>,
     /// HTTP status of Exchange ManagementObjectNotFound (UNVERIFIED 404 vs 400).
     pub exo_not_found_status: u16,
     pub exo_move_to_folder_format: FolderFormat,
@@ -251,6 +290,12 @@ pub struct Options {
     /// Microsoft does. `false` serves the value recorded in the scenario's snapshot instead
     /// (the contoso scenario replays the example snapshot verbatim).
     pub registration_is_admin_from_roles: bool,
+    /// `Get-InboxRule` of another user's mailbox under Global Reader alone. `true`: allowed
+    /// (no Microsoft page documents an exception). `false`: refused the way a report on
+    /// Microsoft's docs repository shows, "…out of the current user's read scope…"
+    /// (<https://github.com/MicrosoftDocs/OfficeDocs-O365ITPro/issues/780>); see
+    /// `exchange::inbox_rule_read_scope`.
+    pub global_reader_reads_inbox_rules: bool,
 }
 
 impl Default for Options {
@@ -261,11 +306,15 @@ impl Default for Options {
             graph_page_size: 100,
             sign_in_activity_page_cap: 120,
             exo_page_size: 1000,
+            exo_paging: ExoPaging::NextLink,
+            exo_write_answer: ExoWriteAnswer::Value,
+            exo_unblock_limit: None,
             exo_not_found_status: 404,
             exo_move_to_folder_format: FolderFormat::Path,
             fic_error_style: FicErrorStyle::Current,
             assertion_clock_skew_secs: 300,
             registration_is_admin_from_roles: true,
+            global_reader_reads_inbox_rules: true,
         }
     }
 }

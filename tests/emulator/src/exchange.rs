@@ -16,6 +16,9 @@ use crate::state::{
     dotnet_date, role_ids, InboxRule, MailRecipient, Mailbox, Recipient, TenantState,
 };
 
+#[path = "exo_mailflow.rs"]
+mod exo_mailflow;
+
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
 pub struct Obj(pub Vec<(String, Value)>);
@@ -180,6 +183,13 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
             "ResultSize",
         ],
         "Get-TransportConfig" | "Get-OrganizationConfig" => &[],
+        "Get-TransportRule"
+        | "Disable-TransportRule"
+        | "Enable-TransportRule"
+        | "Get-OutboundConnector"
+        | "Set-OutboundConnector"
+        | "Get-InboundConnector"
+        | "Set-InboundConnector" => return exo_mailflow::parameters_of(cmdlet),
         _ => return None,
     })
 }
@@ -201,10 +211,57 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
         "Get-AcceptedDomain",
         "Get-TransportConfig",
         "Get-OrganizationConfig",
+        "Get-TransportRule",
+        "Disable-TransportRule",
+        "Enable-TransportRule",
+        "Get-OutboundConnector",
+        "Set-OutboundConnector",
+        "Get-InboundConnector",
+        "Set-InboundConnector",
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
     .or_else(|| crate::exo_protocols::canonical(name))
+}
+
+/// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
+/// (`Options::global_reader_reads_inbox_rules`): the error the report quotes. Exchange
+/// Recipient Administrator, Exchange Administrator and Global Administrator read it.
+fn inbox_rule_read_scope(
+    shared: &Shared,
+    caller: &Caller,
+    cmdlet: &str,
+    params: &Map<String, Value>,
+    ctx: &Ctx,
+) -> Option<Response> {
+    if cmdlet != "Get-InboxRule" || shared.settings().options.global_reader_reads_inbox_rules {
+        return None;
+    }
+    let mailbox_role = caller.has_directory_role(&[
+        role_ids::GLOBAL_ADMINISTRATOR,
+        role_ids::EXCHANGE_ADMINISTRATOR,
+        role_ids::EXCHANGE_RECIPIENT_ADMINISTRATOR,
+    ]);
+    if mailbox_role {
+        return None;
+    }
+    let mailbox = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Mailbox") || k.eq_ignore_ascii_case("Identity"))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    // UNVERIFIED: the exception type and HTTP status of this refusal over the REST endpoint.
+    Some(exo_error(
+        400,
+        "BadRequest",
+        "Error executing cmdlet",
+        "Microsoft.Exchange.Data.Directory.ADScopeException",
+        &format!("The operation on mailbox \"{mailbox}\" failed because it's out of the current user's read scope. You may need elevated permissions. '{mailbox}' isn't within your current write scopes. Can't perform save operation."),
+        None,
+        false,
+        ctx,
+    ))
 }
 
 /// May this directory-role set run the cmdlet? (`None` = 403 NUL body, `Some(false)` = the
@@ -400,6 +457,9 @@ pub fn invoke_command(
         }
         Some(true) => {}
     }
+    if let Some(refused) = inbox_rule_read_scope(shared, caller, cmdlet, &params, ctx) {
+        return refused;
+    }
     let allowed = parameters_of(cmdlet).unwrap_or(&[]);
     let unknown: Vec<&String> = params
         .keys()
@@ -423,19 +483,27 @@ pub fn invoke_command(
     if let Some(r) = failing_mailbox(&call) {
         return r;
     }
+    if let Some(r) = crate::exo_params::check_inbox_rule_write(
+        shared,
+        cmdlet,
+        &call.params,
+        req.header("x-anchormailbox"),
+        ctx,
+    ) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);
     let select: Vec<String> = crate::odata::Query::parse(&req.query).select();
-    let page_size = req
+    let prefer = req
         .header("prefer")
         .and_then(|p| {
             p.split(',')
                 .find_map(|x| x.trim().strip_prefix("odata.maxpagesize="))
         })
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .map(|n| n.clamp(1, 1000))
-        .unwrap_or(shared.settings().options.exo_page_size.max(1));
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    let page_size = crate::exo_params::page_size(prefer, &shared.settings().options);
 
     let result_size = match result_size(&call) {
         Ok(n) => n,
@@ -454,6 +522,9 @@ pub fn invoke_command(
             crate::exo_protocols::read(shared, ctx, c, &call.params)
         }
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
+        "Get-TransportRule" => exo_mailflow::get_transport_rules(&call),
+        "Get-OutboundConnector" => exo_mailflow::get_outbound_connectors(&call),
+        "Get-InboundConnector" => exo_mailflow::get_inbound_connectors(&call),
         _ => {
             let r = write_cmdlet(&call);
             let target = ["Identity", "Mailbox", "SenderAddress"]
@@ -478,6 +549,11 @@ pub fn invoke_command(
         Ok(items) => items,
         Err(r) => return r,
     };
+    if !cmdlet.starts_with("Get-") {
+        if let Some(r) = crate::exo_params::write_answer(shared, ctx) {
+            return r;
+        }
+    }
     let items: Vec<Obj> = items.into_iter().map(|o| o.select(&select)).collect();
     paged(&call, items, result_size, page_size, skiptoken, &body)
 }
@@ -560,7 +636,9 @@ fn paged(
     let faults = shared.settings().faults;
     let (offset, limit) = match skiptoken {
         Some(tok) => {
-            if faults.exo_pagination_expired {
+            if faults.exo_pagination_expired
+                || crate::exo_params::next_link_expired(&shared.settings().options)
+            {
                 return pagination_expired(call.ctx);
             }
             let cur = lock(&shared.exo_cursors).remove(&tok);
@@ -606,7 +684,11 @@ fn paged(
     } else {
         None
     };
-    let warnings = if truncated {
+    // In the Restart mode a page cut by the client's page size carries the warning too
+    // (graph2otel, live 2026-07), so the warning alone cannot tell ResultSize truncation.
+    let restart_page =
+        next.is_some() && crate::exo_params::next_link_expired(&shared.settings().options);
+    let warnings = if truncated || restart_page {
         vec![TRUNCATION_WARNING.to_owned()]
     } else {
         vec![]
@@ -1373,6 +1455,10 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         c if crate::exo_protocols::is_write(c) => {
             crate::exo_protocols::write(call.shared, call.ctx, c, &call.params)
         }
+        "Disable-TransportRule" | "Enable-TransportRule" => {
+            exo_mailflow::change_transport_rule(call)
+        }
+        "Set-OutboundConnector" | "Set-InboundConnector" => exo_mailflow::set_connector(call),
         _ => Ok(()),
     }
 }
@@ -1495,6 +1581,9 @@ fn set_spam_policy(call: &Call<'_>) -> Result<(), Response> {
 }
 
 fn remove_blocked(call: &Call<'_>) -> Result<(), Response> {
+    if let Some(r) = crate::exo_params::check_unblock(call.shared, &call.params, call.ctx) {
+        return Err(r);
+    }
     let addr = call.param_str("SenderAddress").unwrap_or_default();
     let mut st = lock(&call.shared.state);
     let before = st.blocked_senders.len();

@@ -256,6 +256,24 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["rolemanagement", "directory", "roleeligibilityscheduleinstances"]) => {
             role_assignments(shared, caller, req, &q, ctx, true)
         }
+        ("POST", ["rolemanagement", "directory", "roleassignmentschedulerequests"]) => {
+            crate::pim::schedule_request(
+                shared,
+                caller,
+                crate::pim::Kind::Assignment,
+                req.body,
+                ctx,
+            )
+        }
+        ("POST", ["rolemanagement", "directory", "roleeligibilityschedulerequests"]) => {
+            crate::pim::schedule_request(
+                shared,
+                caller,
+                crate::pim::Kind::Eligibility,
+                req.body,
+                ctx,
+            )
+        }
         ("GET", ["groups", _, "members"]) => {
             group_members(shared, caller, segs[1], req, &q, ctx, None)
         }
@@ -573,6 +591,18 @@ fn patch_user(shared: &Shared, caller: &Caller, id: &str, req: &GraphReq<'_>, ct
     let privileged_target = st.user_holds_privileged_role(&uid);
     if privileged_target
         && !caller.has_directory_role(&[
+            role_ids::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            role_ids::GLOBAL_ADMINISTRATOR,
+        ])
+    {
+        return Err(forbidden(ctx));
+    }
+    // App-only password resets need "at least the User Administrator Microsoft Entra role"
+    // besides the permission (user resource, passwordProfile:
+    // <https://learn.microsoft.com/graph/api/resources/user>); the permission alone is 403.
+    if body.contains_key("passwordProfile")
+        && !caller.has_directory_role(&[
+            role_ids::USER_ADMINISTRATOR,
             role_ids::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
             role_ids::GLOBAL_ADMINISTRATOR,
         ])

@@ -386,6 +386,38 @@ pub fn legacy_dn(guid: &str, alias: &str) -> String {
     )
 }
 
+/// A transport rule or connector (`exchange::exo_mailflow` renders it): its GUID and name,
+/// the switch the write cmdlets flip (`State Enabled/Disabled` for rules, `Enabled` for
+/// connectors), and the snapshot object for everything else (snake_case fields).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailFlowObject {
+    pub guid: String,
+    pub name: String,
+    pub enabled: bool,
+    pub fields: Value,
+    pub when_changed: String,
+}
+
+/// The snapshot's `transport_rules` / `*_connectors` array (`state` "Disabled" or
+/// `enabled: false` turn the object off).
+fn mail_flow_objects(v: Option<&Value>) -> Vec<MailFlowObject> {
+    array_of(v)
+        .into_iter()
+        .filter_map(|o| {
+            Some(MailFlowObject {
+                guid: s(&o, "id")?,
+                name: s(&o, "name")?,
+                enabled: s(&o, "state").is_none_or(|st| !st.eq_ignore_ascii_case("disabled"))
+                    && o.get("enabled").and_then(Value::as_bool) != Some(false),
+                when_changed: s(&o, "when_changed")
+                    .map(|t| dotnet_date(&t))
+                    .unwrap_or_else(|| "2025-06-01T09:00:00.0000000Z".into()),
+                fields: o,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -424,6 +456,11 @@ pub struct TenantState {
     pub risky_users: Vec<RiskyUser>,
     /// `Get-RemoteDomain`: the snapshot's `remote_domains`, or the `Default` entry alone.
     pub remote_domains: Vec<RemoteDomain>,
+    /// `Get-TransportRule`: the snapshot's `transport_rules`.
+    pub transport_rules: Vec<MailFlowObject>,
+    /// `Get-OutboundConnector` / `Get-InboundConnector`: the snapshot's connectors.
+    pub outbound_connectors: Vec<MailFlowObject>,
+    pub inbound_connectors: Vec<MailFlowObject>,
     /// Graph-shaped namedLocation objects (`ipNamedLocation` / `countryNamedLocation`).
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
@@ -1234,6 +1271,9 @@ impl TenantState {
             blocked_senders,
             risky_users,
             remote_domains,
+            transport_rules: mail_flow_objects(snap.get("transport_rules")),
+            outbound_connectors: mail_flow_objects(snap.get("outbound_connectors")),
+            inbound_connectors: mail_flow_objects(snap.get("inbound_connectors")),
             named_locations,
         })
     }

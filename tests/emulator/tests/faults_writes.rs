@@ -662,6 +662,12 @@ fn exchange_writes_change_later_reads() {
         .clone();
     let mut params = dis;
     params["Identity"] = evil.clone();
+    // The fixture has no -Force: a REST session cannot answer the confirmation prompt.
+    assert_eq!(
+        exo(&emu, &x, "Disable-InboxRule", params.clone()).status,
+        400
+    );
+    params["Force"] = json!(true);
     assert_eq!(exo(&emu, &x, "Disable-InboxRule", params).status, 200);
     let t = token(&emu, GRAPH_SCOPE);
     let g = get(
@@ -697,7 +703,7 @@ fn exchange_writes_change_later_reads() {
             &emu,
             &x,
             "Remove-InboxRule",
-            json!({"Mailbox": "lena.fischer@contoso.com", "Identity": hidden_id, "Confirm": false})
+            json!({"Mailbox": "lena.fischer@contoso.com", "Identity": hidden_id, "Force": true, "Confirm": false})
         )
         .status,
         200
@@ -707,7 +713,7 @@ fn exchange_writes_change_later_reads() {
             &emu,
             &x,
             "Remove-InboxRule",
-            json!({"Mailbox": "lena.fischer@contoso.com", "Identity": hidden_id, "Confirm": false})
+            json!({"Mailbox": "lena.fischer@contoso.com", "Identity": hidden_id, "Force": true, "Confirm": false})
         )
         .status,
         404
@@ -744,8 +750,15 @@ fn exchange_writes_change_later_reads() {
     .json();
     assert_eq!(v["value"][0]["AutoForwardingMode"], "Off");
 
-    let rm = fixture("exo.request.remove-blockedsenderaddress.json")["CmdletInput"]["Parameters"]
+    let mut rm = fixture("exo.request.remove-blockedsenderaddress.json")["CmdletInput"]
+        ["Parameters"]
         .clone();
+    // -Reason is the reason the sender was blocked, not a note: the fixture's selects nothing.
+    assert_eq!(
+        exo(&emu, &x, "Remove-BlockedSenderAddress", rm.clone()).status,
+        404
+    );
+    rm.as_object_mut().unwrap().remove("Reason");
     assert_eq!(exo(&emu, &x, "Remove-BlockedSenderAddress", rm).status, 200);
     assert_eq!(
         exo(&emu, &x, "Get-BlockedSenderAddress", json!({})).json()["value"],
@@ -763,6 +776,7 @@ fn exchange_writes_change_later_reads() {
             "Remove-InboxRule",
             "Set-HostedOutboundSpamFilterPolicy",
             "Set-HostedOutboundSpamFilterPolicy",
+            "Remove-BlockedSenderAddress",
             "Remove-BlockedSenderAddress"
         ]
     );
