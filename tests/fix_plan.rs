@@ -84,11 +84,11 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
         "disable_outbound_auto_forwarding",
+        // Mail flow back doors (issue 11); connectors only with `--allow connector`.
+        "disable_transport_rule",
         // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
         "disable_mail_protocols",
         "enable_audit_logging",
-        // Mail flow back doors (issue 11); connectors only with `--allow connector`.
-        "disable_transport_rule",
     ];
     let mut last = 0;
     for kind in &kinds {

@@ -321,7 +321,10 @@ fn respond_suspends_mail_access_with_the_block_and_restores_it_as_recorded() {
     assert_eq!(cas.len(), 2, "suspend and restore: {log:#?}");
     let suspend = at("suspend", &|w| std::ptr::eq(w, cas[0]));
     let revoke = at("revoke", &|w| w.target.ends_with("/revokeSignInSessions"));
-    let role = at("role removal", &|w| w.operation == "DELETE");
+    // Step 6: the role removed (a DELETE, or a PIM `adminRemove` schedule request).
+    let role = at("role removal", &|w| {
+        w.operation == "DELETE" || w.target.ends_with("/roleAssignmentScheduleRequests")
+    });
     let restore = at("restore", &|w| std::ptr::eq(w, cas[1]));
     let unblock = at("unblock sign-in", &|w| patch(w, true));
     // Step 5 with the block (before the rest of the playbook), step 6 after it.
