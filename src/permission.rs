@@ -103,6 +103,63 @@ pub const RISKY_READ: AnyOf = &["IdentityRiskyUser.Read.All"];
 /// Graph): <https://learn.microsoft.com/graph/api/messagerule-get>.
 pub const MAILBOX_SETTINGS_READ: AnyOf = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
 
+/// `GET /servicePrincipals` (<https://learn.microsoft.com/graph/api/serviceprincipal-list>),
+/// `GET /applications` (<https://learn.microsoft.com/graph/api/application-list>) and
+/// `GET /servicePrincipals/{id}/appRoleAssignedTo`
+/// (<https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto>): the
+/// permissions all three pages accept (Application.ReadWrite.OwnedBy reads only on the
+/// first two, Directory.ReadWrite.All only on the last).
+pub const APP_READ: AnyOf = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+];
+/// `GET /oauth2PermissionGrants`: the page names Directory.Read.All as the least
+/// privileged application permission:
+/// <https://learn.microsoft.com/graph/api/oauth2permissiongrant-list>.
+pub const GRANT_READ: AnyOf = &[
+    "Directory.Read.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+/// `GET /policies/authorizationPolicy`:
+/// <https://learn.microsoft.com/graph/api/authorizationpolicy-get>.
+pub const AUTHORIZATION_POLICY_READ: AnyOf = &["Policy.Read.All", "Policy.ReadWrite.Authorization"];
+/// `GET /policies/adminConsentRequestPolicy`:
+/// <https://learn.microsoft.com/graph/api/adminconsentrequestpolicy-get>.
+pub const CONSENT_REQUEST_POLICY_READ: AnyOf = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.ConsentRequest",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// Source `consent_policy` reads both policies: only Policy.Read.All serves both pages.
+pub const CONSENT_POLICY_READ: AnyOf = &["Policy.Read.All"];
+
+/// `DELETE /oauth2PermissionGrants/{id}`:
+/// <https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete>.
+pub const GRANT_WRITE: AnyOf = &[
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+/// `DELETE /servicePrincipals/{id}/appRoleAssignedTo/{id}`:
+/// <https://learn.microsoft.com/graph/api/serviceprincipal-delete-approleassignedto>.
+pub const APP_ROLE_ASSIGNMENT_WRITE: AnyOf = &[
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.ReadWrite.All",
+];
+/// `PATCH /servicePrincipals/{id}` (<https://learn.microsoft.com/graph/api/serviceprincipal-update>),
+/// `POST /servicePrincipals/{id}/removePassword`
+/// (<https://learn.microsoft.com/graph/api/serviceprincipal-removepassword>) and
+/// `POST /applications/{id}/removePassword`
+/// (<https://learn.microsoft.com/graph/api/application-removepassword>). The pages' least
+/// privileged Application.ReadWrite.OwnedBy covers only apps the caller owns, never an
+/// attacker's app or a first-party service principal, so it is not listed.
+pub const APP_WRITE: AnyOf = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+/// `PATCH /policies/authorizationPolicy`:
+/// <https://learn.microsoft.com/graph/api/authorizationpolicy-update>.
+pub const AUTHORIZATION_POLICY_WRITE: AnyOf = &["Policy.ReadWrite.Authorization"];
+
 /// `POST /users/{id}/revokeSignInSessions`:
 /// <https://learn.microsoft.com/graph/api/user-revokesigninsessions> (User.RevokeSessions.All
 /// is the current least-privileged permission, CONTRACT §13.11; older pages list only the
@@ -238,6 +295,21 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
         &[GROUP_MEMBER_READ],
     ),
     read("/identityProtection/riskyUsers", &[RISKY_READ]),
+    read("/servicePrincipals", &[APP_READ]),
+    read("/servicePrincipals/{}", &[APP_READ]),
+    read("/applications", &[APP_READ]),
+    read("/applications/{}", &[APP_READ]),
+    read("/servicePrincipals/{}/appRoleAssignedTo", &[APP_READ]),
+    read("/oauth2PermissionGrants", &[GRANT_READ]),
+    read("/oauth2PermissionGrants/{}", &[GRANT_READ]),
+    read(
+        "/policies/authorizationPolicy",
+        &[AUTHORIZATION_POLICY_READ],
+    ),
+    read(
+        "/policies/adminConsentRequestPolicy",
+        &[CONSENT_REQUEST_POLICY_READ],
+    ),
 ];
 
 /// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an

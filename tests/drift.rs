@@ -55,6 +55,7 @@ fn mailbox(id: &str, name: &str) -> Mailbox {
         forwarding_address_smtp: None,
         deliver_to_mailbox_and_forward: false,
         legacy_exchange_dn: None,
+        delegation: Default::default(),
     }
 }
 

@@ -80,6 +80,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "enforce_mfa",
         "clear_mailbox_forwarding",
         "disable_inbox_rule",
+        // The illicit consent and the open user consent (issue 12).
+        "revoke_consent_grant",
+        "restrict_user_consent",
         "unblock_sender",
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
@@ -89,6 +92,11 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
         "disable_mail_protocols",
         "enable_audit_logging",
+        // Delegations on Dana's and info@'s mailboxes (Sam's on procurement@ is allowed
+        // by the example config's allowed_delegates).
+        "remove_mailbox_permission",
+        "remove_recipient_permission",
+        "remove_send_on_behalf",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -111,6 +119,17 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_mail_protocols"), 1);
     assert_eq!(count("enable_audit_logging"), 1);
     assert_eq!(count("disable_transport_rule"), 3);
+    for kind in [
+        "remove_mailbox_permission",
+        "remove_recipient_permission",
+        "remove_send_on_behalf",
+    ] {
+        assert_eq!(count(kind), 1, "{kind}");
+    }
+    assert_eq!(count("revoke_consent_grant"), 1);
+    assert_eq!(count("restrict_user_consent"), 1);
+    // Plan-only without --allow app-changes.
+    assert_eq!(count("remove_credential"), 0);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()

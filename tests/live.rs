@@ -128,6 +128,7 @@ fn secret(emu: &Emulator) -> String {
 /// metadata, and for inbox rules the example took from Graph (`source: graph`), the ids
 /// Graph gives (Exchange's Get-InboxRule reports its own RuleIdentity and a folder path).
 fn comparable(mut snap: Snapshot, reference: &Snapshot) -> Snapshot {
+    unshift_app_times(&mut snap, reference);
     snap.collection = reference.collection.clone();
     for rule in &mut snap.inbox_rules {
         let graph_sourced = reference.inbox_rules.iter().any(|r| {
@@ -154,6 +155,49 @@ fn comparable(mut snap: Snapshot, reference: &Snapshot) -> Snapshot {
     snap.inbox_rules
         .sort_by(|a, b| (&a.mailbox_upn, &a.name).cmp(&(&b.mailbox_upn, &b.name)));
     snap
+}
+
+/// The emulator replays the example's app times relative to now (a secret added two days
+/// before the example was collected was added two days ago): map each back by the shift
+/// between the two collection times, within two minutes (the emulator starts a moment
+/// before it is collected), so a time moved any other way still fails the comparison.
+fn unshift_app_times(snap: &mut Snapshot, reference: &Snapshot) {
+    use chrono::{DateTime, Utc};
+    let shift = snap.collection.collected_at - reference.collection.collected_at;
+    let back = |t: &mut Option<DateTime<Utc>>, want: Option<DateTime<Utc>>| {
+        if let (Some(got), Some(want)) = (*t, want) {
+            if ((got - want) - shift).num_seconds().abs() <= 120 {
+                *t = Some(want);
+            }
+        }
+    };
+    for sp in &mut snap.apps.service_principals {
+        let want = reference
+            .apps
+            .service_principals
+            .iter()
+            .find(|r| r.id == sp.id);
+        back(
+            &mut sp.created_date_time,
+            want.and_then(|r| r.created_date_time),
+        );
+    }
+    for c in &mut snap.apps.credentials {
+        let want = reference.apps.credentials.iter().find(|r| r.id == c.id);
+        back(&mut c.start_date_time, want.and_then(|r| r.start_date_time));
+        back(&mut c.end_date_time, want.and_then(|r| r.end_date_time));
+    }
+    for a in &mut snap.apps.app_role_assignments {
+        let want = reference
+            .apps
+            .app_role_assignments
+            .iter()
+            .find(|r| r.id == a.id);
+        back(
+            &mut a.created_date_time,
+            want.and_then(|r| r.created_date_time),
+        );
+    }
 }
 
 #[test]
@@ -188,6 +232,8 @@ fn collects_contoso_like_the_example() {
     assert_eq!(snap.security_defaults, want.security_defaults);
     assert_eq!(snap.conditional_access, want.conditional_access);
     assert_eq!(snap.risky_users, want.risky_users);
+    assert_eq!(snap.recipients, want.recipients);
+    assert_eq!(snap.mailbox_delegates, want.mailbox_delegates);
     assert_eq!(
         rule_tuples(&snap.inbox_rules),
         rule_tuples(&want.inbox_rules)

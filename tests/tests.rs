@@ -8,11 +8,13 @@ mod harness;
 mod report_fixture;
 
 mod app_roles;
+mod apps;
 mod architecture;
 mod browser;
 mod ci_examples;
 mod cli;
 mod config;
+mod delegation;
 mod doctor;
 mod drift;
 mod examples;

@@ -48,6 +48,16 @@ mfa_exempt_group_id := "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
 
 contractors_group_id := "d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f6a"
 
+graph_sp_id := "9f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b"
+
+payroll_sp_id := "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f"
+
+payroll_application_id := "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f60"
+
+zoom_sp_id := "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b"
+
+microsoft_tenant_id := "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+
 _ok := {"status": "ok", "items": 1}
 
 base := {
@@ -67,6 +77,8 @@ base := {
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
 		"mail_protocols": _ok, "audit_config": _ok,
 		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
+		"mailbox_delegates": _ok,
+		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
 	},
 	"users": [
 		{
@@ -272,4 +284,60 @@ base := {
 		"require_tls": true, "restrict_domains_to_certificate": true,
 		"tls_sender_certificate_name": "mail.contoso.com",
 	}],
+	# mailbox_delegates: 0 raj has FullAccess to lena's mailbox (an internal, enabled
+	#              member on an unprivileged mailbox: expected)
+	"mailbox_delegates": [{
+		"id": concat("/", [lena_id, "full_access", "raj.patel@contoso.com"]),
+		"mailbox_id": lena_id, "mailbox_upn": "lena.fischer@contoso.com",
+		"right": "full_access", "trustee": "raj.patel@contoso.com", "trustee_id": raj_id,
+		"trustee_address": "raj.patel@contoso.com", "trustee_type": "UserMailbox",
+		"access_rights": ["FullAccess"],
+	}],
+	# apps: Microsoft Graph (first party), the tenant's own payroll connector (a one-year
+	# certificate, User.Read.All), and Zoom (multi-tenant, verified publisher, admin consent
+	# for low-risk scopes). Users cannot consent; the admin consent workflow is on.
+	"apps": {
+		"service_principals": [
+			{
+				"id": graph_sp_id, "app_id": "00000003-0000-0000-c000-000000000000",
+				"display_name": "Microsoft Graph", "account_enabled": true,
+				"app_owner_organization_id": microsoft_tenant_id, "publisher_name": "Microsoft Services",
+			},
+			{
+				"id": payroll_sp_id, "app_id": "8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b",
+				"display_name": "Contoso Payroll Connector", "account_enabled": true,
+				"app_owner_organization_id": tenant_id, "created_date_time": "2024-03-11T10:12:00Z",
+				"application_id": payroll_application_id,
+			},
+			{
+				"id": zoom_sp_id, "app_id": "4e8b5a6c-7d9f-4a0b-8c1d-2e3f4a5b6c7d", "display_name": "Zoom",
+				"account_enabled": true, "app_owner_organization_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+				"publisher_name": "Zoom Video Communications, Inc.",
+				"verified_publisher": "Zoom Video Communications, Inc.",
+			},
+		],
+		"credentials": [{
+			"id": concat("/", [payroll_application_id, "1a2b3c4d-0000-4000-8000-00000000c001"]),
+			"owner_kind": "application", "owner_id": payroll_application_id,
+			"app_id": "8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b", "owner_name": "Contoso Payroll Connector",
+			"credential_type": "certificate", "key_id": "1a2b3c4d-0000-4000-8000-00000000c001",
+			"start_date_time": "2025-06-01T00:00:00Z", "end_date_time": "2026-06-01T00:00:00Z",
+		}],
+		"consent_grants": [{
+			"id": "zoom-admin-grant", "client_id": zoom_sp_id, "consent_type": "AllPrincipals",
+			"resource_id": graph_sp_id, "scopes": ["User.Read", "Calendars.ReadWrite"],
+		}],
+		"app_role_assignments": [{
+			"id": "payroll-user-read-all", "resource_id": graph_sp_id,
+			"resource_app_id": "00000003-0000-0000-c000-000000000000", "resource_name": "Microsoft Graph",
+			"principal_id": payroll_sp_id, "principal_type": "ServicePrincipal",
+			"principal_name": "Contoso Payroll Connector",
+			"app_role_id": "df021288-bdef-4463-88db-98f22de89214", "permission": "User.Read.All",
+			"created_date_time": "2024-03-11T10:20:00Z",
+		}],
+		"consent_policies": [{
+			"id": "authorizationPolicy", "permission_grant_policies_assigned": [],
+			"admin_consent_workflow_enabled": true,
+		}],
+	},
 }

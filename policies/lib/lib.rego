@@ -691,3 +691,50 @@ _scope_condition(what, scope) := sprintf("%s (%s)", [what, scope]) if {
 	scope != null
 	not scope in {"InOrganization", "NotInOrganization"}
 }
+
+# Apps
+#
+# Service principals by object id (apps.service_principals), and who published an app:
+# Microsoft (first party), this tenant, or another organisation. Microsoft's first-party
+# apps belong to its own tenants (appOwnerOrganizationId), listed in "Verify first-party
+# Microsoft applications in sign-in reports":
+# https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in
+
+service_principals_by_id := {sp.id: sp | some sp in input.apps.service_principals}
+
+microsoft_tenant_ids := {"f8cdef31-a31e-4b4a-93e4-5f571e91255a", "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+
+_owner_tenant(sp) := lower(t) if {
+	t := object.get(sp, "app_owner_organization_id", null)
+	is_string(t)
+}
+
+# True for an app Microsoft publishes.
+is_first_party_app(sp) if microsoft_tenant_ids[_owner_tenant(sp)]
+
+# True for an app registered in this tenant.
+is_own_app(sp) if _owner_tenant(sp) == lower(input.tenant.id)
+
+# True for an app registered in another organisation's tenant (a multi-tenant app).
+is_foreign_app(sp) if {
+	owner := _owner_tenant(sp)
+	not microsoft_tenant_ids[owner]
+	owner != lower(input.tenant.id)
+}
+
+# True when the publisher is neither Microsoft, this tenant, nor a verified publisher.
+is_unverified_publisher(sp) if {
+	is_foreign_app(sp)
+	object.get(sp, "verified_publisher", null) == null
+}
+
+# The review window: the 30 days before the snapshot was collected. Times in the snapshot
+# are RFC 3339 UTC strings, so they compare as strings.
+review_window_days := 30
+
+review_window_start := m365guard.days_before(input.collection.collected_at, review_window_days)
+
+within_review_window(ts) if {
+	is_string(ts)
+	ts >= review_window_start
+}

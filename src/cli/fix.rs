@@ -49,6 +49,9 @@ pub enum MfaVia {
 pub enum Allow {
     /// `disable_connector`: Set-OutboundConnector / Set-InboundConnector -Enabled $false.
     Connector,
+    /// Disable service principals and remove app secrets (apps may run production
+    /// workloads; without it those fixes are listed as manual steps).
+    AppChanges,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,7 +80,8 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value = "per-user")]
     pub mfa_via: MfaVia,
     /// Include actions that are plan-only by default (repeatable). `connector`:
-    /// disable_connector, which changes real mail flow.
+    /// disable_connector, which changes real mail flow; `app-changes`: disable service
+    /// principals and remove app secrets (apps may run production workloads).
     #[arg(long = "allow", value_enum, value_name = "KIND")]
     pub allow: Vec<Allow>,
     #[command(flatten)]
@@ -193,6 +197,7 @@ fn plan(mut args: PlanArgs) -> anyhow::Result<ExitStatus> {
             .unwrap_or_default(),
         valid_for: Some(chrono::Duration::hours(i64::from(args.valid_for))),
         allow_connector: args.allow.contains(&Allow::Connector),
+        allow_app_changes: args.allow.contains(&Allow::AppChanges),
     };
     let mut plan = planner::from_scan(&result, &output.snapshot, &options, Utc::now());
     plan.config = config.as_ref().and_then(PlanConfig::of);

@@ -422,6 +422,7 @@ mod tests {
             forwarding_address_smtp: None,
             deliver_to_mailbox_and_forward: false,
             legacy_exchange_dn: None,
+            delegation: Default::default(),
         }
     }
 

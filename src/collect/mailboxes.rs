@@ -110,6 +110,13 @@ pub(crate) fn map(m: &Map<String, Value>) -> Option<Mailbox> {
         forwarding_address_smtp: None,
         deliver_to_mailbox_and_forward: b(m, "DeliverToMailboxAndForward").unwrap_or(false),
         legacy_exchange_dn: s(m, "LegacyExchangeDN"),
+        delegation: crate::snapshot::model::MailboxDelegation {
+            names: ["Name", "Alias", "DisplayName", "Identity"]
+                .iter()
+                .filter_map(|k| s(m, k))
+                .collect(),
+            grant_send_on_behalf_to: super::strings(m.get("GrantSendOnBehalfTo")),
+        },
     })
 }
 

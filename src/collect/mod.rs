@@ -20,12 +20,14 @@ use crate::snapshot::source::{Stage, SOURCES};
 /// Moved to [`crate::http::agent`]; kept here for its many callers.
 pub use crate::http::agent;
 
+pub(crate) mod apps;
 mod audit_config;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
 pub(crate) mod mail_protocols;
+pub(crate) mod mailbox_delegates;
 pub(crate) mod mailboxes;
 mod mfa_registration;
 mod named_locations;
@@ -184,6 +186,11 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::TransportRules => transport_rules::collect,
         SourceId::OutboundConnectors => connectors::collect_outbound,
         SourceId::InboundConnectors => connectors::collect_inbound,
+        SourceId::MailboxDelegates => mailbox_delegates::collect,
+        SourceId::ServicePrincipals => apps::collect_service_principals,
+        SourceId::ConsentGrants => apps::collect_consent_grants,
+        SourceId::AppRoleAssignments => apps::collect_app_role_assignments,
+        SourceId::ConsentPolicy => apps::collect_consent_policy,
     }
 }
 

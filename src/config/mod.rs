@@ -10,6 +10,7 @@
 //! Applying the config to a scan result lives in `apply`.
 
 mod apply;
+mod delegates;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::diagnostic::Diagnostic;
 use crate::findings::Waiver;
 
 pub use apply::{annotate, apply};
+pub use delegates::{pattern_regex, AllowedDelegate};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const FILE_NAME: &str = "m365guard.toml";
@@ -47,6 +49,13 @@ pub struct Config {
     /// `[exchange] allowed_smart_hosts`: domains (subdomains included) and IP addresses
     /// outbound connectors may route through; lower-case, sorted, without duplicates.
     allowed_smart_hosts: Vec<String>,
+    /// `[exchange] allowed_delegates`: expected mailbox delegations (patterns).
+    allowed_delegates: Vec<AllowedDelegate>,
+    /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
+    executive_mailboxes: Vec<String>,
+    /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
+    /// list (lower-case, sorted, without duplicates).
+    pub known_malicious_app_ids: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -151,6 +160,9 @@ impl Default for Config {
             },
             allowed_forwarding_domains: Vec::new(),
             allowed_smart_hosts: Vec::new(),
+            allowed_delegates: Vec::new(),
+            executive_mailboxes: Vec::new(),
+            known_malicious_app_ids: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -170,6 +182,8 @@ struct RawConfig {
     break_glass: RawBreakGlass,
     #[serde(default)]
     exchange: RawExchange,
+    #[serde(default)]
+    apps: RawApps,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -205,6 +219,17 @@ struct RawExchange {
     allowed_forwarding_domains: Vec<Spanned<String>>,
     #[serde(default)]
     allowed_smart_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
+    #[serde(default)]
+    executive_mailboxes: Vec<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApps {
+    #[serde(default)]
+    known_malicious_app_ids: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +313,23 @@ impl Config {
         }
         smart_hosts.sort();
         smart_hosts.dedup();
+        let allowed_delegates = delegates::parse_allowed(&loc, &raw.exchange.allowed_delegates)?;
+        let executive_mailboxes =
+            delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
+
+        let mut app_ids = Vec::new();
+        for id in &raw.apps.known_malicious_app_ids {
+            let value = loc.required_text(id, "apps.known_malicious_app_ids")?;
+            if !value.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                return Err(loc.at(
+                    id.span(),
+                    "an application (client) id is a GUID such as 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                ));
+            }
+            app_ids.push(value.to_lowercase());
+        }
+        app_ids.sort();
+        app_ids.dedup();
 
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
@@ -301,6 +343,9 @@ impl Config {
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
             allowed_smart_hosts: smart_hosts,
+            allowed_delegates,
+            executive_mailboxes,
+            known_malicious_app_ids: app_ids,
             exceptions,
         })
     }
@@ -384,6 +429,18 @@ impl Config {
     /// passed to Rego as `data.m365guard.config.allowed_smart_hosts`.
     pub fn allowed_smart_hosts(&self) -> &[String] {
         &self.allowed_smart_hosts
+    }
+
+    /// Expected mailbox delegations; passed to Rego as
+    /// `data.m365guard.config.allowed_delegates` (`{mailbox, delegate}` regexes).
+    pub fn allowed_delegates(&self) -> &[AllowedDelegate] {
+        &self.allowed_delegates
+    }
+
+    /// Mailboxes treated like a privileged user's; passed to Rego as
+    /// `data.m365guard.config.executive_mailboxes` (regexes).
+    pub fn executive_mailboxes(&self) -> &[String] {
+        &self.executive_mailboxes
     }
 }
 
@@ -697,6 +754,21 @@ ticket = "SEC-1234"
             parse("[exchange]\nallowed_smart_hosts = [\"https://relay.example\"]\n").unwrap_err();
         assert!(err.message.contains("bare domain"), "{err}");
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn known_malicious_app_ids_are_lower_case_guids() {
+        let config = parse(
+            "[apps]\nknown_malicious_app_ids = [\"5D4C3B2A-1F0E-4D9C-8B7A-6F5E4D3C2B1A\", \" 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a \"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.known_malicious_app_ids,
+            ["5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"]
+        );
+        let err = parse("[apps]\nknown_malicious_app_ids = [\"Mail Sync Pro\"]\n").unwrap_err();
+        assert!(err.message.contains("is a GUID"), "{err}");
+        assert_eq!((err.line, err.column), (Some(2), Some(28)));
     }
 
     #[test]

@@ -237,6 +237,17 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         // (GroupMember.Read.All: <https://learn.microsoft.com/graph/api/group-list>).
         SourceId::CaGroupMembers => Probe::Graph("/v1.0/groups?$select=id&$top=1"),
         SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
+        // Get-MailboxPermission needs a mailbox; Get-RecipientPermission runs under the
+        // same read role and takes none.
+        SourceId::MailboxDelegates => Probe::FirstOf("Get-RecipientPermission"),
+        SourceId::ServicePrincipals => Probe::Graph("/v1.0/servicePrincipals?$select=id&$top=1"),
+        SourceId::ConsentGrants => Probe::Graph("/v1.0/oauth2PermissionGrants?$top=1"),
+        // The Microsoft Graph resource's own service principal (same permission as its
+        // appRoleAssignedTo list).
+        SourceId::AppRoleAssignments => Probe::Graph(
+            "/v1.0/servicePrincipals?$filter=appId%20eq%20'00000003-0000-0000-c000-000000000000'&$select=id",
+        ),
+        SourceId::ConsentPolicy => Probe::Graph("/v1.0/policies/authorizationPolicy"),
     }
 }
 

@@ -24,10 +24,20 @@ pub enum ActionKind {
     DeleteInboxRule,
     RemoveRoleAssignment,
     RemoveRoleEligibility,
+    // Apps: cut the attacker's app off (its grants, its permissions, the credential it
+    // added), then the app itself, then the tenant setting that let it in.
+    RevokeConsentGrant,
+    RemoveAppRoleAssignment,
+    RemoveCredential,
+    DisableServicePrincipal,
+    RestrictUserConsent,
     UnblockSender,
     DisableOutboundAutoForwarding,
     DisableTransportRule,
     DisableConnector,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
     DisableMailProtocols,
     EnableAuditLogging,
     /// Restore: the mailbox's client access as it was, before sign-in is restored.
@@ -36,7 +46,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 18] = [
+    pub const ALL: [ActionKind; 26] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -47,10 +57,18 @@ impl ActionKind {
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
         ActionKind::RemoveRoleEligibility,
+        ActionKind::RevokeConsentGrant,
+        ActionKind::RemoveAppRoleAssignment,
+        ActionKind::RemoveCredential,
+        ActionKind::DisableServicePrincipal,
+        ActionKind::RestrictUserConsent,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::DisableTransportRule,
         ActionKind::DisableConnector,
+        ActionKind::RemoveMailboxPermission,
+        ActionKind::RemoveRecipientPermission,
+        ActionKind::RemoveSendOnBehalf,
         ActionKind::DisableMailProtocols,
         ActionKind::EnableAuditLogging,
         ActionKind::RestoreMailAccess,
@@ -63,6 +81,9 @@ impl ActionKind {
     pub fn plan_only_allow(self) -> Option<&'static str> {
         match self {
             ActionKind::DisableConnector => Some("connector"),
+            ActionKind::DisableServicePrincipal | ActionKind::RemoveCredential => {
+                Some("app-changes")
+            }
             _ => None,
         }
     }
@@ -82,11 +103,19 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::DisableTransportRule => "disable_transport_rule",
             ActionKind::DisableConnector => "disable_connector",
+            ActionKind::RemoveMailboxPermission => "remove_mailbox_permission",
+            ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
+            ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::UnblockSignIn => "unblock_sign_in",
             ActionKind::SuspendMailAccess => "suspend_mail_access",
             ActionKind::DisableMailProtocols => "disable_mail_protocols",
             ActionKind::EnableAuditLogging => "enable_audit_logging",
             ActionKind::RestoreMailAccess => "restore_mail_access",
+            ActionKind::RevokeConsentGrant => "revoke_consent_grant",
+            ActionKind::RemoveAppRoleAssignment => "remove_app_role_assignment",
+            ActionKind::RemoveCredential => "remove_credential",
+            ActionKind::DisableServicePrincipal => "disable_service_principal",
+            ActionKind::RestrictUserConsent => "restrict_user_consent",
         }
     }
 }

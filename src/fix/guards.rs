@@ -188,6 +188,8 @@ mod tests {
             done_if_changed_after: None,
             exclude_user_ids: vec![],
             restore: None,
+            parent_id: None,
+            parent_kind: None,
         }
     }
 

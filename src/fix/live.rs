@@ -212,6 +212,59 @@ struct GraphEmailAddress {
 
 /// A typed Exchange object with the object as Exchange returned it (evidence keeps that).
 pub type WithRaw<T> = (T, Map<String, Value>);
+/// A Graph `oAuth2PermissionGrant`
+/// (<https://learn.microsoft.com/graph/api/resources/oauth2permissiongrant>).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphGrant {
+    pub id: Option<String>,
+    pub client_id: Option<String>,
+    pub consent_type: Option<String>,
+    pub principal_id: Option<String>,
+    pub resource_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// A Graph `appRoleAssignment`
+/// (<https://learn.microsoft.com/graph/api/resources/approleassignment>).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphAppRoleAssignment {
+    pub id: Option<String>,
+    pub app_role_id: Option<String>,
+    pub principal_id: Option<String>,
+    pub principal_display_name: Option<String>,
+    pub principal_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_display_name: Option<String>,
+    pub created_date_time: Option<String>,
+}
+
+/// A `passwordCredential` or `keyCredential`, metadata only: `secretText`, `hint` and
+/// `key` are not fields here, so they are dropped when an answer carries them
+/// (<https://learn.microsoft.com/graph/api/resources/passwordcredential>).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphCredential {
+    pub key_id: Option<String>,
+    pub display_name: Option<String>,
+    pub start_date_time: Option<String>,
+    pub end_date_time: Option<String>,
+}
+
+/// A service principal or application, the parts fix mode reads
+/// (<https://learn.microsoft.com/graph/api/resources/serviceprincipal>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GraphAppObject {
+    pub id: Option<String>,
+    pub app_id: Option<String>,
+    pub display_name: Option<String>,
+    pub account_enabled: Option<bool>,
+    pub app_owner_organization_id: Option<String>,
+    pub password_credentials: Option<Vec<GraphCredential>>,
+    pub key_credentials: Option<Vec<GraphCredential>>,
+}
 
 pub struct Live<'a> {
     pub graph: GraphClient<'a>,
@@ -224,6 +277,87 @@ impl<'a> Live<'a> {
             graph: GraphClient::new(tokens, agent.clone()),
             exchange: ExchangeClient::new(tokens, agent),
         }
+    }
+
+    /// One object by path, typed; `None` on 404.
+    fn object<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.graph.get(path) {
+            Ok(Value::Object(o)) => Ok(Some(typed(&o))),
+            Ok(_) => Err(ApiError::BadResponse {
+                endpoint: path.to_owned(),
+                message: "expected an object".into(),
+            }),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GET /oauth2PermissionGrants/{id}`
+    /// (<https://learn.microsoft.com/graph/api/oauth2permissiongrant-get>).
+    pub fn consent_grant(&self, id: &str) -> Result<Option<GraphGrant>, ApiError> {
+        self.object(&format!("/v1.0/oauth2PermissionGrants/{id}"))
+    }
+
+    /// The assignment `id` among `GET /servicePrincipals/{resource}/appRoleAssignedTo`
+    /// (no single-item read is documented); `None` when absent or the resource is gone.
+    pub fn app_role_assignment(
+        &self,
+        resource_id: &str,
+        id: &str,
+    ) -> Result<Option<GraphAppRoleAssignment>, ApiError> {
+        let path = format!("/v1.0/servicePrincipals/{resource_id}/appRoleAssignedTo?$top=999");
+        match self.graph.get_all(&path) {
+            Ok(list) => Ok(list
+                .iter()
+                .map(typed::<GraphAppRoleAssignment>)
+                .find(|a| a.id.as_deref() == Some(id))),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GET /servicePrincipals/{id}` or `/applications/{id}` with its credentials' metadata.
+    pub fn app_object(
+        &self,
+        owner: crate::snapshot::model::CredentialOwner,
+        id: &str,
+    ) -> Result<Option<GraphAppObject>, ApiError> {
+        use crate::snapshot::model::CredentialOwner;
+        let path = match owner {
+            CredentialOwner::ServicePrincipal => format!(
+                "/v1.0/servicePrincipals/{id}?$select=id,appId,displayName,accountEnabled,appOwnerOrganizationId,passwordCredentials,keyCredentials"
+            ),
+            CredentialOwner::Application => format!(
+                "/v1.0/applications/{id}?$select=id,appId,displayName,passwordCredentials,keyCredentials"
+            ),
+        };
+        self.object(&path)
+    }
+
+    /// `defaultUserRolePermissions.permissionGrantPoliciesAssigned` of
+    /// `GET /policies/authorizationPolicy`
+    /// (<https://learn.microsoft.com/graph/api/authorizationpolicy-get>).
+    pub fn permission_grant_policies_assigned(&self) -> Result<Vec<String>, ApiError> {
+        let path = "/v1.0/policies/authorizationPolicy";
+        let policy = self.graph.get(path)?;
+        policy
+            .get("defaultUserRolePermissions")
+            .and_then(|d| d.get("permissionGrantPoliciesAssigned"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .ok_or_else(|| ApiError::BadResponse {
+                endpoint: path.into(),
+                message: "missing defaultUserRolePermissions.permissionGrantPoliciesAssigned"
+                    .into(),
+            })
     }
 
     /// A user with the properties fix mode reads, or `None` (404).

@@ -15,6 +15,7 @@
 pub mod action_kind;
 pub mod actions;
 pub mod apply;
+pub mod apps_plan;
 pub mod audit;
 pub mod evidence;
 pub mod guards;

@@ -182,6 +182,13 @@ pub struct Target {
     /// recorded before the response, `null` included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<serde_json::Map<String, serde_json::Value>>,
+    /// App targets: the object id the target hangs off — the resource service principal
+    /// of an app role assignment, the owner of a credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Credentials: whether the owner is a `service_principal` or an `application`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_kind: Option<crate::snapshot::model::CredentialOwner>,
 }
 
 impl Target {
@@ -200,6 +207,8 @@ impl Target {
             done_if_changed_after: None,
             exclude_user_ids: vec![],
             restore: None,
+            parent_id: None,
+            parent_kind: None,
         }
     }
 }

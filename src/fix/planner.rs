@@ -16,7 +16,7 @@ use super::plan::{
 };
 use crate::findings::ResourceKind;
 use crate::findings::{Finding, RuleStatus, ScanResult, Severity};
-use crate::snapshot::model::{InboxRule, RuleSource, Snapshot};
+use crate::snapshot::model::{DelegateRight, InboxRule, RuleSource, Snapshot};
 
 /// What `fix plan` was asked to cover.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,9 @@ pub struct PlanOptions {
     /// `--allow connector`: plan `disable_connector` (plan-only otherwise: connectors
     /// carry real mail flow).
     pub allow_connector: bool,
+    /// `--allow app-changes`: plan `disable_service_principal` and `remove_credential`
+    /// (otherwise listed as not planned, with the manual step).
+    pub allow_app_changes: bool,
 }
 
 /// An action before ids are assigned.
@@ -275,6 +278,11 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .iter()
             .find(|r| r.id == f.resource.id)
             .map(|r| (r.mailbox_id.clone(), r.mailbox_upn.clone())),
+        ResourceKind::MailboxDelegate => snapshot
+            .mailbox_delegates
+            .iter()
+            .find(|d| d.id == f.resource.id)
+            .map(|d| (d.mailbox_id.clone(), d.mailbox_upn.clone())),
         ResourceKind::RestrictedSender => snapshot
             .outbound_spam
             .restricted_senders
@@ -702,6 +710,15 @@ fn plan_finding(
             };
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
+        ActionKind::RevokeConsentGrant
+        | ActionKind::RemoveAppRoleAssignment
+        | ActionKind::RemoveCredential
+        | ActionKind::DisableServicePrincipal
+        | ActionKind::RestrictUserConsent => {
+            let (kind, target, pre) =
+                super::apps_plan::plan(snapshot, finding, kind, options.allow_app_changes)?;
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
         ActionKind::DisableOutboundAutoForwarding => {
             let policy = snapshot
                 .outbound_spam
@@ -711,6 +728,36 @@ fn plan_finding(
                 .ok_or_else(|| missing("outbound spam policy"))?;
             let target = Target::new(ResourceKind::OutboundSpamPolicy, &policy.id, &policy.id);
             let pre = state([("auto_forwarding_mode", json!(policy.auto_forwarding_mode))]);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        // One rule, three cmdlets: the delegate's right decides which removes it.
+        ActionKind::RemoveMailboxPermission
+        | ActionKind::RemoveRecipientPermission
+        | ActionKind::RemoveSendOnBehalf => {
+            let d = snapshot
+                .mailbox_delegates
+                .iter()
+                .find(|d| d.id == finding.resource.id)
+                .ok_or_else(|| missing("mailbox delegate"))?;
+            let (kind, pre) = match d.right {
+                DelegateRight::FullAccess => (
+                    ActionKind::RemoveMailboxPermission,
+                    super::actions::mailbox_permission_state(&d.access_rights),
+                ),
+                DelegateRight::SendAs => (
+                    ActionKind::RemoveRecipientPermission,
+                    state([("send_as", json!(true))]),
+                ),
+                DelegateRight::SendOnBehalf => (
+                    ActionKind::RemoveSendOnBehalf,
+                    state([("send_on_behalf", json!(true))]),
+                ),
+            };
+            let target = Target {
+                user_id: Some(d.mailbox_id.clone()),
+                user_principal_name: Some(d.mailbox_upn.clone()),
+                ..Target::new(ResourceKind::MailboxDelegate, &d.id, &finding.resource.name)
+            };
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
     }

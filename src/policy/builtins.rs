@@ -75,7 +75,32 @@ pub fn register(engine: &mut Engine) -> Result<(), PolicyError> {
                 message: format!("cannot register {name}: {err}"),
             })?;
     }
+    engine
+        .add_extension(
+            "m365guard.days_before".to_owned(),
+            2,
+            Box::new(|args: Vec<Value>| days_before(&args)),
+        )
+        .map_err(|err| PolicyError::Rego {
+            message: format!("cannot register m365guard.days_before: {err}"),
+        })?;
     Ok(())
+}
+
+/// `m365guard.days_before(time, days)`: the RFC 3339 UTC time (`…Z`, whole seconds) `days`
+/// days before `time`, so rules can compare timestamps as strings (the snapshot writes
+/// every time in that form) without regorus' optional `time` builtins. Rules use it for
+/// review windows ("added in the 30 days before collection").
+pub fn days_before(args: &[Value]) -> anyhow::Result<Value> {
+    let (Some(time), Some(days)) = (args.first(), args.get(1)) else {
+        anyhow::bail!("m365guard.days_before takes a time and a number of days");
+    };
+    let time = chrono::DateTime::parse_from_rfc3339(time.as_string()?.as_ref())?;
+    let days = days.as_i64()?;
+    let start = time.with_timezone(&chrono::Utc) - chrono::Duration::days(days);
+    Ok(Value::from(
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ))
 }
 
 fn memoised(

@@ -24,6 +24,12 @@ pub struct RegoConfig {
     pub allowed_forwarding_domains: Vec<String>,
     /// Smart hosts (domains or IP addresses) outbound connectors may use (lower-case).
     pub allowed_smart_hosts: Vec<String>,
+    /// `[exchange] allowed_delegates`: (mailbox, delegate) address patterns.
+    pub allowed_delegates: Vec<(String, String)>,
+    /// `[exchange] executive_mailboxes`: address patterns.
+    pub executive_mailboxes: Vec<String>,
+    /// App ids the operator adds to the built-in known-malicious list (lower-case).
+    pub known_malicious_app_ids: Vec<String>,
 }
 
 impl RegoConfig {
@@ -38,10 +44,20 @@ impl RegoConfig {
             .iter()
             .map(|h| h.to_lowercase())
             .collect();
+        let regex = crate::config::pattern_regex;
+        let delegates: Vec<serde_json::Value> = self
+            .allowed_delegates
+            .iter()
+            .map(|(m, d)| serde_json::json!({"mailbox": regex(m), "delegate": regex(d)}))
+            .collect();
+        let executives: Vec<String> = self.executive_mailboxes.iter().map(|p| regex(p)).collect();
         Value::from(serde_json::json!({
             "m365guard": {"config": {
                 "allowed_forwarding_domains": domains,
                 "allowed_smart_hosts": smart_hosts,
+                "allowed_delegates": delegates,
+                "executive_mailboxes": executives,
+                "known_malicious_app_ids": self.known_malicious_app_ids,
             }}
         }))
     }

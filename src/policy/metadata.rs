@@ -22,6 +22,8 @@ pub enum Area {
     Roles,
     /// Identity Protection risk signals.
     Risk,
+    /// Enterprise applications: consent grants, application permissions, credentials.
+    Apps,
 }
 
 impl Area {
@@ -31,6 +33,7 @@ impl Area {
             Area::Exchange => "exchange",
             Area::Roles => "roles",
             Area::Risk => "risk",
+            Area::Apps => "apps",
         }
     }
 }
@@ -74,6 +77,14 @@ pub enum FixAction {
     EnableAuditLogging,
     DisableTransportRule,
     DisableConnector,
+    RemoveMailboxPermission,
+    RemoveRecipientPermission,
+    RemoveSendOnBehalf,
+    RevokeConsentGrant,
+    RemoveAppRoleAssignment,
+    DisableServicePrincipal,
+    RemoveCredential,
+    RestrictUserConsent,
 }
 
 impl FixAction {
@@ -93,6 +104,14 @@ impl FixAction {
             FixAction::EnableAuditLogging => "enable_audit_logging",
             FixAction::DisableTransportRule => "disable_transport_rule",
             FixAction::DisableConnector => "disable_connector",
+            FixAction::RemoveMailboxPermission => "remove_mailbox_permission",
+            FixAction::RemoveRecipientPermission => "remove_recipient_permission",
+            FixAction::RemoveSendOnBehalf => "remove_send_on_behalf",
+            FixAction::RevokeConsentGrant => "revoke_consent_grant",
+            FixAction::RemoveAppRoleAssignment => "remove_app_role_assignment",
+            FixAction::DisableServicePrincipal => "disable_service_principal",
+            FixAction::RemoveCredential => "remove_credential",
+            FixAction::RestrictUserConsent => "restrict_user_consent",
         }
     }
 }

@@ -99,6 +99,23 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.allowed_smart_hosts().to_vec())
                     .unwrap_or_default(),
+                allowed_delegates: self
+                    .config
+                    .map(|c| {
+                        c.allowed_delegates()
+                            .iter()
+                            .map(|a| (a.mailbox.clone(), a.delegate.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                executive_mailboxes: self
+                    .config
+                    .map(|c| c.executive_mailboxes().to_vec())
+                    .unwrap_or_default(),
+                known_malicious_app_ids: self
+                    .config
+                    .map(|c| c.known_malicious_app_ids.clone())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }

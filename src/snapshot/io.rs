@@ -288,6 +288,24 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         false,
     );
     w.array(1, "inbound_connectors", &snapshot.inbound_connectors, false);
+    w.array(1, "mailbox_delegates", &snapshot.mailbox_delegates, false);
+    w.open(1, "apps", '{');
+    w.array(
+        2,
+        "service_principals",
+        &snapshot.apps.service_principals,
+        false,
+    );
+    w.array(2, "credentials", &snapshot.apps.credentials, false);
+    w.array(2, "consent_grants", &snapshot.apps.consent_grants, false);
+    w.array(
+        2,
+        "app_role_assignments",
+        &snapshot.apps.app_role_assignments,
+        false,
+    );
+    w.array(2, "consent_policies", &snapshot.apps.consent_policies, true);
+    w.close(1, '}', false);
     w.open(1, "mail_protocols", '{');
     w.array(2, "transport", &snapshot.mail_protocols.transport, false);
     w.array(2, "mailboxes", &snapshot.mail_protocols.mailboxes, true);

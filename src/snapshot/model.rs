@@ -57,6 +57,16 @@ pub struct Snapshot {
     /// Exchange Online inbound connectors (`Get-InboundConnector`).
     #[serde(default)]
     pub inbound_connectors: Vec<InboundConnector>,
+    /// Delegations on mailboxes (FullAccess, SendAs, send on behalf); empty in snapshots
+    /// from before the `mailbox_delegates` source existed.
+    #[serde(default)]
+    pub mailbox_delegates: Vec<MailboxDelegate>,
+    /// Enterprise applications: service principals and their credentials, delegated and
+    /// application permission grants, and the tenant's consent settings (sources
+    /// `service_principals`, `consent_grants`, `app_role_assignments`, `consent_policy`);
+    /// empty in snapshots from before they existed.
+    #[serde(default)]
+    pub apps: Apps,
     /// Client access per mailbox (`Get-CASMailbox`) and the organisation's SMTP AUTH
     /// switch (`Get-TransportConfig`); empty in snapshots from before the source existed.
     #[serde(default)]
@@ -90,6 +100,8 @@ impl Default for Snapshot {
             transport_rules: Vec::new(),
             outbound_connectors: Vec::new(),
             inbound_connectors: Vec::new(),
+            mailbox_delegates: Vec::new(),
+            apps: Apps::default(),
             mail_protocols: MailProtocols::default(),
             audit_config: AuditSettings::default(),
         }
@@ -172,6 +184,18 @@ pub enum SourceId {
     OutboundConnectors,
     /// `Get-InboundConnector`: who may send into the organisation and how it is checked.
     InboundConnectors,
+    /// `Get-MailboxPermission`, `Get-RecipientPermission` and `GrantSendOnBehalfTo`: who
+    /// may open or send as each mailbox.
+    MailboxDelegates,
+    /// `/servicePrincipals` and `/applications`: apps and their credential metadata.
+    ServicePrincipals,
+    /// `/oauth2PermissionGrants`: delegated permissions consented to apps.
+    ConsentGrants,
+    /// `appRoleAssignedTo` of Microsoft Graph, Exchange Online and SharePoint: application
+    /// permissions.
+    AppRoleAssignments,
+    /// `authorizationPolicy` and `adminConsentRequestPolicy`: who may consent to apps.
+    ConsentPolicy,
     /// `Get-CASMailbox` + `Get-TransportConfig`: POP, IMAP, SMTP AUTH and other client
     /// protocols per mailbox and SMTP AUTH organisation-wide.
     MailProtocols,
@@ -180,7 +204,7 @@ pub enum SourceId {
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 23] = [
+    pub const ALL: [SourceId; 28] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -202,6 +226,11 @@ impl SourceId {
         SourceId::TransportRules,
         SourceId::OutboundConnectors,
         SourceId::InboundConnectors,
+        SourceId::MailboxDelegates,
+        SourceId::ServicePrincipals,
+        SourceId::ConsentGrants,
+        SourceId::AppRoleAssignments,
+        SourceId::ConsentPolicy,
         SourceId::MailProtocols,
         SourceId::AuditConfig,
     ];
@@ -230,6 +259,11 @@ impl SourceId {
             SourceId::TransportRules => "transport_rules",
             SourceId::OutboundConnectors => "outbound_connectors",
             SourceId::InboundConnectors => "inbound_connectors",
+            SourceId::MailboxDelegates => "mailbox_delegates",
+            SourceId::ServicePrincipals => "service_principals",
+            SourceId::ConsentGrants => "consent_grants",
+            SourceId::AppRoleAssignments => "app_role_assignments",
+            SourceId::ConsentPolicy => "consent_policy",
             SourceId::MailProtocols => "mail_protocols",
             SourceId::AuditConfig => "audit_config",
         }
@@ -354,6 +388,22 @@ pub struct Mailbox {
     #[serde(skip)]
     #[schemars(skip)]
     pub legacy_exchange_dn: Option<String>,
+    /// What Get-Mailbox said that only the `mailbox_delegates` collector needs. Only held
+    /// while collecting (that source reads it instead of asking Get-Mailbox again); never
+    /// written to a snapshot.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub delegation: MailboxDelegation,
+}
+
+/// Get-Mailbox properties the `mailbox_delegates` collector reads (collection time only).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MailboxDelegation {
+    /// `Name`, `Alias`, `DisplayName`, `Identity`: how Get-RecipientPermission's
+    /// `Identity` and other mailboxes' `GrantSendOnBehalfTo` name this mailbox.
+    pub names: Vec<String>,
+    /// `GrantSendOnBehalfTo`: the recipients (by name) who may send on its behalf.
+    pub grant_send_on_behalf_to: Vec<String>,
 }
 
 /// Where an inbox rule was read from; Graph hides hidden rules, Exchange shows them.
@@ -999,4 +1049,214 @@ pub struct InboundConnector {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// A right one principal holds on another's mailbox.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DelegateRight {
+    /// `Get-MailboxPermission` FullAccess (open and read the whole mailbox), or
+    /// ChangePermission/ChangeOwner (which let the holder grant himself FullAccess).
+    FullAccess,
+    /// `Get-RecipientPermission` SendAs: mail sent appears to come from the owner.
+    SendAs,
+    /// `GrantSendOnBehalfTo`: mail sent shows "on behalf of" the owner.
+    SendOnBehalf,
+}
+
+impl DelegateRight {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelegateRight::FullAccess => "full_access",
+            DelegateRight::SendAs => "send_as",
+            DelegateRight::SendOnBehalf => "send_on_behalf",
+        }
+    }
+}
+
+/// A delegation on a mailbox: one trustee holding one right, explicitly granted (the
+/// owner's own `NT AUTHORITY\SELF` entry, inherited and Deny entries are left out).
+/// <https://learn.microsoft.com/powershell/module/exchange/get-mailboxpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-recipientpermission>,
+/// <https://learn.microsoft.com/powershell/module/exchange/set-mailbox> (GrantSendOnBehalfTo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxDelegate {
+    /// `<mailbox id>/<right>/<trustee>`, the trustee lower-case: unique in the snapshot.
+    pub id: String,
+    /// The mailbox (`mailboxes[].id`).
+    pub mailbox_id: String,
+    pub mailbox_upn: String,
+    pub right: DelegateRight,
+    /// The trustee as Exchange names it (`User`, `Trustee`, or a GrantSendOnBehalfTo entry);
+    /// the fix actions pass it back to Exchange.
+    pub trustee: String,
+    /// Entra object id of the trustee (a mailbox owner or another recipient), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_id: Option<String>,
+    /// The trustee's UPN or delivery address, lower-case, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_address: Option<String>,
+    /// The trustee's `RecipientTypeDetails` (`UserMailbox`, `GuestMailUser`, …), when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_type: Option<String>,
+    /// `AccessRights` of a `full_access` entry (`FullAccess`, `ChangePermission`, …): what
+    /// Remove-MailboxPermission must remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_rights: Vec<String>,
+}
+
+/// Enterprise applications and what they were granted. Microsoft Graph resource pages:
+/// <https://learn.microsoft.com/graph/api/resources/serviceprincipal>,
+/// <https://learn.microsoft.com/graph/api/resources/oauth2permissiongrant>,
+/// <https://learn.microsoft.com/graph/api/resources/approleassignment>,
+/// <https://learn.microsoft.com/graph/api/resources/authorizationpolicy>.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Apps {
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Secrets and certificates of service principals and of the tenant's own app
+    /// registrations: metadata only (key id, name, validity), never a secret value.
+    #[serde(default)]
+    pub credentials: Vec<AppCredential>,
+    /// Delegated permission grants (`oAuth2PermissionGrant`).
+    #[serde(default)]
+    pub consent_grants: Vec<ConsentGrant>,
+    /// Application permissions granted on Microsoft Graph, Exchange Online and SharePoint.
+    #[serde(default)]
+    pub app_role_assignments: Vec<AppRoleGrant>,
+    /// The tenant's consent settings: one entry, id `authorizationPolicy`.
+    #[serde(default)]
+    pub consent_policies: Vec<ConsentPolicy>,
+}
+
+/// A service principal: an application's instance in this tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePrincipal {
+    /// Object id.
+    pub id: String,
+    /// The application (client) id.
+    pub app_id: String,
+    pub display_name: String,
+    /// `Application`, `ManagedIdentity`, `Legacy`, `SocialIdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_type: Option<String>,
+    #[serde(default = "default_true")]
+    pub account_enabled: bool,
+    /// The tenant the application is registered in (Microsoft's own tenants for
+    /// first-party apps, this tenant for its own apps, another tenant for multi-tenant
+    /// apps of other publishers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_owner_organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_name: Option<String>,
+    /// `verifiedPublisher.displayName`; `null` when the publisher is not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_publisher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_audience: Option<String>,
+    /// `createdDateTime` of the tenant's own app registration with this app id; `null`
+    /// for apps registered elsewhere (a service principal has no creation time in v1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+    /// Object id of that app registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+}
+
+/// Who holds a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialOwner {
+    ServicePrincipal,
+    Application,
+}
+
+/// A secret (`passwordCredential`) or certificate (`keyCredential`): metadata only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredential {
+    /// `<owner object id>/<key id>`.
+    pub id: String,
+    pub owner_kind: CredentialOwner,
+    /// Object id of the service principal or application.
+    pub owner_id: String,
+    pub app_id: String,
+    pub owner_name: String,
+    /// `password` (a client secret) or `certificate`.
+    pub credential_type: String,
+    pub key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<Utc>>,
+    /// `keyCredential.usage`: `Verify` (sign-in) or `Sign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+}
+
+/// A delegated permission grant: the client app may call the resource API as the user
+/// (`Principal`) or as any user (`AllPrincipals`, admin consent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentGrant {
+    pub id: String,
+    /// Object id of the client service principal.
+    pub client_id: String,
+    /// `AllPrincipals` or `Principal`.
+    pub consent_type: String,
+    /// The user the grant is for (`Principal` grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// Object id of the resource service principal (the API).
+    pub resource_id: String,
+    /// The delegated permissions (`scope`, split on spaces).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An application permission (app role) granted to a principal on a resource API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRoleGrant {
+    pub id: String,
+    /// Object id of the resource service principal.
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// The service principal (or user, group) holding the permission.
+    pub principal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
+    pub app_role_id: String,
+    /// The permission's name (`Mail.ReadWrite`), from the resource's `appRoles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<DateTime<Utc>>,
+}
+
+/// Who may consent to apps (`authorizationPolicy`) and the admin consent workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPolicy {
+    /// `authorizationPolicy`.
+    pub id: String,
+    /// `defaultUserRolePermissions.permissionGrantPoliciesAssigned`: a
+    /// `ManagePermissionGrantsForSelf.*` entry lets users consent themselves.
+    #[serde(default)]
+    pub permission_grant_policies_assigned: Vec<String>,
+    /// `adminConsentRequestPolicy.isEnabled`; `null` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_consent_workflow_enabled: Option<bool>,
 }

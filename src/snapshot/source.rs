@@ -65,10 +65,21 @@ pub enum ResourceKind {
     TransportRule,
     OutboundConnector,
     InboundConnector,
+    /// A delegation on a mailbox (`mailbox_delegates`).
+    MailboxDelegate,
+    ServicePrincipal,
+    /// A secret or certificate of a service principal or app registration.
+    AppCredential,
+    /// A delegated permission grant (`apps.consent_grants`).
+    ConsentGrant,
+    /// An application permission (`apps.app_role_assignments`).
+    AppRoleAssignment,
+    /// The tenant's consent settings (`apps.consent_policies`).
+    ConsentPolicy,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 22] = [
+    pub const ALL: [ResourceKind; 28] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -91,6 +102,12 @@ impl ResourceKind {
         ResourceKind::TransportRule,
         ResourceKind::OutboundConnector,
         ResourceKind::InboundConnector,
+        ResourceKind::MailboxDelegate,
+        ResourceKind::ServicePrincipal,
+        ResourceKind::AppCredential,
+        ResourceKind::ConsentGrant,
+        ResourceKind::AppRoleAssignment,
+        ResourceKind::ConsentPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +134,12 @@ impl ResourceKind {
             ResourceKind::TransportRule => "transport_rule",
             ResourceKind::OutboundConnector => "outbound_connector",
             ResourceKind::InboundConnector => "inbound_connector",
+            ResourceKind::MailboxDelegate => "mailbox_delegate",
+            ResourceKind::ServicePrincipal => "service_principal",
+            ResourceKind::AppCredential => "app_credential",
+            ResourceKind::ConsentGrant => "consent_grant",
+            ResourceKind::AppRoleAssignment => "app_role_assignment",
+            ResourceKind::ConsentPolicy => "consent_policy",
         }
     }
 
@@ -249,6 +272,12 @@ resources!(
     TransportRule,
     OutboundConnector,
     InboundConnector,
+    MailboxDelegate,
+    ServicePrincipal,
+    AppCredential,
+    ConsentGrant,
+    AppRoleGrant,
+    ConsentPolicy,
     TransportSettings,
     CasMailbox,
     AuditConfig,
@@ -437,6 +466,48 @@ static INBOUND_CONNECTORS: Array<InboundConnector> = Array {
     get_mut: |s| &mut s.inbound_connectors,
 };
 
+static MAILBOX_DELEGATES: Array<MailboxDelegate> = Array {
+    kind: ResourceKind::MailboxDelegate,
+    path: "mailbox_delegates",
+    get: |s| &s.mailbox_delegates,
+    get_mut: |s| &mut s.mailbox_delegates,
+};
+
+static SERVICE_PRINCIPALS: Array<ServicePrincipal> = Array {
+    kind: ResourceKind::ServicePrincipal,
+    path: "apps.service_principals",
+    get: |s| &s.apps.service_principals,
+    get_mut: |s| &mut s.apps.service_principals,
+};
+
+static APP_CREDENTIALS: Array<AppCredential> = Array {
+    kind: ResourceKind::AppCredential,
+    path: "apps.credentials",
+    get: |s| &s.apps.credentials,
+    get_mut: |s| &mut s.apps.credentials,
+};
+
+static CONSENT_GRANTS: Array<ConsentGrant> = Array {
+    kind: ResourceKind::ConsentGrant,
+    path: "apps.consent_grants",
+    get: |s| &s.apps.consent_grants,
+    get_mut: |s| &mut s.apps.consent_grants,
+};
+
+static APP_ROLE_ASSIGNMENTS: Array<AppRoleGrant> = Array {
+    kind: ResourceKind::AppRoleAssignment,
+    path: "apps.app_role_assignments",
+    get: |s| &s.apps.app_role_assignments,
+    get_mut: |s| &mut s.apps.app_role_assignments,
+};
+
+static CONSENT_POLICIES: Array<ConsentPolicy> = Array {
+    kind: ResourceKind::ConsentPolicy,
+    path: "apps.consent_policies",
+    get: |s| &s.apps.consent_policies,
+    get_mut: |s| &mut s.apps.consent_policies,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -455,7 +526,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 23] = [
+pub static SOURCES: [SourceDef; 28] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -602,6 +673,51 @@ pub static SOURCES: [SourceDef; 23] = [
         sections: &[],
         enriches: &[],
     },
+    SourceDef {
+        id: SourceId::ServicePrincipals,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::APP_READ],
+            "GET /servicePrincipals, /applications (credential metadata)",
+        ),
+        licence: None,
+        resources: &[&SERVICE_PRINCIPALS, &APP_CREDENTIALS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::ConsentGrants,
+        stage: Stage::Graph,
+        needs: graph(&[permission::GRANT_READ], "GET /oauth2PermissionGrants"),
+        licence: None,
+        resources: &[&CONSENT_GRANTS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::AppRoleAssignments,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::APP_READ],
+            "GET /servicePrincipals/{id}/appRoleAssignedTo (Microsoft Graph, Exchange Online, SharePoint)",
+        ),
+        licence: None,
+        resources: &[&APP_ROLE_ASSIGNMENTS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::ConsentPolicy,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::CONSENT_POLICY_READ],
+            "GET /policies/authorizationPolicy, /policies/adminConsentRequestPolicy",
+        ),
+        licence: None,
+        resources: &[&CONSENT_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
     // Before mailboxes and inbox rules: their collectors resolve forwarding targets that
     // name a contact, mail user or group through it.
     SourceDef {
@@ -628,6 +744,20 @@ pub static SOURCES: [SourceDef; 23] = [
         needs: exchange("Get-InboxRule -IncludeHidden (per mailbox)"),
         licence: None,
         resources: &[&INBOX_RULES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After mailboxes and recipients: it reads every mailbox's permissions, takes
+    // GrantSendOnBehalfTo from the mailboxes' Get-Mailbox answer, and resolves trustees
+    // through both.
+    SourceDef {
+        id: SourceId::MailboxDelegates,
+        stage: Stage::Exchange,
+        needs: exchange(
+            "Get-MailboxPermission (per mailbox), Get-RecipientPermission -AccessRights SendAs, Get-Mailbox GrantSendOnBehalfTo",
+        ),
+        licence: None,
+        resources: &[&MAILBOX_DELEGATES],
         sections: &[],
         enriches: &[],
     },

@@ -29,6 +29,7 @@ impl Generator {
             forwarding_address_smtp: None,
             deliver_to_mailbox_and_forward: false,
             legacy_exchange_dn: None,
+            delegation: Default::default(),
         };
         let r = self.rng.unit();
         if r < 0.01 {
@@ -42,6 +43,47 @@ impl Generator {
             mailbox.deliver_to_mailbox_and_forward = self.rng.chance(0.5);
         }
         Some(mailbox)
+    }
+
+    /// Delegations as a tenant has them: each shared mailbox opened (FullAccess) and sent
+    /// as (SendAs) by two user mailboxes. Picked by position, not by the random stream, so
+    /// adding them changed no other generated object.
+    pub(super) fn mailbox_delegates(mailboxes: &[Mailbox]) -> Vec<MailboxDelegate> {
+        let users: Vec<&Mailbox> = mailboxes
+            .iter()
+            .filter(|m| m.recipient_type_details == "UserMailbox")
+            .collect();
+        let mut out = Vec::new();
+        let shared = mailboxes
+            .iter()
+            .filter(|m| m.recipient_type_details == "SharedMailbox");
+        for (i, m) in shared.enumerate() {
+            for step in [1, 7] {
+                let Some(u) = users.get((i * 13 + step) % users.len().max(1)) else {
+                    continue;
+                };
+                let trustee = u.user_principal_name.to_lowercase();
+                for (right, rights) in [
+                    (DelegateRight::FullAccess, vec!["FullAccess".to_owned()]),
+                    (DelegateRight::SendAs, vec![]),
+                ] {
+                    out.push(MailboxDelegate {
+                        id: format!("{}/{}/{trustee}", m.id, right.as_str()),
+                        mailbox_id: m.id.clone(),
+                        mailbox_upn: m.user_principal_name.clone(),
+                        right,
+                        trustee: trustee.clone(),
+                        trustee_id: Some(u.id.clone()),
+                        trustee_address: Some(trustee.clone()),
+                        trustee_type: Some("UserMailbox".to_owned()),
+                        access_rights: rights,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.dedup_by(|a, b| a.id == b.id);
+        out
     }
 
     fn folder(&mut self, alias: &str, name: &str, well_known: Option<&str>) -> FolderRef {

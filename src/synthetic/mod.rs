@@ -7,6 +7,7 @@
 //! only on the options — a tiny SplitMix64 generator instead of `rand`, and a fixed
 //! collection time — so a benchmark or test can regenerate the same tenant anywhere.
 
+mod apps;
 mod exchange;
 mod identity;
 mod prng;
@@ -203,6 +204,10 @@ impl Generator {
             bypass_associations: Vec::new(),
         };
 
+        // Last: the other sections draw from the generator first, so a seed gives the same
+        // users, mailboxes and rules as before the apps existed.
+        let apps = self.apps(n);
+
         let mut sources = BTreeMap::new();
         let ok = |items: usize| SourceStatus {
             status: SourceState::Ok,
@@ -261,6 +266,19 @@ impl Generator {
             ok(mail_protocols.mailboxes.len() + mail_protocols.transport.len()),
         );
         sources.insert(SourceId::AuditConfig, ok(1));
+        sources.insert(
+            SourceId::ServicePrincipals,
+            ok(apps.service_principals.len() + apps.credentials.len()),
+        );
+        sources.insert(SourceId::ConsentGrants, ok(apps.consent_grants.len()));
+        sources.insert(
+            SourceId::AppRoleAssignments,
+            ok(apps.app_role_assignments.len()),
+        );
+        sources.insert(SourceId::ConsentPolicy, ok(apps.consent_policies.len()));
+
+        let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
+        sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -304,6 +322,8 @@ impl Generator {
             transport_rules,
             outbound_connectors,
             inbound_connectors: Vec::new(),
+            mailbox_delegates,
+            apps,
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

@@ -20,14 +20,22 @@ mod disable_connector;
 mod disable_inbox_rule;
 mod disable_mail_protocols;
 mod disable_outbound_auto_forwarding;
+mod disable_service_principal;
 mod disable_transport_rule;
 mod enable_audit_logging;
 mod enforce_mfa;
 mod pim;
+mod remove_app_role_assignment;
+mod remove_credential;
+mod remove_mailbox_permission;
+mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
+mod remove_send_on_behalf;
 mod reset_password;
 mod restore_mail_access;
+mod restrict_user_consent;
+mod revoke_consent_grant;
 mod revoke_sessions;
 mod suspend_mail_access;
 mod unblock_sender;
@@ -43,6 +51,10 @@ pub use disable_mail_protocols::mailbox_state as cas_mailbox_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
+pub use remove_credential::credential_state;
+pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
+pub use restrict_user_consent::consent_state;
+pub use revoke_consent_grant::grant_state;
 pub use suspend_mail_access::{
     access_state as mail_access_state, suspended as mail_access_suspended,
 };
@@ -81,6 +93,22 @@ impl ActionKind {
             ActionKind::EnableAuditLogging => &enable_audit_logging::EnableAuditLogging,
             ActionKind::DisableTransportRule => &disable_transport_rule::DisableTransportRule,
             ActionKind::DisableConnector => &disable_connector::DisableConnector,
+            ActionKind::RemoveMailboxPermission => {
+                &remove_mailbox_permission::RemoveMailboxPermission
+            }
+            ActionKind::RemoveRecipientPermission => {
+                &remove_recipient_permission::RemoveRecipientPermission
+            }
+            ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
+            ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
+            ActionKind::RemoveAppRoleAssignment => {
+                &remove_app_role_assignment::RemoveAppRoleAssignment
+            }
+            ActionKind::RemoveCredential => &remove_credential::RemoveCredential,
+            ActionKind::DisableServicePrincipal => {
+                &disable_service_principal::DisableServicePrincipal
+            }
+            ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
         }
     }
 }
@@ -198,8 +226,12 @@ impl ActionKind {
                 )),
                 ..ActionNeeds::NONE
             },
-            // W6
-            ActionKind::ClearMailboxForwarding => ActionNeeds {
+            // W6; the delegation cmdlets are in the same Exchange roles as Set-Mailbox
+            // (Mail Recipients: Exchange Administrator, Exchange Recipient Administrator).
+            ActionKind::ClearMailboxForwarding
+            | ActionKind::RemoveMailboxPermission
+            | ActionKind::RemoveRecipientPermission
+            | ActionKind::RemoveSendOnBehalf => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -245,6 +277,22 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
+            ActionKind::RevokeConsentGrant => ActionNeeds {
+                graph: &[GRANT_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveAppRoleAssignment => ActionNeeds {
+                graph: &[APP_ROLE_ASSIGNMENT_WRITE, APP_READ],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RemoveCredential | ActionKind::DisableServicePrincipal => ActionNeeds {
+                graph: &[APP_WRITE],
+                ..ActionNeeds::NONE
+            },
+            ActionKind::RestrictUserConsent => ActionNeeds {
+                graph: &[AUTHORIZATION_POLICY_WRITE],
+                ..ActionNeeds::NONE
+            },
         }
     }
 }
@@ -266,6 +314,14 @@ impl From<FixAction> for ActionKind {
             FixAction::EnableAuditLogging => ActionKind::EnableAuditLogging,
             FixAction::DisableTransportRule => ActionKind::DisableTransportRule,
             FixAction::DisableConnector => ActionKind::DisableConnector,
+            FixAction::RemoveMailboxPermission => ActionKind::RemoveMailboxPermission,
+            FixAction::RemoveRecipientPermission => ActionKind::RemoveRecipientPermission,
+            FixAction::RemoveSendOnBehalf => ActionKind::RemoveSendOnBehalf,
+            FixAction::RevokeConsentGrant => ActionKind::RevokeConsentGrant,
+            FixAction::RemoveAppRoleAssignment => ActionKind::RemoveAppRoleAssignment,
+            FixAction::DisableServicePrincipal => ActionKind::DisableServicePrincipal,
+            FixAction::RemoveCredential => ActionKind::RemoveCredential,
+            FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
         }
     }
 }

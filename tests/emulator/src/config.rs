@@ -91,6 +91,13 @@ impl Grants {
                 "User-PasswordProfile.ReadWrite.All",
                 "Policy.ReadWrite.AuthenticationMethod",
                 "Policy.ReadWrite.ConditionalAccess",
+                // Apps: read, and fix mode's writes (grants, assignments, credentials,
+                // service principals, the authorization policy).
+                "Application.Read.All",
+                "DelegatedPermissionGrant.ReadWrite.All",
+                "AppRoleAssignment.ReadWrite.All",
+                "Application.ReadWrite.All",
+                "Policy.ReadWrite.Authorization",
             ]
             .map(String::from)
             .to_vec(),
@@ -119,6 +126,7 @@ impl Grants {
                 "Organization.Read.All",
                 "Domain.Read.All",
                 "GroupMember.Read.All",
+                "Application.Read.All",
             ]
             .map(String::from)
             .to_vec(),
@@ -179,6 +187,12 @@ pub struct Faults {
     /// Exchange: every `*-InboxRule` call whose `Mailbox` names this mailbox (any identity
     /// form: UPN, alias, SMTP address, guid) answers 500 — a mailbox that always fails.
     pub fail_mailbox: Option<String>,
+    /// Exchange: every `Get-MailboxPermission` call for this mailbox (any identity form)
+    /// answers 500, like `fail_mailbox` does for `*-InboxRule`.
+    pub fail_permissions_mailbox: Option<String>,
+    /// Exchange: these cmdlets answer 403 with the NUL-byte body (the app's Exchange role
+    /// does not cover them), every other cmdlet runs as usual.
+    pub forbid_cmdlets: Vec<String>,
 }
 
 impl Default for Faults {
@@ -200,6 +214,8 @@ impl Default for Faults {
             exo_pagination_expired: false,
             path_contains: String::new(),
             fail_mailbox: None,
+            fail_permissions_mailbox: None,
+            forbid_cmdlets: Vec::new(),
         }
     }
 }

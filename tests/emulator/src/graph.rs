@@ -292,6 +292,10 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
+        (_, ["serviceprincipals", ..] | ["applications", ..] | ["oauth2permissiongrants", ..])
+        | (_, ["policies", "authorizationpolicy" | "adminconsentrequestpolicy"]) => {
+            crate::apps::route(shared, caller, req, &q, &segs, l.as_slice(), ctx)
+        }
         _ => {
             let known = [
                 "users",

@@ -13,10 +13,12 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod apps;
 pub mod batch;
 pub mod config;
 pub mod crypto;
 pub mod exchange;
+pub mod exo_delegation;
 pub mod exo_params;
 pub mod exo_protocols;
 pub mod graph;

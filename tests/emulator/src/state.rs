@@ -418,6 +418,22 @@ fn mail_flow_objects(v: Option<&Value>) -> Vec<MailFlowObject> {
         .collect()
 }
 
+/// A delegation on a mailbox (`crate::exo_delegation` serves and changes them): a
+/// `Get-MailboxPermission` entry (`full_access`), a `Get-RecipientPermission` SendAs entry
+/// (`send_as`) or a `GrantSendOnBehalfTo` value (`send_on_behalf`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delegation {
+    /// The mailbox's `guid`.
+    pub mailbox_guid: String,
+    /// `full_access`, `send_as` or `send_on_behalf` (the snapshot's `right`).
+    pub right: String,
+    /// The trustee as Exchange shows it: a UPN in permissions, a recipient's Name in
+    /// GrantSendOnBehalfTo.
+    pub trustee: String,
+    /// `full_access` only: FullAccess, ChangePermission, …
+    pub access_rights: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -467,6 +483,11 @@ pub struct TenantState {
     pub recipients: Vec<MailRecipient>,
     /// Client access per mailbox, SMTP AUTH and audit settings (`exo_protocols`).
     pub protocols: crate::exo_protocols::ProtocolState,
+    /// Mailbox delegations: the snapshot's `mailbox_delegates`.
+    pub delegations: Vec<Delegation>,
+    /// Service principals, app registrations, consent grants, app role assignments and the
+    /// consent policies (`crate::apps`).
+    pub apps: crate::apps::AppsState,
 }
 
 impl TenantState {
@@ -1249,9 +1270,12 @@ impl TenantState {
             })
             .collect();
 
+        let delegations = crate::exo_delegation::from_snapshot(snap, &mailboxes);
         Ok(TenantState {
             protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
+            delegations,
             recipients,
+            apps: crate::apps::AppsState::from_snapshot(snap),
             security_defaults_enabled: snap
                 .get("security_defaults")
                 .and_then(|s| s.get("is_enabled"))

@@ -1,0 +1,454 @@
+//! Mailbox delegations end to end (issue 11): the `mailbox_delegates` source collected from
+//! the emulator's contoso scenario, the `mailbox_delegate_unexpected` rule on it, the three
+//! fix actions through plan → apply → re-scan, the failure modes (a cmdlet outside the
+//! app's Exchange role, one mailbox that cannot be read), and the emulator's parameter sets.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
+use m365guard::exchange::ExchangeClient;
+use m365guard_emulator::{Emulator, Faults};
+use serde_json::{json, Value};
+
+use crate::harness::{self, example, m365guard_against, run, start};
+
+const RULE: &str = "mailbox_delegate_unexpected";
+const DANA: &str = "dana.whitfield@contoso.com";
+
+/// `scan` with `args` in `dir`, JSON report; (exit code, report, stderr).
+fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = run(m365guard_against(emu, dir)
+        .args(args)
+        .args(["-f", "json", "-q", "--out", "report"]));
+    harness::assert_no_leaks(
+        [out.stdout.as_str(), out.stderr.as_str()],
+        &[&emu.client_secret().unwrap_or_default()],
+    );
+    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
+    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
+}
+
+fn rule_outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id || r["rule_id"] == id)
+        .unwrap_or_else(|| panic!("no outcome for {id}"))
+}
+
+/// (resource id, severity) of the rule's findings.
+fn delegate_findings(report: &Value) -> BTreeSet<(String, String)> {
+    rule_outcome(report, RULE)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            (
+                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
+                f["severity"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
+    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
+}
+
+#[test]
+fn scan_tenant_flags_the_delegations_the_example_shows() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, live, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    let offline_dir = tempfile::tempdir().unwrap();
+    let snapshot = example("contoso-compromised.json");
+    let (_, offline, _) = scan(
+        &emu,
+        offline_dir.path(),
+        &["scan", "--snapshot", snapshot.to_str().unwrap()],
+    );
+    let want = delegate_findings(&offline);
+    assert_eq!(delegate_findings(&live), want);
+    // The attacker's FullAccess and SendAs on Dana's mailbox (high), the guest's send on
+    // behalf on info@ (medium), the Fabrikam guest's FullAccess on procurement@ (high);
+    // Tom's expected delegation on info@ is not a finding.
+    let dana = "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
+    let expected: BTreeSet<(String, String)> = [
+        (format!("{dana}/full_access/lena.fischer@contoso.com"), "high"),
+        (format!("{dana}/send_as/lena.fischer@contoso.com"), "high"),
+        (
+            "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e01/send_on_behalf/priya shah (adatum)".to_owned(),
+            "medium",
+        ),
+        (
+            "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e02/full_access/sam.rivera_fabrikam.com#ext#@contoso.onmicrosoft.com"
+                .to_owned(),
+            "high",
+        ),
+    ]
+    .into_iter()
+    .map(|(id, s)| (id, s.to_owned()))
+    .collect();
+    assert_eq!(want, expected);
+
+    // The config's allowed_delegates accepts the Fabrikam guest on procurement@.
+    let (_, configured, _) = scan(
+        &emu,
+        dir.path(),
+        &[
+            "scan",
+            "--tenant",
+            &emu.tenant_id(),
+            "--config",
+            harness::root()
+                .join("examples/m365guard.toml")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let with_config = delegate_findings(&configured);
+    assert_eq!(with_config.len(), 3, "{with_config:?}");
+    assert!(with_config.iter().all(|(id, _)| !id.contains("sam.rivera")));
+}
+
+/// `fix plan --rule mailbox_delegate_unexpected` → apply → re-scan passes; the same plan
+/// applied again writes nothing.
+#[test]
+fn plan_apply_rescan_removes_each_delegation_once() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = emu.tenant_id();
+    let out = run(m365guard_against(&emu, dir.path()).args([
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        RULE,
+        "-o",
+        "plan.json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    let mut kinds: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "remove_mailbox_permission",
+            "remove_mailbox_permission",
+            "remove_recipient_permission",
+            "remove_send_on_behalf",
+        ]
+    );
+    let full_access = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["target"]["user_principal_name"] == DANA && a["kind"] == "remove_mailbox_permission"
+        })
+        .unwrap();
+    assert_eq!(
+        full_access["precondition"]["access_rights"],
+        json!(["FullAccess"])
+    );
+    assert!(full_access["rollback"]
+        .as_str()
+        .unwrap()
+        .starts_with("Add-MailboxPermission -Identity dana.whitfield@contoso.com -User lena.fischer@contoso.com -AccessRights FullAccess"));
+    assert!(emu.write_log().is_empty(), "planning wrote");
+
+    let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("4 applied, 0 already done"),
+        "{}",
+        out.stdout
+    );
+    let log = emu.write_log();
+    let ops: BTreeSet<(String, String)> = log
+        .iter()
+        .map(|w| (w.operation.clone(), w.target.to_lowercase()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("Remove-MailboxPermission", DANA),
+            ("Remove-MailboxPermission", "procurement@contoso.com"),
+            ("Remove-RecipientPermission", DANA),
+            ("Set-Mailbox", "info@contoso.com"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+    );
+    assert!(log.iter().all(|w| w.status == 200), "{log:?}");
+    let sob = log.iter().find(|w| w.operation == "Set-Mailbox").unwrap();
+    assert_eq!(
+        sob.body["GrantSendOnBehalfTo"],
+        json!({"Remove": ["priya shah (adatum)"]})
+    );
+    // Only the expected delegation (Tom on info@) is left; evidence kept each one removed.
+    let left: Vec<(String, String)> = emu
+        .state()
+        .delegations
+        .iter()
+        .map(|d| (d.right.clone(), d.trustee.clone()))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            (
+                "full_access".to_owned(),
+                "tom.becker@contoso.com".to_owned()
+            ),
+            ("send_as".to_owned(), "tom.becker@contoso.com".to_owned()),
+        ]
+    );
+    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for line in &lines {
+        assert_eq!(line["outcome"], "applied", "{line}");
+        assert!(
+            line["before"]["definition"]["trustee"].is_string(),
+            "{line}"
+        );
+        assert!(line["after"].is_null(), "{line}");
+    }
+
+    let (code, report, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(rule_outcome(&report, RULE)["status"], "passed", "{stderr}");
+    assert_ne!(code, 3, "{stderr}");
+
+    let writes_before = emu.write_log().len();
+    let again =
+        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 applied, 4 already done"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+}
+
+#[test]
+fn a_permission_cmdlet_outside_the_apps_role_makes_the_rule_not_evaluated() {
+    let emu = start();
+    emu.set_faults(Faults {
+        forbid_cmdlets: vec!["Get-MailboxPermission".into()],
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(code, 3, "{stderr}");
+    let outcome = rule_outcome(&report, RULE);
+    assert_eq!(outcome["status"], "not_evaluated", "{outcome}");
+    assert!(outcome["findings"].as_array().is_none_or(|f| f.is_empty()));
+    // Collect shows why: the source failed, naming the cmdlet; the others are fine.
+    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
+            .unwrap();
+    let st = &snap["sources"]["mailbox_delegates"];
+    assert_eq!(st["status"], "error", "{st}");
+    let reason = st["reason"].as_str().unwrap();
+    assert!(reason.contains("Get-MailboxPermission"), "{reason}");
+    assert!(reason.contains("403"), "{reason}");
+    assert_eq!(snap["sources"]["mailboxes"]["status"], "ok");
+}
+
+#[test]
+fn one_mailbox_that_cannot_be_read_makes_the_source_incomplete() {
+    let emu = start();
+    emu.set_faults(Faults {
+        fail_permissions_mailbox: Some(DANA.into()),
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
+            .unwrap();
+    let st = &snap["sources"]["mailbox_delegates"];
+    assert_eq!(st["status"], "error", "{st}");
+    let reason = st["reason"].as_str().unwrap();
+    for needle in [DANA, "Get-MailboxPermission failed for 1 of", "500"] {
+        assert!(reason.contains(needle), "{needle}: {reason}");
+    }
+    // The other mailboxes' delegations are kept; Dana's FullAccess is not invented, and
+    // her SendAs (read org-wide) is still there.
+    let ids: Vec<&str> = snap["mailbox_delegates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(ids
+        .iter()
+        .any(|i| i.ends_with("/full_access/tom.becker@contoso.com")));
+    assert!(!ids
+        .iter()
+        .any(|i| i.starts_with("6e1f3a2b") && i.contains("/full_access/")));
+    assert!(ids
+        .iter()
+        .any(|i| i.starts_with("6e1f3a2b") && i.contains("/send_as/")));
+    let (code, report, _) = scan(
+        &emu,
+        dir.path(),
+        &[
+            "scan",
+            "--snapshot",
+            dir.path().join("snap.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 3);
+    assert_eq!(rule_outcome(&report, RULE)["status"], "not_evaluated");
+}
+
+fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
+    let settings = Settings::validate(RawSettings {
+        tenant: Some(emu.tenant_id()),
+        client_id: Some(emu.client_id()),
+        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
+        authority: Some(emu.base_url.clone()),
+        graph_url: Some(emu.base_url.clone()),
+        exchange_url: Some(emu.base_url.clone()),
+    })
+    .unwrap();
+    let agent = m365guard::collect::agent();
+    (TokenProvider::new(settings, agent.clone()), agent)
+}
+
+/// The emulator is as strict as the reference pages: mandatory parameters, parameter
+/// sets, the one valid `-AccessRights` of the recipient cmdlets, and what every mailbox
+/// lists besides grants (SELF, inherited and Deny entries).
+#[test]
+fn emulator_enforces_the_documented_parameter_sets() {
+    let emu = start();
+    let (tokens, agent) = exchange(&emu);
+    let exo = ExchangeClient::new(&tokens, agent);
+    let refused = |cmdlet: &str, params: Value, needle: &str| {
+        let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();
+        assert!(err.contains(needle), "{cmdlet} {params}: {err}");
+    };
+    refused(
+        "Get-MailboxPermission",
+        json!({}),
+        "mandatory parameters: Identity",
+    );
+    refused(
+        "Get-MailboxPermission",
+        json!({"Identity": DANA, "User": "x", "Owner": true}),
+        "Parameter set cannot be resolved",
+    );
+    refused(
+        "Get-RecipientPermission",
+        json!({"AccessRights": "FullAccess"}),
+        "AccessRights",
+    );
+    refused(
+        "Remove-MailboxPermission",
+        json!({"Identity": DANA, "User": "lena.fischer@contoso.com"}),
+        "mandatory parameters: AccessRights",
+    );
+    refused(
+        "Remove-RecipientPermission",
+        json!({"Identity": DANA, "AccessRights": ["SendAs"]}),
+        "mandatory parameters: Trustee",
+    );
+    refused(
+        "Get-MailboxPermission",
+        json!({"Identity": "nobody@contoso.com"}),
+        "couldn't be found",
+    );
+    refused(
+        "Get-MailboxPermission",
+        json!({"Identity": DANA, "Bogus": 1}),
+        "Bogus",
+    );
+
+    let rows = exo
+        .invoke("Get-MailboxPermission", json!({"Identity": DANA}))
+        .unwrap();
+    let users: Vec<&str> = rows.iter().filter_map(|r| r["User"].as_str()).collect();
+    assert!(users.contains(&"NT AUTHORITY\\SELF"), "{users:?}");
+    assert!(rows
+        .iter()
+        .any(|r| r["IsInherited"] == true && r["Deny"] == true));
+    // Besides those, the one grant: what the collector keeps (see the scan tests).
+    let explicit: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["IsInherited"] == false && r["User"] != "NT AUTHORITY\\SELF")
+        .filter_map(|r| r["User"].as_str())
+        .collect();
+    assert_eq!(explicit, ["lena.fischer@contoso.com"]);
+    let send_as = exo
+        .invoke(
+            "Get-RecipientPermission",
+            json!({"Identity": DANA, "AccessRights": ["SendAs"]}),
+        )
+        .unwrap();
+    let trustees: BTreeSet<&str> = send_as
+        .iter()
+        .filter_map(|r| r["Trustee"].as_str())
+        .collect();
+    assert_eq!(
+        trustees,
+        ["NT AUTHORITY\\SELF", "lena.fischer@contoso.com"]
+            .into_iter()
+            .collect()
+    );
+    // GrantSendOnBehalfTo: @{Add} then @{Remove}, other entries untouched.
+    exo.invoke(
+        "Set-Mailbox",
+        json!({"Identity": "info@contoso.com", "GrantSendOnBehalfTo": {"Add": ["tom.becker@contoso.com"]}}),
+    )
+    .unwrap();
+    let shown = |exo: &ExchangeClient<'_>| -> Vec<String> {
+        let m = exo
+            .invoke("Get-Mailbox", json!({"Identity": "info@contoso.com"}))
+            .unwrap();
+        m[0]["GrantSendOnBehalfTo"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut names = shown(&exo);
+    names.sort();
+    assert_eq!(names, ["Priya Shah (Adatum)", "tom.becker"]);
+    exo.invoke(
+        "Set-Mailbox",
+        json!({"Identity": "info@contoso.com", "GrantSendOnBehalfTo": {"Remove": ["Tom Becker"]}}),
+    )
+    .unwrap();
+    assert_eq!(shown(&exo), ["Priya Shah (Adatum)"]);
+    refused(
+        "Set-Mailbox",
+        json!({"Identity": "info@contoso.com", "GrantSendOnBehalfTo": {"Add": ["nobody@nowhere.example"]}}),
+        "couldn't be found",
+    );
+}
