@@ -89,14 +89,14 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "disable_outbound_auto_forwarding",
         // Mail flow back doors (issue 11); connectors only with `--allow connector`.
         "disable_transport_rule",
-        // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
-        "disable_mail_protocols",
-        "enable_audit_logging",
         // Delegations on Dana's and info@'s mailboxes (Sam's on procurement@ is allowed
         // by the example config's allowed_delegates).
         "remove_mailbox_permission",
         "remove_recipient_permission",
         "remove_send_on_behalf",
+        // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
+        "disable_mail_protocols",
+        "enable_audit_logging",
     ];
     let mut last = 0;
     for kind in &kinds {
