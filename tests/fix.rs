@@ -327,6 +327,9 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "outbound_auto_forwarding_allowed",
         "restricted_sender",
         "risky_user_high",
+        // Lena's IMAP + SMTP AUTH, and her mailbox audit bypass (issue 11).
+        "legacy_mail_protocol_enabled",
+        "audit_logging_disabled",
         "transport_rule_bypasses_filtering",
         "transport_rule_deletes_mail",
         "transport_rule_external_copy",
@@ -591,7 +594,8 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 9, "{lines:#?}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
+    assert_eq!(lines.len(), 10, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -721,6 +725,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
         kinds_of(&plan),
         [
             "block_sign_in",
+            "suspend_mail_access",
             "revoke_sessions",
             "reset_password",
             "enforce_mfa",
@@ -736,7 +741,7 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 9);
+    assert_eq!(env.audit().len(), 10);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
@@ -2136,6 +2141,8 @@ fn missing_exchange_role_fails_exchange_writes_naming_the_role() {
         "disable_inbox_rule",
         "unblock_sender",
         "disable_outbound_auto_forwarding",
+        "disable_mail_protocols",
+        "enable_audit_logging",
         "disable_transport_rule",
         "remove_mailbox_permission",
         "remove_recipient_permission",
@@ -2252,7 +2259,8 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    assert_eq!(actions(&plan).len(), 9, "{plan}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
+    assert_eq!(actions(&plan).len(), 10, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));

@@ -94,6 +94,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "remove_mailbox_permission",
         "remove_recipient_permission",
         "remove_send_on_behalf",
+        // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
+        "disable_mail_protocols",
+        "enable_audit_logging",
     ];
     let mut last = 0;
     for kind in &kinds {
@@ -113,6 +116,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_inbox_rule"), 3);
     assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
+    assert_eq!(count("disable_mail_protocols"), 1);
+    assert_eq!(count("enable_audit_logging"), 1);
     assert_eq!(count("disable_transport_rule"), 3);
     for kind in [
         "remove_mailbox_permission",

@@ -30,6 +30,7 @@ mod live_auth;
 mod live_batch;
 mod live_faults;
 mod logging;
+mod mail_protocols;
 mod mailflow;
 mod permissions;
 mod pim;

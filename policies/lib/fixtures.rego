@@ -75,6 +75,7 @@ base := {
 		"role_eligibility": _ok, "mailboxes": _ok, "inbox_rules": _ok,
 		"outbound_spam_policies": _ok, "restricted_senders": _ok, "risky_users": _ok,
 		"remote_domains": _ok, "named_locations": _ok, "ca_group_members": _ok, "recipients": _ok,
+		"mail_protocols": _ok, "audit_config": _ok,
 		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
 		"mailbox_delegates": _ok,
 		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
@@ -248,6 +249,21 @@ base := {
 			"primary_smtp_address": "allstaff@contoso.com",
 		},
 	],
+	# mail_protocols: SMTP AUTH off for the organisation; mailboxes 0 dana  1 lena  2 raj,
+	#              POP and IMAP off, SMTP AUTH from the organisation (null)
+	"mail_protocols": {
+		"transport": [{"id": "Transport Settings", "smtp_client_authentication_disabled": true}],
+		"mailboxes": [
+			{"id": dana_id, "primary_smtp_address": "dana.whitfield@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+			{"id": lena_id, "primary_smtp_address": "lena.fischer@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+			{"id": raj_id, "primary_smtp_address": "raj.patel@contoso.com", "pop_enabled": false, "imap_enabled": false, "smtp_client_authentication_disabled": null},
+		],
+	},
+	# audit_config: everything audited, no bypass
+	"audit_config": {
+		"organization": [{"id": "organization", "unified_audit_log_ingestion_enabled": true, "audit_disabled": false}],
+		"bypass_associations": [],
+	},
 	# transport_rules: 0 "External disclaimer" (harmless); outbound_connectors: 0 to the
 	# on-premises smart host (a verified domain); inbound_connectors: 0 from on-premises,
 	# certificate-restricted with TLS.

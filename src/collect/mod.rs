@@ -21,10 +21,12 @@ use crate::snapshot::source::{Stage, SOURCES};
 pub use crate::http::agent;
 
 pub(crate) mod apps;
+mod audit_config;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
 pub(crate) mod inbox_rules;
+pub(crate) mod mail_protocols;
 pub(crate) mod mailbox_delegates;
 pub(crate) mod mailboxes;
 mod mfa_registration;
@@ -179,6 +181,8 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::NamedLocations => named_locations::collect,
         SourceId::CaGroupMembers => ca_group_members::collect,
         SourceId::Recipients => recipients::collect,
+        SourceId::MailProtocols => mail_protocols::collect,
+        SourceId::AuditConfig => audit_config::collect,
         SourceId::TransportRules => transport_rules::collect,
         SourceId::OutboundConnectors => connectors::collect_outbound,
         SourceId::InboundConnectors => connectors::collect_inbound,

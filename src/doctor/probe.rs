@@ -225,6 +225,8 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::OutboundSpamPolicies => Probe::Cmdlet("Get-HostedOutboundSpamFilterPolicy"),
         SourceId::RestrictedSenders => Probe::Cmdlet("Get-BlockedSenderAddress"),
         SourceId::RemoteDomains => Probe::Cmdlet("Get-RemoteDomain"),
+        SourceId::MailProtocols => Probe::FirstOf("Get-CASMailbox"),
+        SourceId::AuditConfig => Probe::FirstOf("Get-MailboxAuditBypassAssociation"),
         SourceId::TransportRules => Probe::Cmdlet("Get-TransportRule"),
         SourceId::OutboundConnectors => Probe::Cmdlet("Get-OutboundConnector"),
         SourceId::InboundConnectors => Probe::Cmdlet("Get-InboundConnector"),

@@ -14,6 +14,8 @@ pub enum ActionKind {
     // Declaration order is the playbook order (Microsoft's compromised-account guidance):
     // contain the account, evict the attacker, close the back doors, then restore.
     BlockSignIn,
+    /// Microsoft's step 5, with the block: mail clients cut off while the account is blocked.
+    SuspendMailAccess,
     RevokeSessions,
     ResetPassword,
     EnforceMfa,
@@ -36,12 +38,17 @@ pub enum ActionKind {
     RemoveMailboxPermission,
     RemoveRecipientPermission,
     RemoveSendOnBehalf,
+    DisableMailProtocols,
+    EnableAuditLogging,
+    /// Restore: the mailbox's client access as it was, before sign-in is restored.
+    RestoreMailAccess,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 22] = [
+    pub const ALL: [ActionKind; 26] = [
         ActionKind::BlockSignIn,
+        ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
         ActionKind::EnforceMfa,
@@ -62,6 +69,9 @@ impl ActionKind {
         ActionKind::RemoveMailboxPermission,
         ActionKind::RemoveRecipientPermission,
         ActionKind::RemoveSendOnBehalf,
+        ActionKind::DisableMailProtocols,
+        ActionKind::EnableAuditLogging,
+        ActionKind::RestoreMailAccess,
         ActionKind::UnblockSignIn,
     ];
 
@@ -97,6 +107,10 @@ impl ActionKind {
             ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
             ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::UnblockSignIn => "unblock_sign_in",
+            ActionKind::SuspendMailAccess => "suspend_mail_access",
+            ActionKind::DisableMailProtocols => "disable_mail_protocols",
+            ActionKind::EnableAuditLogging => "enable_audit_logging",
+            ActionKind::RestoreMailAccess => "restore_mail_access",
             ActionKind::RevokeConsentGrant => "revoke_consent_grant",
             ActionKind::RemoveAppRoleAssignment => "remove_app_role_assignment",
             ActionKind::RemoveCredential => "remove_credential",

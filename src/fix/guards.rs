@@ -187,6 +187,7 @@ mod tests {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            restore: None,
             parent_id: None,
             parent_kind: None,
         }

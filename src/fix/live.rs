@@ -139,6 +139,40 @@ pub struct ExoOutboundPolicy {
     pub auto_forwarding_mode: Option<String>,
 }
 
+/// `Get-CASMailbox` output, the client access switches fix mode reads and writes
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-casmailbox>). A mailbox's
+/// `SmtpClientAuthenticationDisabled` is `null` when it uses the organisation's setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExoCasMailbox {
+    #[serde(rename = "PopEnabled")]
+    pub pop_enabled: Option<bool>,
+    #[serde(rename = "ImapEnabled")]
+    pub imap_enabled: Option<bool>,
+    #[serde(rename = "SmtpClientAuthenticationDisabled")]
+    pub smtp_client_authentication_disabled: Option<bool>,
+    #[serde(rename = "ActiveSyncEnabled")]
+    pub active_sync_enabled: Option<bool>,
+    #[serde(rename = "OWAforDevicesEnabled")]
+    pub owa_for_devices_enabled: Option<bool>,
+}
+
+/// `Get-TransportConfig`, `Get-OrganizationConfig` and `Get-MailboxAuditBypassAssociation`
+/// output, the switches fix mode reads
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-transportconfig>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-organizationconfig>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-mailboxauditbypassassociation>).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExoOrgSwitches {
+    #[serde(rename = "SmtpClientAuthenticationDisabled")]
+    pub smtp_client_authentication_disabled: Option<bool>,
+    #[serde(rename = "AuditDisabled")]
+    pub audit_disabled: Option<bool>,
+    #[serde(rename = "AuditBypassEnabled")]
+    pub audit_bypass_enabled: Option<bool>,
+}
+
 /// A Graph `messageRule`, the parts fix mode compares
 /// (<https://learn.microsoft.com/graph/api/resources/messagerule>).
 #[derive(Debug, Default, Deserialize)]
@@ -462,6 +496,24 @@ impl<'a> Live<'a> {
         identity: &str,
     ) -> Result<Option<ExoOutboundPolicy>, ApiError> {
         Ok(self.outbound_policy(identity)?.as_ref().map(typed))
+    }
+
+    /// `Get-CASMailbox -Identity`, typed; `None` when the mailbox is gone.
+    pub fn cas_mailbox(&self, identity: &str) -> Result<Option<ExoCasMailbox>, ApiError> {
+        self.exo_one("Get-CASMailbox", json!({"Identity": identity}))
+    }
+
+    /// One object of a singleton or `-Identity` read, typed; `None` when not found.
+    pub fn exo_one<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+    ) -> Result<Option<T>, ApiError> {
+        match self.exchange.invoke(cmdlet, parameters) {
+            Ok(rows) => Ok(rows.first().map(typed)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// One transport rule by GUID or name (`Get-TransportRule -Identity`), mapped like

@@ -178,6 +178,10 @@ pub struct Target {
     /// Tenant-wide MFA policy: object ids it must exclude (break-glass accounts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_ids: Vec<String>,
+    /// Settings the write puts back (`restore_mail_access`: the client access settings
+    /// recorded before the response, `null` included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<serde_json::Map<String, serde_json::Value>>,
     /// App targets: the object id the target hangs off — the resource service principal
     /// of an app role assignment, the owner of a credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +206,7 @@ impl Target {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            restore: None,
             parent_id: None,
             parent_kind: None,
         }

@@ -189,6 +189,28 @@ pub fn inbox_rule_target(rule: &InboxRule) -> Target {
     }
 }
 
+/// A mailbox's client access target and its `disable_mail_protocols` precondition: the
+/// identity `Set-CASMailbox` gets is the primary SMTP address, the user is the mailbox's.
+pub fn cas_mailbox_target(snapshot: &Snapshot, id: &str) -> Option<(Target, State)> {
+    let m = snapshot
+        .mail_protocols
+        .mailboxes
+        .iter()
+        .find(|m| m.id == id)?;
+    let upn = snapshot
+        .mailboxes
+        .iter()
+        .find(|x| x.id == m.id)
+        .map(|x| x.user_principal_name.clone())
+        .unwrap_or_else(|| m.primary_smtp_address.clone());
+    let target = Target {
+        kind: ResourceKind::CasMailbox,
+        exchange_identity: Some(m.primary_smtp_address.clone()),
+        ..user_target(&m.id, &upn)
+    };
+    Some((target, super::actions::cas_mailbox_state(m)))
+}
+
 /// Reset the password and revoke sessions for a user (in that plan order: revoke runs
 /// first by playbook order, both count as done when changed after `since`). Returns the
 /// keys for dependants such as `unblock_sender`.
@@ -271,6 +293,8 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
                 let upn = upn_of(&id).unwrap_or_else(|| f.resource.id.clone());
                 (id, upn)
             }),
+        ResourceKind::CasMailbox => cas_mailbox_target(snapshot, &f.resource.id)
+            .and_then(|(t, _)| Some((t.user_id?, t.user_principal_name?))),
         ResourceKind::RoleAssignment => snapshot
             .roles
             .assignments
@@ -579,6 +603,76 @@ fn plan_finding(
             };
             let pre = state([("restricted", json!(true))]);
             builder.add(kind, target, pre, &reason, fixes, after);
+        }
+        ActionKind::DisableMailProtocols => {
+            let target = match finding.resource.kind {
+                ResourceKind::TransportSettings => {
+                    let t = snapshot
+                        .mail_protocols
+                        .transport
+                        .iter()
+                        .find(|t| t.id == finding.resource.id)
+                        .ok_or_else(|| missing("transport settings"))?;
+                    let pre = state([(
+                        "smtp_client_authentication_disabled",
+                        json!(t.smtp_client_authentication_disabled),
+                    )]);
+                    let target =
+                        Target::new(ResourceKind::TransportSettings, &t.id, "organisation");
+                    builder.add(kind, target, pre, &reason, fixes, vec![]);
+                    return Ok(());
+                }
+                _ => cas_mailbox_target(snapshot, &finding.resource.id)
+                    .ok_or_else(|| missing("mailbox"))?,
+            };
+            builder.add(kind, target.0, target.1, &reason, fixes, vec![]);
+        }
+        ActionKind::EnableAuditLogging => {
+            let target = match finding.resource.kind {
+                ResourceKind::AuditBypass => {
+                    let pre = state([("audit_bypass_enabled", json!(true))]);
+                    (
+                        Target::new(
+                            ResourceKind::AuditBypass,
+                            &finding.resource.id,
+                            &finding.resource.name,
+                        ),
+                        pre,
+                    )
+                }
+                _ => {
+                    let config = snapshot
+                        .audit_config
+                        .organization
+                        .iter()
+                        .find(|c| c.id == finding.resource.id)
+                        .ok_or_else(|| missing("audit configuration"))?;
+                    let manual = config.unified_audit_log_ingestion_enabled == Some(false);
+                    if config.audit_disabled != Some(true) {
+                        return Err(super::actions::UNIFIED_AUDIT_LOG_MANUAL.to_owned());
+                    }
+                    if manual {
+                        builder.not_planned.push(NotPlanned {
+                            rule_id: finding.rule_id.clone(),
+                            resource_name: finding.resource.name.clone(),
+                            reason: super::actions::UNIFIED_AUDIT_LOG_MANUAL.to_owned(),
+                        });
+                    }
+                    let pre = state([("audit_disabled", json!(true))]);
+                    (
+                        Target::new(
+                            ResourceKind::AuditConfig,
+                            &config.id,
+                            &finding.resource.name,
+                        ),
+                        pre,
+                    )
+                }
+            };
+            builder.add(kind, target.0, target.1, &reason, fixes, vec![]);
+        }
+        ActionKind::SuspendMailAccess | ActionKind::RestoreMailAccess => {
+            return Err("respond-only action (respond --user)".to_owned());
         }
         ActionKind::DisableTransportRule => {
             let rule = snapshot

@@ -4,7 +4,9 @@
 //! mailbox forwarding, inbox rules (hidden ones too), role assignments, the
 //! restricted-senders entry — into a one-user snapshot, saves it as evidence, evaluates the
 //! forwarding and inbox-rule rules on it (the same Rego as `scan`), and builds the plan:
-//! block sign-in; revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
+//! block sign-in, and while it is blocked turn off ActiveSync, OWA for devices, POP, IMAP
+//! and SMTP AUTH (Microsoft's step 5; restored as recorded by `--restore-access`);
+//! revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
 //! disable forwarding and hiding inbox rules; remove admin roles, active and eligible
 //! (opt-in); unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
@@ -21,7 +23,9 @@ use super::live::Live;
 use super::plan::{
     FindingRef, NotPlanned, Plan, PlanOrigin, Target, DEFAULT_VALIDITY, PLAN_VERSION,
 };
-use super::planner::{inbox_rule_target, secure_account, user_target, PlanBuilder};
+use super::planner::{
+    cas_mailbox_target, inbox_rule_target, secure_account, user_target, PlanBuilder,
+};
 use crate::auth::Settings;
 use crate::collect::{self, Ctx};
 use crate::config::Config;
@@ -147,6 +151,16 @@ pub fn collect_user(
         Some(m) => live.inbox_rules(m).map_err(err("inbox rules"))?,
         None => Vec::new(),
     };
+    // Client access (step 5's evidence: what `--restore-access` puts back).
+    let cas = match &mailbox {
+        Some(m) => live
+            .exchange
+            .invoke("Get-CASMailbox", json!({"Identity": m.user_principal_name}))
+            .map_err(err("client access settings"))?
+            .first()
+            .and_then(collect::mail_protocols::map_mailbox),
+        None => None,
+    };
     let addresses: Vec<String> = std::iter::once(user.user_principal_name.clone())
         .chain(
             mailbox
@@ -177,12 +191,17 @@ pub fn collect_user(
     snapshot.users = vec![user];
     snapshot.mailboxes = mailbox.into_iter().collect();
     snapshot.inbox_rules = rules;
+    snapshot.mail_protocols.mailboxes = cas.into_iter().collect();
     snapshot.outbound_spam.restricted_senders = restricted;
     let counts = [
         (SourceId::Users, 1),
         (SourceId::PerUserMfa, 1),
         (SourceId::Mailboxes, snapshot.mailboxes.len() as u64),
         (SourceId::InboxRules, snapshot.inbox_rules.len() as u64),
+        (
+            SourceId::MailProtocols,
+            snapshot.mail_protocols.mailboxes.len() as u64,
+        ),
         (
             SourceId::RestrictedSenders,
             snapshot.outbound_spam.restricted_senders.len() as u64,
@@ -274,6 +293,20 @@ pub fn playbook(
         vec![],
         vec![],
     );
+    // Microsoft's step 5, taken with the block: no mail client reaches the mailbox meanwhile.
+    let access = snapshot.mail_protocols.mailboxes.first();
+    if let Some((target, _)) = access.and_then(|m| cas_mailbox_target(snapshot, &m.id)) {
+        let what = "while sign-in is blocked, turn off ActiveSync, OWA for devices, POP, IMAP and SMTP AUTH (Microsoft's step 5)";
+        let pre = access.map(actions::mail_access_state).unwrap_or_default();
+        b.add(
+            ActionKind::SuspendMailAccess,
+            target,
+            pre,
+            &step(1, what),
+            vec![],
+            vec![],
+        );
+    }
     let secured = secure_account(
         &mut b,
         id,
@@ -418,6 +451,24 @@ pub fn playbook(
             ),
             vec![],
             secured.clone(),
+        );
+    }
+    if let Some((mut target, _)) = access
+        .filter(|_| options.restore_access)
+        .and_then(|m| cas_mailbox_target(snapshot, &m.id))
+    {
+        // Exactly what was recorded before the response, once every earlier step is done.
+        target.restore = access.map(actions::mail_access_state);
+        let what = "restore mail access as it was before the response (--restore-access)";
+        let everything = b.keys();
+        let pre = actions::mail_access_suspended();
+        b.add(
+            ActionKind::RestoreMailAccess,
+            target,
+            pre,
+            &step(8, what),
+            vec![],
+            everything,
         );
     }
     if options.restore_access && !user.account_enabled {

@@ -305,6 +305,24 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         false,
     );
     w.array(2, "consent_policies", &snapshot.apps.consent_policies, true);
+    w.close(1, '}', false);
+    w.open(1, "mail_protocols", '{');
+    w.array(2, "transport", &snapshot.mail_protocols.transport, false);
+    w.array(2, "mailboxes", &snapshot.mail_protocols.mailboxes, true);
+    w.close(1, '}', false);
+    w.open(1, "audit_config", '{');
+    w.array(
+        2,
+        "organization",
+        &snapshot.audit_config.organization,
+        false,
+    );
+    w.array(
+        2,
+        "bypass_associations",
+        &snapshot.audit_config.bypass_associations,
+        true,
+    );
     w.close(1, '}', true);
     w.out.push_str("}\n");
     w.out

@@ -67,6 +67,14 @@ pub struct Snapshot {
     /// empty in snapshots from before they existed.
     #[serde(default)]
     pub apps: Apps,
+    /// Client access per mailbox (`Get-CASMailbox`) and the organisation's SMTP AUTH
+    /// switch (`Get-TransportConfig`); empty in snapshots from before the source existed.
+    #[serde(default)]
+    pub mail_protocols: MailProtocols,
+    /// Audit settings (`Get-AdminAuditLogConfig`, `Get-OrganizationConfig`,
+    /// `Get-MailboxAuditBypassAssociation`); empty in older snapshots.
+    #[serde(default)]
+    pub audit_config: AuditSettings,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -94,6 +102,8 @@ impl Default for Snapshot {
             inbound_connectors: Vec::new(),
             mailbox_delegates: Vec::new(),
             apps: Apps::default(),
+            mail_protocols: MailProtocols::default(),
+            audit_config: AuditSettings::default(),
         }
     }
 }
@@ -186,10 +196,15 @@ pub enum SourceId {
     AppRoleAssignments,
     /// `authorizationPolicy` and `adminConsentRequestPolicy`: who may consent to apps.
     ConsentPolicy,
+    /// `Get-CASMailbox` + `Get-TransportConfig`: POP, IMAP, SMTP AUTH and other client
+    /// protocols per mailbox and SMTP AUTH organisation-wide.
+    MailProtocols,
+    /// `Get-AdminAuditLogConfig`, `Get-OrganizationConfig`, `Get-MailboxAuditBypassAssociation`.
+    AuditConfig,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 26] = [
+    pub const ALL: [SourceId; 28] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -216,6 +231,8 @@ impl SourceId {
         SourceId::ConsentGrants,
         SourceId::AppRoleAssignments,
         SourceId::ConsentPolicy,
+        SourceId::MailProtocols,
+        SourceId::AuditConfig,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -247,6 +264,8 @@ impl SourceId {
             SourceId::ConsentGrants => "consent_grants",
             SourceId::AppRoleAssignments => "app_role_assignments",
             SourceId::ConsentPolicy => "consent_policy",
+            SourceId::MailProtocols => "mail_protocols",
+            SourceId::AuditConfig => "audit_config",
         }
     }
 
@@ -793,6 +812,106 @@ impl MailRecipient {
             .as_deref()
             .or(self.primary_smtp_address.as_deref())
     }
+}
+
+/// Client access protocols: the organisation's SMTP AUTH switch and every mailbox's
+/// protocol settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailProtocols {
+    /// `Get-TransportConfig` (one object: the organisation's transport settings).
+    pub transport: Vec<TransportSettings>,
+    /// `Get-CASMailbox -ResultSize Unlimited`, one entry per mailbox.
+    pub mailboxes: Vec<CasMailbox>,
+}
+
+/// The organisation's transport settings, the part that decides SMTP AUTH
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-transportconfig>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransportSettings {
+    /// `Identity` of the transport configuration object.
+    pub id: String,
+    /// `SmtpClientAuthenticationDisabled`: `true` turns authenticated SMTP submission off
+    /// for every mailbox whose own setting is `null`. `null` when Exchange did not say.
+    #[serde(default)]
+    pub smtp_client_authentication_disabled: Option<bool>,
+}
+
+/// One mailbox's client access settings
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-casmailbox>). Every flag
+/// is `null` when Exchange did not return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CasMailbox {
+    /// The mailbox's id as in `mailboxes` (`ExternalDirectoryObjectId`, else the Exchange
+    /// object id).
+    pub id: String,
+    /// `PrimarySmtpAddress` (lower-case): the identity fix mode passes to `Set-CASMailbox`.
+    pub primary_smtp_address: String,
+    #[serde(default)]
+    pub pop_enabled: Option<bool>,
+    #[serde(default)]
+    pub imap_enabled: Option<bool>,
+    /// `SmtpClientAuthenticationDisabled` of the mailbox: `true` off, `false` on, `null`
+    /// "use the organisation's setting" (Microsoft's documented semantics).
+    #[serde(default)]
+    pub smtp_client_authentication_disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ews_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_sync_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owa_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owa_for_devices_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapi_enabled: Option<bool>,
+}
+
+/// Where the tenant's audit trail can be switched off.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// One object: unified audit log ingestion and mailbox auditing organisation-wide.
+    pub organization: Vec<AuditConfig>,
+    /// Accounts whose mailbox access is not audited (`AuditBypassEnabled` true only; the
+    /// others are read and not kept).
+    pub bypass_associations: Vec<AuditBypass>,
+}
+
+/// The organisation's audit switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Always `organization` (the one object).
+    pub id: String,
+    /// `Get-AdminAuditLogConfig` `UnifiedAuditLogIngestionEnabled`: whether activity lands
+    /// in the unified (Purview) audit log.
+    /// <https://learn.microsoft.com/powershell/module/exchange/get-adminauditlogconfig>
+    #[serde(default)]
+    pub unified_audit_log_ingestion_enabled: Option<bool>,
+    /// `Get-OrganizationConfig` `AuditDisabled`: `true` turns mailbox auditing off for the
+    /// whole organisation. <https://learn.microsoft.com/powershell/module/exchange/get-organizationconfig>
+    #[serde(default)]
+    pub audit_disabled: Option<bool>,
+}
+
+/// An account whose actions on any mailbox are not audited
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-mailboxauditbypassassociation>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditBypass {
+    /// `Identity` as Exchange shows it (what `Set-MailboxAuditBypassAssociation` takes).
+    pub id: String,
+    /// `Name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `AuditBypassEnabled` (always true in a snapshot; kept so the object says so).
+    pub audit_bypass_enabled: bool,
+    /// `WhenChanged`: when the association last changed (an attacker's change shows here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
 }
 
 /// An Exchange transport (mail flow) rule, the conditions and actions the mail-flow rules

@@ -54,6 +54,14 @@ pub enum ResourceKind {
     /// A group a conditional access policy names (`conditional_access.groups`).
     ConditionalAccessGroup,
     Recipient,
+    /// The organisation's transport settings (`mail_protocols.transport`).
+    TransportSettings,
+    /// A mailbox's client access settings (`mail_protocols.mailboxes`).
+    CasMailbox,
+    /// The organisation's audit switches (`audit_config.organization`).
+    AuditConfig,
+    /// An account that bypasses mailbox auditing (`audit_config.bypass_associations`).
+    AuditBypass,
     TransportRule,
     OutboundConnector,
     InboundConnector,
@@ -71,7 +79,7 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 24] = [
+    pub const ALL: [ResourceKind; 28] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -87,6 +95,10 @@ impl ResourceKind {
         ResourceKind::NamedLocation,
         ResourceKind::ConditionalAccessGroup,
         ResourceKind::Recipient,
+        ResourceKind::TransportSettings,
+        ResourceKind::CasMailbox,
+        ResourceKind::AuditConfig,
+        ResourceKind::AuditBypass,
         ResourceKind::TransportRule,
         ResourceKind::OutboundConnector,
         ResourceKind::InboundConnector,
@@ -115,6 +127,10 @@ impl ResourceKind {
             ResourceKind::NamedLocation => "named_location",
             ResourceKind::ConditionalAccessGroup => "conditional_access_group",
             ResourceKind::Recipient => "recipient",
+            ResourceKind::TransportSettings => "transport_settings",
+            ResourceKind::CasMailbox => "cas_mailbox",
+            ResourceKind::AuditConfig => "audit_config",
+            ResourceKind::AuditBypass => "audit_bypass",
             ResourceKind::TransportRule => "transport_rule",
             ResourceKind::OutboundConnector => "outbound_connector",
             ResourceKind::InboundConnector => "inbound_connector",
@@ -261,7 +277,11 @@ resources!(
     AppCredential,
     ConsentGrant,
     AppRoleGrant,
-    ConsentPolicy
+    ConsentPolicy,
+    TransportSettings,
+    CasMailbox,
+    AuditConfig,
+    AuditBypass
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -397,6 +417,34 @@ static RECIPIENTS: Array<MailRecipient> = Array {
     get_mut: |s| &mut s.recipients,
 };
 
+static TRANSPORT_SETTINGS: Array<TransportSettings> = Array {
+    kind: ResourceKind::TransportSettings,
+    path: "mail_protocols.transport",
+    get: |s| &s.mail_protocols.transport,
+    get_mut: |s| &mut s.mail_protocols.transport,
+};
+
+static CAS_MAILBOXES: Array<CasMailbox> = Array {
+    kind: ResourceKind::CasMailbox,
+    path: "mail_protocols.mailboxes",
+    get: |s| &s.mail_protocols.mailboxes,
+    get_mut: |s| &mut s.mail_protocols.mailboxes,
+};
+
+static AUDIT_ORGANIZATION: Array<AuditConfig> = Array {
+    kind: ResourceKind::AuditConfig,
+    path: "audit_config.organization",
+    get: |s| &s.audit_config.organization,
+    get_mut: |s| &mut s.audit_config.organization,
+};
+
+static AUDIT_BYPASS: Array<AuditBypass> = Array {
+    kind: ResourceKind::AuditBypass,
+    path: "audit_config.bypass_associations",
+    get: |s| &s.audit_config.bypass_associations,
+    get_mut: |s| &mut s.audit_config.bypass_associations,
+};
+
 static TRANSPORT_RULES: Array<TransportRule> = Array {
     kind: ResourceKind::TransportRule,
     path: "transport_rules",
@@ -478,7 +526,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 26] = [
+pub static SOURCES: [SourceDef; 28] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -728,6 +776,26 @@ pub static SOURCES: [SourceDef; 26] = [
         needs: exchange("Get-RemoteDomain"),
         licence: None,
         resources: &[&REMOTE_DOMAINS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::MailProtocols,
+        stage: Stage::Exchange,
+        needs: exchange("Get-CASMailbox -ResultSize Unlimited, Get-TransportConfig"),
+        licence: None,
+        resources: &[&TRANSPORT_SETTINGS, &CAS_MAILBOXES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::AuditConfig,
+        stage: Stage::Exchange,
+        needs: exchange(
+            "Get-AdminAuditLogConfig, Get-OrganizationConfig, Get-MailboxAuditBypassAssociation -ResultSize Unlimited",
+        ),
+        licence: None,
+        resources: &[&AUDIT_ORGANIZATION, &AUDIT_BYPASS],
         sections: &[],
         enriches: &[],
     },

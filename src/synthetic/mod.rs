@@ -90,6 +90,37 @@ struct Generator {
     now: DateTime<Utc>,
 }
 
+/// Client access as a tenant that followed the advice has it: SMTP AUTH off for the
+/// organisation, POP and IMAP off, except every 50th mailbox keeping IMAP (an old client;
+/// deterministic, so the random stream of the rest of the tenant is unchanged).
+fn mail_protocols(mailboxes: &[Mailbox]) -> MailProtocols {
+    MailProtocols {
+        transport: vec![TransportSettings {
+            id: "Transport Settings".to_owned(),
+            smtp_client_authentication_disabled: Some(true),
+        }],
+        mailboxes: mailboxes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| CasMailbox {
+                id: m.id.clone(),
+                primary_smtp_address: m
+                    .primary_smtp_address
+                    .clone()
+                    .unwrap_or_else(|| m.user_principal_name.clone()),
+                pop_enabled: Some(false),
+                imap_enabled: Some(i % 50 == 49),
+                smtp_client_authentication_disabled: None,
+                ews_enabled: Some(true),
+                active_sync_enabled: Some(true),
+                owa_enabled: Some(true),
+                owa_for_devices_enabled: Some(true),
+                mapi_enabled: Some(true),
+            })
+            .collect(),
+    }
+}
+
 impl Generator {
     fn snapshot(&mut self, options: &SyntheticOptions) -> Snapshot {
         let n = options.users;
@@ -163,6 +194,16 @@ impl Generator {
             restricted_senders,
         };
 
+        let mail_protocols = mail_protocols(&mailboxes);
+        let audit_config = AuditSettings {
+            organization: vec![AuditConfig {
+                id: "organization".to_owned(),
+                unified_audit_log_ingestion_enabled: Some(true),
+                audit_disabled: Some(false),
+            }],
+            bypass_associations: Vec::new(),
+        };
+
         // Last: the other sections draw from the generator first, so a seed gives the same
         // users, mailboxes and rules as before the apps existed.
         let apps = self.apps(n);
@@ -221,6 +262,11 @@ impl Generator {
             ok(conditional_access.groups.len()),
         );
         sources.insert(
+            SourceId::MailProtocols,
+            ok(mail_protocols.mailboxes.len() + mail_protocols.transport.len()),
+        );
+        sources.insert(SourceId::AuditConfig, ok(1));
+        sources.insert(
             SourceId::ServicePrincipals,
             ok(apps.service_principals.len() + apps.credentials.len()),
         );
@@ -271,6 +317,8 @@ impl Generator {
             }],
             // Mail contacts and mail users: none in a synthetic tenant.
             recipients: Vec::new(),
+            mail_protocols,
+            audit_config,
             transport_rules,
             outbound_connectors,
             inbound_connectors: Vec::new(),

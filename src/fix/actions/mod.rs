@@ -18,9 +18,11 @@ mod clear_mailbox_forwarding;
 mod delete_inbox_rule;
 mod disable_connector;
 mod disable_inbox_rule;
+mod disable_mail_protocols;
 mod disable_outbound_auto_forwarding;
 mod disable_service_principal;
 mod disable_transport_rule;
+mod enable_audit_logging;
 mod enforce_mfa;
 mod pim;
 mod remove_app_role_assignment;
@@ -31,9 +33,11 @@ mod remove_role_assignment;
 mod remove_role_eligibility;
 mod remove_send_on_behalf;
 mod reset_password;
+mod restore_mail_access;
 mod restrict_user_consent;
 mod revoke_consent_grant;
 mod revoke_sessions;
+mod suspend_mail_access;
 mod unblock_sender;
 
 pub use super::action_kind::ActionKind;
@@ -43,12 +47,17 @@ pub use disable_connector::{
     inbound_state as inbound_connector_state, outbound_state as outbound_connector_state,
 };
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
+pub use disable_mail_protocols::mailbox_state as cas_mailbox_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
+pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_credential::credential_state;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 pub use restrict_user_consent::consent_state;
 pub use revoke_consent_grant::grant_state;
+pub use suspend_mail_access::{
+    access_state as mail_access_state, suspended as mail_access_suspended,
+};
 
 impl ActionKind {
     /// Actions the `--max-actions` bound applies to (they lock people out or take power).
@@ -78,6 +87,10 @@ impl ActionKind {
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
+            ActionKind::SuspendMailAccess => &suspend_mail_access::SuspendMailAccess,
+            ActionKind::RestoreMailAccess => &restore_mail_access::RestoreMailAccess,
+            ActionKind::DisableMailProtocols => &disable_mail_protocols::DisableMailProtocols,
+            ActionKind::EnableAuditLogging => &enable_audit_logging::EnableAuditLogging,
             ActionKind::DisableTransportRule => &disable_transport_rule::DisableTransportRule,
             ActionKind::DisableConnector => &disable_connector::DisableConnector,
             ActionKind::RemoveMailboxPermission => {
@@ -249,6 +262,15 @@ impl ActionKind {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
                 ..ActionNeeds::NONE
             },
+            // Set-CASMailbox, Set-TransportConfig, Set-OrganizationConfig,
+            // Set-MailboxAuditBypassAssociation: Exchange Administrator's role groups.
+            ActionKind::SuspendMailAccess
+            | ActionKind::RestoreMailAccess
+            | ActionKind::DisableMailProtocols
+            | ActionKind::EnableAuditLogging => ActionNeeds {
+                exchange_roles: Some(role::EXCHANGE_WRITE),
+                ..ActionNeeds::NONE
+            },
             // Transport rules and connectors: Exchange Administrator (Organization
             // Management holds the Transport Rules and Remote and Accepted Domains roles).
             ActionKind::DisableTransportRule | ActionKind::DisableConnector => ActionNeeds {
@@ -288,6 +310,8 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::DisableMailProtocols => ActionKind::DisableMailProtocols,
+            FixAction::EnableAuditLogging => ActionKind::EnableAuditLogging,
             FixAction::DisableTransportRule => ActionKind::DisableTransportRule,
             FixAction::DisableConnector => ActionKind::DisableConnector,
             FixAction::RemoveMailboxPermission => ActionKind::RemoveMailboxPermission,

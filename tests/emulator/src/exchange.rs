@@ -122,6 +122,9 @@ const EXO_ROLES: [&str; 8] = [
 
 /// Cmdlet → its parameters (case-insensitive). Anything else → 400 unknown parameter.
 fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
+    if let Some(p) = crate::exo_protocols::parameters_of(cmdlet) {
+        return Some(p);
+    }
     Some(match cmdlet {
         "Get-Mailbox" => &[
             "Identity",
@@ -264,6 +267,7 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
+    .or_else(|| crate::exo_protocols::canonical(name))
 }
 
 /// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
@@ -349,6 +353,7 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
                 | "Remove-InboxRule"
                 | "Remove-MailboxPermission"
                 | "Remove-RecipientPermission"
+                | "Set-CASMailbox"
         );
     let security = caller.has_directory_role(&[role_ids::SECURITY_ADMINISTRATOR])
         && matches!(
@@ -566,7 +571,10 @@ pub fn invoke_command(
         "Get-RemoteDomain" => remote_domains(&call),
         "Get-Recipient" => get_recipient(&call),
         "Get-AcceptedDomain" => Ok(accepted_domains(&call)),
-        "Get-TransportConfig" => Ok(vec![transport_config()]),
+        "Get-TransportConfig" => Ok(vec![crate::exo_protocols::transport_config(shared)]),
+        c if crate::exo_protocols::is_read(c) => {
+            crate::exo_protocols::read(shared, ctx, c, &call.params)
+        }
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
         "Get-TransportRule" => exo_mailflow::get_transport_rules(&call),
         "Get-OutboundConnector" => exo_mailflow::get_outbound_connectors(&call),
@@ -639,7 +647,9 @@ fn failing_mailbox(call: &Call<'_>) -> Option<Response> {
 }
 
 fn result_size(call: &Call<'_>) -> Result<usize, Response> {
-    let default = if matches!(call.cmdlet, "Get-Mailbox" | "Get-InboxRule") {
+    let default = if matches!(call.cmdlet, "Get-Mailbox" | "Get-InboxRule")
+        || crate::exo_protocols::limits_result_size(call.cmdlet)
+    {
         1000
     } else {
         usize::MAX
@@ -1486,20 +1496,12 @@ fn accepted_domains(call: &Call<'_>) -> Vec<Obj> {
         .collect()
 }
 
-fn transport_config() -> Obj {
-    let mut o = Obj::default();
-    o.put("SmtpClientAuthenticationDisabled", json!(true));
-    o.put("ExternalPostmasterAddress", Value::Null);
-    o.put("Identity", json!("Transport Settings"));
-    o
-}
-
 fn organization_config(call: &Call<'_>) -> Obj {
     let st = lock(&call.shared.state);
     let mut o = Obj::default();
     o.put("DisplayName", json!(st.display_name));
     o.put("Name", json!(st.initial_domain()));
-    o.put("AuditDisabled", json!(false));
+    o.put("AuditDisabled", json!(st.protocols.audit_disabled));
     o.put("Identity", json!(st.initial_domain()));
     o
 }
@@ -1527,6 +1529,9 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         "Disable-InboxRule" | "Enable-InboxRule" | "Remove-InboxRule" => change_rule(call),
         "Set-HostedOutboundSpamFilterPolicy" => set_spam_policy(call),
         "Remove-BlockedSenderAddress" => remove_blocked(call),
+        c if crate::exo_protocols::is_write(c) => {
+            crate::exo_protocols::write(call.shared, call.ctx, c, &call.params)
+        }
         "Disable-TransportRule" | "Enable-TransportRule" => {
             exo_mailflow::change_transport_rule(call)
         }

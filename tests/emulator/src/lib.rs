@@ -21,6 +21,7 @@ pub mod device_code;
 pub mod exchange;
 pub mod exo_delegation;
 pub mod exo_params;
+pub mod exo_protocols;
 pub mod graph;
 pub mod hostile;
 pub mod http;

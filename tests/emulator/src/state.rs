@@ -481,6 +481,8 @@ pub struct TenantState {
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
+    /// Client access per mailbox, SMTP AUTH and audit settings (`exo_protocols`).
+    pub protocols: crate::exo_protocols::ProtocolState,
     /// Mailbox delegations: the snapshot's `mailbox_delegates`.
     pub delegations: Vec<Delegation>,
     /// Service principals, app registrations, consent grants, app role assignments and the
@@ -1270,6 +1272,7 @@ impl TenantState {
 
         let delegations = crate::exo_delegation::from_snapshot(snap, &mailboxes);
         Ok(TenantState {
+            protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
             delegations,
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),
