@@ -102,6 +102,30 @@ pub const RISKY_READ: AnyOf = &["IdentityRiskyUser.Read.All"];
 /// `GET /users/{id}/mailFolders/inbox/messageRules/{id}` (inbox rules collected through
 /// Graph): <https://learn.microsoft.com/graph/api/messagerule-get>.
 pub const MAILBOX_SETTINGS_READ: AnyOf = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
+/// `GET /users/{id}/authentication/methods`:
+/// <https://learn.microsoft.com/graph/api/authentication-list-methods> (acting on other
+/// users, application).
+pub const AUTH_METHOD_READ: AnyOf = &[
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+/// `GET /domains`: <https://learn.microsoft.com/graph/api/domain-list>.
+pub const DOMAIN_READ: AnyOf = &[
+    "Domain.Read.All",
+    "Domain.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// `GET /domains/{id}/federationConfiguration`: the list page names Domain.Read.All
+/// (<https://learn.microsoft.com/graph/api/domain-list-federationconfiguration>), the get
+/// page Domain-InternalFederation.Read.All
+/// (<https://learn.microsoft.com/graph/api/internaldomainfederation-get>); either works.
+pub const FEDERATION_READ: AnyOf = &[
+    "Domain.Read.All",
+    "Domain-InternalFederation.Read.All",
+    "Domain.ReadWrite.All",
+    "Domain-InternalFederation.ReadWrite.All",
+];
 
 /// `POST /users/{id}/revokeSignInSessions`:
 /// <https://learn.microsoft.com/graph/api/user-revokesigninsessions> (User.RevokeSessions.All
@@ -134,6 +158,10 @@ pub const MAILBOX_SETTINGS_WRITE: AnyOf = &["MailboxSettings.ReadWrite"];
 /// `DELETE /roleManagement/directory/roleAssignments/{id}`:
 /// <https://learn.microsoft.com/graph/api/unifiedroleassignment-delete>.
 pub const ROLE_WRITE: AnyOf = &["RoleManagement.ReadWrite.Directory"];
+/// `DELETE /users/{id}/authentication/{type}Methods/{id}` (every per-type page names
+/// UserAuthenticationMethod.ReadWrite.All for applications), e.g.
+/// <https://learn.microsoft.com/graph/api/phoneauthenticationmethod-delete>.
+pub const AUTH_METHOD_WRITE: AnyOf = &["UserAuthenticationMethod.ReadWrite.All"];
 
 /// The Exchange Online application permission (on the Office 365 Exchange Online API):
 /// <https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>.
@@ -226,6 +254,9 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
         &[GROUP_MEMBER_READ],
     ),
     read("/identityProtection/riskyUsers", &[RISKY_READ]),
+    read("/users/{}/authentication/methods", &[AUTH_METHOD_READ]),
+    read("/domains", &[DOMAIN_READ]),
+    read("/domains/{}/federationConfiguration", &[FEDERATION_READ]),
 ];
 
 /// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an

@@ -617,3 +617,86 @@ _recipient_kind(r) := "group" if not _recipient_kinds[r.recipient_type_details]
 
 # The recipient objects (sorted descriptions) through which mail to these addresses goes.
 recipients_via(addresses) := sort({d | some a in addresses; some d in recipients_by_address[lower(a)]})
+
+# --------------------------------------------------------------------------------------
+# Authentication methods, federation and the review window
+#
+# The review window (m365guard.toml `[review] window_days`, default 30) ends at the
+# snapshot's collected_at. Timestamps are compared as seconds since 1970 computed here
+# (regorus is built without its time builtins): `days_from_civil` is Howard Hinnant's
+# algorithm, exact for the proleptic Gregorian calendar.
+
+default review_window_days := 30
+
+review_window_days := data.m365guard.config.review_window_days
+
+# Issuer URIs of identity providers the operator trusts for federated domains
+# (m365guard.toml `[identity] federation_issuers`), compared without a trailing slash.
+default federation_issuers := set()
+
+federation_issuers := {normalise_issuer(i) | some i in data.m365guard.config.federation_issuers}
+
+normalise_issuer(uri) := trim_right(lower(trim_space(uri)), "/")
+
+_civil_year(y, m) := y - 1 if m <= 2
+
+_civil_year(y, m) := y if m > 2
+
+_civil_month(m) := m - 3 if m > 2
+
+_civil_month(m) := m + 9 if m <= 2
+
+days_from_civil(y0, m, d) := days if {
+	y := _civil_year(y0, m)
+	era := floor(y / 400)
+	yoe := y - (era * 400)
+	doy := (floor(((153 * _civil_month(m)) + 2) / 5) + d) - 1
+	doe := (((yoe * 365) + floor(yoe / 4)) - floor(yoe / 100)) + doy
+	days := ((era * 146097) + doe) - 719468
+}
+
+# Seconds since 1970 of an RFC 3339 UTC timestamp (`2025-12-31T02:19:33Z`, fractions
+# ignored); undefined for anything else.
+epoch_seconds(ts) := secs if {
+	is_string(ts)
+	count(ts) >= 19
+	d := days_from_civil(to_number(substring(ts, 0, 4)), to_number(substring(ts, 5, 2)), to_number(substring(ts, 8, 2)))
+	secs := (((d * 86400) + (to_number(substring(ts, 11, 2)) * 3600)) + (to_number(substring(ts, 14, 2)) * 60)) + to_number(substring(ts, 17, 2))
+}
+
+# Whether `ts` falls in the review window: after collected_at minus window_days (and not
+# after collected_at plus a day of clock skew).
+in_review_window(ts) if {
+	t := epoch_seconds(ts)
+	now := epoch_seconds(input.collection.collected_at)
+	t >= now - (review_window_days * 86400)
+	t <= now + 86400
+}
+
+# Users holding a privileged role, active or eligible (groups expanded): whose
+# authentication methods are always collected.
+privileged_user_ids contains uid if {
+	some a in array.concat(input.roles.assignments, object.get(input.roles, "eligible_assignments", []))
+	a.role_definition_id in privileged_role_ids
+	some uid in assignment_user_ids(a)
+}
+
+# Method types that satisfy MFA (a second factor). Password and email (self-service
+# password reset only) do not; a Temporary Access Pass is temporary by design.
+strong_method_types := {
+	"phone", "microsoft_authenticator", "fido2", "software_oath",
+	"windows_hello_for_business", "platform_credential",
+}
+
+# A phone number as reports show it: its first three characters (the country code, mostly)
+# and last two digits (`+31••••••78`); the full number stays in the snapshot, where the
+# duplicate-number check needs it.
+mask_phone(number) := concat("", [substring(key, 0, 3), "••••••", substring(key, count(key) - 2, 2)]) if {
+	key := phone_key(number)
+	count(key) > 6
+}
+
+mask_phone(number) := "••••••" if count(phone_key(number)) <= 6
+
+# Digits only: `+31 612-345678` and `+31612345678` are one number.
+phone_key(number) := regex.replace(number, "[^0-9+]", "")

@@ -44,6 +44,10 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Lower-case, sorted, without duplicates.
     allowed_forwarding_domains: Vec<String>,
+    /// `[review] window_days`: how far before collection a change counts as recent.
+    pub review_window_days: u32,
+    /// `[identity] federation_issuers`: issuer URIs trusted for federated domains.
+    pub federation_issuers: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -147,6 +151,8 @@ impl Default for Config {
                 reason: DEFAULT_BREAK_GLASS_REASON.to_owned(),
             },
             allowed_forwarding_domains: Vec::new(),
+            review_window_days: DEFAULT_REVIEW_WINDOW_DAYS,
+            federation_issuers: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -166,9 +172,29 @@ struct RawConfig {
     break_glass: RawBreakGlass,
     #[serde(default)]
     exchange: RawExchange,
+    #[serde(default)]
+    review: RawReview,
+    #[serde(default)]
+    identity: RawIdentity,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReview {
+    window_days: Option<Spanned<i64>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    #[serde(default)]
+    federation_issuers: Vec<Spanned<String>>,
+}
+
+/// `[review] window_days` when the file does not set it.
+pub const DEFAULT_REVIEW_WINDOW_DAYS: u32 = 30;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +303,21 @@ impl Config {
         domains.sort();
         domains.dedup();
 
+        let review_window_days = match &raw.review.window_days {
+            Some(days) if (1..=3650).contains(days.get_ref()) => *days.get_ref() as u32,
+            Some(days) => {
+                return Err(loc.at(
+                    days.span(),
+                    "`review.window_days` must be a number of days from 1 to 3650",
+                ))
+            }
+            None => DEFAULT_REVIEW_WINDOW_DAYS,
+        };
+        let mut federation_issuers = Vec::new();
+        for issuer in &raw.identity.federation_issuers {
+            federation_issuers.push(loc.required_text(issuer, "identity.federation_issuers")?);
+        }
+
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
             exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
@@ -288,6 +329,8 @@ impl Config {
             connection,
             break_glass: BreakGlass { accounts, reason },
             allowed_forwarding_domains: domains,
+            review_window_days,
+            federation_issuers,
             exceptions,
         })
     }

@@ -177,6 +177,8 @@ pub(super) enum Probe {
     FirstUser(&'static str),
     /// beta `authentication/requirements` of the user [`Probe::FirstUser`] found.
     PerUserMfa,
+    /// `authentication/methods` of the user [`Probe::FirstUser`] found.
+    AuthMethods,
     /// `Get-Mailbox -ResultSize 1`, remembering the mailbox for the inbox-rule probe.
     FirstMailbox,
     /// `Get-InboxRule` of that mailbox.
@@ -221,6 +223,8 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         // (GroupMember.Read.All: <https://learn.microsoft.com/graph/api/group-list>).
         SourceId::CaGroupMembers => Probe::Graph("/v1.0/groups?$select=id&$top=1"),
         SourceId::Recipients => Probe::FirstOf("Get-Recipient"),
+        SourceId::AuthMethods => Probe::AuthMethods,
+        SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
     }
 }
 
@@ -252,6 +256,12 @@ fn probe(
                 .get(&format!("/beta/users/{id}/authentication/requirements"))
                 .map(drop),
             // No user to ask about: the permission check above is all there is.
+            _ => Ok(()),
+        },
+        Probe::AuthMethods => match probes.user_id.as_deref() {
+            Some(id) if id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') => graph
+                .get(&format!("/v1.0/users/{id}/authentication/methods"))
+                .map(drop),
             _ => Ok(()),
         },
         Probe::FirstMailbox => match exchange.invoke("Get-Mailbox", json!({"ResultSize": 1})) {

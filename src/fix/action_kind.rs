@@ -21,13 +21,15 @@ pub enum ActionKind {
     DisableInboxRule,
     DeleteInboxRule,
     RemoveRoleAssignment,
+    /// Close the back door before restoring anything: after the inbox rules and roles.
+    DeleteAuthMethod,
     UnblockSender,
     DisableOutboundAutoForwarding,
     UnblockSignIn,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::BlockSignIn,
         ActionKind::RevokeSessions,
         ActionKind::ResetPassword,
@@ -36,6 +38,7 @@ impl ActionKind {
         ActionKind::DisableInboxRule,
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
+        ActionKind::DeleteAuthMethod,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::UnblockSignIn,
@@ -51,6 +54,7 @@ impl ActionKind {
             ActionKind::DisableInboxRule => "disable_inbox_rule",
             ActionKind::DeleteInboxRule => "delete_inbox_rule",
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
+            ActionKind::DeleteAuthMethod => "delete_auth_method",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::UnblockSignIn => "unblock_sign_in",

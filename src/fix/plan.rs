@@ -178,6 +178,11 @@ pub struct Target {
     /// Tenant-wide MFA policy: object ids it must exclude (break-glass accounts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_ids: Vec<String>,
+    /// Authentication methods: the method's Graph id and type (`phone`, `fido2`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_type: Option<String>,
 }
 
 impl Target {
@@ -195,6 +200,8 @@ impl Target {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            method_id: None,
+            method_type: None,
         }
     }
 }

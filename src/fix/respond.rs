@@ -97,6 +97,7 @@ pub fn collect_user(
         graph: live.graph.clone(),
         exchange: live.exchange.clone(),
         snapshot: collect::empty_snapshot(settings),
+        deep: false,
     };
     collect::organization::collect(&mut ctx);
     collect::roles::collect(&mut ctx);

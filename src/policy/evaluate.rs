@@ -22,6 +22,10 @@ use crate::snapshot::{Snapshot, SourceState};
 pub struct RegoConfig {
     /// Partner domains that forwarding rules may target (lower-case).
     pub allowed_forwarding_domains: Vec<String>,
+    /// `[review] window_days` (`None`: the rules' default, 30).
+    pub review_window_days: Option<u32>,
+    /// `[identity] federation_issuers`.
+    pub federation_issuers: Vec<String>,
 }
 
 impl RegoConfig {
@@ -31,9 +35,14 @@ impl RegoConfig {
             .iter()
             .map(|d| d.to_lowercase())
             .collect();
-        Value::from(serde_json::json!({
-            "m365guard": {"config": {"allowed_forwarding_domains": domains}}
-        }))
+        let mut config = serde_json::json!({
+            "allowed_forwarding_domains": domains,
+            "federation_issuers": self.federation_issuers,
+        });
+        if let Some(days) = self.review_window_days {
+            config["review_window_days"] = serde_json::json!(days);
+        }
+        Value::from(serde_json::json!({"m365guard": {"config": config}}))
     }
 }
 

@@ -70,6 +70,7 @@ pub enum FixAction {
     RemoveRoleAssignment,
     UnblockSender,
     DisableOutboundAutoForwarding,
+    DeleteAuthMethod,
 }
 
 impl FixAction {
@@ -85,6 +86,7 @@ impl FixAction {
             FixAction::RemoveRoleAssignment => "remove_role_assignment",
             FixAction::UnblockSender => "unblock_sender",
             FixAction::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
+            FixAction::DeleteAuthMethod => "delete_auth_method",
         }
     }
 }

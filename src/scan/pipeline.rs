@@ -95,6 +95,11 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.allowed_forwarding_domains().to_vec())
                     .unwrap_or_default(),
+                review_window_days: self.config.map(|c| c.review_window_days),
+                federation_issuers: self
+                    .config
+                    .map(|c| c.federation_issuers.clone())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }

@@ -279,7 +279,9 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.field(1, "security_defaults", &snapshot.security_defaults, false);
     w.array(1, "risky_users", &snapshot.risky_users, false);
     w.array(1, "remote_domains", &snapshot.remote_domains, false);
-    w.array(1, "recipients", &snapshot.recipients, true);
+    w.array(1, "recipients", &snapshot.recipients, false);
+    w.array(1, "auth_methods", &snapshot.auth_methods, false);
+    w.array(1, "domains", &snapshot.domains, true);
     w.out.push_str("}\n");
     w.out
 }

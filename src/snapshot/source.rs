@@ -54,10 +54,14 @@ pub enum ResourceKind {
     /// A group a conditional access policy names (`conditional_access.groups`).
     ConditionalAccessGroup,
     Recipient,
+    /// A user's authentication method (`auth_methods`).
+    AuthMethod,
+    /// A domain of the tenant (`domains`).
+    Domain,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 15] = [
+    pub const ALL: [ResourceKind; 17] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -73,6 +77,8 @@ impl ResourceKind {
         ResourceKind::NamedLocation,
         ResourceKind::ConditionalAccessGroup,
         ResourceKind::Recipient,
+        ResourceKind::AuthMethod,
+        ResourceKind::Domain,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,8 @@ impl ResourceKind {
             ResourceKind::NamedLocation => "named_location",
             ResourceKind::ConditionalAccessGroup => "conditional_access_group",
             ResourceKind::Recipient => "recipient",
+            ResourceKind::AuthMethod => "auth_method",
+            ResourceKind::Domain => "domain",
         }
     }
 
@@ -220,7 +228,9 @@ resources!(
     RemoteDomain,
     NamedLocation,
     CaGroup,
-    MailRecipient
+    MailRecipient,
+    AuthMethod,
+    Domain
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -356,6 +366,20 @@ static RECIPIENTS: Array<MailRecipient> = Array {
     get_mut: |s| &mut s.recipients,
 };
 
+static AUTH_METHODS: Array<AuthMethod> = Array {
+    kind: ResourceKind::AuthMethod,
+    path: "auth_methods",
+    get: |s| &s.auth_methods,
+    get_mut: |s| &mut s.auth_methods,
+};
+
+static DOMAINS: Array<Domain> = Array {
+    kind: ResourceKind::Domain,
+    path: "domains",
+    get: |s| &s.domains,
+    get_mut: |s| &mut s.domains,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -374,7 +398,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 18] = [
+pub static SOURCES: [SourceDef; 20] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -518,6 +542,32 @@ pub static SOURCES: [SourceDef; 18] = [
         ),
         licence: Some("Entra ID P2"),
         resources: &[&RISKY_USERS],
+        sections: &[],
+        enriches: &[],
+    },
+    // After roles and role_eligibility (and risky users): it reads the methods of the
+    // users holding a privileged role, active or eligible (everyone with `--deep`).
+    SourceDef {
+        id: SourceId::AuthMethods,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::AUTH_METHOD_READ],
+            "GET /users/{id}/authentication/methods (privileged users; all with --deep)",
+        ),
+        licence: None,
+        resources: &[&AUTH_METHODS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::Federation,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::DOMAIN_READ, permission::FEDERATION_READ],
+            "GET /domains, /domains/{id}/federationConfiguration (federated domains)",
+        ),
+        licence: None,
+        resources: &[&DOMAINS],
         sections: &[],
         enriches: &[],
     },

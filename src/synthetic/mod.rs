@@ -249,7 +249,9 @@ impl Generator {
             }],
             // Mail contacts and mail users: none in a synthetic tenant.
             recipients: Vec::new(),
+            ..Snapshot::default()
         };
+        identity::add_auth_methods_and_domains(&mut snapshot, self.now);
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot
     }

@@ -15,6 +15,7 @@ use crate::snapshot::model::SourceId;
 
 mod block_sign_in;
 mod clear_mailbox_forwarding;
+mod delete_auth_method;
 mod delete_inbox_rule;
 mod disable_inbox_rule;
 mod disable_outbound_auto_forwarding;
@@ -27,6 +28,7 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
+pub use delete_auth_method::plan as plan_delete_auth_method;
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 
@@ -51,6 +53,7 @@ impl ActionKind {
             ActionKind::DeleteInboxRule => &delete_inbox_rule::DeleteInboxRule,
             ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
             ActionKind::UnblockSender => &unblock_sender::UnblockSender,
+            ActionKind::DeleteAuthMethod => &delete_auth_method::DeleteAuthMethod,
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
@@ -177,6 +180,12 @@ impl ActionKind {
                 target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
                 ..ActionNeeds::NONE
             },
+            // DELETE /users/{id}/authentication/{type}Methods/{id}, after listing the user's
+            // methods (the last-method guard).
+            ActionKind::DeleteAuthMethod => ActionNeeds {
+                graph: &[AUTH_METHOD_WRITE],
+                ..ActionNeeds::NONE
+            },
             // W7, W9
             ActionKind::UnblockSender | ActionKind::DisableOutboundAutoForwarding => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
@@ -199,6 +208,7 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleAssignment => ActionKind::RemoveRoleAssignment,
             FixAction::UnblockSender => ActionKind::UnblockSender,
             FixAction::DisableOutboundAutoForwarding => ActionKind::DisableOutboundAutoForwarding,
+            FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
         }
     }
 }
@@ -321,7 +331,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, ActionKind::ALL);
         assert_eq!(ActionKind::ALL[0], ActionKind::BlockSignIn);
-        assert_eq!(ActionKind::ALL[10], ActionKind::UnblockSignIn);
+        assert_eq!(ActionKind::ALL[11], ActionKind::UnblockSignIn);
     }
 
     #[test]

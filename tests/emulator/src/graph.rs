@@ -274,6 +274,17 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
+        ("GET", ["domains", _, "federationconfiguration"]) => {
+            crate::auth_methods::federation_configuration(shared, caller, req, segs[1], ctx)
+        }
+        (_, ["users", _, "authentication", kind])
+            if *kind == "methods" || kind.ends_with("methods") =>
+        {
+            crate::auth_methods::handle(shared, caller, req, segs[1], kind, None, ctx)
+        }
+        (_, ["users", _, "authentication", kind, _]) if kind.ends_with("methods") => {
+            crate::auth_methods::handle(shared, caller, req, segs[1], kind, Some(segs[4]), ctx)
+        }
         _ => {
             let known = [
                 "users",
@@ -496,7 +507,7 @@ fn count_users(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) 
     Ok(r)
 }
 
-fn resolve_user_id(st: &TenantState, id: &str, ctx: &Ctx) -> Result<String, Response> {
+pub(crate) fn resolve_user_id(st: &TenantState, id: &str, ctx: &Ctx) -> Result<String, Response> {
     if !is_guid(id) && !id.contains('@') {
         return Err(bad_request(
             "Request_BadRequest",
@@ -1881,7 +1892,7 @@ fn domains(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, ctx:
         .iter()
         .map(|d| {
             json!({
-                "authenticationType": "Managed",
+                "authenticationType": crate::auth_methods::authentication_type(&st, &d.name),
                 "availabilityStatus": null,
                 "id": d.name,
                 "isAdminManaged": true,

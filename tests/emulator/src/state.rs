@@ -428,6 +428,10 @@ pub struct TenantState {
     pub named_locations: Vec<Value>,
     /// `Get-Recipient` objects that are not mailboxes: the snapshot's `recipients`.
     pub recipients: Vec<MailRecipient>,
+    /// Registered authentication methods (the snapshot's `auth_methods`).
+    pub auth_methods: Vec<crate::auth_methods::AuthMethodState>,
+    /// Federation configurations of federated domains (the snapshot's `domains`).
+    pub federations: Vec<crate::auth_methods::FederationState>,
 }
 
 impl TenantState {
@@ -749,6 +753,17 @@ impl TenantState {
                 is_default: false,
                 is_initial: false,
             });
+        }
+        let federations = crate::auth_methods::federations_from_snapshot(snap);
+        for f in &federations {
+            if !domains.iter().any(|d| d.name == f.domain) {
+                domains.push(Domain {
+                    name: f.domain.clone(),
+                    is_verified: true,
+                    is_default: false,
+                    is_initial: false,
+                });
+            }
         }
         let display_name = s(tenant, "display_name").unwrap_or_else(|| "Contoso".into());
         let empty = vec![];
@@ -1232,6 +1247,8 @@ impl TenantState {
             risky_users,
             remote_domains,
             named_locations,
+            auth_methods: crate::auth_methods::methods_from_snapshot(snap),
+            federations,
         })
     }
 
