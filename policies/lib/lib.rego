@@ -655,13 +655,18 @@ days_from_civil(y0, m, d) := days if {
 	days := ((era * 146097) + doe) - 719468
 }
 
+# A zero-padded digit string as a number ("01" → 1; to_number refuses leading zeros).
+_num(digits) := to_number(concat("", ["1", digits])) - _pow10[count(digits)]
+
+_pow10 := {1: 10, 2: 100, 4: 10000}
+
 # Seconds since 1970 of an RFC 3339 UTC timestamp (`2025-12-31T02:19:33Z`, fractions
 # ignored); undefined for anything else.
 epoch_seconds(ts) := secs if {
 	is_string(ts)
 	count(ts) >= 19
-	d := days_from_civil(to_number(substring(ts, 0, 4)), to_number(substring(ts, 5, 2)), to_number(substring(ts, 8, 2)))
-	secs := (((d * 86400) + (to_number(substring(ts, 11, 2)) * 3600)) + (to_number(substring(ts, 14, 2)) * 60)) + to_number(substring(ts, 17, 2))
+	d := days_from_civil(_num(substring(ts, 0, 4)), _num(substring(ts, 5, 2)), _num(substring(ts, 8, 2)))
+	secs := (((d * 86400) + (_num(substring(ts, 11, 2)) * 3600)) + (_num(substring(ts, 14, 2)) * 60)) + _num(substring(ts, 17, 2))
 }
 
 # Whether `ts` falls in the review window: after collected_at minus window_days (and not

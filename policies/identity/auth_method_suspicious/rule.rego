@@ -59,14 +59,16 @@ _phone_or_weak(o) if not o.method_type in lib.strong_method_types
 
 _methods_by_user[m.user_id] contains m if some m in input.auth_methods
 
-_users_by_phone[lib.phone_key(m.phone_number)] contains m.user_id if {
+_users_by_phone[key] contains m.user_id if {
 	some m in input.auth_methods
+	key := lib.phone_key(m.phone_number)
 	m.method_type == "phone"
 	is_string(object.get(m, "phone_number", null))
 }
 
-_upns_by_phone[lib.phone_key(m.phone_number)] contains m.user_principal_name if {
+_upns_by_phone[key] contains m.user_principal_name if {
 	some m in input.auth_methods
+	key := lib.phone_key(m.phone_number)
 	m.method_type == "phone"
 	is_string(object.get(m, "phone_number", null))
 }

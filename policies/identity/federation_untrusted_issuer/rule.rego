@@ -10,7 +10,7 @@ import rego.v1
 deny contains finding if {
 	some d in input.domains
 	lower(object.get(d, "authentication_type", "")) == "federated"
-	fed := object.get(d, "federation", null)
+	fed := _federation(d)
 	issuer := _issuer(fed)
 	not lib.federation_issuers[lib.normalise_issuer(issuer)]
 	mfa := _mfa_behavior(fed)
@@ -31,6 +31,11 @@ deny contains finding if {
 		},
 	}
 }
+
+_federation(d) := f if {
+	f := object.get(d, "federation", null)
+	is_object(f)
+} else := {}
 
 _issuer(fed) := i if {
 	i := object.get(fed, "issuer_uri", null)
