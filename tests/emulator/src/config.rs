@@ -91,6 +91,7 @@ impl Grants {
                 "User-PasswordProfile.ReadWrite.All",
                 "Policy.ReadWrite.AuthenticationMethod",
                 "Policy.ReadWrite.ConditionalAccess",
+                "UserAuthenticationMethod.ReadWrite.All",
             ]
             .map(String::from)
             .to_vec(),
@@ -119,6 +120,7 @@ impl Grants {
                 "Organization.Read.All",
                 "Domain.Read.All",
                 "GroupMember.Read.All",
+                "UserAuthenticationMethod.Read.All",
             ]
             .map(String::from)
             .to_vec(),
