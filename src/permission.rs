@@ -126,6 +126,10 @@ pub const FEDERATION_READ: AnyOf = &[
     "Domain.ReadWrite.All",
     "Domain-InternalFederation.ReadWrite.All",
 ];
+/// Source `federation` reads both: only these two permissions cover `/domains` and the
+/// federation configuration alike (Directory.Read.All lacks the latter,
+/// Domain-InternalFederation.Read.All the former).
+pub const DOMAIN_AND_FEDERATION_READ: AnyOf = &["Domain.Read.All", "Domain.ReadWrite.All"];
 
 /// `POST /users/{id}/revokeSignInSessions`:
 /// <https://learn.microsoft.com/graph/api/user-revokesigninsessions> (User.RevokeSessions.All

@@ -563,7 +563,7 @@ pub static SOURCES: [SourceDef; 20] = [
         id: SourceId::Federation,
         stage: Stage::Graph,
         needs: graph(
-            &[permission::DOMAIN_READ, permission::FEDERATION_READ],
+            &[permission::DOMAIN_AND_FEDERATION_READ],
             "GET /domains, /domains/{id}/federationConfiguration (federated domains)",
         ),
         licence: None,
