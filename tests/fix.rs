@@ -328,10 +328,14 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "privileged_role_permanent",
         "remote_domain_auto_forward",
     ]);
+    // Issue 12: the attacker's Authenticator on Lena and his number on Tom are deleted; his
+    // number on Lena is then her last MFA method, which the guard never deletes.
+    let guarded = set(&["auth_method_suspicious"]);
     let expected_before: BTreeSet<String> = fixable
         .iter()
         .chain(&waiting_on_user)
         .chain(&no_fix)
+        .chain(&guarded)
         .cloned()
         .collect();
     assert_eq!(failed_before, expected_before);
@@ -347,7 +351,20 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         .iter()
         .map(|n| n["rule_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(not_planned, no_fix);
+    assert_eq!(not_planned, no_fix.union(&guarded).cloned().collect());
+    let guard = plan["not_planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["rule_id"] == "auth_method_suspicious")
+        .unwrap();
+    assert!(
+        guard["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("guard: last MFA method of lena.fischer@contoso.com"),
+        "{guard}"
+    );
     assert!(
         !env.path("m365guard-audit.jsonl").exists(),
         "planning must not touch the audit log"
@@ -389,7 +406,11 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
 
     let (out, failed_after, passed_after) = scan_failed_rules(&env, "after");
     assert_eq!(out.code, 1, "{}", out.both());
-    let still: BTreeSet<String> = waiting_on_user.union(&no_fix).cloned().collect();
+    let still: BTreeSet<String> = waiting_on_user
+        .union(&no_fix)
+        .chain(&guarded)
+        .cloned()
+        .collect();
     assert_eq!(failed_after, still, "rules failing after apply");
     for rule in &fixable {
         assert!(
@@ -420,6 +441,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "enforce_mfa",
         "block_sign_in",
         "remove_role_assignment",
+        "delete_auth_method",
     ];
     for (line, action) in lines.iter().zip(actions(&plan)) {
         assert_eq!(line["outcome"], "applied", "{line}");
@@ -436,7 +458,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         assert!(line["before"].is_object(), "before missing: {line}");
         // Read back after the write: the new state, or null when the write removed the
         // target (the sender is off the restricted list).
-        if kind == "unblock_sender" {
+        if kind == "unblock_sender" || kind == "delete_auth_method" {
             assert!(line.get("after").is_some_and(Value::is_null), "{line}");
         } else {
             assert!(line["after"].is_object(), "after missing: {line}");

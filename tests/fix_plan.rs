@@ -80,6 +80,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "enforce_mfa",
         "clear_mailbox_forwarding",
         "disable_inbox_rule",
+        // Issue 12: the attacker's methods, before anything is restored.
+        "delete_auth_method",
         "unblock_sender",
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
@@ -103,6 +105,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("disable_inbox_rule"), 3);
     assert_eq!(count("disable_outbound_auto_forwarding"), 1);
     assert_eq!(count("unblock_sender"), 1);
+    // Lena's attacker Authenticator and his number on Tom; his number on Lena is her last
+    // MFA method then (guard, not planned).
+    assert_eq!(count("delete_auth_method"), 2);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()
@@ -227,7 +232,13 @@ fn filters_and_alternatives() {
     assert!(!fixes.is_empty());
     for rule in &fixes {
         assert!(
-            ["admin_without_mfa", "restricted_sender", "risky_user_high"].contains(&rule.as_str()),
+            [
+                "admin_without_mfa",
+                "auth_method_suspicious",
+                "restricted_sender",
+                "risky_user_high"
+            ]
+            .contains(&rule.as_str()),
             "{rule} is not critical"
         );
     }

@@ -61,7 +61,10 @@ fn json_lists_every_source_and_with_fix_every_action() {
     let fix: serde_json::Value =
         serde_json::from_str(&permissions(&["--fix", "--format", "json"])).unwrap();
     let actions = fix["fix_actions"].as_array().unwrap();
-    assert_eq!(actions.len(), m365guard::fix::actions::ActionKind::ALL.len());
+    assert_eq!(
+        actions.len(),
+        m365guard::fix::actions::ActionKind::ALL.len()
+    );
     let reset = actions
         .iter()
         .find(|a| a["action"] == "reset_password")

@@ -11,7 +11,7 @@
 
 use serde_json::json;
 
-use super::{state, Handler, State, WriteReceipt};
+use super::{state, Handler, State, WriteReceipt, DEFINITION};
 use crate::collect::auth_methods::{method_segment, user_methods};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
@@ -39,18 +39,25 @@ fn method_id(target: &Target) -> &str {
     target.method_id.as_deref().unwrap_or_default()
 }
 
+/// What identifies the method (the precondition: a different number or device under the
+/// same id is not what the plan saw) and, under [`DEFINITION`], the whole metadata as
+/// evidence (registration time included, which is not compared).
 fn method_state(m: &AuthMethod) -> State {
-    state([
-        ("method_type", json!(m.method_type)),
-        ("created_date_time", json!(m.created_date_time)),
-        ("phone_number", json!(m.phone_number)),
-        ("display_name", json!(m.display_name)),
-    ])
+    let mut st = precondition(m);
+    st.insert(
+        DEFINITION.to_owned(),
+        serde_json::to_value(m).unwrap_or(serde_json::Value::Null),
+    );
+    st
 }
 
 /// The plan's precondition for a method in the snapshot.
 pub fn precondition(m: &AuthMethod) -> State {
-    method_state(m)
+    state([
+        ("method_type", json!(m.method_type)),
+        ("phone_number", json!(m.phone_number)),
+        ("display_name", json!(m.display_name)),
+    ])
 }
 
 impl Handler for DeleteAuthMethod {

@@ -39,11 +39,11 @@ pub struct AuthMethodState {
     pub user_id: String,
     pub method_id: String,
     pub method_type: String,
-    /// Seconds between registration and the snapshot's `collected_at`: rendered relative
-    /// to the emulator's clock, so a method "registered two days before the snapshot" is two
-    /// days old for a live collection too (the review window is judged against the
-    /// collection time).
-    pub age_secs: Option<i64>,
+    /// Registration time (seconds since 1970), moved by as much as the emulator started
+    /// after the snapshot's `collected_at`: a method "registered two days before the
+    /// snapshot" is two days old for a live collection too (the review window is judged
+    /// against the collection time).
+    pub created_epoch: Option<i64>,
     pub phone_number: Option<String>,
     pub phone_type: Option<String>,
     pub display_name: Option<String>,
@@ -88,6 +88,7 @@ pub fn methods_from_snapshot(snap: &Value) -> Vec<AuthMethodState> {
         .and_then(|c| c.get("collected_at"))
         .and_then(Value::as_str)
         .and_then(epoch);
+    let started = crate::util::now_epoch() as i64;
     let mut out: Vec<AuthMethodState> = snap
         .get("auth_methods")
         .and_then(Value::as_array)
@@ -98,8 +99,8 @@ pub fn methods_from_snapshot(snap: &Value) -> Vec<AuthMethodState> {
                         user_id: text(m, "user_id")?,
                         method_id: text(m, "method_id")?,
                         method_type: text(m, "method_type")?,
-                        age_secs: text(m, "created_date_time")
-                            .and_then(|c| Some(collected? - epoch(&c)?)),
+                        created_epoch: text(m, "created_date_time")
+                            .and_then(|c| Some(started - (collected? - epoch(&c)?))),
                         phone_number: text(m, "phone_number"),
                         phone_type: text(m, "phone_type"),
                         display_name: text(m, "display_name"),
@@ -265,9 +266,9 @@ fn render(m: &AuthMethodState) -> Value {
         "email" => v["emailAddress"] = json!(m.email_address),
         _ => {
             v["displayName"] = json!(m.display_name);
-            v["createdDateTime"] = json!(m.age_secs.map(|age| {
-                crate::util::iso_utc((crate::util::now_epoch() as i64 - age).max(0) as u64)
-            }));
+            v["createdDateTime"] = json!(m
+                .created_epoch
+                .map(|t| crate::util::iso_utc(t.max(0) as u64)));
         }
     }
     v
