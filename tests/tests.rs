@@ -8,6 +8,7 @@ mod harness;
 mod report_fixture;
 
 mod architecture;
+mod auth_methods;
 mod browser;
 mod cli;
 mod config;
