@@ -332,3 +332,36 @@ fn a_domain_federated_to_an_unknown_issuer_is_flagged_unless_listed() {
     let (_, trusted) = scan_tenant(&emu, dir.path(), "trusted", &["--config", "m365guard.toml"]);
     assert_eq!(status(&trusted, "federation_untrusted_issuer"), "passed");
 }
+
+#[test]
+fn respond_proposes_deleting_methods_registered_in_the_compromise_window() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = m365guard(
+        &emu,
+        dir.path(),
+        &[
+            "respond",
+            "--user",
+            "lena.fischer@contoso.com",
+            "--plan-only",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    let deletes: Vec<&Value> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "delete_auth_method")
+        .collect();
+    // Only the Authenticator registered two days before: the phone has no registration
+    // time in Graph (the scan's duplicate-number check finds it).
+    assert_eq!(deletes.len(), 1, "{plan}");
+    assert_eq!(deletes[0]["target"]["id"], LENA_APP);
+    assert!(emu.write_log().is_empty(), "--plan-only wrote");
+}

@@ -538,7 +538,8 @@ fn respond_secures_the_account_in_playbook_order() {
         "unblocking the sender is the last write"
     );
     assert!(
-        !log.iter().any(|w| w.operation == "DELETE"),
+        !log.iter()
+            .any(|w| w.operation == "DELETE" && w.target.contains("/roleAssignments/")),
         "no role removed without --remove-admin-roles"
     );
     assert!(
@@ -578,7 +579,8 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 9, "{lines:#?}");
+    // Nine respond steps plus the attacker's Authenticator (issue 12).
+    assert_eq!(lines.len(), 10, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -666,7 +668,9 @@ fn respond_remove_admin_roles_and_restore_access() {
         "restoring access is the final write"
     );
     assert_eq!(
-        log.iter().filter(|w| w.operation == "DELETE").count(),
+        log.iter()
+            .filter(|w| w.operation == "DELETE" && w.target.contains("/roleAssignments/"))
+            .count(),
         1,
         "only lena's one privileged assignment is removed"
     );
@@ -710,6 +714,8 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
             "disable_inbox_rule",
             "disable_inbox_rule",
             "disable_inbox_rule",
+            // Issue 12: the attacker's Authenticator, registered two days before.
+            "delete_auth_method",
             "unblock_sender",
         ]
     );
@@ -718,7 +724,8 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 9);
+    // Nine respond steps plus the attacker's Authenticator (issue 12).
+    assert_eq!(env.audit().len(), 10);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
@@ -1303,7 +1310,11 @@ fn guard_last_global_administrator_is_kept() {
         }
     }
     let log = env.writes();
-    assert!(!log.iter().any(|w| w.operation == "DELETE"), "{log:#?}");
+    assert!(
+        !log.iter()
+            .any(|w| w.operation == "DELETE" && w.target.contains("/roleAssignments/")),
+        "{log:#?}"
+    );
     assert!(log
         .iter()
         .any(|w| is_cmdlet(w, "Remove-BlockedSenderAddress")));
@@ -2225,7 +2236,8 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    assert_eq!(actions(&plan).len(), 9, "{plan}");
+    // Nine respond steps plus the attacker's Authenticator (issue 12).
+    assert_eq!(actions(&plan).len(), 10, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));

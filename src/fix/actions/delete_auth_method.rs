@@ -182,6 +182,27 @@ pub fn plan(
             method.user_principal_name
         ));
     }
+    plan_method(
+        builder,
+        snapshot,
+        method,
+        &finding.resource.name,
+        reason,
+        fixes,
+    )
+}
+
+/// Plan deleting `method` (also `respond`'s step for methods registered in the compromise
+/// window), unless it is the user's last MFA method once the deletions already planned for
+/// that user are counted: then the reason it is refused.
+pub fn plan_method(
+    builder: &mut crate::fix::planner::PlanBuilder,
+    snapshot: &crate::snapshot::model::Snapshot,
+    method: &AuthMethod,
+    name: &str,
+    reason: &str,
+    fixes: Vec<crate::fix::plan::FindingRef>,
+) -> Result<(), String> {
     let prefix = format!("{}/", method.user_id.to_lowercase());
     let planned: Vec<String> = builder
         .keys()
@@ -209,11 +230,7 @@ pub fn plan(
         user_principal_name: Some(method.user_principal_name.clone()),
         method_id: Some(method.method_id.clone()),
         method_type: Some(method.method_type.clone()),
-        ..Target::new(
-            crate::findings::ResourceKind::AuthMethod,
-            &method.id,
-            &finding.resource.name,
-        )
+        ..Target::new(crate::findings::ResourceKind::AuthMethod, &method.id, name)
     };
     builder.add(
         super::ActionKind::DeleteAuthMethod,

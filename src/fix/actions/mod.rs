@@ -28,7 +28,9 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
-pub use delete_auth_method::plan as plan_delete_auth_method;
+pub use delete_auth_method::{
+    plan as plan_delete_auth_method, plan_method as plan_auth_method_deletion,
+};
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 
