@@ -322,6 +322,7 @@ mod tests {
             let path = match probe {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
+                Probe::AuthMethods => Some("/v1.0/users/{}/authentication/methods"),
                 Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
                     None
                 }

@@ -187,6 +187,8 @@ mod tests {
             role_name: None,
             done_if_changed_after: None,
             exclude_user_ids: vec![],
+            method_id: None,
+            method_type: None,
         }
     }
 
