@@ -365,3 +365,102 @@ fn respond_proposes_deleting_methods_registered_in_the_compromise_window() {
     assert_eq!(deletes[0]["target"]["id"], LENA_APP);
     assert!(emu.write_log().is_empty(), "--plan-only wrote");
 }
+
+/// The emulator is as strict as the service on these endpoints: the default method cannot
+/// be deleted while others remain (the documented 400), an unknown `$select` property is a
+/// 400, per-user reads work inside `$batch`, and a delete needs the ReadWrite permission.
+#[test]
+fn emulator_refuses_what_graph_refuses() {
+    use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
+    use m365guard::graph::{ApiError, GraphClient};
+
+    let emu = start();
+    let settings = Settings::validate(RawSettings {
+        tenant: Some(emu.tenant_id()),
+        client_id: Some(emu.client_id()),
+        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
+        authority: Some(emu.base_url.clone()),
+        graph_url: Some(emu.base_url.clone()),
+        exchange_url: Some(emu.base_url.clone()),
+    })
+    .unwrap();
+    let tokens = TokenProvider::new(settings, m365guard::collect::agent());
+    let graph = GraphClient::new(&tokens, m365guard::collect::agent());
+
+    // Tom's default method (push: his Authenticator) while he has others.
+    let default = format!(
+        "/v1.0/users/{TOM}/authentication/microsoftAuthenticatorMethods/b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d01"
+    );
+    let err = graph
+        .write(
+            "DELETE",
+            &default,
+            None,
+            "UserAuthenticationMethod.ReadWrite.All",
+        )
+        .err()
+        .expect("the write must be refused");
+    assert!(
+        matches!(&err, ApiError::Status { status: 400, .. })
+            && err.to_string().contains("Cannot delete default method"),
+        "{err}"
+    );
+    assert!(emu
+        .state()
+        .auth_methods
+        .iter()
+        .any(|m| m.user_id == TOM && m.method_id == "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d01"));
+
+    let err = graph
+        .get(&format!(
+            "/v1.0/users/{TOM}/authentication/methods?$select=id,secret"
+        ))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Could not find a property named 'secret'"),
+        "{err}"
+    );
+
+    let listed = graph.get_each(
+        "v1.0",
+        &[
+            format!("/users/{TOM}/authentication/methods"),
+            format!("/users/{LENA}/authentication/phoneMethods"),
+        ],
+    );
+    let tom = listed[0].as_ref().unwrap()["value"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(tom, 4, "password, mobile, alternate mobile, Authenticator");
+    let lena = listed[1].as_ref().unwrap()["value"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(lena.len(), 1);
+    assert_eq!(lena[0]["phoneNumber"], "+31 612345678");
+
+    let mut grants = Grants::full();
+    grants
+        .graph
+        .retain(|p| p != "UserAuthenticationMethod.ReadWrite.All");
+    grants
+        .graph
+        .push("UserAuthenticationMethod.Read.All".into());
+    emu.set_grants(grants);
+    emu.expire_all_tokens();
+    let alt = format!(
+        "/v1.0/users/{TOM}/authentication/phoneMethods/b6332ec1-7057-4abe-9331-3d72feddfe41"
+    );
+    let err = graph
+        .write(
+            "DELETE",
+            &alt,
+            None,
+            "UserAuthenticationMethod.ReadWrite.All",
+        )
+        .err()
+        .expect("the write must be refused");
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err}");
+}
