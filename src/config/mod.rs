@@ -678,6 +678,26 @@ ticket = "SEC-1234"
 "#;
 
     #[test]
+    fn review_window_and_federation_issuers_parse_with_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.review_window_days, DEFAULT_REVIEW_WINDOW_DAYS);
+        assert!(config.federation_issuers.is_empty());
+        let config = parse(
+            "[review]\nwindow_days = 14\n\n[identity]\nfederation_issuers = [\" http://sts.contoso.com/adfs/services/trust \"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.review_window_days, 14);
+        assert_eq!(
+            config.federation_issuers,
+            ["http://sts.contoso.com/adfs/services/trust"]
+        );
+        let err = parse("[review]\nwindow_days = 0\n").unwrap_err();
+        assert!(err.to_string().contains("window_days"), "{err}");
+        assert!(parse("[identity]\nfederation_issuers = [\"  \"]\n").is_err());
+        assert!(parse("[review]\nwindow = 3\n").is_err());
+    }
+
+    #[test]
     fn full_example_parses() {
         let config = parse(FULL).unwrap();
         assert_eq!(
