@@ -274,8 +274,8 @@ fn render(m: &AuthMethodState) -> Value {
     v
 }
 
-fn password(ctx_user: &str) -> Value {
-    let _ = ctx_user;
+/// The password method Graph lists for every user (its id is the same everywhere).
+fn password() -> Value {
     json!({
         "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
         "id": PASSWORD_METHOD_ID,
@@ -357,7 +357,7 @@ pub fn handle(
         ("GET", None) => {
             let mut items: Vec<Value> = Vec::new();
             if kind.is_none() {
-                items.push(password(&uid));
+                items.push(password());
             }
             items.extend(st.auth_methods.iter().filter(of_user).map(render));
             let context = format!(
