@@ -102,6 +102,34 @@ pub const RISKY_READ: AnyOf = &["IdentityRiskyUser.Read.All"];
 /// `GET /users/{id}/mailFolders/inbox/messageRules/{id}` (inbox rules collected through
 /// Graph): <https://learn.microsoft.com/graph/api/messagerule-get>.
 pub const MAILBOX_SETTINGS_READ: AnyOf = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
+/// `GET /users/{id}/authentication/methods`:
+/// <https://learn.microsoft.com/graph/api/authentication-list-methods> (acting on other
+/// users, application).
+pub const AUTH_METHOD_READ: AnyOf = &[
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+/// `GET /domains`: <https://learn.microsoft.com/graph/api/domain-list>.
+pub const DOMAIN_READ: AnyOf = &[
+    "Domain.Read.All",
+    "Domain.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// `GET /domains/{id}/federationConfiguration`: the list page names Domain.Read.All
+/// (<https://learn.microsoft.com/graph/api/domain-list-federationconfiguration>), the get
+/// page Domain-InternalFederation.Read.All
+/// (<https://learn.microsoft.com/graph/api/internaldomainfederation-get>); either works.
+pub const FEDERATION_READ: AnyOf = &[
+    "Domain.Read.All",
+    "Domain-InternalFederation.Read.All",
+    "Domain.ReadWrite.All",
+    "Domain-InternalFederation.ReadWrite.All",
+];
+/// Source `federation` reads both: only these two permissions cover `/domains` and the
+/// federation configuration alike (Directory.Read.All lacks the latter,
+/// Domain-InternalFederation.Read.All the former).
+pub const DOMAIN_AND_FEDERATION_READ: AnyOf = &["Domain.Read.All", "Domain.ReadWrite.All"];
 
 /// `GET /servicePrincipals` (<https://learn.microsoft.com/graph/api/serviceprincipal-list>),
 /// `GET /applications` (<https://learn.microsoft.com/graph/api/application-list>) and
@@ -203,6 +231,11 @@ pub const ELIGIBILITY_WRITE: AnyOf = &[
     "RoleEligibilitySchedule.ReadWrite.Directory",
     "RoleManagement.ReadWrite.Directory",
 ];
+
+/// `DELETE /users/{id}/authentication/{type}Methods/{id}` (every per-type page names
+/// UserAuthenticationMethod.ReadWrite.All for applications), e.g.
+/// <https://learn.microsoft.com/graph/api/phoneauthenticationmethod-delete>.
+pub const AUTH_METHOD_WRITE: AnyOf = &["UserAuthenticationMethod.ReadWrite.All"];
 
 /// The Exchange Online application permission (on the Office 365 Exchange Online API):
 /// <https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>.
@@ -310,6 +343,9 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
         "/policies/adminConsentRequestPolicy",
         &[CONSENT_REQUEST_POLICY_READ],
     ),
+    read("/users/{}/authentication/methods", &[AUTH_METHOD_READ]),
+    read("/domains", &[DOMAIN_READ]),
+    read("/domains/{}/federationConfiguration", &[FEDERATION_READ]),
 ];
 
 /// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an

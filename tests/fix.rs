@@ -352,11 +352,15 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "app_credential_long_lived",
         "service_principal_credential_added",
     ]);
+    // Issue 12: the attacker's Authenticator on Lena and his number on Tom are deleted; his
+    // number on Lena is then her last MFA method, which the guard never deletes.
+    let guarded = set(&["auth_method_suspicious"]);
     let expected_before: BTreeSet<String> = fixable
         .iter()
         .chain(&waiting_on_user)
         .chain(&no_fix)
         .chain(&plan_only)
+        .chain(&guarded)
         .cloned()
         .collect();
     assert_eq!(failed_before, expected_before);
@@ -372,7 +376,26 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         .iter()
         .map(|n| n["rule_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(not_planned, no_fix.union(&plan_only).cloned().collect());
+    let expected_not_planned: BTreeSet<String> = no_fix
+        .iter()
+        .chain(&plan_only)
+        .chain(&guarded)
+        .cloned()
+        .collect();
+    assert_eq!(not_planned, expected_not_planned);
+    let guard = plan["not_planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["rule_id"] == "auth_method_suspicious")
+        .unwrap();
+    assert!(
+        guard["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("guard: last MFA method of lena.fischer@contoso.com"),
+        "{guard}"
+    );
     assert!(
         !env.path("m365guard-audit.jsonl").exists(),
         "planning must not touch the audit log"
@@ -417,6 +440,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
     let still: BTreeSet<String> = waiting_on_user
         .union(&no_fix)
         .chain(&plan_only)
+        .chain(&guarded)
         .cloned()
         .collect();
     assert_eq!(failed_after, still, "rules failing after apply");
@@ -451,6 +475,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         "remove_role_assignment",
         "revoke_consent_grant",
         "restrict_user_consent",
+        "delete_auth_method",
     ];
     for (line, action) in lines.iter().zip(actions(&plan)) {
         assert_eq!(line["outcome"], "applied", "{line}");
@@ -466,7 +491,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
         let kind = action["kind"].as_str().unwrap();
         assert!(line["before"].is_object(), "before missing: {line}");
         // Read back after the write: the new state, or null when the write removed the
-        // target (the sender is off the restricted list, the delegation or the grant is gone).
+        // target (the sender is off the restricted list, the delegation, the grant or the method is gone).
         if matches!(
             kind,
             "unblock_sender"
@@ -474,6 +499,7 @@ fn scan_plan_apply_rescan_fixes_every_rule_with_an_automatic_fix() {
                 | "remove_recipient_permission"
                 | "remove_send_on_behalf"
                 | "revoke_consent_grant"
+                | "delete_auth_method"
         ) {
             assert!(line.get("after").is_some_and(Value::is_null), "{line}");
         } else {
@@ -594,8 +620,9 @@ fn respond_secures_the_account_in_playbook_order() {
         "{files:?}"
     );
     let lines = env.audit();
-    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
-    assert_eq!(lines.len(), 10, "{lines:#?}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block) + the attacker's
+    // Authenticator (issue 12).
+    assert_eq!(lines.len(), 11, "{lines:#?}");
     assert!(
         lines.iter().all(|l| l["outcome"] == "applied"),
         "{lines:#?}"
@@ -733,6 +760,8 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
             "disable_inbox_rule",
             "disable_inbox_rule",
             "disable_inbox_rule",
+            // Issue 12: the attacker's Authenticator, registered two days before.
+            "delete_auth_method",
             "unblock_sender",
         ]
     );
@@ -741,7 +770,8 @@ fn respond_plan_only_changes_nothing_and_saves_evidence() {
     // The saved plan applies later through `fix apply`.
     let out = env.apply(plan_file.to_str().unwrap(), &["--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert_eq!(env.audit().len(), 10);
+    // 9 + suspend_mail_access + the attacker's Authenticator (issue 12).
+    assert_eq!(env.audit().len(), 11);
 }
 
 // ---- 3. idempotence ---------------------------------------------------------------------
@@ -2259,8 +2289,9 @@ fn respond_accepts_the_object_id() {
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
     let plan = read_json(&env.path("plan.json"));
-    // 9 + suspend_mail_access (Microsoft's step 5, with the block).
-    assert_eq!(actions(&plan).len(), 10, "{plan}");
+    // 9 + suspend_mail_access (Microsoft's step 5, with the block) + the attacker's
+    // Authenticator (issue 12).
+    assert_eq!(actions(&plan).len(), 11, "{plan}");
     assert!(actions(&plan)
         .iter()
         .all(|a| a["target"]["user_principal_name"] == LENA));

@@ -83,6 +83,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         // The illicit consent and the open user consent (issue 12).
         "revoke_consent_grant",
         "restrict_user_consent",
+        // Issue 12: the attacker's methods, before anything is restored.
+        "delete_auth_method",
         "unblock_sender",
         // Tenant settings last: the EU office policy left at Automatic (the Default
         // policy's On is waived by the example config).
@@ -130,6 +132,9 @@ fn plans_every_automatic_fix_in_playbook_order() {
     assert_eq!(count("restrict_user_consent"), 1);
     // Plan-only without --allow app-changes.
     assert_eq!(count("remove_credential"), 0);
+    // Lena's attacker Authenticator and his number on Tom; his number on Lena is her last
+    // MFA method then (guard, not planned).
+    assert_eq!(count("delete_auth_method"), 2);
     // One enforce_mfa per user, however many MFA rules flagged them (lena: three).
     let lena_mfa: Vec<_> = plan["actions"]
         .as_array()
@@ -254,7 +259,13 @@ fn filters_and_alternatives() {
     assert!(!fixes.is_empty());
     for rule in &fixes {
         assert!(
-            ["admin_without_mfa", "restricted_sender", "risky_user_high"].contains(&rule.as_str()),
+            [
+                "admin_without_mfa",
+                "auth_method_suspicious",
+                "restricted_sender",
+                "risky_user_high"
+            ]
+            .contains(&rule.as_str()),
             "{rule} is not critical"
         );
     }

@@ -10,6 +10,7 @@ mod report_fixture;
 mod app_roles;
 mod apps;
 mod architecture;
+mod auth_methods;
 mod browser;
 mod ci_examples;
 mod cli;

@@ -79,6 +79,7 @@ base := {
 		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
 		"mailbox_delegates": _ok,
 		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
+		"auth_methods": _ok, "federation": _ok,
 	},
 	"users": [
 		{
@@ -340,4 +341,32 @@ base := {
 			"admin_consent_workflow_enabled": true,
 		}],
 	},
+	# auth_methods: the privileged users' methods, all registered long before collected_at
+	"auth_methods": [
+		{
+			"id": concat("/", [dana_id, "b1a2c3d4-0000-4000-8000-00000000d001"]), "user_id": dana_id,
+			"user_principal_name": "dana.whitfield@contoso.com", "method_id": "b1a2c3d4-0000-4000-8000-00000000d001",
+			"method_type": "microsoft_authenticator", "created_date_time": "2025-03-10T09:00:00Z", "display_name": "iPhone 15",
+		},
+		{
+			"id": concat("/", [breakglass_id, "c2b3d4e5-0000-4000-8000-00000000b001"]), "user_id": breakglass_id,
+			"user_principal_name": "breakglass01@contoso.onmicrosoft.com", "method_id": "c2b3d4e5-0000-4000-8000-00000000b001",
+			"method_type": "fido2", "created_date_time": "2025-01-20T10:00:00Z", "display_name": "YubiKey 5 NFC",
+		},
+		{
+			"id": concat("/", [raj_id, "3179e48a-750b-4051-897c-87b9720928f7"]), "user_id": raj_id,
+			"user_principal_name": "raj.patel@contoso.com", "method_id": "3179e48a-750b-4051-897c-87b9720928f7",
+			"method_type": "phone", "created_date_time": null, "phone_number": "+49 1511234567", "phone_type": "mobile",
+		},
+		{
+			"id": concat("/", [raj_id, "d3c4e5f6-0000-4000-8000-00000000a001"]), "user_id": raj_id,
+			"user_principal_name": "raj.patel@contoso.com", "method_id": "d3c4e5f6-0000-4000-8000-00000000a001",
+			"method_type": "microsoft_authenticator", "created_date_time": "2025-05-02T08:00:00Z", "display_name": "Pixel 8",
+		},
+	],
+	"domains": [
+		{"id": "contoso.com", "is_verified": true, "authentication_type": "Managed"},
+		{"id": "contoso.onmicrosoft.com", "is_verified": true, "authentication_type": "Managed"},
+		{"id": "eu.contoso.com", "is_verified": true, "authentication_type": "Managed"},
+	],
 }

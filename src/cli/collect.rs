@@ -31,6 +31,10 @@ pub struct CollectArgs {
     /// Where to write the snapshot.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Read the authentication methods of every user, not only of privileged ones: one
+    /// Graph request per user, sent 20 to a `$batch` (README: live collection).
+    #[arg(long)]
+    pub deep: bool,
     #[command(flatten)]
     pub config: super::ConfigArgs,
     #[command(flatten)]
@@ -135,7 +139,7 @@ pub fn run(args: CollectArgs) -> anyhow::Result<ExitStatus> {
     let config = args.config.load()?;
     let settings = args.connection.settings(config.as_ref())?;
     let tenant = settings.tenant.clone();
-    let mut snapshot = crate::collect::collect(settings)
+    let mut snapshot = crate::collect::collect_with(settings, args.deep)
         .with_context(|| format!("cannot sign in to tenant {tenant}"))?;
     crate::snapshot::io::write(&args.output, &mut snapshot)?;
     print_collected(&snapshot, Some(&args.output));

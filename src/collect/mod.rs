@@ -19,12 +19,16 @@ use crate::snapshot::source::{Stage, SOURCES};
 
 /// Moved to [`crate::http::agent`]; kept here for its many callers.
 pub use crate::http::agent;
+/// Who counts as privileged for per-user reads (synthetic tenants use it too).
+pub(crate) use auth_methods::privileged_user_ids;
 
 pub(crate) mod apps;
 mod audit_config;
+pub(crate) mod auth_methods;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
+mod federation;
 pub(crate) mod inbox_rules;
 pub(crate) mod mail_protocols;
 pub(crate) mod mailbox_delegates;
@@ -49,6 +53,9 @@ pub struct Ctx<'a> {
     pub graph: GraphClient<'a>,
     pub exchange: ExchangeClient<'a>,
     pub snapshot: Snapshot,
+    /// `collect --deep`: per-user sources that normally cover privileged users only
+    /// (`auth_methods`) read every user.
+    pub deep: bool,
 }
 
 impl Ctx<'_> {
@@ -115,6 +122,12 @@ fn outcome_reason(outcome: &Result<u64, ApiError>) -> Option<String> {
 /// rules). Concurrency comes from `M365GUARD_CONCURRENCY` (default
 /// [`crate::http::limits::DEFAULT_CONCURRENCY`]; 1 = serial and unbatched).
 pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
+    collect_with(settings, false)
+}
+
+/// [`collect`], with `deep` (`collect --deep`): authentication methods of every user, not
+/// only the privileged ones.
+pub fn collect_with(settings: Settings, deep: bool) -> Result<Snapshot, AuthError> {
     let agent = agent();
     let limits = Arc::new(Limits::from_env());
     let tokens = TokenProvider::new(settings.clone(), agent.clone());
@@ -129,6 +142,7 @@ pub fn collect(settings: Settings) -> Result<Snapshot, AuthError> {
         graph: GraphClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),
         exchange: ExchangeClient::new(&tokens, agent.clone()).with_limits(Arc::clone(&limits)),
         snapshot,
+        deep,
     };
     let mut graph_side = ctx(empty_snapshot(&settings));
     let mut exchange_side = ctx(empty_snapshot(&settings));
@@ -191,6 +205,8 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::ConsentGrants => apps::collect_consent_grants,
         SourceId::AppRoleAssignments => apps::collect_app_role_assignments,
         SourceId::ConsentPolicy => apps::collect_consent_policy,
+        SourceId::AuthMethods => auth_methods::collect,
+        SourceId::Federation => federation::collect,
     }
 }
 

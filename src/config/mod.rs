@@ -56,6 +56,10 @@ pub struct Config {
     /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
     /// list (lower-case, sorted, without duplicates).
     pub known_malicious_app_ids: Vec<String>,
+    /// `[review] window_days`: how far before collection a change counts as recent.
+    pub review_window_days: u32,
+    /// `[identity] federation_issuers`: issuer URIs trusted for federated domains.
+    pub federation_issuers: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
 }
@@ -163,6 +167,8 @@ impl Default for Config {
             allowed_delegates: Vec::new(),
             executive_mailboxes: Vec::new(),
             known_malicious_app_ids: Vec::new(),
+            review_window_days: DEFAULT_REVIEW_WINDOW_DAYS,
+            federation_issuers: Vec::new(),
             exceptions: Vec::new(),
         }
     }
@@ -184,9 +190,29 @@ struct RawConfig {
     exchange: RawExchange,
     #[serde(default)]
     apps: RawApps,
+    #[serde(default)]
+    review: RawReview,
+    #[serde(default)]
+    identity: RawIdentity,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReview {
+    window_days: Option<Spanned<i64>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    #[serde(default)]
+    federation_issuers: Vec<Spanned<String>>,
+}
+
+/// `[review] window_days` when the file does not set it.
+pub const DEFAULT_REVIEW_WINDOW_DAYS: u32 = 30;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +357,21 @@ impl Config {
         app_ids.sort();
         app_ids.dedup();
 
+        let review_window_days = match &raw.review.window_days {
+            Some(days) if (1..=3650).contains(days.get_ref()) => *days.get_ref() as u32,
+            Some(days) => {
+                return Err(loc.at(
+                    days.span(),
+                    "`review.window_days` must be a number of days from 1 to 3650",
+                ))
+            }
+            None => DEFAULT_REVIEW_WINDOW_DAYS,
+        };
+        let mut federation_issuers = Vec::new();
+        for issuer in &raw.identity.federation_issuers {
+            federation_issuers.push(loc.required_text(issuer, "identity.federation_issuers")?);
+        }
+
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
             exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
@@ -346,6 +387,8 @@ impl Config {
             allowed_delegates,
             executive_mailboxes,
             known_malicious_app_ids: app_ids,
+            review_window_days,
+            federation_issuers,
             exceptions,
         })
     }
@@ -719,6 +762,26 @@ reason = "Service account, MFA via workload identity"
 expires = 2027-03-31
 ticket = "SEC-1234"
 "#;
+
+    #[test]
+    fn review_window_and_federation_issuers_parse_with_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.review_window_days, DEFAULT_REVIEW_WINDOW_DAYS);
+        assert!(config.federation_issuers.is_empty());
+        let config = parse(
+            "[review]\nwindow_days = 14\n\n[identity]\nfederation_issuers = [\" http://sts.contoso.com/adfs/services/trust \"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.review_window_days, 14);
+        assert_eq!(
+            config.federation_issuers,
+            ["http://sts.contoso.com/adfs/services/trust"]
+        );
+        let err = parse("[review]\nwindow_days = 0\n").unwrap_err();
+        assert!(err.to_string().contains("window_days"), "{err}");
+        assert!(parse("[identity]\nfederation_issuers = [\"  \"]\n").is_err());
+        assert!(parse("[review]\nwindow = 3\n").is_err());
+    }
 
     #[test]
     fn full_example_parses() {

@@ -188,6 +188,8 @@ pub(super) enum Probe {
     FirstUser(&'static str),
     /// beta `authentication/requirements` of the user [`Probe::FirstUser`] found.
     PerUserMfa,
+    /// `authentication/methods` of the user [`Probe::FirstUser`] found.
+    AuthMethods,
     /// `Get-Mailbox -ResultSize 1`, remembering the mailbox for the inbox-rule probe.
     FirstMailbox,
     /// `Get-InboxRule` of that mailbox.
@@ -248,6 +250,8 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
             "/v1.0/servicePrincipals?$filter=appId%20eq%20'00000003-0000-0000-c000-000000000000'&$select=id",
         ),
         SourceId::ConsentPolicy => Probe::Graph("/v1.0/policies/authorizationPolicy"),
+        SourceId::AuthMethods => Probe::AuthMethods,
+        SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
     }
 }
 
@@ -279,6 +283,12 @@ fn probe(
                 .get(&format!("/beta/users/{id}/authentication/requirements"))
                 .map(drop),
             // No user to ask about: the permission check above is all there is.
+            _ => Ok(()),
+        },
+        Probe::AuthMethods => match probes.user_id.as_deref() {
+            Some(id) if id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') => graph
+                .get(&format!("/v1.0/users/{id}/authentication/methods"))
+                .map(drop),
             _ => Ok(()),
         },
         Probe::FirstMailbox => match exchange.invoke("Get-Mailbox", json!({"ResultSize": 1})) {
@@ -339,6 +349,7 @@ mod tests {
             let path = match probe {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
+                Probe::AuthMethods => Some("/v1.0/users/{}/authentication/methods"),
                 Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
                     None
                 }

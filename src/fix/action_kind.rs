@@ -31,6 +31,8 @@ pub enum ActionKind {
     RemoveCredential,
     DisableServicePrincipal,
     RestrictUserConsent,
+    /// Close the back door before restoring anything: after the inbox rules and roles.
+    DeleteAuthMethod,
     UnblockSender,
     DisableOutboundAutoForwarding,
     DisableTransportRule,
@@ -46,7 +48,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 26] = [
+    pub const ALL: [ActionKind; 27] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -62,6 +64,7 @@ impl ActionKind {
         ActionKind::RemoveCredential,
         ActionKind::DisableServicePrincipal,
         ActionKind::RestrictUserConsent,
+        ActionKind::DeleteAuthMethod,
         ActionKind::UnblockSender,
         ActionKind::DisableOutboundAutoForwarding,
         ActionKind::DisableTransportRule,
@@ -99,6 +102,7 @@ impl ActionKind {
             ActionKind::DeleteInboxRule => "delete_inbox_rule",
             ActionKind::RemoveRoleAssignment => "remove_role_assignment",
             ActionKind::RemoveRoleEligibility => "remove_role_eligibility",
+            ActionKind::DeleteAuthMethod => "delete_auth_method",
             ActionKind::UnblockSender => "unblock_sender",
             ActionKind::DisableOutboundAutoForwarding => "disable_outbound_auto_forwarding",
             ActionKind::DisableTransportRule => "disable_transport_rule",

@@ -190,6 +190,8 @@ mod tests {
             restore: None,
             parent_id: None,
             parent_kind: None,
+            method_id: None,
+            method_type: None,
         }
     }
 

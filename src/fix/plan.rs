@@ -189,6 +189,11 @@ pub struct Target {
     /// Credentials: whether the owner is a `service_principal` or an `application`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_kind: Option<crate::snapshot::model::CredentialOwner>,
+    /// Authentication methods: the method's Graph id and type (`phone`, `fido2`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_type: Option<String>,
 }
 
 impl Target {
@@ -209,6 +214,8 @@ impl Target {
             restore: None,
             parent_id: None,
             parent_kind: None,
+            method_id: None,
+            method_type: None,
         }
     }
 }

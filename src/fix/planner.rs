@@ -306,6 +306,11 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
                     .unwrap_or_default();
                 (a.principal_id.clone(), upn)
             }),
+        ResourceKind::AuthMethod => snapshot
+            .auth_methods
+            .iter()
+            .find(|m| m.id == f.resource.id)
+            .map(|m| (m.user_id.clone(), m.user_principal_name.clone())),
         _ => None,
     }
 }
@@ -572,6 +577,9 @@ fn plan_finding(
                 ("principal_id", json!(assignment.principal_id)),
             ]);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::DeleteAuthMethod => {
+            super::actions::plan_delete_auth_method(builder, snapshot, finding, &reason, fixes)?;
         }
         ActionKind::UnblockSender => {
             let sender = snapshot

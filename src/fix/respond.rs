@@ -8,7 +8,8 @@
 //! and SMTP AUTH (Microsoft's step 5; restored as recorded by `--restore-access`);
 //! revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
 //! disable forwarding and hiding inbox rules; remove admin roles, active and eligible
-//! (opt-in); unblock the
+//! (opt-in); delete the authentication methods registered in the compromise window (never
+//! the last); unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
@@ -102,6 +103,7 @@ pub fn collect_user(
         graph: live.graph.clone(),
         exchange: live.exchange.clone(),
         snapshot: collect::empty_snapshot(settings),
+        deep: false,
     };
     collect::organization::collect(&mut ctx);
     collect::roles::collect(&mut ctx);
@@ -188,6 +190,11 @@ pub fn collect_user(
         .into_iter()
         .collect();
 
+    // Issue 12: the user's authentication methods, for the methods registered in the
+    // compromise window. Not fatal: without UserAuthenticationMethod.Read.All the plan
+    // says why it proposes none.
+    let upn = user.user_principal_name.clone();
+    let methods = collect::auth_methods::user_methods(&live.graph, &me, &upn);
     snapshot.users = vec![user];
     snapshot.mailboxes = mailbox.into_iter().collect();
     snapshot.inbox_rules = rules;
@@ -208,6 +215,23 @@ pub fn collect_user(
         ),
     ];
     let mut sources = std::mem::take(&mut snapshot.sources);
+    let methods_status = match methods {
+        Ok(methods) => {
+            let items = methods.len() as u64;
+            snapshot.auth_methods = methods;
+            crate::snapshot::model::SourceStatus {
+                status: SourceState::Ok,
+                reason: None,
+                items,
+            }
+        }
+        Err(e) => crate::snapshot::model::SourceStatus {
+            status: SourceState::Error,
+            reason: Some(e.to_string()),
+            items: 0,
+        },
+    };
+    sources.insert(SourceId::AuthMethods, methods_status);
     for (source, items) in counts {
         sources.insert(
             source,
@@ -436,6 +460,14 @@ pub fn playbook(
             );
         }
     }
+    delete_recent_methods(
+        &mut b,
+        snapshot,
+        &step(
+            6,
+            "delete authentication methods registered in the compromise window",
+        ),
+    );
     if let Some(sender) = snapshot.outbound_spam.restricted_senders.first() {
         b.add(
             ActionKind::UnblockSender,
@@ -506,4 +538,56 @@ pub fn playbook(
         actions,
         not_planned,
     })
+}
+
+/// Respond's step for issue 12: delete the methods registered within the compromise window
+/// (the review window's default, 30 days before the collection) — never the user's last
+/// MFA method. Methods without a registration time (phone, email) are left to the scan's
+/// `auth_method_suspicious` (duplicate numbers) and to the responder.
+fn delete_recent_methods(b: &mut PlanBuilder, snapshot: &Snapshot, reason: &str) {
+    let upn = snapshot
+        .users
+        .first()
+        .map(|u| u.user_principal_name.clone())
+        .unwrap_or_default();
+    if let Some(st) = snapshot
+        .sources
+        .get(&SourceId::AuthMethods)
+        .filter(|st| st.status != SourceState::Ok)
+    {
+        b.not_planned.push(NotPlanned {
+            rule_id: "respond".into(),
+            resource_name: upn,
+            reason: format!(
+                "authentication methods not read, so none registered in the compromise window is proposed for deletion: {}",
+                st.reason.clone().unwrap_or_default()
+            ),
+        });
+        return;
+    }
+    let since = snapshot.collection.collected_at
+        - chrono::Duration::days(i64::from(crate::config::DEFAULT_REVIEW_WINDOW_DAYS));
+    let mut recent: Vec<_> = snapshot
+        .auth_methods
+        .iter()
+        .filter(|m| m.created_date_time.is_some_and(|t| t >= since))
+        .collect();
+    recent.sort_by_key(|m| std::cmp::Reverse(m.created_date_time));
+    for method in recent {
+        let name = format!(
+            "{} {} of {}",
+            method.method_type,
+            method.display_name.as_deref().unwrap_or(&method.method_id),
+            method.user_principal_name
+        );
+        if let Err(refused) =
+            actions::plan_auth_method_deletion(b, snapshot, method, &name, reason, vec![])
+        {
+            b.not_planned.push(NotPlanned {
+                rule_id: "respond".into(),
+                resource_name: name,
+                reason: refused,
+            });
+        }
+    }
 }

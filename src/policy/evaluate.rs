@@ -30,6 +30,10 @@ pub struct RegoConfig {
     pub executive_mailboxes: Vec<String>,
     /// App ids the operator adds to the built-in known-malicious list (lower-case).
     pub known_malicious_app_ids: Vec<String>,
+    /// `[review] window_days` (`None`: the rules' default, 30).
+    pub review_window_days: Option<u32>,
+    /// `[identity] federation_issuers`.
+    pub federation_issuers: Vec<String>,
 }
 
 impl RegoConfig {
@@ -51,15 +55,19 @@ impl RegoConfig {
             .map(|(m, d)| serde_json::json!({"mailbox": regex(m), "delegate": regex(d)}))
             .collect();
         let executives: Vec<String> = self.executive_mailboxes.iter().map(|p| regex(p)).collect();
-        Value::from(serde_json::json!({
-            "m365guard": {"config": {
-                "allowed_forwarding_domains": domains,
-                "allowed_smart_hosts": smart_hosts,
-                "allowed_delegates": delegates,
-                "executive_mailboxes": executives,
-                "known_malicious_app_ids": self.known_malicious_app_ids,
-            }}
-        }))
+        let mut config = serde_json::json!({
+            "allowed_forwarding_domains": domains,
+            "allowed_smart_hosts": smart_hosts,
+            "allowed_delegates": delegates,
+            "executive_mailboxes": executives,
+            "known_malicious_app_ids": self.known_malicious_app_ids,
+            "federation_issuers": self.federation_issuers,
+        });
+        // Absent: the rules' own default window (30 days).
+        if let Some(days) = self.review_window_days {
+            config["review_window_days"] = serde_json::json!(days);
+        }
+        Value::from(serde_json::json!({"m365guard": {"config": config}}))
     }
 }
 

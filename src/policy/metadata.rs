@@ -85,6 +85,7 @@ pub enum FixAction {
     DisableServicePrincipal,
     RemoveCredential,
     RestrictUserConsent,
+    DeleteAuthMethod,
 }
 
 impl FixAction {
@@ -112,6 +113,7 @@ impl FixAction {
             FixAction::DisableServicePrincipal => "disable_service_principal",
             FixAction::RemoveCredential => "remove_credential",
             FixAction::RestrictUserConsent => "restrict_user_consent",
+            FixAction::DeleteAuthMethod => "delete_auth_method",
         }
     }
 }

@@ -116,6 +116,11 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.known_malicious_app_ids.clone())
                     .unwrap_or_default(),
+                review_window_days: self.config.map(|c| c.review_window_days),
+                federation_issuers: self
+                    .config
+                    .map(|c| c.federation_issuers.clone())
+                    .unwrap_or_default(),
             },
             threads: self.threads,
         }

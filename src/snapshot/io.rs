@@ -323,7 +323,9 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         &snapshot.audit_config.bypass_associations,
         true,
     );
-    w.close(1, '}', true);
+    w.close(1, '}', false);
+    w.array(1, "auth_methods", &snapshot.auth_methods, false);
+    w.array(1, "domains", &snapshot.domains, true);
     w.out.push_str("}\n");
     w.out
 }

@@ -75,6 +75,14 @@ pub struct Snapshot {
     /// `Get-MailboxAuditBypassAssociation`); empty in older snapshots.
     #[serde(default)]
     pub audit_config: AuditSettings,
+    /// Authentication methods of privileged users (all users with `collect --deep`); empty
+    /// in snapshots from before the source existed.
+    #[serde(default)]
+    pub auth_methods: Vec<AuthMethod>,
+    /// The tenant's domains with their federation settings (`/domains`); empty in
+    /// snapshots from before the source existed.
+    #[serde(default)]
+    pub domains: Vec<Domain>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -104,6 +112,8 @@ impl Default for Snapshot {
             apps: Apps::default(),
             mail_protocols: MailProtocols::default(),
             audit_config: AuditSettings::default(),
+            auth_methods: Vec::new(),
+            domains: Vec::new(),
         }
     }
 }
@@ -201,10 +211,14 @@ pub enum SourceId {
     MailProtocols,
     /// `Get-AdminAuditLogConfig`, `Get-OrganizationConfig`, `Get-MailboxAuditBypassAssociation`.
     AuditConfig,
+    /// `/users/{id}/authentication/methods` of privileged users (all with `--deep`).
+    AuthMethods,
+    /// `/domains` and the federation configuration of federated domains.
+    Federation,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 28] = [
+    pub const ALL: [SourceId; 30] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -233,6 +247,8 @@ impl SourceId {
         SourceId::ConsentPolicy,
         SourceId::MailProtocols,
         SourceId::AuditConfig,
+        SourceId::AuthMethods,
+        SourceId::Federation,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -266,6 +282,8 @@ impl SourceId {
             SourceId::ConsentPolicy => "consent_policy",
             SourceId::MailProtocols => "mail_protocols",
             SourceId::AuditConfig => "audit_config",
+            SourceId::AuthMethods => "auth_methods",
+            SourceId::Federation => "federation",
         }
     }
 
@@ -1259,4 +1277,83 @@ pub struct ConsentPolicy {
     /// `adminConsentRequestPolicy.isEnabled`; `null` when it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_consent_workflow_enabled: Option<bool>,
+}
+
+/// One authentication method registered to a user
+/// (<https://learn.microsoft.com/graph/api/authentication-list-methods>). Password methods
+/// are not kept: every user has one and no rule judges it. Phone numbers are personal
+/// data: they stay in the snapshot (the duplicate-number check needs them) and reports
+/// show them masked (`lib.mask_phone`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthMethod {
+    /// `{user id}/{method id}`: method ids are unique per user only (every user's mobile
+    /// phone method has the same well-known id).
+    pub id: String,
+    pub user_id: String,
+    pub user_principal_name: String,
+    /// The method's id in Graph (the `{id}` of its per-type endpoint).
+    pub method_id: String,
+    /// `phone`, `microsoft_authenticator`, `fido2`, `temporary_access_pass`, `email`,
+    /// `software_oath`, `windows_hello_for_business`, `platform_credential`, or Graph's
+    /// type name for a type this version does not know.
+    pub method_type: String,
+    /// When it was registered; `null` for types without `createdDateTime` (phone, email).
+    #[serde(default)]
+    pub created_date_time: Option<DateTime<Utc>>,
+    /// Phone methods: the number as Graph shows it (`+31 612345678`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Phone methods: `mobile`, `alternateMobile`, `office`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_type: Option<String>,
+    /// Device, key model or display name where the type has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Email methods: the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_address: Option<String>,
+}
+
+/// A domain of the tenant (<https://learn.microsoft.com/graph/api/domain-list>) with its
+/// federation configuration when it is federated
+/// (<https://learn.microsoft.com/graph/api/domain-list-federationconfiguration>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The domain name, lower-case.
+    pub id: String,
+    pub is_verified: bool,
+    /// `Managed` or `Federated`.
+    pub authentication_type: String,
+    /// Federated domains: the identity provider Entra trusts for sign-ins in this domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<DomainFederation>,
+}
+
+/// `internalDomainFederation`: who Entra trusts to sign users of a domain in. The signing
+/// certificate itself is not kept, only its SHA-256 fingerprint and validity end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainFederation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `issuerUri`: the token issuer Entra accepts.
+    #[serde(default)]
+    pub issuer_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_sign_in_uri: Option<String>,
+    /// `wsFed` or `saml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_authentication_protocol: Option<String>,
+    /// `acceptIfMfaDoneByFederatedIdp`, `enforceMfaByFederatedIdp`,
+    /// `rejectMfaByFederatedIdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_idp_mfa_behavior: Option<String>,
+    /// SHA-256 of the signing certificate (DER), upper-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_certificate_sha256: Option<String>,
+    /// The signing certificate's notAfter, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_certificate_not_after: Option<DateTime<Utc>>,
 }

@@ -76,10 +76,14 @@ pub enum ResourceKind {
     AppRoleAssignment,
     /// The tenant's consent settings (`apps.consent_policies`).
     ConsentPolicy,
+    /// A user's authentication method (`auth_methods`).
+    AuthMethod,
+    /// A domain of the tenant (`domains`).
+    Domain,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 28] = [
+    pub const ALL: [ResourceKind; 30] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -108,6 +112,8 @@ impl ResourceKind {
         ResourceKind::ConsentGrant,
         ResourceKind::AppRoleAssignment,
         ResourceKind::ConsentPolicy,
+        ResourceKind::AuthMethod,
+        ResourceKind::Domain,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +146,8 @@ impl ResourceKind {
             ResourceKind::ConsentGrant => "consent_grant",
             ResourceKind::AppRoleAssignment => "app_role_assignment",
             ResourceKind::ConsentPolicy => "consent_policy",
+            ResourceKind::AuthMethod => "auth_method",
+            ResourceKind::Domain => "domain",
         }
     }
 
@@ -281,7 +289,9 @@ resources!(
     TransportSettings,
     CasMailbox,
     AuditConfig,
-    AuditBypass
+    AuditBypass,
+    AuthMethod,
+    Domain
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -508,6 +518,20 @@ static CONSENT_POLICIES: Array<ConsentPolicy> = Array {
     get_mut: |s| &mut s.apps.consent_policies,
 };
 
+static AUTH_METHODS: Array<AuthMethod> = Array {
+    kind: ResourceKind::AuthMethod,
+    path: "auth_methods",
+    get: |s| &s.auth_methods,
+    get_mut: |s| &mut s.auth_methods,
+};
+
+static DOMAINS: Array<Domain> = Array {
+    kind: ResourceKind::Domain,
+    path: "domains",
+    get: |s| &s.domains,
+    get_mut: |s| &mut s.domains,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -526,7 +550,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 28] = [
+pub static SOURCES: [SourceDef; 30] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -685,6 +709,20 @@ pub static SOURCES: [SourceDef; 28] = [
         sections: &[],
         enriches: &[],
     },
+    // After roles and role_eligibility (and risky users): it reads the methods of the
+    // users holding a privileged role, active or eligible (everyone with `--deep`).
+    SourceDef {
+        id: SourceId::AuthMethods,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::AUTH_METHOD_READ],
+            "GET /users/{id}/authentication/methods (privileged users; all with --deep)",
+        ),
+        licence: None,
+        resources: &[&AUTH_METHODS],
+        sections: &[],
+        enriches: &[],
+    },
     SourceDef {
         id: SourceId::ConsentGrants,
         stage: Stage::Graph,
@@ -715,6 +753,18 @@ pub static SOURCES: [SourceDef; 28] = [
         ),
         licence: None,
         resources: &[&CONSENT_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::Federation,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::DOMAIN_AND_FEDERATION_READ],
+            "GET /domains, /domains/{id}/federationConfiguration (federated domains)",
+        ),
+        licence: None,
+        resources: &[&DOMAINS],
         sections: &[],
         enriches: &[],
     },

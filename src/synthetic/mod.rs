@@ -324,7 +324,9 @@ impl Generator {
             inbound_connectors: Vec::new(),
             mailbox_delegates,
             apps,
+            ..Snapshot::default()
         };
+        identity::add_auth_methods_and_domains(&mut snapshot, self.now);
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot
     }

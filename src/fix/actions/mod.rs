@@ -15,6 +15,7 @@ use crate::snapshot::model::SourceId;
 
 mod block_sign_in;
 mod clear_mailbox_forwarding;
+mod delete_auth_method;
 mod delete_inbox_rule;
 mod disable_connector;
 mod disable_inbox_rule;
@@ -43,6 +44,9 @@ mod unblock_sender;
 pub use super::action_kind::ActionKind;
 pub use super::live::is_not_found;
 pub use clear_mailbox_forwarding::mailbox_state as clear_mailbox_forwarding_state;
+pub use delete_auth_method::{
+    plan as plan_delete_auth_method, plan_method as plan_auth_method_deletion,
+};
 pub use disable_connector::{
     inbound_state as inbound_connector_state, outbound_state as outbound_connector_state,
 };
@@ -84,6 +88,7 @@ impl ActionKind {
             ActionKind::RemoveRoleAssignment => &remove_role_assignment::RemoveRoleAssignment,
             ActionKind::RemoveRoleEligibility => &remove_role_eligibility::RemoveRoleEligibility,
             ActionKind::UnblockSender => &unblock_sender::UnblockSender,
+            ActionKind::DeleteAuthMethod => &delete_auth_method::DeleteAuthMethod,
             ActionKind::DisableOutboundAutoForwarding => {
                 &disable_outbound_auto_forwarding::DisableOutboundAutoForwarding
             }
@@ -257,6 +262,12 @@ impl ActionKind {
                 target_role: Some((role::PRIVILEGED_ROLE, "for privileged roles")),
                 ..ActionNeeds::NONE
             },
+            // DELETE /users/{id}/authentication/{type}Methods/{id}, after listing the user's
+            // methods (the last-method guard).
+            ActionKind::DeleteAuthMethod => ActionNeeds {
+                graph: &[AUTH_METHOD_WRITE],
+                ..ActionNeeds::NONE
+            },
             // W7, W9
             ActionKind::UnblockSender | ActionKind::DisableOutboundAutoForwarding => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_SECURITY_WRITE),
@@ -322,6 +333,7 @@ impl From<FixAction> for ActionKind {
             FixAction::DisableServicePrincipal => ActionKind::DisableServicePrincipal,
             FixAction::RemoveCredential => ActionKind::RemoveCredential,
             FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
+            FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
         }
     }
 }

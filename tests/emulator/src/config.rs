@@ -98,6 +98,7 @@ impl Grants {
                 "AppRoleAssignment.ReadWrite.All",
                 "Application.ReadWrite.All",
                 "Policy.ReadWrite.Authorization",
+                "UserAuthenticationMethod.ReadWrite.All",
             ]
             .map(String::from)
             .to_vec(),
@@ -127,6 +128,7 @@ impl Grants {
                 "Domain.Read.All",
                 "GroupMember.Read.All",
                 "Application.Read.All",
+                "UserAuthenticationMethod.Read.All",
             ]
             .map(String::from)
             .to_vec(),

@@ -314,6 +314,17 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         | (_, ["policies", "authorizationpolicy" | "adminconsentrequestpolicy"]) => {
             crate::apps::route(shared, caller, req, &q, &segs, l.as_slice(), ctx)
         }
+        ("GET", ["domains", _, "federationconfiguration"]) => {
+            crate::auth_methods::federation_configuration(shared, caller, req, segs[1], ctx)
+        }
+        (_, ["users", _, "authentication", kind])
+            if *kind == "methods" || kind.ends_with("methods") =>
+        {
+            crate::auth_methods::handle(shared, caller, req, segs[1], kind, None, ctx)
+        }
+        (_, ["users", _, "authentication", kind, _]) if kind.ends_with("methods") => {
+            crate::auth_methods::handle(shared, caller, req, segs[1], kind, Some(segs[4]), ctx)
+        }
         _ => {
             let known = [
                 "users",
@@ -536,7 +547,7 @@ fn count_users(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) 
     Ok(r)
 }
 
-fn resolve_user_id(st: &TenantState, id: &str, ctx: &Ctx) -> Result<String, Response> {
+pub(crate) fn resolve_user_id(st: &TenantState, id: &str, ctx: &Ctx) -> Result<String, Response> {
     if !is_guid(id) && !id.contains('@') {
         return Err(bad_request(
             "Request_BadRequest",
@@ -1933,7 +1944,7 @@ fn domains(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, ctx:
         .iter()
         .map(|d| {
             json!({
-                "authenticationType": "Managed",
+                "authenticationType": crate::auth_methods::authentication_type(&st, &d.name),
                 "availabilityStatus": null,
                 "id": d.name,
                 "isAdminManaged": true,

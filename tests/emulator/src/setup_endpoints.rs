@@ -85,6 +85,9 @@ const GRAPH_APP_ROLES: &[&str] = &[
     "DelegatedPermissionGrant.ReadWrite.All",
     "Policy.ReadWrite.Authorization",
     "Policy.ReadWrite.ConsentRequest",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "Domain.ReadWrite.All",
 ];
 const EXCHANGE_APP_ROLES: &[&str] = &["Exchange.ManageAsApp"];
 

@@ -488,6 +488,10 @@ pub struct TenantState {
     /// Service principals, app registrations, consent grants, app role assignments and the
     /// consent policies (`crate::apps`).
     pub apps: crate::apps::AppsState,
+    /// Registered authentication methods (the snapshot's `auth_methods`).
+    pub auth_methods: Vec<crate::auth_methods::AuthMethodState>,
+    /// Federation configurations of federated domains (the snapshot's `domains`).
+    pub federations: Vec<crate::auth_methods::FederationState>,
 }
 
 impl TenantState {
@@ -809,6 +813,17 @@ impl TenantState {
                 is_default: false,
                 is_initial: false,
             });
+        }
+        let federations = crate::auth_methods::federations_from_snapshot(snap);
+        for f in &federations {
+            if !domains.iter().any(|d| d.name == f.domain) {
+                domains.push(Domain {
+                    name: f.domain.clone(),
+                    is_verified: true,
+                    is_default: false,
+                    is_initial: false,
+                });
+            }
         }
         let display_name = s(tenant, "display_name").unwrap_or_else(|| "Contoso".into());
         let empty = vec![];
@@ -1299,6 +1314,8 @@ impl TenantState {
             outbound_connectors: mail_flow_objects(snap.get("outbound_connectors")),
             inbound_connectors: mail_flow_objects(snap.get("inbound_connectors")),
             named_locations,
+            auth_methods: crate::auth_methods::methods_from_snapshot(snap),
+            federations,
         })
     }
 
