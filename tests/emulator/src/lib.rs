@@ -13,6 +13,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit_logs;
 pub mod batch;
 pub mod config;
 pub mod crypto;

@@ -483,6 +483,10 @@ pub struct TenantState {
     pub recipients: Vec<MailRecipient>,
     /// Mailbox delegations: the snapshot's `mailbox_delegates`.
     pub delegations: Vec<Delegation>,
+    /// `/auditLogs/signIns` and `/auditLogs/directoryAudits` (Graph-shaped): the story of
+    /// `audit_logs`.
+    pub sign_in_log: Vec<Value>,
+    pub directory_audit_log: Vec<Value>,
 }
 
 impl TenantState {
@@ -1267,6 +1271,8 @@ impl TenantState {
 
         let delegations = crate::exo_delegation::from_snapshot(snap, &mailboxes);
         Ok(TenantState {
+            sign_in_log: crate::audit_logs::sign_in_story(&users),
+            directory_audit_log: crate::audit_logs::audit_story(&users),
             delegations,
             recipients,
             security_defaults_enabled: snap
