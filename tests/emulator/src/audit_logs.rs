@@ -125,7 +125,18 @@ fn sign_in(u: &User, time: &str, r: &Row, n: usize) -> Value {
 }
 
 /// Everyone else: one browser sign-in at their `last_sign_in`.
-const OTHER: Row = ("", "203.0.113.77", "Exampleville", "ZZ", 12.3456, 65.4321, "Browser", 0, "none", EDGE);
+const OTHER: Row = (
+    "",
+    "203.0.113.77",
+    "Exampleville",
+    "ZZ",
+    12.3456,
+    65.4321,
+    "Browser",
+    0,
+    "none",
+    EDGE,
+);
 
 /// Properties only beta renders.
 const BETA_ONLY: [&str; 5] = [
@@ -413,7 +424,10 @@ pub fn directory_audits(
         ("loggedByService", EQ),
         ("correlationId", EQ),
     ];
-    let any = &[("targetResources", "id"), ("targetResources", "displayName")];
+    let any = &[
+        ("targetResources", "id"),
+        ("targetResources", "displayName"),
+    ];
     let items = filtered(items, q, props, any, ctx)?;
     let items = items
         .into_iter()
@@ -439,14 +453,25 @@ mod tests {
     fn documented_filters_parse_and_others_do_not() {
         let props: &[(&str, &[&str])] = &[("userId", EQ), ("createdDateTime", RANGE)];
         let any = &[("targetResources", "id")];
-        assert!(parse("userId eq 'x' and createdDateTime ge 2025-12-01T00:00:00Z", props, any).is_some());
+        assert!(parse(
+            "userId eq 'x' and createdDateTime ge 2025-12-01T00:00:00Z",
+            props,
+            any
+        )
+        .is_some());
         assert!(parse("targetResources/any(t:t/id eq 'x')", props, any).is_some());
         assert!(parse("targetResources/any(t: t/id eq 'x')", props, any).is_some());
         assert!(parse("userId ge 'x'", props, any).is_none());
         assert!(parse("userId eq 'x' or userId eq 'y'", props, any).is_none());
         assert!(parse("startswith(userId,'x')", props, any).is_none());
         let c = parse("createdDateTime ge 2025-12-31T00:00:00Z", props, any).unwrap();
-        assert!(matches(&json!({"createdDateTime": "2025-12-31T02:14:09Z"}), &c));
-        assert!(!matches(&json!({"createdDateTime": "2025-12-30T02:14:09Z"}), &c));
+        assert!(matches(
+            &json!({"createdDateTime": "2025-12-31T02:14:09Z"}),
+            &c
+        ));
+        assert!(!matches(
+            &json!({"createdDateTime": "2025-12-30T02:14:09Z"}),
+            &c
+        ));
     }
 }
