@@ -39,7 +39,7 @@ pub enum InvestigateError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("cannot read the user {upn}: {source}")]
-    User { upn: String, source: ApiError },
+    User { upn: String, source: Box<ApiError> },
 }
 
 /// What to investigate.
@@ -68,7 +68,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         .and_then(|v| parse(&user_path, v))
         .map_err(|source| InvestigateError::User {
             upn: request.user.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let user_id = user.id.clone().unwrap_or_default();
     sources.insert("user".into(), ok(1, vec![user_path]));
