@@ -143,8 +143,9 @@ fn the_manifest_verifies_with_sha256sum() {
     investigate(&emu, dir.path());
     let case = dir.path().join("case");
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
-    assert_eq!(manifest.lines().count(), 1, "{manifest}");
-    assert!(manifest.ends_with("  evidence.json\n"), "{manifest}");
+    assert_eq!(manifest.lines().count(), 2, "{manifest}");
+    assert!(manifest.contains("  evidence.json\n"), "{manifest}");
+    assert!(manifest.ends_with("  timeline.html\n"), "{manifest}");
     let check = std::process::Command::new("sha256sum")
         .args(["-c", "manifest.sha256"])
         .current_dir(&case)
@@ -254,5 +255,136 @@ fn evidence_is_never_overwritten_and_the_schema_is_published() {
         "findings",
     ] {
         assert!(required.iter().any(|r| r == field), "{field}");
+    }
+}
+
+/// Chromium, as tests/browser.rs finds it (`CHROMIUM`, else on PATH).
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(path.into());
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH")?
+                .to_str()?
+                .split(':')
+                .map(|dir| Path::new(dir).join(name))
+                .find(|p| p.is_file())
+        })
+}
+
+fn headless(browser: &Path, profile: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("run chromium")
+}
+
+/// The rendered timeline: every event a row in time order, exactly the flagged events
+/// highlighted, the "where from" summary and the manual steps; a screenshot is produced.
+#[test]
+fn the_html_timeline_renders_in_a_browser() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ev) = investigate(&emu, dir.path());
+    let page = dir.path().join("case/timeline.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: nothing loaded from anywhere.
+    assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("<script"));
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("M365GUARD_REQUIRE_BROWSER").is_none(),
+            "M365GUARD_REQUIRE_BROWSER is set but no chromium was found"
+        );
+        eprintln!("skipped: no chromium on PATH (set CHROMIUM or install Debian's chromium)");
+        return;
+    };
+    let url = format!("file://{}", page.display());
+    let profile = dir.path().join("profile");
+    let dom = headless(&browser, &profile, &["--dump-dom", &url]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let rows: Vec<&str> = dom.split("<tr class=\"").skip(1).collect();
+    assert_eq!(rows.len(), 10, "8 sign-ins + 2 audits");
+    let suspicious: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.starts_with("suspicious"))
+        .copied()
+        .collect();
+    assert_eq!(suspicious.len(), 3, "phish, IMAP, registration");
+    for (row, time) in suspicious.iter().zip([
+        "2025-12-31T02:14:09Z",
+        "2025-12-31T02:24:31Z",
+        "2025-12-31T02:31:40Z",
+    ]) {
+        assert!(row.contains(time), "{row}");
+    }
+    assert!(
+        suspicious[0].contains("impossible_travel") && suspicious[0].contains("signin_new_country")
+    );
+    assert!(suspicious[1].contains("User registered security info"));
+    assert!(suspicious[2].contains("IMAP4"));
+    // Time order, oldest first.
+    let times: Vec<&str> = ev["sign_ins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(ev["directory_audits"].as_array().unwrap())
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    let positions: Vec<usize> = sorted.iter().map(|t| dom.find(t).unwrap()).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "rows out of order"
+    );
+    for expected in [
+        "Where from",
+        "185.220.101.47",
+        "Mobile Apps and Desktop clients",
+        "Steps no API can do",
+    ] {
+        assert!(dom.contains(expected), "rendered page lacks {expected:?}");
+    }
+    let png = dir.path().join("timeline.png");
+    let shot = headless(
+        &browser,
+        &profile,
+        &[
+            "--window-size=1400,1800",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ],
+    );
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{} bytes",
+        bytes.len()
+    );
+    if let Some(keep) = std::env::var_os("M365GUARD_KEEP_TIMELINE_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! `m365guard investigate --user UPN`: collect the user's sign-ins and directory audits
-//! (read-only), judge them with the investigation rules, and write `evidence.json` plus
-//! `manifest.sha256` (chain of custody) to the output directory.
+//! (read-only), judge them with the investigation rules, and write `evidence.json`,
+//! `timeline.html` and `manifest.sha256` (chain of custody) to the output directory.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,8 @@ use crate::investigate::{manifest, rules, Evidence, SourceState, VerdictStatus, 
 
 /// The evidence document's file name in the output directory.
 pub const EVIDENCE_FILE: &str = "evidence.json";
+/// The HTML timeline's file name.
+pub const TIMELINE_FILE: &str = "timeline.html";
 
 #[derive(Debug, Args)]
 #[command(after_help = super::collect::CREDENTIALS_HELP)]
@@ -27,7 +29,7 @@ pub struct InvestigateArgs {
     /// The last N days up to now [default: 30, the sign-in log's retention with Entra ID P1].
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Directory for evidence.json and manifest.sha256 (created; an existing evidence.json
+    /// Directory for evidence.json, timeline.html and manifest.sha256 (created; an existing evidence.json
     /// there is never overwritten).
     #[arg(
         short = 'o',
@@ -90,7 +92,12 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let text = serde_json::to_string_pretty(&evidence)? + "\n";
     crate::snapshot::io::write_private(&evidence_path, text.as_bytes())
         .with_context(|| format!("cannot write {}", evidence_path.display()))?;
-    let sums = manifest::build(&args.output, &[EVIDENCE_FILE])?;
+    let html = crate::investigate::timeline::render(&evidence)
+        .context("cannot render the HTML timeline")?;
+    let timeline_path = args.output.join(TIMELINE_FILE);
+    crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
+        .with_context(|| format!("cannot write {}", timeline_path.display()))?;
+    let sums = manifest::build(&args.output, &[EVIDENCE_FILE, TIMELINE_FILE])?;
     let manifest_path = args.output.join(manifest::NAME);
     crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;

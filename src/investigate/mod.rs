@@ -5,11 +5,12 @@
 //! window, a status per source (`ok` / `unavailable` / `error` with the reason — a 403 or a
 //! missing licence is said, never an empty pass), and the verdicts of the investigation
 //! rules (`policies/investigation/`, evaluated by [`rules`] with regorus). [`collect`] reads
-//! Graph, [`manifest`] writes the SHA-256 chain-of-custody manifest of every file written.
+//! Graph, [`timeline`] renders the HTML timeline, [`manifest`] writes the SHA-256 chain-of-custody manifest of every file written.
 
 pub mod collect;
 pub mod manifest;
 pub mod rules;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 
