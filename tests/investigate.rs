@@ -137,6 +137,26 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
 }
 
 #[test]
+fn sign_ins_and_audits_are_paged_to_the_end() {
+    let emu = start();
+    let mut options = emu.options();
+    options.graph_page_size = 3;
+    emu.set_options(options);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, ev) = investigate(&emu, dir.path());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 8);
+    assert_eq!(ev["directory_audits"].as_array().unwrap().len(), 2);
+    assert_eq!(flagged(&ev).len(), 4);
+    let pages = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/auditLogs/signIns"))
+        .count();
+    assert_eq!(pages, 3, "8 sign-ins in pages of 3");
+}
+
+#[test]
 fn the_manifest_verifies_with_sha256sum() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
