@@ -408,3 +408,26 @@ fn the_html_timeline_renders_in_a_browser() {
         std::fs::copy(&png, keep).unwrap();
     }
 }
+
+#[test]
+fn an_unknown_user_is_an_error_and_writes_nothing() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path()).args([
+        "investigate",
+        "--user",
+        "nobody@contoso.com",
+        "--since",
+        "2025-12-01",
+        "-o",
+        "case",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot read the user nobody@contoso.com"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("case").exists());
+}
