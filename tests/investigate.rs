@@ -81,6 +81,7 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
         out.stdout, out.stderr
     );
     assert_eq!(ev["schema_version"], 1);
+    assert_eq!(ev["tenant_id"], emu.tenant_id().as_str());
     assert_eq!(ev["user"]["id"], "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a");
     for source in ["user", "sign_ins", "directory_audits"] {
         assert_eq!(

@@ -53,10 +53,16 @@ pub struct Request {
 /// user is fatal; a failed or unlicensed source is recorded in `sources`.
 pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, InvestigateError> {
     let agent = crate::http::agent();
-    let tenant_id = settings.tenant.clone();
+    let configured_tenant = settings.tenant.clone();
     let tokens = TokenProvider::new(settings, agent.clone());
     tokens.token(GRAPH_SCOPE)?;
     let graph = GraphClient::new(&tokens, agent).with_limits(Arc::new(Limits::from_env()));
+    // The tenant the token is for (a GUID), not the domain that may have been configured.
+    let tenant_id = graph
+        .token_tenant()
+        .ok()
+        .flatten()
+        .unwrap_or(configured_tenant);
     let mut sources = BTreeMap::new();
 
     let user_path = format!(
@@ -130,9 +136,6 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         "directory_audits".into(),
         outcome_of(&audit_outcome, audit_paths),
     );
-    if let Some(status) = sources.get_mut("sign_ins") {
-        status.items = sign_ins.len() as u64;
-    }
 
     Ok(Evidence {
         schema_version: SCHEMA_VERSION,
