@@ -248,7 +248,7 @@ fn without_auditlog_read_all_every_rule_is_not_evaluated() {
 fn evidence_is_never_overwritten_and_the_schema_is_published() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
-    investigate(&emu, dir.path());
+    let (_, evidence) = investigate(&emu, dir.path());
     let again = run(m365guard_against(&emu, dir.path()).args([
         "investigate",
         "--user",
@@ -277,6 +277,17 @@ fn evidence_is_never_overwritten_and_the_schema_is_published() {
     ] {
         assert!(required.iter().any(|r| r == field), "{field}");
     }
+    // What investigate wrote is valid against what `schema evidence` publishes, and a
+    // document missing a field is not.
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&evidence)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut broken = evidence.clone();
+    broken.as_object_mut().unwrap().remove("sources");
+    assert!(!validator.is_valid(&broken));
 }
 
 /// Chromium, as tests/browser.rs finds it (`CHROMIUM`, else on PATH).
