@@ -90,8 +90,15 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
             ev["sources"]
         );
     }
-    // Eight sign-ins in December (two failed), two audits (a helpdesk reset, the registration).
-    assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 8);
+    // Eight interactive sign-ins in December (two failed) and two non-interactive token
+    // refreshes of her phone; two audits (a helpdesk reset, the registration).
+    let sign_ins = ev["sign_ins"].as_array().unwrap();
+    assert_eq!(sign_ins.len(), 10);
+    let refreshes = sign_ins
+        .iter()
+        .filter(|s| s["is_interactive"] == false)
+        .count();
+    assert_eq!(refreshes, 2);
     assert_eq!(ev["directory_audits"].as_array().unwrap().len(), 2);
     let phish = event_at(&ev, "sign_ins", "2025-12-31T02:14:09Z");
     let imap = event_at(&ev, "sign_ins", "2025-12-31T02:31:40Z");
@@ -146,7 +153,7 @@ fn sign_ins_and_audits_are_paged_to_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let (out, ev) = investigate(&emu, dir.path());
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 8);
+    assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 10);
     assert_eq!(ev["directory_audits"].as_array().unwrap().len(), 2);
     assert_eq!(flagged(&ev).len(), 4);
     let pages = emu
@@ -154,7 +161,10 @@ fn sign_ins_and_audits_are_paged_to_the_end() {
         .iter()
         .filter(|r| r.path.contains("/auditLogs/signIns"))
         .count();
-    assert_eq!(pages, 3, "8 sign-ins in pages of 3");
+    assert_eq!(
+        pages, 4,
+        "8 interactive sign-ins in pages of 3, 2 non-interactive in one"
+    );
 }
 
 #[test]
@@ -353,7 +363,7 @@ fn the_html_timeline_renders_in_a_browser() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     let rows: Vec<&str> = dom.split("<tr class=\"").skip(1).collect();
-    assert_eq!(rows.len(), 10, "8 sign-ins + 2 audits");
+    assert_eq!(rows.len(), 12, "10 sign-ins + 2 audits");
     let suspicious: Vec<&str> = rows
         .iter()
         .filter(|r| r.starts_with("suspicious"))

@@ -7,10 +7,12 @@
 //!   `authenticationRequirement` and `authenticationDetails`
 //!   (<https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta>).
 //!   `$filter` on `userId` (eq) and `createdDateTime` (ge, le); `$top` at most 1000 (the
-//!   documented default and maximum); newest first, paged by `@odata.nextLink`.
+//!   documented default and maximum); newest first, paged by `@odata.nextLink`. Twice: the
+//!   interactive sign-ins the list gives by default, and the non-interactive ones, which
+//!   only `signInEventTypes/any(t:t eq 'nonInteractiveUser')` lists (the resource's note);
+//!   merged by id.
 //!   AuditLog.Read.All and Entra ID P1/P2: a tenant without the licence answers 403
 //!   `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, recorded as `unavailable`.
-//!   Only interactive sign-ins are listed without a `signInEventTypes` filter.
 //! - Directory audits: `GET /v1.0/auditLogs/directoryAudits`
 //!   (<https://learn.microsoft.com/graph/api/directoryaudit-list>), twice — `initiatedBy/user/id
 //!   eq` and `targetResources/any(t:t/id eq …)` (both documented `$filter` forms of
@@ -80,24 +82,47 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     sources.insert("user".into(), ok(1, vec![user_path]));
 
     let (since, until) = (stamp(request.window.since), stamp(request.window.until));
-    let sign_in_path = format!(
-        "/beta/auditLogs/signIns?$filter={}&$top=1000",
-        encode_filter(&format!(
-            "userId eq '{user_id}' and createdDateTime ge {since} and createdDateTime le {until}"
-        ))
+    let user_range = format!(
+        "userId eq '{user_id}' and createdDateTime ge {since} and createdDateTime le {until}"
     );
-    let mut sign_ins = Vec::new();
-    let outcome = graph
-        .get_all(&sign_in_path)
-        .and_then(|items| to_sign_ins(&sign_in_path, items));
-    sources.insert(
-        "sign_ins".into(),
-        outcome_of(&outcome, vec![sign_in_path.clone()]),
-    );
-    if let Ok(items) = outcome {
-        sign_ins = items;
+    // Interactive sign-ins (listed by default), then the non-interactive ones (token
+    // refreshes: where a stolen token is replayed), which only an explicit filter lists.
+    let sign_in_paths: Vec<String> = [
+        user_range.clone(),
+        format!("signInEventTypes/any(t:t eq 'nonInteractiveUser') and {user_range}"),
+    ]
+    .iter()
+    .map(|f| {
+        format!(
+            "/beta/auditLogs/signIns?$filter={}&$top=1000",
+            encode_filter(f)
+        )
+    })
+    .collect();
+    let mut by_id: BTreeMap<String, SignIn> = BTreeMap::new();
+    let mut sign_in_failure = None;
+    for path in &sign_in_paths {
+        match graph
+            .get_all(path)
+            .and_then(|items| to_sign_ins(path, items))
+        {
+            Ok(items) => by_id.extend(items.into_iter().map(|s| (s.id.clone(), s))),
+            Err(e) => {
+                sign_in_failure = Some(e);
+                break;
+            }
+        }
     }
+    let mut sign_ins: Vec<SignIn> = match sign_in_failure {
+        Some(_) => Vec::new(),
+        None => by_id.into_values().collect(),
+    };
     sign_ins.sort_by(|a, b| (a.epoch, &a.id).cmp(&(b.epoch, &b.id)));
+    let outcome = match sign_in_failure {
+        Some(e) => Err(e),
+        None => Ok(sign_ins.len()),
+    };
+    sources.insert("sign_ins".into(), outcome_of(&outcome, sign_in_paths));
 
     let range = format!("activityDateTime ge {since} and activityDateTime le {until}");
     let audit_paths: Vec<String> = [

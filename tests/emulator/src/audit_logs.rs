@@ -9,7 +9,8 @@
 //!   403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant` (CONTRACT §8.2). Default and
 //!   maximum page 1000, newest first; `$filter` on `userId` (eq), `userPrincipalName` (eq),
 //!   `createdDateTime` (eq, le, ge), `appId`, `ipAddress`, `clientAppUsed`,
-//!   `status/errorCode` (eq). v1.0 renders the v1.0 properties only (the keys of
+//!   `status/errorCode` (eq); beta also `signInEventTypes/any(t:t eq 'nonInteractiveUser')`,
+//!   and without a filter on it lists interactive sign-ins only. v1.0 renders the v1.0 properties only (the keys of
 //!   `fixtures/signIns.json`); beta adds `authenticationRequirement`, `userAgent`,
 //!   `authenticationDetails`, `signInEventTypes`, `autonomousSystemNumber`
 //!   (<https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta>).
@@ -77,7 +78,7 @@ const LENA_SIGN_INS: [Row; 8] = [
 ];
 
 /// A sign-in of `u` at `time` (the row's own time is used by the story only).
-fn sign_in(u: &User, time: &str, r: &Row, n: usize) -> Value {
+fn sign_in(u: &User, time: &str, r: &Row, n: usize, interactive: bool) -> Value {
     let (_, ip, city, country, lat, lon, client, code, risk, agent) = *r;
     let failure = if code == 0 {
         "Other."
@@ -96,7 +97,7 @@ fn sign_in(u: &User, time: &str, r: &Row, n: usize) -> Value {
         "clientAppUsed": client,
         "correlationId": stable_guid(&format!("corr/{}/{n}", u.id)),
         "conditionalAccessStatus": "notApplied",
-        "isInteractive": true,
+        "isInteractive": interactive,
         "riskDetail": "none",
         "riskLevelAggregated": risk,
         "riskLevelDuringSignIn": risk,
@@ -112,7 +113,7 @@ fn sign_in(u: &User, time: &str, r: &Row, n: usize) -> Value {
         // beta only (stripped from v1.0 answers in `render_sign_in`)
         "authenticationRequirement": "singleFactorAuthentication",
         "userAgent": agent,
-        "signInEventTypes": ["interactiveUser"],
+        "signInEventTypes": [if interactive { "interactiveUser" } else { "nonInteractiveUser" }],
         "autonomousSystemNumber": if ip == ATTACKER_IP { 208294 } else { 3209 },
         "authenticationDetails": [{
             "authenticationStepDateTime": time,
@@ -123,6 +124,35 @@ fn sign_in(u: &User, time: &str, r: &Row, n: usize) -> Value {
         }],
     })
 }
+
+/// Lena's phone refreshing its token (non-interactive: listed only when a beta
+/// `signInEventTypes` filter asks for them).
+const LENA_NON_INTERACTIVE: [Row; 2] = [
+    (
+        "2025-12-15T13:40:00Z",
+        "91.64.200.7",
+        "Munich",
+        "DE",
+        48.137,
+        11.575,
+        "Mobile Apps and Desktop clients",
+        0,
+        "none",
+        OUTLOOK_IOS,
+    ),
+    (
+        "2025-12-31T01:55:00Z",
+        "91.64.10.20",
+        "Berlin",
+        "DE",
+        52.52,
+        13.405,
+        "Mobile Apps and Desktop clients",
+        0,
+        "none",
+        OUTLOOK_IOS,
+    ),
+];
 
 /// Everyone else: one browser sign-in at their `last_sign_in`.
 const OTHER: Row = (
@@ -157,10 +187,16 @@ pub fn sign_in_story(users: &[User]) -> Vec<Value> {
                 LENA_SIGN_INS
                     .iter()
                     .enumerate()
-                    .map(|(n, r)| sign_in(u, r.0, r, n)),
+                    .map(|(n, r)| sign_in(u, r.0, r, n, true)),
+            );
+            out.extend(
+                LENA_NON_INTERACTIVE
+                    .iter()
+                    .enumerate()
+                    .map(|(n, r)| sign_in(u, r.0, r, 100 + n, false)),
             );
         } else if let Some(at) = &u.last_sign_in {
-            out.push(sign_in(u, at, &OTHER, 0));
+            out.push(sign_in(u, at, &OTHER, 0, true));
         }
     }
     out
@@ -274,7 +310,13 @@ fn parse(f: &str, props: &[(&str, &[&str])], any: &[(&str, &str)]) -> Option<Vec
             let body = rest.strip_suffix(')')?;
             let (var, cond) = body.split_once(':')?;
             let (lhs, lit) = cond.trim().split_once(" eq ")?;
-            let prop = lhs.trim().strip_prefix(var.trim())?.strip_prefix('/')?;
+            // `t/id` (a property of each element) or `t` itself (a string collection).
+            let rest = lhs.trim().strip_prefix(var.trim())?;
+            let prop = if rest.is_empty() {
+                rest
+            } else {
+                rest.strip_prefix('/')?
+            };
             any.iter()
                 .find(|(c, p)| c.eq_ignore_ascii_case(coll) && p.eq_ignore_ascii_case(prop))?;
             out.push(Clause::Any(coll.to_owned(), prop.to_owned(), literal(lit)?));
@@ -323,9 +365,20 @@ fn compare(have: Option<&Value>, op: &str, want: &Value) -> bool {
 fn matches(item: &Value, clauses: &[Clause]) -> bool {
     clauses.iter().all(|c| match c {
         Clause::Cmp(path, op, v) => compare(lookup(item, path), op, v),
-        Clause::Any(coll, prop, v) => lookup(item, coll)
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|x| compare(lookup(x, prop), "eq", v))),
+        Clause::Any(coll, prop, v) => {
+            lookup(item, coll)
+                .and_then(Value::as_array)
+                .is_some_and(|a| {
+                    a.iter().any(|x| {
+                        let item = if prop.is_empty() {
+                            Some(x)
+                        } else {
+                            lookup(x, prop)
+                        };
+                        compare(item, "eq", v)
+                    })
+                })
+        }
     })
 }
 
@@ -375,8 +428,21 @@ pub fn sign_ins(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query,
         ("clientAppUsed", EQ),
         ("status/errorCode", EQ),
     ];
-    let items = filtered(items, q, props, &[], ctx)?;
     let beta = req.version == "beta";
+    // `signInEventTypes` exists on beta only; without a filter on it the API lists
+    // interactive sign-ins only (the beta signIn resource's note).
+    let any: &[(&str, &str)] = if beta {
+        &[("signInEventTypes", "")]
+    } else {
+        &[]
+    };
+    let asks_event_types = q
+        .get("$filter")
+        .is_some_and(|f| f.to_ascii_lowercase().contains("signineventtypes"));
+    let items = filtered(items, q, props, any, ctx)?
+        .into_iter()
+        .filter(|v| asks_event_types || v["isInteractive"] == json!(true))
+        .collect::<Vec<_>>();
     let items = items
         .into_iter()
         .map(|mut v| {
@@ -463,6 +529,22 @@ mod tests {
         .is_some());
         assert!(parse("targetResources/any(t:t/id eq 'x')", props, any).is_some());
         assert!(parse("targetResources/any(t: t/id eq 'x')", props, any).is_some());
+        let types = &[("signInEventTypes", "")];
+        let c = parse(
+            "signInEventTypes/any(t:t eq 'nonInteractiveUser')",
+            props,
+            types,
+        )
+        .unwrap();
+        assert!(matches(
+            &json!({"signInEventTypes": ["nonInteractiveUser"]}),
+            &c
+        ));
+        assert!(!matches(
+            &json!({"signInEventTypes": ["interactiveUser"]}),
+            &c
+        ));
+        assert!(parse("signInEventTypes/any(t:t/x eq 'y')", props, types).is_none());
         assert!(parse("userId ge 'x'", props, any).is_none());
         assert!(parse("userId eq 'x' or userId eq 'y'", props, any).is_none());
         assert!(parse("startswith(userId,'x')", props, any).is_none());
