@@ -18,6 +18,7 @@ pub mod findings;
 pub mod fix;
 pub mod graph;
 pub mod http;
+pub mod investigate;
 pub mod permission;
 pub mod policy;
 pub mod profile;

@@ -346,6 +346,10 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
     read("/users/{}/authentication/methods", &[AUTH_METHOD_READ]),
     read("/domains", &[DOMAIN_READ]),
     read("/domains/{}/federationConfiguration", &[FEDERATION_READ]),
+    // `investigate`: <https://learn.microsoft.com/graph/api/signin-list> (with Entra ID P1),
+    // <https://learn.microsoft.com/graph/api/directoryaudit-list>.
+    read("/auditLogs/signIns", &[AUDIT_READ]),
+    read("/auditLogs/directoryAudits", &[AUDIT_READ]),
 ];
 
 /// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an

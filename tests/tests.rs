@@ -25,6 +25,7 @@ mod fix_config;
 mod fix_plan;
 mod fuzz;
 mod hostile;
+mod investigate;
 mod leaks;
 mod live;
 mod live_auth;

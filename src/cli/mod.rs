@@ -15,6 +15,7 @@ pub mod diff;
 pub mod doctor;
 pub mod fix;
 pub mod generate;
+pub mod investigate;
 pub mod permissions;
 pub mod policy_test;
 pub mod respond;
@@ -114,6 +115,9 @@ pub enum Command {
     Respond(respond::RespondArgs),
     /// Collect a live snapshot from a tenant (Graph + Exchange).
     Collect(collect::CollectArgs),
+    /// Investigate a user (read-only): sign-ins and directory audits in a window, judged by
+    /// the investigation rules, written as an evidence document with a SHA-256 manifest.
+    Investigate(investigate::InvestigateArgs),
     /// Pre-flight: sign in and show, per source and fix action, what works and exactly
     /// which permission, directory role or licence is missing.
     Doctor(doctor::DoctorArgs),
@@ -142,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Setup(args) => setup::run(args),
         Command::Fix(command) => fix::run(command),
         Command::Respond(args) => respond::run(args),
+        Command::Investigate(args) => investigate::run(args),
         Command::Generate(args) => generate::run(&args).map(|()| ExitStatus::Compliant),
     }
 }

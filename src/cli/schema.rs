@@ -11,6 +11,8 @@ pub enum SchemaKind {
     Snapshot,
     /// A fix plan (`fix plan` / `respond --plan-only` output, `fix apply` input).
     Plan,
+    /// The evidence document (`investigate` output, `evidence.json`).
+    Evidence,
 }
 
 #[derive(Debug, clap::Args)]
@@ -24,6 +26,7 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<ExitStatus> {
     let schema = match args.kind {
         SchemaKind::Snapshot => crate::snapshot::json_schema(),
         SchemaKind::Plan => crate::fix::plan::json_schema(),
+        SchemaKind::Evidence => crate::investigate::json_schema(),
     };
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &schema)?;

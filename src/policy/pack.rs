@@ -148,6 +148,11 @@ fn collect_embedded(dir: &Dir<'static>, raw: &mut RawPack) {
         }
     }
     for sub in dir.dirs() {
+        // `policies/investigation` is a pack of its own (`investigate::rules`): its rules
+        // judge an evidence document, not a snapshot.
+        if sub.path() == Path::new("investigation") {
+            continue;
+        }
         collect_embedded(sub, raw);
     }
 }

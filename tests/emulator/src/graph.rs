@@ -289,7 +289,12 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
             list_named_locations(shared, caller, req, &q, ctx)
         }
         ("GET", ["identityprotection", "riskyusers"]) => risky_users(shared, caller, req, &q, ctx),
-        ("GET", ["auditlogs", "signins"]) => sign_ins(shared, caller, req, &q, ctx),
+        ("GET", ["auditlogs", "signins"]) => {
+            crate::audit_logs::sign_ins(shared, caller, req, &q, ctx)
+        }
+        ("GET", ["auditlogs", "directoryaudits"]) => {
+            crate::audit_logs::directory_audits(shared, caller, req, &q, ctx)
+        }
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
         // `m365guard setup --apply` (a delegated admin, device-code token) creates and lists
@@ -1825,67 +1830,6 @@ fn risky_users(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, 
         context: "identityProtection/riskyUsers".into(),
         default_top: settings.options.graph_page_size,
         max_top: 500,
-        cap: None,
-    };
-    Ok(graph_json(200, &page(items, q, &spec, ctx)?, ctx))
-}
-
-fn sign_ins(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, ctx: &Ctx) -> R {
-    need(caller, AUDIT_READ, ctx)?;
-    let settings = shared.settings();
-    if !settings.licences.p1 {
-        return Err(nonpremium(ctx));
-    }
-    let st = lock(&shared.state);
-    let mut users: Vec<&User> = st
-        .users
-        .iter()
-        .filter(|u| u.last_sign_in.is_some())
-        .collect();
-    users.sort_by(|a, b| b.last_sign_in.cmp(&a.last_sign_in));
-    let items: Vec<Value> = users
-        .iter()
-        .map(|u| {
-            let risky = st.risky_users.iter().find(|r| r.id == u.id);
-            json!({
-                "id": stable_guid(&format!("signin/{}", u.id)),
-                "createdDateTime": u.last_sign_in,
-                "userDisplayName": u.display_name,
-                "userPrincipalName": u.user_principal_name,
-                "userId": u.id,
-                "appId": "00000002-0000-0ff1-ce00-000000000000",
-                "appDisplayName": "Office 365 Exchange Online",
-                "ipAddress": "203.0.113.77",
-                "clientAppUsed": "Browser",
-                "correlationId": stable_guid(&format!("corr/{}", u.id)),
-                "conditionalAccessStatus": "notApplied",
-                "isInteractive": true,
-                "riskDetail": "none",
-                "riskLevelAggregated": risky.map(|r| r.risk_level.as_str()).unwrap_or("none"),
-                "riskLevelDuringSignIn": risky.map(|r| r.risk_level.as_str()).unwrap_or("none"),
-                "riskState": risky.map(|r| r.risk_state.as_str()).unwrap_or("none"),
-                "riskEventTypes": [],
-                "riskEventTypes_v2": [],
-                "resourceDisplayName": "Office 365 Exchange Online",
-                "resourceId": "00000002-0000-0ff1-ce00-000000000000",
-                "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": null},
-                "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows10", "browser": "Edge 120.0.0", "isCompliant": false, "isManaged": false, "trustType": ""},
-                "location": {"city": "Exampleville", "state": "Region", "countryOrRegion": "ZZ", "geoCoordinates": {"altitude": null, "latitude": 12.3456, "longitude": 65.4321}},
-                "appliedConditionalAccessPolicies": [],
-            })
-        })
-        .collect();
-    let items = apply_filter(items, q, ctx)?;
-    let items = items
-        .into_iter()
-        .map(|v| apply_select(v, &q.select()))
-        .collect();
-    let spec = PageSpec {
-        version: req.version,
-        path: "/auditLogs/signIns",
-        context: "auditLogs/signIns".into(),
-        default_top: 1000,
-        max_top: 1000,
         cap: None,
     };
     Ok(graph_json(200, &page(items, q, &spec, ctx)?, ctx))

@@ -14,6 +14,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod apps;
+pub mod audit_logs;
 pub mod auth_methods;
 pub mod batch;
 pub mod config;

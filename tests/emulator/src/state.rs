@@ -492,6 +492,10 @@ pub struct TenantState {
     pub auth_methods: Vec<crate::auth_methods::AuthMethodState>,
     /// Federation configurations of federated domains (the snapshot's `domains`).
     pub federations: Vec<crate::auth_methods::FederationState>,
+    /// `/auditLogs/signIns` and `/auditLogs/directoryAudits` (Graph-shaped): the story of
+    /// `audit_logs`.
+    pub sign_in_log: Vec<Value>,
+    pub directory_audit_log: Vec<Value>,
 }
 
 impl TenantState {
@@ -1288,6 +1292,8 @@ impl TenantState {
         let delegations = crate::exo_delegation::from_snapshot(snap, &mailboxes);
         Ok(TenantState {
             protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
+            sign_in_log: crate::audit_logs::sign_in_story(&users),
+            directory_audit_log: crate::audit_logs::audit_story(&users),
             delegations,
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),

@@ -1,0 +1,186 @@
+//! `m365guard investigate --user UPN`: collect the user's sign-ins and directory audits
+//! (read-only), judge them with the investigation rules, and write `evidence.json`,
+//! `timeline.html` and `manifest.sha256` (chain of custody) to the output directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::Args;
+
+use crate::findings::ExitStatus;
+use crate::investigate::collect::{self, Request};
+use crate::investigate::{manifest, rules, Evidence, SourceState, VerdictStatus, Window};
+
+/// The evidence document's file name in the output directory.
+pub const EVIDENCE_FILE: &str = "evidence.json";
+/// The HTML timeline's file name.
+pub const TIMELINE_FILE: &str = "timeline.html";
+
+#[derive(Debug, Args)]
+#[command(after_help = super::collect::CREDENTIALS_HELP)]
+pub struct InvestigateArgs {
+    /// The user under investigation (user principal name or object id).
+    #[arg(long, value_name = "UPN")]
+    pub user: String,
+    /// Start of the window: a date (`2026-11-01`, midnight UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE", conflicts_with = "days")]
+    pub since: Option<String>,
+    /// The last N days up to now [default: 30, the sign-in log's retention with Entra ID P1].
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Directory for evidence.json, timeline.html and manifest.sha256 (created; an existing evidence.json
+    /// there is never overwritten).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "investigation"
+    )]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub config: super::ConfigArgs,
+    #[command(flatten)]
+    pub connection: super::collect::ConnectionArgs,
+}
+
+/// The window from `--since` / `--days`, ending now.
+pub fn window(
+    since: Option<&str>,
+    days: Option<u32>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Window> {
+    let start = match (since, days) {
+        (Some(s), _) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+            Err(_) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        }
+        .with_context(|| {
+            format!("--since {s:?}: expected a date (2026-11-01) or an RFC 3339 time")
+        })?,
+        (None, days) => now - Duration::days(i64::from(days.unwrap_or(30))),
+    };
+    anyhow::ensure!(start < now, "--since must be in the past");
+    Ok(Window {
+        since: start,
+        until: now,
+    })
+}
+
+pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
+    let window = window(args.since.as_deref(), args.days, Utc::now())?;
+    let evidence_path = args.output.join(EVIDENCE_FILE);
+    anyhow::ensure!(
+        !evidence_path.exists(),
+        "{} exists: evidence is never overwritten (choose another -o DIR)",
+        evidence_path.display()
+    );
+    let config = args.config.load()?;
+    let settings = args.connection.settings(config.as_ref())?;
+    let pack = rules::load()?;
+    let request = Request {
+        user: args.user.clone(),
+        window,
+    };
+    let mut evidence = collect::collect(settings, &request)?;
+    rules::evaluate(&pack, &mut evidence)?;
+
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let text = serde_json::to_string_pretty(&evidence)? + "\n";
+    crate::snapshot::io::write_private(&evidence_path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", evidence_path.display()))?;
+    let html = crate::investigate::timeline::render(&evidence)
+        .context("cannot render the HTML timeline")?;
+    let timeline_path = args.output.join(TIMELINE_FILE);
+    crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
+        .with_context(|| format!("cannot write {}", timeline_path.display()))?;
+    let sums = manifest::build(&args.output, &[EVIDENCE_FILE, TIMELINE_FILE])?;
+    let manifest_path = args.output.join(manifest::NAME);
+    crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    print_summary(&evidence, &args.output);
+    Ok(exit_status(&evidence))
+}
+
+/// 3 when a source failed or a rule could not be judged (the investigation is incomplete),
+/// else 1 when a rule flagged something, else 0.
+pub fn exit_status(evidence: &Evidence) -> ExitStatus {
+    let incomplete = evidence
+        .sources
+        .values()
+        .any(|s| s.status != SourceState::Ok)
+        || evidence.rules.iter().any(|r| {
+            matches!(
+                r.status,
+                VerdictStatus::NotEvaluated | VerdictStatus::NotApplicable
+            )
+        });
+    if incomplete {
+        ExitStatus::Incomplete
+    } else if evidence.findings.is_empty() {
+        ExitStatus::Compliant
+    } else {
+        ExitStatus::Findings
+    }
+}
+
+fn print_summary(evidence: &Evidence, dir: &std::path::Path) {
+    eprintln!(
+        "investigated {} ({} … {}) → {}",
+        evidence.user.user_principal_name,
+        evidence.window.since.to_rfc3339(),
+        evidence.window.until.to_rfc3339(),
+        dir.display()
+    );
+    for (name, s) in &evidence.sources {
+        let state = match s.status {
+            SourceState::Ok => "ok",
+            SourceState::Unavailable => "unavailable",
+            SourceState::Error => "error",
+        };
+        eprintln!(
+            "  {name:<18} {state:<11} {:>6}  {}",
+            s.items,
+            s.reason.as_deref().unwrap_or("")
+        );
+    }
+    for r in &evidence.rules {
+        let status = match r.status {
+            VerdictStatus::Passed => "passed",
+            VerdictStatus::Failed => "FAILED",
+            VerdictStatus::NotEvaluated => "not evaluated",
+            VerdictStatus::NotApplicable => "not applicable",
+        };
+        eprintln!(
+            "  {:<42} {status:<14} {}",
+            r.rule_id,
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    for f in &evidence.findings {
+        println!("{} [{}] {}", f.rule_id, f.severity.as_str(), f.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_from_date_time_or_days() {
+        let now = DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let w = window(Some("2025-12-01"), None, now).unwrap();
+        assert_eq!(w.since.to_rfc3339(), "2025-12-01T00:00:00+00:00");
+        let w = window(Some("2025-12-01T06:00:00+01:00"), None, now).unwrap();
+        assert_eq!(w.since.to_rfc3339(), "2025-12-01T05:00:00+00:00");
+        let w = window(None, Some(2), now).unwrap();
+        assert_eq!(w.since.to_rfc3339(), "2026-01-03T10:00:00+00:00");
+        assert!(window(Some("yesterday"), None, now).is_err());
+        assert!(window(Some("2027-01-01"), None, now).is_err());
+    }
+}
