@@ -198,7 +198,8 @@ fn kinds_of(plan: &Value) -> Vec<String> {
 
 /// A write that removes a role: DELETE of an assignment or a PIM schedule request.
 fn is_role_removal(w: &WriteOp) -> bool {
-    w.operation == "DELETE" || w.target.ends_with("ScheduleRequests")
+    (w.operation == "DELETE" && w.target.contains("/roleAssignments/"))
+        || w.target.ends_with("ScheduleRequests")
 }
 
 /// The action of `kind` whose target name contains `name`.
@@ -713,9 +714,7 @@ fn respond_remove_admin_roles_and_restore_access() {
         "restoring access is the final write"
     );
     assert_eq!(
-        log.iter()
-            .filter(|w| w.target.ends_with("ScheduleRequests") || w.operation == "DELETE")
-            .count(),
+        log.iter().filter(|w| is_role_removal(w)).count(),
         2,
         "only lena's one privileged active assignment and her one eligible role are removed"
     );

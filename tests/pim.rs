@@ -90,7 +90,12 @@ fn respond_remove_admin_roles_removes_the_eligible_role_too() {
     assert_eq!(active.len(), 1, "{log:#?}");
     assert_eq!(active[0].body["action"], "adminRemove");
     assert_eq!(active[0].body["roleDefinitionId"], GLOBAL_ADMIN);
-    assert!(!log.iter().any(|w| w.operation == "DELETE"), "{log:#?}");
+    // No DELETE of a role assignment (respond's other DELETE is the attacker's method).
+    assert!(
+        !log.iter()
+            .any(|w| w.operation == "DELETE" && w.target.contains("/roleAssignments/")),
+        "{log:#?}"
+    );
 
     // The audit log names the new action and its verified outcome.
     let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
