@@ -78,6 +78,7 @@ base := {
 		"transport_rules": _ok, "outbound_connectors": _ok, "inbound_connectors": _ok,
 		"mailbox_delegates": _ok,
 		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
+		"exchange_role_groups": _ok,
 	},
 	"users": [
 		{
@@ -324,4 +325,11 @@ base := {
 			"admin_consent_workflow_enabled": true,
 		}],
 	},
+	# exchange_role_groups: 0 the TenantAdmins_ role group in Organization Management (how
+	#              Exchange Online links the Global Administrator role: expected)
+	"exchange_role_groups": [{
+		"id": "Organization Management/tenantadmins_-1",
+		"role_group": "Organization Management", "member": "TenantAdmins_-1",
+		"member_type": "RoleGroup",
+	}],
 }

@@ -24,6 +24,7 @@ pub(crate) mod apps;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
+pub(crate) mod exchange_role_groups;
 pub(crate) mod inbox_rules;
 pub(crate) mod mailbox_delegates;
 pub(crate) mod mailboxes;
@@ -187,6 +188,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::ConsentGrants => apps::collect_consent_grants,
         SourceId::AppRoleAssignments => apps::collect_app_role_assignments,
         SourceId::ConsentPolicy => apps::collect_consent_policy,
+        SourceId::ExchangeRoleGroups => exchange_role_groups::collect,
     }
 }
 

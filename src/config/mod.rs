@@ -53,6 +53,8 @@ pub struct Config {
     allowed_delegates: Vec<AllowedDelegate>,
     /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
     executive_mailboxes: Vec<String>,
+    /// `[roles] allowed_exchange_role_group_members`: lower-case patterns, sorted.
+    allowed_role_group_members: Vec<String>,
     /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
     /// list (lower-case, sorted, without duplicates).
     pub known_malicious_app_ids: Vec<String>,
@@ -162,6 +164,7 @@ impl Default for Config {
             allowed_smart_hosts: Vec::new(),
             allowed_delegates: Vec::new(),
             executive_mailboxes: Vec::new(),
+            allowed_role_group_members: Vec::new(),
             known_malicious_app_ids: Vec::new(),
             exceptions: Vec::new(),
         }
@@ -184,6 +187,8 @@ struct RawConfig {
     exchange: RawExchange,
     #[serde(default)]
     apps: RawApps,
+    #[serde(default)]
+    roles: RawRoles,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -223,6 +228,15 @@ struct RawExchange {
     allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
     #[serde(default)]
     executive_mailboxes: Vec<Spanned<String>>,
+}
+
+/// `[roles] allowed_exchange_role_group_members`: members of the privileged Exchange role
+/// groups that are expected (UPN or Exchange-name patterns, as `allowed_delegates`).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    #[serde(default)]
+    allowed_exchange_role_group_members: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -316,6 +330,14 @@ impl Config {
         let allowed_delegates = delegates::parse_allowed(&loc, &raw.exchange.allowed_delegates)?;
         let executive_mailboxes =
             delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
+        let mut allowed_role_group_members = raw
+            .roles
+            .allowed_exchange_role_group_members
+            .iter()
+            .map(|v| delegates::pattern(&loc, v, "roles.allowed_exchange_role_group_members"))
+            .collect::<Result<Vec<_>, _>>()?;
+        allowed_role_group_members.sort();
+        allowed_role_group_members.dedup();
 
         let mut app_ids = Vec::new();
         for id in &raw.apps.known_malicious_app_ids {
@@ -345,6 +367,7 @@ impl Config {
             allowed_smart_hosts: smart_hosts,
             allowed_delegates,
             executive_mailboxes,
+            allowed_role_group_members,
             known_malicious_app_ids: app_ids,
             exceptions,
         })
@@ -441,6 +464,12 @@ impl Config {
     /// `data.m365guard.config.executive_mailboxes` (regexes).
     pub fn executive_mailboxes(&self) -> &[String] {
         &self.executive_mailboxes
+    }
+
+    /// Expected members of the privileged Exchange role groups; passed to Rego as
+    /// `data.m365guard.config.allowed_exchange_role_group_members` (regexes).
+    pub fn allowed_role_group_members(&self) -> &[String] {
+        &self.allowed_role_group_members
     }
 }
 

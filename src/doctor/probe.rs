@@ -246,6 +246,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
             "/v1.0/servicePrincipals?$filter=appId%20eq%20'00000003-0000-0000-c000-000000000000'&$select=id",
         ),
         SourceId::ConsentPolicy => Probe::Graph("/v1.0/policies/authorizationPolicy"),
+        SourceId::ExchangeRoleGroups => Probe::FirstOf("Get-RoleGroup"),
     }
 }
 

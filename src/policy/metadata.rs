@@ -83,6 +83,7 @@ pub enum FixAction {
     DisableServicePrincipal,
     RemoveCredential,
     RestrictUserConsent,
+    RemoveRoleGroupMember,
 }
 
 impl FixAction {
@@ -108,6 +109,7 @@ impl FixAction {
             FixAction::DisableServicePrincipal => "disable_service_principal",
             FixAction::RemoveCredential => "remove_credential",
             FixAction::RestrictUserConsent => "restrict_user_consent",
+            FixAction::RemoveRoleGroupMember => "remove_role_group_member",
         }
     }
 }

@@ -68,10 +68,12 @@ pub enum ResourceKind {
     AppRoleAssignment,
     /// The tenant's consent settings (`apps.consent_policies`).
     ConsentPolicy,
+    /// A member of a privileged Exchange role group (`exchange_role_groups`).
+    ExchangeRoleGroupMember,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 24] = [
+    pub const ALL: [ResourceKind; 25] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -96,6 +98,7 @@ impl ResourceKind {
         ResourceKind::ConsentGrant,
         ResourceKind::AppRoleAssignment,
         ResourceKind::ConsentPolicy,
+        ResourceKind::ExchangeRoleGroupMember,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +127,7 @@ impl ResourceKind {
             ResourceKind::ConsentGrant => "consent_grant",
             ResourceKind::AppRoleAssignment => "app_role_assignment",
             ResourceKind::ConsentPolicy => "consent_policy",
+            ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
         }
     }
 
@@ -261,7 +265,8 @@ resources!(
     AppCredential,
     ConsentGrant,
     AppRoleGrant,
-    ConsentPolicy
+    ConsentPolicy,
+    ExchangeRoleGroupMember
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -460,6 +465,13 @@ static CONSENT_POLICIES: Array<ConsentPolicy> = Array {
     get_mut: |s| &mut s.apps.consent_policies,
 };
 
+static EXCHANGE_ROLE_GROUPS: Array<ExchangeRoleGroupMember> = Array {
+    kind: ResourceKind::ExchangeRoleGroupMember,
+    path: "exchange_role_groups",
+    get: |s| &s.exchange_role_groups,
+    get_mut: |s| &mut s.exchange_role_groups,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -478,7 +490,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 26] = [
+pub static SOURCES: [SourceDef; 27] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -710,6 +722,17 @@ pub static SOURCES: [SourceDef; 26] = [
         ),
         licence: None,
         resources: &[&MAILBOX_DELEGATES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After recipients: a member is one of them (its address and type come with
+    // Get-RoleGroupMember, so nothing is looked up).
+    SourceDef {
+        id: SourceId::ExchangeRoleGroups,
+        stage: Stage::Exchange,
+        needs: exchange("Get-RoleGroup, Get-RoleGroupMember (per privileged role group)"),
+        licence: None,
+        resources: &[&EXCHANGE_ROLE_GROUPS],
         sections: &[],
         enriches: &[],
     },

@@ -233,6 +233,8 @@ impl Generator {
 
         let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
         sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
+        let exchange_role_groups = exchange::role_group_members();
+        sources.insert(SourceId::ExchangeRoleGroups, ok(exchange_role_groups.len()));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -276,6 +278,7 @@ impl Generator {
             inbound_connectors: Vec::new(),
             mailbox_delegates,
             apps,
+            exchange_role_groups,
         };
         crate::snapshot::io::normalise(&mut snapshot);
         snapshot

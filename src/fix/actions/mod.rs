@@ -29,6 +29,7 @@ mod remove_mailbox_permission;
 mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
+mod remove_role_group_member;
 mod remove_send_on_behalf;
 mod reset_password;
 mod restrict_user_consent;
@@ -47,6 +48,9 @@ pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 pub use remove_credential::credential_state;
+pub use remove_role_group_member::{
+    member_state as role_group_member_state, member_target as role_group_member_target,
+};
 pub use restrict_user_consent::consent_state;
 pub use revoke_consent_grant::grant_state;
 
@@ -96,6 +100,7 @@ impl ActionKind {
                 &disable_service_principal::DisableServicePrincipal
             }
             ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
+            ActionKind::RemoveRoleGroupMember => &remove_role_group_member::RemoveRoleGroupMember,
         }
     }
 }
@@ -251,7 +256,11 @@ impl ActionKind {
             },
             // Transport rules and connectors: Exchange Administrator (Organization
             // Management holds the Transport Rules and Remote and Accepted Domains roles).
-            ActionKind::DisableTransportRule | ActionKind::DisableConnector => ActionNeeds {
+            // Role group membership: Role Management, which only Organization Management
+            // holds (Exchange Administrator; Exchange Recipient Administrator lacks it).
+            ActionKind::DisableTransportRule
+            | ActionKind::DisableConnector
+            | ActionKind::RemoveRoleGroupMember => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -298,6 +307,7 @@ impl From<FixAction> for ActionKind {
             FixAction::DisableServicePrincipal => ActionKind::DisableServicePrincipal,
             FixAction::RemoveCredential => ActionKind::RemoveCredential,
             FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
+            FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
         }
     }
 }
