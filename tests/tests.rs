@@ -35,5 +35,6 @@ mod permissions;
 mod pim;
 mod policy_pack;
 mod reports;
+mod rolegroups;
 mod sarif_schema;
 mod sources;

@@ -39,10 +39,14 @@ pub fn fetch_all(exchange: &ExchangeClient<'_>) -> Result<Vec<ExchangeRoleGroupM
             continue;
         };
         let guid = s(group, "Guid").or_else(|| s(group, "ExchangeObjectId"));
-        out.extend(fetch_members(exchange, canonical)?.into_iter().map(|mut m| {
-            m.role_group_id = guid.clone();
-            m
-        }));
+        out.extend(
+            fetch_members(exchange, canonical)?
+                .into_iter()
+                .map(|mut m| {
+                    m.role_group_id = guid.clone();
+                    m
+                }),
+        );
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out.dedup_by(|a, b| a.id == b.id);
@@ -105,7 +109,10 @@ mod tests {
         assert_eq!(m.id, "Organization Management/lena fischer");
         assert_eq!(m.member, "Lena Fischer");
         assert_eq!(m.member_id.as_deref(), Some("id-1"));
-        assert_eq!(m.member_address.as_deref(), Some("lena.fischer@contoso.com"));
+        assert_eq!(
+            m.member_address.as_deref(),
+            Some("lena.fischer@contoso.com")
+        );
         assert_eq!(m.member_type.as_deref(), Some("UserMailbox"));
     }
 
@@ -118,7 +125,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!((m.member_address, m.member_id), (None, None));
-        assert!(map("Organization Management", &obj(json!({"WindowsLiveID": "a@b.c"}))).is_none());
+        assert!(map(
+            "Organization Management",
+            &obj(json!({"WindowsLiveID": "a@b.c"}))
+        )
+        .is_none());
     }
 
     #[test]

@@ -46,8 +46,8 @@ pub use disable_connector::{
 pub use disable_inbox_rule::rule_state as inbox_rule_state;
 pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enforce_mfa::CA_POLICY_NAME;
-pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 pub use remove_credential::credential_state;
+pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 pub use remove_role_group_member::{
     member_state as role_group_member_state, member_target as role_group_member_target,
 };

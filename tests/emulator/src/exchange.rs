@@ -191,7 +191,9 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         | "Set-OutboundConnector"
         | "Get-InboundConnector"
         | "Set-InboundConnector" => return exo_mailflow::parameters_of(cmdlet),
-        "Get-RoleGroup" | "Get-RoleGroupMember" | "Remove-RoleGroupMember"
+        "Get-RoleGroup"
+        | "Get-RoleGroupMember"
+        | "Remove-RoleGroupMember"
         | "Add-RoleGroupMember" => return exo_rolegroups::parameters_of(cmdlet),
         // Parameter sets of these: crate::exo_delegation.
         "Get-MailboxPermission" => &[

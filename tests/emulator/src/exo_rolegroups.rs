@@ -83,7 +83,10 @@ pub fn from_snapshot(snap: &Value) -> Vec<RoleGroup> {
         if group.is_empty() || member.is_empty() {
             continue;
         }
-        let i = match groups.iter().position(|g| g.name.eq_ignore_ascii_case(&group)) {
+        let i = match groups
+            .iter()
+            .position(|g| g.name.eq_ignore_ascii_case(&group))
+        {
             Some(i) => i,
             None => {
                 groups.push(RoleGroup {
@@ -155,7 +158,16 @@ fn render_member(m: &RoleGroupMember) -> Obj {
 fn refuse_unimplemented(call: &Call<'_>) -> Result<(), Response> {
     for p in ["ReadFromDomainController", "ShowPartnerLinked", "WhatIf"] {
         if call.param(p).is_some_and(|v| *v != Value::Bool(false)) {
-            return Err(exo_error(400, "BadRequest", "Invalid Operation", "Microsoft.Exchange.AdminApi.CommandInvocation.ParameterBindingException", &format!("emulator: -{p} is not implemented"), None, true, call.ctx));
+            return Err(exo_error(
+                400,
+                "BadRequest",
+                "Invalid Operation",
+                "Microsoft.Exchange.AdminApi.CommandInvocation.ParameterBindingException",
+                &format!("emulator: -{p} is not implemented"),
+                None,
+                true,
+                call.ctx,
+            ));
         }
     }
     Ok(())
@@ -184,7 +196,11 @@ pub(super) fn get_role_group_members(call: &Call<'_>) -> Result<Vec<Obj>, Respon
     let id = mandatory(call, "Identity")?;
     let st = lock(&call.shared.state);
     let i = find(&st.role_groups, &id).ok_or_else(|| call.not_found(&id))?;
-    Ok(st.role_groups[i].members.iter().map(render_member).collect())
+    Ok(st.role_groups[i]
+        .members
+        .iter()
+        .map(render_member)
+        .collect())
 }
 
 /// A recipient a `-Member` value names (name, UPN, SMTP address, alias or object id), as
@@ -240,8 +256,7 @@ pub(super) fn change_member(call: &Call<'_>) -> Result<(), Response> {
                 .cloned()
         })
         .ok_or_else(|| call.not_found(&member))?;
-    if !st.role_groups[i].managed_by.is_empty() && !call.switch("BypassSecurityGroupManagerCheck")
-    {
+    if !st.role_groups[i].managed_by.is_empty() && !call.switch("BypassSecurityGroupManagerCheck") {
         // UNVERIFIED: the exception type over the REST endpoint; the text is Exchange's.
         return Err(exo_error(400, "BadRequest", "Error executing cmdlet", "Microsoft.Exchange.Configuration.Tasks.TaskException", "You don't have sufficient permissions. This operation can only be performed by a manager of the group.", None, false, call.ctx));
     }
@@ -256,10 +271,34 @@ pub(super) fn change_member(call: &Call<'_>) -> Result<(), Response> {
         }
         ("Remove-RoleGroupMember", None) => {
             // UNVERIFIED: the exception type; the message is the one Exchange shows.
-            return Err(exo_error(400, "BadRequest", "Error executing cmdlet", "Microsoft.Exchange.Management.Tasks.MemberNotFoundException", &format!("The recipient \"{member}\" isn't a member of the group \"{}\".", group.name), None, false, call.ctx));
+            return Err(exo_error(
+                400,
+                "BadRequest",
+                "Error executing cmdlet",
+                "Microsoft.Exchange.Management.Tasks.MemberNotFoundException",
+                &format!(
+                    "The recipient \"{member}\" isn't a member of the group \"{}\".",
+                    group.name
+                ),
+                None,
+                false,
+                call.ctx,
+            ));
         }
         (_, Some(_)) => {
-            return Err(exo_error(400, "BadRequest", "Error executing cmdlet", "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException", &format!("The recipient \"{member}\" is already a member of the group \"{}\".", group.name), None, false, call.ctx));
+            return Err(exo_error(
+                400,
+                "BadRequest",
+                "Error executing cmdlet",
+                "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException",
+                &format!(
+                    "The recipient \"{member}\" is already a member of the group \"{}\".",
+                    group.name
+                ),
+                None,
+                false,
+                call.ctx,
+            ));
         }
         (_, None) => group.members.push(who),
     }
