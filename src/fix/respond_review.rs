@@ -109,13 +109,13 @@ pub fn collect(
                 .filter_map(|c| changed("inbound connector", &c.id, &c.name, c.when_changed)),
         )
         .collect();
-    connectors.sort_by(|a, b| b.when_changed.cmp(&a.when_changed));
+    connectors.sort_by_key(|c| std::cmp::Reverse(c.when_changed));
     let mut rules: Vec<Changed> = s
         .transport_rules
         .iter()
         .filter_map(|r| changed("transport rule", &r.id, &r.name, r.when_changed))
         .collect();
-    rules.sort_by(|a, b| b.when_changed.cmp(&a.when_changed));
+    rules.sort_by_key(|r| std::cmp::Reverse(r.when_changed));
     Review {
         user: upn.to_owned(),
         since,
