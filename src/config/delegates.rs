@@ -70,11 +70,7 @@ pub(super) fn parse_executives(
     Ok(out)
 }
 
-pub(super) fn pattern(
-    loc: &Locator<'_>,
-    value: &Spanned<String>,
-    what: &str,
-) -> Result<String, Diagnostic> {
+fn pattern(loc: &Locator<'_>, value: &Spanned<String>, what: &str) -> Result<String, Diagnostic> {
     let text = loc.required_text(value, what)?.to_lowercase();
     if text.contains(char::is_whitespace) {
         return Err(loc.at(

@@ -334,7 +334,12 @@ impl Config {
             .roles
             .allowed_exchange_role_group_members
             .iter()
-            .map(|v| delegates::pattern(&loc, v, "roles.allowed_exchange_role_group_members"))
+            // Exchange names have spaces ("Lena Fischer"), so unlike address patterns
+            // these may contain them.
+            .map(|v| {
+                loc.required_text(v, "roles.allowed_exchange_role_group_members")
+                    .map(|t| t.to_lowercase())
+            })
             .collect::<Result<Vec<_>, _>>()?;
         allowed_role_group_members.sort();
         allowed_role_group_members.dedup();
@@ -853,5 +858,29 @@ ticket = "SEC-1234"
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
         assert_eq!(closest("zzzzzzzz", &["user_without_mfa"]), None);
+    }
+
+    #[test]
+    fn allowed_role_group_members_parse_lower_case_sorted_and_refuse_blanks() {
+        let ok = Config::parse(
+            Path::new("m.toml"),
+            "[roles]\nallowed_exchange_role_group_members = [\"Exo-Admin@contoso.com\", \"a*@contoso.com\", \"exo-admin@contoso.com\", \"Lena Fischer\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.allowed_role_group_members(),
+            ["a*@contoso.com", "exo-admin@contoso.com", "lena fischer"]
+        );
+        let err = Config::parse(
+            Path::new("m.toml"),
+            "[roles]\nallowed_exchange_role_group_members = [\"  \"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("roles.allowed_exchange_role_group_members"),
+            "{err}"
+        );
+        assert!(Config::parse(Path::new("m.toml"), "[roles]\nother = 1\n").is_err());
     }
 }
