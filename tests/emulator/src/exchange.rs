@@ -361,6 +361,8 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
                 | "Remove-MailboxPermission"
                 | "Remove-RecipientPermission"
         );
+    // Add-/Remove-RoleGroupMember need Role Management, which only Organization Management
+    // (Exchange/Global Administrator, `full` above) holds: no other role runs them.
     let security = caller.has_directory_role(&[role_ids::SECURITY_ADMINISTRATOR])
         && matches!(
             cmdlet,
