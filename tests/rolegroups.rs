@@ -285,6 +285,33 @@ fn respond_removes_the_role_groups_after_the_entra_roles_and_lists_the_rest() {
         .any(|w| w.operation.contains("TransportRule") || w.operation.contains("Connector")));
 }
 
+/// A role group read that fails stops respond --remove-admin-roles before any write: a
+/// membership it cannot see would be a way back in left unsaid.
+#[test]
+fn respond_stops_when_the_role_groups_cannot_be_read() {
+    let emu = start();
+    emu.set_faults(Faults {
+        forbid_cmdlets: vec!["Get-RoleGroup".into()],
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path()).args([
+        "respond",
+        "--user",
+        LENA,
+        "--remove-admin-roles",
+        "--yes",
+    ]));
+    assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot read the Exchange role groups of lena.fischer@contoso.com"),
+        "{}",
+        out.stderr
+    );
+    assert!(emu.write_log().is_empty(), "{:#?}", emu.write_log());
+}
+
 /// Without --remove-admin-roles the role groups are left alone.
 #[test]
 fn respond_without_remove_admin_roles_keeps_the_role_groups() {
