@@ -5,8 +5,8 @@
 //! restricted-senders entry — into a one-user snapshot, saves it as evidence, evaluates the
 //! forwarding and inbox-rule rules on it (the same Rego as `scan`), and builds the plan:
 //! block sign-in; revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
-//! disable forwarding and hiding inbox rules; remove admin roles, active and eligible
-//! (opt-in); unblock the
+//! disable forwarding and hiding inbox rules; remove admin roles, active and eligible, then
+//! membership of the privileged Exchange role groups (opt-in); unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
