@@ -125,6 +125,31 @@ fn scan_tenant_flags_the_role_group_member_the_example_shows() {
     );
 }
 
+/// The collected section is the example's, member for member (ids, group guid, address,
+/// type; the linked role groups without an address or object id).
+#[test]
+fn collect_reads_the_same_members_as_the_example() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
+            .unwrap();
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(example("contoso-compromised.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        snap["exchange_role_groups"],
+        example["exchange_role_groups"]
+    );
+    assert_eq!(
+        snap["sources"]["exchange_role_groups"],
+        json!({"status": "ok", "items": 3})
+    );
+}
+
 #[test]
 fn plan_apply_rescan_removes_the_member_once() {
     let emu = start();
