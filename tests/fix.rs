@@ -1359,7 +1359,8 @@ fn guard_max_actions_refuses_before_any_write() {
     assert!(out.stderr.contains("--max-actions"), "{}", out.both());
     assert!(env.writes().is_empty(), "{:#?}", env.writes());
 
-    let out = env.apply("plan.json", &["--max-actions", "1", "--no-verify"]);
+    // Two bounded writes: Lena's password reset and her Organization Management membership.
+    let out = env.apply("plan.json", &["--max-actions", "2", "--no-verify"]);
     assert_eq!(out.code, 0, "{}", out.both());
     assert_eq!(env.writes().len(), actions(&plan).len());
 }

@@ -63,6 +63,7 @@ impl ActionKind {
                 | ActionKind::BlockSignIn
                 | ActionKind::RemoveRoleAssignment
                 | ActionKind::RemoveRoleEligibility
+                | ActionKind::RemoveRoleGroupMember
         )
     }
 
