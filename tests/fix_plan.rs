@@ -80,6 +80,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "enforce_mfa",
         "clear_mailbox_forwarding",
         "disable_inbox_rule",
+        // Lena in Organization Management (issue 11).
+        "remove_role_group_member",
         // The illicit consent and the open user consent (issue 12).
         "revoke_consent_grant",
         "restrict_user_consent",
@@ -263,7 +265,8 @@ fn filters_and_alternatives() {
                 "admin_without_mfa",
                 "auth_method_suspicious",
                 "restricted_sender",
-                "risky_user_high"
+                "risky_user_high",
+                "exchange_role_group_unexpected"
             ]
             .contains(&rule.as_str()),
             "{rule} is not critical"

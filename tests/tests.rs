@@ -38,6 +38,7 @@ mod permissions;
 mod pim;
 mod policy_pack;
 mod reports;
+mod rolegroups;
 mod sarif_schema;
 mod setup;
 mod sources;

@@ -80,6 +80,7 @@ base := {
 		"mailbox_delegates": _ok,
 		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
 		"auth_methods": _ok, "federation": _ok,
+		"exchange_role_groups": _ok,
 	},
 	"users": [
 		{
@@ -369,4 +370,11 @@ base := {
 		{"id": "contoso.onmicrosoft.com", "is_verified": true, "authentication_type": "Managed"},
 		{"id": "eu.contoso.com", "is_verified": true, "authentication_type": "Managed"},
 	],
+	# exchange_role_groups: 0 the TenantAdmins_ role group in Organization Management (how
+	#              Exchange Online links the Global Administrator role: expected)
+	"exchange_role_groups": [{
+		"id": "Organization Management/tenantadmins_-1",
+		"role_group": "Organization Management", "member": "TenantAdmins_-1",
+		"member_type": "RoleGroup",
+	}],
 }

@@ -24,6 +24,10 @@ pub struct RespondArgs {
     /// Also remove the user's privileged directory role assignments.
     #[arg(long)]
     pub remove_admin_roles: bool,
+    /// Start of the review window (YYYY-MM-DD or RFC 3339): transport rules and connectors
+    /// changed since then are listed. Default: 30 days ago.
+    #[arg(long, value_name = "DATE", value_parser = parse_since)]
+    pub since: Option<chrono::DateTime<Utc>>,
     /// Re-enable sign-in at the end (only if every earlier step succeeded).
     #[arg(long)]
     pub restore_access: bool,
@@ -52,6 +56,7 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
             .as_ref()
             .map(|c| c.break_glass.accounts.clone())
             .unwrap_or_default(),
+        since: args.since,
     };
     let (settings, tokens, agent, oid) = sign_in(args.connection, config.as_ref(), None)?;
     let live = Live::new(&tokens, agent);
@@ -76,6 +81,24 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         None => evidence.save_bytes("plan", "json", plan.to_json()?.as_bytes())?,
     };
     print_plan(&plan);
+    // Listed, not changed: delegations, mail flow changed in the window, manual steps.
+    let since = options.since.unwrap_or_else(|| {
+        Utc::now() - chrono::Duration::days(crate::fix::respond_review::DEFAULT_WINDOW_DAYS)
+    });
+    let user = &before.snapshot.users[0];
+    let review = crate::fix::respond_review::collect(
+        &live,
+        &settings,
+        &user.id,
+        &user.user_principal_name,
+        since,
+    );
+    print!("{}", review.render());
+    evidence.save_bytes(
+        "respond-review",
+        "json",
+        serde_json::to_string_pretty(&review)?.as_bytes(),
+    )?;
     println!(
         "Evidence: {}  Plan: {}",
         state_file.display(),
@@ -103,4 +126,16 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         evidence.save_bytes("user-state-after", "json", after.text.as_bytes())?;
     }
     Ok(status)
+}
+
+/// `--since`: a date (midnight UTC) or an RFC 3339 instant.
+fn parse_since(text: &str) -> Result<chrono::DateTime<Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }

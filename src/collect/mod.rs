@@ -28,6 +28,7 @@ pub(crate) mod auth_methods;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
+pub(crate) mod exchange_role_groups;
 mod federation;
 pub(crate) mod inbox_rules;
 pub(crate) mod mail_protocols;
@@ -207,6 +208,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::ConsentPolicy => apps::collect_consent_policy,
         SourceId::AuthMethods => auth_methods::collect,
         SourceId::Federation => federation::collect,
+        SourceId::ExchangeRoleGroups => exchange_role_groups::collect,
     }
 }
 

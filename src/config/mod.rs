@@ -53,6 +53,8 @@ pub struct Config {
     allowed_delegates: Vec<AllowedDelegate>,
     /// `[exchange] executive_mailboxes`: lower-case patterns, sorted.
     executive_mailboxes: Vec<String>,
+    /// `[roles] allowed_exchange_role_group_members`: lower-case patterns, sorted.
+    allowed_role_group_members: Vec<String>,
     /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
     /// list (lower-case, sorted, without duplicates).
     pub known_malicious_app_ids: Vec<String>,
@@ -166,6 +168,7 @@ impl Default for Config {
             allowed_smart_hosts: Vec::new(),
             allowed_delegates: Vec::new(),
             executive_mailboxes: Vec::new(),
+            allowed_role_group_members: Vec::new(),
             known_malicious_app_ids: Vec::new(),
             review_window_days: DEFAULT_REVIEW_WINDOW_DAYS,
             federation_issuers: Vec::new(),
@@ -194,6 +197,8 @@ struct RawConfig {
     review: RawReview,
     #[serde(default)]
     identity: RawIdentity,
+    #[serde(default)]
+    roles: RawRoles,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -249,6 +254,15 @@ struct RawExchange {
     allowed_delegates: Vec<Spanned<delegates::RawAllowedDelegate>>,
     #[serde(default)]
     executive_mailboxes: Vec<Spanned<String>>,
+}
+
+/// `[roles] allowed_exchange_role_group_members`: members of the privileged Exchange role
+/// groups that are expected (UPN or Exchange-name patterns, as `allowed_delegates`).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    #[serde(default)]
+    allowed_exchange_role_group_members: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -342,6 +356,19 @@ impl Config {
         let allowed_delegates = delegates::parse_allowed(&loc, &raw.exchange.allowed_delegates)?;
         let executive_mailboxes =
             delegates::parse_executives(&loc, &raw.exchange.executive_mailboxes)?;
+        let mut allowed_role_group_members = raw
+            .roles
+            .allowed_exchange_role_group_members
+            .iter()
+            // Exchange names have spaces ("Lena Fischer"), so unlike address patterns
+            // these may contain them.
+            .map(|v| {
+                loc.required_text(v, "roles.allowed_exchange_role_group_members")
+                    .map(|t| t.to_lowercase())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        allowed_role_group_members.sort();
+        allowed_role_group_members.dedup();
 
         let mut app_ids = Vec::new();
         for id in &raw.apps.known_malicious_app_ids {
@@ -386,6 +413,7 @@ impl Config {
             allowed_smart_hosts: smart_hosts,
             allowed_delegates,
             executive_mailboxes,
+            allowed_role_group_members,
             known_malicious_app_ids: app_ids,
             review_window_days,
             federation_issuers,
@@ -484,6 +512,12 @@ impl Config {
     /// `data.m365guard.config.executive_mailboxes` (regexes).
     pub fn executive_mailboxes(&self) -> &[String] {
         &self.executive_mailboxes
+    }
+
+    /// Expected members of the privileged Exchange role groups; passed to Rego as
+    /// `data.m365guard.config.allowed_exchange_role_group_members` (regexes).
+    pub fn allowed_role_group_members(&self) -> &[String] {
+        &self.allowed_role_group_members
     }
 }
 
@@ -887,5 +921,29 @@ ticket = "SEC-1234"
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
         assert_eq!(closest("zzzzzzzz", &["user_without_mfa"]), None);
+    }
+
+    #[test]
+    fn allowed_role_group_members_parse_lower_case_sorted_and_refuse_blanks() {
+        let ok = Config::parse(
+            Path::new("m.toml"),
+            "[roles]\nallowed_exchange_role_group_members = [\"Exo-Admin@contoso.com\", \"a*@contoso.com\", \"exo-admin@contoso.com\", \"Lena Fischer\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.allowed_role_group_members(),
+            ["a*@contoso.com", "exo-admin@contoso.com", "lena fischer"]
+        );
+        let err = Config::parse(
+            Path::new("m.toml"),
+            "[roles]\nallowed_exchange_role_group_members = [\"  \"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("roles.allowed_exchange_role_group_members"),
+            "{err}"
+        );
+        assert!(Config::parse(Path::new("m.toml"), "[roles]\nother = 1\n").is_err());
     }
 }

@@ -252,6 +252,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::ConsentPolicy => Probe::Graph("/v1.0/policies/authorizationPolicy"),
         SourceId::AuthMethods => Probe::AuthMethods,
         SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
+        SourceId::ExchangeRoleGroups => Probe::FirstOf("Get-RoleGroup"),
     }
 }
 

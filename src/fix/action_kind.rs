@@ -24,6 +24,8 @@ pub enum ActionKind {
     DeleteInboxRule,
     RemoveRoleAssignment,
     RemoveRoleEligibility,
+    // Step 6 goes on in Exchange: the privileged role groups.
+    RemoveRoleGroupMember,
     // Apps: cut the attacker's app off (its grants, its permissions, the credential it
     // added), then the app itself, then the tenant setting that let it in.
     RevokeConsentGrant,
@@ -48,7 +50,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 27] = [
+    pub const ALL: [ActionKind; 28] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -59,6 +61,7 @@ impl ActionKind {
         ActionKind::DeleteInboxRule,
         ActionKind::RemoveRoleAssignment,
         ActionKind::RemoveRoleEligibility,
+        ActionKind::RemoveRoleGroupMember,
         ActionKind::RevokeConsentGrant,
         ActionKind::RemoveAppRoleAssignment,
         ActionKind::RemoveCredential,
@@ -120,6 +123,7 @@ impl ActionKind {
             ActionKind::RemoveCredential => "remove_credential",
             ActionKind::DisableServicePrincipal => "disable_service_principal",
             ActionKind::RestrictUserConsent => "restrict_user_consent",
+            ActionKind::RemoveRoleGroupMember => "remove_role_group_member",
         }
     }
 }

@@ -140,7 +140,8 @@ pub fn last_global_admin(target: &Target, assignments: &[Map<String, Value>]) ->
 }
 
 /// `--max-actions`: refuse the whole run rather than half of it. Counts the writes that
-/// lock people out or take power away (password resets, sign-in blocks, role removals),
+/// lock people out or take power away (password resets, sign-in blocks, role and role
+/// group removals),
 /// not distinct ids: 26 actions that share one `user_id` but name 26 accounts are 26.
 pub fn max_actions(actions: &[PlannedAction], limit: usize) -> Result<(), String> {
     let bounded: Vec<&PlannedAction> = actions.iter().filter(|a| a.kind.is_bounded()).collect();

@@ -24,4 +24,5 @@ pub mod password;
 pub mod plan;
 pub mod planner;
 pub mod respond;
+pub mod respond_review;
 pub mod verify;

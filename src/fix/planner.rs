@@ -283,6 +283,11 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .iter()
             .find(|d| d.id == f.resource.id)
             .map(|d| (d.mailbox_id.clone(), d.mailbox_upn.clone())),
+        ResourceKind::ExchangeRoleGroupMember => snapshot
+            .exchange_role_groups
+            .iter()
+            .find(|m| m.id == f.resource.id)
+            .and_then(|m| Some((m.member_id.clone()?, m.member_address.clone()?))),
         ResourceKind::RestrictedSender => snapshot
             .outbound_spam
             .restricted_senders
@@ -767,6 +772,22 @@ fn plan_finding(
                 ..Target::new(ResourceKind::MailboxDelegate, &d.id, &finding.resource.name)
             };
             builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::RemoveRoleGroupMember => {
+            let m = snapshot
+                .exchange_role_groups
+                .iter()
+                .find(|m| m.id == finding.resource.id)
+                .ok_or_else(|| missing("role group member"))?;
+            let target = super::actions::role_group_member_target(m, &finding.resource.name);
+            builder.add(
+                kind,
+                target,
+                super::actions::role_group_member_state(m),
+                &reason,
+                fixes,
+                vec![],
+            );
         }
     }
     Ok(())

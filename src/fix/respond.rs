@@ -7,9 +7,10 @@
 //! block sign-in, and while it is blocked turn off ActiveSync, OWA for devices, POP, IMAP
 //! and SMTP AUTH (Microsoft's step 5; restored as recorded by `--restore-access`);
 //! revoke sessions; reset password; enforce MFA; clear mailbox forwarding;
-//! disable forwarding and hiding inbox rules; remove admin roles, active and eligible
-//! (opt-in); delete the authentication methods registered in the compromise window (never
-//! the last); unblock the
+//! disable forwarding and hiding inbox rules; remove admin roles, active and eligible, then
+//! membership of the privileged Exchange role groups (opt-in, Microsoft's step 6); delete
+//! the authentication methods registered in the compromise window (never the last);
+//! unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
@@ -50,6 +51,9 @@ pub struct RespondOptions {
     pub remove_admin_roles: bool,
     pub restore_access: bool,
     pub break_glass: Vec<String>,
+    /// Start of the review window (`--since`; default 30 days back): transport rules and
+    /// connectors changed since then are listed.
+    pub since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +137,32 @@ pub fn collect_user(
     }
     let mut snapshot = ctx.snapshot;
     let me = user.id.clone();
+    if options.remove_admin_roles {
+        // Step 6 goes on in Exchange: the privileged role groups the user is in. A failed
+        // read would leave a way back in unseen, so respond stops as for PIM.
+        let members = collect::exchange_role_groups::fetch_all(&live.exchange).map_err(|e| {
+            RespondError::Refused(format!(
+                "cannot read the Exchange role groups of {} for --remove-admin-roles: {e}",
+                options.user
+            ))
+        })?;
+        let upn = user.user_principal_name.to_lowercase();
+        snapshot.exchange_role_groups = members
+            .into_iter()
+            .filter(|m| {
+                m.member_id.as_deref() == Some(me.as_str())
+                    || m.member_address.as_deref() == Some(upn.as_str())
+            })
+            .collect();
+        snapshot.sources.insert(
+            SourceId::ExchangeRoleGroups,
+            crate::snapshot::model::SourceStatus {
+                status: SourceState::Ok,
+                reason: None,
+                items: snapshot.exchange_role_groups.len() as u64,
+            },
+        );
+    }
     snapshot
         .roles
         .assignments
@@ -455,6 +485,17 @@ pub fn playbook(
                     ("principal_id", json!(assignment.principal_id)),
                 ]),
                 &step(6, "remove admin roles"),
+                vec![],
+                vec![],
+            );
+        }
+        // After the Entra roles (ActionKind order): the privileged Exchange role groups.
+        for m in &snapshot.exchange_role_groups {
+            b.add(
+                ActionKind::RemoveRoleGroupMember,
+                actions::role_group_member_target(m, &format!("{upn} in {}", m.role_group)),
+                actions::role_group_member_state(m),
+                &step(6, "remove from privileged Exchange role groups"),
                 vec![],
                 vec![],
             );

@@ -28,6 +28,8 @@ pub struct RegoConfig {
     pub allowed_delegates: Vec<(String, String)>,
     /// `[exchange] executive_mailboxes`: address patterns.
     pub executive_mailboxes: Vec<String>,
+    /// `[roles] allowed_exchange_role_group_members`: member patterns.
+    pub allowed_role_group_members: Vec<String>,
     /// App ids the operator adds to the built-in known-malicious list (lower-case).
     pub known_malicious_app_ids: Vec<String>,
     /// `[review] window_days` (`None`: the rules' default, 30).
@@ -55,11 +57,17 @@ impl RegoConfig {
             .map(|(m, d)| serde_json::json!({"mailbox": regex(m), "delegate": regex(d)}))
             .collect();
         let executives: Vec<String> = self.executive_mailboxes.iter().map(|p| regex(p)).collect();
+        let role_group_members: Vec<String> = self
+            .allowed_role_group_members
+            .iter()
+            .map(|p| regex(p))
+            .collect();
         let mut config = serde_json::json!({
             "allowed_forwarding_domains": domains,
             "allowed_smart_hosts": smart_hosts,
             "allowed_delegates": delegates,
             "executive_mailboxes": executives,
+            "allowed_exchange_role_group_members": role_group_members,
             "known_malicious_app_ids": self.known_malicious_app_ids,
             "federation_issuers": self.federation_issuers,
         });

@@ -86,6 +86,7 @@ pub enum FixAction {
     RemoveCredential,
     RestrictUserConsent,
     DeleteAuthMethod,
+    RemoveRoleGroupMember,
 }
 
 impl FixAction {
@@ -114,6 +115,7 @@ impl FixAction {
             FixAction::RemoveCredential => "remove_credential",
             FixAction::RestrictUserConsent => "restrict_user_consent",
             FixAction::DeleteAuthMethod => "delete_auth_method",
+            FixAction::RemoveRoleGroupMember => "remove_role_group_member",
         }
     }
 }

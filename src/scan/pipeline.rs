@@ -112,6 +112,10 @@ impl<'a> Settings<'a> {
                     .config
                     .map(|c| c.executive_mailboxes().to_vec())
                     .unwrap_or_default(),
+                allowed_role_group_members: self
+                    .config
+                    .map(|c| c.allowed_role_group_members().to_vec())
+                    .unwrap_or_default(),
                 known_malicious_app_ids: self
                     .config
                     .map(|c| c.known_malicious_app_ids.clone())

@@ -289,6 +289,12 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     );
     w.array(1, "inbound_connectors", &snapshot.inbound_connectors, false);
     w.array(1, "mailbox_delegates", &snapshot.mailbox_delegates, false);
+    w.array(
+        1,
+        "exchange_role_groups",
+        &snapshot.exchange_role_groups,
+        false,
+    );
     w.open(1, "apps", '{');
     w.array(
         2,

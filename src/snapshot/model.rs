@@ -83,6 +83,10 @@ pub struct Snapshot {
     /// snapshots from before the source existed.
     #[serde(default)]
     pub domains: Vec<Domain>,
+    /// Members of the privileged Exchange role groups (`Get-RoleGroup`,
+    /// `Get-RoleGroupMember`); empty in snapshots from before the source existed.
+    #[serde(default)]
+    pub exchange_role_groups: Vec<ExchangeRoleGroupMember>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -114,6 +118,7 @@ impl Default for Snapshot {
             audit_config: AuditSettings::default(),
             auth_methods: Vec::new(),
             domains: Vec::new(),
+            exchange_role_groups: Vec::new(),
         }
     }
 }
@@ -215,10 +220,12 @@ pub enum SourceId {
     AuthMethods,
     /// `/domains` and the federation configuration of federated domains.
     Federation,
+    /// `Get-RoleGroup` + `Get-RoleGroupMember`: who holds the privileged Exchange role groups.
+    ExchangeRoleGroups,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 30] = [
+    pub const ALL: [SourceId; 31] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -249,6 +256,7 @@ impl SourceId {
         SourceId::AuditConfig,
         SourceId::AuthMethods,
         SourceId::Federation,
+        SourceId::ExchangeRoleGroups,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -284,6 +292,7 @@ impl SourceId {
             SourceId::AuditConfig => "audit_config",
             SourceId::AuthMethods => "auth_methods",
             SourceId::Federation => "federation",
+            SourceId::ExchangeRoleGroups => "exchange_role_groups",
         }
     }
 
@@ -1357,3 +1366,50 @@ pub struct DomainFederation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_certificate_not_after: Option<DateTime<Utc>>,
 }
+
+/// One member of a privileged Exchange role group (`Get-RoleGroupMember`), with the group
+/// it is in. Only the groups in [`PRIVILEGED_EXCHANGE_ROLE_GROUPS`] are collected.
+/// <https://learn.microsoft.com/powershell/module/exchange/get-rolegroup>,
+/// <https://learn.microsoft.com/powershell/module/exchange/get-rolegroupmember>.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRoleGroupMember {
+    /// `<role group name>/<member>`, the member lower-case: unique in the snapshot.
+    pub id: String,
+    /// The role group's `Name` (`Organization Management`, …); the fix passes it back.
+    pub role_group: String,
+    /// The role group's `Guid`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_group_id: Option<String>,
+    /// The member as Exchange names it (`Name`, else `Identity`); the fix passes it back
+    /// as `-Member`.
+    pub member: String,
+    /// `ExternalDirectoryObjectId`: the Entra object id, when the member has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// `WindowsLiveID` or `PrimarySmtpAddress`, lower-case, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_address: Option<String>,
+    /// `RecipientTypeDetails` (`UserMailbox`, `User`, `GuestMailUser`, `RoleGroup`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_type: Option<String>,
+}
+
+/// The Exchange Online role groups whose members can take over mail or the organisation,
+/// by the roles Microsoft assigns them
+/// (<https://learn.microsoft.com/exchange/permissions-exo/permissions-exo#role-groups>):
+/// Organization Management holds Role Management (grant itself anything); Recipient
+/// Management holds Mail Recipients (mailbox permissions, forwarding); Discovery Management
+/// holds Mailbox Search (search and export every mailbox); Compliance Management and
+/// Records Management hold journaling and retention (copy or delete mail tenant-wide);
+/// Hygiene Management holds Transport Hygiene (anti-spam and anti-malware policies,
+/// allow lists); Security Administrator holds the same hygiene and security roles.
+pub const PRIVILEGED_EXCHANGE_ROLE_GROUPS: [&str; 7] = [
+    "Organization Management",
+    "Recipient Management",
+    "Discovery Management",
+    "Compliance Management",
+    "Records Management",
+    "Hygiene Management",
+    "Security Administrator",
+];

@@ -80,10 +80,12 @@ pub enum ResourceKind {
     AuthMethod,
     /// A domain of the tenant (`domains`).
     Domain,
+    /// A member of a privileged Exchange role group (`exchange_role_groups`).
+    ExchangeRoleGroupMember,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 30] = [
+    pub const ALL: [ResourceKind; 31] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -114,6 +116,7 @@ impl ResourceKind {
         ResourceKind::ConsentPolicy,
         ResourceKind::AuthMethod,
         ResourceKind::Domain,
+        ResourceKind::ExchangeRoleGroupMember,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +151,7 @@ impl ResourceKind {
             ResourceKind::ConsentPolicy => "consent_policy",
             ResourceKind::AuthMethod => "auth_method",
             ResourceKind::Domain => "domain",
+            ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
         }
     }
 
@@ -291,7 +295,8 @@ resources!(
     AuditConfig,
     AuditBypass,
     AuthMethod,
-    Domain
+    Domain,
+    ExchangeRoleGroupMember
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -532,6 +537,13 @@ static DOMAINS: Array<Domain> = Array {
     get_mut: |s| &mut s.domains,
 };
 
+static EXCHANGE_ROLE_GROUPS: Array<ExchangeRoleGroupMember> = Array {
+    kind: ResourceKind::ExchangeRoleGroupMember,
+    path: "exchange_role_groups",
+    get: |s| &s.exchange_role_groups,
+    get_mut: |s| &mut s.exchange_role_groups,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -550,7 +562,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 30] = [
+pub static SOURCES: [SourceDef; 31] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -808,6 +820,17 @@ pub static SOURCES: [SourceDef; 30] = [
         ),
         licence: None,
         resources: &[&MAILBOX_DELEGATES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After recipients: a member is one of them (its address and type come with
+    // Get-RoleGroupMember, so nothing is looked up).
+    SourceDef {
+        id: SourceId::ExchangeRoleGroups,
+        stage: Stage::Exchange,
+        needs: exchange("Get-RoleGroup, Get-RoleGroupMember (per privileged role group)"),
+        licence: None,
+        resources: &[&EXCHANGE_ROLE_GROUPS],
         sections: &[],
         enriches: &[],
     },

@@ -272,3 +272,21 @@ pub(super) fn mail_flow() -> (Vec<TransportRule>, Vec<OutboundConnector>) {
     };
     (vec![rule], vec![connector])
 }
+
+/// Organization Management as Exchange Online sets it up: its only members are the two
+/// role groups that stand for the Entra Global and Exchange Administrator roles (their
+/// holders are the directory roles' business, not this source's).
+pub(super) fn role_group_members() -> Vec<ExchangeRoleGroupMember> {
+    ["ExchangeServiceAdmins_-1a2b3c4d", "TenantAdmins_-5e6f7a8b"]
+        .into_iter()
+        .map(|name| ExchangeRoleGroupMember {
+            id: format!("Organization Management/{}", name.to_lowercase()),
+            role_group: "Organization Management".into(),
+            role_group_id: None,
+            member: name.into(),
+            member_id: None,
+            member_address: None,
+            member_type: Some("RoleGroup".into()),
+        })
+        .collect()
+}

@@ -279,6 +279,8 @@ impl Generator {
 
         let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
         sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
+        let exchange_role_groups = exchange::role_group_members();
+        sources.insert(SourceId::ExchangeRoleGroups, ok(exchange_role_groups.len()));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
@@ -324,6 +326,7 @@ impl Generator {
             inbound_connectors: Vec::new(),
             mailbox_delegates,
             apps,
+            exchange_role_groups,
             ..Snapshot::default()
         };
         identity::add_auth_methods_and_domains(&mut snapshot, self.now);

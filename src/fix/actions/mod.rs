@@ -32,6 +32,7 @@ mod remove_mailbox_permission;
 mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
+mod remove_role_group_member;
 mod remove_send_on_behalf;
 mod reset_password;
 mod restore_mail_access;
@@ -57,6 +58,9 @@ pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_credential::credential_state;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
+pub use remove_role_group_member::{
+    member_state as role_group_member_state, member_target as role_group_member_target,
+};
 pub use restrict_user_consent::consent_state;
 pub use revoke_consent_grant::grant_state;
 pub use suspend_mail_access::{
@@ -72,6 +76,7 @@ impl ActionKind {
                 | ActionKind::BlockSignIn
                 | ActionKind::RemoveRoleAssignment
                 | ActionKind::RemoveRoleEligibility
+                | ActionKind::RemoveRoleGroupMember
         )
     }
 
@@ -114,6 +119,7 @@ impl ActionKind {
                 &disable_service_principal::DisableServicePrincipal
             }
             ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
+            ActionKind::RemoveRoleGroupMember => &remove_role_group_member::RemoveRoleGroupMember,
         }
     }
 }
@@ -284,7 +290,11 @@ impl ActionKind {
             },
             // Transport rules and connectors: Exchange Administrator (Organization
             // Management holds the Transport Rules and Remote and Accepted Domains roles).
-            ActionKind::DisableTransportRule | ActionKind::DisableConnector => ActionNeeds {
+            // Role group membership: Role Management, which only Organization Management
+            // holds (Exchange Administrator; Exchange Recipient Administrator lacks it).
+            ActionKind::DisableTransportRule
+            | ActionKind::DisableConnector
+            | ActionKind::RemoveRoleGroupMember => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -334,6 +344,7 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveCredential => ActionKind::RemoveCredential,
             FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
             FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
+            FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
         }
     }
 }

@@ -18,6 +18,9 @@ use crate::state::{
 
 #[path = "exo_mailflow.rs"]
 mod exo_mailflow;
+#[path = "exo_rolegroups.rs"]
+mod exo_rolegroups;
+pub use exo_rolegroups::from_snapshot as role_groups_from_snapshot;
 
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
@@ -191,6 +194,10 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         | "Set-OutboundConnector"
         | "Get-InboundConnector"
         | "Set-InboundConnector" => return exo_mailflow::parameters_of(cmdlet),
+        "Get-RoleGroup"
+        | "Get-RoleGroupMember"
+        | "Remove-RoleGroupMember"
+        | "Add-RoleGroupMember" => return exo_rolegroups::parameters_of(cmdlet),
         // Parameter sets of these: crate::exo_delegation.
         "Get-MailboxPermission" => &[
             "Identity",
@@ -264,6 +271,10 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
         "Get-RecipientPermission",
         "Remove-MailboxPermission",
         "Remove-RecipientPermission",
+        "Get-RoleGroup",
+        "Get-RoleGroupMember",
+        "Remove-RoleGroupMember",
+        "Add-RoleGroupMember",
     ]
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
@@ -355,6 +366,8 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
                 | "Remove-RecipientPermission"
                 | "Set-CASMailbox"
         );
+    // Add-/Remove-RoleGroupMember need Role Management, which only Organization Management
+    // (Exchange/Global Administrator, `full` above) holds: no other role runs them.
     let security = caller.has_directory_role(&[role_ids::SECURITY_ADMINISTRATOR])
         && matches!(
             cmdlet,
@@ -579,6 +592,8 @@ pub fn invoke_command(
         "Get-TransportRule" => exo_mailflow::get_transport_rules(&call),
         "Get-OutboundConnector" => exo_mailflow::get_outbound_connectors(&call),
         "Get-InboundConnector" => exo_mailflow::get_inbound_connectors(&call),
+        "Get-RoleGroup" => exo_rolegroups::get_role_groups(&call),
+        "Get-RoleGroupMember" => exo_rolegroups::get_role_group_members(&call),
         "Get-MailboxPermission" | "Get-RecipientPermission" => {
             crate::exo_delegation::read(&delegation_req(&call))
         }
@@ -1536,6 +1551,7 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
             exo_mailflow::change_transport_rule(call)
         }
         "Set-OutboundConnector" | "Set-InboundConnector" => exo_mailflow::set_connector(call),
+        "Remove-RoleGroupMember" | "Add-RoleGroupMember" => exo_rolegroups::change_member(call),
         _ => Ok(()),
     }
 }

@@ -434,6 +434,27 @@ pub struct Delegation {
     pub access_rights: Vec<String>,
 }
 
+/// An Exchange role group (`crate::exchange`'s `exo_rolegroups` serves and changes them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleGroup {
+    pub name: String,
+    pub guid: String,
+    /// `ManagedBy`: who may change the membership without -BypassSecurityGroupManagerCheck.
+    pub managed_by: Vec<String>,
+    pub members: Vec<RoleGroupMember>,
+}
+
+/// A role group member as `Get-RoleGroupMember` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleGroupMember {
+    pub name: String,
+    pub external_directory_object_id: String,
+    /// `WindowsLiveID` (the UPN), empty for a role group member.
+    pub windows_live_id: String,
+    pub primary_smtp_address: String,
+    pub recipient_type_details: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedSender {
     pub sender_address: String,
@@ -485,6 +506,9 @@ pub struct TenantState {
     pub protocols: crate::exo_protocols::ProtocolState,
     /// Mailbox delegations: the snapshot's `mailbox_delegates`.
     pub delegations: Vec<Delegation>,
+    /// Exchange role groups: the privileged built-ins (members from the snapshot's
+    /// `exchange_role_groups`) and View-Only Organization Management.
+    pub role_groups: Vec<RoleGroup>,
     /// Service principals, app registrations, consent grants, app role assignments and the
     /// consent policies (`crate::apps`).
     pub apps: crate::apps::AppsState,
@@ -1294,6 +1318,7 @@ impl TenantState {
             protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
             sign_in_log: crate::audit_logs::sign_in_story(&users),
             directory_audit_log: crate::audit_logs::audit_story(&users),
+            role_groups: crate::exchange::role_groups_from_snapshot(snap),
             delegations,
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),
