@@ -335,7 +335,22 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    assert_eq!(tags, ["exchange", "roadmap-30d", "security", "bec"]);
+    // Framework ids (from the baselines' mappings) follow the rule's own tags.
+    assert_eq!(
+        tags,
+        [
+            "exchange",
+            "roadmap-30d",
+            "security",
+            "bec",
+            "ScubaGear MS.EXO.1.1v1",
+            "CIS M365 6.2.1"
+        ]
+    );
+    assert_eq!(
+        forwarding["properties"]["m365guard/controls"][0]["coverage"],
+        "partial"
+    );
     assert!(forwarding["helpUri"]
         .as_str()
         .unwrap()
@@ -534,16 +549,16 @@ fn markdown_escapes_cells_and_lists_every_section() {
         md.starts_with("## m365guard: Contoso (4f1c2a9e-7d3b-4c8e-9a51-0b6d2e8f3a17): incomplete")
     );
     let bob = md.lines().find(|l| l.contains("bob@contoso.com")).unwrap();
-    // Six columns (exception keys added): seven unescaped pipes, the one in the address
-    // escaped.
+    // Seven columns (exception keys, framework controls added): eight unescaped pipes,
+    // the one in the address escaped.
     assert_eq!(
         bob.matches('|').count() - bob.matches("\\|").count(),
-        7,
+        8,
         "{bob}"
     );
     assert!(bob.contains(r"x\|y@evil.example<br>and keeps a copy &lt;deliver\_and\_forward&gt;"));
     assert!(bob.contains(
-        "| critical | `mailbox_forwarding_external` | bob@contoso.com | Mailbox forwards to x\\|y"
+        "| critical | `mailbox_forwarding_external` | ScubaGear MS.EXO.1.1v1 (partial)<br>CIS M365 6.2.1 (partial) | bob@contoso.com | Mailbox forwards to x\\|y"
     ));
     assert!(
         md.contains("`m365guard fix plan --snapshot examples/contoso-compromised.json --config m365guard.toml --rule mailbox_forwarding_external -o plan.json`"),

@@ -21,6 +21,7 @@ mod exchange_writes;
 mod fix;
 mod fix_config;
 mod fix_plan;
+mod frameworks;
 mod fuzz;
 mod hostile;
 mod leaks;

@@ -113,12 +113,12 @@ fn validate_outputs(args: &ScanArgs) -> anyhow::Result<Outputs> {
 fn selection(
     args: &ScanArgs,
     pack: &Pack,
+    set: &mut BaselineSet,
 ) -> anyhow::Result<(Option<Vec<String>>, Option<String>)> {
     let only_rules = (!args.rules.is_empty()).then(|| args.rules.clone());
     let Some(arg) = &args.baseline else {
         return Ok((only_rules, None));
     };
-    let mut set = BaselineSet::builtin()?;
     let name = set.resolve_arg(arg)?;
     set.validate(&pack.rule_ids())?;
     let selected = set.select(&name)?;
@@ -164,7 +164,10 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let outputs = validate_outputs(&args)?;
     let pack = pack::load(&args.policies, Builtin::All)?;
     let config = args.config.load()?;
-    let (only_rules, baseline) = selection(&args, &pack)?;
+    // The built-in baselines plus a --baseline file: their [[mapping]] entries give every
+    // report its framework ids (ScubaGear, CIS), whichever rules were selected.
+    let mut baselines = BaselineSet::builtin()?;
+    let (only_rules, baseline) = selection(&args, &pack, &mut baselines)?;
     let since = args.since.take();
     let threads = args.threads;
     let fail_on = args.fail_on.into();
@@ -181,7 +184,9 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
         super::collect::summarise(&outcome.snapshot);
     }
-    let result = outcome.result;
+    let mut result = outcome.result;
+    result.controls =
+        baselines.controls_by_rule(result.outcomes.iter().map(|o| o.rule.id.as_str()));
     // Decided before anything is rendered; every report derives the same code from `result`.
     let exit = result.exit_status();
     for warning in &result.warnings {

@@ -71,6 +71,8 @@ struct FailedRule<'a> {
     fix_command: Option<String>,
     /// The remediation action the rule maps to, shown even before fix mode exists.
     fix_action: Option<&'static str>,
+    /// "ScubaGear MS.AAD.3.6v1 (full)" for each framework control the rule checks.
+    controls: Vec<String>,
     findings: Vec<FindingRow<'a>>,
 }
 
@@ -162,6 +164,7 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                     Some(&result.info.snapshot_path),
                 ),
                 fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
+                controls: super::control_labels(result, &outcome.rule.id),
                 findings: vec![row],
             }),
         }

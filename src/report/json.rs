@@ -17,6 +17,8 @@
 //!     "status": "passed" | "failed" | "not_evaluated" | "not_applicable",
 //!     "reason": "…" (not_evaluated / not_applicable only),
 //!     "fix_action": "…" (when the rule has one),
+//!     "controls": [ { "framework": "ScubaGear" | "CIS M365", "baseline", "control",
+//!                     "title", "coverage": "full" | "partial", "note"? } ] (when mapped),
 //!     "findings": [ { "rule_id", "severity", "resource": { "kind", "id", "name" },
 //!                     "message", "details"?, "fingerprint", "line"?,
 //!                     "waiver"?: { "reason", "expires", "ticket"? }, "baseline_state"?,
@@ -36,6 +38,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{RenderOptions, ReportError, Reporter};
+use crate::baseline::ControlRef;
 use crate::findings::{Exemption, ExitStatus, Finding, RuleStatus, ScanResult, Severity, Totals};
 use crate::policy::metadata::{Area, FixAction, RoadmapPhase};
 
@@ -97,6 +100,9 @@ struct Rule<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fix_action: Option<FixAction>,
+    /// Framework controls the rule checks (ScubaGear, CIS), with coverage.
+    #[serde(skip_serializing_if = "<[ControlRef]>::is_empty")]
+    controls: &'a [ControlRef],
     findings: &'a [Finding],
 }
 
@@ -168,6 +174,11 @@ impl Reporter for JsonReporter {
                         status,
                         reason,
                         fix_action: o.rule.fix_action,
+                        controls: result
+                            .controls
+                            .get(&o.rule.id)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
                         findings: &o.findings,
                     }
                 })

@@ -125,16 +125,22 @@ impl Reporter for MarkdownReporter {
             line("");
             line("### Findings");
             line("");
-            line("| Severity | Rule | Resource | Message | Exception keys | Fix |");
-            line("|---|---|---|---|---|---|");
+            line("| Severity | Rule | Controls | Resource | Message | Exception keys | Fix |");
+            line("|---|---|---|---|---|---|---|");
             for (outcome, finding) in failing.iter().take(MAX_FINDING_ROWS) {
                 let fix = fix_command(&outcome.rule, info, Some(&info.snapshot_path))
                     .map(|cmd| code(&cmd))
                     .unwrap_or_default();
+                let controls = super::control_labels(result, &finding.rule_id)
+                    .iter()
+                    .map(|c| escape(c))
+                    .collect::<Vec<_>>()
+                    .join("<br>");
                 line(&format!(
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     finding.severity,
                     code(&finding.rule_id),
+                    controls,
                     escape(&finding.resource.name),
                     escape(&finding.message),
                     exception_keys(finding),

@@ -62,6 +62,44 @@ pub enum ReportError {
     },
 }
 
+/// "ScubaGear MS.AAD.3.6v1 (full)": a rule's framework controls, one label each, in the
+/// order the baselines list them (ScubaGear and CIS ids live only in baselines/*.toml).
+pub(crate) fn control_labels(result: &ScanResult, rule_id: &str) -> Vec<String> {
+    result
+        .controls
+        .get(rule_id)
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} ({})", c.framework, c.control, c.coverage.as_str()))
+        .collect()
+}
+
+/// The compact form for the terminal table: "MS.AAD.3.6v1, CIS 6.2.1~" — ScubaGear ids
+/// carry their framework in their shape, other frameworks are prefixed; `~` marks partial.
+pub(crate) fn control_labels_compact(result: &ScanResult, rule_id: &str) -> Vec<String> {
+    result
+        .controls
+        .get(rule_id)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let partial = match c.coverage {
+                crate::baseline::Coverage::Full => "",
+                crate::baseline::Coverage::Partial => "~",
+            };
+            if c.control.starts_with("MS.") {
+                format!("{}{partial}", c.control)
+            } else {
+                format!(
+                    "{} {}{partial}",
+                    c.framework.split(' ').next().unwrap_or(""),
+                    c.control
+                )
+            }
+        })
+        .collect()
+}
+
 pub trait Reporter: Sync {
     fn render(&self, result: &ScanResult, options: &RenderOptions) -> Result<Vec<u8>, ReportError>;
 }

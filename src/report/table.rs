@@ -222,9 +222,16 @@ impl Reporter for TableReporter {
             table.load_preset(presets::UTF8_FULL_CONDENSED);
             table.set_header(vec!["Severity", "Rule", "Resource", "Message"]);
             for (_, finding) in &failing {
+                // The rule's framework ids under its id, compact ("MS.EXO.1.1v1~, CIS 6.2.1~").
+                let mut rule = bounded(&finding.rule_id, RULE_MAX_CHARS, 1, false);
+                let controls = super::control_labels_compact(result, &finding.rule_id);
+                if !controls.is_empty() {
+                    rule.push('\n');
+                    rule.push_str(&bounded(&controls.join(", "), RULE_MAX_CHARS, 1, false));
+                }
                 table.add_row(vec![
                     finding.severity.as_str().to_string(),
-                    bounded(&finding.rule_id, RULE_MAX_CHARS, 1, false),
+                    rule,
                     bounded(&finding.resource.name, RESOURCE_MAX_CHARS, 1, false),
                     bounded(&finding.message, MESSAGE_MAX_CHARS, CELL_MAX_LINES, true),
                 ]);
@@ -239,6 +246,15 @@ impl Reporter for TableReporter {
             }
             out.push_str(&table.to_string());
             out.push('\n');
+            if failing.iter().any(|(_, f)| {
+                super::control_labels_compact(result, &f.rule_id)
+                    .iter()
+                    .any(|c| c.ends_with('~'))
+            }) {
+                out.push_str(
+                    "Framework ids under each rule (ScubaGear MS.*, CIS); ~ = checked partially.\n",
+                );
+            }
         }
 
         let mut section = |title: &str, lines: Vec<String>| {
