@@ -36,4 +36,5 @@ mod pim;
 mod policy_pack;
 mod reports;
 mod sarif_schema;
+mod since_reports;
 mod sources;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::json::{exit_name, timestamp};
 use super::table::{findings_by_severity, fix_command};
 use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::{RuleOutcome, RuleStatus, ScanResult, Severity, Totals};
+use crate::findings::{Finding, RuleOutcome, RuleStatus, ScanResult, Severity, Totals};
 use crate::policy::metadata::RoadmapPhase;
 
 const TEMPLATE: &str = include_str!("templates/report.html");
@@ -34,6 +34,8 @@ struct Page<'a> {
     status: &'static str,
     exit_code: i32,
     totals: Totals,
+    /// With `scan --since`: new, fixed and still-failing findings.
+    since: Option<Since<'a>>,
     phases: Vec<Progress>,
     areas: Vec<Progress>,
     failed_rules: Vec<FailedRule<'a>>,
@@ -85,6 +87,48 @@ struct FindingRow<'a> {
     line: Option<usize>,
     /// Values an `[[exception]]` `resource` may name to waive this finding.
     exception_keys: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Since<'a> {
+    headline: String,
+    new: Vec<ChangeRow<'a>>,
+    fixed: Vec<ChangeRow<'a>>,
+    /// (rule id, findings still failing).
+    still_failing: Vec<(&'a str, usize)>,
+    counts: [usize; 3],
+}
+
+#[derive(Serialize)]
+struct ChangeRow<'a> {
+    severity: Severity,
+    rule_id: &'a str,
+    resource_name: &'a str,
+    message: &'a str,
+}
+
+fn row(f: &Finding) -> ChangeRow<'_> {
+    ChangeRow {
+        severity: f.severity,
+        rule_id: &f.rule_id,
+        resource_name: &f.resource.name,
+        message: &f.message,
+    }
+}
+
+fn since(result: &ScanResult) -> Option<Since<'_>> {
+    let changes = super::changes::changes(result)?;
+    Some(Since {
+        headline: changes.headline(),
+        counts: [
+            changes.new.len(),
+            changes.fixed.len(),
+            changes.still_failing.len(),
+        ],
+        new: changes.new.iter().map(|(_, f)| row(f)).collect(),
+        fixed: changes.fixed.iter().map(|f| row(f)).collect(),
+        still_failing: changes.still_failing_by_rule(),
+    })
 }
 
 #[derive(Serialize)]
@@ -217,6 +261,7 @@ fn page(result: &ScanResult) -> Page<'_> {
         status: exit_name(exit),
         exit_code: exit as i32,
         totals: result.totals(),
+        since: since(result),
         phases: progress(
             result,
             |o| o.rule.roadmap_phase,

@@ -26,6 +26,8 @@
 //!                     // exception_keys: what an [[exception]] may name to waive it
 //!                     // (`rule`, and any one `resource` value: id, name, owner's UPN…)
 //!   } ],
+//!   "since"?:  { "new", "fixed", "still_failing", "updated" } (with `scan --since`),
+//!   "fixed"?:  [ finding ] (with `scan --since`: the earlier run's findings now gone),
 //!   "exemptions": [ { "account", "reason" } ],
 //!   "warnings": [ "…" ]
 //! }
@@ -59,8 +61,23 @@ struct JsonReport<'a> {
     exit: Exit,
     totals: Totals,
     rules: Vec<Rule<'a>>,
+    /// With `scan --since`: counts of new, fixed and still-failing findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<SinceCounts>,
+    /// With `scan --since`: the earlier run's findings that are gone (fixed).
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    fixed: &'a [Finding],
     exemptions: &'a [Exemption],
     warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct SinceCounts {
+    new: usize,
+    fixed: usize,
+    still_failing: usize,
+    /// Of still_failing, those whose message changed.
+    updated: usize,
 }
 
 #[derive(Serialize)]
@@ -183,6 +200,13 @@ impl Reporter for JsonReporter {
                     }
                 })
                 .collect(),
+            since: super::changes::changes(result).map(|c| SinceCounts {
+                new: c.new.len(),
+                fixed: c.fixed.len(),
+                still_failing: c.still_failing.len(),
+                updated: c.updated,
+            }),
+            fixed: &result.absent,
             exemptions: &result.exemptions,
             warnings: &result.warnings,
         };

@@ -3,6 +3,7 @@
 
 use crate::findings::ScanResult;
 
+mod changes;
 pub mod commands;
 pub mod html;
 pub mod json;
