@@ -13,7 +13,7 @@ use serde_json::Value;
 fn render_with(format: Format, result: &ScanResult, color: bool) -> String {
     let bytes = format
         .reporter()
-        .render(result, &RenderOptions { color })
+        .render(result, &RenderOptions { color, width: None })
         .unwrap();
     String::from_utf8(bytes).unwrap()
 }

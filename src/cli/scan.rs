@@ -200,7 +200,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             for format in &outputs.formats {
                 let bytes = format
                     .reporter()
-                    .render(&result, &RenderOptions { color: false })?;
+                    .render(&result, &RenderOptions::default())?;
                 rendered.push((format.file_name(), bytes));
             }
             write_all_or_nothing(dir, &rendered)?;
@@ -213,12 +213,26 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             let format = outputs.formats[0];
             let options = RenderOptions {
                 color: color && format == Format::Table,
+                width: terminal_width(),
             };
             let bytes = format.reporter().render(&result, &options)?;
             std::io::stdout().write_all(&bytes)?;
         }
     }
     Ok(exit)
+}
+
+/// The width the terminal table fits in: `COLUMNS` when set (shells export it; tests and
+/// pipes can ask for a width), else the terminal's when stdout is one.
+fn terminal_width() -> Option<usize> {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    from_env.or_else(|| {
+        terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(terminal_size::Width(w), _)| usize::from(w))
+    })
 }
 
 /// The short stdout summary with `--out`: verdict and exit code, counts per outcome and

@@ -52,6 +52,9 @@ impl Format {
 pub struct RenderOptions {
     /// ANSI colours (terminal table on a TTY only).
     pub color: bool,
+    /// Width the terminal table must fit in, in columns (the terminal's, or `COLUMNS`);
+    /// `None`: fixed column bounds (files, pipes).
+    pub width: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
