@@ -58,6 +58,16 @@ fn snapshot_html() {
 }
 
 #[test]
+fn snapshot_csv() {
+    insta::assert_snapshot!("csv", render(Format::Csv, &scan_result()));
+}
+
+#[test]
+fn snapshot_ocsf() {
+    insta::assert_snapshot!("ocsf", render(Format::Ocsf, &scan_result()));
+}
+
+#[test]
 fn every_format_is_deterministic() {
     for format in [
         Format::Table,
@@ -66,6 +76,8 @@ fn every_format_is_deterministic() {
         Format::Junit,
         Format::Markdown,
         Format::Html,
+        Format::Csv,
+        Format::Ocsf,
     ] {
         assert_eq!(
             render(format, &scan_result()),

@@ -18,6 +18,7 @@ mod doctor;
 mod drift;
 mod examples;
 mod exchange_writes;
+mod exports;
 mod fix;
 mod fix_config;
 mod fix_plan;

@@ -5,10 +5,12 @@ use crate::findings::ScanResult;
 
 mod changes;
 pub mod commands;
+pub mod csv;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod ocsf;
 pub mod sarif;
 pub mod table;
 
@@ -20,6 +22,10 @@ pub enum Format {
     Junit,
     Markdown,
     Html,
+    /// One row per finding (spreadsheets, ticket imports).
+    Csv,
+    /// OCSF "Compliance Finding" events (class 2003) for SIEMs.
+    Ocsf,
 }
 
 impl Format {
@@ -32,6 +38,8 @@ impl Format {
             Format::Junit => "m365guard.junit.xml",
             Format::Markdown => "m365guard.md",
             Format::Html => "m365guard.html",
+            Format::Csv => "m365guard.csv",
+            Format::Ocsf => "m365guard.ocsf.json",
         }
     }
 
@@ -43,6 +51,8 @@ impl Format {
             Format::Junit => &junit::JunitReporter,
             Format::Markdown => &markdown::MarkdownReporter,
             Format::Html => &html::HtmlReporter,
+            Format::Csv => &csv::CsvReporter,
+            Format::Ocsf => &ocsf::OcsfReporter,
         }
     }
 }
