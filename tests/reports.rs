@@ -622,12 +622,20 @@ fn html_is_self_contained_and_escapes_tenant_data() {
         "<iframe",
         "<object",
         "src=\"",
-        "href=\"",
         "@import",
         "url(",
         "onmouseover='",
     ] {
         assert!(!lower.contains(forbidden), "found {forbidden}");
+    }
+    // Links only to the rules' web references and to anchors in the page.
+    for (at, _) in lower.match_indices("href=\"") {
+        let target = &lower[at + 6..];
+        assert!(
+            target.starts_with("https:") || target.starts_with('#'),
+            "link to {}",
+            &target[..target.len().min(40)]
+        );
     }
     assert!(
         html.contains("default-src 'none'"),
