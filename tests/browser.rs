@@ -248,3 +248,91 @@ fn html_report_filters_findings_and_renders_remediation() {
     assert!(seen["referenceLinks"].as_u64().unwrap() > 0, "{seen}");
     assert_eq!(seen["passedRules"].as_u64().unwrap(), passed, "{seen}");
 }
+
+/// `history` in a real browser: the charts render (one line per severity, SVG drawn with
+/// a size), and a screenshot is produced.
+#[test]
+fn history_page_renders_its_charts() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("M365GUARD_REQUIRE_BROWSER").is_none(),
+            "M365GUARD_REQUIRE_BROWSER is set but no chromium was found"
+        );
+        eprintln!("skipped: no chromium on PATH (set CHROMIUM or install Debian's chromium)");
+        return;
+    };
+    let (dir, _) = crate::history::history_folder();
+    let out = tempfile::tempdir().unwrap();
+    let run = crate::harness::command()
+        .args(["history"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    std::fs::write(
+        out.path().join("probe.html"),
+        r#"<!DOCTYPE html><html><body><pre id="out">pending</pre>
+<iframe id="f" src="m365guard-history.html" width="1000" height="800"></iframe>
+<script>
+document.getElementById('f').addEventListener('load', () => {
+  const d = document.getElementById('f').contentDocument;
+  const charts = [...d.querySelectorAll('svg.chart')].map(s => {
+    const b = s.getBoundingClientRect();
+    return {w: Math.round(b.width), h: Math.round(b.height),
+            lines: [...s.querySelectorAll('polyline')].map(p => p.dataset.series)};
+  });
+  document.getElementById('out').textContent = JSON.stringify(charts);
+});
+</script></body></html>"#,
+    )
+    .unwrap();
+    let profile = out.path().join("profile");
+    let url = format!("file://{}", out.path().join("probe.html").display());
+    let dom = headless(
+        &browser,
+        &profile,
+        &[
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            &url,
+        ],
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let start = dom.find("<pre id=\"out\">").expect("probe output") + 14;
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let charts: serde_json::Value = serde_json::from_str(&dom[start..end])
+        .unwrap_or_else(|e| panic!("probe did not finish ({e}): {}", &dom[start..end]));
+    let charts = charts.as_array().unwrap();
+    assert_eq!(charts.len(), 2, "{charts:?}");
+    assert_eq!(
+        charts[0]["lines"],
+        serde_json::json!(["critical", "high", "medium", "low"])
+    );
+    for chart in charts {
+        assert!(chart["w"].as_u64().unwrap() > 300 && chart["h"].as_u64().unwrap() > 100);
+    }
+
+    let png = out.path().join("history.png");
+    let url = format!(
+        "file://{}",
+        out.path().join("m365guard-history.html").display()
+    );
+    let shot = headless(
+        &browser,
+        &profile,
+        &[
+            "--window-size=1000,1400",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ],
+    );
+    assert!(shot.status.success());
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000);
+    if let Some(keep) = std::env::var_os("M365GUARD_KEEP_HISTORY_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+}

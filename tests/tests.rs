@@ -24,6 +24,7 @@ mod fix_config;
 mod fix_plan;
 mod frameworks;
 mod fuzz;
+mod history;
 mod hostile;
 mod leaks;
 mod live;
