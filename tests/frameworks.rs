@@ -103,6 +103,9 @@ fn scubagear_ids_reach_every_report_format() {
     let table = read("m365guard.txt");
     assert!(table.contains("MS.AAD.1.1v1"), "{table}");
     assert!(table.contains("MS.AAD.3.6v1~"), "{table}");
+    // The selected framework comes first.
+    assert!(table.contains("MS.AAD.1.1v1, CIS 5.2.2.3~"), "{table}");
+    assert_eq!(controls[0]["framework"], "ScubaGear");
 }
 
 /// A rule no framework maps has no `controls` key (the JSON layout only grows).

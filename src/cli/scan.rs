@@ -187,6 +187,12 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let mut result = outcome.result;
     result.controls =
         baselines.controls_by_rule(result.outcomes.iter().map(|o| o.rule.id.as_str()));
+    // The framework the scan was asked for (`--baseline scubagear`) is listed first.
+    if let Some(selected) = result.info.baseline.clone() {
+        for controls in result.controls.values_mut() {
+            controls.sort_by_key(|c| c.baseline != selected);
+        }
+    }
     // Decided before anything is rendered; every report derives the same code from `result`.
     let exit = result.exit_status();
     for warning in &result.warnings {
