@@ -141,6 +141,7 @@ pub struct ControlRef {
     pub control: String,
     pub title: String,
     pub coverage: Coverage,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
@@ -475,6 +476,19 @@ impl BaselineSet {
     }
 
     /// Every framework control `rule_id` is mapped to, across all baselines.
+    /// `controls_for` of each rule that has a mapping, by rule id (what `ScanResult.controls`
+    /// holds).
+    pub fn controls_by_rule<'a>(
+        &self,
+        rule_ids: impl IntoIterator<Item = &'a str>,
+    ) -> std::collections::BTreeMap<String, Vec<ControlRef>> {
+        rule_ids
+            .into_iter()
+            .map(|id| (id.to_owned(), self.controls_for(id)))
+            .filter(|(_, controls)| !controls.is_empty())
+            .collect()
+    }
+
     pub fn controls_for(&self, rule_id: &str) -> Vec<ControlRef> {
         self.baselines
             .iter()

@@ -162,6 +162,10 @@ pub struct ScanResult {
     /// Each reason is also in `warnings`, so every report that lists warnings says why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incomplete: Vec<String>,
+    /// Framework controls (ScubaGear, CIS) each rule is mapped to, by rule id, from the
+    /// loaded baselines; rules without a mapping are absent. Reports show them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub controls: std::collections::BTreeMap<String, Vec<crate::baseline::ControlRef>>,
 }
 
 /// Process exit codes (see README): 3 wins over 1.

@@ -17,6 +17,7 @@ pub mod exchange;
 pub mod findings;
 pub mod fix;
 pub mod graph;
+pub mod history;
 pub mod http;
 pub mod investigate;
 pub mod permission;

@@ -184,6 +184,7 @@ pub fn scan_text<'t>(
         warnings: Vec::new(),
         absent: Vec::new(),
         incomplete: Vec::new(),
+        controls: Default::default(),
     };
     Ok(ScanOutput { result, snapshot })
 }

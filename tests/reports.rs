@@ -13,7 +13,7 @@ use serde_json::Value;
 fn render_with(format: Format, result: &ScanResult, color: bool) -> String {
     let bytes = format
         .reporter()
-        .render(result, &RenderOptions { color })
+        .render(result, &RenderOptions { color, width: None })
         .unwrap();
     String::from_utf8(bytes).unwrap()
 }
@@ -58,6 +58,16 @@ fn snapshot_html() {
 }
 
 #[test]
+fn snapshot_csv() {
+    insta::assert_snapshot!("csv", render(Format::Csv, &scan_result()));
+}
+
+#[test]
+fn snapshot_ocsf() {
+    insta::assert_snapshot!("ocsf", render(Format::Ocsf, &scan_result()));
+}
+
+#[test]
 fn every_format_is_deterministic() {
     for format in [
         Format::Table,
@@ -66,6 +76,8 @@ fn every_format_is_deterministic() {
         Format::Junit,
         Format::Markdown,
         Format::Html,
+        Format::Csv,
+        Format::Ocsf,
     ] {
         assert_eq!(
             render(format, &scan_result()),
@@ -335,7 +347,22 @@ fn sarif_rule_descriptors_carry_severity_help_and_tags() {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    assert_eq!(tags, ["exchange", "roadmap-30d", "security", "bec"]);
+    // Framework ids (from the baselines' mappings) follow the rule's own tags.
+    assert_eq!(
+        tags,
+        [
+            "exchange",
+            "roadmap-30d",
+            "security",
+            "bec",
+            "ScubaGear MS.EXO.1.1v1",
+            "CIS M365 6.2.1"
+        ]
+    );
+    assert_eq!(
+        forwarding["properties"]["m365guard/controls"][0]["coverage"],
+        "partial"
+    );
     assert!(forwarding["helpUri"]
         .as_str()
         .unwrap()
@@ -534,16 +561,16 @@ fn markdown_escapes_cells_and_lists_every_section() {
         md.starts_with("## m365guard: Contoso (4f1c2a9e-7d3b-4c8e-9a51-0b6d2e8f3a17): incomplete")
     );
     let bob = md.lines().find(|l| l.contains("bob@contoso.com")).unwrap();
-    // Six columns (exception keys added): seven unescaped pipes, the one in the address
-    // escaped.
+    // Seven columns (exception keys, framework controls added): eight unescaped pipes,
+    // the one in the address escaped.
     assert_eq!(
         bob.matches('|').count() - bob.matches("\\|").count(),
-        7,
+        8,
         "{bob}"
     );
     assert!(bob.contains(r"x\|y@evil.example<br>and keeps a copy &lt;deliver\_and\_forward&gt;"));
     assert!(bob.contains(
-        "| critical | `mailbox_forwarding_external` | bob@contoso.com | Mailbox forwards to x\\|y"
+        "| critical | `mailbox_forwarding_external` | ScubaGear MS.EXO.1.1v1 (partial)<br>CIS M365 6.2.1 (partial) | bob@contoso.com | Mailbox forwards to x\\|y"
     ));
     assert!(
         md.contains("`m365guard fix plan --snapshot examples/contoso-compromised.json --config m365guard.toml --rule mailbox_forwarding_external -o plan.json`"),
@@ -595,12 +622,20 @@ fn html_is_self_contained_and_escapes_tenant_data() {
         "<iframe",
         "<object",
         "src=\"",
-        "href=\"",
         "@import",
         "url(",
         "onmouseover='",
     ] {
         assert!(!lower.contains(forbidden), "found {forbidden}");
+    }
+    // Links only to the rules' web references and to anchors in the page.
+    for (at, _) in lower.match_indices("href=\"") {
+        let target = &lower[at + 6..];
+        assert!(
+            target.starts_with("https:") || target.starts_with('#'),
+            "link to {}",
+            &target[..target.len().min(40)]
+        );
     }
     assert!(
         html.contains("default-src 'none'"),

@@ -15,6 +15,7 @@ pub mod diff;
 pub mod doctor;
 pub mod fix;
 pub mod generate;
+pub mod history;
 pub mod investigate;
 pub mod permissions;
 pub mod policy_test;
@@ -108,6 +109,9 @@ pub enum Command {
     Baselines(baselines::BaselinesCommand),
     /// What changed between two snapshots, security-relevant changes first.
     Diff(diff::DiffArgs),
+    /// The trend over a folder of snapshots or JSON reports: an HTML page with charts
+    /// (findings per severity, roadmap progress, time to fix) and a CSV.
+    History(history::HistoryArgs),
     /// Plan and apply fixes for scan findings (plan → review → apply → verify).
     #[command(subcommand)]
     Fix(fix::FixCommand),
@@ -140,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Schema(args) => schema::run(args),
         Command::Baselines(command) => baselines::run(command),
         Command::Diff(args) => diff::run(&args).map(|()| ExitStatus::Compliant),
+        Command::History(args) => history::run(&args),
         Command::Collect(args) => collect::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Permissions(args) => permissions::run(args),

@@ -113,12 +113,12 @@ fn validate_outputs(args: &ScanArgs) -> anyhow::Result<Outputs> {
 fn selection(
     args: &ScanArgs,
     pack: &Pack,
+    set: &mut BaselineSet,
 ) -> anyhow::Result<(Option<Vec<String>>, Option<String>)> {
     let only_rules = (!args.rules.is_empty()).then(|| args.rules.clone());
     let Some(arg) = &args.baseline else {
         return Ok((only_rules, None));
     };
-    let mut set = BaselineSet::builtin()?;
     let name = set.resolve_arg(arg)?;
     set.validate(&pack.rule_ids())?;
     let selected = set.select(&name)?;
@@ -164,7 +164,10 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let outputs = validate_outputs(&args)?;
     let pack = pack::load(&args.policies, Builtin::All)?;
     let config = args.config.load()?;
-    let (only_rules, baseline) = selection(&args, &pack)?;
+    // The built-in baselines plus a --baseline file: their [[mapping]] entries give every
+    // report its framework ids (ScubaGear, CIS), whichever rules were selected.
+    let mut baselines = BaselineSet::builtin()?;
+    let (only_rules, baseline) = selection(&args, &pack, &mut baselines)?;
     let since = args.since.take();
     let threads = args.threads;
     let fail_on = args.fail_on.into();
@@ -181,7 +184,15 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
         super::collect::summarise(&outcome.snapshot);
     }
-    let result = outcome.result;
+    let mut result = outcome.result;
+    result.controls =
+        baselines.controls_by_rule(result.outcomes.iter().map(|o| o.rule.id.as_str()));
+    // The framework the scan was asked for (`--baseline scubagear`) is listed first.
+    if let Some(selected) = result.info.baseline.clone() {
+        for controls in result.controls.values_mut() {
+            controls.sort_by_key(|c| c.baseline != selected);
+        }
+    }
     // Decided before anything is rendered; every report derives the same code from `result`.
     let exit = result.exit_status();
     for warning in &result.warnings {
@@ -195,7 +206,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             for format in &outputs.formats {
                 let bytes = format
                     .reporter()
-                    .render(&result, &RenderOptions { color: false })?;
+                    .render(&result, &RenderOptions::default())?;
                 rendered.push((format.file_name(), bytes));
             }
             write_all_or_nothing(dir, &rendered)?;
@@ -208,12 +219,26 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             let format = outputs.formats[0];
             let options = RenderOptions {
                 color: color && format == Format::Table,
+                width: terminal_width(),
             };
             let bytes = format.reporter().render(&result, &options)?;
             std::io::stdout().write_all(&bytes)?;
         }
     }
     Ok(exit)
+}
+
+/// The width the terminal table fits in: `COLUMNS` when set (shells export it; tests and
+/// pipes can ask for a width), else the terminal's when stdout is one.
+fn terminal_width() -> Option<usize> {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    from_env.or_else(|| {
+        terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(terminal_size::Width(w), _)| usize::from(w))
+    })
 }
 
 /// The short stdout summary with `--out`: verdict and exit code, counts per outcome and

@@ -469,6 +469,7 @@ mod tests {
             warnings: vec![],
             absent: Vec::new(),
             incomplete: Vec::new(),
+            controls: Default::default(),
         }
     }
 

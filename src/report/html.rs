@@ -3,6 +3,10 @@
 //! from `templates/report.html` with HTML auto-escaping forced on — every name in it comes
 //! from the tenant and some are attacker controlled.
 //!
+//! Findings are filterable by severity and by rule with CSS alone (`:has()`, `:target`),
+//! so the CSP still forbids every script. Rule remediation texts get a tiny Markdown subset
+//! (`inline_markdown`: code spans and web links, everything else escaped).
+//!
 //! This module prepares plain data (progress per roadmap phase and per area, findings
 //! grouped by rule, waivers with days left counted from the scan date); the template only
 //! lays it out.
@@ -15,7 +19,7 @@ use serde::Serialize;
 use super::json::{exit_name, timestamp};
 use super::table::{findings_by_severity, fix_command};
 use super::{RenderOptions, ReportError, Reporter};
-use crate::findings::{RuleOutcome, RuleStatus, ScanResult, Severity, Totals};
+use crate::findings::{Finding, RuleOutcome, RuleStatus, ScanResult, Severity, Totals};
 use crate::policy::metadata::RoadmapPhase;
 
 const TEMPLATE: &str = include_str!("templates/report.html");
@@ -34,9 +38,14 @@ struct Page<'a> {
     status: &'static str,
     exit_code: i32,
     totals: Totals,
+    /// With `scan --since`: new, fixed and still-failing findings.
+    since: Option<Since<'a>>,
     phases: Vec<Progress>,
     areas: Vec<Progress>,
     failed_rules: Vec<FailedRule<'a>>,
+    /// Severities present among the unwaived findings, most severe first (the filter).
+    severities: Vec<Severity>,
+    passed_rules: Vec<PassedRule<'a>>,
     waivers: Vec<WaiverRow<'a>>,
     not_evaluated: Vec<RuleReason<'a>>,
     not_applicable: Vec<RuleReason<'a>>,
@@ -67,11 +76,26 @@ struct FailedRule<'a> {
     id: &'a str,
     title: &'a str,
     severity: Severity,
-    remediation: &'a str,
+    /// The remediation text rendered by `inline_markdown` (escaped; code spans and links).
+    remediation_html: String,
+    /// The rule's references that are web links.
+    references: Vec<&'a str>,
     fix_command: Option<String>,
     /// The remediation action the rule maps to, shown even before fix mode exists.
     fix_action: Option<&'static str>,
+    /// "ScubaGear MS.AAD.3.6v1 (full)" for each framework control the rule checks.
+    controls: Vec<String>,
     findings: Vec<FindingRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct PassedRule<'a> {
+    id: &'a str,
+    title: &'a str,
+    severity: Severity,
+    controls: Vec<String>,
+    /// Findings waived on this rule (it passed because of them).
+    waived: usize,
 }
 
 #[derive(Serialize)]
@@ -83,6 +107,48 @@ struct FindingRow<'a> {
     line: Option<usize>,
     /// Values an `[[exception]]` `resource` may name to waive this finding.
     exception_keys: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Since<'a> {
+    headline: String,
+    new: Vec<ChangeRow<'a>>,
+    fixed: Vec<ChangeRow<'a>>,
+    /// (rule id, findings still failing).
+    still_failing: Vec<(&'a str, usize)>,
+    counts: [usize; 3],
+}
+
+#[derive(Serialize)]
+struct ChangeRow<'a> {
+    severity: Severity,
+    rule_id: &'a str,
+    resource_name: &'a str,
+    message: &'a str,
+}
+
+fn row(f: &Finding) -> ChangeRow<'_> {
+    ChangeRow {
+        severity: f.severity,
+        rule_id: &f.rule_id,
+        resource_name: &f.resource.name,
+        message: &f.message,
+    }
+}
+
+fn since(result: &ScanResult) -> Option<Since<'_>> {
+    let changes = super::changes::changes(result)?;
+    Some(Since {
+        headline: changes.headline(),
+        counts: [
+            changes.new.len(),
+            changes.fixed.len(),
+            changes.still_failing.len(),
+        ],
+        new: changes.new.iter().map(|(_, f)| row(f)).collect(),
+        fixed: changes.fixed.iter().map(|f| row(f)).collect(),
+        still_failing: changes.still_failing_by_rule(),
+    })
 }
 
 #[derive(Serialize)]
@@ -155,18 +221,109 @@ fn failed_rules(result: &ScanResult) -> Vec<FailedRule<'_>> {
                 id: &outcome.rule.id,
                 title: &outcome.rule.title,
                 severity: finding.severity,
-                remediation: outcome.rule.remediation.trim(),
+                remediation_html: inline_markdown(outcome.rule.remediation.trim()),
+                references: web_links(&outcome.rule.references),
                 fix_command: fix_command(
                     &outcome.rule,
                     &result.info,
                     Some(&result.info.snapshot_path),
                 ),
                 fix_action: outcome.rule.fix_action.map(|a| a.as_str()),
+                controls: super::control_labels(result, &outcome.rule.id),
                 findings: vec![row],
             }),
         }
     }
     rules
+}
+
+/// The `http(s)://` entries of a rule's references (anything else is not linked).
+fn web_links(references: &[String]) -> Vec<&str> {
+    references
+        .iter()
+        .map(String::as_str)
+        .filter(|r| is_web_link(r))
+        .collect()
+}
+
+fn is_web_link(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(|c: char| c.is_whitespace() || c.is_control())
+}
+
+/// HTML-escape `text` (the five characters that matter in text and attributes).
+fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A tiny, safe Markdown subset for rule texts: everything is HTML-escaped; `code spans`
+/// become `<code>`, `[text](https://…)` and `<https://…>` become links. Nothing else is
+/// interpreted, so no input can produce markup beyond those three.
+pub(crate) fn inline_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(at) = rest.find(['`', '[', '<']) {
+        escape_html(&rest[..at], &mut out);
+        let tail = &rest[at..];
+        let consumed = match tail.as_bytes()[0] {
+            b'`' => tail[1..].find('`').map(|end| {
+                out.push_str("<code>");
+                escape_html(&tail[1..1 + end], &mut out);
+                out.push_str("</code>");
+                end + 2
+            }),
+            b'[' => markdown_link(tail).map(|(label, url, len)| {
+                link(label, url, &mut out);
+                len
+            }),
+            _ => tail[1..].find('>').and_then(|end| {
+                let url = &tail[1..1 + end];
+                is_web_link(url).then(|| {
+                    link(url, url, &mut out);
+                    end + 2
+                })
+            }),
+        };
+        match consumed {
+            Some(len) => rest = &tail[len..],
+            None => {
+                escape_html(&tail[..1], &mut out);
+                rest = &tail[1..];
+            }
+        }
+    }
+    escape_html(rest, &mut out);
+    out
+}
+
+/// `[label](url)` at the start of `text`: (label, url, bytes consumed).
+fn markdown_link(text: &str) -> Option<(&str, &str, usize)> {
+    let close = text.find("](")?;
+    let label = &text[1..close];
+    if label.contains(['[', ']', '\n']) {
+        return None;
+    }
+    let url_start = close + 2;
+    let url_len = text[url_start..].find(')')?;
+    let url = &text[url_start..url_start + url_len];
+    is_web_link(url).then_some((label, url, url_start + url_len + 1))
+}
+
+fn link(label: &str, url: &str, out: &mut String) {
+    out.push_str("<a href=\"");
+    escape_html(url, out);
+    out.push_str("\" rel=\"noreferrer\">");
+    escape_html(label, out);
+    out.push_str("</a>");
 }
 
 fn reasons(result: &ScanResult, not_evaluated: bool) -> Vec<RuleReason<'_>> {
@@ -214,6 +371,7 @@ fn page(result: &ScanResult) -> Page<'_> {
         status: exit_name(exit),
         exit_code: exit as i32,
         totals: result.totals(),
+        since: since(result),
         phases: progress(
             result,
             |o| o.rule.roadmap_phase,
@@ -225,6 +383,26 @@ fn page(result: &ScanResult) -> Page<'_> {
         ),
         areas: progress(result, |o| o.rule.area, |a| a.as_str()),
         failed_rules: failed_rules(result),
+        severities: {
+            let mut present: Vec<Severity> = findings_by_severity(result, false)
+                .iter()
+                .map(|(_, f)| f.severity)
+                .collect();
+            present.dedup();
+            present
+        },
+        passed_rules: result
+            .outcomes
+            .iter()
+            .filter(|o| o.status == RuleStatus::Passed)
+            .map(|o| PassedRule {
+                id: &o.rule.id,
+                title: &o.rule.title,
+                severity: o.rule.severity,
+                controls: super::control_labels(result, &o.rule.id),
+                waived: o.findings.iter().filter(|f| f.is_waived()).count(),
+            })
+            .collect(),
         waivers,
         not_evaluated: reasons(result, true),
         not_applicable: reasons(result, false),
@@ -264,5 +442,33 @@ impl Reporter for HtmlReporter {
             .and_then(|t| t.render(page(result)))
             .map_err(render_error)?;
         Ok(html.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_markdown;
+
+    #[test]
+    fn inline_markdown_renders_code_and_links_and_escapes_the_rest() {
+        assert_eq!(
+            inline_markdown("run `fix plan <x>` & see [docs](https://learn.microsoft.com/a_b)"),
+            "run <code>fix plan &lt;x&gt;</code> &amp; see \
+             <a href=\"https://learn.microsoft.com/a_b\" rel=\"noreferrer\">docs</a>"
+        );
+        assert_eq!(
+            inline_markdown("<https://example.com/x?a=1&b=2>"),
+            "<a href=\"https://example.com/x?a=1&amp;b=2\" rel=\"noreferrer\">\
+             https://example.com/x?a=1&amp;b=2</a>"
+        );
+        // Nothing else becomes markup: raw HTML, script links, unclosed spans.
+        assert_eq!(
+            inline_markdown("<b>x</b> [y](javascript:alert(1)) `open \"q\""),
+            "&lt;b&gt;x&lt;/b&gt; [y](javascript:alert(1)) `open &quot;q&quot;"
+        );
+        assert_eq!(
+            inline_markdown("[a](https://x.example/\" onmouseover=\"e)"),
+            "[a](https://x.example/&quot; onmouseover=&quot;e)"
+        );
     }
 }

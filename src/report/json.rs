@@ -17,6 +17,8 @@
 //!     "status": "passed" | "failed" | "not_evaluated" | "not_applicable",
 //!     "reason": "…" (not_evaluated / not_applicable only),
 //!     "fix_action": "…" (when the rule has one),
+//!     "controls": [ { "framework": "ScubaGear" | "CIS M365", "baseline", "control",
+//!                     "title", "coverage": "full" | "partial", "note"? } ] (when mapped),
 //!     "findings": [ { "rule_id", "severity", "resource": { "kind", "id", "name" },
 //!                     "message", "details"?, "fingerprint", "line"?,
 //!                     "waiver"?: { "reason", "expires", "ticket"? }, "baseline_state"?,
@@ -24,6 +26,8 @@
 //!                     // exception_keys: what an [[exception]] may name to waive it
 //!                     // (`rule`, and any one `resource` value: id, name, owner's UPN…)
 //!   } ],
+//!   "since"?:  { "new", "fixed", "still_failing", "updated" } (with `scan --since`),
+//!   "fixed"?:  [ finding ] (with `scan --since`: the earlier run's findings now gone),
 //!   "exemptions": [ { "account", "reason" } ],
 //!   "warnings": [ "…" ]
 //! }
@@ -36,6 +40,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{RenderOptions, ReportError, Reporter};
+use crate::baseline::ControlRef;
 use crate::findings::{Exemption, ExitStatus, Finding, RuleStatus, ScanResult, Severity, Totals};
 use crate::policy::metadata::{Area, FixAction, RoadmapPhase};
 
@@ -56,8 +61,23 @@ struct JsonReport<'a> {
     exit: Exit,
     totals: Totals,
     rules: Vec<Rule<'a>>,
+    /// With `scan --since`: counts of new, fixed and still-failing findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<SinceCounts>,
+    /// With `scan --since`: the earlier run's findings that are gone (fixed).
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    fixed: &'a [Finding],
     exemptions: &'a [Exemption],
     warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct SinceCounts {
+    new: usize,
+    fixed: usize,
+    still_failing: usize,
+    /// Of still_failing, those whose message changed.
+    updated: usize,
 }
 
 #[derive(Serialize)]
@@ -97,6 +117,9 @@ struct Rule<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fix_action: Option<FixAction>,
+    /// Framework controls the rule checks (ScubaGear, CIS), with coverage.
+    #[serde(skip_serializing_if = "<[ControlRef]>::is_empty")]
+    controls: &'a [ControlRef],
     findings: &'a [Finding],
 }
 
@@ -168,10 +191,22 @@ impl Reporter for JsonReporter {
                         status,
                         reason,
                         fix_action: o.rule.fix_action,
+                        controls: result
+                            .controls
+                            .get(&o.rule.id)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
                         findings: &o.findings,
                     }
                 })
                 .collect(),
+            since: super::changes::changes(result).map(|c| SinceCounts {
+                new: c.new.len(),
+                fixed: c.fixed.len(),
+                still_failing: c.still_failing.len(),
+                updated: c.updated,
+            }),
+            fixed: &result.absent,
             exemptions: &result.exemptions,
             warnings: &result.warnings,
         };

@@ -14,6 +14,10 @@ use crate::findings::{ExitStatus, Finding, RuleStatus, ScanResult};
 /// Findings listed before the table is cut (GitHub caps a step summary at 1 MiB).
 pub const MAX_FINDING_ROWS: usize = 1000;
 
+/// New and fixed findings listed in "Since the last run" before the list is cut (the
+/// findings table below has them all).
+const MAX_CHANGE_ROWS: usize = 50;
+
 pub struct MarkdownReporter;
 
 /// Escape text for a Markdown table cell or list item: no `|` column breaks, no line
@@ -120,21 +124,83 @@ impl Reporter for MarkdownReporter {
             totals.waived
         ));
 
+        if let Some(changes) = super::changes::changes(result) {
+            line("");
+            line("### Since the last run");
+            line("");
+            line(&format!("**{}**.", changes.headline()));
+            let list = |title: &str, rows: Vec<(&str, &Finding)>, line: &mut dyn FnMut(&str)| {
+                if rows.is_empty() {
+                    return;
+                }
+                line("");
+                line(&format!("{title}:"));
+                line("");
+                for (severity, f) in rows.iter().take(MAX_CHANGE_ROWS) {
+                    line(&format!(
+                        "- {severity} {} {}: {}",
+                        code(&f.rule_id),
+                        escape(&f.resource.name),
+                        escape(&f.message)
+                    ));
+                }
+                if rows.len() > MAX_CHANGE_ROWS {
+                    line(&format!("- ... and {} more", rows.len() - MAX_CHANGE_ROWS));
+                }
+            };
+            list(
+                "New",
+                changes
+                    .new
+                    .iter()
+                    .map(|(_, f)| (f.severity.as_str(), *f))
+                    .collect(),
+                &mut line,
+            );
+            list(
+                "Fixed",
+                changes
+                    .fixed
+                    .iter()
+                    .map(|f| (f.severity.as_str(), *f))
+                    .collect(),
+                &mut line,
+            );
+            let still = changes.still_failing_by_rule();
+            if !still.is_empty() {
+                line("");
+                line(&format!(
+                    "Still failing: {}.",
+                    still
+                        .iter()
+                        .map(|(rule, n)| format!("{} ({n})", code(rule)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+
         let failing = findings_by_severity(result, false);
         if !failing.is_empty() {
             line("");
             line("### Findings");
             line("");
-            line("| Severity | Rule | Resource | Message | Exception keys | Fix |");
-            line("|---|---|---|---|---|---|");
+            line("| Severity | Rule | Controls | Resource | Message | Exception keys | Fix |");
+            line("|---|---|---|---|---|---|---|");
             for (outcome, finding) in failing.iter().take(MAX_FINDING_ROWS) {
                 let fix = fix_command(&outcome.rule, info, Some(&info.snapshot_path))
                     .map(|cmd| code(&cmd))
                     .unwrap_or_default();
+                let controls = super::control_labels(result, &finding.rule_id)
+                    .iter()
+                    .map(|c| escape(c))
+                    .collect::<Vec<_>>()
+                    .join("<br>");
                 line(&format!(
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     finding.severity,
                     code(&finding.rule_id),
+                    controls,
                     escape(&finding.resource.name),
                     escape(&finding.message),
                     exception_keys(finding),

@@ -3,11 +3,14 @@
 
 use crate::findings::ScanResult;
 
+mod changes;
 pub mod commands;
+pub mod csv;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod ocsf;
 pub mod sarif;
 pub mod table;
 
@@ -19,6 +22,10 @@ pub enum Format {
     Junit,
     Markdown,
     Html,
+    /// One row per finding (spreadsheets, ticket imports).
+    Csv,
+    /// OCSF "Compliance Finding" events (class 2003) for SIEMs.
+    Ocsf,
 }
 
 impl Format {
@@ -31,6 +38,8 @@ impl Format {
             Format::Junit => "m365guard.junit.xml",
             Format::Markdown => "m365guard.md",
             Format::Html => "m365guard.html",
+            Format::Csv => "m365guard.csv",
+            Format::Ocsf => "m365guard.ocsf.json",
         }
     }
 
@@ -42,6 +51,8 @@ impl Format {
             Format::Junit => &junit::JunitReporter,
             Format::Markdown => &markdown::MarkdownReporter,
             Format::Html => &html::HtmlReporter,
+            Format::Csv => &csv::CsvReporter,
+            Format::Ocsf => &ocsf::OcsfReporter,
         }
     }
 }
@@ -51,6 +62,9 @@ impl Format {
 pub struct RenderOptions {
     /// ANSI colours (terminal table on a TTY only).
     pub color: bool,
+    /// Width the terminal table must fit in, in columns (the terminal's, or `COLUMNS`);
+    /// `None`: fixed column bounds (files, pipes).
+    pub width: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +74,44 @@ pub enum ReportError {
         format: &'static str,
         message: String,
     },
+}
+
+/// "ScubaGear MS.AAD.3.6v1 (full)": a rule's framework controls, one label each, in the
+/// order the baselines list them (ScubaGear and CIS ids live only in baselines/*.toml).
+pub(crate) fn control_labels(result: &ScanResult, rule_id: &str) -> Vec<String> {
+    result
+        .controls
+        .get(rule_id)
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} ({})", c.framework, c.control, c.coverage.as_str()))
+        .collect()
+}
+
+/// The compact form for the terminal table: "MS.AAD.3.6v1, CIS 6.2.1~" — ScubaGear ids
+/// carry their framework in their shape, other frameworks are prefixed; `~` marks partial.
+pub(crate) fn control_labels_compact(result: &ScanResult, rule_id: &str) -> Vec<String> {
+    result
+        .controls
+        .get(rule_id)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let partial = match c.coverage {
+                crate::baseline::Coverage::Full => "",
+                crate::baseline::Coverage::Partial => "~",
+            };
+            if c.control.starts_with("MS.") {
+                format!("{}{partial}", c.control)
+            } else {
+                format!(
+                    "{} {}{partial}",
+                    c.framework.split(' ').next().unwrap_or(""),
+                    c.control
+                )
+            }
+        })
+        .collect()
 }
 
 pub trait Reporter: Sync {

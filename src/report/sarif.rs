@@ -25,6 +25,7 @@ use serde_sarif::sarif::{
 use super::commands::fix_apply;
 use super::table::{fix_command, waiver_text};
 use super::{RenderOptions, ReportError, Reporter};
+use crate::baseline::ControlRef;
 use crate::findings::{
     BaselineState, ExitStatus, Finding, RuleStatus, ScanInfo, ScanResult, Severity,
 };
@@ -96,7 +97,11 @@ fn text(s: impl Into<String>) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s.into()).build()
 }
 
-fn rule_help(rule: &RuleMeta, info: &ScanInfo) -> MultiformatMessageString {
+fn rule_help(
+    rule: &RuleMeta,
+    info: &ScanInfo,
+    controls: &[ControlRef],
+) -> MultiformatMessageString {
     let mut plain = format!(
         "Why it matters: {}\n\nRemediation: {}",
         rule.rationale.trim(),
@@ -114,6 +119,21 @@ fn rule_help(rule: &RuleMeta, info: &ScanInfo) -> MultiformatMessageString {
             fix_apply("plan.json", info.config_path.as_deref())
         ));
     }
+    if !controls.is_empty() {
+        plain.push_str("\n\nFramework controls:");
+        markdown.push_str("\n\n## Framework controls\n");
+        for c in controls {
+            let line = format!(
+                "{} {} ({}): {}",
+                c.framework,
+                c.control,
+                c.coverage.as_str(),
+                c.title
+            );
+            plain.push_str(&format!("\n- {line}"));
+            markdown.push_str(&format!("\n- {line}"));
+        }
+    }
     if !rule.references.is_empty() {
         plain.push_str("\n\nReferences:");
         markdown.push_str("\n\n## References\n");
@@ -128,7 +148,7 @@ fn rule_help(rule: &RuleMeta, info: &ScanInfo) -> MultiformatMessageString {
         .build()
 }
 
-fn descriptor(rule: &RuleMeta, info: &ScanInfo) -> ReportingDescriptor {
+fn descriptor(rule: &RuleMeta, info: &ScanInfo, controls: &[ControlRef]) -> ReportingDescriptor {
     let mut tags = vec![
         rule.area.as_str().to_string(),
         format!("roadmap-{}", rule.roadmap_phase.as_str()),
@@ -145,6 +165,28 @@ fn descriptor(rule: &RuleMeta, info: &ScanInfo) -> ReportingDescriptor {
         json!(rule.severity.security_severity()),
     );
     extra.insert("severity".to_string(), json!(rule.severity.as_str()));
+    // Framework ids as tags (GitHub code scanning lists and filters by them) and in full,
+    // with coverage, under `m365guard/controls`.
+    for c in controls {
+        let tag = format!("{} {}", c.framework, c.control);
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if !controls.is_empty() {
+        extra.insert(
+            "m365guard/controls".to_string(),
+            json!(controls
+                .iter()
+                .map(|c| json!({
+                    "framework": c.framework,
+                    "control": c.control,
+                    "title": c.title,
+                    "coverage": c.coverage.as_str(),
+                }))
+                .collect::<Vec<_>>()),
+        );
+    }
     let properties = PropertyBag::builder()
         .tags(tags)
         .additional_properties(extra)
@@ -158,7 +200,7 @@ fn descriptor(rule: &RuleMeta, info: &ScanInfo) -> ReportingDescriptor {
         .name(rule.title.clone())
         .short_description(text(rule.title.clone()))
         .full_description(text(rule.description.trim()))
-        .help(rule_help(rule, info))
+        .help(rule_help(rule, info, controls))
         .default_configuration(configuration)
         .properties(properties);
     match rule.references.first() {
@@ -271,7 +313,10 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
     let rules: Vec<ReportingDescriptor> = result
         .outcomes
         .iter()
-        .map(|o| descriptor(&o.rule, info))
+        .map(|o| {
+            let controls = result.controls.get(&o.rule.id).map(Vec::as_slice);
+            descriptor(&o.rule, info, controls.unwrap_or_default())
+        })
         .collect();
 
     let mut results = Vec::new();

@@ -14,7 +14,7 @@
 //! Also home of the small helpers the other human-readable reporters share (finding
 //! order, fix command, waiver wording), so every format lists things the same way.
 
-use comfy_table::{presets, ColumnConstraint, Table, Width};
+use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::{commands, RenderOptions, ReportError, Reporter};
 use crate::findings::{Finding, RuleOutcome, RuleStatus, ScanInfo, ScanResult, Severity, Waiver};
@@ -73,6 +73,57 @@ pub(crate) fn totals_line(result: &ScanResult) -> String {
         "{} rules: {} passed, {} failed, {} not evaluated, {} not applicable; {} findings ({} waived)",
         t.rules, t.passed, t.failed, t.not_evaluated, t.not_applicable, t.findings, t.waived
     )
+}
+
+/// Findings of one rule listed in the table; the rest are counted in one row ("… 15 more":
+/// "mfa_not_enforced: 20 users — first 5 listed"), and are all in the JSON report.
+pub const GROUP_LISTED: usize = 5;
+
+/// Narrowest layout attempted: below it the table keeps this width (the terminal wraps).
+const MIN_WIDTH: usize = 60;
+/// The rule column's bound on a narrow terminal (rule ids are short, messages matter).
+const RULE_WIDTH: u16 = 30;
+
+/// Consecutive findings of the same rule (the rows are ordered by severity, then rule).
+fn group_by_rule<'a>(
+    rows: &[(&'a RuleOutcome, &'a Finding)],
+) -> Vec<Vec<(&'a RuleOutcome, &'a Finding)>> {
+    let mut groups: Vec<Vec<(&RuleOutcome, &Finding)>> = Vec::new();
+    for row in rows {
+        match groups.last_mut() {
+            Some(group) if group[0].1.rule_id == row.1.rule_id => group.push(*row),
+            _ => groups.push(vec![*row]),
+        }
+    }
+    groups
+}
+
+/// "mfa_not_enforced: 20 users — first 5 listed (all in the JSON report)".
+fn group_summary(group: &[(&RuleOutcome, &Finding)]) -> String {
+    let first = group[0].1;
+    let same_kind = group
+        .iter()
+        .all(|(_, f)| f.resource.kind == first.resource.kind);
+    let what = if same_kind {
+        plural(&first.resource.kind.as_str().replace('_', " "))
+    } else {
+        "findings".to_owned()
+    };
+    format!(
+        "{}: {} {what} — first {GROUP_LISTED} listed (all in the JSON report)",
+        bounded(&first.rule_id, RULE_MAX_CHARS, 1, false),
+        group.len()
+    )
+}
+
+fn plural(noun: &str) -> String {
+    if let Some(stem) = noun.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if noun.ends_with('x') || noun.ends_with('s') {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    }
 }
 
 const RESOURCE_WIDTH: u16 = 36;
@@ -162,6 +213,63 @@ fn bounded(text: &str, max_chars: usize, max_lines: usize, keep_newlines: bool) 
     out
 }
 
+/// Word-wrap every line outside the table to `width` characters (continuation lines
+/// indented); a word longer than a line is cut across lines. Table lines are already laid
+/// out to the width.
+fn wrap_lines(text: &str, width: usize) -> String {
+    const INDENT: &str = "    ";
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        let is_table = line.starts_with(['┌', '│', '╞', '├', '└']);
+        if is_table || line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // `current` holds the line being filled; `empty`: no word on it yet.
+        let mut current = String::new();
+        let mut current_len = 0;
+        let mut empty = true;
+        let mut flush = |current: &mut String, current_len: &mut usize, empty: &mut bool| {
+            out.push_str(current.trim_end());
+            out.push('\n');
+            current.clear();
+            current.push_str(INDENT);
+            *current_len = INDENT.len();
+            *empty = true;
+        };
+        for word in line.split(' ') {
+            let word_len = word.chars().count();
+            if !empty && current_len + 1 + word_len > width {
+                flush(&mut current, &mut current_len, &mut empty);
+            } else if !empty {
+                current.push(' ');
+                current_len += 1;
+            }
+            let mut rest = word;
+            while current_len + rest.chars().count() > width {
+                let room = width.saturating_sub(current_len).max(1);
+                let cut = rest
+                    .char_indices()
+                    .nth(room)
+                    .map_or(rest.len(), |(at, _)| at);
+                current.push_str(&rest[..cut]);
+                current_len += room;
+                rest = &rest[cut..];
+                flush(&mut current, &mut current_len, &mut empty);
+            }
+            current.push_str(rest);
+            current_len += rest.chars().count();
+            empty = false;
+        }
+        if !current.trim().is_empty() {
+            out.push_str(current.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
 const SECTION_TITLES: [&str; 5] = [
     "Not evaluated (a source failed to collect):",
     "Not applicable:",
@@ -221,24 +329,72 @@ impl Reporter for TableReporter {
             let mut table = Table::new();
             table.load_preset(presets::UTF8_FULL_CONDENSED);
             table.set_header(vec!["Severity", "Rule", "Resource", "Message"]);
-            for (_, finding) in &failing {
-                table.add_row(vec![
-                    finding.severity.as_str().to_string(),
-                    bounded(&finding.rule_id, RULE_MAX_CHARS, 1, false),
-                    bounded(&finding.resource.name, RESOURCE_MAX_CHARS, 1, false),
-                    bounded(&finding.message, MESSAGE_MAX_CHARS, CELL_MAX_LINES, true),
-                ]);
+            for group in group_by_rule(&failing) {
+                for (_, finding) in group.iter().take(GROUP_LISTED) {
+                    // The rule's framework ids under its id, compact ("MS.EXO.1.1v1~, CIS 6.2.1~").
+                    let mut rule = bounded(&finding.rule_id, RULE_MAX_CHARS, 1, false);
+                    let controls = super::control_labels_compact(result, &finding.rule_id);
+                    if !controls.is_empty() {
+                        rule.push('\n');
+                        rule.push_str(&bounded(&controls.join(", "), RULE_MAX_CHARS, 1, false));
+                    }
+                    table.add_row(vec![
+                        finding.severity.as_str().to_string(),
+                        rule,
+                        bounded(&finding.resource.name, RESOURCE_MAX_CHARS, 1, false),
+                        bounded(&finding.message, MESSAGE_MAX_CHARS, CELL_MAX_LINES, true),
+                    ]);
+                }
+                if group.len() > GROUP_LISTED {
+                    table.add_row(vec![
+                        String::new(),
+                        String::new(),
+                        format!("… {} more", group.len() - GROUP_LISTED),
+                        group_summary(&group),
+                    ]);
+                }
             }
-            // Without the `tty` feature comfy-table cannot see the terminal width, so long
-            // names and messages wrap inside fixed column bounds instead of the terminal
-            // wrapping whole rows.
-            for (index, max) in [(2, RESOURCE_WIDTH), (3, MESSAGE_WIDTH)] {
-                if let Some(column) = table.column_mut(index) {
-                    column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(max)));
+            match options.width {
+                // A known terminal width: the table is laid out to fit it, wrapping the
+                // message and resource columns (the full text is in the JSON report).
+                Some(width) => {
+                    table.set_content_arrangement(ContentArrangement::Dynamic);
+                    table.set_width(u16::try_from(width.max(MIN_WIDTH)).unwrap_or(u16::MAX));
+                    // Rule (3/10) and resource (2/10) get a share each, the message the rest.
+                    for (index, tenths, max) in [(1, 3, RULE_WIDTH), (2, 2, RESOURCE_WIDTH)] {
+                        let bound = u16::try_from(width.max(MIN_WIDTH) * tenths / 10)
+                            .unwrap_or(max)
+                            .min(max);
+                        if let Some(column) = table.column_mut(index) {
+                            column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(
+                                bound,
+                            )));
+                        }
+                    }
+                }
+                // Without the `tty` feature comfy-table cannot see the terminal width, so
+                // long names and messages wrap inside fixed column bounds instead of the
+                // terminal wrapping whole rows.
+                None => {
+                    for (index, max) in [(2, RESOURCE_WIDTH), (3, MESSAGE_WIDTH)] {
+                        if let Some(column) = table.column_mut(index) {
+                            column
+                                .set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(max)));
+                        }
+                    }
                 }
             }
             out.push_str(&table.to_string());
             out.push('\n');
+            if failing.iter().any(|(_, f)| {
+                super::control_labels_compact(result, &f.rule_id)
+                    .iter()
+                    .any(|c| c.ends_with('~'))
+            }) {
+                out.push_str(
+                    "Framework ids under each rule (ScubaGear MS.*, CIS); ~ = checked partially.\n",
+                );
+            }
         }
 
         let mut section = |title: &str, lines: Vec<String>| {
@@ -328,6 +484,10 @@ impl Reporter for TableReporter {
         out.push('\n');
         out.push_str(&totals_line(result));
         out.push('\n');
+        let out = match options.width {
+            Some(width) => wrap_lines(&out, width.max(MIN_WIDTH)),
+            None => out,
+        };
         let out = if options.color { colourise(&out) } else { out };
         Ok(out.into_bytes())
     }
@@ -336,6 +496,85 @@ impl Reporter for TableReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_and_wrap() {
+        assert_eq!(plural("user"), "users");
+        assert_eq!(plural("mailbox"), "mailboxes");
+        assert_eq!(
+            plural("conditional access policy"),
+            "conditional access policies"
+        );
+        let wrapped = wrap_lines(&format!("alpha beta gamma {}\n", "x".repeat(25)), 12);
+        assert_eq!(
+            wrapped,
+            "alpha beta\n    gamma\n    xxxxxxxx\n    xxxxxxxx\n    xxxxxxxx\n    x\n"
+        );
+        for line in wrapped.lines() {
+            assert!(line.chars().count() <= 12, "{line}");
+        }
+        // Table lines are left alone (comfy-table laid them out).
+        let table_line = format!("│ {} │\n", "y".repeat(30));
+        assert_eq!(wrap_lines(&table_line, 12), table_line);
+    }
+
+    /// On an 80-column terminal every line fits, and a rule with many findings lists the
+    /// first few and counts the rest.
+    #[test]
+    fn narrow_terminal_fits_and_groups_many_findings() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join("contoso-compromised.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let pack = crate::policy::pack::load(&[], crate::policy::pack::Builtin::All).unwrap();
+        let result =
+            crate::scan::scan_text(&path, &text, &pack, &crate::scan::ScanSettings::default())
+                .unwrap()
+                .result;
+        let mfa = result
+            .outcomes
+            .iter()
+            .find(|o| o.rule.id == "mfa_not_enforced")
+            .unwrap()
+            .findings
+            .len();
+        assert!(
+            mfa > GROUP_LISTED,
+            "the example must have many mfa findings"
+        );
+        for width in [80, 100] {
+            let rendered = TableReporter
+                .render(
+                    &result,
+                    &RenderOptions {
+                        color: false,
+                        width: Some(width),
+                    },
+                )
+                .unwrap();
+            let rendered = String::from_utf8(rendered).unwrap();
+            for line in rendered.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line}");
+            }
+            let rows = rendered
+                .lines()
+                .filter(|l| l.starts_with("│ high") && l.contains("mfa_not_enforc"))
+                .count();
+            assert_eq!(rows, GROUP_LISTED, "{rendered}");
+            assert!(
+                rendered.contains(&format!("… {} more", mfa - GROUP_LISTED)),
+                "{rendered}"
+            );
+            let flat = rendered.replace(['│', '┆'], " ");
+            let flat: Vec<&str> = flat.split_whitespace().collect();
+            assert!(
+                flat.join(" ").contains(&format!(
+                    "mfa_not_enforced: {mfa} users — first {GROUP_LISTED} listed"
+                )),
+                "{rendered}"
+            );
+        }
+    }
 
     #[test]
     fn truncate_cuts_by_characters_and_lines() {
@@ -384,7 +623,7 @@ mod tests {
 
         for color in [false, true] {
             let rendered = TableReporter
-                .render(&output.result, &RenderOptions { color })
+                .render(&output.result, &RenderOptions { color, width: None })
                 .unwrap();
             let rendered = String::from_utf8(rendered).unwrap();
             let findings = output.result.totals().findings;
