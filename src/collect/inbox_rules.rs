@@ -56,6 +56,19 @@ pub fn collect(ctx: &mut Ctx<'_>) {
             &ctx.snapshot.mailboxes,
             &ctx.snapshot.recipients,
         );
+        let references: Vec<String> = rules
+            .iter()
+            .flat_map(|r| {
+                let a = &r.actions;
+                a.forward_to
+                    .iter()
+                    .chain(&a.redirect_to)
+                    .chain(&a.forward_as_attachment_to)
+            })
+            .filter(|e| e.starts_with("ex:"))
+            .cloned()
+            .collect();
+        resolver.prefetch_legacy_dns(&references);
         resolve_recipients(&mut rules, |dn| resolver.legacy_dn(dn))
     };
     let failure = failure.or_else(|| {
