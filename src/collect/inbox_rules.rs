@@ -12,7 +12,6 @@
 //! in the rule as `ex:…` and leaves the source `error`.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Map, Value};
 
@@ -154,39 +153,12 @@ fn label(m: &Mailbox) -> &str {
 
 /// One result per target, in order.
 fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<InboxRule>, String>> {
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Vec<InboxRule>, String>>> = vec![None; targets.len()];
-    std::thread::scope(|scope| {
-        let workers = exo.limits().concurrency().min(targets.len());
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(mbx) = targets.get(i) else {
-                            return done;
-                        };
-                        done.push((i, fetch(exo, mbx)));
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            // A panicking worker leaves its slots empty; they are reported below.
-            if let Ok(done) = h.join() {
-                for (i, r) in done {
-                    if let Some(slot) = slots.get_mut(i) {
-                        *slot = Some(r);
-                    }
-                }
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("internal error: worker thread failed".into())))
-        .collect()
+    super::pool::map_concurrent(
+        exo.limits().concurrency(),
+        targets,
+        |mbx| fetch(exo, mbx),
+        |_| Err("internal error: worker thread failed".into()),
+    )
 }
 
 fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {

@@ -23,7 +23,6 @@
 //! a mailbox, a guest) keeps only the name Exchange gave, which rules match by UPN.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Map, Value};
 
@@ -208,39 +207,12 @@ fn per_mailbox<T: Send>(
     targets: &[&Mailbox],
     f: fn(&ExchangeClient<'_>, &str) -> Result<T, ApiError>,
 ) -> Vec<Result<T, String>> {
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<T, String>>> = (0..targets.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let workers = exo.limits().concurrency().min(targets.len());
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(mbx) = targets.get(i) else {
-                            return done;
-                        };
-                        done.push((i, f(exo, label(mbx)).map_err(|e| e.to_string())));
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            // A panicking worker leaves its slots empty; they are reported below.
-            if let Ok(done) = h.join() {
-                for (i, r) in done {
-                    if let Some(slot) = slots.get_mut(i) {
-                        *slot = Some(r);
-                    }
-                }
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("internal error: worker thread failed".into())))
-        .collect()
+    super::pool::map_concurrent(
+        exo.limits().concurrency(),
+        targets,
+        |mbx| f(exo, label(mbx)).map_err(|e| e.to_string()),
+        |_| Err("internal error: worker thread failed".into()),
+    )
 }
 
 /// The explicit FullAccess/ChangePermission/ChangeOwner entries of one mailbox, as

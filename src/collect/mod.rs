@@ -39,6 +39,7 @@ mod named_locations;
 pub(crate) mod organization;
 mod outbound_spam;
 mod per_user_mfa;
+pub(crate) mod pool;
 mod recipients;
 mod remote_domains;
 mod restricted_senders;

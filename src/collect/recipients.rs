@@ -16,7 +16,6 @@
 //! <https://learn.microsoft.com/powershell/exchange/filter-properties>.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Map, Value};
 
@@ -189,31 +188,17 @@ impl<'c, 'a> Resolver<'c, 'a> {
             return;
         }
         let exo = self.exo;
-        let next = AtomicUsize::new(0);
-        let answers: Vec<(String, Result<Option<String>, ApiError>)> =
-            std::thread::scope(|scope| {
-                let workers = exo.limits().concurrency().clamp(1, todo.len());
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut done = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(dn) = todo.get(i) else {
-                                    return done;
-                                };
-                                done.push((dn.clone(), ask_exchange(exo, legacy_dn_query(dn))));
-                            }
-                        })
-                    })
-                    .collect();
-                // A panicking worker's questions stay unanswered; `legacy_dn` asks them again.
-                handles
-                    .into_iter()
-                    .filter_map(|h| h.join().ok())
-                    .flatten()
-                    .collect()
-            });
+        // A question a panicking worker left unanswered is asked again by `legacy_dn`.
+        let answers = super::pool::map_concurrent(
+            exo.limits().concurrency(),
+            &todo,
+            |dn| Some(ask_exchange(exo, legacy_dn_query(dn))),
+            |_| None,
+        );
+        let answers = todo
+            .iter()
+            .zip(answers)
+            .filter_map(|(dn, a)| Some((dn, a?)));
         for (dn, answer) in answers {
             if let Ok(answer) = answer {
                 self.asked.insert(format!("ex:{dn}"), answer);
