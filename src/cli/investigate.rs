@@ -1,6 +1,13 @@
-//! `m365guard investigate --user UPN`: collect the user's sign-ins and directory audits
-//! (read-only), judge them with the investigation rules, and write `evidence.json`,
-//! `timeline.html` and `manifest.sha256` (chain of custody) to the output directory.
+//! `m365guard investigate --user UPN`: collect the user's sign-ins, directory audits,
+//! unified audit log and sent-mail trace (read-only), judge them with the investigation
+//! rules, and write `evidence.json`, `timeline.html` and `manifest.sha256` (chain of
+//! custody) to the output directory, next to `audit-query.json` (the audit log query to
+//! resume).
+//!
+//! Evidence is never overwritten, with one exception that keeps it anyway: when the
+//! directory holds a run whose audit log query is still pending (it timed out), the next
+//! run resumes that query and first moves the earlier run's files, untouched and still
+//! verifiable with their own manifest, into `superseded-N/`.
 
 use std::path::PathBuf;
 
@@ -38,10 +45,49 @@ pub struct InvestigateArgs {
         default_value = "investigation"
     )]
     pub output: PathBuf,
+    /// Longest wait in seconds for the unified audit log query (it runs on the service's
+    /// side, often for minutes). A run that times out records the audit log as failed; run
+    /// again with the same -o DIR, --user and --since to resume the same query.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::investigate::audit_query::DEFAULT_WAIT.as_secs())]
+    pub audit_wait: u64,
     #[command(flatten)]
     pub config: super::ConfigArgs,
     #[command(flatten)]
     pub connection: super::collect::ConnectionArgs,
+}
+
+/// Move an earlier run's files into `superseded-N/` when its audit log query is still
+/// pending (this run resumes it); else refuse, as evidence is never overwritten.
+fn make_room(dir: &std::path::Path) -> anyhow::Result<()> {
+    use crate::investigate::audit_query;
+    let evidence_path = dir.join(EVIDENCE_FILE);
+    if !evidence_path.exists() {
+        return Ok(());
+    }
+    let pending = audit_query::load(dir).is_some_and(|s| s.is_pending());
+    anyhow::ensure!(
+        pending,
+        "{} exists: evidence is never overwritten (choose another -o DIR)",
+        evidence_path.display()
+    );
+    let target = (1..)
+        .map(|n| dir.join(format!("superseded-{n}")))
+        .find(|p| !p.exists())
+        .context("no free superseded-N directory")?;
+    std::fs::create_dir_all(&target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    for name in [EVIDENCE_FILE, TIMELINE_FILE, manifest::NAME] {
+        let from = dir.join(name);
+        if from.exists() {
+            std::fs::rename(&from, target.join(name))
+                .with_context(|| format!("cannot move {} aside", from.display()))?;
+        }
+    }
+    eprintln!(
+        "resuming the pending audit log query; the earlier run's files are in {}",
+        target.display()
+    );
+    Ok(())
 }
 
 /// The window from `--since` / `--days`, ending now.
@@ -72,19 +118,25 @@ pub fn window(
 pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let window = window(args.since.as_deref(), args.days, Utc::now())?;
     let evidence_path = args.output.join(EVIDENCE_FILE);
-    anyhow::ensure!(
-        !evidence_path.exists(),
-        "{} exists: evidence is never overwritten (choose another -o DIR)",
-        evidence_path.display()
-    );
+    make_room(&args.output)?;
     let config = args.config.load()?;
     let settings = args.connection.settings(config.as_ref())?;
     let pack = rules::load()?;
     let request = Request {
         user: args.user.clone(),
         window,
+        audit: crate::investigate::audit_query::Options {
+            dir: Some(args.output.clone()),
+            wait: std::time::Duration::from_secs(args.audit_wait),
+            ..Default::default()
+        },
     };
     let mut evidence = collect::collect(settings, &request)?;
+    evidence.parameters.bulk_external_recipients = config
+        .as_ref()
+        .map_or(crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS, |c| {
+            c.bulk_external_recipients
+        });
     rules::evaluate(&pack, &mut evidence)?;
 
     std::fs::create_dir_all(&args.output)
@@ -97,7 +149,12 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let timeline_path = args.output.join(TIMELINE_FILE);
     crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
         .with_context(|| format!("cannot write {}", timeline_path.display()))?;
-    let sums = manifest::build(&args.output, &[EVIDENCE_FILE, TIMELINE_FILE])?;
+    let audit_state = crate::investigate::audit_query::STATE_FILE;
+    let mut written = vec![EVIDENCE_FILE, TIMELINE_FILE];
+    if args.output.join(audit_state).exists() {
+        written.push(audit_state);
+    }
+    let sums = manifest::build(&args.output, &written)?;
     let manifest_path = args.output.join(manifest::NAME);
     crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;

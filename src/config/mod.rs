@@ -64,6 +64,8 @@ pub struct Config {
     pub federation_issuers: Vec<String>,
     /// In file order: the first exception that matches a finding waives it.
     pub exceptions: Vec<Exception>,
+    /// `[investigate] bulk_external_recipients`: the `bulk_external_sending` threshold.
+    pub bulk_external_recipients: u32,
 }
 
 /// `[connection]`: sign-in settings that are not secret. A client secret is refused in
@@ -173,6 +175,7 @@ impl Default for Config {
             review_window_days: DEFAULT_REVIEW_WINDOW_DAYS,
             federation_issuers: Vec::new(),
             exceptions: Vec::new(),
+            bulk_external_recipients: crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS,
         }
     }
 }
@@ -199,6 +202,8 @@ struct RawConfig {
     identity: RawIdentity,
     #[serde(default)]
     roles: RawRoles,
+    #[serde(default)]
+    investigate: RawInvestigate,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
 }
@@ -207,6 +212,12 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawReview {
     window_days: Option<Spanned<i64>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvestigate {
+    bulk_external_recipients: Option<Spanned<i64>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -399,6 +410,16 @@ impl Config {
             federation_issuers.push(loc.required_text(issuer, "identity.federation_issuers")?);
         }
 
+        let bulk_external_recipients = match &raw.investigate.bulk_external_recipients {
+            Some(n) if (1..=100_000).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                return Err(loc.at(
+                    n.span(),
+                    "`investigate.bulk_external_recipients` must be a number of recipients from 1 to 100000",
+                ))
+            }
+            None => crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS,
+        };
         let mut exceptions = Vec::new();
         for (index, raw_exception) in raw.exceptions.iter().enumerate() {
             exceptions.push(parse_exception(&loc, index + 1, raw_exception)?);
@@ -418,6 +439,7 @@ impl Config {
             review_window_days,
             federation_issuers,
             exceptions,
+            bulk_external_recipients,
         })
     }
 

@@ -49,6 +49,8 @@ pub enum InvestigateError {
 pub struct Request {
     pub user: String,
     pub window: Window,
+    /// The unified audit log query: resume directory and wait bound.
+    pub audit: super::audit_query::Options,
 }
 
 /// Collect the evidence (without rule verdicts). Only a failed sign-in or an unreadable
@@ -58,7 +60,8 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     let configured_tenant = settings.tenant.clone();
     let tokens = TokenProvider::new(settings, agent.clone());
     tokens.token(GRAPH_SCOPE)?;
-    let graph = GraphClient::new(&tokens, agent).with_limits(Arc::new(Limits::from_env()));
+    let limits = Arc::new(Limits::from_env());
+    let graph = GraphClient::new(&tokens, agent.clone()).with_limits(limits.clone());
     // The tenant the token is for (a GUID), not the domain that may have been configured.
     let tenant_id = graph
         .token_tenant()
@@ -162,6 +165,19 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         outcome_of(&audit_outcome, audit_paths),
     );
 
+    // The unified audit log and the message trace filter by UPN, not object id.
+    let upn = user
+        .user_principal_name
+        .clone()
+        .unwrap_or_else(|| request.user.clone());
+    let (outcome, audit_events) =
+        super::audit_query::collect(&graph, &upn, &request.window, &request.audit);
+    sources.insert("audit_events".into(), outcome);
+    let exchange = crate::exchange::ExchangeClient::new(&tokens, agent).with_limits(limits);
+    let (outcome, messages_sent) =
+        super::message_trace::collect(&exchange, &upn, &request.window);
+    sources.insert("messages_sent".into(), outcome);
+
     Ok(Evidence {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -178,6 +194,9 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         sources,
         sign_ins,
         directory_audits,
+        audit_events,
+        messages_sent,
+        parameters: Default::default(),
         rules: Vec::new(),
         findings: Vec::new(),
     })

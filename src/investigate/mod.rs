@@ -7,8 +7,10 @@
 //! rules (`policies/investigation/`, evaluated by [`rules`] with regorus). [`collect`] reads
 //! Graph, [`timeline`] renders the HTML timeline, [`manifest`] writes the SHA-256 chain-of-custody manifest of every file written.
 
+pub mod audit_query;
 pub mod collect;
 pub mod manifest;
+pub mod message_trace;
 pub mod rules;
 pub mod timeline;
 
@@ -40,6 +42,17 @@ pub struct Evidence {
     pub sign_ins: Vec<SignIn>,
     /// Directory audit events with the user as initiator or target, oldest first.
     pub directory_audits: Vec<DirectoryAudit>,
+    /// Unified audit log records of the user (mailbox, files, consent), oldest first
+    /// (source `audit_events`). Added in 0.x without a schema bump: absent in older
+    /// documents, read as empty.
+    #[serde(default)]
+    pub audit_events: Vec<AuditEvent>,
+    /// Mail the user sent in the window, from the message trace (source `messages_sent`).
+    #[serde(default)]
+    pub messages_sent: MessagesSent,
+    /// The thresholds the rules were evaluated with (from `[investigate]` in the config).
+    #[serde(default)]
+    pub parameters: RuleParameters,
     /// Every investigation rule and its verdict on this evidence.
     pub rules: Vec<RuleVerdict>,
     /// What the rules flagged, one entry per event and rule.
@@ -154,6 +167,94 @@ pub struct AuditTarget {
     /// `User`, `Role`, `App`, ….
     pub kind: Option<String>,
     pub user_principal_name: Option<String>,
+}
+
+/// One unified audit log record (`auditLogRecord`), summarised: the cmdlet's parameters
+/// are kept as text (secret-looking ones redacted, long values shortened), the rest of
+/// `auditData` is not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEvent {
+    pub id: String,
+    /// `createdDateTime`, verbatim.
+    pub time: String,
+    pub epoch: i64,
+    /// `New-InboxRule`, `Set-Mailbox`, `MailItemsAccessed`, `FileDownloaded`, ….
+    pub operation: String,
+    /// `service`: `Exchange`, `SharePoint`, `OneDrive`, `AzureActiveDirectory`, ….
+    pub workload: Option<String>,
+    pub record_type: Option<String>,
+    pub user_principal_name: Option<String>,
+    /// `clientIp` without the port the log keeps on Exchange records.
+    pub client_ip: Option<String>,
+    /// `objectId`: the rule, mailbox, file or app the activity touched.
+    pub object_id: Option<String>,
+    /// `auditData.ResultStatus`.
+    pub result: Option<String>,
+    /// `auditData.Parameters` (Exchange cmdlets): name → value.
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// The message trace of the mail the user sent in the window.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesSent {
+    /// Rows (one per recipient) in the window.
+    pub total: u64,
+    /// Recipients outside the tenant's accepted domains.
+    pub external: u64,
+    /// Count per recipient domain and delivery status, largest first.
+    pub by_domain: Vec<DomainCount>,
+    /// The rows, oldest first, at most [`message_trace::MAX_ROWS`].
+    pub rows: Vec<MessageRow>,
+    /// More rows were traced than kept.
+    pub rows_truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainCount {
+    pub domain: String,
+    pub external: bool,
+    pub status: String,
+    pub count: u64,
+}
+
+/// One message trace row (one recipient of one message).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRow {
+    /// `MessageTraceId/recipient`.
+    pub id: String,
+    /// `Received`, verbatim (UTC).
+    pub time: String,
+    pub epoch: i64,
+    pub recipient: String,
+    pub recipient_domain: String,
+    pub external: bool,
+    /// `Delivered`, `Failed`, `Pending`, `FilteredAsSpam`, ….
+    pub status: Option<String>,
+    pub subject: Option<String>,
+    pub from_ip: Option<String>,
+}
+
+/// Thresholds of the investigation rules, recorded with the verdicts they produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleParameters {
+    /// `bulk_external_sending`: more external recipients than this within an hour.
+    pub bulk_external_recipients: u32,
+}
+
+/// Default of `[investigate] bulk_external_recipients`.
+pub const DEFAULT_BULK_EXTERNAL_RECIPIENTS: u32 = 50;
+
+impl Default for RuleParameters {
+    fn default() -> Self {
+        RuleParameters {
+            bulk_external_recipients: DEFAULT_BULK_EXTERNAL_RECIPIENTS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -31,6 +31,8 @@ pub const PREFIX: &str = "<builtin>/policies/investigation";
 pub enum EvidenceSource {
     SignIns,
     DirectoryAudits,
+    AuditEvents,
+    MessagesSent,
 }
 
 impl EvidenceSource {
@@ -38,6 +40,8 @@ impl EvidenceSource {
         match self {
             EvidenceSource::SignIns => "sign_ins",
             EvidenceSource::DirectoryAudits => "directory_audits",
+            EvidenceSource::AuditEvents => "audit_events",
+            EvidenceSource::MessagesSent => "messages_sent",
         }
     }
 }
@@ -323,6 +327,21 @@ fn to_findings(
                     .find(|a| a.id == event_id)
                     .map(|a| a.time.clone())
             })
+            .or_else(|| {
+                evidence
+                    .audit_events
+                    .iter()
+                    .find(|a| a.id == event_id)
+                    .map(|a| a.time.clone())
+            })
+            .or_else(|| {
+                evidence
+                    .messages_sent
+                    .rows
+                    .iter()
+                    .find(|m| m.id == event_id)
+                    .map(|m| m.time.clone())
+            })
             .ok_or_else(|| bad(format!("`event_id` {event_id:?} names no event")))?;
         let details = match &item[&Value::from("details")] {
             Value::Undefined | Value::Null => serde_json::Value::Null,
@@ -372,7 +391,10 @@ mod tests {
         assert_eq!(
             ids,
             [
+                "bulk_external_sending",
+                "consent_after_suspicious_signin",
                 "impossible_travel",
+                "inbox_rule_from_suspicious_ip",
                 "mfa_method_registered_after_risky_signin",
                 "signin_legacy_protocol",
                 "signin_new_country",

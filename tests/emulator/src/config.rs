@@ -99,6 +99,8 @@ impl Grants {
                 "Application.ReadWrite.All",
                 "Policy.ReadWrite.Authorization",
                 "UserAuthenticationMethod.ReadWrite.All",
+                // The unified audit log (`investigate`).
+                "AuditLogsQuery.Read.All",
             ]
             .map(String::from)
             .to_vec(),
@@ -314,6 +316,16 @@ pub struct Options {
     /// (<https://github.com/MicrosoftDocs/OfficeDocs-O365ITPro/issues/780>); see
     /// `exchange::inbox_rule_read_scope`.
     pub global_reader_reads_inbox_rules: bool,
+    /// Status reads of an audit log query before it is `succeeded` (`audit_query`).
+    pub audit_query_polls_to_succeed: u32,
+    /// The audit log query ends `failed` instead.
+    pub audit_query_fails: bool,
+    /// Status reads of an audit log query answered 429 (`Retry-After: 1`) first.
+    pub audit_query_throttled_polls: u32,
+    /// `false`: the tenant has no audit log search (creating a query answers "not licensed").
+    pub audit_log_licensed: bool,
+    /// "Today" of Get-MessageTraceV2's 90 days (RFC 3339): the contoso story's present.
+    pub message_trace_today: String,
 }
 
 impl Default for Options {
@@ -333,6 +345,11 @@ impl Default for Options {
             assertion_clock_skew_secs: 300,
             registration_is_admin_from_roles: true,
             global_reader_reads_inbox_rules: true,
+            audit_query_polls_to_succeed: 2,
+            audit_query_fails: false,
+            audit_query_throttled_polls: 0,
+            audit_log_licensed: true,
+            message_trace_today: "2026-01-05T00:00:00Z".into(),
         }
     }
 }

@@ -128,6 +128,9 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
     if let Some(p) = crate::exo_protocols::parameters_of(cmdlet) {
         return Some(p);
     }
+    if cmdlet == crate::exo_message_trace::CMDLET {
+        return Some(crate::exo_message_trace::PARAMETERS);
+    }
     Some(match cmdlet {
         "Get-Mailbox" => &[
             "Identity",
@@ -279,6 +282,11 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
     .or_else(|| crate::exo_protocols::canonical(name))
+    .or_else(|| {
+        crate::exo_message_trace::CMDLET
+            .eq_ignore_ascii_case(name)
+            .then_some(crate::exo_message_trace::CMDLET)
+    })
 }
 
 /// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
@@ -594,6 +602,9 @@ pub fn invoke_command(
         "Get-InboundConnector" => exo_mailflow::get_inbound_connectors(&call),
         "Get-RoleGroup" => exo_rolegroups::get_role_groups(&call),
         "Get-RoleGroupMember" => exo_rolegroups::get_role_group_members(&call),
+        crate::exo_message_trace::CMDLET => {
+            crate::exo_message_trace::read(shared, ctx, &call.params)
+        }
         "Get-MailboxPermission" | "Get-RecipientPermission" => {
             crate::exo_delegation::read(&delegation_req(&call))
         }

@@ -295,6 +295,9 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ("GET", ["auditlogs", "directoryaudits"]) => {
             crate::audit_logs::directory_audits(shared, caller, req, &q, ctx)
         }
+        (_, ["security", "auditlog", "queries", ..]) => {
+            crate::audit_query::route(shared, caller, req, &segs[3..], ctx)
+        }
         ("GET", ["organization"]) => organization(shared, caller, req, &q, ctx),
         ("GET", ["domains"]) => domains(shared, caller, req, &q, ctx),
         // `m365guard setup --apply` (a delegated admin, device-code token) creates and lists

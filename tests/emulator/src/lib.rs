@@ -15,6 +15,7 @@
 
 pub mod apps;
 pub mod audit_logs;
+pub mod audit_query;
 pub mod auth_methods;
 pub mod batch;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod crypto;
 pub mod device_code;
 pub mod exchange;
 pub mod exo_delegation;
+pub mod exo_message_trace;
 pub mod exo_params;
 pub mod exo_protocols;
 pub mod graph;

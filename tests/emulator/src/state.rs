@@ -520,6 +520,12 @@ pub struct TenantState {
     /// `audit_logs`.
     pub sign_in_log: Vec<Value>,
     pub directory_audit_log: Vec<Value>,
+    /// The unified audit log (auditLogRecord-shaped) and the audit log queries created:
+    /// `audit_query`.
+    pub unified_audit_log: Vec<Value>,
+    pub audit_queries: Vec<crate::audit_query::AuditQuery>,
+    /// Message trace rows (`exo_message_trace`).
+    pub message_trace: Vec<Value>,
 }
 
 impl TenantState {
@@ -1318,6 +1324,9 @@ impl TenantState {
             protocols: crate::exo_protocols::ProtocolState::from_snapshot(snap, &mailboxes),
             sign_in_log: crate::audit_logs::sign_in_story(&users),
             directory_audit_log: crate::audit_logs::audit_story(&users),
+            unified_audit_log: crate::audit_query::story(&users),
+            audit_queries: Vec::new(),
+            message_trace: crate::exo_message_trace::story(&users),
             role_groups: crate::exchange::role_groups_from_snapshot(snap),
             delegations,
             recipients,
