@@ -83,7 +83,13 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
     assert_eq!(ev["schema_version"], 1);
     assert_eq!(ev["tenant_id"], emu.tenant_id().as_str());
     assert_eq!(ev["user"]["id"], "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a");
-    for source in ["user", "sign_ins", "directory_audits"] {
+    for source in [
+        "user",
+        "sign_ins",
+        "directory_audits",
+        "audit_events",
+        "messages_sent",
+    ] {
         assert_eq!(
             ev["sources"][source]["status"], "ok",
             "{source}: {}",
@@ -103,9 +109,23 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
     let phish = event_at(&ev, "sign_ins", "2025-12-31T02:14:09Z");
     let imap = event_at(&ev, "sign_ins", "2025-12-31T02:31:40Z");
     let registration = event_at(&ev, "directory_audits", "2025-12-31T02:24:31Z");
+    // The unified audit log and message trace parts of the story (tests/investigate_audit.rs
+    // checks them in detail).
+    let inbox_rule = event_at(&ev, "audit_events", "2025-12-31T02:16:45Z");
+    let bulk = ev["messages_sent"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["time"] == "2025-12-31T02:48:00.0000000Z")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut got = flagged(&ev);
     got.sort();
     let mut want = vec![
+        ("inbox_rule_from_suspicious_ip".to_owned(), inbox_rule),
+        ("bulk_external_sending".to_owned(), bulk),
         ("impossible_travel".to_owned(), phish.clone()),
         ("signin_new_country".to_owned(), phish.clone()),
         ("signin_legacy_protocol".to_owned(), imap),
@@ -155,7 +175,14 @@ fn sign_ins_and_audits_are_paged_to_the_end() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 10);
     assert_eq!(ev["directory_audits"].as_array().unwrap().len(), 2);
-    assert_eq!(flagged(&ev).len(), 4);
+    assert_eq!(ev["audit_events"].as_array().unwrap().len(), 8);
+    assert_eq!(flagged(&ev).len(), 6);
+    let record_pages = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/records") || r.path.contains("/records?"))
+        .count();
+    assert_eq!(record_pages, 3, "8 audit log records in pages of 3");
     let pages = emu
         .requests()
         .iter()
@@ -174,7 +201,9 @@ fn the_manifest_verifies_with_sha256sum() {
     investigate(&emu, dir.path());
     let case = dir.path().join("case");
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
-    assert_eq!(manifest.lines().count(), 2, "{manifest}");
+    // evidence.json, timeline.html and the audit log query's audit-query.json.
+    assert_eq!(manifest.lines().count(), 3, "{manifest}");
+    assert!(manifest.contains("  audit-query.json\n"), "{manifest}");
     assert!(manifest.contains("  evidence.json\n"), "{manifest}");
     assert!(manifest.ends_with("  timeline.html\n"), "{manifest}");
     let check = std::process::Command::new("sha256sum")
@@ -222,17 +251,21 @@ fn without_p1_sign_ins_are_unavailable_and_their_rules_not_applicable() {
         "signin_new_country",
         "signin_legacy_protocol",
         "mfa_method_registered_after_risky_signin",
+        "inbox_rule_from_suspicious_ip",
+        "consent_after_suspicious_signin",
     ] {
         let v = verdict(&ev, rule);
         assert_eq!(v["status"], "not_applicable", "{rule}: {v}");
         assert!(v["reason"].as_str().unwrap().contains("sign_ins"), "{v}");
     }
-    assert!(flagged(&ev).is_empty());
+    // The message trace needs no Entra licence: only its rule still judges.
+    let rules: Vec<String> = flagged(&ev).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(rules, ["bulk_external_sending"]);
     assert!(out.stderr.contains("not applicable"), "{}", out.stderr);
 }
 
 #[test]
-fn without_auditlog_read_all_every_rule_is_not_evaluated() {
+fn without_auditlog_read_all_every_rule_reading_entra_logs_is_not_evaluated() {
     let emu = start();
     let mut grants = Grants::full();
     grants.graph.retain(|p| p != "AuditLog.Read.All");
@@ -249,9 +282,15 @@ fn without_auditlog_read_all_every_rule_is_not_evaluated() {
         );
     }
     for v in ev["rules"].as_array().unwrap() {
-        assert_eq!(v["status"], "not_evaluated", "{v}");
+        if v["rule_id"] == "bulk_external_sending" {
+            // Reads the message trace only (Exchange), which AuditLog.Read.All does not gate.
+            assert_eq!(v["status"], "failed", "{v}");
+        } else {
+            assert_eq!(v["status"], "not_evaluated", "{v}");
+        }
     }
-    assert!(flagged(&ev).is_empty());
+    let rules: Vec<String> = flagged(&ev).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(rules, ["bulk_external_sending"]);
 }
 
 #[test]
@@ -363,31 +402,47 @@ fn the_html_timeline_renders_in_a_browser() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     let rows: Vec<&str> = dom.split("<tr class=\"").skip(1).collect();
-    assert_eq!(rows.len(), 12, "10 sign-ins + 2 audits");
+    assert_eq!(
+        rows.len(),
+        27,
+        "10 sign-ins + 2 audits + 8 audit log records + 7 messages sent"
+    );
     let suspicious: Vec<&str> = rows
         .iter()
         .filter(|r| r.starts_with("suspicious"))
         .copied()
         .collect();
-    assert_eq!(suspicious.len(), 3, "phish, IMAP, registration");
+    assert_eq!(
+        suspicious.len(),
+        5,
+        "phish, inbox rule, registration, IMAP, bulk mail"
+    );
     for (row, time) in suspicious.iter().zip([
         "2025-12-31T02:14:09Z",
+        "2025-12-31T02:16:45Z",
         "2025-12-31T02:24:31Z",
         "2025-12-31T02:31:40Z",
+        "2025-12-31T02:48:00",
     ]) {
         assert!(row.contains(time), "{row}");
     }
     assert!(
         suspicious[0].contains("impossible_travel") && suspicious[0].contains("signin_new_country")
     );
-    assert!(suspicious[1].contains("User registered security info"));
-    assert!(suspicious[2].contains("IMAP4"));
+    assert!(suspicious[1].contains("New-InboxRule") && suspicious[1].contains("RSS Feeds"));
+    assert!(suspicious[2].contains("User registered security info"));
+    assert!(suspicious[3].contains("IMAP4"));
+    assert!(
+        suspicious[4].contains("bulk_external_sending")
+            && suspicious[4].contains("northwind-traders.example (20)")
+    );
     // Time order, oldest first.
     let times: Vec<&str> = ev["sign_ins"]
         .as_array()
         .unwrap()
         .iter()
         .chain(ev["directory_audits"].as_array().unwrap())
+        .chain(ev["audit_events"].as_array().unwrap())
         .map(|e| e["time"].as_str().unwrap())
         .collect();
     let mut sorted = times.clone();
@@ -401,6 +456,7 @@ fn the_html_timeline_renders_in_a_browser() {
         "Where from",
         "185.220.101.47",
         "Mobile Apps and Desktop clients",
+        "Sent mail",
         "Steps no API can do",
     ] {
         assert!(dom.contains(expected), "rendered page lacks {expected:?}");

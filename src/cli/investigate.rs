@@ -83,6 +83,11 @@ fn make_room(dir: &std::path::Path) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot move {} aside", from.display()))?;
         }
     }
+    // The earlier manifest also covers the resume file; a copy stays with it (this run
+    // updates the original when the query's records are read).
+    let state = dir.join(audit_query::STATE_FILE);
+    std::fs::copy(&state, target.join(audit_query::STATE_FILE))
+        .with_context(|| format!("cannot copy {} aside", state.display()))?;
     eprintln!(
         "resuming the pending audit log query; the earlier run's files are in {}",
         target.display()

@@ -174,8 +174,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         super::audit_query::collect(&graph, &upn, &request.window, &request.audit);
     sources.insert("audit_events".into(), outcome);
     let exchange = crate::exchange::ExchangeClient::new(&tokens, agent).with_limits(limits);
-    let (outcome, messages_sent) =
-        super::message_trace::collect(&exchange, &upn, &request.window);
+    let (outcome, messages_sent) = super::message_trace::collect(&exchange, &upn, &request.window);
     sources.insert("messages_sent".into(), outcome);
 
     Ok(Evidence {

@@ -52,7 +52,10 @@ pub fn chunks(window: &Window) -> Vec<Window> {
     let mut start = window.since;
     while start < window.until {
         let end = (start + Duration::days(CHUNK_DAYS)).min(window.until);
-        out.push(Window { since: start, until: end });
+        out.push(Window {
+            since: start,
+            until: end,
+        });
         start = end;
     }
     out
@@ -71,7 +74,9 @@ fn accepted_domains(exchange: &ExchangeClient<'_>, upn: &str) -> HashSet<String>
             .map(str::to_lowercase)
             .collect(),
         Err(e) => {
-            tracing::warn!("Get-AcceptedDomain failed, only the user's domain counts as internal: {e}");
+            tracing::warn!(
+                "Get-AcceptedDomain failed, only the user's domain counts as internal: {e}"
+            );
             HashSet::new()
         }
     };
@@ -87,6 +92,18 @@ pub fn collect(
     upn: &str,
     window: &Window,
 ) -> (SourceOutcome, MessagesSent) {
+    collect_sized(exchange, upn, window, RESULT_SIZE)
+}
+
+/// [`collect`] with `ResultSize` rows per query (tests use a small one to make the
+/// StartingRecipientAddress follow-ups happen).
+pub fn collect_sized(
+    exchange: &ExchangeClient<'_>,
+    upn: &str,
+    window: &Window,
+    result_size: usize,
+) -> (SourceOutcome, MessagesSent) {
+    let result_size = result_size.clamp(1, RESULT_SIZE);
     let mut requests = Vec::new();
     let internal = accepted_domains(exchange, upn);
     let mut rows: BTreeMap<String, MessageRow> = BTreeMap::new();
@@ -95,11 +112,11 @@ pub fn collect(
         let mut starting: Option<String> = None;
         for round in 0.. {
             if round == MAX_ROUNDS {
-                let reason = format!("{CMDLET}: more than {} rows between {since} and {until}; refusing to report partial data", MAX_ROUNDS * RESULT_SIZE);
+                let reason = format!("{CMDLET}: more than {} rows between {since} and {until}; refusing to report partial data", MAX_ROUNDS * result_size);
                 return (error(reason, requests), MessagesSent::default());
             }
             let mut params = json!({
-                "SenderAddress": upn, "StartDate": since, "EndDate": until, "ResultSize": RESULT_SIZE,
+                "SenderAddress": upn, "StartDate": since, "EndDate": until, "ResultSize": result_size,
             });
             if let (Some(from), Some(p)) = (&starting, params.as_object_mut()) {
                 p.insert("StartingRecipientAddress".into(), json!(from));
@@ -109,7 +126,7 @@ pub fn collect(
                 Ok(page) => page,
                 Err(e) => return (error(e.to_string(), requests), MessagesSent::default()),
             };
-            let full = page.len() >= RESULT_SIZE;
+            let full = page.len() >= result_size;
             let mut last = None;
             for item in page {
                 match to_row(item, &internal) {
@@ -118,7 +135,10 @@ pub fn collect(
                         rows.insert(row.id.clone(), row);
                     }
                     Err(message) => {
-                        let e = ApiError::BadResponse { endpoint: format!("InvokeCommand {CMDLET}"), message };
+                        let e = ApiError::BadResponse {
+                            endpoint: format!("InvokeCommand {CMDLET}"),
+                            message,
+                        };
                         return (error(e.to_string(), requests), MessagesSent::default());
                     }
                 }
@@ -137,11 +157,18 @@ pub fn collect(
     let mut counts: BTreeMap<(String, bool, String), u64> = BTreeMap::new();
     for r in &all {
         let status = r.status.clone().unwrap_or_else(|| "Unknown".into());
-        *counts.entry((r.recipient_domain.clone(), r.external, status)).or_default() += 1;
+        *counts
+            .entry((r.recipient_domain.clone(), r.external, status))
+            .or_default() += 1;
     }
     let mut by_domain: Vec<DomainCount> = counts
         .into_iter()
-        .map(|((domain, external, status), count)| DomainCount { domain, external, status, count })
+        .map(|((domain, external, status), count)| DomainCount {
+            domain,
+            external,
+            status,
+            count,
+        })
         .collect();
     by_domain.sort_by(|a, b| b.count.cmp(&a.count).then(a.domain.cmp(&b.domain)));
     let total = all.len() as u64;
@@ -154,19 +181,39 @@ pub fn collect(
         items: total,
         requests,
     };
-    (outcome, MessagesSent { total, external, by_domain, rows: all, rows_truncated })
+    (
+        outcome,
+        MessagesSent {
+            total,
+            external,
+            by_domain,
+            rows: all,
+            rows_truncated,
+        },
+    )
 }
 
 fn error(reason: String, requests: Vec<String>) -> SourceOutcome {
-    SourceOutcome { status: SourceState::Error, reason: Some(reason), items: 0, requests }
+    SourceOutcome {
+        status: SourceState::Error,
+        reason: Some(reason),
+        items: 0,
+        requests,
+    }
 }
 
 fn to_row(item: Map<String, Value>, internal: &HashSet<String>) -> Result<MessageRow, String> {
     let r: ApiRow = serde_json::from_value(Value::Object(item)).map_err(|e| e.to_string())?;
     let time = r.received.ok_or("a row without Received")?;
     let epoch = epoch_of(&time).ok_or("a row with an unreadable Received")?;
-    let recipient = r.recipient_address.ok_or("a row without RecipientAddress")?.to_lowercase();
-    let domain = recipient.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    let recipient = r
+        .recipient_address
+        .ok_or("a row without RecipientAddress")?
+        .to_lowercase();
+    let domain = recipient
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
     let trace = r.message_trace_id.unwrap_or_default();
     Ok(MessageRow {
         id: format!("{trace}/{recipient}"),
@@ -186,12 +233,17 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> chrono::DateTime<Utc> {
-        chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn the_window_is_split_into_ten_day_chunks() {
-        let w = Window { since: at("2025-12-01T00:00:00Z"), until: at("2026-01-05T12:00:00Z") };
+        let w = Window {
+            since: at("2025-12-01T00:00:00Z"),
+            until: at("2026-01-05T12:00:00Z"),
+        };
         let c = chunks(&w);
         assert_eq!(c.len(), 4);
         assert_eq!(c[0].until, at("2025-12-11T00:00:00Z"));
@@ -203,10 +255,18 @@ mod tests {
     #[test]
     fn rows_need_a_time_and_a_recipient() {
         let internal: HashSet<String> = ["contoso.com".to_owned()].into();
-        let Value::Object(m) = json!({"Received": "2025-12-31T02:48:00.0000000Z", "RecipientAddress": "AP@Northwind.example", "MessageTraceId": "t"}) else { panic!() };
+        let Value::Object(m) = json!({"Received": "2025-12-31T02:48:00.0000000Z", "RecipientAddress": "AP@Northwind.example", "MessageTraceId": "t"})
+        else {
+            panic!()
+        };
         let r = to_row(m, &internal).unwrap();
-        assert_eq!((r.id.as_str(), r.external, r.epoch), ("t/ap@northwind.example", true, 1_767_149_280));
-        let Value::Object(m) = json!({"RecipientAddress": "a@contoso.com"}) else { panic!() };
+        assert_eq!(
+            (r.id.as_str(), r.external, r.epoch),
+            ("t/ap@northwind.example", true, 1_767_149_280)
+        );
+        let Value::Object(m) = json!({"RecipientAddress": "a@contoso.com"}) else {
+            panic!()
+        };
         assert!(to_row(m, &internal).is_err());
     }
 }

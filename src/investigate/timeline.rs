@@ -3,6 +3,8 @@
 //! and sorted by time — with the events a rule flagged highlighted and the rule's message
 //! beside them, a map-free "where from" summary (countries, IP addresses, client apps of
 //! the sign-ins), the status of every source and rule, and the steps no API can do.
+//! Unified audit log records are rows of their own; sent mail is one row per message, with
+//! a summary of the recipients by domain and delivery status.
 //! Rendered with minijinja, HTML auto-escaping on: every value from the tenant is text.
 
 use std::collections::BTreeMap;
@@ -151,7 +153,106 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
             },
         ));
     }
+    out.extend(audit_and_mail_rows(evidence));
     out.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+    out
+}
+
+/// The findings on events whose id `matches`, as shown beside a row.
+fn findings_where(evidence: &Evidence, matches: impl Fn(&str) -> bool) -> Vec<String> {
+    evidence
+        .findings
+        .iter()
+        .filter(|f| matches(&f.event_id))
+        .map(|f| format!("{} [{}]: {}", f.rule_id, f.severity.as_str(), f.message))
+        .collect()
+}
+
+/// Unified audit log records, one row each, and sent mail, one row per message (its
+/// recipients counted by domain): a bulk mailing is one line, not hundreds.
+fn audit_and_mail_rows(evidence: &Evidence) -> Vec<(i64, Row)> {
+    let mut out = Vec::new();
+    for e in &evidence.audit_events {
+        let findings = findings_where(evidence, |id| id == e.id);
+        let parameters: Vec<String> = e
+            .parameters
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push((
+            e.epoch,
+            Row {
+                id: e.id.clone(),
+                time: e.time.clone(),
+                kind: "audit log",
+                what: format!(
+                    "{} ({}){}",
+                    e.operation,
+                    text(&e.workload),
+                    e.object_id
+                        .as_deref()
+                        .map(|o| format!(" on {o}"))
+                        .unwrap_or_default()
+                ),
+                place: text(&e.client_ip).to_owned(),
+                detail: [text(&e.result).to_owned(), parameters.join(" · ")]
+                    .into_iter()
+                    .filter(|x| !x.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                suspicious: !findings.is_empty(),
+                findings,
+            },
+        ));
+    }
+    let mut messages: BTreeMap<&str, Vec<&super::MessageRow>> = BTreeMap::new();
+    for r in &evidence.messages_sent.rows {
+        let trace = r.id.split('/').next().unwrap_or(&r.id);
+        messages.entry(trace).or_default().push(r);
+    }
+    for (trace, rows) in messages {
+        let Some(first) = rows.iter().min_by_key(|r| r.epoch) else {
+            continue;
+        };
+        let mut domains: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut statuses: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &rows {
+            *domains.entry(r.recipient_domain.as_str()).or_default() += 1;
+            *statuses
+                .entry(r.status.as_deref().unwrap_or("Unknown"))
+                .or_default() += 1;
+        }
+        let list = |m: &BTreeMap<&str, usize>| {
+            m.iter()
+                .map(|(k, n)| format!("{k} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let prefix = format!("{trace}/");
+        let findings = findings_where(evidence, |id| id.starts_with(&prefix));
+        let external = rows.iter().filter(|r| r.external).count();
+        out.push((
+            first.epoch,
+            Row {
+                id: trace.to_owned(),
+                time: first.time.clone(),
+                kind: "mail sent",
+                what: format!(
+                    "Mail to {} recipient(s), {external} external: {}",
+                    rows.len(),
+                    list(&domains)
+                ),
+                place: text(&first.from_ip).to_owned(),
+                detail: [text(&first.subject).to_owned(), list(&statuses)]
+                    .into_iter()
+                    .filter(|x| !x.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                suspicious: !findings.is_empty(),
+                findings,
+            },
+        ));
+    }
     out
 }
 
@@ -237,5 +338,8 @@ pub fn render(evidence: &Evidence) -> Result<String, minijinja::Error> {
         ips => counts(evidence, |s| s.ip_address.clone()),
         apps => counts(evidence, |s| s.client_app.clone()),
         steps => MANUAL_STEPS,
+        mail => &evidence.messages_sent.by_domain,
+        mail_total => evidence.messages_sent.total,
+        mail_external => evidence.messages_sent.external,
     })
 }

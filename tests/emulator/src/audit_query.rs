@@ -89,52 +89,116 @@ pub fn story(users: &[User]) -> Vec<Value> {
     let upn = lena.user_principal_name.to_lowercase();
     let attacker = crate::audit_logs::ATTACKER_IP;
     let rows: [(&str, &str, &str, &str, &str, String, Value); 8] = [
-        ("2025-12-03T09:14:00Z", "New-InboxRule", "Exchange", "exchangeAdmin", BERLIN, "Newsletters".into(),
-            json!([{"Name": "Name", "Value": "Newsletters"}, {"Name": "From", "Value": "news@fabrikam.example"}, {"Name": "MoveToFolder", "Value": "Newsletters"}])),
-        ("2025-12-08T08:20:00Z", "MailItemsAccessed", "Exchange", "exchangeItemAggregated", BERLIN, upn.clone(), json!([])),
-        ("2025-12-10T11:02:00Z", "Consent to application.", "AzureActiveDirectory", "azureActiveDirectory", BERLIN, "Contoso Expenses".into(), json!([])),
-        ("2025-12-15T13:35:00Z", "FileDownloaded", "SharePoint", "sharePointFileOperation", MUNICH, "https://contoso.sharepoint.com/sites/finance/Shared Documents/Q4.xlsx".into(), json!([])),
-        ("2025-12-31T02:16:45Z", "New-InboxRule", "Exchange", "exchangeAdmin", attacker, ".".into(),
-            json!([{"Name": "Name", "Value": "."}, {"Name": "SubjectOrBodyContainsWords", "Value": "invoice;payment;wire"}, {"Name": "MoveToFolder", "Value": "RSS Feeds"}, {"Name": "MarkAsRead", "Value": "True"}, {"Name": "StopProcessingRules", "Value": "True"}])),
-        ("2025-12-31T02:20:12Z", "MailItemsAccessed", "Exchange", "exchangeItemAggregated", attacker, upn.clone(), json!([])),
-        ("2025-12-31T02:44:30Z", "Send", "Exchange", "exchangeItem", attacker, upn.clone(), json!([])),
-        ("2025-12-31T02:47:00Z", "Send", "Exchange", "exchangeItem", attacker, upn.clone(), json!([])),
+        (
+            "2025-12-03T09:14:00Z",
+            "New-InboxRule",
+            "Exchange",
+            "exchangeAdmin",
+            BERLIN,
+            "Newsletters".into(),
+            json!([{"Name": "Name", "Value": "Newsletters"}, {"Name": "From", "Value": "news@fabrikam.example"}, {"Name": "MoveToFolder", "Value": "Newsletters"}]),
+        ),
+        (
+            "2025-12-08T08:20:00Z",
+            "MailItemsAccessed",
+            "Exchange",
+            "exchangeItemAggregated",
+            BERLIN,
+            upn.clone(),
+            json!([]),
+        ),
+        (
+            "2025-12-10T11:02:00Z",
+            "Consent to application.",
+            "AzureActiveDirectory",
+            "azureActiveDirectory",
+            BERLIN,
+            "Contoso Expenses".into(),
+            json!([]),
+        ),
+        (
+            "2025-12-15T13:35:00Z",
+            "FileDownloaded",
+            "SharePoint",
+            "sharePointFileOperation",
+            MUNICH,
+            "https://contoso.sharepoint.com/sites/finance/Shared Documents/Q4.xlsx".into(),
+            json!([]),
+        ),
+        (
+            "2025-12-31T02:16:45Z",
+            "New-InboxRule",
+            "Exchange",
+            "exchangeAdmin",
+            attacker,
+            ".".into(),
+            json!([{"Name": "Name", "Value": "."}, {"Name": "SubjectOrBodyContainsWords", "Value": "invoice;payment;wire"}, {"Name": "MoveToFolder", "Value": "RSS Feeds"}, {"Name": "MarkAsRead", "Value": "True"}, {"Name": "StopProcessingRules", "Value": "True"}]),
+        ),
+        (
+            "2025-12-31T02:20:12Z",
+            "MailItemsAccessed",
+            "Exchange",
+            "exchangeItemAggregated",
+            attacker,
+            upn.clone(),
+            json!([]),
+        ),
+        (
+            "2025-12-31T02:44:30Z",
+            "Send",
+            "Exchange",
+            "exchangeItem",
+            attacker,
+            upn.clone(),
+            json!([]),
+        ),
+        (
+            "2025-12-31T02:47:00Z",
+            "Send",
+            "Exchange",
+            "exchangeItem",
+            attacker,
+            upn.clone(),
+            json!([]),
+        ),
     ];
     rows.iter()
         .enumerate()
-        .map(|(n, (time, operation, service, record_type, ip, object, parameters))| {
-            // The UAL keeps the client's port on Exchange records (`a.b.c.d:port`).
-            let client_ip = if *service == "Exchange" {
-                format!("{ip}:{}", 50000 + n)
-            } else {
-                (*ip).to_owned()
-            };
-            json!({
-                "id": stable_guid(&format!("ual/{}/{n}", lena.id)),
-                "createdDateTime": time,
-                "auditLogRecordType": record_type,
-                "operation": operation,
-                "organizationId": "",
-                "userType": "regular",
-                "userId": upn,
-                "service": service,
-                "objectId": object,
-                "userPrincipalName": upn,
-                "clientIp": client_ip,
-                "administrativeUnits": [],
-                "auditData": {
-                    "@odata.type": "#microsoft.graph.security.defaultAuditData",
-                    "CreationTime": time.trim_end_matches('Z'),
-                    "Operation": operation,
-                    "Workload": service,
-                    "ClientIP": client_ip,
-                    "ObjectId": object,
-                    "UserId": upn,
-                    "ResultStatus": "Succeeded",
-                    "Parameters": parameters,
-                },
-            })
-        })
+        .map(
+            |(n, (time, operation, service, record_type, ip, object, parameters))| {
+                // The UAL keeps the client's port on Exchange records (`a.b.c.d:port`).
+                let client_ip = if *service == "Exchange" {
+                    format!("{ip}:{}", 50000 + n)
+                } else {
+                    (*ip).to_owned()
+                };
+                json!({
+                    "id": stable_guid(&format!("ual/{}/{n}", lena.id)),
+                    "createdDateTime": time,
+                    "auditLogRecordType": record_type,
+                    "operation": operation,
+                    "organizationId": "",
+                    "userType": "regular",
+                    "userId": upn,
+                    "service": service,
+                    "objectId": object,
+                    "userPrincipalName": upn,
+                    "clientIp": client_ip,
+                    "administrativeUnits": [],
+                    "auditData": {
+                        "@odata.type": "#microsoft.graph.security.defaultAuditData",
+                        "CreationTime": time.trim_end_matches('Z'),
+                        "Operation": operation,
+                        "Workload": service,
+                        "ClientIP": client_ip,
+                        "ObjectId": object,
+                        "UserId": upn,
+                        "ResultStatus": "Succeeded",
+                        "Parameters": parameters,
+                    },
+                })
+            },
+        )
         .collect()
 }
 
@@ -209,7 +273,11 @@ fn create(shared: &Shared, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ));
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(req.body) else {
-        return Err(bad_request("BadRequest", "Unable to read JSON request payload.", ctx));
+        return Err(bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload.",
+            ctx,
+        ));
     };
     if let Some(k) = body.keys().find(|k| !PROPERTIES.contains(&k.as_str())) {
         return Err(bad_request(
@@ -254,7 +322,12 @@ fn get(shared: &Shared, id: &str, ctx: &Ctx) -> R {
     let throttled_polls = shared.settings().options.audit_query_throttled_polls;
     let mut st = lock(&shared.state);
     let Some(q) = st.audit_queries.iter_mut().find(|q| q.id == id) else {
-        return Err(graph_error(404, "NotFound", "The audit log query was not found.", ctx));
+        return Err(graph_error(
+            404,
+            "NotFound",
+            "The audit log query was not found.",
+            ctx,
+        ));
     };
     if q.status_throttled < throttled_polls {
         q.status_throttled += 1;
@@ -270,7 +343,12 @@ fn get(shared: &Shared, id: &str, ctx: &Ctx) -> R {
 fn strings(body: &Map<String, Value>, key: &str) -> Vec<String> {
     body.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -285,7 +363,12 @@ fn records_of(
     let (query, log) = {
         let st = lock(&shared.state);
         let Some(query) = st.audit_queries.iter().find(|x| x.id == id).cloned() else {
-            return Err(graph_error(404, "NotFound", "The audit log query was not found.", ctx));
+            return Err(graph_error(
+                404,
+                "NotFound",
+                "The audit log query was not found.",
+                ctx,
+            ));
         };
         (query, st.unified_audit_log.clone())
     };
@@ -303,20 +386,37 @@ fn records_of(
         strings(b, "recordTypeFilters"),
         strings(b, "serviceFilters"),
     );
-    let since = b.get("filterStartDateTime").and_then(Value::as_str).unwrap_or("");
-    let until = b.get("filterEndDateTime").and_then(Value::as_str).unwrap_or("");
-    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_lowercase();
+    let since = b
+        .get("filterStartDateTime")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let until = b
+        .get("filterEndDateTime")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let field = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_lowercase()
+    };
     let items: Vec<Value> = log
         .into_iter()
         .filter(|r| {
-            let time = r.get("createdDateTime").and_then(Value::as_str).unwrap_or("");
+            let time = r
+                .get("createdDateTime")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let in_window = time.get(..19) >= since.get(..19) && time.get(..19) <= until.get(..19);
             in_window
                 && (users.is_empty() || users.contains(&field(r, "userPrincipalName")))
                 && (ops.is_empty() || ops.contains(&field(r, "operation")))
                 && (types.is_empty() || types.contains(&field(r, "auditLogRecordType")))
                 && (services.is_empty() || services.contains(&field(r, "service")))
-                && workload_allowed(caller, r.get("service").and_then(Value::as_str).unwrap_or(""))
+                && workload_allowed(
+                    caller,
+                    r.get("service").and_then(Value::as_str).unwrap_or(""),
+                )
         })
         .collect();
     let path = format!("/security/auditLog/queries/{id}/records");

@@ -51,7 +51,14 @@ const LENA: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
 pub const BULK_DOMAIN: &str = "northwind-traders.example";
 
 /// One row: (received, recipient, subject, status, message key).
-fn row(sender: &str, received: &str, recipient: &str, subject: &str, status: &str, key: &str) -> Value {
+fn row(
+    sender: &str,
+    received: &str,
+    recipient: &str,
+    subject: &str,
+    status: &str,
+    key: &str,
+) -> Value {
     json!({
         "Received": received,
         "SenderAddress": sender,
@@ -73,12 +80,54 @@ pub fn story(users: &[User]) -> Vec<Value> {
     };
     let from = lena.user_principal_name.to_lowercase();
     let mut out = vec![
-        row(&from, "2025-12-02T09:30:00Z", "jonas.weber@contoso.com", "Quarterly numbers", "Delivered", "o1"),
-        row(&from, "2025-12-02T09:30:00Z", "mia.schulz@contoso.com", "Quarterly numbers", "Delivered", "o1"),
-        row(&from, "2025-12-09T14:05:00Z", "orders@fabrikam.example", "PO 4711", "Delivered", "o2"),
-        row(&from, "2025-12-16T10:45:00Z", "jonas.weber@contoso.com", "Re: Offsite", "Delivered", "o3"),
-        row(&from, "2025-12-23T16:20:00Z", "orders@fabrikam.example", "Re: PO 4711", "Delivered", "o4"),
-        row(&from, "2025-12-23T16:20:00Z", "billing@fabrikam.example", "Re: PO 4711", "Delivered", "o4"),
+        row(
+            &from,
+            "2025-12-02T09:30:00Z",
+            "jonas.weber@contoso.com",
+            "Quarterly numbers",
+            "Delivered",
+            "o1",
+        ),
+        row(
+            &from,
+            "2025-12-02T09:30:00Z",
+            "mia.schulz@contoso.com",
+            "Quarterly numbers",
+            "Delivered",
+            "o1",
+        ),
+        row(
+            &from,
+            "2025-12-09T14:05:00Z",
+            "orders@fabrikam.example",
+            "PO 4711",
+            "Delivered",
+            "o2",
+        ),
+        row(
+            &from,
+            "2025-12-16T10:45:00Z",
+            "jonas.weber@contoso.com",
+            "Re: Offsite",
+            "Delivered",
+            "o3",
+        ),
+        row(
+            &from,
+            "2025-12-23T16:20:00Z",
+            "orders@fabrikam.example",
+            "Re: PO 4711",
+            "Delivered",
+            "o4",
+        ),
+        row(
+            &from,
+            "2025-12-23T16:20:00Z",
+            "billing@fabrikam.example",
+            "Re: PO 4711",
+            "Delivered",
+            "o4",
+        ),
     ];
     // Three messages of 20 BCC recipients each, 02:48–02:58, a few bouncing.
     for (m, minute) in [(0, "48"), (1, "53"), (2, "58")] {
@@ -131,7 +180,11 @@ fn text(params: &Map<String, Value>, name: &str) -> Option<String> {
     }
 }
 
-fn date(params: &Map<String, Value>, name: &str, ctx: &Ctx) -> Result<Option<DateTime<Utc>>, Response> {
+fn date(
+    params: &Map<String, Value>,
+    name: &str,
+    ctx: &Ctx,
+) -> Result<Option<DateTime<Utc>>, Response> {
     let Some(s) = text(params, name) else {
         return Ok(None);
     };
@@ -150,7 +203,12 @@ pub fn read(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<V
     let (start, end) = match (start, end) {
         (None, None) => (today - Duration::hours(48), today),
         (Some(s), Some(e)) => (s, e),
-        _ => return Err(refused(ctx, "StartDate and EndDate must be specified together.")),
+        _ => {
+            return Err(refused(
+                ctx,
+                "StartDate and EndDate must be specified together.",
+            ))
+        }
     };
     if start > end {
         return Err(refused(ctx, "StartDate must be earlier than EndDate."));
@@ -159,7 +217,10 @@ pub fn read(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<V
         return Err(refused(ctx, "The time range cannot exceed 10 days. You can only return 10 days worth of data per query."));
     }
     if start < today - Duration::days(90) {
-        return Err(refused(ctx, "StartDate is older than 90 days. You can search message data for the last 90 days."));
+        return Err(refused(
+            ctx,
+            "StartDate is older than 90 days. You can search message data for the last 90 days.",
+        ));
     }
     let result_size = match param(params, "ResultSize") {
         None => 1000,
@@ -214,9 +275,20 @@ pub fn read(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<V
             o.push(("Received@data.type".to_owned(), json!("System.DateTime")));
             o.push((
                 "Received".to_owned(),
-                json!(crate::state::dotnet_date(r["Received"].as_str().unwrap_or(""))),
+                json!(crate::state::dotnet_date(
+                    r["Received"].as_str().unwrap_or("")
+                )),
             ));
-            for k in ["SenderAddress", "RecipientAddress", "Subject", "Status", "ToIP", "FromIP", "Size", "MessageId"] {
+            for k in [
+                "SenderAddress",
+                "RecipientAddress",
+                "Subject",
+                "Status",
+                "ToIP",
+                "FromIP",
+                "Size",
+                "MessageId",
+            ] {
                 o.push((k.to_owned(), r[k].clone()));
             }
             o.push(("MessageTraceId@data.type".to_owned(), json!("System.Guid")));
