@@ -290,7 +290,7 @@ fn create(shared: &Shared, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         let ok = body
             .get(k)
             .and_then(Value::as_str)
-            .is_some_and(|s| chrono_like(s));
+            .is_some_and(chrono_like);
         if !ok {
             return Err(bad_request(
                 "BadRequest",
