@@ -840,6 +840,21 @@ ticket = "SEC-1234"
     }
 
     #[test]
+    fn investigate_bulk_threshold_parses_with_a_default_and_points_at_bad_values() {
+        let config = parse("").unwrap();
+        assert_eq!(
+            config.bulk_external_recipients,
+            crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS
+        );
+        let config = parse("[investigate]\nbulk_external_recipients = 20\n").unwrap();
+        assert_eq!(config.bulk_external_recipients, 20);
+        let err = parse("[investigate]\nbulk_external_recipients = 0\n").unwrap_err();
+        assert!(err.to_string().contains(":2:"), "{err}");
+        assert!(err.to_string().contains("bulk_external_recipients"), "{err}");
+        assert!(parse("[investigate]\nthreshold = 3\n").is_err());
+    }
+
+    #[test]
     fn full_example_parses() {
         let config = parse(FULL).unwrap();
         assert_eq!(
