@@ -850,7 +850,10 @@ ticket = "SEC-1234"
         assert_eq!(config.bulk_external_recipients, 20);
         let err = parse("[investigate]\nbulk_external_recipients = 0\n").unwrap_err();
         assert!(err.to_string().contains(":2:"), "{err}");
-        assert!(err.to_string().contains("bulk_external_recipients"), "{err}");
+        assert!(
+            err.to_string().contains("bulk_external_recipients"),
+            "{err}"
+        );
         assert!(parse("[investigate]\nthreshold = 3\n").is_err());
     }
 

@@ -242,12 +242,22 @@ fn audit_and_mail_rows(evidence: &Evidence) -> Vec<(i64, Row)> {
                     rows.len(),
                     list(&domains)
                 ),
-                place: text(&first.from_ip).to_owned(),
-                detail: [text(&first.subject).to_owned(), list(&statuses)]
-                    .into_iter()
-                    .filter(|x| !x.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" · "),
+                // The trace's FromIP of mail sent from a mailbox is Exchange's own server,
+                // not where the sender was: shown in the detail, not as the place.
+                place: String::new(),
+                detail: [
+                    text(&first.subject).to_owned(),
+                    list(&statuses),
+                    first
+                        .from_ip
+                        .as_deref()
+                        .map(|ip| format!("FromIP {ip}"))
+                        .unwrap_or_default(),
+                ]
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
                 suspicious: !findings.is_empty(),
                 findings,
             },

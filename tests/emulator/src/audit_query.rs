@@ -287,10 +287,7 @@ fn create(shared: &Shared, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         ));
     }
     for k in ["filterStartDateTime", "filterEndDateTime"] {
-        let ok = body
-            .get(k)
-            .and_then(Value::as_str)
-            .is_some_and(chrono_like);
+        let ok = body.get(k).and_then(Value::as_str).is_some_and(chrono_like);
         if !ok {
             return Err(bad_request(
                 "BadRequest",
