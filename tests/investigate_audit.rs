@@ -436,3 +436,65 @@ fn message_trace_limits_and_follow_up_queries() {
         .collect();
     assert_eq!(follow_ups.len(), 2, "{:?}", outcome.requests);
 }
+
+/// A saved query the service no longer knows (expired, deleted) is replaced by a new one.
+#[test]
+fn a_saved_query_the_service_forgot_is_replaced() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = investigate(&emu, dir.path(), &["--audit-wait", "0"]);
+    assert_eq!(first.code, 3, "{}", first.stderr);
+    emu.state().audit_queries.clear();
+    let (second, ev) = investigate(&emu, dir.path(), &[]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert_eq!(ev["sources"]["audit_events"]["status"], "ok");
+    assert_eq!(posts(&emu), 2, "{:?}", query_requests(&emu));
+    let not_found = query_requests(&emu)
+        .iter()
+        .filter(|(_, _, status)| *status == 404)
+        .count();
+    assert_eq!(not_found, 1);
+}
+
+/// A poll still throttled when the HTTP layer's retry budget is spent is not a failure:
+/// the query is polled again later, within --audit-wait.
+#[test]
+fn a_poll_throttled_past_the_retry_budget_is_polled_again() {
+    let emu = start();
+    let mut options = emu.options();
+    options.audit_query_throttled_polls = 2;
+    emu.set_options(options);
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path())
+        .env("M365GUARD_MAX_RETRY_SECONDS", "0")
+        .args([
+            "-v",
+            "investigate",
+            "--user",
+            LENA,
+            "--since",
+            "2025-12-01",
+            "-o",
+            "case",
+        ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let ev: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("case/evidence.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ev["sources"]["audit_events"]["status"], "ok",
+        "{}",
+        ev["sources"]
+    );
+    let throttled = query_requests(&emu)
+        .iter()
+        .filter(|(_, _, status)| *status == 429)
+        .count();
+    assert_eq!(throttled, 2);
+    assert!(
+        out.stderr.contains("audit log query poll throttled"),
+        "{}",
+        out.stderr
+    );
+}

@@ -183,6 +183,7 @@ pub fn collect(
         .as_deref()
         .and_then(load)
         .filter(|s| s.user.eq_ignore_ascii_case(upn) && s.since == window.since);
+    let resumed = resumable.is_some();
     let mut saved = match resumable {
         Some(saved) => {
             tracing::info!(query = %saved.query_id, "resuming the audit log query of an earlier run");
@@ -193,10 +194,24 @@ pub fn collect(
             Err(outcome) => return (outcome, Vec::new()),
         },
     };
-    let status_path = format!("{base}/{}", saved.query_id);
+    let mut status_path = format!("{base}/{}", saved.query_id);
     requests.push(format!("GET {status_path} (until succeeded)"));
     let status = match poll(graph, &status_path, options) {
         Ok(status) => status,
+        // The service no longer knows the saved query (expired or deleted): a new one.
+        Err(ApiError::Status { status: 404, .. }) if resumed => {
+            tracing::info!(query = %saved.query_id, "the saved audit log query is gone; creating a new one");
+            saved = match create(graph, base, upn, window, options, &mut requests) {
+                Ok(saved) => saved,
+                Err(outcome) => return (outcome, Vec::new()),
+            };
+            status_path = format!("{base}/{}", saved.query_id);
+            requests.push(format!("GET {status_path} (until succeeded)"));
+            match poll(graph, &status_path, options) {
+                Ok(status) => status,
+                Err(e) => return (outcome_of(e, requests), Vec::new()),
+            }
+        }
         Err(e) => return (outcome_of(e, requests), Vec::new()),
     };
     let mark = |saved: &mut SavedQuery, state: &str| {
