@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod device_code;
 pub mod exchange;
 pub mod exo_delegation;
+pub mod exo_folders;
 pub mod exo_params;
 pub mod exo_protocols;
 pub mod graph;
