@@ -107,7 +107,10 @@ fn collection_finds_localised_folders_and_matches_the_example() {
     let emu = start();
     let dir = tempfile::tempdir().unwrap();
     let (_, snap) = collect(&emu, dir.path());
-    assert_eq!(snap["sources"]["mailbox_folder_permissions"]["status"], "ok");
+    assert_eq!(
+        snap["sources"]["mailbox_folder_permissions"]["status"],
+        "ok"
+    );
     let example: Value = serde_json::from_str(
         &std::fs::read_to_string(example("contoso-compromised.json")).unwrap(),
     )
@@ -134,7 +137,14 @@ fn plan_apply_rescan_resets_each_open_folder_once() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = emu.tenant_id();
     let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix", "plan", "--tenant", &tenant, "--rule", RULE, "-o", "plan.json",
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        RULE,
+        "-o",
+        "plan.json",
     ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: Value =
@@ -142,7 +152,9 @@ fn plan_apply_rescan_resets_each_open_folder_once() {
             .unwrap();
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 2, "{plan}");
-    assert!(actions.iter().all(|a| a["kind"] == "reset_folder_permission"));
+    assert!(actions
+        .iter()
+        .all(|a| a["kind"] == "reset_folder_permission"));
     let hannah = actions
         .iter()
         .find(|a| a["target"]["user_principal_name"] == HANNAH)

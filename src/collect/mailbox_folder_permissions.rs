@@ -38,6 +38,9 @@ const KINDS: [&str; 1] = ["UserMailbox"];
 /// One raw entry of one folder: (folder, folder path, user, rights, sharing flags).
 pub(crate) type RawEntry = (MailFolderKind, String, String, Vec<String>, Vec<String>);
 
+/// One kept entry of a folder: (user, rights, sharing flags).
+pub(crate) type FolderEntry = (String, Vec<String>, Vec<String>);
+
 pub fn collect(ctx: &mut Ctx<'_>) {
     let id = SourceId::MailboxFolderPermissions;
     let mailboxes_ok = ctx
@@ -103,7 +106,9 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         } else {
             None
         };
-        out.push(entry(mbx, folder, &path, principal, &user, found, rights, flags));
+        out.push(entry(
+            mbx, folder, &path, principal, &user, found, rights, flags,
+        ));
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out.dedup_by(|a, b| a.id == b.id);
@@ -209,7 +214,10 @@ pub(crate) fn folder_path(
 /// `FolderPath` (`/Posteingang/Sub`) as the folder part of an identity (`\Posteingang\Sub`).
 /// A `/` inside a folder name is shown as U+F8FF by Exchange, so `/` only separates.
 fn identity_path(folder_path: &str) -> String {
-    let inner = folder_path.trim().trim_start_matches('/').replace('/', "\\");
+    let inner = folder_path
+        .trim()
+        .trim_start_matches('/')
+        .replace('/', "\\");
     format!("\\{inner}")
 }
 
@@ -219,7 +227,7 @@ pub(crate) fn fetch_folder(
     mailbox: &str,
     path: &str,
     folder: MailFolderKind,
-) -> Result<Vec<(String, Vec<String>, Vec<String>)>, ApiError> {
+) -> Result<Vec<FolderEntry>, ApiError> {
     let rows = exo.invoke_anchored(
         "Get-MailboxFolderPermission",
         json!({"Identity": format!("{mailbox}:{path}")}),
@@ -229,10 +237,7 @@ pub(crate) fn fetch_folder(
 }
 
 /// One row, unless it is the baseline.
-fn permission(
-    r: &Map<String, Value>,
-    folder: MailFolderKind,
-) -> Option<(String, Vec<String>, Vec<String>)> {
+fn permission(r: &Map<String, Value>, folder: MailFolderKind) -> Option<FolderEntry> {
     let user = user_name(r.get("User"))?;
     let rights = list(r.get("AccessRights"));
     if is_baseline(folder, principal(&user), &rights) {
@@ -309,7 +314,10 @@ mod tests {
                 vec!["Delegate".into(), "CanViewPrivateItems".into()]
             ))
         );
-        assert_eq!(permission(&obj(json!({"AccessRights": ["Owner"]})), cal), None);
+        assert_eq!(
+            permission(&obj(json!({"AccessRights": ["Owner"]})), cal),
+            None
+        );
     }
 
     #[test]

@@ -369,9 +369,11 @@ mod tests {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
                 Probe::AuthMethods => Some("/v1.0/users/{}/authentication/methods"),
-                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
-                    None
-                }
+                Probe::FirstMailbox
+                | Probe::InboxRules
+                | Probe::MailboxFolders
+                | Probe::Cmdlet(_)
+                | Probe::FirstOf(_) => None,
             };
             match (source.stage, path) {
                 (Stage::Graph, Some(path)) => {

@@ -114,7 +114,10 @@ impl Handler for ResetFolderPermission {
         let (_, folder, user) = parts(target);
         let Some(state) = state else { return true };
         let Some(folder) = folder else { return false };
-        let normal = normal_right(folder, crate::collect::mailbox_folder_permissions::principal(&user));
+        let normal = normal_right(
+            folder,
+            crate::collect::mailbox_folder_permissions::principal(&user),
+        );
         let rights: Vec<&str> = state
             .get("access_rights")
             .and_then(Value::as_array)
@@ -157,7 +160,12 @@ impl Handler for ResetFolderPermission {
             .clone()
             .unwrap_or_else(|| format!("{mailbox}:\\<folder>"));
         let right = folder
-            .map(|f| normal_right(f, crate::collect::mailbox_folder_permissions::principal(&user)))
+            .map(|f| {
+                normal_right(
+                    f,
+                    crate::collect::mailbox_folder_permissions::principal(&user),
+                )
+            })
             .unwrap_or("None");
         format!(
             "Set-MailboxFolderPermission -Identity \"{identity}\" -User {} -AccessRights {right} -Confirm:$false",

@@ -199,10 +199,10 @@ impl FolderState {
             ) else {
                 continue;
             };
-            let Some(m) = mailboxes
-                .iter()
-                .find(|m| m.external_directory_object_id.eq_ignore_ascii_case(&mailbox_id))
-            else {
+            let Some(m) = mailboxes.iter().find(|m| {
+                m.external_directory_object_id
+                    .eq_ignore_ascii_case(&mailbox_id)
+            }) else {
                 continue;
             };
             let path = text(row, "folder_path").unwrap_or_default();
@@ -379,7 +379,12 @@ fn no_entry(ctx: &Ctx, user: &str) -> Response {
 
 /// Faults for these cmdlets: a mailbox whose folders fail (500) or stay throttled (429
 /// with `Retry-After`, past every retry).
-pub fn fault(shared: &Shared, ctx: &Ctx, cmdlet: &str, params: &Map<String, Value>) -> Option<Response> {
+pub fn fault(
+    shared: &Shared,
+    ctx: &Ctx,
+    cmdlet: &str,
+    params: &Map<String, Value>,
+) -> Option<Response> {
     if !is_read(cmdlet) && !is_write(cmdlet) {
         return None;
     }
@@ -395,7 +400,10 @@ pub fn fault(shared: &Shared, ctx: &Ctx, cmdlet: &str, params: &Map<String, Valu
         }
     };
     if is(&faults.throttle_folders_mailbox) {
-        return Some(exo_application_throttled(faults.retry_after.as_deref(), ctx));
+        return Some(exo_application_throttled(
+            faults.retry_after.as_deref(),
+            ctx,
+        ));
     }
     is(&faults.fail_folders_mailbox).then(|| {
         exo_error(
@@ -498,7 +506,12 @@ pub fn read(
                 ),
                 (
                     "Identity",
-                    json!(format!("{}:\\{}\\{}", m.alias, path_of(&folders, folder), e.user)),
+                    json!(format!(
+                        "{}:\\{}\\{}",
+                        m.alias,
+                        path_of(&folders, folder),
+                        e.user
+                    )),
                 ),
                 ("IsValid", json!(true)),
                 ("ObjectState", json!("Unchanged")),
@@ -555,7 +568,12 @@ fn statistics(m: &Mailbox, folders: &MailboxFolders, scope: &str) -> Vec<Obj> {
     }
     if matches!(scope, "All" | "Calendar") {
         out.push(row(cal, &format!("/{cal}"), "Calendar", 4));
-        out.push(row("Holidays", &format!("/{cal}/Holidays"), "User Created", 5));
+        out.push(row(
+            "Holidays",
+            &format!("/{cal}/Holidays"),
+            "User Created",
+            5,
+        ));
     }
     out
 }
@@ -597,7 +615,11 @@ pub fn write(
         .iter()
         .any(|r| r == "AvailabilityOnly" || r == "LimitedDetails");
     if calendar_only && folder != Folder::Calendar {
-        return Err(invalid(ctx, "Microsoft.Exchange.Management.StoreTasks.InvalidFolderPermissionException", "The permission AvailabilityOnly or LimitedDetails is only valid for calendar folders."));
+        return Err(invalid(
+            ctx,
+            "Microsoft.Exchange.Management.StoreTasks.InvalidFolderPermissionException",
+            "The permission AvailabilityOnly or LimitedDetails is only valid for calendar folders.",
+        ));
     }
     if !flags.is_empty() && (folder != Folder::Calendar || rights != ["Editor"]) {
         return Err(invalid(ctx, "System.InvalidOperationException", "SharingPermissionFlags can only be set on a calendar folder with the Editor access right."));
