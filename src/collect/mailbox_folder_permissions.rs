@@ -203,11 +203,9 @@ pub(crate) fn folder_path(
         .find(|r| s(r, "FolderType").is_some_and(|t| t.eq_ignore_ascii_case(folder_type)))
         .and_then(|r| s(r, "FolderPath"))
         .map(|p| identity_path(&p))
-        .ok_or_else(|| ApiError::Exchange {
+        .ok_or_else(|| ApiError::BadResponse {
             endpoint: "InvokeCommand Get-MailboxFolderStatistics".into(),
-            cmdlet: "Get-MailboxFolderStatistics".into(),
-            status: 200,
-            message: format!("no folder of type {folder_type} in {mailbox}"),
+            message: format!("no folder of type {folder_type} in mailbox {mailbox}"),
         })
 }
 

@@ -54,10 +54,8 @@ pub fn entry_state(access_rights: &[String]) -> State {
 }
 
 fn invalid_target(target: &Target) -> ApiError {
-    ApiError::Exchange {
-        endpoint: "InvokeCommand Set-MailboxFolderPermission".into(),
-        cmdlet: "Set-MailboxFolderPermission".into(),
-        status: 400,
+    ApiError::BadResponse {
+        endpoint: "reset_folder_permission".into(),
         message: format!(
             "'{}' is not a folder permission this action resets (Default or Anonymous on the top of information store, Inbox or Calendar)",
             target.id
