@@ -98,6 +98,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "remove_mailbox_permission",
         "remove_recipient_permission",
         "remove_send_on_behalf",
+        // Default Reviewer on Dana's Inbox and Hannah's Kalender (issue 11).
+        "reset_folder_permission",
         // Lena's IMAP + SMTP AUTH; her mailbox audit bypass.
         "disable_mail_protocols",
         "enable_audit_logging",
@@ -130,6 +132,7 @@ fn plans_every_automatic_fix_in_playbook_order() {
     ] {
         assert_eq!(count(kind), 1, "{kind}");
     }
+    assert_eq!(count("reset_folder_permission"), 2);
     assert_eq!(count("revoke_consent_grant"), 1);
     assert_eq!(count("restrict_user_consent"), 1);
     // Plan-only without --allow app-changes.

@@ -24,6 +24,7 @@ mod exports;
 mod fix;
 mod fix_config;
 mod fix_plan;
+mod folders;
 mod frameworks;
 mod fuzz;
 mod history;

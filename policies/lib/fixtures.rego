@@ -81,6 +81,7 @@ base := {
 		"service_principals": _ok, "consent_grants": _ok, "app_role_assignments": _ok, "consent_policy": _ok,
 		"auth_methods": _ok, "federation": _ok,
 		"exchange_role_groups": _ok,
+		"mailbox_folder_permissions": _ok,
 	},
 	"users": [
 		{
@@ -295,6 +296,25 @@ base := {
 		"trustee_address": "raj.patel@contoso.com", "trustee_type": "UserMailbox",
 		"access_rights": ["FullAccess"],
 	}],
+	# mailbox_folder_permissions: 0 Default sees Lena's calendar with subjects and places
+	#   (LimitedDetails: a normal free/busy sharing), 1 Raj is her calendar delegate (Editor);
+	#   her mailbox is German, so the calendar is "Kalender"
+	"mailbox_folder_permissions": [
+		{
+			"id": concat("/", [lena_id, "calendar", "default"]),
+			"mailbox_id": lena_id, "mailbox_upn": "lena.fischer@contoso.com",
+			"folder": "calendar", "folder_path": "\\Kalender", "principal": "default",
+			"user": "Default", "access_rights": ["LimitedDetails"],
+		},
+		{
+			"id": concat("/", [lena_id, "calendar", "raj patel"]),
+			"mailbox_id": lena_id, "mailbox_upn": "lena.fischer@contoso.com",
+			"folder": "calendar", "folder_path": "\\Kalender", "principal": "user",
+			"user": "Raj Patel", "trustee_id": raj_id, "trustee_address": "raj.patel@contoso.com",
+			"trustee_type": "UserMailbox", "access_rights": ["Editor"],
+			"sharing_permission_flags": ["Delegate"],
+		},
+	],
 	# apps: Microsoft Graph (first party), the tenant's own payroll connector (a one-year
 	# certificate, User.Read.All), and Zoom (multi-tenant, verified publisher, admin consent
 	# for low-risk scopes). Users cannot consent; the admin consent workflow is on.

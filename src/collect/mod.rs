@@ -33,6 +33,7 @@ mod federation;
 pub(crate) mod inbox_rules;
 pub(crate) mod mail_protocols;
 pub(crate) mod mailbox_delegates;
+pub(crate) mod mailbox_folder_permissions;
 pub(crate) mod mailboxes;
 mod mfa_registration;
 mod named_locations;
@@ -203,6 +204,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::OutboundConnectors => connectors::collect_outbound,
         SourceId::InboundConnectors => connectors::collect_inbound,
         SourceId::MailboxDelegates => mailbox_delegates::collect,
+        SourceId::MailboxFolderPermissions => mailbox_folder_permissions::collect,
         SourceId::ServicePrincipals => apps::collect_service_principals,
         SourceId::ConsentGrants => apps::collect_consent_grants,
         SourceId::AppRoleAssignments => apps::collect_app_role_assignments,

@@ -198,6 +198,9 @@ pub(super) enum Probe {
     Cmdlet(&'static str),
     /// One Exchange list cmdlet with `-ResultSize 1` (the list itself may be long).
     FirstOf(&'static str),
+    /// `Get-MailboxFolderPermission` of the top of information store (`<mailbox>:\`) of
+    /// the mailbox [`Probe::FirstMailbox`] found.
+    MailboxFolders,
 }
 
 /// The probe of every source. An exhaustive match: a new [`SourceId`] does not compile
@@ -253,6 +256,7 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::AuthMethods => Probe::AuthMethods,
         SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
         SourceId::ExchangeRoleGroups => Probe::FirstOf("Get-RoleGroup"),
+        SourceId::MailboxFolderPermissions => Probe::MailboxFolders,
     }
 }
 
@@ -323,6 +327,20 @@ fn probe(
                 other => other.map(drop),
             }
         }
+        Probe::MailboxFolders => {
+            let Some(upn) = probes.mailbox.clone() else {
+                // No mailbox to ask about: the Get-Mailbox probe speaks for the role.
+                return Ok(());
+            };
+            // <https://learn.microsoft.com/powershell/module/exchange/get-mailboxfolderpermission>
+            exchange
+                .invoke_anchored(
+                    "Get-MailboxFolderPermission",
+                    json!({"Identity": format!("{upn}:\\")}),
+                    &format!("UPN:{upn}"),
+                )
+                .map(drop)
+        }
         Probe::Cmdlet(cmdlet) => exchange.invoke(cmdlet, json!({})).map(drop),
         Probe::FirstOf(cmdlet) => match exchange.invoke(cmdlet, json!({"ResultSize": 1})) {
             // "More results are available": we asked for one, so the cmdlet ran.
@@ -351,9 +369,11 @@ mod tests {
                 Probe::Graph(path) | Probe::FirstUser(path) => Some(path),
                 Probe::PerUserMfa => Some("/beta/users/{}/authentication/requirements"),
                 Probe::AuthMethods => Some("/v1.0/users/{}/authentication/methods"),
-                Probe::FirstMailbox | Probe::InboxRules | Probe::Cmdlet(_) | Probe::FirstOf(_) => {
-                    None
-                }
+                Probe::FirstMailbox
+                | Probe::InboxRules
+                | Probe::MailboxFolders
+                | Probe::Cmdlet(_)
+                | Probe::FirstOf(_) => None,
             };
             match (source.stage, path) {
                 (Stage::Graph, Some(path)) => {

@@ -42,6 +42,7 @@ pub enum ActionKind {
     RemoveMailboxPermission,
     RemoveRecipientPermission,
     RemoveSendOnBehalf,
+    ResetFolderPermission,
     DisableMailProtocols,
     EnableAuditLogging,
     /// Restore: the mailbox's client access as it was, before sign-in is restored.
@@ -50,7 +51,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 28] = [
+    pub const ALL: [ActionKind; 29] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -75,6 +76,7 @@ impl ActionKind {
         ActionKind::RemoveMailboxPermission,
         ActionKind::RemoveRecipientPermission,
         ActionKind::RemoveSendOnBehalf,
+        ActionKind::ResetFolderPermission,
         ActionKind::DisableMailProtocols,
         ActionKind::EnableAuditLogging,
         ActionKind::RestoreMailAccess,
@@ -113,6 +115,7 @@ impl ActionKind {
             ActionKind::RemoveMailboxPermission => "remove_mailbox_permission",
             ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
             ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
+            ActionKind::ResetFolderPermission => "reset_folder_permission",
             ActionKind::UnblockSignIn => "unblock_sign_in",
             ActionKind::SuspendMailAccess => "suspend_mail_access",
             ActionKind::DisableMailProtocols => "disable_mail_protocols",

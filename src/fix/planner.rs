@@ -283,6 +283,11 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .iter()
             .find(|d| d.id == f.resource.id)
             .map(|d| (d.mailbox_id.clone(), d.mailbox_upn.clone())),
+        ResourceKind::MailboxFolderPermission => snapshot
+            .mailbox_folder_permissions
+            .iter()
+            .find(|p| p.id == f.resource.id)
+            .map(|p| (p.mailbox_id.clone(), p.mailbox_upn.clone())),
         ResourceKind::ExchangeRoleGroupMember => snapshot
             .exchange_role_groups
             .iter()
@@ -771,6 +776,26 @@ fn plan_finding(
                 user_principal_name: Some(d.mailbox_upn.clone()),
                 ..Target::new(ResourceKind::MailboxDelegate, &d.id, &finding.resource.name)
             };
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::ResetFolderPermission => {
+            let p = snapshot
+                .mailbox_folder_permissions
+                .iter()
+                .find(|p| p.id == finding.resource.id)
+                .ok_or_else(|| missing("mailbox folder permission"))?;
+            let target = Target {
+                user_id: Some(p.mailbox_id.clone()),
+                user_principal_name: Some(p.mailbox_upn.clone()),
+                // The planned folder, for the plan's text; the write finds it again live.
+                exchange_identity: Some(format!("{}:{}", p.mailbox_upn, p.folder_path)),
+                ..Target::new(
+                    ResourceKind::MailboxFolderPermission,
+                    &p.id,
+                    &finding.resource.name,
+                )
+            };
+            let pre = super::actions::folder_permission_state(&p.access_rights);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::RemoveRoleGroupMember => {

@@ -291,6 +291,12 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
     w.array(1, "mailbox_delegates", &snapshot.mailbox_delegates, false);
     w.array(
         1,
+        "mailbox_folder_permissions",
+        &snapshot.mailbox_folder_permissions,
+        false,
+    );
+    w.array(
+        1,
         "exchange_role_groups",
         &snapshot.exchange_role_groups,
         false,

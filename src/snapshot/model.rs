@@ -87,6 +87,11 @@ pub struct Snapshot {
     /// `Get-RoleGroupMember`); empty in snapshots from before the source existed.
     #[serde(default)]
     pub exchange_role_groups: Vec<ExchangeRoleGroupMember>,
+    /// Permissions on each user mailbox's top of information store, Inbox and Calendar
+    /// (`Get-MailboxFolderPermission`) beyond the baseline; empty in snapshots from before
+    /// the `mailbox_folder_permissions` source existed.
+    #[serde(default)]
+    pub mailbox_folder_permissions: Vec<MailboxFolderPermission>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -119,6 +124,7 @@ impl Default for Snapshot {
             auth_methods: Vec::new(),
             domains: Vec::new(),
             exchange_role_groups: Vec::new(),
+            mailbox_folder_permissions: Vec::new(),
         }
     }
 }
@@ -222,10 +228,13 @@ pub enum SourceId {
     Federation,
     /// `Get-RoleGroup` + `Get-RoleGroupMember`: who holds the privileged Exchange role groups.
     ExchangeRoleGroups,
+    /// `Get-MailboxFolderStatistics` + `Get-MailboxFolderPermission`: who may open each
+    /// user mailbox's top of information store, Inbox and Calendar.
+    MailboxFolderPermissions,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 31] = [
+    pub const ALL: [SourceId; 32] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -257,6 +266,7 @@ impl SourceId {
         SourceId::AuthMethods,
         SourceId::Federation,
         SourceId::ExchangeRoleGroups,
+        SourceId::MailboxFolderPermissions,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -293,6 +303,7 @@ impl SourceId {
             SourceId::AuthMethods => "auth_methods",
             SourceId::Federation => "federation",
             SourceId::ExchangeRoleGroups => "exchange_role_groups",
+            SourceId::MailboxFolderPermissions => "mailbox_folder_permissions",
         }
     }
 
@@ -1413,3 +1424,90 @@ pub const PRIVILEGED_EXCHANGE_ROLE_GROUPS: [&str; 7] = [
     "Hygiene Management",
     "Security Administrator",
 ];
+
+/// A well-known mailbox folder whose permissions are read.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MailFolderKind {
+    /// The mailbox root (`<mailbox>:\`): a right here lets the holder see the folder tree.
+    TopOfInformationStore,
+    Inbox,
+    Calendar,
+}
+
+impl MailFolderKind {
+    pub const ALL: [MailFolderKind; 3] = [
+        MailFolderKind::TopOfInformationStore,
+        MailFolderKind::Inbox,
+        MailFolderKind::Calendar,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailFolderKind::TopOfInformationStore => "top_of_information_store",
+            MailFolderKind::Inbox => "inbox",
+            MailFolderKind::Calendar => "calendar",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<MailFolderKind> {
+        MailFolderKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The right `Default` holds on a new mailbox's folder (`Anonymous` holds `None`
+    /// everywhere): free/busy on the calendar, nothing on mail folders.
+    /// <https://learn.microsoft.com/powershell/module/exchange/set-mailboxfolderpermission>
+    pub fn default_right(self) -> &'static str {
+        match self {
+            MailFolderKind::Calendar => "AvailabilityOnly",
+            _ => "None",
+        }
+    }
+}
+
+/// Who a folder permission entry is for.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderPrincipal {
+    /// `Default`: every authenticated user of the organisation.
+    Default,
+    /// `Anonymous`: unauthenticated and external users.
+    Anonymous,
+    /// A named user or group.
+    User,
+}
+
+/// One permission entry on a mailbox's top of information store, Inbox or Calendar
+/// (`Get-MailboxFolderPermission`), kept when it is more than the folder's baseline
+/// (`None`; `AvailabilityOnly` for `Default` on the calendar).
+/// <https://learn.microsoft.com/powershell/module/exchange/get-mailboxfolderpermission>
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxFolderPermission {
+    /// `<mailbox id>/<folder>/<user>`, the user lower-case: unique in the snapshot.
+    pub id: String,
+    pub mailbox_id: String,
+    pub mailbox_upn: String,
+    pub folder: MailFolderKind,
+    /// The folder as the mailbox names it, after the `<mailbox>:` of an identity: `\` for
+    /// the top of information store, else localised (`\Posteingang`, `\Kalender`).
+    pub folder_path: String,
+    pub principal: FolderPrincipal,
+    /// The user as Exchange shows it (`Default`, `Anonymous`, a display name).
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trustee_type: Option<String>,
+    /// Roles (`Reviewer`, `Editor`, …) or single rights (`ReadItems`, …).
+    pub access_rights: Vec<String>,
+    /// Calendar delegate flags (`Delegate`, `CanViewPrivateItems`); `None` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharing_permission_flags: Vec<String>,
+}

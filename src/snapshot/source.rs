@@ -82,10 +82,12 @@ pub enum ResourceKind {
     Domain,
     /// A member of a privileged Exchange role group (`exchange_role_groups`).
     ExchangeRoleGroupMember,
+    /// A permission on a mailbox folder (`mailbox_folder_permissions`).
+    MailboxFolderPermission,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 31] = [
+    pub const ALL: [ResourceKind; 32] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -117,6 +119,7 @@ impl ResourceKind {
         ResourceKind::AuthMethod,
         ResourceKind::Domain,
         ResourceKind::ExchangeRoleGroupMember,
+        ResourceKind::MailboxFolderPermission,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +155,7 @@ impl ResourceKind {
             ResourceKind::AuthMethod => "auth_method",
             ResourceKind::Domain => "domain",
             ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
+            ResourceKind::MailboxFolderPermission => "mailbox_folder_permission",
         }
     }
 
@@ -296,7 +300,8 @@ resources!(
     AuditBypass,
     AuthMethod,
     Domain,
-    ExchangeRoleGroupMember
+    ExchangeRoleGroupMember,
+    MailboxFolderPermission
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -544,6 +549,13 @@ static EXCHANGE_ROLE_GROUPS: Array<ExchangeRoleGroupMember> = Array {
     get_mut: |s| &mut s.exchange_role_groups,
 };
 
+static MAILBOX_FOLDER_PERMISSIONS: Array<MailboxFolderPermission> = Array {
+    kind: ResourceKind::MailboxFolderPermission,
+    path: "mailbox_folder_permissions",
+    get: |s| &s.mailbox_folder_permissions,
+    get_mut: |s| &mut s.mailbox_folder_permissions,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -562,7 +574,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 31] = [
+pub static SOURCES: [SourceDef; 32] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -820,6 +832,19 @@ pub static SOURCES: [SourceDef; 31] = [
         ),
         licence: None,
         resources: &[&MAILBOX_DELEGATES],
+        sections: &[],
+        enriches: &[],
+    },
+    // After mailboxes and recipients: one worker per mailbox, trustees resolved as for
+    // delegates.
+    SourceDef {
+        id: SourceId::MailboxFolderPermissions,
+        stage: Stage::Exchange,
+        needs: exchange(
+            "Get-MailboxFolderStatistics -FolderScope Inbox/Calendar, Get-MailboxFolderPermission (per mailbox)",
+        ),
+        licence: None,
+        resources: &[&MAILBOX_FOLDER_PERMISSIONS],
         sections: &[],
         enriches: &[],
     },

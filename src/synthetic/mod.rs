@@ -9,6 +9,7 @@
 
 mod apps;
 mod exchange;
+mod folders;
 mod identity;
 mod prng;
 mod roles;
@@ -280,6 +281,11 @@ impl Generator {
         let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
         sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
         let exchange_role_groups = exchange::role_group_members();
+        let mailbox_folder_permissions = folders::folder_permissions(&mailboxes);
+        sources.insert(
+            SourceId::MailboxFolderPermissions,
+            ok(mailbox_folder_permissions.len()),
+        );
         sources.insert(SourceId::ExchangeRoleGroups, ok(exchange_role_groups.len()));
 
         let mut snapshot = Snapshot {
@@ -327,6 +333,7 @@ impl Generator {
             mailbox_delegates,
             apps,
             exchange_role_groups,
+            mailbox_folder_permissions,
             ..Snapshot::default()
         };
         identity::add_auth_methods_and_domains(&mut snapshot, self.now);

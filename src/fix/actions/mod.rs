@@ -34,6 +34,7 @@ mod remove_role_assignment;
 mod remove_role_eligibility;
 mod remove_role_group_member;
 mod remove_send_on_behalf;
+mod reset_folder_permission;
 mod reset_password;
 mod restore_mail_access;
 mod restrict_user_consent;
@@ -61,6 +62,7 @@ pub use remove_mailbox_permission::full_access_state as mailbox_permission_state
 pub use remove_role_group_member::{
     member_state as role_group_member_state, member_target as role_group_member_target,
 };
+pub use reset_folder_permission::entry_state as folder_permission_state;
 pub use restrict_user_consent::consent_state;
 pub use revoke_consent_grant::grant_state;
 pub use suspend_mail_access::{
@@ -110,6 +112,7 @@ impl ActionKind {
                 &remove_recipient_permission::RemoveRecipientPermission
             }
             ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
+            ActionKind::ResetFolderPermission => &reset_folder_permission::ResetFolderPermission,
             ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
             ActionKind::RemoveAppRoleAssignment => {
                 &remove_app_role_assignment::RemoveAppRoleAssignment
@@ -242,7 +245,9 @@ impl ActionKind {
             ActionKind::ClearMailboxForwarding
             | ActionKind::RemoveMailboxPermission
             | ActionKind::RemoveRecipientPermission
-            | ActionKind::RemoveSendOnBehalf => ActionNeeds {
+            | ActionKind::RemoveSendOnBehalf
+            // Set-MailboxFolderPermission: same roles (Exchange Administrator).
+            | ActionKind::ResetFolderPermission => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -345,6 +350,7 @@ impl From<FixAction> for ActionKind {
             FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
             FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
             FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
+            FixAction::ResetFolderPermission => ActionKind::ResetFolderPermission,
         }
     }
 }

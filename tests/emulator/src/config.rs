@@ -197,6 +197,11 @@ pub struct Faults {
     /// Exchange: these cmdlets answer 403 with the NUL-byte body (the app's Exchange role
     /// does not cover them), every other cmdlet runs as usual.
     pub forbid_cmdlets: Vec<String>,
+    /// Exchange: the folder cmdlets (`crate::exo_folders`) for this mailbox answer 500.
+    pub fail_folders_mailbox: Option<String>,
+    /// Exchange: the folder cmdlets for this mailbox answer 429 `ApplicationThrottled`
+    /// with `retry_after`, every time (throttled past every retry).
+    pub throttle_folders_mailbox: Option<String>,
 }
 
 impl Default for Faults {
@@ -220,6 +225,8 @@ impl Default for Faults {
             fail_mailbox: None,
             fail_permissions_mailbox: None,
             forbid_cmdlets: Vec::new(),
+            fail_folders_mailbox: None,
+            throttle_folders_mailbox: None,
         }
     }
 }

@@ -131,6 +131,9 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
     if cmdlet == crate::exo_message_trace::CMDLET {
         return Some(crate::exo_message_trace::PARAMETERS);
     }
+    if let Some(p) = crate::exo_folders::parameters_of(cmdlet) {
+        return Some(p);
+    }
     Some(match cmdlet {
         "Get-Mailbox" => &[
             "Identity",
@@ -287,6 +290,7 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
             .eq_ignore_ascii_case(name)
             .then_some(crate::exo_message_trace::CMDLET)
     })
+    .or_else(|| crate::exo_folders::canonical(name))
 }
 
 /// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
@@ -345,7 +349,12 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
     }
     let mailbox_data = matches!(
         cmdlet,
-        "Get-Mailbox" | "Get-InboxRule" | "Get-MailboxPermission" | "Get-RecipientPermission"
+        "Get-Mailbox"
+            | "Get-InboxRule"
+            | "Get-MailboxPermission"
+            | "Get-RecipientPermission"
+            | "Get-MailboxFolderStatistics"
+            | "Get-MailboxFolderPermission"
     );
     if is_read {
         // graph2otel: Get-Mailbox failed 403 with Security Reader, worked with Global Reader.
@@ -567,6 +576,9 @@ pub fn invoke_command(
     if let Some(r) = crate::exo_delegation::fault(&delegation_req(&call)) {
         return r;
     }
+    if let Some(r) = crate::exo_folders::fault(shared, ctx, cmdlet, &call.params) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);
@@ -595,6 +607,9 @@ pub fn invoke_command(
         "Get-TransportConfig" => Ok(vec![crate::exo_protocols::transport_config(shared)]),
         c if crate::exo_protocols::is_read(c) => {
             crate::exo_protocols::read(shared, ctx, c, &call.params)
+        }
+        c if crate::exo_folders::is_read(c) => {
+            crate::exo_folders::read(shared, ctx, c, &call.params)
         }
         "Get-OrganizationConfig" => Ok(vec![organization_config(&call)]),
         "Get-TransportRule" => exo_mailflow::get_transport_rules(&call),
@@ -1557,6 +1572,9 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         "Remove-BlockedSenderAddress" => remove_blocked(call),
         c if crate::exo_protocols::is_write(c) => {
             crate::exo_protocols::write(call.shared, call.ctx, c, &call.params)
+        }
+        c if crate::exo_folders::is_write(c) => {
+            crate::exo_folders::write(call.shared, call.ctx, c, &call.params)
         }
         "Disable-TransportRule" | "Enable-TransportRule" => {
             exo_mailflow::change_transport_rule(call)

@@ -24,6 +24,7 @@ pub mod device_code;
 pub mod exchange;
 pub mod exo_delegation;
 pub mod exo_message_trace;
+pub mod exo_folders;
 pub mod exo_params;
 pub mod exo_protocols;
 pub mod graph;

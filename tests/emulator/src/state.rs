@@ -506,6 +506,8 @@ pub struct TenantState {
     pub protocols: crate::exo_protocols::ProtocolState,
     /// Mailbox delegations: the snapshot's `mailbox_delegates`.
     pub delegations: Vec<Delegation>,
+    /// Folder permissions and folder languages (`crate::exo_folders`).
+    pub folders: crate::exo_folders::FolderState,
     /// Exchange role groups: the privileged built-ins (members from the snapshot's
     /// `exchange_role_groups`) and View-Only Organization Management.
     pub role_groups: Vec<RoleGroup>,
@@ -1329,6 +1331,7 @@ impl TenantState {
             message_trace: crate::exo_message_trace::story(&users),
             role_groups: crate::exchange::role_groups_from_snapshot(snap),
             delegations,
+            folders: crate::exo_folders::FolderState::from_snapshot(snap, &mailboxes),
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),
             security_defaults_enabled: snap

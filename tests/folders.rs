@@ -1,0 +1,424 @@
+//! Mailbox folder permissions end to end (issue 11): the `mailbox_folder_permissions`
+//! source collected from the emulator's contoso scenario (a German mailbox's `Posteingang`
+//! and `Kalender` found by folder type), the `mailbox_folder_open` rule on it, the
+//! `reset_folder_permission` fix through plan → apply → re-scan, the failure modes (a
+//! cmdlet outside the app's Exchange role, a throttled mailbox, a failing mailbox), and the
+//! emulator's parameter sets.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
+use m365guard::exchange::ExchangeClient;
+use m365guard_emulator::{Emulator, Faults};
+use serde_json::{json, Value};
+
+use crate::harness::{self, example, m365guard_against, run, start};
+
+const RULE: &str = "mailbox_folder_open";
+const DANA: &str = "dana.whitfield@contoso.com";
+const DANA_ID: &str = "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
+const HANNAH: &str = "hannah.weber@eu.contoso.com";
+const HANNAH_ID: &str = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c14";
+
+/// `scan` with `args` in `dir`, JSON report; (exit code, report, stderr).
+fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = run(m365guard_against(emu, dir)
+        .args(args)
+        .args(["-f", "json", "-q", "--out", "report"]));
+    harness::assert_no_leaks(
+        [out.stdout.as_str(), out.stderr.as_str()],
+        &[&emu.client_secret().unwrap_or_default()],
+    );
+    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
+    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
+}
+
+fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
+    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
+}
+
+fn rule_outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id || r["rule_id"] == id)
+        .unwrap_or_else(|| panic!("no outcome for {id}"))
+}
+
+/// (resource id, severity) of the rule's findings.
+fn findings(report: &Value) -> BTreeSet<(String, String)> {
+    rule_outcome(report, RULE)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            (
+                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
+                f["severity"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `collect -o snap.json` in `dir`: (exit code, snapshot).
+fn collect(emu: &Emulator, dir: &Path) -> (i32, Value) {
+    let out = run(m365guard_against(emu, dir).args(["collect", "-o", "snap.json"]));
+    let snap = serde_json::from_str(&std::fs::read_to_string(dir.join("snap.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    (out.code, snap)
+}
+
+#[test]
+fn scan_tenant_finds_the_open_folders_the_example_shows() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, live, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    let offline_dir = tempfile::tempdir().unwrap();
+    let snapshot = example("contoso-compromised.json");
+    let (_, offline, _) = scan(
+        &emu,
+        offline_dir.path(),
+        &["scan", "--snapshot", snapshot.to_str().unwrap()],
+    );
+    let want = findings(&offline);
+    assert_eq!(findings(&live), want);
+    // Default Reviewer on Dana's Inbox (high); on Hannah's German Kalender (medium). Mia's
+    // Reviewer on Hannah's Posteingang is a named delegation, not a finding.
+    let expected: BTreeSet<(String, String)> = [
+        (format!("{DANA_ID}/inbox/default"), "high"),
+        (format!("{HANNAH_ID}/calendar/default"), "medium"),
+    ]
+    .into_iter()
+    .map(|(id, s)| (id, s.to_owned()))
+    .collect();
+    assert_eq!(want, expected);
+}
+
+/// The collected section is the example's, entry for entry: the localised folder paths
+/// (found through Get-MailboxFolderStatistics, never guessed as `\Inbox`), the baseline
+/// left out, and Mia resolved from the display name Exchange shows to her mailbox.
+#[test]
+fn collection_finds_localised_folders_and_matches_the_example() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, snap) = collect(&emu, dir.path());
+    assert_eq!(
+        snap["sources"]["mailbox_folder_permissions"]["status"],
+        "ok"
+    );
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(example("contoso-compromised.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        snap["mailbox_folder_permissions"],
+        example["mailbox_folder_permissions"]
+    );
+    let paths: BTreeSet<&str> = snap["mailbox_folder_permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["mailbox_upn"] == HANNAH)
+        .filter_map(|p| p["folder_path"].as_str())
+        .collect();
+    assert_eq!(paths, BTreeSet::from(["\\Kalender", "\\Posteingang"]));
+}
+
+/// `fix plan --rule mailbox_folder_open` → apply → re-scan passes; the same plan applied
+/// again writes nothing.
+#[test]
+fn plan_apply_rescan_resets_each_open_folder_once() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = emu.tenant_id();
+    let out = run(m365guard_against(&emu, dir.path()).args([
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        RULE,
+        "-o",
+        "plan.json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
+            .unwrap();
+    let actions = plan["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "{plan}");
+    assert!(actions
+        .iter()
+        .all(|a| a["kind"] == "reset_folder_permission"));
+    let hannah = actions
+        .iter()
+        .find(|a| a["target"]["user_principal_name"] == HANNAH)
+        .unwrap();
+    assert_eq!(hannah["precondition"]["access_rights"], json!(["Reviewer"]));
+    assert_eq!(
+        hannah["rollback"],
+        format!("Set-MailboxFolderPermission -Identity \"{HANNAH}:\\Kalender\" -User Default -AccessRights Reviewer")
+    );
+    assert!(emu.write_log().is_empty(), "planning wrote");
+
+    let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("2 applied, 0 already done"),
+        "{}",
+        out.stdout
+    );
+    let log = emu.write_log();
+    let writes: BTreeSet<(String, String, String)> = log
+        .iter()
+        .map(|w| {
+            (
+                w.operation.clone(),
+                w.target.clone(),
+                w.body["AccessRights"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        BTreeSet::from([
+            (
+                "Set-MailboxFolderPermission".to_owned(),
+                format!("{DANA}:\\Inbox"),
+                "[\"None\"]".to_owned()
+            ),
+            (
+                "Set-MailboxFolderPermission".to_owned(),
+                format!("{HANNAH}:\\Kalender"),
+                "[\"AvailabilityOnly\"]".to_owned()
+            ),
+        ])
+    );
+    assert!(log.iter().all(|w| w.status == 200), "{log:?}");
+    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["outcome"], "applied", "{line}");
+        assert_eq!(
+            line["before"]["definition"]["access_rights"],
+            json!(["Reviewer"]),
+            "{line}"
+        );
+    }
+
+    let (code, report, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(rule_outcome(&report, RULE)["status"], "passed", "{stderr}");
+    assert_ne!(code, 3, "{stderr}");
+
+    let writes_before = emu.write_log().len();
+    let again =
+        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 applied, 2 already done"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+}
+
+/// The source failed: the rule is not evaluated and the scan exits 3; the reason says why.
+fn assert_incomplete(emu: &Emulator, needles: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, stderr) = tenant_scan(emu, dir.path());
+    assert_eq!(code, 3, "{stderr}");
+    let outcome = rule_outcome(&report, RULE);
+    assert_eq!(outcome["status"], "not_evaluated", "{outcome}");
+    assert!(outcome["findings"].as_array().is_none_or(|f| f.is_empty()));
+    let (code, snap) = collect(emu, dir.path());
+    assert_eq!(code, 3);
+    let st = &snap["sources"]["mailbox_folder_permissions"];
+    assert_eq!(st["status"], "error", "{st}");
+    let reason = st["reason"].as_str().unwrap();
+    for needle in needles {
+        assert!(reason.contains(needle), "{needle}: {reason}");
+    }
+    assert_eq!(snap["sources"]["mailboxes"]["status"], "ok");
+    snap
+}
+
+#[test]
+fn a_folder_cmdlet_outside_the_apps_role_names_the_role() {
+    let emu = start();
+    emu.set_faults(Faults {
+        forbid_cmdlets: vec!["Get-MailboxFolderPermission".into()],
+        ..Faults::default()
+    });
+    assert_incomplete(
+        &emu,
+        &["Get-MailboxFolderPermission", "403", "Global Reader"],
+    );
+}
+
+#[test]
+fn a_mailbox_throttled_past_every_retry_makes_the_source_incomplete() {
+    let emu = start();
+    emu.set_faults(Faults {
+        throttle_folders_mailbox: Some(DANA.into()),
+        retry_after: Some("0".into()),
+        ..Faults::default()
+    });
+    let snap = assert_incomplete(&emu, &[DANA, "for 1 of", "429"]);
+    // The other mailboxes' entries are kept; Dana's is not invented.
+    let ids: Vec<&str> = snap["mailbox_folder_permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(ids.iter().any(|i| i.starts_with(HANNAH_ID)), "{ids:?}");
+    assert!(!ids.iter().any(|i| i.starts_with(DANA_ID)), "{ids:?}");
+}
+
+#[test]
+fn one_failing_mailbox_makes_the_source_incomplete() {
+    let emu = start();
+    emu.set_faults(Faults {
+        fail_folders_mailbox: Some(HANNAH.into()),
+        ..Faults::default()
+    });
+    let snap = assert_incomplete(&emu, &[HANNAH, "for 1 of", "500"]);
+    let ids: Vec<&str> = snap["mailbox_folder_permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, [format!("{DANA_ID}/inbox/default")]);
+}
+
+fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
+    let settings = Settings::validate(RawSettings {
+        tenant: Some(emu.tenant_id()),
+        client_id: Some(emu.client_id()),
+        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
+        authority: Some(emu.base_url.clone()),
+        graph_url: Some(emu.base_url.clone()),
+        exchange_url: Some(emu.base_url.clone()),
+    })
+    .unwrap();
+    let agent = m365guard::collect::agent();
+    (TokenProvider::new(settings, agent.clone()), agent)
+}
+
+/// The emulator is as strict as the reference pages: mandatory parameters, enumerations,
+/// localised folder names (an English name on a German mailbox is not found), entries that
+/// must exist, calendar-only roles.
+#[test]
+fn emulator_enforces_the_documented_parameter_sets() {
+    let emu = start();
+    let (tokens, agent) = exchange(&emu);
+    let exo = ExchangeClient::new(&tokens, agent);
+    let refused = |cmdlet: &str, params: Value, needle: &str| {
+        let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();
+        assert!(err.contains(needle), "{cmdlet} {params}: {err}");
+    };
+    refused(
+        "Get-MailboxFolderPermission",
+        json!({}),
+        "mandatory parameters: Identity",
+    );
+    refused(
+        "Get-MailboxFolderStatistics",
+        json!({"Identity": HANNAH, "FolderScope": "Posteingang"}),
+        "FolderScope",
+    );
+    refused(
+        "Get-MailboxFolderPermission",
+        json!({"Identity": format!("{HANNAH}:\\Calendar")}),
+        "couldn't be found",
+    );
+    refused(
+        "Get-MailboxFolderPermission",
+        json!({"Identity": format!("{HANNAH}:\\Kalender"), "User": "nobody@contoso.com"}),
+        "no existing permission entry",
+    );
+    refused(
+        "Set-MailboxFolderPermission",
+        json!({"Identity": format!("{DANA}:\\Inbox"), "User": "Default"}),
+        "mandatory parameters: AccessRights",
+    );
+    refused(
+        "Set-MailboxFolderPermission",
+        json!({"Identity": format!("{DANA}:\\Inbox"), "User": "Default", "AccessRights": ["AvailabilityOnly"]}),
+        "only valid for calendar folders",
+    );
+    refused(
+        "Set-MailboxFolderPermission",
+        json!({"Identity": format!("{DANA}:\\Inbox"), "User": "Default", "AccessRights": ["Reader"]}),
+        "AccessRights",
+    );
+    refused(
+        "Get-MailboxFolderPermission",
+        json!({"Identity": format!("{DANA}:\\"), "Bogus": 1}),
+        "Bogus",
+    );
+
+    // The German mailbox: the statistics name the folders, the permissions use them.
+    let stats = exo
+        .invoke(
+            "Get-MailboxFolderStatistics",
+            json!({"Identity": HANNAH, "FolderScope": "Inbox"}),
+        )
+        .unwrap();
+    let inbox: Vec<(&str, &str)> = stats
+        .iter()
+        .filter_map(|r| Some((r["FolderType"].as_str()?, r["FolderPath"].as_str()?)))
+        .collect();
+    assert_eq!(
+        inbox,
+        [
+            ("Inbox", "/Posteingang"),
+            ("User Created", "/Posteingang/Invoices")
+        ]
+    );
+    let rows = exo
+        .invoke(
+            "Get-MailboxFolderPermission",
+            json!({"Identity": format!("{HANNAH}:\\Kalender")}),
+        )
+        .unwrap();
+    let users: BTreeSet<(&str, String)> = rows
+        .iter()
+        .filter_map(|r| Some((r["User"].as_str()?, r["AccessRights"].to_string())))
+        .collect();
+    assert_eq!(
+        users,
+        BTreeSet::from([
+            ("Anonymous", "[\"None\"]".to_owned()),
+            ("Default", "[\"Reviewer\"]".to_owned())
+        ])
+    );
+    // Set changes the entry; a calendar delegate flag needs Editor.
+    exo.invoke(
+        "Set-MailboxFolderPermission",
+        json!({"Identity": format!("{HANNAH}:\\Kalender"), "User": "Default", "AccessRights": ["LimitedDetails"]}),
+    )
+    .unwrap();
+    let after = exo
+        .invoke(
+            "Get-MailboxFolderPermission",
+            json!({"Identity": format!("{HANNAH}:\\Kalender"), "User": "Default"}),
+        )
+        .unwrap();
+    assert_eq!(after[0]["AccessRights"], json!(["LimitedDetails"]));
+    refused(
+        "Set-MailboxFolderPermission",
+        json!({"Identity": format!("{HANNAH}:\\Kalender"), "User": "Default", "AccessRights": ["Reviewer"], "SharingPermissionFlags": "Delegate"}),
+        "Editor",
+    );
+}
