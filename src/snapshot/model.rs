@@ -87,6 +87,14 @@ pub struct Snapshot {
     /// `Get-RoleGroupMember`); empty in snapshots from before the source existed.
     #[serde(default)]
     pub exchange_role_groups: Vec<ExchangeRoleGroupMember>,
+    /// Management roles assigned directly to a user, group or service principal
+    /// (`Get-ManagementRoleAssignment`); empty in snapshots from before the source existed.
+    #[serde(default)]
+    pub exchange_role_assignments: Vec<ExchangeRoleAssignment>,
+    /// Exchange application access policies (`Get-ApplicationAccessPolicy`); empty in
+    /// snapshots from before the source existed.
+    #[serde(default)]
+    pub application_access_policies: Vec<ApplicationAccessPolicy>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -119,6 +127,8 @@ impl Default for Snapshot {
             auth_methods: Vec::new(),
             domains: Vec::new(),
             exchange_role_groups: Vec::new(),
+            exchange_role_assignments: Vec::new(),
+            application_access_policies: Vec::new(),
         }
     }
 }
@@ -222,10 +232,14 @@ pub enum SourceId {
     Federation,
     /// `Get-RoleGroup` + `Get-RoleGroupMember`: who holds the privileged Exchange role groups.
     ExchangeRoleGroups,
+    /// `Get-ManagementRoleAssignment`: roles assigned directly, not through a role group.
+    ExchangeRoleAssignments,
+    /// `Get-ApplicationAccessPolicy`: which mailboxes an app with a mail permission reaches.
+    ApplicationAccessPolicies,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 31] = [
+    pub const ALL: [SourceId; 33] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -257,6 +271,8 @@ impl SourceId {
         SourceId::AuthMethods,
         SourceId::Federation,
         SourceId::ExchangeRoleGroups,
+        SourceId::ExchangeRoleAssignments,
+        SourceId::ApplicationAccessPolicies,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -293,6 +309,8 @@ impl SourceId {
             SourceId::AuthMethods => "auth_methods",
             SourceId::Federation => "federation",
             SourceId::ExchangeRoleGroups => "exchange_role_groups",
+            SourceId::ExchangeRoleAssignments => "exchange_role_assignments",
+            SourceId::ApplicationAccessPolicies => "application_access_policies",
         }
     }
 
@@ -1413,3 +1431,76 @@ pub const PRIVILEGED_EXCHANGE_ROLE_GROUPS: [&str; 7] = [
     "Hygiene Management",
     "Security Administrator",
 ];
+
+/// A management role assigned directly (not through a role group or a role assignment
+/// policy): `Get-ManagementRoleAssignment`
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-managementroleassignment>).
+/// Assignments to service principals are how RBAC for Applications grants an app mailbox
+/// access (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRoleAssignment {
+    /// The assignment's `Name` (unique in the organisation); the fix passes it back as
+    /// `-Identity`.
+    pub id: String,
+    /// `Role`: the management role (`ApplicationImpersonation`, `Application Mail.Read`, …).
+    pub role: String,
+    /// `RoleAssigneeName`: the user, group or service principal as Exchange names it.
+    pub assignee: String,
+    /// `RoleAssigneeType`: `User`, `ServicePrincipal`, `SecurityGroup`, …
+    pub assignee_type: String,
+    /// `Guid` (or `ExchangeObjectId`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guid: Option<String>,
+    /// `Enabled`: a disabled assignment grants nothing until it is enabled again.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `RecipientWriteScope` (`Organization`, `CustomRecipientScope`, `OU`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_write_scope: Option<String>,
+    /// `CustomRecipientWriteScope`: a management scope's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_recipient_write_scope: Option<String>,
+    /// `CustomResourceScope`: the scope an RBAC for Applications assignment reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_resource_scope: Option<String>,
+    /// `RecipientOrganizationalUnitScope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_organizational_unit_scope: Option<String>,
+    /// `RecipientAdministrativeUnitScope`: an Entra administrative unit's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_administrative_unit_scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_created: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange application access policy: `Get-ApplicationAccessPolicy`
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-applicationaccesspolicy>).
+/// Microsoft replaces these with RBAC for Applications
+/// (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>); tenants
+/// still have both, so both are collected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationAccessPolicy {
+    /// `Identity` (`<tenant>\<app id>:<scope sid>;<scope guid>`).
+    pub id: String,
+    /// `AppId`: the application (client) id the policy limits, lower-case.
+    pub app_id: String,
+    /// `AccessRight`: `RestrictAccess` (only the scope's mailboxes) or `DenyAccess`
+    /// (every mailbox but the scope's).
+    pub access_right: String,
+    /// `ScopeName`: the mail-enabled security group (or mailbox) the policy names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_name: Option<String>,
+    /// `ScopeIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `IsValid`: false when the scope group no longer exists (the policy then limits
+    /// nothing the way it was meant to).
+    #[serde(default = "default_true")]
+    pub is_valid: bool,
+}

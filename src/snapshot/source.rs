@@ -82,10 +82,14 @@ pub enum ResourceKind {
     Domain,
     /// A member of a privileged Exchange role group (`exchange_role_groups`).
     ExchangeRoleGroupMember,
+    /// A directly assigned Exchange management role (`exchange_role_assignments`).
+    ExchangeRoleAssignment,
+    /// An Exchange application access policy (`application_access_policies`).
+    ApplicationAccessPolicy,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 31] = [
+    pub const ALL: [ResourceKind; 33] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -117,6 +121,8 @@ impl ResourceKind {
         ResourceKind::AuthMethod,
         ResourceKind::Domain,
         ResourceKind::ExchangeRoleGroupMember,
+        ResourceKind::ExchangeRoleAssignment,
+        ResourceKind::ApplicationAccessPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +158,8 @@ impl ResourceKind {
             ResourceKind::AuthMethod => "auth_method",
             ResourceKind::Domain => "domain",
             ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
+            ResourceKind::ExchangeRoleAssignment => "exchange_role_assignment",
+            ResourceKind::ApplicationAccessPolicy => "application_access_policy",
         }
     }
 
@@ -296,7 +304,9 @@ resources!(
     AuditBypass,
     AuthMethod,
     Domain,
-    ExchangeRoleGroupMember
+    ExchangeRoleGroupMember,
+    ExchangeRoleAssignment,
+    ApplicationAccessPolicy
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -544,6 +554,20 @@ static EXCHANGE_ROLE_GROUPS: Array<ExchangeRoleGroupMember> = Array {
     get_mut: |s| &mut s.exchange_role_groups,
 };
 
+static EXCHANGE_ROLE_ASSIGNMENTS: Array<ExchangeRoleAssignment> = Array {
+    kind: ResourceKind::ExchangeRoleAssignment,
+    path: "exchange_role_assignments",
+    get: |s| &s.exchange_role_assignments,
+    get_mut: |s| &mut s.exchange_role_assignments,
+};
+
+static APPLICATION_ACCESS_POLICIES: Array<ApplicationAccessPolicy> = Array {
+    kind: ResourceKind::ApplicationAccessPolicy,
+    path: "application_access_policies",
+    get: |s| &s.application_access_policies,
+    get_mut: |s| &mut s.application_access_policies,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -562,7 +586,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 31] = [
+pub static SOURCES: [SourceDef; 33] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -831,6 +855,25 @@ pub static SOURCES: [SourceDef; 31] = [
         needs: exchange("Get-RoleGroup, Get-RoleGroupMember (per privileged role group)"),
         licence: None,
         resources: &[&EXCHANGE_ROLE_GROUPS],
+        sections: &[],
+        enriches: &[],
+    },
+    // Roles held outside the role groups; one call lists every assignment.
+    SourceDef {
+        id: SourceId::ExchangeRoleAssignments,
+        stage: Stage::Exchange,
+        needs: exchange("Get-ManagementRoleAssignment (direct assignments)"),
+        licence: None,
+        resources: &[&EXCHANGE_ROLE_ASSIGNMENTS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::ApplicationAccessPolicies,
+        stage: Stage::Exchange,
+        needs: exchange("Get-ApplicationAccessPolicy"),
+        licence: None,
+        resources: &[&APPLICATION_ACCESS_POLICIES],
         sections: &[],
         enriches: &[],
     },

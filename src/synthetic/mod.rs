@@ -281,6 +281,9 @@ impl Generator {
         sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));
         let exchange_role_groups = exchange::role_group_members();
         sources.insert(SourceId::ExchangeRoleGroups, ok(exchange_role_groups.len()));
+        // A tenant without direct role assignments or application access policies.
+        sources.insert(SourceId::ExchangeRoleAssignments, ok(0));
+        sources.insert(SourceId::ApplicationAccessPolicies, ok(0));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,
