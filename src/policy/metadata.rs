@@ -87,6 +87,7 @@ pub enum FixAction {
     RestrictUserConsent,
     DeleteAuthMethod,
     RemoveRoleGroupMember,
+    RemoveManagementRoleAssignment,
 }
 
 impl FixAction {
@@ -116,6 +117,7 @@ impl FixAction {
             FixAction::RestrictUserConsent => "restrict_user_consent",
             FixAction::DeleteAuthMethod => "delete_auth_method",
             FixAction::RemoveRoleGroupMember => "remove_role_group_member",
+            FixAction::RemoveManagementRoleAssignment => "remove_management_role_assignment",
         }
     }
 }
