@@ -21,6 +21,9 @@ mod exo_mailflow;
 #[path = "exo_rolegroups.rs"]
 mod exo_rolegroups;
 pub use exo_rolegroups::from_snapshot as role_groups_from_snapshot;
+#[path = "exo_rbac.rs"]
+mod exo_rbac;
+pub use exo_rbac::{from_snapshot as rbac_from_snapshot, ExoRbac};
 
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
@@ -198,6 +201,7 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         | "Get-RoleGroupMember"
         | "Remove-RoleGroupMember"
         | "Add-RoleGroupMember" => return exo_rolegroups::parameters_of(cmdlet),
+        c if exo_rbac::CMDLETS.contains(&c) => return exo_rbac::parameters_of(c),
         // Parameter sets of these: crate::exo_delegation.
         "Get-MailboxPermission" => &[
             "Identity",
@@ -279,6 +283,11 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(name))
     .or_else(|| crate::exo_protocols::canonical(name))
+    .or_else(|| {
+        exo_rbac::CMDLETS
+            .into_iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+    })
 }
 
 /// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
@@ -594,6 +603,8 @@ pub fn invoke_command(
         "Get-InboundConnector" => exo_mailflow::get_inbound_connectors(&call),
         "Get-RoleGroup" => exo_rolegroups::get_role_groups(&call),
         "Get-RoleGroupMember" => exo_rolegroups::get_role_group_members(&call),
+        "Get-ManagementRoleAssignment" => exo_rbac::get_role_assignments(&call),
+        "Get-ApplicationAccessPolicy" => exo_rbac::get_access_policies(&call),
         "Get-MailboxPermission" | "Get-RecipientPermission" => {
             crate::exo_delegation::read(&delegation_req(&call))
         }
@@ -1552,6 +1563,7 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         }
         "Set-OutboundConnector" | "Set-InboundConnector" => exo_mailflow::set_connector(call),
         "Remove-RoleGroupMember" | "Add-RoleGroupMember" => exo_rolegroups::change_member(call),
+        "Remove-ManagementRoleAssignment" => exo_rbac::remove_role_assignment(call),
         _ => Ok(()),
     }
 }

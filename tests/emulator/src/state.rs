@@ -509,6 +509,8 @@ pub struct TenantState {
     /// Exchange role groups: the privileged built-ins (members from the snapshot's
     /// `exchange_role_groups`) and View-Only Organization Management.
     pub role_groups: Vec<RoleGroup>,
+    /// Management role assignments and application access policies (`exo_rbac`).
+    pub exo_rbac: crate::exchange::ExoRbac,
     /// Service principals, app registrations, consent grants, app role assignments and the
     /// consent policies (`crate::apps`).
     pub apps: crate::apps::AppsState,
@@ -1319,6 +1321,7 @@ impl TenantState {
             sign_in_log: crate::audit_logs::sign_in_story(&users),
             directory_audit_log: crate::audit_logs::audit_story(&users),
             role_groups: crate::exchange::role_groups_from_snapshot(snap),
+            exo_rbac: crate::exchange::rbac_from_snapshot(snap),
             delegations,
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),
