@@ -795,8 +795,13 @@ fn plan_finding(
             {
                 return Err("plan-only: the role is assigned to a service principal (RBAC for Applications); an app's process may depend on it: review it, then plan again with `--allow app-changes` to include remove_management_role_assignment".into());
             }
-            let target =
+            let mut target =
                 super::actions::management_role_assignment_target(a, &finding.resource.name);
+            // A user's assignment names the user (for `--user` and the account guards).
+            if let Some((id, upn)) = finding_user(snapshot, finding) {
+                target.user_id = Some(id);
+                target.user_principal_name = Some(upn);
+            }
             let pre = super::actions::management_role_assignment_state(a);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
