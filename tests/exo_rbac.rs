@@ -100,10 +100,7 @@ fn scan_tenant_finds_what_the_example_shows_and_the_clean_example_passes() {
     }
     assert_eq!(
         findings(&offline, ASSIGNMENT_RULE),
-        BTreeSet::from([
-            pair(LENA_IMPERSONATION, "high"),
-            pair(PAYROLL_MAIL, "high")
-        ])
+        BTreeSet::from([pair(LENA_IMPERSONATION, "high"), pair(PAYROLL_MAIL, "high")])
     );
     // The payroll connector's Graph Mail.Send is restricted by its access policy; the RBAC
     // role the attacker added reaches every mailbox.
@@ -189,7 +186,14 @@ fn collect_reads_the_same_assignments_and_policies_as_the_example() {
 fn plan(emu: &Emulator, dir: &Path, extra: &[&str]) -> Value {
     let tenant = emu.tenant_id();
     let out = run(m365guard_against(emu, dir)
-        .args(["fix", "plan", "--tenant", &tenant, "--rule", ASSIGNMENT_RULE])
+        .args([
+            "fix",
+            "plan",
+            "--tenant",
+            &tenant,
+            "--rule",
+            ASSIGNMENT_RULE,
+        ])
         .args(extra)
         .args(["-o", "plan.json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -241,14 +245,19 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
         log[0].body,
         json!({"Identity": LENA_IMPERSONATION, "Confirm": false})
     );
-    assert!(!assignment_names(&emu).iter().any(|n| n == LENA_IMPERSONATION));
+    assert!(!assignment_names(&emu)
+        .iter()
+        .any(|n| n == LENA_IMPERSONATION));
     // The evidence keeps the whole assignment.
     let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
     let line: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
     assert_eq!(line["outcome"], "applied", "{line}");
     let definition = &line["before"]["definition"];
     assert_eq!(definition["role"], "ApplicationImpersonation", "{line}");
-    assert_eq!(definition["recipient_write_scope"], "Organization", "{line}");
+    assert_eq!(
+        definition["recipient_write_scope"], "Organization",
+        "{line}"
+    );
     assert_eq!(definition["when_created"], "2025-12-31T02:29:14Z", "{line}");
 
     let (_, report, stderr) = tenant_scan(&emu, dir.path());
@@ -283,7 +292,11 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
     let (code, report, stderr) = tenant_scan(&emu, dir.path());
     assert_ne!(code, 3, "{stderr}");
     for rule in [ASSIGNMENT_RULE, APP_RULE] {
-        assert_eq!(outcome(&report, rule)["status"], "passed", "{rule}: {stderr}");
+        assert_eq!(
+            outcome(&report, rule)["status"],
+            "passed",
+            "{rule}: {stderr}"
+        );
     }
 }
 
@@ -312,7 +325,9 @@ fn an_assignment_changed_since_the_plan_is_not_removed() {
     let detail = line["detail"].as_str().unwrap();
     assert!(detail.contains("CustomRecipientWriteScope"), "{detail}");
     assert!(detail.contains("Executives"), "{detail}");
-    assert!(assignment_names(&emu).iter().any(|n| n == LENA_IMPERSONATION));
+    assert!(assignment_names(&emu)
+        .iter()
+        .any(|n| n == LENA_IMPERSONATION));
 }
 
 #[test]
@@ -340,7 +355,9 @@ fn without_exchange_administrator_the_removal_fails_naming_the_role() {
     assert_eq!(line["outcome"], "failed", "{line}");
     let detail = line["detail"].as_str().unwrap();
     assert!(detail.contains("Exchange Administrator"), "{detail}");
-    assert!(assignment_names(&emu).iter().any(|n| n == LENA_IMPERSONATION));
+    assert!(assignment_names(&emu)
+        .iter()
+        .any(|n| n == LENA_IMPERSONATION));
 }
 
 /// A 403 on either cmdlet fails its source with the cmdlet and the read role named, makes
@@ -375,7 +392,11 @@ fn a_forbidden_read_makes_the_rules_that_need_it_not_evaluated() {
             assert!(o["findings"].as_array().is_none_or(|f| f.is_empty()));
         }
         if let Some(rule) = evaluated {
-            assert_eq!(outcome(&report, rule)["status"], "failed", "{cmdlet} {rule}");
+            assert_eq!(
+                outcome(&report, rule)["status"],
+                "failed",
+                "{cmdlet} {rule}"
+            );
         }
         let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
         assert_eq!(out.code, 3, "{}", out.stderr);
@@ -488,7 +509,9 @@ fn emulator_enforces_the_documented_parameter_sets() {
         )
         .unwrap();
     assert_eq!(role_groups.len(), 2, "{role_groups:?}");
-    let policies = exo.invoke("Get-ApplicationAccessPolicy", json!({})).unwrap();
+    let policies = exo
+        .invoke("Get-ApplicationAccessPolicy", json!({}))
+        .unwrap();
     assert_eq!(policies.len(), 1);
     assert_eq!(policies[0]["AccessRight"], "RestrictAccess");
     assert_eq!(policies[0]["AppId"], "8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b");

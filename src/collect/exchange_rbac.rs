@@ -61,8 +61,7 @@ pub fn fetch_role_assignments(
     exchange: &ExchangeClient<'_>,
 ) -> Result<Vec<ExchangeRoleAssignment>, ApiError> {
     let items = exchange.invoke("Get-ManagementRoleAssignment", json!({}))?;
-    let mut out: Vec<ExchangeRoleAssignment> =
-        items.iter().filter_map(map_assignment).collect();
+    let mut out: Vec<ExchangeRoleAssignment> = items.iter().filter_map(map_assignment).collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out.dedup_by(|a, b| a.id == b.id);
     Ok(out)
@@ -74,7 +73,10 @@ pub fn fetch_role_assignment(
     exchange: &ExchangeClient<'_>,
     identity: &str,
 ) -> Result<Option<ExchangeRoleAssignment>, ApiError> {
-    let items = exchange.invoke("Get-ManagementRoleAssignment", json!({"Identity": identity}))?;
+    let items = exchange.invoke(
+        "Get-ManagementRoleAssignment",
+        json!({"Identity": identity}),
+    )?;
     Ok(items.iter().find_map(map_assignment))
 }
 
@@ -201,7 +203,10 @@ mod tests {
             "ScopeName": "Payroll Senders", "IsValid": true
         })));
         assert_eq!(one.len(), 1);
-        assert_eq!((one[0].id.as_str(), one[0].app_id.as_str()), ("t\\8e7d:S-1;g", "8e7d"));
+        assert_eq!(
+            (one[0].id.as_str(), one[0].app_id.as_str()),
+            ("t\\8e7d:S-1;g", "8e7d")
+        );
         let two = map_policy(&obj(json!({
             "Identity": "p", "AppId": ["a", "b"], "AccessRight": "DenyAccess", "IsValid": "False"
         })));

@@ -791,7 +791,8 @@ fn plan_finding(
                 .iter()
                 .find(|a| a.id == finding.resource.id)
                 .ok_or_else(|| missing("management role assignment"))?;
-            if a.assignee_type.eq_ignore_ascii_case("ServicePrincipal") && !options.allow_app_changes
+            if a.assignee_type.eq_ignore_ascii_case("ServicePrincipal")
+                && !options.allow_app_changes
             {
                 return Err("plan-only: the role is assigned to a service principal (RBAC for Applications); an app's process may depend on it: review it, then plan again with `--allow app-changes` to include remove_management_role_assignment".into());
             }

@@ -355,9 +355,7 @@ impl From<FixAction> for ActionKind {
             FixAction::RestrictUserConsent => ActionKind::RestrictUserConsent,
             FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
             FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
-            FixAction::RemoveManagementRoleAssignment => {
-                ActionKind::RemoveManagementRoleAssignment
-            }
+            FixAction::RemoveManagementRoleAssignment => ActionKind::RemoveManagementRoleAssignment,
         }
     }
 }

@@ -71,10 +71,25 @@ pub struct ExoRbac {
 /// Assignments every Exchange Online organisation has (role, assignee, type, delegating):
 /// to role groups and to the default role assignment policy.
 const BUILT_IN: [(&str, &str, &str, bool); 5] = [
-    ("Role Management", "Organization Management", "RoleGroup", true),
-    ("Role Management", "Organization Management", "RoleGroup", false),
+    (
+        "Role Management",
+        "Organization Management",
+        "RoleGroup",
+        true,
+    ),
+    (
+        "Role Management",
+        "Organization Management",
+        "RoleGroup",
+        false,
+    ),
     ("Mailbox Search", "Discovery Management", "RoleGroup", false),
-    ("Mail Recipients", "Recipient Management", "RoleGroup", false),
+    (
+        "Mail Recipients",
+        "Recipient Management",
+        "RoleGroup",
+        false,
+    ),
     (
         "MyBaseOptions",
         "Default Role Assignment Policy",
@@ -344,7 +359,16 @@ pub(super) fn get_role_assignments(call: &Call<'_>) -> Result<Vec<Obj>, Response
     let identity = call.param_str("Identity");
     let assignee = call.param_str("RoleAssignee");
     if identity.is_some() && (assignee.is_some() || call.param("AssignmentMethod").is_some()) {
-        return Err(exo_error(400, "BadRequest", "Invalid Operation", "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException", "Parameter set cannot be resolved using the specified named parameters.", None, true, call.ctx));
+        return Err(exo_error(
+            400,
+            "BadRequest",
+            "Invalid Operation",
+            "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException",
+            "Parameter set cannot be resolved using the specified named parameters.",
+            None,
+            true,
+            call.ctx,
+        ));
     }
     if call.param("AssignmentMethod").is_some() && assignee.is_none() {
         // "You must specify a value with the RoleAssignee parameter if you use the
@@ -373,14 +397,12 @@ pub(super) fn get_role_assignments(call: &Call<'_>) -> Result<Vec<Obj>, Response
                     .find(|m| m.eq_ignore_ascii_case(&a))
                 {
                     Some(m) => out.push(*m),
-                    None => {
-                        return Err(call.invalid_enum(
-                            "AssignmentMethod",
-                            &a,
-                            "Microsoft.Exchange.Data.Directory.SystemConfiguration.AssignmentMethod",
-                            &ASSIGNMENT_METHODS,
-                        ))
-                    }
+                    None => return Err(call.invalid_enum(
+                        "AssignmentMethod",
+                        &a,
+                        "Microsoft.Exchange.Data.Directory.SystemConfiguration.AssignmentMethod",
+                        &ASSIGNMENT_METHODS,
+                    )),
                 }
             }
             out
@@ -422,7 +444,10 @@ pub(super) fn get_role_assignments(call: &Call<'_>) -> Result<Vec<Obj>, Response
         })
         // Every assignment here is direct to its assignee.
         .filter(|_| methods.is_empty() || methods.contains(&"Direct"))
-        .filter(|a| role.as_deref().is_none_or(|r| a.role.eq_ignore_ascii_case(r.trim())))
+        .filter(|a| {
+            role.as_deref()
+                .is_none_or(|r| a.role.eq_ignore_ascii_case(r.trim()))
+        })
         .filter(|a| assignee_type.is_none_or(|t| a.assignee_type == t))
         .filter(|a| enabled.is_none_or(|e| a.enabled == e))
         .filter(|a| delegating.is_none_or(|d| a.delegating == d))
@@ -450,7 +475,10 @@ pub(super) fn get_access_policies(call: &Call<'_>) -> Result<Vec<Obj>, Response>
 
 /// `Remove-ManagementRoleAssignment`.
 pub(super) fn remove_role_assignment(call: &Call<'_>) -> Result<(), Response> {
-    if call.param("WhatIf").is_some_and(|v| *v != Value::Bool(false)) {
+    if call
+        .param("WhatIf")
+        .is_some_and(|v| *v != Value::Bool(false))
+    {
         return Err(param_error(call, "emulator: -WhatIf is not implemented"));
     }
     let id = call
@@ -467,7 +495,9 @@ pub(super) fn remove_role_assignment(call: &Call<'_>) -> Result<(), Response> {
         .exo_rbac
         .assignments
         .iter()
-        .position(|a| a.name.eq_ignore_ascii_case(id.trim()) || a.guid.eq_ignore_ascii_case(id.trim()))
+        .position(|a| {
+            a.name.eq_ignore_ascii_case(id.trim()) || a.guid.eq_ignore_ascii_case(id.trim())
+        })
         .ok_or_else(|| call.not_found(&id))?;
     st.exo_rbac.assignments.remove(at);
     Ok(())
