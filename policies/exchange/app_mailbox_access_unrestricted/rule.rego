@@ -20,7 +20,7 @@ _sps := object.get(object.get(input, "apps", {}), "service_principals", [])
 
 deny contains finding if {
 	some sp in _sps
-	sp.account_enabled != false
+	object.get(sp, "account_enabled", true) != false
 	not lib.is_first_party_app(sp)
 	entra := _entra(sp)
 	rbac := _rbac_unscoped(sp)
