@@ -82,6 +82,8 @@ fn plans_every_automatic_fix_in_playbook_order() {
         "disable_inbox_rule",
         // Lena in Organization Management (issue 11).
         "remove_role_group_member",
+        // Lena's ApplicationImpersonation (the payroll connector's role is plan-only).
+        "remove_management_role_assignment",
         // The illicit consent and the open user consent (issue 12).
         "revoke_consent_grant",
         "restrict_user_consent",
@@ -133,6 +135,7 @@ fn plans_every_automatic_fix_in_playbook_order() {
         assert_eq!(count(kind), 1, "{kind}");
     }
     assert_eq!(count("reset_folder_permission"), 2);
+    assert_eq!(count("remove_management_role_assignment"), 1);
     assert_eq!(count("revoke_consent_grant"), 1);
     assert_eq!(count("restrict_user_consent"), 1);
     // Plan-only without --allow app-changes.

@@ -20,6 +20,7 @@ mod doctor;
 mod drift;
 mod examples;
 mod exchange_writes;
+mod exo_rbac;
 mod exports;
 mod fix;
 mod fix_config;

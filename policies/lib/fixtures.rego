@@ -82,6 +82,7 @@ base := {
 		"auth_methods": _ok, "federation": _ok,
 		"exchange_role_groups": _ok,
 		"mailbox_folder_permissions": _ok,
+		"exchange_role_assignments": _ok, "application_access_policies": _ok,
 	},
 	"users": [
 		{
@@ -396,5 +397,17 @@ base := {
 		"id": "Organization Management/tenantadmins_-1",
 		"role_group": "Organization Management", "member": "TenantAdmins_-1",
 		"member_type": "RoleGroup",
+	}],
+	# exchange_role_assignments: 0 View-Only Recipients to the helpdesk group (not sensitive)
+	"exchange_role_assignments": [{
+		"id": "View-Only Recipients-SG-Helpdesk", "role": "View-Only Recipients",
+		"assignee": "SG-Helpdesk", "assignee_type": "SecurityGroup", "enabled": true,
+		"recipient_write_scope": "Organization",
+	}],
+	# application_access_policies: 0 the payroll connector restricted to its senders' group
+	"application_access_policies": [{
+		"id": concat("", [tenant_id, "\\8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b:S-1-5-21-1-2-3-4;payroll"]),
+		"app_id": "8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b", "access_right": "RestrictAccess",
+		"scope_name": "Payroll Senders", "is_valid": true,
 	}],
 }

@@ -9,8 +9,8 @@
 //! Management holds View-Only Role Management). A group failing fails the source: a
 //! partial member list could pass the rule.
 //!
-//! Not read: `Get-ManagementRoleAssignment`. A role assigned directly to a user or to a
-//! custom role group is a second way to hold Exchange power; the rule's `limits` say so.
+//! A role assigned directly to a user, group or app is the other way to hold Exchange
+//! power: source `exchange_role_assignments` (`collect::exchange_rbac`) reads those.
 
 use serde_json::{json, Map, Value};
 

@@ -28,6 +28,7 @@ pub(crate) mod auth_methods;
 mod ca_group_members;
 mod conditional_access;
 pub(crate) mod connectors;
+pub(crate) mod exchange_rbac;
 pub(crate) mod exchange_role_groups;
 mod federation;
 pub(crate) mod inbox_rules;
@@ -212,6 +213,8 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::AuthMethods => auth_methods::collect,
         SourceId::Federation => federation::collect,
         SourceId::ExchangeRoleGroups => exchange_role_groups::collect,
+        SourceId::ExchangeRoleAssignments => exchange_rbac::collect_role_assignments,
+        SourceId::ApplicationAccessPolicies => exchange_rbac::collect_access_policies,
     }
 }
 

@@ -257,6 +257,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
         SourceId::ExchangeRoleGroups => Probe::FirstOf("Get-RoleGroup"),
         SourceId::MailboxFolderPermissions => Probe::MailboxFolders,
+        // Neither cmdlet takes -ResultSize (their reference pages list none).
+        SourceId::ExchangeRoleAssignments => Probe::Cmdlet("Get-ManagementRoleAssignment"),
+        SourceId::ApplicationAccessPolicies => Probe::Cmdlet("Get-ApplicationAccessPolicy"),
     }
 }
 

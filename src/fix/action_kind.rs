@@ -26,6 +26,8 @@ pub enum ActionKind {
     RemoveRoleEligibility,
     // Step 6 goes on in Exchange: the privileged role groups.
     RemoveRoleGroupMember,
+    /// And the Exchange roles held outside the role groups.
+    RemoveManagementRoleAssignment,
     // Apps: cut the attacker's app off (its grants, its permissions, the credential it
     // added), then the app itself, then the tenant setting that let it in.
     RevokeConsentGrant,
@@ -51,7 +53,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 29] = [
+    pub const ALL: [ActionKind; 30] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -63,6 +65,7 @@ impl ActionKind {
         ActionKind::RemoveRoleAssignment,
         ActionKind::RemoveRoleEligibility,
         ActionKind::RemoveRoleGroupMember,
+        ActionKind::RemoveManagementRoleAssignment,
         ActionKind::RevokeConsentGrant,
         ActionKind::RemoveAppRoleAssignment,
         ActionKind::RemoveCredential,
@@ -89,9 +92,12 @@ impl ActionKind {
     pub fn plan_only_allow(self) -> Option<&'static str> {
         match self {
             ActionKind::DisableConnector => Some("connector"),
-            ActionKind::DisableServicePrincipal | ActionKind::RemoveCredential => {
-                Some("app-changes")
-            }
+            // remove_management_role_assignment: only its service-principal targets (an app's
+            // RBAC for Applications grant may carry a business process); a user's is planned
+            // without it.
+            ActionKind::DisableServicePrincipal
+            | ActionKind::RemoveCredential
+            | ActionKind::RemoveManagementRoleAssignment => Some("app-changes"),
             _ => None,
         }
     }
@@ -127,6 +133,7 @@ impl ActionKind {
             ActionKind::DisableServicePrincipal => "disable_service_principal",
             ActionKind::RestrictUserConsent => "restrict_user_consent",
             ActionKind::RemoveRoleGroupMember => "remove_role_group_member",
+            ActionKind::RemoveManagementRoleAssignment => "remove_management_role_assignment",
         }
     }
 }

@@ -293,6 +293,18 @@ fn finding_user(snapshot: &Snapshot, f: &Finding) -> Option<(String, String)> {
             .iter()
             .find(|m| m.id == f.resource.id)
             .and_then(|m| Some((m.member_id.clone()?, m.member_address.clone()?))),
+        // A user's direct Exchange role: Exchange names the user, by UPN or display name.
+        ResourceKind::ExchangeRoleAssignment => snapshot
+            .exchange_role_assignments
+            .iter()
+            .find(|a| a.id == f.resource.id && a.assignee_type.eq_ignore_ascii_case("User"))
+            .and_then(|a| {
+                snapshot.users.iter().find(|u| {
+                    u.user_principal_name.eq_ignore_ascii_case(&a.assignee)
+                        || u.display_name.as_deref() == Some(a.assignee.as_str())
+                })
+            })
+            .map(|u| (u.id.clone(), u.user_principal_name.clone())),
         ResourceKind::RestrictedSender => snapshot
             .outbound_spam
             .restricted_senders
@@ -796,6 +808,27 @@ fn plan_finding(
                 )
             };
             let pre = super::actions::folder_permission_state(&p.access_rights);
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
+        ActionKind::RemoveManagementRoleAssignment => {
+            let a = snapshot
+                .exchange_role_assignments
+                .iter()
+                .find(|a| a.id == finding.resource.id)
+                .ok_or_else(|| missing("management role assignment"))?;
+            if a.assignee_type.eq_ignore_ascii_case("ServicePrincipal")
+                && !options.allow_app_changes
+            {
+                return Err("plan-only: the role is assigned to a service principal (RBAC for Applications); an app's process may depend on it: review it, then plan again with `--allow app-changes` to include remove_management_role_assignment".into());
+            }
+            let mut target =
+                super::actions::management_role_assignment_target(a, &finding.resource.name);
+            // A user's assignment names the user (for `--user` and the account guards).
+            if let Some((id, upn)) = finding_user(snapshot, finding) {
+                target.user_id = Some(id);
+                target.user_principal_name = Some(upn);
+            }
+            let pre = super::actions::management_role_assignment_state(a);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::RemoveRoleGroupMember => {

@@ -88,6 +88,7 @@ pub enum FixAction {
     DeleteAuthMethod,
     RemoveRoleGroupMember,
     ResetFolderPermission,
+    RemoveManagementRoleAssignment,
 }
 
 impl FixAction {
@@ -118,6 +119,7 @@ impl FixAction {
             FixAction::DeleteAuthMethod => "delete_auth_method",
             FixAction::RemoveRoleGroupMember => "remove_role_group_member",
             FixAction::ResetFolderPermission => "reset_folder_permission",
+            FixAction::RemoveManagementRoleAssignment => "remove_management_role_assignment",
         }
     }
 }

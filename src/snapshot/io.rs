@@ -301,6 +301,18 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         &snapshot.exchange_role_groups,
         false,
     );
+    w.array(
+        1,
+        "exchange_role_assignments",
+        &snapshot.exchange_role_assignments,
+        false,
+    );
+    w.array(
+        1,
+        "application_access_policies",
+        &snapshot.application_access_policies,
+        false,
+    );
     w.open(1, "apps", '{');
     w.array(
         2,

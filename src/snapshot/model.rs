@@ -92,6 +92,14 @@ pub struct Snapshot {
     /// the `mailbox_folder_permissions` source existed.
     #[serde(default)]
     pub mailbox_folder_permissions: Vec<MailboxFolderPermission>,
+    /// Management roles assigned directly to a user, group or service principal
+    /// (`Get-ManagementRoleAssignment`); empty in snapshots from before the source existed.
+    #[serde(default)]
+    pub exchange_role_assignments: Vec<ExchangeRoleAssignment>,
+    /// Exchange application access policies (`Get-ApplicationAccessPolicy`); empty in
+    /// snapshots from before the source existed.
+    #[serde(default)]
+    pub application_access_policies: Vec<ApplicationAccessPolicy>,
 }
 
 /// The current schema with every section empty and no source statuses. Code that builds a
@@ -125,6 +133,8 @@ impl Default for Snapshot {
             domains: Vec::new(),
             exchange_role_groups: Vec::new(),
             mailbox_folder_permissions: Vec::new(),
+            exchange_role_assignments: Vec::new(),
+            application_access_policies: Vec::new(),
         }
     }
 }
@@ -231,10 +241,14 @@ pub enum SourceId {
     /// `Get-MailboxFolderStatistics` + `Get-MailboxFolderPermission`: who may open each
     /// user mailbox's top of information store, Inbox and Calendar.
     MailboxFolderPermissions,
+    /// `Get-ManagementRoleAssignment`: roles assigned directly, not through a role group.
+    ExchangeRoleAssignments,
+    /// `Get-ApplicationAccessPolicy`: which mailboxes an app with a mail permission reaches.
+    ApplicationAccessPolicies,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 32] = [
+    pub const ALL: [SourceId; 34] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -267,6 +281,8 @@ impl SourceId {
         SourceId::Federation,
         SourceId::ExchangeRoleGroups,
         SourceId::MailboxFolderPermissions,
+        SourceId::ExchangeRoleAssignments,
+        SourceId::ApplicationAccessPolicies,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -304,6 +320,8 @@ impl SourceId {
             SourceId::Federation => "federation",
             SourceId::ExchangeRoleGroups => "exchange_role_groups",
             SourceId::MailboxFolderPermissions => "mailbox_folder_permissions",
+            SourceId::ExchangeRoleAssignments => "exchange_role_assignments",
+            SourceId::ApplicationAccessPolicies => "application_access_policies",
         }
     }
 
@@ -1510,4 +1528,77 @@ pub struct MailboxFolderPermission {
     /// Calendar delegate flags (`Delegate`, `CanViewPrivateItems`); `None` left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sharing_permission_flags: Vec<String>,
+}
+
+/// A management role assigned directly (not through a role group or a role assignment
+/// policy): `Get-ManagementRoleAssignment`
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-managementroleassignment>).
+/// Assignments to service principals are how RBAC for Applications grants an app mailbox
+/// access (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRoleAssignment {
+    /// The assignment's `Name` (unique in the organisation); the fix passes it back as
+    /// `-Identity`.
+    pub id: String,
+    /// `Role`: the management role (`ApplicationImpersonation`, `Application Mail.Read`, …).
+    pub role: String,
+    /// `RoleAssigneeName`: the user, group or service principal as Exchange names it.
+    pub assignee: String,
+    /// `RoleAssigneeType`: `User`, `ServicePrincipal`, `SecurityGroup`, …
+    pub assignee_type: String,
+    /// `Guid` (or `ExchangeObjectId`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guid: Option<String>,
+    /// `Enabled`: a disabled assignment grants nothing until it is enabled again.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `RecipientWriteScope` (`Organization`, `CustomRecipientScope`, `OU`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_write_scope: Option<String>,
+    /// `CustomRecipientWriteScope`: a management scope's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_recipient_write_scope: Option<String>,
+    /// `CustomResourceScope`: the scope an RBAC for Applications assignment reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_resource_scope: Option<String>,
+    /// `RecipientOrganizationalUnitScope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_organizational_unit_scope: Option<String>,
+    /// `RecipientAdministrativeUnitScope`: an Entra administrative unit's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_administrative_unit_scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_created: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<DateTime<Utc>>,
+}
+
+/// An Exchange application access policy: `Get-ApplicationAccessPolicy`
+/// (<https://learn.microsoft.com/powershell/module/exchange/get-applicationaccesspolicy>).
+/// Microsoft replaces these with RBAC for Applications
+/// (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>); tenants
+/// still have both, so both are collected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationAccessPolicy {
+    /// `Identity` (`<tenant>\<app id>:<scope sid>;<scope guid>`).
+    pub id: String,
+    /// `AppId`: the application (client) id the policy limits, lower-case.
+    pub app_id: String,
+    /// `AccessRight`: `RestrictAccess` (only the scope's mailboxes) or `DenyAccess`
+    /// (every mailbox but the scope's).
+    pub access_right: String,
+    /// `ScopeName`: the mail-enabled security group (or mailbox) the policy names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_name: Option<String>,
+    /// `ScopeIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `IsValid`: false when the scope group no longer exists (the policy then limits
+    /// nothing the way it was meant to).
+    #[serde(default = "default_true")]
+    pub is_valid: bool,
 }

@@ -84,10 +84,14 @@ pub enum ResourceKind {
     ExchangeRoleGroupMember,
     /// A permission on a mailbox folder (`mailbox_folder_permissions`).
     MailboxFolderPermission,
+    /// A directly assigned Exchange management role (`exchange_role_assignments`).
+    ExchangeRoleAssignment,
+    /// An Exchange application access policy (`application_access_policies`).
+    ApplicationAccessPolicy,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 32] = [
+    pub const ALL: [ResourceKind; 34] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -120,6 +124,8 @@ impl ResourceKind {
         ResourceKind::Domain,
         ResourceKind::ExchangeRoleGroupMember,
         ResourceKind::MailboxFolderPermission,
+        ResourceKind::ExchangeRoleAssignment,
+        ResourceKind::ApplicationAccessPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +162,8 @@ impl ResourceKind {
             ResourceKind::Domain => "domain",
             ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
             ResourceKind::MailboxFolderPermission => "mailbox_folder_permission",
+            ResourceKind::ExchangeRoleAssignment => "exchange_role_assignment",
+            ResourceKind::ApplicationAccessPolicy => "application_access_policy",
         }
     }
 
@@ -301,7 +309,9 @@ resources!(
     AuthMethod,
     Domain,
     ExchangeRoleGroupMember,
-    MailboxFolderPermission
+    MailboxFolderPermission,
+    ExchangeRoleAssignment,
+    ApplicationAccessPolicy
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -556,6 +566,20 @@ static MAILBOX_FOLDER_PERMISSIONS: Array<MailboxFolderPermission> = Array {
     get_mut: |s| &mut s.mailbox_folder_permissions,
 };
 
+static EXCHANGE_ROLE_ASSIGNMENTS: Array<ExchangeRoleAssignment> = Array {
+    kind: ResourceKind::ExchangeRoleAssignment,
+    path: "exchange_role_assignments",
+    get: |s| &s.exchange_role_assignments,
+    get_mut: |s| &mut s.exchange_role_assignments,
+};
+
+static APPLICATION_ACCESS_POLICIES: Array<ApplicationAccessPolicy> = Array {
+    kind: ResourceKind::ApplicationAccessPolicy,
+    path: "application_access_policies",
+    get: |s| &s.application_access_policies,
+    get_mut: |s| &mut s.application_access_policies,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -574,7 +598,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 32] = [
+pub static SOURCES: [SourceDef; 34] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -856,6 +880,25 @@ pub static SOURCES: [SourceDef; 32] = [
         needs: exchange("Get-RoleGroup, Get-RoleGroupMember (per privileged role group)"),
         licence: None,
         resources: &[&EXCHANGE_ROLE_GROUPS],
+        sections: &[],
+        enriches: &[],
+    },
+    // Roles held outside the role groups; one call lists every assignment.
+    SourceDef {
+        id: SourceId::ExchangeRoleAssignments,
+        stage: Stage::Exchange,
+        needs: exchange("Get-ManagementRoleAssignment (direct assignments)"),
+        licence: None,
+        resources: &[&EXCHANGE_ROLE_ASSIGNMENTS],
+        sections: &[],
+        enriches: &[],
+    },
+    SourceDef {
+        id: SourceId::ApplicationAccessPolicies,
+        stage: Stage::Exchange,
+        needs: exchange("Get-ApplicationAccessPolicy"),
+        licence: None,
+        resources: &[&APPLICATION_ACCESS_POLICIES],
         sections: &[],
         enriches: &[],
     },

@@ -287,6 +287,9 @@ impl Generator {
             ok(mailbox_folder_permissions.len()),
         );
         sources.insert(SourceId::ExchangeRoleGroups, ok(exchange_role_groups.len()));
+        // A tenant without direct role assignments or application access policies.
+        sources.insert(SourceId::ExchangeRoleAssignments, ok(0));
+        sources.insert(SourceId::ApplicationAccessPolicies, ok(0));
 
         let mut snapshot = Snapshot {
             schema_version: SCHEMA_VERSION,

@@ -29,6 +29,7 @@ mod pim;
 mod remove_app_role_assignment;
 mod remove_credential;
 mod remove_mailbox_permission;
+mod remove_management_role_assignment;
 mod remove_recipient_permission;
 mod remove_role_assignment;
 mod remove_role_eligibility;
@@ -59,6 +60,10 @@ pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_credential::credential_state;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
+pub use remove_management_role_assignment::{
+    assignment_state as management_role_assignment_state,
+    assignment_target as management_role_assignment_target,
+};
 pub use remove_role_group_member::{
     member_state as role_group_member_state, member_target as role_group_member_target,
 };
@@ -79,6 +84,7 @@ impl ActionKind {
                 | ActionKind::RemoveRoleAssignment
                 | ActionKind::RemoveRoleEligibility
                 | ActionKind::RemoveRoleGroupMember
+                | ActionKind::RemoveManagementRoleAssignment
         )
     }
 
@@ -123,6 +129,9 @@ impl ActionKind {
             }
             ActionKind::RestrictUserConsent => &restrict_user_consent::RestrictUserConsent,
             ActionKind::RemoveRoleGroupMember => &remove_role_group_member::RemoveRoleGroupMember,
+            ActionKind::RemoveManagementRoleAssignment => {
+                &remove_management_role_assignment::RemoveManagementRoleAssignment
+            }
         }
     }
 }
@@ -299,7 +308,8 @@ impl ActionKind {
             // holds (Exchange Administrator; Exchange Recipient Administrator lacks it).
             ActionKind::DisableTransportRule
             | ActionKind::DisableConnector
-            | ActionKind::RemoveRoleGroupMember => ActionNeeds {
+            | ActionKind::RemoveRoleGroupMember
+            | ActionKind::RemoveManagementRoleAssignment => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -351,6 +361,7 @@ impl From<FixAction> for ActionKind {
             FixAction::DeleteAuthMethod => ActionKind::DeleteAuthMethod,
             FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
             FixAction::ResetFolderPermission => ActionKind::ResetFolderPermission,
+            FixAction::RemoveManagementRoleAssignment => ActionKind::RemoveManagementRoleAssignment,
         }
     }
 }

@@ -21,6 +21,9 @@ mod exo_mailflow;
 #[path = "exo_rolegroups.rs"]
 mod exo_rolegroups;
 pub use exo_rolegroups::from_snapshot as role_groups_from_snapshot;
+#[path = "exo_rbac.rs"]
+mod exo_rbac;
+pub use exo_rbac::{from_snapshot as rbac_from_snapshot, ExoRbac};
 
 /// An object whose keys keep insertion order (serde_json's Map sorts them).
 #[derive(Debug, Clone, Default)]
@@ -204,6 +207,7 @@ fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         | "Get-RoleGroupMember"
         | "Remove-RoleGroupMember"
         | "Add-RoleGroupMember" => return exo_rolegroups::parameters_of(cmdlet),
+        c if exo_rbac::CMDLETS.contains(&c) => return exo_rbac::parameters_of(c),
         // Parameter sets of these: crate::exo_delegation.
         "Get-MailboxPermission" => &[
             "Identity",
@@ -291,6 +295,11 @@ fn canonical_cmdlet(name: &str) -> Option<&'static str> {
             .then_some(crate::exo_message_trace::CMDLET)
     })
     .or_else(|| crate::exo_folders::canonical(name))
+    .or_else(|| {
+        exo_rbac::CMDLETS
+            .into_iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+    })
 }
 
 /// `Get-InboxRule` under Global Reader alone, when the scenario says the tenant refuses it
@@ -620,6 +629,8 @@ pub fn invoke_command(
         crate::exo_message_trace::CMDLET => {
             crate::exo_message_trace::read(shared, ctx, &call.params)
         }
+        "Get-ManagementRoleAssignment" => exo_rbac::get_role_assignments(&call),
+        "Get-ApplicationAccessPolicy" => exo_rbac::get_access_policies(&call),
         "Get-MailboxPermission" | "Get-RecipientPermission" => {
             crate::exo_delegation::read(&delegation_req(&call))
         }
@@ -1581,6 +1592,7 @@ fn write_cmdlet(call: &Call<'_>) -> Result<(), Response> {
         }
         "Set-OutboundConnector" | "Set-InboundConnector" => exo_mailflow::set_connector(call),
         "Remove-RoleGroupMember" | "Add-RoleGroupMember" => exo_rolegroups::change_member(call),
+        "Remove-ManagementRoleAssignment" => exo_rbac::remove_role_assignment(call),
         _ => Ok(()),
     }
 }

@@ -511,6 +511,8 @@ pub struct TenantState {
     /// Exchange role groups: the privileged built-ins (members from the snapshot's
     /// `exchange_role_groups`) and View-Only Organization Management.
     pub role_groups: Vec<RoleGroup>,
+    /// Management role assignments and application access policies (`exo_rbac`).
+    pub exo_rbac: crate::exchange::ExoRbac,
     /// Service principals, app registrations, consent grants, app role assignments and the
     /// consent policies (`crate::apps`).
     pub apps: crate::apps::AppsState,
@@ -1330,6 +1332,7 @@ impl TenantState {
             audit_queries: Vec::new(),
             message_trace: crate::exo_message_trace::story(&users),
             role_groups: crate::exchange::role_groups_from_snapshot(snap),
+            exo_rbac: crate::exchange::rbac_from_snapshot(snap),
             delegations,
             folders: crate::exo_folders::FolderState::from_snapshot(snap, &mailboxes),
             recipients,
