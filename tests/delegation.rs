@@ -452,3 +452,64 @@ fn emulator_enforces_the_documented_parameter_sets() {
         "couldn't be found",
     );
 }
+
+/// A FullAccess trustee Exchange cannot resolve (`Get-Recipient` answers 404: a deleted
+/// object's leftover, or an outside principal) is collected by name without failing the
+/// source, and the rule flags it — it used to pass.
+#[test]
+fn an_unresolvable_full_access_trustee_is_flagged() {
+    const GHOST: &str = "ghost.admin@contoso.com";
+    let emu = start();
+    {
+        let mut st = emu.state();
+        let info = st
+            .mailboxes
+            .iter()
+            .find(|m| m.user_principal_name == "info@contoso.com")
+            .expect("contoso has info@")
+            .guid
+            .clone();
+        st.delegations.push(m365guard_emulator::state::Delegation {
+            mailbox_guid: info,
+            right: "full_access".into(),
+            trustee: GHOST.into(),
+            access_rights: vec!["FullAccess".into()],
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    let snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        snap["sources"]["mailbox_delegates"]["status"], "ok",
+        "{}",
+        out.stderr
+    );
+    let ghost = snap["mailbox_delegates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["trustee"] == GHOST)
+        .expect("the unresolved delegation is kept");
+    assert!(ghost["trustee_id"].is_null(), "{ghost}");
+
+    let (code, report, stderr) = tenant_scan(&emu, dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    let id = "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e01/full_access/ghost.admin@contoso.com";
+    let finding = rule_outcome(&report, RULE)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"]["id"] == id)
+        .unwrap_or_else(|| panic!("no finding for {id}"))
+        .clone();
+    assert_eq!(finding["severity"], "high");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("matches no user or recipient of the tenant"),
+        "{finding}"
+    );
+}
