@@ -5,11 +5,14 @@
 //! never change what a test sees.
 #![allow(dead_code)]
 
+pub mod scenario;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
+pub use scenario::{rule_outcome, Scan, Scenario};
 
 /// The repository root.
 pub fn root() -> PathBuf {
