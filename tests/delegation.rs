@@ -173,7 +173,12 @@ fn plan_apply_rescan_removes_each_delegation_once() {
     }
 
     let rescan = s.scan(&[]);
-    assert_eq!(rescan.rule(RULE)["status"], "passed", "{}", rescan.out.stderr);
+    assert_eq!(
+        rescan.rule(RULE)["status"],
+        "passed",
+        "{}",
+        rescan.out.stderr
+    );
     assert_ne!(rescan.code, 3, "{}", rescan.out.stderr);
 
     let writes_before = s.writes().len();

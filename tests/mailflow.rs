@@ -299,11 +299,7 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
     let before = s.writes().len();
     let out = s.apply_file("plan2.json", &["--no-verify", "--evidence", "ev3"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert_eq!(
-        s.writes().len(),
-        before,
-        "the second connector apply wrote"
-    );
+    assert_eq!(s.writes().len(), before, "the second connector apply wrote");
 }
 
 #[test]

@@ -139,8 +139,8 @@ impl Scenario {
     /// A JSON file of the working folder.
     pub fn read_json(&self, name: &str) -> Value {
         let path = self.dir().join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
