@@ -71,39 +71,6 @@ struct Setup {
     service_principals: usize,
 }
 
-/// The generator forwards internally to `user{1..1000}` whether or not that user has a
-/// mailbox (2% of members are unlicensed), and Exchange only forwards to a recipient: a
-/// target without a mailbox cannot be resolved, and `collect` rightly marks `mailboxes`
-/// incomplete. Such a forward is moved to the next user that has a mailbox (deterministic,
-/// same number of forwarding mailboxes), until the generator picks real recipients.
-fn forward_to_mailboxes(s: &mut Snapshot) {
-    let domain = "contoso.com";
-    let with_mailbox: std::collections::HashSet<String> = s
-        .mailboxes
-        .iter()
-        .filter_map(|m| m.user_principal_name.strip_suffix(&format!("@{domain}")))
-        .map(str::to_owned)
-        .collect();
-    for m in &mut s.mailboxes {
-        let Some(target) = m.forwarding_address.clone() else {
-            continue;
-        };
-        if with_mailbox.contains(&target) {
-            continue;
-        }
-        let Some(n) = target
-            .strip_prefix("user")
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        if let Some(k) = (n + 1..n + 1000).find(|k| with_mailbox.contains(&format!("user{k}"))) {
-            m.forwarding_address = Some(format!("user{k}"));
-            m.forwarding_address_smtp = Some(format!("user{k}@{domain}"));
-        }
-    }
-}
-
 /// Copies of the tenant's last line-of-business app (service principal, app registration
 /// certificate, consent grant, application permission) with new ids, until the tenant has
 /// `target` service principals: the volume issue #12 measures collection at.
@@ -188,7 +155,6 @@ fn emulator(users: usize, setup: &Setup) -> (Emulator, Vec<(&'static str, usize)
         seed: 1,
         ..SyntheticOptions::default()
     });
-    forward_to_mailboxes(&mut snapshot);
     grow_apps(&mut snapshot, setup.service_principals);
     let value = serde_json::to_value(&snapshot).unwrap_or_else(|e| fail(&e.to_string()));
     let mut cfg = EmulatorConfig::from_snapshot_value(&value)

@@ -9,10 +9,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use m365guard_emulator::Emulator;
 use serde_json::Value;
 
-use crate::harness::{self, example, run, start};
+use crate::harness::{self, example, run, Scenario};
 
 const APP_RULES: [&str; 5] = [
     "app_consent_high_risk",
@@ -26,10 +25,6 @@ const PAYROLL_SP: &str = "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f";
 const ADDED_SECRET: &str = "7f3e2d1c-5b4a-4c3d-9e8f-0a1b2c3d4e5f";
 const MAIL_SYNC_SP: &str = "e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b";
 const MAIL_SYNC_APP: &str = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
-    run(harness::m365guard_against(emu, dir).args(args))
-}
 
 /// `(rule, resource id)` pairs, or `(rule, status)` pairs.
 type Pairs = BTreeSet<(String, String)>;
@@ -59,17 +54,10 @@ fn report(dir: &Path, out: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn scan_tenant(emu: &Emulator, dir: &Path, out: &str) -> (harness::Out, Value) {
-    let tenant = emu.tenant_id();
-    let result = m365guard(
-        emu,
-        dir,
-        &[
-            "scan", "--tenant", &tenant, "-f", "json", "--out", out, "-q",
-        ],
-    );
-    let r = report(dir, out);
-    (result, r)
+fn scan_tenant(s: &Scenario, out: &str) -> (harness::Out, Value) {
+    let tenant = s.tenant();
+    let scan = s.scan_to(&["--tenant", &tenant], out);
+    (scan.out, scan.report)
 }
 
 /// Every file under `dir`, recursively.
@@ -88,17 +76,13 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn live_scan_finds_the_app_back_doors_of_the_snapshot() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (out, live) = scan_tenant(&emu, dir.path(), "live");
+    let s = Scenario::contoso();
+    let (out, live) = scan_tenant(&s, "live");
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let offline = run(harness::m365guard(dir.path())
-        .args(["scan", "--snapshot"])
-        .arg(example("contoso-compromised.json"))
-        .args(["-f", "json", "--out", "offline", "-q"]));
-    assert_eq!(offline.code, 1, "{}", offline.stderr);
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
+    assert_eq!(offline.code, 1, "{}", offline.out.stderr);
     let (live_findings, _) = app_findings(&live);
-    let (offline_findings, _) = app_findings(&report(dir.path(), "offline"));
+    let (offline_findings, _) = app_findings(&offline.report);
     assert_eq!(live_findings, offline_findings);
     let expected: BTreeSet<(String, String)> = [
         ("app_consent_high_risk", MAIL_SYNC_GRANT.to_owned()),
@@ -120,19 +104,18 @@ fn live_scan_finds_the_app_back_doors_of_the_snapshot() {
 
 #[test]
 fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
-    let emu = start();
+    let s = Scenario::contoso();
     // The emulator serves every secret's value in its reads, as a broken or hostile
     // service could: the collector must drop it.
-    emu.state().apps.echo_secret_text = true;
+    s.emu.state().apps.echo_secret_text = true;
     let secret = m365guard_emulator::apps::secret_text(PAYROLL_SP, ADDED_SECRET);
-    let dir = tempfile::tempdir().unwrap();
     // The operator's threat intelligence names Mail Sync Pro (read from ./m365guard.toml).
     std::fs::write(
-        dir.path().join("m365guard.toml"),
+        s.path("m365guard.toml"),
         format!("[apps]\nknown_malicious_app_ids = [\"{MAIL_SYNC_APP}\"]\n"),
     )
     .unwrap();
-    let tenant = emu.tenant_id();
+    let tenant = s.tenant();
     let rules = [
         "--rule",
         "app_known_malicious",
@@ -147,11 +130,9 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     // Without --allow app-changes the secret's removal is a manual step.
     let mut args = vec!["fix", "plan", "--tenant", &tenant, "-o", "plain.json"];
     args.extend(rules);
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plain: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plain.json")).unwrap())
-            .unwrap();
+    let plain = s.read_json("plain.json");
     let kinds = |plan: &Value| -> BTreeSet<String> {
         plan["actions"]
             .as_array()
@@ -189,11 +170,9 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
         "app-changes",
     ];
     args.extend(rules);
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+    let plan = s.read_json("plan.json");
     assert_eq!(
         kinds(&plan),
         [
@@ -208,7 +187,7 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
     // The plan names the key id of the secret it removes.
     assert!(plan.to_string().contains(ADDED_SECRET), "{plan}");
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout
@@ -217,7 +196,7 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
         out.stdout
     );
     {
-        let st = emu.state();
+        let st = s.emu.state();
         assert!(!st.apps.grants.iter().any(|g| g.id == MAIL_SYNC_GRANT));
         assert!(st.apps.permission_grant_policies_assigned.is_empty());
         let payroll = st
@@ -235,26 +214,26 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
             .unwrap();
         assert!(!mail_sync.account_enabled, "kept, disabled");
     }
-    let writes = emu.write_log().len();
-    assert_eq!(writes, 4, "{:#?}", emu.write_log());
+    let writes = s.writes().len();
+    assert_eq!(writes, 4, "{:#?}", s.writes());
 
     // A second apply finds everything done and writes nothing.
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert!(
         out.stdout.contains("0 applied, 4 already done"),
         "{}\n{}",
         out.stdout,
         out.stderr
     );
-    assert_eq!(emu.write_log().len(), writes, "the second apply wrote");
+    assert_eq!(s.writes().len(), writes, "the second apply wrote");
 
-    let (out, after) = scan_tenant(&emu, dir.path(), "after");
+    let (out, after) = scan_tenant(&s, "after");
     assert_eq!(out.code, 1, "{}", out.stderr);
     let (left, _) = app_findings(&after);
     assert!(left.is_empty(), "{left:?}");
 
     // Evidence kept the grant and the secret's metadata; no file holds the secret value.
-    let all = files(dir.path());
+    let all = files(s.dir());
     let evidence: String = all
         .iter()
         .filter(|p| p.to_string_lossy().contains("m365guard-evidence"))
@@ -279,14 +258,13 @@ fn plan_apply_rescan_clears_the_app_findings_and_no_secret_is_written() {
 
 #[test]
 fn without_application_read_the_app_rules_are_not_evaluated() {
-    let emu = start();
+    let s = Scenario::contoso();
     let mut grants = m365guard_emulator::Grants::full();
     grants.graph.retain(|p| {
         !p.starts_with("Application.") && p != "DelegatedPermissionGrant.ReadWrite.All"
     });
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, report) = scan_tenant(&emu, dir.path(), "live");
+    s.emu.set_grants(grants);
+    let (out, report) = scan_tenant(&s, "live");
     assert_eq!(out.code, 3, "{}", out.stderr);
     let (_, statuses) = app_findings(&report);
     for (rule, status) in statuses {

@@ -9,10 +9,9 @@ use std::path::Path;
 
 use m365guard_emulator::auth_methods::FederationState;
 use m365guard_emulator::config::Grants;
-use m365guard_emulator::Emulator;
 use serde_json::Value;
 
-use crate::harness::{self, m365guard_against, root, run, start};
+use crate::harness::{root, start, Scenario};
 
 const LENA: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
 const TOM: &str = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c02";
@@ -20,13 +19,6 @@ const LENA_APP: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a/1f6b2c3d-4e5f-4a6b-
 const LENA_PHONE: &str =
     "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a/3179e48a-750b-4051-897c-87b9720928f7";
 const TOM_ALT: &str = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c02/b6332ec1-7057-4abe-9331-3d72feddfe41";
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
-    let out = run(m365guard_against(emu, dir).args(args));
-    let secret = emu.client_secret().unwrap_or_default();
-    harness::assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[&secret]);
-    out
-}
 
 fn report(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name).join("m365guard.json"))
@@ -62,14 +54,12 @@ fn status(report: &Value, rule: &str) -> String {
         .to_owned()
 }
 
-fn scan_tenant(emu: &Emulator, dir: &Path, name: &str, extra: &[&str]) -> (i32, Value) {
-    let tenant = emu.tenant_id();
-    let mut args = vec![
-        "scan", "--tenant", &tenant, "-f", "json", "-q", "--out", name,
-    ];
-    args.extend_from_slice(extra);
-    let out = m365guard(emu, dir, &args);
-    (out.code, report(dir, name))
+fn scan_tenant(s: &Scenario, name: &str, extra: &[&str]) -> (i32, Value) {
+    let tenant = s.tenant();
+    let mut source = vec!["--tenant", tenant.as_str()];
+    source.extend_from_slice(extra);
+    let scan = s.scan_to(&source, name);
+    (scan.code, scan.report)
 }
 
 fn pair(id: &str, severity: &str) -> (String, String) {
@@ -78,32 +68,22 @@ fn pair(id: &str, severity: &str) -> (String, String) {
 
 #[test]
 fn scan_tenant_flags_the_attacker_methods_like_the_snapshot_with_numbers_masked() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live) = scan_tenant(
-        &emu,
-        dir.path(),
-        "live",
-        &["-f", "sarif", "-f", "markdown", "-f", "html"],
-    );
+    let s = Scenario::contoso();
+    let (code, live) = scan_tenant(&s, "live", &["-f", "sarif", "-f", "markdown", "-f", "html"]);
     assert_eq!(code, 1);
     let example = root().join("examples/contoso-compromised.json");
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "scan",
-            "--snapshot",
-            example.to_str().unwrap(),
-            "-f",
-            "json",
-            "-q",
-            "--out",
-            "offline",
-        ],
-    );
+    let out = s.run(&[
+        "scan",
+        "--snapshot",
+        example.to_str().unwrap(),
+        "-f",
+        "json",
+        "-q",
+        "--out",
+        "offline",
+    ]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let offline = report(dir.path(), "offline");
+    let offline = report(s.dir(), "offline");
     let want: BTreeSet<_> = [
         pair(LENA_APP, "critical"),
         pair(LENA_PHONE, "high"),
@@ -115,7 +95,7 @@ fn scan_tenant_flags_the_attacker_methods_like_the_snapshot_with_numbers_masked(
     assert_eq!(status(&live, "federation_untrusted_issuer"), "passed");
     // The attacker's number is personal data: reports show it masked, never whole (the
     // collected snapshot written beside them keeps it: the duplicate check needs it).
-    for entry in std::fs::read_dir(dir.path().join("live")).unwrap() {
+    for entry in std::fs::read_dir(s.dir().join("live")).unwrap() {
         let path = entry.unwrap().path();
         if path.to_string_lossy().contains("snapshot") {
             continue;
@@ -134,27 +114,21 @@ fn scan_tenant_flags_the_attacker_methods_like_the_snapshot_with_numbers_masked(
 
 #[test]
 fn plan_apply_rescan_deletes_the_attacker_methods_but_never_the_last_one() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "fix",
-            "plan",
-            "--tenant",
-            &tenant,
-            "--rule",
-            "auth_method_suspicious",
-            "-o",
-            "plan.json",
-        ],
-    );
+    let s = Scenario::contoso();
+    let tenant = s.tenant();
+    let out = s.run(&[
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        "auth_method_suspicious",
+        "-o",
+        "plan.json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(s.dir().join("plan.json")).unwrap()).unwrap();
     let targets: BTreeSet<String> = plan["actions"]
         .as_array()
         .unwrap()
@@ -183,9 +157,10 @@ fn plan_apply_rescan_deletes_the_attacker_methods_but_never_the_last_one() {
         "{refused:?}"
     );
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let deletes: Vec<String> = emu
+    let deletes: Vec<String> = s
+        .emu
         .write_log()
         .iter()
         .filter(|w| w.operation == "DELETE")
@@ -199,7 +174,7 @@ fn plan_apply_rescan_deletes_the_attacker_methods_but_never_the_last_one() {
         ]
     );
     // Evidence keeps the method's metadata.
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(s.dir().join("m365guard-audit.jsonl")).unwrap();
     for kept in ["SM-A546B", "alternateMobile", "+31 612345678"] {
         assert!(
             audit.contains(kept),
@@ -210,51 +185,47 @@ fn plan_apply_rescan_deletes_the_attacker_methods_but_never_the_last_one() {
 
     // Re-scan: the deleted methods are gone; Lena's number is now her only MFA method, which
     // the rule still reports (SMS-only admin) and the guard still keeps.
-    let (_, after) = scan_tenant(&emu, dir.path(), "after", &[]);
+    let (_, after) = scan_tenant(&s, "after", &[]);
     assert_eq!(
         flagged(&after, "auth_method_suspicious"),
         [pair(LENA_PHONE, "medium")].into()
     );
     // A second apply of the same plan writes nothing.
-    let writes = emu.write_log().len();
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let writes = s.writes().len();
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("0 applied, 2 already done"),
         "{}",
         out.stdout
     );
-    assert_eq!(emu.write_log().len(), writes, "a second apply wrote");
+    assert_eq!(s.writes().len(), writes, "a second apply wrote");
 }
 
 #[test]
 fn apply_refuses_to_delete_a_method_that_became_the_last_one() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "fix",
-            "plan",
-            "--tenant",
-            &tenant,
-            "--rule",
-            "auth_method_suspicious",
-            "--user",
-            "tom.becker@contoso.com",
-            "-o",
-            "plan.json",
-        ],
-    );
+    let s = Scenario::contoso();
+    let tenant = s.tenant();
+    let out = s.run(&[
+        "fix",
+        "plan",
+        "--tenant",
+        &tenant,
+        "--rule",
+        "auth_method_suspicious",
+        "--user",
+        "tom.becker@contoso.com",
+        "-o",
+        "plan.json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // Between plan and apply Tom's own methods are removed (by someone else): the
     // attacker's number would be his last MFA method.
-    emu.state()
+    s.emu
+        .state()
         .auth_methods
         .retain(|m| !(m.user_id == TOM && m.method_id != "b6332ec1-7057-4abe-9331-3d72feddfe41"));
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_ne!(out.code, 0, "{}", out.stdout);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -262,22 +233,21 @@ fn apply_refuses_to_delete_a_method_that_became_the_last_one() {
         "{all}"
     );
     assert!(
-        emu.write_log().iter().all(|w| w.operation != "DELETE"),
+        s.writes().iter().all(|w| w.operation != "DELETE"),
         "the guard let a DELETE through"
     );
-    assert!(emu.state().auth_methods.iter().any(|m| m.user_id == TOM));
+    assert!(s.emu.state().auth_methods.iter().any(|m| m.user_id == TOM));
 }
 
 #[test]
 fn without_the_permission_the_rule_is_not_evaluated() {
-    let emu = start();
+    let s = Scenario::contoso();
     let mut grants = Grants::full();
     grants
         .graph
         .retain(|p| !p.starts_with("UserAuthenticationMethod."));
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report) = scan_tenant(&emu, dir.path(), "out", &[]);
+    s.emu.set_grants(grants);
+    let (code, report) = scan_tenant(&s, "out", &[]);
     assert_eq!(code, 3);
     assert_eq!(status(&report, "auth_method_suspicious"), "not_evaluated");
     assert_eq!(status(&report, "federation_untrusted_issuer"), "passed");
@@ -285,8 +255,8 @@ fn without_the_permission_the_rule_is_not_evaluated() {
 
 #[test]
 fn a_domain_federated_to_an_unknown_issuer_is_flagged_unless_listed() {
-    let emu = start();
-    emu.state().federations.push(FederationState {
+    let s = Scenario::contoso();
+    s.emu.state().federations.push(FederationState {
         domain: "eu.contoso.com".into(),
         display_name: Some("eu".into()),
         issuer_uri: Some("http://sts.contoso-login.example/adfs/services/trust".into()),
@@ -295,11 +265,10 @@ fn a_domain_federated_to_an_unknown_issuer_is_flagged_unless_listed() {
         federated_idp_mfa_behavior: Some("acceptIfMfaDoneByFederatedIdp".into()),
         not_after: "20270630120000".into(),
     });
-    let dir = tempfile::tempdir().unwrap();
-    let out = m365guard(&emu, dir.path(), &["collect", "-o", "snapshot.json"]);
+    let out = s.run(&["collect", "-o", "snapshot.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let snapshot: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snapshot.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(s.dir().join("snapshot.json")).unwrap())
             .unwrap();
     let eu = snapshot["domains"]
         .as_array()
@@ -319,40 +288,34 @@ fn a_domain_federated_to_an_unknown_issuer_is_flagged_unless_listed() {
     );
     assert!(eu["federation"].get("signing_certificate").is_none());
 
-    let (_, flagged_report) = scan_tenant(&emu, dir.path(), "untrusted", &[]);
+    let (_, flagged_report) = scan_tenant(&s, "untrusted", &[]);
     assert_eq!(
         flagged(&flagged_report, "federation_untrusted_issuer"),
         [pair("eu.contoso.com", "critical")].into()
     );
     std::fs::write(
-        dir.path().join("m365guard.toml"),
+        s.dir().join("m365guard.toml"),
         "[identity]\nfederation_issuers = [\"http://sts.contoso-login.example/adfs/services/trust\"]\n",
     )
     .unwrap();
-    let (_, trusted) = scan_tenant(&emu, dir.path(), "trusted", &["--config", "m365guard.toml"]);
+    let (_, trusted) = scan_tenant(&s, "trusted", &["--config", "m365guard.toml"]);
     assert_eq!(status(&trusted, "federation_untrusted_issuer"), "passed");
 }
 
 #[test]
 fn respond_proposes_deleting_methods_registered_in_the_compromise_window() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "respond",
-            "--user",
-            "lena.fischer@contoso.com",
-            "--plan-only",
-            "-o",
-            "plan.json",
-        ],
-    );
+    let s = Scenario::contoso();
+    let out = s.run(&[
+        "respond",
+        "--user",
+        "lena.fischer@contoso.com",
+        "--plan-only",
+        "-o",
+        "plan.json",
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(s.dir().join("plan.json")).unwrap()).unwrap();
     let deletes: Vec<&Value> = plan["actions"]
         .as_array()
         .unwrap()
@@ -363,7 +326,7 @@ fn respond_proposes_deleting_methods_registered_in_the_compromise_window() {
     // time in Graph (the scan's duplicate-number check finds it).
     assert_eq!(deletes.len(), 1, "{plan}");
     assert_eq!(deletes[0]["target"]["id"], LENA_APP);
-    assert!(emu.write_log().is_empty(), "--plan-only wrote");
+    assert!(s.writes().is_empty(), "--plan-only wrote");
 }
 
 /// The emulator is as strict as the service on these endpoints: the default method cannot

@@ -4,40 +4,16 @@
 //! app's Exchange role, one mailbox that cannot be read), and the emulator's parameter sets.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults};
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, m365guard_against, run, start};
+use crate::harness::{self, example, rule_outcome, start, Scenario};
 
 const RULE: &str = "mailbox_delegate_unexpected";
 const DANA: &str = "dana.whitfield@contoso.com";
-
-/// `scan` with `args` in `dir`, JSON report; (exit code, report, stderr).
-fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
-    let out = run(m365guard_against(emu, dir)
-        .args(args)
-        .args(["-f", "json", "-q", "--out", "report"]));
-    harness::assert_no_leaks(
-        [out.stdout.as_str(), out.stderr.as_str()],
-        &[&emu.client_secret().unwrap_or_default()],
-    );
-    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
-    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
-}
-
-fn rule_outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id || r["rule_id"] == id)
-        .unwrap_or_else(|| panic!("no outcome for {id}"))
-}
 
 /// (resource id, severity) of the rule's findings.
 fn delegate_findings(report: &Value) -> BTreeSet<(String, String)> {
@@ -55,25 +31,14 @@ fn delegate_findings(report: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
-    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
-}
-
 #[test]
 fn scan_tenant_flags_the_delegations_the_example_shows() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 1, "{stderr}");
-    let offline_dir = tempfile::tempdir().unwrap();
-    let snapshot = example("contoso-compromised.json");
-    let (_, offline, _) = scan(
-        &emu,
-        offline_dir.path(),
-        &["scan", "--snapshot", snapshot.to_str().unwrap()],
-    );
-    let want = delegate_findings(&offline);
-    assert_eq!(delegate_findings(&live), want);
+    let s = Scenario::contoso();
+    let live = s.scan(&[]);
+    assert_eq!(live.code, 1, "{}", live.out.stderr);
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
+    let want = delegate_findings(&offline.report);
+    assert_eq!(delegate_findings(&live.report), want);
     // The attacker's FullAccess and SendAs on Dana's mailbox (high), the guest's send on
     // behalf on info@ (medium), the Fabrikam guest's FullAccess on procurement@ (high);
     // Tom's expected delegation on info@ is not a finding.
@@ -97,21 +62,9 @@ fn scan_tenant_flags_the_delegations_the_example_shows() {
     assert_eq!(want, expected);
 
     // The config's allowed_delegates accepts the Fabrikam guest on procurement@.
-    let (_, configured, _) = scan(
-        &emu,
-        dir.path(),
-        &[
-            "scan",
-            "--tenant",
-            &emu.tenant_id(),
-            "--config",
-            harness::root()
-                .join("examples/m365guard.toml")
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    let with_config = delegate_findings(&configured);
+    let config = harness::root().join("examples/m365guard.toml");
+    let configured = s.scan(&["--config", config.to_str().unwrap()]);
+    let with_config = delegate_findings(&configured.report);
     assert_eq!(with_config.len(), 3, "{with_config:?}");
     assert!(with_config.iter().all(|(id, _)| !id.contains("sam.rivera")));
 }
@@ -120,23 +73,8 @@ fn scan_tenant_flags_the_delegations_the_example_shows() {
 /// applied again writes nothing.
 #[test]
 fn plan_apply_rescan_removes_each_delegation_once() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix",
-        "plan",
-        "--tenant",
-        &tenant,
-        "--rule",
-        RULE,
-        "-o",
-        "plan.json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+    let s = Scenario::contoso();
+    let plan = s.plan(&["--rule", RULE]);
     let mut kinds: Vec<&str> = plan["actions"]
         .as_array()
         .unwrap()
@@ -169,16 +107,16 @@ fn plan_apply_rescan_removes_each_delegation_once() {
         .as_str()
         .unwrap()
         .starts_with("Add-MailboxPermission -Identity dana.whitfield@contoso.com -User lena.fischer@contoso.com -AccessRights FullAccess"));
-    assert!(emu.write_log().is_empty(), "planning wrote");
+    assert!(s.writes().is_empty(), "planning wrote");
 
-    let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let out = s.apply(&[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("4 applied, 0 already done"),
         "{}",
         out.stdout
     );
-    let log = emu.write_log();
+    let log = s.writes();
     let ops: BTreeSet<(String, String)> = log
         .iter()
         .map(|w| (w.operation.clone(), w.target.to_lowercase()))
@@ -202,7 +140,8 @@ fn plan_apply_rescan_removes_each_delegation_once() {
         json!({"Remove": ["priya shah (adatum)"]})
     );
     // Only the expected delegation (Tom on info@) is left; evidence kept each one removed.
-    let left: Vec<(String, String)> = emu
+    let left: Vec<(String, String)> = s
+        .emu
         .state()
         .delegations
         .iter()
@@ -218,7 +157,7 @@ fn plan_apply_rescan_removes_each_delegation_once() {
             ("send_as".to_owned(), "tom.becker@contoso.com".to_owned()),
         ]
     );
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(s.path("m365guard-audit.jsonl")).unwrap();
     let lines: Vec<Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -233,41 +172,42 @@ fn plan_apply_rescan_removes_each_delegation_once() {
         assert!(line["after"].is_null(), "{line}");
     }
 
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(rule_outcome(&report, RULE)["status"], "passed", "{stderr}");
-    assert_ne!(code, 3, "{stderr}");
+    let rescan = s.scan(&[]);
+    assert_eq!(
+        rescan.rule(RULE)["status"],
+        "passed",
+        "{}",
+        rescan.out.stderr
+    );
+    assert_ne!(rescan.code, 3, "{}", rescan.out.stderr);
 
-    let writes_before = emu.write_log().len();
-    let again =
-        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let writes_before = s.writes().len();
+    let again = s.apply(&[]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("0 applied, 4 already done"),
         "{}",
         again.stdout
     );
-    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+    assert_eq!(s.writes().len(), writes_before, "a second apply wrote");
 }
 
 #[test]
 fn a_permission_cmdlet_outside_the_apps_role_makes_the_rule_not_evaluated() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         forbid_cmdlets: vec!["Get-MailboxPermission".into()],
         ..Faults::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 3, "{stderr}");
-    let outcome = rule_outcome(&report, RULE);
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 3, "{}", scan.out.stderr);
+    let outcome = scan.rule(RULE);
     assert_eq!(outcome["status"], "not_evaluated", "{outcome}");
     assert!(outcome["findings"].as_array().is_none_or(|f| f.is_empty()));
     // Collect shows why: the source failed, naming the cmdlet; the others are fine.
-    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    let out = s.run(&["collect", "-o", "snap.json"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    let snap: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
-            .unwrap();
+    let snap = s.read_json("snap.json");
     let st = &snap["sources"]["mailbox_delegates"];
     assert_eq!(st["status"], "error", "{st}");
     let reason = st["reason"].as_str().unwrap();
@@ -278,17 +218,14 @@ fn a_permission_cmdlet_outside_the_apps_role_makes_the_rule_not_evaluated() {
 
 #[test]
 fn one_mailbox_that_cannot_be_read_makes_the_source_incomplete() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         fail_permissions_mailbox: Some(DANA.into()),
         ..Faults::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    let out = s.run(&["collect", "-o", "snap.json"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    let snap: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
-            .unwrap();
+    let snap = s.read_json("snap.json");
     let st = &snap["sources"]["mailbox_delegates"];
     assert_eq!(st["status"], "error", "{st}");
     let reason = st["reason"].as_str().unwrap();
@@ -312,17 +249,9 @@ fn one_mailbox_that_cannot_be_read_makes_the_source_incomplete() {
     assert!(ids
         .iter()
         .any(|i| i.starts_with("6e1f3a2b") && i.contains("/send_as/")));
-    let (code, report, _) = scan(
-        &emu,
-        dir.path(),
-        &[
-            "scan",
-            "--snapshot",
-            dir.path().join("snap.json").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 3);
-    assert_eq!(rule_outcome(&report, RULE)["status"], "not_evaluated");
+    let scan = s.scan_snapshot(&s.path("snap.json"), "report");
+    assert_eq!(scan.code, 3);
+    assert_eq!(scan.rule(RULE)["status"], "not_evaluated");
 }
 
 fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
@@ -450,5 +379,63 @@ fn emulator_enforces_the_documented_parameter_sets() {
         "Set-Mailbox",
         json!({"Identity": "info@contoso.com", "GrantSendOnBehalfTo": {"Add": ["nobody@nowhere.example"]}}),
         "couldn't be found",
+    );
+}
+
+/// A FullAccess trustee Exchange cannot resolve (`Get-Recipient` answers 404: a deleted
+/// object's leftover, or an outside principal) is collected by name without failing the
+/// source, and the rule flags it — it used to pass.
+#[test]
+fn an_unresolvable_full_access_trustee_is_flagged() {
+    const GHOST: &str = "ghost.admin@contoso.com";
+    let s = Scenario::contoso();
+    {
+        let mut st = s.emu.state();
+        let info = st
+            .mailboxes
+            .iter()
+            .find(|m| m.user_principal_name == "info@contoso.com")
+            .expect("contoso has info@")
+            .guid
+            .clone();
+        st.delegations.push(m365guard_emulator::state::Delegation {
+            mailbox_guid: info,
+            right: "full_access".into(),
+            trustee: GHOST.into(),
+            access_rights: vec!["FullAccess".into()],
+        });
+    }
+    let out = s.run(&["collect", "-o", "snap.json"]);
+    let snap = s.read_json("snap.json");
+    assert_eq!(
+        snap["sources"]["mailbox_delegates"]["status"], "ok",
+        "{}",
+        out.stderr
+    );
+    let ghost = snap["mailbox_delegates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["trustee"] == GHOST)
+        .expect("the unresolved delegation is kept");
+    assert!(ghost["trustee_id"].is_null(), "{ghost}");
+
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 1, "{}", scan.out.stderr);
+    let id = "5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e01/full_access/ghost.admin@contoso.com";
+    let finding = scan.rule(RULE)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"]["id"] == id)
+        .unwrap_or_else(|| panic!("no finding for {id}"))
+        .clone();
+    assert_eq!(finding["severity"], "high");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("matches no user or recipient of the tenant"),
+        "{finding}"
     );
 }

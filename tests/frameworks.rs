@@ -209,3 +209,85 @@ fn control_status_is_the_worst_rule_outcome() {
         .retain(|o| o.rule.id != "outbound_auto_forwarding_allowed");
     assert_eq!(control_status(exo, &result), ControlStatus::NotEvaluated);
 }
+
+/// Issue 14: `baselines show NAME --format json` — the controls with their rules and
+/// coverage; with --snapshot each control's and rule's verdict, the same as the text form
+/// and the scan's (and the scan's exit code).
+#[test]
+fn baselines_show_json_is_machine_readable_and_agrees_with_the_text() {
+    let run = m365guard(&["baselines", "show", "scubagear", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["baseline"], "scubagear");
+    assert!(
+        doc["snapshot"].is_null() && doc["summary"].is_null(),
+        "{doc}"
+    );
+    let controls = doc["controls"].as_array().unwrap();
+    let exo = controls
+        .iter()
+        .find(|c| c["control"] == "MS.EXO.1.1v1")
+        .expect("control");
+    assert_eq!(
+        exo["rules"],
+        serde_json::json!([
+            {"id": "remote_domain_auto_forward", "coverage": "full", "status": null, "findings": null},
+            {"id": "outbound_auto_forwarding_allowed", "coverage": "partial", "status": null, "findings": null},
+        ])
+    );
+    assert!(controls.iter().all(|c| c["status"].is_null()));
+
+    let judged = m365guard(&[
+        "baselines",
+        "show",
+        "scubagear",
+        "--snapshot",
+        COMPROMISED,
+        "-f",
+        "json",
+    ]);
+    assert_eq!(
+        judged.code, 1,
+        "findings: exit 1 like scan; {}",
+        judged.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&judged.stdout).unwrap();
+    assert_eq!(doc["snapshot"], COMPROMISED);
+    let controls = doc["controls"].as_array().unwrap();
+    let aad = controls
+        .iter()
+        .find(|c| c["control"] == "MS.AAD.1.1v1")
+        .unwrap();
+    assert_eq!(aad["status"], "fail");
+    assert!(aad["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["status"] == "failed" && r["findings"].as_u64() > Some(0)));
+    // Every control's status is the one the text form prints, and the summary adds up.
+    let text = m365guard(&["baselines", "show", "scubagear", "--snapshot", COMPROMISED]);
+    let names = [
+        ("pass", "pass"),
+        ("pass_partial", "pass (partial)"),
+        ("fail", "FAIL"),
+        ("not_evaluated", "not evaluated"),
+        ("not_applicable", "n/a"),
+    ];
+    for c in controls {
+        let shown = names
+            .iter()
+            .find(|(key, _)| c["status"] == *key)
+            .unwrap_or_else(|| panic!("status {}", c["status"]))
+            .1;
+        let line = format!("[{shown}] {}  ", c["control"].as_str().unwrap());
+        assert!(
+            text.stdout.contains(&line),
+            "{line} not in\n{}",
+            text.stdout
+        );
+    }
+    let summary = doc["summary"].as_object().unwrap();
+    let total: u64 = summary.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total as usize, controls.len());
+    assert!(summary["fail"].as_u64() > Some(0), "{summary:?}");
+}

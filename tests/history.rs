@@ -135,3 +135,129 @@ fn history_of_a_folder_without_runs_is_an_error() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("no snapshot or m365guard JSON report"));
 }
+
+/// `scan -f FORMAT` of an example snapshot (optionally with the example config): stdout.
+fn scan_output(example: &str, format: &str, with_config: bool) -> Vec<u8> {
+    let snapshot = format!("examples/{example}.json");
+    let mut args = vec!["scan", "--snapshot", &snapshot, "-f", format];
+    if with_config {
+        args.extend(["--config", "examples/m365guard.toml"]);
+    }
+    m365guard(&args).stdout
+}
+
+/// `history DIR`'s CSV rows without the file column (which names differ by kind), and stdout.
+fn history_rows(dir: &Path) -> (Vec<String>, String) {
+    let out = tempfile::tempdir().unwrap();
+    let run = m365guard(&[
+        "history",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let csv = std::fs::read_to_string(out.path().join("m365guard-history.csv")).unwrap();
+    let rows = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.remove(1);
+            cells.join(",")
+        })
+        .collect();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    // "3 runs, N findings fixed, M open: wrote …"
+    let summary = stdout
+        .split(": wrote")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (rows, summary)
+}
+
+/// Issue 14: a folder mixing the three kinds — a SARIF log (with waived findings, so
+/// suppressions), a snapshot and a JSON report — and a SARIF log of another tool (skipped)
+/// gives the same rows, fixed and open counts as the same runs all given as snapshot and
+/// JSON reports: fingerprints from partialFingerprints, severities and phases alike. A
+/// SARIF log of an incomplete scan (not-evaluated rules) counts them as the JSON report does.
+#[test]
+fn history_reads_sarif_logs_next_to_snapshots_and_json_reports() {
+    let mixed = tempfile::tempdir().unwrap();
+    let reference = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sarif = scan_output("contoso-compromised", "sarif", true);
+    let sarif_json: serde_json::Value = serde_json::from_slice(&sarif).unwrap();
+    assert!(
+        sarif_json["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.get("suppressions").is_some()),
+        "the config waives findings, so the log has suppressions"
+    );
+    std::fs::write(mixed.path().join("z-first.sarif"), &sarif).unwrap();
+    std::fs::write(
+        reference.path().join("z-first.json"),
+        scan_output("contoso-compromised", "json", true),
+    )
+    .unwrap();
+    for dir in [&mixed, &reference] {
+        std::fs::copy(
+            repo.join("examples/contoso-partial.json"),
+            dir.path().join("a-second.json"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("m-third-report.json"),
+            scan_output("contoso-clean", "json", false),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        mixed.path().join("other-tool.sarif"),
+        r#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "OtherScanner"}}, "results": []}]}"#,
+    )
+    .unwrap();
+    let (mixed_rows, mixed_summary) = history_rows(mixed.path());
+    let (reference_rows, reference_summary) = history_rows(reference.path());
+    assert_eq!(mixed_rows.len(), 3, "{mixed_rows:?}");
+    assert_eq!(mixed_rows, reference_rows);
+    assert_eq!(mixed_summary, reference_summary);
+    assert!(!mixed_rows[0].contains(",0,0,0,0,0,"), "{mixed_rows:?}");
+
+    // An incomplete scan's SARIF log: its not-evaluated rules are applicable, not passed.
+    let sarif_only = tempfile::tempdir().unwrap();
+    let json_only = tempfile::tempdir().unwrap();
+    std::fs::write(
+        sarif_only.path().join("partial.sarif"),
+        scan_output("contoso-partial", "sarif", false),
+    )
+    .unwrap();
+    std::fs::write(
+        json_only.path().join("partial.json"),
+        scan_output("contoso-partial", "json", false),
+    )
+    .unwrap();
+    assert_eq!(
+        history_rows(sarif_only.path()),
+        history_rows(json_only.path())
+    );
+
+    let run = m365guard(&[
+        "history",
+        mixed.path().to_str().unwrap(),
+        "--out",
+        mixed.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("skipped other-tool.sarif: a SARIF log of OtherScanner, not of m365guard"),
+        "{stderr}"
+    );
+}

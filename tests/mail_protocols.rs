@@ -9,30 +9,18 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use m365guard_emulator::{spawn, Emulator, EmulatorConfig, Service, WriteOp};
+use m365guard_emulator::{spawn, EmulatorConfig, Service, WriteOp};
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, root, run, Out};
+use crate::harness::{example, Scenario};
 
 const LENA: &str = "lena.fischer@contoso.com";
 const LENA_ID: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
 const RULES: [&str; 2] = ["legacy_mail_protocol_enabled", "audit_logging_disabled"];
 
-fn emulator(edit: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
-    let mut cfg =
-        EmulatorConfig::from_scenario_file(&root().join("tests/emulator/scenarios/contoso.toml"))
-            .unwrap();
-    edit(&mut cfg);
-    spawn(cfg).unwrap()
-}
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> Out {
-    let out = run(harness::m365guard_against(emu, dir)
-        .args(args)
-        .env("M365GUARD_CONCURRENCY", "1"));
-    let secret = emu.client_secret().unwrap_or_default();
-    harness::assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[&secret]);
-    out
+/// Scenario `contoso` edited by `edit`, every run serial (`M365GUARD_CONCURRENCY=1`).
+fn scenario(edit: impl FnOnce(&mut EmulatorConfig)) -> Scenario {
+    Scenario::contoso_edited(edit).env("M365GUARD_CONCURRENCY", "1")
 }
 
 fn read_json(path: &Path) -> Value {
@@ -61,13 +49,9 @@ fn verdicts(report: &Value) -> Vec<(String, BTreeSet<String>)> {
         .collect()
 }
 
-fn scan(emu: &Emulator, dir: &Path, source: &[&str], out_dir: &str) -> (i32, Value) {
-    let mut args = vec!["scan"];
-    args.extend_from_slice(source);
-    args.extend_from_slice(&["-f", "json", "--out", out_dir, "-q"]);
-    let out = m365guard(emu, dir, &args);
-    let report = read_json(&dir.join(out_dir).join("m365guard.json"));
-    (out.code, report)
+fn scan(s: &Scenario, source: &[&str], out_dir: &str) -> (i32, Value) {
+    let scan = s.scan_to(source, out_dir);
+    (scan.code, scan.report)
 }
 
 fn expected_failures() -> Vec<(String, BTreeSet<String>)> {
@@ -85,15 +69,9 @@ fn set_cas_writes(log: &[WriteOp]) -> Vec<&WriteOp> {
 
 #[test]
 fn the_examples_tell_the_story_and_the_live_scan_finds_the_same() {
-    let emu = emulator(|cfg| cfg.options.exo_page_size = 5);
-    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(|cfg| cfg.options.exo_page_size = 5);
     let compromised = example("contoso-compromised.json");
-    let (code, report) = scan(
-        &emu,
-        dir.path(),
-        &["--snapshot", compromised.to_str().unwrap()],
-        "snap",
-    );
+    let (code, report) = scan(&s, &["--snapshot", compromised.to_str().unwrap()], "snap");
     assert_eq!(code, 1);
     assert_eq!(verdicts(&report), expected_failures());
     let lena = report["rules"]
@@ -106,35 +84,25 @@ fn the_examples_tell_the_story_and_the_live_scan_finds_the_same() {
     assert_eq!(lena["severity"], "high", "IMAP + SMTP AUTH: read and send");
 
     let clean = example("contoso-clean.json");
-    let (_, report) = scan(
-        &emu,
-        dir.path(),
-        &["--snapshot", clean.to_str().unwrap()],
-        "clean",
-    );
+    let (_, report) = scan(&s, &["--snapshot", clean.to_str().unwrap()], "clean");
     for (status, ids) in verdicts(&report) {
         assert_eq!((status.as_str(), ids.len()), ("passed", 0));
     }
     let partial = example("contoso-partial.json");
-    let (code, report) = scan(
-        &emu,
-        dir.path(),
-        &["--snapshot", partial.to_str().unwrap()],
-        "partial",
-    );
+    let (code, report) = scan(&s, &["--snapshot", partial.to_str().unwrap()], "partial");
     assert_eq!(code, 3);
     for (status, _) in verdicts(&report) {
         assert_eq!(status, "not_evaluated");
     }
 
     // Live: the same findings, and both sources `ok`.
-    let tenant = emu.tenant_id();
-    let (code, live) = scan(&emu, dir.path(), &["--tenant", &tenant], "live");
+    let tenant = s.tenant();
+    let (code, live) = scan(&s, &["--tenant", &tenant], "live");
     assert_eq!(code, 1);
     assert_eq!(verdicts(&live), expected_failures());
-    let out = m365guard(&emu, dir.path(), &["collect", "-o", "snapshot.json"]);
+    let out = s.run(&["collect", "-o", "snapshot.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let snapshot = read_json(&dir.path().join("snapshot.json"));
+    let snapshot = s.read_json("snapshot.json");
     for source in ["mail_protocols", "audit_config"] {
         assert_eq!(snapshot["sources"][source]["status"], "ok", "{source}");
     }
@@ -166,16 +134,15 @@ fn the_examples_tell_the_story_and_the_live_scan_finds_the_same() {
 
 #[test]
 fn plan_apply_rescan_clears_both_rules_and_a_second_apply_writes_nothing() {
-    let emu = emulator(|_| {});
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
+    let s = scenario(|_| {});
+    let tenant = s.tenant();
     let mut args = vec!["fix", "plan", "--tenant", &tenant, "-o", "plan.json"];
     for rule in RULES {
         args.extend(["--rule", rule]);
     }
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan = read_json(&dir.path().join("plan.json"));
+    let plan = s.read_json("plan.json");
     let writes: Vec<&str> = plan["actions"]
         .as_array()
         .unwrap()
@@ -194,9 +161,9 @@ fn plan_apply_rescan_clears_both_rules_and_a_second_apply_writes_nothing() {
         "Set-CASMailbox -Identity lena.fischer@contoso.com -PopEnabled $false -ImapEnabled $true -SmtpClientAuthenticationDisabled $false"
     );
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let log = emu.write_log();
+    let log = s.writes();
     assert_eq!(log.len(), 2, "{log:#?}");
     assert_eq!(
         log[0].body,
@@ -207,7 +174,7 @@ fn plan_apply_rescan_clears_both_rules_and_a_second_apply_writes_nothing() {
         json!({"Identity": "lena.fischer", "AuditBypassEnabled": false})
     );
     // The evidence records exactly what was there before.
-    let evidence: Vec<Value> = walk(dir.path())
+    let evidence: Vec<Value> = walk(s.dir())
         .into_iter()
         .filter(|p| {
             p.to_string_lossy()
@@ -221,7 +188,7 @@ fn plan_apply_rescan_clears_both_rules_and_a_second_apply_writes_nothing() {
         json!({"pop_enabled": false, "imap_enabled": true, "smtp_client_authentication_disabled": false})
     );
     {
-        let st = emu.state();
+        let st = s.emu.state();
         let guid = st.find_mailbox(LENA).unwrap().guid.clone();
         let cas = st
             .protocols
@@ -234,34 +201,33 @@ fn plan_apply_rescan_clears_both_rules_and_a_second_apply_writes_nothing() {
         assert!(st.protocols.bypass.is_empty());
     }
 
-    let (code, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "after");
+    let (code, report) = scan(&s, &["--tenant", &tenant], "after");
     assert_eq!(code, 1, "other rules still fail");
     for (status, ids) in verdicts(&report) {
         assert_eq!((status.as_str(), ids.len()), ("passed", 0));
     }
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(
         out.stdout.contains("0 applied, 2 already done"),
         "{}",
         out.stdout
     );
-    assert_eq!(emu.write_log().len(), 2, "the second apply wrote");
+    assert_eq!(s.writes().len(), 2, "the second apply wrote");
 }
 
 #[test]
 fn without_an_exchange_role_both_rules_are_not_evaluated() {
-    let emu = emulator(|cfg| cfg.grants.directory_roles.clear());
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let (code, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "r");
+    let s = scenario(|cfg| cfg.grants.directory_roles.clear());
+    let tenant = s.tenant();
+    let (code, report) = scan(&s, &["--tenant", &tenant], "r");
     assert_eq!(code, 3, "incomplete");
     for (status, ids) in verdicts(&report) {
         assert_eq!((status.as_str(), ids.len()), ("not_evaluated", 0));
     }
-    let out = m365guard(&emu, dir.path(), &["collect", "-o", "s.json"]);
-    let snapshot = read_json(&dir.path().join("s.json"));
+    let out = s.run(&["collect", "-o", "s.json"]);
+    let snapshot = s.read_json("s.json");
     for (source, cmdlet) in [
         ("mail_protocols", "Get-CASMailbox"),
         ("audit_config", "Get-AdminAuditLogConfig"),
@@ -279,10 +245,9 @@ fn without_an_exchange_role_both_rules_are_not_evaluated() {
 
 #[test]
 fn respond_suspends_mail_access_with_the_block_and_restores_it_as_recorded() {
-    let emu = emulator(|_| {});
-    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(|_| {});
     let before = {
-        let st = emu.state();
+        let st = s.emu.state();
         let guid = st.find_mailbox(LENA).unwrap().guid.clone();
         st.protocols
             .cas
@@ -292,20 +257,16 @@ fn respond_suspends_mail_access_with_the_block_and_restores_it_as_recorded() {
             .clone()
     };
     assert!(before.imap_enabled && before.active_sync_enabled);
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "respond",
-            "--user",
-            LENA,
-            "--remove-admin-roles",
-            "--restore-access",
-            "--yes",
-        ],
-    );
+    let out = s.run(&[
+        "respond",
+        "--user",
+        LENA,
+        "--remove-admin-roles",
+        "--restore-access",
+        "--yes",
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let log = emu.write_log();
+    let log = s.writes();
     let at = |what: &str, pred: &dyn Fn(&WriteOp) -> bool| {
         log.iter().position(pred).unwrap_or_else(|| {
             panic!("no {what} in {log:#?}");
@@ -345,7 +306,7 @@ fn respond_suspends_mail_access_with_the_block_and_restores_it_as_recorded() {
         json!({"Identity": LENA, "ActiveSyncEnabled": true, "OWAforDevicesEnabled": true,
                "PopEnabled": false, "ImapEnabled": true, "SmtpClientAuthenticationDisabled": false})
     );
-    let st = emu.state();
+    let st = s.emu.state();
     let guid = st.find_mailbox(LENA).unwrap().guid.clone();
     let after = st
         .protocols
@@ -381,10 +342,10 @@ fn organisation_switches_are_fixed_and_unified_audit_log_is_left_to_a_human() {
     snapshot["audit_config"]["organization"][0] = json!({
         "id": "organization", "unified_audit_log_ingestion_enabled": false, "audit_disabled": true
     });
-    let emu = spawn(EmulatorConfig::from_snapshot_value(&snapshot).unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let (_, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "before");
+    let s = Scenario::with(spawn(EmulatorConfig::from_snapshot_value(&snapshot).unwrap()).unwrap())
+        .env("M365GUARD_CONCURRENCY", "1");
+    let tenant = s.tenant();
+    let (_, report) = scan(&s, &["--tenant", &tenant], "before");
     let verdicts_before = verdicts(&report);
     assert!(verdicts_before[0].1.contains("Transport Settings"));
     assert!(verdicts_before[1].1.contains("organization"));
@@ -393,9 +354,9 @@ fn organisation_switches_are_fixed_and_unified_audit_log_is_left_to_a_human() {
     for rule in RULES {
         args.extend(["--rule", rule]);
     }
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan = read_json(&dir.path().join("plan.json"));
+    let plan = s.read_json("plan.json");
     let writes: BTreeSet<&str> = plan["actions"]
         .as_array()
         .unwrap()
@@ -416,10 +377,10 @@ fn organisation_switches_are_fixed_and_unified_audit_log_is_left_to_a_human() {
         .unwrap()
         .contains("Cmdlet needs proxy"));
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.run(&["fix", "apply", "plan.json", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     {
-        let st = emu.state();
+        let st = s.emu.state();
         assert!(st.protocols.smtp_client_authentication_disabled);
         assert!(!st.protocols.audit_disabled);
         assert!(
@@ -427,7 +388,7 @@ fn organisation_switches_are_fixed_and_unified_audit_log_is_left_to_a_human() {
             "left to a human"
         );
     }
-    let (_, report) = scan(&emu, dir.path(), &["--tenant", &tenant], "after");
+    let (_, report) = scan(&s, &["--tenant", &tenant], "after");
     let after = verdicts(&report);
     assert_eq!(after[0].0, "passed");
     assert_eq!(

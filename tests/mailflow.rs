@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use m365guard_emulator::{Emulator, Grants, Service, WriteOp};
+use m365guard_emulator::{Grants, Service, WriteOp};
 use serde_json::Value;
 
-use crate::harness::{self, example, m365guard_against, run, start};
+use crate::harness::{example, Scenario};
 
 const TRANSPORT_RULES: [&str; 3] = [
     "transport_rule_external_copy",
@@ -28,13 +28,6 @@ const VENDOR_ALLOW_LIST: &str = "b4d2f6a8-1c3e-4f5a-8b7c-9d0e1f2a3b03";
 const MAILBOX_NOTICES: &str = "c8e1a3b5-7d9f-4b2c-8e4a-6f8b0c2d4e04";
 const PARTNER_RELAY: &str = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a05";
 const SCANNER_RELAY: &str = "a7b8c9d0-e1f2-4a3b-8c4d-5e6f7a8b9c07";
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
-    let out = run(m365guard_against(emu, dir).args(args));
-    let secret = emu.client_secret().unwrap_or_default();
-    harness::assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[&secret]);
-    out
-}
 
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -70,17 +63,10 @@ fn mail_flow_outcomes(report: &Value) -> Outcomes {
 }
 
 /// `scan --tenant -f json --out <dir>`: (exit code, mail-flow outcomes, stderr).
-fn scan_tenant(emu: &Emulator, dir: &Path, out: &str) -> (i32, Outcomes, String) {
-    let tenant = emu.tenant_id();
-    let run = m365guard(
-        emu,
-        dir,
-        &[
-            "scan", "--tenant", &tenant, "-f", "json", "--out", out, "-q",
-        ],
-    );
-    let report = read_json(&dir.join(out).join("m365guard.json"));
-    (run.code, mail_flow_outcomes(&report), run.stderr)
+fn scan_tenant(s: &Scenario, out: &str) -> (i32, Outcomes, String) {
+    let tenant = s.tenant();
+    let scan = s.scan_to(&["--tenant", &tenant], out);
+    (scan.code, mail_flow_outcomes(&scan.report), scan.out.stderr)
 }
 
 fn ids(items: &[&str]) -> BTreeSet<String> {
@@ -96,16 +82,12 @@ fn exchange_writes(log: &[WriteOp]) -> Vec<(String, String)> {
 
 #[test]
 fn scan_tenant_flags_the_same_mail_flow_back_doors_as_the_snapshot_scan() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live, stderr) = scan_tenant(&emu, dir.path(), "live");
+    let s = Scenario::contoso();
+    let (code, live, stderr) = scan_tenant(&s, "live");
     assert_eq!(code, 1, "{stderr}");
-    let offline = run(harness::m365guard(dir.path())
-        .args(["scan", "--snapshot"])
-        .arg(example("contoso-compromised.json"))
-        .args(["-f", "json", "--out", "offline", "-q"]));
-    assert_eq!(offline.code, 1, "{}", offline.stderr);
-    let offline = mail_flow_outcomes(&read_json(&dir.path().join("offline/m365guard.json")));
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
+    assert_eq!(offline.code, 1, "{}", offline.out.stderr);
+    let offline = mail_flow_outcomes(&offline.report);
     assert_eq!(live, offline);
     let expected = [
         ("transport_rule_external_copy", INVOICE_ARCHIVE),
@@ -118,7 +100,7 @@ fn scan_tenant_flags_the_same_mail_flow_back_doors_as_the_snapshot_scan() {
         assert_eq!(live[rule], ("failed".to_owned(), ids(&[id])), "{rule}");
     }
     // The collected snapshot has the three sources ok.
-    let snapshot = read_json(&dir.path().join("live/snapshot.json"));
+    let snapshot = s.read_json("live/snapshot.json");
     for source in [
         "transport_rules",
         "outbound_connectors",
@@ -130,20 +112,19 @@ fn scan_tenant_flags_the_same_mail_flow_back_doors_as_the_snapshot_scan() {
 
 #[test]
 fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
+    let s = Scenario::contoso();
     let mut rule_args: Vec<&str> = Vec::new();
     for rule in TRANSPORT_RULES.iter().chain(&CONNECTOR_RULES) {
         rule_args.extend(["--rule", rule]);
     }
 
     // Without --allow connector: the rules are planned, the connectors are plan-only.
+    let tenant = s.tenant();
     let mut args = vec!["fix", "plan", "--tenant", &tenant, "-o", "plan.json"];
     args.extend(&rule_args);
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan = read_json(&dir.path().join("plan.json"));
+    let plan = s.read_json("plan.json");
     let planned: BTreeSet<(String, String)> = plan["actions"]
         .as_array()
         .unwrap()
@@ -186,15 +167,11 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
         );
     }
     assert!(out.stdout.contains("plan-only"), "{}", out.stdout);
-    assert!(emu.write_log().is_empty(), "planning wrote to the tenant");
+    assert!(s.writes().is_empty(), "planning wrote to the tenant");
 
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &["fix", "apply", "plan.json", "--yes", "--no-verify"],
-    );
+    let out = s.apply(&["--no-verify"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let writes = exchange_writes(&emu.write_log());
+    let writes = exchange_writes(&s.writes());
     let mut targets: Vec<&str> = writes.iter().map(|(_, t)| t.as_str()).collect();
     targets.sort_unstable();
     assert!(
@@ -207,7 +184,7 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
     );
     // Disabled, never deleted: the rules are still there, off.
     {
-        let st = emu.state();
+        let st = s.emu.state();
         assert_eq!(st.transport_rules.len(), 4);
         for id in [INVOICE_ARCHIVE, VENDOR_ALLOW_LIST, MAILBOX_NOTICES] {
             let rule = st.transport_rules.iter().find(|r| r.guid == id).unwrap();
@@ -219,9 +196,8 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
         );
     }
     // The evidence keeps the full rule as Exchange returned it.
-    let evidence_dir = dir
-        .path()
-        .join("m365guard-evidence")
+    let evidence_dir = s
+        .path("m365guard-evidence")
         .join(plan["plan_id"].as_str().unwrap());
     let evidence: Vec<Value> = std::fs::read_dir(&evidence_dir)
         .unwrap()
@@ -238,7 +214,7 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
     assert_eq!(invoice["definition"]["SubjectContainsWords"][0], "invoice");
     assert_eq!(invoice["definition"]["State"], "Enabled");
 
-    let (code, after, stderr) = scan_tenant(&emu, dir.path(), "after-rules");
+    let (code, after, stderr) = scan_tenant(&s, "after-rules");
     assert_eq!(code, 1, "{stderr}");
     for rule in TRANSPORT_RULES {
         assert_eq!(after[rule].0, "passed", "{rule}: {:?}", after[rule]);
@@ -251,27 +227,15 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
     }
 
     // A second apply of the same plan: everything already done, zero writes.
-    let before = emu.write_log().len();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "fix",
-            "apply",
-            "plan.json",
-            "--yes",
-            "--no-verify",
-            "--evidence",
-            "ev2",
-        ],
-    );
+    let before = s.writes().len();
+    let out = s.apply(&["--no-verify", "--evidence", "ev2"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("0 applied, 3 already done"),
         "{}",
         out.stdout
     );
-    assert_eq!(emu.write_log().len(), before, "the second apply wrote");
+    assert_eq!(s.writes().len(), before, "the second apply wrote");
 
     // With --allow connector: disable_connector for both, by their own cmdlets.
     let mut args = vec![
@@ -285,9 +249,9 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
         "connector",
     ];
     args.extend(&rule_args);
-    let out = m365guard(&emu, dir.path(), &args);
+    let out = s.run(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan = read_json(&dir.path().join("plan2.json"));
+    let plan = s.read_json("plan2.json");
     let kinds: Vec<(&str, &str)> = plan["actions"]
         .as_array()
         .unwrap()
@@ -311,14 +275,10 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
         ))),
         "{kinds:?}"
     );
-    let before = emu.write_log().len();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &["fix", "apply", "plan2.json", "--yes", "--no-verify"],
-    );
+    let before = s.writes().len();
+    let out = s.apply_file("plan2.json", &["--no-verify"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let new: Vec<(String, String)> = exchange_writes(&emu.write_log()[before..]);
+    let new: Vec<(String, String)> = exchange_writes(&s.writes()[before..]);
     assert_eq!(
         new.iter()
             .map(|(op, t)| (op.as_str(), t.as_str()))
@@ -328,7 +288,7 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
             ("Set-OutboundConnector", PARTNER_RELAY)
         ])
     );
-    let (_, after, stderr) = scan_tenant(&emu, dir.path(), "after-connectors");
+    let (_, after, stderr) = scan_tenant(&s, "after-connectors");
     for rule in TRANSPORT_RULES.iter().chain(&CONNECTOR_RULES) {
         assert_eq!(
             after[*rule].0, "passed",
@@ -336,43 +296,26 @@ fn fix_disables_the_rules_and_the_connectors_only_when_allowed() {
             after[*rule]
         );
     }
-    let before = emu.write_log().len();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "fix",
-            "apply",
-            "plan2.json",
-            "--yes",
-            "--no-verify",
-            "--evidence",
-            "ev3",
-        ],
-    );
+    let before = s.writes().len();
+    let out = s.apply_file("plan2.json", &["--no-verify", "--evidence", "ev3"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert_eq!(
-        emu.write_log().len(),
-        before,
-        "the second connector apply wrote"
-    );
+    assert_eq!(s.writes().len(), before, "the second connector apply wrote");
 }
 
 #[test]
 fn without_an_exchange_role_the_mail_flow_rules_are_not_evaluated() {
-    let emu = start();
+    let s = Scenario::contoso();
     let mut grants = Grants::full();
     grants.directory_roles.clear();
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (code, outcomes, stderr) = scan_tenant(&emu, dir.path(), "out");
+    s.emu.set_grants(grants);
+    let (code, outcomes, stderr) = scan_tenant(&s, "out");
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(outcomes.len(), 5, "{outcomes:?}");
     for (rule, (status, found)) in &outcomes {
         assert_eq!(status, "not_evaluated", "{rule}");
         assert!(found.is_empty(), "{rule}: {found:?}");
     }
-    let snapshot = read_json(&dir.path().join("out/snapshot.json"));
+    let snapshot = s.read_json("out/snapshot.json");
     for (source, cmdlet) in [
         ("transport_rules", "Get-TransportRule"),
         ("outbound_connectors", "Get-OutboundConnector"),

@@ -5,40 +5,17 @@
 //! order and review list, and the emulator's parameter sets.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults, Service};
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, m365guard_against, run, start};
+use crate::harness::{example, rule_outcome, start, Scenario};
 
 const RULE: &str = "exchange_role_group_unexpected";
 const LENA: &str = "lena.fischer@contoso.com";
 const LENA_IN_ORG_MANAGEMENT: &str = "Organization Management/lena fischer";
-
-fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
-    let out = run(m365guard_against(emu, dir)
-        .args(args)
-        .args(["-f", "json", "-q", "--out", "report"]));
-    harness::assert_no_leaks(
-        [out.stdout.as_str(), out.stderr.as_str()],
-        &[&emu.client_secret().unwrap_or_default()],
-    );
-    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
-    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
-}
-
-fn rule_outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id || r["rule_id"] == id)
-        .unwrap_or_else(|| panic!("no outcome for {id}"))
-}
 
 /// (resource id, severity) of the rule's findings.
 fn findings(report: &Value) -> BTreeSet<(String, String)> {
@@ -56,10 +33,6 @@ fn findings(report: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
-    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
-}
-
 fn members_of(emu: &Emulator, group: &str) -> Vec<String> {
     emu.state()
         .role_groups
@@ -71,19 +44,12 @@ fn members_of(emu: &Emulator, group: &str) -> Vec<String> {
 
 #[test]
 fn scan_tenant_flags_the_role_group_member_the_example_shows() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 1, "{stderr}");
-    let offline_dir = tempfile::tempdir().unwrap();
-    let snapshot = example("contoso-compromised.json");
-    let (_, offline, _) = scan(
-        &emu,
-        offline_dir.path(),
-        &["scan", "--snapshot", snapshot.to_str().unwrap()],
-    );
-    let want = findings(&offline);
-    assert_eq!(findings(&live), want);
+    let s = Scenario::contoso();
+    let live = s.scan(&[]);
+    assert_eq!(live.code, 1, "{}", live.out.stderr);
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
+    let want = findings(&offline.report);
+    assert_eq!(findings(&live.report), want);
     // Lena (added by the attacker) is critical; the linked TenantAdmins_ and
     // ExchangeServiceAdmins_ role groups are not findings.
     assert_eq!(
@@ -91,37 +57,22 @@ fn scan_tenant_flags_the_role_group_member_the_example_shows() {
         BTreeSet::from([(LENA_IN_ORG_MANAGEMENT.to_owned(), "critical".to_owned())])
     );
     // The clean example passes the rule.
-    let clean_dir = tempfile::tempdir().unwrap();
-    let clean = example("contoso-clean.json");
-    let (_, clean_report, _) = scan(
-        &emu,
-        clean_dir.path(),
-        &["scan", "--snapshot", clean.to_str().unwrap()],
-    );
-    assert_eq!(rule_outcome(&clean_report, RULE)["status"], "passed");
+    let clean = s.scan_snapshot(&example("contoso-clean.json"), "clean");
+    assert_eq!(clean.rule(RULE)["status"], "passed");
 
     // [roles] allowed_exchange_role_group_members accepts her.
-    let config = dir.path().join("m365guard.toml");
+    let config = s.path("m365guard.toml");
     std::fs::write(
         &config,
         "[roles]\nallowed_exchange_role_group_members = [\"lena.fischer@contoso.com\"]\n",
     )
     .unwrap();
-    let (_, configured, stderr) = scan(
-        &emu,
-        dir.path(),
-        &[
-            "scan",
-            "--tenant",
-            &emu.tenant_id(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-    );
+    let configured = s.scan(&["--config", config.to_str().unwrap()]);
     assert_eq!(
-        rule_outcome(&configured, RULE)["status"],
+        configured.rule(RULE)["status"],
         "passed",
-        "{stderr}"
+        "{}",
+        configured.out.stderr
     );
 }
 
@@ -129,13 +80,10 @@ fn scan_tenant_flags_the_role_group_member_the_example_shows() {
 /// type; the linked role groups without an address or object id).
 #[test]
 fn collect_reads_the_same_members_as_the_example() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    let s = Scenario::contoso();
+    let out = s.run(&["collect", "-o", "snap.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let snap: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
-            .unwrap();
+    let snap = s.read_json("snap.json");
     let example: Value = serde_json::from_str(
         &std::fs::read_to_string(example("contoso-compromised.json")).unwrap(),
     )
@@ -152,23 +100,8 @@ fn collect_reads_the_same_members_as_the_example() {
 
 #[test]
 fn plan_apply_rescan_removes_the_member_once() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix",
-        "plan",
-        "--tenant",
-        &tenant,
-        "--rule",
-        RULE,
-        "-o",
-        "plan.json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+    let s = Scenario::contoso();
+    let plan = s.plan(&["--rule", RULE]);
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{plan}");
     let action = &actions[0];
@@ -178,16 +111,16 @@ fn plan_apply_rescan_removes_the_member_once() {
     assert!(action["rollback"].as_str().unwrap().starts_with(
         "Add-RoleGroupMember -Identity \"Organization Management\" -Member \"Lena Fischer\""
     ));
-    assert!(emu.write_log().is_empty(), "planning wrote");
+    assert!(s.writes().is_empty(), "planning wrote");
 
-    let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let out = s.apply(&[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("1 applied, 0 already done"),
         "{}",
         out.stdout
     );
-    let log = emu.write_log();
+    let log = s.writes();
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].operation, "Remove-RoleGroupMember");
     assert_eq!(log[0].status, 200);
@@ -196,10 +129,10 @@ fn plan_apply_rescan_removes_the_member_once() {
         json!({"Identity": "Organization Management", "Member": "Lena Fischer",
             "BypassSecurityGroupManagerCheck": true, "Confirm": false})
     );
-    let left = members_of(&emu, "Organization Management");
+    let left = members_of(&s.emu, "Organization Management");
     assert!(!left.iter().any(|m| m == "Lena Fischer"), "{left:?}");
     assert_eq!(left.len(), 2, "the linked role groups stay: {left:?}");
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(s.path("m365guard-audit.jsonl")).unwrap();
     let line: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
     assert_eq!(line["outcome"], "applied", "{line}");
     assert_eq!(
@@ -207,40 +140,41 @@ fn plan_apply_rescan_removes_the_member_once() {
         "Organization Management"
     );
 
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(rule_outcome(&report, RULE)["status"], "passed", "{stderr}");
-    assert_ne!(code, 3, "{stderr}");
+    let rescan = s.scan(&[]);
+    assert_eq!(
+        rescan.rule(RULE)["status"],
+        "passed",
+        "{}",
+        rescan.out.stderr
+    );
+    assert_ne!(rescan.code, 3, "{}", rescan.out.stderr);
 
-    let writes_before = emu.write_log().len();
-    let again =
-        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let writes_before = s.writes().len();
+    let again = s.apply(&[]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("0 applied, 1 already done"),
         "{}",
         again.stdout
     );
-    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+    assert_eq!(s.writes().len(), writes_before, "a second apply wrote");
 }
 
 #[test]
 fn a_forbidden_role_group_read_makes_the_rule_not_evaluated() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         forbid_cmdlets: vec!["Get-RoleGroupMember".into()],
         ..Faults::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 3, "{stderr}");
-    let outcome = rule_outcome(&report, RULE);
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 3, "{}", scan.out.stderr);
+    let outcome = scan.rule(RULE);
     assert_eq!(outcome["status"], "not_evaluated", "{outcome}");
     assert!(outcome["findings"].as_array().is_none_or(|f| f.is_empty()));
-    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
+    let out = s.run(&["collect", "-o", "snap.json"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    let snap: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("snap.json")).unwrap())
-            .unwrap();
+    let snap = s.read_json("snap.json");
     let st = &snap["sources"]["exchange_role_groups"];
     assert_eq!(st["status"], "error", "{st}");
     let reason = st["reason"].as_str().unwrap();
@@ -255,9 +189,8 @@ fn a_forbidden_role_group_read_makes_the_rule_not_evaluated() {
 /// checklist names the Purview role groups respond cannot reach.
 #[test]
 fn respond_removes_the_role_groups_after_the_entra_roles_and_lists_the_rest() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args([
+    let sc = Scenario::contoso();
+    let out = sc.run(&[
         "respond",
         "--user",
         LENA,
@@ -265,9 +198,9 @@ fn respond_removes_the_role_groups_after_the_entra_roles_and_lists_the_rest() {
         "--since",
         "2025-12-30",
         "--yes",
-    ]));
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let log = emu.write_log();
+    let log = sc.writes();
     let role_group = log
         .iter()
         .position(|w| w.operation == "Remove-RoleGroupMember")
@@ -287,7 +220,7 @@ fn respond_removes_the_role_groups_after_the_entra_roles_and_lists_the_rest() {
         entra_roles.iter().all(|i| *i < role_group),
         "Exchange role group before an Entra role: {log:#?}"
     );
-    assert!(!members_of(&emu, "Organization Management")
+    assert!(!members_of(&sc.emu, "Organization Management")
         .iter()
         .any(|m| m == "Lena Fischer"));
 
@@ -314,19 +247,12 @@ fn respond_removes_the_role_groups_after_the_entra_roles_and_lists_the_rest() {
 /// membership it cannot see would be a way back in left unsaid.
 #[test]
 fn respond_stops_when_the_role_groups_cannot_be_read() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         forbid_cmdlets: vec!["Get-RoleGroup".into()],
         ..Faults::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args([
-        "respond",
-        "--user",
-        LENA,
-        "--remove-admin-roles",
-        "--yes",
-    ]));
+    let out = s.run(&["respond", "--user", LENA, "--remove-admin-roles", "--yes"]);
     assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr
@@ -334,21 +260,20 @@ fn respond_stops_when_the_role_groups_cannot_be_read() {
         "{}",
         out.stderr
     );
-    assert!(emu.write_log().is_empty(), "{:#?}", emu.write_log());
+    assert!(s.writes().is_empty(), "{:#?}", s.writes());
 }
 
 /// Without --remove-admin-roles the role groups are left alone.
 #[test]
 fn respond_without_remove_admin_roles_keeps_the_role_groups() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args(["respond", "--user", LENA, "--yes"]));
+    let s = Scenario::contoso();
+    let out = s.run(&["respond", "--user", LENA, "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(!emu
-        .write_log()
+    assert!(!s
+        .writes()
         .iter()
         .any(|w| w.operation == "Remove-RoleGroupMember"));
-    assert!(members_of(&emu, "Organization Management")
+    assert!(members_of(&s.emu, "Organization Management")
         .iter()
         .any(|m| m == "Lena Fischer"));
 }

@@ -728,25 +728,21 @@ is_unverified_publisher(sp) if {
 	object.get(sp, "verified_publisher", null) == null
 }
 
-# The review window: the `review_window_days` (below; default 30) before the snapshot was
-# collected. Times in the snapshot are RFC 3339 UTC strings, so they compare as strings.
+# The review window: the `review_window_days` (m365guard.toml `[review] window_days`,
+# default 30) before the snapshot was collected. `m365guard.days_before` (a native builtin,
+# see policies/README.md) gives its start as an RFC 3339 UTC string; times in the snapshot
+# are written in that form, so they compare as strings. No upper bound: a time after
+# collection (clock skew, or a forged date) is still treated as recent.
+default review_window_days := 30
+
+review_window_days := data.m365guard.config.review_window_days
+
 review_window_start := m365guard.days_before(input.collection.collected_at, review_window_days)
 
 within_review_window(ts) if {
 	is_string(ts)
 	ts >= review_window_start
 }
-
-# Authentication methods, federation and the review window
-#
-# The review window (m365guard.toml `[review] window_days`, default 30) ends at the
-# snapshot's collected_at. Timestamps are compared as seconds since 1970 computed here
-# (regorus is built without its time builtins): `days_from_civil` is Howard Hinnant's
-# algorithm, exact for the proleptic Gregorian calendar.
-
-default review_window_days := 30
-
-review_window_days := data.m365guard.config.review_window_days
 
 # Issuer URIs of identity providers the operator trusts for federated domains
 # (m365guard.toml `[identity] federation_issuers`), compared without a trailing slash.
@@ -755,46 +751,6 @@ default federation_issuers := set()
 federation_issuers := {normalise_issuer(i) | some i in data.m365guard.config.federation_issuers}
 
 normalise_issuer(uri) := trim_right(lower(trim_space(uri)), "/")
-
-_civil_year(y, m) := y - 1 if m <= 2
-
-_civil_year(y, m) := y if m > 2
-
-_civil_month(m) := m - 3 if m > 2
-
-_civil_month(m) := m + 9 if m <= 2
-
-days_from_civil(y0, m, d) := days if {
-	y := _civil_year(y0, m)
-	era := floor(y / 400)
-	yoe := y - (era * 400)
-	doy := (floor(((153 * _civil_month(m)) + 2) / 5) + d) - 1
-	doe := (((yoe * 365) + floor(yoe / 4)) - floor(yoe / 100)) + doy
-	days := ((era * 146097) + doe) - 719468
-}
-
-# A zero-padded digit string as a number ("01" → 1; to_number refuses leading zeros).
-_num(digits) := to_number(concat("", ["1", digits])) - _pow10[count(digits)]
-
-_pow10 := {1: 10, 2: 100, 4: 10000}
-
-# Seconds since 1970 of an RFC 3339 UTC timestamp (`2025-12-31T02:19:33Z`, fractions
-# ignored); undefined for anything else.
-epoch_seconds(ts) := secs if {
-	is_string(ts)
-	count(ts) >= 19
-	d := days_from_civil(_num(substring(ts, 0, 4)), _num(substring(ts, 5, 2)), _num(substring(ts, 8, 2)))
-	secs := (((d * 86400) + (_num(substring(ts, 11, 2)) * 3600)) + (_num(substring(ts, 14, 2)) * 60)) + _num(substring(ts, 17, 2))
-}
-
-# Whether `ts` falls in the review window: after collected_at minus window_days (and not
-# after collected_at plus a day of clock skew).
-in_review_window(ts) if {
-	t := epoch_seconds(ts)
-	now := epoch_seconds(input.collection.collected_at)
-	t >= now - (review_window_days * 86400)
-	t <= now + 86400
-}
 
 # Users holding a privileged role, active or eligible (groups expanded): whose
 # authentication methods are always collected.

@@ -1,9 +1,13 @@
 //! `m365guard baselines list` (the built-in baselines and what they select) and
 //! `baselines show NAME` (a baseline's controls with the rules that check them, and with
-//! `--snapshot` whether each control passes on that tenant).
+//! `--snapshot` whether each control passes on that tenant), as text or, with
+//! `--format json`, as one machine-readable document ([`ShowJson`]).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+
+use serde::Serialize;
 
 use crate::baseline::{Baseline, BaselineSet, Coverage};
 use crate::findings::{ExitStatus, RuleStatus, ScanResult};
@@ -26,8 +30,18 @@ pub struct ShowArgs {
     /// Scan this snapshot with the baseline's rules and show each control's status.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// `text` (for people) or `json` (controls, their rules and, with --snapshot, each
+    /// one's status and unwaived finding count).
+    #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
     #[command(flatten)]
     pub config: super::ConfigArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
 }
 
 pub fn run(command: BaselinesCommand) -> anyhow::Result<ExitStatus> {
@@ -90,6 +104,17 @@ pub enum ControlStatus {
 }
 
 impl ControlStatus {
+    /// The JSON name (`baselines show --format json`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ControlStatus::Pass => "pass",
+            ControlStatus::PassPartial => "pass_partial",
+            ControlStatus::Fail => "fail",
+            ControlStatus::NotEvaluated => "not_evaluated",
+            ControlStatus::NotApplicable => "not_applicable",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ControlStatus::Pass => "pass",
@@ -196,6 +221,12 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitStatus> {
     };
 
     let mut out = std::io::stdout().lock();
+    if args.format == ShowFormat::Json {
+        let doc = show_json(&chain, &rows, args.snapshot.as_deref(), result.as_ref());
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(result.map_or(ExitStatus::Compliant, |r| r.exit_status()));
+    }
     writeln!(out, "{} ({})", baseline.title, baseline.name)?;
     if let Some(framework) = &baseline.framework {
         write!(out, "Framework: {framework}")?;
@@ -241,4 +272,114 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitStatus> {
         return Ok(result.exit_status());
     }
     Ok(ExitStatus::Compliant)
+}
+
+/// `baselines show --format json`: the baseline, its controls with their rules and, with
+/// `--snapshot`, every control's and rule's status (the same verdicts as the text form).
+#[derive(Debug, Serialize)]
+pub struct ShowJson {
+    pub baseline: String,
+    pub title: String,
+    pub framework: Option<String>,
+    pub url: Option<String>,
+    /// The chain of baselines read, the named one last.
+    pub includes: Vec<String>,
+    /// The snapshot judged, `null` without `--snapshot`.
+    pub snapshot: Option<String>,
+    pub controls: Vec<ControlJson>,
+    /// Controls per status; `null` without `--snapshot`.
+    pub summary: Option<BTreeMap<&'static str, usize>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ControlJson {
+    /// The framework's control id, or the rule id for rule-only baselines.
+    pub control: String,
+    pub title: String,
+    /// `pass`, `pass_partial`, `fail`, `not_evaluated`, `not_applicable`; `null` without
+    /// `--snapshot`.
+    pub status: Option<&'static str>,
+    pub rules: Vec<ControlRuleJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ControlRuleJson {
+    pub id: String,
+    /// `full` or `partial`; `null` for a rule-only baseline's own rule.
+    pub coverage: Option<&'static str>,
+    /// `passed`, `failed`, `not_evaluated`, `not_applicable`; `null` without `--snapshot`.
+    pub status: Option<&'static str>,
+    /// Unwaived findings; `null` without `--snapshot`.
+    pub findings: Option<usize>,
+}
+
+fn rule_status_key(status: &RuleStatus) -> &'static str {
+    match status {
+        RuleStatus::Passed => "passed",
+        RuleStatus::Failed => "failed",
+        RuleStatus::NotEvaluated { .. } => "not_evaluated",
+        RuleStatus::NotApplicable { .. } => "not_applicable",
+    }
+}
+
+pub fn show_json(
+    chain: &[&Baseline],
+    rows: &[ControlRow],
+    snapshot: Option<&std::path::Path>,
+    result: Option<&ScanResult>,
+) -> ShowJson {
+    let last = chain.last();
+    let controls: Vec<ControlJson> = rows
+        .iter()
+        .map(|row| ControlJson {
+            control: row.control.clone(),
+            title: row.title.clone(),
+            status: result.map(|r| control_status(row, r).key()),
+            rules: row
+                .rules
+                .iter()
+                .map(|(id, coverage)| {
+                    let outcome = result.and_then(|r| r.outcomes.iter().find(|o| &o.rule.id == id));
+                    ControlRuleJson {
+                        id: id.clone(),
+                        coverage: coverage.map(Coverage::as_str),
+                        // A rule the scan did not evaluate at all is not evaluated.
+                        status: result.map(|_| {
+                            outcome.map_or("not_evaluated", |o| rule_status_key(&o.status))
+                        }),
+                        findings: result
+                            .map(|_| outcome.map_or(0, |o| o.active_findings().count())),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let summary = result.map(|_| {
+        let mut counts: BTreeMap<&'static str, usize> = [
+            ControlStatus::Pass,
+            ControlStatus::PassPartial,
+            ControlStatus::Fail,
+            ControlStatus::NotEvaluated,
+            ControlStatus::NotApplicable,
+        ]
+        .iter()
+        .map(|s| (s.key(), 0))
+        .collect();
+        for c in &controls {
+            if let Some(count) = c.status.and_then(|s| counts.get_mut(s)) {
+                *count += 1;
+            }
+        }
+        counts
+    });
+    ShowJson {
+        baseline: last.map(|b| b.name.clone()).unwrap_or_default(),
+        title: last.map(|b| b.title.clone()).unwrap_or_default(),
+        framework: last.and_then(|b| b.framework.clone()),
+        url: last.and_then(|b| b.url.clone()),
+        includes: chain.iter().map(|b| b.name.clone()).collect(),
+        snapshot: snapshot.map(|p| p.display().to_string()),
+        controls,
+        summary,
+    }
 }

@@ -1,4 +1,5 @@
-//! `m365guard history DIR`: the trend over a folder of snapshots or JSON reports, as
+//! `m365guard history DIR`: the trend over a folder of snapshots, JSON reports or SARIF
+//! logs, as
 //! `m365guard-history.html` (inline SVG charts) and `m365guard-history.csv` in `--out`.
 
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use crate::scan::{self as engine, Input};
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
-    /// Folder of earlier runs: snapshots and/or m365guard JSON reports (`*.json`).
+    /// Folder of earlier runs: snapshots, m365guard JSON reports (`*.json`) and/or
+    /// m365guard SARIF logs (`*.sarif`, `*.json`), mixed as they come.
     pub dir: PathBuf,
     /// Where to write m365guard-history.html and m365guard-history.csv (created if
     /// missing).
@@ -54,6 +56,13 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
             }
             continue;
         }
+        if history::sarif::is_sarif(&text) {
+            match history::sarif::run_from_sarif(name.clone(), &text) {
+                Ok(run) => runs.push(run),
+                Err(why) => skipped.push(format!("{name}: {why}")),
+            }
+            continue;
+        }
         let mut settings = engine::Settings::new(
             Input::Text {
                 name: path.clone(),
@@ -65,12 +74,14 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
         settings.threads = settings.threads.max(1);
         match engine::run(&settings) {
             Ok(outcome) => runs.push(history::run_from_result(name, &outcome.result)),
-            Err(err) => skipped.push(format!("{name}: not a snapshot or JSON report: {err}")),
+            Err(err) => skipped.push(format!(
+                "{name}: not a snapshot, JSON report or SARIF log: {err}"
+            )),
         }
     }
     if runs.is_empty() {
         anyhow::bail!(
-            "no snapshot or m365guard JSON report in {} ({} file(s) skipped)",
+            "no snapshot or m365guard JSON report or SARIF log in {} ({} file(s) skipped)",
             args.dir.display(),
             skipped.len()
         );

@@ -20,7 +20,9 @@
 //! leftover that nobody can use). Trustees are resolved to an object id, address and
 //! recipient type through the collected mailboxes and recipients, else by asking
 //! `Get-Recipient -Identity` once per name; one Exchange does not know (a user without
-//! a mailbox, a guest) keeps only the name Exchange gave, which rules match by UPN.
+//! a mailbox, a guest) keeps only the name Exchange gave, which rules match by UPN; one
+//! that matches no collected user either (a deleted or outside principal) is a finding of
+//! `mailbox_delegate_unexpected` when it holds FullAccess or SendAs.
 
 use std::collections::{BTreeMap, HashMap};
 

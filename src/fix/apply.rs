@@ -200,8 +200,8 @@ fn live_identities<'c>(
         if !(is_guid(candidate) || is_upn(candidate)) || !looked_up.insert(candidate.to_owned()) {
             continue;
         }
-        // `#` (guest UPNs) would end the URL path.
-        if let Some(user) = live.user(&candidate.replace('#', "%23"))? {
+        // `Live::user` escapes the UPN (a guest's `#` would end the URL path).
+        if let Some(user) = live.user(candidate)? {
             for key in ["id", "userPrincipalName"] {
                 if let Some(v) = user.get(key).and_then(Value::as_str) {
                     out.insert(guards::normalize(v));

@@ -360,12 +360,10 @@ impl<'a> Live<'a> {
             })
     }
 
-    /// A user with the properties fix mode reads, or `None` (404).
+    /// A user (by id or UPN, as given: it is escaped here) with the properties fix mode
+    /// reads, or `None` (404).
     pub fn user(&self, id: &str) -> Result<Option<Map<String, Value>>, ApiError> {
-        let path = format!(
-            "/v1.0/users/{id}?$select=id,userPrincipalName,accountEnabled,userType,\
-             signInSessionsValidFromDateTime,lastPasswordChangeDateTime"
-        );
+        let path = user_path(id);
         match self.graph.get(&path) {
             Ok(Value::Object(user)) => Ok(Some(user)),
             Ok(_) => Err(ApiError::BadResponse {
@@ -629,10 +627,33 @@ pub fn is_not_found(err: &ApiError) -> bool {
     }
 }
 
+/// `GET /users/{id | userPrincipalName}` with fix mode's properties; the id or UPN is one
+/// escaped path segment (a guest UPN holds `#`, which would end the path).
+/// <https://learn.microsoft.com/graph/api/user-get>
+fn user_path(id: &str) -> String {
+    format!(
+        "/v1.0/users/{}?$select=id,userPrincipalName,accountEnabled,userType,\
+         signInSessionsValidFromDateTime,lastPasswordChangeDateTime",
+        crate::graph::path::segment(id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::test_object as object;
+
+    /// respond takes the UPN as typed: `#`, `?`, `/` and `'` stay inside the one segment.
+    #[test]
+    fn a_user_path_escapes_the_upn() {
+        let path = user_path("o'neil?x/y_fabrikam.com#EXT#@contoso.onmicrosoft.com");
+        assert_eq!(
+            path.split('?').next(),
+            Some("/v1.0/users/o%27neil%3Fx%2Fy_fabrikam.com%23EXT%23@contoso.onmicrosoft.com")
+        );
+        assert_eq!(path.matches('?').count(), 1, "{path}");
+        assert!(!path.contains('#'), "{path}");
+    }
 
     /// Issue 9: revoke_sessions indexed `u["signInSessionsValidFromDateTime"]` on the raw
     /// map and panicked ("no entry found for key") when Graph omitted it, aborting apply.

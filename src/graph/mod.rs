@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod error;
+pub mod path;
 pub(crate) mod send;
 
 use std::collections::HashSet;

@@ -1,5 +1,6 @@
 //! `m365guard history DIR`: the trend over a folder of earlier runs — snapshots (scanned
-//! here with the same rules) or m365guard JSON reports (read as they are) — as one
+//! here with the same rules), m365guard JSON reports or m365guard SARIF logs (both read
+//! as they are, [`sarif`] for the latter) — as one
 //! self-contained HTML page with inline SVG charts (findings per severity, roadmap-phase
 //! progress) and a time-to-fix table, plus a CSV with one row per run.
 //!
@@ -10,6 +11,7 @@
 //! committed reports can be given as it is.
 
 pub mod render;
+pub mod sarif;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -253,12 +255,12 @@ pub fn build(mut runs: Vec<Run>, skipped: Vec<String>) -> History {
     }
 }
 
-/// The `.json` files of `dir`, sorted by name.
+/// The `.json` and `.sarif` files of `dir`, sorted by name.
 pub fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json" || e == "sarif"))
         .collect();
     files.sort();
     Ok(files)

@@ -72,7 +72,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
 
     let user_path = format!(
         "/v1.0/users/{}?$select=id,userPrincipalName,displayName",
-        encode(&request.user)
+        crate::graph::path::segment(&request.user)
     );
     let user: ApiUser = graph
         .get(&user_path)
@@ -85,8 +85,10 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     sources.insert("user".into(), ok(1, vec![user_path]));
 
     let (since, until) = (stamp(request.window.since), stamp(request.window.until));
+    // The id comes from Graph, but it is quoted as any other string (`'` doubled).
+    let quoted_id = crate::graph::path::odata_string(&user_id);
     let user_range = format!(
-        "userId eq '{user_id}' and createdDateTime ge {since} and createdDateTime le {until}"
+        "userId eq {quoted_id} and createdDateTime ge {since} and createdDateTime le {until}"
     );
     // Interactive sign-ins (listed by default), then the non-interactive ones (token
     // refreshes: where a stolen token is replayed), which only an explicit filter lists.
@@ -129,8 +131,8 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
 
     let range = format!("activityDateTime ge {since} and activityDateTime le {until}");
     let audit_paths: Vec<String> = [
-        format!("initiatedBy/user/id eq '{user_id}' and {range}"),
-        format!("targetResources/any(t:t/id eq '{user_id}') and {range}"),
+        format!("initiatedBy/user/id eq {quoted_id} and {range}"),
+        format!("targetResources/any(t:t/id eq {quoted_id}) and {range}"),
     ]
     .iter()
     .map(|f| {
@@ -251,20 +253,6 @@ impl Len for usize {
     fn count(&self) -> u64 {
         *self as u64
     }
-}
-
-/// Percent-encode a path segment (a UPN may hold `#` or `'`).
-fn encode(segment: &str) -> String {
-    let mut out = String::new();
-    for b in segment.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Percent-encode a `$filter` value, keeping the characters OData reads as syntax.
@@ -523,7 +511,13 @@ mod tests {
             encode_filter("targetResources/any(t:t/id eq 'a') and x ge 2025-12-01T00:00:00Z"),
             "targetResources/any(t:t/id%20eq%20'a')%20and%20x%20ge%202025-12-01T00:00:00Z"
         );
-        assert_eq!(encode("a#b@c.com"), "a%23b@c.com");
+        assert_eq!(crate::graph::path::segment("a#b@c.com"), "a%23b@c.com");
+    }
+
+    #[test]
+    fn a_doubled_quote_survives_filter_encoding() {
+        let f = format!("userId eq {}", crate::graph::path::odata_string("o'b?#/&x"));
+        assert_eq!(encode_filter(&f), "userId%20eq%20'o''b%3F%23/%26x'");
     }
 
     #[test]

@@ -97,7 +97,10 @@ pub fn days_before(args: &[Value]) -> anyhow::Result<Value> {
     };
     let time = chrono::DateTime::parse_from_rfc3339(time.as_string()?.as_ref())?;
     let days = days.as_i64()?;
-    let start = time.with_timezone(&chrono::Utc) - chrono::Duration::days(days);
+    // Checked: a huge `review_window_days` in m365guard.toml must be an error, not a panic.
+    let start = chrono::TimeDelta::try_days(days)
+        .and_then(|d| time.with_timezone(&chrono::Utc).checked_sub_signed(d))
+        .ok_or_else(|| anyhow::anyhow!("m365guard.days_before: {days} days is out of range"))?;
     Ok(Value::from(
         start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     ))
@@ -264,6 +267,37 @@ pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What policies/README.md documents: UTC, whole seconds, negative days count forward,
+    /// and every bad argument is an error (never a panic).
+    #[test]
+    fn days_before_semantics_and_errors() {
+        let call = |t: Value, d: Value| days_before(&[t, d]);
+        let ok = |t: &str, d: i64| call(Value::from(t), Value::from(d)).unwrap();
+        assert_eq!(
+            ok("2026-01-01T06:00:00Z", 30),
+            Value::from("2025-12-02T06:00:00Z")
+        );
+        assert_eq!(
+            ok("2026-01-01T06:00:00.750+02:00", 1),
+            Value::from("2025-12-31T04:00:00Z")
+        );
+        assert_eq!(
+            ok("2025-01-01T00:00:00Z", -365),
+            Value::from("2026-01-01T00:00:00Z")
+        );
+        for (t, d) in [
+            (Value::from("2026-01-01"), Value::from(1)),
+            (Value::Null, Value::from(1)),
+            (Value::from("2026-01-01T00:00:00Z"), Value::from(1.5)),
+            (Value::from("2026-01-01T00:00:00Z"), Value::from("30")),
+            (Value::from("2026-01-01T00:00:00Z"), Value::from(i64::MAX)),
+            (Value::from("2026-01-01T00:00:00Z"), Value::from(i64::MIN)),
+        ] {
+            assert!(call(t.clone(), d.clone()).is_err(), "{t} {d}");
+        }
+        assert!(days_before(&[Value::from("2026-01-01T00:00:00Z")]).is_err());
+    }
 
     fn engine_with(rego: &str, input: &str) -> Engine {
         let mut engine = Engine::new();

@@ -37,12 +37,66 @@ impl Generator {
             mailbox.deliver_to_mailbox_and_forward = self.rng.chance(0.7);
         } else if r < 0.03 || kind == Kind::Departed && self.rng.chance(0.3) {
             // Internal forwarding (a manager takes over a leaver's mail, an assistant).
+            // Drawn here, made a mailbox by `forward_to_mailboxes` once all exist.
             let target = format!("user{}", 1 + self.rng.below(1000));
             mailbox.forwarding_address_smtp = Some(format!("{target}@{DOMAIN}"));
             mailbox.forwarding_address = Some(target);
             mailbox.deliver_to_mailbox_and_forward = self.rng.chance(0.5);
         }
         Some(mailbox)
+    }
+
+    /// Exchange forwards only to a recipient it knows, so an internal forward drawn in
+    /// [`Generator::mailbox`] (`user{k}`, k in 1..=1000) whose user has no mailbox (a guest,
+    /// an unlicensed member, or no user k in a small tenant) is moved to the next mailbox
+    /// after it in user order, wrapping, never the forwarding mailbox itself. Done after
+    /// all mailboxes exist and without drawing from the random stream, so the rest of the
+    /// tenant (and every forward that already named a mailbox) is as before.
+    pub(super) fn forward_to_mailboxes(mailboxes: &mut [Mailbox]) {
+        let suffix = format!("@{DOMAIN}");
+        // (k, position) of every `user{k}@contoso.com` mailbox, ascending in k.
+        let mut numbered: Vec<(usize, usize)> = mailboxes
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, m)| {
+                let local = m.user_principal_name.strip_suffix(&suffix)?;
+                Some((local.strip_prefix("user")?.parse().ok()?, pos))
+            })
+            .collect();
+        numbered.sort_unstable();
+        let targets: Vec<(usize, Option<usize>)> = mailboxes
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, m)| {
+                let k: usize = m
+                    .forwarding_address
+                    .as_deref()?
+                    .strip_prefix("user")?
+                    .parse()
+                    .ok()?;
+                let start = numbered.partition_point(|&(n, _)| n < k);
+                let target = (0..numbered.len())
+                    .map(|step| numbered[(start + step) % numbered.len()].1)
+                    .find(|&t| t != pos);
+                Some((pos, target))
+            })
+            .collect();
+        for (pos, target) in targets {
+            let upn = target.map(|t| mailboxes[t].user_principal_name.clone());
+            let m = &mut mailboxes[pos];
+            match upn {
+                Some(upn) => {
+                    m.forwarding_address = upn.strip_suffix(&suffix).map(str::to_owned);
+                    m.forwarding_address_smtp = Some(upn);
+                }
+                // The tenant's only mailbox: nobody to forward to.
+                None => {
+                    m.forwarding_address = None;
+                    m.forwarding_address_smtp = None;
+                    m.deliver_to_mailbox_and_forward = false;
+                }
+            }
+        }
     }
 
     /// Delegations as a tenant has them: each shared mailbox opened (FullAccess) and sent

@@ -139,6 +139,7 @@ impl Generator {
                 mailboxes.push(mailbox);
             }
         }
+        Generator::forward_to_mailboxes(&mut mailboxes);
 
         // Spread the per-user average over the mailboxes that actually carry rules.
         let with_rules = mailboxes
@@ -384,6 +385,43 @@ mod tests {
     fn same_seed_same_snapshot() {
         assert_eq!(small(7), small(7));
         assert_ne!(small(7).users, small(8).users);
+    }
+
+    /// Exchange forwards only to a recipient: every internal forward names another
+    /// mailbox of the tenant (its alias and address), in big and tiny tenants alike.
+    #[test]
+    fn internal_forwards_name_existing_mailboxes() {
+        for n in [1, 17, 300, 2_000] {
+            let s = generate(&SyntheticOptions {
+                users: n,
+                seed: 11,
+                ..SyntheticOptions::default()
+            });
+            let forwards: Vec<&Mailbox> = s
+                .mailboxes
+                .iter()
+                .filter(|m| m.forwarding_address.is_some() || m.forwarding_address_smtp.is_some())
+                .collect();
+            if n == 2_000 {
+                assert!(forwards.len() > 20, "{}", forwards.len());
+            }
+            for m in forwards {
+                let smtp = m.forwarding_address_smtp.as_deref().unwrap();
+                let target = s
+                    .mailboxes
+                    .iter()
+                    .find(|t| t.user_principal_name == smtp)
+                    .unwrap_or_else(|| panic!("{} forwards to {smtp}: no mailbox", m.id));
+                assert_ne!(target.id, m.id, "{smtp}");
+                assert_eq!(
+                    Some(format!(
+                        "{}@{DOMAIN}",
+                        m.forwarding_address.as_deref().unwrap()
+                    )),
+                    Some(smtp.to_owned())
+                );
+            }
+        }
     }
 
     #[test]

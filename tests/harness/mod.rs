@@ -1,15 +1,20 @@
 //! The one test harness: paths, the tenant emulator, the `m365guard` binary with a clean
-//! environment, and leak assertions. Every integration-test module uses these instead of
-//! its own copies, so an environment variable on the developer's machine
+//! environment, and leak assertions; [`Scenario`] (scenario.rs) bundles them for the
+//! end-to-end modules' emulator → scan → fix plan → fix apply → re-scan steps. Every
+//! integration-test module uses these instead of its own copies, so an environment
+//! variable on the developer's machine
 //! (`AZURE_CLIENT_CERTIFICATE_PATH`, `M365GUARD_CONCURRENCY`, a GitHub OIDC variable) can
 //! never change what a test sees.
 #![allow(dead_code)]
+
+pub mod scenario;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
+pub use scenario::{rule_outcome, Scenario};
 
 /// The repository root.
 pub fn root() -> PathBuf {

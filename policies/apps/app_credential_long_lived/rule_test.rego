@@ -36,3 +36,11 @@ test_long_lived_certificate_compliant if {
 	cert := object.union(_secret("2025-06-01T00:00:00Z", "2028-06-01T00:00:00Z"), {"credential_type": "certificate"})
 	count(deny) == 0 with input as _with(cert)
 }
+
+# The native builtin this rule relies on (documented in policies/README.md): UTC, whole
+# seconds, negative days count forward.
+test_days_before_builtin if {
+	m365guard.days_before("2026-01-01T06:00:00Z", 30) == "2025-12-02T06:00:00Z"
+	m365guard.days_before("2026-01-01T06:00:00.750+02:00", 1) == "2025-12-31T04:00:00Z"
+	m365guard.days_before("2025-01-01T00:00:00Z", -365) == "2026-01-01T00:00:00Z"
+}

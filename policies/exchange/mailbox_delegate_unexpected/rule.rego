@@ -4,7 +4,8 @@
 # `executive_mailboxes`). FullAccess and SendAs are high (read everything, or send as the
 # owner); send on behalf is medium (the recipient sees "on behalf of").
 # `allowed_delegates` (m365guard.toml) accepts expected delegates of shared mailboxes by
-# pattern; a disabled delegate is flagged even then (nobody uses a disabled account).
+# pattern; a disabled delegate is flagged even then (nobody uses a disabled account), and so
+# is a FullAccess/SendAs delegate that resolves to no user or recipient of the tenant.
 package m365guard.rules.mailbox_delegate_unexpected
 
 import data.m365guard.lib
@@ -40,9 +41,9 @@ _right_names := {"full_access": "FullAccess", "send_as": "SendAs", "send_on_beha
 
 _severity := {"full_access": "high", "send_as": "high", "send_on_behalf": "medium"}
 
-_reasons(d) := _disabled(d) | _unexpected(d) if not _is_allowed(d)
+_reasons(d) := (_disabled(d) | _unknown(d)) | _unexpected(d) if not _is_allowed(d)
 
-_reasons(d) := _disabled(d) if _is_allowed(d)
+_reasons(d) := _disabled(d) | _unknown(d) if _is_allowed(d)
 
 _unexpected(d) := (_guest(d) | _external(d)) | _privileged_owner(d)
 
@@ -91,6 +92,20 @@ _is_disabled(d) if {
 _disabled(d) := {"the delegate's account is disabled"} if _is_disabled(d)
 
 _disabled(d) := set() if not _is_disabled(d)
+
+# FullAccess or SendAs held by a name that matches no collected user and that Exchange
+# resolved to no recipient (Get-Recipient answered 404, so the collector kept only the
+# name): a deleted object's leftover, or a principal from outside the tenant. Nobody can
+# vouch for it, so `allowed_delegates` does not accept it either (as for a disabled one).
+_is_unknown(d) if {
+	d.right in {"full_access", "send_as"}
+	not is_string(object.get(d, "trustee_id", null))
+	not _user(d)
+}
+
+_unknown(d) := {"the delegate matches no user or recipient of the tenant (a deleted or external object?)"} if _is_unknown(d)
+
+_unknown(d) := set() if not _is_unknown(d)
 
 # ---- whose mailbox it is
 

@@ -138,3 +138,48 @@ test_reasons_combine_in_one_finding if {
 	some f in findings
 	contains(f.message, ": dana.whitfield@contoso.com holds Global Administrator, and nobody else should hold rights on that mailbox; the delegate is a guest account")
 }
+
+# A trustee Get-Recipient answered 404 for: the collector keeps only the name Exchange gave.
+_ghost(changes) := json.remove(_delegate(object.union({"id": "x/full_access/ghost", "trustee": "ghost.admin@contoso.com", "trustee_address": "ghost.admin@contoso.com"}, changes)), ["trustee_id", "trustee_type"])
+
+test_unknown_full_access_trustee_violation if {
+	findings := deny with input as _with(_ghost({}))
+	count(findings) == 1
+	some f in findings
+	f.severity == "high"
+	f.message == "ghost.admin@contoso.com has FullAccess on the mailbox of lena.fischer@contoso.com: the delegate matches no user or recipient of the tenant (a deleted or external object?)"
+}
+
+test_unknown_send_as_trustee_by_name_only_violation if {
+	d := json.remove(_ghost({"id": "x/send_as/old admin", "right": "send_as", "trustee": "Old Admin"}), ["trustee_address"])
+	findings := deny with input as _with(d)
+	count(findings) == 1
+	some f in findings
+	f.message == "old admin has SendAs on the mailbox of lena.fischer@contoso.com: the delegate matches no user or recipient of the tenant (a deleted or external object?)"
+}
+
+test_unknown_trustee_still_violation_when_allowed if {
+	findings := deny with input as _with(_ghost({}))
+		with data.m365guard.config.allowed_delegates as [{"mailbox": ".*", "delegate": ".*"}]
+	count(findings) == 1
+	some f in findings
+	f.details.allowed_by_config == true
+	contains(f.message, "matches no user or recipient")
+}
+
+# Send on behalf lists names Exchange itself resolved; a name only is not evidence of a ghost.
+test_unknown_send_on_behalf_trustee_compliant if {
+	count(deny) == 0 with input as _with(_ghost({"id": "x/send_on_behalf/ghost", "right": "send_on_behalf"}))
+}
+
+# A recipient Exchange resolved (an id, no user: a mail contact, a group) is not unknown.
+test_resolved_recipient_without_user_compliant if {
+	d := _delegate({"id": "x/full_access/team", "trustee": "Team", "trustee_id": "grp-1", "trustee_address": "team@contoso.com", "trustee_type": "MailUniversalSecurityGroup"})
+	count(deny) == 0 with input as _with(d)
+}
+
+# Matched by UPN to a collected user without an id: known, not flagged as unknown.
+test_trustee_matched_by_upn_is_not_unknown if {
+	d := json.remove(_delegate({"id": "x/full_access/raj"}), ["trustee_id", "trustee_type"])
+	count(deny) == 0 with input as _with(d)
+}

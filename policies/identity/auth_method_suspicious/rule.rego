@@ -38,7 +38,7 @@ _conditions := {"registered_in_window", "shared_phone", "sms_only"}
 
 _reasons(m) := {c | some c in _conditions; _holds(c, m)}
 
-_holds("registered_in_window", m) if lib.in_review_window(object.get(m, "created_date_time", null))
+_holds("registered_in_window", m) if lib.within_review_window(object.get(m, "created_date_time", null))
 
 _holds("shared_phone", m) if {
 	m.method_type == "phone"

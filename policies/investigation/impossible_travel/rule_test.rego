@@ -31,3 +31,15 @@ test_berlin_amsterdam_in_24_minutes_violation if {
 	f.details.previous_sign_in == "a"
 	f.details.minutes == 24
 }
+
+# The native builtin the rule relies on (documented in policies/README.md): great-circle
+# km between two objects with `latitude`/`longitude` in degrees.
+test_distance_km_builtin if {
+	berlin := {"latitude": 52.52, "longitude": 13.405}
+	d := m365guard.distance_km(berlin, {"latitude": 52.3676, "longitude": 4.9041, "city": "Amsterdam"})
+	d > 570
+	d < 585
+	m365guard.distance_km(berlin, berlin) == 0
+	m365guard.distance_km({"latitude": 0, "longitude": 0}, {"latitude": 0, "longitude": 180}) > 20015
+	m365guard.distance_km({"latitude": 0, "longitude": 0}, {"latitude": 0, "longitude": 180}) < 20016
+}
