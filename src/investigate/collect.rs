@@ -162,6 +162,10 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         outcome_of(&audit_outcome, audit_paths),
     );
 
+    let (risk_detections, risk_outcome) =
+        super::risk::collect(&graph, &user_id, &request.window, encode_filter);
+    sources.insert(super::risk::SOURCE.into(), risk_outcome);
+
     Ok(Evidence {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -178,6 +182,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         sources,
         sign_ins,
         directory_audits,
+        risk_detections,
         rules: Vec::new(),
         findings: Vec::new(),
     })

@@ -9,6 +9,7 @@
 
 pub mod collect;
 pub mod manifest;
+pub mod risk;
 pub mod rules;
 pub mod timeline;
 
@@ -19,6 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::severity::Severity;
+
+pub use risk::RiskDetection;
 
 /// Version of the evidence document's layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,6 +43,8 @@ pub struct Evidence {
     pub sign_ins: Vec<SignIn>,
     /// Directory audit events with the user as initiator or target, oldest first.
     pub directory_audits: Vec<DirectoryAudit>,
+    /// Identity Protection's risk detections of the user in the window, oldest first.
+    pub risk_detections: Vec<RiskDetection>,
     /// Every investigation rule and its verdict on this evidence.
     pub rules: Vec<RuleVerdict>,
     /// What the rules flagged, one entry per event and rule.

@@ -151,6 +151,40 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
             },
         ));
     }
+    for d in &evidence.risk_detections {
+        out.push((
+            d.epoch,
+            Row {
+                id: d.id.clone(),
+                time: d.time.clone(),
+                kind: "risk detection",
+                what: format!(
+                    "Identity Protection: {} ({} risk, {})",
+                    text(&d.risk_event_type),
+                    text(&d.risk_level),
+                    text(&d.risk_state)
+                ),
+                place: place(&d.city, &d.country, &d.ip_address),
+                detail: [
+                    d.request_id
+                        .as_deref()
+                        .map(|r| format!("sign-in {r}"))
+                        .unwrap_or_default(),
+                    d.detected_time
+                        .as_deref()
+                        .map(|t| format!("detected {t}"))
+                        .unwrap_or_default(),
+                    text(&d.detection_timing_type).to_owned(),
+                ]
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
+                suspicious: false,
+                findings: Vec::new(),
+            },
+        ));
+    }
     out.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
     out
 }

@@ -289,6 +289,9 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
             list_named_locations(shared, caller, req, &q, ctx)
         }
         ("GET", ["identityprotection", "riskyusers"]) => risky_users(shared, caller, req, &q, ctx),
+        ("GET", ["identityprotection", "riskdetections"]) => {
+            crate::risk_detections::list(shared, caller, req, &q, ctx)
+        }
         ("GET", ["auditlogs", "signins"]) => {
             crate::audit_logs::sign_ins(shared, caller, req, &q, ctx)
         }
