@@ -29,6 +29,7 @@ mod fuzz;
 mod history;
 mod hostile;
 mod investigate;
+mod investigate_risk;
 mod leaks;
 mod live;
 mod live_auth;

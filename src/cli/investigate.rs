@@ -1,6 +1,7 @@
 //! `m365guard investigate --user UPN`: collect the user's sign-ins and directory audits
 //! (read-only), judge them with the investigation rules, and write `evidence.json`,
-//! `timeline.html` and `manifest.sha256` (chain of custody) to the output directory.
+//! `timeline.html`, `evidence.sarif` (the findings as SARIF) and `manifest.sha256` (chain
+//! of custody) to the output directory.
 
 use std::path::PathBuf;
 
@@ -97,7 +98,19 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let timeline_path = args.output.join(TIMELINE_FILE);
     crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
         .with_context(|| format!("cannot write {}", timeline_path.display()))?;
-    let sums = manifest::build(&args.output, &[EVIDENCE_FILE, TIMELINE_FILE])?;
+    let sarif = crate::investigate::sarif::log(&pack, &evidence, EVIDENCE_FILE, &text);
+    let sarif_path = args.output.join(crate::investigate::sarif::FILE);
+    let sarif_text = serde_json::to_string_pretty(&sarif)? + "\n";
+    crate::snapshot::io::write_private(&sarif_path, sarif_text.as_bytes())
+        .with_context(|| format!("cannot write {}", sarif_path.display()))?;
+    let sums = manifest::build(
+        &args.output,
+        &[
+            EVIDENCE_FILE,
+            TIMELINE_FILE,
+            crate::investigate::sarif::FILE,
+        ],
+    )?;
     let manifest_path = args.output.join(manifest::NAME);
     crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod manifest;
 pub mod risk;
 pub mod rules;
+pub mod sarif;
 pub mod timeline;
 
 use std::collections::BTreeMap;
