@@ -88,34 +88,46 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let mut evidence = collect::collect(settings, &request)?;
     rules::evaluate(&pack, &mut evidence)?;
 
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let text = serde_json::to_string_pretty(&evidence)? + "\n";
+    write_case(&args.output, &pack, &evidence)?;
+    print_summary(&evidence, &args.output);
+    Ok(exit_status(&evidence))
+}
+
+/// Write the case files of `evidence` to `dir` (created): `evidence.json`, `timeline.html`,
+/// `evidence.sarif` and `manifest.sha256` over them. Used by `investigate` and by
+/// `respond --user`, which investigates before it changes anything.
+pub fn write_case(
+    dir: &std::path::Path,
+    pack: &rules::Pack,
+    evidence: &Evidence,
+) -> anyhow::Result<()> {
+    let evidence_path = dir.join(EVIDENCE_FILE);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let text = serde_json::to_string_pretty(evidence)? + "\n";
     crate::snapshot::io::write_private(&evidence_path, text.as_bytes())
         .with_context(|| format!("cannot write {}", evidence_path.display()))?;
-    let html = crate::investigate::timeline::render(&evidence)
+    let html = crate::investigate::timeline::render(evidence)
         .context("cannot render the HTML timeline")?;
-    let timeline_path = args.output.join(TIMELINE_FILE);
+    let timeline_path = dir.join(TIMELINE_FILE);
     crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
         .with_context(|| format!("cannot write {}", timeline_path.display()))?;
-    let sarif = crate::investigate::sarif::log(&pack, &evidence, EVIDENCE_FILE, &text);
-    let sarif_path = args.output.join(crate::investigate::sarif::FILE);
+    let sarif = crate::investigate::sarif::log(pack, evidence, EVIDENCE_FILE, &text);
+    let sarif_path = dir.join(crate::investigate::sarif::FILE);
     let sarif_text = serde_json::to_string_pretty(&sarif)? + "\n";
     crate::snapshot::io::write_private(&sarif_path, sarif_text.as_bytes())
         .with_context(|| format!("cannot write {}", sarif_path.display()))?;
     let sums = manifest::build(
-        &args.output,
+        dir,
         &[
             EVIDENCE_FILE,
             TIMELINE_FILE,
             crate::investigate::sarif::FILE,
         ],
     )?;
-    let manifest_path = args.output.join(manifest::NAME);
+    let manifest_path = dir.join(manifest::NAME);
     crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;
-    print_summary(&evidence, &args.output);
-    Ok(exit_status(&evidence))
+    Ok(())
 }
 
 /// 3 when a source failed or a rule could not be judged (the investigation is incomplete),

@@ -7,6 +7,7 @@
 //! rules (`policies/investigation/`, evaluated by [`rules`] with regorus). [`collect`] reads
 //! Graph, [`timeline`] renders the HTML timeline, [`manifest`] writes the SHA-256 chain-of-custody manifest of every file written.
 
+pub mod checklist;
 pub mod collect;
 pub mod manifest;
 pub mod risk;

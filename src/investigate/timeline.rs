@@ -2,7 +2,8 @@
 //! script, no external resource), one row per event — sign-ins and directory audits merged
 //! and sorted by time — with the events a rule flagged highlighted and the rule's message
 //! beside them, a map-free "where from" summary (countries, IP addresses, client apps of
-//! the sign-ins), the status of every source and rule, and the steps no API can do.
+//! the sign-ins), the status of every source and rule, and the steps no API can do with the
+//! evidence for each (`checklist`).
 //! Rendered with minijinja, HTML auto-escaping on: every value from the tenant is text.
 
 use std::collections::BTreeMap;
@@ -40,16 +41,6 @@ struct Line {
     status: String,
     detail: String,
 }
-
-/// What the guidance asks for that no API does (Microsoft's compromised-account steps).
-const MANUAL_STEPS: [&str; 6] = [
-    "Scan the user's devices for malware and install pending updates.",
-    "Ask the user about lost devices, unusual attachments or links they opened, and public Wi-Fi used around the flagged sign-ins.",
-    "Tell the contacts who may have received mail from the attacker (the message trace of the window, once collected).",
-    "Check other services that use this mailbox as their recovery address.",
-    "Ask receiving organisations to block mail from the account while it is being cleaned up.",
-    "Verify Sent Items, inbox rules, forwarding and the contact details on the account (`m365guard scan`, `m365guard respond`).",
-];
 
 fn text(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
@@ -270,6 +261,6 @@ pub fn render(evidence: &Evidence) -> Result<String, minijinja::Error> {
         countries => counts(evidence, |s| s.country.clone()),
         ips => counts(evidence, |s| s.ip_address.clone()),
         apps => counts(evidence, |s| s.client_app.clone()),
-        steps => MANUAL_STEPS,
+        steps => super::checklist::steps(Some(evidence), ""),
     })
 }
