@@ -143,7 +143,7 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
 pub const INVESTIGATION_DIR: &str = "investigation";
 
 /// Run `investigate`'s collection and rules for the user (read-only) and write its case
-/// files to `<evidence dir>/investigation/`. An error is printed, saying that containment
+/// files to `<evidence dir>/investigation/` (`investigation-N` when taken). An error is printed, saying that containment
 /// goes on without the evidence, and returned for the checklist.
 fn investigate_first(
     settings: &crate::auth::Settings,
@@ -157,7 +157,15 @@ fn investigate_first(
         .first()
         .map(|u| u.user_principal_name.clone())
         .unwrap_or_default();
-    let dir = evidence_dir.join(INVESTIGATION_DIR);
+    // Evidence is never overwritten: a second incident filed into the same directory gets
+    // `investigation-2`, like `Evidence::save_bytes` numbers its files.
+    let dir = (1..)
+        .map(|n| match n {
+            1 => evidence_dir.join(INVESTIGATION_DIR),
+            n => evidence_dir.join(format!("{INVESTIGATION_DIR}-{n}")),
+        })
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| evidence_dir.join(INVESTIGATION_DIR));
     eprintln!("investigating {user} (read-only, before any change)…");
     let result = (|| -> anyhow::Result<crate::investigate::Evidence> {
         let window = super::investigate::window(Some(&since.to_rfc3339()), None, Utc::now())?;
