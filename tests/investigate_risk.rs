@@ -64,6 +64,20 @@ fn risk_detections_of_the_phishing_sign_in_are_collected_and_named_by_the_mfa_ru
     );
     // The detections add no finding of their own: still exactly the story's four.
     assert_eq!(flagged(&ev).len(), 4);
+    // The timeline shows them as rows, and its manual steps carry their evidence.
+    let html = std::fs::read_to_string(dir.path().join("case/timeline.html")).unwrap();
+    assert!(html.contains("Identity Protection: anonymizedIPAddress (medium risk, atRisk)"));
+    let steps = html.split("id=\"manual-steps\"").nth(1).unwrap();
+    assert!(
+        steps.contains("2 flagged sign-in(s): 2025-12-31T02:14:09Z from Amsterdam, NL"),
+        "{steps}"
+    );
+    assert!(
+        steps.contains(
+            "no evidence collected: no API lists the services that use lena.fischer@contoso.com"
+        ),
+        "{steps}"
+    );
 }
 
 #[test]
