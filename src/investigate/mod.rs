@@ -45,7 +45,9 @@ pub struct Evidence {
     pub sign_ins: Vec<SignIn>,
     /// Directory audit events with the user as initiator or target, oldest first.
     pub directory_audits: Vec<DirectoryAudit>,
-    /// Identity Protection's risk detections of the user in the window, oldest first.
+    /// Identity Protection's risk detections of the user in the window, oldest first
+    /// (absent in documents written before they were collected: read as none).
+    #[serde(default)]
     pub risk_detections: Vec<RiskDetection>,
     /// Every investigation rule and its verdict on this evidence.
     pub rules: Vec<RuleVerdict>,

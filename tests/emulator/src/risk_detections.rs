@@ -159,8 +159,9 @@ pub fn list(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, q: &Query, ctx
     let items = items
         .into_iter()
         .map(|mut v| {
+            // beta also names the type `riskType` (deprecated there, kept by the service).
             if let (true, Some(o)) = (beta, v.as_object_mut()) {
-                if let Some(kind) = o.remove("riskEventType") {
+                if let Some(kind) = o.get("riskEventType").cloned() {
                     o.insert("riskType".into(), kind);
                 }
             }
