@@ -99,6 +99,13 @@ pub const ASSIGNMENT_SCHEDULE_READ: AnyOf = &[
 /// list IdentityRiskyUser.ReadWrite.All here):
 /// <https://learn.microsoft.com/graph/api/riskyuser-list>.
 pub const RISKY_READ: AnyOf = &["IdentityRiskyUser.Read.All"];
+/// `GET /identityProtection/riskDetections` (`investigate`); the page names no higher
+/// permission: <https://learn.microsoft.com/graph/api/riskdetection-list>.
+pub const RISK_EVENT_READ: AnyOf = &["IdentityRiskEvent.Read.All"];
+/// The Graph audit log query API, `POST /security/auditLog/queries` and its results
+/// (`investigate`'s unified audit log): AuditLogsQuery.Read.All reads every workload
+/// (<https://learn.microsoft.com/graph/api/security-auditcoreroot-post-auditlogqueries>).
+pub const AUDIT_QUERY_READ: AnyOf = &["AuditLogsQuery.Read.All"];
 /// `GET /users/{id}/mailFolders/inbox/messageRules/{id}` (inbox rules collected through
 /// Graph): <https://learn.microsoft.com/graph/api/messagerule-get>.
 pub const MAILBOX_SETTINGS_READ: AnyOf = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
@@ -350,6 +357,70 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
     // <https://learn.microsoft.com/graph/api/directoryaudit-list>.
     read("/auditLogs/signIns", &[AUDIT_READ]),
     read("/auditLogs/directoryAudits", &[AUDIT_READ]),
+    read("/identityProtection/riskDetections", &[RISK_EVENT_READ]),
+];
+
+/// One evidence source of `investigate` and what it needs: printed as its own group by
+/// `m365guard permissions` and checked by `doctor`.
+#[derive(Debug)]
+pub struct InvestigationNeed {
+    /// The source's name in the evidence document's `sources`.
+    pub source: &'static str,
+    pub reads: &'static str,
+    pub graph: &'static [AnyOf],
+    /// Read through Exchange Online (`Exchange.ManageAsApp` and one of these Entra roles).
+    pub exchange_roles: Option<&'static [&'static str]>,
+    pub licence: Option<&'static str>,
+}
+
+/// What `m365guard investigate` (and `respond --user`, which runs it first) reads.
+pub static INVESTIGATION: &[InvestigationNeed] = &[
+    InvestigationNeed {
+        source: "user",
+        reads: "GET /users/{upn}",
+        graph: &[USER_READ],
+        exchange_roles: None,
+        licence: None,
+    },
+    InvestigationNeed {
+        source: "sign_ins",
+        reads: "GET /beta/auditLogs/signIns",
+        graph: &[AUDIT_READ],
+        exchange_roles: None,
+        licence: Some("Entra ID P1"),
+    },
+    InvestigationNeed {
+        source: "directory_audits",
+        reads: "GET /auditLogs/directoryAudits",
+        graph: &[AUDIT_READ],
+        exchange_roles: None,
+        licence: None,
+    },
+    InvestigationNeed {
+        source: "risk_detections",
+        reads: "GET /identityProtection/riskDetections",
+        graph: &[RISK_EVENT_READ],
+        exchange_roles: None,
+        licence: Some("Entra ID P2"),
+    },
+    InvestigationNeed {
+        source: "audit_events",
+        reads: "POST /security/auditLog/queries",
+        graph: &[AUDIT_QUERY_READ],
+        exchange_roles: None,
+        licence: None,
+    },
+    // Get-MessageTraceV2 (<https://learn.microsoft.com/powershell/module/exchange/get-messagetracev2>)
+    // needs the Message Tracking management role, which Exchange Administrator's
+    // Organization Management role group holds; whether Global Reader's view-only role
+    // group includes it is not documented (UNVERIFIED), so the writer role is named.
+    InvestigationNeed {
+        source: "messages_sent",
+        reads: "Get-MessageTraceV2",
+        graph: &[],
+        exchange_roles: Some(&[role::EXCHANGE_ADMINISTRATOR, role::GLOBAL_ADMINISTRATOR]),
+        licence: None,
+    },
 ];
 
 /// The entry for a request: `endpoint` is a path (`/v1.0/users?$top=1`), a full URL, or an

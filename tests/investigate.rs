@@ -14,7 +14,7 @@ use crate::harness::{assert_no_leaks, m365guard_against, run, start, Out};
 
 const LENA: &str = "lena.fischer@contoso.com";
 
-fn investigate(emu: &m365guard_emulator::Emulator, dir: &Path) -> (Out, Value) {
+pub(crate) fn investigate(emu: &m365guard_emulator::Emulator, dir: &Path) -> (Out, Value) {
     let out = run(m365guard_against(emu, dir).args([
         "investigate",
         "--user",
@@ -34,7 +34,7 @@ fn investigate(emu: &m365guard_emulator::Emulator, dir: &Path) -> (Out, Value) {
 }
 
 /// (rule, event id) of every finding.
-fn flagged(evidence: &Value) -> Vec<(String, String)> {
+pub(crate) fn flagged(evidence: &Value) -> Vec<(String, String)> {
     evidence["findings"]
         .as_array()
         .unwrap()
@@ -48,7 +48,7 @@ fn flagged(evidence: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn verdict<'a>(evidence: &'a Value, rule: &str) -> &'a Value {
+pub(crate) fn verdict<'a>(evidence: &'a Value, rule: &str) -> &'a Value {
     evidence["rules"]
         .as_array()
         .unwrap()
@@ -58,7 +58,7 @@ fn verdict<'a>(evidence: &'a Value, rule: &str) -> &'a Value {
 }
 
 /// The id of the sign-in (or audit) at `time`.
-fn event_at(evidence: &Value, list: &str, time: &str) -> String {
+pub(crate) fn event_at(evidence: &Value, list: &str, time: &str) -> String {
     evidence[list]
         .as_array()
         .unwrap()
@@ -201,10 +201,11 @@ fn the_manifest_verifies_with_sha256sum() {
     investigate(&emu, dir.path());
     let case = dir.path().join("case");
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
-    // evidence.json, timeline.html and the audit log query's audit-query.json.
-    assert_eq!(manifest.lines().count(), 3, "{manifest}");
+    // evidence.json, timeline.html, evidence.sarif and the audit log query's audit-query.json.
+    assert_eq!(manifest.lines().count(), 4, "{manifest}");
     assert!(manifest.contains("  audit-query.json\n"), "{manifest}");
     assert!(manifest.contains("  evidence.json\n"), "{manifest}");
+    assert!(manifest.contains("  evidence.sarif\n"), "{manifest}");
     assert!(manifest.ends_with("  timeline.html\n"), "{manifest}");
     let check = std::process::Command::new("sha256sum")
         .args(["-c", "manifest.sha256"])
@@ -404,8 +405,8 @@ fn the_html_timeline_renders_in_a_browser() {
     let rows: Vec<&str> = dom.split("<tr class=\"").skip(1).collect();
     assert_eq!(
         rows.len(),
-        27,
-        "10 sign-ins + 2 audits + 8 audit log records + 7 messages sent"
+        29,
+        "10 sign-ins + 2 audits + 8 audit log records + 7 messages sent + 2 risk detections"
     );
     let suspicious: Vec<&str> = rows
         .iter()

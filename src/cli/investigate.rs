@@ -1,14 +1,13 @@
-//! `m365guard investigate --user UPN`: collect the user's sign-ins, directory audits,
-//! unified audit log and sent-mail trace (read-only), judge them with the investigation
-//! rules, and write `evidence.json`, `timeline.html` and `manifest.sha256` (chain of
-//! custody) to the output directory, next to `audit-query.json` (the audit log query to
-//! resume).
+//! `m365guard investigate --user UPN`: collect the user's sign-ins, directory audits, risk
+//! detections, unified audit log and sent-mail trace (read-only), judge them with the
+//! investigation rules, and write `evidence.json`, `timeline.html`, `evidence.sarif` (the
+//! findings as SARIF) and `manifest.sha256` (chain of custody) to the output directory, next
+//! to `audit-query.json` (the audit log query to resume).
 //!
 //! Evidence is never overwritten, with one exception that keeps it anyway: when the
 //! directory holds a run whose audit log query is still pending (it timed out), the next
 //! run resumes that query and first moves the earlier run's files, untouched and still
 //! verifiable with their own manifest, into `superseded-N/`.
-
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -76,7 +75,12 @@ fn make_room(dir: &std::path::Path) -> anyhow::Result<()> {
         .context("no free superseded-N directory")?;
     std::fs::create_dir_all(&target)
         .with_context(|| format!("cannot create {}", target.display()))?;
-    for name in [EVIDENCE_FILE, TIMELINE_FILE, manifest::NAME] {
+    for name in [
+        EVIDENCE_FILE,
+        TIMELINE_FILE,
+        crate::investigate::sarif::FILE,
+        manifest::NAME,
+    ] {
         let from = dir.join(name);
         if from.exists() {
             std::fs::rename(&from, target.join(name))
@@ -122,7 +126,6 @@ pub fn window(
 
 pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
     let window = window(args.since.as_deref(), args.days, Utc::now())?;
-    let evidence_path = args.output.join(EVIDENCE_FILE);
     make_room(&args.output)?;
     let config = args.config.load()?;
     let settings = args.connection.settings(config.as_ref())?;
@@ -137,34 +140,58 @@ pub fn run(args: InvestigateArgs) -> anyhow::Result<ExitStatus> {
         },
     };
     let mut evidence = collect::collect(settings, &request)?;
-    evidence.parameters.bulk_external_recipients = config
-        .as_ref()
-        .map_or(crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS, |c| {
-            c.bulk_external_recipients
-        });
+    evidence.parameters.bulk_external_recipients = bulk_external_recipients(config.as_ref());
     rules::evaluate(&pack, &mut evidence)?;
 
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let text = serde_json::to_string_pretty(&evidence)? + "\n";
-    crate::snapshot::io::write_private(&evidence_path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", evidence_path.display()))?;
-    let html = crate::investigate::timeline::render(&evidence)
-        .context("cannot render the HTML timeline")?;
-    let timeline_path = args.output.join(TIMELINE_FILE);
-    crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
-        .with_context(|| format!("cannot write {}", timeline_path.display()))?;
-    let audit_state = crate::investigate::audit_query::STATE_FILE;
-    let mut written = vec![EVIDENCE_FILE, TIMELINE_FILE];
-    if args.output.join(audit_state).exists() {
-        written.push(audit_state);
-    }
-    let sums = manifest::build(&args.output, &written)?;
-    let manifest_path = args.output.join(manifest::NAME);
-    crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
-        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    write_case(&args.output, &pack, &evidence)?;
     print_summary(&evidence, &args.output);
     Ok(exit_status(&evidence))
+}
+
+/// The bulk-sending threshold of `[investigate]` in the config, or the default.
+pub fn bulk_external_recipients(config: Option<&crate::config::Config>) -> u32 {
+    config.map_or(crate::investigate::DEFAULT_BULK_EXTERNAL_RECIPIENTS, |c| {
+        c.bulk_external_recipients
+    })
+}
+
+/// Write the case files of `evidence` to `dir` (created): `evidence.json`, `timeline.html`,
+/// `evidence.sarif` and `manifest.sha256` over them. Used by `investigate` and by
+/// `respond --user`, which investigates before it changes anything.
+pub fn write_case(
+    dir: &std::path::Path,
+    pack: &rules::Pack,
+    evidence: &Evidence,
+) -> anyhow::Result<()> {
+    let evidence_path = dir.join(EVIDENCE_FILE);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let text = serde_json::to_string_pretty(evidence)? + "\n";
+    crate::snapshot::io::write_private(&evidence_path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", evidence_path.display()))?;
+    let html = crate::investigate::timeline::render(evidence)
+        .context("cannot render the HTML timeline")?;
+    let timeline_path = dir.join(TIMELINE_FILE);
+    crate::snapshot::io::write_private(&timeline_path, html.as_bytes())
+        .with_context(|| format!("cannot write {}", timeline_path.display()))?;
+    let sarif = crate::investigate::sarif::log(pack, evidence, EVIDENCE_FILE, &text);
+    let sarif_path = dir.join(crate::investigate::sarif::FILE);
+    let sarif_text = serde_json::to_string_pretty(&sarif)? + "\n";
+    crate::snapshot::io::write_private(&sarif_path, sarif_text.as_bytes())
+        .with_context(|| format!("cannot write {}", sarif_path.display()))?;
+    let audit_state = crate::investigate::audit_query::STATE_FILE;
+    let mut written = vec![
+        EVIDENCE_FILE,
+        TIMELINE_FILE,
+        crate::investigate::sarif::FILE,
+    ];
+    if dir.join(audit_state).exists() {
+        written.push(audit_state);
+    }
+    let sums = manifest::build(dir, &written)?;
+    let manifest_path = dir.join(manifest::NAME);
+    crate::snapshot::io::write_private(&manifest_path, sums.as_bytes())
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    Ok(())
 }
 
 /// 3 when a source failed or a rule could not be judged (the investigation is incomplete),

@@ -4,8 +4,10 @@
 //! sign-in. The markdown form is README's "Permissions" section (a test keeps them equal).
 //!
 //! JSON (`schema_version` 1; fields are only ever added):
-//! `{"schema_version":1,"sources":[Source…],"fix_actions":[Action…]}` — `fix_actions` only
-//! with `--fix`. A Source is `{"source","service":"graph"|"exchange"|"joined","reads",
+//! `{"schema_version":1,"sources":[Source…],"fix_actions":[Action…],"investigation":[Evidence…]}`
+//! — `fix_actions` only with `--fix`. An Evidence row is `{"source","reads",
+//! "graph_permissions":[Need…],"exchange_permission":string|null,"entra_roles":[string…],
+//! "licence":string|null}`: what `investigate` reads (`permission::INVESTIGATION`). A Source is `{"source","service":"graph"|"exchange"|"joined","reads",
 //! "graph_permissions":[Need…],"exchange_permission":string|null,"entra_role":string|null,
 //! "licence":string|null}`. An Action is `{"action","graph_permissions":[Need…],
 //! "exchange_permission":string|null,"entra_roles":[string…],"target_role":{"role","when"}|null,
@@ -20,7 +22,9 @@ use serde::Serialize;
 
 use crate::findings::ExitStatus;
 use crate::fix::actions::{ActionKind, ActionNeeds};
-use crate::permission::{role, AnyOf, EXCHANGE_READ_ROLE, MANAGE_AS_APP};
+use crate::permission::{
+    role, AnyOf, InvestigationNeed, EXCHANGE_READ_ROLE, INVESTIGATION, MANAGE_AS_APP,
+};
 use crate::snapshot::source::{SourceDef, Stage, SOURCES};
 
 #[derive(Debug, Args)]
@@ -59,6 +63,34 @@ pub struct Table {
     pub sources: Vec<SourceRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix_actions: Option<Vec<ActionRow>>,
+    /// What `investigate` (and `respond --user`) reads, per evidence source.
+    pub investigation: Vec<InvestigationRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvestigationRow {
+    pub source: &'static str,
+    pub reads: &'static str,
+    pub graph_permissions: Vec<Need>,
+    pub exchange_permission: Option<&'static str>,
+    pub entra_roles: Vec<&'static str>,
+    pub licence: Option<&'static str>,
+}
+
+impl InvestigationRow {
+    fn new(n: &InvestigationNeed) -> InvestigationRow {
+        InvestigationRow {
+            source: n.source,
+            reads: n.reads,
+            graph_permissions: needs(n.graph),
+            exchange_permission: n.exchange_roles.map(|_| MANAGE_AS_APP),
+            entra_roles: n
+                .exchange_roles
+                .map(|ids| ids.iter().filter_map(|id| role::name(id)).collect())
+                .unwrap_or_default(),
+            licence: n.licence,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -173,7 +205,19 @@ impl Table {
             schema_version: 1,
             sources: SOURCES.iter().map(SourceRow::new).collect(),
             fix_actions: fix.then(|| ActionKind::ALL.into_iter().map(ActionRow::new).collect()),
+            investigation: INVESTIGATION.iter().map(InvestigationRow::new).collect(),
         }
+    }
+
+    fn investigation_cells(row: &InvestigationRow) -> [String; 5] {
+        let dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
+        [
+            row.source.to_owned(),
+            dash(least(&row.graph_permissions)),
+            dash(row.entra_roles.join(" or ")),
+            row.exchange_permission.unwrap_or("-").to_owned(),
+            row.licence.unwrap_or("-").to_owned(),
+        ]
     }
 
     fn source_cells(row: &SourceRow) -> [String; 5] {
@@ -233,6 +277,13 @@ impl Table {
         "EXCHANGE",
         "LICENCE",
     ];
+    const INVESTIGATION_HEAD: [&'static str; 5] = [
+        "INVESTIGATE SOURCE",
+        "GRAPH APPLICATION PERMISSION",
+        "ENTRA ROLE",
+        "EXCHANGE",
+        "LICENCE",
+    ];
 
     /// Aligned columns for a terminal.
     pub fn text(&self) -> String {
@@ -269,6 +320,15 @@ impl Table {
                 actions.iter().map(Self::action_cells).collect(),
             );
         }
+        let _ = writeln!(out);
+        section(
+            &mut out,
+            Self::INVESTIGATION_HEAD,
+            self.investigation
+                .iter()
+                .map(Self::investigation_cells)
+                .collect(),
+        );
         out
     }
 
@@ -313,6 +373,21 @@ impl Table {
                 actions.iter().map(Self::action_cells).collect(),
             );
         }
+        let _ = writeln!(
+            out,
+            "\n`m365guard investigate --user UPN` (and `respond --user`, which runs it before \
+             any write) reads these evidence sources; a source whose permission is missing is \
+             `error`, one whose licence is missing `unavailable`, and the rules reading it give \
+             no verdict.\n"
+        );
+        table(
+            &mut out,
+            Self::INVESTIGATION_HEAD,
+            self.investigation
+                .iter()
+                .map(Self::investigation_cells)
+                .collect(),
+        );
         out
     }
 }
@@ -340,5 +415,43 @@ mod tests {
             );
         }
         assert!(text.contains("User.Read.All + AuditLog.Read.All"), "{text}");
+    }
+
+    #[test]
+    fn investigate_is_its_own_group_with_every_evidence_source() {
+        let t = Table::new(false);
+        let sources: Vec<&str> = t.investigation.iter().map(|r| r.source).collect();
+        assert_eq!(
+            sources,
+            [
+                "user",
+                "sign_ins",
+                "directory_audits",
+                "risk_detections",
+                "audit_events",
+                "messages_sent"
+            ]
+        );
+        let text = t.text();
+        let group: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("INVESTIGATE SOURCE"))
+            .collect();
+        let line = |name: &str| {
+            group
+                .iter()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .copied()
+                .unwrap_or_default()
+        };
+        assert!(line("risk_detections").contains("IdentityRiskEvent.Read.All"));
+        assert!(line("risk_detections").contains("Entra ID P2"));
+        assert!(line("audit_events").contains("AuditLogsQuery.Read.All"));
+        assert!(line("sign_ins").contains("AuditLog.Read.All"));
+        assert!(line("messages_sent").contains("Exchange.ManageAsApp"));
+        assert!(line("messages_sent").contains("Exchange Administrator"));
+        assert!(t
+            .markdown()
+            .contains("| `risk_detections` | IdentityRiskEvent.Read.All |"));
     }
 }

@@ -80,11 +80,16 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         }
         None => evidence.save_bytes("plan", "json", plan.to_json()?.as_bytes())?,
     };
-    print_plan(&plan);
-    // Listed, not changed: delegations, mail flow changed in the window, manual steps.
     let since = options.since.unwrap_or_else(|| {
         Utc::now() - chrono::Duration::days(crate::fix::respond_review::DEFAULT_WINDOW_DAYS)
     });
+    // The investigation, read-only and before any write: the evidence of what the attacker
+    // did is saved before containment changes the account. Its failure is reported and
+    // does not block containment.
+    let investigation =
+        investigate_first(&settings, config.as_ref(), &before, since, &evidence_dir);
+    print_plan(&plan);
+    // Listed, not changed: delegations, mail flow changed in the window, manual steps.
     let user = &before.snapshot.users[0];
     let review = crate::fix::respond_review::collect(
         &live,
@@ -93,6 +98,13 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         &user.user_principal_name,
         since,
     );
+    let mut review = review;
+    review.guidance = match &investigation {
+        Ok(evidence) => crate::investigate::checklist::steps(Some(evidence), ""),
+        Err(e) => {
+            crate::investigate::checklist::steps(None, &format!("the investigation failed: {e:#}"))
+        }
+    };
     print!("{}", review.render());
     evidence.save_bytes(
         "respond-review",
@@ -126,6 +138,90 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         evidence.save_bytes("user-state-after", "json", after.text.as_bytes())?;
     }
     Ok(status)
+}
+
+/// Where respond writes the investigation's case files, inside its evidence directory.
+pub const INVESTIGATION_DIR: &str = "investigation";
+
+/// How long respond waits for the unified audit log query before containing.
+const RESPOND_AUDIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run `investigate`'s collection and rules for the user (read-only) and write its case
+/// files to `<evidence dir>/investigation/` (`investigation-N` when taken). An error is printed, saying that containment
+/// goes on without the evidence, and returned for the checklist.
+fn investigate_first(
+    settings: &crate::auth::Settings,
+    config: Option<&crate::config::Config>,
+    before: &respond::UserState,
+    since: chrono::DateTime<Utc>,
+    evidence_dir: &std::path::Path,
+) -> anyhow::Result<crate::investigate::Evidence> {
+    let user = before
+        .snapshot
+        .users
+        .first()
+        .map(|u| u.user_principal_name.clone())
+        .unwrap_or_default();
+    // Evidence is never overwritten: a second incident filed into the same directory gets
+    // `investigation-2`, like `Evidence::save_bytes` numbers its files.
+    let dir = (1..)
+        .map(|n| match n {
+            1 => evidence_dir.join(INVESTIGATION_DIR),
+            n => evidence_dir.join(format!("{INVESTIGATION_DIR}-{n}")),
+        })
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| evidence_dir.join(INVESTIGATION_DIR));
+    eprintln!("investigating {user} (read-only, before any change)…");
+    let result = (|| -> anyhow::Result<crate::investigate::Evidence> {
+        let window = super::investigate::window(Some(&since.to_rfc3339()), None, Utc::now())?;
+        let pack = crate::investigate::rules::load()?;
+        // Containment must not wait for the unified audit log query (it often runs for
+        // minutes on the service's side): respond waits briefly and keeps the query's id in
+        // the case directory, so `investigate --user … --since … -o <that dir>` resumes it.
+        let request = crate::investigate::collect::Request {
+            user,
+            window,
+            audit: crate::investigate::audit_query::Options {
+                dir: Some(dir.clone()),
+                wait: RESPOND_AUDIT_WAIT,
+                ..Default::default()
+            },
+        };
+        let mut evidence = crate::investigate::collect::collect(settings.clone(), &request)?;
+        evidence.parameters.bulk_external_recipients =
+            super::investigate::bulk_external_recipients(config);
+        crate::investigate::rules::evaluate(&pack, &mut evidence)?;
+        super::investigate::write_case(&dir, &pack, &evidence)?;
+        Ok(evidence)
+    })();
+    match &result {
+        Ok(evidence) => {
+            let not_ok: Vec<&str> = evidence
+                .sources
+                .iter()
+                .filter(|(_, s)| s.status != crate::investigate::SourceState::Ok)
+                .map(|(name, _)| name.as_str())
+                .collect();
+            println!(
+                "Investigation: {} finding(s); evidence.json, timeline.html, evidence.sarif in {}{}",
+                evidence.findings.len(),
+                dir.display(),
+                if not_ok.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (not collected: {})", not_ok.join(", "))
+                }
+            );
+            for f in &evidence.findings {
+                println!("  {} [{}] {}", f.rule_id, f.severity.as_str(), f.message);
+            }
+        }
+        Err(e) => eprintln!(
+            "evidence collection failed: {e:#}. Containment goes on without it; run \
+             `m365guard investigate --user …` separately."
+        ),
+    }
+    result
 }
 
 /// `--since`: a date (midnight UTC) or an RFC 3339 instant.

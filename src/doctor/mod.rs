@@ -13,6 +13,7 @@
 //! `snapshot::source::SOURCES`, fix actions in `ActionKind::needs`. This module judges the
 //! grants against them; [`probe`] holds the live reads, [`report`] the rendering.
 
+mod investigate;
 mod probe;
 mod report;
 
@@ -88,6 +89,8 @@ pub struct Report {
     pub role_names: BTreeMap<String, String>,
     pub sources: Vec<Check>,
     pub actions: Vec<Check>,
+    /// What `investigate` can read, per evidence source (grants only; never fails doctor).
+    pub investigation: Vec<Check>,
 }
 
 /// The claims of a JWT-shaped access token, decoded without verification: only to read
@@ -169,6 +172,7 @@ pub fn run(settings: Settings) -> Result<Report, AuthError> {
         role_names: BTreeMap::new(),
         sources: Vec::new(),
         actions: Vec::new(),
+        investigation: Vec::new(),
     };
     probe::read_directory_roles(&graph, graph_claims.as_ref(), &mut report);
 
@@ -196,6 +200,7 @@ pub fn run(settings: Settings) -> Result<Report, AuthError> {
         );
         report.actions.push(check);
     }
+    report.investigation = investigate::checks(&report);
     Ok(report)
 }
 
@@ -317,6 +322,7 @@ mod tests {
             role_names: BTreeMap::new(),
             sources: Vec::new(),
             actions: Vec::new(),
+            investigation: Vec::new(),
         }
     }
 

@@ -79,7 +79,11 @@ impl Report {
             }
         };
         let _ = writeln!(out, "Directory roles: {roles}");
-        for (title, checks) in [("SOURCE", &self.sources), ("FIX ACTION", &self.actions)] {
+        for (title, checks) in [
+            ("SOURCE", &self.sources),
+            ("FIX ACTION", &self.actions),
+            ("INVESTIGATE (evidence source)", &self.investigation),
+        ] {
             let _ = writeln!(out);
             let _ = writeln!(out, "{title:<34} {:<21} DETAIL", "STATUS");
             for c in checks.iter() {

@@ -34,6 +34,9 @@ pub struct Review {
     pub not_read: Vec<String>,
     /// What respond does not do; each to be checked by hand.
     pub checklist: Vec<String>,
+    /// The guidance's manual steps with the evidence the investigation collected for each
+    /// (`investigate::checklist`); filled by `respond` after its investigation.
+    pub guidance: Vec<crate::investigate::checklist::Step>,
 }
 
 /// A mail flow object changed in the window.
@@ -137,6 +140,7 @@ pub fn collect(
         connectors_changed: connectors,
         not_read,
         checklist: CHECKLIST.iter().map(|c| (*c).to_owned()).collect(),
+        guidance: Vec::new(),
     }
 }
 
@@ -195,6 +199,15 @@ impl Review {
         out.push_str("Checklist (respond does not do these):\n");
         for c in &self.checklist {
             out.push_str(&format!("  [ ] {c}\n"));
+        }
+        if !self.guidance.is_empty() {
+            out.push_str("The guidance's manual steps (no API does these), with the evidence:\n");
+            for g in &self.guidance {
+                out.push_str(&format!("  [ ] {}\n", g.step));
+                for e in &g.evidence {
+                    out.push_str(&format!("        {e}\n"));
+                }
+            }
         }
         out
     }

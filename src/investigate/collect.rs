@@ -178,6 +178,9 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     let exchange = crate::exchange::ExchangeClient::new(&tokens, agent).with_limits(limits);
     let (outcome, messages_sent) = super::message_trace::collect(&exchange, &upn, &request.window);
     sources.insert("messages_sent".into(), outcome);
+    let (risk_detections, risk_outcome) =
+        super::risk::collect(&graph, &user_id, &request.window, encode_filter);
+    sources.insert(super::risk::SOURCE.into(), risk_outcome);
 
     Ok(Evidence {
         schema_version: SCHEMA_VERSION,
@@ -198,6 +201,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
         audit_events,
         messages_sent,
         parameters: Default::default(),
+        risk_detections,
         rules: Vec::new(),
         findings: Vec::new(),
     })

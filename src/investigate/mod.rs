@@ -8,10 +8,13 @@
 //! Graph, [`timeline`] renders the HTML timeline, [`manifest`] writes the SHA-256 chain-of-custody manifest of every file written.
 
 pub mod audit_query;
+pub mod checklist;
 pub mod collect;
 pub mod manifest;
 pub mod message_trace;
+pub mod risk;
 pub mod rules;
+pub mod sarif;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -21,6 +24,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::severity::Severity;
+
+pub use risk::RiskDetection;
 
 /// Version of the evidence document's layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -53,6 +58,10 @@ pub struct Evidence {
     /// The thresholds the rules were evaluated with (from `[investigate]` in the config).
     #[serde(default)]
     pub parameters: RuleParameters,
+    /// Identity Protection's risk detections of the user in the window, oldest first
+    /// (absent in documents written before they were collected: read as none).
+    #[serde(default)]
+    pub risk_detections: Vec<RiskDetection>,
     /// Every investigation rule and its verdict on this evidence.
     pub rules: Vec<RuleVerdict>,
     /// What the rules flagged, one entry per event and rule.

@@ -2,9 +2,10 @@
 //! script, no external resource), one row per event — sign-ins and directory audits merged
 //! and sorted by time — with the events a rule flagged highlighted and the rule's message
 //! beside them, a map-free "where from" summary (countries, IP addresses, client apps of
-//! the sign-ins), the status of every source and rule, and the steps no API can do.
-//! Unified audit log records are rows of their own; sent mail is one row per message, with
-//! a summary of the recipients by domain and delivery status.
+//! the sign-ins), the status of every source and rule, and the steps no API can do with the
+//! evidence for each (`checklist`). Unified audit log records and risk detections are rows
+//! of their own; sent mail is one row per message, with a summary of the recipients by
+//! domain and delivery status.
 //! Rendered with minijinja, HTML auto-escaping on: every value from the tenant is text.
 
 use std::collections::BTreeMap;
@@ -42,16 +43,6 @@ struct Line {
     status: String,
     detail: String,
 }
-
-/// What the guidance asks for that no API does (Microsoft's compromised-account steps).
-const MANUAL_STEPS: [&str; 6] = [
-    "Scan the user's devices for malware and install pending updates.",
-    "Ask the user about lost devices, unusual attachments or links they opened, and public Wi-Fi used around the flagged sign-ins.",
-    "Tell the contacts who may have received mail from the attacker (the message trace of the window, once collected).",
-    "Check other services that use this mailbox as their recovery address.",
-    "Ask receiving organisations to block mail from the account while it is being cleaned up.",
-    "Verify Sent Items, inbox rules, forwarding and the contact details on the account (`m365guard scan`, `m365guard respond`).",
-];
 
 fn text(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
@@ -154,6 +145,40 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
         ));
     }
     out.extend(audit_and_mail_rows(evidence));
+    for d in &evidence.risk_detections {
+        out.push((
+            d.epoch,
+            Row {
+                id: d.id.clone(),
+                time: d.time.clone(),
+                kind: "risk detection",
+                what: format!(
+                    "Identity Protection: {} ({} risk, {})",
+                    text(&d.risk_event_type),
+                    text(&d.risk_level),
+                    text(&d.risk_state)
+                ),
+                place: place(&d.city, &d.country, &d.ip_address),
+                detail: [
+                    d.request_id
+                        .as_deref()
+                        .map(|r| format!("sign-in {r}"))
+                        .unwrap_or_default(),
+                    d.detected_time
+                        .as_deref()
+                        .map(|t| format!("detected {t}"))
+                        .unwrap_or_default(),
+                    text(&d.detection_timing_type).to_owned(),
+                ]
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
+                suspicious: false,
+                findings: Vec::new(),
+            },
+        ));
+    }
     out.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
     out
 }
@@ -347,7 +372,7 @@ pub fn render(evidence: &Evidence) -> Result<String, minijinja::Error> {
         countries => counts(evidence, |s| s.country.clone()),
         ips => counts(evidence, |s| s.ip_address.clone()),
         apps => counts(evidence, |s| s.client_app.clone()),
-        steps => MANUAL_STEPS,
+        steps => super::checklist::steps(Some(evidence), ""),
         mail => &evidence.messages_sent.by_domain,
         mail_total => evidence.messages_sent.total,
         mail_external => evidence.messages_sent.external,

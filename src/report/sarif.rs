@@ -39,7 +39,7 @@ pub const FINGERPRINT_KEY: &str = "m365guard/v1";
 
 pub struct SarifReporter;
 
-fn level(severity: Severity) -> ResultLevel {
+pub(crate) fn level(severity: Severity) -> ResultLevel {
     match severity {
         Severity::Critical | Severity::High => ResultLevel::Error,
         Severity::Medium => ResultLevel::Warning,
@@ -93,7 +93,7 @@ pub(crate) fn artifact_uri(path: &str) -> String {
     }
 }
 
-fn text(s: impl Into<String>) -> MultiformatMessageString {
+pub(crate) fn text(s: impl Into<String>) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s.into()).build()
 }
 

@@ -58,6 +58,14 @@ pub const GRAPH_APP_ROLES: &[(&str, &str)] = &[
         "999f8c63-0a38-4f1b-91fd-ed1947bdd1a9",
     ),
     ("AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da"),
+    (
+        "AuditLogsQuery.Read.All",
+        "5e1e9171-754d-478c-812c-f1755a9a4c2d",
+    ),
+    (
+        "IdentityRiskEvent.Read.All",
+        "6e472fd1-ad78-48da-a0f0-97ab2c6b769e",
+    ),
     ("Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
     (
         "Directory.ReadWrite.All",
@@ -197,6 +205,9 @@ mod tests {
         }
         for e in GRAPH_ENDPOINTS {
             lists.extend(e.needs.iter().copied());
+        }
+        for n in crate::permission::INVESTIGATION {
+            lists.extend(n.graph.iter().copied());
         }
         let mut names: Vec<&str> = lists.into_iter().flatten().copied().collect();
         names.sort_unstable();

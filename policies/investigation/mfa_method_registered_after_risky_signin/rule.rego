@@ -32,13 +32,20 @@ deny contains finding if {
 	minutes := round((a.epoch - s.epoch) / 60)
 	finding := {
 		"event_id": a.id,
-		"message": sprintf("%s at %s%s, %v minutes after the suspicious sign-in at %s from %s", [
-			a.activity, a.time, _from(a), minutes, s.time, lib.place(s),
+		"message": sprintf("%s at %s%s, %v minutes after the suspicious sign-in at %s from %s%s", [
+			a.activity, a.time, _from(a), minutes, s.time, lib.place(s), _detected(s),
 		]),
-		"details": {"sign_in": s.id, "minutes_after": minutes, "result_reason": object.get(a, "result_reason", null)},
+		"details": {
+			"sign_in": s.id, "minutes_after": minutes, "result_reason": object.get(a, "result_reason", null),
+			"risk_detections": sort([d.id | some d in lib.risk_detections_of(s)]),
+		},
 	}
 }
 
 _from(a) := sprintf(" (from %s)", [a.initiated_by.ip_address]) if a.initiated_by.ip_address != null
 
 _from(a) := "" if a.initiated_by.ip_address == null
+
+_detected(s) := sprintf(" (Identity Protection: %s)", [lib.risk_types(s)]) if lib.risk_detected(s)
+
+_detected(s) := "" if not lib.risk_detected(s)

@@ -164,7 +164,15 @@ pub fn handle(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -
     let resp = match result {
         Ok(r) | Err(r) => r,
     };
-    if req.method != "GET" {
+    // Creating an audit log query is a POST but reads the tenant: it needs only
+    // AuditLogsQuery.Read.All and changes nothing, so it is not a write.
+    // https://learn.microsoft.com/graph/api/security-auditcoreroot-post-auditlogqueries
+    let audit_query = req.method == "POST"
+        && req
+            .path
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case("/security/auditLog/queries");
+    if req.method != "GET" && !audit_query {
         let mut body: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
         if let Some(p) = body
             .get_mut("passwordProfile")
@@ -289,6 +297,9 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
             list_named_locations(shared, caller, req, &q, ctx)
         }
         ("GET", ["identityprotection", "riskyusers"]) => risky_users(shared, caller, req, &q, ctx),
+        ("GET", ["identityprotection", "riskdetections"]) => {
+            crate::risk_detections::list(shared, caller, req, &q, ctx)
+        }
         ("GET", ["auditlogs", "signins"]) => {
             crate::audit_logs::sign_ins(shared, caller, req, &q, ctx)
         }

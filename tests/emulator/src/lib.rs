@@ -33,6 +33,7 @@ pub mod http;
 pub mod odata;
 pub mod pim;
 pub mod respond;
+pub mod risk_detections;
 pub mod server;
 pub mod setup_endpoints;
 pub mod state;
