@@ -163,6 +163,28 @@ pub const CONSENT_REQUEST_POLICY_READ: AnyOf = &[
 ];
 /// Source `consent_policy` reads both policies: only Policy.Read.All serves both pages.
 pub const CONSENT_POLICY_READ: AnyOf = &["Policy.Read.All"];
+/// `GET /policies/defaultAppManagementPolicy`
+/// (<https://learn.microsoft.com/graph/api/tenantappmanagementpolicy-get>) and
+/// `GET /policies/appManagementPolicies`
+/// (<https://learn.microsoft.com/graph/api/appmanagementpolicy-list>): both pages name
+/// Policy.Read.All as least privileged, then the two ApplicationConfiguration ones. Source
+/// `app_management_policies` also reads each custom policy's `appliesTo`, whose page names
+/// Application.Read.All first and all three of these as higher
+/// (<https://learn.microsoft.com/graph/api/appmanagementpolicy-list-appliesto>), so these
+/// three serve every read of the source.
+pub const APP_MANAGEMENT_POLICY_READ: AnyOf = &[
+    "Policy.Read.All",
+    "Policy.Read.ApplicationConfiguration",
+    "Policy.ReadWrite.ApplicationConfiguration",
+];
+/// `GET /policies/appManagementPolicies/{id}/appliesTo`:
+/// <https://learn.microsoft.com/graph/api/appmanagementpolicy-list-appliesto>.
+pub const APP_POLICY_APPLIES_TO_READ: AnyOf = &[
+    "Application.Read.All",
+    "Policy.ReadWrite.ApplicationConfiguration",
+    "Policy.Read.ApplicationConfiguration",
+    "Policy.Read.All",
+];
 
 /// `DELETE /oauth2PermissionGrants/{id}`:
 /// <https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete>.
@@ -342,6 +364,18 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
     read(
         "/policies/adminConsentRequestPolicy",
         &[CONSENT_REQUEST_POLICY_READ],
+    ),
+    read(
+        "/policies/defaultAppManagementPolicy",
+        &[APP_MANAGEMENT_POLICY_READ],
+    ),
+    read(
+        "/policies/appManagementPolicies",
+        &[APP_MANAGEMENT_POLICY_READ],
+    ),
+    read(
+        "/policies/appManagementPolicies/{}/appliesTo",
+        &[APP_POLICY_APPLIES_TO_READ],
     ),
     read("/users/{}/authentication/methods", &[AUTH_METHOD_READ]),
     read("/domains", &[DOMAIN_READ]),

@@ -253,6 +253,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         SourceId::AuthMethods => Probe::AuthMethods,
         SourceId::Federation => Probe::Graph("/v1.0/domains?$select=id,authenticationType"),
         SourceId::ExchangeRoleGroups => Probe::FirstOf("Get-RoleGroup"),
+        SourceId::AppManagementPolicies => {
+            Probe::Graph("/v1.0/policies/defaultAppManagementPolicy?$select=id,isEnabled")
+        }
     }
 }
 

@@ -82,10 +82,12 @@ pub enum ResourceKind {
     Domain,
     /// A member of a privileged Exchange role group (`exchange_role_groups`).
     ExchangeRoleGroupMember,
+    /// An app management policy (`apps.management_policies`).
+    AppManagementPolicy,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 31] = [
+    pub const ALL: [ResourceKind; 32] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -117,6 +119,7 @@ impl ResourceKind {
         ResourceKind::AuthMethod,
         ResourceKind::Domain,
         ResourceKind::ExchangeRoleGroupMember,
+        ResourceKind::AppManagementPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +155,7 @@ impl ResourceKind {
             ResourceKind::AuthMethod => "auth_method",
             ResourceKind::Domain => "domain",
             ResourceKind::ExchangeRoleGroupMember => "exchange_role_group_member",
+            ResourceKind::AppManagementPolicy => "app_management_policy",
         }
     }
 
@@ -296,7 +300,8 @@ resources!(
     AuditBypass,
     AuthMethod,
     Domain,
-    ExchangeRoleGroupMember
+    ExchangeRoleGroupMember,
+    AppManagementPolicy
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -544,6 +549,13 @@ static EXCHANGE_ROLE_GROUPS: Array<ExchangeRoleGroupMember> = Array {
     get_mut: |s| &mut s.exchange_role_groups,
 };
 
+static APP_MANAGEMENT_POLICIES: Array<AppManagementPolicy> = Array {
+    kind: ResourceKind::AppManagementPolicy,
+    path: "apps.management_policies",
+    get: |s| &s.apps.management_policies,
+    get_mut: |s| &mut s.apps.management_policies,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -562,7 +574,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 31] = [
+pub static SOURCES: [SourceDef; 32] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -765,6 +777,21 @@ pub static SOURCES: [SourceDef; 31] = [
         ),
         licence: None,
         resources: &[&CONSENT_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    // Answered without the licence by some tenants and refused by others (the Graph pages
+    // require Workload ID Premium for "all app policy management operations"): a refusal
+    // makes the source `unavailable`, never a pass.
+    SourceDef {
+        id: SourceId::AppManagementPolicies,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::APP_MANAGEMENT_POLICY_READ],
+            "GET /policies/defaultAppManagementPolicy, /policies/appManagementPolicies (+ appliesTo)",
+        ),
+        licence: Some("Microsoft Entra Workload ID Premium"),
+        resources: &[&APP_MANAGEMENT_POLICIES],
         sections: &[],
         enriches: &[],
     },
