@@ -267,7 +267,11 @@ fn partial_example_records_failed_and_unlicensed_sources() {
     // Workload ID Premium is missing too: its API refused the app management policies.
     let apps = status(SourceId::AppManagementPolicies);
     assert_eq!(apps.status, SourceState::Unavailable);
-    assert!(apps.reason.as_deref().unwrap().contains("Workload Identities Premium"));
+    assert!(apps
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("Workload Identities Premium"));
     assert!(s.apps.management_policies.is_empty());
     // Everything but the Exchange sources and the three licence-gated ones.
     let exchange = m365guard::snapshot::source::SOURCES

@@ -7,6 +7,7 @@
 mod harness;
 mod report_fixture;
 
+mod app_policies;
 mod app_roles;
 mod apps;
 mod architecture;

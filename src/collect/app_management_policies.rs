@@ -213,7 +213,12 @@ pub(crate) fn duration_days(text: &str) -> Option<u64> {
     const DAY: f64 = 86_400.0;
     add(
         date,
-        &[('Y', 365.0 * DAY), ('M', 30.0 * DAY), ('W', 7.0 * DAY), ('D', DAY)],
+        &[
+            ('Y', 365.0 * DAY),
+            ('M', 30.0 * DAY),
+            ('W', 7.0 * DAY),
+            ('D', DAY),
+        ],
     )?;
     if let Some(clock) = clock {
         add(clock, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
@@ -269,10 +274,17 @@ mod tests {
         assert_eq!(p.policy_kind, "tenant_default");
         assert_eq!(p.is_enabled, Some(true));
         let app = p.application_restrictions.unwrap();
-        assert_eq!(app.password_credentials.len(), 2, "no restrictionType: dropped");
+        assert_eq!(
+            app.password_credentials.len(),
+            2,
+            "no restrictionType: dropped"
+        );
         assert_eq!(app.password_credentials[0].max_lifetime_days, None);
         assert_eq!(app.password_credentials[1].max_lifetime_days, Some(365));
-        assert_eq!(app.password_credentials[1].state.as_deref(), Some("enabled"));
+        assert_eq!(
+            app.password_credentials[1].state.as_deref(),
+            Some("enabled")
+        );
         assert!(app.password_credentials[0]
             .restrict_for_apps_created_after
             .is_some());

@@ -310,7 +310,12 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         &snapshot.apps.app_role_assignments,
         false,
     );
-    w.array(2, "consent_policies", &snapshot.apps.consent_policies, false);
+    w.array(
+        2,
+        "consent_policies",
+        &snapshot.apps.consent_policies,
+        false,
+    );
     w.array(
         2,
         "management_policies",

@@ -48,7 +48,13 @@ const DEFAULT_PROPS: [&str; 6] = [
     "applicationRestrictions",
     "servicePrincipalRestrictions",
 ];
-const CUSTOM_PROPS: [&str; 5] = ["id", "displayName", "description", "isEnabled", "restrictions"];
+const CUSTOM_PROPS: [&str; 5] = [
+    "id",
+    "displayName",
+    "description",
+    "isEnabled",
+    "restrictions",
+];
 const DEFAULT_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// What the API answers a tenant without Workload ID Premium.
@@ -92,13 +98,20 @@ impl AppPoliciesState {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let kind = |p: &Value| p.get("policy_kind").and_then(Value::as_str).map(str::to_owned);
+        let kind = |p: &Value| {
+            p.get("policy_kind")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let default_policy = policies
             .iter()
             .find(|p| kind(p).as_deref() == Some("tenant_default"))
             .map(|p| {
                 let mut g = base(p);
-                g.insert("applicationRestrictions".into(), restrictions(p.get("application_restrictions")));
+                g.insert(
+                    "applicationRestrictions".into(),
+                    restrictions(p.get("application_restrictions")),
+                );
                 g.insert(
                     "servicePrincipalRestrictions".into(),
                     restrictions(p.get("service_principal_restrictions")),
@@ -111,7 +124,10 @@ impl AppPoliciesState {
             .filter(|p| kind(p).as_deref() == Some("custom"))
             .map(|p| {
                 let mut g = base(p);
-                g.insert("restrictions".into(), restrictions(p.get("application_restrictions")));
+                g.insert(
+                    "restrictions".into(),
+                    restrictions(p.get("application_restrictions")),
+                );
                 let applies_to = p
                     .get("applies_to")
                     .and_then(Value::as_array)
@@ -185,7 +201,10 @@ fn base(p: &Value) -> Map<String, Value> {
     g.insert("id".into(), text("id"));
     g.insert("displayName".into(), text("display_name"));
     g.insert("description".into(), Value::Null);
-    g.insert("isEnabled".into(), p.get("is_enabled").cloned().unwrap_or(json!(false)));
+    g.insert(
+        "isEnabled".into(),
+        p.get("is_enabled").cloned().unwrap_or(json!(false)),
+    );
     g
 }
 
@@ -239,7 +258,9 @@ fn check_select(q: &Query, known: &[&str], type_name: &str, ctx: &Ctx) -> Result
     {
         Some(p) => Err(bad_request(
             "Request_BadRequest",
-            &format!("Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."),
+            &format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."
+            ),
             ctx,
         )),
         None => Ok(()),
@@ -285,7 +306,12 @@ pub fn route(
                 return Err(licence_refusal(ctx));
             }
             check_select(q, &CUSTOM_PROPS, "appManagementPolicy", ctx)?;
-            let items: Vec<Value> = st.app_policies.custom.iter().map(|c| c.policy.clone()).collect();
+            let items: Vec<Value> = st
+                .app_policies
+                .custom
+                .iter()
+                .map(|c| c.policy.clone())
+                .collect();
             drop(st);
             let items = apply_filter(items, q, ctx)?;
             let sel = q.select();
@@ -308,7 +334,11 @@ pub fn route(
             }
             check_select(q, &CUSTOM_PROPS, "appManagementPolicy", ctx)?;
             let policy = find(&st.app_policies, seg(2)).ok_or_else(|| not_found(seg(2), ctx))?;
-            Ok(graph_json(200, &apply_select(policy.policy.clone(), &q.select()), ctx))
+            Ok(graph_json(
+                200,
+                &apply_select(policy.policy.clone(), &q.select()),
+                ctx,
+            ))
         }
         ("GET", ["policies", "appmanagementpolicies", _, "appliesto"]) => {
             need(caller, APPLIES_TO_READ, ctx)?;
@@ -339,7 +369,10 @@ pub fn route(
         _ => Err(graph_error(
             405,
             "Request_BadRequest",
-            &format!("Method '{}' is not supported by this emulator on this resource.", req.method),
+            &format!(
+                "Method '{}' is not supported by this emulator on this resource.",
+                req.method
+            ),
             ctx,
         )),
     }
