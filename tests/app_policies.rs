@@ -177,3 +177,30 @@ fn an_unlicensed_tenant_served_the_default_is_judged() {
         }
     }
 }
+
+#[test]
+fn doctor_tells_the_licence_refusal_from_a_missing_permission() {
+    let emu = start();
+    let doctor = |emu: &Emulator| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(harness::m365guard_against(emu, dir.path()).arg("doctor"));
+        out.stdout
+            .lines()
+            .find(|l| l.contains("app_management_policies"))
+            .unwrap_or_else(|| panic!("no row:\n{}\n{}", out.stdout, out.stderr))
+            .to_owned()
+    };
+    emu.state().app_policies.licensed = false;
+    let row = doctor(&emu);
+    assert!(row.contains("unavailable (licence)"), "{row}");
+    assert!(row.contains("Workload ID Premium"), "{row}");
+    emu.state().app_policies.licensed = true;
+    let mut grants = Grants::full();
+    grants.graph.retain(|p| !p.starts_with("Policy."));
+    emu.set_grants(grants);
+    let row = doctor(&emu);
+    assert!(
+        row.contains("MISSING") && row.contains("Policy.Read.All"),
+        "{row}"
+    );
+}

@@ -26,7 +26,8 @@
 //! (<https://learn.microsoft.com/graph/api/resources/applicationauthenticationmethodpolicy>),
 //! but does not say what a read answers without it, and tenants without the licence have
 //! been served the (disabled) default. Both answers are handled: a refusal that names a
-//! licence makes the source `unavailable` (its rule not applicable, never a pass); a
+//! licence (`graph::error` tells it from a missing permission) makes the source
+//! `unavailable` (its rule not applicable, never a pass); a
 //! policy that is served is judged like any other. When the default is served but the
 //! custom list is refused for the licence, there can be no custom policy: the source is
 //! `ok` with the default alone and says so in its reason.
@@ -44,7 +45,7 @@ const CUSTOM_PATH: &str =
     "/v1.0/policies/appManagementPolicies?$select=id,displayName,isEnabled,restrictions";
 
 pub fn collect(ctx: &mut Ctx<'_>) {
-    let default = match ctx.graph.get(DEFAULT_PATH).map_err(licence_refusal) {
+    let default = match ctx.graph.get(DEFAULT_PATH) {
         Ok(value) => value,
         Err(e) => return ctx.record(SourceId::AppManagementPolicies, Err(e)),
     };
@@ -75,7 +76,7 @@ pub fn collect(ctx: &mut Ctx<'_>) {
 }
 
 fn read_custom(ctx: &Ctx<'_>) -> Result<Vec<AppManagementPolicy>, ApiError> {
-    let raw = ctx.graph.get_all(CUSTOM_PATH).map_err(licence_refusal)?;
+    let raw = ctx.graph.get_all(CUSTOM_PATH)?;
     let mut out = Vec::new();
     for p in &raw {
         let Some(mut policy) = map_policy(p, false) else {
@@ -92,42 +93,6 @@ fn read_custom(ctx: &Ctx<'_>) -> Result<Vec<AppManagementPolicy>, ApiError> {
         out.push(policy);
     }
     Ok(out)
-}
-
-/// A 400/403 whose code or message names a licence (Workload ID Premium) is the licence
-/// gate, not a missing permission: `graph::error` knows the Entra ID P1/P2 codes, this
-/// API's refusal is undocumented, so any mention of a licence or premium plan counts.
-fn licence_refusal(e: ApiError) -> ApiError {
-    let names_licence = |code: &str, message: &str| {
-        let text = format!("{code} {message}").to_ascii_lowercase();
-        ["licens", "licenc", "premium"]
-            .iter()
-            .any(|w| text.contains(w))
-    };
-    match e {
-        ApiError::Forbidden {
-            endpoint,
-            code,
-            message,
-            ..
-        } if names_licence(&code, &message) => ApiError::Licence {
-            endpoint,
-            code,
-            message,
-        },
-        ApiError::Status {
-            endpoint,
-            status: 400,
-            code,
-            message,
-            ..
-        } if names_licence(&code, &message) => ApiError::Licence {
-            endpoint,
-            code,
-            message,
-        },
-        other => other,
-    }
 }
 
 fn map_policy(p: &Map<String, Value>, tenant_default: bool) -> Option<AppManagementPolicy> {
@@ -308,34 +273,5 @@ mod tests {
             Some(90)
         );
         assert!(map_policy(&test_object(json!({"isEnabled": true})), true).is_none());
-    }
-
-    #[test]
-    fn a_refusal_naming_a_licence_is_the_licence_gate_and_others_are_not() {
-        let forbidden = |code: &str, message: &str| ApiError::Forbidden {
-            endpoint: DEFAULT_PATH.into(),
-            permission: "Policy.Read.All".into(),
-            code: code.into(),
-            message: message.into(),
-            request_id: "r".into(),
-        };
-        let e = licence_refusal(forbidden(
-            "NoLicenseForOperation",
-            "Tenant does not have a Workload Identities Premium license.",
-        ));
-        assert!(matches!(e, ApiError::Licence { .. }), "{e}");
-        let e = licence_refusal(forbidden(
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ));
-        assert!(matches!(e, ApiError::Forbidden { .. }), "{e}");
-        let e = licence_refusal(ApiError::Status {
-            endpoint: DEFAULT_PATH.into(),
-            status: 400,
-            code: "BadRequest".into(),
-            message: "requires a premium license".into(),
-            request_id: "r".into(),
-        });
-        assert!(matches!(e, ApiError::Licence { .. }), "{e}");
     }
 }
