@@ -42,6 +42,7 @@ mod permissions;
 mod pim;
 mod policy_pack;
 mod reports;
+mod respond_consents;
 mod rolegroups;
 mod sarif_schema;
 mod setup;

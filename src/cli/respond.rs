@@ -86,13 +86,14 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
         Utc::now() - chrono::Duration::days(crate::fix::respond_review::DEFAULT_WINDOW_DAYS)
     });
     let user = &before.snapshot.users[0];
-    let review = crate::fix::respond_review::collect(
+    let mut review = crate::fix::respond_review::collect(
         &live,
         &settings,
         &user.id,
         &user.user_principal_name,
         since,
     );
+    review.add_consents(&before.consents);
     print!("{}", review.render());
     evidence.save_bytes(
         "respond-review",
