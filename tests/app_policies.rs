@@ -123,6 +123,8 @@ fn without_a_policy_permission_the_rule_is_not_evaluated_and_the_permission_is_n
     );
 }
 
+/// The pages' other read permission, which the service and the emulator accept although
+/// the permission table does not name it yet (src/permission.rs says why).
 #[test]
 fn policy_read_application_configuration_alone_reads_the_policies() {
     let emu = start();

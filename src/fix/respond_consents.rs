@@ -116,7 +116,7 @@ pub fn collect(
             }
         }
     }
-    let sp = |id: &str| sps.iter().find(|s| s.id == id);
+    let sp = |id: &str| sps.iter().find(|s| s.id.eq_ignore_ascii_case(id));
     out.grants = grants
         .iter()
         .map(|g| UserConsent {
@@ -129,7 +129,7 @@ pub fn collect(
             resource_id: g.resource_id.clone(),
             resource_name: sp(&g.resource_id).map(|s| s.display_name.clone()),
             scopes: g.scopes.clone(),
-            consented_at: consented.get(&g.client_id).copied(),
+            consented_at: consented.get(&g.client_id.to_lowercase()).copied(),
         })
         .collect();
     out.grants
@@ -198,9 +198,6 @@ fn user_grants(
                 .into_iter()
                 .filter(|g| g.consent_type == "AllPrincipals"),
         );
-    }
-    for g in &mut grants {
-        g.client_id = g.client_id.to_lowercase();
     }
     grants.sort_by(|a, b| a.id.cmp(&b.id));
     grants.dedup_by(|a, b| a.id == b.id);
