@@ -170,6 +170,29 @@ pub const CONSENT_REQUEST_POLICY_READ: AnyOf = &[
 ];
 /// Source `consent_policy` reads both policies: only Policy.Read.All serves both pages.
 pub const CONSENT_POLICY_READ: AnyOf = &["Policy.Read.All"];
+/// `GET /policies/defaultAppManagementPolicy`
+/// (<https://learn.microsoft.com/graph/api/tenantappmanagementpolicy-get>) and
+/// `GET /policies/appManagementPolicies`
+/// (<https://learn.microsoft.com/graph/api/appmanagementpolicy-list>): both pages name
+/// Policy.Read.All as least privileged, then Policy.Read.ApplicationConfiguration and
+/// Policy.ReadWrite.ApplicationConfiguration. Source `app_management_policies` also reads
+/// each custom policy's `appliesTo`, whose page names Application.Read.All first and all
+/// three as higher (<https://learn.microsoft.com/graph/api/appmanagementpolicy-list-appliesto>),
+/// so they serve every read of the source. Policy.Read.ApplicationConfiguration is left out
+/// of these lists only because its app-role id is not yet in `setup::app_roles` (every
+/// permission named here must have one); the service accepts it all the same.
+pub const APP_MANAGEMENT_POLICY_READ: AnyOf = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.ApplicationConfiguration",
+];
+/// `GET /policies/appManagementPolicies/{id}/appliesTo`:
+/// <https://learn.microsoft.com/graph/api/appmanagementpolicy-list-appliesto> (see
+/// [`APP_MANAGEMENT_POLICY_READ`] for the one left out).
+pub const APP_POLICY_APPLIES_TO_READ: AnyOf = &[
+    "Application.Read.All",
+    "Policy.ReadWrite.ApplicationConfiguration",
+    "Policy.Read.All",
+];
 
 /// `DELETE /oauth2PermissionGrants/{id}`:
 /// <https://learn.microsoft.com/graph/api/oauth2permissiongrant-delete>.
@@ -349,6 +372,18 @@ pub static GRAPH_ENDPOINTS: &[GraphEndpoint] = &[
     read(
         "/policies/adminConsentRequestPolicy",
         &[CONSENT_REQUEST_POLICY_READ],
+    ),
+    read(
+        "/policies/defaultAppManagementPolicy",
+        &[APP_MANAGEMENT_POLICY_READ],
+    ),
+    read(
+        "/policies/appManagementPolicies",
+        &[APP_MANAGEMENT_POLICY_READ],
+    ),
+    read(
+        "/policies/appManagementPolicies/{}/appliesTo",
+        &[APP_POLICY_APPLIES_TO_READ],
     ),
     read("/users/{}/authentication/methods", &[AUTH_METHOD_READ]),
     read("/domains", &[DOMAIN_READ]),

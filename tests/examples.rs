@@ -264,12 +264,21 @@ fn partial_example_records_failed_and_unlicensed_sources() {
         .values()
         .filter(|st| st.status == SourceState::Ok)
         .count();
-    // Everything but the Exchange sources and the two P2-gated ones.
+    // Workload ID Premium is missing too: its API refused the app management policies.
+    let apps = status(SourceId::AppManagementPolicies);
+    assert_eq!(apps.status, SourceState::Unavailable);
+    assert!(apps
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("Workload Identities Premium"));
+    assert!(s.apps.management_policies.is_empty());
+    // Everything but the Exchange sources and the three licence-gated ones.
     let exchange = m365guard::snapshot::source::SOURCES
         .iter()
         .filter(|d| d.needs.exchange)
         .count();
-    assert_eq!(ok, SourceId::ALL.len() - exchange - 2);
+    assert_eq!(ok, SourceId::ALL.len() - exchange - 3);
     assert!(s.mailboxes.is_empty() && s.inbox_rules.is_empty());
     assert!(s.outbound_spam.policies.is_empty() && s.outbound_spam.restricted_senders.is_empty());
     assert!(s.risky_users.is_empty() && s.roles.eligible_assignments.is_empty());

@@ -7,6 +7,7 @@
 mod harness;
 mod report_fixture;
 
+mod app_policies;
 mod app_roles;
 mod apps;
 mod architecture;
@@ -45,6 +46,7 @@ mod permissions;
 mod pim;
 mod policy_pack;
 mod reports;
+mod respond_consents;
 mod respond_investigation;
 mod rolegroups;
 mod sarif_schema;

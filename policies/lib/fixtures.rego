@@ -83,6 +83,7 @@ base := {
 		"exchange_role_groups": _ok,
 		"mailbox_folder_permissions": _ok,
 		"exchange_role_assignments": _ok, "application_access_policies": _ok,
+		"app_management_policies": _ok,
 	},
 	"users": [
 		{
@@ -361,6 +362,26 @@ base := {
 		"consent_policies": [{
 			"id": "authorizationPolicy", "permission_grant_policies_assigned": [],
 			"admin_consent_workflow_enabled": true,
+		}],
+		# The tenant default: enabled, secrets blocked on the tenant's own apps, capped at
+		# 180 days on service principals.
+		"management_policies": [{
+			"id": "00000000-0000-0000-0000-000000000000", "policy_kind": "tenant_default",
+			"display_name": "Default app management tenant policy", "is_enabled": true,
+			"application_restrictions": {
+				"password_credentials": [{
+					"restriction_type": "passwordAddition",
+					"restrict_for_apps_created_after": "2019-01-01T00:00:00Z", "state": "enabled",
+				}],
+				"key_credentials": [],
+			},
+			"service_principal_restrictions": {
+				"password_credentials": [{
+					"restriction_type": "passwordLifetime", "max_lifetime": "P180D",
+					"max_lifetime_days": 180, "restrict_for_apps_created_after": "2019-01-01T00:00:00Z",
+				}],
+				"key_credentials": [],
+			},
 		}],
 	},
 	# auth_methods: the privileged users' methods, all registered long before collected_at

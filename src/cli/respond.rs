@@ -91,20 +91,20 @@ pub fn run(args: RespondArgs) -> anyhow::Result<ExitStatus> {
     print_plan(&plan);
     // Listed, not changed: delegations, mail flow changed in the window, manual steps.
     let user = &before.snapshot.users[0];
-    let review = crate::fix::respond_review::collect(
+    let mut review = crate::fix::respond_review::collect(
         &live,
         &settings,
         &user.id,
         &user.user_principal_name,
         since,
     );
-    let mut review = review;
     review.guidance = match &investigation {
         Ok(evidence) => crate::investigate::checklist::steps(Some(evidence), ""),
         Err(e) => {
             crate::investigate::checklist::steps(None, &format!("the investigation failed: {e:#}"))
         }
     };
+    review.add_consents(&before.consents);
     print!("{}", review.render());
     evidence.save_bytes(
         "respond-review",

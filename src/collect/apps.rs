@@ -104,7 +104,7 @@ fn read_service_principals(ctx: &Ctx<'_>) -> Result<Read, ApiError> {
     Ok((sps, creds))
 }
 
-fn map_service_principal(sp: &Map<String, Value>) -> Option<ServicePrincipal> {
+pub(crate) fn map_service_principal(sp: &Map<String, Value>) -> Option<ServicePrincipal> {
     let id = s(sp, "id")?;
     let app_id = s(sp, "appId")?;
     let verified = sp
@@ -173,7 +173,7 @@ pub fn collect_consent_grants(ctx: &mut Ctx<'_>) {
     ctx.record(SourceId::ConsentGrants, outcome);
 }
 
-fn map_grant(g: &Map<String, Value>) -> Option<ConsentGrant> {
+pub(crate) fn map_grant(g: &Map<String, Value>) -> Option<ConsentGrant> {
     Some(ConsentGrant {
         id: s(g, "id")?,
         client_id: s(g, "clientId")?,

@@ -22,6 +22,7 @@ pub use crate::http::agent;
 /// Who counts as privileged for per-user reads (synthetic tenants use it too).
 pub(crate) use auth_methods::privileged_user_ids;
 
+pub(crate) mod app_management_policies;
 pub(crate) mod apps;
 mod audit_config;
 pub(crate) mod auth_methods;
@@ -215,6 +216,7 @@ fn collector_for(source: SourceId) -> fn(&mut Ctx<'_>) {
         SourceId::ExchangeRoleGroups => exchange_role_groups::collect,
         SourceId::ExchangeRoleAssignments => exchange_rbac::collect_role_assignments,
         SourceId::ApplicationAccessPolicies => exchange_rbac::collect_access_policies,
+        SourceId::AppManagementPolicies => app_management_policies::collect,
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Config {
     /// `[apps] known_malicious_app_ids`: app ids added to the built-in known-malicious
     /// list (lower-case, sorted, without duplicates).
     pub known_malicious_app_ids: Vec<String>,
+    /// `[apps] max_secret_lifetime_days`: the longest client-secret lifetime the tenant's
+    /// app management policy may allow (`None`: the rule's default, 365).
+    pub max_secret_lifetime_days: Option<u32>,
     /// `[review] window_days`: how far before collection a change counts as recent.
     pub review_window_days: u32,
     /// `[identity] federation_issuers`: issuer URIs trusted for federated domains.
@@ -172,6 +175,7 @@ impl Default for Config {
             executive_mailboxes: Vec::new(),
             allowed_role_group_members: Vec::new(),
             known_malicious_app_ids: Vec::new(),
+            max_secret_lifetime_days: None,
             review_window_days: DEFAULT_REVIEW_WINDOW_DAYS,
             federation_issuers: Vec::new(),
             exceptions: Vec::new(),
@@ -281,6 +285,7 @@ struct RawRoles {
 struct RawApps {
     #[serde(default)]
     known_malicious_app_ids: Vec<Spanned<String>>,
+    max_secret_lifetime_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -394,6 +399,16 @@ impl Config {
         }
         app_ids.sort();
         app_ids.dedup();
+        let max_secret_lifetime_days = match &raw.apps.max_secret_lifetime_days {
+            Some(days) if (1..=3650).contains(days.get_ref()) => Some(*days.get_ref() as u32),
+            Some(days) => {
+                return Err(loc.at(
+                    days.span(),
+                    "`apps.max_secret_lifetime_days` must be a number of days from 1 to 3650",
+                ))
+            }
+            None => None,
+        };
 
         let review_window_days = match &raw.review.window_days {
             Some(days) if (1..=3650).contains(days.get_ref()) => *days.get_ref() as u32,
@@ -436,6 +451,7 @@ impl Config {
             executive_mailboxes,
             allowed_role_group_members,
             known_malicious_app_ids: app_ids,
+            max_secret_lifetime_days,
             review_window_days,
             federation_issuers,
             exceptions,
@@ -906,6 +922,16 @@ ticket = "SEC-1234"
         let err = parse("[apps]\nknown_malicious_app_ids = [\"Mail Sync Pro\"]\n").unwrap_err();
         assert!(err.message.contains("is a GUID"), "{err}");
         assert_eq!((err.line, err.column), (Some(2), Some(28)));
+    }
+
+    #[test]
+    fn max_secret_lifetime_days_is_a_day_count() {
+        let config = parse("[apps]\nmax_secret_lifetime_days = 180\n").unwrap();
+        assert_eq!(config.max_secret_lifetime_days, Some(180));
+        assert_eq!(parse("").unwrap().max_secret_lifetime_days, None);
+        let err = parse("[apps]\nmax_secret_lifetime_days = 0\n").unwrap_err();
+        assert!(err.message.contains("from 1 to 3650"), "{err}");
+        assert_eq!(err.line, Some(2));
     }
 
     #[test]

@@ -260,6 +260,9 @@ pub(super) fn probe_for(source: SourceId) -> Probe {
         // Neither cmdlet takes -ResultSize (their reference pages list none).
         SourceId::ExchangeRoleAssignments => Probe::Cmdlet("Get-ManagementRoleAssignment"),
         SourceId::ApplicationAccessPolicies => Probe::Cmdlet("Get-ApplicationAccessPolicy"),
+        SourceId::AppManagementPolicies => {
+            Probe::Graph("/v1.0/policies/defaultAppManagementPolicy?$select=id,isEnabled")
+        }
     }
 }
 

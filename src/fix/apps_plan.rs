@@ -70,6 +70,36 @@ fn needs_allow(kind: ActionKind, allow_app_changes: bool) -> Result<(), String> 
     ))
 }
 
+/// `revoke_consent_grant` of grant `id` of the snapshot (scan findings and `respond`'s
+/// grants alike): never a first-party app's grant, only an id that is safe in a URL.
+pub(crate) fn revoke_consent_grant(
+    snapshot: &Snapshot,
+    id: &str,
+    name: &str,
+) -> Result<(Target, State), String> {
+    let g = snapshot
+        .apps
+        .consent_grants
+        .iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| format!("consent grant {id} is not in the snapshot"))?;
+    first_party_guard(service_principal(snapshot, &g.client_id))?;
+    if !is_grant_id(&g.id) {
+        return Err(format!(
+            "{} is not a grant id m365guard puts into a URL",
+            g.id
+        ));
+    }
+    let pre: State = super::actions::grant_state(
+        &g.client_id,
+        &g.consent_type,
+        g.principal_id.as_deref(),
+        &g.resource_id,
+        &g.scopes.join(" "),
+    );
+    Ok((Target::new(ResourceKind::ConsentGrant, &g.id, name), pre))
+}
+
 /// The action for one app finding — its kind, target and precondition — for the planner
 /// to add; `Err` is the reason it is not planned.
 pub fn plan(
@@ -110,26 +140,8 @@ pub fn plan(
             Ok((ActionKind::RemoveAppRoleAssignment, target, pre))
         }
         (ActionKind::RevokeConsentGrant, _) => {
-            let g = apps
-                .consent_grants
-                .iter()
-                .find(|g| g.id == finding.resource.id)
-                .ok_or_else(|| missing("consent grant"))?;
-            first_party_guard(service_principal(snapshot, &g.client_id))?;
-            if !is_grant_id(&g.id) {
-                return Err(format!(
-                    "{} is not a grant id m365guard puts into a URL",
-                    g.id
-                ));
-            }
-            let pre: State = super::actions::grant_state(
-                &g.client_id,
-                &g.consent_type,
-                g.principal_id.as_deref(),
-                &g.resource_id,
-                &g.scopes.join(" "),
-            );
-            let target = Target::new(ResourceKind::ConsentGrant, &g.id, &finding.resource.name);
+            let (target, pre) =
+                revoke_consent_grant(snapshot, &finding.resource.id, &finding.resource.name)?;
             Ok((kind, target, pre))
         }
         (ActionKind::DisableServicePrincipal, _) => {

@@ -24,5 +24,6 @@ pub mod password;
 pub mod plan;
 pub mod planner;
 pub mod respond;
+pub mod respond_consents;
 pub mod respond_review;
 pub mod verify;

@@ -10,7 +10,8 @@
 //! disable forwarding and hiding inbox rules; remove admin roles, active and eligible, then
 //! membership of the privileged Exchange role groups (opt-in, Microsoft's step 6); delete
 //! the authentication methods registered in the compromise window (never the last);
-//! unblock the
+//! revoke the OAuth consent grants the user gave in that window (`respond_consents`; all
+//! of the user's grants are listed for review); unblock the
 //! restricted sender (only once the account is secured); re-enable sign-in (opt-in,
 //! only when everything before it succeeded).
 
@@ -78,6 +79,8 @@ pub struct UserState {
     /// The snapshot as written to evidence (stable JSON); its digest binds the plan.
     pub text: String,
     pub scan: ScanResult,
+    /// The OAuth grants the user gave (issue 12), with their consent times.
+    pub consents: super::respond_consents::UserConsents,
 }
 
 /// Collect one user's state (fails rather than planning on partial data). `config` gives
@@ -225,6 +228,10 @@ pub fn collect_user(
     // says why it proposes none.
     let upn = user.user_principal_name.clone();
     let methods = collect::auth_methods::user_methods(&live.graph, &me, &upn);
+    // The apps the user consented to: listed for review, revoked when consented in the
+    // compromise window. Not fatal either: what was not read is named.
+    let window = compromise_window_start(&snapshot);
+    let consents = super::respond_consents::collect(live, &mut snapshot, &me, window);
     snapshot.users = vec![user];
     snapshot.mailboxes = mailbox.into_iter().collect();
     snapshot.inbox_rules = rules;
@@ -262,6 +269,29 @@ pub fn collect_user(
         },
     };
     sources.insert(SourceId::AuthMethods, methods_status);
+    if !consents.not_read.contains_key("grants") {
+        let grants = snapshot.apps.consent_grants.len() as u64;
+        let apps = snapshot.apps.service_principals.len() as u64;
+        for (source, items, what) in [
+            (
+                SourceId::ConsentGrants,
+                grants,
+                "the grants the user gave (respond)",
+            ),
+            (
+                SourceId::ServicePrincipals,
+                apps,
+                "the apps of those grants (respond)",
+            ),
+        ] {
+            let status = crate::snapshot::model::SourceStatus {
+                status: SourceState::Ok,
+                reason: Some(what.into()),
+                items,
+            };
+            sources.insert(source, status);
+        }
+    }
     for (source, items) in counts {
         sources.insert(
             source,
@@ -301,6 +331,7 @@ pub fn collect_user(
         snapshot: output.snapshot,
         text,
         scan: output.result,
+        consents,
     })
 }
 
@@ -509,6 +540,16 @@ pub fn playbook(
             "delete authentication methods registered in the compromise window",
         ),
     );
+    super::respond_consents::plan(
+        &mut b,
+        snapshot,
+        &collected.consents,
+        compromise_window_start(snapshot),
+        &step(
+            6,
+            "revoke the app consents the user gave in the compromise window",
+        ),
+    );
     if let Some(sender) = snapshot.outbound_spam.restricted_senders.first() {
         b.add(
             ActionKind::UnblockSender,
@@ -581,6 +622,13 @@ pub fn playbook(
     })
 }
 
+/// The compromise window's start: the review window's default, 30 days, before the
+/// collection.
+fn compromise_window_start(snapshot: &Snapshot) -> DateTime<Utc> {
+    snapshot.collection.collected_at
+        - chrono::Duration::days(i64::from(crate::config::DEFAULT_REVIEW_WINDOW_DAYS))
+}
+
 /// Respond's step for issue 12: delete the methods registered within the compromise window
 /// (the review window's default, 30 days before the collection) — never the user's last
 /// MFA method. Methods without a registration time (phone, email) are left to the scan's
@@ -606,8 +654,7 @@ fn delete_recent_methods(b: &mut PlanBuilder, snapshot: &Snapshot, reason: &str)
         });
         return;
     }
-    let since = snapshot.collection.collected_at
-        - chrono::Duration::days(i64::from(crate::config::DEFAULT_REVIEW_WINDOW_DAYS));
+    let since = compromise_window_start(snapshot);
     let mut recent: Vec<_> = snapshot
         .auth_methods
         .iter()

@@ -1,6 +1,8 @@
 //! `respond`'s review list: what Microsoft's compromised-account guidance asks a responder
 //! to look at, and that respond shows but does not change — delegations granted to the
-//! user and on the user's mailbox (the `mailbox_delegates` source's data), and the
+//! user and on the user's mailbox (the `mailbox_delegates` source's data), the OAuth
+//! consent grants the user gave (`respond_consents`; those of the compromise window are
+//! also in the plan), and the
 //! transport rules and connectors changed since `--since` (by `WhenChanged`, the only
 //! change time those cmdlets give) — plus the checklist of what respond cannot do at all:
 //! Purview (Security & Compliance) role groups are not reachable through the Exchange
@@ -11,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::live::Live;
+use super::respond_consents::{UserConsent, UserConsents};
 use crate::auth::Settings;
 use crate::collect::{self, Ctx};
 use crate::snapshot::model::{MailboxDelegate, SourceId, SourceState};
@@ -30,6 +33,9 @@ pub struct Review {
     pub delegations_on_mailbox: Vec<MailboxDelegate>,
     pub transport_rules_changed: Vec<Changed>,
     pub connectors_changed: Vec<Changed>,
+    /// The OAuth consent grants the user gave (`respond_consents`): respond revokes those
+    /// given in the compromise window; the others are for the responder to judge.
+    pub consent_grants: Vec<UserConsent>,
     /// Sources that could not be read: their part of the list is missing, not empty.
     pub not_read: Vec<String>,
     /// What respond does not do; each to be checked by hand.
@@ -138,6 +144,7 @@ pub fn collect(
             .collect(),
         transport_rules_changed: rules,
         connectors_changed: connectors,
+        consent_grants: Vec::new(),
         not_read,
         checklist: CHECKLIST.iter().map(|c| (*c).to_owned()).collect(),
         guidance: Vec::new(),
@@ -145,6 +152,17 @@ pub fn collect(
 }
 
 impl Review {
+    /// Add the user's consent grants (read by `respond::collect_user`) to the list.
+    pub fn add_consents(&mut self, consents: &UserConsents) {
+        self.consent_grants = consents.grants.clone();
+        self.not_read.extend(
+            consents
+                .not_read
+                .iter()
+                .map(|(what, e)| format!("consent grants ({what}): {e}")),
+        );
+    }
+
     /// The list as printed after the plan.
     pub fn render(&self) -> String {
         let mut out = format!(
@@ -189,6 +207,23 @@ impl Review {
         section(
             "connectors changed in the window",
             self.connectors_changed.iter().map(changed).collect(),
+        );
+        let consent = |c: &UserConsent| {
+            format!(
+                "{} ({}) holds {} on {}, {}",
+                c.client_name.as_deref().unwrap_or(&c.client_id),
+                c.consent_type,
+                c.scopes.join(" "),
+                c.resource_name.as_deref().unwrap_or(&c.resource_id),
+                c.consented_at.map_or_else(
+                    || "no consent event in the window's audit log".to_owned(),
+                    |t| format!("consented {}", t.format("%Y-%m-%d %H:%M UTC"))
+                )
+            )
+        };
+        section(
+            "app consents the user gave",
+            self.consent_grants.iter().map(consent).collect(),
         );
         if !self.not_read.is_empty() {
             section(

@@ -97,9 +97,16 @@ pub fn permission_for(path: &str) -> String {
 }
 
 fn is_licence_error(code: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
     code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
         || code == "AadPremiumLicenseRequired"
-        || message.to_ascii_lowercase().contains("not licensed")
+        // Graph's code for "Tenant does not have proper license to manage …" (lifecycle
+        // policies); app management policies need Workload ID Premium, whose refusal no
+        // page documents, so a message naming a premium licence counts too.
+        || code == "NoLicenseForOperation"
+        || message.contains("not licensed")
+        || message.contains("premium license")
+        || message.contains("premium licence")
 }
 
 pub(crate) fn graph_error(endpoint: &str, reply: &Reply) -> ApiError {
@@ -139,6 +146,37 @@ pub(crate) fn graph_error(endpoint: &str, reply: &Reply) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_naming_a_premium_licence_is_the_licence_gate() {
+        let reply = |status: u16, code: &str, message: &str| Reply {
+            status,
+            request_id: "r".into(),
+            body: serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
+        };
+        let path = "/v1.0/policies/defaultAppManagementPolicy";
+        let licence = [
+            reply(403, "Authorization_RequestDenied", "Tenant does not have a Microsoft Entra Workload Identities Premium license, which app management policy operations require."),
+            reply(403, "NoLicenseForOperation", "Tenant does not have proper license."),
+            reply(400, "BadRequest", "Requires a premium licence."),
+        ];
+        for r in &licence {
+            assert!(
+                matches!(graph_error(path, r), ApiError::Licence { .. }),
+                "{}",
+                r.body
+            );
+        }
+        let denied = reply(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+        assert!(matches!(
+            graph_error(path, &denied),
+            ApiError::Forbidden { .. }
+        ));
+    }
 
     #[test]
     fn permissions_per_endpoint() {

@@ -34,6 +34,8 @@ pub struct RegoConfig {
     pub known_malicious_app_ids: Vec<String>,
     /// `[review] window_days` (`None`: the rules' default, 30).
     pub review_window_days: Option<u32>,
+    /// `[apps] max_secret_lifetime_days` (`None`: the rule's default, 365).
+    pub max_secret_lifetime_days: Option<u32>,
     /// `[identity] federation_issuers`.
     pub federation_issuers: Vec<String>,
 }
@@ -74,6 +76,9 @@ impl RegoConfig {
         // Absent: the rules' own default window (30 days).
         if let Some(days) = self.review_window_days {
             config["review_window_days"] = serde_json::json!(days);
+        }
+        if let Some(days) = self.max_secret_lifetime_days {
+            config["max_secret_lifetime_days"] = serde_json::json!(days);
         }
         Value::from(serde_json::json!({"m365guard": {"config": config}}))
     }

@@ -121,6 +121,7 @@ impl<'a> Settings<'a> {
                     .map(|c| c.known_malicious_app_ids.clone())
                     .unwrap_or_default(),
                 review_window_days: self.config.map(|c| c.review_window_days),
+                max_secret_lifetime_days: self.config.and_then(|c| c.max_secret_lifetime_days),
                 federation_issuers: self
                     .config
                     .map(|c| c.federation_issuers.clone())

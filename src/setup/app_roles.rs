@@ -106,6 +106,10 @@ pub const GRAPH_APP_ROLES: &[(&str, &str)] = &[
     ),
     ("Policy.Read.All", "246dd0d5-5bd0-4def-940b-0421030a5b68"),
     (
+        "Policy.ReadWrite.ApplicationConfiguration",
+        "be74164b-cff1-491c-8741-e671cb536e13",
+    ),
+    (
         "Policy.ReadWrite.AuthenticationMethod",
         "29c18626-4985-4dcd-85c0-193eef327366",
     ),

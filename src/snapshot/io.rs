@@ -328,7 +328,18 @@ pub fn to_stable_json(snapshot: &Snapshot) -> String {
         &snapshot.apps.app_role_assignments,
         false,
     );
-    w.array(2, "consent_policies", &snapshot.apps.consent_policies, true);
+    w.array(
+        2,
+        "consent_policies",
+        &snapshot.apps.consent_policies,
+        false,
+    );
+    w.array(
+        2,
+        "management_policies",
+        &snapshot.apps.management_policies,
+        true,
+    );
     w.close(1, '}', false);
     w.open(1, "mail_protocols", '{');
     w.array(2, "transport", &snapshot.mail_protocols.transport, false);

@@ -245,10 +245,12 @@ pub enum SourceId {
     ExchangeRoleAssignments,
     /// `Get-ApplicationAccessPolicy`: which mailboxes an app with a mail permission reaches.
     ApplicationAccessPolicies,
+    /// `defaultAppManagementPolicy` and `appManagementPolicies`: limits on app secrets.
+    AppManagementPolicies,
 }
 
 impl SourceId {
-    pub const ALL: [SourceId; 34] = [
+    pub const ALL: [SourceId; 35] = [
         SourceId::Organization,
         SourceId::Users,
         SourceId::SignInActivity,
@@ -283,6 +285,7 @@ impl SourceId {
         SourceId::MailboxFolderPermissions,
         SourceId::ExchangeRoleAssignments,
         SourceId::ApplicationAccessPolicies,
+        SourceId::AppManagementPolicies,
     ];
 
     /// The snake_case name used in snapshots and `rule.toml`.
@@ -322,6 +325,7 @@ impl SourceId {
             SourceId::MailboxFolderPermissions => "mailbox_folder_permissions",
             SourceId::ExchangeRoleAssignments => "exchange_role_assignments",
             SourceId::ApplicationAccessPolicies => "application_access_policies",
+            SourceId::AppManagementPolicies => "app_management_policies",
         }
     }
 
@@ -1187,6 +1191,10 @@ pub struct Apps {
     /// The tenant's consent settings: one entry, id `authorizationPolicy`.
     #[serde(default)]
     pub consent_policies: Vec<ConsentPolicy>,
+    /// App management policies (source `app_management_policies`): the tenant default and
+    /// the custom ones; empty in snapshots from before the source existed.
+    #[serde(default)]
+    pub management_policies: Vec<AppManagementPolicy>,
 }
 
 /// A service principal: an application's instance in this tenant.
@@ -1315,6 +1323,70 @@ pub struct ConsentPolicy {
     /// `adminConsentRequestPolicy.isEnabled`; `null` when it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_consent_workflow_enabled: Option<bool>,
+}
+
+/// An app management policy: what secrets and certificates apps may be given
+/// (<https://learn.microsoft.com/graph/api/resources/tenantappmanagementpolicy>,
+/// <https://learn.microsoft.com/graph/api/resources/appmanagementpolicy>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppManagementPolicy {
+    /// The policy's id (the tenant default's is `00000000-0000-0000-0000-000000000000`).
+    pub id: String,
+    /// `tenant_default` (`/policies/defaultAppManagementPolicy`, applies to every app
+    /// without a custom policy) or `custom` (`/policies/appManagementPolicies`).
+    pub policy_kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `isEnabled`; `null` when the answer did not say.
+    #[serde(default)]
+    pub is_enabled: Option<bool>,
+    /// The default's `applicationRestrictions` (the tenant's own app registrations), a
+    /// custom policy's `restrictions`; `null` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_restrictions: Option<AppRestrictions>,
+    /// The default's `servicePrincipalRestrictions` (apps provisioned from other tenants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_restrictions: Option<AppRestrictions>,
+    /// A custom policy's `appliesTo`: object ids of the applications and service principals
+    /// it governs instead of the default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies_to: Vec<String>,
+}
+
+/// An `appManagementConfiguration`: restrictions on secrets (`passwordCredentials`) and
+/// certificates (`keyCredentials`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRestrictions {
+    #[serde(default)]
+    pub password_credentials: Vec<CredentialRestriction>,
+    #[serde(default)]
+    pub key_credentials: Vec<CredentialRestriction>,
+}
+
+/// One restriction (`passwordCredentialConfiguration`, `keyCredentialConfiguration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRestriction {
+    /// `passwordAddition`, `passwordLifetime`, `customPasswordAddition`,
+    /// `symmetricKeyAddition`, `symmetricKeyLifetime`, `asymmetricKeyLifetime`, …
+    pub restriction_type: String,
+    /// `maxLifetime` as Graph gives it (ISO 8601 duration, `P365D`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lifetime: Option<String>,
+    /// `maxLifetime` in whole days, rounded up (a year counts 365 days, a month 30);
+    /// `null` when absent or not a duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lifetime_days: Option<u64>,
+    /// `restrictForAppsCreatedAfterDateTime`: only apps created at or after it are held to
+    /// the restriction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_for_apps_created_after: Option<DateTime<Utc>>,
+    /// `state`: `enabled` or `disabled`; `null` in answers from before Graph had it (the
+    /// restriction is then in force).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// One authentication method registered to a user

@@ -88,10 +88,12 @@ pub enum ResourceKind {
     ExchangeRoleAssignment,
     /// An Exchange application access policy (`application_access_policies`).
     ApplicationAccessPolicy,
+    /// An app management policy (`apps.management_policies`).
+    AppManagementPolicy,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 34] = [
+    pub const ALL: [ResourceKind; 35] = [
         ResourceKind::Tenant,
         ResourceKind::User,
         ResourceKind::Mailbox,
@@ -126,6 +128,7 @@ impl ResourceKind {
         ResourceKind::MailboxFolderPermission,
         ResourceKind::ExchangeRoleAssignment,
         ResourceKind::ApplicationAccessPolicy,
+        ResourceKind::AppManagementPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +167,7 @@ impl ResourceKind {
             ResourceKind::MailboxFolderPermission => "mailbox_folder_permission",
             ResourceKind::ExchangeRoleAssignment => "exchange_role_assignment",
             ResourceKind::ApplicationAccessPolicy => "application_access_policy",
+            ResourceKind::AppManagementPolicy => "app_management_policy",
         }
     }
 
@@ -311,7 +315,8 @@ resources!(
     ExchangeRoleGroupMember,
     MailboxFolderPermission,
     ExchangeRoleAssignment,
-    ApplicationAccessPolicy
+    ApplicationAccessPolicy,
+    AppManagementPolicy
 );
 
 /// A [`ResourceArray`] of `T`, given by two accessor functions.
@@ -580,6 +585,13 @@ static APPLICATION_ACCESS_POLICIES: Array<ApplicationAccessPolicy> = Array {
     get_mut: |s| &mut s.application_access_policies,
 };
 
+static APP_MANAGEMENT_POLICIES: Array<AppManagementPolicy> = Array {
+    kind: ResourceKind::AppManagementPolicy,
+    path: "apps.management_policies",
+    get: |s| &s.apps.management_policies,
+    get_mut: |s| &mut s.apps.management_policies,
+};
+
 const fn graph(graph: &'static [AnyOf], reads: &'static str) -> ReadNeeds {
     ReadNeeds {
         graph,
@@ -598,7 +610,7 @@ const fn exchange(reads: &'static str) -> ReadNeeds {
 
 /// Every source, in collection order within its stage. Later sources of a stage may build
 /// on earlier ones (users before per-user MFA, roles before PIM, mailboxes before rules).
-pub static SOURCES: [SourceDef; 34] = [
+pub static SOURCES: [SourceDef; 35] = [
     SourceDef {
         id: SourceId::Organization,
         stage: Stage::Graph,
@@ -801,6 +813,21 @@ pub static SOURCES: [SourceDef; 34] = [
         ),
         licence: None,
         resources: &[&CONSENT_POLICIES],
+        sections: &[],
+        enriches: &[],
+    },
+    // Answered without the licence by some tenants and refused by others (the Graph pages
+    // require Workload ID Premium for "all app policy management operations"): a refusal
+    // makes the source `unavailable`, never a pass.
+    SourceDef {
+        id: SourceId::AppManagementPolicies,
+        stage: Stage::Graph,
+        needs: graph(
+            &[permission::APP_MANAGEMENT_POLICY_READ],
+            "GET /policies/defaultAppManagementPolicy, /policies/appManagementPolicies (+ appliesTo)",
+        ),
+        licence: Some("Microsoft Entra Workload ID Premium"),
+        resources: &[&APP_MANAGEMENT_POLICIES],
         sections: &[],
         enriches: &[],
     },

@@ -110,6 +110,27 @@ impl Generator {
             permission_grant_policies_assigned: Vec::new(),
             admin_consent_workflow_enabled: Some(true),
         });
+        // The tenant default app management policy, enabled: new secrets are capped at
+        // 180 days (the line-of-business apps use certificates).
+        let capped = AppRestrictions {
+            password_credentials: vec![CredentialRestriction {
+                restriction_type: "passwordLifetime".to_owned(),
+                max_lifetime: Some("P180D".to_owned()),
+                max_lifetime_days: Some(180),
+                restrict_for_apps_created_after: None,
+                state: Some("enabled".to_owned()),
+            }],
+            key_credentials: Vec::new(),
+        };
+        apps.management_policies.push(AppManagementPolicy {
+            id: "00000000-0000-0000-0000-000000000000".to_owned(),
+            policy_kind: "tenant_default".to_owned(),
+            display_name: Some("Default app management tenant policy".to_owned()),
+            is_enabled: Some(true),
+            application_restrictions: Some(capped.clone()),
+            service_principal_restrictions: Some(capped),
+            applies_to: Vec::new(),
+        });
         apps
     }
 }

@@ -278,6 +278,10 @@ impl Generator {
             ok(apps.app_role_assignments.len()),
         );
         sources.insert(SourceId::ConsentPolicy, ok(apps.consent_policies.len()));
+        sources.insert(
+            SourceId::AppManagementPolicies,
+            ok(apps.management_policies.len()),
+        );
 
         let mailbox_delegates = Generator::mailbox_delegates(&mailboxes);
         sources.insert(SourceId::MailboxDelegates, ok(mailbox_delegates.len()));

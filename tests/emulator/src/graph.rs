@@ -333,6 +333,9 @@ fn route(shared: &Shared, caller: &Caller, req: &GraphReq<'_>, ctx: &Ctx) -> R {
         | (_, ["policies", "authorizationpolicy" | "adminconsentrequestpolicy"]) => {
             crate::apps::route(shared, caller, req, &q, &segs, l.as_slice(), ctx)
         }
+        (_, ["policies", "defaultappmanagementpolicy" | "appmanagementpolicies", ..]) => {
+            crate::app_policies::route(shared, caller, req, &q, &segs, l.as_slice(), ctx)
+        }
         ("GET", ["domains", _, "federationconfiguration"]) => {
             crate::auth_methods::federation_configuration(shared, caller, req, segs[1], ctx)
         }

@@ -13,6 +13,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod app_policies;
 pub mod apps;
 pub mod audit_logs;
 pub mod audit_query;

@@ -516,6 +516,9 @@ pub struct TenantState {
     /// Service principals, app registrations, consent grants, app role assignments and the
     /// consent policies (`crate::apps`).
     pub apps: crate::apps::AppsState,
+    /// App management policies: the snapshot's `apps.management_policies` and the licence
+    /// answer (`crate::app_policies`).
+    pub app_policies: crate::app_policies::AppPoliciesState,
     /// Registered authentication methods (the snapshot's `auth_methods`).
     pub auth_methods: Vec<crate::auth_methods::AuthMethodState>,
     /// Federation configurations of federated domains (the snapshot's `domains`).
@@ -1337,6 +1340,7 @@ impl TenantState {
             folders: crate::exo_folders::FolderState::from_snapshot(snap, &mailboxes),
             recipients,
             apps: crate::apps::AppsState::from_snapshot(snap),
+            app_policies: crate::app_policies::AppPoliciesState::from_snapshot(snap),
             security_defaults_enabled: snap
                 .get("security_defaults")
                 .and_then(|s| s.get("is_enabled"))
