@@ -62,6 +62,12 @@ impl<'t> From<&'t str> for SnapshotText<'t> {
     }
 }
 
+impl<'t> From<&'t String> for SnapshotText<'t> {
+    fn from(text: &'t String) -> Self {
+        SnapshotText::Text(Cow::Borrowed(text.as_str()))
+    }
+}
+
 impl From<String> for SnapshotText<'_> {
     fn from(text: String) -> Self {
         SnapshotText::Text(Cow::Owned(text))
