@@ -374,7 +374,9 @@ mod tests {
             &text[first_user..]
         );
         std::fs::write(&path, &repeated).unwrap();
-        let expected = snapshot::io::parse(&path, &repeated).unwrap_err().to_string();
+        let expected = snapshot::io::parse(&path, &repeated)
+            .unwrap_err()
+            .to_string();
         match scan_file(&path, &pack, &settings) {
             Ok(_) => panic!("accepted: {expected}"),
             Err(err) => assert_eq!(err.to_string(), expected),

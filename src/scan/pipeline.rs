@@ -158,21 +158,20 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         config.validate(&settings.pack.rule_ids())?;
     }
     let scan_settings = settings.scan_settings();
-    let (name, text, snapshot_path, collected): (&Path, SnapshotText<'_>, _, _) = match &settings
-        .input
-    {
-        // Mapped, not read: no copy of a 2 GB file into fresh memory (see `text`).
-        Input::File(path) => (path, super::text::load(path)?, Some(path.clone()), false),
-        Input::Text { name, text } => (name, SnapshotText::from(text.as_str()), None, false),
-        Input::Live {
-            connection,
-            save_to,
-        } => {
-            let text = collect_text(connection, save_to.as_deref())?;
-            let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
-            (name, SnapshotText::from(text), save_to.clone(), true)
-        }
-    };
+    let (name, text, snapshot_path, collected): (&Path, SnapshotText<'_>, _, _) =
+        match &settings.input {
+            // Mapped, not read: no copy of a 2 GB file into fresh memory (see `text`).
+            Input::File(path) => (path, super::text::load(path)?, Some(path.clone()), false),
+            Input::Text { name, text } => (name, SnapshotText::from(text.as_str()), None, false),
+            Input::Live {
+                connection,
+                save_to,
+            } => {
+                let text = collect_text(connection, save_to.as_deref())?;
+                let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
+                (name, SnapshotText::from(text), save_to.clone(), true)
+            }
+        };
     // The text moves in: the scan drops it once parsed (2 GB for 1M users).
     let output = scan_text(name, text, settings.pack, &scan_settings)?;
     let mut result = output.result;

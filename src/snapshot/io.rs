@@ -97,9 +97,7 @@ pub fn open_checked(path: &Path) -> Result<(std::fs::File, u64), SnapshotError> 
     let file = options
         .open(path)
         .map_err(|source| read_error(path, source))?;
-    let meta = file
-        .metadata()
-        .map_err(|source| read_error(path, source))?;
+    let meta = file.metadata().map_err(|source| read_error(path, source))?;
     if !meta.is_file() {
         return Err(read_error(
             path,
