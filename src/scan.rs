@@ -12,7 +12,6 @@
 //! fraction: see `input::Parsed::lossy`) or do not fit the model is the text parsed into
 //! the typed model too, so its errors and its verdicts stay those of a text parse.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +26,10 @@ use crate::policy::PolicyError;
 use crate::snapshot::{self, locate, Snapshot, SnapshotError};
 
 mod pipeline;
+mod text;
 
 pub use pipeline::{run, Input, Outcome, Settings};
+pub use text::SnapshotText;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -104,19 +105,19 @@ pub fn scan_file(
     pack: &Pack,
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
-    let text = snapshot::io::read_text(path)?;
+    let text = text::load(path)?;
     scan_text(path, text, pack, settings)
 }
 
 /// Scan snapshot `text` read from `path` (the path is reported in SARIF and messages).
-/// Given owned text, the scan drops it as soon as it is parsed.
+/// Given owned (or mapped) text, the scan drops it as soon as it is parsed.
 pub fn scan_text<'t>(
     path: &Path,
-    text: impl Into<Cow<'t, str>>,
+    text: impl Into<SnapshotText<'t>>,
     pack: &Pack,
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
-    let text: Cow<'t, str> = text.into();
+    let text: SnapshotText<'t> = text.into();
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
     // The digest and the resources' lines need the text: one task beside the chunked
@@ -142,10 +143,20 @@ pub fn scan_text<'t>(
         }
     };
     let t = std::time::Instant::now();
+    // A mapped file is unmapped before the typed model grows beside the values (2 GB of
+    // the peak at 1M users): in the rare case that needs the text again (the values cannot
+    // stand for it), it is mapped again.
+    let mut text = Some(text);
+    if text.as_ref().is_some_and(SnapshotText::can_reload) {
+        text = None;
+    }
     let snapshot =
         match snapshot::io::parse_from_value(path, &input.value, input.lossy, settings.threads)? {
             Some(snapshot) => snapshot,
-            None => snapshot::io::parse(path, &text)?,
+            None => match &text {
+                Some(text) => snapshot::io::parse(path, text)?,
+                None => snapshot::io::parse(path, &text::load(path)?)?,
+            },
         };
     drop(text);
     crate::profile::record("parse: typed snapshot", t);
@@ -332,6 +343,43 @@ mod tests {
                 "{}",
                 path.display()
             );
+        }
+    }
+
+    /// A snapshot file (mapped, and unmapped before the typed model is built) scans like its
+    /// text in memory, and when the values cannot stand for it, the file is read again for
+    /// the text parse's error.
+    #[test]
+    fn a_mapped_file_scans_like_its_text() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let (_, text) = example("contoso-compromised.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.json");
+        std::fs::write(&path, &text).unwrap();
+        let settings = ScanSettings::default();
+        let from_file = scan_file(&path, &pack, &settings).unwrap();
+        let from_text = scan_text(&path, text.as_str(), &pack, &settings).unwrap();
+        assert_eq!(from_file.snapshot, from_text.snapshot);
+        assert_eq!(
+            from_file.result.info.snapshot_digest,
+            from_text.result.info.snapshot_digest
+        );
+        let findings = |o: &ScanOutput| serde_json::to_string(&o.result.outcomes).unwrap();
+        assert_eq!(findings(&from_file), findings(&from_text));
+
+        let first_user = text.find("\"user_principal_name\"").unwrap();
+        let repeated = format!(
+            "{}\"display_name\": \"x\", {}",
+            &text[..first_user],
+            &text[first_user..]
+        );
+        std::fs::write(&path, &repeated).unwrap();
+        let expected = snapshot::io::parse(&path, &repeated)
+            .unwrap_err()
+            .to_string();
+        match scan_file(&path, &pack, &settings) {
+            Ok(_) => panic!("accepted: {expected}"),
+            Err(err) => assert_eq!(err.to_string(), expected),
         }
     }
 

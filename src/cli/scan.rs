@@ -184,7 +184,11 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
         super::collect::summarise(&outcome.snapshot);
     }
-    let mut result = outcome.result;
+    let engine::Outcome {
+        mut result,
+        snapshot,
+        ..
+    } = outcome;
     result.controls =
         baselines.controls_by_rule(result.outcomes.iter().map(|o| o.rule.id.as_str()));
     // The framework the scan was asked for (`--baseline scubagear`) is listed first.
@@ -225,6 +229,12 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
             std::io::stdout().write_all(&bytes)?;
         }
     }
+    // The process exits right after this returns and the OS takes the memory back at once:
+    // freeing the typed model and the findings object by object first is work nobody
+    // waits for (issue #9 counted ~0.3 s of freeing at exit at 100k users; the Rego
+    // values are freed on a background thread, see `policy::evaluate`).
+    std::mem::forget(snapshot);
+    std::mem::forget(result);
     Ok(exit)
 }
 

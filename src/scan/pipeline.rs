@@ -9,12 +9,11 @@
 //! every report rendered from the result states the code the process returns. Parsing
 //! arguments and rendering reports stay in `cli/`.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
 
-use super::{scan_text, ScanError, ScanSettings};
+use super::{scan_text, ScanError, ScanSettings, SnapshotText};
 use crate::config::{self, Config};
 use crate::findings::{ExitStatus, RuleStatus, ScanResult, Severity};
 use crate::policy::evaluate::RegoConfig;
@@ -160,24 +159,20 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         config.validate(&settings.pack.rule_ids())?;
     }
     let scan_settings = settings.scan_settings();
-    let (name, text, snapshot_path, collected): (&Path, Cow<'_, str>, _, _) = match &settings.input
-    {
-        Input::File(path) => (
-            path,
-            Cow::Owned(snapshot_io::read_text(path)?),
-            Some(path.clone()),
-            false,
-        ),
-        Input::Text { name, text } => (name, Cow::Borrowed(text.as_str()), None, false),
-        Input::Live {
-            connection,
-            save_to,
-        } => {
-            let text = collect_text(connection, save_to.as_deref())?;
-            let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
-            (name, Cow::Owned(text), save_to.clone(), true)
-        }
-    };
+    let (name, text, snapshot_path, collected): (&Path, SnapshotText<'_>, _, _) =
+        match &settings.input {
+            // Mapped, not read: no copy of a 2 GB file into fresh memory (see `text`).
+            Input::File(path) => (path, super::text::load(path)?, Some(path.clone()), false),
+            Input::Text { name, text } => (name, SnapshotText::from(text.as_str()), None, false),
+            Input::Live {
+                connection,
+                save_to,
+            } => {
+                let text = collect_text(connection, save_to.as_deref())?;
+                let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
+                (name, SnapshotText::from(text), save_to.clone(), true)
+            }
+        };
     // The text moves in: the scan drops it once parsed (2 GB for 1M users).
     let output = scan_text(name, text, settings.pack, &scan_settings)?;
     let mut result = output.result;

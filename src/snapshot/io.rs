@@ -71,16 +71,22 @@ pub fn max_snapshot_bytes() -> u64 {
 /// cannot block the open) and checked on the open descriptor.
 pub fn read_text(path: &Path) -> Result<String, SnapshotError> {
     use std::io::Read;
-    let fail = |source: std::io::Error| SnapshotError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let refuse = |message: String| {
-        fail(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            message,
-        ))
-    };
+    let (file, size) = open_checked(path)?;
+    let limit = max_snapshot_bytes();
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // The file may grow while it is read: never read past the limit.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| read_error(path, source))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(path, bytes.len() as u64, limit));
+    }
+    String::from_utf8(bytes).map_err(|e| not_utf8(path, e.utf8_error()))
+}
+
+/// Open a snapshot file for reading with the checks `read_text` promises (a regular file,
+/// opened non-blocking, within the size limit): the file and its size.
+pub fn open_checked(path: &Path) -> Result<(std::fs::File, u64), SnapshotError> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -88,36 +94,54 @@ pub fn read_text(path: &Path) -> Result<String, SnapshotError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);
     }
-    let file = options.open(path).map_err(fail)?;
-    let meta = file.metadata().map_err(fail)?;
+    let file = options
+        .open(path)
+        .map_err(|source| read_error(path, source))?;
+    let meta = file.metadata().map_err(|source| read_error(path, source))?;
     if !meta.is_file() {
-        return Err(refuse(
-            "not a regular file (a device, FIFO, socket or directory); give the path of a snapshot file".into(),
+        return Err(read_error(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a device, FIFO, socket or directory); give the path of a snapshot file",
+            ),
         ));
     }
     let limit = max_snapshot_bytes();
-    let too_big = |size: u64| {
-        refuse(format!(
-            "{size} bytes is more than the {limit}-byte snapshot limit (a 1M-user tenant is about 2 GB); set M365GUARD_MAX_SNAPSHOT_BYTES to raise it"
-        ))
-    };
     if meta.len() > limit {
-        return Err(too_big(meta.len()));
+        return Err(too_big(path, meta.len(), limit));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    // The file may grow while it is read: never read past the limit.
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(fail)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_big(bytes.len() as u64));
+    Ok((file, meta.len()))
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> SnapshotError {
+    SnapshotError::Read {
+        path: path.to_owned(),
+        source,
     }
-    String::from_utf8(bytes).map_err(|e| {
-        fail(std::io::Error::new(
+}
+
+fn too_big(path: &Path, size: u64, limit: u64) -> SnapshotError {
+    read_error(
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{size} bytes is more than the {limit}-byte snapshot limit (a 1M-user tenant is about 2 GB); set M365GUARD_MAX_SNAPSHOT_BYTES to raise it"
+            ),
+        ),
+    )
+}
+
+/// The error for a snapshot file that is not UTF-8 (`read_text` and the mapped reader).
+pub fn not_utf8(path: &Path, err: std::str::Utf8Error) -> SnapshotError {
+    read_error(
+        path,
+        std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text: {e}"),
-        ))
-    })
+            format!("not UTF-8 text: {err}"),
+        ),
+    )
 }
 
 /// Parse snapshot text. `path` is only used in messages.

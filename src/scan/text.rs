@@ -1,0 +1,188 @@
+//! The snapshot text a scan parses: borrowed, owned, or a snapshot file mapped into memory.
+//!
+//! A scan reads the text once (into the Rego values) and drops it. Reading a file copies it
+//! into fresh heap pages, which the kernel must first zero: on the benchmark machine that
+//! first touch was ~8% of a 100k-user scan's CPU, and a 1M-user snapshot is 2 GB. A mapping
+//! uses the page cache's pages as they are: no copy, no zeroing, and nothing to free.
+//!
+//! The file is opened with the checks of `snapshot::io::read_text` (a regular file within
+//! the size limit) and must be UTF-8 with the same error. An empty file, a platform without
+//! `mmap`, or a mapping the kernel refuses fall back to `read_text`.
+//!
+//! A mapping shows the file as it is on disk while the scan parses it: a file truncated by
+//! another process during those seconds would end the process (SIGBUS), as with any tool
+//! that maps its input (ripgrep, git). m365guard replaces snapshot files by rename
+//! (`snapshot::io::write_private`), which leaves an existing mapping intact.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::snapshot::{io, SnapshotError};
+
+/// Text to scan. Dereferences to `str`.
+pub enum SnapshotText<'t> {
+    Text(Cow<'t, str>),
+    #[cfg(unix)]
+    Mapped(Mapping),
+}
+
+impl std::ops::Deref for SnapshotText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            SnapshotText::Text(text) => text,
+            #[cfg(unix)]
+            SnapshotText::Mapped(mapping) => mapping.as_str(),
+        }
+    }
+}
+
+impl SnapshotText<'_> {
+    /// Whether `load` can give this text again (a mapped file): the scan then unmaps it
+    /// early instead of keeping it for a rare second use.
+    pub fn can_reload(&self) -> bool {
+        match self {
+            SnapshotText::Text(_) => false,
+            #[cfg(unix)]
+            SnapshotText::Mapped(_) => true,
+        }
+    }
+}
+
+impl<'t> From<Cow<'t, str>> for SnapshotText<'t> {
+    fn from(text: Cow<'t, str>) -> Self {
+        SnapshotText::Text(text)
+    }
+}
+
+impl<'t> From<&'t str> for SnapshotText<'t> {
+    fn from(text: &'t str) -> Self {
+        SnapshotText::Text(Cow::Borrowed(text))
+    }
+}
+
+impl<'t> From<&'t String> for SnapshotText<'t> {
+    fn from(text: &'t String) -> Self {
+        SnapshotText::Text(Cow::Borrowed(text.as_str()))
+    }
+}
+
+impl From<String> for SnapshotText<'_> {
+    fn from(text: String) -> Self {
+        SnapshotText::Text(Cow::Owned(text))
+    }
+}
+
+/// The text of snapshot file `path`: mapped where possible, else read.
+pub fn load(path: &Path) -> Result<SnapshotText<'static>, SnapshotError> {
+    #[cfg(unix)]
+    {
+        let (file, size) = io::open_checked(path)?;
+        if let Some(mapping) = Mapping::of(&file, size) {
+            std::str::from_utf8(mapping.bytes()).map_err(|e| io::not_utf8(path, e))?;
+            return Ok(SnapshotText::Mapped(mapping));
+        }
+    }
+    io::read_text(path).map(SnapshotText::from)
+}
+
+/// A read-only private mapping of a whole file, unmapped on drop. Holds UTF-8 text once
+/// `load` has checked it.
+#[cfg(unix)]
+pub struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone; reading it from several
+// threads at once (the chunked parse does) is reading immutable memory.
+#[cfg(unix)]
+unsafe impl Send for Mapping {}
+#[cfg(unix)]
+unsafe impl Sync for Mapping {}
+
+#[cfg(unix)]
+impl Mapping {
+    /// Map `size` bytes of `file`; `None` for an empty file or when the kernel refuses.
+    fn of(file: &std::fs::File, size: u64) -> Option<Mapping> {
+        use std::os::unix::io::AsRawFd;
+        let len = usize::try_from(size).ok().filter(|&len| len > 0)?;
+        // SAFETY: a fresh read-only private mapping of an open descriptor; the result is
+        // checked against MAP_FAILED before use, and the descriptor may close afterwards
+        // (the mapping keeps the file referenced).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        // The parse reads the text front to back, several chunks at once: ask the kernel to
+        // read ahead. Advice only; a refusal changes nothing.
+        // SAFETY: advice on the range just mapped.
+        unsafe { libc::madvise(ptr, len, libc::MADV_WILLNEED) };
+        Some(Mapping {
+            ptr: std::ptr::NonNull::new(ptr.cast::<u8>())?,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` bytes mapped readable at `ptr` for the lifetime of `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn as_str(&self) -> &str {
+        // SAFETY: `load` checked the bytes are UTF-8 before handing the mapping out, and
+        // the mapping is read-only.
+        unsafe { std::str::from_utf8_unchecked(self.bytes()) }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the range `of` mapped, once.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mapped file reads as the file's text; what `read_text` refuses, `load` refuses
+    /// with the same message.
+    #[test]
+    fn a_mapped_snapshot_reads_like_a_read_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.json");
+        std::fs::write(&good, "{\"schema_version\": 1, \"é\": \"ü\"}\n").unwrap();
+        let loaded = load(&good).unwrap();
+        assert!(matches!(loaded, SnapshotText::Mapped(_)));
+        assert_eq!(&*loaded, io::read_text(&good).unwrap().as_str());
+
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(&*load(&empty).unwrap(), "");
+
+        let binary = dir.path().join("binary.json");
+        std::fs::write(&binary, b"{\"a\": \"\xff\"}").unwrap();
+        let missing = dir.path().join("missing.json");
+        for bad in [&binary, &missing, &dir.path().to_path_buf()] {
+            let expected = io::read_text(bad).unwrap_err().to_string();
+            let got = match load(bad) {
+                Ok(_) => panic!("accepted {}", bad.display()),
+                Err(err) => err.to_string(),
+            };
+            assert_eq!(got, expected);
+        }
+    }
+}
