@@ -732,9 +732,26 @@ fn respond_remove_admin_roles_and_restore_access() {
         2,
         "only lena's one privileged active assignment and her one eligible role are removed"
     );
+    // Step 6 in Exchange: the ApplicationImpersonation role the attacker assigned to Lena
+    // directly (no role group) is removed too, once, before access is restored.
+    let direct: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| is_cmdlet(w, "Remove-ManagementRoleAssignment"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(direct.len(), 1, "{log:#?}");
+    assert!(block < direct[0] && direct[0] < restore, "{log:#?}");
     let st = env.emu.state();
     assert!(st.user(LENA).unwrap().account_enabled, "access restored");
     assert!(!st.role_assignments.iter().any(|a| a.id == assignment));
+    assert!(
+        !st.exo_rbac
+            .assignments
+            .iter()
+            .any(|a| a.role == "ApplicationImpersonation" && a.assignee == "Lena Fischer"),
+        "the direct ApplicationImpersonation assignment is gone"
+    );
 }
 
 #[test]

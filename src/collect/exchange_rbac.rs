@@ -80,6 +80,30 @@ pub fn fetch_role_assignment(
     Ok(items.iter().find_map(map_assignment))
 }
 
+/// The management roles assigned directly to one user
+/// (`Get-ManagementRoleAssignment -RoleAssignee <upn> -AssignmentMethod Direct`, the
+/// RoleAssignee parameter set of
+/// <https://learn.microsoft.com/powershell/module/exchange/get-managementroleassignment>):
+/// Exchange resolves the user itself, so no display name has to be matched. A user Exchange
+/// does not know (no recipient) holds none.
+pub fn fetch_user_direct_assignments(
+    exchange: &ExchangeClient<'_>,
+    user_principal_name: &str,
+) -> Result<Vec<ExchangeRoleAssignment>, ApiError> {
+    let items = match exchange.invoke(
+        "Get-ManagementRoleAssignment",
+        json!({"RoleAssignee": user_principal_name, "AssignmentMethod": "Direct"}),
+    ) {
+        Ok(items) => items,
+        Err(e) if crate::fix::actions::is_not_found(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out: Vec<ExchangeRoleAssignment> = items.iter().filter_map(map_assignment).collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
 pub fn fetch_access_policies(
     exchange: &ExchangeClient<'_>,
 ) -> Result<Vec<ApplicationAccessPolicy>, ApiError> {

@@ -165,6 +165,27 @@ pub fn collect_user(
                 items: snapshot.exchange_role_groups.len() as u64,
             },
         );
+        // And the management roles assigned to the user directly, outside any role group
+        // (an attacker's `New-ManagementRoleAssignment -Role ApplicationImpersonation -User`).
+        snapshot.exchange_role_assignments =
+            collect::exchange_rbac::fetch_user_direct_assignments(
+                &live.exchange,
+                &user.user_principal_name,
+            )
+            .map_err(|e| {
+                RespondError::Refused(format!(
+                    "cannot read the Exchange management role assignments of {} for --remove-admin-roles: {e}",
+                    options.user
+                ))
+            })?;
+        snapshot.sources.insert(
+            SourceId::ExchangeRoleAssignments,
+            crate::snapshot::model::SourceStatus {
+                status: SourceState::Ok,
+                reason: None,
+                items: snapshot.exchange_role_assignments.len() as u64,
+            },
+        );
     }
     snapshot
         .roles
@@ -527,6 +548,16 @@ pub fn playbook(
                 actions::role_group_member_target(m, &format!("{upn} in {}", m.role_group)),
                 actions::role_group_member_state(m),
                 &step(6, "remove from privileged Exchange role groups"),
+                vec![],
+                vec![],
+            );
+        }
+        for a in &snapshot.exchange_role_assignments {
+            b.add(
+                ActionKind::RemoveManagementRoleAssignment,
+                actions::management_role_assignment_target(a, &format!("{} ({upn})", a.role)),
+                actions::management_role_assignment_state(a),
+                &step(6, "remove Exchange management roles assigned directly"),
                 vec![],
                 vec![],
             );

@@ -438,9 +438,17 @@ pub(super) fn get_role_assignments(call: &Call<'_>) -> Result<Vec<Obj>, Response
             })
         })
         .filter(|a| {
-            assignee
-                .as_deref()
-                .is_none_or(|x| a.assignee.eq_ignore_ascii_case(x.trim()))
+            // `-RoleAssignee` is an identity parameter: the service resolves a name, a UPN
+            // or an object id to the assignee, so each of them finds the assignment.
+            assignee.as_deref().is_none_or(|x| {
+                let x = x.trim();
+                a.assignee.eq_ignore_ascii_case(x)
+                    || st.users.iter().any(|u| {
+                        u.display_name.eq_ignore_ascii_case(&a.assignee)
+                            && (u.user_principal_name.eq_ignore_ascii_case(x)
+                                || u.id.eq_ignore_ascii_case(x))
+                    })
+            })
         })
         // Every assignment here is direct to its assignee.
         .filter(|_| methods.is_empty() || methods.contains(&"Direct"))
