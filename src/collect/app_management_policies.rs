@@ -82,7 +82,7 @@ fn read_custom(ctx: &Ctx<'_>) -> Result<Vec<AppManagementPolicy>, ApiError> {
         let Some(mut policy) = map_policy(p, false) else {
             continue;
         };
-        if is_object_id(&policy.id) {
+        if crate::graph::path::is_object_id(&policy.id) {
             let applies = ctx.graph.get_all(&format!(
                 "/v1.0/policies/appManagementPolicies/{}/appliesTo?$select=id",
                 policy.id
@@ -192,11 +192,6 @@ pub(crate) fn duration_days(text: &str) -> Option<u64> {
         return None;
     }
     Some((seconds / DAY).ceil() as u64)
-}
-
-/// A policy id is a GUID; anything else is not put into a URL.
-fn is_object_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 #[cfg(test)]

@@ -203,7 +203,9 @@ fn read_app_role_assignments(ctx: &Ctx<'_>) -> Result<Vec<AppRoleGrant>, ApiErro
         ))?;
         // A tenant without the resource's service principal has granted nothing on it.
         for resource in &resources {
-            let Some(resource_id) = s(resource, "id").filter(|id| is_object_id(id)) else {
+            let Some(resource_id) =
+                s(resource, "id").filter(|id| crate::graph::path::is_object_id(id))
+            else {
                 continue;
             };
             let roles: HashMap<String, String> = resource
@@ -236,11 +238,6 @@ fn read_app_role_assignments(ctx: &Ctx<'_>) -> Result<Vec<AppRoleGrant>, ApiErro
         }
     }
     Ok(out)
-}
-
-/// A directory object id is a GUID; anything else is not put into a URL.
-fn is_object_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 pub fn collect_consent_policy(ctx: &mut Ctx<'_>) {

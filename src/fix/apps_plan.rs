@@ -37,11 +37,6 @@ fn service_principal<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a Service
     snapshot.apps.service_principals.iter().find(|s| s.id == id)
 }
 
-/// A directory object id (GUID), the only thing put into a URL path.
-fn is_object_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
-
 /// Grant ids are base64url strings.
 fn is_grant_id(id: &str) -> bool {
     !id.is_empty()
@@ -119,7 +114,7 @@ pub fn plan(
                 .find(|a| a.id == finding.resource.id)
                 .ok_or_else(|| missing("app role assignment"))?;
             first_party_guard(service_principal(snapshot, &a.principal_id))?;
-            if !is_object_id(&a.resource_id) || !is_grant_id(&a.id) {
+            if !crate::graph::path::is_object_id(&a.resource_id) || !is_grant_id(&a.id) {
                 return Err(format!(
                     "{} has an id m365guard does not put into a URL",
                     a.id
@@ -154,7 +149,7 @@ pub fn plan(
                 );
             }
             needs_allow(kind, allow_app_changes)?;
-            if !is_object_id(&sp.id) {
+            if !crate::graph::path::is_object_id(&sp.id) {
                 return Err(format!("{} is not an object id", sp.id));
             }
             let pre = super::actions::state([
@@ -186,7 +181,9 @@ pub fn plan(
                 return Err("guard: this is a credential of m365guard's own app; remove it by hand if it is not the one m365guard signs in with".into());
             }
             needs_allow(kind, allow_app_changes)?;
-            if !is_object_id(&c.owner_id) || !is_object_id(&c.key_id) {
+            if !crate::graph::path::is_object_id(&c.owner_id)
+                || !crate::graph::path::is_object_id(&c.key_id)
+            {
                 return Err(format!(
                     "{} has an id m365guard does not put into a URL",
                     c.id

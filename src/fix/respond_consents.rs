@@ -101,7 +101,10 @@ pub fn collect(
         .flat_map(|g| [g.client_id.as_str(), g.resource_id.as_str()])
         .collect();
     let mut sps: Vec<ServicePrincipal> = Vec::new();
-    for id in ids.into_iter().filter(|id| is_object_id(id)) {
+    for id in ids
+        .into_iter()
+        .filter(|id| crate::graph::path::is_object_id(id))
+    {
         match live
             .graph
             .get(&format!("/v1.0/servicePrincipals/{id}?$select={SP_SELECT}"))
@@ -146,12 +149,13 @@ fn consent_events(
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>, ApiError> {
     let filter = format!(
-        "activityDisplayName eq '{CONSENT_ACTIVITY}' and initiatedBy/user/id eq '{user_id}' and activityDateTime ge {}",
+        "activityDisplayName eq '{CONSENT_ACTIVITY}' and initiatedBy/user/id eq {} and activityDateTime ge {}",
+        crate::graph::path::odata_string(user_id),
         since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     let events = live.graph.get_all(&format!(
         "/v1.0/auditLogs/directoryAudits?$filter={}",
-        encode(&filter)
+        crate::graph::path::query_value(&filter)
     ))?;
     let mut out = Vec::new();
     for e in &events {
@@ -184,12 +188,18 @@ fn user_grants(
     let list = |filter: String| -> Result<Vec<ConsentGrant>, ApiError> {
         let raw = live.graph.get_all(&format!(
             "/v1.0/oauth2PermissionGrants?$filter={}",
-            encode(&filter)
+            crate::graph::path::query_value(&filter)
         ))?;
         Ok(raw.iter().filter_map(map_grant).collect())
     };
-    let mut grants = list(format!("principalId eq '{user_id}'"))?;
-    for sp in consented.keys().filter(|id| is_object_id(id)) {
+    let mut grants = list(format!(
+        "principalId eq {}",
+        crate::graph::path::odata_string(user_id)
+    ))?;
+    for sp in consented
+        .keys()
+        .filter(|id| crate::graph::path::is_object_id(id))
+    {
         let tenant_wide = list(format!(
             "clientId eq '{sp}' and consentType eq 'AllPrincipals'"
         ))?;
@@ -256,48 +266,5 @@ pub fn plan(
                 reason: refused,
             }),
         }
-    }
-}
-
-/// Percent-encodes a `$filter` (quotes, slashes and parentheses stay readable).
-fn encode(filter: &str) -> String {
-    let mut out = String::new();
-    for b in filter.bytes() {
-        match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'.'
-            | b'_'
-            | b'~'
-            | b'\''
-            | b'('
-            | b')'
-            | b'/'
-            | b':' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// A directory object id is a GUID; anything else is not put into a URL.
-fn is_object_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_are_encoded_and_ids_checked() {
-        assert_eq!(
-            encode("principalId eq 'a-1' and x ge 2025-12-31T02:20:00Z"),
-            "principalId%20eq%20'a-1'%20and%20x%20ge%202025-12-31T02:20:00Z"
-        );
-        assert!(is_object_id("e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b"));
-        assert!(!is_object_id("x' or 1 eq 1"));
     }
 }

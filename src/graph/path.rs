@@ -30,9 +30,63 @@ pub fn odata_string(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A `$filter` (or other query parameter) value, percent-encoded: RFC 3986's unreserved
+/// characters and the OData syntax characters `'`, `(`, `)`, `/`, `:`, `@` stay as they are
+/// (readable in logs), everything else becomes `%XX`. String literals inside must already
+/// be quoted with [`odata_string`].
+pub fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'\''
+            | b'('
+            | b')'
+            | b'/'
+            | b':'
+            | b'@' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A directory object id (a GUID), or an id of the same shape (policy, audit log query):
+/// the only thing taken from an answer or a file that is put into a URL path as is.
+pub fn is_object_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_object_ids_go_into_urls() {
+        assert!(is_object_id("8b7a6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d"));
+        assert!(!is_object_id("../users"));
+        assert!(!is_object_id("g1?$expand=x"));
+        assert!(!is_object_id("x' or 1 eq 1"));
+        assert!(!is_object_id(""));
+    }
+
+    #[test]
+    fn filters_are_encoded_with_their_odata_syntax_readable() {
+        assert_eq!(
+            query_value("principalId eq 'a-1' and x ge 2025-12-31T02:20:00Z"),
+            "principalId%20eq%20'a-1'%20and%20x%20ge%202025-12-31T02:20:00Z"
+        );
+        assert_eq!(
+            query_value(&format!("userId eq {}", odata_string("o'b?#&x"))),
+            "userId%20eq%20'o''b%3F%23%26x'"
+        );
+    }
 
     #[test]
     fn reserved_characters_of_a_upn_are_escaped_in_a_segment() {

@@ -115,9 +115,13 @@ impl SavedQuery {
 }
 
 /// The saved query in `dir`, if one is there and readable.
+/// A query id that is not GUID-shaped (an edited file) is not resumed: it would be put
+/// into the request path.
 pub fn load(dir: &Path) -> Option<SavedQuery> {
     let text = std::fs::read_to_string(dir.join(STATE_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    serde_json::from_str::<SavedQuery>(&text)
+        .ok()
+        .filter(|s| crate::graph::path::is_object_id(&s.query_id))
 }
 
 fn save(dir: &Path, saved: &SavedQuery) -> std::io::Result<()> {
@@ -307,11 +311,12 @@ fn create(
     let id = serde_json::from_str::<Created>(&reply.body)
         .ok()
         .and_then(|c| c.id)
-        .filter(|id| !id.trim().is_empty())
+        // The id goes into the status and records paths: only a GUID-shaped one.
+        .filter(|id| crate::graph::path::is_object_id(id))
         .ok_or_else(|| {
             failed(
                 SourceState::Error,
-                format!("POST {base}: the created query has no id"),
+                format!("POST {base}: the created query has no id, or one that is not a GUID"),
                 requests.clone(),
             )
         })?;
@@ -509,6 +514,25 @@ fn to_events(endpoint: &str, items: Vec<Map<String, Value>>) -> Result<Vec<Audit
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_query_id_that_is_not_a_guid_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = |id: &str| SavedQuery {
+            query_id: id.to_owned(),
+            user: "a@contoso.com".into(),
+            since: Utc::now(),
+            until: Utc::now(),
+            created_at: Utc::now(),
+            state: "pending".into(),
+        };
+        save(dir.path(), &saved("168ec429-084b-a489-90d8-504a87846305")).unwrap();
+        assert!(load(dir.path()).is_some());
+        for bad in ["../../users", "x?$expand=y", "a/b", ""] {
+            save(dir.path(), &saved(bad)).unwrap();
+            assert!(load(dir.path()).is_none(), "{bad} was resumed");
+        }
+    }
 
     #[test]
     fn ports_are_stripped_and_ipv6_kept() {

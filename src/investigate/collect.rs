@@ -100,7 +100,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     .map(|f| {
         format!(
             "/beta/auditLogs/signIns?$filter={}&$top=1000",
-            encode_filter(f)
+            crate::graph::path::query_value(f)
         )
     })
     .collect();
@@ -138,7 +138,7 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     .map(|f| {
         format!(
             "/v1.0/auditLogs/directoryAudits?$filter={}",
-            encode_filter(f)
+            crate::graph::path::query_value(f)
         )
     })
     .collect();
@@ -178,8 +178,12 @@ pub fn collect(settings: Settings, request: &Request) -> Result<Evidence, Invest
     let exchange = crate::exchange::ExchangeClient::new(&tokens, agent).with_limits(limits);
     let (outcome, messages_sent) = super::message_trace::collect(&exchange, &upn, &request.window);
     sources.insert("messages_sent".into(), outcome);
-    let (risk_detections, risk_outcome) =
-        super::risk::collect(&graph, &user_id, &request.window, encode_filter);
+    let (risk_detections, risk_outcome) = super::risk::collect(
+        &graph,
+        &user_id,
+        &request.window,
+        crate::graph::path::query_value,
+    );
     sources.insert(super::risk::SOURCE.into(), risk_outcome);
 
     Ok(Evidence {
@@ -257,30 +261,6 @@ impl Len for usize {
     fn count(&self) -> u64 {
         *self as u64
     }
-}
-
-/// Percent-encode a `$filter` value, keeping the characters OData reads as syntax.
-fn encode_filter(filter: &str) -> String {
-    let mut out = String::new();
-    for b in filter.bytes() {
-        match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'.'
-            | b'_'
-            | b'~'
-            | b'\''
-            | b'('
-            | b')'
-            | b'/'
-            | b':'
-            | b'@' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(endpoint: &str, v: Value) -> Result<T, ApiError> {
@@ -512,7 +492,9 @@ mod tests {
     #[test]
     fn filters_keep_odata_syntax_and_encode_spaces() {
         assert_eq!(
-            encode_filter("targetResources/any(t:t/id eq 'a') and x ge 2025-12-01T00:00:00Z"),
+            crate::graph::path::query_value(
+                "targetResources/any(t:t/id eq 'a') and x ge 2025-12-01T00:00:00Z"
+            ),
             "targetResources/any(t:t/id%20eq%20'a')%20and%20x%20ge%202025-12-01T00:00:00Z"
         );
         assert_eq!(crate::graph::path::segment("a#b@c.com"), "a%23b@c.com");
@@ -521,7 +503,10 @@ mod tests {
     #[test]
     fn a_doubled_quote_survives_filter_encoding() {
         let f = format!("userId eq {}", crate::graph::path::odata_string("o'b?#/&x"));
-        assert_eq!(encode_filter(&f), "userId%20eq%20'o''b%3F%23/%26x'");
+        assert_eq!(
+            crate::graph::path::query_value(&f),
+            "userId%20eq%20'o''b%3F%23/%26x'"
+        );
     }
 
     #[test]

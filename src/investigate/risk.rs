@@ -69,7 +69,10 @@ pub fn collect(
 ) -> (Vec<RiskDetection>, SourceOutcome) {
     let path = format!(
         "/v1.0/identityProtection/riskDetections?$filter={}&$top=500",
-        encode_filter(&format!("userId eq '{user_id}'"))
+        encode_filter(&format!(
+            "userId eq {}",
+            crate::graph::path::odata_string(user_id)
+        ))
     );
     let result = graph
         .get_all(&path)
