@@ -5,9 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
-use m365guard_emulator::{Emulator, Faults};
+use m365guard_emulator::Faults;
 use serde_json::{json, Value};
 
 use crate::harness::{self, example, rule_outcome, start, Scenario};
@@ -254,27 +253,13 @@ fn one_mailbox_that_cannot_be_read_makes_the_source_incomplete() {
     assert_eq!(scan.rule(RULE)["status"], "not_evaluated");
 }
 
-fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
-    let settings = Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap();
-    let agent = m365guard::collect::agent();
-    (TokenProvider::new(settings, agent.clone()), agent)
-}
-
 /// The emulator is as strict as the reference pages: mandatory parameters, parameter
 /// sets, the one valid `-AccessRights` of the recipient cmdlets, and what every mailbox
 /// lists besides grants (SELF, inherited and Deny entries).
 #[test]
 fn emulator_enforces_the_documented_parameter_sets() {
     let emu = start();
-    let (tokens, agent) = exchange(&emu);
+    let (tokens, agent) = crate::harness::emulator_tokens(&emu);
     let exo = ExchangeClient::new(&tokens, agent);
     let refused = |cmdlet: &str, params: Value, needle: &str| {
         let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();

@@ -10,7 +10,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults, Grants};
 use serde_json::{json, Value};
@@ -412,27 +411,13 @@ fn a_forbidden_read_makes_the_rules_that_need_it_not_evaluated() {
     }
 }
 
-fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
-    let settings = Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap();
-    let agent = m365guard::collect::agent();
-    (TokenProvider::new(settings, agent.clone()), agent)
-}
-
 /// The emulator is as strict as the reference pages: the Identity and RoleAssignee
 /// parameter sets exclude each other, -AssignmentMethod needs -RoleAssignee, enums are
 /// checked, unknown roles and identities are errors, -Identity is mandatory to remove.
 #[test]
 fn emulator_enforces_the_documented_parameter_sets() {
     let emu = start();
-    let (tokens, agent) = exchange(&emu);
+    let (tokens, agent) = crate::harness::emulator_tokens(&emu);
     let exo = ExchangeClient::new(&tokens, agent);
     let refused = |cmdlet: &str, params: Value, needle: &str| {
         let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();

@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults};
 use serde_json::{json, Value};
@@ -301,27 +300,13 @@ fn one_failing_mailbox_makes_the_source_incomplete() {
     assert_eq!(ids, [format!("{DANA_ID}/inbox/default")]);
 }
 
-fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
-    let settings = Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap();
-    let agent = m365guard::collect::agent();
-    (TokenProvider::new(settings, agent.clone()), agent)
-}
-
 /// The emulator is as strict as the reference pages: mandatory parameters, enumerations,
 /// localised folder names (an English name on a German mailbox is not found), entries that
 /// must exist, calendar-only roles.
 #[test]
 fn emulator_enforces_the_documented_parameter_sets() {
     let emu = start();
-    let (tokens, agent) = exchange(&emu);
+    let (tokens, agent) = crate::harness::emulator_tokens(&emu);
     let exo = ExchangeClient::new(&tokens, agent);
     let refused = |cmdlet: &str, params: Value, needle: &str| {
         let err = exo.invoke(cmdlet, params.clone()).unwrap_err().to_string();

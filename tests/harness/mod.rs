@@ -156,3 +156,20 @@ pub fn assert_readme_section(name: &str, generated: &str, made_by: &str) {
         "README's {name} section differs from `{made_by}`:\n{diff}\nupdate it with: M365GUARD_UPDATE_README=1 cargo test --test tests"
     );
 }
+
+/// A token provider signed in to the emulator with its client secret, and the HTTP agent
+/// it uses: for tests that call the Exchange or Graph client directly.
+pub fn emulator_tokens(emu: &Emulator) -> (m365guard::auth::TokenProvider, ureq::Agent) {
+    use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
+    let settings = Settings::validate(RawSettings {
+        tenant: Some(emu.tenant_id()),
+        client_id: Some(emu.client_id()),
+        client_secret: Some(Secret::new(emu.client_secret().expect("a client secret"))),
+        authority: Some(emu.base_url.clone()),
+        graph_url: Some(emu.base_url.clone()),
+        exchange_url: Some(emu.base_url.clone()),
+    })
+    .expect("the emulator's settings are valid");
+    let agent = m365guard::collect::agent();
+    (TokenProvider::new(settings, agent.clone()), agent)
+}
