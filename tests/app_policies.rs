@@ -4,7 +4,8 @@
 //! permission makes the rule not evaluated (exit 3, the permission named) while the
 //! documented alternative permission reads it; the licence answers — both reads refused,
 //! only the custom list refused, both served — give `unavailable` (not applicable, never a
-//! pass), `ok` with the default alone, and `ok`.
+//! pass), `ok` with the default alone, and `ok`; a custom policy that relaxes the default
+//! for its app is flagged naming the app.
 
 use std::path::Path;
 
@@ -205,4 +206,54 @@ fn doctor_tells_the_licence_refusal_from_a_missing_permission() {
         row.contains("MISSING") && row.contains("Policy.Read.All"),
         "{row}"
     );
+}
+
+/// Issue #12: a custom policy replaces the tenant default for the apps it is applied to
+/// (it "doesn't inherit from the tenant default policy"), so one that allows longer
+/// secrets or certificates, or is disabled, is flagged naming the apps; the clean tenant's
+/// default stays compliant.
+#[test]
+fn a_custom_policy_that_relaxes_the_default_is_flagged_naming_its_app() {
+    const CUSTOM: &str = "4b3a2c1d-6e5f-4a7b-8c9d-0e1f2a3b4c5d";
+    let cases: [(&str, Value, &str); 3] = [
+        (
+            "/application_restrictions/password_credentials",
+            serde_json::json!([{"restriction_type": "passwordLifetime", "max_lifetime": "P730D"}]),
+            "does not limit client secrets: they may get new secrets valid for more than 365 days",
+        ),
+        (
+            "/application_restrictions/key_credentials/0/max_lifetime",
+            serde_json::json!("P3Y"),
+            "does not limit certificates: they may get certificates valid for up to 1095 days",
+        ),
+        (
+            "/is_enabled",
+            serde_json::json!(false),
+            "does not limit client secrets: it is disabled, so they have no restriction",
+        ),
+    ];
+    for (pointer, value, expected) in cases {
+        let mut clean = example_json("contoso-clean.json");
+        let custom = clean
+            .pointer_mut("/apps/management_policies/1")
+            .filter(|p| p["id"] == CUSTOM)
+            .expect("the clean example's custom policy");
+        *custom.pointer_mut(pointer).unwrap() = value;
+        let emu = start();
+        emu.state().app_policies = AppPoliciesState::from_snapshot(&clean);
+        let dir = tempfile::tempdir().unwrap();
+        let (code, stderr, live) = scan(&emu, dir.path(), "live");
+        assert_eq!(code, 1, "{pointer}: {stderr}");
+        assert_eq!(
+            rule(&live),
+            ("failed".to_owned(), vec![CUSTOM.to_owned()]),
+            "{pointer}"
+        );
+        let text = live.to_string();
+        assert!(
+            text.contains("replaces the tenant default for Contoso Payroll Connector")
+                && text.contains(expected),
+            "{pointer}: {text}"
+        );
+    }
 }
