@@ -179,8 +179,14 @@ pub const CONSENT_POLICY_READ: AnyOf = &["Policy.Read.All"];
 /// each custom policy's `appliesTo`, whose page names Application.Read.All first and all
 /// three as higher (<https://learn.microsoft.com/graph/api/appmanagementpolicy-list-appliesto>),
 /// so they serve every read of the source. Policy.Read.ApplicationConfiguration is left out
-/// of these lists only because its app-role id is not yet in `setup::app_roles` (every
-/// permission named here must have one); the service accepts it all the same.
+/// of these lists: every permission named here needs its app-role id in `setup::app_roles`,
+/// and no citable source has one — the published `appRoles` of the Microsoft Graph service
+/// principal (<https://github.com/merill/microsoft-info/blob/main/_info/GraphAppRoles.csv>)
+/// go from Policy.Read.All to Policy.Read.ConditionalAccess without it, and
+/// <https://graphpermissions.merill.net/permission/Policy.Read.ApplicationConfiguration>
+/// shows no id for it, application or delegated. Nor would it be the least privileged here:
+/// the pages above rank it after Policy.Read.All. The emulator accepts it all the same, as
+/// the pages say the service does.
 pub const APP_MANAGEMENT_POLICY_READ: AnyOf = &[
     "Policy.Read.All",
     "Policy.ReadWrite.ApplicationConfiguration",
