@@ -1,6 +1,7 @@
 //! The HTML report in a real browser: headless Chromium renders the report of the bundled
 //! compromised tenant, and the rendered DOM must show the findings, the exempt break-glass
-//! account, the waiver and the roadmap phase progress; a screenshot must be produced.
+//! account, the waiver and the roadmap phase progress; a screenshot must be produced. The
+//! investigation timeline highlights risky Identity Protection detections.
 //!
 //! Needs Debian's `chromium` (`.ci/run` installs it and sets M365GUARD_REQUIRE_BROWSER=1, so
 //! CI fails rather than skips when it is missing). Elsewhere it is skipped with a message.
@@ -335,4 +336,61 @@ document.getElementById('f').addEventListener('load', () => {
     if let Some(keep) = std::env::var_os("M365GUARD_KEEP_HISTORY_SCREENSHOT") {
         std::fs::copy(&png, keep).unwrap();
     }
+}
+
+/// Issue #13: the investigation timeline highlights Identity Protection's medium and high
+/// risk detections like the events a rule flagged, naming what flagged them; the rows a
+/// rule flagged stay highlighted beside them.
+#[test]
+fn investigation_timeline_highlights_risky_detections() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("M365GUARD_REQUIRE_BROWSER").is_none(),
+            "M365GUARD_REQUIRE_BROWSER is set but no chromium was found"
+        );
+        eprintln!("skipped: no chromium on PATH (set CHROMIUM or install Debian's chromium)");
+        return;
+    };
+    let emu = crate::harness::start();
+    let dir = tempfile::tempdir().unwrap();
+    crate::investigate::investigate(&emu, dir.path());
+    let page = dir.path().join("case/timeline.html");
+    let url = format!("file://{}", page.display());
+    let dom = headless(&browser, &dir.path().join("profile"), &["--dump-dom", &url]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let rows: Vec<&str> = dom.split("<tr class=\"").skip(1).collect();
+    let risk: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.contains("<td>risk detection</td>"))
+        .copied()
+        .collect();
+    assert_eq!(risk.len(), 2, "the story's two detections");
+    for (level, kind) in [
+        ("high", "unfamiliarFeatures"),
+        ("medium", "anonymizedIPAddress"),
+    ] {
+        let row = risk
+            .iter()
+            .find(|r| r.contains(kind))
+            .unwrap_or_else(|| panic!("no {kind} row"));
+        assert!(row.starts_with("suspicious"), "{row}");
+        assert!(
+            row.contains(&format!("Identity Protection [{level}]: {kind}")),
+            "{row}"
+        );
+    }
+    let flagged_by_rules = rows
+        .iter()
+        .filter(|r| r.starts_with("suspicious") && !r.contains("<td>risk detection</td>"))
+        .count();
+    assert_eq!(flagged_by_rules, 5, "the rules' five rows stay highlighted");
+    assert!(
+        rows.iter().any(|r| r.starts_with("ordinary")),
+        "ordinary rows are not highlighted"
+    );
 }

@@ -4,8 +4,9 @@
 //! beside them, a map-free "where from" summary (countries, IP addresses, client apps of
 //! the sign-ins), the status of every source and rule, and the steps no API can do with the
 //! evidence for each (`checklist`). Unified audit log records and risk detections are rows
-//! of their own; sent mail is one row per message, with a summary of the recipients by
-//! domain and delivery status.
+//! of their own (medium and high risk detections highlighted, Identity Protection named as
+//! what flagged them); sent mail is one row per message, with a summary of the recipients
+//! by domain and delivery status.
 //! Rendered with minijinja, HTML auto-escaping on: every value from the tenant is text.
 
 use std::collections::BTreeMap;
@@ -146,6 +147,13 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
     }
     out.extend(audit_and_mail_rows(evidence));
     for d in &evidence.risk_detections {
+        let mut findings = findings_of(&d.id);
+        if let Some(level) = risky_level(d) {
+            findings.push(format!(
+                "Identity Protection [{level}]: {}",
+                text(&d.risk_event_type)
+            ));
+        }
         out.push((
             d.epoch,
             Row {
@@ -174,13 +182,29 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
                 .filter(|x| !x.is_empty())
                 .collect::<Vec<_>>()
                 .join(" · "),
-                suspicious: false,
-                findings: Vec::new(),
+                suspicious: !findings.is_empty(),
+                findings,
             },
         ));
     }
     out.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
     out
+}
+
+/// The level of a detection the timeline highlights like a flagged event: Identity
+/// Protection rated it `medium` or `high`
+/// (<https://learn.microsoft.com/graph/api/resources/riskdetection>: `riskLevel` low,
+/// medium, high, hidden, none), and no admin has since called it a false positive
+/// (`riskState` `dismissed` or `confirmedSafe`). A `remediated` detection stays highlighted:
+/// the risky sign-in still happened. `low` is noise at the timeline's scale and `hidden`
+/// says nothing.
+fn risky_level(d: &super::RiskDetection) -> Option<&str> {
+    let level = d.risk_level.as_deref()?;
+    let cleared = matches!(
+        d.risk_state.as_deref(),
+        Some("dismissed" | "confirmedSafe")
+    );
+    (matches!(level, "medium" | "high") && !cleared).then_some(level)
 }
 
 /// The findings on events whose id `matches`, as shown beside a row.
@@ -377,4 +401,47 @@ pub fn render(evidence: &Evidence) -> Result<String, minijinja::Error> {
         mail_total => evidence.messages_sent.total,
         mail_external => evidence.messages_sent.external,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(level: Option<&str>, state: Option<&str>) -> super::super::RiskDetection {
+        serde_json::from_value(serde_json::json!({
+            "id": "d1", "time": "2025-12-31T02:14:09Z", "epoch": 0,
+            "detected_time": null, "risk_event_type": "unfamiliarFeatures",
+            "risk_level": level, "risk_state": state, "risk_detail": null, "activity": null,
+            "detection_timing_type": null, "source": null, "ip_address": null, "city": null,
+            "country": null, "request_id": null, "correlation_id": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn medium_and_high_detections_are_highlighted_unless_cleared() {
+        assert_eq!(
+            risky_level(&detection(Some("high"), Some("atRisk"))),
+            Some("high")
+        );
+        assert_eq!(
+            risky_level(&detection(Some("medium"), Some("remediated"))),
+            Some("medium")
+        );
+        assert_eq!(risky_level(&detection(Some("medium"), None)), Some("medium"));
+        for (level, state) in [
+            (Some("low"), Some("atRisk")),
+            (Some("hidden"), Some("atRisk")),
+            (Some("none"), None),
+            (None, Some("atRisk")),
+            (Some("high"), Some("dismissed")),
+            (Some("high"), Some("confirmedSafe")),
+        ] {
+            assert_eq!(
+                risky_level(&detection(level, state)),
+                None,
+                "{level:?} {state:?}"
+            );
+        }
+    }
 }
