@@ -2,16 +2,14 @@
 //! that no API does — as a checklist, each step with the evidence the investigation
 //! collected for it. It ends `respond`'s review and the HTML timeline.
 //!
-//! The evidence is read from the evidence document as JSON, by name, so a source another
-//! part of m365guard adds (the message trace's `messages_sent`, the unified audit log's
-//! `audit_events`) is used when present; a source that was not collected, failed or is
-//! unavailable says so ("no evidence collected: …"), never an empty list that reads as
-//! "nothing to do".
+//! The evidence is read from the typed evidence document (sign-ins, risk detections,
+//! directory audits, the unified audit log's `audit_events`, the message trace's
+//! `messages_sent`); a source that was not collected, failed or is unavailable says so
+//! ("no evidence collected: …"), never an empty list that reads as "nothing to do".
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::Evidence;
 
@@ -47,18 +45,27 @@ pub fn steps(evidence: Option<&Evidence>, why: &str) -> Vec<Step> {
             })
             .collect();
     };
-    let doc = serde_json::to_value(evidence).unwrap_or(Value::Null);
-    let recipients = recipients(&doc);
-    let own_domain = evidence
-        .user
-        .user_principal_name
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_ascii_lowercase());
-    let external: BTreeSet<String> = recipients
+    let sent = &evidence.messages_sent;
+    let recipients = recipients(sent);
+    // From the per-domain counts, which cover every traced row even when the rows were cut
+    // at their limit; `external` is the trace's verdict against the accepted domains.
+    let external: BTreeSet<String> = sent
+        .by_domain
         .iter()
-        .filter_map(|r| r.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
-        .filter(|d| Some(d) != own_domain.as_ref())
+        .filter(|d| d.external && !d.domain.is_empty())
+        .map(|d| d.domain.to_ascii_lowercase())
         .collect();
+    let mut contacts = named(
+        "recipient(s) of mail the user sent in the window",
+        &recipients,
+    );
+    if sent.rows_truncated && !contacts.is_empty() {
+        contacts.push(format!(
+            "the trace kept {} of {} row(s): more recipients than listed",
+            sent.rows.len(),
+            sent.total
+        ));
+    }
     vec![
         Step {
             step: DEVICES,
@@ -77,10 +84,7 @@ pub fn steps(evidence: Option<&Evidence>, why: &str) -> Vec<Step> {
         Step {
             step: CONTACTS,
             evidence: or_none(
-                named(
-                    "recipient(s) of mail the user sent in the window",
-                    &recipients,
-                ),
+                contacts,
                 source_gap(evidence, "messages_sent", "no mail sent in the window"),
             ),
         },
@@ -108,7 +112,7 @@ pub fn steps(evidence: Option<&Evidence>, why: &str) -> Vec<Step> {
         Step {
             step: VERIFY,
             evidence: or_none(
-                mailbox_changes(evidence, &doc),
+                mailbox_changes(evidence),
                 source_gap(
                     evidence,
                     "audit_events",
@@ -162,27 +166,15 @@ fn named(what: &str, items: &[String]) -> Vec<String> {
     )]
 }
 
-/// Every e-mail address under a key naming a recipient in `messages_sent`, sorted, unique.
-fn recipients(doc: &Value) -> Vec<String> {
-    fn walk(v: &Value, under_recipient: bool, out: &mut BTreeSet<String>) {
-        match v {
-            Value::String(s) if under_recipient && s.contains('@') => {
-                out.insert(s.to_ascii_lowercase());
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, under_recipient, out)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    walk(v, k.to_ascii_lowercase().contains("recipient"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    if let Some(sent) = doc.get("messages_sent") {
-        walk(sent, false, &mut out);
-    }
-    out.into_iter().collect()
+/// The recipients of the traced mail, lower-case, sorted, unique.
+fn recipients(sent: &super::MessagesSent) -> Vec<String> {
+    sent.rows
+        .iter()
+        .filter(|r| r.recipient.contains('@'))
+        .map(|r| r.recipient.to_ascii_lowercase())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// The devices and clients of the successful sign-ins: client app and user agent.
@@ -236,7 +228,7 @@ fn flagged_sign_ins(evidence: &Evidence) -> Vec<String> {
 
 /// Mailbox and account changes: directory audits of the user, and `audit_events` whose
 /// operation changes rules, forwarding or permissions.
-fn mailbox_changes(evidence: &Evidence, doc: &Value) -> Vec<String> {
+fn mailbox_changes(evidence: &Evidence) -> Vec<String> {
     const OPERATIONS: [&str; 6] = [
         "new-inboxrule",
         "set-inboxrule",
@@ -245,16 +237,12 @@ fn mailbox_changes(evidence: &Evidence, doc: &Value) -> Vec<String> {
         "add-mailboxpermission",
         "add-recipientpermission",
     ];
-    let mut lines: Vec<String> = Vec::new();
-    if let Some(events) = doc.get("audit_events").and_then(Value::as_array) {
-        for e in events {
-            let op = e.get("operation").and_then(Value::as_str).unwrap_or("");
-            if OPERATIONS.contains(&op.to_ascii_lowercase().as_str()) {
-                let time = e.get("time").and_then(Value::as_str).unwrap_or("");
-                lines.push(format!("{op} at {time}"));
-            }
-        }
-    }
+    let mut lines: Vec<String> = evidence
+        .audit_events
+        .iter()
+        .filter(|e| OPERATIONS.contains(&e.operation.to_ascii_lowercase().as_str()))
+        .map(|e| format!("{} at {}", e.operation, e.time))
+        .collect();
     for a in &evidence.directory_audits {
         lines.push(format!("{} at {}", a.activity, a.time));
     }
@@ -265,20 +253,37 @@ fn mailbox_changes(evidence: &Evidence, doc: &Value) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn row(recipient: &str, external: bool) -> super::super::MessageRow {
+        super::super::MessageRow {
+            id: format!("t1/{recipient}"),
+            time: "2025-12-31T02:48:00Z".into(),
+            epoch: 0,
+            recipient: recipient.into(),
+            recipient_domain: recipient.rsplit('@').next().unwrap_or("").into(),
+            external,
+            status: Some("Delivered".into()),
+            subject: None,
+            from_ip: None,
+        }
+    }
+
     #[test]
-    fn recipients_are_found_under_any_recipient_key_of_messages_sent() {
-        let doc = serde_json::json!({
-            "messages_sent": {"rows": [
-                {"recipient_address": "A@fabrikam.example", "status": "Delivered"},
-                {"recipients": ["b@fabrikam.example", "not an address"]},
-            ], "by_domain": [{"domain": "x.example", "count": 2}]},
-            "sign_ins": [{"recipient": "ignored@elsewhere.example"}],
-        });
+    fn recipients_are_the_trace_rows_recipients() {
+        let sent = super::super::MessagesSent {
+            total: 4,
+            rows: vec![
+                row("A@fabrikam.example", true),
+                row("a@fabrikam.example", true),
+                row("b@fabrikam.example", true),
+                row("not an address", false),
+            ],
+            ..Default::default()
+        };
         assert_eq!(
-            recipients(&doc),
+            recipients(&sent),
             ["a@fabrikam.example", "b@fabrikam.example"]
         );
-        assert!(recipients(&serde_json::json!({})).is_empty());
+        assert!(recipients(&super::super::MessagesSent::default()).is_empty());
     }
 
     #[test]
