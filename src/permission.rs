@@ -452,14 +452,23 @@ pub static INVESTIGATION: &[InvestigationNeed] = &[
         licence: None,
     },
     // Get-MessageTraceV2 (<https://learn.microsoft.com/powershell/module/exchange/get-messagetracev2>)
-    // needs the Message Tracking management role, which Exchange Administrator's
-    // Organization Management role group holds; whether Global Reader's view-only role
-    // group includes it is not documented (UNVERIFIED), so the writer role is named.
+    // has no permission section of its own (it points at "Find the permissions required to
+    // run any Exchange cmdlet"). Microsoft's message trace page names the Exchange role
+    // groups Organization Management, Compliance Management or Help Desk, and of the Entra
+    // roles Global Administrator or Compliance Administrator
+    // (<https://learn.microsoft.com/defender-office-365/message-trace-defender-portal>,
+    // "What do you need to know before you begin?"): Compliance Administrator is named
+    // first, as the narrower of the two Entra roles the page names; Exchange Administrator
+    // (Organization Management) serves too. Global Reader is not named (UNVERIFIED).
     InvestigationNeed {
         source: "messages_sent",
         reads: "Get-MessageTraceV2",
         graph: &[],
-        exchange_roles: Some(&[role::EXCHANGE_ADMINISTRATOR, role::GLOBAL_ADMINISTRATOR]),
+        exchange_roles: Some(&[
+            role::COMPLIANCE_ADMINISTRATOR,
+            role::EXCHANGE_ADMINISTRATOR,
+            role::GLOBAL_ADMINISTRATOR,
+        ]),
         licence: None,
     },
 ];
