@@ -2,7 +2,7 @@
 //! permission table (manifest, az, Graph), and `setup --apply` creates it in the tenant
 //! emulator after a device-code sign-in as an administrator — after which the created
 //! app signs in with its GitHub federated credential and `doctor` says every source can
-//! be collected.
+//! be collected; `--with-investigation` adds what `investigate` reads.
 
 use std::path::Path;
 
@@ -279,6 +279,57 @@ fn with_fix_completes_an_existing_read_only_app() {
         "{}",
         d.stdout
     );
+}
+
+/// The rows of doctor's `INVESTIGATE (evidence source)` section.
+fn investigation_rows(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("INVESTIGATE"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue #13: `setup --with-investigation` also grants what `investigate` reads
+/// (IdentityRiskEvent.Read.All, AuditLogsQuery.Read.All, and for the message trace
+/// Exchange.ManageAsApp with the role the table names first), through the emulator's
+/// setup endpoints, which accept only app-role ids the resource service principal
+/// publishes and role definitions the tenant has; before it, doctor names them missing.
+#[test]
+fn with_investigation_grants_what_investigate_reads() {
+    let emu = start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = apply(&emu, dir.path(), &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = investigation_rows(&doctor(&emu, dir.path(), &client_id(&first)).stdout);
+    for source in ["risk_detections", "audit_events", "messages_sent"] {
+        let row = before.iter().find(|l| l.contains(source)).unwrap();
+        assert!(row.contains("MISSING"), "{row}");
+    }
+    let grants = emu.created_grants().len();
+    let out = apply(&emu, dir.path(), &["--with-investigation"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(client_id(&out), client_id(&first), "the app is completed");
+    assert_eq!(emu.created_grants().len(), grants + 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("assigned directory role Compliance Administrator"),
+        "{}",
+        out.stderr
+    );
+    let d = doctor(&emu, dir.path(), &client_id(&out));
+    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    let after = investigation_rows(&d.stdout);
+    assert_eq!(after.len(), 6, "{}", d.stdout);
+    assert!(after.iter().all(|l| !l.contains("MISSING")), "{}", d.stdout);
+    // The printed forms say what they were made for and carry the new permissions.
+    let printed = setup(dir.path(), &["--with-investigation", "--format", "az"]).stdout;
+    assert!(printed.contains("setup --read-only --with-investigation"), "{printed}");
+    let plain = setup(dir.path(), &["--format", "az"]).stdout;
+    assert!(!plain.contains("Compliance Administrator"), "{plain}");
+    assert!(printed.contains("Compliance Administrator"), "{printed}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `m365guard setup [--read-only|--with-fix] [--format manifest|az|graph] [--github
+//! `m365guard setup [--read-only|--with-fix] [--with-investigation] [--format manifest|az|graph] [--github
 //! OWNER/REPO[:REF]] [--apply]`: what the app registration needs, printed from the one
 //! permission table (no tenant, no sign-in) as an Entra app manifest fragment, `az`
 //! commands and Graph requests; with `--apply`, done in the tenant after a device-code
@@ -22,6 +22,11 @@ pub struct SetupArgs {
     /// Also what every fix action needs (fix plan/apply, respond).
     #[arg(long)]
     pub with_fix: bool,
+    /// Also what `investigate` and `respond --user` read: sign-ins, directory audits,
+    /// Identity Protection risk detections, the audit log query API and the message trace
+    /// (an Exchange role that may run Get-MessageTraceV2).
+    #[arg(long)]
+    pub with_investigation: bool,
     /// Print one form only: the app manifest fragment (JSON), `az` commands, or the Graph
     /// requests. Default: all three, each under a heading.
     #[arg(long, value_enum, conflicts_with = "apply")]
@@ -71,7 +76,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitStatus> {
     } else {
         Mode::ReadOnly
     };
-    let requirements = Requirements::for_mode(mode);
+    let requirements = Requirements::for_setup(mode, args.with_investigation);
     let github = args
         .github
         .as_deref()

@@ -3,8 +3,9 @@
 //! Office 365 Exchange Online), the Entra directory roles and, for GitHub Actions, the
 //! federated identity credential.
 //!
-//! What is needed is not defined here: [`Requirements::for_mode`] reads the one permission
-//! table (`snapshot::source::SOURCES` for collection, `ActionKind::needs` for fixes) and
+//! What is needed is not defined here: [`Requirements::for_setup`] reads the one permission
+//! table (`snapshot::source::SOURCES` for collection, `ActionKind::needs` for fixes,
+//! `permission::INVESTIGATION` for `investigate` with `--with-investigation`) and
 //! keeps the least-privileged permission of each requirement, dropping one another chosen
 //! permission already covers. [`render`] prints it as an app manifest fragment, `az`
 //! commands or Graph requests; [`apply`] does it through Graph after a device-code sign-in
@@ -16,7 +17,7 @@ pub mod device_code;
 pub mod render;
 
 use crate::fix::actions::ActionKind;
-use crate::permission::{role, AnyOf, EXCHANGE_READ_ROLE, MANAGE_AS_APP};
+use crate::permission::{role, AnyOf, EXCHANGE_READ_ROLE, INVESTIGATION, MANAGE_AS_APP};
 use crate::snapshot::source::SOURCES;
 
 /// Collection only, or collection and fixes.
@@ -38,6 +39,8 @@ pub struct RoleNeed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirements {
     pub mode: Mode,
+    /// Also what `investigate` (and `respond --user`) reads: `setup --with-investigation`.
+    pub investigation: bool,
     /// Microsoft Graph application permissions, least-privileged and without redundancy.
     pub graph: Vec<&'static str>,
     /// Office 365 Exchange Online application permissions (`Exchange.ManageAsApp`).
@@ -46,8 +49,15 @@ pub struct Requirements {
 }
 
 impl Requirements {
-    /// Read the permission table for `mode`.
+    /// Read the permission table for `mode`, without the investigation reads.
     pub fn for_mode(mode: Mode) -> Requirements {
+        Requirements::for_setup(mode, false)
+    }
+
+    /// Read the permission table for `mode`, and with `investigation` also for what
+    /// `investigate` reads (sign-ins, directory audits, risk detections, the audit log
+    /// query API, the message trace): opt-in, since collection and fixes need none of it.
+    pub fn for_setup(mode: Mode, investigation: bool) -> Requirements {
         let mut needs: Vec<AnyOf> = Vec::new();
         let mut exchange = false;
         let mut roles: Vec<(&'static str, String)> = Vec::new();
@@ -84,8 +94,23 @@ impl Requirements {
                 }
             }
         }
+        if investigation {
+            for need in INVESTIGATION {
+                needs.extend(need.graph.iter().copied());
+                if let Some(ids) = need.exchange_roles {
+                    exchange = true;
+                    // A role already granted for another reason that serves the source is
+                    // reused (with-fix's Exchange Administrator covers the message trace).
+                    let held = ids.iter().find(|id| roles.iter().any(|(r, _)| r == *id));
+                    if let Some(id) = held.or(ids.first()) {
+                        push_role(&mut roles, id, format!("investigate: {}", need.source));
+                    }
+                }
+            }
+        }
         Requirements {
             mode,
+            investigation,
             graph: least_covering(&needs),
             exchange: if exchange {
                 vec![MANAGE_AS_APP]
@@ -289,6 +314,45 @@ mod tests {
         let roles: Vec<&str> = r.roles.iter().map(|x| x.template_id).collect();
         assert!(roles.contains(&role::USER_ADMINISTRATOR), "{roles:?}");
         assert!(roles.contains(&role::EXCHANGE_ADMINISTRATOR), "{roles:?}");
+    }
+
+    #[test]
+    fn with_investigation_adds_the_investigation_reads_and_nothing_without_it() {
+        for mode in [Mode::ReadOnly, Mode::WithFix] {
+            let plain = Requirements::for_mode(mode);
+            let r = Requirements::for_setup(mode, true);
+            assert!(r.investigation && !plain.investigation);
+            for need in INVESTIGATION {
+                for any in need.graph {
+                    assert!(any.iter().any(|p| r.graph.contains(p)), "{}", need.source);
+                }
+                if let Some(ids) = need.exchange_roles {
+                    assert!(
+                        r.roles.iter().any(|x| ids.contains(&x.template_id)),
+                        "{}: {:?}",
+                        need.source,
+                        r.roles
+                    );
+                }
+            }
+            for p in ["IdentityRiskEvent.Read.All", "AuditLogsQuery.Read.All"] {
+                assert!(r.graph.contains(&p), "{mode:?}: {:?}", r.graph);
+                assert!(!plain.graph.contains(&p), "{mode:?}: {:?}", plain.graph);
+            }
+        }
+        // Read-only: the message trace gets the role the table names first; with fixes,
+        // Exchange Administrator (already granted for the fix actions) serves it instead.
+        let ids = |r: &Requirements| -> Vec<&str> { r.roles.iter().map(|x| x.template_id).collect() };
+        let read_only = Requirements::for_setup(Mode::ReadOnly, true);
+        assert!(ids(&read_only).contains(&role::COMPLIANCE_ADMINISTRATOR));
+        let with_fix = Requirements::for_setup(Mode::WithFix, true);
+        assert!(!ids(&with_fix).contains(&role::COMPLIANCE_ADMINISTRATOR));
+        let exchange_admin = with_fix
+            .roles
+            .iter()
+            .find(|x| x.template_id == role::EXCHANGE_ADMINISTRATOR)
+            .unwrap();
+        assert!(exchange_admin.why.contains("investigate: messages_sent"));
     }
 
     #[test]

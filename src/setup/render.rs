@@ -86,9 +86,11 @@ impl Setup<'_> {
     }
 
     fn mode_flag(&self) -> &'static str {
-        match self.requirements.mode {
-            Mode::ReadOnly => "--read-only",
-            Mode::WithFix => "--with-fix",
+        match (self.requirements.mode, self.requirements.investigation) {
+            (Mode::ReadOnly, false) => "--read-only",
+            (Mode::WithFix, false) => "--with-fix",
+            (Mode::ReadOnly, true) => "--read-only --with-investigation",
+            (Mode::WithFix, true) => "--with-fix --with-investigation",
         }
     }
 
