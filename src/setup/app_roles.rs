@@ -58,6 +58,12 @@ pub const GRAPH_APP_ROLES: &[(&str, &str)] = &[
         "999f8c63-0a38-4f1b-91fd-ed1947bdd1a9",
     ),
     ("AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da"),
+    // The two investigation reads (`setup --with-investigation`): no Microsoft page in
+    // reach showed these entries; both ids match the published `appRoles` of the Graph
+    // service principal (<https://github.com/merill/microsoft-info/blob/main/_info/GraphAppRoles.csv>,
+    // AuditLogsQuery.Read.All) and
+    // <https://graphpermissions.merill.net/permission/IdentityRiskEvent.Read.All>, which
+    // mirrors the permissions reference's Identifier row.
     (
         "AuditLogsQuery.Read.All",
         "5e1e9171-754d-478c-812c-f1755a9a4c2d",
