@@ -326,7 +326,10 @@ fn with_investigation_grants_what_investigate_reads() {
     assert!(after.iter().all(|l| !l.contains("MISSING")), "{}", d.stdout);
     // The printed forms say what they were made for and carry the new permissions.
     let printed = setup(dir.path(), &["--with-investigation", "--format", "az"]).stdout;
-    assert!(printed.contains("setup --read-only --with-investigation"), "{printed}");
+    assert!(
+        printed.contains("setup --read-only --with-investigation"),
+        "{printed}"
+    );
     let plain = setup(dir.path(), &["--format", "az"]).stdout;
     assert!(!plain.contains("Compliance Administrator"), "{plain}");
     assert!(printed.contains("Compliance Administrator"), "{printed}");

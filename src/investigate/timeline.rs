@@ -200,10 +200,7 @@ fn rows(evidence: &Evidence) -> Vec<(i64, Row)> {
 /// says nothing.
 fn risky_level(d: &super::RiskDetection) -> Option<&str> {
     let level = d.risk_level.as_deref()?;
-    let cleared = matches!(
-        d.risk_state.as_deref(),
-        Some("dismissed" | "confirmedSafe")
-    );
+    let cleared = matches!(d.risk_state.as_deref(), Some("dismissed" | "confirmedSafe"));
     (matches!(level, "medium" | "high") && !cleared).then_some(level)
 }
 
@@ -428,7 +425,10 @@ mod tests {
             risky_level(&detection(Some("medium"), Some("remediated"))),
             Some("medium")
         );
-        assert_eq!(risky_level(&detection(Some("medium"), None)), Some("medium"));
+        assert_eq!(
+            risky_level(&detection(Some("medium"), None)),
+            Some("medium")
+        );
         for (level, state) in [
             (Some("low"), Some("atRisk")),
             (Some("hidden"), Some("atRisk")),

@@ -342,7 +342,8 @@ mod tests {
         }
         // Read-only: the message trace gets the role the table names first; with fixes,
         // Exchange Administrator (already granted for the fix actions) serves it instead.
-        let ids = |r: &Requirements| -> Vec<&str> { r.roles.iter().map(|x| x.template_id).collect() };
+        let ids =
+            |r: &Requirements| -> Vec<&str> { r.roles.iter().map(|x| x.template_id).collect() };
         let read_only = Requirements::for_setup(Mode::ReadOnly, true);
         assert!(ids(&read_only).contains(&role::COMPLIANCE_ADMINISTRATOR));
         let with_fix = Requirements::for_setup(Mode::WithFix, true);
