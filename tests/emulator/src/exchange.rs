@@ -365,6 +365,14 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
             | "Get-MailboxFolderStatistics"
             | "Get-MailboxFolderPermission"
     );
+    // Microsoft's message trace page names, of the Entra roles, only Global Administrator
+    // and Compliance Administrator (and the Exchange role groups Organization Management,
+    // Compliance Management, Help Desk), not Global Reader or Security Reader:
+    // <https://learn.microsoft.com/defender-office-365/message-trace-defender-portal>.
+    // Unnamed roles are refused, so the emulator is at least as strict as the page.
+    if cmdlet == crate::exo_message_trace::CMDLET {
+        return Some(caller.has_directory_role(&[role_ids::COMPLIANCE_ADMINISTRATOR]));
+    }
     if is_read {
         // graph2otel: Get-Mailbox failed 403 with Security Reader, worked with Global Reader.
         let only_security_reader = caller.has_directory_role(&[role_ids::SECURITY_READER])
