@@ -218,15 +218,8 @@ fn a_timed_out_query_is_resumed_by_the_next_run_without_a_new_post() {
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
     assert!(manifest.contains("  audit-query.json\n"), "{manifest}");
     // Once collected, the directory is evidence again: never overwritten.
-    let third = sc.run(&[
-        "investigate",
-        "--user",
-        LENA,
-        "--since",
-        "2025-12-01",
-        "-o",
-        "case",
-    ]);
+    // (The evidence read back is the second run's, left in place.)
+    let (third, _) = investigate(&sc, &[]);
     assert_eq!(third.code, 2, "{}", third.stderr);
     assert!(
         third.stderr.contains("never overwritten"),
@@ -408,18 +401,9 @@ fn a_poll_throttled_past_the_retry_budget_is_polled_again() {
     let s = Scenario::contoso()
         .options(|o| o.audit_query_throttled_polls = 2)
         .env("M365GUARD_MAX_RETRY_SECONDS", "0");
-    let out = s.run(&[
-        "-v",
-        "investigate",
-        "--user",
-        LENA,
-        "--since",
-        "2025-12-01",
-        "-o",
-        "case",
-    ]);
+    // `-v` is a global flag: after the subcommand it is the same as before it.
+    let (out, ev) = investigate(&s, &["-v"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let ev = s.read_json("case/evidence.json");
     assert_eq!(
         ev["sources"]["audit_events"]["status"], "ok",
         "{}",
