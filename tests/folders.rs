@@ -1,6 +1,7 @@
 //! Mailbox folder permissions end to end (issue 11): the `mailbox_folder_permissions`
 //! source collected from the emulator's contoso scenario (a German mailbox's `Posteingang`
-//! and `Kalender` found by folder type), the `mailbox_folder_open` rule on it, the
+//! and `Kalender` found by folder type), the `mailbox_folder_open` and
+//! `mailbox_folder_delegate_unexpected` rules on it, the
 //! `reset_folder_permission` fix through plan → apply → re-scan, the failure modes (a
 //! cmdlet outside the app's Exchange role, a throttled mailbox, a failing mailbox), and the
 //! emulator's parameter sets.
@@ -8,12 +9,14 @@
 use std::collections::BTreeSet;
 
 use m365guard::exchange::ExchangeClient;
+use m365guard_emulator::exo_folders::{Folder, FolderEntry};
 use m365guard_emulator::Faults;
 use serde_json::{json, Value};
 
 use crate::harness::{self, example, start, Scenario};
 
 const RULE: &str = "mailbox_folder_open";
+const DELEGATE_RULE: &str = "mailbox_folder_delegate_unexpected";
 const DANA: &str = "dana.whitfield@contoso.com";
 const DANA_ID: &str = "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
 const HANNAH: &str = "hannah.weber@eu.contoso.com";
@@ -37,6 +40,83 @@ fn scan_tenant_finds_the_open_folders_the_example_shows() {
     .map(|(id, s)| (id, s.to_owned()))
     .collect();
     assert_eq!(want, expected);
+}
+
+/// Named users' folder rights as collected are judged (#11): a guest with `Reviewer` on
+/// Dana's Inbox (resolved through her guest mail user) and a deleted user's leftover entry
+/// (its SID, resolved to nothing) are high; Mia's `Reviewer` on Hannah's `Posteingang` (an
+/// internal, enabled colleague) is not a finding; `allowed_delegates` accepts the guest
+/// but not the unresolvable entry.
+#[test]
+fn named_users_folder_rights_are_judged_by_who_holds_them() {
+    const PRIYA: &str = "Priya Shah (Adatum)";
+    const SID: &str = "NT:S-1-5-21-2740581204-1834557290-3141592653-7001";
+    let s = Scenario::contoso();
+    let clean = s.scan(&[]);
+    assert_eq!(
+        clean.rule(DELEGATE_RULE)["status"],
+        "passed",
+        "{}",
+        clean.out.stderr
+    );
+    {
+        let mut st = s.emu.state();
+        let guid = st
+            .mailboxes
+            .iter()
+            .find(|m| m.external_directory_object_id == DANA_ID)
+            .expect("Dana's mailbox")
+            .guid
+            .clone();
+        let dana = st.folders.mailboxes.get_mut(&guid).expect("Dana's folders");
+        for user in [PRIYA, SID] {
+            dana.entries.push(FolderEntry {
+                folder: Folder::Inbox,
+                user: user.into(),
+                access_rights: vec!["Reviewer".into()],
+                sharing_permission_flags: Vec::new(),
+            });
+        }
+    }
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 1, "{}", scan.out.stderr);
+    let priya_id = format!("{DANA_ID}/inbox/priya shah (adatum)");
+    let sid_id = format!("{DANA_ID}/inbox/{}", SID.to_lowercase());
+    assert_eq!(
+        scan.findings(DELEGATE_RULE),
+        BTreeSet::from([
+            (priya_id.clone(), "high".to_owned()),
+            (sid_id.clone(), "high".to_owned()),
+        ])
+    );
+    let messages: Vec<&str> = scan.rule(DELEGATE_RULE)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("is a guest account") && m.contains("priya.shah@adatum.example")),
+        "{messages:?}"
+    );
+    // mailbox_folder_open's findings are unchanged: named users are not "everyone".
+    assert_eq!(scan.findings(RULE), clean.findings(RULE));
+
+    let config = s.path("m365guard.toml");
+    std::fs::write(
+        &config,
+        "[exchange]\nallowed_delegates = [{ mailbox = \"dana.whitfield@contoso.com\", delegate = \"*@adatum.example\" }]\n",
+    )
+    .unwrap();
+    let allowed = s.scan(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        allowed.findings(DELEGATE_RULE),
+        BTreeSet::from([(sid_id, "high".to_owned())]),
+        "{}",
+        allowed.out.stderr
+    );
 }
 
 /// The collected section is the example's, entry for entry: the localised folder paths
