@@ -67,13 +67,9 @@ fn scan_tenant_finds_what_the_example_shows_and_the_clean_example_passes() {
     }
 
     // Listing the assignees in [roles] accepts the app's role, never ApplicationImpersonation.
-    let config = s.path("m365guard.toml");
-    std::fs::write(
-        &config,
+    let configured = s.scan_with_config(
         "[roles]\nallowed_exchange_role_group_members = [\"lena.fischer@contoso.com\", \"8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b\"]\n",
-    )
-    .unwrap();
-    let configured = s.scan(&["--config", config.to_str().unwrap()]);
+    );
     assert_eq!(
         configured.findings(ASSIGNMENT_RULE),
         BTreeSet::from([pair(LENA_IMPERSONATION, "high")]),

@@ -104,13 +104,9 @@ fn named_users_folder_rights_are_judged_by_who_holds_them() {
     // mailbox_folder_open's findings are unchanged: named users are not "everyone".
     assert_eq!(scan.findings(RULE), clean.findings(RULE));
 
-    let config = s.path("m365guard.toml");
-    std::fs::write(
-        &config,
+    let allowed = s.scan_with_config(
         "[exchange]\nallowed_delegates = [{ mailbox = \"dana.whitfield@contoso.com\", delegate = \"*@adatum.example\" }]\n",
-    )
-    .unwrap();
-    let allowed = s.scan(&["--config", config.to_str().unwrap()]);
+    );
     assert_eq!(
         allowed.findings(DELEGATE_RULE),
         BTreeSet::from([(sid_id, "high".to_owned())]),

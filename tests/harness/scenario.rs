@@ -105,6 +105,13 @@ impl Scenario {
         self.scan_to(&source, "report")
     }
 
+    /// `scan --tenant <id> --config m365guard.toml` with `toml` written to that file first.
+    pub fn scan_with_config(&self, toml: &str) -> Scan {
+        let config = self.path("m365guard.toml");
+        std::fs::write(&config, toml).expect("the config is written");
+        self.scan(&["--config", config.to_str().expect("UTF-8 path")])
+    }
+
     /// `scan --snapshot <file>` into `out`.
     pub fn scan_snapshot(&self, snapshot: &Path, out: &str) -> Scan {
         let path = snapshot.to_str().expect("UTF-8 path");
