@@ -9,25 +9,14 @@
 //! - Remove-BlockedSenderAddress is sent without a made-up `-Reason`, and the service's
 //!   unblock limit ends the action with a message that names it and says what to do.
 
-use std::path::Path;
-
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::config::{ExoPaging, ExoWriteAnswer};
 use m365guard_emulator::{Emulator, Service, WriteOp};
 use serde_json::{json, Value};
 
-use crate::harness::{m365guard_against, run, start, Out};
+use crate::harness::{emulator_tokens, start, Scenario};
 
 const LENA: &str = "lena.fischer@contoso.com";
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> Out {
-    run(m365guard_against(emu, dir).args(args))
-}
-
-fn respond(emu: &Emulator, dir: &Path) -> Out {
-    m365guard(emu, dir, &["respond", "--user", LENA, "--yes"])
-}
 
 fn cmdlet_writes(emu: &Emulator, cmdlet: &str) -> Vec<WriteOp> {
     emu.write_log()
@@ -36,46 +25,12 @@ fn cmdlet_writes(emu: &Emulator, cmdlet: &str) -> Vec<WriteOp> {
         .collect()
 }
 
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn audit(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("m365guard-audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
-        .collect()
-}
-
-fn in_process_settings(emu: &Emulator) -> Settings {
-    Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap()
-}
-
 // ---- item 4: inbox-rule cmdlets -----------------------------------------------------------
 
 #[test]
 fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &["fix", "plan", "--tenant", &tenant, "-o", "plan.json"],
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let plan = read_json(&dir.path().join("plan.json"));
+    let s = Scenario::contoso();
+    let plan = s.plan(&[]);
     let rule_actions: Vec<&Value> = plan["actions"]
         .as_array()
         .unwrap()
@@ -100,16 +55,13 @@ fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
         );
     }
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.apply(&[]);
     let ids: Vec<&Value> = rule_actions.iter().map(|a| &a["id"]).collect();
-    for line in audit(dir.path())
-        .iter()
-        .filter(|l| ids.contains(&&l["action_id"]))
-    {
+    for line in s.audit().iter().filter(|l| ids.contains(&&l["action_id"])) {
         assert_eq!(line["outcome"], "applied", "{line}\n{}", out.stderr);
     }
     // What reached the tenant is what the plan showed: Mailbox + bare RuleIdentity, -Force.
-    let sent = cmdlet_writes(&emu, "Disable-InboxRule");
+    let sent = cmdlet_writes(&s.emu, "Disable-InboxRule");
     assert_eq!(sent.len(), rule_actions.len(), "{sent:#?}");
     for (w, a) in sent.iter().zip(&rule_actions) {
         assert_eq!(w.status, 200, "{w:?}");
@@ -126,9 +78,7 @@ fn inbox_rule_writes_send_the_documented_parameters_and_the_plan_shows_them() {
 #[test]
 fn the_emulator_refuses_what_the_inbox_rule_docs_refuse() {
     let emu = start();
-    let settings = in_process_settings(&emu);
-    let agent = m365guard::collect::agent();
-    let tokens = TokenProvider::new(settings, agent.clone());
+    let (tokens, agent) = emulator_tokens(&emu);
     let exo = ExchangeClient::new(&tokens, agent);
     let rules = exo
         .invoke_anchored(
@@ -205,21 +155,14 @@ fn fix_writes_accept_every_success_answer_and_verify_by_reading_back() {
         ExoWriteAnswer::EmptyBody,
         ExoWriteAnswer::NoContent,
     ] {
-        let emu = start();
-        let mut options = emu.options();
-        options.exo_write_answer = form;
-        emu.set_options(options);
-        let dir = tempfile::tempdir().unwrap();
-        let tenant = emu.tenant_id();
-        let plan = m365guard(
-            &emu,
-            dir.path(),
-            &["fix", "plan", "--tenant", &tenant, "-o", "plan.json"],
-        );
+        let s = Scenario::contoso().options(|o| o.exo_write_answer = form);
+        let emu = &s.emu;
+        let tenant = s.tenant();
+        let plan = s.run(&["fix", "plan", "--tenant", &tenant, "-o", "plan.json"]);
         assert_eq!(plan.code, 0, "{form:?}\n{}\n{}", plan.stdout, plan.stderr);
-        let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+        let out = s.apply(&[]);
         assert_eq!(out.code, 0, "{form:?}\n{}\n{}", out.stdout, out.stderr);
-        let lines = audit(dir.path());
+        let lines = s.audit();
         for kind in exchange_kinds {
             let of_kind: Vec<&Value> = lines.iter().filter(|l| l["action"] == kind).collect();
             assert!(!of_kind.is_empty(), "{form:?}: no {kind} in {lines:#?}");
@@ -240,7 +183,7 @@ fn fix_writes_accept_every_success_answer_and_verify_by_reading_back() {
                 .unwrap();
             assert_eq!(default.auto_forwarding_mode, "Off", "{form:?}");
         }
-        let unblock = cmdlet_writes(&emu, "Remove-BlockedSenderAddress");
+        let unblock = cmdlet_writes(emu, "Remove-BlockedSenderAddress");
         assert_eq!(unblock.len(), 1, "{form:?}");
         // -Reason is "the reason the user was blocked", not ours to write.
         assert_eq!(unblock[0].body, json!({"SenderAddress": LENA}), "{form:?}");
@@ -264,10 +207,10 @@ fn exchange_sections(snapshot: &Value) -> Value {
     })
 }
 
-fn collect(emu: &Emulator, dir: &Path) -> Value {
-    let out = m365guard(emu, dir, &["collect", "-o", "snapshot.json"]);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    read_json(&dir.join("snapshot.json"))
+fn collect(s: &Scenario) -> Value {
+    let collected = s.collect();
+    assert_eq!(collected.code, 0, "{}", collected.out.text());
+    collected.snapshot
 }
 
 #[test]
@@ -279,10 +222,9 @@ fn collection_is_complete_whether_next_links_work_or_expire() {
             .collect::<Vec<_>>()
     };
     let (whole, unpaged_requests) = {
-        let emu = start();
-        let dir = tempfile::tempdir().unwrap();
-        let whole = exchange_sections(&collect(&emu, dir.path()));
-        (whole, exo_requests(&emu))
+        let s = Scenario::contoso();
+        let whole = exchange_sections(&collect(&s));
+        (whole, exo_requests(&s.emu))
     };
     let unpaged_requests_len = unpaged_requests.len();
     // A lookup of a name that resolves to nothing is a 404 the collectors expect (a
@@ -296,14 +238,12 @@ fn collection_is_complete_whether_next_links_work_or_expire() {
     // truncation warning (its cursor would expire), so the client asks again without a page
     // size. (A cursor that expires without the warning: live::exchange_paging_….)
     for mode in [ExoPaging::NextLink, ExoPaging::Restart] {
-        let emu = start();
-        let mut options = emu.options();
         // Pages of two: every cmdlet with more than two objects pages.
-        options.exo_page_size = 2;
-        options.exo_paging = mode;
-        emu.set_options(options);
-        let dir = tempfile::tempdir().unwrap();
-        let snapshot = collect(&emu, dir.path());
+        let s = Scenario::contoso().options(|o| {
+            o.exo_page_size = 2;
+            o.exo_paging = mode;
+        });
+        let snapshot = collect(&s);
         for source in ["mailboxes", "inbox_rules"] {
             assert_eq!(
                 snapshot["sources"][source]["status"], "ok",
@@ -312,7 +252,7 @@ fn collection_is_complete_whether_next_links_work_or_expire() {
         }
         assert_eq!(exchange_sections(&snapshot), whole, "{mode:?}");
         // Paging was exercised: pages followed, or cmdlets asked again without a page size.
-        let requests = exo_requests(&emu);
+        let requests = exo_requests(&s.emu);
         assert!(
             requests.len() > unpaged_requests_len,
             "{mode:?}: {requests:#?}"
@@ -329,14 +269,11 @@ fn collection_is_complete_whether_next_links_work_or_expire() {
 
 #[test]
 fn the_unblock_limit_is_reported_with_what_to_do_and_not_retried() {
-    let emu = start();
-    let mut options = emu.options();
-    options.exo_unblock_limit = Some(0);
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let out = respond(&emu, dir.path());
+    let s = Scenario::contoso().options(|o| o.exo_unblock_limit = Some(0));
+    let emu = &s.emu;
+    let out = s.run(&["respond", "--user", LENA, "--yes"]);
     assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let lines = audit(dir.path());
+    let lines = s.audit();
     let unblock: Vec<&Value> = lines
         .iter()
         .filter(|l| l["action"] == "unblock_sender")
@@ -354,7 +291,7 @@ fn the_unblock_limit_is_reported_with_what_to_do_and_not_retried() {
         assert!(detail.contains(needle), "{needle}: {detail}");
     }
     // One attempt, refused; the sender is still on the list.
-    let sent = cmdlet_writes(&emu, "Remove-BlockedSenderAddress");
+    let sent = cmdlet_writes(emu, "Remove-BlockedSenderAddress");
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].status, 400);
     assert!(emu

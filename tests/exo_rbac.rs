@@ -8,61 +8,18 @@
 //! source making its rules not evaluated, and the emulator's parameter sets.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults, Grants};
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, m365guard_against, run, start};
+use crate::harness::{self, example, start, Scenario};
 
 const ASSIGNMENT_RULE: &str = "exchange_role_assignment_unexpected";
 const APP_RULE: &str = "app_mailbox_access_unrestricted";
 const LENA_IMPERSONATION: &str = "ApplicationImpersonation-Lena Fischer";
 const PAYROLL_MAIL: &str = "Application Mail.ReadWrite-Contoso Payroll Connector";
 const PAYROLL_SP: &str = "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f";
-
-fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
-    let out = run(m365guard_against(emu, dir)
-        .args(args)
-        .args(["-f", "json", "-q", "--out", "report"]));
-    harness::assert_no_leaks(
-        [out.stdout.as_str(), out.stderr.as_str()],
-        &[&emu.client_secret().unwrap_or_default()],
-    );
-    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
-    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
-}
-
-fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
-    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
-}
-
-fn outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id || r["rule_id"] == id)
-        .unwrap_or_else(|| panic!("no outcome for {id}"))
-}
-
-/// (resource id, severity) of a rule's findings.
-fn findings(report: &Value, rule: &str) -> BTreeSet<(String, String)> {
-    outcome(report, rule)["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|f| {
-            (
-                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
-                f["severity"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 fn pair(id: &str, severity: &str) -> (String, String) {
     (id.to_owned(), severity.to_owned())
@@ -77,37 +34,26 @@ fn assignment_names(emu: &Emulator) -> Vec<String> {
         .collect()
 }
 
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn scan_tenant_finds_what_the_example_shows_and_the_clean_example_passes() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 1, "{stderr}");
-    let offline_dir = tempfile::tempdir().unwrap();
-    let snapshot = example("contoso-compromised.json");
-    let (_, offline, _) = scan(
-        &emu,
-        offline_dir.path(),
-        &["scan", "--snapshot", snapshot.to_str().unwrap()],
-    );
+    let s = Scenario::contoso();
+    let live = s.scan(&[]);
+    assert_eq!(live.code, 1, "{}", live.out.stderr);
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
     for rule in [ASSIGNMENT_RULE, APP_RULE] {
-        assert_eq!(findings(&live, rule), findings(&offline, rule), "{rule}");
+        assert_eq!(live.findings(rule), offline.findings(rule), "{rule}");
     }
     assert_eq!(
-        findings(&offline, ASSIGNMENT_RULE),
+        offline.findings(ASSIGNMENT_RULE),
         BTreeSet::from([pair(LENA_IMPERSONATION, "high"), pair(PAYROLL_MAIL, "high")])
     );
     // The payroll connector's Graph Mail.Send is restricted by its access policy; the RBAC
     // role the attacker added reaches every mailbox.
     assert_eq!(
-        findings(&offline, APP_RULE),
+        offline.findings(APP_RULE),
         BTreeSet::from([pair(PAYROLL_SP, "high")])
     );
-    let app_finding = &outcome(&live, APP_RULE)["findings"][0];
+    let app_finding = &live.rule(APP_RULE)["findings"][0];
     let message = app_finding["message"].as_str().unwrap();
     assert!(
         message.contains("Application Mail.ReadWrite without a resource scope"),
@@ -115,39 +61,20 @@ fn scan_tenant_finds_what_the_example_shows_and_the_clean_example_passes() {
     );
     assert!(!message.contains("Mail.Send"), "{message}");
 
-    let clean_dir = tempfile::tempdir().unwrap();
-    let clean = example("contoso-clean.json");
-    let (_, clean_report, _) = scan(
-        &emu,
-        clean_dir.path(),
-        &["scan", "--snapshot", clean.to_str().unwrap()],
-    );
+    let clean = s.scan_snapshot(&example("contoso-clean.json"), "clean");
     for rule in [ASSIGNMENT_RULE, APP_RULE] {
-        assert_eq!(outcome(&clean_report, rule)["status"], "passed", "{rule}");
+        assert_eq!(clean.rule(rule)["status"], "passed", "{rule}");
     }
 
     // Listing the assignees in [roles] accepts the app's role, never ApplicationImpersonation.
-    let config = dir.path().join("m365guard.toml");
-    std::fs::write(
-        &config,
+    let configured = s.scan_with_config(
         "[roles]\nallowed_exchange_role_group_members = [\"lena.fischer@contoso.com\", \"8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b\"]\n",
-    )
-    .unwrap();
-    let (_, configured, stderr) = scan(
-        &emu,
-        dir.path(),
-        &[
-            "scan",
-            "--tenant",
-            &emu.tenant_id(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
     );
     assert_eq!(
-        findings(&configured, ASSIGNMENT_RULE),
+        configured.findings(ASSIGNMENT_RULE),
         BTreeSet::from([pair(LENA_IMPERSONATION, "high")]),
-        "{stderr}"
+        "{}",
+        configured.out.stderr
     );
 }
 
@@ -155,12 +82,11 @@ fn scan_tenant_finds_what_the_example_shows_and_the_clean_example_passes() {
 /// role-assignment-policy assignments every tenant has are left out.
 #[test]
 fn collect_reads_the_same_assignments_and_policies_as_the_example() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let snap = read_json(&dir.path().join("snap.json"));
-    let example = read_json(&example("contoso-compromised.json"));
+    let s = Scenario::contoso();
+    let collected = s.collect();
+    assert_eq!(collected.code, 0, "{}", collected.out.stderr);
+    let snap = collected.snapshot;
+    let example = harness::read_json(&example("contoso-compromised.json"));
     for section in ["exchange_role_assignments", "application_access_policies"] {
         assert_eq!(snap[section], example[section], "{section}");
     }
@@ -174,40 +100,31 @@ fn collect_reads_the_same_assignments_and_policies_as_the_example() {
     );
     // The emulator holds more assignments than were collected: the built-in ones.
     assert!(
-        assignment_names(&emu)
+        assignment_names(&s.emu)
             .iter()
             .any(|n| n == "Role Management-Organization Management"),
         "{:?}",
-        assignment_names(&emu)
+        assignment_names(&s.emu)
     );
 }
 
-fn plan(emu: &Emulator, dir: &Path, extra: &[&str]) -> Value {
-    let tenant = emu.tenant_id();
-    let out = run(m365guard_against(emu, dir)
-        .args([
-            "fix",
-            "plan",
-            "--tenant",
-            &tenant,
-            "--rule",
-            ASSIGNMENT_RULE,
-        ])
-        .args(extra)
-        .args(["-o", "plan.json"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    read_json(&dir.join("plan.json"))
+/// `fix plan --rule exchange_role_assignment_unexpected [extra…]`.
+fn plan(s: &Scenario, extra: &[&str]) -> Value {
+    let mut args = vec!["--rule", ASSIGNMENT_RULE];
+    args.extend_from_slice(extra);
+    s.plan(&args)
 }
 
-fn apply(emu: &Emulator, dir: &Path) -> harness::Out {
-    run(m365guard_against(emu, dir).args(["fix", "apply", "plan.json", "--yes"]))
+/// The audit log's first line.
+fn first_audit_line(s: &Scenario) -> Value {
+    s.audit().into_iter().next().expect("an audit line")
 }
 
 #[test]
 fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let first = plan(&emu, dir.path(), &[]);
+    let s = Scenario::contoso();
+    let emu = &s.emu;
+    let first = plan(&s, &[]);
     let actions = first["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{first}");
     let action = &actions[0];
@@ -227,16 +144,16 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
             .contains("--allow app-changes")),
         "{first}"
     );
-    assert!(emu.write_log().is_empty(), "planning wrote");
+    assert!(s.writes().is_empty(), "planning wrote");
 
-    let out = apply(&emu, dir.path());
+    let out = s.apply(&[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("1 applied, 0 already done"),
         "{}",
         out.stdout
     );
-    let log = emu.write_log();
+    let log = s.writes();
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].operation, "Remove-ManagementRoleAssignment");
     assert_eq!(log[0].status, 200);
@@ -244,12 +161,11 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
         log[0].body,
         json!({"Identity": LENA_IMPERSONATION, "Confirm": false})
     );
-    assert!(!assignment_names(&emu)
+    assert!(!assignment_names(emu)
         .iter()
         .any(|n| n == LENA_IMPERSONATION));
     // The evidence keeps the whole assignment.
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let line: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    let line = first_audit_line(&s);
     assert_eq!(line["outcome"], "applied", "{line}");
     let definition = &line["before"]["definition"];
     assert_eq!(definition["role"], "ApplicationImpersonation", "{line}");
@@ -259,26 +175,27 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
     );
     assert_eq!(definition["when_created"], "2025-12-31T02:29:14Z", "{line}");
 
-    let (_, report, stderr) = tenant_scan(&emu, dir.path());
+    let rescan = s.scan(&[]);
     assert_eq!(
-        findings(&report, ASSIGNMENT_RULE),
+        rescan.findings(ASSIGNMENT_RULE),
         BTreeSet::from([pair(PAYROLL_MAIL, "high")]),
-        "{stderr}"
+        "{}",
+        rescan.out.stderr
     );
 
-    let writes_before = emu.write_log().len();
-    let again = apply(&emu, dir.path());
+    let writes_before = s.writes().len();
+    let again = s.apply(&[]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("0 applied, 1 already done"),
         "{}",
         again.stdout
     );
-    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+    assert_eq!(s.writes().len(), writes_before, "a second apply wrote");
 
     // With --allow app-changes the service principal's assignment goes too; the app then
     // reaches only its access policy's mailboxes, so both rules pass.
-    let second = plan(&emu, dir.path(), &["--allow", "app-changes"]);
+    let second = plan(&s, &["--allow", "app-changes"]);
     let actions = second["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{second}");
     assert_eq!(actions[0]["target"]["id"], PAYROLL_MAIL);
@@ -286,27 +203,23 @@ fn plan_apply_rescan_removes_the_user_assignment_then_the_app_one_with_allow() {
         .as_str()
         .unwrap()
         .contains(&format!("-App \"{PAYROLL_SP}\"")));
-    let out = apply(&emu, dir.path());
+    let out = s.apply(&[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_ne!(code, 3, "{stderr}");
+    let last = s.scan(&[]);
+    let stderr = &last.out.stderr;
+    assert_ne!(last.code, 3, "{stderr}");
     for rule in [ASSIGNMENT_RULE, APP_RULE] {
-        assert_eq!(
-            outcome(&report, rule)["status"],
-            "passed",
-            "{rule}: {stderr}"
-        );
+        assert_eq!(last.rule(rule)["status"], "passed", "{rule}: {stderr}");
     }
 }
 
 /// A plan made before someone changed the assignment's scope is refused, not applied.
 #[test]
 fn an_assignment_changed_since_the_plan_is_not_removed() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    plan(&emu, dir.path(), &[]);
+    let s = Scenario::contoso();
+    plan(&s, &[]);
     {
-        let mut st = emu.state();
+        let mut st = s.emu.state();
         let a = st
             .exo_rbac
             .assignments
@@ -315,46 +228,37 @@ fn an_assignment_changed_since_the_plan_is_not_removed() {
             .unwrap();
         a.custom_recipient_write_scope = Some("Executives".into());
     }
-    let out = apply(&emu, dir.path());
+    let out = s.apply(&[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    assert!(emu.write_log().is_empty(), "{:?}", emu.write_log());
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let line: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    assert!(s.writes().is_empty(), "{:?}", s.writes());
+    let line = first_audit_line(&s);
     assert_eq!(line["outcome"], "skipped", "{line}");
     let detail = line["detail"].as_str().unwrap();
     assert!(detail.contains("CustomRecipientWriteScope"), "{detail}");
     assert!(detail.contains("Executives"), "{detail}");
-    assert!(assignment_names(&emu)
+    assert!(assignment_names(&s.emu)
         .iter()
         .any(|n| n == LENA_IMPERSONATION));
 }
 
 #[test]
 fn without_exchange_administrator_the_removal_fails_naming_the_role() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    plan(&emu, dir.path(), &[]);
+    let s = Scenario::contoso();
+    plan(&s, &[]);
     let mut grants = Grants::full();
     // Exchange Administrator's template id: Global Reader alone reads but cannot remove.
     grants
         .directory_roles
         .retain(|r| r != "29232cdf-9323-42fd-ade2-1d097af3e4de");
-    emu.set_grants(grants);
-    let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix",
-        "apply",
-        "plan.json",
-        "--yes",
-        "--no-verify",
-    ]));
+    s.emu.set_grants(grants);
+    let out = s.apply(&["--no-verify"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let line: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    let line = s.audit().pop().expect("an audit line");
     assert_eq!(line["action"], "remove_management_role_assignment");
     assert_eq!(line["outcome"], "failed", "{line}");
     let detail = line["detail"].as_str().unwrap();
     assert!(detail.contains("Exchange Administrator"), "{detail}");
-    assert!(assignment_names(&emu)
+    assert!(assignment_names(&s.emu)
         .iter()
         .any(|n| n == LENA_IMPERSONATION));
 }
@@ -377,29 +281,24 @@ fn a_forbidden_read_makes_the_rules_that_need_it_not_evaluated() {
             Some(ASSIGNMENT_RULE),
         ),
     ] {
-        let emu = start();
-        emu.set_faults(Faults {
+        let s = Scenario::contoso();
+        s.emu.set_faults(Faults {
             forbid_cmdlets: vec![cmdlet.into()],
             ..Faults::default()
         });
-        let dir = tempfile::tempdir().unwrap();
-        let (code, report, stderr) = tenant_scan(&emu, dir.path());
-        assert_eq!(code, 3, "{cmdlet}: {stderr}");
+        let scan = s.scan(&[]);
+        assert_eq!(scan.code, 3, "{cmdlet}: {}", scan.out.stderr);
         for rule in not_evaluated {
-            let o = outcome(&report, rule);
+            let o = scan.rule(rule);
             assert_eq!(o["status"], "not_evaluated", "{cmdlet} {rule}: {o}");
             assert!(o["findings"].as_array().is_none_or(|f| f.is_empty()));
         }
         if let Some(rule) = evaluated {
-            assert_eq!(
-                outcome(&report, rule)["status"],
-                "failed",
-                "{cmdlet} {rule}"
-            );
+            assert_eq!(scan.rule(rule)["status"], "failed", "{cmdlet} {rule}");
         }
-        let out = run(m365guard_against(&emu, dir.path()).args(["collect", "-o", "snap.json"]));
-        assert_eq!(out.code, 3, "{}", out.stderr);
-        let snap = read_json(&dir.path().join("snap.json"));
+        let collected = s.collect();
+        assert_eq!(collected.code, 3, "{}", collected.out.stderr);
+        let snap = collected.snapshot;
         let st = &snap["sources"][source];
         assert_eq!(st["status"], "error", "{st}");
         let reason = st["reason"].as_str().unwrap();

@@ -7,12 +7,12 @@
 //! `--force-config-change`, and even then never acts on a break-glass account that only
 //! one of the two configs declares.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{self, Out};
+use crate::harness::{self, read_json, Out, Scenario};
 
 const BREAK_GLASS: &str = "breakglass01@contoso.onmicrosoft.com";
 const BREAK_GLASS_ID: &str = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
@@ -33,12 +33,11 @@ fn sha256_of(path: &Path) -> String {
     format!("sha256:{:x}", Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
+/// The binary without a tenant (the example snapshot), checked for leaked tokens.
 fn offline(dir: &Path, args: &[&str]) -> Out {
-    harness::run(harness::m365guard(dir).args(args))
+    let out = harness::run(harness::m365guard(dir).args(args));
+    harness::assert_no_leaks([out.stdout.as_str(), out.stderr.as_str()], &[]);
+    out
 }
 
 /// Split a command line as a POSIX shell would, for the quoting `shell_word` produces
@@ -278,75 +277,26 @@ fn a_narrowed_scan_suggests_only_its_rules() {
 
 // ---- fix apply against the emulator ------------------------------------------------------
 
-struct Env {
-    emu: m365guard_emulator::Emulator,
-    dir: tempfile::TempDir,
+/// `fix plan --tenant … --rule mfa_not_enforced` with `config` (a file in the scenario's
+/// folder).
+fn plan(env: &Scenario, config: &str) -> Value {
+    env.plan(&["--rule", "mfa_not_enforced", "--config", config])
 }
 
-impl Env {
-    fn new() -> Env {
-        Env {
-            emu: harness::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
+/// `fix apply <plan> --yes --no-verify [extra…]`.
+fn apply(env: &Scenario, plan: &str, extra: &[&str]) -> Out {
+    let mut args = vec!["--no-verify"];
+    args.extend_from_slice(extra);
+    env.apply_file(plan, &args)
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        harness::run(
-            harness::m365guard_against(&self.emu, self.dir.path())
-                .args(args)
-                .stdin(std::process::Stdio::null()),
-        )
-    }
-
-    /// `fix plan --tenant … --rule mfa_not_enforced` with `config` (a file in the dir).
-    fn plan(&self, config: &str) -> Value {
-        let tenant = self.emu.tenant_id();
-        let args = [
-            "fix",
-            "plan",
-            "--tenant",
-            &tenant,
-            "--rule",
-            "mfa_not_enforced",
-            "--config",
-            config,
-            "-o",
-            "plan.json",
-        ];
-        let out = self.run(&args);
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        read_json(&self.path("plan.json"))
-    }
-
-    fn apply(&self, plan: &str, extra: &[&str]) -> Out {
-        let mut args = vec!["fix", "apply", plan, "--yes", "--no-verify"];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
-    fn audit(&self) -> Vec<Value> {
-        match std::fs::read_to_string(self.path("m365guard-audit.jsonl")) {
-            Ok(text) => text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn break_glass_mfa(&self) -> String {
-        self.emu
-            .state()
-            .user(BREAK_GLASS)
-            .unwrap()
-            .per_user_mfa_state
-            .clone()
-    }
+fn break_glass_mfa(env: &Scenario) -> String {
+    env.emu
+        .state()
+        .user(BREAK_GLASS)
+        .unwrap()
+        .per_user_mfa_state
+        .clone()
 }
 
 /// The example config with its break-glass list replaced by `accounts`.
@@ -360,9 +310,9 @@ fn config_with_break_glass(accounts: &[&str]) -> String {
 
 #[test]
 fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
-    let env = Env::new();
+    let env = Scenario::contoso();
     std::fs::write(env.path("a.toml"), example_config_text()).unwrap();
-    let plan = env.plan("a.toml");
+    let plan = plan(&env, "a.toml");
     assert_eq!(
         plan["config"]["digest"],
         sha256_of(&env.path("a.toml")).as_str()
@@ -377,7 +327,7 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
     let b_digest = sha256_of(&env.path("b.toml"));
 
     for extra in [&["--config", "b.toml"][..], &[][..]] {
-        let out = env.apply("plan.json", extra);
+        let out = apply(&env, "plan.json", extra);
         assert_eq!(out.code, 2, "{extra:?}: {}\n{}", out.stdout, out.stderr);
         let err = &out.stderr;
         for needle in [
@@ -393,11 +343,12 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
             &b_digest
         };
         assert!(err.contains(current), "{extra:?}: no {current:?} in\n{err}");
-        assert!(env.emu.write_log().is_empty(), "{:#?}", env.emu.write_log());
+        assert!(env.writes().is_empty(), "{:#?}", env.writes());
         assert!(env.audit().is_empty(), "refused before any action");
     }
 
-    let out = env.apply(
+    let out = apply(
+        &env,
         "plan.json",
         &["--config", "b.toml", "--force-config-change"],
     );
@@ -412,11 +363,11 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
         lines.iter().any(|l| l["outcome"] == "applied"),
         "{lines:#?}"
     );
-    assert!(!env.emu.write_log().is_empty());
-    assert_eq!(env.break_glass_mfa(), "disabled");
+    assert!(!env.writes().is_empty());
+    assert_eq!(break_glass_mfa(&env), "disabled");
 
     // The same config as the plan's: no flag needed.
-    let again = env.apply("plan.json", &["--config", "a.toml"]);
+    let again = apply(&env, "plan.json", &["--config", "a.toml"]);
     assert!(
         !again.stderr.contains("--force-config-change"),
         "{}",
@@ -429,15 +380,16 @@ fn apply_refuses_a_plan_made_with_another_config_unless_forced() {
 /// plans enforce_mfa on it); the apply-time config declares it: never acted on.
 #[test]
 fn break_glass_only_in_the_current_config_is_never_acted_on() {
-    let env = Env::new();
+    let env = Scenario::contoso();
     std::fs::write(env.path("planned.toml"), config_with_break_glass(&[])).unwrap();
-    let plan = env.plan("planned.toml");
+    let plan = plan(&env, "planned.toml");
     assert!(
         targets_break_glass(&plan).contains(&"enforce_mfa".to_owned()),
         "the scenario needs a plan that acts on the break-glass account"
     );
     std::fs::write(env.path("current.toml"), example_config_text()).unwrap();
-    let out = env.apply(
+    let out = apply(
+        &env,
         "plan.json",
         &["--config", "current.toml", "--force-config-change"],
     );
@@ -451,7 +403,7 @@ fn break_glass_only_in_the_current_config_is_never_acted_on() {
                 .contains("breakglass01")
         })
         .collect();
-    assert_eq!(on_break_glass.len(), 1, "{}\n{lines:#?}", out.both_text());
+    assert_eq!(on_break_glass.len(), 1, "{}\n{lines:#?}", out.text());
     assert_eq!(on_break_glass[0]["outcome"], "refused");
     assert!(on_break_glass[0]["detail"]
         .as_str()
@@ -461,16 +413,16 @@ fn break_glass_only_in_the_current_config_is_never_acted_on() {
         lines.iter().any(|l| l["outcome"] == "applied"),
         "{lines:#?}"
     );
-    assert_eq!(env.break_glass_mfa(), "disabled");
+    assert_eq!(break_glass_mfa(&env), "disabled");
 }
 
 /// The plan's config declares the break-glass account; the apply-time config does not
 /// (another account instead). A hand-edited action on the account is still refused.
 #[test]
 fn break_glass_only_in_the_plans_config_is_never_acted_on() {
-    let env = Env::new();
+    let env = Scenario::contoso();
     std::fs::write(env.path("planned.toml"), example_config_text()).unwrap();
-    let plan = env.plan("planned.toml");
+    let plan = plan(&env, "planned.toml");
     assert_eq!(targets_break_glass(&plan), Vec::<String>::new());
     let mut edited = plan.clone();
     let actions = edited["actions"].as_array_mut().unwrap();
@@ -496,23 +448,14 @@ fn break_glass_only_in_the_plans_config_is_never_acted_on() {
         config_with_break_glass(&["someone.else@contoso.com"]),
     )
     .unwrap();
-    let out = env.apply(
+    let out = apply(
+        &env,
         "edited.json",
         &["--config", "current.toml", "--force-config-change"],
     );
     let lines = env.audit();
-    assert_eq!(lines.len(), 1, "{}", out.both_text());
+    assert_eq!(lines.len(), 1, "{}", out.text());
     assert_eq!(lines[0]["outcome"], "refused", "{}", lines[0]);
-    assert!(env.emu.write_log().is_empty(), "{:#?}", env.emu.write_log());
-    assert_eq!(env.break_glass_mfa(), "disabled");
-}
-
-trait BothText {
-    fn both_text(&self) -> String;
-}
-
-impl BothText for Out {
-    fn both_text(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
+    assert!(env.writes().is_empty(), "{:#?}", env.writes());
+    assert_eq!(break_glass_mfa(&env), "disabled");
 }

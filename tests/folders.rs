@@ -1,91 +1,35 @@
 //! Mailbox folder permissions end to end (issue 11): the `mailbox_folder_permissions`
 //! source collected from the emulator's contoso scenario (a German mailbox's `Posteingang`
-//! and `Kalender` found by folder type), the `mailbox_folder_open` rule on it, the
+//! and `Kalender` found by folder type), the `mailbox_folder_open` and
+//! `mailbox_folder_delegate_unexpected` rules on it, the
 //! `reset_folder_permission` fix through plan → apply → re-scan, the failure modes (a
 //! cmdlet outside the app's Exchange role, a throttled mailbox, a failing mailbox), and the
 //! emulator's parameter sets.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use m365guard::exchange::ExchangeClient;
-use m365guard_emulator::{Emulator, Faults};
+use m365guard_emulator::exo_folders::{Folder, FolderEntry};
+use m365guard_emulator::Faults;
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, m365guard_against, run, start};
+use crate::harness::{self, example, start, Scenario};
 
 const RULE: &str = "mailbox_folder_open";
+const DELEGATE_RULE: &str = "mailbox_folder_delegate_unexpected";
 const DANA: &str = "dana.whitfield@contoso.com";
 const DANA_ID: &str = "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
 const HANNAH: &str = "hannah.weber@eu.contoso.com";
 const HANNAH_ID: &str = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c14";
 
-/// `scan` with `args` in `dir`, JSON report; (exit code, report, stderr).
-fn scan(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, Value, String) {
-    let out = run(m365guard_against(emu, dir)
-        .args(args)
-        .args(["-f", "json", "-q", "--out", "report"]));
-    harness::assert_no_leaks(
-        [out.stdout.as_str(), out.stderr.as_str()],
-        &[&emu.client_secret().unwrap_or_default()],
-    );
-    let text = std::fs::read_to_string(dir.join("report/m365guard.json"))
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", out.stderr));
-    (out.code, serde_json::from_str(&text).unwrap(), out.stderr)
-}
-
-fn tenant_scan(emu: &Emulator, dir: &Path) -> (i32, Value, String) {
-    scan(emu, dir, &["scan", "--tenant", &emu.tenant_id()])
-}
-
-fn rule_outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id || r["rule_id"] == id)
-        .unwrap_or_else(|| panic!("no outcome for {id}"))
-}
-
-/// (resource id, severity) of the rule's findings.
-fn findings(report: &Value) -> BTreeSet<(String, String)> {
-    rule_outcome(report, RULE)["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|f| {
-            (
-                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
-                f["severity"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// `collect -o snap.json` in `dir`: (exit code, snapshot).
-fn collect(emu: &Emulator, dir: &Path) -> (i32, Value) {
-    let out = run(m365guard_against(emu, dir).args(["collect", "-o", "snap.json"]));
-    let snap = serde_json::from_str(&std::fs::read_to_string(dir.join("snap.json")).unwrap())
-        .unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
-    (out.code, snap)
-}
-
 #[test]
 fn scan_tenant_finds_the_open_folders_the_example_shows() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, live, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(code, 1, "{stderr}");
-    let offline_dir = tempfile::tempdir().unwrap();
-    let snapshot = example("contoso-compromised.json");
-    let (_, offline, _) = scan(
-        &emu,
-        offline_dir.path(),
-        &["scan", "--snapshot", snapshot.to_str().unwrap()],
-    );
-    let want = findings(&offline);
-    assert_eq!(findings(&live), want);
+    let s = Scenario::contoso();
+    let live = s.scan(&[]);
+    assert_eq!(live.code, 1, "{}", live.out.stderr);
+    let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
+    let want = offline.findings(RULE);
+    assert_eq!(live.findings(RULE), want);
     // Default Reviewer on Dana's Inbox (high); on Hannah's German Kalender (medium). Mia's
     // Reviewer on Hannah's Posteingang is a named delegation, not a finding.
     let expected: BTreeSet<(String, String)> = [
@@ -98,22 +42,91 @@ fn scan_tenant_finds_the_open_folders_the_example_shows() {
     assert_eq!(want, expected);
 }
 
+/// Named users' folder rights as collected are judged (#11): a guest with `Reviewer` on
+/// Dana's Inbox (resolved through her guest mail user) and a deleted user's leftover entry
+/// (its SID, resolved to nothing) are high; Mia's `Reviewer` on Hannah's `Posteingang` (an
+/// internal, enabled colleague) is not a finding; `allowed_delegates` accepts the guest
+/// but not the unresolvable entry.
+#[test]
+fn named_users_folder_rights_are_judged_by_who_holds_them() {
+    const PRIYA: &str = "Priya Shah (Adatum)";
+    const SID: &str = "NT:S-1-5-21-2740581204-1834557290-3141592653-7001";
+    let s = Scenario::contoso();
+    let clean = s.scan(&[]);
+    assert_eq!(
+        clean.rule(DELEGATE_RULE)["status"],
+        "passed",
+        "{}",
+        clean.out.stderr
+    );
+    {
+        let mut st = s.emu.state();
+        let guid = st
+            .mailboxes
+            .iter()
+            .find(|m| m.external_directory_object_id == DANA_ID)
+            .expect("Dana's mailbox")
+            .guid
+            .clone();
+        let dana = st.folders.mailboxes.get_mut(&guid).expect("Dana's folders");
+        for user in [PRIYA, SID] {
+            dana.entries.push(FolderEntry {
+                folder: Folder::Inbox,
+                user: user.into(),
+                access_rights: vec!["Reviewer".into()],
+                sharing_permission_flags: Vec::new(),
+            });
+        }
+    }
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 1, "{}", scan.out.stderr);
+    let priya_id = format!("{DANA_ID}/inbox/priya shah (adatum)");
+    let sid_id = format!("{DANA_ID}/inbox/{}", SID.to_lowercase());
+    assert_eq!(
+        scan.findings(DELEGATE_RULE),
+        BTreeSet::from([
+            (priya_id.clone(), "high".to_owned()),
+            (sid_id.clone(), "high".to_owned()),
+        ])
+    );
+    let messages: Vec<&str> = scan.rule(DELEGATE_RULE)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("is a guest account") && m.contains("priya.shah@adatum.example")),
+        "{messages:?}"
+    );
+    // mailbox_folder_open's findings are unchanged: named users are not "everyone".
+    assert_eq!(scan.findings(RULE), clean.findings(RULE));
+
+    let allowed = s.scan_with_config(
+        "[exchange]\nallowed_delegates = [{ mailbox = \"dana.whitfield@contoso.com\", delegate = \"*@adatum.example\" }]\n",
+    );
+    assert_eq!(
+        allowed.findings(DELEGATE_RULE),
+        BTreeSet::from([(sid_id, "high".to_owned())]),
+        "{}",
+        allowed.out.stderr
+    );
+}
+
 /// The collected section is the example's, entry for entry: the localised folder paths
 /// (found through Get-MailboxFolderStatistics, never guessed as `\Inbox`), the baseline
 /// left out, and Mia resolved from the display name Exchange shows to her mailbox.
 #[test]
 fn collection_finds_localised_folders_and_matches_the_example() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (_, snap) = collect(&emu, dir.path());
+    let s = Scenario::contoso();
+    let snap = s.collect().snapshot;
     assert_eq!(
         snap["sources"]["mailbox_folder_permissions"]["status"],
         "ok"
     );
-    let example: Value = serde_json::from_str(
-        &std::fs::read_to_string(example("contoso-compromised.json")).unwrap(),
-    )
-    .unwrap();
+    let example = harness::read_json(&example("contoso-compromised.json"));
     assert_eq!(
         snap["mailbox_folder_permissions"],
         example["mailbox_folder_permissions"]
@@ -132,23 +145,8 @@ fn collection_finds_localised_folders_and_matches_the_example() {
 /// again writes nothing.
 #[test]
 fn plan_apply_rescan_resets_each_open_folder_once() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = run(m365guard_against(&emu, dir.path()).args([
-        "fix",
-        "plan",
-        "--tenant",
-        &tenant,
-        "--rule",
-        RULE,
-        "-o",
-        "plan.json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+    let s = Scenario::contoso();
+    let plan = s.plan(&["--rule", RULE]);
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 2, "{plan}");
     assert!(actions
@@ -163,16 +161,16 @@ fn plan_apply_rescan_resets_each_open_folder_once() {
         hannah["rollback"],
         format!("Set-MailboxFolderPermission -Identity \"{HANNAH}:\\Kalender\" -User Default -AccessRights Reviewer")
     );
-    assert!(emu.write_log().is_empty(), "planning wrote");
+    assert!(s.writes().is_empty(), "planning wrote");
 
-    let out = run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let out = s.apply(&[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("2 applied, 0 already done"),
         "{}",
         out.stdout
     );
-    let log = emu.write_log();
+    let log = s.writes();
     let writes: BTreeSet<(String, String, String)> = log
         .iter()
         .map(|w| {
@@ -199,11 +197,7 @@ fn plan_apply_rescan_resets_each_open_folder_once() {
         ])
     );
     assert!(log.iter().all(|w| w.status == 200), "{log:?}");
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let lines: Vec<Value> = audit
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = s.audit();
     assert_eq!(lines.len(), 2);
     for line in &lines {
         assert_eq!(line["outcome"], "applied", "{line}");
@@ -214,32 +208,32 @@ fn plan_apply_rescan_resets_each_open_folder_once() {
         );
     }
 
-    let (code, report, stderr) = tenant_scan(&emu, dir.path());
-    assert_eq!(rule_outcome(&report, RULE)["status"], "passed", "{stderr}");
-    assert_ne!(code, 3, "{stderr}");
+    let rescan = s.scan(&[]);
+    let stderr = &rescan.out.stderr;
+    assert_eq!(rescan.rule(RULE)["status"], "passed", "{stderr}");
+    assert_ne!(rescan.code, 3, "{stderr}");
 
-    let writes_before = emu.write_log().len();
-    let again =
-        run(m365guard_against(&emu, dir.path()).args(["fix", "apply", "plan.json", "--yes"]));
+    let writes_before = s.writes().len();
+    let again = s.apply(&[]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     assert!(
         again.stdout.contains("0 applied, 2 already done"),
         "{}",
         again.stdout
     );
-    assert_eq!(emu.write_log().len(), writes_before, "a second apply wrote");
+    assert_eq!(s.writes().len(), writes_before, "a second apply wrote");
 }
 
 /// The source failed: the rule is not evaluated and the scan exits 3; the reason says why.
-fn assert_incomplete(emu: &Emulator, needles: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report, stderr) = tenant_scan(emu, dir.path());
-    assert_eq!(code, 3, "{stderr}");
-    let outcome = rule_outcome(&report, RULE);
+fn assert_incomplete(s: &Scenario, needles: &[&str]) -> Value {
+    let scan = s.scan(&[]);
+    assert_eq!(scan.code, 3, "{}", scan.out.stderr);
+    let outcome = scan.rule(RULE);
     assert_eq!(outcome["status"], "not_evaluated", "{outcome}");
     assert!(outcome["findings"].as_array().is_none_or(|f| f.is_empty()));
-    let (code, snap) = collect(emu, dir.path());
-    assert_eq!(code, 3);
+    let collected = s.collect();
+    assert_eq!(collected.code, 3);
+    let snap = collected.snapshot;
     let st = &snap["sources"]["mailbox_folder_permissions"];
     assert_eq!(st["status"], "error", "{st}");
     let reason = st["reason"].as_str().unwrap();
@@ -252,26 +246,23 @@ fn assert_incomplete(emu: &Emulator, needles: &[&str]) -> Value {
 
 #[test]
 fn a_folder_cmdlet_outside_the_apps_role_names_the_role() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         forbid_cmdlets: vec!["Get-MailboxFolderPermission".into()],
         ..Faults::default()
     });
-    assert_incomplete(
-        &emu,
-        &["Get-MailboxFolderPermission", "403", "Global Reader"],
-    );
+    assert_incomplete(&s, &["Get-MailboxFolderPermission", "403", "Global Reader"]);
 }
 
 #[test]
 fn a_mailbox_throttled_past_every_retry_makes_the_source_incomplete() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         throttle_folders_mailbox: Some(DANA.into()),
         retry_after: Some("0".into()),
         ..Faults::default()
     });
-    let snap = assert_incomplete(&emu, &[DANA, "for 1 of", "429"]);
+    let snap = assert_incomplete(&s, &[DANA, "for 1 of", "429"]);
     // The other mailboxes' entries are kept; Dana's is not invented.
     let ids: Vec<&str> = snap["mailbox_folder_permissions"]
         .as_array()
@@ -285,12 +276,12 @@ fn a_mailbox_throttled_past_every_retry_makes_the_source_incomplete() {
 
 #[test]
 fn one_failing_mailbox_makes_the_source_incomplete() {
-    let emu = start();
-    emu.set_faults(Faults {
+    let s = Scenario::contoso();
+    s.emu.set_faults(Faults {
         fail_folders_mailbox: Some(HANNAH.into()),
         ..Faults::default()
     });
-    let snap = assert_incomplete(&emu, &[HANNAH, "for 1 of", "500"]);
+    let snap = assert_incomplete(&s, &[HANNAH, "for 1 of", "500"]);
     let ids: Vec<&str> = snap["mailbox_folder_permissions"]
         .as_array()
         .unwrap()

@@ -5,37 +5,18 @@
 //! inbox rule, consent, downloads or mail; and the faults: a query that times out and is
 //! resumed by the next run (one POST), a throttled poll, a failed query, a 403, no licence.
 
-use std::path::Path;
-
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::exchange::ExchangeClient;
 use m365guard::investigate::Window;
 use m365guard_emulator::{Emulator, Grants};
 use serde_json::{json, Value};
 
-use crate::harness::{assert_no_leaks, m365guard_against, run, start, Out};
+use crate::harness::{emulator_tokens, start, Out, Scenario};
 
 const LENA: &str = "lena.fischer@contoso.com";
 
-fn investigate(emu: &Emulator, dir: &Path, extra: &[&str]) -> (Out, Value) {
-    let mut args = vec![
-        "investigate",
-        "--user",
-        LENA,
-        "--since",
-        "2025-12-01",
-        "-o",
-        "case",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(m365guard_against(emu, dir).args(&args));
-    let text = std::fs::read_to_string(dir.join("case/evidence.json"))
-        .unwrap_or_else(|e| panic!("no evidence.json ({e}):\n{}\n{}", out.stdout, out.stderr));
-    assert_no_leaks(
-        [out.stdout.as_str(), out.stderr.as_str(), text.as_str()],
-        &[&emu.client_secret().unwrap()],
-    );
-    (out, serde_json::from_str(&text).unwrap())
+/// `investigate --user <Lena> --since 2025-12-01 -o case [extra…]`: output and evidence.
+fn investigate(s: &Scenario, extra: &[&str]) -> (Out, Value) {
+    s.investigate(LENA, "2025-12-01", extra)
 }
 
 fn verdict<'a>(ev: &'a Value, rule: &str) -> &'a Value {
@@ -84,9 +65,8 @@ fn posts(emu: &Emulator) -> usize {
 
 #[test]
 fn the_audit_log_and_message_trace_flag_exactly_the_story() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &[]);
+    let s = Scenario::contoso();
+    let (out, ev) = investigate(&s, &[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     for source in ["audit_events", "messages_sent"] {
         assert_eq!(ev["sources"][source]["status"], "ok", "{}", ev["sources"]);
@@ -163,24 +143,22 @@ fn the_audit_log_and_message_trace_flag_exactly_the_story() {
         );
     }
     // One query created; its status read until it succeeded.
-    assert_eq!(posts(&emu), 1, "{:?}", query_requests(&emu));
-    let saved: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("case/audit-query.json")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(posts(&s.emu), 1, "{:?}", query_requests(&s.emu));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("case/audit-query.json")).unwrap())
+            .unwrap();
     assert_eq!(saved["state"], "collected");
 }
 
 #[test]
 fn a_threshold_from_the_config_changes_the_bulk_verdict() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::contoso();
     std::fs::write(
-        dir.path().join("m365guard.toml"),
+        s.path("m365guard.toml"),
         "[investigate]\nbulk_external_recipients = 100\n",
     )
     .unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &["--config", "m365guard.toml"]);
+    let (out, ev) = investigate(&s, &["--config", "m365guard.toml"]);
     assert_eq!(
         ev["parameters"]["bulk_external_recipients"], 100,
         "{}",
@@ -191,12 +169,8 @@ fn a_threshold_from_the_config_changes_the_bulk_verdict() {
 
 #[test]
 fn a_timed_out_query_is_resumed_by_the_next_run_without_a_new_post() {
-    let emu = start();
-    let mut options = emu.options();
-    options.audit_query_polls_to_succeed = 3;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let (first, ev) = investigate(&emu, dir.path(), &["--audit-wait", "0"]);
+    let sc = Scenario::contoso().options(|o| o.audit_query_polls_to_succeed = 3);
+    let (first, ev) = investigate(&sc, &["--audit-wait", "0"]);
     assert_eq!(first.code, 3, "incomplete → 3\n{}", first.stderr);
     let s = &ev["sources"]["audit_events"];
     assert_eq!(s["status"], "error", "{s}");
@@ -211,24 +185,24 @@ fn a_timed_out_query_is_resumed_by_the_next_run_without_a_new_post() {
     ] {
         assert_eq!(verdict(&ev, rule)["status"], "not_evaluated", "{rule}");
     }
-    let case = dir.path().join("case");
+    let case = sc.path("case");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(case.join("audit-query.json")).unwrap())
             .unwrap();
     assert_eq!(saved["state"], "pending");
 
-    let (second, ev) = investigate(&emu, dir.path(), &[]);
+    let (second, ev) = investigate(&sc, &[]);
     assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
     assert_eq!(ev["sources"]["audit_events"]["status"], "ok");
     assert_eq!(ev["audit_events"].as_array().unwrap().len(), 8);
     assert_eq!(findings_of(&ev, "inbox_rule_from_suspicious_ip").len(), 1);
     // The second run reused the first run's query: one POST in all.
-    assert_eq!(posts(&emu), 1, "{:?}", query_requests(&emu));
+    assert_eq!(posts(&sc.emu), 1, "{:?}", query_requests(&sc.emu));
     let reused = format!(
         "/security/auditLog/queries/{}/records",
         saved["query_id"].as_str().unwrap()
     );
-    assert!(query_requests(&emu)
+    assert!(query_requests(&sc.emu)
         .iter()
         .any(|(_, p, _)| p.contains(&reused)));
     // The first run's files are kept aside, still verifiable; the new manifest covers the
@@ -244,15 +218,8 @@ fn a_timed_out_query_is_resumed_by_the_next_run_without_a_new_post() {
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
     assert!(manifest.contains("  audit-query.json\n"), "{manifest}");
     // Once collected, the directory is evidence again: never overwritten.
-    let third = run(m365guard_against(&emu, dir.path()).args([
-        "investigate",
-        "--user",
-        LENA,
-        "--since",
-        "2025-12-01",
-        "-o",
-        "case",
-    ]));
+    // (The evidence read back is the second run's, left in place.)
+    let (third, _) = investigate(&sc, &[]);
     assert_eq!(third.code, 2, "{}", third.stderr);
     assert!(
         third.stderr.contains("never overwritten"),
@@ -263,31 +230,23 @@ fn a_timed_out_query_is_resumed_by_the_next_run_without_a_new_post() {
 
 #[test]
 fn a_throttled_poll_is_retried_and_the_query_completes() {
-    let emu = start();
-    let mut options = emu.options();
-    options.audit_query_throttled_polls = 2;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &[]);
+    let s = Scenario::contoso().options(|o| o.audit_query_throttled_polls = 2);
+    let (out, ev) = investigate(&s, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(ev["sources"]["audit_events"]["status"], "ok");
     assert_eq!(ev["audit_events"].as_array().unwrap().len(), 8);
-    let throttled = query_requests(&emu)
+    let throttled = query_requests(&s.emu)
         .iter()
         .filter(|(_, _, status)| *status == 429)
         .count();
     assert_eq!(throttled, 2);
-    assert_eq!(posts(&emu), 1);
+    assert_eq!(posts(&s.emu), 1);
 }
 
 #[test]
 fn a_failed_query_is_an_error_never_an_empty_pass() {
-    let emu = start();
-    let mut options = emu.options();
-    options.audit_query_fails = true;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &[]);
+    let sc = Scenario::contoso().options(|o| o.audit_query_fails = true);
+    let (out, ev) = investigate(&sc, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let s = &ev["sources"]["audit_events"];
     assert_eq!(s["status"], "error");
@@ -304,12 +263,11 @@ fn a_failed_query_is_an_error_never_an_empty_pass() {
 
 #[test]
 fn without_the_permission_the_403_names_it_and_the_rules_are_not_evaluated() {
-    let emu = start();
+    let sc = Scenario::contoso();
     let mut grants = Grants::full();
     grants.graph.retain(|p| !p.starts_with("AuditLogsQuery"));
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &[]);
+    sc.emu.set_grants(grants);
+    let (out, ev) = investigate(&sc, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let s = &ev["sources"]["audit_events"];
     assert_eq!(s["status"], "error", "{s}");
@@ -330,18 +288,17 @@ fn without_the_permission_the_403_names_it_and_the_rules_are_not_evaluated() {
         );
     }
     // Nothing to resume: the query was never created.
-    assert!(!dir.path().join("case/audit-query.json").exists());
+    assert!(!sc.path("case/audit-query.json").exists());
 }
 
 #[test]
 fn a_per_workload_permission_reads_only_its_workload() {
-    let emu = start();
+    let s = Scenario::contoso();
     let mut grants = Grants::full();
     grants.graph.retain(|p| !p.starts_with("AuditLogsQuery"));
     grants.graph.push("AuditLogsQuery-Exchange.Read.All".into());
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (_, ev) = investigate(&emu, dir.path(), &[]);
+    s.emu.set_grants(grants);
+    let (_, ev) = investigate(&s, &[]);
     assert_eq!(ev["sources"]["audit_events"]["status"], "ok");
     let workloads: Vec<&str> = ev["audit_events"]
         .as_array()
@@ -356,12 +313,8 @@ fn a_per_workload_permission_reads_only_its_workload() {
 
 #[test]
 fn without_audit_search_the_audit_log_is_unavailable_and_its_rules_not_applicable() {
-    let emu = start();
-    let mut options = emu.options();
-    options.audit_log_licensed = false;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path(), &[]);
+    let s = Scenario::contoso().options(|o| o.audit_log_licensed = false);
+    let (out, ev) = investigate(&s, &[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(ev["sources"]["audit_events"]["status"], "unavailable");
     assert_eq!(
@@ -370,20 +323,6 @@ fn without_audit_search_the_audit_log_is_unavailable_and_its_rules_not_applicabl
     );
     // The message trace does not need it.
     assert_eq!(verdict(&ev, "bulk_external_sending")["status"], "failed");
-}
-
-fn exchange(emu: &Emulator) -> (TokenProvider, ureq::Agent) {
-    let settings = Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap();
-    let agent = m365guard::collect::agent();
-    (TokenProvider::new(settings, agent.clone()), agent)
 }
 
 fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
@@ -397,7 +336,7 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 #[test]
 fn message_trace_limits_and_follow_up_queries() {
     let emu = start();
-    let (tokens, agent) = exchange(&emu);
+    let (tokens, agent) = emulator_tokens(&emu);
     let exo = ExchangeClient::new(&tokens, agent);
     let refused = |params: Value, needle: &str| {
         let err = exo
@@ -440,16 +379,15 @@ fn message_trace_limits_and_follow_up_queries() {
 /// A saved query the service no longer knows (expired, deleted) is replaced by a new one.
 #[test]
 fn a_saved_query_the_service_forgot_is_replaced() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (first, _) = investigate(&emu, dir.path(), &["--audit-wait", "0"]);
+    let s = Scenario::contoso();
+    let (first, _) = investigate(&s, &["--audit-wait", "0"]);
     assert_eq!(first.code, 3, "{}", first.stderr);
-    emu.state().audit_queries.clear();
-    let (second, ev) = investigate(&emu, dir.path(), &[]);
+    s.emu.state().audit_queries.clear();
+    let (second, ev) = investigate(&s, &[]);
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert_eq!(ev["sources"]["audit_events"]["status"], "ok");
-    assert_eq!(posts(&emu), 2, "{:?}", query_requests(&emu));
-    let not_found = query_requests(&emu)
+    assert_eq!(posts(&s.emu), 2, "{:?}", query_requests(&s.emu));
+    let not_found = query_requests(&s.emu)
         .iter()
         .filter(|(_, _, status)| *status == 404)
         .count();
@@ -460,34 +398,18 @@ fn a_saved_query_the_service_forgot_is_replaced() {
 /// the query is polled again later, within --audit-wait.
 #[test]
 fn a_poll_throttled_past_the_retry_budget_is_polled_again() {
-    let emu = start();
-    let mut options = emu.options();
-    options.audit_query_throttled_polls = 2;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path())
-        .env("M365GUARD_MAX_RETRY_SECONDS", "0")
-        .args([
-            "-v",
-            "investigate",
-            "--user",
-            LENA,
-            "--since",
-            "2025-12-01",
-            "-o",
-            "case",
-        ]));
+    let s = Scenario::contoso()
+        .options(|o| o.audit_query_throttled_polls = 2)
+        .env("M365GUARD_MAX_RETRY_SECONDS", "0");
+    // `-v` is a global flag: after the subcommand it is the same as before it.
+    let (out, ev) = investigate(&s, &["-v"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let ev: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("case/evidence.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
         ev["sources"]["audit_events"]["status"], "ok",
         "{}",
         ev["sources"]
     );
-    let throttled = query_requests(&emu)
+    let throttled = query_requests(&s.emu)
         .iter()
         .filter(|(_, _, status)| *status == 429)
         .count();

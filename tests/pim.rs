@@ -4,15 +4,11 @@
 //! emulator, where Lena Fischer (the compromised account) holds Global Administrator
 //! actively and Privileged Role Administrator as an attacker-added eligible assignment.
 
-use std::path::Path;
-use std::process::Command;
-
-use m365guard::auth::{RawSettings, Secret, Settings, TokenProvider};
 use m365guard::graph::{ApiError, GraphClient};
 use m365guard_emulator::{Emulator, Grants, Licences, WriteOp};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::harness;
+use crate::harness::{self, Scenario};
 
 const LENA: &str = "lena.fischer@contoso.com";
 const LENA_ID: &str = "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a";
@@ -20,12 +16,6 @@ const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
 const PRIVILEGED_ROLE_ADMIN: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const ASSIGNMENT_REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 const ELIGIBILITY_REQUESTS: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
-
-fn m365guard(emu: &Emulator, dir: &Path, args: &[&str]) -> harness::Out {
-    let mut cmd: Command = harness::m365guard_against(emu, dir);
-    cmd.args(args);
-    harness::run(&mut cmd)
-}
 
 fn lena_eligible(emu: &Emulator) -> Vec<String> {
     emu.state()
@@ -56,27 +46,23 @@ fn posts_to<'a>(log: &'a [WriteOp], path: &str) -> Vec<&'a WriteOp> {
 /// Administrator.
 #[test]
 fn respond_remove_admin_roles_removes_the_eligible_role_too() {
-    let emu = harness::start();
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(lena_eligible(&emu), [PRIVILEGED_ROLE_ADMIN], "scenario");
+    let s = Scenario::contoso();
+    let emu = &s.emu;
+    assert_eq!(lena_eligible(emu), [PRIVILEGED_ROLE_ADMIN], "scenario");
     assert!(
-        lena_active(&emu).iter().any(|r| r == GLOBAL_ADMIN),
+        lena_active(emu).iter().any(|r| r == GLOBAL_ADMIN),
         "scenario"
     );
 
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &["respond", "--user", LENA, "--remove-admin-roles", "--yes"],
-    );
+    let out = s.run(&["respond", "--user", LENA, "--remove-admin-roles", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(lena_eligible(&emu).is_empty(), "eligibility left behind");
+    assert!(lena_eligible(emu).is_empty(), "eligibility left behind");
     assert!(
-        !lena_active(&emu).iter().any(|r| r == GLOBAL_ADMIN),
+        !lena_active(emu).iter().any(|r| r == GLOBAL_ADMIN),
         "active role left behind"
     );
 
-    let log = emu.write_log();
+    let log = s.writes();
     let eligibility = posts_to(&log, ELIGIBILITY_REQUESTS);
     assert_eq!(eligibility.len(), 1, "{log:#?}");
     let body = &eligibility[0].body;
@@ -98,10 +84,9 @@ fn respond_remove_admin_roles_removes_the_eligible_role_too() {
     );
 
     // The audit log names the new action and its verified outcome.
-    let audit = std::fs::read_to_string(dir.path().join("m365guard-audit.jsonl")).unwrap();
-    let line: Value = audit
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let line = s
+        .audit()
+        .into_iter()
         .find(|l| l["action"] == "remove_role_eligibility")
         .expect("remove_role_eligibility audited");
     assert_eq!(line["outcome"], "applied", "{line}");
@@ -111,19 +96,14 @@ fn respond_remove_admin_roles_removes_the_eligible_role_too() {
 /// assignment goes with DELETE (the schedule read answers AadPremiumLicenseRequired).
 #[test]
 fn without_pim_the_active_role_is_removed_with_delete() {
-    let emu = harness::start();
-    emu.set_licences(Licences {
+    let s = Scenario::contoso();
+    s.emu.set_licences(Licences {
         p1: true,
         p2: false,
     });
-    let dir = tempfile::tempdir().unwrap();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &["respond", "--user", LENA, "--remove-admin-roles", "--yes"],
-    );
+    let out = s.run(&["respond", "--user", LENA, "--remove-admin-roles", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let log = emu.write_log();
+    let log = s.writes();
     assert!(
         log.iter().any(|w| w.operation == "DELETE"
             && w.target
@@ -132,7 +112,7 @@ fn without_pim_the_active_role_is_removed_with_delete() {
     );
     assert!(posts_to(&log, ASSIGNMENT_REQUESTS).is_empty(), "{log:#?}");
     assert!(posts_to(&log, ELIGIBILITY_REQUESTS).is_empty(), "{log:#?}");
-    assert!(!lena_active(&emu).iter().any(|r| r == GLOBAL_ADMIN));
+    assert!(!lena_active(&s.emu).iter().any(|r| r == GLOBAL_ADMIN));
 }
 
 /// The emulator holds the schedule-request endpoints to the documented rules: what
@@ -143,8 +123,8 @@ fn without_pim_the_active_role_is_removed_with_delete() {
 #[test]
 fn schedule_requests_are_held_to_the_documented_rules() {
     let emu = harness::start();
-    let tokens = tokens(&emu);
-    let graph = GraphClient::new(&tokens, m365guard::collect::agent());
+    let (tokens, agent) = harness::emulator_tokens(&emu);
+    let graph = GraphClient::new(&tokens, agent);
     let remove = |principal: &str, role: &str| {
         json!({"action": "adminRemove", "principalId": principal, "roleDefinitionId": role,
                "directoryScopeId": "/", "justification": "test"})
@@ -211,8 +191,8 @@ fn schedule_requests_are_held_to_the_documented_rules() {
     let mut grants = Grants::read_only();
     grants.directory_roles.push(PRIVILEGED_ROLE_ADMIN.into());
     emu.set_grants(grants);
-    let tokens = self::tokens(&emu);
-    let graph = GraphClient::new(&tokens, m365guard::collect::agent());
+    let (tokens, agent) = harness::emulator_tokens(&emu);
+    let graph = GraphClient::new(&tokens, agent);
     assert_eq!(
         code(graph.write(
             "POST",
@@ -224,19 +204,6 @@ fn schedule_requests_are_held_to_the_documented_rules() {
     );
 }
 
-fn tokens(emu: &Emulator) -> TokenProvider {
-    let settings = Settings::validate(RawSettings {
-        tenant: Some(emu.tenant_id()),
-        client_id: Some(emu.client_id()),
-        client_secret: Some(Secret::new(emu.client_secret().unwrap())),
-        authority: Some(emu.base_url.clone()),
-        graph_url: Some(emu.base_url.clone()),
-        exchange_url: Some(emu.base_url.clone()),
-    })
-    .unwrap();
-    TokenProvider::new(settings, m365guard::collect::agent())
-}
-
 /// A finding about an eligible assignment (`guest_in_privileged_role`, `resource_type`
 /// `role_eligibility`) is planned as `remove_role_eligibility` (it used to be refused with
 /// "eligible PIM assignments are removed in PIM, not here"), and applying it removes the
@@ -244,35 +211,16 @@ fn tokens(emu: &Emulator) -> TokenProvider {
 #[test]
 fn a_guest_eligibility_finding_is_fixed_by_removing_the_eligibility() {
     const GUEST: &str = "a1b2c3d4-e5f6-4789-8abc-def012345601";
-    let emu = harness::start();
+    let s = Scenario::contoso();
     {
-        let mut st = emu.state();
+        let mut st = s.emu.state();
         let mut eligible = st.role_eligibilities[0].clone();
         eligible.id = "guest-pra-eligible-1-e".into();
         eligible.principal_id = GUEST.into();
         eligible.role_definition_id = PRIVILEGED_ROLE_ADMIN.into();
         st.role_eligibilities.push(eligible);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = emu.tenant_id();
-    let out = m365guard(
-        &emu,
-        dir.path(),
-        &[
-            "fix",
-            "plan",
-            "--tenant",
-            &tenant,
-            "--rule",
-            "guest_in_privileged_role",
-            "-o",
-            "plan.json",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
-            .unwrap();
+    let plan = s.plan(&["--rule", "guest_in_privileged_role"]);
     let action = plan["actions"]
         .as_array()
         .unwrap()
@@ -282,9 +230,10 @@ fn a_guest_eligibility_finding_is_fixed_by_removing_the_eligibility() {
     assert_eq!(action["kind"], "remove_role_eligibility", "{action}");
     assert_eq!(action["target"]["kind"], "role_eligibility", "{action}");
 
-    let out = m365guard(&emu, dir.path(), &["fix", "apply", "plan.json", "--yes"]);
+    let out = s.apply(&[]);
     assert!(
-        !emu.state()
+        !s.emu
+            .state()
             .role_eligibilities
             .iter()
             .any(|a| a.principal_id == GUEST),
@@ -292,7 +241,7 @@ fn a_guest_eligibility_finding_is_fixed_by_removing_the_eligibility() {
         out.stdout,
         out.stderr
     );
-    let log = emu.write_log();
+    let log = s.writes();
     let sent = posts_to(&log, ELIGIBILITY_REQUESTS);
     assert!(
         sent.iter()

@@ -48,6 +48,19 @@ _under(domain, suffixes) if {
 	endswith(domain, s)
 }
 
+# Mailbox folder rights that read items (lower-case): the roles that include `ReadItems`,
+# and `ReadItems` itself. `None`, `FolderVisible`, `Contributor`, `FolderOwner` and the
+# calendar's free/busy roles (`AvailabilityOnly`, `LimitedDetails`) read no item.
+# <https://learn.microsoft.com/powershell/module/exchange/add-mailboxfolderpermission>
+# (AccessRights: the roles and the rights each combines)
+folder_read_rights := {
+	"readitems", "reviewer", "noneditingauthor", "author",
+	"publishingauthor", "editor", "publishingeditor", "owner",
+}
+
+# The rights of a folder permission entry that read items, as Exchange spells them.
+folder_reads(p) := [r | some r in p.access_rights; lower(r) in folder_read_rights]
+
 # An address as shown in findings: trimmed, lower-case, without an `smtp:` prefix.
 normalise_address(addr) := trim_prefix(lower(trim_space(addr)), "smtp:")
 

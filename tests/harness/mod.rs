@@ -78,6 +78,19 @@ pub struct Out {
     pub stderr: String,
 }
 
+impl Out {
+    /// Both streams, labelled: for assertion messages.
+    pub fn text(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A JSON file, parsed; the path is named when it cannot be read or parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 pub fn run(cmd: &mut Command) -> Out {
     let output = cmd.output().expect("m365guard runs");
     Out {

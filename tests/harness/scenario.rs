@@ -1,16 +1,16 @@
 //! One end-to-end scenario against the emulator: the emulator, a working folder, and the
 //! steps the e2e modules repeat — `scan` (JSON report parsed), `fix plan` (plan parsed),
-//! `fix apply`, the emulator's write log — each run of the binary signed in to the
-//! emulator and checked for leaked secrets. Modules keep their own assertions; only the
-//! setup lives here.
+//! `fix apply`, `collect`, `investigate`, the emulator's write log and the audit log — each
+//! run of the binary signed in to the emulator and checked for leaked secrets. Modules
+//! keep their own assertions; only the setup lives here.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use m365guard_emulator::{spawn, Emulator, EmulatorConfig, WriteOp};
+use m365guard_emulator::{spawn, Emulator, EmulatorConfig, Options, WriteOp};
 use serde_json::Value;
 
-use super::{assert_no_leaks, m365guard_against, root, run, start, Out};
+use super::{assert_no_leaks, m365guard_against, read_json, root, run, start, Out};
 
 pub struct Scenario {
     pub emu: Emulator,
@@ -38,6 +38,14 @@ impl Scenario {
             dir: tempfile::tempdir().expect("temporary folder"),
             env: Vec::new(),
         }
+    }
+
+    /// The emulator's options changed (page sizes, write answers, audit query behaviour).
+    pub fn options(self, edit: impl FnOnce(&mut Options)) -> Scenario {
+        let mut options = self.emu.options();
+        edit(&mut options);
+        self.emu.set_options(options);
+        self
     }
 
     /// Set `key` for every run of the binary (e.g. `M365GUARD_CONCURRENCY=1`).
@@ -97,6 +105,13 @@ impl Scenario {
         self.scan_to(&source, "report")
     }
 
+    /// `scan --tenant <id> --config m365guard.toml` with `toml` written to that file first.
+    pub fn scan_with_config(&self, toml: &str) -> Scan {
+        let config = self.path("m365guard.toml");
+        std::fs::write(&config, toml).expect("the config is written");
+        self.scan(&["--config", config.to_str().expect("UTF-8 path")])
+    }
+
     /// `scan --snapshot <file>` into `out`.
     pub fn scan_snapshot(&self, snapshot: &Path, out: &str) -> Scan {
         let path = snapshot.to_str().expect("UTF-8 path");
@@ -131,6 +146,52 @@ impl Scenario {
         self.apply_file("plan.json", extra)
     }
 
+    /// `collect -o snap.json`: its exit code and the snapshot.
+    pub fn collect(&self) -> Collected {
+        let out = self.run(&["collect", "-o", "snap.json"]);
+        let path = self.path("snap.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no snapshot {} ({e}):\n{}", path.display(), out.stderr));
+        Collected {
+            code: out.code,
+            snapshot: serde_json::from_str(&text).expect("the snapshot parses"),
+            out,
+        }
+    }
+
+    /// `investigate --user <user> --since <since> -o case [extra…]` and its `evidence.json`,
+    /// which is checked for leaked secrets too.
+    pub fn investigate(&self, user: &str, since: &str, extra: &[&str]) -> (Out, Value) {
+        let mut args = vec![
+            "investigate",
+            "--user",
+            user,
+            "--since",
+            since,
+            "-o",
+            "case",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let text = std::fs::read_to_string(self.path("case/evidence.json"))
+            .unwrap_or_else(|e| panic!("no evidence.json ({e}):\n{}\n{}", out.stdout, out.stderr));
+        let secret = self.emu.client_secret().unwrap_or_default();
+        assert_no_leaks([text.as_str()], &[&secret]);
+        (
+            out,
+            serde_json::from_str(&text).expect("evidence.json parses"),
+        )
+    }
+
+    /// The lines of `m365guard-audit.jsonl` (none before the first write).
+    pub fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.path("m365guard-audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+            .collect()
+    }
+
     /// What the binary wrote to the tenant so far.
     pub fn writes(&self) -> Vec<WriteOp> {
         self.emu.write_log()
@@ -138,11 +199,16 @@ impl Scenario {
 
     /// A JSON file of the working folder.
     pub fn read_json(&self, name: &str) -> Value {
-        let path = self.dir().join(name);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        read_json(&self.path(name))
     }
+}
+
+/// A `collect` run's exit code, snapshot and output.
+#[derive(Debug)]
+pub struct Collected {
+    pub code: i32,
+    pub snapshot: Value,
+    pub out: Out,
 }
 
 /// A scan's exit code, JSON report and output.
@@ -166,6 +232,21 @@ impl Scan {
             .into_iter()
             .flatten()
             .filter_map(|f| f["resource"]["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// (resource id, severity) of rule `id`'s findings.
+    pub fn findings(&self, id: &str) -> BTreeSet<(String, String)> {
+        self.rule(id)["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
+                    f["severity"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect()
     }
 }

@@ -1,19 +1,14 @@
 # Mailbox folders everybody can read: the `Default` (every authenticated user of the
 # organisation) or `Anonymous` entry of a user mailbox's top of information store, Inbox or
-# Calendar holding a right that reads items. On the Calendar, `AvailabilityOnly` and
+# Calendar holding a right that reads items (lib.folder_read_rights). Named users' entries
+# are mailbox_folder_delegate_unexpected's. On the Calendar, `AvailabilityOnly` and
 # `LimitedDetails` (free/busy) are the normal defaults and not findings.
 # Severity: high on the Inbox and the top of information store and for `Anonymous`;
 # medium for `Default` on the Calendar (full details of every meeting).
 package m365guard.rules.mailbox_folder_open
 
+import data.m365guard.lib
 import rego.v1
-
-# Roles that include ReadItems, and ReadItems itself.
-# <https://learn.microsoft.com/powershell/module/exchange/set-mailboxfolderpermission>
-_read_rights := {
-	"readitems", "reviewer", "noneditingauthor", "author",
-	"publishingauthor", "editor", "publishingeditor", "owner",
-}
 
 _folder_names := {
 	"top_of_information_store": "top of information store",
@@ -26,12 +21,10 @@ _who := {
 	"anonymous": "Anonymous (anyone, without signing in)",
 }
 
-_reads(p) := [r | some r in p.access_rights; lower(r) in _read_rights]
-
 deny contains finding if {
 	some p in object.get(input, "mailbox_folder_permissions", [])
 	p.principal in {"default", "anonymous"}
-	rights := _reads(p)
+	rights := lib.folder_reads(p)
 	count(rights) > 0
 	folder := _folder_names[p.folder]
 	finding := {
