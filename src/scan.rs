@@ -196,6 +196,7 @@ pub fn scan_text<'t>(
         absent: Vec::new(),
         incomplete: Vec::new(),
         controls: Default::default(),
+        activity: None,
     };
     Ok(ScanOutput { result, snapshot })
 }
