@@ -458,6 +458,36 @@ pub fn users_by_upn(snapshot: &Snapshot) -> HashMap<String, String> {
         .collect()
 }
 
+/// When each auth method was registered: its `createdDateTime`, else (phones, which Graph
+/// does not date) the latest registration event of its kind for its user. By method id.
+pub fn registrations(
+    methods: &[crate::snapshot::model::AuthMethod],
+    events: &[Event],
+) -> BTreeMap<String, (String, i64)> {
+    let mut out = BTreeMap::new();
+    for m in methods {
+        if let Some(t) = m.created_date_time {
+            let time = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            out.insert(m.id.clone(), (time, t.timestamp()));
+            continue;
+        }
+        let key = format!("registered:{}:{}", low(&m.user_id), low(&m.method_type));
+        if let Some(e) = events
+            .iter()
+            .filter(|e| e.keys.contains(&key))
+            .max_by_key(|e| e.epoch)
+        {
+            out.insert(m.id.clone(), (e.time.clone(), e.epoch));
+        }
+    }
+    out
+}
+
+/// A sign-in Identity Protection rated medium or high, or with risk events.
+pub fn is_suspicious(s: &SignIn) -> bool {
+    suspicious(s)
+}
+
 fn suspicious(s: &SignIn) -> bool {
     matches!(s.risk_level.as_deref(), Some("medium" | "high")) || !s.risk_event_types.is_empty()
 }

@@ -200,10 +200,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = threads {
         settings.threads = usize::from(n);
     }
-    let connection = match &settings.input {
-        Input::Live { connection, .. } => Some(connection.clone()),
-        _ => None,
-    };
+    settings.activity = activity;
     let outcome = engine::run(&settings)?;
     if outcome.collected {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
@@ -212,6 +209,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let engine::Outcome {
         mut result,
         snapshot,
+        activity,
         ..
     } = outcome;
     result.controls =
@@ -224,8 +222,8 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     }
     // Context only, after the verdicts: it adds `activity` to findings and the result,
     // never a finding, a status or an incomplete reason.
-    if let (Some(options), Some(connection)) = (&activity, &connection) {
-        let summary = crate::activity::read::attach(connection, options, &mut result, &snapshot);
+    if let Some(logs) = activity {
+        let summary = logs.attach(&mut result, &snapshot);
         // Stated in every report's warnings (which never change the exit code).
         for problem in summary.problems() {
             result.warnings.push(format!(
