@@ -310,6 +310,17 @@ impl Lines {
     }
 }
 
+/// Add the `activity` section to the Rego input (`scan --with-activity`).
+fn add_activity(input: &mut regorus::Value, activity: &serde_json::Value) -> Result<(), String> {
+    let value = regorus::Value::from_json_str(&activity.to_string())
+        .map_err(|e| format!("cannot add the activity section to the Rego input: {e}"))?;
+    input
+        .as_object_mut()
+        .map_err(|e| format!("the Rego input is not an object: {e}"))?
+        .insert(regorus::Value::from("activity"), value);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,15 +443,4 @@ mod tests {
             assert_eq!(got, expected);
         }
     }
-}
-
-/// Add the `activity` section to the Rego input (`scan --with-activity`).
-fn add_activity(input: &mut regorus::Value, activity: &serde_json::Value) -> Result<(), String> {
-    let value = regorus::Value::from_json_str(&activity.to_string())
-        .map_err(|e| format!("cannot add the activity section to the Rego input: {e}"))?;
-    input
-        .as_object_mut()
-        .map_err(|e| format!("the Rego input is not an object: {e}"))?
-        .insert(regorus::Value::from("activity"), value);
-    Ok(())
 }
