@@ -12,7 +12,9 @@
 //!   (<https://learn.microsoft.com/graph/api/security-auditcoreroot-post-auditlogqueries>),
 //!   polled with the same back-off and bound as `investigate` (`investigate::audit_query`);
 //!   AuditLogsQuery.Read.All (a 403 names it).
-//! - The actors' sign-ins, only for the actors of events that matched a finding: beta
+//! - Sign-ins, only of the users who registered an auth method in the window (for
+//!   `auth_method_suspicious`'s `input.activity`, before the evaluation) and of the actors
+//!   of events that matched a finding (after it): beta
 //!   `GET /auditLogs/signIns?$filter=userId eq '…' and createdDateTime ge … and
 //!   createdDateTime le …` (<https://learn.microsoft.com/graph/api/signin-list?view=graph-rest-beta>);
 //!   AuditLog.Read.All and Entra ID P1 (else `unavailable`).
