@@ -70,7 +70,8 @@ pub struct ActivitySummary {
     pub until: DateTime<Utc>,
     /// `directory_audits`, `unified_audit_log`, `sign_ins`: ok / unavailable / error.
     pub sources: BTreeMap<String, SourceOutcome>,
-    /// Events read in the window.
+    /// Events read in the window that change something a finding can point at (the
+    /// sources' `items` count every record read).
     pub events: usize,
     /// Findings that got at least one event.
     pub findings_with_activity: usize,
