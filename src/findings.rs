@@ -70,6 +70,10 @@ pub struct Finding {
     /// `config::annotate`, from the same function exception matching uses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_keys: Option<ExceptionKeys>,
+    /// With `scan --with-activity`: the change events of the window that created or
+    /// changed the resource (who, when, from where); `None` without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Vec<crate::activity::Activity>>,
 }
 
 /// The values an `[[exception]]` table may use to match one finding: its `rule`, and any
@@ -166,6 +170,10 @@ pub struct ScanResult {
     /// loaded baselines; rules without a mapping are absent. Reports show them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub controls: std::collections::BTreeMap<String, Vec<crate::baseline::ControlRef>>,
+    /// With `scan --with-activity`: what the activity read covered (per source ok /
+    /// unavailable / error); `None` without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<crate::activity::ActivitySummary>,
 }
 
 /// Process exit codes (see README): 3 wins over 1.

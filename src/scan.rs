@@ -59,6 +59,10 @@ pub struct ScanSettings {
     pub rego_config: RegoConfig,
     /// Evaluation threads (the machine's cores by default).
     pub threads: usize,
+    /// `scan --with-activity`: the optional `input.activity` section of the Rego input
+    /// (`activity::read::rego_section`, documented in policies/README.md); `None` leaves
+    /// the input exactly the snapshot.
+    pub activity_input: Option<serde_json::Value>,
 }
 
 impl Default for ScanSettings {
@@ -69,6 +73,7 @@ impl Default for ScanSettings {
             fail_on: Severity::High,
             rego_config: RegoConfig::default(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            activity_input: None,
         }
     }
 }
@@ -161,7 +166,15 @@ pub fn scan_text<'t>(
     drop(text);
     crate::profile::record("parse: typed snapshot", t);
     crate::profile::record("parse: total", started);
-    let input = input.value;
+    let mut input = input.value;
+    // After the typed model was read from the value: the section is not part of the
+    // snapshot (whose schema refuses unknown keys).
+    if let Some(activity) = &settings.activity_input {
+        add_activity(&mut input, activity).map_err(|message| SnapshotError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+    }
 
     let mut outcomes = evaluate::evaluate(
         pack,
@@ -196,6 +209,7 @@ pub fn scan_text<'t>(
         absent: Vec::new(),
         incomplete: Vec::new(),
         controls: Default::default(),
+        activity: None,
     };
     Ok(ScanOutput { result, snapshot })
 }
@@ -294,6 +308,17 @@ impl Lines {
             };
         }
     }
+}
+
+/// Add the `activity` section to the Rego input (`scan --with-activity`).
+fn add_activity(input: &mut regorus::Value, activity: &serde_json::Value) -> Result<(), String> {
+    let value = regorus::Value::from_json_str(&activity.to_string())
+        .map_err(|e| format!("cannot add the activity section to the Rego input: {e}"))?;
+    input
+        .as_object_mut()
+        .map_err(|e| format!("the Rego input is not an object: {e}"))?
+        .insert(regorus::Value::from("activity"), value);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ fn from_sarif(path: &Path, log: &serde_json::Value) -> Result<Previous, SinceErr
             waiver: None,
             baseline_state: None,
             exception_keys: None,
+            activity: None,
         };
         findings.insert(fingerprint.to_owned(), finding);
     }

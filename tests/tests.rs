@@ -50,6 +50,7 @@ mod respond_consents;
 mod respond_investigation;
 mod rolegroups;
 mod sarif_schema;
+mod scan_activity;
 mod setup;
 mod since_reports;
 mod sources;

@@ -82,6 +82,14 @@ pub struct ScanArgs {
     /// Do not print the summary to stdout when writing to --out.
     #[arg(short, long)]
     pub quiet: bool,
+    /// With --tenant: read the last DAYS of directory audits, the unified audit log and the
+    /// actors' sign-ins, and attach to each finding who created or changed its object,
+    /// when and from where. Context only: verdicts and exit code are unchanged.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub with_activity: Option<u32>,
+    /// With --with-activity: the longest wait for the audit log query, in seconds.
+    #[arg(long, value_name = "SECONDS", requires = "with_activity", default_value_t = crate::investigate::audit_query::DEFAULT_WAIT.as_secs())]
+    pub audit_wait: u64,
 }
 
 /// Validated scan settings: what to write where.
@@ -162,6 +170,19 @@ fn input(args: ScanArgs, config: Option<&Config>) -> anyhow::Result<Input> {
 
 pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let outputs = validate_outputs(&args)?;
+    // The audit logs are read live from the tenant: a saved snapshot has no activity to
+    // join (its objects may have changed since), so this is a usage error, not a silent
+    // "no activity".
+    if args.with_activity.is_some() && args.snapshot.is_some() {
+        anyhow::bail!(
+            "--with-activity reads the tenant's audit logs live: use it with --tenant, not --snapshot"
+        );
+    }
+    let activity = args.with_activity.map(|days| {
+        let mut options = crate::activity::read::Options::new(days);
+        options.audit.wait = std::time::Duration::from_secs(args.audit_wait);
+        options
+    });
     let pack = pack::load(&args.policies, Builtin::All)?;
     let config = args.config.load()?;
     // The built-in baselines plus a --baseline file: their [[mapping]] entries give every
@@ -179,6 +200,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = threads {
         settings.threads = usize::from(n);
     }
+    settings.activity = activity;
     let outcome = engine::run(&settings)?;
     if outcome.collected {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
@@ -187,6 +209,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let engine::Outcome {
         mut result,
         snapshot,
+        activity,
         ..
     } = outcome;
     result.controls =
@@ -196,6 +219,18 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         for controls in result.controls.values_mut() {
             controls.sort_by_key(|c| c.baseline != selected);
         }
+    }
+    // Context only, after the verdicts: it adds `activity` to findings and the result,
+    // never a finding, a status or an incomplete reason.
+    if let Some(logs) = activity {
+        let summary = logs.attach(&mut result, &snapshot);
+        // Stated in every report's warnings (which never change the exit code).
+        for problem in summary.problems() {
+            result.warnings.push(format!(
+                "activity not read, so unknown (not \"none\"): {problem}"
+            ));
+        }
+        result.activity = Some(summary);
     }
     // Decided before anything is rendered; every report derives the same code from `result`.
     let exit = result.exit_status();
@@ -287,6 +322,9 @@ fn summary(result: &ScanResult, exit: ExitStatus, dir: &Path, files: &[&str]) ->
     ));
     for reason in &result.incomplete {
         out.push_str(&format!("Incomplete: {reason}\n"));
+    }
+    if let Some(activity) = &result.activity {
+        out.push_str(&crate::report::activity_lines(result, activity));
     }
     out.push_str(&format!(
         "Reports written to {}: {}\n",

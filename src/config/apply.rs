@@ -422,6 +422,7 @@ mod tests {
             waiver: None,
             baseline_state: None,
             exception_keys: None,
+            activity: None,
         }
     }
 
@@ -470,6 +471,7 @@ mod tests {
             absent: Vec::new(),
             incomplete: Vec::new(),
             controls: Default::default(),
+            activity: None,
         }
     }
 

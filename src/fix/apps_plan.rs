@@ -242,6 +242,7 @@ mod tests {
             waiver: None,
             baseline_state: None,
             exception_keys: None,
+            activity: None,
         }
     }
 

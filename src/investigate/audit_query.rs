@@ -173,6 +173,23 @@ fn outcome_of(e: ApiError, requests: Vec<String>) -> SourceOutcome {
     }
 }
 
+/// What one audit log query asks for: the users (empty = the whole tenant) and the
+/// operations, under a display name the service keeps with the query.
+#[derive(Debug, Clone)]
+pub struct QuerySpec<'a> {
+    pub display_name: String,
+    pub users: Vec<String>,
+    pub operations: &'a [&'a str],
+}
+
+/// The key a saved query is resumed by: the user, or `*` for a tenant-wide query.
+fn resume_key(spec: &QuerySpec<'_>) -> String {
+    match spec.users.as_slice() {
+        [one] => one.clone(),
+        _ => "*".to_owned(),
+    }
+}
+
 /// Run (or resume) the user's audit log query and read its records.
 pub fn collect(
     graph: &GraphClient<'_>,
@@ -180,6 +197,25 @@ pub fn collect(
     window: &Window,
     options: &Options,
 ) -> (SourceOutcome, Vec<AuditEvent>) {
+    let spec = QuerySpec {
+        display_name: format!("m365guard investigate {upn}"),
+        users: vec![upn.to_owned()],
+        operations: &OPERATIONS,
+    };
+    run_query(graph, &spec, window, options)
+}
+
+/// Run (or resume) an audit log query and read its records: create, poll with back-off
+/// within `options.wait`, then read the records (shared by `investigate` and
+/// `scan --with-activity`).
+pub fn run_query(
+    graph: &GraphClient<'_>,
+    spec: &QuerySpec<'_>,
+    window: &Window,
+    options: &Options,
+) -> (SourceOutcome, Vec<AuditEvent>) {
+    let upn = resume_key(spec);
+    let upn = upn.as_str();
     let base = "/v1.0/security/auditLog/queries";
     let mut requests = Vec::new();
     let resumable = options
@@ -193,7 +229,7 @@ pub fn collect(
             tracing::info!(query = %saved.query_id, "resuming the audit log query of an earlier run");
             saved
         }
-        None => match create(graph, base, upn, window, options, &mut requests) {
+        None => match create(graph, base, spec, window, options, &mut requests) {
             Ok(saved) => saved,
             Err(outcome) => return (outcome, Vec::new()),
         },
@@ -205,7 +241,7 @@ pub fn collect(
         // The service no longer knows the saved query (expired or deleted): a new one.
         Err(ApiError::Status { status: 404, .. }) if resumed => {
             tracing::info!(query = %saved.query_id, "the saved audit log query is gone; creating a new one");
-            saved = match create(graph, base, upn, window, options, &mut requests) {
+            saved = match create(graph, base, spec, window, options, &mut requests) {
                 Ok(saved) => saved,
                 Err(outcome) => return (outcome, Vec::new()),
             };
@@ -287,19 +323,22 @@ pub fn collect(
 fn create(
     graph: &GraphClient<'_>,
     base: &str,
-    upn: &str,
+    spec: &QuerySpec<'_>,
     window: &Window,
     options: &Options,
     requests: &mut Vec<String>,
 ) -> Result<SavedQuery, SourceOutcome> {
-    let body = json!({
+    let mut body = json!({
         "@odata.type": "#microsoft.graph.security.auditLogQuery",
-        "displayName": format!("m365guard investigate {upn}"),
+        "displayName": spec.display_name,
         "filterStartDateTime": stamp(window.since),
         "filterEndDateTime": stamp(window.until),
-        "userPrincipalNameFilters": [upn],
-        "operationFilters": OPERATIONS,
+        "operationFilters": spec.operations,
     });
+    // A tenant-wide query names no users (the property is left out, not sent empty).
+    if let (false, Some(o)) = (spec.users.is_empty(), body.as_object_mut()) {
+        o.insert("userPrincipalNameFilters".into(), json!(spec.users));
+    }
     requests.push(format!("POST {base}"));
     let reply = graph
         .write("POST", base, Some(&body), PERMISSION)
@@ -322,7 +361,7 @@ fn create(
         })?;
     let saved = SavedQuery {
         query_id: id,
-        user: upn.to_owned(),
+        user: resume_key(spec),
         since: window.since,
         until: window.until,
         created_at: Utc::now(),

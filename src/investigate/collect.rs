@@ -225,7 +225,7 @@ fn ok(items: u64, requests: Vec<String>) -> SourceOutcome {
 }
 
 /// A source's outcome: a licence error is `unavailable`, any other error `error`.
-fn outcome_of<T>(outcome: &Result<T, ApiError>, requests: Vec<String>) -> SourceOutcome
+pub(crate) fn outcome_of<T>(outcome: &Result<T, ApiError>, requests: Vec<String>) -> SourceOutcome
 where
     T: Len,
 {
@@ -247,7 +247,7 @@ where
 }
 
 /// How many items a source's result holds.
-trait Len {
+pub(crate) trait Len {
     fn count(&self) -> u64;
 }
 
@@ -331,7 +331,10 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 /// Sign-ins without an id or a readable time are a bad answer, not silently dropped.
-fn to_sign_ins(endpoint: &str, items: Vec<Map<String, Value>>) -> Result<Vec<SignIn>, ApiError> {
+pub(crate) fn to_sign_ins(
+    endpoint: &str,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<SignIn>, ApiError> {
     items
         .into_iter()
         .map(|m| {
@@ -430,7 +433,7 @@ struct ApiTarget {
     user_principal_name: Option<String>,
 }
 
-fn to_audits(
+pub(crate) fn to_audits(
     endpoint: &str,
     items: Vec<Map<String, Value>>,
 ) -> Result<Vec<DirectoryAudit>, ApiError> {

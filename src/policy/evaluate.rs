@@ -431,6 +431,7 @@ fn to_finding(rule: &Rule, tenant_id: &str, item: &Value) -> Result<Finding, Pol
         waiver: None,
         baseline_state: None,
         exception_keys: None,
+        activity: None,
     })
 }
 

@@ -51,10 +51,25 @@ struct Page<'a> {
     not_applicable: Vec<RuleReason<'a>>,
     exemptions: &'a [crate::findings::Exemption],
     warnings: &'a [String],
+    /// `scan --with-activity`: the headline and one row per finding event.
+    activity: Option<ActivityView<'a>>,
     snapshot_path: &'a str,
     snapshot_digest: &'a str,
     /// `m365guard fix apply plan.json`, with the scan's `--config`.
     apply_command: String,
+}
+
+#[derive(Serialize)]
+struct ActivityView<'a> {
+    headline: String,
+    rows: Vec<ActivityRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct ActivityRow<'a> {
+    rule: &'a str,
+    resource: &'a str,
+    event: String,
 }
 
 #[derive(Serialize, Default)]
@@ -408,6 +423,19 @@ fn page(result: &ScanResult) -> Page<'_> {
         not_applicable: reasons(result, false),
         exemptions: &result.exemptions,
         warnings: &result.warnings,
+        activity: result.activity.as_ref().map(|a| ActivityView {
+            headline: a.headline(),
+            rows: super::findings_with_activity(result)
+                .into_iter()
+                .flat_map(|(rule, resource, events)| {
+                    events.into_iter().map(move |event| ActivityRow {
+                        rule,
+                        resource,
+                        event,
+                    })
+                })
+                .collect(),
+        }),
         snapshot_path: &info.snapshot_path,
         snapshot_digest: &info.snapshot_digest,
         apply_command: super::commands::fix_apply("plan.json", info.config_path.as_deref()),

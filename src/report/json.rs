@@ -69,6 +69,10 @@ struct JsonReport<'a> {
     fixed: &'a [Finding],
     exemptions: &'a [Exemption],
     warnings: &'a [String],
+    /// `scan --with-activity`: what the activity read covered (each finding's events are
+    /// in its `activity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity: Option<&'a crate::activity::ActivitySummary>,
 }
 
 #[derive(Serialize)]
@@ -209,6 +213,7 @@ impl Reporter for JsonReporter {
             fixed: &result.absent,
             exemptions: &result.exemptions,
             warnings: &result.warnings,
+            activity: result.activity.as_ref(),
         };
         let mut bytes = serde_json::to_vec_pretty(&report).map_err(|e| ReportError::Render {
             format: "json",

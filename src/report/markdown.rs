@@ -226,6 +226,24 @@ impl Reporter for MarkdownReporter {
             }
         }
 
+        // `scan --with-activity`: who changed each finding's object, and what was not read.
+        if let Some(activity) = &result.activity {
+            line("");
+            line("### Activity");
+            line("");
+            line(&escape(&activity.headline()));
+            for (rule, name, events) in super::findings_with_activity(result) {
+                for event in events {
+                    line(&format!(
+                        "- {} {}: {}",
+                        code(rule),
+                        escape(name),
+                        escape(&event)
+                    ));
+                }
+            }
+        }
+
         let by_status = |not_evaluated: bool| {
             result
                 .outcomes

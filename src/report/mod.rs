@@ -117,3 +117,33 @@ pub(crate) fn control_labels_compact(result: &ScanResult, rule_id: &str) -> Vec<
 pub trait Reporter: Sync {
     fn render(&self, result: &ScanResult, options: &RenderOptions) -> Result<Vec<u8>, ReportError>;
 }
+
+/// The findings that carry activity, with their events as one line each
+/// (`activity::describe`), in report order: (rule id, resource name, lines).
+pub(crate) fn findings_with_activity(result: &ScanResult) -> Vec<(&str, &str, Vec<String>)> {
+    result
+        .outcomes
+        .iter()
+        .flat_map(|o| o.findings.iter())
+        .filter_map(|f| {
+            let events = f.activity.as_ref().filter(|a| !a.is_empty())?;
+            Some((
+                f.rule_id.as_str(),
+                f.resource.name.as_str(),
+                events.iter().map(crate::activity::describe).collect(),
+            ))
+        })
+        .collect()
+}
+
+/// The terminal summary's activity block (`scan --with-activity`): the headline (with
+/// any source that could not be read) and every finding's events.
+pub fn activity_lines(result: &ScanResult, summary: &crate::activity::ActivitySummary) -> String {
+    let mut out = format!("{}\n", summary.headline());
+    for (rule, name, events) in findings_with_activity(result) {
+        for event in events {
+            out.push_str(&format!("  {rule} {name}: {event}\n"));
+        }
+    }
+    out
+}

@@ -263,6 +263,10 @@ fn result_for(info: &ScanInfo, uri: &str, rule_index: usize, finding: &Finding) 
             json!({"rule": keys.rule, "resource": keys.resource}),
         );
     }
+    // `scan --with-activity`: who changed the object, when and from where.
+    if let Some(activity) = &finding.activity {
+        extra.insert("activity".to_string(), json!(activity));
+    }
     let properties = PropertyBag::builder().additional_properties(extra).build();
 
     let builder = SarifResult::builder()
@@ -415,6 +419,11 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
             })
             .collect();
         run_props.insert(ABSENT_KEY.to_string(), json!(absent));
+    }
+    // `scan --with-activity`: the window and what each audit source delivered (a source
+    // that could not be read is stated, never shown as "no activity").
+    if let Some(activity) = &result.activity {
+        run_props.insert("m365guard/activity".to_string(), json!(activity));
     }
 
     let run = Run::builder()

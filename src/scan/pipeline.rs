@@ -63,6 +63,10 @@ pub struct Settings<'a> {
     pub since: Option<PathBuf>,
     /// The day exceptions' expiry dates are compared with.
     pub today: NaiveDate,
+    /// `scan --with-activity`: read the window's audit logs (live input only) before the
+    /// evaluation, for the rules' optional `input.activity` section; the logs come back in
+    /// `Outcome::activity` for the join onto findings.
+    pub activity: Option<crate::activity::read::Options>,
 }
 
 impl<'a> Settings<'a> {
@@ -80,6 +84,7 @@ impl<'a> Settings<'a> {
             threads: defaults.threads,
             since: None,
             today: Utc::now().date_naive(),
+            activity: None,
         }
     }
 
@@ -127,6 +132,7 @@ impl<'a> Settings<'a> {
                     .unwrap_or_default(),
             },
             threads: self.threads,
+            activity_input: None,
         }
     }
 }
@@ -140,6 +146,8 @@ pub struct Outcome {
     pub snapshot_path: Option<PathBuf>,
     /// Whether the snapshot was collected live in this run.
     pub collected: bool,
+    /// `scan --with-activity`: the audit logs read (live input only).
+    pub activity: Option<crate::activity::read::Logs>,
 }
 
 impl Outcome {
@@ -158,7 +166,8 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
     if let (Some(config), true) = (settings.config, settings.apply_waivers) {
         config.validate(&settings.pack.rule_ids())?;
     }
-    let scan_settings = settings.scan_settings();
+    let mut scan_settings = settings.scan_settings();
+    let mut activity = None;
     let (name, text, snapshot_path, collected): (&Path, SnapshotText<'_>, _, _) =
         match &settings.input {
             // Mapped, not read: no copy of a 2 GB file into fresh memory (see `text`).
@@ -169,6 +178,12 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
                 save_to,
             } => {
                 let text = collect_text(connection, save_to.as_deref())?;
+                // Context for the rules that can use it; never a verdict of its own.
+                if let Some(options) = &settings.activity {
+                    let mut logs = crate::activity::read::read_logs(connection, options);
+                    scan_settings.activity_input = Some(logs.rego_section(&text));
+                    activity = Some(logs);
+                }
                 let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
                 (name, SnapshotText::from(text), save_to.clone(), true)
             }
@@ -224,6 +239,7 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
         snapshot,
         snapshot_path,
         collected,
+        activity,
     })
 }
 

@@ -83,6 +83,7 @@ pub fn finding(
                 vec![id.to_string(), name.to_string()]
             },
         }),
+        activity: None,
     }
 }
 
@@ -244,6 +245,7 @@ pub fn scan_result() -> ScanResult {
         absent: Vec::new(),
         incomplete: Vec::new(),
         controls: Default::default(),
+        activity: None,
     };
     // Framework ids as `scan` fills them in from the baselines' [[mapping]] entries.
     let control = |framework: &str, baseline: &str, control: &str, title: &str, coverage| {

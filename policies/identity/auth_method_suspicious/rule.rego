@@ -34,7 +34,7 @@ deny contains finding if {
 	}
 }
 
-_conditions := {"registered_in_window", "shared_phone", "sms_only"}
+_conditions := {"registered_in_window", "shared_phone", "sms_only", "near_suspicious_activity"}
 
 _reasons(m) := {c | some c in _conditions; _holds(c, m)}
 
@@ -84,7 +84,7 @@ _severity(m, reasons) := "critical" if {
 	"registered_in_window" in reasons
 	m.user_id in _risky_user_ids
 } else := "high" if {
-	count(reasons & {"registered_in_window", "shared_phone"}) > 0
+	count(reasons & {"registered_in_window", "shared_phone", "near_suspicious_activity"}) > 0
 } else := "medium"
 
 _masked(m) := lib.mask_phone(m.phone_number) if is_string(object.get(m, "phone_number", null))
@@ -120,6 +120,32 @@ _text("shared_phone", m) := sprintf("the same number is registered on %d users (
 ])
 
 _text("sms_only", _) := "SMS/voice is the only MFA method of this privileged user"
+
+_text("near_suspicious_activity", m) := sprintf("registered %s, within %d hours of %s", [
+	input.activity.registered[m.id].time,
+	_near_hours,
+	concat(" and ", sort({_describe(e) | some e in _near_events(m)})),
+])
+
+# `scan --with-activity` only (the optional `input.activity` section, see policies/README.md):
+# the method was registered within `_near_hours` of a suspicious sign-in of its user or a
+# reset of the user's password. Without the section this condition never holds and the
+# created-time / review-window condition above is the only timing judged.
+_near_hours := 6
+
+_holds("near_suspicious_activity", m) if count(_near_events(m)) > 0
+
+_near_events(m) := {e |
+	registered := object.get(object.get(object.get(input, "activity", {}), "registered", {}), m.id, null)
+	is_number(registered.epoch)
+	some e in input.activity.events
+	e.user_id == m.user_id
+	abs(e.epoch - registered.epoch) <= _near_hours * 3600
+}
+
+_describe(e) := sprintf("a suspicious sign-in at %s from %s", [e.time, object.get(e, "ip", "an unknown address")]) if e.kind == "suspicious_sign_in"
+
+_describe(e) := sprintf("a password reset at %s", [e.time]) if e.kind == "password_reset"
 
 _risk_note(m) := ", on a user Identity Protection holds at risk" if m.user_id in _risky_user_ids
 

@@ -106,3 +106,59 @@ test_phone_plus_email_only_is_sms_only_violation if {
 	some f in deny with input as doc
 	f.resource_id == _raj_phone
 }
+
+# `input.activity` (scan --with-activity): a phone without a created time, registered 13
+# minutes after a risky sign-in, is flagged; without the section it is not.
+_lena_activity := {
+	"registered": {_lena_phone: {"time": "2025-12-31T02:27:10Z", "epoch": 1767148030}},
+	"events": [
+		{"user_id": fixtures.lena_id, "kind": "suspicious_sign_in", "time": "2025-12-31T02:14:09Z", "epoch": 1767147249, "ip": "185.220.101.47"},
+		# A password reset a week earlier is too far to count.
+		{"user_id": fixtures.lena_id, "kind": "password_reset", "time": "2025-12-24T02:14:09Z", "epoch": 1766542449},
+	],
+}
+
+_lena_phone_only := _add(_method(fixtures.lena_id, "lena.fischer@contoso.com", "3179e48a-750b-4051-897c-87b9720928f7", "phone", {"phone_number": "+49 1701234567", "phone_type": "mobile"}))
+
+test_method_near_suspicious_sign_in_violation if {
+	doc := object.union(_lena_phone_only, {"activity": _lena_activity})
+	some f in deny with input as doc
+	f.resource_id == _lena_phone
+	f.details.conditions == ["near_suspicious_activity"]
+	f.severity == "high"
+	contains(f.message, "registered 2025-12-31T02:27:10Z, within 6 hours of a suspicious sign-in at 2025-12-31T02:14:09Z from 185.220.101.47")
+	not contains(f.message, "password reset")
+}
+
+test_method_near_password_reset_violation if {
+	activity := {
+		"registered": {_lena_phone: {"time": "2025-12-24T05:00:00Z", "epoch": 1766552400}},
+		"events": _lena_activity.events,
+	}
+	doc := object.union(_lena_phone_only, {"activity": activity})
+	some f in deny with input as doc
+	f.resource_id == _lena_phone
+	contains(f.message, "a password reset at 2025-12-24T02:14:09Z")
+}
+
+test_without_activity_the_same_method_is_compliant if {
+	not _flags_lena_phone(_lena_phone_only)
+}
+
+test_activity_of_another_user_or_far_away_is_compliant if {
+	far := {
+		"registered": {_lena_phone: {"time": "2025-12-31T12:00:00Z", "epoch": 1767182400}},
+		"events": _lena_activity.events,
+	}
+	not _flags_lena_phone(object.union(_lena_phone_only, {"activity": far}))
+	other := {
+		"registered": _lena_activity.registered,
+		"events": [object.union(_lena_activity.events[0], {"user_id": fixtures.dana_id})],
+	}
+	not _flags_lena_phone(object.union(_lena_phone_only, {"activity": other}))
+}
+
+_flags_lena_phone(doc) if {
+	some f in deny with input as doc
+	f.resource_id == _lena_phone
+}

@@ -245,6 +245,48 @@ pub fn audit_story(users: &[User]) -> Vec<Value> {
     ]
 }
 
+/// The rest of the attacker's night, tenant-wide (`scan --with-activity`): Lena's consent
+/// to "Mail Sync Pro" 8 minutes after the Amsterdam sign-in and the attacker's phone
+/// registered on her account 13 minutes after it, both from 185.220.101.47. Kept apart
+/// from `audit_story` (whose exact events the investigate tests count): a test adds them
+/// with `TenantState::add_activity_story`.
+pub fn activity_story(users: &[User]) -> Vec<Value> {
+    let Some(lena) = users.iter().find(|u| u.id == LENA) else {
+        return Vec::new();
+    };
+    let actor = json!({"app": null, "user": {"id": lena.id, "displayName": lena.display_name, "userPrincipalName": lena.user_principal_name, "ipAddress": ATTACKER_IP, "userType": null, "homeTenantId": null, "homeTenantName": null}});
+    vec![
+        json!({
+            "id": "ApplicationManagement_5c2e8d1f-0000-4000-8000-00000000a201",
+            "category": "ApplicationManagement",
+            "correlationId": stable_guid("audit/corr/activity/1"),
+            "result": "success",
+            "resultReason": "",
+            "activityDisplayName": "Consent to application",
+            "activityDateTime": "2025-12-31T02:22:05Z",
+            "loggedByService": "Core Directory",
+            "operationType": "Assign",
+            "initiatedBy": actor.clone(),
+            "targetResources": [{"id": "e7f8a9b0-c1d2-4e3f-9a4b-5c6d7e8f9a0b", "displayName": "Mail Sync Pro", "type": "ServicePrincipal", "userPrincipalName": null, "groupType": null, "modifiedProperties": [{"displayName": "ConsentContext.IsAdminConsent", "oldValue": null, "newValue": "\"False\""}]}],
+            "additionalDetails": [{"key": "User-Agent", "value": "Mozilla/5.0 (X11; Linux x86_64)"}],
+        }),
+        json!({
+            "id": "UserManagement_9d4b1a6c-0000-4000-8000-00000000a202",
+            "category": "UserManagement",
+            "correlationId": stable_guid("audit/corr/activity/2"),
+            "result": "success",
+            "resultReason": "User registered Mobile Phone SMS",
+            "activityDisplayName": "User registered security info",
+            "activityDateTime": "2025-12-31T02:27:10Z",
+            "loggedByService": "Authentication Methods",
+            "operationType": "Add",
+            "initiatedBy": actor,
+            "targetResources": [{"id": lena.id, "displayName": lena.display_name, "type": "User", "userPrincipalName": lena.user_principal_name, "groupType": null, "modifiedProperties": []}],
+            "additionalDetails": [{"key": "Method", "value": "Mobile Phone"}],
+        }),
+    ]
+}
+
 /// One `$filter` clause of the forms the endpoints document.
 enum Clause {
     /// `path op literal`, op ∈ {eq, ge, le}.

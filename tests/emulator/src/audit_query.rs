@@ -202,6 +202,65 @@ pub fn story(users: &[User]) -> Vec<Value> {
         .collect()
 }
 
+/// The attacker's Exchange changes, tenant-wide (`scan --with-activity`): FullAccess to
+/// Dana Whitfield's mailbox and forwarding of Lena's mail, both from 185.220.101.47.
+/// Records as the admin audit log keeps cmdlets (`Parameters` name the objects, e.g.
+/// <https://learn.microsoft.com/purview/audit-log-activities#exchange-admin-activities>).
+/// Kept apart from `story` (whose exact records the investigate tests count); a test adds
+/// them with `TenantState::add_activity_story`.
+pub fn activity_story(users: &[User]) -> Vec<Value> {
+    let Some(lena) = users.iter().find(|u| u.id == LENA) else {
+        return Vec::new();
+    };
+    let upn = lena.user_principal_name.to_lowercase();
+    let ip = crate::audit_logs::ATTACKER_IP;
+    let rows = [
+        (
+            "2025-12-31T02:33:00Z",
+            "Add-MailboxPermission",
+            "dana.whitfield@contoso.com",
+            json!([{"Name": "Identity", "Value": "dana.whitfield@contoso.com"}, {"Name": "User", "Value": upn}, {"Name": "AccessRights", "Value": "FullAccess"}, {"Name": "InheritanceType", "Value": "All"}]),
+        ),
+        (
+            "2025-12-31T02:35:20Z",
+            "Set-Mailbox",
+            upn.as_str(),
+            json!([{"Name": "Identity", "Value": upn}, {"Name": "ForwardingSmtpAddress", "Value": "smtp:lena.backup@gmail.com"}, {"Name": "DeliverToMailboxAndForward", "Value": "True"}]),
+        ),
+    ];
+    rows.iter()
+        .enumerate()
+        .map(|(n, (time, operation, object, parameters))| {
+            let client_ip = format!("{ip}:{}", 51000 + n);
+            json!({
+                "id": stable_guid(&format!("ual/activity/{}/{n}", lena.id)),
+                "createdDateTime": time,
+                "auditLogRecordType": "exchangeAdmin",
+                "operation": operation,
+                "organizationId": "",
+                "userType": "regular",
+                "userId": upn,
+                "service": "Exchange",
+                "objectId": object,
+                "userPrincipalName": upn,
+                "clientIp": client_ip,
+                "administrativeUnits": [],
+                "auditData": {
+                    "@odata.type": "#microsoft.graph.security.defaultAuditData",
+                    "CreationTime": time.trim_end_matches('Z'),
+                    "Operation": operation,
+                    "Workload": "Exchange",
+                    "ClientIP": client_ip,
+                    "ObjectId": object,
+                    "UserId": upn,
+                    "ResultStatus": "True",
+                    "Parameters": parameters,
+                },
+            })
+        })
+        .collect()
+}
+
 /// The workload a per-workload permission reads.
 fn workload_allowed(caller: &Caller, service: &str) -> bool {
     if caller.has_any(&["AuditLogsQuery.Read.All"]) {

@@ -536,6 +536,16 @@ pub struct TenantState {
 }
 
 impl TenantState {
+    /// Add the tenant-wide part of the contoso story (`audit_logs::activity_story`,
+    /// `audit_query::activity_story`): the consent, the phone registration, the FullAccess
+    /// grant and the forwarding, all from the attacker's address.
+    pub fn add_activity_story(&mut self) {
+        let audits = crate::audit_logs::activity_story(&self.users);
+        let records = crate::audit_query::activity_story(&self.users);
+        self.directory_audit_log.extend(audits);
+        self.unified_audit_log.extend(records);
+    }
+
     /// The recipient object a `ForwardingAddress`/`-Identity` value names: a mailbox
     /// (rendered by its Name, the alias here) or another recipient (by its Name).
     pub fn recipient_name(&self, identity: &str) -> Option<String> {
