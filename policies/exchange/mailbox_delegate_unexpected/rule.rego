@@ -56,7 +56,9 @@ _unexpected(d, user, key, allowed) := (_guest(d, user, key) | _external(key)) | 
 
 # ---- who the delegate is
 
-_users_by_upn := {lower(u.user_principal_name): u | some u in input.users}
+# `{lower(u.user_principal_name): u | some u in input.users}`, built natively (0.23 s of CPU
+# at 100k users interpreted).
+_users_by_upn := m365guard.object_by_lower(input.users, ["user_principal_name"])
 
 # The delegate's address, lower-case (null when the entry names no trustee at all).
 _trustee_key(d) := lower(d.trustee_address) if is_string(object.get(d, "trustee_address", null))
