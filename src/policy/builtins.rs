@@ -428,8 +428,14 @@ by_lower_rego := {lower(x.id): x | some x in input.items}
             r#"{"items": [{"id": 7}]}"#,
         ] {
             engine.set_input(Value::from_json_str(items).unwrap());
-            assert!(engine.eval_rule("data.t.by_lower".into()).is_err(), "{items}");
-            assert!(engine.eval_rule("data.t.by_lower_rego".into()).is_err(), "{items}");
+            assert!(
+                engine.eval_rule("data.t.by_lower".into()).is_err(),
+                "{items}"
+            );
+            assert!(
+                engine.eval_rule("data.t.by_lower_rego".into()).is_err(),
+                "{items}"
+            );
         }
         // Two different elements with one key: an error, as the Rego comprehension.
         engine.set_input(
