@@ -21,6 +21,8 @@
 //!
 //! `m365guard.object_by(items, path)` is `{x.p1.p2...: x | some x in items}` (elements without
 //! the key left out; two different elements with one key are an error, as in Rego).
+//! `m365guard.object_by_lower(items, path)` is `{lower(x.p1.p2...): x | some x in items}`
+//! (a key that is not a string is an error, as `lower` is).
 //!
 //! Why: in a 300k-element array every pass of the interpreter costs ~0.3 s, mostly cache
 //! misses dereferencing each element; a rule that tests several alternatives (one `deny`
@@ -47,10 +49,11 @@ const MEMO_ENTRIES: usize = 16;
 
 type Builtin = fn(&Value, &Value) -> anyhow::Result<Value>;
 
-const BUILTINS: [(&str, Builtin); 3] = [
+const BUILTINS: [(&str, Builtin); 4] = [
     ("m365guard.index_by", index_by),
     ("m365guard.positions_unset", positions_unset),
     ("m365guard.object_by", object_by),
+    ("m365guard.object_by_lower", object_by_lower),
 ];
 
 fn same_array(a: &Value, b: &Value) -> bool {
@@ -179,28 +182,47 @@ pub fn positions_unset(items: &Value, paths: &Value) -> anyhow::Result<Value> {
 
 /// The builtin `m365guard.object_by` (no memo): `path` is one array of keys.
 pub fn object_by(items: &Value, path: &Value) -> anyhow::Result<Value> {
+    keyed_object("m365guard.object_by", items, path, |key| Ok(key.clone()))
+}
+
+/// The builtin `m365guard.object_by_lower` (no memo): `object_by` with lower-case keys. Why:
+/// `{lower(u.user_principal_name): u | some u in input.users}` costs 0.23 s of CPU at 100k
+/// users in the interpreter (a `lower` call per user), the native pass a fraction of it.
+pub fn object_by_lower(items: &Value, path: &Value) -> anyhow::Result<Value> {
+    keyed_object("m365guard.object_by_lower", items, path, |key| match key {
+        Value::String(s) => Ok(Value::from(s.to_lowercase())),
+        other => anyhow::bail!("m365guard.object_by_lower: keys must be strings, got {other}"),
+    })
+}
+
+/// `{key(x.p1.p2...): x | some x in items}`, elements without the path left out.
+fn keyed_object(
+    name: &str,
+    items: &Value,
+    path: &Value,
+    key_of: impl Fn(&Value) -> anyhow::Result<Value>,
+) -> anyhow::Result<Value> {
     let Value::Array(items) = items else {
-        anyhow::bail!("m365guard.object_by: items must be an array, got {items}");
+        anyhow::bail!("{name}: items must be an array, got {items}");
     };
     let path = match path {
         Value::Array(keys) if !keys.is_empty() => keys.as_slice(),
-        other => anyhow::bail!(
-            "m365guard.object_by: path must be a non-empty array of keys, got {other}"
-        ),
+        other => anyhow::bail!("{name}: path must be a non-empty array of keys, got {other}"),
     };
     let mut object = BTreeMap::new();
     for item in items.iter() {
-        let key = resolve(item, path);
-        if *key == Value::Undefined {
+        let found = resolve(item, path);
+        if *found == Value::Undefined {
             continue;
         }
-        match object.get(key) {
+        let key = key_of(found)?;
+        match object.get(&key) {
             Some(existing) if existing != item => {
-                anyhow::bail!("m365guard.object_by: object keys must be unique, {key} is repeated")
+                anyhow::bail!("{name}: object keys must be unique, {key} is repeated")
             }
             Some(_) => {}
             None => {
-                object.insert(key.clone(), item.clone());
+                object.insert(key, item.clone());
             }
         }
     }
@@ -363,6 +385,8 @@ unset_c := [i | some i, x in input.items; not x.c]
 null_c := [i | some i, x in input.items; x.c == null]
 by_id := m365guard.object_by(input.items, ["id"])
 by_id_rego := {x.id: x | some x in input.items}
+by_lower := m365guard.object_by_lower(input.items, ["id"])
+by_lower_rego := {lower(x.id): x | some x in input.items}
 "#;
         let input = r#"{"items": [
             {"id": "p", "a": {"b": true}, "c": "x"},
@@ -391,6 +415,28 @@ by_id_rego := {x.id: x | some x in input.items}
             engine.eval_rule("data.t.by_id".into()).unwrap(),
             engine.eval_rule("data.t.by_id_rego".into()).unwrap()
         );
+        let by_lower = engine.eval_rule("data.t.by_lower".into()).unwrap();
+        assert_eq!(
+            by_lower,
+            engine.eval_rule("data.t.by_lower_rego".into()).unwrap()
+        );
+        assert_eq!(by_lower[&Value::from("p")]["c"], Value::from("x"));
+        // Keys differing only in case collide once lower-cased: an error, as in Rego; and a
+        // key that is not a string is an error, as `lower` is.
+        for items in [
+            r#"{"items": [{"id": "P", "n": 1}, {"id": "p", "n": 2}]}"#,
+            r#"{"items": [{"id": 7}]}"#,
+        ] {
+            engine.set_input(Value::from_json_str(items).unwrap());
+            assert!(
+                engine.eval_rule("data.t.by_lower".into()).is_err(),
+                "{items}"
+            );
+            assert!(
+                engine.eval_rule("data.t.by_lower_rego".into()).is_err(),
+                "{items}"
+            );
+        }
         // Two different elements with one key: an error, as the Rego comprehension.
         engine.set_input(
             Value::from_json_str(r#"{"items": [{"id": "p", "n": 1}, {"id": "p", "n": 2}]}"#)

@@ -44,9 +44,15 @@ deny contains finding if {
 
 # ---- Entra application permissions to mailboxes, unless a RestrictAccess policy limits them
 
+# The assignments' positions by principal id, in one native pass (`m365guard.index_by`): a
+# scan over every assignment for each service principal cost 1.7 s of CPU at 2,000 of each.
+_assignments := object.get(input.apps, "app_role_assignments", [])
+
+_assignments_by_principal := m365guard.index_by(_assignments, [["principal_id"]])[0]
+
 _entra(sp) := {a.permission |
-	some a in object.get(input.apps, "app_role_assignments", [])
-	a.principal_id == sp.id
+	some i in object.get(_assignments_by_principal, sp.id, [])
+	a := _assignments[i]
 	object.get(mailbox_app_permissions, lower(object.get(a, "resource_app_id", "")), set())[a.permission]
 }
 

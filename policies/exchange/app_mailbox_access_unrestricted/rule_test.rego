@@ -87,3 +87,19 @@ test_microsoft_app_compliant if {
 	input_ := json.patch(fixtures.base, [{"op": "add", "path": "/apps/app_role_assignments/-", "value": grant}])
 	count(deny) == 0 with input as input_
 }
+
+# The assignments are looked up by principal id (`m365guard.index_by`): each service
+# principal is judged on its own assignments only, all of them, whatever their order.
+test_permissions_are_collected_per_principal_violation if {
+	read_write := object.union(_mail_send, {"id": "payroll-mail-rw", "permission": "Mail.ReadWrite"})
+	other := object.union(_mail_send, {"id": "graph-mail-read", "principal_id": fixtures.graph_sp_id, "permission": "Mail.Read"})
+	input_ := json.patch(json.remove(_with_grant, ["application_access_policies"]), [
+		{"op": "add", "path": "/apps/app_role_assignments/0", "value": read_write},
+		{"op": "add", "path": "/apps/app_role_assignments/-", "value": other},
+	])
+	findings := deny with input as input_
+	count(findings) == 1
+	some f in findings
+	f.resource_id == fixtures.payroll_sp_id
+	f.details.application_permissions == ["Mail.ReadWrite", "Mail.Send"]
+}

@@ -13,11 +13,17 @@ import data.m365guard.lib.privileged_roles_by_user
 import data.m365guard.lib.users_by_id
 import rego.v1
 
+# Why the body resolves the delegate's key and user once and hands them to the helpers:
+# regorus does not cache function results, and the helpers used to call `_user(d)` (itself
+# four calls) a dozen times per delegate: ~100 function calls, 12.5 s of CPU at 1M users.
 deny contains finding if {
 	some d in object.get(input, "mailbox_delegates", [])
-	reasons := _reasons(d)
+	key := _trustee_key(d)
+	user := _user(d, key)
+	allowed := _allowed(d, key)
+	reasons := (_disabled(d, user) | _unknown(d, user)) | _unexpected(d, user, key, allowed)
 	count(reasons) > 0
-	who := _trustee_name(d)
+	who := _trustee_name(user, key)
 	finding := {
 		"resource_type": "mailbox_delegate",
 		"resource_id": d.id,
@@ -32,7 +38,7 @@ deny contains finding if {
 			"trustee": d.trustee,
 			"trustee_type": object.get(d, "trustee_type", null),
 			"access_rights": object.get(d, "access_rights", []),
-			"allowed_by_config": _allowed(d),
+			"allowed_by_config": allowed,
 		},
 	}
 }
@@ -41,81 +47,130 @@ _right_names := {"full_access": "FullAccess", "send_as": "SendAs", "send_on_beha
 
 _severity := {"full_access": "high", "send_as": "high", "send_on_behalf": "medium"}
 
-_reasons(d) := (_disabled(d) | _unknown(d)) | _unexpected(d) if not _is_allowed(d)
+# An allowed delegate is still flagged when disabled or unknown, never for the rest.
+_unexpected(d, user, key, allowed) := set() if allowed
 
-_reasons(d) := _disabled(d) | _unknown(d) if _is_allowed(d)
-
-_unexpected(d) := (_guest(d) | _external(d)) | _privileged_owner(d)
+_unexpected(d, user, key, allowed) := (_guest(d, user, key) | _external(key)) | _privileged_owner(d, user) if {
+	not allowed
+}
 
 # ---- who the delegate is
 
-_users_by_upn := {lower(u.user_principal_name): u | some u in input.users}
+# `{lower(u.user_principal_name): u | some u in input.users}`, built natively (0.23 s of CPU
+# at 100k users interpreted).
+_users_by_upn := m365guard.object_by_lower(input.users, ["user_principal_name"])
 
-_user(d) := users_by_id[d.trustee_id] if is_string(object.get(d, "trustee_id", null))
-
-_user(d) := _users_by_upn[_trustee_key(d)] if not users_by_id[object.get(d, "trustee_id", "")]
-
+# The delegate's address, lower-case (null when the entry names no trustee at all).
 _trustee_key(d) := lower(d.trustee_address) if is_string(object.get(d, "trustee_address", null))
 
-_trustee_key(d) := lower(d.trustee) if not is_string(object.get(d, "trustee_address", null))
-
-_trustee_name(d) := _user(d).user_principal_name
-
-_trustee_name(d) := _trustee_key(d) if not _user(d)
-
-_is_guest(d) if _user(d).user_type == "guest"
-
-_is_guest(d) if object.get(d, "trustee_type", "") == "GuestMailUser"
-
-_is_guest(d) if contains(_trustee_key(d), "#ext#")
-
-_guest(d) := {"the delegate is a guest account"} if _is_guest(d)
-
-_guest(d) := set() if not _is_guest(d)
-
-_outside(d) if {
-	addr := _trustee_key(d)
-	lib.address_domain(addr)
-	not lib.is_internal_address(addr)
+_trustee_key(d) := lower(d.trustee) if {
+	not is_string(object.get(d, "trustee_address", null))
+	is_string(object.get(d, "trustee", null))
 }
 
-_external(d) := {sprintf("the delegate's address %s is outside the organisation", [_trustee_key(d)])} if _outside(d)
+_trustee_key(d) := null if {
+	not is_string(object.get(d, "trustee_address", null))
+	not is_string(object.get(d, "trustee", null))
+}
 
-_external(d) := set() if not _outside(d)
+# The user the delegate is (by id, else by UPN), or null when it matches none.
+_user(d, key) := u if {
+	u := object.get(users_by_id, object.get(d, "trustee_id", null), null)
+	u != null
+}
+
+_user(d, key) := object.get(_users_by_upn, key, null) if {
+	object.get(users_by_id, object.get(d, "trustee_id", null), null) == null
+}
+
+_trustee_name(user, key) := user.user_principal_name if user != null
+
+_trustee_name(user, key) := key if {
+	user == null
+	key != null
+}
+
+_guest(d, user, key) := {"the delegate is a guest account"} if _is_guest(d, user, key)
+
+_guest(d, user, key) := set() if not _is_guest(d, user, key)
+
+_is_guest(d, user, key) if {
+	user != null
+	user.user_type == "guest"
+}
+
+_is_guest(d, user, key) if object.get(d, "trustee_type", "") == "GuestMailUser"
+
+_is_guest(d, user, key) if {
+	key != null
+	contains(key, "#ext#")
+}
+
+_external(key) := {sprintf("the delegate's address %s is outside the organisation", [key])} if {
+	key != null
+	lib.address_domain(key)
+	not lib.is_internal_address(key)
+}
+
+_external(key) := set() if key == null
+
+_external(key) := set() if {
+	key != null
+	not lib.address_domain(key)
+}
+
+_external(key) := set() if {
+	key != null
+	lib.is_internal_address(key)
+}
 
 # A shared mailbox's own account is disabled by design; it is not a person signing in.
-_is_disabled(d) if {
-	_user(d).account_enabled == false
+_disabled(d, user) := {"the delegate's account is disabled"} if {
+	user != null
+	user.account_enabled == false
 	object.get(d, "trustee_type", "") != "SharedMailbox"
 }
 
-_disabled(d) := {"the delegate's account is disabled"} if _is_disabled(d)
+_disabled(d, user) := set() if user == null
 
-_disabled(d) := set() if not _is_disabled(d)
+_disabled(d, user) := set() if {
+	user != null
+	object.get(user, "account_enabled", null) != false
+}
+
+_disabled(d, user) := set() if {
+	user != null
+	object.get(d, "trustee_type", "") == "SharedMailbox"
+}
 
 # FullAccess or SendAs held by a name that matches no collected user and that Exchange
 # resolved to no recipient (Get-Recipient answered 404, so the collector kept only the
 # name): a deleted object's leftover, or a principal from outside the tenant. Nobody can
 # vouch for it, so `allowed_delegates` does not accept it either (as for a disabled one).
-_is_unknown(d) if {
+_unknown(d, user) := {"the delegate matches no user or recipient of the tenant (a deleted or external object?)"} if {
+	user == null
 	d.right in {"full_access", "send_as"}
 	not is_string(object.get(d, "trustee_id", null))
-	not _user(d)
 }
 
-_unknown(d) := {"the delegate matches no user or recipient of the tenant (a deleted or external object?)"} if _is_unknown(d)
+_unknown(d, user) := set() if user != null
 
-_unknown(d) := set() if not _is_unknown(d)
+_unknown(d, user) := set() if is_string(object.get(d, "trustee_id", null))
+
+_unknown(d, user) := set() if not d.right in {"full_access", "send_as"}
 
 # ---- whose mailbox it is
 
-_is_owner(d) if object.get(d, "trustee_id", null) == d.mailbox_id
+_is_owner(d, user) if object.get(d, "trustee_id", null) == d.mailbox_id
 
-_is_owner(d) if _user(d).id == d.mailbox_id
+_is_owner(d, user) if {
+	user != null
+	user.id == d.mailbox_id
+}
 
-_privileged_owner(d) := _owner_reasons(d) if not _is_owner(d)
+_privileged_owner(d, user) := _owner_reasons(d) if not _is_owner(d, user)
 
-_privileged_owner(d) := set() if _is_owner(d)
+_privileged_owner(d, user) := set() if _is_owner(d, user)
 
 _owner_reasons(d) := {sprintf("%s holds %s, and nobody else should hold rights on that mailbox", [d.mailbox_upn, concat(", ", sort(privileged_roles_by_user[d.mailbox_id]))])} if {
 	privileged_roles_by_user[d.mailbox_id]
@@ -146,12 +201,13 @@ _is_executive(upn) if {
 	regex.match(p, lower(upn))
 }
 
-_allowed(d) := true if _is_allowed(d)
+_allowed(d, key) := true if _is_allowed(d, key)
 
-_allowed(d) := false if not _is_allowed(d)
+_allowed(d, key) := false if not _is_allowed(d, key)
 
-_is_allowed(d) if {
+_is_allowed(d, key) if {
+	key != null
 	some p in _allowed_patterns
 	regex.match(p.mailbox, lower(d.mailbox_upn))
-	regex.match(p.delegate, _trustee_key(d))
+	regex.match(p.delegate, key)
 }
