@@ -19,7 +19,11 @@ const DANA_ID: &str = "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
 const HANNAH: &str = "hannah.weber@eu.contoso.com";
 const HANNAH_ID: &str = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c14";
 /// The sources whose cmdlets are batched.
-const BATCHED: [&str; 3] = ["inbox_rules", "mailbox_delegates", "mailbox_folder_permissions"];
+const BATCHED: [&str; 3] = [
+    "inbox_rules",
+    "mailbox_delegates",
+    "mailbox_folder_permissions",
+];
 
 /// `collect -o snap.json` in a new directory with extra environment: (exit code, snapshot,
 /// stderr).
@@ -106,7 +110,10 @@ fn batched_single_and_fallback_collections_agree() {
     assert_eq!(code, 0, "{stderr}");
     let refused = batch_requests(&refusing);
     // Each worker may have sent one before the first refusal came back; never more.
-    assert!((1..=32).contains(&refused), "{refused} batches after a refusal");
+    assert!(
+        (1..=32).contains(&refused),
+        "{refused} batches after a refusal"
+    );
     assert!(refused < batches, "{refused} refused of {batches}");
     assert!(
         stderr.matches("refused $batch").count() <= 1,
@@ -114,8 +121,14 @@ fn batched_single_and_fallback_collections_agree() {
     );
     for source in BATCHED {
         assert_eq!(status(&fallback, source), "ok", "{source}: {stderr}");
-        assert_eq!(batched[source], serial[source], "{source}: batched vs serial");
-        assert_eq!(batched[source], fallback[source], "{source}: batched vs fallback");
+        assert_eq!(
+            batched[source], serial[source],
+            "{source}: batched vs serial"
+        );
+        assert_eq!(
+            batched[source], fallback[source],
+            "{source}: batched vs fallback"
+        );
     }
 }
 
@@ -143,7 +156,11 @@ fn a_german_mailboxs_user_folder_named_inbox_is_not_its_inbox() {
         .iter()
         .filter(|p| p["mailbox_id"] == HANNAH_ID && p["folder"] == "inbox")
         .collect();
-    assert!(!hannah_inbox.is_empty(), "{}", snap["mailbox_folder_permissions"]);
+    assert!(
+        !hannah_inbox.is_empty(),
+        "{}",
+        snap["mailbox_folder_permissions"]
+    );
     for p in hannah_inbox {
         assert_eq!(p["folder_path"], "\\Posteingang", "{p}");
     }
@@ -190,8 +207,14 @@ fn a_mailbox_throttled_or_failing_in_a_batch_fails_alone() {
         assert!(reason.contains(needle), "{needle}: {reason}");
     }
     let folder_ids = ids(&snap, "mailbox_folder_permissions");
-    assert!(folder_ids.iter().any(|i| i.starts_with(HANNAH_ID)), "{folder_ids:?}");
-    assert!(!folder_ids.iter().any(|i| i.starts_with(DANA_ID)), "{folder_ids:?}");
+    assert!(
+        folder_ids.iter().any(|i| i.starts_with(HANNAH_ID)),
+        "{folder_ids:?}"
+    );
+    assert!(
+        !folder_ids.iter().any(|i| i.starts_with(DANA_ID)),
+        "{folder_ids:?}"
+    );
     let delegates = &snap["sources"]["mailbox_delegates"];
     assert_eq!(delegates["status"], "error", "{delegates}");
     let reason = delegates["reason"].as_str().unwrap();
@@ -234,7 +257,11 @@ fn throttled_role_assignment_and_access_policy_reads_are_retried_then_fail_the_s
         assert!(!ids(&snap, source).is_empty(), "{cmdlet}");
         assert_eq!(snap[source], clean[source], "{cmdlet}");
         assert!(
-            emu.requests()[before..].iter().filter(|r| r.status == 429).count() >= 2,
+            emu.requests()[before..]
+                .iter()
+                .filter(|r| r.status == 429)
+                .count()
+                >= 2,
             "{cmdlet}: the 429s were not seen"
         );
         // Throttled on every call: the source fails, nothing is invented, exit 3, and the
@@ -246,7 +273,10 @@ fn throttled_role_assignment_and_access_policy_reads_are_retried_then_fail_the_s
         let st = &snap["sources"][source];
         assert_eq!(st["status"], "error", "{st}");
         let reason = st["reason"].as_str().unwrap();
-        assert!(reason.contains(cmdlet) && reason.contains("429"), "{reason}");
+        assert!(
+            reason.contains(cmdlet) && reason.contains("429"),
+            "{reason}"
+        );
         assert_eq!(snap[source], json!([]));
         let dir = tempfile::tempdir().unwrap();
         let out = run(m365guard_against(&emu, dir.path()).args([
@@ -267,6 +297,9 @@ fn throttled_role_assignment_and_access_policy_reads_are_retried_then_fail_the_s
             .iter()
             .find(|r| r["id"] == rule || r["rule_id"] == rule)
             .unwrap_or_else(|| panic!("no outcome for {rule}"));
-        assert_eq!(outcome["status"], "not_evaluated", "{cmdlet} {rule}: {outcome}");
+        assert_eq!(
+            outcome["status"], "not_evaluated",
+            "{cmdlet} {rule}: {outcome}"
+        );
     }
 }

@@ -202,13 +202,16 @@ fn label(m: &Mailbox) -> &str {
     }
 }
 
+/// One explicit mailbox permission: (trustee, rights).
+type Permission = (String, Vec<String>);
+
 /// Every target's explicit mailbox permissions, in order: mailboxes in chunks of one
 /// Exchange `$batch` ([`ExchangeClient::invoke_many`]), by up to the Exchange concurrency
 /// limit of workers.
 fn permissions_of(
     exo: &ExchangeClient<'_>,
     targets: &[&Mailbox],
-) -> Vec<Result<Vec<(String, Vec<String>)>, String>> {
+) -> Vec<Result<Vec<Permission>, String>> {
     super::pool::map_chunks(
         exo.limits().concurrency(),
         MAX_BATCH_ITEMS,

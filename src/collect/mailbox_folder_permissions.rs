@@ -212,10 +212,8 @@ fn fetch_chunk(exo: &ExchangeClient<'_>, chunk: &[&Mailbox]) -> Vec<Result<Vec<R
         .iter()
         .filter_map(|(i, _, path)| chunk.get(*i).map(|m| permission_call(label(m), path)))
         .collect();
-    let mut out: Vec<Result<Vec<RawEntry>, String>> = paths
-        .into_iter()
-        .map(|p| p.map(|_| Vec::new()))
-        .collect();
+    let mut out: Vec<Result<Vec<RawEntry>, String>> =
+        paths.into_iter().map(|p| p.map(|_| Vec::new())).collect();
     for ((i, folder, path), rows) in wanted.into_iter().zip(exo.invoke_many(&calls)) {
         let Some(Ok(entries)) = out.get_mut(i) else {
             continue;

@@ -151,7 +151,10 @@ impl ExchangeClient<'_> {
                     return;
                 }
                 Err(BatchError::Failed(reason)) => {
-                    tracing::debug!(reason = reason.as_str(), "Exchange $batch failed; its items run as single calls");
+                    tracing::debug!(
+                        reason = reason.as_str(),
+                        "Exchange $batch failed; its items run as single calls"
+                    );
                     return;
                 }
             };
@@ -236,18 +239,24 @@ impl ExchangeClient<'_> {
             mailbox: None,
             paced: None,
         };
-        let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, "InvokeCommand $batch", &gate, |tok| {
-            self.agent
-                .post(&self.batch_url)
-                .header("Authorization", &format!("Bearer {}", tok.expose()))
-                .header("Content-Type", "application/json")
-                .header("Prefer", "odata.continue-on-error")
-                .header("X-AnchorMailbox", anchor)
-                .header("connection-id", &self.connection_id)
-                .header("client-request-id", &new_guid())
-                .header("X-ResponseFormat", "json")
-                .send(body.as_str())
-        })
+        let reply = send_with_retry(
+            self.tokens,
+            EXCHANGE_SCOPE,
+            "InvokeCommand $batch",
+            &gate,
+            |tok| {
+                self.agent
+                    .post(&self.batch_url)
+                    .header("Authorization", &format!("Bearer {}", tok.expose()))
+                    .header("Content-Type", "application/json")
+                    .header("Prefer", "odata.continue-on-error")
+                    .header("X-AnchorMailbox", anchor)
+                    .header("connection-id", &self.connection_id)
+                    .header("client-request-id", &new_guid())
+                    .header("X-ResponseFormat", "json")
+                    .send(body.as_str())
+            },
+        )
         .map_err(|e| BatchError::Failed(e.to_string()))?;
         if matches!(reply.status, 400 | 404 | 405 | 501) {
             return Err(BatchError::Unsupported(reply.status));
@@ -295,7 +304,11 @@ impl ExchangeClient<'_> {
 /// Throttled: 429/503/504, or Exchange's concurrency error on another status.
 fn is_throttled(item: &Item) -> bool {
     matches!(item.status, 429 | 503 | 504)
-        || (item.status >= 400 && item.body.to_string().contains("maximum number of concurrent requests"))
+        || (item.status >= 400
+            && item
+                .body
+                .to_string()
+                .contains("maximum number of concurrent requests"))
 }
 
 /// `{"responses":[{id, status, headers, body}]}` by id. A missing `status` is judged by
@@ -320,19 +333,20 @@ fn parse_responses(body: &str) -> Result<HashMap<String, Item>, String> {
             .get("status")
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(if body.get("error").is_some() { 500 } else { 200 });
-        let retry_after = r
-            .get("headers")
-            .and_then(Value::as_object)
-            .and_then(|h| {
-                h.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                    .and_then(|(_, v)| match v {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    })
+            .unwrap_or(if body.get("error").is_some() {
+                500
+            } else {
+                200
             });
+        let retry_after = r.get("headers").and_then(Value::as_object).and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, v)| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+        });
         out.insert(
             id,
             Item {

@@ -115,7 +115,10 @@ pub fn batch(
         let method = r.get("method").and_then(Value::as_str).unwrap_or("");
         let url = r.get("url").and_then(Value::as_str).unwrap_or("");
         if !method.eq_ignore_ascii_case("POST") {
-            out.push(item_answer(&id, &Response::new(405).header("Allow", "POST")));
+            out.push(item_answer(
+                &id,
+                &Response::new(405).header("Allow", "POST"),
+            ));
             continue;
         }
         if !is_invoke_command(url, tenant_segment) {
@@ -134,7 +137,10 @@ pub fn batch(
         let item = Request {
             method: "POST".into(),
             path: format!("/adminapi/beta/{tenant_segment}/InvokeCommand"),
-            query: url.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default(),
+            query: url
+                .split_once('?')
+                .map(|(_, q)| q.to_owned())
+                .unwrap_or_default(),
             headers,
             body: r
                 .get("body")
@@ -142,10 +148,8 @@ pub fn batch(
                 .unwrap_or_default(),
         };
         if shared.chance(faults.batch_item_429_rate) {
-            let throttled = crate::respond::exo_application_throttled(
-                faults.retry_after.as_deref(),
-                &item_ctx,
-            );
+            let throttled =
+                crate::respond::exo_application_throttled(faults.retry_after.as_deref(), &item_ctx);
             out.push(item_answer(&id, &throttled));
             continue;
         }
@@ -168,7 +172,8 @@ pub fn batch(
                 guards.push(g);
             }
         }
-        let resp = crate::exchange::invoke_command(shared, caller, tenant_segment, &item, &item_ctx);
+        let resp =
+            crate::exchange::invoke_command(shared, caller, tenant_segment, &item, &item_ctx);
         out.push(item_answer(&id, &resp));
     }
     drop(guards);
@@ -182,7 +187,10 @@ pub fn cmdlet_throttle(shared: &Shared, ctx: &Ctx, cmdlet: &str) -> Option<Respo
     let mut settings = lock(&shared.settings);
     let f = &mut settings.faults;
     if f.throttle_cmdlets_times == 0
-        || !f.throttle_cmdlets.iter().any(|c| c.eq_ignore_ascii_case(cmdlet))
+        || !f
+            .throttle_cmdlets
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(cmdlet))
     {
         return None;
     }
@@ -208,8 +216,17 @@ mod tests {
             "https://outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
             t
         ));
-        assert!(is_invoke_command("/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand?$skip=1", t));
-        assert!(!is_invoke_command("/adminapi/beta/fabrikam.com/InvokeCommand", t));
-        assert!(!is_invoke_command("/adminapi/beta/contoso.onmicrosoft.com/$batch", t));
+        assert!(is_invoke_command(
+            "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand?$skip=1",
+            t
+        ));
+        assert!(!is_invoke_command(
+            "/adminapi/beta/fabrikam.com/InvokeCommand",
+            t
+        ));
+        assert!(!is_invoke_command(
+            "/adminapi/beta/contoso.onmicrosoft.com/$batch",
+            t
+        ));
     }
 }
