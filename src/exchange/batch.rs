@@ -160,6 +160,7 @@ impl ExchangeClient<'_> {
             };
             let mut throttled = Vec::new();
             let mut wait = None;
+            let mut last_status = 429;
             for &i in &pending {
                 let Some(call) = calls.get(i) else { continue };
                 match answers.remove(&i.to_string()) {
@@ -168,6 +169,7 @@ impl ExchangeClient<'_> {
                     Some(item) if is_throttled(&item) => {
                         let after = item.retry_after.as_deref().and_then(parse_retry_after);
                         wait = wait.max(after);
+                        last_status = item.status;
                         throttled.push(i);
                     }
                     Some(item) => {
@@ -189,7 +191,7 @@ impl ExchangeClient<'_> {
                             endpoint: format!("InvokeCommand {}", call.cmdlet),
                             attempts: attempt,
                             last: format!(
-                                "HTTP 429 (throttled in $batch); within the {} s retry budget per request",
+                                "HTTP {last_status} (throttled in $batch); within the {} s retry budget per request",
                                 budget.as_secs()
                             ),
                         }));
