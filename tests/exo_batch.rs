@@ -336,3 +336,93 @@ fn a_paged_item_is_followed_outside_the_batch() {
         assert!(follow_ups > 0, "{paging:?}: no page was followed");
     }
 }
+
+/// The emulator's `$batch` is as strict as the known callers justify: more than ten items
+/// or repeated ids refuse the whole batch; an item that is not a POST to this tenant's
+/// InvokeCommand fails alone; each item answers with its own status and the Exchange error
+/// body; answers are matched by id.
+#[test]
+fn emulator_batch_enforces_its_limits() {
+    let emu = start();
+    let (tokens, agent) = harness::emulator_tokens(&emu);
+    let token = tokens
+        .token(m365guard::auth::EXCHANGE_SCOPE)
+        .unwrap()
+        .expose()
+        .to_owned();
+    let url = format!("{}/adminapi/beta/{}/$batch", emu.base_url, emu.tenant_id());
+    let post = |body: Value| -> (u16, Value) {
+        let mut resp = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(body.to_string().as_str())
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    let item = |id: &str, method: &str, cmdlet: &str, params: Value| {
+        json!({
+            "id": id, "method": method, "url": emu.invoke_command_url(),
+            "body": {"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+            "headers": {"Content-Type": "application/json", "X-AnchorMailbox": format!("UPN:{DANA}")},
+        })
+    };
+    let eleven: Vec<Value> = (0..11)
+        .map(|i| {
+            item(
+                &i.to_string(),
+                "POST",
+                "Get-MailboxPermission",
+                json!({"Identity": DANA}),
+            )
+        })
+        .collect();
+    assert_eq!(post(json!({ "requests": eleven })).0, 400);
+    let twice = vec![
+        item(
+            "a",
+            "POST",
+            "Get-MailboxPermission",
+            json!({"Identity": DANA}),
+        ),
+        item(
+            "a",
+            "POST",
+            "Get-MailboxPermission",
+            json!({"Identity": DANA}),
+        ),
+    ];
+    assert_eq!(post(json!({ "requests": twice })).0, 400);
+    assert_eq!(post(json!({})).0, 400);
+
+    let (status, answer) = post(json!({"requests": [
+        item("ok", "POST", "Get-MailboxPermission", json!({"Identity": DANA})),
+        item("get", "GET", "Get-MailboxPermission", json!({"Identity": DANA})),
+        item("missing", "POST", "Get-MailboxPermission", json!({"Identity": "nobody@contoso.com"})),
+        item("bad", "POST", "Get-MailboxFolderStatistics", json!({"Identity": DANA, "FolderScope": "Posteingang"})),
+    ]}));
+    assert_eq!(status, 200, "{answer}");
+    let by_id = |id: &str| -> &Value {
+        answer["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no answer for {id}: {answer}"))
+    };
+    assert_eq!(by_id("ok")["status"], 200);
+    assert!(by_id("ok")["body"]["value"].is_array());
+    assert_eq!(by_id("get")["status"], 405);
+    assert!(by_id("missing")["status"].as_u64().unwrap() >= 400);
+    assert!(by_id("missing")["body"]["error"].is_object(), "{answer}");
+    assert_eq!(by_id("bad")["status"], 400);
+    let inner = by_id("bad")["body"]["error"]["innererror"]["internalexception"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(inner.contains("FolderScope"), "{answer}");
+}
