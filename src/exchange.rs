@@ -21,6 +21,7 @@
 //! the bearer token never leaves the configured service.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -30,6 +31,9 @@ use crate::graph::error::{foreign_link, ApiError};
 use crate::graph::send::{send_with_retry, Gate};
 use crate::http::limits::{Limits, Resource};
 use crate::http::{max_pages, new_guid, same_origin};
+
+mod batch;
+pub use batch::{Call, Rows, MAX_ITEMS as MAX_BATCH_ITEMS};
 
 const PAGINATION_EXPIRED: &str = "Expired or Invalid pagination request";
 
@@ -45,6 +49,10 @@ pub struct ExchangeClient<'a> {
     connection_id: String,
     page_size: u32,
     limits: Arc<Limits>,
+    /// `{exchange}/adminapi/beta/{tenant}/$batch` ([`batch`]).
+    batch_url: String,
+    /// Set once the service refused `$batch`: every clone then calls one by one.
+    batch_refused: Arc<AtomicBool>,
 }
 
 impl<'a> ExchangeClient<'a> {
@@ -57,10 +65,12 @@ impl<'a> ExchangeClient<'a> {
                 "{}/adminapi/beta/{}/InvokeCommand",
                 s.exchange_url, s.tenant
             ),
+            batch_url: format!("{}/adminapi/beta/{}/$batch", s.exchange_url, s.tenant),
             anchor: format!("APP:{SYSTEM_MAILBOX}@{}", s.tenant),
             connection_id: new_guid(),
             page_size: 1000,
             limits: Arc::new(Limits::default()),
+            batch_refused: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -125,6 +135,19 @@ impl<'a> ExchangeClient<'a> {
         anchor: &str,
         page_size: Option<u32>,
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        self.pages_from(cmdlet, parameters, anchor, page_size, None)
+    }
+
+    /// The pages of one cmdlet: from the first POST, or (`first`) from a first page that
+    /// already came back (a `$batch` item's answer), following its nextLink.
+    fn pages_from(
+        &self,
+        cmdlet: &str,
+        parameters: &Value,
+        anchor: &str,
+        page_size: Option<u32>,
+        mut first: Option<Value>,
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
         let body =
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}).to_string();
         let endpoint = format!("InvokeCommand {cmdlet}");
@@ -142,34 +165,13 @@ impl<'a> ExchangeClient<'a> {
             paced: None,
         };
         loop {
-            let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, &gate, |tok| {
-                let mut req = self
-                    .agent
-                    .post(&url)
-                    .header("Authorization", &format!("Bearer {}", tok.expose()))
-                    .header("Content-Type", "application/json")
-                    .header("X-CmdletName", cmdlet);
-                if let Some(prefer) = &prefer {
-                    req = req.header("Prefer", prefer);
-                }
-                req.header("X-AnchorMailbox", anchor)
-                    .header("connection-id", &self.connection_id)
-                    .header("client-request-id", &new_guid())
-                    .header("X-ResponseFormat", "json")
-                    .send(body.as_str())
-            })?;
-            if !(200..300).contains(&reply.status) {
-                return Err(exchange_error(&endpoint, cmdlet, reply.status, &reply.body));
-            }
-            // A cmdlet with no output (the write cmdlets) may answer 204 or an empty 200.
-            if reply.status == 204 || reply.body.trim().is_empty() {
+            let page = match first.take() {
+                Some(page) => Some(page),
+                None => self.post_page(&url, cmdlet, &body, anchor, prefer.as_deref(), &gate)?,
+            };
+            let Some(page) = page else {
                 return Ok(out);
-            }
-            let page: Value =
-                serde_json::from_str(&reply.body).map_err(|e| ApiError::BadResponse {
-                    endpoint: endpoint.clone(),
-                    message: e.to_string(),
-                })?;
+            };
             let Some(items) = page.get("value").and_then(Value::as_array) else {
                 return Err(ApiError::BadResponse {
                     endpoint,
@@ -215,6 +217,51 @@ impl<'a> ExchangeClient<'a> {
             }
             url = next.to_owned();
         }
+    }
+}
+
+impl ExchangeClient<'_> {
+    /// POST one page of a cmdlet (to `url`: the endpoint or a nextLink); `None` when the
+    /// cmdlet answered nothing (a write cmdlet's 204 or empty 200).
+    fn post_page(
+        &self,
+        url: &str,
+        cmdlet: &str,
+        body: &str,
+        anchor: &str,
+        prefer: Option<&str>,
+        gate: &Gate<'_>,
+    ) -> Result<Option<Value>, ApiError> {
+        let endpoint = format!("InvokeCommand {cmdlet}");
+        let reply = send_with_retry(self.tokens, EXCHANGE_SCOPE, &endpoint, gate, |tok| {
+            let mut req = self
+                .agent
+                .post(url)
+                .header("Authorization", &format!("Bearer {}", tok.expose()))
+                .header("Content-Type", "application/json")
+                .header("X-CmdletName", cmdlet);
+            if let Some(prefer) = prefer {
+                req = req.header("Prefer", prefer);
+            }
+            req.header("X-AnchorMailbox", anchor)
+                .header("connection-id", &self.connection_id)
+                .header("client-request-id", &new_guid())
+                .header("X-ResponseFormat", "json")
+                .send(body)
+        })?;
+        if !(200..300).contains(&reply.status) {
+            return Err(exchange_error(&endpoint, cmdlet, reply.status, &reply.body));
+        }
+        // A cmdlet with no output (the write cmdlets) may answer 204 or an empty 200.
+        if reply.status == 204 || reply.body.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&reply.body)
+            .map(Some)
+            .map_err(|e| ApiError::BadResponse {
+                endpoint,
+                message: e.to_string(),
+            })
     }
 }
 

@@ -21,6 +21,7 @@ mod doctor;
 mod drift;
 mod examples;
 mod exchange_writes;
+mod exo_batch;
 mod exo_rbac;
 mod exports;
 mod fix;

@@ -1,5 +1,6 @@
 //! Source `inbox_rules`: Exchange `Get-InboxRule -IncludeHidden` for every user and shared
-//! mailbox (Graph cannot see hidden rules, CONTRACT §5). Mailboxes are read by as many
+//! mailbox (Graph cannot see hidden rules, CONTRACT §5). Mailboxes are read in chunks of one
+//! Exchange `$batch` (ten calls in one round trip, [`crate::exchange::Call`]) by as many
 //! workers as the Exchange concurrency limit allows (each mailbox by one worker, so well
 //! under its per-mailbox limit); one mailbox failing does not lose the others' rules, but
 //! marks the source `error`.
@@ -11,13 +12,13 @@
 //! `Get-Recipient -Filter "LegacyExchangeDN -eq '…'"`. One that cannot be resolved stays
 //! in the rule as `ex:…` and leaves the source `error`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
 use super::recipients::Resolver;
 use super::{b, s, strings, Ctx};
-use crate::exchange::ExchangeClient;
+use crate::exchange::{Call, ExchangeClient, MAX_BATCH_ITEMS};
 use crate::snapshot::model::{
     FolderRef, InboxRule, Mailbox, RuleActions, RuleConditions, RuleSource, SourceId, SourceState,
 };
@@ -151,18 +152,75 @@ fn label(m: &Mailbox) -> &str {
     }
 }
 
-/// One result per target, in order.
+/// One result per target, in order: mailboxes in chunks of one Exchange `$batch`
+/// ([`ExchangeClient::invoke_many`]), the chunks by as many workers as the limit allows.
 fn fetch_all(exo: &ExchangeClient<'_>, targets: &[Mailbox]) -> Vec<Result<Vec<InboxRule>, String>> {
-    super::pool::map_concurrent(
+    super::pool::map_chunks(
         exo.limits().concurrency(),
+        MAX_BATCH_ITEMS,
         targets,
-        |mbx| fetch(exo, mbx),
+        |chunk| fetch_chunk(exo, chunk),
         |_| Err("internal error: worker thread failed".into()),
     )
 }
 
-fn fetch(exo: &ExchangeClient<'_>, mbx: &Mailbox) -> Result<Vec<InboxRule>, String> {
-    fetch_unresolved(exo, mbx).map_err(|e| e.to_string())
+fn rule_call(mbx: &Mailbox, hidden: bool) -> Call {
+    let who = label(mbx);
+    Call::on_mailbox(
+        "Get-InboxRule",
+        json!({"Mailbox": who, "IncludeHidden": hidden, "ResultSize": "Unlimited"}),
+        who,
+    )
+}
+
+/// [`fetch_unresolved`] for a chunk of mailboxes: the `-IncludeHidden` calls in one
+/// batch, then the second calls for the mailboxes that have rules of their own.
+fn fetch_chunk(exo: &ExchangeClient<'_>, chunk: &[Mailbox]) -> Vec<Result<Vec<InboxRule>, String>> {
+    let calls: Vec<Call> = chunk.iter().map(|m| rule_call(m, true)).collect();
+    let all: Vec<Result<Vec<Map<String, Value>>, String>> = exo
+        .invoke_many(&calls)
+        .into_iter()
+        .map(|r| match r {
+            Ok(rows) => Ok(rows.into_iter().filter(|r| !built_in(r)).collect()),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect();
+    let second: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|rows| !rows.is_empty()))
+        .map(|(i, _)| i)
+        .collect();
+    let calls: Vec<Call> = second
+        .iter()
+        .filter_map(|&i| chunk.get(i))
+        .map(|m| rule_call(m, false))
+        .collect();
+    let mut visible: HashMap<usize, Result<HashSet<String>, String>> = second
+        .into_iter()
+        .zip(exo.invoke_many(&calls))
+        .map(|(i, r)| {
+            let ids = r
+                .map(|rows| rows.iter().filter_map(rule_identity).collect())
+                .map_err(|e| e.to_string());
+            (i, ids)
+        })
+        .collect();
+    chunk
+        .iter()
+        .zip(all)
+        .enumerate()
+        .map(|(i, (mbx, rows))| {
+            let rows = rows?;
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let visible = visible
+                .remove(&i)
+                .unwrap_or_else(|| Err("internal error: second Get-InboxRule call lost".into()))?;
+            Ok(rows.iter().filter_map(|r| map(mbx, r, &visible)).collect())
+        })
+        .collect()
 }
 
 /// Every inbox rule of one mailbox, hidden ones included and marked, `EX:` recipients

@@ -2,7 +2,7 @@
 //!
 //! - FullAccess (and ChangePermission/ChangeOwner, which let the holder grant himself
 //!   FullAccess): `Get-MailboxPermission -Identity <mailbox>`, one call per user and
-//!   shared mailbox, by as many workers as the Exchange concurrency limit allows (the
+//!   shared mailbox (ten to an Exchange `$batch`, [`crate::exchange::Call`]), by as many workers as the Exchange concurrency limit allows (the
 //!   per-mailbox limit is kept by the client, as for inbox rules). One mailbox failing
 //!   keeps the others' entries but marks the source `error`.
 //!   <https://learn.microsoft.com/powershell/module/exchange/get-mailboxpermission>
@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Map, Value};
 
 use super::{b, s, strings, Ctx};
-use crate::exchange::ExchangeClient;
+use crate::exchange::{Call, ExchangeClient, MAX_BATCH_ITEMS};
 use crate::graph::ApiError;
 use crate::snapshot::model::{
     DelegateRight, MailRecipient, Mailbox, MailboxDelegate, SourceId, SourceState,
@@ -64,7 +64,7 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         .iter()
         .filter(|m| KINDS.contains(&m.recipient_type_details.as_str()))
         .collect();
-    let results = per_mailbox(&ctx.exchange, &targets, fetch_mailbox_permissions);
+    let results = permissions_of(&ctx.exchange, &targets);
     let mut failures = Vec::new();
     let mut raw: Vec<(&Mailbox, DelegateRight, String, Vec<String>)> = Vec::new();
     for (mbx, result) in targets.iter().zip(results) {
@@ -202,18 +202,39 @@ fn label(m: &Mailbox) -> &str {
     }
 }
 
-/// `f` for every target by up to the Exchange concurrency limit of workers; one result
-/// per target, in order.
-fn per_mailbox<T: Send>(
+/// One explicit mailbox permission: (trustee, rights).
+type Permission = (String, Vec<String>);
+
+/// Every target's explicit mailbox permissions, in order: mailboxes in chunks of one
+/// Exchange `$batch` ([`ExchangeClient::invoke_many`]), by up to the Exchange concurrency
+/// limit of workers.
+fn permissions_of(
     exo: &ExchangeClient<'_>,
     targets: &[&Mailbox],
-    f: fn(&ExchangeClient<'_>, &str) -> Result<T, ApiError>,
-) -> Vec<Result<T, String>> {
-    super::pool::map_concurrent(
+) -> Vec<Result<Vec<Permission>, String>> {
+    super::pool::map_chunks(
         exo.limits().concurrency(),
+        MAX_BATCH_ITEMS,
         targets,
-        |mbx| f(exo, label(mbx)).map_err(|e| e.to_string()),
+        |chunk| {
+            let calls: Vec<Call> = chunk.iter().map(|m| permission_call(label(m))).collect();
+            exo.invoke_many(&calls)
+                .into_iter()
+                .map(|r| match r {
+                    Ok(rows) => Ok(rows.iter().filter_map(mailbox_permission).collect()),
+                    Err(e) => Err(e.to_string()),
+                })
+                .collect()
+        },
         |_| Err("internal error: worker thread failed".into()),
+    )
+}
+
+fn permission_call(mailbox: &str) -> Call {
+    Call::on_mailbox(
+        "Get-MailboxPermission",
+        json!({"Identity": mailbox, "ResultSize": "Unlimited"}),
+        mailbox,
     )
 }
 
@@ -223,11 +244,8 @@ pub(crate) fn fetch_mailbox_permissions(
     exo: &ExchangeClient<'_>,
     mailbox: &str,
 ) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-    let rows = exo.invoke_anchored(
-        "Get-MailboxPermission",
-        json!({"Identity": mailbox, "ResultSize": "Unlimited"}),
-        &format!("UPN:{mailbox}"),
-    )?;
+    let call = permission_call(mailbox);
+    let rows = exo.invoke_anchored(&call.cmdlet, call.parameters, &call.anchor)?;
     Ok(rows.iter().filter_map(mailbox_permission).collect())
 }
 

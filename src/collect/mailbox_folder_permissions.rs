@@ -1,19 +1,22 @@
-//! Source `mailbox_folder_permissions`: who else may open each user mailbox's top of
-//! information store, Inbox and Calendar.
+//! Source `mailbox_folder_permissions`: who else may open each user and shared mailbox's
+//! top of information store, Inbox and Calendar.
 //!
 //! Folder names are localised (a German mailbox's Inbox is `Posteingang`, its Calendar
 //! `Kalender`), so for each mailbox the folders are first found by type:
-//! `Get-MailboxFolderStatistics -Identity <mailbox> -FolderScope Inbox` (and `Calendar`)
-//! lists that folder and its subfolders, and the row whose `FolderType` is `Inbox`
-//! (`Calendar`) gives its `FolderPath` (`/Posteingang`).
+//! `Get-MailboxFolderStatistics -Identity <mailbox>` (no `-FolderScope`: every folder, in
+//! one call for both) and the rows whose `FolderType` is `Inbox` and `Calendar` give their
+//! `FolderPath` (`/Posteingang`); never the name, since a user may have a folder called
+//! "Inbox" that is not the inbox.
 //! <https://learn.microsoft.com/powershell/module/exchange/get-mailboxfolderstatistics>
-//! (Identity parameter set; `-FolderScope` is an `ElcFolderType`). The top of information
-//! store needs no look-up: it is `<mailbox>:\` in every language.
+//! (Identity parameter set; `-FolderScope` is optional, an `ElcFolderType`; `-ResultSize`
+//! defaults to 1,000 rows). The top of information store needs no look-up: it is
+//! `<mailbox>:\` in every language. Fix mode asks for one folder with `-FolderScope`.
 //! Then `Get-MailboxFolderPermission -Identity <mailbox>:\<folder path>` for each of the
 //! three. <https://learn.microsoft.com/powershell/module/exchange/get-mailboxfolderpermission>
 //!
-//! Five calls per mailbox, by as many workers as the Exchange concurrency limit allows
-//! ([`super::pool::map_concurrent`], as for delegates). One mailbox failing keeps the
+//! Four calls per mailbox, sent ten to an Exchange `$batch` ([`crate::exchange::Call`]),
+//! by as many workers as the Exchange concurrency limit allows
+//! ([`super::pool::map_chunks`], as for delegates). One mailbox failing keeps the
 //! others' entries but marks the source `error`, never `ok` with fewer items.
 //!
 //! Kept: every entry above the folder's baseline — `None` (every principal on a new
@@ -26,14 +29,15 @@ use serde_json::{json, Map, Value};
 
 use super::mailbox_delegates::{Trustee, Trustees};
 use super::{s, strings, Ctx};
-use crate::exchange::ExchangeClient;
+use crate::exchange::{Call, ExchangeClient, MAX_BATCH_ITEMS};
 use crate::graph::ApiError;
 use crate::snapshot::model::{
     FolderPrincipal, MailFolderKind, Mailbox, MailboxFolderPermission, SourceId, SourceState,
 };
 
-/// Mailbox kinds whose folders are read: people's mailboxes.
-const KINDS: [&str; 1] = ["UserMailbox"];
+/// Mailbox kinds whose folders are read: people's and shared mailboxes (a shared
+/// mailbox's Inbox opened to `Default` exposes the team's mail as much as a person's).
+const KINDS: [&str; 2] = ["UserMailbox", "SharedMailbox"];
 
 /// One raw entry of one folder: (folder, folder path, user, rights, sharing flags).
 pub(crate) type RawEntry = (MailFolderKind, String, String, Vec<String>, Vec<String>);
@@ -64,10 +68,11 @@ pub fn collect(ctx: &mut Ctx<'_>) {
         .filter(|m| KINDS.contains(&m.recipient_type_details.as_str()))
         .collect();
     let exo = &ctx.exchange;
-    let results = super::pool::map_concurrent(
+    let results = super::pool::map_chunks(
         exo.limits().concurrency(),
+        MAX_BATCH_ITEMS,
         &targets,
-        |mbx| fetch_mailbox(exo, label(mbx)).map_err(|e| e.to_string()),
+        |chunk| fetch_chunk(exo, chunk),
         |_| Err("internal error: worker thread failed".into()),
     );
     let mut failures = Vec::new();
@@ -166,19 +171,67 @@ fn entry(
     }
 }
 
-/// Every kept entry of one mailbox's three folders.
-pub(crate) fn fetch_mailbox(
-    exo: &ExchangeClient<'_>,
-    mailbox: &str,
-) -> Result<Vec<RawEntry>, ApiError> {
-    let mut out = Vec::new();
-    for folder in MailFolderKind::ALL {
-        let path = folder_path(exo, mailbox, folder)?;
-        for (user, rights, flags) in fetch_folder(exo, mailbox, &path, folder)? {
-            out.push((folder, path.clone(), user, rights, flags));
+/// Every kept entry of each mailbox's three folders, one answer per mailbox: one
+/// `Get-MailboxFolderStatistics` per mailbox (all folders, so Inbox and Calendar are found
+/// by `FolderType` in one call instead of two), then the three
+/// `Get-MailboxFolderPermission` calls of each — both in Exchange `$batch`es of ten
+/// ([`ExchangeClient::invoke_many`]; at most three items of one mailbox per batch, under
+/// its concurrency limit).
+fn fetch_chunk(exo: &ExchangeClient<'_>, chunk: &[&Mailbox]) -> Vec<Result<Vec<RawEntry>, String>> {
+    // Without `-FolderScope` every folder of the mailbox comes back; `ResultSize` lifts
+    // the default cap of 1,000 rows (docs: Get-MailboxFolderStatistics, Identity set).
+    let calls: Vec<Call> = chunk
+        .iter()
+        .map(|m| {
+            Call::on_mailbox(
+                "Get-MailboxFolderStatistics",
+                json!({"Identity": label(m), "ResultSize": "Unlimited"}),
+                label(m),
+            )
+        })
+        .collect();
+    let paths: Vec<Result<Vec<(MailFolderKind, String)>, String>> = chunk
+        .iter()
+        .zip(exo.invoke_many(&calls))
+        .map(|(m, rows)| {
+            let rows = rows.map_err(|e| e.to_string())?;
+            MailFolderKind::ALL
+                .into_iter()
+                .map(|folder| Ok((folder, path_in(&rows, label(m), folder)?)))
+                .collect::<Result<Vec<_>, ApiError>>()
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let mut wanted: Vec<(usize, MailFolderKind, String)> = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        if let Ok(p) = p {
+            wanted.extend(p.iter().map(|(folder, path)| (i, *folder, path.clone())));
         }
     }
-    Ok(out)
+    let calls: Vec<Call> = wanted
+        .iter()
+        .filter_map(|(i, _, path)| chunk.get(*i).map(|m| permission_call(label(m), path)))
+        .collect();
+    let mut out: Vec<Result<Vec<RawEntry>, String>> =
+        paths.into_iter().map(|p| p.map(|_| Vec::new())).collect();
+    for ((i, folder, path), rows) in wanted.into_iter().zip(exo.invoke_many(&calls)) {
+        let Some(Ok(entries)) = out.get_mut(i) else {
+            continue;
+        };
+        match rows {
+            Ok(rows) => entries.extend(
+                rows.iter()
+                    .filter_map(|r| permission(r, folder))
+                    .map(|(user, rights, flags)| (folder, path.clone(), user, rights, flags)),
+            ),
+            Err(e) => {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Err(e.to_string());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The folder's path as the mailbox names it (`\Posteingang`); `\` for the top of
@@ -189,16 +242,32 @@ pub(crate) fn folder_path(
     mailbox: &str,
     folder: MailFolderKind,
 ) -> Result<String, ApiError> {
-    let (scope, folder_type) = match folder {
+    let scope = match folder {
         MailFolderKind::TopOfInformationStore => return Ok("\\".to_owned()),
-        MailFolderKind::Inbox => ("Inbox", "Inbox"),
-        MailFolderKind::Calendar => ("Calendar", "Calendar"),
+        MailFolderKind::Inbox => "Inbox",
+        MailFolderKind::Calendar => "Calendar",
     };
     let rows = exo.invoke_anchored(
         "Get-MailboxFolderStatistics",
         json!({"Identity": mailbox, "FolderScope": scope}),
         &format!("UPN:{mailbox}"),
     )?;
+    path_in(&rows, mailbox, folder)
+}
+
+/// The path of the mailbox's `folder` among its statistics rows: picked by `FolderType`,
+/// never by name (a German mailbox may hold a user folder named "Inbox" next to its real
+/// inbox `Posteingang`).
+fn path_in(
+    rows: &[Map<String, Value>],
+    mailbox: &str,
+    folder: MailFolderKind,
+) -> Result<String, ApiError> {
+    let folder_type = match folder {
+        MailFolderKind::TopOfInformationStore => return Ok("\\".to_owned()),
+        MailFolderKind::Inbox => "Inbox",
+        MailFolderKind::Calendar => "Calendar",
+    };
     rows.iter()
         .find(|r| s(r, "FolderType").is_some_and(|t| t.eq_ignore_ascii_case(folder_type)))
         .and_then(|r| s(r, "FolderPath"))
@@ -219,19 +288,12 @@ fn identity_path(folder_path: &str) -> String {
     format!("\\{inner}")
 }
 
-/// The kept entries of one folder, as (user, rights, sharing flags).
-pub(crate) fn fetch_folder(
-    exo: &ExchangeClient<'_>,
-    mailbox: &str,
-    path: &str,
-    folder: MailFolderKind,
-) -> Result<Vec<FolderEntry>, ApiError> {
-    let rows = exo.invoke_anchored(
+fn permission_call(mailbox: &str, path: &str) -> Call {
+    Call::on_mailbox(
         "Get-MailboxFolderPermission",
         json!({"Identity": format!("{mailbox}:{path}")}),
-        &format!("UPN:{mailbox}"),
-    )?;
-    Ok(rows.iter().filter_map(|r| permission(r, folder)).collect())
+        mailbox,
+    )
 }
 
 /// One row, unless it is the baseline.

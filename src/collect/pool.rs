@@ -49,8 +49,62 @@ where
         .collect()
 }
 
+/// `f` for chunks of up to `chunk` items (one Exchange `$batch` worth of mailboxes) by up
+/// to `concurrency` threads; `f` answers one per item of its chunk, in order. Items a
+/// chunk left unanswered (a panic, a short answer) come back as `on_lost(item)`.
+pub fn map_chunks<I, T, F, L>(
+    concurrency: usize,
+    chunk: usize,
+    items: &[I],
+    f: F,
+    on_lost: L,
+) -> Vec<T>
+where
+    I: Sync,
+    T: Send,
+    F: Fn(&[I]) -> Vec<T> + Sync,
+    L: Fn(&I) -> T,
+{
+    let chunks: Vec<&[I]> = items.chunks(chunk.max(1)).collect();
+    let answers = map_concurrent(concurrency, &chunks, |c| Some(f(c)), |_| None);
+    chunks
+        .iter()
+        .zip(answers)
+        .flat_map(|(c, answer)| {
+            let mut answer = answer.unwrap_or_default().into_iter();
+            c.iter()
+                .map(|item| answer.next().unwrap_or_else(|| on_lost(item)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chunks_answer_every_item_in_order() {
+        let items: Vec<u32> = (0..23).collect();
+        let answers = map_chunks(
+            4,
+            10,
+            &items,
+            |c| {
+                // The middle chunk answers short: its missing items are reported lost.
+                if c.first() == Some(&10) {
+                    c.iter().take(3).map(|i| Ok(i * 2)).collect()
+                } else {
+                    c.iter().map(|i| Ok(i * 2)).collect()
+                }
+            },
+            |&i| Err(i),
+        );
+        assert_eq!(answers.len(), 23);
+        assert_eq!(answers[0], Ok(0));
+        assert_eq!(answers[12], Ok(24));
+        assert_eq!(answers[13], Err(13));
+        assert_eq!(answers[22], Ok(44));
+    }
+
     use super::*;
 
     #[test]

@@ -204,6 +204,10 @@ pub struct Faults {
     /// Exchange: the folder cmdlets for this mailbox answer 429 `ApplicationThrottled`
     /// with `retry_after`, every time (throttled past every retry).
     pub throttle_folders_mailbox: Option<String>,
+    /// Exchange: these cmdlets answer 429 (`Retry-After: retry_after`) for their next
+    /// `throttle_cmdlets_times` calls together (`u32::MAX`: always), then run as usual.
+    pub throttle_cmdlets: Vec<String>,
+    pub throttle_cmdlets_times: u32,
 }
 
 impl Default for Faults {
@@ -229,6 +233,8 @@ impl Default for Faults {
             forbid_cmdlets: Vec::new(),
             fail_folders_mailbox: None,
             throttle_folders_mailbox: None,
+            throttle_cmdlets: Vec::new(),
+            throttle_cmdlets_times: 0,
         }
     }
 }
@@ -335,6 +341,9 @@ pub struct Options {
     pub audit_log_licensed: bool,
     /// "Today" of Get-MessageTraceV2's 90 days (RFC 3339): the contoso story's present.
     pub message_trace_today: String,
+    /// Exchange `$batch` (`crate::exo_batch`) refused with this status (404, 405, 501…)
+    /// for a tenant where the undocumented route is not there; `None` = served.
+    pub exo_batch_refused: Option<u16>,
 }
 
 impl Default for Options {
@@ -359,6 +368,7 @@ impl Default for Options {
             audit_query_throttled_polls: 0,
             audit_log_licensed: true,
             message_trace_today: "2026-01-05T00:00:00Z".into(),
+            exo_batch_refused: None,
         }
     }
 }

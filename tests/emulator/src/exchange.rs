@@ -596,6 +596,9 @@ pub fn invoke_command(
     if let Some(r) = crate::exo_folders::fault(shared, ctx, cmdlet, &call.params) {
         return r;
     }
+    if let Some(r) = crate::exo_batch::cmdlet_throttle(shared, ctx, cmdlet) {
+        return r;
+    }
     let skiptoken = crate::odata::Query::parse(&req.query)
         .get("$skiptoken")
         .map(str::to_owned);

@@ -556,6 +556,11 @@ fn statistics(m: &Mailbox, folders: &MailboxFolders, scope: &str) -> Vec<Obj> {
     let mut out = Vec::new();
     if scope == "All" {
         out.push(row("Top of Information Store", "/", "Root", 1));
+        // A localised mailbox whose user made a folder called "Inbox" (listed before the
+        // real one): only `FolderType` tells them apart.
+        if inbox != "Inbox" {
+            out.push(row("Inbox", "/Inbox", "User Created", 6));
+        }
     }
     if matches!(scope, "All" | "Inbox") {
         out.push(row(inbox, &format!("/{inbox}"), "Inbox", 2));

@@ -23,6 +23,7 @@ pub mod config;
 pub mod crypto;
 pub mod device_code;
 pub mod exchange;
+pub mod exo_batch;
 pub mod exo_delegation;
 pub mod exo_folders;
 pub mod exo_message_trace;

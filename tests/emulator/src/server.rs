@@ -497,10 +497,17 @@ fn route(shared: &Shared, req: &Request, path: &str) -> Response {
     }
 
     let is_graph = matches!(segs.first(), Some(&"v1.0") | Some(&"beta"));
-    let is_exo = segs.len() == 4
+    // Exchange `$batch` of InvokeCommand items (`crate::exo_batch`): an Exchange request
+    // whose items count against their own mailboxes, not the batch's.
+    let is_exo_batch = segs.len() == 4
         && segs[0].eq_ignore_ascii_case("adminapi")
         && segs[1].eq_ignore_ascii_case("beta")
-        && segs[3].eq_ignore_ascii_case("InvokeCommand");
+        && segs[3] == "$batch";
+    let is_exo = is_exo_batch
+        || (segs.len() == 4
+            && segs[0].eq_ignore_ascii_case("adminapi")
+            && segs[1].eq_ignore_ascii_case("beta")
+            && segs[3].eq_ignore_ascii_case("InvokeCommand"));
     if !is_graph && !is_exo {
         latency(shared, &faults);
         return respond::graph_error(
@@ -516,6 +523,8 @@ fn route(shared: &Shared, req: &Request, path: &str) -> Response {
     if faults.mailbox_concurrency_limit > 0 {
         let key = if is_graph {
             mailbox_key(shared, &path[segs[0].len() + 1..])
+        } else if is_exo_batch {
+            None
         } else {
             exo_mailbox_key(shared, req)
         };
@@ -586,7 +595,9 @@ fn route(shared: &Shared, req: &Request, path: &str) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let mut resp = if is_exo {
+    let mut resp = if is_exo_batch {
+        crate::exo_batch::batch(shared, &caller, segs[2], req, &ctx)
+    } else if is_exo {
         crate::exchange::invoke_command(shared, &caller, segs[2], req, &ctx)
     } else {
         let version = segs[0];
