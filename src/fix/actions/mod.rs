@@ -121,9 +121,7 @@ impl ActionKind {
             }
             ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
             ActionKind::ResetFolderPermission => &reset_folder_permission::ResetFolderPermission,
-            ActionKind::RemoveFolderPermission => {
-                &remove_folder_permission::RemoveFolderPermission
-            }
+            ActionKind::RemoveFolderPermission => &remove_folder_permission::RemoveFolderPermission,
             ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
             ActionKind::RemoveAppRoleAssignment => {
                 &remove_app_role_assignment::RemoveAppRoleAssignment
