@@ -9,26 +9,10 @@ use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::Faults;
 use serde_json::{json, Value};
 
-use crate::harness::{self, example, rule_outcome, start, Scenario};
+use crate::harness::{self, example, start, Scenario};
 
 const RULE: &str = "mailbox_delegate_unexpected";
 const DANA: &str = "dana.whitfield@contoso.com";
-
-/// (resource id, severity) of the rule's findings.
-fn delegate_findings(report: &Value) -> BTreeSet<(String, String)> {
-    rule_outcome(report, RULE)["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|f| {
-            (
-                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
-                f["severity"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn scan_tenant_flags_the_delegations_the_example_shows() {
@@ -36,8 +20,8 @@ fn scan_tenant_flags_the_delegations_the_example_shows() {
     let live = s.scan(&[]);
     assert_eq!(live.code, 1, "{}", live.out.stderr);
     let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
-    let want = delegate_findings(&offline.report);
-    assert_eq!(delegate_findings(&live.report), want);
+    let want = offline.findings(RULE);
+    assert_eq!(live.findings(RULE), want);
     // The attacker's FullAccess and SendAs on Dana's mailbox (high), the guest's send on
     // behalf on info@ (medium), the Fabrikam guest's FullAccess on procurement@ (high);
     // Tom's expected delegation on info@ is not a finding.
@@ -63,7 +47,7 @@ fn scan_tenant_flags_the_delegations_the_example_shows() {
     // The config's allowed_delegates accepts the Fabrikam guest on procurement@.
     let config = harness::root().join("examples/m365guard.toml");
     let configured = s.scan(&["--config", config.to_str().unwrap()]);
-    let with_config = delegate_findings(&configured.report);
+    let with_config = configured.findings(RULE);
     assert_eq!(with_config.len(), 3, "{with_config:?}");
     assert!(with_config.iter().all(|(id, _)| !id.contains("sam.rivera")));
 }

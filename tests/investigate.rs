@@ -10,7 +10,7 @@ use std::path::Path;
 use m365guard_emulator::{Grants, Licences};
 use serde_json::Value;
 
-use crate::harness::{assert_no_leaks, m365guard_against, run, start, Out};
+use crate::harness::{assert_no_leaks, m365guard_against, run, Out, Scenario};
 
 const LENA: &str = "lena.fischer@contoso.com";
 
@@ -70,18 +70,28 @@ pub(crate) fn event_at(evidence: &Value, list: &str, time: &str) -> String {
         .to_owned()
 }
 
+/// [`investigate`] through the one harness: `Scenario::investigate` (which checks the
+/// evidence for the secret), with stdout and stderr checked too.
+fn lena(sc: &Scenario) -> (Out, Value) {
+    let (out, ev) = sc.investigate(LENA, "2025-12-01", &[]);
+    assert_no_leaks(
+        [out.stdout.as_str(), out.stderr.as_str()],
+        &[&sc.emu.client_secret().unwrap()],
+    );
+    (out, ev)
+}
+
 #[test]
 fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path());
+    let sc = Scenario::contoso();
+    let (out, ev) = lena(&sc);
     assert_eq!(
         out.code, 1,
         "findings → exit 1\n{}\n{}",
         out.stdout, out.stderr
     );
     assert_eq!(ev["schema_version"], 1);
-    assert_eq!(ev["tenant_id"], emu.tenant_id().as_str());
+    assert_eq!(ev["tenant_id"], sc.emu.tenant_id().as_str());
     assert_eq!(ev["user"]["id"], "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a");
     for source in [
         "user",
@@ -166,24 +176,25 @@ fn the_rules_flag_exactly_the_story_not_lenas_ordinary_sign_ins() {
 
 #[test]
 fn sign_ins_and_audits_are_paged_to_the_end() {
-    let emu = start();
-    let mut options = emu.options();
+    let sc = Scenario::contoso();
+    let mut options = sc.emu.options();
     options.graph_page_size = 3;
-    emu.set_options(options);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path());
+    sc.emu.set_options(options);
+    let (out, ev) = lena(&sc);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(ev["sign_ins"].as_array().unwrap().len(), 10);
     assert_eq!(ev["directory_audits"].as_array().unwrap().len(), 2);
     assert_eq!(ev["audit_events"].as_array().unwrap().len(), 8);
     assert_eq!(flagged(&ev).len(), 6);
-    let record_pages = emu
+    let record_pages = sc
+        .emu
         .requests()
         .iter()
         .filter(|r| r.path.ends_with("/records") || r.path.contains("/records?"))
         .count();
     assert_eq!(record_pages, 3, "8 audit log records in pages of 3");
-    let pages = emu
+    let pages = sc
+        .emu
         .requests()
         .iter()
         .filter(|r| r.path.contains("/auditLogs/signIns"))
@@ -196,10 +207,9 @@ fn sign_ins_and_audits_are_paged_to_the_end() {
 
 #[test]
 fn the_manifest_verifies_with_sha256sum() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    investigate(&emu, dir.path());
-    let case = dir.path().join("case");
+    let sc = Scenario::contoso();
+    lena(&sc);
+    let case = sc.path("case");
     let manifest = std::fs::read_to_string(case.join("manifest.sha256")).unwrap();
     // evidence.json, timeline.html, evidence.sarif and the audit log query's audit-query.json.
     assert_eq!(manifest.lines().count(), 4, "{manifest}");
@@ -227,13 +237,12 @@ fn the_manifest_verifies_with_sha256sum() {
 
 #[test]
 fn without_p1_sign_ins_are_unavailable_and_their_rules_not_applicable() {
-    let emu = start();
-    emu.set_licences(Licences {
+    let sc = Scenario::contoso();
+    sc.emu.set_licences(Licences {
         p1: false,
         p2: false,
     });
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path());
+    let (out, ev) = lena(&sc);
     assert_eq!(out.code, 3, "incomplete → exit 3\n{}", out.stderr);
     let s = &ev["sources"]["sign_ins"];
     assert_eq!(s["status"], "unavailable", "{s}");
@@ -267,12 +276,11 @@ fn without_p1_sign_ins_are_unavailable_and_their_rules_not_applicable() {
 
 #[test]
 fn without_auditlog_read_all_every_rule_reading_entra_logs_is_not_evaluated() {
-    let emu = start();
+    let sc = Scenario::contoso();
     let mut grants = Grants::full();
     grants.graph.retain(|p| p != "AuditLog.Read.All");
-    emu.set_grants(grants);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ev) = investigate(&emu, dir.path());
+    sc.emu.set_grants(grants);
+    let (out, ev) = lena(&sc);
     assert_eq!(out.code, 3, "{}", out.stderr);
     for source in ["sign_ins", "directory_audits"] {
         let s = &ev["sources"][source];
@@ -296,10 +304,9 @@ fn without_auditlog_read_all_every_rule_reading_entra_logs_is_not_evaluated() {
 
 #[test]
 fn evidence_is_never_overwritten_and_the_schema_is_published() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (_, evidence) = investigate(&emu, dir.path());
-    let again = run(m365guard_against(&emu, dir.path()).args([
+    let sc = Scenario::contoso();
+    let (_, evidence) = lena(&sc);
+    let again = run(m365guard_against(&sc.emu, sc.dir()).args([
         "investigate",
         "--user",
         LENA,
@@ -378,10 +385,9 @@ fn headless(browser: &Path, profile: &Path, args: &[&str]) -> std::process::Outp
 /// highlighted, the "where from" summary and the manual steps; a screenshot is produced.
 #[test]
 fn the_html_timeline_renders_in_a_browser() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let (_, ev) = investigate(&emu, dir.path());
-    let page = dir.path().join("case/timeline.html");
+    let sc = Scenario::contoso();
+    let (_, ev) = lena(&sc);
+    let page = sc.path("case/timeline.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing loaded from anywhere.
     assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("<script"));
@@ -394,7 +400,7 @@ fn the_html_timeline_renders_in_a_browser() {
         return;
     };
     let url = format!("file://{}", page.display());
-    let profile = dir.path().join("profile");
+    let profile = sc.path("profile");
     let dom = headless(&browser, &profile, &["--dump-dom", &url]);
     assert!(
         dom.status.success(),
@@ -464,7 +470,7 @@ fn the_html_timeline_renders_in_a_browser() {
     ] {
         assert!(dom.contains(expected), "rendered page lacks {expected:?}");
     }
-    let png = dir.path().join("timeline.png");
+    let png = sc.path("timeline.png");
     let shot = headless(
         &browser,
         &profile,
@@ -492,9 +498,8 @@ fn the_html_timeline_renders_in_a_browser() {
 
 #[test]
 fn an_unknown_user_is_an_error_and_writes_nothing() {
-    let emu = start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(m365guard_against(&emu, dir.path()).args([
+    let sc = Scenario::contoso();
+    let out = run(m365guard_against(&sc.emu, sc.dir()).args([
         "investigate",
         "--user",
         "nobody@contoso.com",
@@ -510,5 +515,5 @@ fn an_unknown_user_is_an_error_and_writes_nothing() {
         "{}",
         out.stderr
     );
-    assert!(!dir.path().join("case").exists());
+    assert!(!sc.path("case").exists());
 }

@@ -11,27 +11,11 @@ use m365guard::exchange::ExchangeClient;
 use m365guard_emulator::{Emulator, Faults, Service};
 use serde_json::{json, Value};
 
-use crate::harness::{example, rule_outcome, start, Scenario};
+use crate::harness::{example, start, Scenario};
 
 const RULE: &str = "exchange_role_group_unexpected";
 const LENA: &str = "lena.fischer@contoso.com";
 const LENA_IN_ORG_MANAGEMENT: &str = "Organization Management/lena fischer";
-
-/// (resource id, severity) of the rule's findings.
-fn findings(report: &Value) -> BTreeSet<(String, String)> {
-    rule_outcome(report, RULE)["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|f| {
-            (
-                f["resource"]["id"].as_str().unwrap_or_default().to_owned(),
-                f["severity"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 fn members_of(emu: &Emulator, group: &str) -> Vec<String> {
     emu.state()
@@ -48,8 +32,8 @@ fn scan_tenant_flags_the_role_group_member_the_example_shows() {
     let live = s.scan(&[]);
     assert_eq!(live.code, 1, "{}", live.out.stderr);
     let offline = s.scan_snapshot(&example("contoso-compromised.json"), "offline");
-    let want = findings(&offline.report);
-    assert_eq!(findings(&live.report), want);
+    let want = offline.findings(RULE);
+    assert_eq!(live.findings(RULE), want);
     // Lena (added by the attacker) is critical; the linked TenantAdmins_ and
     // ExchangeServiceAdmins_ role groups are not findings.
     assert_eq!(
@@ -61,13 +45,9 @@ fn scan_tenant_flags_the_role_group_member_the_example_shows() {
     assert_eq!(clean.rule(RULE)["status"], "passed");
 
     // [roles] allowed_exchange_role_group_members accepts her.
-    let config = s.path("m365guard.toml");
-    std::fs::write(
-        &config,
+    let configured = s.scan_with_config(
         "[roles]\nallowed_exchange_role_group_members = [\"lena.fischer@contoso.com\"]\n",
-    )
-    .unwrap();
-    let configured = s.scan(&["--config", config.to_str().unwrap()]);
+    );
     assert_eq!(
         configured.rule(RULE)["status"],
         "passed",

@@ -45,6 +45,8 @@ pub enum ActionKind {
     RemoveRecipientPermission,
     RemoveSendOnBehalf,
     ResetFolderPermission,
+    /// A named user's entry (guest, external, disabled, deleted) on the same folders.
+    RemoveFolderPermission,
     DisableMailProtocols,
     EnableAuditLogging,
     /// Restore: the mailbox's client access as it was, before sign-in is restored.
@@ -53,7 +55,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 30] = [
+    pub const ALL: [ActionKind; 31] = [
         ActionKind::BlockSignIn,
         ActionKind::SuspendMailAccess,
         ActionKind::RevokeSessions,
@@ -80,6 +82,7 @@ impl ActionKind {
         ActionKind::RemoveRecipientPermission,
         ActionKind::RemoveSendOnBehalf,
         ActionKind::ResetFolderPermission,
+        ActionKind::RemoveFolderPermission,
         ActionKind::DisableMailProtocols,
         ActionKind::EnableAuditLogging,
         ActionKind::RestoreMailAccess,
@@ -122,6 +125,7 @@ impl ActionKind {
             ActionKind::RemoveRecipientPermission => "remove_recipient_permission",
             ActionKind::RemoveSendOnBehalf => "remove_send_on_behalf",
             ActionKind::ResetFolderPermission => "reset_folder_permission",
+            ActionKind::RemoveFolderPermission => "remove_folder_permission",
             ActionKind::UnblockSignIn => "unblock_sign_in",
             ActionKind::SuspendMailAccess => "suspend_mail_access",
             ActionKind::DisableMailProtocols => "disable_mail_protocols",

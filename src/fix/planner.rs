@@ -810,6 +810,35 @@ fn plan_finding(
             let pre = super::actions::folder_permission_state(&p.access_rights);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
+        // A named user's entry: removed, never a Default or Anonymous one (reset above).
+        ActionKind::RemoveFolderPermission => {
+            let p = snapshot
+                .mailbox_folder_permissions
+                .iter()
+                .find(|p| p.id == finding.resource.id)
+                .ok_or_else(|| missing("mailbox folder permission"))?;
+            if p.principal != crate::snapshot::model::FolderPrincipal::User {
+                return Err(format!(
+                    "'{}' is the folder's {} entry: mailbox_folder_open's reset_folder_permission sets it, it is never removed",
+                    p.id, p.user
+                ));
+            }
+            let target = Target {
+                user_id: Some(p.mailbox_id.clone()),
+                user_principal_name: Some(p.mailbox_upn.clone()),
+                exchange_identity: Some(format!("{}:{}", p.mailbox_upn, p.folder_path)),
+                ..Target::new(
+                    ResourceKind::MailboxFolderPermission,
+                    &p.id,
+                    &finding.resource.name,
+                )
+            };
+            let pre = super::actions::named_folder_permission_state(
+                &p.access_rights,
+                &p.sharing_permission_flags,
+            );
+            builder.add(kind, target, pre, &reason, fixes, vec![]);
+        }
         ActionKind::RemoveManagementRoleAssignment => {
             let a = snapshot
                 .exchange_role_assignments

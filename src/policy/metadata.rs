@@ -89,6 +89,7 @@ pub enum FixAction {
     RemoveRoleGroupMember,
     ResetFolderPermission,
     RemoveManagementRoleAssignment,
+    RemoveFolderPermission,
 }
 
 impl FixAction {
@@ -120,6 +121,7 @@ impl FixAction {
             FixAction::RemoveRoleGroupMember => "remove_role_group_member",
             FixAction::ResetFolderPermission => "reset_folder_permission",
             FixAction::RemoveManagementRoleAssignment => "remove_management_role_assignment",
+            FixAction::RemoveFolderPermission => "remove_folder_permission",
         }
     }
 }

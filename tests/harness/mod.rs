@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use m365guard_emulator::{spawn, Emulator, EmulatorConfig};
-pub use scenario::{rule_outcome, Scenario};
+pub use scenario::Scenario;
 
 /// The repository root.
 pub fn root() -> PathBuf {

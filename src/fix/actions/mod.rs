@@ -28,6 +28,7 @@ mod enforce_mfa;
 mod pim;
 mod remove_app_role_assignment;
 mod remove_credential;
+mod remove_folder_permission;
 mod remove_mailbox_permission;
 mod remove_management_role_assignment;
 mod remove_recipient_permission;
@@ -59,6 +60,7 @@ pub use disable_transport_rule::rule_state as transport_rule_state;
 pub use enable_audit_logging::UNIFIED_AUDIT_LOG_MANUAL;
 pub use enforce_mfa::CA_POLICY_NAME;
 pub use remove_credential::credential_state;
+pub use remove_folder_permission::entry_state as named_folder_permission_state;
 pub use remove_mailbox_permission::full_access_state as mailbox_permission_state;
 pub use remove_management_role_assignment::{
     assignment_state as management_role_assignment_state,
@@ -119,6 +121,7 @@ impl ActionKind {
             }
             ActionKind::RemoveSendOnBehalf => &remove_send_on_behalf::RemoveSendOnBehalf,
             ActionKind::ResetFolderPermission => &reset_folder_permission::ResetFolderPermission,
+            ActionKind::RemoveFolderPermission => &remove_folder_permission::RemoveFolderPermission,
             ActionKind::RevokeConsentGrant => &revoke_consent_grant::RevokeConsentGrant,
             ActionKind::RemoveAppRoleAssignment => {
                 &remove_app_role_assignment::RemoveAppRoleAssignment
@@ -255,8 +258,9 @@ impl ActionKind {
             | ActionKind::RemoveMailboxPermission
             | ActionKind::RemoveRecipientPermission
             | ActionKind::RemoveSendOnBehalf
-            // Set-MailboxFolderPermission: same roles (Exchange Administrator).
-            | ActionKind::ResetFolderPermission => ActionNeeds {
+            // Set-/Remove-MailboxFolderPermission: same roles (Exchange Administrator).
+            | ActionKind::ResetFolderPermission
+            | ActionKind::RemoveFolderPermission => ActionNeeds {
                 exchange_roles: Some(role::EXCHANGE_WRITE),
                 ..ActionNeeds::NONE
             },
@@ -362,6 +366,7 @@ impl From<FixAction> for ActionKind {
             FixAction::RemoveRoleGroupMember => ActionKind::RemoveRoleGroupMember,
             FixAction::ResetFolderPermission => ActionKind::ResetFolderPermission,
             FixAction::RemoveManagementRoleAssignment => ActionKind::RemoveManagementRoleAssignment,
+            FixAction::RemoveFolderPermission => ActionKind::RemoveFolderPermission,
         }
     }
 }

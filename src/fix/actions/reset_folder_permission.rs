@@ -25,7 +25,7 @@ use crate::snapshot::model::{FolderPrincipal, MailFolderKind};
 pub struct ResetFolderPermission;
 
 /// The mailbox (its UPN, else its id), the folder and the user of a target.
-fn parts(target: &Target) -> (String, Option<MailFolderKind>, String) {
+pub(super) fn parts(target: &Target) -> (String, Option<MailFolderKind>, String) {
     let mut it = target.id.splitn(3, '/');
     let mailbox_id = it.next().unwrap_or_default();
     let folder = it.next().and_then(MailFolderKind::parse);

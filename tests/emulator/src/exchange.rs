@@ -389,6 +389,9 @@ fn role_allows(caller: &Caller, cmdlet: &str) -> Option<bool> {
             Some(true)
         };
     }
+    // Set-/Add-/Remove-MailboxFolderPermission (`crate::exo_folders`) are not listed here:
+    // their pages name no role, so only `full` (Exchange/Global Administrator) runs them,
+    // as the fix's permission table (`role::EXCHANGE_WRITE`) asks.
     let recipient = caller.has_directory_role(&[role_ids::EXCHANGE_RECIPIENT_ADMINISTRATOR])
         && matches!(
             cmdlet,

@@ -20,6 +20,18 @@
 //!   `-Identity`, `-User`, `-AccessRights` mandatory; changes an existing entry only;
 //!   `AvailabilityOnly` and `LimitedDetails` are calendar roles; `-SharingPermissionFlags`
 //!   (`None`, `Delegate`, `CanViewPrivateItems`) only on a calendar with `Editor`.
+//! - <https://learn.microsoft.com/powershell/module/exchange/remove-mailboxfolderpermission>:
+//!   three parameter sets — Default (`-Identity -User [-DomainController]`), Identity
+//!   (`-Identity -User [-Force] [-SendNotificationToUser]`) and ResetDelegateUserCollection
+//!   (`-Identity -ResetDelegateUserCollection [-Force] [-SendNotificationToUser]`); mixing
+//!   them is refused. Removes every right of the user on the folder; no entry for the user
+//!   is `UserNotFoundInPermissionEntryException`. `Default` and `Anonymous` are refused (they
+//!   are set, not removed; stricter than the page, which does not say).
+//! - <https://learn.microsoft.com/powershell/module/exchange/add-mailboxfolderpermission>:
+//!   `-Identity`, `-User`, `-AccessRights` mandatory; the user must resolve to a mailbox or
+//!   mail recipient, and an existing entry is `UserAlreadyExistsInPermissionEntryException`.
+//! - A deleted account's entry is shown as `NT:S-1-5-21-…`; the pages do not say which
+//!   `-User` spelling removes it: [`SidUserForm`] chooses what the emulator accepts.
 
 use std::collections::BTreeMap;
 
@@ -167,6 +179,21 @@ impl MailboxFolders {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FolderState {
     pub mailboxes: BTreeMap<String, MailboxFolders>,
+    /// Which `-User` spelling `Remove-MailboxFolderPermission` accepts for a deleted
+    /// account's `NT:S-1-5-21-…` entry (the reference page does not say).
+    pub sid_user_form: SidUserForm,
+}
+
+/// The `-User` spellings that name a deleted account's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidUserForm {
+    /// `NT:S-1-5-21-…` as shown, and the bare `S-1-5-21-…`.
+    #[default]
+    Both,
+    /// Only as shown.
+    AsShown,
+    /// Only the bare SID (the shown form finds no entry).
+    BareSid,
 }
 
 impl FolderState {
@@ -235,7 +262,11 @@ impl FolderState {
 }
 
 const READS: [&str; 2] = ["Get-MailboxFolderStatistics", "Get-MailboxFolderPermission"];
-const WRITES: [&str; 1] = ["Set-MailboxFolderPermission"];
+const WRITES: [&str; 3] = [
+    "Set-MailboxFolderPermission",
+    "Remove-MailboxFolderPermission",
+    "Add-MailboxFolderPermission",
+];
 
 /// The canonical spelling of a cmdlet this module serves.
 pub fn canonical(name: &str) -> Option<&'static str> {
@@ -271,6 +302,27 @@ pub fn parameters_of(cmdlet: &str) -> Option<&'static [&'static str]> {
         ],
         "Get-MailboxFolderPermission" => &["Identity", "DomainController", "GroupMailbox", "User"],
         "Set-MailboxFolderPermission" => &[
+            "Identity",
+            "AccessRights",
+            "User",
+            "Confirm",
+            "DomainController",
+            "SendNotificationToUser",
+            "SharingPermissionFlags",
+            "WhatIf",
+        ],
+        // The union of the three parameter sets; `remove` refuses a mix.
+        "Remove-MailboxFolderPermission" => &[
+            "Identity",
+            "User",
+            "Confirm",
+            "DomainController",
+            "Force",
+            "ResetDelegateUserCollection",
+            "SendNotificationToUser",
+            "WhatIf",
+        ],
+        "Add-MailboxFolderPermission" => &[
             "Identity",
             "AccessRights",
             "User",
@@ -455,7 +507,11 @@ fn same_user(st: &TenantState, a: &str, b: &str) -> bool {
     }
     match (st.find_mailbox(a), st.find_mailbox(b)) {
         (Some(x), Some(y)) => x.guid == y.guid,
-        _ => false,
+        // A mail user or guest named by its display name and by its address.
+        _ => {
+            let r = |x: &str| st.recipients.iter().position(|r| r.matches_identity(x));
+            matches!((r(a), r(b)), (Some(x), Some(y)) if x == y)
+        }
     }
 }
 
@@ -583,13 +639,20 @@ fn statistics(m: &Mailbox, folders: &MailboxFolders, scope: &str) -> Vec<Obj> {
     out
 }
 
-/// `Set-MailboxFolderPermission`: changes an existing entry.
+/// `Set-MailboxFolderPermission`: changes an existing entry (`Remove-` and `Add-` are
+/// [`remove`] and [`add`] below).
 pub fn write(
     shared: &Shared,
     ctx: &Ctx,
-    _cmdlet: &str,
+    cmdlet: &str,
     params: &Map<String, Value>,
 ) -> Result<(), Response> {
+    if cmdlet == "Remove-MailboxFolderPermission" {
+        return remove(shared, ctx, params);
+    }
+    if cmdlet == "Add-MailboxFolderPermission" {
+        return add(shared, ctx, params);
+    }
     missing(ctx, params, &["Identity", "User", "AccessRights"])?;
     let identity = text(params, "Identity").unwrap_or_default();
     let user = text(params, "User").unwrap_or_default();
@@ -636,6 +699,157 @@ pub fn write(
         .ok_or_else(|| no_entry(ctx, &user))?;
     folders.entries[i].access_rights = rights;
     folders.entries[i].sharing_permission_flags = flags;
+    st.folders.mailboxes.insert(m.guid.clone(), folders);
+    Ok(())
+}
+
+fn ambiguous(ctx: &Ctx) -> Response {
+    invalid(
+        ctx,
+        "System.Management.Automation.ParameterBindingException",
+        "Parameter set cannot be resolved using the specified named parameters.",
+    )
+}
+
+fn given(params: &Map<String, Value>, name: &str) -> bool {
+    param(params, name).is_some_and(|v| !v.is_null())
+}
+
+/// Does `-User <user>` name this entry? A deleted account's `NT:S-1-5-21-…` entry is named
+/// as [`SidUserForm`] says; any other through [`same_user`].
+fn names_entry(st: &TenantState, entry_user: &str, user: &str) -> bool {
+    let user = user.trim();
+    let sid = entry_user
+        .get(..3)
+        .filter(|p| p.eq_ignore_ascii_case("NT:"))
+        .and_then(|_| entry_user.get(3..))
+        .filter(|rest| rest.to_ascii_uppercase().starts_with("S-1-"));
+    let form = st.folders.sid_user_form;
+    match sid {
+        Some(sid) => {
+            (form != SidUserForm::BareSid && entry_user.eq_ignore_ascii_case(user))
+                || (form != SidUserForm::AsShown && sid.eq_ignore_ascii_case(user))
+        }
+        None => same_user(st, entry_user, user),
+    }
+}
+
+fn is_default_or_anonymous(user: &str) -> bool {
+    ["Default", "Anonymous"]
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(user.trim()))
+}
+
+/// `Remove-MailboxFolderPermission`: the user's whole entry, or (ResetDelegateUserCollection)
+/// the folder's delegate flags.
+pub fn remove(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<(), Response> {
+    let reset = given(params, "ResetDelegateUserCollection");
+    let identity_set = given(params, "Force") || given(params, "SendNotificationToUser");
+    if (reset && given(params, "User"))
+        || (given(params, "DomainController") && (identity_set || reset))
+    {
+        return Err(ambiguous(ctx));
+    }
+    if reset {
+        missing(ctx, params, &["Identity"])?;
+    } else {
+        missing(ctx, params, &["Identity", "User"])?;
+    }
+    let identity = text(params, "Identity").unwrap_or_default();
+    let mut st = lock(&shared.state);
+    let (m, mut folders, folder) =
+        resolve(&st, &identity).ok_or_else(|| not_found(shared, ctx, &identity))?;
+    if reset {
+        for e in folders.entries.iter_mut().filter(|e| e.folder == folder) {
+            e.sharing_permission_flags.clear();
+        }
+        st.folders.mailboxes.insert(m.guid.clone(), folders);
+        return Ok(());
+    }
+    let user = text(params, "User").unwrap_or_default();
+    if is_default_or_anonymous(&user) {
+        return Err(invalid(
+            ctx,
+            "Microsoft.Exchange.Management.StoreTasks.InvalidInternalUserIdException",
+            &format!("The permission entry for {user} can't be removed. Use Set-MailboxFolderPermission to change it."),
+        ));
+    }
+    let i = folders
+        .entries
+        .iter()
+        .position(|e| e.folder == folder && names_entry(&st, &e.user, &user))
+        .ok_or_else(|| no_entry(ctx, &user))?;
+    folders.entries.remove(i);
+    st.folders.mailboxes.insert(m.guid.clone(), folders);
+    Ok(())
+}
+
+/// `Add-MailboxFolderPermission`: a new entry for a mailbox or mail recipient, shown by its
+/// display name.
+pub fn add(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<(), Response> {
+    missing(ctx, params, &["Identity", "User", "AccessRights"])?;
+    let identity = text(params, "Identity").unwrap_or_default();
+    let user = text(params, "User").unwrap_or_default();
+    let mut rights = Vec::new();
+    for v in list(params, "AccessRights") {
+        match RIGHTS.iter().find(|r| r.eq_ignore_ascii_case(&v)) {
+            Some(r) => rights.push((*r).to_owned()),
+            None => return Err(invalid(ctx, "Microsoft.Exchange.AdminApi.CommandInvocation.ParameterTransformationException", &format!("Cannot process argument transformation on parameter 'AccessRights'. Cannot convert value \"{v}\" to type \"Microsoft.Exchange.Management.StoreTasks.MailboxFolderAccessRight[]\". Specify one of the following enumerator names and try again: {}", RIGHTS.join(", ")))),
+        }
+    }
+    let flags: Vec<String> = list(params, "SharingPermissionFlags")
+        .into_iter()
+        .filter(|f| !f.eq_ignore_ascii_case("None"))
+        .collect();
+    let mut st = lock(&shared.state);
+    let (m, mut folders, folder) =
+        resolve(&st, &identity).ok_or_else(|| not_found(shared, ctx, &identity))?;
+    if rights
+        .iter()
+        .any(|r| r == "AvailabilityOnly" || r == "LimitedDetails")
+        && folder != Folder::Calendar
+    {
+        return Err(invalid(
+            ctx,
+            "Microsoft.Exchange.Management.StoreTasks.InvalidFolderPermissionException",
+            "The permission AvailabilityOnly or LimitedDetails is only valid for calendar folders.",
+        ));
+    }
+    if !flags.is_empty() && (folder != Folder::Calendar || rights != ["Editor"]) {
+        return Err(invalid(ctx, "System.InvalidOperationException", "SharingPermissionFlags can only be set on a calendar folder with the Editor access right."));
+    }
+    let shown = st
+        .find_mailbox(&user)
+        .map(|x| x.display_name.clone())
+        .or_else(|| {
+            st.recipients
+                .iter()
+                .find(|r| r.matches_identity(&user))
+                .map(|r| r.display_name.clone())
+        })
+        .ok_or_else(|| not_found(shared, ctx, &user))?;
+    if folders
+        .entries
+        .iter()
+        .any(|e| e.folder == folder && same_user(&st, &e.user, &shown))
+    {
+        return Err(exo_error(
+            400,
+            "BadRequest",
+            "Error executing cmdlet",
+            "Microsoft.Exchange.Management.StoreTasks.UserAlreadyExistsInPermissionEntryException",
+            &format!("An existing permission entry was found for user: {shown}."),
+            Some("Ex4B7D12"),
+            false,
+            ctx,
+        ));
+    }
+    folders.entries.push(FolderEntry {
+        folder,
+        user: shown,
+        access_rights: rights,
+        sharing_permission_flags: flags,
+    });
     st.folders.mailboxes.insert(m.guid.clone(), folders);
     Ok(())
 }
