@@ -457,6 +457,13 @@ struct ApiAuditData {
     result_status: Option<String>,
     #[serde(rename = "Parameters")]
     parameters: Option<Vec<ApiParameter>>,
+    /// Mailbox-side operations (`UpdateInboxRules`, an Outlook client's rule change) keep
+    /// what they changed here, not in `Parameters` (`RuleName`, `RuleId`, `RuleOperation`;
+    /// UNVERIFIED: field names as seen in exported records, Microsoft's pages on
+    /// <https://learn.microsoft.com/purview/audit-log-identify-mailbox-rules> do not list
+    /// them). Merged into `parameters` where `Parameters` has no such name.
+    #[serde(rename = "OperationProperties")]
+    operation_properties: Option<Vec<ApiParameter>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -526,7 +533,13 @@ fn to_events(endpoint: &str, items: Vec<Map<String, Value>>) -> Result<Vec<Audit
             let time = r.created_date_time.ok_or_else(|| bad("createdDateTime"))?;
             let epoch = epoch_of(&time).ok_or_else(|| bad("a valid createdDateTime"))?;
             let (result, parameters) = match r.audit_data {
-                Some(d) => (d.result_status, summarise(d.parameters.unwrap_or_default())),
+                Some(d) => {
+                    let mut parameters = summarise(d.parameters.unwrap_or_default());
+                    for (k, v) in summarise(d.operation_properties.unwrap_or_default()) {
+                        parameters.entry(k).or_insert(v);
+                    }
+                    (d.result_status, parameters)
+                }
                 None => (None, BTreeMap::new()),
             };
             let text = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
