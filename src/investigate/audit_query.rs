@@ -464,6 +464,10 @@ struct ApiAuditData {
     /// them). Merged into `parameters` where `Parameters` has no such name.
     #[serde(rename = "OperationProperties")]
     operation_properties: Option<Vec<ApiParameter>>,
+    /// The mailbox a mailbox audit record is about (its owner, not always the actor);
+    /// kept as the `MailboxOwnerUPN` parameter when `Parameters` has none.
+    #[serde(rename = "MailboxOwnerUPN")]
+    mailbox_owner_upn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -537,6 +541,9 @@ fn to_events(endpoint: &str, items: Vec<Map<String, Value>>) -> Result<Vec<Audit
                     let mut parameters = summarise(d.parameters.unwrap_or_default());
                     for (k, v) in summarise(d.operation_properties.unwrap_or_default()) {
                         parameters.entry(k).or_insert(v);
+                    }
+                    if let Some(owner) = d.mailbox_owner_upn.filter(|o| !o.trim().is_empty()) {
+                        parameters.entry("MailboxOwnerUPN".into()).or_insert(owner);
                     }
                     (d.result_status, parameters)
                 }
