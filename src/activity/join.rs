@@ -396,7 +396,11 @@ fn index(snapshot: &Snapshot) -> HashMap<(&'static str, String), ResourceKeys> {
     }
     for m in &snapshot.exchange_role_groups {
         let groups = [Some(&m.role_group), m.role_group_id.as_ref()];
-        let members = [Some(&m.member), m.member_id.as_ref(), m.member_address.as_ref()];
+        let members = [
+            Some(&m.member),
+            m.member_id.as_ref(),
+            m.member_address.as_ref(),
+        ];
         let mut keys = Vec::new();
         for g in groups.iter().flatten() {
             for who in members.iter().flatten() {
@@ -838,7 +842,10 @@ mod tests {
         let added = &from_records(&[record(
             "Add-RoleGroupMember",
             "x@c.com",
-            &[("Identity", "Organization Management"), ("Member", "LENA@c.com")],
+            &[
+                ("Identity", "Organization Management"),
+                ("Member", "LENA@c.com"),
+            ],
         )])[0];
         // The same member in another group, and another member of the group: not this change.
         assert_eq!(
@@ -848,7 +855,10 @@ mod tests {
         let by_guid = &from_records(&[record(
             "Add-RoleGroupMember",
             "x@c.com",
-            &[("Identity", "Discovery Management-guid"), ("Member", "Lena Fischer")],
+            &[
+                ("Identity", "Discovery Management-guid"),
+                ("Member", "Lena Fischer"),
+            ],
         )])[0];
         assert_eq!(
             hits(by_guid, "exchange_role_group_member"),
@@ -857,7 +867,10 @@ mod tests {
         let unnamed = &from_records(&[record(
             "New-ManagementRoleAssignment",
             "x@c.com",
-            &[("Role", "ApplicationImpersonation"), ("User", "Lena Fischer")],
+            &[
+                ("Role", "ApplicationImpersonation"),
+                ("User", "Lena Fischer"),
+            ],
         )])[0];
         // The role alone is not enough: Lena's other assignment is not this one.
         assert_eq!(

@@ -230,7 +230,8 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
             json!([{"Name": "Identity", "Value": upn}, {"Name": "ForwardingSmtpAddress", "Value": "smtp:lena.backup@gmail.com"}, {"Name": "DeliverToMailboxAndForward", "Value": "True"}]),
         ),
     ];
-    let mut out: Vec<Value> = rows.iter()
+    let mut out: Vec<Value> = rows
+        .iter()
         .enumerate()
         .map(|(n, (time, operation, object, parameters))| {
             let client_ip = format!("{ip}:{}", 51000 + n);
