@@ -624,4 +624,31 @@ mod tests {
         };
         assert!(to_events("GET x", vec![m]).is_err());
     }
+
+    #[test]
+    fn an_outlook_rule_change_keeps_its_operation_properties_and_mailbox_owner() {
+        let Value::Object(m) = json!({
+            "id": "1",
+            "createdDateTime": "2025-12-31T02:38:10Z",
+            "operation": "UpdateInboxRules",
+            "auditData": {
+                "MailboxOwnerUPN": "dana@contoso.com",
+                "Parameters": [{"Name": "RuleName", "Value": "from Parameters"}],
+                "OperationProperties": [
+                    {"Name": "RuleId", "Value": "4727603405627269190"},
+                    {"Name": "RuleName", "Value": "Sync"},
+                    {"Name": "AccessToken", "Value": "eyJ0"},
+                ],
+            },
+        }) else {
+            panic!()
+        };
+        let e = &to_events("GET x", vec![m]).unwrap()[0];
+        let p = |k: &str| e.parameters.get(k).map(String::as_str);
+        assert_eq!(p("RuleId"), Some("4727603405627269190"));
+        assert_eq!(p("MailboxOwnerUPN"), Some("dana@contoso.com"));
+        // `Parameters` wins a name both carry; secrets are redacted in either.
+        assert_eq!(p("RuleName"), Some("from Parameters"));
+        assert_eq!(p("AccessToken"), Some("<redacted>"));
+    }
 }
