@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use m365guard_emulator::{Emulator, Grants};
+use m365guard_emulator::{Emulator, Faults, Grants, Licences};
 use serde_json::Value;
 
 use crate::harness::{assert_no_leaks, m365guard_against, run, start, Out};
@@ -166,16 +166,64 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
     assert_eq!(forwarding["operation"], "Set-Mailbox");
     assert_eq!(forwarding["time"], "2025-12-31T02:35:20Z");
 
+    // Issue 13 follow-up: the Exchange role changes and the Outlook rule change, each on
+    // its own finding by stable id (assignment name; group + member; mailbox + rule id).
+    let impersonation = only_event(
+        &report,
+        "exchange_role_assignment_unexpected",
+        "ApplicationImpersonation-Lena Fischer",
+    );
+    assert_eq!(impersonation["operation"], "New-ManagementRoleAssignment");
+    assert_eq!(impersonation["time"], "2025-12-31T02:29:14Z");
+    assert_eq!(impersonation["ip"], ATTACKER);
+    let member = only_event(
+        &report,
+        "exchange_role_group_unexpected",
+        "Organization Management/lena fischer",
+    );
+    assert_eq!(member["operation"], "Add-RoleGroupMember");
+    assert_eq!(member["actor"], "lena.fischer@contoso.com");
+    assert_eq!(member["signin"]["same_ip"], true);
+    let outlook = only_event(
+        &report,
+        "inbox_rule_external_forwarding",
+        &format!("{LENA}/4727603405627269190"),
+    );
+    assert_eq!(outlook["operation"], "UpdateInboxRules");
+    assert_eq!(outlook["time"], "2025-12-31T02:38:10Z");
+    assert_eq!(outlook["ip"], ATTACKER);
+    assert_eq!(outlook["source"], "unified_audit_log");
+    // Every other Exchange role finding (the payroll app's assignment, the built-in
+    // members of Organization Management, …) carries none: the role alone is no match.
+    let mut others = 0;
+    for rule in [
+        "exchange_role_assignment_unexpected",
+        "exchange_role_group_unexpected",
+    ] {
+        for f in report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"] == rule)
+            .flat_map(|r| r["findings"].as_array().unwrap())
+        {
+            let id = f["resource"]["id"].as_str().unwrap();
+            if id != "ApplicationImpersonation-Lena Fischer"
+                && id != "Organization Management/lena fischer"
+            {
+                others += 1;
+                assert!(f.get("activity").is_none(), "{rule} {id}: {f}");
+            }
+        }
+    }
+    assert!(others > 0, "no other Exchange role finding to compare with");
+
     // Objects no event in the window touched carry nothing: Lena's other rules, the
     // SendAs (not granted in the window), Tom's phone, the shared mailbox's forwarding.
     for (rule, resource) in [
         (
             "inbox_rule_hides_mail",
             format!("{LENA}/4727603405627269122"),
-        ),
-        (
-            "inbox_rule_external_forwarding",
-            format!("{LENA}/4727603405627269190"),
         ),
         (
             "mailbox_delegate_unexpected",
@@ -199,8 +247,8 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
         assert_eq!(summary["sources"][source]["status"], "ok", "{summary}");
     }
     assert_eq!(summary["days"], 800);
-    // The story's five, and Lena's three user findings: the helpdesk reset her password.
-    assert_eq!(summary["findings_with_activity"], 8, "{summary}");
+    // The story's eight, and Lena's three user findings: the helpdesk reset her password.
+    assert_eq!(summary["findings_with_activity"], 11, "{summary}");
     let reset = only_event(&report, "user_without_mfa", LENA);
     assert_eq!(reset["operation"], "Reset user password");
     assert_eq!(reset["actor"], "helpdesk@contoso.com");
@@ -223,7 +271,7 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
         .iter()
         .filter(|r| r["properties"]["activity"].is_array())
         .count();
-    assert_eq!(with_activity, 8);
+    assert_eq!(with_activity, 11);
     assert_eq!(
         run0["properties"]["m365guard/activity"]["sources"]["unified_audit_log"]["status"],
         "ok"
@@ -349,4 +397,174 @@ fn with_a_snapshot_it_is_a_usage_error() {
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("--with-activity"), "{}", out.stderr);
     assert!(!dir.path().join("m365guard.json").exists());
+}
+
+/// The state and reason of one activity source in the report's summary.
+fn source<'a>(report: &'a Value, name: &str) -> (&'a str, &'a str) {
+    let s = &report["activity"]["sources"][name];
+    (
+        s["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {s}")),
+        s["reason"].as_str().unwrap_or(""),
+    )
+}
+
+/// A source that was not read is stated in the report's warnings (never "no activity").
+fn warned(report: &Value, what: &str) -> bool {
+    report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains(what))
+}
+
+#[test]
+fn directory_audits_403_names_audit_log_read_all_and_is_not_read_as_empty() {
+    let emu = story_emulator();
+    let mut grants = Grants::full();
+    grants.graph.retain(|p| p != "AuditLog.Read.All");
+    emu.set_grants(grants);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    let (status, reason) = source(&report, "directory_audits");
+    assert_eq!(status, "error", "{reason}");
+    assert!(
+        reason.contains("403") && reason.contains("AuditLog.Read.All"),
+        "{reason}"
+    );
+    assert!(warned(&report, "directory_audits: error"));
+    // The consent (a directory audit event) has no activity, stated as unknown above; the
+    // unified audit log was still read: the hiding rule keeps its event.
+    let consent = finding(
+        &report,
+        "app_consent_high_risk",
+        "WqN1sMa1lSyncPro0LenaFischerGrantMailRW0aB",
+    );
+    assert!(consent.get("activity").is_none(), "{consent}");
+    assert_eq!(source(&report, "unified_audit_log").0, "ok");
+    let rule = only_event(
+        &report,
+        "inbox_rule_hides_mail",
+        &format!("{LENA}/4727603405627269121"),
+    );
+    assert_eq!(rule["ip"], ATTACKER);
+    // Sign-ins need AuditLog.Read.All too: an error, not zero sign-ins, and no context.
+    assert_eq!(source(&report, "sign_ins").0, "error");
+    assert!(rule.get("signin").is_none(), "{rule}");
+}
+
+#[test]
+fn sign_ins_without_p1_are_unavailable_and_the_events_keep_who_and_where() {
+    let emu = story_emulator();
+    emu.set_licences(Licences {
+        p1: false,
+        p2: false,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    let (status, reason) = source(&report, "sign_ins");
+    assert_eq!(status, "unavailable", "{reason}");
+    assert!(reason.contains("licence"), "{reason}");
+    assert!(warned(&report, "sign_ins: unavailable"));
+    // Directory audits need no premium licence.
+    assert_eq!(source(&report, "directory_audits").0, "ok");
+    let rule = only_event(
+        &report,
+        "inbox_rule_hides_mail",
+        &format!("{LENA}/4727603405627269121"),
+    );
+    assert_eq!(rule["actor"], "lena.fischer@contoso.com");
+    assert_eq!(rule["ip"], ATTACKER);
+    assert!(rule.get("signin").is_none(), "{rule}");
+}
+
+#[test]
+fn the_audit_query_unlicensed_timed_out_or_throttled_is_stated_or_read() {
+    let hiding = format!("{LENA}/4727603405627269121");
+    // Not licensed: unavailable, said so; the rule has no event (unknown, not none).
+    let emu = story_emulator();
+    let mut o = emu.options();
+    o.audit_log_licensed = false;
+    emu.set_options(o);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    let (status, reason) = source(&report, "unified_audit_log");
+    assert_eq!(status, "unavailable", "{reason}");
+    assert!(reason.contains("not licensed"), "{reason}");
+    assert!(warned(&report, "unified_audit_log: unavailable"));
+    assert!(finding(&report, "inbox_rule_hides_mail", &hiding)
+        .get("activity")
+        .is_none());
+
+    // Still running when --audit-wait is up: an error naming the wait.
+    let emu = story_emulator();
+    let mut o = emu.options();
+    o.audit_query_polls_to_succeed = 1000;
+    emu.set_options(o);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(
+        &emu,
+        dir.path(),
+        &["--with-activity", DAYS, "--audit-wait", "0"],
+    );
+    let (status, reason) = source(&report, "unified_audit_log");
+    assert_eq!(status, "error", "{reason}");
+    assert!(reason.contains("--audit-wait"), "{reason}");
+    assert!(finding(&report, "inbox_rule_hides_mail", &hiding)
+        .get("activity")
+        .is_none());
+
+    // Throttled polls (429 + Retry-After), then done: read, events attached.
+    let emu = story_emulator();
+    let mut o = emu.options();
+    o.audit_query_throttled_polls = 2;
+    emu.set_options(o);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    assert_eq!(source(&report, "unified_audit_log").0, "ok");
+    let rule = only_event(&report, "inbox_rule_hides_mail", &hiding);
+    assert_eq!(rule["operation"], "New-InboxRule");
+}
+
+#[test]
+fn throttled_directory_audit_and_sign_in_reads_are_retried_and_read() {
+    let emu = story_emulator();
+    emu.set_faults(Faults {
+        rate_429: 0.3,
+        retry_after: Some("0".into()),
+        path_contains: "/auditLogs/".into(),
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    assert_eq!(
+        source(&report, "directory_audits").0,
+        "ok",
+        "{}",
+        report["activity"]
+    );
+    assert_eq!(
+        source(&report, "sign_ins").0,
+        "ok",
+        "{}",
+        report["activity"]
+    );
+    let throttled = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/auditLogs/") && r.status == 429)
+        .count();
+    assert!(throttled > 0, "no request was throttled");
+    let consent = only_event(
+        &report,
+        "app_consent_high_risk",
+        "WqN1sMa1lSyncPro0LenaFischerGrantMailRW0aB",
+    );
+    assert_eq!(consent["ip"], ATTACKER);
+    assert_eq!(
+        report["activity"]["findings_with_activity"], 11,
+        "{}",
+        report["activity"]
+    );
 }

@@ -2,11 +2,14 @@
 //!
 //! Each event is reduced to [`Event::keys`]: namespaced, lower-cased identifiers of what
 //! it changed (`inbox_rule:<mailbox>:<rule>`, `delegate:<mailbox>:<right>:<trustee>`,
-//! `consent:<client sp id>:<principal id>`, `sp:<object id>`, …). Each finding's resource
+//! `consent:<client sp id>:<principal id>`, `sp:<object id>`, `role_group:<group>:<member>`,
+//! `exo_role_assignment:<name>`, …). Each finding's resource
 //! gets the same kind of keys from the snapshot ([`index`]); a finding carries an event
 //! when they share a key. Mailboxes and trustees are named by object id, UPN or SMTP
 //! address (the audit log records either), never by display name; an inbox rule by its
-//! mailbox plus its name or rule id (the only identity `New-InboxRule` records); an auth
+//! mailbox plus its name or rule id (the only identity `New-InboxRule` records; an Outlook
+//! client's `UpdateInboxRules` keeps both outside `Parameters`); an Exchange role group
+//! member by group and member, a management role assignment by its name; an auth
 //! method — which the directory audit does not name — by its user plus a creation time
 //! within [`METHOD_TOLERANCE_SECS`] of the registration.
 
@@ -222,6 +225,46 @@ fn record_keys(r: &AuditEvent) -> Vec<String> {
                 keys.push(format!("outbound_connector:{v}"));
             }
         }
+        "updateinboxrules" => {
+            // An Outlook client's rule change: the mailbox audit keeps the rule in
+            // `OperationProperties` (`RuleId`, `RuleName`; merged into `parameters` by
+            // `investigate::audit_query`), the mailbox as its owner (`MailboxOwnerUPN`) or
+            // else the signed-in user. The rule id is the store's PR_RULE_ID
+            // (<https://learn.microsoft.com/office/client-developer/outlook/mapi/pidtagruleid-canonical-property>),
+            // the number `Get-InboxRule` shows as `RuleIdentity`.
+            let mailbox = param(r, "MailboxOwnerUPN").map(low).or(actor);
+            if let Some(mailbox) = mailbox {
+                for rule in [param(r, "RuleId"), param(r, "RuleName")]
+                    .into_iter()
+                    .flatten()
+                {
+                    keys.push(format!("inbox_rule:{mailbox}:{}", low(rule)));
+                }
+            }
+        }
+        "add-rolegroupmember" => {
+            // <https://learn.microsoft.com/powershell/module/exchange/add-rolegroupmember>:
+            // `Identity` is the role group (name, distinguished name or GUID), `Member`
+            // the mailbox, mail user or group added (name, alias, address, GUID, …).
+            if let (Some(group), Some(member)) = (&identity, param(r, "Member")) {
+                keys.push(format!("role_group:{group}:{}", low(member)));
+            }
+        }
+        "new-managementroleassignment" => {
+            // <https://learn.microsoft.com/powershell/module/exchange/new-managementroleassignment>:
+            // `Name` is the assignment's identity; without it Exchange names it
+            // `<role>-<assignee>`, so the role and the assignee (`User`, `SecurityGroup`,
+            // `App`, `Policy`) as given identify it then.
+            if let Some(name) = param(r, "Name") {
+                keys.push(format!("exo_role_assignment:{}", low(name)));
+            } else if let Some(role) = param(r, "Role") {
+                for who in ["User", "SecurityGroup", "App", "Policy"] {
+                    if let Some(who) = param(r, who) {
+                        keys.push(format!("exo_role_assignment:{}-{}", low(role), low(who)));
+                    }
+                }
+            }
+        }
         "new-remotedomain" | "set-remotedomain" => {
             for v in [
                 identity.clone(),
@@ -350,6 +393,34 @@ fn index(snapshot: &Snapshot) -> HashMap<(&'static str, String), ResourceKeys> {
             format!("remote_domain:{}", low(&d.domain_name)),
         ];
         put("remote_domain", &d.id, keys, None);
+    }
+    for m in &snapshot.exchange_role_groups {
+        let groups = [Some(&m.role_group), m.role_group_id.as_ref()];
+        let members = [
+            Some(&m.member),
+            m.member_id.as_ref(),
+            m.member_address.as_ref(),
+        ];
+        let mut keys = Vec::new();
+        for g in groups.iter().flatten() {
+            for who in members.iter().flatten() {
+                keys.push(format!("role_group:{}:{}", low(g), low(who)));
+            }
+        }
+        put("exchange_role_group_member", &m.id, keys, None);
+    }
+    for a in &snapshot.exchange_role_assignments {
+        let names = [
+            Some(a.id.clone()),
+            a.guid.clone(),
+            Some(format!("{}-{}", a.role, a.assignee)),
+        ];
+        let keys = names
+            .into_iter()
+            .flatten()
+            .map(|n| format!("exo_role_assignment:{}", low(&n)))
+            .collect();
+        put("exchange_role_assignment", &a.id, keys, None);
     }
     let apps = &snapshot.apps;
     for sp in &apps.service_principals {
@@ -633,6 +704,185 @@ mod tests {
         assert_eq!(record_keys(&r), vec!["inbox_rule:dana@contoso.com:4727"]);
         // Another cmdlet with a `Name` changes no inbox rule.
         assert!(record_keys(&record("Send", "lena@contoso.com", &[("Name", ".")])).is_empty());
+    }
+
+    #[test]
+    fn an_outlook_rule_change_is_keyed_by_its_mailbox_and_rule_id_or_name() {
+        // UpdateInboxRules keeps the rule outside `Parameters` (OperationProperties, merged
+        // into `parameters` when read): the owner's mailbox plus RuleId and RuleName.
+        let r = record(
+            "UpdateInboxRules",
+            "Lena.Fischer@contoso.com",
+            &[
+                ("RuleOperation", "AddMapiRule"),
+                ("RuleId", "4727603405627269190"),
+                ("RuleName", "Sync"),
+            ],
+        );
+        assert_eq!(
+            record_keys(&r),
+            vec![
+                "inbox_rule:lena.fischer@contoso.com:4727603405627269190",
+                "inbox_rule:lena.fischer@contoso.com:sync"
+            ]
+        );
+        // A delegate changing another mailbox's rules: the owner's mailbox, not the actor's.
+        let r = record(
+            "UpdateInboxRules",
+            "admin@contoso.com",
+            &[("MailboxOwnerUPN", "dana@contoso.com"), ("RuleName", "x")],
+        );
+        assert_eq!(record_keys(&r), vec!["inbox_rule:dana@contoso.com:x"]);
+        // Without a rule id or name nothing says which rule changed.
+        assert!(record_keys(&record(
+            "UpdateInboxRules",
+            "lena@contoso.com",
+            &[("RuleOperation", "RemoveMapiRule")]
+        ))
+        .is_empty());
+    }
+
+    #[test]
+    fn exchange_role_changes_need_the_group_and_member_or_the_assignment() {
+        let r = record(
+            "Add-RoleGroupMember",
+            "lena@contoso.com",
+            &[
+                ("Identity", "Organization Management"),
+                ("Member", "Lena.Fischer@contoso.com"),
+            ],
+        );
+        assert_eq!(
+            record_keys(&r),
+            vec!["role_group:organization management:lena.fischer@contoso.com"]
+        );
+        // A member without its group names no membership.
+        assert!(record_keys(&record(
+            "Add-RoleGroupMember",
+            "x@c.com",
+            &[("Member", "lena@c.com")]
+        ))
+        .is_empty());
+        let named = record(
+            "New-ManagementRoleAssignment",
+            "lena@contoso.com",
+            &[
+                ("Name", "ApplicationImpersonation-Lena Fischer"),
+                ("Role", "ApplicationImpersonation"),
+                ("User", "lena.fischer@contoso.com"),
+            ],
+        );
+        assert_eq!(
+            record_keys(&named),
+            vec!["exo_role_assignment:applicationimpersonation-lena fischer"]
+        );
+        // Unnamed: Exchange names it `<role>-<assignee>`.
+        let unnamed = record(
+            "New-ManagementRoleAssignment",
+            "x@c.com",
+            &[("Role", "Mailbox Search"), ("SecurityGroup", "SG-Legal")],
+        );
+        assert_eq!(
+            record_keys(&unnamed),
+            vec!["exo_role_assignment:mailbox search-sg-legal"]
+        );
+    }
+
+    #[test]
+    fn exchange_role_findings_match_only_their_own_group_member_or_assignment() {
+        use crate::snapshot::model::{ExchangeRoleAssignment, ExchangeRoleGroupMember};
+        let mut snap = Snapshot::default();
+        let member = |group: &str, name: &str, address: &str| ExchangeRoleGroupMember {
+            id: format!("{group}/{}", name.to_lowercase()),
+            role_group: group.into(),
+            role_group_id: Some(format!("{group}-guid")),
+            member: name.into(),
+            member_id: None,
+            member_address: Some(address.into()),
+            member_type: Some("UserMailbox".into()),
+        };
+        snap.exchange_role_groups = vec![
+            member("Organization Management", "Lena Fischer", "lena@c.com"),
+            member("Discovery Management", "Lena Fischer", "lena@c.com"),
+            member("Organization Management", "Tom Becker", "tom@c.com"),
+        ];
+        let assignment = |id: &str, role: &str, who: &str| ExchangeRoleAssignment {
+            id: id.into(),
+            role: role.into(),
+            assignee: who.into(),
+            assignee_type: "User".into(),
+            guid: None,
+            enabled: true,
+            recipient_write_scope: None,
+            custom_recipient_write_scope: None,
+            custom_resource_scope: None,
+            recipient_organizational_unit_scope: None,
+            recipient_administrative_unit_scope: None,
+            when_created: None,
+            when_changed: None,
+        };
+        snap.exchange_role_assignments = vec![
+            assignment(
+                "ApplicationImpersonation-Lena Fischer",
+                "ApplicationImpersonation",
+                "Lena Fischer",
+            ),
+            assignment("Custom name", "Mailbox Search", "Lena Fischer"),
+        ];
+        let index = index(&snap);
+        let hits = |e: &Event, kind: &'static str| -> Vec<String> {
+            let mut ids: Vec<String> = index
+                .iter()
+                .filter(|((k, _), r)| *k == kind && touches(e, r))
+                .map(|((_, id), _)| id.clone())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let added = &from_records(&[record(
+            "Add-RoleGroupMember",
+            "x@c.com",
+            &[
+                ("Identity", "Organization Management"),
+                ("Member", "LENA@c.com"),
+            ],
+        )])[0];
+        // The same member in another group, and another member of the group: not this change.
+        assert_eq!(
+            hits(added, "exchange_role_group_member"),
+            vec!["Organization Management/lena fischer"]
+        );
+        let by_guid = &from_records(&[record(
+            "Add-RoleGroupMember",
+            "x@c.com",
+            &[
+                ("Identity", "Discovery Management-guid"),
+                ("Member", "Lena Fischer"),
+            ],
+        )])[0];
+        assert_eq!(
+            hits(by_guid, "exchange_role_group_member"),
+            vec!["Discovery Management/lena fischer"]
+        );
+        let unnamed = &from_records(&[record(
+            "New-ManagementRoleAssignment",
+            "x@c.com",
+            &[
+                ("Role", "ApplicationImpersonation"),
+                ("User", "Lena Fischer"),
+            ],
+        )])[0];
+        // The role alone is not enough: Lena's other assignment is not this one.
+        assert_eq!(
+            hits(unnamed, "exchange_role_assignment"),
+            vec!["ApplicationImpersonation-Lena Fischer"]
+        );
+        let named = &from_records(&[record(
+            "New-ManagementRoleAssignment",
+            "x@c.com",
+            &[("Name", "custom name"), ("Role", "Mailbox Search")],
+        )])[0];
+        assert_eq!(hits(named, "exchange_role_assignment"), vec!["Custom name"]);
     }
 
     #[test]

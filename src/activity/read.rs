@@ -239,17 +239,10 @@ impl Logs {
     /// The Rego input's `activity` section (policies/README.md): when each auth method was
     /// registered (its created time, else the registration event of its kind), and the
     /// suspicious sign-ins and password resets of the users who registered methods.
-    /// `snapshot_text` is the collected snapshot (only its `auth_methods` are read).
-    pub fn rego_section(&mut self, snapshot_text: &str) -> Value {
-        #[derive(serde::Deserialize)]
-        struct Methods {
-            #[serde(default)]
-            auth_methods: Vec<AuthMethod>,
-        }
-        let methods = serde_json::from_str::<Methods>(snapshot_text)
-            .map(|m| m.auth_methods)
-            .unwrap_or_default();
-        let registered = join::registrations(&methods, &self.events);
+    /// `methods` are the collected snapshot's `auth_methods`, taken from the typed
+    /// snapshot by the pipeline (the text is not parsed a second time for them).
+    pub fn rego_section(&mut self, methods: &[AuthMethod]) -> Value {
+        let registered = join::registrations(methods, &self.events);
         let users: BTreeSet<String> = registered
             .keys()
             .filter_map(|id| {

@@ -457,6 +457,17 @@ struct ApiAuditData {
     result_status: Option<String>,
     #[serde(rename = "Parameters")]
     parameters: Option<Vec<ApiParameter>>,
+    /// Mailbox-side operations (`UpdateInboxRules`, an Outlook client's rule change) keep
+    /// what they changed here, not in `Parameters` (`RuleName`, `RuleId`, `RuleOperation`;
+    /// UNVERIFIED: field names as seen in exported records, Microsoft's pages on
+    /// <https://learn.microsoft.com/purview/audit-log-identify-mailbox-rules> do not list
+    /// them). Merged into `parameters` where `Parameters` has no such name.
+    #[serde(rename = "OperationProperties")]
+    operation_properties: Option<Vec<ApiParameter>>,
+    /// The mailbox a mailbox audit record is about (its owner, not always the actor);
+    /// kept as the `MailboxOwnerUPN` parameter when `Parameters` has none.
+    #[serde(rename = "MailboxOwnerUPN")]
+    mailbox_owner_upn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -526,7 +537,16 @@ fn to_events(endpoint: &str, items: Vec<Map<String, Value>>) -> Result<Vec<Audit
             let time = r.created_date_time.ok_or_else(|| bad("createdDateTime"))?;
             let epoch = epoch_of(&time).ok_or_else(|| bad("a valid createdDateTime"))?;
             let (result, parameters) = match r.audit_data {
-                Some(d) => (d.result_status, summarise(d.parameters.unwrap_or_default())),
+                Some(d) => {
+                    let mut parameters = summarise(d.parameters.unwrap_or_default());
+                    for (k, v) in summarise(d.operation_properties.unwrap_or_default()) {
+                        parameters.entry(k).or_insert(v);
+                    }
+                    if let Some(owner) = d.mailbox_owner_upn.filter(|o| !o.trim().is_empty()) {
+                        parameters.entry("MailboxOwnerUPN".into()).or_insert(owner);
+                    }
+                    (d.result_status, parameters)
+                }
                 None => (None, BTreeMap::new()),
             };
             let text = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
@@ -603,5 +623,32 @@ mod tests {
             panic!()
         };
         assert!(to_events("GET x", vec![m]).is_err());
+    }
+
+    #[test]
+    fn an_outlook_rule_change_keeps_its_operation_properties_and_mailbox_owner() {
+        let Value::Object(m) = json!({
+            "id": "1",
+            "createdDateTime": "2025-12-31T02:38:10Z",
+            "operation": "UpdateInboxRules",
+            "auditData": {
+                "MailboxOwnerUPN": "dana@contoso.com",
+                "Parameters": [{"Name": "RuleName", "Value": "from Parameters"}],
+                "OperationProperties": [
+                    {"Name": "RuleId", "Value": "4727603405627269190"},
+                    {"Name": "RuleName", "Value": "Sync"},
+                    {"Name": "AccessToken", "Value": "eyJ0"},
+                ],
+            },
+        }) else {
+            panic!()
+        };
+        let e = &to_events("GET x", vec![m]).unwrap()[0];
+        let p = |k: &str| e.parameters.get(k).map(String::as_str);
+        assert_eq!(p("RuleId"), Some("4727603405627269190"));
+        assert_eq!(p("MailboxOwnerUPN"), Some("dana@contoso.com"));
+        // `Parameters` wins a name both carry; secrets are redacted in either.
+        assert_eq!(p("RuleName"), Some("from Parameters"));
+        assert_eq!(p("AccessToken"), Some("<redacted>"));
     }
 }

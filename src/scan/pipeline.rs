@@ -177,11 +177,12 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
                 connection,
                 save_to,
             } => {
-                let text = collect_text(connection, save_to.as_deref())?;
+                let (text, methods) =
+                    collect_text(connection, save_to.as_deref(), settings.activity.is_some())?;
                 // Context for the rules that can use it; never a verdict of its own.
                 if let Some(options) = &settings.activity {
                     let mut logs = crate::activity::read::read_logs(connection, options);
-                    scan_settings.activity_input = Some(logs.rego_section(&text));
+                    scan_settings.activity_input = Some(logs.rego_section(&methods));
                     activity = Some(logs);
                 }
                 let name = save_to.as_deref().unwrap_or(Path::new(IN_MEMORY_NAME));
@@ -244,10 +245,14 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
 }
 
 /// Collect live, normalise, and return the stable JSON text (written to `save_to` first).
+/// The collected snapshot as stable JSON, and (with `keep_auth_methods`, for
+/// `--with-activity`) its auth methods, taken from the typed snapshot so the text is not
+/// parsed a second time to read them.
 fn collect_text(
     connection: &crate::auth::Settings,
     save_to: Option<&Path>,
-) -> Result<String, ScanError> {
+    keep_auth_methods: bool,
+) -> Result<(String, Vec<crate::snapshot::model::AuthMethod>), ScanError> {
     let tenant = connection.tenant.clone();
     let mut snapshot =
         crate::collect::collect(connection.clone()).map_err(|source| ScanError::SignIn {
@@ -266,7 +271,12 @@ fn collect_text(
             }
         })?;
     }
-    Ok(text)
+    let methods = if keep_auth_methods {
+        std::mem::take(&mut snapshot.auth_methods)
+    } else {
+        Vec::new()
+    };
+    Ok((text, methods))
 }
 
 /// A live collection with a source in `error` is incomplete, whether or not a selected

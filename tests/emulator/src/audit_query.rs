@@ -203,7 +203,9 @@ pub fn story(users: &[User]) -> Vec<Value> {
 }
 
 /// The attacker's Exchange changes, tenant-wide (`scan --with-activity`): FullAccess to
-/// Dana Whitfield's mailbox and forwarding of Lena's mail, both from 185.220.101.47.
+/// Dana Whitfield's mailbox and forwarding of Lena's mail, both from 185.220.101.47; then
+/// (`activity_story_roles`) the ApplicationImpersonation assignment, Lena added to
+/// Organization Management, and the "Sync" forwarding rule changed through Outlook.
 /// Records as the admin audit log keeps cmdlets (`Parameters` name the objects, e.g.
 /// <https://learn.microsoft.com/purview/audit-log-activities#exchange-admin-activities>).
 /// Kept apart from `story` (whose exact records the investigate tests count); a test adds
@@ -228,7 +230,8 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
             json!([{"Name": "Identity", "Value": upn}, {"Name": "ForwardingSmtpAddress", "Value": "smtp:lena.backup@gmail.com"}, {"Name": "DeliverToMailboxAndForward", "Value": "True"}]),
         ),
     ];
-    rows.iter()
+    let mut out: Vec<Value> = rows
+        .iter()
         .enumerate()
         .map(|(n, (time, operation, object, parameters))| {
             let client_ip = format!("{ip}:{}", 51000 + n);
@@ -258,7 +261,102 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
                 },
             })
         })
-        .collect()
+        .collect();
+    out.extend(activity_story_roles(lena, &upn));
+    out
+}
+
+/// The story's Exchange role changes and Outlook rule change (all from the attacker's
+/// address):
+/// - `New-ManagementRoleAssignment -Name … -Role ApplicationImpersonation -User …` at the
+///   assignment's `WhenCreated` (<https://learn.microsoft.com/powershell/module/exchange/new-managementroleassignment>);
+/// - `Add-RoleGroupMember -Identity "Organization Management" -Member …`
+///   (<https://learn.microsoft.com/powershell/module/exchange/add-rolegroupmember>);
+/// - `UpdateInboxRules` from Outlook on the "Sync" rule: a mailbox audit record
+///   (`exchangeItem`), the rule in `OperationProperties` (`RuleOperation`, `RuleId`,
+///   `RuleName`) and the mailbox in `MailboxOwnerUPN`, no `Parameters` (UNVERIFIED: field
+///   names as exported records show them; the change is audited per
+///   <https://learn.microsoft.com/purview/audit-mailboxes>).
+fn activity_story_roles(lena: &User, upn: &str) -> Vec<Value> {
+    let ip = crate::audit_logs::ATTACKER_IP;
+    let admin = |n: usize, time: &str, operation: &str, object: &str, parameters: Value| {
+        let client_ip = format!("{ip}:{}", 52000 + n);
+        json!({
+            "id": stable_guid(&format!("ual/activity-roles/{}/{n}", lena.id)),
+            "createdDateTime": time,
+            "auditLogRecordType": "exchangeAdmin",
+            "operation": operation,
+            "organizationId": "",
+            "userType": "regular",
+            "userId": upn,
+            "service": "Exchange",
+            "objectId": object,
+            "userPrincipalName": upn,
+            "clientIp": client_ip,
+            "administrativeUnits": [],
+            "auditData": {
+                "@odata.type": "#microsoft.graph.security.defaultAuditData",
+                "CreationTime": time.trim_end_matches('Z'),
+                "Operation": operation,
+                "Workload": "Exchange",
+                "ClientIP": client_ip,
+                "ObjectId": object,
+                "UserId": upn,
+                "ResultStatus": "True",
+                "Parameters": parameters,
+            },
+        })
+    };
+    let assignment = "ApplicationImpersonation-Lena Fischer";
+    let rule_time = "2025-12-31T02:38:10Z";
+    let rule_ip = format!("{ip}:52002");
+    vec![
+        admin(
+            0,
+            "2025-12-31T02:29:14Z",
+            "New-ManagementRoleAssignment",
+            assignment,
+            json!([{"Name": "Name", "Value": assignment}, {"Name": "Role", "Value": "ApplicationImpersonation"}, {"Name": "User", "Value": upn}]),
+        ),
+        admin(
+            1,
+            "2025-12-31T02:30:05Z",
+            "Add-RoleGroupMember",
+            "Organization Management",
+            json!([{"Name": "Identity", "Value": "Organization Management"}, {"Name": "Member", "Value": upn}]),
+        ),
+        json!({
+            "id": stable_guid(&format!("ual/activity-roles/{}/2", lena.id)),
+            "createdDateTime": rule_time,
+            "auditLogRecordType": "exchangeItem",
+            "operation": "UpdateInboxRules",
+            "organizationId": "",
+            "userType": "regular",
+            "userId": upn,
+            "service": "Exchange",
+            "objectId": format!("{upn}\\Inbox"),
+            "userPrincipalName": upn,
+            "clientIp": rule_ip,
+            "administrativeUnits": [],
+            "auditData": {
+                "@odata.type": "#microsoft.graph.security.exchangeMailboxAuditRecord",
+                "CreationTime": rule_time.trim_end_matches('Z'),
+                "Operation": "UpdateInboxRules",
+                "Workload": "Exchange",
+                "ClientIP": rule_ip,
+                "UserId": upn,
+                "MailboxOwnerUPN": upn,
+                "ClientInfoString": "Client=MSExchangeRPC",
+                "ResultStatus": "Succeeded",
+                "OperationProperties": [
+                    {"Name": "RuleOperation", "Value": "ModifyMapiRule"},
+                    {"Name": "RuleId", "Value": "4727603405627269190"},
+                    {"Name": "RuleName", "Value": "Sync"},
+                    {"Name": "RuleActions", "Value": "[{\"ActionType\":\"Forward\"}]"},
+                ],
+            },
+        }),
+    ]
 }
 
 /// The workload a per-workload permission reads.
