@@ -127,12 +127,29 @@ pub fn scan_text<'t>(
     let started = std::time::Instant::now();
     // The digest and the resources' lines need the text: one task beside the chunked
     // Rego-input parse.
-    let (input, (digest, lines)) = input::parse_parallel(&text, settings.threads, || {
-        let t = std::time::Instant::now();
-        let digest = sha256_hex(text.as_bytes());
-        let lines = Lines::of(&text);
-        crate::profile::record("parse: digest and lines", t);
-        (digest, lines)
+    let (input, (digest, lines)) = std::thread::scope(|scope| {
+        // A mapped file's pages already read are given back while the parse runs (see
+        // `SnapshotText::release_pages`): 2.4 GB of the peak at 1M users otherwise.
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        if text.can_reload() {
+            let text = &text;
+            scope.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_millis(250))
+                {
+                    text.release_pages();
+                }
+            });
+        }
+        let parsed = input::parse_parallel(&text, settings.threads, || {
+            let t = std::time::Instant::now();
+            let digest = sha256_hex(text.as_bytes());
+            let lines = Lines::of(&text);
+            crate::profile::record("parse: digest and lines", t);
+            (digest, lines)
+        });
+        drop(stop);
+        parsed
     });
     crate::profile::record("parse: Rego input", started);
     let input = match input {
@@ -155,35 +172,90 @@ pub fn scan_text<'t>(
     if text.as_ref().is_some_and(SnapshotText::can_reload) {
         text = None;
     }
-    let snapshot =
-        match snapshot::io::parse_from_value(path, &input.value, input.lossy, settings.threads)? {
-            Some(snapshot) => snapshot,
-            None => match &text {
-                Some(text) => snapshot::io::parse(path, text)?,
-                None => snapshot::io::parse(path, &text::load(path)?)?,
-            },
-        };
-    drop(text);
-    crate::profile::record("parse: typed snapshot", t);
-    crate::profile::record("parse: total", started);
-    let mut input = input.value;
-    // After the typed model was read from the value: the section is not part of the
-    // snapshot (whose schema refuses unknown keys).
-    if let Some(activity) = &settings.activity_input {
-        add_activity(&mut input, activity).map_err(|message| SnapshotError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
-    }
-
-    let mut outcomes = evaluate::evaluate(
-        pack,
-        &selected,
-        &snapshot,
-        input,
-        &settings.rego_config,
-        settings.threads,
-    )?;
+    // The typed model of the text, when the values cannot stand for it: its errors and
+    // verdicts are those of a text parse.
+    let parse_text = |text: &Option<SnapshotText<'t>>| -> Result<Snapshot, ScanError> {
+        Ok(match text {
+            Some(text) => snapshot::io::parse(path, text)?,
+            None => snapshot::io::parse(path, &text::load(path)?)?,
+        })
+    };
+    let mut value = input.value;
+    // Evaluation needs only the small part of the typed model (source statuses, tenant):
+    // the large arrays are deserialized after it, from the values, which they consume, so
+    // the two models are never resident whole together (at 1M users: ~7 GB of values,
+    // ~3.4 GB of typed model).
+    let skeleton = snapshot::io::skeleton_from_value(&value, input.lossy);
+    // Once the values are no longer needed: the whole typed model, or its error, which
+    // comes before any error of the evaluation (as when the typed model came first).
+    let complete = |skeleton: snapshot::io::from_value::Skeleton,
+                    value: regorus::Value,
+                    text: Option<SnapshotText<'t>>|
+     -> Result<Snapshot, ScanError> {
+        let t = std::time::Instant::now();
+        let snapshot =
+            match snapshot::io::complete_from_value(path, skeleton, value, settings.threads)? {
+                Some(snapshot) => snapshot,
+                None => parse_text(&text)?,
+            };
+        crate::profile::record("typed snapshot: large arrays (values consumed)", t);
+        Ok(snapshot)
+    };
+    let (evaluated, snapshot) = match skeleton {
+        None => {
+            let snapshot = parse_text(&text)?;
+            drop(text);
+            crate::profile::record("parse: typed snapshot", t);
+            crate::profile::record("parse: total", started);
+            // After the typed model was read: the section is not part of the snapshot
+            // (whose schema refuses unknown keys).
+            if let Some(activity) = &settings.activity_input {
+                add_activity(&mut value, activity).map_err(|message| SnapshotError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                })?;
+            }
+            let evaluated = evaluate::evaluate(
+                pack,
+                &selected,
+                &snapshot,
+                value,
+                &settings.rego_config,
+                settings.threads,
+            );
+            (evaluated, snapshot)
+        }
+        Some(skeleton) => {
+            crate::profile::record("parse: typed snapshot (without the large arrays)", t);
+            crate::profile::record("parse: total", started);
+            let activity = match &settings.activity_input {
+                Some(activity) => add_activity(&mut value, activity),
+                None => Ok(()),
+            };
+            if let Err(message) = activity {
+                complete(skeleton, value, text)?;
+                return Err(SnapshotError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                }
+                .into());
+            }
+            // The engine gets a second reference to the values; this one is consumed by
+            // `complete` (the section added above is not read by it).
+            let evaluated = evaluate::evaluate(
+                pack,
+                &selected,
+                &skeleton.snapshot,
+                value.clone(),
+                &settings.rego_config,
+                settings.threads,
+            );
+            crate::profile::record("evaluate: rules", started);
+            let snapshot = complete(skeleton, value, text)?;
+            (evaluated, snapshot)
+        }
+    };
+    let mut outcomes = evaluated?;
     crate::profile::record("evaluate: total", started);
     let t = std::time::Instant::now();
     lines.assign(&snapshot, &mut outcomes);
@@ -371,6 +443,47 @@ mod tests {
         }
     }
 
+    /// The typed model built in two steps (without the large arrays, then the large arrays
+    /// consuming the values) is the one a parse of the text gives, whether or not another
+    /// reference to the values (the evaluation's engine) is still alive.
+    #[test]
+    fn typed_model_in_two_steps_equals_the_text_parse() {
+        let mut texts: Vec<(PathBuf, String)> = [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ]
+        .iter()
+        .map(|name| example(name))
+        .collect();
+        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users: 3_000,
+            ..Default::default()
+        });
+        snapshot::io::normalise(&mut generated);
+        texts.push((
+            PathBuf::from("generated.json"),
+            snapshot::io::to_stable_json(&generated),
+        ));
+        for (path, text) in &texts {
+            let expected = snapshot::io::parse(path, text).unwrap();
+            for shared in [false, true] {
+                let (parsed, ()) = input::parse_parallel(text, 2, || ());
+                let parsed = parsed.unwrap();
+                let skeleton = snapshot::io::skeleton_from_value(&parsed.value, parsed.lossy)
+                    .expect("the values deserialize");
+                assert!(skeleton.snapshot.inbox_rules.is_empty());
+                assert_eq!(skeleton.snapshot.sources, expected.sources);
+                let other = shared.then(|| parsed.value.clone());
+                let whole = snapshot::io::complete_from_value(path, skeleton, parsed.value, 2)
+                    .unwrap()
+                    .expect("the large arrays deserialize");
+                assert_eq!(whole, expected, "{} shared={shared}", path.display());
+                drop(other);
+            }
+        }
+    }
+
     /// A snapshot file (mapped, and unmapped before the typed model is built) scans like its
     /// text in memory, and when the values cannot stand for it, the file is read again for
     /// the text parse's error.
@@ -432,6 +545,10 @@ mod tests {
             ),
             // Not JSON at all.
             text.replacen('}', "", 3),
+            // Wrong outside the large arrays (the part evaluation needs first).
+            text.replacen("\"tenant\"", "\"unknown_section\": 1, \"tenant\"", 1),
+            // A newer schema: the whole model deserializes, the version check refuses it.
+            text.replacen("\"schema_version\": 1", "\"schema_version\": 99", 1),
         ];
         for bad in &broken {
             assert_ne!(bad, &text);

@@ -50,6 +50,30 @@ impl SnapshotText<'_> {
     }
 }
 
+impl SnapshotText<'_> {
+    /// Take a mapped file's pages out of this process's resident memory (they stay in the
+    /// page cache; the next read maps them again, the same bytes). Called every fraction of
+    /// a second while the text is parsed, so the pages already read (2.4 GB for 1M users)
+    /// are not resident beside the Rego values being built: each reader then faults in
+    /// only what it still has to read. Nothing for text in memory.
+    pub fn release_pages(&self) {
+        #[cfg(unix)]
+        if let SnapshotText::Mapped(mapping) = self {
+            // SAFETY: advice on exactly the range `Mapping::of` mapped, which is alive. The
+            // mapping is private, read-only and never written, so MADV_DONTNEED only drops
+            // the page-table entries: the next access reads the file's page again (man
+            // madvise(2)), and every `&str` into it keeps reading the same bytes.
+            unsafe {
+                libc::madvise(
+                    mapping.ptr.as_ptr().cast(),
+                    mapping.len,
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
+    }
+}
+
 impl<'t> From<Cow<'t, str>> for SnapshotText<'t> {
     fn from(text: Cow<'t, str>) -> Self {
         SnapshotText::Text(text)
@@ -184,5 +208,26 @@ mod tests {
             };
             assert_eq!(got, expected);
         }
+    }
+
+    /// Pages given back while the text is parsed read again as the same bytes.
+    #[test]
+    fn released_pages_read_the_same_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let text: String = (0..200_000).map(|i| format!("{i},")).collect();
+        std::fs::write(&path, &text).unwrap();
+        let loaded = load(&path).unwrap();
+        assert!(matches!(loaded, SnapshotText::Mapped(_)));
+        let before = loaded.len();
+        loaded.release_pages();
+        assert_eq!(before, text.len());
+        assert_eq!(&*loaded, text.as_str());
+        loaded.release_pages();
+        assert_eq!(&loaded[text.len() - 8..], &text[text.len() - 8..]);
+        // Text in memory: nothing to give back, and nothing changes.
+        let in_memory = SnapshotText::from(text.as_str());
+        in_memory.release_pages();
+        assert_eq!(&*in_memory, text.as_str());
     }
 }

@@ -194,6 +194,39 @@ pub fn parse_from_value(
     }
 }
 
+/// `parse_from_value` in two steps, so the typed model's large arrays (users, mailboxes,
+/// inbox rules) and the Rego values are never resident whole together (at 1M users the
+/// values are ~7 GB and the typed model ~3.4 GB): first everything but the large arrays
+/// (enough for evaluation: source statuses, tenant), then `complete_from_value`, which
+/// consumes the values and frees each large array's elements as it deserializes them.
+/// `None` when the values cannot stand for the text (`lossy`) or do not fit the model: the
+/// caller parses the text then, as after `parse_from_value`.
+pub fn skeleton_from_value(value: &regorus::Value, lossy: bool) -> Option<from_value::Skeleton> {
+    if lossy {
+        return None;
+    }
+    from_value::skeleton(value)
+}
+
+/// The second step of `skeleton_from_value`: the large arrays are taken out of `value`
+/// (consumed), then the same checks as `parse_from_value` run on the whole snapshot. The
+/// result is exactly `parse_from_value`'s for the same value.
+pub fn complete_from_value(
+    path: &Path,
+    skeleton: from_value::Skeleton,
+    value: regorus::Value,
+    threads: usize,
+) -> Result<Option<Snapshot>, SnapshotError> {
+    match from_value::complete(skeleton, value, threads) {
+        Some(snapshot) => {
+            check_version(path, u64::from(snapshot.schema_version))?;
+            validate(path, &snapshot)?;
+            Ok(Some(snapshot))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn load(path: &Path) -> Result<LoadedSnapshot, SnapshotError> {
     let text = read_text(path)?;
     let snapshot = parse(path, &text)?;
@@ -493,7 +526,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// exactly what serde_json hands it for the same JSON: objects as maps (or as enum variants),
 /// arrays as sequences, strings, `u64`/`i64` integers (fractions never get here: the value
 /// was flagged lossy), null as unit or `None`.
-mod from_value {
+pub mod from_value {
     use regorus::Value;
     use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
     use serde::de::{self, Deserialize, IntoDeserializer, Visitor};
@@ -559,6 +592,107 @@ mod from_value {
             snapshot.inbox_rules = inbox_rules;
         }
         Some(snapshot)
+    }
+
+    /// The large arrays, in the order of their work (largest first).
+    const LARGE: [&str; 3] = ["inbox_rules", "users", "mailboxes"];
+
+    /// The typed snapshot without its large arrays (see `super::skeleton_from_value`), and
+    /// which of them the value had as arrays (the skeleton's are empty exactly there).
+    pub struct Skeleton {
+        pub snapshot: Snapshot,
+        large: Vec<&'static str>,
+    }
+
+    pub fn skeleton(value: &Value) -> Option<Skeleton> {
+        let mut skeleton = value.clone();
+        let mut large = Vec::new();
+        if let (Ok(object), Ok(skeleton)) = (value.as_object(), skeleton.as_object_mut()) {
+            for key in LARGE {
+                let key_value = Value::from(key);
+                if let Some(Value::Array(_)) = object.get(&key_value) {
+                    large.push(key);
+                    skeleton.insert(key_value, Value::from(Vec::<Value>::new()));
+                }
+            }
+        }
+        let snapshot = Snapshot::deserialize(De(&skeleton)).ok()?;
+        Some(Skeleton { snapshot, large })
+    }
+
+    /// The skeleton with its large arrays deserialized from `value`, one array per thread;
+    /// each element's value is dropped once read (freed unless a rule's index still shares
+    /// it), so the values shrink as the typed arrays grow.
+    pub fn complete(skeleton: Skeleton, mut value: Value, threads: usize) -> Option<Snapshot> {
+        let Skeleton {
+            mut snapshot,
+            large,
+        } = skeleton;
+        let mut arrays = Vec::new();
+        {
+            let object = value.as_object_mut().ok()?;
+            for key in large {
+                let Some(Value::Array(array)) = object.remove(&Value::from(key)) else {
+                    return None;
+                };
+                // Shared when the evaluation's engine has not let go of its input yet: its
+                // elements are then freed when both references are gone.
+                let array = std::sync::Arc::try_unwrap(array).unwrap_or_else(|a| (*a).clone());
+                arrays.push(std::sync::Mutex::new(Some((key, array.into_vec()))));
+            }
+        }
+        drop(value);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<Vec<Done>, Error> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(slot) = arrays.get(i) else {
+                    return Ok(done);
+                };
+                let Some((key, elements)) = slot.lock().ok().and_then(|mut s| s.take()) else {
+                    return Err(de::Error::custom("array taken twice"));
+                };
+                done.push(match key {
+                    "users" => Done::Users(consume(elements)?),
+                    "mailboxes" => Done::Mailboxes(consume(elements)?),
+                    _ => Done::InboxRules(consume(elements)?),
+                });
+            }
+        };
+        let results: Vec<Result<Vec<Done>, Error>> =
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..threads.clamp(1, arrays.len().max(1)))
+                    .map(|_| scope.spawn(work))
+                    .collect();
+                let mut results = vec![work()];
+                for helper in helpers {
+                    results.push(helper.join().unwrap_or_else(|_| {
+                        Err(de::Error::custom("a deserializing thread panicked"))
+                    }));
+                }
+                results
+            });
+        for done in results {
+            for piece in done.ok()? {
+                match piece {
+                    Done::Skeleton(_) => return None,
+                    Done::Users(v) => snapshot.users = v,
+                    Done::Mailboxes(v) => snapshot.mailboxes = v,
+                    Done::InboxRules(v) => snapshot.inbox_rules = v,
+                }
+            }
+        }
+        Some(snapshot)
+    }
+
+    /// Deserialize each element and drop its value right after.
+    fn consume<T: serde::de::DeserializeOwned>(elements: Vec<Value>) -> Result<Vec<T>, Error> {
+        let mut out = Vec::with_capacity(elements.len());
+        for element in elements {
+            out.push(T::deserialize(De(&element))?);
+        }
+        Ok(out)
     }
 
     /// Deserialize the pieces on a shared queue; results in piece order, `None` on any error.
