@@ -3,6 +3,8 @@
 //! Each event is reduced to [`Event::keys`]: namespaced, lower-cased identifiers of what
 //! it changed (`inbox_rule:<mailbox>:<rule>`, `delegate:<mailbox>:<right>:<trustee>`,
 //! `consent:<client sp id>:<principal id>`, `sp:<object id>`, `role_group:<group>:<member>`,
+//! `role:<principal>:<role template id | definition id | name>` (`role:<principal>` when
+//! the audit names no role),
 //! `exo_role_assignment:<name>`, …). Each finding's resource
 //! gets the same kind of keys from the snapshot ([`index`]); a finding carries an event
 //! when they share a key. Mailboxes and trustees are named by object id, UPN or SMTP
@@ -77,11 +79,22 @@ fn audit_keys(a: &DirectoryAudit) -> Vec<String> {
             keys.push(format!("registered:{user}:{kind}"));
         }
     } else if activity.contains("member to role") {
+        // `Add member to role`, `Add eligible member to role`, … name the role on the
+        // principal target's `modifiedProperties` (`Role.TemplateId`, `Role.DisplayName`,
+        // `Role.ObjectID`) and/or as a `Role` target; either form is taken. An audit that
+        // names no role keeps the principal-only key: it may be any of their roles.
+        let roles = audit_roles(a);
         for user in target_ids("User")
             .into_iter()
             .chain(target_ids("ServicePrincipal"))
+            .chain(target_ids("Group"))
         {
-            keys.push(format!("role:{user}"));
+            if roles.is_empty() {
+                keys.push(format!("role:{user}"));
+            }
+            for role in &roles {
+                keys.push(format!("role:{user}:{role}"));
+            }
         }
     } else if activity.contains("service principal")
         || activity.contains("app role assignment")
@@ -104,6 +117,42 @@ fn audit_keys(a: &DirectoryAudit) -> Vec<String> {
         }
     }
     keys
+}
+
+/// The role a role-membership audit names, lower-cased: every `Role.TemplateId`,
+/// `Role.DisplayName` and `Role.ObjectID` new value on its targets
+/// (<https://learn.microsoft.com/graph/api/resources/targetresource>,
+/// <https://learn.microsoft.com/graph/api/resources/modifiedproperty>; the service writes
+/// the values as JSON text, `"\"Exchange Administrator\""`, so one layer of quotes is
+/// taken off) and the id and name of a `Role` target. Which of these the service fills
+/// for which activity is not documented (UNVERIFIED): any one is enough.
+fn audit_roles(a: &DirectoryAudit) -> Vec<String> {
+    const NAMES: [&str; 3] = ["role.templateid", "role.displayname", "role.objectid"];
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |v: &str| {
+        let v = low(v.trim().trim_matches('"'));
+        if !v.is_empty() && !out.contains(&v) {
+            out.push(v);
+        }
+    };
+    for t in &a.targets {
+        for p in &t.modified_properties {
+            if NAMES.contains(&low(&p.name).as_str()) {
+                if let Some(v) = &p.new_value {
+                    add(v);
+                }
+            }
+        }
+        if t.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("Role"))
+        {
+            for v in [&t.id, &t.display_name].into_iter().flatten() {
+                add(v);
+            }
+        }
+    }
+    out
 }
 
 /// The snapshot's `method_type` a registration's `resultReason` names; `*` when unknown.
@@ -457,18 +506,34 @@ fn index(snapshot: &Snapshot) -> HashMap<(&'static str, String), ResourceKeys> {
             m.created_date_time.map(|t| t.timestamp()),
         );
     }
+    // A role assignment answers to its principal alone (audits that name no role) and to
+    // its principal with its role's definition id, template id or display name.
+    let definitions: HashMap<&str, &crate::snapshot::model::RoleDefinition> = snapshot
+        .roles
+        .definitions
+        .iter()
+        .map(|d| (d.id.as_str(), d))
+        .collect();
     for r in snapshot
         .roles
         .assignments
         .iter()
         .chain(&snapshot.roles.eligible_assignments)
     {
-        put(
-            "role_assignment",
-            &r.id,
-            vec![format!("role:{}", low(&r.principal_id))],
-            None,
-        );
+        let principal = low(&r.principal_id);
+        let mut keys = vec![
+            format!("role:{principal}"),
+            format!("role:{principal}:{}", low(&r.role_definition_id)),
+        ];
+        if let Some(d) = definitions.get(r.role_definition_id.as_str()) {
+            for v in [d.template_id.as_ref(), Some(&d.display_name)]
+                .into_iter()
+                .flatten()
+            {
+                keys.push(format!("role:{principal}:{}", low(v)));
+            }
+        }
+        put("role_assignment", &r.id, keys, None);
     }
     out
 }
@@ -683,6 +748,7 @@ mod tests {
                     display_name: Some("Shown Name".into()),
                     kind: Some(kind.to_string()),
                     user_principal_name: None,
+                    modified_properties: vec![],
                 })
                 .collect(),
         }
@@ -883,6 +949,160 @@ mod tests {
             &[("Name", "custom name"), ("Role", "Mailbox Search")],
         )])[0];
         assert_eq!(hits(named, "exchange_role_assignment"), vec!["Custom name"]);
+    }
+
+    /// Lena holds Exchange Administrator (active) and Helpdesk Administrator (eligible).
+    fn role_snapshot() -> Snapshot {
+        use crate::snapshot::model::{PrincipalType, RoleAssignment, RoleDefinition};
+        let mut snap = Snapshot::default();
+        let def = |id: &str, name: &str| RoleDefinition {
+            id: id.into(),
+            display_name: name.into(),
+            template_id: Some(id.into()),
+            is_built_in: true,
+            is_privileged: true,
+        };
+        snap.roles.definitions = vec![
+            def(
+                "29232cdf-9323-42fd-ade2-1d097af3e4de",
+                "Exchange Administrator",
+            ),
+            def(
+                "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+                "Helpdesk Administrator",
+            ),
+        ];
+        let assignment = |id: &str, role: &str| RoleAssignment {
+            id: id.into(),
+            role_definition_id: role.into(),
+            principal_id: "LENA".into(),
+            principal_type: PrincipalType::User,
+            principal_name: None,
+            directory_scope_id: "/".into(),
+            group_member_ids: vec![],
+            end_date_time: None,
+        };
+        snap.roles.assignments = vec![assignment(
+            "exchange",
+            "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        )];
+        snap.roles.eligible_assignments = vec![assignment(
+            "helpdesk",
+            "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        )];
+        snap
+    }
+
+    fn role_hits(snap: &Snapshot, a: DirectoryAudit) -> Vec<String> {
+        let index = index(snap);
+        let events = from_audits(&[a]);
+        let mut ids: Vec<String> = index
+            .iter()
+            .filter(|((k, _), r)| *k == "role_assignment" && events.iter().any(|e| touches(e, r)))
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn with_property(mut a: DirectoryAudit, name: &str, value: &str) -> DirectoryAudit {
+        if let Some(t) = a.targets.first_mut() {
+            t.modified_properties
+                .push(crate::investigate::ModifiedProperty {
+                    name: name.into(),
+                    old_value: None,
+                    new_value: Some(value.into()),
+                });
+        }
+        a
+    }
+
+    #[test]
+    fn a_role_change_matches_the_principal_and_the_role_it_names() {
+        let snap = role_snapshot();
+        let added = || audit("Add member to role", "admin", &[("User", "lena")]);
+        // The template id, as the service writes it (JSON text with its quotes).
+        let by_template = with_property(
+            added(),
+            "Role.TemplateId",
+            "\"729827E3-9C14-49F7-BB1B-9608F156BBB8\"",
+        );
+        assert_eq!(role_hits(&snap, by_template), vec!["helpdesk"]);
+        // The display name alone, unquoted, is enough too.
+        let by_name = with_property(added(), "Role.DisplayName", "Exchange Administrator");
+        assert_eq!(role_hits(&snap, by_name), vec!["exchange"]);
+        // An eligible assignment, the role given as a `Role` target (its definition id).
+        let mut eligible = audit(
+            "Add eligible member to role in PIM completed (permanent)",
+            "admin",
+            &[("User", "lena")],
+        );
+        eligible.targets.push(AuditTarget {
+            id: Some("729827e3-9c14-49f7-bb1b-9608f156bbb8".into()),
+            display_name: None,
+            kind: Some("Role".into()),
+            user_principal_name: None,
+            modified_properties: vec![],
+        });
+        assert_eq!(role_hits(&snap, eligible), vec!["helpdesk"]);
+        // A role Lena does not hold matches none of hers, though she is the principal.
+        let other = with_property(added(), "Role.DisplayName", "\"Global Administrator\"");
+        assert!(role_hits(&snap, other).is_empty());
+        // Another principal with Lena's role: not hers either.
+        let tom = with_property(
+            audit("Add member to role", "admin", &[("User", "tom")]),
+            "Role.DisplayName",
+            "\"Exchange Administrator\"",
+        );
+        assert!(role_hits(&snap, tom).is_empty());
+    }
+
+    #[test]
+    fn the_role_is_read_from_the_services_modified_properties() {
+        // The shape `GET /auditLogs/directoryAudits` answers
+        // (<https://learn.microsoft.com/graph/api/resources/targetresource>).
+        let item = serde_json::json!({
+            "id": "Directory_1", "activityDateTime": "2025-12-31T02:30:00Z",
+            "activityDisplayName": "Add member to role",
+            "initiatedBy": {"user": {"id": "admin"}, "app": null},
+            "targetResources": [{"id": "LENA", "type": "User", "displayName": null,
+                "modifiedProperties": [
+                    {"displayName": "Role.TemplateId", "oldValue": null,
+                     "newValue": "\"729827e3-9c14-49f7-bb1b-9608f156bbb8\""},
+                    {"displayName": "Role.DisplayName", "oldValue": null,
+                     "newValue": "\"Helpdesk Administrator\""}]}]
+        });
+        let serde_json::Value::Object(m) = item else {
+            panic!("an object")
+        };
+        let audits = crate::investigate::collect::to_audits("/x", vec![m]).unwrap();
+        assert_eq!(audits[0].targets[0].modified_properties.len(), 2);
+        assert_eq!(
+            role_hits(&role_snapshot(), audits[0].clone()),
+            vec!["helpdesk"]
+        );
+    }
+
+    #[test]
+    fn a_role_change_naming_no_role_still_matches_by_principal() {
+        let snap = role_snapshot();
+        // No role property at all (and an unrelated one): any of her roles may be it.
+        let bare = with_property(
+            audit("Add member to role", "admin", &[("User", "LENA")]),
+            "Role.WellKnownObjectName",
+            "\"ExchangeServiceAdmin\"",
+        );
+        assert_eq!(audit_keys(&bare), vec!["role:lena"]);
+        assert_eq!(role_hits(&snap, bare), vec!["exchange", "helpdesk"]);
+        let named = with_property(
+            audit("Add member to role", "admin", &[("User", "LENA")]),
+            "Role.TemplateId",
+            "\"29232cdf-9323-42fd-ade2-1d097af3e4de\"",
+        );
+        assert_eq!(
+            audit_keys(&named),
+            vec!["role:lena:29232cdf-9323-42fd-ade2-1d097af3e4de"]
+        );
     }
 
     #[test]

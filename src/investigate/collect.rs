@@ -28,8 +28,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    epoch_of, AuditTarget, DirectoryAudit, Evidence, Initiator, SignIn, SourceOutcome, SourceState,
-    Subject, Window, SCHEMA_VERSION,
+    epoch_of, AuditTarget, DirectoryAudit, Evidence, Initiator, ModifiedProperty, SignIn,
+    SourceOutcome, SourceState, Subject, Window, SCHEMA_VERSION,
 };
 use crate::auth::{AuthError, Settings, TokenProvider, GRAPH_SCOPE};
 use crate::graph::limits::Limits;
@@ -431,6 +431,17 @@ struct ApiTarget {
     #[serde(alias = "Type")]
     r#type: Option<String>,
     user_principal_name: Option<String>,
+    /// <https://learn.microsoft.com/graph/api/resources/targetresource>: `modifiedProperties`.
+    modified_properties: Option<Vec<ApiModifiedProperty>>,
+}
+
+/// <https://learn.microsoft.com/graph/api/resources/modifiedproperty>: all three nullable.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiModifiedProperty {
+    display_name: Option<String>,
+    old_value: Option<String>,
+    new_value: Option<String>,
 }
 
 pub(crate) fn to_audits(
@@ -481,6 +492,18 @@ pub(crate) fn to_audits(
                         display_name: non_empty(t.display_name),
                         kind: non_empty(t.r#type),
                         user_principal_name: non_empty(t.user_principal_name),
+                        modified_properties: t
+                            .modified_properties
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|p| {
+                                Some(ModifiedProperty {
+                                    name: non_empty(p.display_name)?,
+                                    old_value: non_empty(p.old_value),
+                                    new_value: non_empty(p.new_value),
+                                })
+                            })
+                            .collect(),
                     })
                     .collect(),
             })

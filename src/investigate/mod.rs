@@ -176,6 +176,24 @@ pub struct AuditTarget {
     /// `User`, `Role`, `App`, ….
     pub kind: Option<String>,
     pub user_principal_name: Option<String>,
+    /// `modifiedProperties`: what the activity changed on this target, e.g. the
+    /// `Role.TemplateId` / `Role.DisplayName` of an `Add member to role`
+    /// (<https://learn.microsoft.com/graph/api/resources/modifiedproperty>). Optional in
+    /// the evidence schema: absent when the audit kept none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modified_properties: Vec<ModifiedProperty>,
+}
+
+/// One `modifiedProperty` of an audit target: values verbatim (the service writes them as
+/// JSON text, e.g. `"\"Exchange Administrator\""`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifiedProperty {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_value: Option<String>,
 }
 
 /// One unified audit log record (`auditLogRecord`), summarised: the cmdlet's parameters
