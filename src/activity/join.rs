@@ -1070,13 +1070,17 @@ mod tests {
                     {"displayName": "Role.TemplateId", "oldValue": null,
                      "newValue": "\"729827e3-9c14-49f7-bb1b-9608f156bbb8\""},
                     {"displayName": "Role.DisplayName", "oldValue": null,
-                     "newValue": "\"Helpdesk Administrator\""}]}]
+                     "newValue": "\"Helpdesk Administrator\""},
+                    {"displayName": "ClientSecret", "oldValue": null, "newValue": "s3cr3t"}]}]
         });
         let serde_json::Value::Object(m) = item else {
             panic!("an object")
         };
         let audits = crate::investigate::collect::to_audits("/x", vec![m]).unwrap();
-        assert_eq!(audits[0].targets[0].modified_properties.len(), 2);
+        let props = &audits[0].targets[0].modified_properties;
+        assert_eq!(props.len(), 3);
+        // A secret-looking property never reaches the evidence.
+        assert_eq!(props[2].new_value.as_deref(), Some("<redacted>"));
         assert_eq!(
             role_hits(&role_snapshot(), audits[0].clone()),
             vec!["helpdesk"]

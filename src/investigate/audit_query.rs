@@ -71,7 +71,7 @@ pub const OPERATIONS: [&str; 19] = [
 ];
 
 /// Longest parameter value kept in the evidence.
-const MAX_VALUE: usize = 200;
+pub(crate) const MAX_VALUE: usize = 200;
 
 /// How to run the query.
 #[derive(Debug, Clone)]
@@ -492,7 +492,7 @@ pub fn strip_port(ip: &str) -> String {
 }
 
 /// A parameter whose value must not reach the evidence.
-fn is_secret(name: &str) -> bool {
+pub(crate) fn is_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     ["password", "secret", "token", "credential", "key"]
         .iter()

@@ -444,6 +444,27 @@ struct ApiModifiedProperty {
     new_value: Option<String>,
 }
 
+/// A target's changed property for the evidence, summarised like an audit record's
+/// parameters: secret-looking ones redacted, long values shortened.
+fn modified_property(p: ApiModifiedProperty) -> Option<ModifiedProperty> {
+    use super::audit_query::{is_secret, MAX_VALUE};
+    let name = non_empty(p.display_name)?;
+    let value = |v: Option<String>| {
+        non_empty(v).map(|v| match v {
+            _ if is_secret(&name) => "<redacted>".to_owned(),
+            v if v.chars().count() > MAX_VALUE => {
+                v.chars().take(MAX_VALUE).collect::<String>() + "…"
+            }
+            v => v,
+        })
+    };
+    Some(ModifiedProperty {
+        old_value: value(p.old_value),
+        new_value: value(p.new_value),
+        name,
+    })
+}
+
 pub(crate) fn to_audits(
     endpoint: &str,
     items: Vec<Map<String, Value>>,
@@ -496,13 +517,7 @@ pub(crate) fn to_audits(
                             .modified_properties
                             .unwrap_or_default()
                             .into_iter()
-                            .filter_map(|p| {
-                                Some(ModifiedProperty {
-                                    name: non_empty(p.display_name)?,
-                                    old_value: non_empty(p.old_value),
-                                    new_value: non_empty(p.new_value),
-                                })
-                            })
+                            .filter_map(modified_property)
                             .collect(),
                     })
                     .collect(),
