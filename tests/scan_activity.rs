@@ -19,11 +19,21 @@ const DAYS: &str = "800";
 
 /// A live scan writing every format into `dir/out`: (run, JSON report).
 fn scan(emu: &Emulator, dir: &Path, extra: &[&str]) -> (Out, Value) {
+    scan_env(emu, dir, extra, &[])
+}
+
+/// [`scan`] with extra environment variables.
+fn scan_env(emu: &Emulator, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Out, Value) {
     let mut args = vec![
         "scan", "--out", "out", "-f", "json", "-f", "sarif", "-f", "markdown", "-f", "html",
     ];
     args.extend_from_slice(extra);
-    let out = run(m365guard_against(emu, dir).args(&args));
+    let mut cmd = m365guard_against(emu, dir);
+    cmd.args(&args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(&mut cmd);
     let text = std::fs::read_to_string(dir.join("out/m365guard.json"))
         .unwrap_or_else(|e| panic!("no report ({e}):\n{}\n{}", out.stdout, out.stderr));
     let mut texts = vec![out.stdout.clone(), out.stderr.clone(), text.clone()];
@@ -567,4 +577,94 @@ fn throttled_directory_audit_and_sign_in_reads_are_retried_and_read() {
         "{}",
         report["activity"]
     );
+}
+
+/// Both Graph audit reads of the activity fail for good: an `error` naming the endpoint
+/// and why, in the summary and the warnings — never "ok" with nothing read — and the
+/// unified audit log's events keep who and where without sign-in context.
+fn assert_audit_reads_failed(report: &Value, emu: &Emulator, why: &str) {
+    for (name, endpoint) in [
+        ("directory_audits", "/v1.0/auditLogs/directoryAudits"),
+        ("sign_ins", "/beta/auditLogs/signIns"),
+    ] {
+        let (status, reason) = source(report, name);
+        assert_eq!(status, "error", "{name}: {reason}");
+        assert!(
+            reason.contains(endpoint) && reason.contains(why),
+            "{name}: {reason}"
+        );
+        assert_eq!(
+            report["activity"]["sources"][name]["items"], 0,
+            "{}",
+            report["activity"]
+        );
+        assert!(warned(report, &format!("{name}: error")), "{name}");
+        // It was really asked, more than once (the retries).
+        let asked = emu
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with(endpoint))
+            .count();
+        assert!(asked > 1, "{name}: {asked} requests");
+    }
+    let consent = finding(
+        report,
+        "app_consent_high_risk",
+        "WqN1sMa1lSyncPro0LenaFischerGrantMailRW0aB",
+    );
+    assert!(consent.get("activity").is_none(), "{consent}");
+    assert_eq!(source(report, "unified_audit_log").0, "ok");
+    let rule = only_event(
+        report,
+        "inbox_rule_hides_mail",
+        &format!("{LENA}/4727603405627269121"),
+    );
+    assert_eq!(rule["ip"], ATTACKER);
+    assert!(rule.get("signin").is_none(), "{rule}");
+}
+
+#[test]
+fn dropped_directory_audit_and_sign_in_reads_past_every_retry_are_errors_naming_the_endpoint() {
+    let emu = story_emulator();
+    // Every connection to the Graph audit logs is closed without an answer (as a read that
+    // times out is: a transport error, retried the same way), under the default retry
+    // policy: all attempts are spent.
+    emu.set_faults(Faults {
+        drop_rate: 1.0,
+        path_contains: "/auditLogs/".into(),
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = scan(&emu, dir.path(), &["--with-activity", DAYS]);
+    assert_audit_reads_failed(&report, &emu, "gave up after 6 attempts");
+    let dropped = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/auditLogs/") && r.fault.as_deref() == Some("drop"))
+        .count();
+    assert_eq!(dropped, 12, "6 attempts for each of the two reads");
+    assert!(out.stdout.contains("NOT read"), "{}", out.stdout);
+}
+
+#[test]
+fn directory_audit_and_sign_in_reads_answering_503_past_the_retry_budget_are_errors() {
+    let emu = story_emulator();
+    emu.set_faults(Faults {
+        burst_503: 10_000,
+        path_contains: "/auditLogs/".into(),
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // A short retry budget per request keeps the test quick; the read gives up the same way.
+    let (_, report) = scan_env(
+        &emu,
+        dir.path(),
+        &["--with-activity", DAYS],
+        &[("M365GUARD_MAX_RETRY_SECONDS", "3")],
+    );
+    assert_audit_reads_failed(&report, &emu, "503");
+    // Findings and verdicts are untouched: the story's findings are all there.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (_, clean) = scan(&story_emulator(), clean_dir.path(), &[]);
+    assert_eq!(findings(&report), findings(&clean));
 }
