@@ -257,8 +257,19 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
         assert_eq!(summary["sources"][source]["status"], "ok", "{summary}");
     }
     assert_eq!(summary["days"], 800);
-    // The story's eight, and Lena's three user findings: the helpdesk reset her password.
-    assert_eq!(summary["findings_with_activity"], 11, "{summary}");
+    // The story's eight, Lena's three user findings (the helpdesk reset her password) and
+    // her standing Global Administrator assignment (Dana added her in June).
+    assert_eq!(summary["findings_with_activity"], 12, "{summary}");
+    // A role change joins on principal and role: the attacker adding Lena to Exchange
+    // Administrator is not the change behind her Global Administrator finding.
+    let ga = only_event(
+        &report,
+        "privileged_role_permanent",
+        "lAPpYvVpN0KRkAEhdxReEEo-Lh1sW01Nj5oLHC0-T1oBAAAA",
+    );
+    assert_eq!(ga["operation"], "Add member to role");
+    assert_eq!(ga["actor"], "dana.whitfield@contoso.com");
+    assert_eq!(ga["time"], "2025-06-02T09:00:00Z");
     let reset = only_event(&report, "user_without_mfa", LENA);
     assert_eq!(reset["operation"], "Reset user password");
     assert_eq!(reset["actor"], "helpdesk@contoso.com");
@@ -281,7 +292,7 @@ fn the_story_findings_carry_who_when_and_where_and_ordinary_ones_none() {
         .iter()
         .filter(|r| r["properties"]["activity"].is_array())
         .count();
-    assert_eq!(with_activity, 11);
+    assert_eq!(with_activity, 12);
     assert_eq!(
         run0["properties"]["m365guard/activity"]["sources"]["unified_audit_log"]["status"],
         "ok"
@@ -573,7 +584,7 @@ fn throttled_directory_audit_and_sign_in_reads_are_retried_and_read() {
     );
     assert_eq!(consent["ip"], ATTACKER);
     assert_eq!(
-        report["activity"]["findings_with_activity"], 11,
+        report["activity"]["findings_with_activity"], 12,
         "{}",
         report["activity"]
     );

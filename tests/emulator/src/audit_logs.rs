@@ -280,11 +280,65 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
             "activityDateTime": "2025-12-31T02:27:10Z",
             "loggedByService": "Authentication Methods",
             "operationType": "Add",
-            "initiatedBy": actor,
+            "initiatedBy": actor.clone(),
             "targetResources": [{"id": lena.id, "displayName": lena.display_name, "type": "User", "userPrincipalName": lena.user_principal_name, "groupType": null, "modifiedProperties": []}],
             "additionalDetails": [{"key": "Method", "value": "Mobile Phone"}],
         }),
+        // Role changes name the role on the member target's `modifiedProperties`, values
+        // as JSON text (<https://learn.microsoft.com/graph/api/resources/targetresource>,
+        // <https://learn.microsoft.com/graph/api/resources/modifiedproperty>). Dana made
+        // Lena a Global Administrator in June (the standing assignment a finding points
+        // at); the attacker added her to Exchange Administrator (a role she no longer
+        // holds): that one is not the Global Administrator finding's change.
+        role_change(
+            "RoleManagement_1b7e3c9a-0000-4000-8000-00000000a203",
+            "2025-06-02T09:00:00Z",
+            json!({"app": null, "user": {"id": "6e1f3a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b", "displayName": "Dana Whitfield", "userPrincipalName": "dana.whitfield@contoso.com", "ipAddress": "91.64.10.1", "userType": null, "homeTenantId": null, "homeTenantName": null}}),
+            lena,
+            (
+                "62e90394-69f5-4237-9190-012177145e10",
+                "Global Administrator",
+                "TenantAdmins",
+            ),
+        ),
+        role_change(
+            "RoleManagement_4d2a8f6e-0000-4000-8000-00000000a204",
+            "2025-12-31T02:29:40Z",
+            actor,
+            lena,
+            (
+                "29232cdf-9323-42fd-ade2-1d097af3e4de",
+                "Exchange Administrator",
+                "ExchangeServiceAdmin",
+            ),
+        ),
     ]
+}
+
+/// An `Add member to role` (Core Directory) putting `user` into a role given as
+/// (template id, display name, well-known name).
+fn role_change(id: &str, time: &str, actor: Value, user: &User, role: (&str, &str, &str)) -> Value {
+    let (template, name, well_known) = role;
+    let quoted = |v: &str| Value::String(format!("\"{v}\""));
+    json!({
+        "id": id,
+        "category": "RoleManagement",
+        "correlationId": stable_guid(&format!("audit/corr/{id}")),
+        "result": "success",
+        "resultReason": "",
+        "activityDisplayName": "Add member to role",
+        "activityDateTime": time,
+        "loggedByService": "Core Directory",
+        "operationType": "Assign",
+        "initiatedBy": actor,
+        "targetResources": [{"id": user.id, "displayName": user.display_name, "type": "User", "userPrincipalName": user.user_principal_name, "groupType": null, "modifiedProperties": [
+            {"displayName": "Role.ObjectID", "oldValue": null, "newValue": quoted(&stable_guid(&format!("role/{template}")))},
+            {"displayName": "Role.DisplayName", "oldValue": null, "newValue": quoted(name)},
+            {"displayName": "Role.TemplateId", "oldValue": null, "newValue": quoted(template)},
+            {"displayName": "Role.WellKnownObjectName", "oldValue": null, "newValue": quoted(well_known)},
+        ]}],
+        "additionalDetails": [],
+    })
 }
 
 /// One `$filter` clause of the forms the endpoints document.
