@@ -426,3 +426,147 @@ fn emulator_batch_enforces_its_limits() {
         .unwrap_or_default();
     assert!(inner.contains("FolderScope"), "{answer}");
 }
+
+/// Every user mailbox gets a rule forwarding to the next one. Get-InboxRule names an
+/// internal target by its legacy DN (`"Name" [EX:/o=…]`) and Get-Mailbox does not show
+/// legacy DNs, so the collector asks `Get-Recipient -Filter "LegacyExchangeDN -eq '…'"`
+/// once per target. Returns the added rules' names → the address each must resolve to.
+fn forward_round_robin(emu: &Emulator) -> Vec<(String, String)> {
+    use m365guard_emulator::state::{graph_rule_id, rule_identity, InboxRule, Recipient};
+    let mut st = emu.state();
+    let users: Vec<usize> = (0..st.mailboxes.len())
+        .filter(|&i| st.mailboxes[i].recipient_type_details == "UserMailbox")
+        .collect();
+    let mut expected = Vec::new();
+    for (k, &i) in users.iter().enumerate() {
+        let next = &st.mailboxes[users[(k + 1) % users.len()]];
+        let to = Recipient {
+            name: next.display_name.clone(),
+            address: next.primary_smtp_address.clone(),
+        };
+        let name = format!("Forward to colleague {k}");
+        expected.push((name.clone(), to.address.to_lowercase()));
+        let seq = 9_000 + k as u64;
+        let mut rule = InboxRule::new(&name, graph_rule_id(0x6b00_0000 + seq), rule_identity(seq));
+        rule.forward_to = vec![to];
+        st.mailboxes[i].rules.push(rule);
+    }
+    expected
+}
+
+/// Issue 11: the legacy-DN look-ups of inbox-rule recipients travel ten to a `$batch`
+/// (anchored like a single tenant-wide call): adding one look-up per user mailbox adds no
+/// single InvokeCommand beyond a lone item at the end of a chunk, and the batched, serial
+/// (`M365GUARD_CONCURRENCY=1`) and refused-`$batch` collections give the same inbox rules,
+/// each forward resolved to the next mailbox's address.
+#[test]
+fn legacy_dn_lookups_are_batched_and_agree_with_single_calls() {
+    let base = start();
+    let (code, _, stderr) = collect(&base);
+    assert_eq!(code, 0, "{stderr}");
+
+    let emu = start();
+    let expected = forward_round_robin(&emu);
+    assert!(
+        expected.len() > 2 * m365guard::exchange::MAX_BATCH_ITEMS,
+        "{} user mailboxes: too few for several batches",
+        expected.len()
+    );
+    let (code, batched, stderr) = collect(&emu);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(status(&batched, "inbox_rules"), "ok", "{stderr}");
+    let rules = batched["inbox_rules"].as_array().unwrap();
+    for (name, to) in &expected {
+        let rule = rules
+            .iter()
+            .find(|r| r["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no rule {name}"));
+        assert_eq!(rule["actions"]["forward_to"], json!([to]), "{name}");
+    }
+    // Unbatched, each look-up would be one more single call (≥ 20 here); a lone last item
+    // of the look-ups and of the rules' second Get-InboxRule calls may run alone.
+    let (singles, base_singles) = (single_requests(&emu), single_requests(&base));
+    assert!(
+        singles <= base_singles + 2,
+        "{singles} single calls with the look-ups, {base_singles} without"
+    );
+    assert!(
+        batch_requests(&emu) >= batch_requests(&base) + expected.len() / 10,
+        "the look-ups were not batched"
+    );
+
+    let serial_emu = start();
+    forward_round_robin(&serial_emu);
+    let (code, serial, stderr) = collect_with(&serial_emu, &[("M365GUARD_CONCURRENCY", "1")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(batch_requests(&serial_emu), 0);
+    assert!(single_requests(&serial_emu) >= base_singles + expected.len());
+
+    let refusing = start();
+    forward_round_robin(&refusing);
+    refusing.set_options(Options {
+        exo_batch_refused: Some(404),
+        ..refusing.options()
+    });
+    let (code, fallback, stderr) = collect(&refusing);
+    assert_eq!(code, 0, "{stderr}");
+    for (other, how) in [(&serial, "serial"), (&fallback, "refused $batch")] {
+        assert_eq!(status(other, "inbox_rules"), "ok", "{how}");
+        assert_eq!(
+            batched["inbox_rules"], other["inbox_rules"],
+            "batched vs {how}"
+        );
+    }
+}
+
+/// The emulator's `$batch` answers tenant-wide `Get-Recipient` items anchored on the
+/// system mailbox like single calls: a known legacy DN is one recipient, an unknown one no
+/// rows (200), a filter it cannot bind a 400 with Exchange's error body — each alone.
+#[test]
+fn emulator_batch_answers_tenant_wide_get_recipient_items() {
+    let emu = start();
+    let (dana_dn, dana_address) = {
+        let st = emu.state();
+        let m = st
+            .mailboxes
+            .iter()
+            .find(|m| m.primary_smtp_address.eq_ignore_ascii_case(DANA))
+            .unwrap();
+        (m.legacy_exchange_dn(), m.primary_smtp_address.clone())
+    };
+    let (tokens, agent) = harness::emulator_tokens(&emu);
+    let exo = ExchangeClient::new(&tokens, agent);
+    let calls = [
+        exo.tenant_call(
+            "Get-Recipient",
+            json!({"Filter": format!("LegacyExchangeDN -eq '{dana_dn}'")}),
+        ),
+        exo.tenant_call(
+            "Get-Recipient",
+            json!({"Filter": "LegacyExchangeDN -eq '/o=ExchangeLabs/cn=Recipients/cn=gone'"}),
+        ),
+        exo.tenant_call(
+            "Get-Recipient",
+            json!({"Filter": "LegacyExchangeDN -like '/o=*'"}),
+        ),
+    ];
+    assert!(
+        calls[0].anchor.starts_with("APP:SystemMailbox{"),
+        "{:?}",
+        calls[0]
+    );
+    let answers = exo.invoke_many(&calls);
+    assert_eq!(batch_requests(&emu), 1, "one $batch for the three look-ups");
+    assert_eq!(single_requests(&emu), 0);
+    let found = answers[0].as_ref().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0]["PrimarySmtpAddress"]
+            .as_str()
+            .map(str::to_lowercase),
+        Some(dana_address.to_lowercase())
+    );
+    assert!(answers[1].as_ref().unwrap().is_empty());
+    let refused = answers[2].as_ref().unwrap_err().to_string();
+    assert!(refused.contains("Filter"), "{refused}");
+}
