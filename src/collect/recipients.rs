@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{s, Ctx};
-use crate::exchange::{Call, ExchangeClient, Rows, MAX_BATCH_ITEMS};
+use crate::exchange::ExchangeClient;
 use crate::graph::ApiError;
 use crate::snapshot::model::{MailRecipient, Mailbox, SourceId};
 
@@ -168,16 +168,12 @@ impl<'c, 'a> Resolver<'c, 'a> {
         self.ask(format!("ex:{dn}"), legacy_dn_query(&dn))
     }
 
-    /// Ask Exchange about every `ex:` reference in `refs` that the collected data does not
-    /// resolve, so [`Self::legacy_dn`] then answers from memory. Asked one at a time these
-    /// look-ups dominated collection (about 1,800 sequential `Get-Recipient` calls for a
-    /// 10k-user tenant, ≈ 95 s at 50 ms each, `cargo bench --bench collect`); asked side by
-    /// side they were still most of `inbox_rules` (issue 11). So they go ten to an Exchange
-    /// `$batch` as tenant-wide items ([`ExchangeClient::tenant_call`]), the batches side by
-    /// side with the client's concurrency; without batching (`--concurrency 1`, a tenant
-    /// refusing `$batch`) `invoke_many` asks them one by one. Each answer is judged as a
-    /// single call's ([`judge`]). Errors are not remembered: `legacy_dn` asks again and
-    /// reports the error where the reference is resolved.
+    /// Ask Exchange, with the client's concurrency, about every `ex:` reference in `refs`
+    /// that the collected data does not resolve, so [`Self::legacy_dn`] then answers from
+    /// memory. Asked one at a time these lookups dominated collection: about 1,800
+    /// sequential `Get-Recipient` calls for a 10k-user tenant (≈ 95 s at 50 ms each,
+    /// `cargo bench --bench collect`). Errors are not remembered: `legacy_dn` asks again
+    /// and reports the error where the reference is resolved.
     pub fn prefetch_legacy_dns(&mut self, refs: &[String]) {
         let mut todo: Vec<String> = refs
             .iter()
@@ -192,27 +188,11 @@ impl<'c, 'a> Resolver<'c, 'a> {
             return;
         }
         let exo = self.exo;
-        // Unbatched, one look-up per task keeps every worker busy.
-        let chunk = if exo.limits().batching() {
-            MAX_BATCH_ITEMS
-        } else {
-            1
-        };
         // A question a panicking worker left unanswered is asked again by `legacy_dn`.
-        let answers = super::pool::map_chunks(
+        let answers = super::pool::map_concurrent(
             exo.limits().concurrency(),
-            chunk,
             &todo,
-            |dns| {
-                let calls: Vec<Call> = dns
-                    .iter()
-                    .map(|dn| exo.tenant_call("Get-Recipient", legacy_dn_query(dn)))
-                    .collect();
-                exo.invoke_many(&calls)
-                    .into_iter()
-                    .map(|r| Some(judge(r)))
-                    .collect()
-            },
+            |dn| Some(ask_exchange(exo, legacy_dn_query(dn))),
             |_| None,
         );
         let answers = todo
@@ -250,13 +230,7 @@ fn legacy_dn_query(dn: &str) -> Value {
 /// One `Get-Recipient` question → the delivery address; `Ok(None)`: no such recipient, or
 /// the name is ambiguous (more than one object) and so not resolvable.
 fn ask_exchange(exo: &ExchangeClient<'_>, params: Value) -> Result<Option<String>, ApiError> {
-    judge(exo.invoke("Get-Recipient", params))
-}
-
-/// A `Get-Recipient` answer (single call or `$batch` item) → the delivery address, judged
-/// as [`ask_exchange`] says.
-fn judge(result: Result<Rows, ApiError>) -> Result<Option<String>, ApiError> {
-    match result {
+    match exo.invoke("Get-Recipient", params) {
         Ok(items) => Ok(match items.as_slice() {
             [one] => delivery_address(one),
             _ => None,

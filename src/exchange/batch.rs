@@ -42,15 +42,6 @@
 //! - a missing answer for an item is re-run as a single call.
 //!
 //! `--concurrency 1` (the serial baseline) never batches, as for Graph.
-//!
-//! Tenant-wide cmdlets (not about one mailbox, e.g. the `Get-Recipient -Filter` look-ups of
-//! [`crate::collect`]'s recipient resolver) go in as [`ExchangeClient::tenant_call`] items,
-//! anchored exactly like a single [`ExchangeClient::invoke`]: on the organisation's system
-//! mailbox (`APP:SystemMailbox{bb558c35-…}@<tenant>`, the ExchangeOnlineManagement
-//! module's anchor). CIPP anchors its tenant-wide bulk items on another system mailbox
-//! (`UPN:SystemMailbox{8cc370d3-…}@<initial domain>`); keeping the single call's anchor
-//! means a batched and an unbatched look-up land on the same routing, and the client
-//! counts neither against a user mailbox's concurrency slots.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -84,18 +75,6 @@ impl Call {
             cmdlet: cmdlet.to_owned(),
             parameters,
             anchor: format!("UPN:{mailbox}"),
-        }
-    }
-}
-
-impl ExchangeClient<'_> {
-    /// A tenant-wide cmdlet as a batch item, anchored like [`ExchangeClient::invoke`]
-    /// (see the module doc).
-    pub fn tenant_call(&self, cmdlet: &str, parameters: Value) -> Call {
-        Call {
-            cmdlet: cmdlet.to_owned(),
-            parameters,
-            anchor: self.anchor.clone(),
         }
     }
 }

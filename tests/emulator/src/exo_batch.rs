@@ -10,10 +10,6 @@
 //! - each item runs like its own `InvokeCommand` (roles, parameter sets, the Exchange
 //!   error body shape, paging with `@odata.nextLink` in the item's body), with its own
 //!   headers (`X-AnchorMailbox`, `Prefer`);
-//! - any cmdlet may be an item, tenant-wide ones too (the collector's `Get-Recipient
-//!   -Filter "LegacyExchangeDN -eq '…'"` look-ups, anchored like a single call on the
-//!   system mailbox, `APP:SystemMailbox{…}`, as CIPP anchors its own on a system mailbox):
-//!   such an item takes no user mailbox's in-flight slot;
 //! - items run side by side: each holds its mailbox's in-flight slot for the whole batch,
 //!   so an item over the per-mailbox concurrency limit answers 429 `ApplicationThrottled`
 //!   with `Retry-After` in the item, as do items hit by `batch_item_429_rate`;
