@@ -445,6 +445,36 @@ pub fn from_scan(
     }
 }
 
+/// The snapshot's folder permission entry a finding names, and the target both folder
+/// actions plan on: the planned folder goes into the plan's text, the write finds the
+/// localised folder again live.
+fn folder_permission_target<'s>(
+    snapshot: &'s Snapshot,
+    finding: &Finding,
+) -> Result<(&'s crate::snapshot::model::MailboxFolderPermission, Target), String> {
+    let p = snapshot
+        .mailbox_folder_permissions
+        .iter()
+        .find(|p| p.id == finding.resource.id)
+        .ok_or_else(|| {
+            format!(
+                "mailbox folder permission {} is not in the snapshot",
+                finding.resource.id
+            )
+        })?;
+    let target = Target {
+        user_id: Some(p.mailbox_id.clone()),
+        user_principal_name: Some(p.mailbox_upn.clone()),
+        exchange_identity: Some(format!("{}:{}", p.mailbox_upn, p.folder_path)),
+        ..Target::new(
+            ResourceKind::MailboxFolderPermission,
+            &p.id,
+            &finding.resource.name,
+        )
+    };
+    Ok((p, target))
+}
+
 fn plan_finding(
     builder: &mut PlanBuilder,
     snapshot: &Snapshot,
@@ -791,48 +821,19 @@ fn plan_finding(
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         ActionKind::ResetFolderPermission => {
-            let p = snapshot
-                .mailbox_folder_permissions
-                .iter()
-                .find(|p| p.id == finding.resource.id)
-                .ok_or_else(|| missing("mailbox folder permission"))?;
-            let target = Target {
-                user_id: Some(p.mailbox_id.clone()),
-                user_principal_name: Some(p.mailbox_upn.clone()),
-                // The planned folder, for the plan's text; the write finds it again live.
-                exchange_identity: Some(format!("{}:{}", p.mailbox_upn, p.folder_path)),
-                ..Target::new(
-                    ResourceKind::MailboxFolderPermission,
-                    &p.id,
-                    &finding.resource.name,
-                )
-            };
+            let (p, target) = folder_permission_target(snapshot, finding)?;
             let pre = super::actions::folder_permission_state(&p.access_rights);
             builder.add(kind, target, pre, &reason, fixes, vec![]);
         }
         // A named user's entry: removed, never a Default or Anonymous one (reset above).
         ActionKind::RemoveFolderPermission => {
-            let p = snapshot
-                .mailbox_folder_permissions
-                .iter()
-                .find(|p| p.id == finding.resource.id)
-                .ok_or_else(|| missing("mailbox folder permission"))?;
+            let (p, target) = folder_permission_target(snapshot, finding)?;
             if p.principal != crate::snapshot::model::FolderPrincipal::User {
                 return Err(format!(
                     "'{}' is the folder's {} entry: mailbox_folder_open's reset_folder_permission sets it, it is never removed",
                     p.id, p.user
                 ));
             }
-            let target = Target {
-                user_id: Some(p.mailbox_id.clone()),
-                user_principal_name: Some(p.mailbox_upn.clone()),
-                exchange_identity: Some(format!("{}:{}", p.mailbox_upn, p.folder_path)),
-                ..Target::new(
-                    ResourceKind::MailboxFolderPermission,
-                    &p.id,
-                    &finding.resource.name,
-                )
-            };
             let pre = super::actions::named_folder_permission_state(
                 &p.access_rights,
                 &p.sharing_permission_flags,
