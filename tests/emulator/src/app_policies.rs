@@ -21,10 +21,11 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::apps::check_select;
 use crate::graph::GraphReq;
 use crate::http::Response;
 use crate::odata::{apply_filter, apply_select, page, PageSpec, Query};
-use crate::respond::{bad_request, forbidden, graph_error, graph_json, not_found, Ctx};
+use crate::respond::{forbidden, graph_error, graph_json, not_found, Ctx};
 use crate::server::{lock, Caller, Shared};
 
 type R = Result<Response, Response>;
@@ -248,23 +249,6 @@ fn licence_refusal(ctx: &Ctx) -> Response {
         "Tenant does not have a Microsoft Entra Workload Identities Premium license, which app management policy operations require.",
         ctx,
     )
-}
-
-fn check_select(q: &Query, known: &[&str], type_name: &str, ctx: &Ctx) -> Result<(), Response> {
-    match q
-        .select()
-        .into_iter()
-        .find(|p| !known.iter().any(|k| k.eq_ignore_ascii_case(p)))
-    {
-        Some(p) => Err(bad_request(
-            "Request_BadRequest",
-            &format!(
-                "Could not find a property named '{p}' on type 'microsoft.graph.{type_name}'."
-            ),
-            ctx,
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Routes `/policies/defaultAppManagementPolicy` and `/policies/appManagementPolicies…`

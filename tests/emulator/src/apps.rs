@@ -392,7 +392,14 @@ fn need(caller: &Caller, perms: &[&str], ctx: &Ctx) -> Result<(), Response> {
     }
 }
 
-fn check_select(q: &Query, known: &[&str], type_name: &str, ctx: &Ctx) -> Result<(), Response> {
+/// 400 for a `$select` property the type does not have (Graph's text), shared with
+/// `app_policies`.
+pub(crate) fn check_select(
+    q: &Query,
+    known: &[&str],
+    type_name: &str,
+    ctx: &Ctx,
+) -> Result<(), Response> {
     match q
         .select()
         .into_iter()
