@@ -82,8 +82,31 @@ fn memory() -> String {
                     .ok()
             })
     };
-    match (field("VmRSS:"), field("VmHWM:")) {
+    let memory = match (field("VmRSS:"), field("VmHWM:")) {
         (Some(rss), Some(peak)) => format!(", rss {} MiB, peak {} MiB", rss / 1024, peak / 1024),
         _ => String::new(),
+    };
+    format!("{memory}{}", process_cpu())
+}
+
+/// ", process cpu U+S s": user and system CPU of the whole process so far, so the CPU a
+/// phase cost on every thread is the difference between two lines.
+#[cfg(unix)]
+fn process_cpu() -> String {
+    // SAFETY: getrusage writes into the zeroed struct we own; no other effect.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return String::new();
     }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    format!(
+        ", process cpu {:.2}+{:.2} s",
+        secs(usage.ru_utime),
+        secs(usage.ru_stime)
+    )
+}
+
+#[cfg(not(unix))]
+fn process_cpu() -> String {
+    String::new()
 }

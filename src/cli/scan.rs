@@ -243,12 +243,16 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         Some(dir) => {
             let mut rendered = Vec::new();
             for format in &outputs.formats {
+                let t = std::time::Instant::now();
                 let bytes = format
                     .reporter()
                     .render(&result, &RenderOptions::default())?;
+                crate::profile::record(&format!("render {}", format.file_name()), t);
                 rendered.push((format.file_name(), bytes));
             }
+            let t = std::time::Instant::now();
             write_all_or_nothing(dir, &rendered)?;
+            crate::profile::record("write reports", t);
             if outputs.print_summary {
                 let names: Vec<&str> = rendered.iter().map(|(n, _)| *n).collect();
                 print!("{}", summary(&result, exit, dir, &names));

@@ -194,10 +194,12 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
     let mut result = output.result;
     let snapshot = output.snapshot;
 
+    let t = std::time::Instant::now();
     match (settings.config, settings.apply_waivers) {
         (Some(config), true) => config::apply(config, &mut result, &snapshot, settings.today),
         _ => config::annotate(&mut result, &snapshot),
     }
+    crate::profile::record("waivers and annotations", t);
     result.info.config_path = settings
         .config
         .and_then(Config::path)
