@@ -11,13 +11,14 @@ package m365guard.rules.mailbox_delegate_unexpected
 import data.m365guard.lib
 import data.m365guard.lib.privileged_roles_by_user
 import data.m365guard.lib.users_by_id
+import data.m365guard.lib.verified_domains
 import rego.v1
 
 # Why the body resolves the delegate's key and user once and hands them to the helpers:
 # regorus does not cache function results, and the helpers used to call `_user(d)` (itself
 # four calls) a dozen times per delegate: ~100 function calls, 12.5 s of CPU at 1M users.
 deny contains finding if {
-	some d in object.get(input, "mailbox_delegates", [])
+	some d in _candidates
 	key := _trustee_key(d)
 	user := _user(d, key)
 	allowed := _allowed(d, key)
@@ -41,6 +42,39 @@ deny contains finding if {
 			"allowed_by_config": allowed,
 		},
 	}
+}
+
+# The delegations that can have a reason, found with a few plain tests per entry, the shared
+# indexes bound once: the rest is a user found by id, enabled, a member, with an address in
+# a verified domain, on the mailbox of a user who holds no privileged role and is no
+# executive, which no test here flags. Even with the key and user resolved once, the
+# helpers cost ~115 µs a delegation (0.7 s of CPU at 100k users for 5.8k delegations);
+# the tests above still decide for every candidate, unchanged.
+_candidates := [d |
+	ubi := users_by_id
+	verified := verified_domains
+	privileged := privileged_roles_by_user
+	executives := _executive_patterns
+	some d in object.get(input, "mailbox_delegates", [])
+	not _plainly_expected(d, ubi, verified, privileged, executives)
+]
+
+_plainly_expected(d, ubi, verified, privileged, executives) if {
+	tid := d.trustee_id
+	is_string(tid)
+	u := ubi[tid]
+	u.account_enabled == true
+	u.user_type == "member"
+	object.get(d, "trustee_type", "") != "GuestMailUser"
+	addr := d.trustee_address
+	is_string(addr)
+	key := lower(addr)
+	not contains(key, "#ext#")
+	parts := split(key, "@")
+	verified[parts[count(parts) - 1]]
+	not privileged[d.mailbox_id]
+	upn := lower(d.mailbox_upn)
+	count([e | some e in executives; regex.match(e, upn)]) == 0
 }
 
 _right_names := {"full_access": "FullAccess", "send_as": "SendAs", "send_on_behalf": "Send on behalf"}

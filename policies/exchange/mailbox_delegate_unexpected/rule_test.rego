@@ -183,3 +183,29 @@ test_trustee_matched_by_upn_is_not_unknown if {
 	d := json.remove(_delegate({"id": "x/full_access/raj"}), ["trustee_id", "trustee_type"])
 	count(deny) == 0 with input as _with(d)
 }
+
+# The delegations a plain test finds expected (a member found by id, enabled, with an
+# address in a verified domain, on an unprivileged, non-executive mailbox) skip the
+# helpers: these edges must still get the helpers' verdict.
+test_mixed_case_internal_address_of_a_member_compliant if {
+	count(deny) == 0 with input as _with(_delegate({"id": "x/full_access/raj2", "trustee_address": "Raj.Patel@CONTOSO.COM"}))
+}
+
+test_outside_address_of_a_known_member_violation if {
+	findings := deny with input as _with(_delegate({"id": "x/full_access/raj2", "trustee_address": "Raj@Partner.EXAMPLE"}))
+	count(findings) == 1
+	some f in findings
+	contains(f.message, "the delegate's address raj@partner.example is outside the organisation")
+}
+
+test_member_without_address_judged_by_the_trustee_name if {
+	d := object.remove(_delegate({"id": "x/full_access/raj2", "trustee": "raj@partner.example"}), ["trustee_address"])
+	count(deny) == 1 with input as _with(d)
+}
+
+test_executive_mailbox_in_mixed_case_violation if {
+	findings := deny with input as fixtures.base
+		with data.m365guard.config.executive_mailboxes as ["^lena\\.fischer@contoso\\.com$"]
+		with input.mailbox_delegates as [_delegate({"mailbox_upn": "Lena.Fischer@Contoso.com"})]
+	count(findings) == 1
+}

@@ -14,6 +14,7 @@ package m365guard.rules.mailbox_folder_delegate_unexpected
 
 import data.m365guard.lib
 import data.m365guard.lib.users_by_id
+import data.m365guard.lib.verified_domains
 import rego.v1
 
 _folder_names := {
@@ -24,9 +25,35 @@ _folder_names := {
 
 _severity := {"top_of_information_store": "high", "inbox": "high", "calendar": "medium"}
 
-deny contains finding if {
+# The entries that can have a reason, found with a few plain tests per entry: the rest is
+# a named user found by id, enabled, a member, with an address in a verified domain, which
+# no test below flags (the per-entry helpers cost ~150 µs an entry, 0.7 s of CPU at 100k
+# users for 4.6k entries). The tests below still decide, unchanged.
+_candidates := [p |
+	ubi := users_by_id
+	verified := verified_domains
 	some p in object.get(input, "mailbox_folder_permissions", [])
 	p.principal == "user"
+	not _plainly_trusted(p, ubi, verified)
+]
+
+_plainly_trusted(p, ubi, verified) if {
+	tid := p.trustee_id
+	is_string(tid)
+	u := ubi[tid]
+	u.account_enabled == true
+	u.user_type == "member"
+	object.get(p, "trustee_type", "") != "GuestMailUser"
+	addr := p.trustee_address
+	is_string(addr)
+	key := lower(addr)
+	not contains(key, "#ext#")
+	parts := split(key, "@")
+	verified[parts[count(parts) - 1]]
+}
+
+deny contains finding if {
+	some p in _candidates
 	not _is_owner(p)
 	rights := lib.folder_reads(p)
 	count(rights) > 0
@@ -61,7 +88,9 @@ _reasons(p) := _disabled(p) | _unknown(p) if _is_allowed(p)
 
 # ---- who the user is
 
-_users_by_upn := {lower(u.user_principal_name): u | some u in input.users}
+# `{lower(u.user_principal_name): u | some u in input.users}`, built natively and shared with
+# mailbox_delegate_unexpected (the builtin's memo).
+_users_by_upn := m365guard.object_by_lower(input.users, ["user_principal_name"])
 
 _user(p) := users_by_id[p.trustee_id] if is_string(object.get(p, "trustee_id", null))
 

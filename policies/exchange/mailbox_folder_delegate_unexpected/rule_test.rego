@@ -116,3 +116,40 @@ test_allowed_delegates_do_not_accept_a_disabled_user_violation if {
 test_case_insensitive_rights_violation if {
 	count(deny) == 1 with input as _add(_entry("inbox", "\\Inbox", "Sam Rivera (Fabrikam)", _sam, ["publishingeditor"]))
 }
+
+# The entries a plain test finds trusted (a member found by id, enabled, with an address in
+# a verified domain) skip the per-entry helpers: mixed case, a subdomain, an outside address
+# on a known user and a missing address must still get the helpers' verdict.
+test_mixed_case_internal_address_of_a_member_compliant if {
+	raj := object.union(_raj, {"trustee_address": "Raj.Patel@CONTOSO.COM"})
+	count(deny) == 0 with input as _add(_entry("inbox", "\\Inbox", "Raj Patel", raj, ["Reviewer"]))
+}
+
+test_internal_subdomain_address_of_a_member_compliant if {
+	raj := object.union(_raj, {"trustee_address": "raj.patel@EU.contoso.com"})
+	count(deny) == 0 with input as _add(_entry("inbox", "\\Inbox", "Raj Patel", raj, ["Reviewer"]))
+}
+
+test_outside_address_of_a_known_member_violation if {
+	raj := object.union(_raj, {"trustee_address": "Raj@Partner.EXAMPLE"})
+	findings := deny with input as _add(_entry("inbox", "\\Inbox", "Raj Patel", raj, ["Reviewer"]))
+	count(findings) == 1
+	some f in findings
+	endswith(f.message, "the user's address raj@partner.example is outside the organisation")
+}
+
+test_member_without_address_judged_by_the_name_shown if {
+	raj := {"trustee_id": fixtures.raj_id, "trustee_type": "UserMailbox"}
+	count(deny) == 0 with input as _add(_entry("inbox", "\\Inbox", "Raj.Patel@contoso.com", raj, ["Reviewer"]))
+	findings := deny with input as _add(_entry("inbox", "\\Inbox", "raj@partner.example", raj, ["Reviewer"]))
+	count(findings) == 1
+}
+
+# A trustee id that is no string is not an id: the name decides (here: nobody).
+test_non_string_trustee_id_is_unresolvable_violation if {
+	p := _entry("inbox", "\\Inbox", "NT:S-1-5-21-1", {"trustee_id": 7, "trustee_address": "nt:s-1-5-21-1"}, ["Reviewer"])
+	findings := deny with input as _add(p)
+	count(findings) == 1
+	some f in findings
+	contains(f.message, "matches no user or recipient of the tenant")
+}
