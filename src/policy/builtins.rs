@@ -426,6 +426,7 @@ by_lower_rego := {lower(x.id): x | some x in input.items}
         for items in [
             r#"{"items": [{"id": "P", "n": 1}, {"id": "p", "n": 2}]}"#,
             r#"{"items": [{"id": 7}]}"#,
+            r#"{"items": [{"id": null}]}"#,
         ] {
             engine.set_input(Value::from_json_str(items).unwrap());
             assert!(

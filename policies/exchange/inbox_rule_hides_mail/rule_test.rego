@@ -185,3 +185,18 @@ test_conditions_absent_violation if {
 	])
 	count(findings) == 1
 }
+
+# Keywords are looked up per distinct lower-case word across the hiding rules: two rules
+# sharing a word in different case each name exactly their own keywords, and a word of a
+# rule that hides nothing plays no part.
+test_keywords_of_several_rules_each_their_own if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "add", "path": _path("actions/delete"), "value": true},
+		{"op": "replace", "path": _path("conditions"), "value": {"subject_contains": ["Invoice"]}},
+		{"op": "add", "path": "/inbox_rules/1/actions/delete", "value": true},
+		{"op": "add", "path": "/inbox_rules/1/conditions", "value": {"subject_contains": ["INVOICE", "bank"], "from_addresses": ["paypal@example.com"]}},
+		{"op": "add", "path": "/inbox_rules/-", "value": object.union(fixtures.base.inbox_rules[0], {"id": "x/iban", "conditions": {"subject_contains": ["IBAN"]}})},
+	])
+	count(findings) == 2
+	{f.details.keywords | some f in findings} == {["invoice"], ["bank", "invoice"]}
+}

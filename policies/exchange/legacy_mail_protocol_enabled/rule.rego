@@ -16,31 +16,17 @@ _org_smtp_on if {
 	object.get(t, "smtp_client_authentication_disabled", null) == false
 }
 
-_smtp(m) := "on (the mailbox's own setting)" if object.get(m, "smtp_client_authentication_disabled", null) == false
-
-_smtp(m) := "on (the organisation's setting)" if {
-	object.get(m, "smtp_client_authentication_disabled", null) == null
-	_org_smtp_on
+# What SMTP AUTH is for a mailbox, by its own setting (`smtp_client_authentication_disabled`:
+# false = on, true = off, null = the organisation's setting); any other value has no text.
+_smtp_texts := {
+	false: "on (the mailbox's own setting)",
+	true: "off",
+	null: _org_smtp_text,
 }
 
-_smtp(m) := "off" if object.get(m, "smtp_client_authentication_disabled", null) == true
+default _org_smtp_text := "off (the organisation's setting)"
 
-_smtp(m) := "off (the organisation's setting)" if {
-	object.get(m, "smtp_client_authentication_disabled", null) == null
-	not _org_smtp_on
-}
-
-_on(m) := [name |
-	some [key, name] in [["pop_enabled", "POP"], ["imap_enabled", "IMAP"]]
-	object.get(m, key, null) == true
-]
-
-# Flagged protocols: POP/IMAP on, SMTP AUTH on by the mailbox's own setting.
-_flagged(m) := array.concat(_on(m), ["SMTP AUTH" | object.get(m, "smtp_client_authentication_disabled", null) == false])
-
-_reads(m) if count(_on(m)) > 0
-
-_sends(m) if startswith(_smtp(m), "on")
+_org_smtp_text := "on (the organisation's setting)" if _org_smtp_on
 
 # The mailboxes that can have a flagged protocol (POP or IMAP true, SMTP AUTH's own
 # setting false), found in ONE native pass (`m365guard.index_by`, see policies/README.md):
@@ -63,43 +49,54 @@ _candidates contains i if {
 	some i in _index[2][false]
 }
 
+# Each candidate's facts are read once and the finding built inline, with the shared texts
+# bound before the loop: helper functions re-deriving them (the SMTP AUTH text alone four
+# times) cost ~130 µs a finding, 0.25 s of CPU at 100k users.
 deny contains finding if {
+	smtp_texts := _smtp_texts
+	severities := _severity
+	notes := _note
+	mailboxes := input.mail_protocols.mailboxes
 	some i in _candidates
-	m := input.mail_protocols.mailboxes[i]
-	protocols := _flagged(m)
+	m := mailboxes[i]
+	own_smtp := object.get(m, "smtp_client_authentication_disabled", null)
+	reads := array.concat(
+		["POP" | object.get(m, "pop_enabled", null) == true],
+		["IMAP" | object.get(m, "imap_enabled", null) == true],
+	)
+
+	# Flagged protocols: POP/IMAP on, SMTP AUTH on by the mailbox's own setting.
+	protocols := array.concat(reads, ["SMTP AUTH" | own_smtp == false])
 	count(protocols) > 0
+	smtp := smtp_texts[own_smtp]
+
+	# Read and send from any mail client: what an attacker's client needs.
+	both := [count(reads) > 0, startswith(smtp, "on")] == [true, true]
 	finding := {
 		"resource_type": "cas_mailbox",
 		"resource_id": m.id,
 		"resource_name": m.primary_smtp_address,
-		"severity": _severity(m),
+		"severity": severities[both],
 		"message": sprintf("Mailbox %s accepts %s%s", [
 			m.primary_smtp_address,
 			concat(" and ", protocols),
-			_note(m),
+			notes[both],
 		]),
 		"details": {
 			"protocols": protocols,
 			"pop_enabled": object.get(m, "pop_enabled", null),
 			"imap_enabled": object.get(m, "imap_enabled", null),
-			"smtp_auth": _smtp(m),
+			"smtp_auth": smtp,
 		},
 	}
 }
 
-# Read and send from any mail client: what an attacker's client needs.
-_severity(m) := "high" if _both(m)
+_severity := {true: "high", false: "medium"}
 
-_severity(m) := "medium" if not _both(m)
-
-_both(m) if {
-	_reads(m)
-	_sends(m)
+_note := {
+	true: ": a mail client outside Outlook and Outlook on the web can read its mail and send as it",
+	false: ": a mail client outside Outlook and Outlook on the web can reach it",
 }
-
-_note(m) := ": a mail client outside Outlook and Outlook on the web can read its mail and send as it" if _both(m)
-
-_note(m) := ": a mail client outside Outlook and Outlook on the web can reach it" if not _both(m)
 
 deny contains finding if {
 	some t in input.mail_protocols.transport

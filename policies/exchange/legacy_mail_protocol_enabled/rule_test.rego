@@ -87,3 +87,16 @@ test_unknown_values_compliant if {
 	])
 	count(deny) == 0 with input as input_doc
 }
+
+# The SMTP AUTH text is read from the mailbox's own setting once per mailbox: a POP mailbox
+# following an organisation that has SMTP AUTH off is medium and says so.
+test_pop_mailbox_following_the_organisation_off_is_medium if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/mail_protocols/mailboxes/0/pop_enabled", "value": true},
+		{"op": "replace", "path": "/mail_protocols/mailboxes/0/smtp_client_authentication_disabled", "value": null},
+	])
+	count(findings) == 1
+	some f in findings
+	f.severity == "medium"
+	f.details.smtp_auth == "off (the organisation's setting)"
+}
