@@ -118,3 +118,16 @@ test_unresolved_ex_reference_is_not_judged_as_an_address if {
 	# incomplete; the rule itself cannot judge it.
 	count(deny) == 0 with input as _forward_to(["ex:/o=exchangelabs/cn=recipients/cn=deleted"])
 }
+
+# An address in a verified domain is passed over with one look-up: the domain is compared
+# lower-case, and an address that only ends like a verified domain is still judged.
+test_verified_domain_in_upper_case_compliant if {
+	count(deny) == 0 with input as _forward_to(["Dana.Whitfield@CONTOSO.COM", "SMTP:dana@Contoso.Com"])
+}
+
+test_address_ending_like_a_verified_domain_violation if {
+	findings := deny with input as _forward_to(["dana@evilcontoso.com", "mallory@contoso.com@evil-mail.example"])
+	count(findings) == 1
+	some f in findings
+	f.details.external_addresses == ["dana@evilcontoso.com", "mallory@contoso.com@evil-mail.example"]
+}
