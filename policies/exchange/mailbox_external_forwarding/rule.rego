@@ -10,27 +10,41 @@ import rego.v1
 # holding a non-null address reach `_finding`.
 _mailbox_index := m365guard.index_by(input.mailboxes, [["forwarding_smtp_address"], ["forwarding_address_smtp"]])
 
-deny contains finding if {
+_forwarding contains i if {
 	some address, positions in _mailbox_index[0]
 	address != null
 	some i in positions
-	finding := _finding(input.mailboxes[i])
 }
 
-deny contains finding if {
+_forwarding contains i if {
 	some address, positions in _mailbox_index[1]
 	address != null
 	some i in positions
-	finding := _finding(input.mailboxes[i])
 }
 
-_finding(mailbox) := finding if {
-	targets := _forwarding_targets(mailbox)
+# The finding of each forwarding mailbox (a mailbox with both properties once), built
+# inline with the shared tables bound before the loop.
+deny contains finding if {
+	mailboxes := input.mailboxes
+	copy_notes := _copy_notes
+	some i in _forwarding
+	mailbox := mailboxes[i]
+
+	# Both forwarding properties, resolved to SMTP addresses (null or absent when unset).
+	targets := {a |
+		some field in ["forwarding_smtp_address", "forwarding_address_smtp"]
+		a := object.get(mailbox, field, null)
+		is_string(a)
+		a != ""
+	}
 	count(targets) > 0
 	external := sort({lib.normalise_address(a) | some a in targets; lib.is_external_forwarding_target(a)})
 	count(external) > 0
 	keep_copy := object.get(mailbox, "deliver_to_mailbox_and_forward", false)
 	via := lib.recipients_via(external)
+
+	# ForwardingAddress names a recipient object (a mail contact, say) whose address is outside.
+	via_note := concat("", [sprintf(" through %s", [concat(", ", via)]) | count(via) > 0])
 	finding := {
 		"resource_type": "mailbox",
 		"resource_id": mailbox.id,
@@ -38,8 +52,8 @@ _finding(mailbox) := finding if {
 		"message": sprintf("Mailbox %s forwards all mail to %s (outside the tenant's verified domains)%s%s", [
 			mailbox.user_principal_name,
 			concat(", ", external),
-			_via_note(via),
-			_copy_note(keep_copy),
+			via_note,
+			copy_notes[keep_copy],
 		]),
 		"details": {
 			"forwarding_addresses": external,
@@ -49,19 +63,5 @@ _finding(mailbox) := finding if {
 	}
 }
 
-# Both forwarding properties, resolved to SMTP addresses (null or absent when unset).
-_forwarding_targets(mailbox) := {a |
-	some field in ["forwarding_smtp_address", "forwarding_address_smtp"]
-	a := object.get(mailbox, field, null)
-	is_string(a)
-	a != ""
-}
-
-# ForwardingAddress names a recipient object (a mail contact, say) whose address is outside.
-_via_note(via) := sprintf(" through %s", [concat(", ", via)]) if count(via) > 0
-
-_via_note(via) := "" if count(via) == 0
-
-_copy_note(true) := ", keeping a copy in the mailbox so the owner notices nothing"
-
-_copy_note(false) := ""
+# By `deliver_to_mailbox_and_forward` (true or false; any other value makes no finding).
+_copy_notes := {true: ", keeping a copy in the mailbox so the owner notices nothing", false: ""}

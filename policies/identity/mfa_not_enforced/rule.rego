@@ -7,6 +7,7 @@ import data.m365guard.lib.mfa_for_all_policies_not_enforced
 import data.m365guard.lib.mfa_partial_policies
 import data.m365guard.lib.mfa_policies
 import data.m365guard.lib.security_defaults_enabled
+import data.m365guard.lib.users_by_id
 import rego.v1
 
 # Coverage is resolved per policy (a handful) rather than per user (100k): a user escapes
@@ -30,7 +31,9 @@ _gap := intersection(_all_users_exclusions) - _explicitly_covered if count(_all_
 # by a narrowed policy gets the "not enforced everywhere" finding instead; that set is
 # built once per narrowed policy.
 
-# With an all-users MFA policy: only its exclusions can be uncovered.
+# With an all-users MFA policy: only its exclusions can be uncovered, so the users are
+# looked up by the gap's ids (`users_by_id`: ids are unique in a snapshot) instead of
+# testing every user of the tenant.
 deny contains finding if {
 	not security_defaults_enabled
 	count(_all_users_exclusions) > 0
@@ -38,8 +41,9 @@ deny contains finding if {
 	partial := _partially_covered
 	reason := _reason
 	texts := _per_user_text
-	some user in input.users
-	gap[user.id]
+	users := users_by_id
+	some uid in gap
+	user := users[uid]
 	user.account_enabled == true
 	user.user_type == "member"
 	not partial[user.id]
@@ -58,8 +62,9 @@ deny contains finding if {
 	count(_all_users_exclusions) > 0
 	gap := _gap
 	partial := _partially_covered
-	some user in input.users
-	gap[user.id]
+	users := users_by_id
+	some uid in gap
+	user := users[uid]
 	partial[user.id]
 	user.account_enabled == true
 	user.user_type == "member"

@@ -293,3 +293,13 @@ test_only_policy_without_any_gap_compliant if {
 	findings := deny with input as json.patch(fixtures.base, [{"op": "replace", "path": "/conditional_access/policies", "value": [fixtures.base.conditional_access.policies[0]]}])
 	_ids(findings) == {fixtures.breakglass_id}
 }
+
+# The uncovered users are looked up by the gap's ids: an excluded id that is no user (a
+# deleted account's leftover) is passed over, the excluded user is still found.
+test_excluded_id_of_no_user_passed_over if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "add", "path": "/conditional_access/policies/0/exclude_users/-", "value": "00000000-dead-4000-8000-000000000000"},
+		{"op": "add", "path": "/conditional_access/policies/0/exclude_users/-", "value": fixtures.lena_id},
+	])
+	_ids(findings) == {fixtures.lena_id}
+}

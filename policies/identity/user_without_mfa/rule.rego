@@ -3,73 +3,76 @@ package m365guard.rules.user_without_mfa
 
 import rego.v1
 
-# One body per way of lacking MFA; the loops over every user of the tenant put the rarest
-# condition first and use only plain field tests (no builtin or function call until a user
-# fails): at 100k users a builtin per user costs more than the whole pass. A user failing
-# two tests yields the same finding twice, which the set keeps once.
+# Each way of lacking MFA collects positions in `input.users`, reading native indexes
+# instead of looping over every user (`m365guard.index_by`, `m365guard.positions_unset`:
+# one pass each over 100k users); a user failing two tests is one position. Only then is
+# each flagged user's finding built, once, inline: a finding per failed test through a
+# helper function cost more than the tests.
 
-# Users by registration flag and by method list, in one native pass (`m365guard.index_by`)
-# instead of one interpreted loop over 100k users per test.
+# Users by registration flag and by method list.
 _user_index := m365guard.index_by(input.users, [["mfa", "is_mfa_registered"], ["mfa", "methods"]])
 
+# Users whose `mfa.methods` or whose `mfa` is undefined, null or false: the candidates of
+# the `not ...` and `== null` tests below, which are still made on each candidate.
+_unset := m365guard.positions_unset(input.users, [["mfa", "methods"], ["mfa"]])
+
 # In the registration report, nothing registered.
-deny contains _finding(user, _no_method) if {
+_no_method contains i if {
 	some i in _user_index[0][false]
-	user := input.users[i]
-	user.account_enabled == true
-	user.user_type == "member"
 }
 
 # In the report, but without any method listed.
-deny contains _finding(user, _no_method) if {
+_no_method contains i if {
 	some i in _user_index[1][[]]
-	user := input.users[i]
-	user.account_enabled == true
-	user.user_type == "member"
 }
 
-# Users whose `mfa.methods` or whose `mfa` is undefined, null or false (one native pass,
-# `m365guard.positions_unset`): the candidates of the `not ...` and `== null` tests below,
-# which are still made on each candidate.
-_unset := m365guard.positions_unset(input.users, [["mfa", "methods"], ["mfa"]])
-
-deny contains _finding(user, _no_method) if {
+_no_method contains i if {
+	users := input.users
 	some i in _unset[0]
-	user := input.users[i]
+	user := users[i]
 	user.mfa.is_mfa_registered == true
 	not user.mfa.methods
-	user.account_enabled == true
-	user.user_type == "member"
 }
 
 # Not in the report at all: `mfa` null, or absent.
-deny contains _finding(user, _not_in_report) if {
+_not_in_report contains i if {
+	users := input.users
 	some i in _unset[1]
-	user := input.users[i]
-	user.mfa == null
+	users[i].mfa == null
+}
+
+_not_in_report contains i if {
+	users := input.users
+	some i in _unset[1]
+	not users[i].mfa
+}
+
+deny contains finding if {
+	users := input.users
+	some i in _no_method
+	user := users[i]
 	user.account_enabled == true
 	user.user_type == "member"
+	finding := {
+		"resource_type": "user",
+		"resource_id": user.id,
+		"resource_name": user.user_principal_name,
+		"message": concat("", ["User ", user.user_principal_name, " has no MFA method registered"]),
+		"details": {"in_registration_report": true},
+	}
 }
 
-deny contains _finding(user, _not_in_report) if {
-	some i in _unset[1]
-	user := input.users[i]
-	not user.mfa
+deny contains finding if {
+	users := input.users
+	some i in _not_in_report
+	user := users[i]
 	user.account_enabled == true
 	user.user_type == "member"
-}
-
-_no_method := {"text": " has no MFA method registered", "in_report": true}
-
-_not_in_report := {
-	"text": " is missing from the MFA registration report, so no MFA method is known for it",
-	"in_report": false,
-}
-
-_finding(user, problem) := {
-	"resource_type": "user",
-	"resource_id": user.id,
-	"resource_name": user.user_principal_name,
-	"message": concat("", ["User ", user.user_principal_name, problem.text]),
-	"details": {"in_registration_report": problem.in_report},
+	finding := {
+		"resource_type": "user",
+		"resource_id": user.id,
+		"resource_name": user.user_principal_name,
+		"message": concat("", ["User ", user.user_principal_name, " is missing from the MFA registration report, so no MFA method is known for it"]),
+		"details": {"in_registration_report": false},
+	}
 }

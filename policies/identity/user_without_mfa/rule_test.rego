@@ -56,3 +56,14 @@ test_disabled_user_missing_from_report_compliant if {
 	# former employee (index 5) is disabled; Microsoft's report leaves disabled users out.
 	count(deny) == 0 with input as json.patch(fixtures.base, [{"op": "remove", "path": "/users/5/mfa"}])
 }
+
+# A user failing two tests (flag false and no methods) is one finding, built once.
+test_user_failing_two_tests_one_finding if {
+	findings := deny with input as json.patch(fixtures.base, [
+		{"op": "replace", "path": "/users/2/mfa/is_mfa_registered", "value": false},
+		{"op": "replace", "path": "/users/2/mfa/methods", "value": []},
+		{"op": "replace", "path": "/users/3/mfa", "value": null},
+	])
+	count(findings) == 2
+	{f.details.in_registration_report | some f in findings} == {true, false}
+}
