@@ -14,13 +14,23 @@ import data.m365guard.lib.users_by_id
 import rego.v1
 
 # Delegated grants.
+# The shared tables are bound before each loop, and the high-risk test (most grants and
+# assignments fail it) comes before the client's look-up and the reasons. A table read
+# through a call is bound first (`granted[s]`, not `object.get(…)[s]`): regorus builds an
+# error for a reference that is no static path, with a backtrace under RUST_BACKTRACE.
 deny contains finding if {
+	sps := service_principals_by_id
+	high_risk := high_risk_permissions
 	some grant in input.apps.consent_grants
-	resource := service_principals_by_id[grant.resource_id]
+	resource := sps[grant.resource_id]
+	risky := sort([s |
+		some s in grant.scopes
+		granted := object.get(high_risk, lower(resource.app_id), set())
+		granted[s]
+	])
+	count(risky) > 0
 	client := _client(grant.client_id)
 	not lib.is_first_party_app(client)
-	risky := _risky(resource, grant.scopes)
-	count(risky) > 0
 	reasons := _grant_reasons(grant, client)
 	count(reasons) > 0
 	finding := {
@@ -49,10 +59,12 @@ deny contains finding if {
 
 # Application permissions (app role assignments on Graph, Exchange Online, SharePoint).
 deny contains finding if {
+	high_risk := high_risk_permissions
 	some a in input.apps.app_role_assignments
 	permission := object.get(a, "permission", null)
 	is_string(permission)
-	object.get(high_risk_permissions, lower(object.get(a, "resource_app_id", "")), set())[permission]
+	granted := object.get(high_risk, lower(object.get(a, "resource_app_id", "")), set())
+	granted[permission]
 	client := _client(a.principal_id)
 	not lib.is_first_party_app(client)
 	reasons := _app_reasons(a, client)
@@ -83,11 +95,6 @@ deny contains finding if {
 _client(id) := service_principals_by_id[id]
 
 _client(id) := {"id": id, "display_name": id} if not service_principals_by_id[id]
-
-_risky(resource, scopes) := sort([s |
-	some s in scopes
-	object.get(high_risk_permissions, lower(resource.app_id), set())[s]
-])
 
 _granted_to(grant) := "all users" if grant.consent_type == "AllPrincipals"
 

@@ -19,11 +19,25 @@ import rego.v1
 _sps := object.get(object.get(input, "apps", {}), "service_principals", [])
 
 deny contains finding if {
+	by_principal := _assignments_by_principal
+	assignments := _assignments
+	permissions := mailbox_app_permissions
 	some sp in _sps
 	object.get(sp, "account_enabled", true) != false
-	not lib.is_first_party_app(sp)
-	entra := _entra(sp)
+
+	# Entra application permissions to mailboxes, the shared indexes bound before the loop.
+	entra := {a.permission |
+		some i in object.get(by_principal, sp.id, [])
+		a := assignments[i]
+		granted := object.get(permissions, lower(object.get(a, "resource_app_id", "")), set())
+		granted[a.permission]
+	}
 	rbac := _rbac_unscoped(sp)
+
+	# Either reason needs a permission or a role: most service principals hold neither,
+	# and skip the access-policy look-ups below.
+	count(entra) + count(rbac) > 0
+	not lib.is_first_party_app(sp)
 	reasons := _entra_reasons(sp, entra) | _rbac_reasons(rbac)
 	count(reasons) > 0
 	finding := {
@@ -49,12 +63,6 @@ deny contains finding if {
 _assignments := object.get(input.apps, "app_role_assignments", [])
 
 _assignments_by_principal := m365guard.index_by(_assignments, [["principal_id"]])[0]
-
-_entra(sp) := {a.permission |
-	some i in object.get(_assignments_by_principal, sp.id, [])
-	a := _assignments[i]
-	object.get(mailbox_app_permissions, lower(object.get(a, "resource_app_id", "")), set())[a.permission]
-}
 
 _policies(sp) := [p |
 	some p in object.get(input, "application_access_policies", [])

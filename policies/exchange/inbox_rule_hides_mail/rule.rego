@@ -56,10 +56,13 @@ deny contains finding if {
 	folder := object.get(actions, "move_to_folder", null)
 
 	# The folder as shown in findings: its name, else its well-known name; null without one.
-	label := array.concat(
+	# (Indexing a local, not the call: regorus builds an error for a reference that is no
+	# static path, with a backtrace when RUST_BACKTRACE is set.)
+	labels := array.concat(
 		[n | n := folder.name; is_string(n); n != ""],
 		array.concat([w | w := folder.well_known_name; is_string(w)], [null]),
-	)[0]
+	)
+	label := labels[0]
 	moved := count([w | w := folder.well_known_name; hiding_folders[w]]) + count([n |
 		n := folder.name
 		is_string(n)
