@@ -125,9 +125,10 @@ pub fn scan_text<'t>(
     let text: SnapshotText<'t> = text.into();
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
-    // The digest and the resources' lines need the text: one task beside the chunked
-    // Rego-input parse.
-    let (input, (digest, lines)) = std::thread::scope(|scope| {
+    // The process CPU before the parse: the phase's CPU on all threads is the difference.
+    crate::profile::record("parse: start", started);
+    // The digest needs the text: one task beside the chunked Rego-input parse.
+    let (input, digest) = std::thread::scope(|scope| {
         // A mapped file's pages already read are given back while the parse runs (see
         // `SnapshotText::release_pages`): 2.4 GB of the peak at 1M users otherwise.
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -144,15 +145,14 @@ pub fn scan_text<'t>(
         let parsed = input::parse_parallel(&text, settings.threads, || {
             let t = std::time::Instant::now();
             let digest = sha256_hex(text.as_bytes());
-            let lines = Lines::of(&text);
-            crate::profile::record("parse: digest and lines", t);
-            (digest, lines)
+            crate::profile::record("parse: digest", t);
+            digest
         });
         drop(stop);
         parsed
     });
     crate::profile::record("parse: Rego input", started);
-    let input = match input {
+    let mut input = match input {
         Ok(input) => input,
         // The typed parse names the line and column of what is wrong.
         Err(err) => {
@@ -164,6 +164,12 @@ pub fn scan_text<'t>(
             .into());
         }
     };
+    let t = std::time::Instant::now();
+    let lines = match input.layout.take() {
+        Some(layout) => Lines::of_layout(&text, &input.value, &layout),
+        None => Lines::of(&text),
+    };
+    crate::profile::record("parse: resource lines", t);
     let t = std::time::Instant::now();
     // A mapped file is unmapped before the typed model grows beside the values (2 GB of
     // the peak at 1M users): in the rare case that needs the text again (the values cannot
@@ -302,37 +308,84 @@ fn display_path(path: &Path) -> String {
     shown.to_string_lossy().replace('\\', "/")
 }
 
-/// The line of every resource in the snapshot text, taken while the text is parsed so the
-/// text need not stay in memory until the findings are known: for each resource array, the
-/// lines of its elements that have a (non-empty) id, in text order, which is the order of
-/// the typed model's arrays. Four bytes per resource.
+/// The line of every resource in the snapshot text, taken right after the text is parsed
+/// so the text need not stay in memory until the findings are known: for each resource
+/// array, the lines of its elements that have a (non-empty) id, in text order, which is
+/// the order of the typed model's arrays. Four bytes per resource.
+#[derive(Debug, Default, PartialEq)]
 struct Lines {
     by_path: HashMap<String, Vec<u32>>,
     tenant: Option<usize>,
 }
 
 impl Lines {
+    /// The lines from one scan of the whole text (`locate::for_each_resource`).
     fn of(text: &str) -> Lines {
-        let mut lines = Lines {
-            by_path: HashMap::new(),
-            tenant: None,
-        };
-        locate::for_each_resource(text, |path, id, line| {
-            if id.is_empty() {
-                if path == "tenant" {
-                    lines.tenant = Some(line);
-                }
-                return;
-            }
-            let line = u32::try_from(line).unwrap_or(u32::MAX);
-            match lines.by_path.get_mut(path) {
-                Some(found) => found.push(line),
-                None => {
-                    lines.by_path.insert(path.to_owned(), vec![line]);
-                }
-            }
-        });
+        let mut lines = Lines::default();
+        locate::for_each_resource(text, |path, id, line| lines.found(path, id, line));
         lines
+    }
+
+    /// The same lines without a second scan of the whole text: the arrays parsed in chunks
+    /// (most of the text) from the lines the split took of their elements and the ids in
+    /// their parsed values; the other top-level members (a small part) scanned alone.
+    fn of_layout(text: &str, value: &regorus::Value, layout: &[input::SectionLayout]) -> Lines {
+        let mut lines = Lines::default();
+        let id_key = regorus::Value::from("id");
+        for section in layout {
+            // What the whole scan reports for a top-level key.
+            lines.found(&section.key, "", section.key_line);
+            let Some(element_lines) = &section.element_lines else {
+                let Some(member) = text.get(section.value.clone()) else {
+                    continue;
+                };
+                locate::for_each_resource_in(
+                    &section.key,
+                    member,
+                    section.value_line,
+                    |path, id, line| lines.found(path, id, line),
+                );
+                continue;
+            };
+            // The whole scan reports the elements of a top-level array only if it is a
+            // resource array: an object element's string `id`, at its opening brace.
+            if !snapshot::source::arrays().any(|a| a.path() == section.key) {
+                continue;
+            }
+            let elements = value
+                .as_object()
+                .ok()
+                .and_then(|o| o.get(&regorus::Value::from(section.key.as_str())))
+                .and_then(|v| v.as_array().ok());
+            for (element, &line) in elements.into_iter().flatten().zip(element_lines) {
+                if line == input::NOT_AN_OBJECT {
+                    continue;
+                }
+                if let Some(regorus::Value::String(id)) =
+                    element.as_object().ok().and_then(|o| o.get(&id_key))
+                {
+                    lines.found(&section.key, id, line as usize);
+                }
+            }
+        }
+        lines
+    }
+
+    /// One `locate::for_each_resource` report.
+    fn found(&mut self, path: &str, id: &str, line: usize) {
+        if id.is_empty() {
+            if path == "tenant" {
+                self.tenant = Some(line);
+            }
+            return;
+        }
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        match self.by_path.get_mut(path) {
+            Some(found) => found.push(line),
+            None => {
+                self.by_path.insert(path.to_owned(), vec![line]);
+            }
+        }
     }
 
     /// Fill `Finding::line`: the line of the first element of the finding's resource array

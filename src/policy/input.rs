@@ -40,7 +40,32 @@ pub struct Parsed {
     /// does not say whether `5.0` was written `5`). A typed model deserialized from such a
     /// value could accept what a parse of the text rejects, so the caller parses the text.
     pub lossy: bool,
+    /// Where the top-level members lie in the text, taken in the split's byte scan, so the
+    /// lines of the resources need no second scan of the whole text (`scan::Lines`).
+    /// `None` when the text was parsed whole, is `lossy`, or writes an object key with an
+    /// escape (a line scan of the text reads keys as written, the value unescaped): the
+    /// caller scans the text for the lines then.
+    pub layout: Option<Vec<SectionLayout>>,
+    /// An object key was written with an escape (see `layout`).
+    escaped_key: bool,
 }
+
+/// A top-level member of the snapshot object: where its key and value are in the text.
+pub struct SectionLayout {
+    pub key: String,
+    /// Line (1-based) of the key's opening quote.
+    pub key_line: usize,
+    /// The value's bytes in the text and the line it starts on.
+    pub value: std::ops::Range<usize>,
+    pub value_line: usize,
+    /// For an array parsed in chunks (whose elements the caller reads from the value, not
+    /// the text): the line of each element's opening brace, `NOT_AN_OBJECT` for an element
+    /// that is not an object.
+    pub element_lines: Option<Vec<u32>>,
+}
+
+/// `SectionLayout::element_lines` of an element that is not an object.
+pub const NOT_AN_OBJECT: u32 = u32::MAX;
 
 /// Parse `text` into a Rego input value using `threads` threads, running `extra` (work that
 /// needs the text, e.g. its digest) as the first task so it overlaps with the chunked parse.
@@ -62,7 +87,7 @@ fn parse_in_chunks<R: Send>(
     // while this one splits the text; both then take chunks from the queue. `None` means
     // the text is not an object of plain keys: parse it whole so its error is reported.
     // The tasks, and whether the top-level object repeats a key.
-    let prepared: OnceLock<Option<(Vec<Task<'_>>, bool)>> = OnceLock::new();
+    let prepared: Prepared<'_> = OnceLock::new();
     let next = AtomicUsize::new(0);
     let parsed: Mutex<Vec<(usize, Result<Parsed, String>)>> = Mutex::new(Vec::new());
     let work = |tasks: &[Task<'_>]| loop {
@@ -76,6 +101,8 @@ fn parse_in_chunks<R: Send>(
                 Ok(Parsed {
                     value: Value::Null,
                     lossy: false,
+                    layout: None,
+                    escaped_key: false,
                 }),
                 |text| parse_with(&interner, text),
             )
@@ -87,22 +114,25 @@ fn parse_in_chunks<R: Send>(
     let extra_result = std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
             let result = extra();
-            if let Some((tasks, _)) = prepared.wait() {
+            if let Some((tasks, _, _)) = prepared.wait() {
                 work(tasks);
             }
             result
         });
         for _ in 2..threads {
             scope.spawn(|| {
-                if let Some((tasks, _)) = prepared.wait() {
+                if let Some((tasks, _, _)) = prepared.wait() {
                     work(tasks);
                 }
             });
         }
         let t = std::time::Instant::now();
-        let split = split_sections(text, chunk_bytes).map(|(s, repeated)| (tasks(s), repeated));
+        let split = split_sections(text, chunk_bytes).map(|(sections, repeated)| {
+            let layout = sections.iter().map(Section::layout).collect();
+            (tasks(sections), repeated, layout)
+        });
         crate::profile::record("parse: split into chunks", t);
-        if let Some((tasks, _)) = prepared.get_or_init(|| split) {
+        if let Some((tasks, _, _)) = prepared.get_or_init(|| split) {
             work(tasks);
         }
         helper
@@ -110,11 +140,14 @@ fn parse_in_chunks<R: Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     match prepared.into_inner().flatten() {
-        Some((tasks, repeated_key)) => {
+        Some((tasks, repeated_key, layout)) => {
             let mut parsed = parsed.into_inner().unwrap_or_default();
             parsed.sort_by_key(|(i, _)| *i);
             let assembled = assemble(&tasks, parsed).map(|mut p| {
                 p.lossy |= repeated_key;
+                if !p.lossy && !p.escaped_key {
+                    p.layout = Some(layout);
+                }
                 p
             });
             (assembled, extra_result)
@@ -126,12 +159,33 @@ fn parse_in_chunks<R: Send>(
     }
 }
 
+/// The tasks, whether the top-level object repeats a key, and the members' layout;
+/// `None` when the text is not an object of plain keys (parsed whole).
+type Prepared<'a> = OnceLock<Option<(Vec<Task<'a>>, bool, Vec<SectionLayout>)>>;
+
 /// A top-level member of the snapshot object: its key, its value text and, for an array
 /// larger than a chunk, its chunks: each a run of consecutive elements' texts.
 struct Section<'a> {
     key: &'a str,
     text: &'a str,
     chunks: Vec<Vec<&'a str>>,
+    key_line: usize,
+    value_start: usize,
+    value_line: usize,
+    /// For a chunked array: the line of each element's opening brace (see `SectionLayout`).
+    element_lines: Vec<u32>,
+}
+
+impl Section<'_> {
+    fn layout(&self) -> SectionLayout {
+        SectionLayout {
+            key: self.key.to_owned(),
+            key_line: self.key_line,
+            value: self.value_start..self.value_start + self.text.len(),
+            value_line: self.value_line,
+            element_lines: (self.chunks.len() > 1).then(|| self.element_lines.clone()),
+        }
+    }
 }
 
 /// Find the top-level members of the JSON object `text` and cut its large arrays into
@@ -140,14 +194,16 @@ struct Section<'a> {
 /// JSON; invalid JSON is still rejected by the parse of the pieces (and by the typed parse,
 /// whose error is the one reported). `None` when `text` is not an object of plain
 /// (unescaped) keys: the caller parses it whole. A repeated key keeps its last value, as a
-/// whole-document parse does (and the flag returned with the sections says so).
+/// whole-document parse does (and the flag returned with the sections says so). Lines are
+/// counted as `snapshot::locate` counts them: newlines outside strings.
 fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, bool)> {
     let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
+    let mut line = 1usize;
+    let mut i = skip_ws(b, 0, &mut line);
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    i = skip_ws(b, i + 1);
+    i = skip_ws(b, i + 1, &mut line);
     let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
     let mut repeated = false;
     if b.get(i) == Some(&b'}') {
@@ -157,17 +213,20 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
             if b.get(i) != Some(&b'"') {
                 return None;
             }
+            let key_line = line;
             let key_end = string_end(b, i)?;
             let key = text.get(i + 1..key_end - 1)?;
             if key.contains('\\') {
                 return None;
             }
-            i = skip_ws(b, key_end);
+            i = skip_ws(b, key_end, &mut line);
             if b.get(i) != Some(&b':') {
                 return None;
             }
-            i = skip_ws(b, i + 1);
-            let (end, commas) = value_end(b, i)?;
+            i = skip_ws(b, i + 1, &mut line);
+            let (value_start, value_line) = (i, line);
+            let mut element_lines = Vec::new();
+            let (end, commas) = value_end(b, i, &mut line, &mut element_lines)?;
             let value = text.get(i..end)?;
             let chunks = if end - i > chunk_bytes && commas.len() > 1 {
                 // Elements: the content between the brackets cut at the commas, grouped
@@ -198,12 +257,16 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                         key,
                         text: value,
                         chunks,
+                        key_line,
+                        value_start,
+                        value_line,
+                        element_lines,
                     },
                 )
                 .is_some();
-            i = skip_ws(b, end);
+            i = skip_ws(b, end, &mut line);
             match b.get(i) {
-                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b',') => i = skip_ws(b, i + 1, &mut line),
                 Some(b'}') => {
                     i += 1;
                     break;
@@ -212,34 +275,52 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
             }
         }
     }
-    if skip_ws(b, i) != b.len() {
+    if skip_ws(b, i, &mut line) != b.len() {
         return None;
     }
     Some((sections.into_values().collect(), repeated))
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+fn skip_ws(b: &[u8], mut i: usize, line: &mut usize) -> usize {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t' | b'\r') => {}
+            Some(b'\n') => *line += 1,
+            _ => return i,
+        }
         i += 1;
     }
-    i
 }
 
-/// End (exclusive) of the string starting with the quote at `start`.
+/// End (exclusive) of the string starting with the quote at `start` (`memchr2` skips the
+/// string's plain bytes many at a time: most of a snapshot's bytes are in strings).
 fn string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
-        match b.get(i)? {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
-            _ => i += 1,
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
 }
 
+/// A line number for `SectionLayout::element_lines` (a text under the size limit has far
+/// fewer lines than `NOT_AN_OBJECT`).
+fn line_u32(line: usize) -> u32 {
+    u32::try_from(line).map_or(NOT_AN_OBJECT - 1, |l| l.min(NOT_AN_OBJECT - 1))
+}
+
 /// End (exclusive) of the JSON value starting at `start`, and for an array, the positions
-/// of the commas separating its elements.
-fn value_end(b: &[u8], start: usize) -> Option<(usize, Vec<usize>)> {
+/// of the commas separating its elements. Counts the newlines outside strings into `line`
+/// and, for an array, pushes the line of each element's opening brace to `element_lines`
+/// (`NOT_AN_OBJECT` for an element that is not an object).
+fn value_end(
+    b: &[u8],
+    start: usize,
+    line: &mut usize,
+    element_lines: &mut Vec<u32>,
+) -> Option<(usize, Vec<usize>)> {
     let mut splits = Vec::new();
     match b.get(start)? {
         b'"' => Some((string_end(b, start)?, splits)),
@@ -253,14 +334,31 @@ fn value_end(b: &[u8], start: usize) -> Option<(usize, Vec<usize>)> {
                         i = string_end(b, i)?;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b'\n' => *line += 1,
+                    b'{' => {
+                        if is_array && depth == 1 {
+                            if let Some(last) = element_lines.last_mut() {
+                                *last = line_u32(*line);
+                            }
+                        }
+                        depth += 1;
+                    }
+                    b'[' => {
+                        depth += 1;
+                        if is_array && depth == 1 {
+                            element_lines.push(NOT_AN_OBJECT);
+                        }
+                    }
                     b'}' | b']' => {
                         depth = depth.checked_sub(1)?;
                         if depth == 0 {
                             return Some((i + 1, splits));
                         }
                     }
-                    b',' if is_array && depth == 1 => splits.push(i),
+                    b',' if is_array && depth == 1 => {
+                        splits.push(i);
+                        element_lines.push(NOT_AN_OBJECT);
+                    }
                     _ => {}
                 }
                 i += 1;
@@ -316,10 +414,12 @@ fn assemble(
     // key -> chunks in array order
     let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value)>> = BTreeMap::new();
     let mut lossy = false;
+    let mut escaped_key = false;
     for (i, parsed) in parsed {
         let task = &tasks[i];
         let parsed = parsed?;
         lossy |= parsed.lossy;
+        escaped_key |= parsed.escaped_key;
         by_key
             .entry(task.key)
             .or_default()
@@ -330,9 +430,15 @@ fn assemble(
     for (key, mut parts) in by_key {
         parts.sort_by_key(|(chunk, _, _)| *chunk);
         let value = if parts.first().is_some_and(|(_, is_chunk, _)| *is_chunk) {
-            let mut elements = Vec::new();
-            for (_, _, part) in parts {
-                elements.extend(part.as_array().map_err(|e| e.to_string())?.iter().cloned());
+            // The chunks' elements are moved, not cloned, into one array of the exact size.
+            let mut total = 0;
+            for (_, _, part) in &parts {
+                total += part.as_array().map_err(|e| e.to_string())?.len();
+            }
+            let mut elements = Vec::with_capacity(total);
+            for (_, _, mut part) in parts {
+                let array = std::mem::take(part.as_array_mut().map_err(|e| e.to_string())?);
+                elements.append(&mut array.into_vec());
             }
             Value::from(elements)
         } else {
@@ -346,6 +452,8 @@ fn assemble(
     Ok(Parsed {
         value: object,
         lossy,
+        layout: None,
+        escaped_key,
     })
 }
 
@@ -363,15 +471,19 @@ pub fn parse_value(text: &str) -> Result<Value, String> {
 fn parse_elements(texts: &[&str]) -> Result<Parsed, String> {
     let interner = RefCell::new(Interner::default());
     let mut lossy = false;
+    let mut escaped_key = false;
     let mut elements = Vec::with_capacity(texts.len());
     for text in texts {
         let parsed = parse_with(&interner, text)?;
         lossy |= parsed.lossy;
+        escaped_key |= parsed.escaped_key;
         elements.push(parsed.value);
     }
     Ok(Parsed {
         value: Value::from(elements),
         lossy,
+        layout: None,
+        escaped_key,
     })
 }
 
@@ -383,7 +495,13 @@ fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String
         .map_err(|e| e.to_string())?;
     let mut interner = interner.borrow_mut();
     let lossy = std::mem::take(&mut interner.lossy);
-    Ok(Parsed { value, lossy })
+    let escaped_key = std::mem::take(&mut interner.escaped_key);
+    Ok(Parsed {
+        value,
+        lossy,
+        layout: None,
+        escaped_key,
+    })
 }
 
 /// Strings up to this length are interned (field values such as `"exchange"`, `"member"`,
@@ -395,6 +513,8 @@ struct Interner {
     strings: HashSet<regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
     /// Set when the text held a repeated key or a non-integer number (see `Parsed::lossy`).
     lossy: bool,
+    /// Set when an object key was written with an escape (see `Parsed::layout`).
+    escaped_key: bool,
 }
 
 impl Interner {
@@ -430,6 +550,17 @@ impl Hasher for FxHasher {
 
     fn finish(&self) -> u64 {
         self.hash
+    }
+}
+
+/// Room for the members of most snapshot objects before the pairs' vector grows.
+const OBJECT_CAPACITY: usize = 12;
+
+/// The order of object keys (always strings here): `Value`'s order, without its dispatch.
+fn key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.as_ref().cmp(b.as_ref()),
+        _ => a.cmp(b),
     }
 }
 
@@ -476,8 +607,16 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("an object key")
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+    /// A key borrowed from the text: written without escapes.
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
         Ok(self.interner.borrow_mut().get(s))
+    }
+
+    /// A key the parser had to copy: it was written with an escape.
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        let mut interner = self.interner.borrow_mut();
+        interner.escaped_key = true;
+        Ok(interner.get(s))
     }
 }
 
@@ -527,20 +666,29 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = BTreeMap::new();
+        // The members are collected, sorted once and the map built from the sorted run in
+        // one go: inserting them one by one searched the map for each key (a fifth of the
+        // parse). The snapshot writer's field order is stable, so most objects need only
+        // the check that they are sorted, or one small insertion sort.
+        let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(OBJECT_CAPACITY);
         while let Some(key) = map.next_key_seed(KeySeed {
             interner: self.interner,
         })? {
             let value = map.next_value_seed(self)?;
-            if object.insert(Value::String(key), value).is_some() {
+            pairs.push((Value::String(key), value));
+        }
+        if pairs.is_empty() {
+            return Ok(Value::new_object());
+        }
+        if !pairs.windows(2).all(|w| key_cmp(&w[0].0, &w[1].0).is_lt()) {
+            // Stable: of repeated keys, the last one stays last, and `BTreeMap::from_iter`
+            // keeps the last of equal keys, as inserting them one by one does.
+            pairs.sort_by(|a, b| key_cmp(&a.0, &b.0));
+            if pairs.windows(2).any(|w| key_cmp(&w[0].0, &w[1].0).is_eq()) {
                 self.interner.borrow_mut().lossy = true;
             }
         }
-        if object.is_empty() {
-            Ok(Value::new_object())
-        } else {
-            Ok(Value::from(object))
-        }
+        Ok(Value::from(pairs.into_iter().collect::<BTreeMap<_, _>>()))
     }
 }
 
