@@ -28,6 +28,8 @@ struct Task<'a> {
     /// A whole section's text, or (for a chunk of a large array) its elements' texts,
     /// borrowed from the snapshot text: nothing is copied.
     texts: Vec<&'a str>,
+    /// For a chunk of an array: the line of each element's opening brace.
+    lines: Vec<u32>,
     len: usize,
     is_array_chunk: bool,
 }
@@ -48,6 +50,8 @@ pub struct Parsed {
     pub layout: Option<Vec<SectionLayout>>,
     /// An object key was written with an escape (see `layout`).
     escaped_key: bool,
+    /// For a chunk of an array: `SectionLayout::id_lines` of its elements.
+    id_lines: Vec<u32>,
 }
 
 /// A top-level member of the snapshot object: where its key and value are in the text.
@@ -58,14 +62,14 @@ pub struct SectionLayout {
     /// The value's bytes in the text and the line it starts on.
     pub value: std::ops::Range<usize>,
     pub value_line: usize,
-    /// For an array parsed in chunks (whose elements the caller reads from the value, not
-    /// the text): the line of each element's opening brace, `NOT_AN_OBJECT` for an element
-    /// that is not an object.
-    pub element_lines: Option<Vec<u32>>,
+    /// For an array parsed in chunks (the caller need not scan its text): the line of the
+    /// opening brace of each element that is an object with a non-empty string `id`, in
+    /// order; taken from each element's value right after its parse, while it is in cache.
+    pub id_lines: Option<Vec<u32>>,
 }
 
-/// `SectionLayout::element_lines` of an element that is not an object.
-pub const NOT_AN_OBJECT: u32 = u32::MAX;
+/// The line of an array element that is not an object.
+const NOT_AN_OBJECT: u32 = u32::MAX;
 
 /// Parse `text` into a Rego input value using `threads` threads, running `extra` (work that
 /// needs the text, e.g. its digest) as the first task so it overlaps with the chunked parse.
@@ -77,7 +81,8 @@ pub fn parse_parallel<R: Send>(
     parse_in_chunks(text, threads, CHUNK_BYTES, extra)
 }
 
-fn parse_in_chunks<R: Send>(
+/// `parse_parallel` with chunks of about `chunk_bytes` (tests cut small texts into chunks).
+pub(crate) fn parse_in_chunks<R: Send>(
     text: &str,
     threads: usize,
     chunk_bytes: usize,
@@ -94,7 +99,7 @@ fn parse_in_chunks<R: Send>(
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
         let value = if task.is_array_chunk {
-            parse_elements(&task.texts)
+            parse_elements(&task.texts, &task.lines)
         } else {
             let interner = RefCell::new(Interner::default());
             task.texts.first().map_or(
@@ -103,6 +108,7 @@ fn parse_in_chunks<R: Send>(
                     lossy: false,
                     layout: None,
                     escaped_key: false,
+                    id_lines: Vec::new(),
                 }),
                 |text| parse_with(&interner, text),
             )
@@ -140,12 +146,17 @@ fn parse_in_chunks<R: Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     match prepared.into_inner().flatten() {
-        Some((tasks, repeated_key, layout)) => {
+        Some((tasks, repeated_key, mut layout)) => {
             let mut parsed = parsed.into_inner().unwrap_or_default();
             parsed.sort_by_key(|(i, _)| *i);
-            let assembled = assemble(&tasks, parsed).map(|mut p| {
+            let assembled = assemble(&tasks, parsed).map(|(mut p, mut id_lines)| {
                 p.lossy |= repeated_key;
                 if !p.lossy && !p.escaped_key {
+                    for section in &mut layout {
+                        if section.id_lines.is_some() {
+                            section.id_lines = id_lines.remove(section.key.as_str());
+                        }
+                    }
                     p.layout = Some(layout);
                 }
                 p
@@ -168,22 +179,23 @@ type Prepared<'a> = OnceLock<Option<(Vec<Task<'a>>, bool, Vec<SectionLayout>)>>;
 struct Section<'a> {
     key: &'a str,
     text: &'a str,
-    chunks: Vec<Vec<&'a str>>,
+    /// Each chunk: its elements' texts and the lines of their opening braces
+    /// (`NOT_AN_OBJECT` for an element that is not an object).
+    chunks: Vec<(Vec<&'a str>, Vec<u32>)>,
     key_line: usize,
     value_start: usize,
     value_line: usize,
-    /// For a chunked array: the line of each element's opening brace (see `SectionLayout`).
-    element_lines: Vec<u32>,
 }
 
 impl Section<'_> {
+    /// The layout; a chunked array's `id_lines` (empty here) are filled after the parse.
     fn layout(&self) -> SectionLayout {
         SectionLayout {
             key: self.key.to_owned(),
             key_line: self.key_line,
             value: self.value_start..self.value_start + self.text.len(),
             value_line: self.value_line,
-            element_lines: (self.chunks.len() > 1).then(|| self.element_lines.clone()),
+            id_lines: (self.chunks.len() > 1).then(Vec::new),
         }
     }
 }
@@ -233,18 +245,22 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                 // into runs of about `chunk_bytes`.
                 let mut chunks = Vec::new();
                 let mut run = Vec::new();
+                let mut run_lines = Vec::new();
                 let mut run_start = i + 1;
                 let mut start = i + 1;
-                for comma in commas.into_iter().chain([end - 1]) {
+                // One line per element: `element_lines` has one more entry than commas.
+                let ends = commas.into_iter().chain([end - 1]);
+                for (comma, &line) in ends.zip(&element_lines) {
                     run.push(text.get(start..comma)?);
+                    run_lines.push(line);
                     start = comma + 1;
                     if start - run_start >= chunk_bytes {
-                        chunks.push(std::mem::take(&mut run));
+                        chunks.push((std::mem::take(&mut run), std::mem::take(&mut run_lines)));
                         run_start = start;
                     }
                 }
                 if !run.is_empty() {
-                    chunks.push(run);
+                    chunks.push((run, run_lines));
                 }
                 chunks
             } else {
@@ -260,7 +276,6 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                         key_line,
                         value_start,
                         value_line,
-                        element_lines,
                     },
                 )
                 .is_some();
@@ -383,12 +398,13 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
     for section in sections {
         let key = section.key;
         if section.chunks.len() > 1 {
-            for (n, chunk) in section.chunks.into_iter().enumerate() {
+            for (n, (chunk, lines)) in section.chunks.into_iter().enumerate() {
                 tasks.push(Task {
                     key,
                     chunk: n,
                     len: chunk.iter().map(|e| e.len()).sum(),
                     texts: chunk,
+                    lines,
                     is_array_chunk: true,
                 });
             }
@@ -398,6 +414,7 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
                 chunk: 0,
                 len: section.text.len(),
                 texts: vec![section.text],
+                lines: Vec::new(),
                 is_array_chunk: false,
             });
         }
@@ -407,12 +424,15 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
     tasks
 }
 
-fn assemble(
-    tasks: &[Task<'_>],
+/// The input value, and the `id_lines` of each array parsed in chunks.
+type Assembled<'a> = (Parsed, BTreeMap<&'a str, Vec<u32>>);
+
+fn assemble<'a>(
+    tasks: &[Task<'a>],
     parsed: Vec<(usize, Result<Parsed, String>)>,
-) -> Result<Parsed, String> {
+) -> Result<Assembled<'a>, String> {
     // key -> chunks in array order
-    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value)>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value, Vec<u32>)>> = BTreeMap::new();
     let mut lossy = false;
     let mut escaped_key = false;
     for (i, parsed) in parsed {
@@ -420,41 +440,49 @@ fn assemble(
         let parsed = parsed?;
         lossy |= parsed.lossy;
         escaped_key |= parsed.escaped_key;
-        by_key
-            .entry(task.key)
-            .or_default()
-            .push((task.chunk, task.is_array_chunk, parsed.value));
+        by_key.entry(task.key).or_default().push((
+            task.chunk,
+            task.is_array_chunk,
+            parsed.value,
+            parsed.id_lines,
+        ));
     }
+    let mut id_lines = BTreeMap::new();
     let mut object = Value::new_object();
     let map = object.as_object_mut().map_err(|e| e.to_string())?;
     for (key, mut parts) in by_key {
-        parts.sort_by_key(|(chunk, _, _)| *chunk);
-        let value = if parts.first().is_some_and(|(_, is_chunk, _)| *is_chunk) {
+        parts.sort_by_key(|(chunk, _, _, _)| *chunk);
+        let value = if parts.first().is_some_and(|(_, is_chunk, _, _)| *is_chunk) {
             // The chunks' elements are moved, not cloned, into one array of the exact size.
             let mut total = 0;
-            for (_, _, part) in &parts {
+            for (_, _, part, _) in &parts {
                 total += part.as_array().map_err(|e| e.to_string())?.len();
             }
             let mut elements = Vec::with_capacity(total);
-            for (_, _, mut part) in parts {
+            let mut lines = Vec::new();
+            for (_, _, mut part, mut part_lines) in parts {
                 let array = std::mem::take(part.as_array_mut().map_err(|e| e.to_string())?);
                 elements.append(&mut array.into_vec());
+                lines.append(&mut part_lines);
             }
+            id_lines.insert(key, lines);
             Value::from(elements)
         } else {
             parts
                 .pop()
-                .map(|(_, _, v)| v)
+                .map(|(_, _, v, _)| v)
                 .ok_or_else(|| format!("section {key} was not parsed"))?
         };
         map.insert(Value::from(key), value);
     }
-    Ok(Parsed {
+    let parsed = Parsed {
         value: object,
         lossy,
         layout: None,
         escaped_key,
-    })
+        id_lines: Vec::new(),
+    };
+    Ok((parsed, id_lines))
 }
 
 /// Parse JSON text into a regorus value: the same value `Value::from_json_str` builds
@@ -467,16 +495,24 @@ pub fn parse_value(text: &str) -> Result<Value, String> {
 }
 
 /// The elements of an array, each parsed from its own text, as one array value (the
-/// interner is shared: the elements are alike).
-fn parse_elements(texts: &[&str]) -> Result<Parsed, String> {
+/// interner is shared: the elements are alike), with `SectionLayout::id_lines` from the
+/// lines of the elements' opening braces.
+fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
     let interner = RefCell::new(Interner::default());
+    let id_key = Value::from("id");
     let mut lossy = false;
     let mut escaped_key = false;
     let mut elements = Vec::with_capacity(texts.len());
-    for text in texts {
+    let mut id_lines = Vec::new();
+    for (text, &line) in texts.iter().zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT))) {
         let parsed = parse_with(&interner, text)?;
         lossy |= parsed.lossy;
         escaped_key |= parsed.escaped_key;
+        if let Ok(Some(Value::String(id))) = parsed.value.as_object().map(|o| o.get(&id_key)) {
+            if !id.is_empty() && line != NOT_AN_OBJECT {
+                id_lines.push(line);
+            }
+        }
         elements.push(parsed.value);
     }
     Ok(Parsed {
@@ -484,6 +520,7 @@ fn parse_elements(texts: &[&str]) -> Result<Parsed, String> {
         lossy,
         layout: None,
         escaped_key,
+        id_lines,
     })
 }
 
@@ -501,6 +538,7 @@ fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String
         lossy,
         layout: None,
         escaped_key,
+        id_lines: Vec::new(),
     })
 }
 
