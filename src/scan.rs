@@ -125,9 +125,10 @@ pub fn scan_text<'t>(
     let text: SnapshotText<'t> = text.into();
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
-    // The digest and the resources' lines need the text: one task beside the chunked
-    // Rego-input parse.
-    let (input, (digest, lines)) = std::thread::scope(|scope| {
+    // The process CPU before the parse: the phase's CPU on all threads is the difference.
+    crate::profile::record("parse: start", started);
+    // The digest needs the text: one task beside the chunked Rego-input parse.
+    let (input, digest) = std::thread::scope(|scope| {
         // A mapped file's pages already read are given back while the parse runs (see
         // `SnapshotText::release_pages`): 2.4 GB of the peak at 1M users otherwise.
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -144,15 +145,14 @@ pub fn scan_text<'t>(
         let parsed = input::parse_parallel(&text, settings.threads, || {
             let t = std::time::Instant::now();
             let digest = sha256_hex(text.as_bytes());
-            let lines = Lines::of(&text);
-            crate::profile::record("parse: digest and lines", t);
-            (digest, lines)
+            crate::profile::record("parse: digest", t);
+            digest
         });
         drop(stop);
         parsed
     });
     crate::profile::record("parse: Rego input", started);
-    let input = match input {
+    let mut input = match input {
         Ok(input) => input,
         // The typed parse names the line and column of what is wrong.
         Err(err) => {
@@ -164,6 +164,12 @@ pub fn scan_text<'t>(
             .into());
         }
     };
+    let t = std::time::Instant::now();
+    let lines = match input.layout.take() {
+        Some(layout) => Lines::of_layout(&text, layout),
+        None => Lines::of(&text),
+    };
+    crate::profile::record("parse: resource lines", t);
     let t = std::time::Instant::now();
     // A mapped file is unmapped before the typed model grows beside the values (2 GB of
     // the peak at 1M users): in the rare case that needs the text again (the values cannot
@@ -302,37 +308,72 @@ fn display_path(path: &Path) -> String {
     shown.to_string_lossy().replace('\\', "/")
 }
 
-/// The line of every resource in the snapshot text, taken while the text is parsed so the
-/// text need not stay in memory until the findings are known: for each resource array, the
-/// lines of its elements that have a (non-empty) id, in text order, which is the order of
-/// the typed model's arrays. Four bytes per resource.
+/// The line of every resource in the snapshot text, taken right after the text is parsed
+/// so the text need not stay in memory until the findings are known: for each resource
+/// array, the lines of its elements that have a (non-empty) id, in text order, which is
+/// the order of the typed model's arrays. Four bytes per resource.
+#[derive(Debug, Default, PartialEq)]
 struct Lines {
     by_path: HashMap<String, Vec<u32>>,
     tenant: Option<usize>,
 }
 
 impl Lines {
+    /// The lines from one scan of the whole text (`locate::for_each_resource`).
     fn of(text: &str) -> Lines {
-        let mut lines = Lines {
-            by_path: HashMap::new(),
-            tenant: None,
-        };
-        locate::for_each_resource(text, |path, id, line| {
-            if id.is_empty() {
-                if path == "tenant" {
-                    lines.tenant = Some(line);
-                }
-                return;
-            }
-            let line = u32::try_from(line).unwrap_or(u32::MAX);
-            match lines.by_path.get_mut(path) {
-                Some(found) => found.push(line),
-                None => {
-                    lines.by_path.insert(path.to_owned(), vec![line]);
-                }
-            }
-        });
+        let mut lines = Lines::default();
+        locate::for_each_resource(text, |path, id, line| lines.found(path, id, line));
         lines
+    }
+
+    /// The same lines without a second scan of the whole text: the arrays parsed in chunks
+    /// (most of the text) from the lines the parse took of their elements; the other
+    /// top-level members (a small part) scanned alone.
+    fn of_layout(text: &str, layout: Vec<input::SectionLayout>) -> Lines {
+        let mut lines = Lines::default();
+        for section in layout {
+            // What the whole scan reports for a top-level key.
+            lines.found(&section.key, "", section.key_line);
+            match section.id_lines {
+                // The whole scan reports the elements of a top-level array only if it is a
+                // resource array: each object element's non-empty string `id`.
+                Some(id_lines) => {
+                    if !id_lines.is_empty()
+                        && snapshot::source::arrays().any(|a| a.path() == section.key)
+                    {
+                        lines.by_path.insert(section.key, id_lines);
+                    }
+                }
+                None => {
+                    if let Some(member) = text.get(section.value.clone()) {
+                        locate::for_each_resource_in(
+                            &section.key,
+                            member,
+                            section.value_line,
+                            |path, id, line| lines.found(path, id, line),
+                        );
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    /// One `locate::for_each_resource` report.
+    fn found(&mut self, path: &str, id: &str, line: usize) {
+        if id.is_empty() {
+            if path == "tenant" {
+                self.tenant = Some(line);
+            }
+            return;
+        }
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        match self.by_path.get_mut(path) {
+            Some(found) => found.push(line),
+            None => {
+                self.by_path.insert(path.to_owned(), vec![line]);
+            }
+        }
     }
 
     /// Fill `Finding::line`: the line of the first element of the finding's resource array
@@ -404,6 +445,78 @@ mod tests {
             .join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         (path, text)
+    }
+
+    /// The resources' lines taken from the parse's layout (the large arrays' lines from
+    /// the split and their parsed ids, the other members scanned alone) are those of one
+    /// scan of the whole text, chunked or not, whatever the layout; and texts where the
+    /// values cannot say what the text scan reads (a repeated key, a key with an escape)
+    /// get no layout, so their lines come from the scan of the text.
+    #[test]
+    fn lines_from_the_parse_equal_the_scan_of_the_text() {
+        let mut texts: Vec<String> = [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ]
+        .iter()
+        .map(|name| example(name).1)
+        .collect();
+        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users: 3_000,
+            ..Default::default()
+        });
+        snapshot::io::normalise(&mut generated);
+        texts.push(snapshot::io::to_stable_json(&generated));
+        // Pretty-printed: elements span lines, braces on their own lines.
+        let value: serde_json::Value = serde_json::from_str(&texts[3]).unwrap();
+        texts.push(serde_json::to_string_pretty(&value).unwrap());
+        // Elements without an id, with an empty or a non-string id, not objects, an id
+        // only in a nested object, an escaped id, a string holding braces and quotes.
+        let odd: Vec<serde_json::Value> = (0..2_000)
+            .map(|i| match i % 8 {
+                0 => serde_json::json!({"name": "no id"}),
+                1 => serde_json::json!({"id": ""}),
+                2 => serde_json::json!({"id": i}),
+                3 => serde_json::json!(format!("{i}")),
+                4 => serde_json::json!({"x": {"id": format!("nested{i}")}}),
+                5 => serde_json::json!({"id": format!("m/\"{i}\"\n{{[")}),
+                _ => serde_json::json!({"id": format!("r{i}"), "n": [{"id": "deep"}]}),
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "tenant": {"id": "t"},
+            "inbox_rules": odd,
+            "users": [{"id": "u1"}, {"id": "u2"}],
+            "roles": {"assignments": [{"id": "a1"}, {"id": "a2"}]},
+            "schema_version": 1,
+        });
+        texts.push(serde_json::to_string_pretty(&doc).unwrap());
+        texts.push(serde_json::to_string(&doc).unwrap());
+        for (n, text) in texts.iter().enumerate() {
+            for chunk_bytes in [1 << 10, 16 << 10, 8 << 20] {
+                let (parsed, ()) = input::parse_in_chunks(text, 2, chunk_bytes, || ());
+                let parsed = parsed.unwrap();
+                let layout = parsed.layout.expect("a plain text has a layout");
+                let chunked = layout.iter().filter(|s| s.id_lines.is_some()).count();
+                if chunk_bytes == 1 << 10 && n >= 3 {
+                    assert!(chunked > 0, "text {n}: the test must exercise chunks");
+                }
+                let from_layout = Lines::of_layout(text, layout);
+                let from_scan = Lines::of(text);
+                assert!(from_scan.tenant.is_some() && !from_scan.by_path.is_empty());
+                assert_eq!(from_layout, from_scan, "text {n}, chunks of {chunk_bytes}");
+            }
+        }
+        for no_layout in [
+            r#"{"users": [{"id": "u1"}, {"id": "u2"}], "users": [{"id": "u3"}]}"#,
+            r#"{"users": [{"id": "u1", "id": "u2"}, {"id": "u3"}], "tenant": {}}"#,
+            r#"{"users": [{"i\u0064": "u1"}, {"id": "u2"}], "tenant": {}}"#,
+            r#"{"users": [{"id": "u1", "n": 1.5}, {"id": "u2"}], "tenant": {}}"#,
+        ] {
+            let (parsed, ()) = input::parse_in_chunks(no_layout, 2, 1, || ());
+            assert!(parsed.unwrap().layout.is_none(), "{no_layout}");
+        }
     }
 
     /// The typed model read from the Rego values is the one a parse of the text gives,

@@ -28,6 +28,8 @@ struct Task<'a> {
     /// A whole section's text, or (for a chunk of a large array) its elements' texts,
     /// borrowed from the snapshot text: nothing is copied.
     texts: Vec<&'a str>,
+    /// For a chunk of an array: the line of each element's opening brace.
+    lines: Vec<u32>,
     len: usize,
     is_array_chunk: bool,
 }
@@ -40,7 +42,34 @@ pub struct Parsed {
     /// does not say whether `5.0` was written `5`). A typed model deserialized from such a
     /// value could accept what a parse of the text rejects, so the caller parses the text.
     pub lossy: bool,
+    /// Where the top-level members lie in the text, taken in the split's byte scan, so the
+    /// lines of the resources need no second scan of the whole text (`scan::Lines`).
+    /// `None` when the text was parsed whole, is `lossy`, or writes an object key with an
+    /// escape (a line scan of the text reads keys as written, the value unescaped): the
+    /// caller scans the text for the lines then.
+    pub layout: Option<Vec<SectionLayout>>,
+    /// An object key was written with an escape (see `layout`).
+    escaped_key: bool,
+    /// For a chunk of an array: `SectionLayout::id_lines` of its elements.
+    id_lines: Vec<u32>,
 }
+
+/// A top-level member of the snapshot object: where its key and value are in the text.
+pub struct SectionLayout {
+    pub key: String,
+    /// Line (1-based) of the key's opening quote.
+    pub key_line: usize,
+    /// The value's bytes in the text and the line it starts on.
+    pub value: std::ops::Range<usize>,
+    pub value_line: usize,
+    /// For an array parsed in chunks (the caller need not scan its text): the line of the
+    /// opening brace of each element that is an object with a non-empty string `id`, in
+    /// order; taken from each element's value right after its parse, while it is in cache.
+    pub id_lines: Option<Vec<u32>>,
+}
+
+/// The line of an array element that is not an object.
+const NOT_AN_OBJECT: u32 = u32::MAX;
 
 /// Parse `text` into a Rego input value using `threads` threads, running `extra` (work that
 /// needs the text, e.g. its digest) as the first task so it overlaps with the chunked parse.
@@ -52,7 +81,8 @@ pub fn parse_parallel<R: Send>(
     parse_in_chunks(text, threads, CHUNK_BYTES, extra)
 }
 
-fn parse_in_chunks<R: Send>(
+/// `parse_parallel` with chunks of about `chunk_bytes` (tests cut small texts into chunks).
+pub(crate) fn parse_in_chunks<R: Send>(
     text: &str,
     threads: usize,
     chunk_bytes: usize,
@@ -62,20 +92,23 @@ fn parse_in_chunks<R: Send>(
     // while this one splits the text; both then take chunks from the queue. `None` means
     // the text is not an object of plain keys: parse it whole so its error is reported.
     // The tasks, and whether the top-level object repeats a key.
-    let prepared: OnceLock<Option<(Vec<Task<'_>>, bool)>> = OnceLock::new();
+    let prepared: Prepared<'_> = OnceLock::new();
     let next = AtomicUsize::new(0);
     let parsed: Mutex<Vec<(usize, Result<Parsed, String>)>> = Mutex::new(Vec::new());
     let work = |tasks: &[Task<'_>]| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { break };
         let value = if task.is_array_chunk {
-            parse_elements(&task.texts)
+            parse_elements(&task.texts, &task.lines)
         } else {
             let interner = RefCell::new(Interner::default());
             task.texts.first().map_or(
                 Ok(Parsed {
                     value: Value::Null,
                     lossy: false,
+                    layout: None,
+                    escaped_key: false,
+                    id_lines: Vec::new(),
                 }),
                 |text| parse_with(&interner, text),
             )
@@ -87,22 +120,25 @@ fn parse_in_chunks<R: Send>(
     let extra_result = std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
             let result = extra();
-            if let Some((tasks, _)) = prepared.wait() {
+            if let Some((tasks, _, _)) = prepared.wait() {
                 work(tasks);
             }
             result
         });
         for _ in 2..threads {
             scope.spawn(|| {
-                if let Some((tasks, _)) = prepared.wait() {
+                if let Some((tasks, _, _)) = prepared.wait() {
                     work(tasks);
                 }
             });
         }
         let t = std::time::Instant::now();
-        let split = split_sections(text, chunk_bytes).map(|(s, repeated)| (tasks(s), repeated));
+        let split = split_sections(text, chunk_bytes).map(|(sections, repeated)| {
+            let layout = sections.iter().map(Section::layout).collect();
+            (tasks(sections), repeated, layout)
+        });
         crate::profile::record("parse: split into chunks", t);
-        if let Some((tasks, _)) = prepared.get_or_init(|| split) {
+        if let Some((tasks, _, _)) = prepared.get_or_init(|| split) {
             work(tasks);
         }
         helper
@@ -110,11 +146,19 @@ fn parse_in_chunks<R: Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     match prepared.into_inner().flatten() {
-        Some((tasks, repeated_key)) => {
+        Some((tasks, repeated_key, mut layout)) => {
             let mut parsed = parsed.into_inner().unwrap_or_default();
             parsed.sort_by_key(|(i, _)| *i);
-            let assembled = assemble(&tasks, parsed).map(|mut p| {
+            let assembled = assemble(&tasks, parsed).map(|(mut p, mut id_lines)| {
                 p.lossy |= repeated_key;
+                if !p.lossy && !p.escaped_key {
+                    for section in &mut layout {
+                        if section.id_lines.is_some() {
+                            section.id_lines = id_lines.remove(section.key.as_str());
+                        }
+                    }
+                    p.layout = Some(layout);
+                }
                 p
             });
             (assembled, extra_result)
@@ -126,12 +170,34 @@ fn parse_in_chunks<R: Send>(
     }
 }
 
+/// The tasks, whether the top-level object repeats a key, and the members' layout;
+/// `None` when the text is not an object of plain keys (parsed whole).
+type Prepared<'a> = OnceLock<Option<(Vec<Task<'a>>, bool, Vec<SectionLayout>)>>;
+
 /// A top-level member of the snapshot object: its key, its value text and, for an array
 /// larger than a chunk, its chunks: each a run of consecutive elements' texts.
 struct Section<'a> {
     key: &'a str,
     text: &'a str,
-    chunks: Vec<Vec<&'a str>>,
+    /// Each chunk: its elements' texts and the lines of their opening braces
+    /// (`NOT_AN_OBJECT` for an element that is not an object).
+    chunks: Vec<(Vec<&'a str>, Vec<u32>)>,
+    key_line: usize,
+    value_start: usize,
+    value_line: usize,
+}
+
+impl Section<'_> {
+    /// The layout; a chunked array's `id_lines` (empty here) are filled after the parse.
+    fn layout(&self) -> SectionLayout {
+        SectionLayout {
+            key: self.key.to_owned(),
+            key_line: self.key_line,
+            value: self.value_start..self.value_start + self.text.len(),
+            value_line: self.value_line,
+            id_lines: (self.chunks.len() > 1).then(Vec::new),
+        }
+    }
 }
 
 /// Find the top-level members of the JSON object `text` and cut its large arrays into
@@ -140,14 +206,16 @@ struct Section<'a> {
 /// JSON; invalid JSON is still rejected by the parse of the pieces (and by the typed parse,
 /// whose error is the one reported). `None` when `text` is not an object of plain
 /// (unescaped) keys: the caller parses it whole. A repeated key keeps its last value, as a
-/// whole-document parse does (and the flag returned with the sections says so).
+/// whole-document parse does (and the flag returned with the sections says so). Lines are
+/// counted as `snapshot::locate` counts them: newlines outside strings.
 fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, bool)> {
     let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
+    let mut line = 1usize;
+    let mut i = skip_ws(b, 0, &mut line);
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    i = skip_ws(b, i + 1);
+    i = skip_ws(b, i + 1, &mut line);
     let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
     let mut repeated = false;
     if b.get(i) == Some(&b'}') {
@@ -157,35 +225,42 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
             if b.get(i) != Some(&b'"') {
                 return None;
             }
+            let key_line = line;
             let key_end = string_end(b, i)?;
             let key = text.get(i + 1..key_end - 1)?;
             if key.contains('\\') {
                 return None;
             }
-            i = skip_ws(b, key_end);
+            i = skip_ws(b, key_end, &mut line);
             if b.get(i) != Some(&b':') {
                 return None;
             }
-            i = skip_ws(b, i + 1);
-            let (end, commas) = value_end(b, i)?;
+            i = skip_ws(b, i + 1, &mut line);
+            let (value_start, value_line) = (i, line);
+            let mut element_lines = Vec::new();
+            let (end, commas) = value_end(b, i, &mut line, &mut element_lines)?;
             let value = text.get(i..end)?;
             let chunks = if end - i > chunk_bytes && commas.len() > 1 {
                 // Elements: the content between the brackets cut at the commas, grouped
                 // into runs of about `chunk_bytes`.
                 let mut chunks = Vec::new();
                 let mut run = Vec::new();
+                let mut run_lines = Vec::new();
                 let mut run_start = i + 1;
                 let mut start = i + 1;
-                for comma in commas.into_iter().chain([end - 1]) {
+                // One line per element: `element_lines` has one more entry than commas.
+                let ends = commas.into_iter().chain([end - 1]);
+                for (comma, &line) in ends.zip(&element_lines) {
                     run.push(text.get(start..comma)?);
+                    run_lines.push(line);
                     start = comma + 1;
                     if start - run_start >= chunk_bytes {
-                        chunks.push(std::mem::take(&mut run));
+                        chunks.push((std::mem::take(&mut run), std::mem::take(&mut run_lines)));
                         run_start = start;
                     }
                 }
                 if !run.is_empty() {
-                    chunks.push(run);
+                    chunks.push((run, run_lines));
                 }
                 chunks
             } else {
@@ -198,12 +273,15 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                         key,
                         text: value,
                         chunks,
+                        key_line,
+                        value_start,
+                        value_line,
                     },
                 )
                 .is_some();
-            i = skip_ws(b, end);
+            i = skip_ws(b, end, &mut line);
             match b.get(i) {
-                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b',') => i = skip_ws(b, i + 1, &mut line),
                 Some(b'}') => {
                     i += 1;
                     break;
@@ -212,34 +290,52 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
             }
         }
     }
-    if skip_ws(b, i) != b.len() {
+    if skip_ws(b, i, &mut line) != b.len() {
         return None;
     }
     Some((sections.into_values().collect(), repeated))
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+fn skip_ws(b: &[u8], mut i: usize, line: &mut usize) -> usize {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t' | b'\r') => {}
+            Some(b'\n') => *line += 1,
+            _ => return i,
+        }
         i += 1;
     }
-    i
 }
 
-/// End (exclusive) of the string starting with the quote at `start`.
+/// End (exclusive) of the string starting with the quote at `start` (`memchr2` skips the
+/// string's plain bytes many at a time: most of a snapshot's bytes are in strings).
 fn string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
-        match b.get(i)? {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
-            _ => i += 1,
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
 }
 
+/// A line number for `SectionLayout::element_lines` (a text under the size limit has far
+/// fewer lines than `NOT_AN_OBJECT`).
+fn line_u32(line: usize) -> u32 {
+    u32::try_from(line).map_or(NOT_AN_OBJECT - 1, |l| l.min(NOT_AN_OBJECT - 1))
+}
+
 /// End (exclusive) of the JSON value starting at `start`, and for an array, the positions
-/// of the commas separating its elements.
-fn value_end(b: &[u8], start: usize) -> Option<(usize, Vec<usize>)> {
+/// of the commas separating its elements. Counts the newlines outside strings into `line`
+/// and, for an array, pushes the line of each element's opening brace to `element_lines`
+/// (`NOT_AN_OBJECT` for an element that is not an object).
+fn value_end(
+    b: &[u8],
+    start: usize,
+    line: &mut usize,
+    element_lines: &mut Vec<u32>,
+) -> Option<(usize, Vec<usize>)> {
     let mut splits = Vec::new();
     match b.get(start)? {
         b'"' => Some((string_end(b, start)?, splits)),
@@ -253,14 +349,31 @@ fn value_end(b: &[u8], start: usize) -> Option<(usize, Vec<usize>)> {
                         i = string_end(b, i)?;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b'\n' => *line += 1,
+                    b'{' => {
+                        if is_array && depth == 1 {
+                            if let Some(last) = element_lines.last_mut() {
+                                *last = line_u32(*line);
+                            }
+                        }
+                        depth += 1;
+                    }
+                    b'[' => {
+                        depth += 1;
+                        if is_array && depth == 1 {
+                            element_lines.push(NOT_AN_OBJECT);
+                        }
+                    }
                     b'}' | b']' => {
                         depth = depth.checked_sub(1)?;
                         if depth == 0 {
                             return Some((i + 1, splits));
                         }
                     }
-                    b',' if is_array && depth == 1 => splits.push(i),
+                    b',' if is_array && depth == 1 => {
+                        splits.push(i);
+                        element_lines.push(NOT_AN_OBJECT);
+                    }
                     _ => {}
                 }
                 i += 1;
@@ -285,12 +398,13 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
     for section in sections {
         let key = section.key;
         if section.chunks.len() > 1 {
-            for (n, chunk) in section.chunks.into_iter().enumerate() {
+            for (n, (chunk, lines)) in section.chunks.into_iter().enumerate() {
                 tasks.push(Task {
                     key,
                     chunk: n,
                     len: chunk.iter().map(|e| e.len()).sum(),
                     texts: chunk,
+                    lines,
                     is_array_chunk: true,
                 });
             }
@@ -300,6 +414,7 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
                 chunk: 0,
                 len: section.text.len(),
                 texts: vec![section.text],
+                lines: Vec::new(),
                 is_array_chunk: false,
             });
         }
@@ -309,44 +424,65 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
     tasks
 }
 
-fn assemble(
-    tasks: &[Task<'_>],
+/// The input value, and the `id_lines` of each array parsed in chunks.
+type Assembled<'a> = (Parsed, BTreeMap<&'a str, Vec<u32>>);
+
+fn assemble<'a>(
+    tasks: &[Task<'a>],
     parsed: Vec<(usize, Result<Parsed, String>)>,
-) -> Result<Parsed, String> {
+) -> Result<Assembled<'a>, String> {
     // key -> chunks in array order
-    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value)>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value, Vec<u32>)>> = BTreeMap::new();
     let mut lossy = false;
+    let mut escaped_key = false;
     for (i, parsed) in parsed {
         let task = &tasks[i];
         let parsed = parsed?;
         lossy |= parsed.lossy;
-        by_key
-            .entry(task.key)
-            .or_default()
-            .push((task.chunk, task.is_array_chunk, parsed.value));
+        escaped_key |= parsed.escaped_key;
+        by_key.entry(task.key).or_default().push((
+            task.chunk,
+            task.is_array_chunk,
+            parsed.value,
+            parsed.id_lines,
+        ));
     }
+    let mut id_lines = BTreeMap::new();
     let mut object = Value::new_object();
     let map = object.as_object_mut().map_err(|e| e.to_string())?;
     for (key, mut parts) in by_key {
-        parts.sort_by_key(|(chunk, _, _)| *chunk);
-        let value = if parts.first().is_some_and(|(_, is_chunk, _)| *is_chunk) {
-            let mut elements = Vec::new();
-            for (_, _, part) in parts {
-                elements.extend(part.as_array().map_err(|e| e.to_string())?.iter().cloned());
+        parts.sort_by_key(|(chunk, _, _, _)| *chunk);
+        let value = if parts.first().is_some_and(|(_, is_chunk, _, _)| *is_chunk) {
+            // The chunks' elements are moved, not cloned, into one array of the exact size.
+            let mut total = 0;
+            for (_, _, part, _) in &parts {
+                total += part.as_array().map_err(|e| e.to_string())?.len();
             }
+            let mut elements = Vec::with_capacity(total);
+            let mut lines = Vec::new();
+            for (_, _, mut part, mut part_lines) in parts {
+                let array = std::mem::take(part.as_array_mut().map_err(|e| e.to_string())?);
+                elements.append(&mut array.into_vec());
+                lines.append(&mut part_lines);
+            }
+            id_lines.insert(key, lines);
             Value::from(elements)
         } else {
             parts
                 .pop()
-                .map(|(_, _, v)| v)
+                .map(|(_, _, v, _)| v)
                 .ok_or_else(|| format!("section {key} was not parsed"))?
         };
         map.insert(Value::from(key), value);
     }
-    Ok(Parsed {
+    let parsed = Parsed {
         value: object,
         lossy,
-    })
+        layout: None,
+        escaped_key,
+        id_lines: Vec::new(),
+    };
+    Ok((parsed, id_lines))
 }
 
 /// Parse JSON text into a regorus value: the same value `Value::from_json_str` builds
@@ -359,19 +495,32 @@ pub fn parse_value(text: &str) -> Result<Value, String> {
 }
 
 /// The elements of an array, each parsed from its own text, as one array value (the
-/// interner is shared: the elements are alike).
-fn parse_elements(texts: &[&str]) -> Result<Parsed, String> {
+/// interner is shared: the elements are alike), with `SectionLayout::id_lines` from the
+/// lines of the elements' opening braces.
+fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
     let interner = RefCell::new(Interner::default());
+    let id_key = Value::from("id");
     let mut lossy = false;
+    let mut escaped_key = false;
     let mut elements = Vec::with_capacity(texts.len());
-    for text in texts {
+    let mut id_lines = Vec::new();
+    for (text, &line) in texts.iter().zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT))) {
         let parsed = parse_with(&interner, text)?;
         lossy |= parsed.lossy;
+        escaped_key |= parsed.escaped_key;
+        if let Ok(Some(Value::String(id))) = parsed.value.as_object().map(|o| o.get(&id_key)) {
+            if !id.is_empty() && line != NOT_AN_OBJECT {
+                id_lines.push(line);
+            }
+        }
         elements.push(parsed.value);
     }
     Ok(Parsed {
         value: Value::from(elements),
         lossy,
+        layout: None,
+        escaped_key,
+        id_lines,
     })
 }
 
@@ -383,7 +532,14 @@ fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String
         .map_err(|e| e.to_string())?;
     let mut interner = interner.borrow_mut();
     let lossy = std::mem::take(&mut interner.lossy);
-    Ok(Parsed { value, lossy })
+    let escaped_key = std::mem::take(&mut interner.escaped_key);
+    Ok(Parsed {
+        value,
+        lossy,
+        layout: None,
+        escaped_key,
+        id_lines: Vec::new(),
+    })
 }
 
 /// Strings up to this length are interned (field values such as `"exchange"`, `"member"`,
@@ -395,6 +551,8 @@ struct Interner {
     strings: HashSet<regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
     /// Set when the text held a repeated key or a non-integer number (see `Parsed::lossy`).
     lossy: bool,
+    /// Set when an object key was written with an escape (see `Parsed::layout`).
+    escaped_key: bool,
 }
 
 impl Interner {
@@ -430,6 +588,17 @@ impl Hasher for FxHasher {
 
     fn finish(&self) -> u64 {
         self.hash
+    }
+}
+
+/// Room for the members of most snapshot objects before the pairs' vector grows.
+const OBJECT_CAPACITY: usize = 12;
+
+/// The order of object keys (always strings here): `Value`'s order, without its dispatch.
+fn key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.as_ref().cmp(b.as_ref()),
+        _ => a.cmp(b),
     }
 }
 
@@ -476,8 +645,16 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("an object key")
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+    /// A key borrowed from the text: written without escapes.
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
         Ok(self.interner.borrow_mut().get(s))
+    }
+
+    /// A key the parser had to copy: it was written with an escape.
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        let mut interner = self.interner.borrow_mut();
+        interner.escaped_key = true;
+        Ok(interner.get(s))
     }
 }
 
@@ -527,20 +704,29 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = BTreeMap::new();
+        // The members are collected, sorted once and the map built from the sorted run in
+        // one go: inserting them one by one searched the map for each key (a fifth of the
+        // parse). The snapshot writer's field order is stable, so most objects need only
+        // the check that they are sorted, or one small insertion sort.
+        let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(OBJECT_CAPACITY);
         while let Some(key) = map.next_key_seed(KeySeed {
             interner: self.interner,
         })? {
             let value = map.next_value_seed(self)?;
-            if object.insert(Value::String(key), value).is_some() {
+            pairs.push((Value::String(key), value));
+        }
+        if pairs.is_empty() {
+            return Ok(Value::new_object());
+        }
+        if !pairs.windows(2).all(|w| key_cmp(&w[0].0, &w[1].0).is_lt()) {
+            // Stable: of repeated keys, the last one stays last, and `BTreeMap::from_iter`
+            // keeps the last of equal keys, as inserting them one by one does.
+            pairs.sort_by(|a, b| key_cmp(&a.0, &b.0));
+            if pairs.windows(2).any(|w| key_cmp(&w[0].0, &w[1].0).is_eq()) {
                 self.interner.borrow_mut().lossy = true;
             }
         }
-        if object.is_empty() {
-            Ok(Value::new_object())
-        } else {
-            Ok(Value::from(object))
-        }
+        Ok(Value::from(pairs.into_iter().collect::<BTreeMap<_, _>>()))
     }
 }
 

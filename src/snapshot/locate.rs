@@ -18,12 +18,37 @@ enum Frame<'a> {
 /// Calls `found(path, id, line)` for every object directly inside a resource array that
 /// has a string `id`, and `found(key, "", line)` for every top-level key. Lines are 1-based.
 /// Malformed text just ends the scan early: the caller parsed it successfully already.
-pub fn for_each_resource<'a>(text: &'a str, mut found: impl FnMut(&str, &str, usize)) {
+pub fn for_each_resource(text: &str, found: impl FnMut(&str, &str, usize)) {
+    scan(text, Vec::new(), 1, false, found);
+}
+
+/// `for_each_resource` for one top-level member alone: `value` is the text of the value of
+/// the top-level key `key`, starting on line `first_line` of the snapshot. Reports what the
+/// scan of the whole text reports inside that value (not the top-level key itself).
+pub fn for_each_resource_in(
+    key: &str,
+    value: &str,
+    first_line: usize,
+    found: impl FnMut(&str, &str, usize),
+) {
+    let root = Frame::Object {
+        key: Some(key),
+        line: 1,
+    };
+    scan(value, vec![root], first_line, true, found);
+}
+
+/// The scan from a state: the frames open before `text`, its first line, and whether a
+/// value is expected (after a colon).
+fn scan<'a>(
+    text: &'a str,
+    mut stack: Vec<Frame<'a>>,
+    mut line: usize,
+    mut expecting_value: bool,
+    mut found: impl FnMut(&str, &str, usize),
+) {
     let bytes = text.as_bytes();
-    let mut stack: Vec<Frame<'a>> = Vec::new();
-    let mut line = 1usize;
     let mut i = 0usize;
-    let mut expecting_value = false;
     let mut path = String::new();
     while i < bytes.len() {
         match bytes[i] {
