@@ -790,8 +790,7 @@ pub mod from_value {
             let mut start = 0;
             for (&len, written) in self.lens.iter().zip(&self.written) {
                 if len > 0 && written.load(Ordering::Acquire) == len {
-                    if let Some(slots) = self.out.spare_capacity_mut().get_mut(start..start + len)
-                    {
+                    if let Some(slots) = self.out.spare_capacity_mut().get_mut(start..start + len) {
                         for slot in slots {
                             // SAFETY: a part's length is stored in `written` only once every
                             // slot of its range is initialised; `out`'s length is 0 (not
