@@ -344,13 +344,14 @@ fn render_and_write(
     /// not) and whether it was rendered and written.
     type Done = (Option<PathBuf>, anyhow::Result<()>);
     let one = |format: Format| -> Done {
-        let t = std::time::Instant::now();
+        // Wall and this thread's CPU: the formats render side by side.
+        let t = crate::profile::Mark::now();
         let bytes = match format.reporter().render(result, &RenderOptions::default()) {
             Ok(bytes) => bytes,
             Err(err) => return (None, Err(err.into())),
         };
-        crate::profile::record(&format!("render {}", format.file_name()), t);
-        let t = std::time::Instant::now();
+        t.record(&format!("render {}", format.file_name()));
+        let t = crate::profile::Mark::now();
         if let Err(err) = std::fs::create_dir_all(dir) {
             let err = anyhow::Error::new(err)
                 .context(format!("cannot create output directory {}", dir.display()));
@@ -362,7 +363,7 @@ fn render_and_write(
             .with_context(|| format!("cannot write report {}", dir.join(name).display()));
         // The process is about to exit: the OS takes the buffer back (see `run`).
         std::mem::forget(bytes);
-        crate::profile::record(&format!("write {name}"), t);
+        t.record(&format!("write {name}"));
         (Some(temp), written)
     };
     // The costliest first (SARIF is most of the rendering), so the others fill the

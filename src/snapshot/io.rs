@@ -671,6 +671,7 @@ pub mod from_value {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let work = || loop {
+            let t = crate::profile::Mark::now();
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(slot) = queue.get(i) else { return };
             let part = slot.lock().ok().and_then(|mut p| p.take());
@@ -681,6 +682,7 @@ pub mod from_value {
             if !part.is_some_and(|fill| fill()) {
                 failed.store(true, Ordering::Relaxed);
             }
+            t.record(&format!("typed snapshot: large arrays, part {i}"));
         };
         std::thread::scope(|scope| {
             for _ in 1..threads.clamp(1, queue.len().max(1)) {
