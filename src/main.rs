@@ -34,17 +34,33 @@ fn main() -> ExitCode {
     logging::init(cli.verbose, cli.log_format, progress);
     let outcome = cli::run(cli);
     logging::finish();
-    match outcome {
-        Ok(status) => ExitCode::from(status as u8),
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+    let code = match outcome {
+        Ok(status) => status as u8,
+        Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(ExitStatus::Error as u8)
+            ExitStatus::Error as u8
         }
-    }
+    };
+    exit_now(code)
+}
+
+/// End the process without the allocator's clean-up at exit: mimalloc, linked statically,
+/// hands every freed page back to the OS when the process exits (`mi_process_done` forces
+/// a collect: one `madvise` per segment, ~500 calls and 0.05–0.1 s after a 100k-user
+/// scan), for memory the OS takes back anyway a moment later. Everything that matters is
+/// done before: reports are written and synced, stdout is flushed here (stderr is not
+/// buffered), and nothing else registers work at exit.
+fn exit_now(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` only ends the process; no Rust code runs after it, so no invariant
+    // of this program can be observed broken.
+    unsafe { libc::_exit(i32::from(code)) }
 }
 
 /// Turn transparent huge pages off for this process (Linux), unless `MIMALLOC_ALLOW_THP`

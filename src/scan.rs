@@ -377,43 +377,39 @@ impl Lines {
     }
 
     /// Fill `Finding::line`: the line of the first element of the finding's resource array
-    /// whose id is the finding's resource id.
+    /// whose id is the finding's resource id. Only the arrays that have findings are read,
+    /// and their ids are looked up per array (no key built per resource: 0.04 s at 100k
+    /// users when every resource's "<path>\0<id>" key was built).
     fn assign(&self, snapshot: &Snapshot, outcomes: &mut [crate::findings::RuleOutcome]) {
-        // Keys are "<section path>\0<id>"; one reused buffer avoids an allocation per resource.
-        fn key(buf: &mut String, path: &str, id: &str) {
-            buf.clear();
-            buf.push_str(path);
-            buf.push('\0');
-            buf.push_str(id);
-        }
-        let mut buf = String::new();
-        let mut wanted: HashMap<String, Option<usize>> = HashMap::new();
+        let mut wanted: HashMap<&'static str, HashMap<String, Option<usize>>> = HashMap::new();
         for finding in outcomes.iter().flat_map(|o| o.findings.iter()) {
             if let Some(path) = finding.resource.snapshot_path() {
-                key(&mut buf, path, &finding.resource.id);
-                wanted.insert(buf.clone(), None);
+                wanted
+                    .entry(path)
+                    .or_default()
+                    .insert(finding.resource.id.clone(), None);
             }
         }
-        if !wanted.is_empty() {
-            for array in snapshot::source::arrays() {
-                let Some(lines) = self.by_path.get(array.path()) else {
-                    continue;
-                };
-                let ids = array.ids(snapshot);
-                for (id, &line) in ids.iter().filter(|id| !id.is_empty()).zip(lines) {
-                    key(&mut buf, array.path(), id);
-                    if let Some(slot @ None) = wanted.get_mut(buf.as_str()) {
-                        *slot = Some(line as usize);
-                    }
+        for array in snapshot::source::arrays() {
+            let (Some(ids_wanted), Some(lines)) =
+                (wanted.get_mut(array.path()), self.by_path.get(array.path()))
+            else {
+                continue;
+            };
+            let ids = array.ids(snapshot);
+            for (id, &line) in ids.iter().filter(|id| !id.is_empty()).zip(lines) {
+                if let Some(slot @ None) = ids_wanted.get_mut(*id) {
+                    *slot = Some(line as usize);
                 }
             }
         }
         for finding in outcomes.iter_mut().flat_map(|o| o.findings.iter_mut()) {
             finding.line = match finding.resource.snapshot_path() {
-                Some(path) => {
-                    key(&mut buf, path, &finding.resource.id);
-                    wanted.get(buf.as_str()).copied().flatten()
-                }
+                Some(path) => wanted
+                    .get(path)
+                    .and_then(|ids| ids.get(finding.resource.id.as_str()))
+                    .copied()
+                    .flatten(),
                 None if finding.resource.kind == crate::findings::ResourceKind::Tenant => {
                     self.tenant
                 }

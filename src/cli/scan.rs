@@ -241,20 +241,11 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match &outputs.out_dir {
         Some(dir) => {
-            let mut rendered = Vec::new();
-            for format in &outputs.formats {
-                let t = std::time::Instant::now();
-                let bytes = format
-                    .reporter()
-                    .render(&result, &RenderOptions::default())?;
-                crate::profile::record(&format!("render {}", format.file_name()), t);
-                rendered.push((format.file_name(), bytes));
-            }
             let t = std::time::Instant::now();
-            write_all_or_nothing(dir, &rendered)?;
-            crate::profile::record("write reports", t);
+            render_and_write(dir, &outputs.formats, &result, settings.threads)?;
+            crate::profile::record("render and write reports", t);
             if outputs.print_summary {
-                let names: Vec<&str> = rendered.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = outputs.formats.iter().map(|f| f.file_name()).collect();
                 print!("{}", summary(&result, exit, dir, &names));
             }
         }
@@ -338,30 +329,164 @@ fn summary(result: &ScanResult, exit: ExitStatus, dir: &Path, files: &[&str]) ->
     out
 }
 
-/// Write every report to a temporary file in `dir`, then rename them all into place.
-fn write_all_or_nothing(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let mut temps = Vec::new();
-    let result = (|| -> anyhow::Result<()> {
-        for (name, bytes) in files {
-            let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-            temps.push(temp.clone());
-            crate::snapshot::io::write_private(&temp, bytes)
-                .with_context(|| format!("cannot write report {}", dir.join(name).display()))?;
+/// Render every format and write each to a temporary file in `dir` as soon as it is
+/// rendered, the formats shared by `threads` threads (reports only read the result, so
+/// SARIF renders while JSON is written); then, when every one succeeded, rename them all
+/// into place. On any failure every temporary file is removed and the first failing
+/// format's error (in `formats` order) is returned: a failed run leaves no partial set.
+fn render_and_write(
+    dir: &Path,
+    formats: &[Format],
+    result: &ScanResult,
+    threads: usize,
+) -> anyhow::Result<()> {
+    /// What one format's work left: its temporary file (when one was created, complete or
+    /// not) and whether it was rendered and written.
+    type Done = (Option<PathBuf>, anyhow::Result<()>);
+    let one = |format: Format| -> Done {
+        // Wall and this thread's CPU: the formats render side by side.
+        let t = crate::profile::Mark::now();
+        let bytes = match format.reporter().render(result, &RenderOptions::default()) {
+            Ok(bytes) => bytes,
+            Err(err) => return (None, Err(err.into())),
+        };
+        t.record(&format!("render {}", format.file_name()));
+        let t = crate::profile::Mark::now();
+        if let Err(err) = std::fs::create_dir_all(dir) {
+            let err = anyhow::Error::new(err)
+                .context(format!("cannot create output directory {}", dir.display()));
+            return (None, Err(err));
         }
-        Ok(())
-    })();
-    if let Err(err) = result {
+        let name = format.file_name();
+        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let written = crate::snapshot::io::write_private(&temp, &bytes)
+            .with_context(|| format!("cannot write report {}", dir.join(name).display()));
+        // The process is about to exit: the OS takes the buffer back (see `run`).
+        std::mem::forget(bytes);
+        t.record(&format!("write {name}"));
+        (Some(temp), written)
+    };
+    // The costliest first (SARIF is most of the rendering), so the others fill the
+    // other thread.
+    let mut order: Vec<usize> = (0..formats.len()).collect();
+    order.sort_by_key(|&i| formats[i] != Format::Sarif);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<Done>>> = formats
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let work = || {
+        while let Some(&i) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let finished = one(formats[i]);
+            if let Ok(mut slot) = done[i].lock() {
+                *slot = Some(finished);
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads.clamp(1, formats.len().max(1)) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let mut temps = Vec::new();
+    let mut first_error = None;
+    for slot in done {
+        let (temp, outcome) = slot
+            .into_inner()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| (None, Err(anyhow::anyhow!("a report was not rendered"))));
+        temps.extend(temp);
+        if let Err(err) = outcome {
+            first_error.get_or_insert(err);
+        }
+    }
+    if let Some(err) = first_error {
         for temp in &temps {
             let _ = std::fs::remove_file(temp);
         }
         return Err(err);
     }
-    for ((name, _), temp) in files.iter().zip(&temps) {
-        let target = dir.join(name);
+    for (format, temp) in formats.iter().zip(&temps) {
+        let target = dir.join(format.file_name());
         std::fs::rename(temp, &target)
             .with_context(|| format!("cannot write report {}", target.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example_result() -> ScanResult {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/contoso-compromised.json");
+        engine::run(&engine::Settings::new(Input::File(path), &pack, None))
+            .unwrap()
+            .result
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Rendered on several threads, each report is written exactly as its reporter renders
+    /// it, and only the report files are left.
+    #[test]
+    fn reports_rendered_side_by_side_are_written_whole() {
+        let result = example_result();
+        let formats = [Format::Json, Format::Sarif, Format::Junit, Format::Csv];
+        for threads in [1, 2, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            render_and_write(&out, &formats, &result, threads).unwrap();
+            let mut expected: Vec<String> =
+                formats.iter().map(|f| f.file_name().to_owned()).collect();
+            expected.sort();
+            assert_eq!(listing(&out), expected, "threads={threads}");
+            for format in formats {
+                let rendered = format
+                    .reporter()
+                    .render(&result, &RenderOptions::default())
+                    .unwrap();
+                let written = std::fs::read(out.join(format.file_name())).unwrap();
+                assert!(
+                    written == rendered,
+                    "{} threads={threads}",
+                    format.file_name()
+                );
+            }
+        }
+    }
+
+    /// One report that cannot be written (its temporary file's name is taken by a
+    /// directory): nothing is put in place and every temporary file is removed, whichever
+    /// thread wrote what first.
+    #[test]
+    fn a_failed_write_leaves_no_partial_set() {
+        let result = example_result();
+        let formats = [Format::Json, Format::Sarif, Format::Junit];
+        for (threads, blocked) in [(1, Format::Junit), (2, Format::Json), (2, Format::Sarif)] {
+            let dir = tempfile::tempdir().unwrap();
+            let blocker = format!(".{}.tmp-{}", blocked.file_name(), std::process::id());
+            std::fs::create_dir(dir.path().join(&blocker)).unwrap();
+            let err = render_and_write(dir.path(), &formats, &result, threads).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "cannot write report {}",
+                    dir.path().join(blocked.file_name()).display()
+                )
+            );
+            assert_eq!(listing(dir.path()), vec![blocker], "threads={threads}");
+        }
+    }
 }

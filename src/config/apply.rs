@@ -16,7 +16,7 @@ use crate::snapshot::{PrincipalType, RoleAssignment, Snapshot, SourceId, SourceS
 
 /// Apply break-glass exemptions and exceptions to `result`; `today` decides expiry.
 pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, today: NaiveDate) {
-    let owners = OwnerIndex::new(snapshot);
+    let owners = OwnerIndex::new(snapshot, result);
     apply_break_glass(config, result, snapshot, &owners);
     annotate_with(result, &owners);
     apply_exceptions(config, result, today);
@@ -30,7 +30,8 @@ pub fn apply(config: &Config, result: &mut ScanResult, snapshot: &Snapshot, toda
 /// Fill every finding's `exception_keys` (what an `[[exception]]` may name to waive it),
 /// for scans without a config; `apply` does the same and matches exceptions on them.
 pub fn annotate(result: &mut ScanResult, snapshot: &Snapshot) {
-    annotate_with(result, &OwnerIndex::new(snapshot));
+    let owners = OwnerIndex::new(snapshot, result);
+    annotate_with(result, &owners);
 }
 
 fn annotate_with(result: &mut ScanResult, owners: &OwnerIndex<'_>) {
@@ -52,49 +53,75 @@ struct OwnerIndex<'a> {
 }
 
 impl<'a> OwnerIndex<'a> {
-    fn new(snapshot: &'a Snapshot) -> OwnerIndex<'a> {
+    /// The owners of `result`'s findings' resources. Every look-up starts from a finding's
+    /// resource id, so only the objects those ids reach are indexed (a large tenant's
+    /// findings name a few percent of its inbox rules, mailboxes and users; indexing them
+    /// all cost ~0.08 s at 100k users).
+    fn new(snapshot: &'a Snapshot, result: &ScanResult) -> OwnerIndex<'a> {
+        let ids: HashSet<&str> = result
+            .outcomes
+            .iter()
+            .flat_map(|o| &o.findings)
+            .map(|f| f.resource.id.as_str())
+            .collect();
         let roles = &snapshot.roles;
+        let by_id: HashMap<&'a str, &'a RoleAssignment> = roles
+            .assignments
+            .iter()
+            .chain(&roles.eligible_assignments)
+            .filter(|a| ids.contains(a.id.as_str()))
+            .map(|a| (a.id.as_str(), a))
+            .collect();
+        let rule_owner: HashMap<&'a str, (&'a str, &'a str)> = snapshot
+            .inbox_rules
+            .iter()
+            .filter(|r| ids.contains(r.id.as_str()))
+            .map(|r| {
+                (
+                    r.id.as_str(),
+                    (r.mailbox_id.as_str(), r.mailbox_upn.as_str()),
+                )
+            })
+            .collect();
+        let mailbox_ids: HashSet<&str> = rule_owner.values().map(|(mailbox, _)| *mailbox).collect();
+        let mailbox = snapshot
+            .mailboxes
+            .iter()
+            .filter(|m| ids.contains(m.id.as_str()) || mailbox_ids.contains(m.id.as_str()))
+            .map(|m| {
+                (
+                    m.id.as_str(),
+                    (
+                        m.user_principal_name.as_str(),
+                        m.primary_smtp_address.as_deref(),
+                    ),
+                )
+            })
+            .collect();
+        let sender_user: HashMap<&'a str, &'a str> = snapshot
+            .outbound_spam
+            .restricted_senders
+            .iter()
+            .filter(|s| ids.contains(s.id.as_str()))
+            .filter_map(|s| Some((s.id.as_str(), s.user_id.as_deref()?)))
+            .collect();
+        let user_ids: HashSet<&str> = by_id
+            .values()
+            .map(|a| a.principal_id.as_str())
+            .chain(sender_user.values().copied())
+            .collect();
+        let upn_by_user_id = snapshot
+            .users
+            .iter()
+            .filter(|u| user_ids.contains(u.id.as_str()))
+            .map(|u| (u.id.as_str(), u.user_principal_name.as_str()))
+            .collect();
         OwnerIndex {
-            by_id: roles
-                .assignments
-                .iter()
-                .chain(&roles.eligible_assignments)
-                .map(|a| (a.id.as_str(), a))
-                .collect(),
-            rule_owner: snapshot
-                .inbox_rules
-                .iter()
-                .map(|r| {
-                    (
-                        r.id.as_str(),
-                        (r.mailbox_id.as_str(), r.mailbox_upn.as_str()),
-                    )
-                })
-                .collect(),
-            mailbox: snapshot
-                .mailboxes
-                .iter()
-                .map(|m| {
-                    (
-                        m.id.as_str(),
-                        (
-                            m.user_principal_name.as_str(),
-                            m.primary_smtp_address.as_deref(),
-                        ),
-                    )
-                })
-                .collect(),
-            sender_user: snapshot
-                .outbound_spam
-                .restricted_senders
-                .iter()
-                .filter_map(|s| Some((s.id.as_str(), s.user_id.as_deref()?)))
-                .collect(),
-            upn_by_user_id: snapshot
-                .users
-                .iter()
-                .map(|u| (u.id.as_str(), u.user_principal_name.as_str()))
-                .collect(),
+            by_id,
+            upn_by_user_id,
+            rule_owner,
+            mailbox,
+            sender_user,
         }
     }
 
