@@ -153,3 +153,14 @@ test_non_string_trustee_id_is_unresolvable_violation if {
 	some f in findings
 	contains(f.message, "matches no user or recipient of the tenant")
 }
+
+# No trustee id: the user is found by the address, case-insensitively (`_users_by_upn`,
+# built natively and shared with mailbox_delegate_unexpected), and named by its UPN.
+test_user_found_by_address_without_an_id_violation if {
+	p := _entry("inbox", "\\Inbox", "Sam Rivera (Fabrikam)", {"trustee_address": "SAM.RIVERA_FABRIKAM.COM#EXT#@contoso.onmicrosoft.com"}, ["Reviewer"])
+	findings := deny with input as _add(p)
+	count(findings) == 1
+	some f in findings
+	f.resource_name == "sam.rivera_fabrikam.com#EXT#@contoso.onmicrosoft.com on dana.whitfield@contoso.com Inbox"
+	endswith(f.message, "the user is a guest account")
+}
