@@ -179,6 +179,11 @@ pub fn evaluate(
     threads: usize,
 ) -> Result<Vec<RuleOutcome>, PolicyError> {
     let mut engine = build_engine(pack, config, false)?;
+    // Whether the caller keeps the input: see the drop of `engine` below.
+    let input_root = match &input {
+        Value::Object(root) => Some(regorus::Rc::downgrade(root)),
+        _ => None,
+    };
     engine.set_input(input);
     let tenant_id = snapshot.tenant.id.as_str();
 
@@ -225,12 +230,23 @@ pub fn evaluate(
             });
         }
     });
-    // Freeing the input (millions of small values, ~0.3 s at 100k users) is left to a
-    // background thread: nothing waits for it. The threads' clones are gone, so this
-    // engine holds the last reference.
-    // (If the thread cannot start, `spawn` has already dropped the engine here.)
-    let dropper = std::thread::Builder::new().name("m365guard-free-input".into());
-    let _ = dropper.spawn(move || drop(engine));
+    // The threads' clones are gone: this engine holds the rules' memo (indexes whose values
+    // share the input's elements) and one reference to the input.
+    // - The caller keeps the input (a scan consumes its large arrays element by element right
+    //   after this, to build the typed model without a second copy): drop the engine now.
+    //   That frees only the memo, and afterwards nothing else shares the elements; dropped on
+    //   another thread it raced that consumption, which then had to clone what was still
+    //   shared (a higher peak, issue #9).
+    // - The engine holds the last reference: freeing millions of small values (~0.3 s at
+    //   100k users) is left to a background thread that nothing waits for. (If the thread
+    //   cannot start, `spawn` has already dropped the engine here.)
+    let caller_keeps_input = input_root.is_some_and(|root| root.strong_count() > 1);
+    if caller_keeps_input {
+        drop(engine);
+    } else {
+        let dropper = std::thread::Builder::new().name("m365guard-free-input".into());
+        let _ = dropper.spawn(move || drop(engine));
+    }
     let results = results.into_inner().map_err(|_| PolicyError::Eval {
         rule: "*".into(),
         message: "an evaluation thread panicked".into(),

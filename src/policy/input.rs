@@ -504,7 +504,10 @@ fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
     let mut escaped_key = false;
     let mut elements = Vec::with_capacity(texts.len());
     let mut id_lines = Vec::new();
-    for (text, &line) in texts.iter().zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT))) {
+    for (text, &line) in texts
+        .iter()
+        .zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT)))
+    {
         let parsed = parse_with(&interner, text)?;
         lossy |= parsed.lossy;
         escaped_key |= parsed.escaped_key;
