@@ -432,7 +432,9 @@ fn assemble<'a>(
     parsed: Vec<(usize, Result<Parsed, String>)>,
 ) -> Result<Assembled<'a>, String> {
     // key -> chunks in array order
-    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value, Vec<u32>)>> = BTreeMap::new();
+    // Of each task: chunk number, whether it is an array chunk, value, id lines.
+    type Part = (usize, bool, Value, Vec<u32>);
+    let mut by_key: BTreeMap<&str, Vec<Part>> = BTreeMap::new();
     let mut lossy = false;
     let mut escaped_key = false;
     for (i, parsed) in parsed {
@@ -504,7 +506,10 @@ fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
     let mut escaped_key = false;
     let mut elements = Vec::with_capacity(texts.len());
     let mut id_lines = Vec::new();
-    for (text, &line) in texts.iter().zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT))) {
+    for (text, &line) in texts
+        .iter()
+        .zip(lines.iter().chain(std::iter::repeat(&NOT_AN_OBJECT)))
+    {
         let parsed = parse_with(&interner, text)?;
         lossy |= parsed.lossy;
         escaped_key |= parsed.escaped_key;
