@@ -166,7 +166,7 @@ pub fn scan_text<'t>(
     };
     let t = std::time::Instant::now();
     let lines = match input.layout.take() {
-        Some(layout) => Lines::of_layout(&text, layout),
+        Some(layout) => Lines::of_layout(layout),
         None => Lines::of(&text),
     };
     crate::profile::record("parse: resource lines", t);
@@ -328,8 +328,8 @@ impl Lines {
 
     /// The same lines without a second scan of the whole text: the arrays parsed in chunks
     /// (most of the text) from the lines the parse took of their elements; the other
-    /// top-level members (a small part) scanned alone.
-    fn of_layout(text: &str, layout: Vec<input::SectionLayout>) -> Lines {
+    /// top-level members (a small part) scanned alone by the tasks that parsed them.
+    fn of_layout(layout: Vec<input::SectionLayout>) -> Lines {
         let mut lines = Lines::default();
         for section in layout {
             // What the whole scan reports for a top-level key.
@@ -345,13 +345,8 @@ impl Lines {
                     }
                 }
                 None => {
-                    if let Some(member) = text.get(section.value.clone()) {
-                        locate::for_each_resource_in(
-                            &section.key,
-                            member,
-                            section.value_line,
-                            |path, id, line| lines.found(path, id, line),
-                        );
+                    for (path, found) in section.member_lines.into_iter().flatten() {
+                        lines.by_path.entry(path).or_default().extend(found);
                     }
                 }
             }
@@ -498,7 +493,7 @@ mod tests {
                 if chunk_bytes == 1 << 10 && n >= 3 {
                     assert!(chunked > 0, "text {n}: the test must exercise chunks");
                 }
-                let from_layout = Lines::of_layout(text, layout);
+                let from_layout = Lines::of_layout(layout);
                 let from_scan = Lines::of(text);
                 assert!(from_scan.tenant.is_some() && !from_scan.by_path.is_empty());
                 assert_eq!(from_layout, from_scan, "text {n}, chunks of {chunk_bytes}");

@@ -30,6 +30,8 @@ struct Task<'a> {
     texts: Vec<&'a str>,
     /// For a chunk of an array: the line of each element's opening brace.
     lines: Vec<u32>,
+    /// For a whole member: the line its value starts on.
+    value_line: usize,
     len: usize,
     is_array_chunk: bool,
 }
@@ -52,6 +54,8 @@ pub struct Parsed {
     escaped_key: bool,
     /// For a chunk of an array: `SectionLayout::id_lines` of its elements.
     id_lines: Vec<u32>,
+    /// For a whole member: `SectionLayout::member_lines`.
+    member_lines: Option<Vec<(String, Vec<u32>)>>,
 }
 
 /// A top-level member of the snapshot object: where its key and value are in the text.
@@ -59,9 +63,10 @@ pub struct SectionLayout {
     pub key: String,
     /// Line (1-based) of the key's opening quote.
     pub key_line: usize,
-    /// The value's bytes in the text and the line it starts on.
-    pub value: std::ops::Range<usize>,
-    pub value_line: usize,
+    /// For a member parsed whole: what `snapshot::locate` reports inside it (by resource
+    /// array path, the lines of its elements with a non-empty id, in text order), scanned
+    /// by the task that parsed it, right after its parse, while its text is in memory.
+    pub member_lines: Option<Vec<(String, Vec<u32>)>>,
     /// For an array parsed in chunks (the caller need not scan its text): the line of the
     /// opening brace of each element that is an object with a non-empty string `id`, in
     /// order; taken from each element's value right after its parse, while it is in cache.
@@ -109,8 +114,14 @@ pub(crate) fn parse_in_chunks<R: Send>(
                     layout: None,
                     escaped_key: false,
                     id_lines: Vec::new(),
+                    member_lines: None,
                 }),
-                |text| parse_with(&interner, text),
+                |text| {
+                    parse_with(&interner, text).map(|mut parsed| {
+                        parsed.member_lines = Some(member_lines(task.key, text, task.value_line));
+                        parsed
+                    })
+                },
             )
         };
         if let Ok(mut parsed) = parsed.lock() {
@@ -149,18 +160,21 @@ pub(crate) fn parse_in_chunks<R: Send>(
         Some((tasks, repeated_key, mut layout)) => {
             let mut parsed = parsed.into_inner().unwrap_or_default();
             parsed.sort_by_key(|(i, _)| *i);
-            let assembled = assemble(&tasks, parsed).map(|(mut p, mut id_lines)| {
-                p.lossy |= repeated_key;
-                if !p.lossy && !p.escaped_key {
-                    for section in &mut layout {
-                        if section.id_lines.is_some() {
-                            section.id_lines = id_lines.remove(section.key.as_str());
+            let assembled =
+                assemble(&tasks, parsed).map(|(mut p, mut id_lines, mut member_lines)| {
+                    p.lossy |= repeated_key;
+                    if !p.lossy && !p.escaped_key {
+                        for section in &mut layout {
+                            if section.id_lines.is_some() {
+                                section.id_lines = id_lines.remove(section.key.as_str());
+                            } else {
+                                section.member_lines = member_lines.remove(section.key.as_str());
+                            }
                         }
+                        p.layout = Some(layout);
                     }
-                    p.layout = Some(layout);
-                }
-                p
-            });
+                    p
+                });
             (assembled, extra_result)
         }
         None => (
@@ -183,7 +197,6 @@ struct Section<'a> {
     /// (`NOT_AN_OBJECT` for an element that is not an object).
     chunks: Vec<(Vec<&'a str>, Vec<u32>)>,
     key_line: usize,
-    value_start: usize,
     value_line: usize,
 }
 
@@ -193,8 +206,7 @@ impl Section<'_> {
         SectionLayout {
             key: self.key.to_owned(),
             key_line: self.key_line,
-            value: self.value_start..self.value_start + self.text.len(),
-            value_line: self.value_line,
+            member_lines: None,
             id_lines: (self.chunks.len() > 1).then(Vec::new),
         }
     }
@@ -236,7 +248,7 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                 return None;
             }
             i = skip_ws(b, i + 1, &mut line);
-            let (value_start, value_line) = (i, line);
+            let value_line = line;
             let mut element_lines = Vec::new();
             let (end, commas) = value_end(b, i, &mut line, &mut element_lines)?;
             let value = text.get(i..end)?;
@@ -274,7 +286,6 @@ fn split_sections(text: &str, chunk_bytes: usize) -> Option<(Vec<Section<'_>>, b
                         text: value,
                         chunks,
                         key_line,
-                        value_start,
                         value_line,
                     },
                 )
@@ -405,6 +416,7 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
                     len: chunk.iter().map(|e| e.len()).sum(),
                     texts: chunk,
                     lines,
+                    value_line: 0,
                     is_array_chunk: true,
                 });
             }
@@ -415,6 +427,7 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
                 len: section.text.len(),
                 texts: vec![section.text],
                 lines: Vec::new(),
+                value_line: section.value_line,
                 is_array_chunk: false,
             });
         }
@@ -424,22 +437,33 @@ fn tasks(sections: Vec<Section<'_>>) -> Vec<Task<'_>> {
     tasks
 }
 
-/// The input value, and the `id_lines` of each array parsed in chunks.
-type Assembled<'a> = (Parsed, BTreeMap<&'a str, Vec<u32>>);
+/// The input value, the `id_lines` of each array parsed in chunks and the `member_lines`
+/// of each member parsed whole.
+type Assembled<'a> = (
+    Parsed,
+    BTreeMap<&'a str, Vec<u32>>,
+    BTreeMap<&'a str, Vec<(String, Vec<u32>)>>,
+);
 
 fn assemble<'a>(
     tasks: &[Task<'a>],
     parsed: Vec<(usize, Result<Parsed, String>)>,
 ) -> Result<Assembled<'a>, String> {
     // key -> chunks in array order
-    let mut by_key: BTreeMap<&str, Vec<(usize, bool, Value, Vec<u32>)>> = BTreeMap::new();
+    // Of each task: chunk number, whether it is an array chunk, value, id lines.
+    type Part = (usize, bool, Value, Vec<u32>);
+    let mut by_key: BTreeMap<&str, Vec<Part>> = BTreeMap::new();
     let mut lossy = false;
     let mut escaped_key = false;
+    let mut member_lines = BTreeMap::new();
     for (i, parsed) in parsed {
         let task = &tasks[i];
         let parsed = parsed?;
         lossy |= parsed.lossy;
         escaped_key |= parsed.escaped_key;
+        if let Some(lines) = parsed.member_lines {
+            member_lines.insert(task.key, lines);
+        }
         by_key.entry(task.key).or_default().push((
             task.chunk,
             task.is_array_chunk,
@@ -481,8 +505,9 @@ fn assemble<'a>(
         layout: None,
         escaped_key,
         id_lines: Vec::new(),
+        member_lines: None,
     };
-    Ok((parsed, id_lines))
+    Ok((parsed, id_lines, member_lines))
 }
 
 /// Parse JSON text into a regorus value: the same value `Value::from_json_str` builds
@@ -492,6 +517,24 @@ fn assemble<'a>(
 /// is allocated once, not as a `String` then converted.
 pub fn parse_value(text: &str) -> Result<Value, String> {
     parse_with(&RefCell::new(Interner::default()), text).map(|p| p.value)
+}
+
+/// What `snapshot::locate::for_each_resource` reports inside the value `text` of the
+/// top-level key `key` (starting on line `first_line`): the path and line of each element
+/// of a resource array with a non-empty id.
+fn member_lines(key: &str, text: &str, first_line: usize) -> Vec<(String, Vec<u32>)> {
+    let mut lines: Vec<(String, Vec<u32>)> = Vec::new();
+    crate::snapshot::locate::for_each_resource_in(key, text, first_line, |path, id, line| {
+        if id.is_empty() {
+            return;
+        }
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        match lines.last_mut() {
+            Some((last, found)) if last == path => found.push(line),
+            _ => lines.push((path.to_owned(), vec![line])),
+        }
+    });
+    lines
 }
 
 /// The elements of an array, each parsed from its own text, as one array value (the
@@ -524,6 +567,7 @@ fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
         layout: None,
         escaped_key,
         id_lines,
+        member_lines: None,
     })
 }
 
@@ -542,6 +586,7 @@ fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String
         layout: None,
         escaped_key,
         id_lines: Vec::new(),
+        member_lines: None,
     })
 }
 
