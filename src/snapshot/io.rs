@@ -623,6 +623,14 @@ pub mod from_value {
         Some(Skeleton { snapshot, large })
     }
 
+    /// How many parts each large array is cut into. 1: the inbox rules stay on one thread,
+    /// users and mailboxes on the other. Cutting them into one part per thread (2) made the
+    /// phase ~2× faster on two cores (0.55 s of CPU shared evenly instead of ~0.45 s on one
+    /// thread) but raised the 100k-user peak by 30–90 MiB: with both threads freeing values
+    /// and allocating typed elements at once, more freed memory waits to be reused or
+    /// returned, and the 1M-user peak (7.99 GiB) has no room for that (README, Performance).
+    const PARTS_PER_ARRAY: usize = 1;
+
     /// The skeleton with its large arrays deserialized from `value` on `threads` threads:
     /// each array is cut into one part per thread, and the threads take parts from a
     /// queue, so they share the inbox rules (most of the work) instead of one thread
@@ -649,7 +657,7 @@ pub mod from_value {
             }
         }
         drop(value);
-        let parts = threads.max(1);
+        let parts = PARTS_PER_ARRAY;
         let mut users = Filling::default();
         let mut mailboxes = Filling::default();
         let mut inbox_rules = Filling::default();
