@@ -979,4 +979,66 @@ pub mod from_value {
             tuple_struct map struct identifier ignored_any
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn users_json(n: usize) -> Vec<serde_json::Value> {
+            let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+                users: n,
+                ..Default::default()
+            });
+            super::super::normalise(&mut generated);
+            generated
+                .users
+                .iter()
+                .map(|u| serde_json::to_value(u).unwrap())
+                .collect()
+        }
+
+        fn fill_in_parts(users: &[serde_json::Value], parts: usize) -> Option<Vec<User>> {
+            let values: Vec<Value> = users
+                .iter()
+                .map(|u| Value::from_json_str(&u.to_string()).unwrap())
+                .collect();
+            let mut filling = Filling::<User>::new(values, parts);
+            // Last part first: the parts are independent of the order they run in.
+            let ok = filling.parts().into_iter().rev().all(|fill| fill());
+            if !ok {
+                return None;
+            }
+            filling.finish()
+        }
+
+        /// Cut into any number of parts (more parts than elements too), an array fills to
+        /// exactly the elements a whole deserialization gives, in order.
+        #[test]
+        fn an_array_filled_in_parts_is_the_whole_array() {
+            let users = users_json(40);
+            let expected: Vec<User> = users
+                .iter()
+                .map(|u| serde_json::from_value(u.clone()).unwrap())
+                .collect();
+            assert!(expected.len() >= 40);
+            for parts in [1, 2, 3, 7, expected.len() + 5] {
+                assert_eq!(fill_in_parts(&users, parts).unwrap(), expected, "{parts}");
+            }
+            assert_eq!(fill_in_parts(&[], 2).unwrap(), Vec::<User>::new());
+        }
+
+        /// One element that does not fit the model fails the array, whichever part it is
+        /// in (the other parts' elements are dropped, not claimed).
+        #[test]
+        fn an_element_that_does_not_fit_fails_the_array() {
+            let users = users_json(20);
+            for bad in [0, users.len() / 2, users.len() - 1] {
+                let mut broken = users.clone();
+                broken[bad]["account_enabled"] = serde_json::json!("yes");
+                for parts in [1, 2, 3] {
+                    assert!(fill_in_parts(&broken, parts).is_none(), "{bad} {parts}");
+                }
+            }
+        }
+    }
 }
