@@ -527,9 +527,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// arrays as sequences, strings, `u64`/`i64` integers (fractions never get here: the value
 /// was flagged lossy), null as unit or `None`.
 pub mod from_value {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::Mutex;
-
     use regorus::Value;
     use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
     use serde::de::{self, Deserialize, IntoDeserializer, Visitor};
@@ -623,19 +620,7 @@ pub mod from_value {
         Some(Skeleton { snapshot, large })
     }
 
-    /// How many parts each large array is cut into. 1: the inbox rules stay on one thread,
-    /// users and mailboxes on the other. Cutting them into one part per thread (2) made the
-    /// phase ~2× faster on two cores (0.55 s of CPU shared evenly instead of ~0.45 s on one
-    /// thread) but raised the 100k-user peak by 30–90 MiB: with both threads freeing values
-    /// and allocating typed elements at once, more freed memory waits to be reused or
-    /// returned, and the 1M-user peak (7.99 GiB) has no room for that (README, Performance).
-    const PARTS_PER_ARRAY: usize = 1;
-
-    /// The skeleton with its large arrays deserialized from `value` on `threads` threads:
-    /// each array is cut into one part per thread, and the threads take parts from a
-    /// queue, so they share the inbox rules (most of the work) instead of one thread
-    /// deserializing them while the other waits. Each part writes its elements straight
-    /// into its slots of the final array (no joining copy, no second array beside it), and
+    /// The skeleton with its large arrays deserialized from `value`, one array per thread;
     /// each element's value is dropped once read (freed unless a rule's index still shares
     /// it), so the values shrink as the typed arrays grow.
     pub fn complete(skeleton: Skeleton, mut value: Value, threads: usize) -> Option<Snapshot> {
@@ -643,7 +628,7 @@ pub mod from_value {
             mut snapshot,
             large,
         } = skeleton;
-        let mut elements = Vec::new();
+        let mut arrays = Vec::new();
         {
             let object = value.as_object_mut().ok()?;
             for key in large {
@@ -653,197 +638,67 @@ pub mod from_value {
                 // Shared when the evaluation's engine has not let go of its input yet: its
                 // elements are then freed when both references are gone.
                 let array = std::sync::Arc::try_unwrap(array).unwrap_or_else(|a| (*a).clone());
-                elements.push((key, array.into_vec()));
+                arrays.push(std::sync::Mutex::new(Some((key, array.into_vec()))));
             }
         }
         drop(value);
-        let parts = PARTS_PER_ARRAY;
-        let mut users = Filling::default();
-        let mut mailboxes = Filling::default();
-        let mut inbox_rules = Filling::default();
-        for (key, elements) in elements {
-            match key {
-                "users" => users = Filling::new(elements, parts),
-                "mailboxes" => mailboxes = Filling::new(elements, parts),
-                _ => inbox_rules = Filling::new(elements, parts),
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<Vec<Done>, Error> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(slot) = arrays.get(i) else {
+                    return Ok(done);
+                };
+                let Some((key, elements)) = slot.lock().ok().and_then(|mut s| s.take()) else {
+                    return Err(de::Error::custom("array taken twice"));
+                };
+                done.push(match key {
+                    "users" => Done::Users(consume(elements)?),
+                    "mailboxes" => Done::Mailboxes(consume(elements)?),
+                    _ => Done::InboxRules(consume(elements)?),
+                });
             }
-        }
-        // Largest first, so the last parts taken are small.
-        let queue: Vec<Mutex<Option<Part<'_>>>> = inbox_rules
-            .parts()
-            .into_iter()
-            .chain(users.parts())
-            .chain(mailboxes.parts())
-            .map(|p| Mutex::new(Some(p)))
-            .collect();
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let work = || loop {
-            let t = crate::profile::Mark::now();
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = queue.get(i) else { return };
-            let part = slot.lock().ok().and_then(|mut p| p.take());
-            // After a failure the remaining parts are only dropped (their values freed).
-            if failed.load(Ordering::Relaxed) {
-                continue;
-            }
-            if !part.is_some_and(|fill| fill()) {
-                failed.store(true, Ordering::Relaxed);
-            }
-            t.record(&format!("typed snapshot: large arrays, part {i}"));
         };
-        std::thread::scope(|scope| {
-            for _ in 1..threads.clamp(1, queue.len().max(1)) {
-                scope.spawn(work);
+        let results: Vec<Result<Vec<Done>, Error>> =
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..threads.clamp(1, arrays.len().max(1)))
+                    .map(|_| scope.spawn(work))
+                    .collect();
+                let mut results = vec![work()];
+                for helper in helpers {
+                    results.push(helper.join().unwrap_or_else(|_| {
+                        Err(de::Error::custom("a deserializing thread panicked"))
+                    }));
+                }
+                results
+            });
+        for done in results {
+            for piece in done.ok()? {
+                match piece {
+                    Done::Skeleton(_) => return None,
+                    Done::Users(v) => snapshot.users = v,
+                    Done::Mailboxes(v) => snapshot.mailboxes = v,
+                    Done::InboxRules(v) => snapshot.inbox_rules = v,
+                }
             }
-            work();
-        });
-        drop(queue);
-        if failed.into_inner() {
-            return None;
         }
-        snapshot.users = users.finish()?;
-        snapshot.mailboxes = mailboxes.finish()?;
-        snapshot.inbox_rules = inbox_rules.finish()?;
         Some(snapshot)
     }
 
-    /// One large array being deserialized in parts: the values of each part, and the final
-    /// array with room for every element, each part filling its own range of the room.
-    struct Filling<T> {
-        values: Vec<Vec<Value>>,
-        out: Vec<T>,
-        /// The length of each part, in order: their ranges tile the room.
-        lens: Vec<usize>,
-        /// What each part wrote: its length once every slot of its range is initialised,
-        /// else 0 (a part that fails drops what it wrote).
-        written: Vec<AtomicUsize>,
-    }
-
-    impl<T> Default for Filling<T> {
-        fn default() -> Self {
-            Filling {
-                values: Vec::new(),
-                out: Vec::new(),
-                lens: Vec::new(),
-                written: Vec::new(),
-            }
+    /// Deserialize each element and drop its value right after.
+    fn consume<T: serde::de::DeserializeOwned>(elements: Vec<Value>) -> Result<Vec<T>, Error> {
+        let mut out = Vec::with_capacity(elements.len());
+        for element in elements {
+            out.push(T::deserialize(De(&element))?);
         }
-    }
-
-    /// One part of one array as work: it consumes its values and fills its slots; `false`
-    /// when an element does not fit the model.
-    type Part<'a> = Box<dyn FnOnce() -> bool + Send + 'a>;
-
-    impl<T: serde::de::DeserializeOwned + Send> Filling<T> {
-        /// `elements` cut into `parts` contiguous parts of (nearly) equal length.
-        fn new(mut elements: Vec<Value>, parts: usize) -> Filling<T> {
-            let len = elements.len();
-            let parts = parts.clamp(1, len.max(1));
-            let mut values = Vec::with_capacity(parts);
-            // From the back, so each `split_off` moves only the part it returns.
-            for i in (1..parts).rev() {
-                values.push(elements.split_off(len * i / parts));
-            }
-            values.push(elements);
-            values.reverse();
-            Filling {
-                lens: values.iter().map(Vec::len).collect(),
-                written: values.iter().map(|_| AtomicUsize::new(0)).collect(),
-                values,
-                out: Vec::with_capacity(len),
-            }
-        }
-
-        /// The parts as work: each moves its values in and fills its own range of slots.
-        fn parts(&mut self) -> Vec<Part<'_>> {
-            let mut room = &mut self.out.spare_capacity_mut()[..];
-            let mut parts: Vec<Part<'_>> = Vec::with_capacity(self.values.len());
-            for (values, written) in std::mem::take(&mut self.values)
-                .into_iter()
-                .zip(&self.written)
-            {
-                let (slots, rest) = std::mem::take(&mut room).split_at_mut(values.len());
-                room = rest;
-                parts.push(Box::new(move || match fill(values, slots) {
-                    Some(n) => {
-                        written.store(n, Ordering::Release);
-                        true
-                    }
-                    None => false,
-                }));
-            }
-            parts
-        }
-
-        /// The whole array, when every part wrote all its slots.
-        fn finish(mut self) -> Option<Vec<T>> {
-            let len: usize = self.lens.iter().sum();
-            let written: usize = self.written.iter().map(|w| w.load(Ordering::Acquire)).sum();
-            if written != len {
-                return None;
-            }
-            // SAFETY: the parts' slot ranges tile the first `len` slots of `out` (`new`
-            // cuts the values and `parts` the room in the same lengths and order), and a
-            // part stores its length in `written` only after `fill` initialised every slot
-            // of its range; the threads that wrote them were joined before this runs.
-            unsafe { self.out.set_len(len) };
-            // The elements now belong to the array: `drop` must not see them as parts.
-            self.lens.clear();
-            Some(std::mem::take(&mut self.out))
-        }
-    }
-
-    impl<T> Drop for Filling<T> {
-        /// Not finished (another part or array failed): drop the parts that were written.
-        fn drop(&mut self) {
-            let mut start = 0;
-            for (&len, written) in self.lens.iter().zip(&self.written) {
-                if len > 0 && written.load(Ordering::Acquire) == len {
-                    if let Some(slots) = self.out.spare_capacity_mut().get_mut(start..start + len) {
-                        for slot in slots {
-                            // SAFETY: a part's length is stored in `written` only once every
-                            // slot of its range is initialised; `out`'s length is 0 (not
-                            // finished), so these elements are dropped here only.
-                            unsafe { slot.assume_init_drop() };
-                        }
-                    }
-                }
-                start += len;
-            }
-        }
-    }
-
-    /// Deserialize each value into its slot, dropping the value right after: the number
-    /// written, or `None` (with the elements already written dropped) when one does not
-    /// fit the model.
-    fn fill<T: serde::de::DeserializeOwned>(
-        values: Vec<Value>,
-        slots: &mut [std::mem::MaybeUninit<T>],
-    ) -> Option<usize> {
-        let mut written = 0;
-        for (value, slot) in values.into_iter().zip(slots.iter_mut()) {
-            match T::deserialize(De(&value)) {
-                Ok(element) => {
-                    slot.write(element);
-                    written += 1;
-                }
-                Err(_) => {
-                    for slot in &mut slots[..written] {
-                        // SAFETY: the first `written` slots were initialised just above and
-                        // are dropped once, here; `finish` never claims them (the part does
-                        // not report them written).
-                        unsafe { slot.assume_init_drop() };
-                    }
-                    return None;
-                }
-            }
-        }
-        (written == slots.len()).then_some(written)
+        Ok(out)
     }
 
     /// Deserialize the pieces on a shared queue; results in piece order, `None` on any error.
     fn run(pieces: Vec<Piece<'_>>, threads: usize) -> Option<Vec<Done>> {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Mutex;
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let slots: Vec<Mutex<Option<Done>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
@@ -977,68 +832,6 @@ pub mod from_value {
             bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
             bytes byte_buf unit unit_struct seq tuple
             tuple_struct map struct identifier ignored_any
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn users_json(n: usize) -> Vec<serde_json::Value> {
-            let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
-                users: n,
-                ..Default::default()
-            });
-            super::super::normalise(&mut generated);
-            generated
-                .users
-                .iter()
-                .map(|u| serde_json::to_value(u).unwrap())
-                .collect()
-        }
-
-        fn fill_in_parts(users: &[serde_json::Value], parts: usize) -> Option<Vec<User>> {
-            let values: Vec<Value> = users
-                .iter()
-                .map(|u| Value::from_json_str(&u.to_string()).unwrap())
-                .collect();
-            let mut filling = Filling::<User>::new(values, parts);
-            // Last part first: the parts are independent of the order they run in.
-            let ok = filling.parts().into_iter().rev().all(|fill| fill());
-            if !ok {
-                return None;
-            }
-            filling.finish()
-        }
-
-        /// Cut into any number of parts (more parts than elements too), an array fills to
-        /// exactly the elements a whole deserialization gives, in order.
-        #[test]
-        fn an_array_filled_in_parts_is_the_whole_array() {
-            let users = users_json(40);
-            let expected: Vec<User> = users
-                .iter()
-                .map(|u| serde_json::from_value(u.clone()).unwrap())
-                .collect();
-            assert!(expected.len() >= 40);
-            for parts in [1, 2, 3, 7, expected.len() + 5] {
-                assert_eq!(fill_in_parts(&users, parts).unwrap(), expected, "{parts}");
-            }
-            assert_eq!(fill_in_parts(&[], 2).unwrap(), Vec::<User>::new());
-        }
-
-        /// One element that does not fit the model fails the array, whichever part it is
-        /// in (the other parts' elements are dropped, not claimed).
-        #[test]
-        fn an_element_that_does_not_fit_fails_the_array() {
-            let users = users_json(20);
-            for bad in [0, users.len() / 2, users.len() - 1] {
-                let mut broken = users.clone();
-                broken[bad]["account_enabled"] = serde_json::json!("yes");
-                for parts in [1, 2, 3] {
-                    assert!(fill_in_parts(&broken, parts).is_none(), "{bad} {parts}");
-                }
-            }
         }
     }
 }
