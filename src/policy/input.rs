@@ -9,7 +9,7 @@
 //! unless `Parsed::lossy` says the value hides something the text parse would refuse.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -573,10 +573,13 @@ fn parse_elements(texts: &[&str], lines: &[u32]) -> Result<Parsed, String> {
 
 fn parse_with(interner: &RefCell<Interner>, text: &str) -> Result<Parsed, String> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = ValueSeed { interner }
-        .deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value))
-        .map_err(|e| e.to_string())?;
+    let value = ValueSeed {
+        interner,
+        key: None,
+    }
+    .deserialize(&mut de)
+    .and_then(|value| de.end().map(|()| value))
+    .map_err(|e| e.to_string())?;
     let mut interner = interner.borrow_mut();
     let lossy = std::mem::take(&mut interner.lossy);
     let escaped_key = std::mem::take(&mut interner.escaped_key);
@@ -597,6 +600,13 @@ const INTERN_MAX: usize = 16;
 #[derive(Default)]
 struct Interner {
     strings: HashSet<regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
+    /// For each object key (by the address of its interned text), the last string longer
+    /// than `INTERN_MAX` seen under it. Consecutive elements often repeat one: the three
+    /// inbox rules of a mailbox carry its `mailbox_id` and `mailbox_upn`, a mailbox its
+    /// address twice. Sharing it costs one comparison, where interning every long string
+    /// (mostly unique ids) cost ~10% more parse CPU (issue #9: ~6% less memory at the end of
+    /// the rules at 100k users, where the 1M-user peak is).
+    last_long: HashMap<usize, regorus::Rc<str>, BuildHasherDefault<FxHasher>>,
     /// Set when the text held a repeated key or a non-integer number (see `Parsed::lossy`).
     lossy: bool,
     /// Set when an object key was written with an escape (see `Parsed::layout`).
@@ -611,6 +621,27 @@ impl Interner {
         let rc: regorus::Rc<str> = s.into();
         self.strings.insert(rc.clone());
         rc
+    }
+
+    /// `s` (a long string under `key`), shared with the previous one under that key when
+    /// they are equal.
+    fn repeated(&mut self, key: &regorus::Rc<str>, s: &str) -> regorus::Rc<str> {
+        let slot = self.last_long.entry(key.as_ptr() as usize);
+        match slot {
+            std::collections::hash_map::Entry::Occupied(mut last) => {
+                if last.get().as_ref() == s {
+                    return last.get().clone();
+                }
+                let rc: regorus::Rc<str> = s.into();
+                last.insert(rc.clone());
+                rc
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let rc: regorus::Rc<str> = s.into();
+                slot.insert(rc.clone());
+                rc
+            }
+        }
     }
 }
 
@@ -653,12 +684,16 @@ fn key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
 #[derive(Clone, Copy)]
 struct ValueSeed<'i> {
     interner: &'i RefCell<Interner>,
+    /// The key of the member being read, if any (see `Interner::last_long`).
+    key: Option<&'i regorus::Rc<str>>,
 }
 
 impl ValueSeed<'_> {
     fn string(self, s: &str) -> Value {
         if s.len() <= INTERN_MAX {
             Value::String(self.interner.borrow_mut().get(s))
+        } else if let Some(key) = self.key {
+            Value::String(self.interner.borrow_mut().repeated(key, s))
         } else {
             Value::String(s.into())
         }
@@ -760,7 +795,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         while let Some(key) = map.next_key_seed(KeySeed {
             interner: self.interner,
         })? {
-            let value = map.next_value_seed(self)?;
+            let value = map.next_value_seed(ValueSeed {
+                interner: self.interner,
+                key: Some(&key),
+            })?;
             pairs.push((Value::String(key), value));
         }
         if pairs.is_empty() {
