@@ -54,6 +54,7 @@ fn main() -> ExitCode {
 /// scan), for memory the OS takes back anyway a moment later. Everything that matters is
 /// done before: reports are written and synced, stdout is flushed here (stderr is not
 /// buffered), and nothing else registers work at exit.
+#[cfg(unix)]
 fn exit_now(code: u8) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -61,6 +62,12 @@ fn exit_now(code: u8) -> ! {
     // SAFETY: `_exit` only ends the process; no Rust code runs after it, so no invariant
     // of this program can be observed broken.
     unsafe { libc::_exit(i32::from(code)) }
+}
+
+/// Elsewhere (libc is a Unix-only dependency): the ordinary exit.
+#[cfg(not(unix))]
+fn exit_now(code: u8) -> ! {
+    std::process::exit(i32::from(code))
 }
 
 /// Turn transparent huge pages off for this process (Linux), unless `MIMALLOC_ALLOW_THP`
