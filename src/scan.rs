@@ -438,6 +438,28 @@ mod tests {
         (path, text)
     }
 
+    /// The three examples and a generated tenant of `users` users in the stable layout.
+    fn example_texts(users: usize) -> Vec<(PathBuf, String)> {
+        let mut texts: Vec<(PathBuf, String)> = [
+            "contoso-compromised.json",
+            "contoso-clean.json",
+            "contoso-partial.json",
+        ]
+        .iter()
+        .map(|name| example(name))
+        .collect();
+        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users,
+            ..Default::default()
+        });
+        snapshot::io::normalise(&mut generated);
+        texts.push((
+            PathBuf::from("generated.json"),
+            snapshot::io::to_stable_json(&generated),
+        ));
+        texts
+    }
+
     /// The resources' lines taken from the parse's layout (the large arrays' lines from
     /// the split and their parsed ids, the other members scanned alone) are those of one
     /// scan of the whole text, chunked or not, whatever the layout; and texts where the
@@ -445,20 +467,10 @@ mod tests {
     /// get no layout, so their lines come from the scan of the text.
     #[test]
     fn lines_from_the_parse_equal_the_scan_of_the_text() {
-        let mut texts: Vec<String> = [
-            "contoso-compromised.json",
-            "contoso-clean.json",
-            "contoso-partial.json",
-        ]
-        .iter()
-        .map(|name| example(name).1)
-        .collect();
-        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
-            users: 3_000,
-            ..Default::default()
-        });
-        snapshot::io::normalise(&mut generated);
-        texts.push(snapshot::io::to_stable_json(&generated));
+        let mut texts: Vec<String> = example_texts(3_000)
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect();
         // Pretty-printed: elements span lines, braces on their own lines.
         let value: serde_json::Value = serde_json::from_str(&texts[3]).unwrap();
         texts.push(serde_json::to_string_pretty(&value).unwrap());
@@ -514,23 +526,7 @@ mod tests {
     /// for every example and for a generated tenant large enough to be cut into pieces.
     #[test]
     fn typed_model_from_the_values_equals_the_text_parse() {
-        let mut texts: Vec<(PathBuf, String)> = [
-            "contoso-compromised.json",
-            "contoso-clean.json",
-            "contoso-partial.json",
-        ]
-        .iter()
-        .map(|name| example(name))
-        .collect();
-        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
-            users: 12_000,
-            ..Default::default()
-        });
-        snapshot::io::normalise(&mut generated);
-        texts.push((
-            PathBuf::from("generated.json"),
-            snapshot::io::to_stable_json(&generated),
-        ));
+        let texts = example_texts(12_000);
         for (path, text) in &texts {
             let (parsed, ()) = input::parse_parallel(text, 2, || ());
             let parsed = parsed.unwrap();
@@ -552,23 +548,7 @@ mod tests {
     /// reference to the values (the evaluation's engine) is still alive.
     #[test]
     fn typed_model_in_two_steps_equals_the_text_parse() {
-        let mut texts: Vec<(PathBuf, String)> = [
-            "contoso-compromised.json",
-            "contoso-clean.json",
-            "contoso-partial.json",
-        ]
-        .iter()
-        .map(|name| example(name))
-        .collect();
-        let mut generated = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
-            users: 3_000,
-            ..Default::default()
-        });
-        snapshot::io::normalise(&mut generated);
-        texts.push((
-            PathBuf::from("generated.json"),
-            snapshot::io::to_stable_json(&generated),
-        ));
+        let texts = example_texts(3_000);
         for (path, text) in &texts {
             let expected = snapshot::io::parse(path, text).unwrap();
             for shared in [false, true] {

@@ -235,35 +235,56 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
         .enumerate()
         .map(|(n, (time, operation, object, parameters))| {
             let client_ip = format!("{ip}:{}", 51000 + n);
-            json!({
-                "id": stable_guid(&format!("ual/activity/{}/{n}", lena.id)),
-                "createdDateTime": time,
-                "auditLogRecordType": "exchangeAdmin",
-                "operation": operation,
-                "organizationId": "",
-                "userType": "regular",
-                "userId": upn,
-                "service": "Exchange",
-                "objectId": object,
-                "userPrincipalName": upn,
-                "clientIp": client_ip,
-                "administrativeUnits": [],
-                "auditData": {
-                    "@odata.type": "#microsoft.graph.security.defaultAuditData",
-                    "CreationTime": time.trim_end_matches('Z'),
-                    "Operation": operation,
-                    "Workload": "Exchange",
-                    "ClientIP": client_ip,
-                    "ObjectId": object,
-                    "UserId": upn,
-                    "ResultStatus": "True",
-                    "Parameters": parameters,
-                },
-            })
+            exchange_admin_record(
+                &stable_guid(&format!("ual/activity/{}/{n}", lena.id)),
+                time,
+                operation,
+                object,
+                &upn,
+                &client_ip,
+                parameters.clone(),
+            )
         })
         .collect();
     out.extend(activity_story_roles(lena, &upn));
     out
+}
+
+/// One unified-audit-log record of an Exchange admin cmdlet run by `upn`.
+fn exchange_admin_record(
+    id: &str,
+    time: &str,
+    operation: &str,
+    object: &str,
+    upn: &str,
+    client_ip: &str,
+    parameters: Value,
+) -> Value {
+    json!({
+        "id": id,
+        "createdDateTime": time,
+        "auditLogRecordType": "exchangeAdmin",
+        "operation": operation,
+        "organizationId": "",
+        "userType": "regular",
+        "userId": upn,
+        "service": "Exchange",
+        "objectId": object,
+        "userPrincipalName": upn,
+        "clientIp": client_ip,
+        "administrativeUnits": [],
+        "auditData": {
+            "@odata.type": "#microsoft.graph.security.defaultAuditData",
+            "CreationTime": time.trim_end_matches('Z'),
+            "Operation": operation,
+            "Workload": "Exchange",
+            "ClientIP": client_ip,
+            "ObjectId": object,
+            "UserId": upn,
+            "ResultStatus": "True",
+            "Parameters": parameters,
+        },
+    })
 }
 
 /// The story's Exchange role changes and Outlook rule change (all from the attacker's
@@ -281,31 +302,15 @@ fn activity_story_roles(lena: &User, upn: &str) -> Vec<Value> {
     let ip = crate::audit_logs::ATTACKER_IP;
     let admin = |n: usize, time: &str, operation: &str, object: &str, parameters: Value| {
         let client_ip = format!("{ip}:{}", 52000 + n);
-        json!({
-            "id": stable_guid(&format!("ual/activity-roles/{}/{n}", lena.id)),
-            "createdDateTime": time,
-            "auditLogRecordType": "exchangeAdmin",
-            "operation": operation,
-            "organizationId": "",
-            "userType": "regular",
-            "userId": upn,
-            "service": "Exchange",
-            "objectId": object,
-            "userPrincipalName": upn,
-            "clientIp": client_ip,
-            "administrativeUnits": [],
-            "auditData": {
-                "@odata.type": "#microsoft.graph.security.defaultAuditData",
-                "CreationTime": time.trim_end_matches('Z'),
-                "Operation": operation,
-                "Workload": "Exchange",
-                "ClientIP": client_ip,
-                "ObjectId": object,
-                "UserId": upn,
-                "ResultStatus": "True",
-                "Parameters": parameters,
-            },
-        })
+        exchange_admin_record(
+            &stable_guid(&format!("ual/activity-roles/{}/{n}", lena.id)),
+            time,
+            operation,
+            object,
+            upn,
+            &client_ip,
+            parameters,
+        )
     };
     let assignment = "ApplicationImpersonation-Lena Fischer";
     let rule_time = "2025-12-31T02:38:10Z";

@@ -679,6 +679,26 @@ pub fn write(
     let mut st = lock(&shared.state);
     let (m, mut folders, folder) =
         resolve(&st, &identity).ok_or_else(|| not_found(shared, ctx, &identity))?;
+    check_rights_fit(ctx, folder, &rights, &flags)?;
+    let i = folders
+        .entries
+        .iter()
+        .position(|e| e.folder == folder && same_user(&st, &e.user, &user))
+        .ok_or_else(|| no_entry(ctx, &user))?;
+    folders.entries[i].access_rights = rights;
+    folders.entries[i].sharing_permission_flags = flags;
+    st.folders.mailboxes.insert(m.guid.clone(), folders);
+    Ok(())
+}
+
+/// The rights and sharing flags `Set-` and `Add-MailboxFolderPermission` refuse on this
+/// folder: the calendar-only rights elsewhere, and flags other than on a calendar with Editor.
+fn check_rights_fit(
+    ctx: &Ctx,
+    folder: Folder,
+    rights: &[String],
+    flags: &[String],
+) -> Result<(), Response> {
     let calendar_only = rights
         .iter()
         .any(|r| r == "AvailabilityOnly" || r == "LimitedDetails");
@@ -692,14 +712,6 @@ pub fn write(
     if !flags.is_empty() && (folder != Folder::Calendar || rights != ["Editor"]) {
         return Err(invalid(ctx, "System.InvalidOperationException", "SharingPermissionFlags can only be set on a calendar folder with the Editor access right."));
     }
-    let i = folders
-        .entries
-        .iter()
-        .position(|e| e.folder == folder && same_user(&st, &e.user, &user))
-        .ok_or_else(|| no_entry(ctx, &user))?;
-    folders.entries[i].access_rights = rights;
-    folders.entries[i].sharing_permission_flags = flags;
-    st.folders.mailboxes.insert(m.guid.clone(), folders);
     Ok(())
 }
 
@@ -804,20 +816,7 @@ pub fn add(shared: &Shared, ctx: &Ctx, params: &Map<String, Value>) -> Result<()
     let mut st = lock(&shared.state);
     let (m, mut folders, folder) =
         resolve(&st, &identity).ok_or_else(|| not_found(shared, ctx, &identity))?;
-    if rights
-        .iter()
-        .any(|r| r == "AvailabilityOnly" || r == "LimitedDetails")
-        && folder != Folder::Calendar
-    {
-        return Err(invalid(
-            ctx,
-            "Microsoft.Exchange.Management.StoreTasks.InvalidFolderPermissionException",
-            "The permission AvailabilityOnly or LimitedDetails is only valid for calendar folders.",
-        ));
-    }
-    if !flags.is_empty() && (folder != Folder::Calendar || rights != ["Editor"]) {
-        return Err(invalid(ctx, "System.InvalidOperationException", "SharingPermissionFlags can only be set on a calendar folder with the Editor access right."));
-    }
+    check_rights_fit(ctx, folder, &rights, &flags)?;
     let shown = st
         .find_mailbox(&user)
         .map(|x| x.display_name.clone())
