@@ -319,7 +319,8 @@ pub(crate) fn is_baseline(folder: MailFolderKind, who: FolderPrincipal, rights: 
 }
 
 /// `User` as a string (`Default`, a display name), or an object with a `DisplayName`.
-fn user_name(v: Option<&Value>) -> Option<String> {
+/// Fix mode reads an entry again with the same two functions.
+pub(crate) fn user_name(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
         Value::Object(o) => s(o, "DisplayName").filter(|d| !d.trim().is_empty()),
@@ -327,8 +328,8 @@ fn user_name(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// A list, or one comma-separated string.
-fn list(v: Option<&Value>) -> Vec<String> {
+/// A list, or one comma-separated string (`SharingPermissionFlags` is `"Delegate, …"`).
+pub(crate) fn list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(text)) => text
             .split(',')

@@ -22,8 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::reset_folder_permission::parts;
 use super::{exchange_write_error, state, ActionKind, Handler, State, WriteReceipt, DEFINITION};
-use crate::collect::mailbox_folder_permissions::{folder_path, principal};
-use crate::collect::s;
+use crate::collect::mailbox_folder_permissions::{folder_path, list, principal, user_name};
 use crate::fix::live::Live;
 use crate::fix::password::PasswordSink;
 use crate::fix::plan::Target;
@@ -64,27 +63,6 @@ fn invalid_target(target: &Target) -> ApiError {
             "'{}' is not a named user's folder permission this action removes (Default and Anonymous are reset, never removed)",
             target.id
         ),
-    }
-}
-
-/// `User` as a string or an object with a `DisplayName` (as the collector reads it).
-fn user_name(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-        Value::Object(o) => s(o, "DisplayName").filter(|d| !d.trim().is_empty()),
-        _ => None,
-    }
-}
-
-/// A list, or one comma-separated string (`SharingPermissionFlags` is `"Delegate, …"`).
-fn list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(text)) => text
-            .split(',')
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .collect(),
-        other => crate::collect::strings(other),
     }
 }
 
