@@ -31,7 +31,7 @@
 //! by the identity of the array, by every evaluation thread of a scan.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regorus::{Engine, Value};
 
@@ -42,7 +42,18 @@ use super::PolicyError;
 /// cannot be reused by another array); a handful of entries: one per (array, paths) used.
 #[derive(Default)]
 struct Memo {
-    entries: Vec<(&'static str, Value, Value, Value)>,
+    entries: Vec<MemoEntry>,
+}
+
+/// One builtin call's arguments and its result, computed once. The cell is filled outside
+/// the memo's lock: a thread asking for ANOTHER result does not wait while this one is
+/// computed (at 100k users the inbox-rule index takes ~0.25 s, during which the other
+/// evaluation thread used to block on the memo for its own, unrelated index).
+struct MemoEntry {
+    name: &'static str,
+    items: Value,
+    paths: Value,
+    result: Arc<OnceLock<Result<Value, String>>>,
 }
 
 const MEMO_ENTRIES: usize = 16;
@@ -117,24 +128,36 @@ fn memoised(
 ) -> anyhow::Result<Value> {
     let [items, paths] =
         <[Value; 2]>::try_from(args).map_err(|_| anyhow::anyhow!("{name} expects 2 arguments"))?;
-    // Held while computing: a second thread asking for the same result waits for it
-    // instead of computing it again.
-    let mut memo = memo
-        .lock()
-        .map_err(|_| anyhow::anyhow!("{name}: memo poisoned"))?;
-    if let Some((_, _, _, result)) = memo
-        .entries
-        .iter()
-        .find(|(n, i, p, _)| *n == name && same_array(i, &items) && *p == paths)
-    {
-        return Ok(result.clone());
-    }
-    let result = builtin(&items, &paths)?;
-    if memo.entries.len() >= MEMO_ENTRIES {
-        memo.entries.remove(0);
-    }
-    memo.entries.push((name, items, paths, result.clone()));
-    Ok(result)
+    let cell = {
+        let mut memo = memo
+            .lock()
+            .map_err(|_| anyhow::anyhow!("{name}: memo poisoned"))?;
+        let found = memo
+            .entries
+            .iter()
+            .find(|e| e.name == name && same_array(&e.items, &items) && e.paths == paths);
+        match found {
+            Some(entry) => entry.result.clone(),
+            None => {
+                if memo.entries.len() >= MEMO_ENTRIES {
+                    memo.entries.remove(0);
+                }
+                let cell = Arc::new(OnceLock::new());
+                memo.entries.push(MemoEntry {
+                    name,
+                    items: items.clone(),
+                    paths: paths.clone(),
+                    result: cell.clone(),
+                });
+                cell
+            }
+        }
+    };
+    // A second thread asking for the same result waits here for the first one's, instead of
+    // computing it again; an error is kept too (the same arguments give the same error).
+    cell.get_or_init(|| builtin(&items, &paths).map_err(|err| format!("{err:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
 }
 
 /// The keys of each path (non-empty arrays), or an error naming the builtin.
@@ -372,6 +395,58 @@ l0 := {v: [i | some i, y in input.items; y.l[0] == v] | some x in input.items; v
         let b = engine.eval_rule("data.t.x".into()).unwrap();
         assert_ne!(a, b);
         assert_eq!(b[0][&Value::from(3u64)].as_array().unwrap().len(), 3);
+    }
+
+    /// Set by the test below once the second call returned; the slow builtin waits for it.
+    static OTHER_CALL_RETURNED: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    /// A builtin that returns only after another call on the same memo has returned (or
+    /// gives up after 20 s), as a long index build does while the other thread needs its own.
+    fn slow(_: &Value, _: &Value) -> anyhow::Result<Value> {
+        let start = std::time::Instant::now();
+        while !OTHER_CALL_RETURNED.load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::ensure!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the other call waited for this one"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(Value::from("slow"))
+    }
+
+    #[test]
+    fn a_result_being_computed_does_not_hold_up_another() {
+        let memo = Mutex::new(Memo::default());
+        let items = Value::from_json_str(r#"[{"k": 1}]"#).unwrap();
+        let paths = Value::from_json_str(r#"[["k"]]"#).unwrap();
+        std::thread::scope(|scope| {
+            let slow_call =
+                scope.spawn(|| memoised(&memo, "slow", slow, vec![items.clone(), paths.clone()]));
+            // Wait until the slow call holds its entry, then ask for another result.
+            // (Bounded: had the slow call kept the memo locked, it gives up after 20 s.)
+            while memo.lock().unwrap().entries.is_empty() && !slow_call.is_finished() {
+                std::thread::yield_now();
+            }
+            let other = memoised(
+                &memo,
+                "m365guard.index_by",
+                index_by,
+                vec![items.clone(), paths.clone()],
+            );
+            OTHER_CALL_RETURNED.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(other.is_ok());
+            assert_eq!(slow_call.join().unwrap().unwrap(), Value::from("slow"));
+        });
+        // Both results are kept: a second ask is answered from the memo.
+        assert_eq!(memo.lock().unwrap().entries.len(), 2);
+        let again = memoised(
+            &memo,
+            "slow",
+            |_, _| anyhow::bail!("recomputed"),
+            vec![items, paths],
+        );
+        assert_eq!(again.unwrap(), Value::from("slow"));
     }
 
     #[test]
