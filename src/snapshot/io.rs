@@ -217,10 +217,25 @@ pub fn complete_from_value(
     value: regorus::Value,
     threads: usize,
 ) -> Result<Option<Snapshot>, SnapshotError> {
-    match from_value::complete(skeleton, value, threads) {
+    complete_from_value_in_chunks(path, skeleton, value, threads, from_value::CHUNK)
+}
+
+/// `complete_from_value` with chunks of `chunk` elements (tests use small ones).
+fn complete_from_value_in_chunks(
+    path: &Path,
+    skeleton: from_value::Skeleton,
+    value: regorus::Value,
+    threads: usize,
+    chunk: usize,
+) -> Result<Option<Snapshot>, SnapshotError> {
+    let t = std::time::Instant::now();
+    match from_value::complete_in_chunks(skeleton, value, threads, chunk) {
         Some(snapshot) => {
+            crate::profile::record("typed snapshot: large arrays deserialized", t);
+            let t = std::time::Instant::now();
             check_version(path, u64::from(snapshot.schema_version))?;
             validate(path, &snapshot)?;
+            crate::profile::record("typed snapshot: ids checked unique", t);
             Ok(Some(snapshot))
         }
         None => Ok(None),
@@ -266,17 +281,37 @@ fn probe_version(text: &str) -> Option<u64> {
 /// Checks serde cannot express: ids unique within every resource array of the source table.
 fn validate(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
     for array in source::arrays() {
-        let mut seen = std::collections::HashSet::with_capacity(array.len(snapshot));
-        for id in array.ids(snapshot) {
-            if !seen.insert(id) {
-                return Err(SnapshotError::Invalid {
-                    path: path.to_owned(),
-                    message: format!("duplicate id {id:?} in `{}`", array.path()),
-                });
-            }
+        if let Some(id) = first_repeated(&array.ids(snapshot)) {
+            return Err(SnapshotError::Invalid {
+                path: path.to_owned(),
+                message: format!("duplicate id {id:?} in `{}`", array.path()),
+            });
         }
     }
     Ok(())
+}
+
+/// The first id, in array order, that an earlier element already has.
+///
+/// Written snapshots are sorted by id (`normalise`): there an id repeats exactly where it
+/// equals its predecessor, so one pass of comparisons decides, without a table (at 100k
+/// users a hash set over ~500k ids took ~50 ms). An array found out of order (a hand-edited
+/// snapshot) is checked with a set, which gives the same answer: up to the first element
+/// out of order the prefix was strictly ascending, so no repeat was missed.
+fn first_repeated<'a>(ids: &[&'a str]) -> Option<&'a str> {
+    for pair in ids.windows(2) {
+        if let [before, id] = pair {
+            match before.cmp(id) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(id),
+                std::cmp::Ordering::Greater => {
+                    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+                    return ids.iter().copied().find(|id| !seen.insert(*id));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Sort every resource array by id (and domain lists alphabetically) so output is stable.
@@ -620,15 +655,43 @@ pub mod from_value {
         Some(Skeleton { snapshot, large })
     }
 
-    /// The skeleton with its large arrays deserialized from `value`, one array per thread;
+    /// Elements per unit of work of `complete`. Small enough that the chunks in flight (one
+    /// per thread, plus one finished early and waiting for its predecessor) are a few MiB
+    /// whatever the tenant's size, large enough that the queue's lock and the append are
+    /// nothing beside deserializing the chunk (~4 ms).
+    pub(super) const CHUNK: usize = 4096;
+
+    /// The skeleton with its large arrays deserialized from `value` on `threads` threads;
     /// each element's value is dropped once read (freed unless a rule's index still shares
-    /// it), so the values shrink as the typed arrays grow.
-    pub fn complete(skeleton: Skeleton, mut value: Value, threads: usize) -> Option<Snapshot> {
+    /// it), so the values shrink as the typed arrays grow. `chunk` elements per unit of
+    /// work (`CHUNK`; tests use small ones).
+    ///
+    /// Why chunks: whole arrays on a queue kept one thread alone on the inbox rules (~3 per
+    /// user) while the other finished users and mailboxes and waited. Every array is cut
+    /// into chunks on one queue, taken in order, so both threads stay busy to the end.
+    ///
+    /// Why in order, and the memory argument: each array's typed `Vec` is reserved whole up
+    /// front (capacity not yet written is not resident) and a finished chunk is appended to
+    /// it as soon as every earlier chunk is, so the array is never held twice (joining
+    /// per-thread halves at the end would hold it twice for a moment). A chunk finished
+    /// before its predecessor waits in a small map; with the queue handing chunks out in
+    /// order, that is about one chunk. The extra memory is thus the chunks in flight and
+    /// waiting — about (threads + 1) × `chunk` × the element's size (the strings inside are
+    /// moved, not copied) — independent of the tenant's size.
+    pub(super) fn complete_in_chunks(
+        skeleton: Skeleton,
+        mut value: Value,
+        threads: usize,
+        chunk: usize,
+    ) -> Option<Snapshot> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Mutex;
+
         let Skeleton {
             mut snapshot,
             large,
         } = skeleton;
-        let mut arrays = Vec::new();
+        let (mut users, mut mailboxes, mut inbox_rules) = (None, None, None);
         {
             let object = value.as_object_mut().ok()?;
             for key in large {
@@ -638,61 +701,156 @@ pub mod from_value {
                 // Shared when the evaluation's engine has not let go of its input yet: its
                 // elements are then freed when both references are gone.
                 let array = std::sync::Arc::try_unwrap(array).unwrap_or_else(|a| (*a).clone());
-                arrays.push(std::sync::Mutex::new(Some((key, array.into_vec()))));
+                let array = Some(array.into_vec());
+                match key {
+                    "users" => users = array,
+                    "mailboxes" => mailboxes = array,
+                    _ => inbox_rules = array,
+                }
             }
         }
         drop(value);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let work = || -> Result<Vec<Done>, Error> {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(slot) = arrays.get(i) else {
-                    return Ok(done);
-                };
-                let Some((key, elements)) = slot.lock().ok().and_then(|mut s| s.take()) else {
-                    return Err(de::Error::custom("array taken twice"));
-                };
-                done.push(match key {
-                    "users" => Done::Users(consume(elements)?),
-                    "mailboxes" => Done::Mailboxes(consume(elements)?),
-                    _ => Done::InboxRules(consume(elements)?),
-                });
+
+        let user_parts = users.as_ref().map(|v| Assembly::<User>::new(v.len()));
+        let mailbox_parts = mailboxes
+            .as_ref()
+            .map(|v| Assembly::<Mailbox>::new(v.len()));
+        let rule_parts = inbox_rules
+            .as_ref()
+            .map(|v| Assembly::<InboxRule>::new(v.len()));
+        // The queue: every chunk of every array, largest array first (as `LARGE`).
+        let chunk = chunk.max(1);
+        let mut jobs = Vec::new();
+        if let Some(values) = inbox_rules.as_mut() {
+            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::InboxRules));
+        }
+        if let Some(values) = users.as_mut() {
+            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::Users));
+        }
+        if let Some(values) = mailboxes.as_mut() {
+            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::Mailboxes));
+        }
+        let helpers = threads.clamp(1, jobs.len().max(1)) - 1;
+        let queue = Mutex::new(jobs.into_iter());
+        let failed = AtomicBool::new(false);
+
+        let work = || loop {
+            if failed.load(Ordering::Relaxed) {
+                return;
+            }
+            let Some(job) = queue.lock().ok().and_then(|mut jobs| jobs.next()) else {
+                return;
+            };
+            let added = match job {
+                Job::InboxRules((i, values)) => add(rule_parts.as_ref(), i, values),
+                Job::Users((i, values)) => add(user_parts.as_ref(), i, values),
+                Job::Mailboxes((i, values)) => add(mailbox_parts.as_ref(), i, values),
+            };
+            if !added {
+                failed.store(true, Ordering::Relaxed);
             }
         };
-        let results: Vec<Result<Vec<Done>, Error>> =
-            std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..threads.clamp(1, arrays.len().max(1)))
-                    .map(|_| scope.spawn(work))
-                    .collect();
-                let mut results = vec![work()];
-                for helper in helpers {
-                    results.push(helper.join().unwrap_or_else(|_| {
-                        Err(de::Error::custom("a deserializing thread panicked"))
-                    }));
-                }
-                results
-            });
-        for done in results {
-            for piece in done.ok()? {
-                match piece {
-                    Done::Skeleton(_) => return None,
-                    Done::Users(v) => snapshot.users = v,
-                    Done::Mailboxes(v) => snapshot.mailboxes = v,
-                    Done::InboxRules(v) => snapshot.inbox_rules = v,
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (0..helpers).map(|_| scope.spawn(work)).collect();
+            work();
+            for helper in helpers {
+                if helper.join().is_err() {
+                    failed.store(true, Ordering::Relaxed);
                 }
             }
+        });
+        if failed.into_inner() {
+            return None;
+        }
+        // The skeleton's arrays are empty exactly where the value had an array.
+        if let Some(parts) = user_parts {
+            snapshot.users = parts.finish()?;
+        }
+        if let Some(parts) = mailbox_parts {
+            snapshot.mailboxes = parts.finish()?;
+        }
+        if let Some(parts) = rule_parts {
+            snapshot.inbox_rules = parts.finish()?;
         }
         Some(snapshot)
     }
 
-    /// Deserialize each element and drop its value right after.
-    fn consume<T: serde::de::DeserializeOwned>(elements: Vec<Value>) -> Result<Vec<T>, Error> {
-        let mut out = Vec::with_capacity(elements.len());
-        for element in elements {
-            out.push(T::deserialize(De(&element))?);
+    /// One chunk of a large array: its index in the array's chunks and its values.
+    enum Job<'a> {
+        InboxRules((usize, &'a mut [Value])),
+        Users((usize, &'a mut [Value])),
+        Mailboxes((usize, &'a mut [Value])),
+    }
+
+    /// Deserialize chunk `index` (each value dropped right after it is read) and hand it to
+    /// the array's assembly; `false` when it does not deserialize.
+    fn add<T: serde::de::DeserializeOwned>(
+        parts: Option<&Assembly<T>>,
+        index: usize,
+        values: &mut [Value],
+    ) -> bool {
+        let Some(parts) = parts else {
+            return false;
+        };
+        let mut typed = Vec::with_capacity(values.len());
+        for slot in values {
+            let value = std::mem::replace(slot, Value::Null);
+            match T::deserialize(De(&value)) {
+                Ok(element) => typed.push(element),
+                Err(_) => return false,
+            }
         }
-        Ok(out)
+        parts.append(index, typed)
+    }
+
+    /// A large array's typed `Vec`, filled chunk by chunk in order.
+    struct Assembly<T> {
+        state: std::sync::Mutex<Assembled<T>>,
+    }
+
+    struct Assembled<T> {
+        /// The array's length.
+        len: usize,
+        /// Reserved whole; the chunks appended so far.
+        out: Vec<T>,
+        /// The index of the next chunk to append.
+        next: usize,
+        /// Chunks finished before their predecessor.
+        waiting: std::collections::BTreeMap<usize, Vec<T>>,
+    }
+
+    impl<T> Assembly<T> {
+        fn new(len: usize) -> Self {
+            Assembly {
+                state: std::sync::Mutex::new(Assembled {
+                    len,
+                    out: Vec::with_capacity(len),
+                    next: 0,
+                    waiting: std::collections::BTreeMap::new(),
+                }),
+            }
+        }
+
+        /// Append chunk `index`, and the waiting chunks that follow it, once every earlier
+        /// chunk is in; until then it waits. `false` if the lock was poisoned.
+        fn append(&self, index: usize, chunk: Vec<T>) -> bool {
+            let Ok(mut state) = self.state.lock() else {
+                return false;
+            };
+            let state = &mut *state;
+            state.waiting.insert(index, chunk);
+            while let Some(chunk) = state.waiting.remove(&state.next) {
+                state.out.extend(chunk);
+                state.next += 1;
+            }
+            true
+        }
+
+        /// The whole array; `None` if a chunk never came (an error stopped the work).
+        fn finish(self) -> Option<Vec<T>> {
+            let state = self.state.into_inner().ok()?;
+            (state.waiting.is_empty() && state.out.len() == state.len).then_some(state.out)
+        }
     }
 
     /// Deserialize the pieces on a shared queue; results in piece order, `None` on any error.
@@ -833,5 +991,167 @@ pub mod from_value {
             bytes byte_buf unit unit_struct seq tuple
             tuple_struct map struct identifier ignored_any
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::input;
+
+    /// A generated tenant in the stable layout: large arrays of hundreds of elements, sorted.
+    fn generated_text(users: usize) -> String {
+        let mut snapshot = crate::synthetic::generate(&crate::synthetic::SyntheticOptions {
+            users,
+            ..Default::default()
+        });
+        normalise(&mut snapshot);
+        to_stable_json(&snapshot)
+    }
+
+    /// The typed snapshot built from `text`'s values with chunks of `chunk` elements.
+    fn from_values(
+        text: &str,
+        threads: usize,
+        chunk: usize,
+    ) -> Result<Option<Snapshot>, SnapshotError> {
+        let (parsed, ()) = input::parse_parallel(text, 2, || ());
+        let parsed = parsed.expect("the text parses into values");
+        assert!(!parsed.lossy);
+        let skeleton = skeleton_from_value(&parsed.value, parsed.lossy).expect("a skeleton");
+        complete_from_value_in_chunks(Path::new("t.json"), skeleton, parsed.value, threads, chunk)
+    }
+
+    /// Large arrays cut into many chunks, taken by one to three threads, come back element
+    /// for element as the serde_json parse of the same text reads them.
+    #[test]
+    fn arrays_in_many_chunks_equal_the_text_parse() {
+        let text = generated_text(400);
+        let expected = parse(Path::new("t.json"), &text).unwrap();
+        // Enough elements for many chunks of every large array, and a last chunk that is
+        // not full.
+        assert!(expected.users.len() > 20 * 7 && expected.mailboxes.len() > 20 * 7);
+        assert!(expected.inbox_rules.len() > 100 * 7 && expected.inbox_rules.len() % 7 != 0);
+        for (threads, chunk) in [
+            (1, 7),
+            (2, 7),
+            (3, 7),
+            (2, 1),
+            (2, 64),
+            (2, from_value::CHUNK),
+        ] {
+            let got = from_values(&text, threads, chunk)
+                .unwrap()
+                .expect("the values deserialize");
+            assert_eq!(
+                got.users, expected.users,
+                "{threads} threads, chunk {chunk}"
+            );
+            assert_eq!(got.mailboxes, expected.mailboxes);
+            assert_eq!(got.inbox_rules, expected.inbox_rules);
+            assert_eq!(got, expected, "{threads} threads, chunk {chunk}");
+        }
+    }
+
+    /// The line of the `index`-th element of the array `key` in a stable-layout text.
+    fn element_line(text: &str, key: &str, index: usize) -> (usize, String) {
+        let lines: Vec<&str> = text.lines().collect();
+        let open = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(&format!("\"{key}\": [")))
+            .expect("the array's line");
+        (open + 1 + index, lines[open + 1 + index].to_owned())
+    }
+
+    fn replace_line(text: &str, line: usize, with: &str) -> String {
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[line] = with;
+        let mut out = lines.join("\n");
+        out.push('\n');
+        out
+    }
+
+    /// A repeated id in the last chunk of the inbox rules is refused with the error of the
+    /// text parse, naming the id and the array: next to its twin (sorted, the one-pass
+    /// check) and far from it (out of order, the set).
+    #[test]
+    fn a_repeated_id_in_the_last_chunk_is_refused_like_the_text_parse() {
+        let text = generated_text(400);
+        let snapshot = parse(Path::new("t.json"), &text).unwrap();
+        let n = snapshot.inbox_rules.len();
+        for twin in [n - 2, 0] {
+            let id = &snapshot.inbox_rules[twin].id;
+            let (line, last) = element_line(&text, "inbox_rules", n - 1);
+            let last_id = &snapshot.inbox_rules[n - 1].id;
+            let edited = replace_line(
+                &text,
+                line,
+                &last.replace(
+                    &format!("\"id\":\"{last_id}\""),
+                    &format!("\"id\":\"{id}\""),
+                ),
+            );
+            assert_ne!(edited, text, "the id was replaced");
+            let want = format!("t.json: duplicate id {id:?} in `inbox_rules`");
+            let from_text = parse(Path::new("t.json"), &edited).unwrap_err();
+            assert_eq!(from_text.to_string(), want);
+            for threads in [1, 2] {
+                let Err(from_values) = from_values(&edited, threads, 7) else {
+                    panic!("the repeated id {id} was accepted");
+                };
+                assert_eq!(from_values.to_string(), want);
+            }
+        }
+    }
+
+    /// An element that does not fit the model in a middle chunk makes the whole result
+    /// `None` (the caller then parses the text, whose error names the line), whichever
+    /// thread meets it.
+    #[test]
+    fn a_bad_element_in_a_middle_chunk_gives_none() {
+        let text = generated_text(400);
+        let snapshot = parse(Path::new("t.json"), &text).unwrap();
+        for (key, index) in [
+            ("inbox_rules", snapshot.inbox_rules.len() / 2),
+            ("users", snapshot.users.len() / 2),
+            ("mailboxes", snapshot.mailboxes.len() / 2),
+        ] {
+            let (line, element) = element_line(&text, key, index);
+            // An unknown field: the model refuses it (deny_unknown_fields).
+            let bad = element.replacen("{", "{\"not_a_field\":1,", 1);
+            let edited = replace_line(&text, line, &bad);
+            assert!(parse(Path::new("t.json"), &edited).is_err(), "{key}");
+            for threads in [1, 2, 3] {
+                assert!(
+                    from_values(&edited, threads, 7).unwrap().is_none(),
+                    "{key}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    /// The one-pass check of sorted ids and the set agree with a plain set on which id
+    /// repeats first, in and out of order.
+    #[test]
+    fn first_repeated_finds_the_first_repeat_in_array_order() {
+        let plain = |ids: &[&'static str]| {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter().copied().find(|id| !seen.insert(*id))
+        };
+        let cases: [&[&str]; 9] = [
+            &[],
+            &["a"],
+            &["a", "b", "c"],
+            &["a", "b", "b", "c", "c"],
+            &["a", "b", "c", "c"],
+            &["a", "a"],
+            &["b", "a", "b"],
+            &["a", "c", "b", "c", "a"],
+            &["a", "b", "c", "a", "d", "d"],
+        ];
+        for ids in cases {
+            assert_eq!(first_repeated(ids), plain(ids), "{ids:?}");
+        }
+        assert_eq!(first_repeated(&["a", "c", "b", "c", "a"]), Some("c"));
     }
 }
