@@ -655,10 +655,9 @@ pub mod from_value {
         Some(Skeleton { snapshot, large })
     }
 
-    /// Elements per unit of work of `complete`. Small enough that the chunks in flight (one
-    /// per thread, plus one finished early and waiting for its predecessor) are a few MiB
-    /// whatever the tenant's size, large enough that the queue's lock and the append are
-    /// nothing beside deserializing the chunk (~4 ms).
+    /// Elements per unit of work of `complete_in_chunks`: a chunk of inbox rules is 4096 ×
+    /// 560 bytes (`InboxRule`) ≈ 2.2 MiB while in flight, whatever the tenant's size; the
+    /// queue's lock and the append are nothing beside deserializing it (~6 ms).
     pub(super) const CHUNK: usize = 4096;
 
     /// The skeleton with its large arrays deserialized from `value` on `threads` threads;
@@ -675,9 +674,17 @@ pub mod from_value {
     /// it as soon as every earlier chunk is, so the array is never held twice (joining
     /// per-thread halves at the end would hold it twice for a moment). A chunk finished
     /// before its predecessor waits in a small map; with the queue handing chunks out in
-    /// order, that is about one chunk. The extra memory is thus the chunks in flight and
-    /// waiting — about (threads + 1) × `chunk` × the element's size (the strings inside are
-    /// moved, not copied) — independent of the tenant's size.
+    /// order, that is about one chunk. The chunks in flight and waiting — at most about
+    /// (threads + 1) × `chunk` × the element's size, the strings inside moved, not copied —
+    /// hold elements the final `Vec` has not yet written, so what they add is one chunk's
+    /// copy at the moment it is appended (its buffer is then freed and reused by the next
+    /// chunk), independent of the tenant's size.
+    ///
+    /// Why this thread drops every value: values are freed best by the thread whose
+    /// allocator heap holds them; a helper freeing this thread's values leaves pages this
+    /// thread does not collect in time, and two threads dropping values of the same parse
+    /// chunk bounce the reference counts of its interned keys between the cores. The helpers
+    /// only read (deserialize) and hand their chunks' values back here.
     pub(super) fn complete_in_chunks(
         skeleton: Skeleton,
         mut value: Value,
@@ -721,43 +728,69 @@ pub mod from_value {
         // The queue: every chunk of every array, largest array first (as `LARGE`).
         let chunk = chunk.max(1);
         let mut jobs = Vec::new();
-        if let Some(values) = inbox_rules.as_mut() {
-            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::InboxRules));
-        }
-        if let Some(values) = users.as_mut() {
-            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::Users));
-        }
-        if let Some(values) = mailboxes.as_mut() {
-            jobs.extend(values.chunks_mut(chunk).enumerate().map(Job::Mailboxes));
+        for (array, values) in [
+            (Array::InboxRules, inbox_rules.as_mut()),
+            (Array::Users, users.as_mut()),
+            (Array::Mailboxes, mailboxes.as_mut()),
+        ] {
+            if let Some(values) = values {
+                jobs.extend(
+                    values
+                        .chunks_mut(chunk)
+                        .enumerate()
+                        .map(|(index, values)| Job {
+                            array,
+                            index,
+                            values,
+                        }),
+                );
+            }
         }
         let helpers = threads.clamp(1, jobs.len().max(1)) - 1;
         let queue = Mutex::new(jobs.into_iter());
         let failed = AtomicBool::new(false);
+        // Chunks the helpers have read, whose values this thread drops (see above).
+        let read: Mutex<Vec<&mut [Value]>> = Mutex::new(Vec::new());
+        let drop_read = || {
+            let chunks = read.lock().map(|mut r| std::mem::take(&mut *r));
+            for values in chunks.unwrap_or_default() {
+                drop_values(values);
+            }
+        };
 
-        let work = || loop {
+        let work = |this_thread_drops: bool| loop {
+            if this_thread_drops {
+                drop_read();
+            }
             if failed.load(Ordering::Relaxed) {
                 return;
             }
             let Some(job) = queue.lock().ok().and_then(|mut jobs| jobs.next()) else {
                 return;
             };
-            let added = match job {
-                Job::InboxRules((i, values)) => add(rule_parts.as_ref(), i, values),
-                Job::Users((i, values)) => add(user_parts.as_ref(), i, values),
-                Job::Mailboxes((i, values)) => add(mailbox_parts.as_ref(), i, values),
+            let added = match job.array {
+                Array::InboxRules => add(rule_parts.as_ref(), job.index, job.values),
+                Array::Users => add(user_parts.as_ref(), job.index, job.values),
+                Array::Mailboxes => add(mailbox_parts.as_ref(), job.index, job.values),
             };
             if !added {
                 failed.store(true, Ordering::Relaxed);
             }
+            if this_thread_drops {
+                drop_values(job.values);
+            } else if let Ok(mut read) = read.lock() {
+                read.push(job.values);
+            }
         };
         std::thread::scope(|scope| {
-            let helpers: Vec<_> = (0..helpers).map(|_| scope.spawn(work)).collect();
-            work();
+            let helpers: Vec<_> = (0..helpers).map(|_| scope.spawn(|| work(false))).collect();
+            work(true);
             for helper in helpers {
                 if helper.join().is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
             }
+            drop_read();
         });
         if failed.into_inner() {
             return None;
@@ -775,32 +808,45 @@ pub mod from_value {
         Some(snapshot)
     }
 
-    /// One chunk of a large array: its index in the array's chunks and its values.
-    enum Job<'a> {
-        InboxRules((usize, &'a mut [Value])),
-        Users((usize, &'a mut [Value])),
-        Mailboxes((usize, &'a mut [Value])),
+    #[derive(Clone, Copy)]
+    enum Array {
+        InboxRules,
+        Users,
+        Mailboxes,
     }
 
-    /// Deserialize chunk `index` (each value dropped right after it is read) and hand it to
-    /// the array's assembly; `false` when it does not deserialize.
+    /// One chunk of a large array: its index in the array's chunks and its values.
+    struct Job<'a> {
+        array: Array,
+        index: usize,
+        values: &'a mut [Value],
+    }
+
+    /// Deserialize chunk `index` and hand it to the array's assembly; `false` when it does
+    /// not deserialize.
     fn add<T: serde::de::DeserializeOwned>(
         parts: Option<&Assembly<T>>,
         index: usize,
-        values: &mut [Value],
+        values: &[Value],
     ) -> bool {
         let Some(parts) = parts else {
             return false;
         };
         let mut typed = Vec::with_capacity(values.len());
-        for slot in values {
-            let value = std::mem::replace(slot, Value::Null);
-            match T::deserialize(De(&value)) {
+        for value in values {
+            match T::deserialize(De(value)) {
                 Ok(element) => typed.push(element),
                 Err(_) => return false,
             }
         }
         parts.append(index, typed)
+    }
+
+    /// Free a chunk's values (unless a rule's index still shares them).
+    fn drop_values(values: &mut [Value]) {
+        for value in values {
+            *value = Value::Null;
+        }
     }
 
     /// A large array's typed `Vec`, filled chunk by chunk in order.
