@@ -217,19 +217,8 @@ pub fn complete_from_value(
     value: regorus::Value,
     threads: usize,
 ) -> Result<Option<Snapshot>, SnapshotError> {
-    complete_from_value_in_chunks(path, skeleton, value, threads, from_value::CHUNK)
-}
-
-/// `complete_from_value` with chunks of `chunk` elements (tests use small ones).
-fn complete_from_value_in_chunks(
-    path: &Path,
-    skeleton: from_value::Skeleton,
-    value: regorus::Value,
-    threads: usize,
-    chunk: usize,
-) -> Result<Option<Snapshot>, SnapshotError> {
     let t = std::time::Instant::now();
-    match from_value::complete_in_chunks(skeleton, value, threads, chunk) {
+    match from_value::complete(skeleton, value, threads) {
         Some(snapshot) => {
             crate::profile::record("typed snapshot: large arrays deserialized", t);
             let t = std::time::Instant::now();
@@ -655,50 +644,15 @@ pub mod from_value {
         Some(Skeleton { snapshot, large })
     }
 
-    /// Elements per unit of work of `complete_in_chunks`: a chunk of inbox rules is 4096 ×
-    /// 560 bytes (`InboxRule`) ≈ 2.2 MiB while in flight, whatever the tenant's size; the
-    /// queue's lock and the append are nothing beside deserializing it (~6 ms).
-    pub(super) const CHUNK: usize = 4096;
-
-    /// The skeleton with its large arrays deserialized from `value` on `threads` threads;
+    /// The skeleton with its large arrays deserialized from `value`, one array per thread;
     /// each element's value is dropped once read (freed unless a rule's index still shares
-    /// it), so the values shrink as the typed arrays grow. `chunk` elements per unit of
-    /// work (`CHUNK`; tests use small ones).
-    ///
-    /// Why chunks: whole arrays on a queue kept one thread alone on the inbox rules (~3 per
-    /// user) while the other finished users and mailboxes and waited. Every array is cut
-    /// into chunks on one queue, taken in order, so both threads stay busy to the end.
-    ///
-    /// Why in order, and the memory argument: each array's typed `Vec` is reserved whole up
-    /// front (capacity not yet written is not resident) and a finished chunk is appended to
-    /// it as soon as every earlier chunk is, so the array is never held twice (joining
-    /// per-thread halves at the end would hold it twice for a moment). A chunk finished
-    /// before its predecessor waits in a small map; with the queue handing chunks out in
-    /// order, that is about one chunk. The chunks in flight and waiting — at most about
-    /// (threads + 1) × `chunk` × the element's size, the strings inside moved, not copied —
-    /// hold elements the final `Vec` has not yet written, so what they add is one chunk's
-    /// copy at the moment it is appended (its buffer is then freed and reused by the next
-    /// chunk), independent of the tenant's size.
-    ///
-    /// Why this thread drops every value: values are freed best by the thread whose
-    /// allocator heap holds them; a helper freeing this thread's values leaves pages this
-    /// thread does not collect in time, and two threads dropping values of the same parse
-    /// chunk bounce the reference counts of its interned keys between the cores. The helpers
-    /// only read (deserialize) and hand their chunks' values back here.
-    pub(super) fn complete_in_chunks(
-        skeleton: Skeleton,
-        mut value: Value,
-        threads: usize,
-        chunk: usize,
-    ) -> Option<Snapshot> {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Mutex;
-
+    /// it), so the values shrink as the typed arrays grow.
+    pub fn complete(skeleton: Skeleton, mut value: Value, threads: usize) -> Option<Snapshot> {
         let Skeleton {
             mut snapshot,
             large,
         } = skeleton;
-        let (mut users, mut mailboxes, mut inbox_rules) = (None, None, None);
+        let mut arrays = Vec::new();
         {
             let object = value.as_object_mut().ok()?;
             for key in large {
@@ -708,195 +662,61 @@ pub mod from_value {
                 // Shared when the evaluation's engine has not let go of its input yet: its
                 // elements are then freed when both references are gone.
                 let array = std::sync::Arc::try_unwrap(array).unwrap_or_else(|a| (*a).clone());
-                let array = Some(array.into_vec());
-                match key {
-                    "users" => users = array,
-                    "mailboxes" => mailboxes = array,
-                    _ => inbox_rules = array,
-                }
+                arrays.push(std::sync::Mutex::new(Some((key, array.into_vec()))));
             }
         }
         drop(value);
-
-        let user_parts = users.as_ref().map(|v| Assembly::<User>::new(v.len()));
-        let mailbox_parts = mailboxes
-            .as_ref()
-            .map(|v| Assembly::<Mailbox>::new(v.len()));
-        let rule_parts = inbox_rules
-            .as_ref()
-            .map(|v| Assembly::<InboxRule>::new(v.len()));
-        // The queue: every chunk of every array, largest array first (as `LARGE`).
-        let chunk = chunk.max(1);
-        let mut jobs = Vec::new();
-        for (array, values) in [
-            (Array::InboxRules, inbox_rules.as_mut()),
-            (Array::Users, users.as_mut()),
-            (Array::Mailboxes, mailboxes.as_mut()),
-        ] {
-            if let Some(values) = values {
-                jobs.extend(
-                    values
-                        .chunks_mut(chunk)
-                        .enumerate()
-                        .map(|(index, values)| Job {
-                            array,
-                            index,
-                            values,
-                        }),
-                );
-            }
-        }
-        let helpers = threads.clamp(1, jobs.len().max(1)) - 1;
-        let queue = Mutex::new(jobs.into_iter());
-        let failed = AtomicBool::new(false);
-        // Chunks the helpers have read, whose values this thread drops (see above).
-        let read: Mutex<Vec<&mut [Value]>> = Mutex::new(Vec::new());
-        let drop_read = || {
-            let chunks = read.lock().map(|mut r| std::mem::take(&mut *r));
-            for values in chunks.unwrap_or_default() {
-                drop_values(values);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<Vec<Done>, Error> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(slot) = arrays.get(i) else {
+                    return Ok(done);
+                };
+                let Some((key, elements)) = slot.lock().ok().and_then(|mut s| s.take()) else {
+                    return Err(de::Error::custom("array taken twice"));
+                };
+                done.push(match key {
+                    "users" => Done::Users(consume(elements)?),
+                    "mailboxes" => Done::Mailboxes(consume(elements)?),
+                    _ => Done::InboxRules(consume(elements)?),
+                });
             }
         };
-
-        let work = |this_thread_drops: bool| loop {
-            if this_thread_drops {
-                drop_read();
-            }
-            if failed.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(job) = queue.lock().ok().and_then(|mut jobs| jobs.next()) else {
-                return;
-            };
-            let added = match job.array {
-                Array::InboxRules => add(rule_parts.as_ref(), job.index, job.values),
-                Array::Users => add(user_parts.as_ref(), job.index, job.values),
-                Array::Mailboxes => add(mailbox_parts.as_ref(), job.index, job.values),
-            };
-            if !added {
-                failed.store(true, Ordering::Relaxed);
-            }
-            if this_thread_drops {
-                drop_values(job.values);
-            } else if let Ok(mut read) = read.lock() {
-                read.push(job.values);
-            }
-        };
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (0..helpers).map(|_| scope.spawn(|| work(false))).collect();
-            work(true);
-            for helper in helpers {
-                if helper.join().is_err() {
-                    failed.store(true, Ordering::Relaxed);
+        let results: Vec<Result<Vec<Done>, Error>> =
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..threads.clamp(1, arrays.len().max(1)))
+                    .map(|_| scope.spawn(work))
+                    .collect();
+                let mut results = vec![work()];
+                for helper in helpers {
+                    results.push(helper.join().unwrap_or_else(|_| {
+                        Err(de::Error::custom("a deserializing thread panicked"))
+                    }));
+                }
+                results
+            });
+        for done in results {
+            for piece in done.ok()? {
+                match piece {
+                    Done::Skeleton(_) => return None,
+                    Done::Users(v) => snapshot.users = v,
+                    Done::Mailboxes(v) => snapshot.mailboxes = v,
+                    Done::InboxRules(v) => snapshot.inbox_rules = v,
                 }
             }
-            drop_read();
-        });
-        if failed.into_inner() {
-            return None;
-        }
-        // The skeleton's arrays are empty exactly where the value had an array.
-        if let Some(parts) = user_parts {
-            snapshot.users = parts.finish()?;
-        }
-        if let Some(parts) = mailbox_parts {
-            snapshot.mailboxes = parts.finish()?;
-        }
-        if let Some(parts) = rule_parts {
-            snapshot.inbox_rules = parts.finish()?;
         }
         Some(snapshot)
     }
 
-    #[derive(Clone, Copy)]
-    enum Array {
-        InboxRules,
-        Users,
-        Mailboxes,
-    }
-
-    /// One chunk of a large array: its index in the array's chunks and its values.
-    struct Job<'a> {
-        array: Array,
-        index: usize,
-        values: &'a mut [Value],
-    }
-
-    /// Deserialize chunk `index` and hand it to the array's assembly; `false` when it does
-    /// not deserialize.
-    fn add<T: serde::de::DeserializeOwned>(
-        parts: Option<&Assembly<T>>,
-        index: usize,
-        values: &[Value],
-    ) -> bool {
-        let Some(parts) = parts else {
-            return false;
-        };
-        let mut typed = Vec::with_capacity(values.len());
-        for value in values {
-            match T::deserialize(De(value)) {
-                Ok(element) => typed.push(element),
-                Err(_) => return false,
-            }
+    /// Deserialize each element and drop its value right after.
+    fn consume<T: serde::de::DeserializeOwned>(elements: Vec<Value>) -> Result<Vec<T>, Error> {
+        let mut out = Vec::with_capacity(elements.len());
+        for element in elements {
+            out.push(T::deserialize(De(&element))?);
         }
-        parts.append(index, typed)
-    }
-
-    /// Free a chunk's values (unless a rule's index still shares them).
-    fn drop_values(values: &mut [Value]) {
-        for value in values {
-            *value = Value::Null;
-        }
-    }
-
-    /// A large array's typed `Vec`, filled chunk by chunk in order.
-    struct Assembly<T> {
-        state: std::sync::Mutex<Assembled<T>>,
-    }
-
-    struct Assembled<T> {
-        /// The array's length.
-        len: usize,
-        /// Reserved whole; the chunks appended so far.
-        out: Vec<T>,
-        /// The index of the next chunk to append.
-        next: usize,
-        /// Chunks finished before their predecessor.
-        waiting: std::collections::BTreeMap<usize, Vec<T>>,
-    }
-
-    impl<T> Assembly<T> {
-        fn new(len: usize) -> Self {
-            Assembly {
-                state: std::sync::Mutex::new(Assembled {
-                    len,
-                    out: Vec::with_capacity(len),
-                    next: 0,
-                    waiting: std::collections::BTreeMap::new(),
-                }),
-            }
-        }
-
-        /// Append chunk `index`, and the waiting chunks that follow it, once every earlier
-        /// chunk is in; until then it waits. `false` if the lock was poisoned.
-        fn append(&self, index: usize, chunk: Vec<T>) -> bool {
-            let Ok(mut state) = self.state.lock() else {
-                return false;
-            };
-            let state = &mut *state;
-            state.waiting.insert(index, chunk);
-            while let Some(chunk) = state.waiting.remove(&state.next) {
-                state.out.extend(chunk);
-                state.next += 1;
-            }
-            true
-        }
-
-        /// The whole array; `None` if a chunk never came (an error stopped the work).
-        fn finish(self) -> Option<Vec<T>> {
-            let state = self.state.into_inner().ok()?;
-            (state.waiting.is_empty() && state.out.len() == state.len).then_some(state.out)
-        }
+        Ok(out)
     }
 
     /// Deserialize the pieces on a shared queue; results in piece order, `None` on any error.
@@ -1055,47 +875,30 @@ mod tests {
         to_stable_json(&snapshot)
     }
 
-    /// The typed snapshot built from `text`'s values with chunks of `chunk` elements.
-    fn from_values(
-        text: &str,
-        threads: usize,
-        chunk: usize,
-    ) -> Result<Option<Snapshot>, SnapshotError> {
+    /// The typed snapshot built from `text`'s values in two steps, as a scan builds it.
+    fn from_values(text: &str, threads: usize) -> Result<Option<Snapshot>, SnapshotError> {
         let (parsed, ()) = input::parse_parallel(text, 2, || ());
         let parsed = parsed.expect("the text parses into values");
         assert!(!parsed.lossy);
         let skeleton = skeleton_from_value(&parsed.value, parsed.lossy).expect("a skeleton");
-        complete_from_value_in_chunks(Path::new("t.json"), skeleton, parsed.value, threads, chunk)
+        complete_from_value(Path::new("t.json"), skeleton, parsed.value, threads)
     }
 
-    /// Large arrays cut into many chunks, taken by one to three threads, come back element
-    /// for element as the serde_json parse of the same text reads them.
+    /// The large arrays, deserialized on one to three threads, come back element for
+    /// element as the serde_json parse of the same text reads them.
     #[test]
-    fn arrays_in_many_chunks_equal_the_text_parse() {
+    fn large_arrays_from_the_values_equal_the_text_parse() {
         let text = generated_text(400);
         let expected = parse(Path::new("t.json"), &text).unwrap();
-        // Enough elements for many chunks of every large array, and a last chunk that is
-        // not full.
-        assert!(expected.users.len() > 20 * 7 && expected.mailboxes.len() > 20 * 7);
-        assert!(expected.inbox_rules.len() > 100 * 7 && expected.inbox_rules.len() % 7 != 0);
-        for (threads, chunk) in [
-            (1, 7),
-            (2, 7),
-            (3, 7),
-            (2, 1),
-            (2, 64),
-            (2, from_value::CHUNK),
-        ] {
-            let got = from_values(&text, threads, chunk)
+        assert!(expected.users.len() > 100 && expected.inbox_rules.len() > 500);
+        for threads in [1, 2, 3] {
+            let got = from_values(&text, threads)
                 .unwrap()
                 .expect("the values deserialize");
-            assert_eq!(
-                got.users, expected.users,
-                "{threads} threads, chunk {chunk}"
-            );
-            assert_eq!(got.mailboxes, expected.mailboxes);
-            assert_eq!(got.inbox_rules, expected.inbox_rules);
-            assert_eq!(got, expected, "{threads} threads, chunk {chunk}");
+            assert_eq!(got.users, expected.users, "{threads} threads");
+            assert_eq!(got.mailboxes, expected.mailboxes, "{threads} threads");
+            assert_eq!(got.inbox_rules, expected.inbox_rules, "{threads} threads");
+            assert_eq!(got, expected, "{threads} threads");
         }
     }
 
@@ -1117,11 +920,11 @@ mod tests {
         out
     }
 
-    /// A repeated id in the last chunk of the inbox rules is refused with the error of the
-    /// text parse, naming the id and the array: next to its twin (sorted, the one-pass
-    /// check) and far from it (out of order, the set).
+    /// A repeated id in the last inbox rule is refused with the error of the text parse,
+    /// naming the id and the array: next to its twin (sorted, the one-pass check) and far
+    /// from it (out of order, the set).
     #[test]
-    fn a_repeated_id_in_the_last_chunk_is_refused_like_the_text_parse() {
+    fn a_repeated_id_in_the_last_element_is_refused_like_the_text_parse() {
         let text = generated_text(400);
         let snapshot = parse(Path::new("t.json"), &text).unwrap();
         let n = snapshot.inbox_rules.len();
@@ -1142,7 +945,7 @@ mod tests {
             let from_text = parse(Path::new("t.json"), &edited).unwrap_err();
             assert_eq!(from_text.to_string(), want);
             for threads in [1, 2] {
-                let Err(from_values) = from_values(&edited, threads, 7) else {
+                let Err(from_values) = from_values(&edited, threads) else {
                     panic!("the repeated id {id} was accepted");
                 };
                 assert_eq!(from_values.to_string(), want);
@@ -1150,11 +953,11 @@ mod tests {
         }
     }
 
-    /// An element that does not fit the model in a middle chunk makes the whole result
-    /// `None` (the caller then parses the text, whose error names the line), whichever
-    /// thread meets it.
+    /// An element in the middle of a large array that does not fit the model makes the
+    /// whole result `None` (the caller then parses the text, whose error names the line),
+    /// whichever thread meets it.
     #[test]
-    fn a_bad_element_in_a_middle_chunk_gives_none() {
+    fn a_bad_element_in_the_middle_of_an_array_gives_none() {
         let text = generated_text(400);
         let snapshot = parse(Path::new("t.json"), &text).unwrap();
         for (key, index) in [
@@ -1169,7 +972,7 @@ mod tests {
             assert!(parse(Path::new("t.json"), &edited).is_err(), "{key}");
             for threads in [1, 2, 3] {
                 assert!(
-                    from_values(&edited, threads, 7).unwrap().is_none(),
+                    from_values(&edited, threads).unwrap().is_none(),
                     "{key}, {threads} threads"
                 );
             }
