@@ -776,14 +776,6 @@ impl Hasher for FxHasher {
 /// Room for the members of most snapshot objects before the pairs' vector grows.
 const OBJECT_CAPACITY: usize = 12;
 
-/// The order of object keys (always strings here): `Value`'s order, without its dispatch.
-fn key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) => a.as_ref().cmp(b.as_ref()),
-        _ => a.cmp(b),
-    }
-}
-
 #[derive(Clone, Copy)]
 struct ValueSeed<'i> {
     interner: &'i RefCell<Interner>,
@@ -892,8 +884,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         // The members are collected, sorted once and the map built from the sorted run in
         // one go: inserting them one by one searched the map for each key (a fifth of the
-        // parse). The snapshot writer's field order is stable, so most objects need only
-        // the check that they are sorted, or one small insertion sort.
+        // parse). Objects are small (a few to ~20 members): the sort is an insertion sort.
         let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(OBJECT_CAPACITY);
         while let Some(key) = map.next_key_seed(KeySeed {
             interner: self.interner,
@@ -907,15 +898,15 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         if pairs.is_empty() {
             return Ok(Value::new_object());
         }
-        if !pairs.windows(2).all(|w| key_cmp(&w[0].0, &w[1].0).is_lt()) {
-            // Stable: of repeated keys, the last one stays last, and `BTreeMap::from_iter`
-            // keeps the last of equal keys, as inserting them one by one does.
-            pairs.sort_by(|a, b| key_cmp(&a.0, &b.0));
-            if pairs.windows(2).any(|w| key_cmp(&w[0].0, &w[1].0).is_eq()) {
-                self.interner.borrow_mut().lossy = true;
-            }
+        // `BTreeMap::from_iter` sorts the members stably and keeps the last of equal keys,
+        // as inserting them one by one does: fewer entries than members means a repeated
+        // key. (A check and sort of our own before it made every object sorted twice.)
+        let members = pairs.len();
+        let object: BTreeMap<Value, Value> = pairs.into_iter().collect();
+        if object.len() < members {
+            self.interner.borrow_mut().lossy = true;
         }
-        Ok(Value::from(pairs.into_iter().collect::<BTreeMap<_, _>>()))
+        Ok(Value::from(object))
     }
 }
 
