@@ -76,7 +76,7 @@ fn exit_now(code: u8) -> ! {
 /// environment, as on many developer machines and CI runners, every anyhow error captures
 /// one: regorus's policy parser creates ~3,000 errors while it tries alternatives, so a scan
 /// spent ~20 ms unwinding stacks (12% of the instructions of a 5k-user scan under callgrind;
-/// 0.05 s → 0.03 s for the bundled example). Panics still print their backtrace under
+/// 0.04–0.06 s → 0.02 s for the bundled example). Panics still print their backtrace under
 /// `RUST_BACKTRACE`.
 fn no_library_backtraces() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
