@@ -172,30 +172,17 @@ pub fn story(users: &[User]) -> Vec<Value> {
                 } else {
                     (*ip).to_owned()
                 };
-                json!({
-                    "id": stable_guid(&format!("ual/{}/{n}", lena.id)),
-                    "createdDateTime": time,
-                    "auditLogRecordType": record_type,
-                    "operation": operation,
-                    "organizationId": "",
-                    "userType": "regular",
-                    "userId": upn,
-                    "service": service,
-                    "objectId": object,
-                    "userPrincipalName": upn,
-                    "clientIp": client_ip,
-                    "administrativeUnits": [],
-                    "auditData": {
-                        "@odata.type": "#microsoft.graph.security.defaultAuditData",
-                        "CreationTime": time.trim_end_matches('Z'),
-                        "Operation": operation,
-                        "Workload": service,
-                        "ClientIP": client_ip,
-                        "ObjectId": object,
-                        "UserId": upn,
-                        "ResultStatus": "Succeeded",
-                        "Parameters": parameters,
-                    },
+                default_record(&Record {
+                    id: &stable_guid(&format!("ual/{}/{n}", lena.id)),
+                    time,
+                    record_type,
+                    service,
+                    operation,
+                    object,
+                    upn: &upn,
+                    client_ip: &client_ip,
+                    result_status: "Succeeded",
+                    parameters: parameters.clone(),
                 })
             },
         )
@@ -250,7 +237,8 @@ pub fn activity_story(users: &[User]) -> Vec<Value> {
     out
 }
 
-/// One unified-audit-log record of an Exchange admin cmdlet run by `upn`.
+/// One unified-audit-log record of an Exchange admin cmdlet run by `upn` (the admin audit
+/// log states success as `True`).
 fn exchange_admin_record(
     id: &str,
     time: &str,
@@ -260,29 +248,59 @@ fn exchange_admin_record(
     client_ip: &str,
     parameters: Value,
 ) -> Value {
+    default_record(&Record {
+        id,
+        time,
+        record_type: "exchangeAdmin",
+        service: "Exchange",
+        operation,
+        object,
+        upn,
+        client_ip,
+        result_status: "True",
+        parameters,
+    })
+}
+
+/// What varies between the story's records of the default audit-data shape.
+struct Record<'a> {
+    id: &'a str,
+    time: &'a str,
+    record_type: &'a str,
+    service: &'a str,
+    operation: &'a str,
+    object: &'a str,
+    upn: &'a str,
+    client_ip: &'a str,
+    result_status: &'a str,
+    parameters: Value,
+}
+
+/// A unified-audit-log record whose `auditData` is `defaultAuditData`.
+fn default_record(r: &Record<'_>) -> Value {
     json!({
-        "id": id,
-        "createdDateTime": time,
-        "auditLogRecordType": "exchangeAdmin",
-        "operation": operation,
+        "id": r.id,
+        "createdDateTime": r.time,
+        "auditLogRecordType": r.record_type,
+        "operation": r.operation,
         "organizationId": "",
         "userType": "regular",
-        "userId": upn,
-        "service": "Exchange",
-        "objectId": object,
-        "userPrincipalName": upn,
-        "clientIp": client_ip,
+        "userId": r.upn,
+        "service": r.service,
+        "objectId": r.object,
+        "userPrincipalName": r.upn,
+        "clientIp": r.client_ip,
         "administrativeUnits": [],
         "auditData": {
             "@odata.type": "#microsoft.graph.security.defaultAuditData",
-            "CreationTime": time.trim_end_matches('Z'),
-            "Operation": operation,
-            "Workload": "Exchange",
-            "ClientIP": client_ip,
-            "ObjectId": object,
-            "UserId": upn,
-            "ResultStatus": "True",
-            "Parameters": parameters,
+            "CreationTime": r.time.trim_end_matches('Z'),
+            "Operation": r.operation,
+            "Workload": r.service,
+            "ClientIP": r.client_ip,
+            "ObjectId": r.object,
+            "UserId": r.upn,
+            "ResultStatus": r.result_status,
+            "Parameters": r.parameters,
         },
     })
 }
