@@ -13,6 +13,8 @@ use m365guard::findings::ExitStatus;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Starts the profile's clock (`M365GUARD_PROFILE`) before anything else runs.
+    m365guard::profile::enabled();
     no_library_backtraces();
     no_transparent_huge_pages();
     let cli = match Cli::try_parse() {

@@ -8,7 +8,24 @@ use std::time::Instant;
 
 pub fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var_os("M365GUARD_PROFILE").is_some_and(|v| v != "0"))
+    *ENABLED.get_or_init(|| {
+        let on = std::env::var_os("M365GUARD_PROFILE").is_some_and(|v| v != "0");
+        if on {
+            START.get_or_init(Instant::now);
+        }
+        on
+    })
+}
+
+/// When profiling began (the first check of `enabled`, early in `main`): each line says how
+/// far into the run it was printed, so phases that overlap on threads show as a timeline.
+static START: OnceLock<Instant> = OnceLock::new();
+
+fn at() -> String {
+    START
+        .get()
+        .map(|start| format!(" (at {:.3} s)", start.elapsed().as_secs_f64()))
+        .unwrap_or_default()
 }
 
 /// A start point: wall clock and the calling thread's CPU time, so a phase's own CPU use is
@@ -38,8 +55,9 @@ impl Mark {
             _ => String::new(),
         };
         eprintln!(
-            "[profile] {what}: {:.3} s{cpu}{}",
+            "[profile] {what}: {:.3} s{cpu}{}{}",
             self.wall.elapsed().as_secs_f64(),
+            at(),
             memory()
         );
     }
@@ -58,8 +76,9 @@ fn thread_cpu_ns() -> Option<u64> {
 pub fn record(what: &str, since: Instant) {
     if enabled() {
         eprintln!(
-            "[profile] {what}: {:.3} s{}",
+            "[profile] {what}: {:.3} s{}{}",
             since.elapsed().as_secs_f64(),
+            at(),
             memory()
         );
     }
