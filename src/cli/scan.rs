@@ -201,6 +201,8 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
         settings.threads = usize::from(n);
     }
     settings.activity = activity;
+    // The snapshot only goes to the waivers and reports (a live one is kept whole anyway).
+    settings.snapshot_detail = engine::SnapshotDetail::ForReports;
     let outcome = engine::run(&settings)?;
     if outcome.collected {
         super::collect::print_collected(&outcome.snapshot, outcome.snapshot_path.as_deref());
@@ -209,6 +211,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let engine::Outcome {
         mut result,
         snapshot,
+        unkept_values,
         activity,
         ..
     } = outcome;
@@ -264,6 +267,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<ExitStatus> {
     // waits for (issue #9 counted ~0.3 s of freeing at exit at 100k users; the Rego
     // values are freed on a background thread, see `policy::evaluate`).
     std::mem::forget(snapshot);
+    std::mem::forget(unkept_values);
     std::mem::forget(result);
     Ok(exit)
 }

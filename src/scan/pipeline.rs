@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
 
-use super::{scan_text, ScanError, ScanSettings, SnapshotText};
+use super::{scan_text, ScanError, ScanSettings, SnapshotDetail, SnapshotText};
 use crate::config::{self, Config};
 use crate::findings::{ExitStatus, RuleStatus, ScanResult, Severity};
 use crate::policy::evaluate::RegoConfig;
@@ -67,6 +67,9 @@ pub struct Settings<'a> {
     /// evaluation, for the rules' optional `input.activity` section; the logs come back in
     /// `Outcome::activity` for the join onto findings.
     pub activity: Option<crate::activity::read::Options>,
+    /// How much of the typed snapshot `Outcome::snapshot` holds. A live collection is
+    /// always `Whole` (its summary counts every array, and the activity join reads them).
+    pub snapshot_detail: SnapshotDetail,
 }
 
 impl<'a> Settings<'a> {
@@ -85,6 +88,7 @@ impl<'a> Settings<'a> {
             since: None,
             today: Utc::now().date_naive(),
             activity: None,
+            snapshot_detail: SnapshotDetail::Whole,
         }
     }
 
@@ -133,6 +137,10 @@ impl<'a> Settings<'a> {
             },
             threads: self.threads,
             activity_input: None,
+            snapshot_detail: match self.input {
+                Input::Live { .. } => SnapshotDetail::Whole,
+                Input::File(_) | Input::Text { .. } => self.snapshot_detail,
+            },
         }
     }
 }
@@ -141,7 +149,10 @@ impl<'a> Settings<'a> {
 /// parsed snapshot (for fix planning and verification).
 pub struct Outcome {
     pub result: ScanResult,
+    /// As much of it as `Settings::snapshot_detail` asked for.
     pub snapshot: Snapshot,
+    /// Rego values the typed snapshot does not hold (`ScanOutput::unkept_values`).
+    pub unkept_values: Option<regorus::Value>,
     /// The snapshot file read or written; `None` when it only lived in memory.
     pub snapshot_path: Option<PathBuf>,
     /// Whether the snapshot was collected live in this run.
@@ -193,6 +204,7 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
     let output = scan_text(name, text, settings.pack, &scan_settings)?;
     let mut result = output.result;
     let snapshot = output.snapshot;
+    let unkept_values = output.unkept_values;
 
     let t = std::time::Instant::now();
     match (settings.config, settings.apply_waivers) {
@@ -240,6 +252,7 @@ pub fn run(settings: &Settings<'_>) -> Result<Outcome, ScanError> {
     Ok(Outcome {
         result,
         snapshot,
+        unkept_values,
         snapshot_path,
         collected,
         activity,
@@ -359,6 +372,39 @@ mod tests {
         assert!(!waived.findings.is_empty());
         assert!(waived.findings.iter().all(|f| f.is_waived()));
         assert_eq!(with.exit_status(), with.result.exit_status());
+    }
+
+    /// A scan for reports (inbox rules kept only where findings name them) applies
+    /// m365guard.toml exactly as a whole scan: exceptions matched on an inbox rule's
+    /// mailbox owner, break-glass accounts, the keys reports show.
+    #[test]
+    fn a_scan_for_reports_applies_the_config_like_a_whole_scan() {
+        let pack = pack::load(&[], Builtin::All).unwrap();
+        let config = Config::parse(
+            Path::new("m365guard.toml"),
+            "[break_glass]\naccounts = [\"breakglass01@contoso.onmicrosoft.com\", \"nobody@contoso.com\"]\n\n\
+             [[exception]]\nrule = \"inbox_rule_external_forwarding\"\n\
+             resource = \"lena.fischer@contoso.com\"\nreason = \"test\"\nexpires = 2999-01-01\n",
+        )
+        .unwrap();
+        let scan = |detail| {
+            let mut settings = Settings::new(Input::File(example()), &pack, Some(&config));
+            settings.snapshot_detail = detail;
+            run(&settings).unwrap().result
+        };
+        let whole = scan(SnapshotDetail::Whole);
+        let for_reports = scan(SnapshotDetail::ForReports);
+        let waived = whole
+            .outcomes
+            .iter()
+            .find(|o| o.rule.id == "inbox_rule_external_forwarding")
+            .unwrap();
+        assert!(waived.findings.iter().any(|f| f.is_waived()));
+        assert!(!whole.exemptions.is_empty() && !whole.warnings.is_empty());
+        let json = |r: &ScanResult| {
+            serde_json::to_string(&(&r.outcomes, &r.exemptions, &r.warnings)).unwrap()
+        };
+        assert_eq!(json(&for_reports), json(&whole));
     }
 
     /// The exit status is part of the result: a reason marked on it is exit 3 whatever
