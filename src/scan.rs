@@ -9,9 +9,10 @@
 //! The text is then dropped (a 1M-user tenant is 2 GB) and the typed model (validation,
 //! source statuses, waivers, fix planning) is deserialized from the values, in pieces on
 //! every thread; a caller that only renders reports (`SnapshotDetail::ForReports`) gets the
-//! inbox rules typed only where findings name them, all of them checked. Only when the values cannot stand for the text (a repeated key, a
-//! fraction: see `input::Parsed::lossy`) or do not fit the model is the text parsed into
-//! the typed model too, so its errors and its verdicts stay those of a text parse.
+//! inbox rules typed only where findings name them, all of them checked. Only when the
+//! values cannot stand for the text (a repeated key, a fraction: see
+//! `input::Parsed::lossy`) or do not fit the model is the text parsed into the typed model
+//! too, so its errors and its verdicts stay those of a text parse.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -443,9 +444,8 @@ impl Lines {
     /// Fill `Finding::line`: the line of the first element of the finding's resource array
     /// whose id is the finding's resource id. Only the arrays that have findings are read,
     /// and their ids are looked up per array (no key built per resource: 0.04 s at 100k
-    /// users when every resource's "<path>\0<id>" key was built).
-    /// Give each finding the line of its resource. `given`: the ids of one array (path,
-    /// ids in text order), for an array the typed snapshot does not hold whole.
+    /// users when every resource's "<path>\0<id>" key was built). `given`: the ids of one
+    /// array (path, ids in text order), for an array the typed snapshot does not hold whole.
     fn assign(
         &self,
         snapshot: &Snapshot,

@@ -771,9 +771,9 @@ impl Interner {
     /// tenant a third of the nested objects and nine arrays in ten repeat one seen before
     /// (519k of 1.59M, 392k of 432k). Sharing them took the peak at 1M users from 7.64 to
     /// 6.92 GiB and the page faults from 3.39M to 3.10M (medians of three alternating
-    /// runs, issue #9). The look-up hashes the members by
-    /// identity (keys and short strings are interned, nested compounds already shared) and
-    /// compares with `==`, so a miss only costs the memory it would have cost anyway.
+    /// runs, issue #9). The look-up hashes the members by identity (keys and short strings
+    /// are interned, nested compounds already shared) and compares with `==`, so a miss
+    /// only costs the memory it would have cost anyway.
     fn share(&mut self, value: Value) -> Value {
         let Some(hash) = members_hash(&value) else {
             return value;
