@@ -216,6 +216,8 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitStatus> {
                 engine::Settings::new(Input::File(path.clone()), &pack, config.as_ref());
             settings.only_rules = Some(set.select(&name)?);
             settings.baseline = Some(name.clone());
+            // Only the result is shown.
+            settings.snapshot_detail = engine::SnapshotDetail::ForReports;
             Some(engine::run(&settings)?.result)
         }
     };
