@@ -80,7 +80,8 @@ pub enum SnapshotDetail {
     /// rules are only those a finding names. All inbox rules are still checked against
     /// the model (a snapshot is refused exactly as with `Whole`), but at 100k users
     /// keeping 300k typed copies beside their Rego values was ~0.4 s of a ~2.5 s scan
-    /// (issue #9). For `scan`, whose snapshot only goes to the waivers and reports.
+    /// (issue #9). For `scan` and `baselines show`, whose snapshot only goes to the waivers
+    /// and reports.
     ForReports,
 }
 
