@@ -212,7 +212,8 @@ pub fn scan_text<'t>(
         })
     };
     let mut value = input.value;
-    let mut unkept_array = None;
+    // `SnapshotDetail::ForReports`: the array the typed snapshot holds only in part.
+    let mut unkept = None;
     // Evaluation needs only the small part of the typed model (source statuses, tenant):
     // the large arrays are deserialized after it, from the values, which they consume, so
     // the two models are never resident whole together (at 1M users: ~7 GB of values,
@@ -305,9 +306,8 @@ pub fn scan_text<'t>(
                     drop(named);
                     crate::profile::record("typed snapshot: for reports", t);
                     match completed {
-                        Some(unkept) => {
-                            let snapshot = unkept.snapshot;
-                            unkept_array = Some((unkept.path, unkept.values, unkept.ids));
+                        Some((snapshot, array)) => {
+                            unkept = Some(array);
                             (evaluated, snapshot)
                         }
                         None => (evaluated, parse_text(&text)?),
@@ -319,19 +319,8 @@ pub fn scan_text<'t>(
     let mut outcomes = evaluated?;
     crate::profile::record("evaluate: total", started);
     let t = std::time::Instant::now();
-    // The ids of the array the typed snapshot holds only in part, in text order.
-    let unkept_ids: Option<(&str, Vec<&str>)> = unkept_array
-        .as_ref()
-        .map(|(path, _, ids)| (*path, ids.iter().map(|id| id.as_ref()).collect()));
-    lines.assign(
-        &snapshot,
-        unkept_ids
-            .as_ref()
-            .map(|(path, ids)| (*path, ids.as_slice())),
-        &mut outcomes,
-    );
-    drop(unkept_ids);
-    let unkept_values = unkept_array.map(|(_, values, _ids)| values);
+    lines.assign(&snapshot, unkept.as_ref(), &mut outcomes);
+    let unkept_values = unkept.map(|array| array.values);
     crate::profile::record("locate lines", t);
 
     let result = ScanResult {
@@ -445,12 +434,12 @@ impl Lines {
     /// Fill `Finding::line`: the line of the first element of the finding's resource array
     /// whose id is the finding's resource id. Only the arrays that have findings are read,
     /// and their ids are looked up per array (no key built per resource: 0.04 s at 100k
-    /// users when every resource's "<path>\0<id>" key was built). `given`: the ids of one
-    /// array (path, ids in text order), for an array the typed snapshot does not hold whole.
+    /// users when every resource's "<path>\0<id>" key was built). `unkept`: the array the
+    /// typed snapshot holds only in part, whose ids come from it.
     fn assign(
         &self,
         snapshot: &Snapshot,
-        given: Option<(&str, &[&str])>,
+        unkept: Option<&snapshot::io::UnkeptArray>,
         outcomes: &mut [crate::findings::RuleOutcome],
     ) {
         let mut wanted: HashMap<&'static str, HashMap<String, Option<usize>>> = HashMap::new();
@@ -468,10 +457,7 @@ impl Lines {
             else {
                 continue;
             };
-            let ids = match given {
-                Some((path, ids)) if path == array.path() => ids.to_vec(),
-                _ => array.ids(snapshot),
-            };
+            let ids = snapshot::io::ids_in_order(array, snapshot, unkept);
             for (id, &line) in ids.iter().filter(|id| !id.is_empty()).zip(lines) {
                 if let Some(slot @ None) = ids_wanted.get_mut(*id) {
                     *slot = Some(line as usize);

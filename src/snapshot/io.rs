@@ -237,16 +237,15 @@ pub fn complete_from_value(
 /// findings' resources) are kept in the typed model. Every inbox rule is still checked
 /// against the model, and their ids for uniqueness, so a snapshot is refused exactly as
 /// `complete_from_value` refuses it; the others are not copied into the typed model and
-/// their values not freed one by one. The inbox rules come back beside the snapshot: their
-/// values (for the caller to free, or not, at exit) and their ids in text order (for the
-/// lines of findings). `None` as for `complete_from_value`: the caller parses the text.
+/// their values not freed one by one. The inbox rules come back beside the snapshot
+/// (`UnkeptArray`). `None` as for `complete_from_value`: the caller parses the text.
 pub fn complete_for_reports(
     path: &Path,
     mut skeleton: from_value::Skeleton,
     mut value: regorus::Value,
     named: &std::collections::HashSet<&str>,
     threads: usize,
-) -> Result<Option<UnkeptArray>, SnapshotError> {
+) -> Result<Option<(Snapshot, UnkeptArray)>, SnapshotError> {
     const KEY: &str = "inbox_rules";
     let t = std::time::Instant::now();
     let values = if skeleton.leave_out(KEY) {
@@ -273,27 +272,39 @@ pub fn complete_for_reports(
     };
     snapshot.inbox_rules = kept;
     crate::profile::record("typed snapshot: large arrays deserialized", t);
-    check_version(path, u64::from(snapshot.schema_version))?;
-    let id_texts: Vec<&str> = ids.iter().map(|id| id.as_ref()).collect();
-    validate_with(path, &snapshot, Some((KEY, &id_texts)))?;
-    drop(id_texts);
-    Ok(Some(UnkeptArray {
-        snapshot,
+    let unkept = UnkeptArray {
         path: KEY,
         values,
         ids,
-    }))
+    };
+    check_version(path, u64::from(snapshot.schema_version))?;
+    validate_with(path, &snapshot, Some(&unkept))?;
+    Ok(Some((snapshot, unkept)))
 }
 
-/// What `complete_for_reports` gives: the snapshot, and the array it holds only in part.
+/// The array a snapshot from `complete_for_reports` holds only in part.
 pub struct UnkeptArray {
-    pub snapshot: Snapshot,
     /// The array's key in the snapshot (`inbox_rules`).
     pub path: &'static str,
-    /// All of its elements, as Rego values.
+    /// All of its elements, as Rego values (for the caller to free, or not, at exit).
     pub values: regorus::Value,
-    /// Their ids, in text order.
+    /// Their ids, in text order (for the lines of findings and the uniqueness check).
     pub ids: Vec<regorus::Rc<str>>,
+}
+
+/// The ids of `array` in text order: the snapshot's, or, for the array `unkept` stands
+/// for, all of its elements' (the snapshot holds only some of them).
+pub fn ids_in_order<'a>(
+    array: &dyn source::ResourceArray,
+    snapshot: &'a Snapshot,
+    unkept: Option<&'a UnkeptArray>,
+) -> Vec<&'a str> {
+    match unkept {
+        Some(unkept) if unkept.path == array.path() => {
+            unkept.ids.iter().map(|id| id.as_ref()).collect()
+        }
+        _ => array.ids(snapshot),
+    }
 }
 
 pub fn load(path: &Path) -> Result<LoadedSnapshot, SnapshotError> {
@@ -337,19 +348,15 @@ fn validate(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
     validate_with(path, snapshot, None)
 }
 
-/// `validate`, with the ids of one array (`(path, ids)`) given instead of read from the
-/// snapshot, whose array does not hold them all (`complete_for_reports`).
+/// `validate`, with the ids of the array `unkept` stands for taken from it (the snapshot
+/// holds only some of that array: `complete_for_reports`).
 fn validate_with(
     path: &Path,
     snapshot: &Snapshot,
-    given: Option<(&str, &[&str])>,
+    unkept: Option<&UnkeptArray>,
 ) -> Result<(), SnapshotError> {
     for array in source::arrays() {
-        let ids = match given {
-            Some((given_path, ids)) if given_path == array.path() => ids.to_vec(),
-            _ => array.ids(snapshot),
-        };
-        if let Some(id) = first_repeated(&ids) {
+        if let Some(id) = first_repeated(&ids_in_order(array, snapshot, unkept)) {
             return Err(SnapshotError::Invalid {
                 path: path.to_owned(),
                 message: format!("duplicate id {id:?} in `{}`", array.path()),
