@@ -5,28 +5,34 @@
 //! `run` for a scan.
 //!
 //! The snapshot text is parsed once, in chunks on every thread, into regorus' value type
-//! (the Rego input); its digest and the line of every resource are taken in the same pass.
-//! The text is then dropped (a 1M-user tenant is 2 GB) and the typed model (validation,
-//! source statuses, waivers, fix planning) is deserialized from the values, in pieces on
-//! every thread; a caller that only renders reports (`SnapshotDetail::ForReports`) gets the
-//! inbox rules typed only where findings name them, all of them checked. Only when the
-//! values cannot stand for the text (a repeated key, a fraction: see
-//! `input::Parsed::lossy`) or do not fit the model is the text parsed into the typed model
+//! (the Rego input), the line of every resource taken in the same pass; its digest is taken
+//! while a core is idle (`idle`), as is the check of the inbox rules described below. The
+//! text is then dropped (a 1M-user tenant is 2 GB; a mapped file stays mapped until its
+//! digest is taken) and the typed model (validation, source statuses, waivers, fix
+//! planning) is deserialized from the values, in pieces on every thread; a caller that only
+//! renders reports (`SnapshotDetail::ForReports`) gets the inbox rules typed only where
+//! findings name them, all of them checked. Only when the values cannot stand for the text
+//! (a repeated key, a fraction: see `input::Parsed::lossy`) or do not fit the model is the
+//! text parsed into the typed model
 //! too, so its errors and its verdicts stay those of a text parse.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use crate::findings::{ScanInfo, ScanResult, Severity};
 use crate::policy::evaluate::{self, RegoConfig};
 use crate::policy::input;
 use crate::policy::pack::Pack;
 use crate::policy::PolicyError;
+use crate::snapshot::io::InboxRulesChecked;
 use crate::snapshot::{self, locate, Snapshot, SnapshotError};
 
+mod idle;
 mod pipeline;
 mod text;
 
@@ -147,13 +153,48 @@ pub fn scan_text<'t>(
     pack: &Pack,
     settings: &ScanSettings,
 ) -> Result<ScanOutput, ScanError> {
-    let text: SnapshotText<'t> = text.into();
+    let text = Arc::new(text.into());
     let selected = select_rules(pack, settings.only_rules.as_deref())?;
     let started = std::time::Instant::now();
     // The process CPU before the parse: the phase's CPU on all threads is the difference.
     crate::profile::record("parse: start", started);
-    // The digest needs the text: one task beside the chunked Rego-input parse.
-    let (input, digest) = std::thread::scope(|scope| {
+    // The digest is only needed for the result, at the end: it is taken while a core is
+    // idle (see `idle`), with its own reference to the text (a mapped file stays mapped
+    // until it is done). A scan that fails stops it.
+    let stop_digest = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let digest = idle::spawn(scope, "m365guard-digest", {
+            let (text, stop_digest) = (Arc::clone(&text), &stop_digest);
+            move || {
+                let t = std::time::Instant::now();
+                let digest = text.sha256_hex(stop_digest);
+                crate::profile::record("digest (while idle)", t);
+                digest
+            }
+        });
+        let scanned = scan_parsed(path, text, pack, settings, &selected, started, scope);
+        if scanned.is_err() {
+            stop_digest.store(true, Ordering::Relaxed);
+        }
+        let mut output = scanned?;
+        let digest = digest.join().unwrap_or_default();
+        output.result.info.snapshot_digest = format!("sha256:{digest}");
+        Ok(output)
+    })
+}
+
+/// `scan_text` once its digest is under way: parse, evaluate and locate, with `scope` for
+/// the work done while a core is idle. The result's `snapshot_digest` is left empty.
+fn scan_parsed<'t, 'scope>(
+    path: &Path,
+    text: Arc<SnapshotText<'t>>,
+    pack: &Pack,
+    settings: &ScanSettings,
+    selected: &[usize],
+    started: std::time::Instant,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<ScanOutput, ScanError> {
+    let input = std::thread::scope(|scope| {
         // A mapped file's pages already read are given back while the parse runs (see
         // `SnapshotText::release_pages`): 2.4 GB of the peak at 1M users otherwise.
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -167,12 +208,7 @@ pub fn scan_text<'t>(
                 }
             });
         }
-        let parsed = input::parse_parallel(&text, settings.threads, || {
-            let t = std::time::Instant::now();
-            let digest = sha256_hex(text.as_bytes());
-            crate::profile::record("parse: digest", t);
-            digest
-        });
+        let parsed = input::parse_parallel(&text, settings.threads);
         drop(stop);
         parsed
     });
@@ -200,12 +236,12 @@ pub fn scan_text<'t>(
     // the peak at 1M users): in the rare case that needs the text again (the values cannot
     // stand for it), it is mapped again.
     let mut text = Some(text);
-    if text.as_ref().is_some_and(SnapshotText::can_reload) {
+    if text.as_ref().is_some_and(|text| text.can_reload()) {
         text = None;
     }
     // The typed model of the text, when the values cannot stand for it: its errors and
     // verdicts are those of a text parse.
-    let parse_text = |text: &Option<SnapshotText<'t>>| -> Result<Snapshot, ScanError> {
+    let parse_text = |text: &Option<Arc<SnapshotText<'t>>>| -> Result<Snapshot, ScanError> {
         Ok(match text {
             Some(text) => snapshot::io::parse(path, text)?,
             None => snapshot::io::parse(path, &text::load(path)?)?,
@@ -223,7 +259,7 @@ pub fn scan_text<'t>(
     // comes before any error of the evaluation (as when the typed model came first).
     let complete = |skeleton: snapshot::io::from_value::Skeleton,
                     value: regorus::Value,
-                    text: Option<SnapshotText<'t>>|
+                    text: Option<Arc<SnapshotText<'t>>>|
      -> Result<Snapshot, ScanError> {
         let t = std::time::Instant::now();
         let snapshot =
@@ -250,7 +286,7 @@ pub fn scan_text<'t>(
             }
             let evaluated = evaluate::evaluate(
                 pack,
-                &selected,
+                selected,
                 &snapshot,
                 value,
                 &settings.rego_config,
@@ -273,11 +309,25 @@ pub fn scan_text<'t>(
                 }
                 .into());
             }
+            // `ForReports` checks every inbox rule against the model, which is needed only
+            // after the evaluation: the check is made while a core is idle during it.
+            let checked = match settings.snapshot_detail {
+                SnapshotDetail::ForReports => InboxRulesChecked::array_of(&value).map(|array| {
+                    let threads = settings.threads;
+                    idle::spawn(scope, "m365guard-check", move || {
+                        let t = std::time::Instant::now();
+                        let checked = InboxRulesChecked::check(array, threads);
+                        crate::profile::record("inbox rules checked (while idle)", t);
+                        checked
+                    })
+                }),
+                SnapshotDetail::Whole => None,
+            };
             // The engine gets a second reference to the values; this one is consumed by
             // `complete` (the section added above is not read by it).
             let evaluated = evaluate::evaluate(
                 pack,
-                &selected,
+                selected,
                 &skeleton.snapshot,
                 value.clone(),
                 &settings.rego_config,
@@ -301,6 +351,7 @@ pub fn scan_text<'t>(
                         skeleton,
                         value,
                         &named,
+                        checked.map(idle::IdleTask::join),
                         settings.threads,
                     )?;
                     drop(named);
@@ -329,7 +380,7 @@ pub fn scan_text<'t>(
             tenant_id: snapshot.tenant.id.clone(),
             tenant_name: snapshot.tenant.display_name.clone(),
             snapshot_path: display_path(path),
-            snapshot_digest: format!("sha256:{digest}"),
+            snapshot_digest: String::new(),
             collected_at: snapshot.collection.collected_at,
             scanned_at: Utc::now(),
             baseline: settings.baseline.clone(),
@@ -350,13 +401,6 @@ pub fn scan_text<'t>(
         snapshot,
         unkept_values,
     })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// SARIF wants a relative URI with forward slashes.
@@ -564,7 +608,7 @@ mod tests {
         texts.push(serde_json::to_string(&doc).unwrap());
         for (n, text) in texts.iter().enumerate() {
             for chunk_bytes in [1 << 10, 16 << 10, 8 << 20] {
-                let (parsed, ()) = input::parse_in_chunks(text, 2, chunk_bytes, || ());
+                let parsed = input::parse_in_chunks(text, 2, chunk_bytes);
                 let parsed = parsed.unwrap();
                 let layout = parsed.layout.expect("a plain text has a layout");
                 let chunked = layout.iter().filter(|s| s.id_lines.is_some()).count();
@@ -583,7 +627,7 @@ mod tests {
             r#"{"users": [{"i\u0064": "u1"}, {"id": "u2"}], "tenant": {}}"#,
             r#"{"users": [{"id": "u1", "n": 1.5}, {"id": "u2"}], "tenant": {}}"#,
         ] {
-            let (parsed, ()) = input::parse_in_chunks(no_layout, 2, 1, || ());
+            let parsed = input::parse_in_chunks(no_layout, 2, 1);
             assert!(parsed.unwrap().layout.is_none(), "{no_layout}");
         }
     }
@@ -594,7 +638,7 @@ mod tests {
     fn typed_model_from_the_values_equals_the_text_parse() {
         let texts = example_texts(12_000);
         for (path, text) in &texts {
-            let (parsed, ()) = input::parse_parallel(text, 2, || ());
+            let parsed = input::parse_parallel(text, 2);
             let parsed = parsed.unwrap();
             assert!(!parsed.lossy, "{}", path.display());
             let from_value = snapshot::io::parse_from_value(path, &parsed.value, false, 2)
@@ -618,7 +662,7 @@ mod tests {
         for (path, text) in &texts {
             let expected = snapshot::io::parse(path, text).unwrap();
             for shared in [false, true] {
-                let (parsed, ()) = input::parse_parallel(text, 2, || ());
+                let parsed = input::parse_parallel(text, 2);
                 let parsed = parsed.unwrap();
                 let skeleton = snapshot::io::skeleton_from_value(&parsed.value, parsed.lossy)
                     .expect("the values deserialize");

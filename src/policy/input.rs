@@ -2,9 +2,8 @@
 //!
 //! Parsing a 100k-user snapshot (~200 MB) into regorus values is the most expensive step of
 //! a scan. The top-level sections are located with a cheap borrowed scan, large arrays are
-//! cut into chunks at element boundaries, and the chunks are parsed on a work queue shared
-//! with other work that needs the text (its digest and resource lines), then stitched back
-//! together. Element order and content are exactly those of a whole-document parse. The
+//! cut into chunks at element boundaries, and the chunks are parsed on a work queue (each
+//! task also noting the lines of the resources it parsed), then stitched back together. Element order and content are exactly those of a whole-document parse. The
 //! typed snapshot is then deserialized from this value (`snapshot::io::parse_from_value`),
 //! unless `Parsed::lossy` says the value hides something the text parse would refuse.
 
@@ -78,35 +77,25 @@ pub struct SectionLayout {
 /// The line of an array element that is not an object.
 const NOT_AN_OBJECT: u32 = u32::MAX;
 
-/// Parse `text` into a Rego input value using `threads` threads, running `extra` (work that
-/// needs the text, e.g. its digest) as the first task so it overlaps with the chunked parse.
-pub fn parse_parallel<R: Send>(
-    text: &str,
-    threads: usize,
-    extra: impl FnOnce() -> R + Send,
-) -> (Result<Parsed, String>, R) {
-    parse_in_chunks(text, threads, CHUNK_BYTES, extra)
+/// Parse `text` into a Rego input value using `threads` threads.
+pub fn parse_parallel(text: &str, threads: usize) -> Result<Parsed, String> {
+    parse_in_chunks(text, threads, CHUNK_BYTES)
 }
 
 /// `parse_parallel` with chunks of about `chunk_bytes` (tests cut small texts into chunks).
-pub(crate) fn parse_in_chunks<R: Send>(
+pub(crate) fn parse_in_chunks(
     text: &str,
     threads: usize,
     chunk_bytes: usize,
-    extra: impl FnOnce() -> R + Send,
-) -> (Result<Parsed, String>, R) {
+) -> Result<Parsed, String> {
     // First with the large arrays of the stable layout cut at their lines (see
     // `stable_array_end`): every piece is then parsed as exactly one value, so a wrong cut
     // can only fail, and a failure is parsed again with the exact byte scan, whose error
     // (or result) is the one that counts.
-    let (parsed, extra_result, cut_at_lines) =
-        parse_split(text, threads, chunk_bytes, Cut::AtLines, extra);
+    let (parsed, cut_at_lines) = parse_split(text, threads, chunk_bytes, Cut::AtLines);
     match parsed {
-        Err(_) if cut_at_lines => {
-            let (parsed, (), _) = parse_split(text, threads, chunk_bytes, Cut::Exact, || ());
-            (parsed, extra_result)
-        }
-        parsed => (parsed, extra_result),
+        Err(_) if cut_at_lines => parse_split(text, threads, chunk_bytes, Cut::Exact).0,
+        parsed => parsed,
     }
 }
 
@@ -121,16 +110,15 @@ enum Cut {
 }
 
 /// One parse of `text` with the given cut; also says whether any array was cut at lines.
-fn parse_split<R: Send>(
+fn parse_split(
     text: &str,
     threads: usize,
     chunk_bytes: usize,
     cut: Cut,
-    extra: impl FnOnce() -> R + Send,
-) -> (Result<Parsed, String>, R, bool) {
-    // `extra` (the typed parse, the longest single task) starts at once on a second thread
-    // while this one splits the text; both then take chunks from the queue. `None` means
-    // the text is not an object of plain keys: parse it whole so its error is reported.
+) -> (Result<Parsed, String>, bool) {
+    // This thread splits the text while the others wait; all then take chunks from the
+    // queue. `None` means the text is not an object of plain keys: parse it whole so its
+    // error is reported.
     // The tasks, and whether the top-level object repeats a key.
     let prepared: Prepared<'_> = OnceLock::new();
     let next = AtomicUsize::new(0);
@@ -163,15 +151,8 @@ fn parse_split<R: Send>(
             parsed.push((i, value));
         }
     };
-    let extra_result = std::thread::scope(|scope| {
-        let helper = scope.spawn(|| {
-            let result = extra();
-            if let Some((tasks, _, _)) = prepared.wait() {
-                work(tasks);
-            }
-            result
-        });
-        for _ in 2..threads {
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
             scope.spawn(|| {
                 if let Some((tasks, _, _)) = prepared.wait() {
                     work(tasks);
@@ -187,9 +168,6 @@ fn parse_split<R: Send>(
         if let Some((tasks, _, _)) = prepared.get_or_init(|| split) {
             work(tasks);
         }
-        helper
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     match prepared.into_inner().flatten() {
         Some((tasks, repeated_key, mut layout)) => {
@@ -211,13 +189,9 @@ fn parse_split<R: Send>(
                     }
                     p
                 });
-            (assembled, extra_result, cut_at_lines)
+            (assembled, cut_at_lines)
         }
-        None => (
-            parse_with(&RefCell::new(Interner::default()), text),
-            extra_result,
-            false,
-        ),
+        None => (parse_with(&RefCell::new(Interner::default()), text), false),
     }
 }
 
@@ -1009,8 +983,7 @@ mod tests {
             tasks(split_sections(&text, chunk_bytes, Cut::Exact).unwrap().0).len() > 5,
             "the test must exercise chunking"
         );
-        let (parallel, extra) = parse_in_chunks(&text, 2, chunk_bytes, || 42);
-        assert_eq!(extra, 42);
+        let parallel = parse_in_chunks(&text, 2, chunk_bytes);
         let parallel = parallel.unwrap();
         assert!(!parallel.lossy);
         assert_eq!(parallel.value, Value::from_json_str(&text).unwrap());
@@ -1052,7 +1025,7 @@ mod tests {
             .any(|(_, _, chunks, _, _)| chunks.len() > 10));
         assert_eq!(at_lines.0, exact.0);
         let whole = Value::from_json_str(&text).unwrap();
-        let (parsed, ()) = parse_in_chunks(&text, 2, 4 << 10, || ());
+        let parsed = parse_in_chunks(&text, 2, 4 << 10);
         assert_eq!(parsed.unwrap().value, whole);
 
         // Look-alikes: two elements on one line (valid JSON, but the line is not one value),
@@ -1070,13 +1043,11 @@ mod tests {
             "two elements on a line pass the cut: only their parse refuses them"
         );
         for text in [two_on_a_line.clone(), stable(&over_two_lines), indented] {
-            let (parsed, ()) = parse_in_chunks(&text, 2, 4 << 10, || ());
+            let parsed = parse_in_chunks(&text, 2, 4 << 10);
             assert_eq!(parsed.unwrap().value, Value::from_json_str(&text).unwrap());
         }
         assert!(Value::from_json_str(&missing_comma).is_err());
-        assert!(parse_in_chunks(&missing_comma, 2, 4 << 10, || ())
-            .0
-            .is_err());
+        assert!(parse_in_chunks(&missing_comma, 2, 4 << 10).is_err());
     }
 
     #[test]
@@ -1186,7 +1157,7 @@ mod tests {
         ] {
             let (sections, _) = split_sections(&text, 4 << 10, Cut::Exact).unwrap();
             assert!(sections.iter().any(|s| s.chunks.len() > 10));
-            let (parallel, ()) = parse_in_chunks(&text, 2, 4 << 10, || ());
+            let parallel = parse_in_chunks(&text, 2, 4 << 10);
             let parallel = parallel.unwrap();
             // Every document here has fractions (`n`); the repeated key is a second reason.
             assert!(parallel.lossy);
@@ -1204,7 +1175,7 @@ mod tests {
     /// for it: a repeated key (anywhere) and a number with a fraction or exponent.
     #[test]
     fn repeated_keys_and_fractions_are_reported_as_lossy() {
-        let lossy = |text: &str| parse_in_chunks(text, 2, 16, || ()).0.unwrap().lossy;
+        let lossy = |text: &str| parse_in_chunks(text, 2, 16).unwrap().lossy;
         assert!(!lossy(r#"{"a": [{"x": 1}, {"x": -2}], "b": {"c": "d"}}"#));
         assert!(lossy(r#"{"a": 1, "a": 2}"#));
         assert!(lossy(r#"{"a": [{"x": 1, "x": 1}, {"y": 2}], "b": 1}"#));
@@ -1215,7 +1186,7 @@ mod tests {
 
     #[test]
     fn malformed_text_is_an_error_not_a_panic() {
-        let (parsed, _) = parse_parallel("{\"users\": [1, 2", 2, || ());
+        let parsed = parse_parallel("{\"users\": [1, 2", 2);
         assert!(parsed.is_err());
     }
 }

@@ -16,6 +16,9 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
 
 use crate::snapshot::{io, SnapshotError};
 
@@ -59,18 +62,34 @@ impl SnapshotText<'_> {
     pub fn release_pages(&self) {
         #[cfg(unix)]
         if let SnapshotText::Mapped(mapping) = self {
-            // SAFETY: advice on exactly the range `Mapping::of` mapped, which is alive. The
-            // mapping is private, read-only and never written, so MADV_DONTNEED only drops
-            // the page-table entries: the next access reads the file's page again (man
-            // madvise(2)), and every `&str` into it keeps reading the same bytes.
-            unsafe {
-                libc::madvise(
-                    mapping.ptr.as_ptr().cast(),
-                    mapping.len,
-                    libc::MADV_DONTNEED,
-                )
-            };
+            mapping.release(mapping.len);
         }
+    }
+
+    /// The SHA-256 of the text, in lower-case hex; `None` once `cancelled` is set (checked
+    /// between blocks). A mapped file's pages are given back behind the hash as it goes
+    /// (see `release_pages`): it may run after the parse, when they had been given back
+    /// already, and must not bring 2.4 GB (1M users) back into resident memory.
+    pub fn sha256_hex(&self, cancelled: &AtomicBool) -> Option<String> {
+        const BLOCK: usize = 8 << 20;
+        let mut hasher = Sha256::new();
+        for (n, block) in self.as_bytes().chunks(BLOCK).enumerate() {
+            if cancelled.load(Ordering::Relaxed) {
+                return None;
+            }
+            hasher.update(block);
+            #[cfg(unix)]
+            if let SnapshotText::Mapped(mapping) = self {
+                mapping.release((n + 1) * BLOCK);
+            }
+        }
+        Some(
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
     }
 }
 
@@ -158,6 +177,21 @@ impl Mapping {
         })
     }
 
+    /// Give back the resident pages of the first `len` bytes (at most the whole mapping).
+    fn release(&self, len: usize) {
+        // SAFETY: advice on a prefix of the range `Mapping::of` mapped, which is alive. The
+        // mapping is private, read-only and never written, so MADV_DONTNEED only drops the
+        // page-table entries: the next access reads the file's page again (man
+        // madvise(2)), and every `&str` into it keeps reading the same bytes.
+        unsafe {
+            libc::madvise(
+                self.ptr.as_ptr().cast(),
+                len.min(self.len),
+                libc::MADV_DONTNEED,
+            )
+        };
+    }
+
     fn bytes(&self) -> &[u8] {
         // SAFETY: `len` bytes mapped readable at `ptr` for the lifetime of `self`.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
@@ -181,6 +215,33 @@ impl Drop for Mapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digest of a mapped file (over more than one block, its pages given back as it
+    /// goes) and of text in memory is the SHA-256 of the bytes; a cancelled one is `None`.
+    #[test]
+    fn the_digest_is_the_sha256_of_the_text_mapped_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let text: String = (0..1_200_000).map(|i| format!("{i:07}\n")).collect();
+        assert!(text.len() > 8 << 20, "more than one block");
+        std::fs::write(&path, &text).unwrap();
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let running = AtomicBool::new(false);
+        let mapped = load(&path).unwrap();
+        assert!(matches!(mapped, SnapshotText::Mapped(_)));
+        assert_eq!(
+            mapped.sha256_hex(&running).as_deref(),
+            Some(expected.as_str())
+        );
+        // Its pages were given back: the text reads the same afterwards.
+        assert_eq!(&*mapped, text.as_str());
+        let in_memory = SnapshotText::from(text.as_str());
+        assert_eq!(in_memory.sha256_hex(&running), Some(expected));
+        assert_eq!(in_memory.sha256_hex(&AtomicBool::new(true)), None);
+    }
 
     /// A mapped file reads as the file's text; what `read_text` refuses, `load` refuses
     /// with the same message.

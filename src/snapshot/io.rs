@@ -244,9 +244,10 @@ pub fn complete_for_reports(
     mut skeleton: from_value::Skeleton,
     mut value: regorus::Value,
     named: &std::collections::HashSet<&str>,
+    checked: Option<InboxRulesChecked>,
     threads: usize,
 ) -> Result<Option<(Snapshot, UnkeptArray)>, SnapshotError> {
-    const KEY: &str = "inbox_rules";
+    const KEY: &str = INBOX_RULES;
     let t = std::time::Instant::now();
     let values = if skeleton.leave_out(KEY) {
         let Ok(root) = value.as_object_mut() else {
@@ -260,7 +261,12 @@ pub fn complete_for_reports(
     let Ok(elements) = values.as_array().map(|a| a.as_slice()) else {
         return Ok(None);
     };
-    let Some(ids) = from_value::check_elements::<super::model::InboxRule>(elements, threads) else {
+    // The check made beforehand counts only if it was made on these very elements.
+    let ids = match checked {
+        Some(checked) if checked.is_of(elements) => checked.ids,
+        _ => from_value::check_elements::<super::model::InboxRule>(elements, threads),
+    };
+    let Some(ids) = ids else {
         return Ok(None);
     };
     crate::profile::record("typed snapshot: inbox rules checked", t);
@@ -280,6 +286,48 @@ pub fn complete_for_reports(
     check_version(path, u64::from(snapshot.schema_version))?;
     validate_with(path, &snapshot, Some(&unkept))?;
     Ok(Some((snapshot, unkept)))
+}
+
+/// The key of the one array `complete_for_reports` holds only in part.
+const INBOX_RULES: &str = "inbox_rules";
+
+/// The check of every inbox rule against the model that `complete_for_reports` needs,
+/// made beforehand (a scan makes it while a core is idle during the evaluation).
+pub struct InboxRulesChecked {
+    /// The array checked (a reference to the snapshot value's own).
+    array: regorus::Value,
+    /// `from_value::check_elements`'s answer.
+    ids: Option<Vec<regorus::Rc<str>>>,
+}
+
+impl InboxRulesChecked {
+    /// The inbox rules of snapshot `value`, to check (`None` if it has no array there:
+    /// then `complete_for_reports` has nothing to check either).
+    pub fn array_of(value: &regorus::Value) -> Option<regorus::Value> {
+        let array = value
+            .as_object()
+            .ok()?
+            .get(&regorus::Value::from(INBOX_RULES))?;
+        array.as_array().is_ok().then(|| array.clone())
+    }
+
+    /// Check every element of `array` (from `array_of`) on `threads` threads.
+    pub fn check(array: regorus::Value, threads: usize) -> InboxRulesChecked {
+        let ids = match array.as_array() {
+            Ok(elements) => {
+                from_value::check_elements::<super::model::InboxRule>(elements.as_slice(), threads)
+            }
+            Err(_) => None,
+        };
+        InboxRulesChecked { array, ids }
+    }
+
+    /// Whether this check was made on `elements` (the same values, not equal ones).
+    fn is_of(&self, elements: &[regorus::Value]) -> bool {
+        self.array
+            .as_array()
+            .is_ok_and(|checked| std::ptr::eq(checked.as_slice(), elements))
+    }
 }
 
 /// The array a snapshot from `complete_for_reports` holds only in part.
@@ -1037,7 +1085,7 @@ mod tests {
 
     /// The typed snapshot built from `text`'s values in two steps, as a scan builds it.
     fn from_values(text: &str, threads: usize) -> Result<Option<Snapshot>, SnapshotError> {
-        let (parsed, ()) = input::parse_parallel(text, 2, || ());
+        let parsed = input::parse_parallel(text, 2);
         let parsed = parsed.expect("the text parses into values");
         assert!(!parsed.lossy);
         let skeleton = skeleton_from_value(&parsed.value, parsed.lossy).expect("a skeleton");
@@ -1060,6 +1108,49 @@ mod tests {
             assert_eq!(got.inbox_rules, expected.inbox_rules, "{threads} threads");
             assert_eq!(got, expected, "{threads} threads");
         }
+    }
+
+    /// A check of the inbox rules made beforehand (`InboxRulesChecked`) gives the snapshot
+    /// of a check made in `complete_for_reports`, and counts only for the very array it
+    /// checked: a made-up answer for these elements is taken (so the check is not made
+    /// twice), one for an equal copy of them is not.
+    #[test]
+    fn a_check_made_beforehand_counts_only_for_its_own_array() {
+        let text = generated_text(400);
+        let parsed = input::parse_parallel(&text, 2).expect("the text parses into values");
+        let named: std::collections::HashSet<&str> = ["not an id"].into();
+        let complete = |value: &regorus::Value, checked: Option<InboxRulesChecked>| {
+            let skeleton = skeleton_from_value(value, false).expect("a skeleton");
+            complete_for_reports(
+                Path::new("t.json"),
+                skeleton,
+                value.clone(),
+                &named,
+                checked,
+                2,
+            )
+            .unwrap()
+            .map(|(snapshot, unkept)| (snapshot, unkept.ids))
+        };
+        let expected = complete(&parsed.value, None).expect("the values deserialize");
+        assert!(expected.1.len() > 500);
+        let array = InboxRulesChecked::array_of(&parsed.value).expect("inbox rules");
+        let checked = InboxRulesChecked::check(array.clone(), 2);
+        assert_eq!(checked.ids.as_ref(), Some(&expected.1));
+        assert_eq!(
+            complete(&parsed.value, Some(checked)),
+            Some(expected.clone())
+        );
+
+        let made_up = || InboxRulesChecked {
+            array: array.clone(),
+            ids: None,
+        };
+        assert_eq!(complete(&parsed.value, Some(made_up())), None);
+        // The same snapshot parsed again: equal values, other elements.
+        let again = input::parse_parallel(&text, 2).unwrap().value;
+        assert_eq!(again, parsed.value);
+        assert_eq!(complete(&again, Some(made_up())), Some(expected));
     }
 
     /// The line of the `index`-th element of the array `key` in a stable-layout text.
