@@ -13,8 +13,8 @@
 //! renders reports (`SnapshotDetail::ForReports`) gets the inbox rules typed only where
 //! findings name them, all of them checked. Only when the values cannot stand for the text
 //! (a repeated key, a fraction: see `input::Parsed::lossy`) or do not fit the model is the
-//! text parsed into the typed model
-//! too, so its errors and its verdicts stay those of a text parse.
+//! text parsed into the typed model too, so its errors and its verdicts stay those of a
+//! text parse.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
