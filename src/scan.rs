@@ -18,7 +18,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -177,7 +176,9 @@ pub fn scan_text<'t>(
             stop_digest.store(true, Ordering::Relaxed);
         }
         let mut output = scanned?;
-        let digest = digest.join().unwrap_or_default();
+        let Some(digest) = digest.join() else {
+            unreachable!("the digest is stopped only when the scan failed, which returned above")
+        };
         output.result.info.snapshot_digest = format!("sha256:{digest}");
         Ok(output)
     })
