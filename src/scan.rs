@@ -162,7 +162,7 @@ pub fn scan_text<'t>(
     // until it is done). A scan that fails stops it.
     let stop_digest = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let digest = idle::spawn(scope, "m365guard-digest", {
+        let digest = idle::spawn(scope, {
             let (text, stop_digest) = (Arc::clone(&text), &stop_digest);
             move || {
                 let t = std::time::Instant::now();
@@ -315,7 +315,7 @@ fn scan_parsed<'t, 'scope>(
             let checked = match settings.snapshot_detail {
                 SnapshotDetail::ForReports => InboxRulesChecked::array_of(&value).map(|array| {
                     let threads = settings.threads;
-                    idle::spawn(scope, "m365guard-check", move || {
+                    idle::spawn(scope, move || {
                         let t = std::time::Instant::now();
                         let checked = InboxRulesChecked::check(array, threads);
                         crate::profile::record("inbox rules checked (while idle)", t);

@@ -13,55 +13,27 @@
 use std::thread::{Scope, ScopedJoinHandle};
 
 /// The result of work started with [`spawn`].
-pub enum IdleTask<'scope, T> {
-    /// `None` from the thread only if the work was not there to take (it always is).
-    Running(ScopedJoinHandle<'scope, Option<T>>),
-    /// No thread could be started: the work was done at once, on the caller's thread.
-    Done(Option<T>),
-}
+pub struct IdleTask<'scope, T>(ScopedJoinHandle<'scope, T>);
 
 /// Start `work` on a thread of `scope` that only runs on an otherwise idle core; threads
 /// it starts itself inherit that class.
 pub fn spawn<'scope, T: Send + 'scope>(
     scope: &'scope Scope<'scope, '_>,
-    name: &str,
     work: impl FnOnce() -> T + Send + 'scope,
 ) -> IdleTask<'scope, T> {
-    // Shared so that a thread that cannot start leaves `work` for the caller to do.
-    let work = std::sync::Arc::new(std::sync::Mutex::new(Some(work)));
-    let for_thread = std::sync::Arc::clone(&work);
-    let started = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn_scoped(scope, move || {
-            run_only_when_idle();
-            let work = for_thread.lock().ok().and_then(|mut work| work.take());
-            work.map(|work| work())
-        });
-    match started {
-        Ok(handle) => IdleTask::Running(handle),
-        Err(_) => IdleTask::Done(take(&work).map(|work| work())),
-    }
-}
-
-fn take<W>(work: &std::sync::Mutex<Option<W>>) -> Option<W> {
-    work.lock().ok().and_then(|mut work| work.take())
+    IdleTask(scope.spawn(move || {
+        run_only_when_idle();
+        work()
+    }))
 }
 
 impl<T> IdleTask<'_, T> {
     /// The work's result, waiting for it if need be; a panic of its thread is raised again
     /// here.
     pub fn join(self) -> T {
-        let done = match self {
-            IdleTask::Running(handle) => match handle.join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            IdleTask::Done(done) => done,
-        };
-        match done {
-            Some(result) => result,
-            None => unreachable!("the work is taken once, by its thread or by its caller"),
-        }
+        self.0
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 
@@ -86,7 +58,7 @@ mod tests {
     #[test]
     fn idle_work_gives_its_result_from_an_idle_thread() {
         let (answer, policy) = std::thread::scope(|scope| {
-            spawn(scope, "m365guard-test-idle", || {
+            spawn(scope, || {
                 // SAFETY: reads the calling thread's scheduling policy.
                 #[cfg(target_os = "linux")]
                 let policy = unsafe { libc::sched_getscheduler(0) };
@@ -102,9 +74,7 @@ mod tests {
         let _ = policy;
 
         let panicked = std::panic::catch_unwind(|| {
-            std::thread::scope(|scope| {
-                spawn(scope, "m365guard-test-panic", || panic!("boom")).join()
-            })
+            std::thread::scope(|scope| spawn(scope, || panic!("boom")).join())
         });
         assert!(panicked.is_err());
     }
