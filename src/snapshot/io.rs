@@ -247,13 +247,12 @@ pub fn complete_for_reports(
     checked: Option<InboxRulesChecked>,
     threads: usize,
 ) -> Result<Option<(Snapshot, UnkeptArray)>, SnapshotError> {
-    const KEY: &str = INBOX_RULES;
     let t = std::time::Instant::now();
-    let values = if skeleton.leave_out(KEY) {
+    let values = if skeleton.leave_out(INBOX_RULES) {
         let Ok(root) = value.as_object_mut() else {
             return Ok(None);
         };
-        root.remove(&regorus::Value::from(KEY))
+        root.remove(&regorus::Value::from(INBOX_RULES))
             .unwrap_or_else(|| regorus::Value::from(Vec::<regorus::Value>::new()))
     } else {
         regorus::Value::from(Vec::<regorus::Value>::new())
@@ -279,7 +278,7 @@ pub fn complete_for_reports(
     snapshot.inbox_rules = kept;
     crate::profile::record("typed snapshot: large arrays deserialized", t);
     let unkept = UnkeptArray {
-        path: KEY,
+        path: INBOX_RULES,
         values,
         ids,
     };
