@@ -3,9 +3,10 @@
 //! Parsing a 100k-user snapshot (~200 MB) into regorus values is the most expensive step of
 //! a scan. The top-level sections are located with a cheap borrowed scan, large arrays are
 //! cut into chunks at element boundaries, and the chunks are parsed on a work queue (each
-//! task also noting the lines of the resources it parsed), then stitched back together. Element order and content are exactly those of a whole-document parse. The
-//! typed snapshot is then deserialized from this value (`snapshot::io::parse_from_value`),
-//! unless `Parsed::lossy` says the value hides something the text parse would refuse.
+//! task also noting the lines of the resources it parsed), then stitched back together.
+//! Element order and content are exactly those of a whole-document parse. The typed
+//! snapshot is then deserialized from this value (`snapshot::io::parse_from_value`), unless
+//! `Parsed::lossy` says the value hides something the text parse would refuse.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1121,6 +1122,14 @@ mod tests {
             // Seven members: more than are looked up.
             assert!(!same(&elements[0], &elements[i]), "{i}");
         }
+        // Two equal objects of seven members are still two values: not looked up at all.
+        let seven = r#"{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7}"#;
+        let twice = parse_value(&format!("[{seven}, {seven}]")).unwrap();
+        assert_eq!(twice[0], twice[1]);
+        assert!(!same(&twice[0], &twice[1]));
+        let six = r#"{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}"#;
+        let twice = parse_value(&format!("[{six}, {six}]")).unwrap();
+        assert!(same(&twice[0], &twice[1]));
         // Unequal values in one slot replace each other and are never mixed up.
         let mut interner = Interner::default();
         let values: Vec<Value> = (0..(3 * SHARE_SLOTS as u64))

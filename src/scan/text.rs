@@ -225,10 +225,7 @@ mod tests {
         let text: String = (0..1_200_000).map(|i| format!("{i:07}\n")).collect();
         assert!(text.len() > 8 << 20, "more than one block");
         std::fs::write(&path, &text).unwrap();
-        let expected: String = Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let expected = crate::investigate::manifest::sha256_hex(text.as_bytes());
         let running = AtomicBool::new(false);
         let mapped = load(&path).unwrap();
         assert!(matches!(mapped, SnapshotText::Mapped(_)));
