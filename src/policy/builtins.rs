@@ -270,6 +270,8 @@ fn prefetch(value: &Value, entries: bool) {
     let (start, bytes): (*const u8, usize) = match value {
         Value::Object(object) if !entries => (regorus::Rc::as_ptr(object).cast(), 64),
         Value::Array(array) if !entries => (regorus::Rc::as_ptr(array).cast(), 64),
+        // A parsed object holds its members in one slice of (key, value) pairs, which
+        // starts at its first key (a mutable one, in a B-tree: then this only misses).
         Value::Object(object) => match object.iter().next() {
             Some((key, _)) => (
                 std::ptr::from_ref(key).cast(),
@@ -287,8 +289,8 @@ fn prefetch(value: &Value, entries: bool) {
     // first are in its first kilobyte anyway.
     #[cfg(target_arch = "x86_64")]
     for offset in (0..bytes.min(1024)).step_by(64) {
-        // SAFETY: a prefetch is a hint; it never faults and reads or writes nothing
-        // visible, whatever the address (which here is within a live allocation anyway).
+        // SAFETY: a prefetch is a hint: it never faults and reads or writes nothing the
+        // program can see, whatever the address.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
                 start.wrapping_add(offset).cast(),
