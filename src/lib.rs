@@ -23,6 +23,7 @@ pub mod http;
 pub mod investigate;
 pub mod permission;
 pub mod policy;
+pub mod prefetch;
 pub mod profile;
 pub mod report;
 pub mod scan;

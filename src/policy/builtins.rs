@@ -252,55 +252,6 @@ fn keyed_object(
     Ok(Value::from(object))
 }
 
-/// How far ahead of the element being indexed each stage of `prefetch` works, in elements:
-/// the element's object, then its entries, then the value at the first key of the first
-/// path and its entries, then the one at its second key and its entries. Each stage reads
-/// only what the stage before brought into the cache. (Two stages: 0.24 → 0.18 s for the
-/// inbox-rule index at 100k users; six: 0.16 s.)
-const PREFETCH_DISTANCES: [usize; 6] = [24, 20, 16, 12, 8, 4];
-
-/// Ask the CPU to bring `value`'s storage into the cache, without waiting for it: the
-/// reference-counted allocation of an object or array, or (with `entries`) its members.
-///
-/// Why: indexing the 300k inbox rules of a 100k-user tenant took 0.24 s, ~800 ns a rule,
-/// most of it waiting for memory (`perf annotate`: two loads, the object's header and
-/// the first member the binary search reads, took ~70% of the builtin's samples). Each
-/// element's values were allocated by the parse far from the previous element's.
-fn prefetch(value: &Value, entries: bool) {
-    let (start, bytes): (*const u8, usize) = match value {
-        Value::Object(object) if !entries => (regorus::Rc::as_ptr(object).cast(), 64),
-        Value::Array(array) if !entries => (regorus::Rc::as_ptr(array).cast(), 64),
-        // A parsed object holds its members in one slice of (key, value) pairs, which
-        // starts at its first key (a mutable one, in a B-tree: then this only misses).
-        Value::Object(object) => match object.iter().next() {
-            Some((key, _)) => (
-                std::ptr::from_ref(key).cast(),
-                object.len() * 2 * std::mem::size_of::<Value>(),
-            ),
-            None => return,
-        },
-        Value::Array(array) => (
-            array.as_slice().as_ptr().cast(),
-            array.len() * std::mem::size_of::<Value>(),
-        ),
-        _ => return,
-    };
-    // A few cache lines at most: the members a binary search of a large object reads
-    // first are in its first kilobyte anyway.
-    #[cfg(target_arch = "x86_64")]
-    for offset in (0..bytes.min(1024)).step_by(64) {
-        // SAFETY: a prefetch is a hint: it never faults and reads or writes nothing the
-        // program can see, whatever the address.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                start.wrapping_add(offset).cast(),
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (start, bytes);
-}
-
 /// The builtin `m365guard.index_by` (no memo).
 pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
     let Value::Array(items) = items else {
@@ -322,17 +273,10 @@ pub fn index_by(items: &Value, paths: &Value) -> anyhow::Result<Value> {
     // resolved[d]: the value after d keys of the previous path.
     let mut resolved: Vec<&Value> = Vec::new();
     let first_path: &[Value] = paths.first().copied().unwrap_or_default();
-    for (i, item) in items.iter().enumerate() {
-        for (stage, distance) in PREFETCH_DISTANCES.iter().enumerate() {
-            if let Some(ahead) = items.get(i + distance) {
-                let depth = stage / 2;
-                if depth > first_path.len() {
-                    continue;
-                }
-                let value = first_path[..depth].iter().fold(ahead, |v, key| &v[key]);
-                prefetch(value, stage % 2 == 1);
-            }
-        }
+    let elements = items.as_slice();
+    for (i, item) in elements.iter().enumerate() {
+        // The memory of the elements ahead (see `prefetch`): the pass mostly waits for it.
+        crate::prefetch::along_path(elements.get(i + 1..).unwrap_or_default(), first_path);
         let position = Value::from(i as u64);
         resolved.clear();
         resolved.push(item);
