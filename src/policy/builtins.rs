@@ -383,6 +383,26 @@ l0 := {v: [i | some i, y in input.items; y.l[0] == v] | some x in input.items; v
             native[0][&Value::from(true)],
             Value::from(vec![Value::from(0u64), Value::from(3u64)])
         );
+        // Longer than the farthest prefetch (`prefetch::along_path`), so every stage runs on
+        // every kind of element; the groups are still the comprehensions'.
+        let items = Value::from_json_str(input).unwrap()["items"].clone();
+        let many: Vec<Value> = (0..6)
+            .flat_map(|_| items.as_array().unwrap().clone())
+            .collect();
+        assert!(many.len() > 30);
+        let mut long_input = Value::new_object();
+        long_input
+            .as_object_mut()
+            .unwrap()
+            .insert(Value::from("items"), Value::from(many));
+        let mut engine = engine_with(rego, "{}");
+        engine.set_input(long_input);
+        let native = engine.eval_rule("data.t.native".into()).unwrap();
+        for (n, reference) in ["ab", "c", "l0"].into_iter().enumerate() {
+            let expected = engine.eval_rule(format!("data.t.{reference}")).unwrap();
+            assert_eq!(native[n], expected, "path {reference}, 36 items");
+        }
+        assert_eq!(native[0][&Value::from(true)].as_array().unwrap().len(), 12);
     }
 
     #[test]

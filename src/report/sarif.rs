@@ -251,7 +251,7 @@ const RESULT_INDENT: &[u8] = b"\n        ";
 fn render_log(result: &ScanResult, parallel_from: usize) -> serde_json::Result<Vec<u8>> {
     let info = &result.info;
     let uri = artifact_uri(&info.snapshot_path);
-    let frame = serde_json::to_vec_pretty(&log_with_results(result, Vec::new()))?;
+    let frame = serde_json::to_vec_pretty(&log_with_results(result, &uri, Vec::new()))?;
     let findings = indexed_findings(result);
     if findings.is_empty() {
         return Ok(frame);
@@ -404,13 +404,13 @@ pub fn sarif_log(result: &ScanResult) -> Sarif {
         .into_iter()
         .map(|(index, finding)| result_for(&result.info, &uri, index, finding))
         .collect();
-    log_with_results(result, results)
+    log_with_results(result, &uri, results)
 }
 
 /// The SARIF log of `result` with `results` as its run's results.
-fn log_with_results(result: &ScanResult, results: Vec<SarifResult>) -> Sarif {
+/// `uri`: the snapshot's (`artifact_uri`), which the results name too.
+fn log_with_results(result: &ScanResult, uri: &str, results: Vec<SarifResult>) -> Sarif {
     let info = &result.info;
-    let uri = artifact_uri(&info.snapshot_path);
 
     let rules: Vec<ReportingDescriptor> = result
         .outcomes
@@ -473,7 +473,7 @@ fn log_with_results(result: &ScanResult, results: Vec<SarifResult>) -> Sarif {
         .build();
 
     let mut artifact = Artifact::builder()
-        .location(ArtifactLocation::builder().uri(uri.clone()).build())
+        .location(ArtifactLocation::builder().uri(uri).build())
         .roles(vec![json!("analysisTarget")])
         .mime_type("application/json")
         .build();
