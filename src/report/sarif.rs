@@ -595,6 +595,15 @@ mod tests {
         finding.message = "two\nlines with \"quotes\"\n      \"results\": []".to_owned();
         finding.baseline_state = Some(BaselineState::New);
         finding.activity = Some(Vec::new());
+        // The frame holds the placeholder once: the results are written into it, not
+        // rendered by the whole-log fallback (which would pass the comparisons below too).
+        let uri = artifact_uri(&result.info.snapshot_path);
+        let frame =
+            serde_json::to_vec_pretty(&log_with_results(&result, &uri, Vec::new())).unwrap();
+        assert_eq!(
+            memchr::memmem::find_iter(&frame, RESULTS_PLACEHOLDER).count(),
+            1
+        );
         let whole = |result: &ScanResult| serde_json::to_vec_pretty(&sarif_log(result)).unwrap();
         let expected = whole(&result);
         assert_eq!(render_log(&result, usize::MAX).unwrap(), expected);
